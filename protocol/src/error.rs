@@ -1,0 +1,145 @@
+//! Stable error codes. Clients branch on the code, never on the message text.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error Parley reports, on the WebSocket and over HTTP. The serialized names are stable:
+/// new codes may be added, existing ones are never renamed or reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not JSON.
+    InvalidJson,
+    /// The frame is JSON but not a well-formed request (missing or mistyped fields).
+    InvalidRequest,
+    /// The request `type` is not one this server knows.
+    UnknownType,
+    /// The operation needs an authenticated session.
+    Unauthenticated,
+    /// Wrong user name or password, or an unknown/revoked token.
+    InvalidCredentials,
+    /// The session is authenticated but may not do this.
+    Forbidden,
+    /// No such channel (or, for private channels one cannot see, the same answer as forbidden
+    /// would leak existence, so private channels answer `forbidden` to outsiders instead).
+    ChannelNotFound,
+    /// A channel with this name exists already.
+    ChannelExists,
+    /// The channel name is not valid.
+    InvalidChannelName,
+    /// The channel has reached `max_participants`.
+    ChannelFull,
+    /// The connection has reached `channel_limit` subscriptions.
+    ChannelLimit,
+    /// Sending needs membership of the channel (join it first).
+    NotMember,
+    /// The operation needs a subscription to the channel.
+    NotSubscribed,
+    /// The message text is empty after trimming whitespace.
+    MessageEmpty,
+    /// The message text is longer than `max_message_length`.
+    MessageTooLong,
+    /// `client_id` is missing or not acceptable (1..=64 characters).
+    InvalidClientId,
+    /// Too many requests; retry after `retry_after_ms`.
+    RateLimited,
+    /// No such user.
+    UserNotFound,
+    /// A user with this name exists already.
+    UserExists,
+    /// The user name or password does not meet the rules.
+    InvalidUser,
+    /// Open registration is turned off on this server.
+    RegistrationClosed,
+    /// The server is at `max_connections`.
+    ServerBusy,
+    /// The client speaks another protocol version.
+    VersionMismatch,
+    /// The browser origin is not in `allowed_origins`.
+    OriginNotAllowed,
+    /// Realtime is disabled on this server (`realtime.enabled = false`).
+    RealtimeDisabled,
+    /// The session is already authenticated.
+    AlreadyAuthenticated,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// Something failed inside the server; the message says what, the log has details.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The stable wire name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidRequest => "invalid_request",
+            Self::UnknownType => "unknown_type",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden => "forbidden",
+            Self::ChannelNotFound => "channel_not_found",
+            Self::ChannelExists => "channel_exists",
+            Self::InvalidChannelName => "invalid_channel_name",
+            Self::ChannelFull => "channel_full",
+            Self::ChannelLimit => "channel_limit",
+            Self::NotMember => "not_member",
+            Self::NotSubscribed => "not_subscribed",
+            Self::MessageEmpty => "message_empty",
+            Self::MessageTooLong => "message_too_long",
+            Self::InvalidClientId => "invalid_client_id",
+            Self::RateLimited => "rate_limited",
+            Self::UserNotFound => "user_not_found",
+            Self::UserExists => "user_exists",
+            Self::InvalidUser => "invalid_user",
+            Self::RegistrationClosed => "registration_closed",
+            Self::ServerBusy => "server_busy",
+            Self::VersionMismatch => "version_mismatch",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::RealtimeDisabled => "realtime_disabled",
+            Self::AlreadyAuthenticated => "already_authenticated",
+            Self::ShuttingDown => "shutting_down",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as it travels: on the WebSocket inside an `error` frame, over HTTP as the JSON body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `rate_limited`: how long to wait before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// The id of the request this answers, when it could be read from the frame.
+    #[serde(default, skip_serializing)]
+    pub request_id: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retry_after_ms: None, request_id: None }
+    }
+
+    pub fn rate_limited(retry_after_ms: u64) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("too many requests; retry in {retry_after_ms} ms"),
+            retry_after_ms: Some(retry_after_ms),
+            request_id: None,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ErrorBody {}

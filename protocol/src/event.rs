@@ -1,0 +1,94 @@
+//! Channel events: durable ones (with a `seq`) and ephemeral ones (without).
+
+use serde::{Deserialize, Serialize};
+
+/// A user as shown next to their messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub avatar: Option<String>,
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The message's server id (stable across edits).
+    pub id: i64,
+    pub channel: String,
+    /// The channel seq of the event that created it.
+    pub seq: u64,
+    pub author: UserRef,
+    pub text: String,
+    /// The id the sending client chose (unique per author).
+    pub client_id: String,
+    /// RFC 3339, UTC, millisecond precision.
+    pub created_at: String,
+    /// Milliseconds since the Unix epoch (same instant as `created_at`).
+    pub ts: i64,
+}
+
+/// Presence state of a user in a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    Joined,
+    Left,
+    Status,
+}
+
+/// One present user in a presence snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceEntry {
+    pub user: UserRef,
+    /// `online`, `away` or `dnd`.
+    pub status: String,
+    #[serde(default)]
+    pub status_text: Option<String>,
+    /// How many live sessions this user has in the channel.
+    pub sessions: u32,
+}
+
+/// What happened in a channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// Durable: a message was posted.
+    Message { message: Message },
+    /// Durable: a user became a member.
+    MemberJoined { user: UserRef },
+    /// Durable: a user stopped being a member.
+    MemberLeft { user: UserRef },
+    /// Ephemeral: presence changed (`joined`, `left`, or a `status` change).
+    Presence {
+        state: PresenceState,
+        user: UserRef,
+        status: String,
+        #[serde(default)]
+        status_text: Option<String>,
+    },
+    /// Ephemeral: a user started (`typing: true`) or stopped typing. A `true` lasts
+    /// `expires_in_ms` unless renewed.
+    Typing { user: UserRef, typing: bool, expires_in_ms: u64 },
+}
+
+impl Event {
+    /// Durable events are stored and get a seq; ephemeral ones are neither.
+    pub fn is_durable(&self) -> bool {
+        matches!(self, Event::Message { .. } | Event::MemberJoined { .. } | Event::MemberLeft { .. })
+    }
+}
+
+/// `{"type":"event","channel":"team:general","seq":12,"kind":"message",...}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventFrame {
+    pub channel: String,
+    /// Present on durable events only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(flatten)]
+    pub event: Event,
+}

@@ -1,0 +1,156 @@
+//! Client → server frames.
+
+use serde::{Deserialize, Serialize};
+
+/// One request frame: `{"id": 7, "type": "send", ...operation fields}`. Every request is
+/// answered by exactly one `reply` or `error` frame carrying the same `id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// Who may read a public channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Authentication {
+    /// Anonymous sessions may subscribe and read history.
+    Optional,
+    /// Only signed-in users may read.
+    #[default]
+    Required,
+}
+
+/// Channel kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelType {
+    /// Anyone may read (subject to `authentication`); members may send.
+    #[default]
+    Public,
+    /// Only members may read, send, see presence or history. Membership by invitation.
+    Private,
+    /// Like public, with presence always on: subscribers see who else is here.
+    Presence,
+}
+
+/// Settings given when creating a channel. Every field is optional; defaults come from the
+/// server's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelSettings {
+    #[serde(default, rename = "channel_type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ChannelType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<bool>,
+    /// Keep at most this many messages (0 = no count limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_history: Option<u64>,
+    /// Drop messages older than this many seconds (0 = keep forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_retention_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_participants: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+}
+
+/// Every operation a client can request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Op {
+    /// Authenticate an anonymous session with a bearer token.
+    Auth { token: String },
+    /// Application-level round trip (WebSocket pings are handled by the server on its own).
+    Ping,
+    /// Channels this session can see.
+    ChannelList,
+    /// Create a channel; the creator becomes its first member and channel admin.
+    ChannelCreate {
+        channel: String,
+        #[serde(flatten)]
+        settings: ChannelSettings,
+    },
+    /// Become a member of a public or presence channel.
+    ChannelJoin { channel: String },
+    /// Stop being a member (also unsubscribes this session).
+    ChannelLeave { channel: String },
+    /// Add another user to a channel (members of private channels; channel admins).
+    ChannelInvite { channel: String, user: String },
+    /// Start receiving a channel's events. With `since`, first the durable events after that seq
+    /// (when `epoch` matches), then a `synced` frame, then live events.
+    Subscribe {
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
+    },
+    Unsubscribe { channel: String },
+    /// Post a message. `client_id` makes it idempotent per author.
+    Send { channel: String, text: String, client_id: String },
+    /// Page backwards through a channel's messages.
+    History {
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Who is here now (presence-enabled channels).
+    PresenceList { channel: String },
+    /// Tell a channel's subscribers this user is typing (ephemeral, rate limited).
+    Typing { channel: String },
+    /// Set this user's status (`online`, `away`, `dnd`) in every presence channel.
+    SetStatus {
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+}
+
+impl Op {
+    /// The wire names of all operations, for telling `unknown_type` from `invalid_request`.
+    pub const TYPES: &'static [&'static str] = &[
+        "auth",
+        "ping",
+        "channel_list",
+        "channel_create",
+        "channel_join",
+        "channel_leave",
+        "channel_invite",
+        "subscribe",
+        "unsubscribe",
+        "send",
+        "history",
+        "presence_list",
+        "typing",
+        "set_status",
+    ];
+
+    pub fn is_known_type(kind: &str) -> bool {
+        Self::TYPES.contains(&kind)
+    }
+
+    /// The wire name of this operation.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Auth { .. } => "auth",
+            Op::Ping => "ping",
+            Op::ChannelList => "channel_list",
+            Op::ChannelCreate { .. } => "channel_create",
+            Op::ChannelJoin { .. } => "channel_join",
+            Op::ChannelLeave { .. } => "channel_leave",
+            Op::ChannelInvite { .. } => "channel_invite",
+            Op::Subscribe { .. } => "subscribe",
+            Op::Unsubscribe { .. } => "unsubscribe",
+            Op::Send { .. } => "send",
+            Op::History { .. } => "history",
+            Op::PresenceList { .. } => "presence_list",
+            Op::Typing { .. } => "typing",
+            Op::SetStatus { .. } => "set_status",
+        }
+    }
+}

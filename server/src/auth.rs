@@ -1,0 +1,176 @@
+//! Accounts: password hashing (argon2id), bearer tokens, and the account operations behind
+//! `/api/register`, `/api/login`, `/api/logout` and the admin CLI.
+
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Argon2,
+};
+use parley_protocol::ErrorCode;
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    error::{Error, Result},
+    store::{self, TokenRecord, UserRecord},
+    AppState,
+};
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+pub const MAX_PASSWORD_LEN: usize = 1024;
+pub const MAX_USER_NAME_LEN: usize = 40;
+
+/// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes). Slow on purpose:
+/// call it off the async threads.
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(format_args!("password hashing failed: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A hash that no password matches, so an unknown user name costs the same time as a known
+/// one (no user enumeration by timing).
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("parley-timing-equaliser").unwrap_or_default())
+}
+
+/// A new bearer token: `pl_` and 32 random bytes in hex. Only its SHA-256 is stored.
+pub fn new_token() -> (String, Vec<u8>) {
+    let bytes: [u8; 32] = rand::random();
+    let token = format!("pl_{}", hex::encode(bytes));
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.trim().as_bytes()).to_vec()
+}
+
+pub fn validate_user_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_USER_NAME_LEN
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidUser,
+            format!(
+                "user names are 1 to {MAX_USER_NAME_LEN} letters, digits, '-', '_' or '.', \
+                 starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+pub fn validate_password(password: &str) -> Result<()> {
+    let len = password.chars().count();
+    if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidUser,
+            format!("passwords are {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
+        ))
+    }
+}
+
+/// Creates a user (admin CLI and registration share this).
+pub fn create_user(
+    conn: &Connection,
+    name: &str,
+    password: &str,
+    display_name: Option<&str>,
+    is_admin: bool,
+) -> Result<UserRecord> {
+    validate_user_name(name)?;
+    validate_password(password)?;
+    let hash = hash_password(password)?;
+    store::insert_user(conn, name, display_name, &hash, is_admin)
+}
+
+/// Issues a new token for a user.
+pub fn issue_token(conn: &Connection, user_id: i64, label: &str) -> Result<String> {
+    let (token, hash) = new_token();
+    store::insert_token(conn, user_id, &hash, label)?;
+    Ok(token)
+}
+
+impl AppState {
+    /// The user behind a bearer token, or `invalid_credentials`.
+    pub async fn authenticate(&self, token: &str) -> Result<TokenRecord> {
+        let hash = hash_token(token);
+        self.store
+            .read(move |conn| store::token_by_hash(conn, &hash))
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "unknown or revoked token"))
+    }
+
+    /// Checks a name and password; returns the user and a fresh token.
+    pub async fn login(&self, name: &str, password: &str, label: &str) -> Result<(UserRecord, String)> {
+        self.check_login_rate(name)?;
+        let name = name.to_owned();
+        let found = self.store.read(move |conn| store::user_with_password(conn, &name)).await?;
+        let password = password.to_owned();
+        let user = tokio::task::spawn_blocking(move || match found {
+            Some((user, hash)) if verify_password(&password, &hash) => Some(user),
+            Some(_) => None,
+            None => {
+                verify_password(&password, dummy_hash());
+                None
+            }
+        })
+        .await
+        .map_err(Error::internal)?
+        .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "wrong user name or password"))?;
+        let label = label.to_owned();
+        let user_id = user.id;
+        let token = self.store.write(move |tx, _| Ok((issue_token(tx, user_id, &label)?, Vec::new()))).await?;
+        Ok((user, token))
+    }
+
+    /// Open registration: creates the user and signs them in.
+    pub async fn register(
+        &self,
+        name: &str,
+        password: &str,
+        display_name: Option<String>,
+    ) -> Result<(UserRecord, String)> {
+        if !self.config.server.registration {
+            return Err(Error::new(ErrorCode::RegistrationClosed, "registration is closed on this server"));
+        }
+        self.check_login_rate(name)?;
+        validate_user_name(name)?;
+        validate_password(password)?;
+        let password = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(Error::internal)??;
+        let name = name.to_owned();
+        self.store
+            .write(move |tx, _| {
+                let user = store::insert_user(tx, &name, display_name.as_deref(), &hash, false)?;
+                let token = issue_token(tx, user.id, "registration")?;
+                Ok(((user, token), Vec::new()))
+            })
+            .await
+    }
+
+    /// Revokes the token and closes every live session that uses it.
+    pub async fn logout(&self, token: &str) -> Result<()> {
+        let record = self.authenticate(token).await?;
+        let hash = hash_token(token);
+        self.store.write(move |tx, _| Ok((store::revoke_token_hash(tx, &hash)?, Vec::new()))).await?;
+        self.close_sessions_of_tokens(&[record.id]);
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Messages: validation, the idempotent durable send, and history paging. Shared by the
+//! WebSocket session and the HTTP API.
+
+use parley_protocol::{ErrorCode, HistoryPage, SendResult};
+
+use crate::{
+    error::{Error, Result},
+    store::{self, UserRecord},
+    AppState,
+};
+
+/// Longest `client_id` a client may choose.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+pub fn validate_client_id(client_id: &str) -> Result<()> {
+    let ok = !client_id.is_empty()
+        && client_id.len() <= MAX_CLIENT_ID_LEN
+        && client_id.chars().all(|c| !c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidClientId,
+            format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes without control characters"),
+        ))
+    }
+}
+
+impl AppState {
+    /// Validates and stores a message; answers only after it is committed. A repeated
+    /// `client_id` from the same author returns the original message with `duplicate: true`.
+    pub async fn send_message(
+        &self,
+        user: &UserRecord,
+        channel: &str,
+        text: &str,
+        client_id: &str,
+    ) -> Result<SendResult> {
+        validate_client_id(client_id)?;
+        if text.trim().is_empty() {
+            return Err(Error::new(ErrorCode::MessageEmpty, "the message is empty"));
+        }
+        let max = self.config.realtime.max_message_length;
+        let length = text.chars().count() as u64;
+        if length > max {
+            return Err(Error::new(
+                ErrorCode::MessageTooLong,
+                format!("the message is {length} characters; the limit is {max}"),
+            ));
+        }
+        self.check_user_send_rate(user.id)?;
+        let channel = self.channel(channel, Some(user)).await?;
+        channel.check_send(user)?;
+        let (channel_id, name) = (channel.record.id, channel.record.name.clone());
+        let author = user.to_ref();
+        let (text, client_id) = (text.to_owned(), client_id.to_owned());
+        let outcome = self
+            .store
+            .write(move |tx, state| {
+                let (outcome, published) = store::append_message(
+                    tx,
+                    state,
+                    channel_id,
+                    &name,
+                    &author,
+                    &text,
+                    &client_id,
+                    store::now_ms(),
+                )?;
+                Ok((outcome, published.into_iter().collect()))
+            })
+            .await?;
+        Ok(SendResult { message: outcome.message, duplicate: outcome.duplicate })
+    }
+
+    /// A page of messages before `before`, newest first.
+    pub async fn history(
+        &self,
+        user: Option<&UserRecord>,
+        channel: &str,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<HistoryPage> {
+        let channel = self.channel(channel, user).await?;
+        channel.check_read(user)?;
+        let max = self.config.realtime.max_history_page;
+        let limit = limit.unwrap_or(50).clamp(1, max);
+        let id = channel.record.id;
+        let (messages, has_more) =
+            self.store.read(move |conn| store::history(conn, id, before, limit)).await?;
+        Ok(HistoryPage {
+            channel: channel.record.name.clone(),
+            epoch: channel.record.epoch.clone(),
+            messages,
+            has_more,
+        })
+    }
+}

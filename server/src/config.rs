@@ -1,0 +1,459 @@
+//! Configuration: a TOML file in which every key has a default, overridden by `PARLEY_*`
+//! environment variables (`PARLEY_REALTIME_MAX_CONNECTIONS=500`), then by command-line flags.
+//! docs/configuration.md documents every key; keep the two in step.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use parley_protocol::{Authentication, ChannelType};
+use serde::{de, Deserialize, Deserializer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config: {0}")]
+    Parse(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub realtime: RealtimeConfig,
+    pub websocket: WebsocketConfig,
+    pub rate_limit: RateLimitConfig,
+    pub storage: StorageConfig,
+    /// Channels declared by the operator, keyed by name. Created at start if missing; their
+    /// settings are applied on every start.
+    pub channels: BTreeMap<String, ChannelConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Where the database lives. Empty means the platform's data directory (`~/.local/share/parley`).
+    pub data_dir: Option<PathBuf>,
+    /// Browser origins allowed to open `/ws`. Requests without an `Origin` header (native
+    /// clients) are always allowed. `"*"` allows every origin.
+    pub allowed_origins: Vec<String>,
+    /// Open registration through `POST /api/register`.
+    pub registration: bool,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// How often live sessions are checked for revoked tokens.
+    #[serde(deserialize_with = "duration")]
+    pub token_check_interval: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeConfig {
+    pub enabled: bool,
+    /// Concurrent WebSocket connections; more are refused with HTTP 503.
+    pub max_connections: usize,
+    /// Subscriptions per connection.
+    pub channel_limit: u32,
+    /// Instance default for how long messages are kept ("0" = forever).
+    #[serde(deserialize_with = "duration")]
+    pub message_retention: Duration,
+    /// Instance default for how many messages a channel keeps (0 = no limit).
+    pub message_history: u64,
+    /// A session with no traffic (frames or pongs) for this long is dropped from presence and
+    /// its connection closed.
+    #[serde(deserialize_with = "duration")]
+    pub presence_timeout: Duration,
+    /// Longest message text, in characters.
+    pub max_message_length: u64,
+    /// Frames queued for one connection before it is considered too slow and closed for resync.
+    pub outbound_queue: usize,
+    /// How long a typing indicator lasts unless renewed.
+    #[serde(deserialize_with = "duration")]
+    pub typing_ttl: Duration,
+    /// At most one typing broadcast per user and channel per this interval.
+    #[serde(deserialize_with = "duration")]
+    pub typing_interval: Duration,
+    /// How often retention is enforced.
+    #[serde(deserialize_with = "duration")]
+    pub retention_sweep_interval: Duration,
+    /// Most messages one history request returns.
+    pub max_history_page: u32,
+    /// Longest a fresh connection may stay before its first frame (anonymous sessions included).
+    #[serde(deserialize_with = "duration")]
+    pub handshake_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebsocketConfig {
+    #[serde(deserialize_with = "duration")]
+    pub ping_interval: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub pong_timeout: Duration,
+    /// Largest frame (and message) a client may send; bigger ones close with 1009.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_frame_size: u64,
+    /// Socket buffer sizes; small values keep idle connections light.
+    #[serde(deserialize_with = "byte_size")]
+    pub read_buffer_size: u64,
+    #[serde(deserialize_with = "byte_size")]
+    pub write_buffer_size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sends per second per connection (0 disables), with a burst allowance.
+    pub messages_per_second: f64,
+    pub message_burst: f64,
+    /// Sends per second per user across all their connections (0 disables).
+    pub user_messages_per_second: f64,
+    pub user_message_burst: f64,
+    /// Frames of any kind per second per connection (0 disables).
+    pub requests_per_second: f64,
+    pub request_burst: f64,
+    /// Login and registration attempts per second per user name (0 disables).
+    pub logins_per_second: f64,
+    pub login_burst: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Read-only SQLite connections in the read pool.
+    pub read_connections: usize,
+    /// Most writes committed in one transaction (group commit).
+    pub max_batch: usize,
+    /// Pending writes before senders wait (back-pressure).
+    pub write_queue: usize,
+    /// `per_batch` (group commit, the default) or `per_write` (one transaction per write;
+    /// only for measuring what group commit buys).
+    pub commit_mode: CommitMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitMode {
+    PerBatch,
+    PerWrite,
+}
+
+/// Per-channel settings, named as in the realtime product Parley is modelled on.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelConfig {
+    #[serde(rename = "type")]
+    pub kind: ChannelType,
+    pub authentication: Authentication,
+    pub presence: Option<bool>,
+    /// Messages kept (0 = no count limit). Unset: the instance default.
+    pub message_history: Option<u64>,
+    /// How long messages are kept. Unset: the instance default.
+    #[serde(deserialize_with = "opt_duration")]
+    pub message_retention: Option<Duration>,
+    /// A personal instance per user (`NAME` resolves to the caller's own); only that user may
+    /// subscribe.
+    pub user_specific: bool,
+    /// Subscribe every session that may read it as soon as it authenticates.
+    pub auto_subscribe: bool,
+    pub max_participants: Option<u32>,
+    pub topic: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            realtime: RealtimeConfig::default(),
+            websocket: WebsocketConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            storage: StorageConfig::default(),
+            channels: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: None,
+            allowed_origins: vec![
+                "tauri://localhost".into(),
+                "http://tauri.localhost".into(),
+                "https://tauri.localhost".into(),
+            ],
+            registration: true,
+            log_format: "text".into(),
+            token_check_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_connections: 20_000,
+            channel_limit: 200,
+            message_retention: Duration::ZERO,
+            message_history: 0,
+            presence_timeout: Duration::from_secs(90),
+            max_message_length: 8_000,
+            outbound_queue: 1024,
+            typing_ttl: Duration::from_secs(5),
+            typing_interval: Duration::from_secs(1),
+            retention_sweep_interval: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            max_history_page: 500,
+        }
+    }
+}
+
+impl Default for WebsocketConfig {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(20),
+            max_frame_size: 64 * 1024,
+            read_buffer_size: 4 * 1024,
+            write_buffer_size: 0,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            messages_per_second: 10.0,
+            message_burst: 30.0,
+            user_messages_per_second: 20.0,
+            user_message_burst: 60.0,
+            requests_per_second: 100.0,
+            request_burst: 300.0,
+            logins_per_second: 1.0,
+            login_burst: 10.0,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self { read_connections: 4, max_batch: 1024, write_queue: 8192, commit_mode: CommitMode::PerBatch }
+    }
+}
+
+impl Default for CommitMode {
+    fn default() -> Self {
+        Self::PerBatch
+    }
+}
+
+/// The top-level sections `PARLEY_<SECTION>_<KEY>` variables may address.
+const ENV_SECTIONS: &[&str] = &["server", "realtime", "websocket", "rate_limit", "storage"];
+
+impl Config {
+    /// Reads the file (if any), applies `PARLEY_*` overrides from `env`, and checks the result.
+    pub fn load(
+        path: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?,
+            None => String::new(),
+        };
+        Self::from_toml_and_env(&text, env)
+    }
+
+    pub fn from_toml_and_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        for (name, value) in env {
+            apply_env_override(&mut table, &name, &value)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |msg: &str| Err(ConfigError::Parse(msg.to_owned()));
+        if self.websocket.max_frame_size < 256 {
+            return fail("websocket.max_frame_size must be at least 256 bytes");
+        }
+        if self.realtime.outbound_queue < 4 {
+            return fail("realtime.outbound_queue must be at least 4");
+        }
+        if self.realtime.max_message_length == 0 {
+            return fail("realtime.max_message_length must be at least 1");
+        }
+        if self.websocket.ping_interval.is_zero() || self.websocket.pong_timeout.is_zero() {
+            return fail("websocket.ping_interval and pong_timeout must be above zero");
+        }
+        if self.realtime.max_history_page == 0 {
+            return fail("realtime.max_history_page must be at least 1");
+        }
+        if self.storage.read_connections == 0 || self.storage.max_batch == 0 {
+            return fail("storage.read_connections and storage.max_batch must be at least 1");
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            return fail("server.log_format must be \"text\" or \"json\"");
+        }
+        for name in self.channels.keys() {
+            if let Err(e) = crate::channels::validate_name(name) {
+                return Err(ConfigError::Parse(format!("channel {name:?}: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The data directory: configured, or the platform default.
+    pub fn data_dir(&self) -> PathBuf {
+        self.server.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("parley")
+        })
+    }
+}
+
+/// `PARLEY_REALTIME_MAX_CONNECTIONS=500` sets `realtime.max_connections`. The value is read as
+/// a TOML value when it parses as one (numbers, booleans, arrays), else as a string.
+fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(rest) = name.strip_prefix("PARLEY_") else { return Ok(()) };
+    let rest = rest.to_ascii_lowercase();
+    let Some(section) = ENV_SECTIONS
+        .iter()
+        .find(|s| rest.starts_with(&format!("{s}_")))
+    else {
+        return Ok(());
+    };
+    let key = &rest[section.len() + 1..];
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(section_table) => {
+            section_table.insert(key.to_owned(), parsed);
+            Ok(())
+        }
+        _ => Err(ConfigError::Parse(format!("[{section}] is not a table"))),
+    }
+}
+
+/// Reads "30s", "5m", "7d", "1h 30m", "0" or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("invalid duration {text:?}: {e}"))
+}
+
+/// Reads "64kb", "1mb", "512b", "4 KiB" or a bare number of bytes (k = 1024).
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits_end = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(digits_end);
+    let number: u64 = digits.parse().map_err(|_| format!("invalid size {text:?}"))?;
+    let multiplier: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => return Err(format!("invalid size unit {other:?} in {text:?}")),
+    };
+    number.checked_mul(multiplier).ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Number(u64),
+    Text(String),
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    match NumberOrText::deserialize(d)? {
+        NumberOrText::Number(secs) => Ok(Duration::from_secs(secs)),
+        NumberOrText::Text(text) => parse_duration(&text).map_err(de::Error::custom),
+    }
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match NumberOrText::deserialize(d)? {
+        NumberOrText::Number(n) => Ok(n),
+        NumberOrText::Text(text) => parse_byte_size(&text).map_err(de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_file() {
+        let c = Config::from_toml_and_env("", []).expect("defaults");
+        assert_eq!(c.websocket.max_frame_size, 65536);
+        assert!(c.realtime.enabled);
+    }
+
+    #[test]
+    fn modelled_keys_and_env_override() {
+        let text = r#"
+            [realtime]
+            enabled = true
+            max_connections = 100
+            channel_limit = 5
+            message_retention = "7d"
+            presence_timeout = "30s"
+            [websocket]
+            ping_interval = "20s"
+            pong_timeout = "10s"
+            max_frame_size = "64kb"
+            [channels."chat-room"]
+            type = "presence"
+            authentication = "optional"
+            presence = true
+            message_history = 100
+            user_specific = false
+            auto_subscribe = true
+            max_participants = 50
+        "#;
+        let env = [
+            ("PARLEY_REALTIME_MAX_CONNECTIONS".to_string(), "7".to_string()),
+            ("PARLEY_SERVER_REGISTRATION".to_string(), "false".to_string()),
+            ("PARLEY_WEBSOCKET_MAX_FRAME_SIZE".to_string(), "1mb".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::from_toml_and_env(text, env).expect("parses");
+        assert_eq!(c.realtime.max_connections, 7);
+        assert!(!c.server.registration);
+        assert_eq!(c.websocket.max_frame_size, 1024 * 1024);
+        assert_eq!(c.realtime.message_retention, Duration::from_secs(7 * 86400));
+        let room = &c.channels["chat-room"];
+        assert_eq!(room.kind, ChannelType::Presence);
+        assert_eq!(room.max_participants, Some(50));
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors() {
+        let err = Config::from_toml_and_env("[websocket]\nmax_frame_size = \"64 parsecs\"", [])
+            .expect_err("bad size");
+        assert!(err.to_string().contains("max_frame_size") || err.to_string().contains("size"));
+        assert!(Config::from_toml_and_env("[realtime]\nbogus = 1", []).is_err());
+        assert!(Config::from_toml_and_env("[channels.\"bad name!\"]", []).is_err());
+    }
+}

@@ -1,0 +1,444 @@
+//! Channel hubs: one actor task per active channel owns its subscribers, presence and typing
+//! state, and fans events out. Nothing else mutates that state, so no lock is ever held across
+//! an await and ordering is simply the order of the hub's command queue.
+//!
+//! Ordering and the resume seam: the store's writer publishes each committed durable event to
+//! `Hubs::publish` in commit (= seq) order. A subscriber is registered by a command on the same
+//! queue, so the hub's `head` at that moment splits the world cleanly: events up to `head` are
+//! read from the database by the subscribing connection, events after it arrive live. While the
+//! connection reads that backlog, live events for it are held in a bounded catch-up buffer and
+//! released when it says `CaughtUp`, after the backlog frames. No gap, no duplicate.
+//!
+//! Slow consumers: each connection has one bounded outbound queue. When it is more than half
+//! full, ephemeral events (typing, presence) to it are shed; when a durable event does not fit,
+//! the connection is closed with `RESYNC` and resumes from its last seq. A durable event is never
+//! silently dropped and a slow reader never blocks the hub.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use parley_protocol::{close_code, Event, EventFrame, PresenceEntry, PresenceState, ServerFrame, UserRef};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
+
+use crate::{session::ConnControl, store::Published, Frame};
+
+/// Commands a hub accepts.
+pub enum HubCmd {
+    Publish(Published),
+    Subscribe {
+        sub: Subscriber,
+        reply: oneshot::Sender<SubscribeAck>,
+    },
+    CaughtUp { conn_id: u64 },
+    Unsubscribe { conn_id: u64 },
+    /// Drop every subscription of a user (they lost access to a private channel).
+    RemoveUser { user_id: i64 },
+    Typing { conn_id: u64 },
+    SetStatus { user_id: i64, status: String, text: Option<String> },
+    PresenceList { reply: oneshot::Sender<Vec<PresenceEntry>> },
+    /// The channel was deleted: drop everyone and stop.
+    Shutdown,
+}
+
+/// A connection's subscription as the hub sees it.
+pub struct Subscriber {
+    pub conn_id: u64,
+    pub user: Option<UserRef>,
+    pub tx: mpsc::Sender<Frame>,
+    pub control: Arc<ConnControl>,
+}
+
+pub struct SubscribeAck {
+    /// The seq up to which the subscriber must read the backlog itself.
+    pub head: u64,
+    pub presence: Option<Vec<PresenceEntry>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub presence_timeout: Duration,
+    pub typing_ttl: Duration,
+    pub typing_interval: Duration,
+    /// Live events held for one subscriber while it reads its backlog.
+    pub catchup_limit: usize,
+    /// Commands queued for one hub.
+    pub queue: usize,
+}
+
+/// All hubs, keyed by channel id, with the newest published seq of every channel.
+pub struct Hubs {
+    slots: Mutex<HashMap<i64, Slot>>,
+    config: Arc<HubConfig>,
+}
+
+#[derive(Default)]
+struct Slot {
+    head: u64,
+    hub: Option<mpsc::Sender<HubCmd>>,
+}
+
+/// What a connection needs to talk to one hub.
+pub type HubHandle = mpsc::Sender<HubCmd>;
+
+impl Hubs {
+    pub fn new(config: HubConfig) -> Self {
+        Self { slots: Mutex::new(HashMap::new()), config: Arc::new(config) }
+    }
+
+    /// Called on the store's writer thread after each commit, in seq order.
+    pub fn publish(&self, event: Published) {
+        let hub = {
+            let Ok(mut slots) = self.slots.lock() else { return };
+            let slot = slots.entry(event.channel_id).or_default();
+            slot.head = slot.head.max(event.seq);
+            slot.hub.clone()
+        };
+        if let Some(hub) = hub {
+            // Blocking is right here: this is the writer thread, and waiting for a busy hub is
+            // back-pressure on writers rather than unbounded memory. Hubs never wait on the store.
+            let _ = hub.blocking_send(HubCmd::Publish(event));
+        }
+    }
+
+    /// The channel's hub, started if needed. `stored_head` is the head read from the database
+    /// before this call; see the module comment for why that is safe.
+    pub fn hub(&self, channel_id: i64, name: &str, presence: bool, stored_head: u64) -> HubHandle {
+        let Ok(mut slots) = self.slots.lock() else {
+            // A poisoned lock means a panic elsewhere; hand out a dead handle so callers fail
+            // cleanly instead of panicking too.
+            return mpsc::channel(1).0;
+        };
+        let slot = slots.entry(channel_id).or_default();
+        if let Some(hub) = slot.hub.as_ref().filter(|h| !h.is_closed()) {
+            return hub.clone();
+        }
+        slot.head = slot.head.max(stored_head);
+        let (tx, rx) = mpsc::channel(self.config.queue);
+        let hub = Hub {
+            channel: name.to_owned(),
+            presence_enabled: presence,
+            head: slot.head,
+            subs: HashMap::new(),
+            present: HashMap::new(),
+            typing: HashMap::new(),
+            config: Arc::clone(&self.config),
+        };
+        tokio::spawn(hub.run(rx));
+        slot.hub = Some(tx.clone());
+        tx
+    }
+
+    /// The running hub of a channel, if any.
+    pub fn existing(&self, channel_id: i64) -> Option<HubHandle> {
+        self.slots.lock().ok()?.get(&channel_id)?.hub.clone()
+    }
+
+    /// Stops a deleted channel's hub and forgets it.
+    pub fn remove(&self, channel_id: i64) {
+        let hub = self.slots.lock().ok().and_then(|mut s| s.remove(&channel_id)).and_then(|s| s.hub);
+        if let Some(hub) = hub {
+            let _ = hub.try_send(HubCmd::Shutdown);
+        }
+    }
+}
+
+struct Sub {
+    user: Option<UserRef>,
+    tx: mpsc::Sender<Frame>,
+    control: Arc<ConnControl>,
+    /// Some while the subscriber reads its backlog.
+    catching_up: Option<Vec<Frame>>,
+}
+
+struct Present {
+    user: UserRef,
+    sessions: HashSet<u64>,
+    status: String,
+    text: Option<String>,
+}
+
+struct Typing {
+    expires: Instant,
+    last_broadcast: Instant,
+    user: UserRef,
+}
+
+struct Hub {
+    channel: String,
+    presence_enabled: bool,
+    head: u64,
+    subs: HashMap<u64, Sub>,
+    present: HashMap<i64, Present>,
+    typing: HashMap<i64, Typing>,
+    config: Arc<HubConfig>,
+}
+
+impl Hub {
+    async fn run(mut self, mut rx: mpsc::Receiver<HubCmd>) {
+        let sweep_every = (self.config.presence_timeout / 4).max(Duration::from_millis(100));
+        let mut next_sweep = Instant::now() + sweep_every;
+        loop {
+            let deadline = self.next_typing_expiry().map_or(next_sweep, |t| t.min(next_sweep));
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(HubCmd::Shutdown) | None => break,
+                    Some(cmd) => self.handle(cmd),
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    let now = Instant::now();
+                    self.expire_typing(now);
+                    if now >= next_sweep {
+                        self.sweep_idle_sessions();
+                        next_sweep = now + sweep_every;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, cmd: HubCmd) {
+        match cmd {
+            HubCmd::Publish(event) => self.publish(event),
+            HubCmd::Subscribe { sub, reply } => {
+                let conn_id = sub.conn_id;
+                // Re-subscribing replaces the old subscription of this connection.
+                self.remove_sub(conn_id);
+                let user = sub.user.clone();
+                self.subs.insert(
+                    conn_id,
+                    Sub { user: sub.user, tx: sub.tx, control: sub.control, catching_up: Some(Vec::new()) },
+                );
+                if let (true, Some(user)) = (self.presence_enabled, user) {
+                    self.add_presence(conn_id, user);
+                }
+                let presence = self.presence_enabled.then(|| self.presence_snapshot());
+                if reply.send(SubscribeAck { head: self.head, presence }).is_err() {
+                    // The connection went away while subscribing.
+                    self.remove_sub(conn_id);
+                }
+            }
+            HubCmd::CaughtUp { conn_id } => {
+                let Some(sub) = self.subs.get_mut(&conn_id) else { return };
+                let held = sub.catching_up.take().unwrap_or_default();
+                for frame in held {
+                    if !Self::offer(sub, frame, true, usize::MAX) {
+                        self.remove_sub(conn_id);
+                        return;
+                    }
+                }
+            }
+            HubCmd::Unsubscribe { conn_id } => self.remove_sub(conn_id),
+            HubCmd::RemoveUser { user_id } => {
+                let ids: Vec<u64> = self
+                    .subs
+                    .iter()
+                    .filter(|(_, s)| s.user.as_ref().is_some_and(|u| u.id == user_id))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    self.remove_sub(id);
+                }
+            }
+            HubCmd::Typing { conn_id } => self.typing(conn_id),
+            HubCmd::SetStatus { user_id, status, text } => {
+                let Some(present) = self.present.get_mut(&user_id) else { return };
+                if present.status == status && present.text == text {
+                    return;
+                }
+                present.status = status;
+                present.text = text;
+                let event = Event::Presence {
+                    state: PresenceState::Status,
+                    user: present.user.clone(),
+                    status: present.status.clone(),
+                    status_text: present.text.clone(),
+                };
+                self.broadcast_ephemeral(event, None);
+            }
+            HubCmd::PresenceList { reply } => {
+                let _ = reply.send(self.presence_snapshot());
+            }
+            HubCmd::Shutdown => {}
+        }
+    }
+
+    fn publish(&mut self, event: Published) {
+        if event.seq <= self.head {
+            // Already covered by the backlog of every subscriber registered since.
+            return;
+        }
+        self.head = event.seq;
+        if let Some(author) = event.author_id {
+            // A message ends its author's typing indicator (clients clear it on the message).
+            self.typing.remove(&author);
+        }
+        let limit = self.config.catchup_limit;
+        let mut overflowed = Vec::new();
+        for (id, sub) in &mut self.subs {
+            if !Self::offer(sub, event.frame.clone(), true, limit) {
+                overflowed.push(*id);
+            }
+        }
+        for id in overflowed {
+            self.remove_sub(id);
+        }
+    }
+
+    /// Queues a frame for one subscriber. Returns false when the subscriber must go (its
+    /// queue or catch-up buffer overflowed with a durable event, or it disconnected).
+    fn offer(sub: &mut Sub, frame: Frame, durable: bool, catchup_limit: usize) -> bool {
+        if let Some(held) = sub.catching_up.as_mut() {
+            if held.len() >= catchup_limit {
+                sub.control.close_with(close_code::RESYNC, "fell behind while resuming");
+                return false;
+            }
+            held.push(frame);
+            return true;
+        }
+        if !durable && sub.tx.capacity() < sub.tx.max_capacity() / 2 {
+            // Shed ephemeral events for a connection that is falling behind.
+            return true;
+        }
+        match sub.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                sub.control.close_with(close_code::RESYNC, "too slow: resume with since");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn broadcast_ephemeral(&mut self, event: Event, except_conn: Option<u64>) {
+        let frame = ServerFrame::Event(EventFrame { channel: self.channel.clone(), seq: None, event });
+        let Ok(text) = serde_json::to_string(&frame) else { return };
+        let frame = Frame::from(text);
+        let limit = self.config.catchup_limit;
+        let mut gone = Vec::new();
+        for (id, sub) in &mut self.subs {
+            if Some(*id) == except_conn {
+                continue;
+            }
+            if !Self::offer(sub, frame.clone(), false, limit) {
+                gone.push(*id);
+            }
+        }
+        for id in gone {
+            self.remove_sub(id);
+        }
+    }
+
+    fn add_presence(&mut self, conn_id: u64, user: UserRef) {
+        let entry = self.present.entry(user.id).or_insert_with(|| Present {
+            user: user.clone(),
+            sessions: HashSet::new(),
+            status: "online".into(),
+            text: None,
+        });
+        let first = entry.sessions.is_empty();
+        entry.sessions.insert(conn_id);
+        if first {
+            let event = Event::Presence {
+                state: PresenceState::Joined,
+                user,
+                status: entry.status.clone(),
+                status_text: entry.text.clone(),
+            };
+            self.broadcast_ephemeral(event, Some(conn_id));
+        }
+    }
+
+    fn remove_sub(&mut self, conn_id: u64) {
+        let Some(sub) = self.subs.remove(&conn_id) else { return };
+        let Some(user) = sub.user else { return };
+        let Some(present) = self.present.get_mut(&user.id) else { return };
+        present.sessions.remove(&conn_id);
+        if !present.sessions.is_empty() {
+            return;
+        }
+        let status = present.status.clone();
+        self.present.remove(&user.id);
+        if self.typing.remove(&user.id).is_some() {
+            let event = Event::Typing {
+                user: user.clone(),
+                typing: false,
+                expires_in_ms: 0,
+            };
+            self.broadcast_ephemeral(event, None);
+        }
+        let event = Event::Presence { state: PresenceState::Left, user, status, status_text: None };
+        self.broadcast_ephemeral(event, None);
+    }
+
+    fn presence_snapshot(&self) -> Vec<PresenceEntry> {
+        let mut entries: Vec<PresenceEntry> = self
+            .present
+            .values()
+            .map(|p| PresenceEntry {
+                user: p.user.clone(),
+                status: p.status.clone(),
+                status_text: p.text.clone(),
+                sessions: p.sessions.len() as u32,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.user.name.cmp(&b.user.name));
+        entries
+    }
+
+    fn typing(&mut self, conn_id: u64) {
+        let Some(user) = self.subs.get(&conn_id).and_then(|s| s.user.clone()) else { return };
+        let now = Instant::now();
+        let ttl = self.config.typing_ttl;
+        if let Some(state) = self.typing.get_mut(&user.id) {
+            state.expires = now + ttl;
+            if now.duration_since(state.last_broadcast) < self.config.typing_interval {
+                return; // Rate limited: renewed silently.
+            }
+            state.last_broadcast = now;
+        } else {
+            self.typing.insert(user.id, Typing { expires: now + ttl, last_broadcast: now, user: user.clone() });
+        }
+        let event = Event::Typing { user, typing: true, expires_in_ms: ttl.as_millis() as u64 };
+        self.broadcast_ephemeral(event, Some(conn_id));
+    }
+
+    fn next_typing_expiry(&self) -> Option<Instant> {
+        self.typing.values().map(|t| t.expires).min()
+    }
+
+    fn expire_typing(&mut self, now: Instant) {
+        let expired: Vec<i64> =
+            self.typing.iter().filter(|(_, t)| t.expires <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            if let Some(state) = self.typing.remove(&id) {
+                let event = Event::Typing { user: state.user, typing: false, expires_in_ms: 0 };
+                self.broadcast_ephemeral(event, None);
+            }
+        }
+    }
+
+    /// Sessions silent for longer than `presence_timeout` are dropped and their connections
+    /// closed (a live connection answers pings well within that time).
+    fn sweep_idle_sessions(&mut self) {
+        let limit = self.config.presence_timeout.as_millis() as i64;
+        let now = crate::store::now_ms();
+        let idle: Vec<u64> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| s.user.is_some() && now - s.control.last_active() > limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            if let Some(sub) = self.subs.get(&id) {
+                sub.control.close_with(close_code::PONG_TIMEOUT, "presence timeout");
+            }
+            self.remove_sub(id);
+        }
+    }
+}

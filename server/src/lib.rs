@@ -1,0 +1,165 @@
+//! parley-server: Parley's realtime server as a library, so tests and the desktop app can run
+//! the real thing in-process. `main.rs` only parses the command line, binds and calls [`run`].
+//!
+//! Layout: `session` (one WebSocket connection) → `channels` / `chat` / `auth` (operations and
+//! access rules) → `store` (all SQL, group-committing writer) and `hub` (per-channel fan-out,
+//! presence, typing). `http` serves the REST API, `/healthz` and the `/ws` upgrade.
+
+pub mod auth;
+pub mod channels;
+mod chat;
+pub mod config;
+pub mod error;
+mod http;
+pub mod hub;
+mod maintenance;
+pub mod ratelimit;
+pub mod session;
+pub mod store;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{atomic::AtomicU64, Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use config::Config;
+pub use error::{Error, Result};
+
+/// One serialized frame, shared by every connection it is sent to.
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
+/// Everything a request handler needs, passed explicitly (no globals).
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: store::Store,
+    pub hubs: Arc<hub::Hubs>,
+    pub directory: channels::Directory,
+    /// One permit per WebSocket connection (`realtime.max_connections`).
+    pub connection_permits: Arc<Semaphore>,
+    pub shutdown: CancellationToken,
+    pub sessions: session::SessionRegistry,
+    next_connection_id: AtomicU64,
+    user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
+    login_limits: Mutex<HashMap<String, ratelimit::TokenBucket>>,
+    tracker: TaskTracker,
+}
+
+/// How long shutdown waits for connections to flush and close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves Parley on `listener` until `shutdown` completes, then closes every WebSocket with
+/// 1001 after flushing what was queued for it, commits pending writes and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let config = Arc::new(config);
+    let hubs = Arc::new(hub::Hubs::new(hub::HubConfig {
+        presence_timeout: config.realtime.presence_timeout,
+        typing_ttl: config.realtime.typing_ttl,
+        typing_interval: config.realtime.typing_interval,
+        catchup_limit: config.realtime.outbound_queue * 4,
+        queue: 4096,
+    }));
+    let publisher_hubs = Arc::clone(&hubs);
+    let (store, writer) = store::open(
+        &config.data_dir(),
+        &config.storage,
+        Arc::new(move |event| publisher_hubs.publish(event)),
+    )?;
+    let directory = channels::Directory::load(&store).await?;
+    let token = CancellationToken::new();
+    let state = Arc::new(AppState {
+        connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
+        config: Arc::clone(&config),
+        store: store.clone(),
+        hubs,
+        directory,
+        shutdown: token.clone(),
+        sessions: session::SessionRegistry::default(),
+        next_connection_id: AtomicU64::new(1),
+        user_send_limits: Mutex::new(HashMap::new()),
+        login_limits: Mutex::new(HashMap::new()),
+        tracker: TaskTracker::new(),
+    });
+    state.apply_configured_channels().await?;
+    maintenance::spawn(Arc::clone(&state));
+
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+
+    let router = http::router(Arc::clone(&state));
+    let serve = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(token.clone().cancelled_owned());
+    let result = serve.await.map_err(|e| Error::internal(format_args!("server failed: {e}")));
+    token.cancel();
+
+    // Sessions see the token, flush their queues and close with 1001.
+    state.tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, state.tracker.wait()).await.is_err() {
+        tracing::warn!("some connections did not close in time");
+    }
+    state.store.stop().await;
+    drop(state);
+    drop(store);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    tracing::info!("shut down");
+    result
+}
+
+impl AppState {
+    fn next_connection_id(&self) -> u64 {
+        self.next_connection_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Per-user send limit, shared by all of the user's connections.
+    pub fn check_user_send_rate(&self, user_id: i64) -> Result<()> {
+        let rl = &self.config.rate_limit;
+        if rl.user_messages_per_second <= 0.0 {
+            return Ok(());
+        }
+        let mut limits = self.user_send_limits.lock().map_err(|_| Error::internal("rate limit lock"))?;
+        limits
+            .entry(user_id)
+            .or_insert_with(|| ratelimit::TokenBucket::new(rl.user_messages_per_second, rl.user_message_burst))
+            .take()
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
+    /// Login and registration attempts per user name.
+    pub fn check_login_rate(&self, name: &str) -> Result<()> {
+        let rl = &self.config.rate_limit;
+        if rl.logins_per_second <= 0.0 {
+            return Ok(());
+        }
+        let mut limits = self.login_limits.lock().map_err(|_| Error::internal("rate limit lock"))?;
+        limits
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| ratelimit::TokenBucket::new(rl.logins_per_second, rl.login_burst))
+            .take()
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
+    /// Forgets full buckets so the maps stay bounded by recent activity.
+    fn prune_rate_limits(&self) {
+        let now = std::time::Instant::now();
+        if let Ok(mut limits) = self.user_send_limits.lock() {
+            limits.retain(|_, b| !b.is_idle(now));
+        }
+        if let Ok(mut limits) = self.login_limits.lock() {
+            limits.retain(|_, b| !b.is_idle(now));
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The `parley-server` command: parses arguments, loads configuration, binds, and runs the
+//! library's server; plus admin subcommands that work on the same data directory.
+
+use std::{io::Read, net::SocketAddr, path::PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use parley_server::{auth, config::Config, store};
+
+#[derive(Parser)]
+#[command(name = "parley-server", version, about = "Parley realtime server")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// TOML configuration file (every key is optional).
+    #[arg(long, global = true, env = "PARLEY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Address to listen on (overrides server.listen), e.g. 127.0.0.1:0.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// `text` or `json` (overrides server.log_format).
+    #[arg(long)]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new bearer token for a user (for bots and scripts).
+    Create {
+        name: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+    /// Revoke a token (given as argument or on standard input), or all of a user's tokens.
+    Revoke {
+        token: Option<String>,
+        #[arg(long, conflicts_with = "token")]
+        all_of: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Create a channel.
+    Create {
+        name: String,
+        #[arg(long = "type", default_value = "public")]
+        kind: String,
+        #[arg(long)]
+        optional_auth: bool,
+        #[arg(long)]
+        presence: bool,
+        #[arg(long)]
+        max_participants: Option<u32>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.common.config.as_deref(), std::env::vars())?;
+    if let Some(data) = &cli.common.data {
+        config.server.data_dir = Some(data.clone());
+    }
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(config, args),
+        Command::User(cmd) => user_command(&config, cmd),
+        Command::Token(cmd) => token_command(&config, cmd),
+        Command::Channel(cmd) => channel_command(&config, cmd),
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    if let Some(format) = args.log_format {
+        if !matches!(format.as_str(), "text" | "json") {
+            bail!("--log-format is text or json");
+        }
+        config.server.log_format = format;
+    }
+    init_logging(&config.server.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(data = %config.data_dir().display(), "starting");
+        // The one line on stdout: scripts and tests read the port from it.
+        println!("listening on http://{addr}");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        parley_server::run(listener, config, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).with_context(|| format!("cannot read the {what} from stdin"))?;
+    let line = input.lines().next().unwrap_or("").to_owned();
+    if line.is_empty() {
+        bail!("no {what} on standard input");
+    }
+    Ok(line)
+}
+
+fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let conn = store::open_admin(&config.data_dir())?;
+    match cmd {
+        UserCommand::Add { name, admin, password_stdin: _, display_name } => {
+            let password = read_stdin_line("password")?;
+            let user = auth::create_user(&conn, &name, &password, display_name.as_deref(), admin)?;
+            eprintln!("created user {} (id {}){}", user.name, user.id, if admin { " as admin" } else { "" });
+        }
+    }
+    Ok(())
+}
+
+fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
+    let conn = store::open_admin(&config.data_dir())?;
+    match cmd {
+        TokenCommand::Create { name, label } => {
+            let user = store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
+            println!("{}", auth::issue_token(&conn, user.id, &label)?);
+        }
+        TokenCommand::Revoke { token, all_of: Some(name) } => {
+            drop(token);
+            let user = store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
+            let n = store::revoke_user_tokens(&conn, user.id)?;
+            eprintln!("revoked {n} token(s) of {}", user.name);
+        }
+        TokenCommand::Revoke { token, all_of: None } => {
+            let token = match token {
+                Some(token) => token,
+                None => read_stdin_line("token")?,
+            };
+            if !store::revoke_token_hash(&conn, &auth::hash_token(&token))? {
+                bail!("no such live token");
+            }
+            eprintln!("token revoked");
+        }
+    }
+    Ok(())
+}
+
+fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
+    let conn = store::open_admin(&config.data_dir())?;
+    match cmd {
+        ChannelCommand::Create { name, kind, optional_auth, presence, max_participants } => {
+            parley_server::channels::validate_name(&name).map_err(anyhow::Error::msg)?;
+            let kind: parley_protocol::ChannelType = serde_json::from_value(serde_json::Value::String(kind))
+                .context("--type is public, private or presence")?;
+            let new = store::NewChannel {
+                name,
+                kind,
+                authentication: if optional_auth {
+                    parley_protocol::Authentication::Optional
+                } else {
+                    parley_protocol::Authentication::Required
+                },
+                presence: presence || kind == parley_protocol::ChannelType::Presence,
+                message_history: None,
+                message_retention_secs: None,
+                user_specific: false,
+                auto_subscribe: false,
+                max_participants,
+                topic: None,
+            };
+            let record = store::channel_insert(&conn, &new, None, None)?;
+            eprintln!("created channel {} (epoch {})", record.name, record.epoch);
+        }
+    }
+    Ok(())
+}

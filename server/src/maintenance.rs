@@ -1,0 +1,67 @@
+//! Background upkeep: retention, revoked-token checks, and pruning idle rate-limit state.
+//! Each loop ends when the server shuts down.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{store, AppState};
+
+pub fn spawn(state: Arc<AppState>) {
+    tokio::spawn(retention_loop(Arc::clone(&state)));
+    tokio::spawn(token_check_loop(state));
+}
+
+async fn retention_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(state.config.realtime.retention_sweep_interval.max(Duration::from_millis(50)));
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = enforce_retention(&state).await {
+            tracing::warn!(%err, "retention sweep failed");
+        }
+        state.prune_rate_limits();
+    }
+}
+
+/// Applies each channel's retention (its own settings or the instance defaults).
+pub async fn enforce_retention(state: &AppState) -> crate::Result<()> {
+    let realtime = &state.config.realtime;
+    for channel in state.directory.all() {
+        let record = &channel.record;
+        let retention = record.message_retention_secs.unwrap_or(realtime.message_retention.as_secs());
+        let keep = record.message_history.unwrap_or(realtime.message_history);
+        if retention == 0 && keep == 0 {
+            continue;
+        }
+        let cutoff = (retention > 0).then(|| store::now_ms() - (retention as i64) * 1000);
+        let id = record.id;
+        let pruned = state
+            .store
+            .write(move |tx, _| Ok((store::prune(tx, id, cutoff, Some(keep))?, Vec::new())))
+            .await?;
+        if let Some(seq) = pruned {
+            tracing::debug!(channel = record.name, through = seq, "retention removed old events");
+        }
+    }
+    Ok(())
+}
+
+async fn token_check_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(state.config.server.token_check_interval.max(Duration::from_millis(50)));
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let ids = state.sessions.token_ids();
+        if ids.is_empty() {
+            continue;
+        }
+        match state.store.read(move |conn| store::revoked_among(conn, &ids)).await {
+            Ok(revoked) if !revoked.is_empty() => state.close_sessions_of_tokens(&revoked),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "token check failed"),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Channels and their members.
+
+use parley_protocol::{Authentication, ChannelType, ErrorCode};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::now_ms;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelRecord {
+    pub id: i64,
+    pub name: String,
+    pub kind: ChannelType,
+    pub authentication: Authentication,
+    pub presence: bool,
+    /// None: the instance default.
+    pub message_history: Option<u64>,
+    pub message_retention_secs: Option<u64>,
+    pub user_specific: bool,
+    pub auto_subscribe: bool,
+    pub max_participants: Option<u32>,
+    pub topic: Option<String>,
+    /// For a user's personal instance of a `user_specific` channel: that user.
+    pub owner_id: Option<i64>,
+    pub template_id: Option<i64>,
+    pub epoch: String,
+    pub head_seq: u64,
+    pub pruned_through: u64,
+}
+
+/// What is needed to create a channel (or apply a configured one).
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub name: String,
+    pub kind: ChannelType,
+    pub authentication: Authentication,
+    pub presence: bool,
+    pub message_history: Option<u64>,
+    pub message_retention_secs: Option<u64>,
+    pub user_specific: bool,
+    pub auto_subscribe: bool,
+    pub max_participants: Option<u32>,
+    pub topic: Option<String>,
+}
+
+const COLUMNS: &str = "id, name, kind, authentication, presence, message_history, \
+    message_retention_secs, user_specific, auto_subscribe, max_participants, topic, owner_id, \
+    template_id, epoch, head_seq, pruned_through";
+
+fn kind_to_str(kind: ChannelType) -> &'static str {
+    match kind {
+        ChannelType::Public => "public",
+        ChannelType::Private => "private",
+        ChannelType::Presence => "presence",
+    }
+}
+
+fn kind_from_str(text: &str) -> ChannelType {
+    match text {
+        "private" => ChannelType::Private,
+        "presence" => ChannelType::Presence,
+        _ => ChannelType::Public,
+    }
+}
+
+fn auth_to_str(auth: Authentication) -> &'static str {
+    match auth {
+        Authentication::Optional => "optional",
+        Authentication::Required => "required",
+    }
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<ChannelRecord> {
+    let kind: String = row.get(2)?;
+    let auth: String = row.get(3)?;
+    Ok(ChannelRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        kind: kind_from_str(&kind),
+        authentication: if auth == "optional" { Authentication::Optional } else { Authentication::Required },
+        presence: row.get(4)?,
+        message_history: row.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
+        message_retention_secs: row.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
+        user_specific: row.get(7)?,
+        auto_subscribe: row.get(8)?,
+        max_participants: row.get(9)?,
+        topic: row.get(10)?,
+        owner_id: row.get(11)?,
+        template_id: row.get(12)?,
+        epoch: row.get(13)?,
+        head_seq: row.get::<_, i64>(14)? as u64,
+        pruned_through: row.get::<_, i64>(15)? as u64,
+    })
+}
+
+/// A fresh random epoch. A history gets a new one only when it is created (or recreated).
+pub fn new_epoch() -> String {
+    let bytes: [u8; 8] = rand::random();
+    hex::encode(bytes)
+}
+
+pub fn by_name(conn: &Connection, name: &str) -> Result<Option<ChannelRecord>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM channels WHERE name = ?1"))?
+        .query_row([name], from_row)
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> Result<Option<ChannelRecord>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM channels WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+pub fn all(conn: &Connection) -> Result<Vec<ChannelRecord>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM channels ORDER BY name"))?;
+    let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Every (channel, user, role) membership, for loading the directory at start.
+pub fn all_members(conn: &Connection) -> Result<Vec<(i64, i64, String)>> {
+    let mut stmt = conn.prepare("SELECT channel_id, user_id, role FROM members")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn members_of(conn: &Connection, channel_id: i64) -> Result<Vec<(i64, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id, role FROM members WHERE channel_id = ?1")?;
+    let rows = stmt
+        .query_map([channel_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn head_seq(conn: &Connection, channel_id: i64) -> Result<u64> {
+    let head: Option<i64> = conn
+        .prepare_cached("SELECT head_seq FROM channels WHERE id = ?1")?
+        .query_row([channel_id], |r| r.get(0))
+        .optional()?;
+    head.map(|h| h as u64)
+        .ok_or_else(|| Error::new(ErrorCode::ChannelNotFound, "channel no longer exists"))
+}
+
+pub fn pruned_through(conn: &Connection, channel_id: i64) -> Result<u64> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT pruned_through FROM channels WHERE id = ?1")?
+        .query_row([channel_id], |r| r.get(0))
+        .optional()?;
+    seq.map(|s| s as u64)
+        .ok_or_else(|| Error::new(ErrorCode::ChannelNotFound, "channel no longer exists"))
+}
+
+/// Creates a channel; `channel_exists` if the name is taken.
+pub fn insert(
+    conn: &Connection,
+    new: &NewChannel,
+    created_by: Option<i64>,
+    owner: Option<(i64, i64)>,
+) -> Result<ChannelRecord> {
+    let epoch = new_epoch();
+    let inserted = conn.execute(
+        "INSERT INTO channels (name, kind, authentication, presence, message_history,
+             message_retention_secs, user_specific, auto_subscribe, max_participants, topic,
+             owner_id, template_id, epoch, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT(name) DO NOTHING",
+        params![
+            new.name,
+            kind_to_str(new.kind),
+            auth_to_str(new.authentication),
+            new.presence,
+            new.message_history.map(|v| v as i64),
+            new.message_retention_secs.map(|v| v as i64),
+            new.user_specific,
+            new.auto_subscribe,
+            new.max_participants,
+            new.topic,
+            owner.map(|(user, _)| user),
+            owner.map(|(_, template)| template),
+            epoch,
+            created_by,
+            now_ms()
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(Error::new(
+            ErrorCode::ChannelExists,
+            format!("channel {:?} exists already", new.name),
+        ));
+    }
+    let id = conn.last_insert_rowid();
+    by_id(conn, id)?.ok_or_else(|| Error::internal("inserted channel vanished"))
+}
+
+/// Applies configured settings to an existing channel (configuration wins on every start).
+pub fn update_settings(conn: &Connection, id: i64, new: &NewChannel) -> Result<()> {
+    conn.execute(
+        "UPDATE channels SET kind = ?2, authentication = ?3, presence = ?4, message_history = ?5,
+             message_retention_secs = ?6, user_specific = ?7, auto_subscribe = ?8,
+             max_participants = ?9, topic = COALESCE(?10, topic)
+         WHERE id = ?1 OR template_id = ?1",
+        params![
+            id,
+            kind_to_str(new.kind),
+            auth_to_str(new.authentication),
+            new.presence,
+            new.message_history.map(|v| v as i64),
+            new.message_retention_secs.map(|v| v as i64),
+            new.user_specific,
+            new.auto_subscribe,
+            new.max_participants,
+            new.topic,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM channels WHERE id = ?1 OR template_id = ?1", [id])? > 0)
+}
+
+/// Adds a member; false when they were one already.
+pub fn add_member(conn: &Connection, channel_id: i64, user_id: i64, role: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "INSERT INTO members (channel_id, user_id, role, joined_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+        params![channel_id, user_id, role, now_ms()],
+    )? > 0)
+}
+
+pub fn remove_member(conn: &Connection, channel_id: i64, user_id: i64) -> Result<bool> {
+    Ok(conn.execute(
+        "DELETE FROM members WHERE channel_id = ?1 AND user_id = ?2",
+        params![channel_id, user_id],
+    )? > 0)
+}
+
+pub fn set_head(conn: &Connection, channel_id: i64, seq: u64) -> Result<()> {
+    conn.prepare_cached("UPDATE channels SET head_seq = ?2 WHERE id = ?1")?
+        .execute(params![channel_id, seq as i64])?;
+    Ok(())
+}
+
+/// Channels with a retention rule of their own or inheriting the instance default.
+pub fn set_pruned_through(conn: &Connection, channel_id: i64, seq: u64) -> Result<()> {
+    conn.execute(
+        "UPDATE channels SET pruned_through = MAX(pruned_through, ?2) WHERE id = ?1",
+        params![channel_id, seq as i64],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! Messages and the durable event log. Every durable event of a channel is one row of `events`
+//! holding the exact frame subscribers received, so resuming replays identical bytes.
+
+
+use parley_protocol::{Event, EventFrame, Message, ServerFrame, UserRef};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{channels, format_ts, Published, WriterState};
+use crate::error::{Error, Result};
+
+/// The result of a send.
+#[derive(Debug, Clone)]
+pub struct AppendOutcome {
+    pub message: Message,
+    /// The (author, client_id) pair had been stored before; `message` is the original.
+    pub duplicate: bool,
+}
+
+/// A stored durable event.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub frame: crate::Frame,
+}
+
+/// Appends a durable event to a channel: assigns the next seq, stores the serialized frame.
+pub fn append_event(
+    tx: &Connection,
+    state: &mut WriterState,
+    channel_id: i64,
+    channel_name: &str,
+    event: Event,
+    now: i64,
+    author_id: Option<i64>,
+) -> Result<Published> {
+    let seq = state.next_seq(tx, channel_id)?;
+    let frame = ServerFrame::Event(EventFrame { channel: channel_name.to_owned(), seq: Some(seq), event });
+    let text = serde_json::to_string(&frame).map_err(Error::internal)?;
+    tx.prepare_cached("INSERT INTO events (channel_id, seq, created_at, frame) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![channel_id, seq as i64, now, text])?;
+    channels::set_head(tx, channel_id, seq)?;
+    state.set_head(channel_id, seq);
+    Ok(Published { channel_id, seq, frame: crate::Frame::from(text), author_id })
+}
+
+/// Stores a message unless this author already sent this `client_id`, in which case the
+/// original is returned and nothing is written.
+pub fn append_message(
+    tx: &Connection,
+    state: &mut WriterState,
+    channel_id: i64,
+    channel_name: &str,
+    author: &UserRef,
+    text: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(AppendOutcome, Option<Published>)> {
+    if let Some(original) = message_by_client_id(tx, author.id, client_id)? {
+        return Ok((AppendOutcome { message: original, duplicate: true }, None));
+    }
+    let seq = state.next_seq(tx, channel_id)?;
+    tx.prepare_cached(
+        "INSERT INTO messages (channel_id, seq, author_id, client_id, text, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![channel_id, seq as i64, author.id, client_id, text, now])?;
+    let message = Message {
+        id: tx.last_insert_rowid(),
+        channel: channel_name.to_owned(),
+        seq,
+        author: author.clone(),
+        text: text.to_owned(),
+        client_id: client_id.to_owned(),
+        created_at: format_ts(now),
+        ts: now,
+    };
+    let published =
+        append_event(tx, state, channel_id, channel_name, Event::Message { message: message.clone() }, now, Some(author.id))?;
+    debug_assert_eq!(published.seq, seq);
+    Ok((AppendOutcome { message, duplicate: false }, Some(published)))
+}
+
+const MESSAGE_SELECT: &str = "SELECT m.id, c.name, m.seq, u.id, u.name, u.display_name, u.avatar,
+        m.text, m.client_id, m.created_at
+    FROM messages m JOIN users u ON u.id = m.author_id JOIN channels c ON c.id = m.channel_id";
+
+fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    let ts: i64 = row.get(9)?;
+    Ok(Message {
+        id: row.get(0)?,
+        channel: row.get(1)?,
+        seq: row.get::<_, i64>(2)? as u64,
+        author: UserRef {
+            id: row.get(3)?,
+            name: row.get(4)?,
+            display_name: row.get(5)?,
+            avatar: row.get(6)?,
+        },
+        text: row.get(7)?,
+        client_id: row.get(8)?,
+        created_at: format_ts(ts),
+        ts,
+    })
+}
+
+fn message_by_client_id(conn: &Connection, author_id: i64, client_id: &str) -> Result<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.author_id = ?1 AND m.client_id = ?2"))?
+        .query_row(params![author_id, client_id], message_from_row)
+        .optional()?)
+}
+
+/// Messages before `before` (exclusive; None = newest), newest first, and whether older ones exist.
+pub fn history(
+    conn: &Connection,
+    channel_id: i64,
+    before: Option<u64>,
+    limit: u32,
+) -> Result<(Vec<Message>, bool)> {
+    let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(&format!(
+        "{MESSAGE_SELECT} WHERE m.channel_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3"
+    ))?;
+    let mut messages = stmt
+        .query_map(params![channel_id, before, limit as i64 + 1], message_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let has_more = messages.len() > limit as usize;
+    messages.truncate(limit as usize);
+    Ok((messages, has_more))
+}
+
+/// Durable events with `after < seq <= until`, oldest first, at most `limit`.
+pub fn events_between(
+    conn: &Connection,
+    channel_id: i64,
+    after: u64,
+    until: u64,
+    limit: u32,
+) -> Result<Vec<StoredEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, frame FROM events WHERE channel_id = ?1 AND seq > ?2 AND seq <= ?3
+         ORDER BY seq LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(params![channel_id, after as i64, until as i64, limit as i64], |r| {
+            Ok(StoredEvent { seq: r.get::<_, i64>(0)? as u64, frame: crate::Frame::from(r.get::<_, String>(1)?) })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn count_events_between(conn: &Connection, channel_id: i64, after: u64, until: u64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM events WHERE channel_id = ?1 AND seq > ?2 AND seq <= ?3")?
+        .query_row(params![channel_id, after as i64, until as i64], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// Removes events (and their messages) older than `cutoff_ms` or beyond the newest `keep`
+/// events. Returns the highest seq removed, if any.
+pub fn prune(tx: &Connection, channel_id: i64, cutoff_ms: Option<i64>, keep: Option<u64>) -> Result<Option<u64>> {
+    let mut through: Option<i64> = None;
+    if let Some(cutoff) = cutoff_ms {
+        let max: Option<i64> = tx.query_row(
+            "SELECT max(seq) FROM events WHERE channel_id = ?1 AND created_at < ?2",
+            params![channel_id, cutoff],
+            |r| r.get(0),
+        )?;
+        through = through.max(max);
+    }
+    if let Some(keep) = keep.filter(|k| *k > 0) {
+        let max: Option<i64> = tx
+            .query_row(
+                "SELECT seq FROM events WHERE channel_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+                params![channel_id, keep as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        through = through.max(max);
+    }
+    let Some(through) = through else { return Ok(None) };
+    tx.execute("DELETE FROM events WHERE channel_id = ?1 AND seq <= ?2", params![channel_id, through])?;
+    tx.execute("DELETE FROM messages WHERE channel_id = ?1 AND seq <= ?2", params![channel_id, through])?;
+    channels::set_pruned_through(tx, channel_id, through as u64)?;
+    Ok(Some(through as u64))
+}

@@ -1,0 +1,98 @@
+//! Numbered schema migrations. Each runs once, in order, inside a transaction; the version is
+//! kept in SQLite's `user_version`. Never edit a released migration: add the next one.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, channels, membership, messages and the durable event log.
+    r#"
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name  TEXT,
+        avatar        TEXT,
+        password_hash TEXT NOT NULL,
+        is_admin      INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id          INTEGER PRIMARY KEY,
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash  BLOB NOT NULL UNIQUE,
+        label       TEXT,
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    );
+    CREATE INDEX tokens_user ON tokens(user_id);
+    CREATE TABLE channels (
+        id                     INTEGER PRIMARY KEY,
+        name                   TEXT NOT NULL UNIQUE,
+        kind                   TEXT NOT NULL,
+        authentication         TEXT NOT NULL,
+        presence               INTEGER NOT NULL,
+        message_history        INTEGER,
+        message_retention_secs INTEGER,
+        user_specific          INTEGER NOT NULL DEFAULT 0,
+        auto_subscribe         INTEGER NOT NULL DEFAULT 0,
+        max_participants       INTEGER,
+        topic                  TEXT,
+        owner_id               INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        template_id            INTEGER REFERENCES channels(id) ON DELETE CASCADE,
+        epoch                  TEXT NOT NULL,
+        head_seq               INTEGER NOT NULL DEFAULT 0,
+        pruned_through         INTEGER NOT NULL DEFAULT 0,
+        created_by             INTEGER,
+        created_at             INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX channels_instance ON channels(template_id, owner_id)
+        WHERE template_id IS NOT NULL;
+    CREATE TABLE members (
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role       TEXT NOT NULL,
+        joined_at  INTEGER NOT NULL,
+        PRIMARY KEY (channel_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_user ON members(user_id);
+    CREATE TABLE messages (
+        id          INTEGER PRIMARY KEY,
+        channel_id  INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        author_id   INTEGER NOT NULL REFERENCES users(id),
+        client_id   TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        UNIQUE (channel_id, seq)
+    );
+    CREATE UNIQUE INDEX messages_author_client ON messages(author_id, client_id);
+    CREATE TABLE events (
+        channel_id INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        seq        INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        frame      TEXT NOT NULL,
+        PRIMARY KEY (channel_id, seq)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+pub fn run(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(0);
+    if current > MIGRATIONS.len() {
+        return Err(Error::internal(format_args!(
+            "the database is at schema version {current}, newer than this server ({}); \
+             upgrade parley-server",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "applied migration");
+    }
+    Ok(())
+}

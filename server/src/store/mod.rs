@@ -1,0 +1,205 @@
+//! Storage: SQLite in WAL mode. All SQL in the server lives under this module.
+//!
+//! Writes go to one writer thread that group-commits: it takes every write waiting in its queue
+//! (up to `max_batch`), runs each inside its own savepoint of one transaction, commits once, and
+//! only then answers the callers and publishes the durable events they produced, in commit
+//! order. Reads go through a small pool of read-only connections on blocking threads, so no SQL
+//! ever runs on the async workers.
+
+mod channels;
+mod messages;
+mod migrations;
+mod users;
+mod writer;
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+pub use channels::{
+    add_member as member_add, all as channels_all, all_members as members_all, by_id as channel_by_id,
+    by_name as channel_by_name, delete as channel_delete, head_seq as channel_head,
+    pruned_through as channel_pruned_through, insert as channel_insert,
+    members_of as channel_members, remove_member as member_remove,
+    update_settings as channel_update_settings, ChannelRecord, NewChannel,
+};
+pub use messages::{
+    append_event, append_message, count_events_between, events_between, history, prune,
+    AppendOutcome, StoredEvent,
+};
+pub use users::{
+    insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
+    user_by_name, user_with_password, TokenRecord, UserRecord,
+};
+pub use writer::{Published, WriterState};
+
+use crate::{
+    config::{CommitMode, StorageConfig},
+    error::{Error, Result},
+};
+
+/// Called by the writer thread, after each commit, for every durable event in commit order.
+pub type Publisher = Arc<dyn Fn(Published) + Send + Sync>;
+
+/// A write: runs inside a savepoint of the current batch transaction.
+pub type WriteFn<T> =
+    Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)> + Send>;
+
+/// The handle every part of the server uses. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writer: mpsc::Sender<writer::Job>,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    connections: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+/// Opens (creating if needed) the database in `dir`, runs migrations and starts the writer.
+/// The writer thread stops once every `Store` clone is dropped, after committing what it holds;
+/// the returned join handle lets the caller wait for that.
+pub fn open(
+    dir: &Path,
+    config: &StorageConfig,
+    publisher: Publisher,
+) -> Result<(Store, std::thread::JoinHandle<()>)> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::internal(format_args!("cannot create data directory {}: {e}", dir.display()))
+    })?;
+    let path = dir.join("parley.db");
+    let mut conn = open_connection(&path, false)?;
+    migrations::run(&mut conn)?;
+    let mut readers = Vec::with_capacity(config.read_connections);
+    for _ in 0..config.read_connections {
+        readers.push(open_connection(&path, true)?);
+    }
+    let (tx, rx) = mpsc::channel(config.write_queue.max(1));
+    let batch = match config.commit_mode {
+        CommitMode::PerBatch => config.max_batch,
+        CommitMode::PerWrite => 1,
+    };
+    let handle = std::thread::Builder::new()
+        .name("parley-store-writer".into())
+        .spawn(move || writer::run(conn, rx, batch, publisher))
+        .map_err(|e| Error::internal(format_args!("cannot start writer thread: {e}")))?;
+    let store = Store {
+        writer: tx,
+        readers: Arc::new(ReadPool {
+            permits: Semaphore::new(readers.len()),
+            connections: Mutex::new(readers),
+        }),
+    };
+    Ok((store, handle))
+}
+
+/// Opens the database for the admin subcommands (no writer thread: they run one statement at a
+/// time and SQLite's own locking keeps them safe beside a running server).
+pub fn open_admin(dir: &Path) -> Result<Connection> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::internal(format_args!("cannot create data directory {}: {e}", dir.display()))
+    })?;
+    let mut conn = open_connection(&dir.join("parley.db"), false)?;
+    migrations::run(&mut conn)?;
+    Ok(conn)
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL in WAL mode: a commit survives a process crash (SIGKILL); only an OS crash or
+        // power loss can lose the last transactions. Durable against what a server process sees.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl Store {
+    /// Runs `f` on the writer thread inside the next batch; resolves after the batch commits.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)>
+            + Send
+            + 'static,
+    ) -> Result<T> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job = writer::Job::new(Box::new(f), reply_tx);
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| Error::internal("the store writer has stopped"))?;
+        reply_rx.await.map_err(|_| Error::internal("the store writer dropped a write"))?
+    }
+
+    /// Asks the writer to commit what is queued and stop. Later writes fail.
+    pub async fn stop(&self) {
+        let _ = self.writer.send(writer::Job::stop()).await;
+    }
+
+    /// Runs `f` with a read-only connection on a blocking thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("read pool closed"))?;
+        let pool = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let conn = pool
+                .connections
+                .lock()
+                .map_err(|_| Error::internal("read pool poisoned"))?
+                .pop()
+                .ok_or_else(|| Error::internal("read pool empty under permit"))?;
+            let result = f(&conn);
+            if let Ok(mut conns) = pool.connections.lock() {
+                conns.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Error::internal(format_args!("read task failed: {e}")))?
+    }
+
+    /// True when the database answers a trivial query (for `/healthz`).
+    pub async fn healthy(&self) -> bool {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM channels", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
+        .is_ok()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub fn format_ts(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}

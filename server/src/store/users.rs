@@ -1,0 +1,135 @@
+//! Users and bearer tokens. Tokens are stored only as their SHA-256 (they are 256 random bits,
+//! so a fast hash is enough; passwords, which people choose, get argon2id in `auth`).
+
+use parley_protocol::{ErrorCode, UserRef};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::now_ms;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub avatar: Option<String>,
+    pub is_admin: bool,
+}
+
+impl UserRecord {
+    pub fn to_ref(&self) -> UserRef {
+        UserRef {
+            id: self.id,
+            name: self.name.clone(),
+            display_name: self.display_name.clone(),
+            avatar: self.avatar.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub user: UserRecord,
+}
+
+const USER_COLUMNS: &str = "u.id, u.name, u.display_name, u.avatar, u.is_admin";
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        display_name: row.get(2)?,
+        avatar: row.get(3)?,
+        is_admin: row.get(4)?,
+    })
+}
+
+pub fn insert_user(
+    conn: &Connection,
+    name: &str,
+    display_name: Option<&str>,
+    password_hash: &str,
+    is_admin: bool,
+) -> Result<UserRecord> {
+    let inserted = conn.execute(
+        "INSERT INTO users (name, display_name, password_hash, is_admin, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO NOTHING",
+        params![name, display_name, password_hash, is_admin, now_ms()],
+    )?;
+    if inserted == 0 {
+        return Err(Error::new(ErrorCode::UserExists, format!("user {name:?} exists already")));
+    }
+    Ok(UserRecord {
+        id: conn.last_insert_rowid(),
+        name: name.to_owned(),
+        display_name: display_name.map(str::to_owned),
+        avatar: None,
+        is_admin,
+    })
+}
+
+/// The user and their password hash, for login.
+pub fn user_with_password(conn: &Connection, name: &str) -> Result<Option<(UserRecord, String)>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.name = ?1"
+        ))?
+        .query_row([name], |row| Ok((user_from_row(row)?, row.get(5)?)))
+        .optional()?)
+}
+
+pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRecord>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.name = ?1"))?
+        .query_row([name], user_from_row)
+        .optional()?)
+}
+
+pub fn insert_token(conn: &Connection, user_id: i64, token_hash: &[u8], label: &str) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO tokens (user_id, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![user_id, token_hash, label, now_ms()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The live (not revoked) token with this hash and its user.
+pub fn token_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<TokenRecord>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS}, t.id FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
+        ))?
+        .query_row([token_hash], |row| Ok(TokenRecord { id: row.get(5)?, user: user_from_row(row)? }))
+        .optional()?)
+}
+
+/// Revokes one token by hash; false when there was no such live token.
+pub fn revoke_token_hash(conn: &Connection, token_hash: &[u8]) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
+        params![token_hash, now_ms()],
+    )? > 0)
+}
+
+/// Revokes every token of a user; returns how many.
+pub fn revoke_user_tokens(conn: &Connection, user_id: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user_id, now_ms()],
+    )?)
+}
+
+/// Of the given token ids, those that are revoked (or gone).
+pub fn revoked_among(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT revoked_at IS NULL FROM tokens WHERE id = ?1")?;
+    let mut revoked = Vec::new();
+    for id in ids {
+        let live: Option<bool> = stmt.query_row([id], |r| r.get(0)).optional()?;
+        if live != Some(true) {
+            revoked.push(*id);
+        }
+    }
+    Ok(revoked)
+}

@@ -1,0 +1,186 @@
+//! The writer thread: group commit with one savepoint per write.
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Publisher, WriteFn};
+use crate::error::{Error, Result};
+
+/// A durable event that has been committed and must now reach the channel's subscribers.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub channel_id: i64,
+    pub seq: u64,
+    /// The event frame, serialized once; every subscriber gets the same bytes.
+    pub frame: crate::Frame,
+    /// The user whose action produced it, when there is one.
+    pub author_id: Option<i64>,
+}
+
+/// State the writer keeps between batches: the newest seq per channel, so assigning the next one
+/// costs no query. Reset whenever a batch fails to commit.
+#[derive(Default)]
+pub struct WriterState {
+    heads: HashMap<i64, u64>,
+}
+
+impl WriterState {
+    /// The next seq for `channel_id` (reads the stored head the first time).
+    pub fn next_seq(&mut self, tx: &rusqlite::Connection, channel_id: i64) -> Result<u64> {
+        let head = match self.heads.get(&channel_id) {
+            Some(head) => *head,
+            None => super::channels::head_seq(tx, channel_id)?,
+        };
+        Ok(head + 1)
+    }
+
+    /// Records that `seq` is now the channel's head (call after the SQL succeeded).
+    pub fn set_head(&mut self, channel_id: i64, seq: u64) {
+        self.heads.insert(channel_id, seq);
+    }
+
+    pub fn forget(&mut self, channel_id: i64) {
+        self.heads.remove(&channel_id);
+    }
+}
+
+/// One queued write with the way back to its caller.
+pub struct Job {
+    /// None: stop after committing everything queued before this job.
+    run: Option<Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Pending + Send>>,
+}
+
+/// What a write left behind until the batch commits.
+struct Pending {
+    ok: bool,
+    published: Vec<Published>,
+    deliver: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+impl Job {
+    pub fn new<T: Send + 'static>(f: WriteFn<T>, reply: oneshot::Sender<Result<T>>) -> Self {
+        Self {
+            run: Some(Box::new(move |tx, state| match f(tx, state) {
+                Ok((value, published)) => Pending {
+                    ok: true,
+                    published,
+                    deliver: Box::new(move |commit| {
+                        let _ = reply.send(commit.map(|()| value));
+                    }),
+                },
+                Err(err) => Pending {
+                    ok: false,
+                    published: Vec::new(),
+                    deliver: Box::new(move |_| {
+                        let _ = reply.send(Err(err));
+                    }),
+                },
+            })),
+        }
+    }
+
+    pub fn stop() -> Self {
+        Self { run: None }
+    }
+}
+
+pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, publish: Publisher) {
+    let mut state = WriterState::default();
+    let mut batch = Vec::with_capacity(max_batch);
+    let mut stopping = false;
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job.run {
+                Some(run) => batch.push(run),
+                None => {
+                    stopping = true;
+                    break;
+                }
+            }
+            if batch.len() < max_batch {
+                next = rx.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let pending = match commit_batch(&mut conn, &mut state, batch.drain(..)) {
+            Ok(pending) => pending,
+            Err((err, pending)) => {
+                tracing::error!(%err, writes = pending.len(), "batch failed to commit");
+                state = WriterState::default();
+                for p in pending {
+                    (p.deliver)(Err(err.clone()));
+                }
+                if stopping {
+                    break;
+                }
+                continue;
+            }
+        };
+        // Publish before acknowledging: by the time a sender sees its ack, subscribers' queues
+        // already hold the event. Both happen only after the commit.
+        for p in pending {
+            for event in p.published {
+                publish(event);
+            }
+            (p.deliver)(Ok(()));
+        }
+        if stopping {
+            break;
+        }
+    }
+    tracing::debug!("store writer stopped");
+}
+
+type RunFn = Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Pending + Send>;
+
+type BatchOutcome = std::result::Result<Vec<Pending>, (Error, Vec<Pending>)>;
+
+fn commit_batch(
+    conn: &mut Connection,
+    state: &mut WriterState,
+    jobs: impl Iterator<Item = RunFn>,
+) -> BatchOutcome {
+    let mut pending = Vec::new();
+    let mut tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let err = Error::from(e);
+            // The jobs never ran; dropping them drops their reply senders, which their callers
+            // see as a failed write.
+            drop(jobs.collect::<Vec<_>>());
+            return Err((err, pending));
+        }
+    };
+    for job in jobs {
+        // A savepoint per write: one failing write (say, a duplicate name) rolls back alone.
+        let outcome = match tx.savepoint() {
+            Ok(mut sp) => {
+                let result = job(&sp, state);
+                if result.ok {
+                    if let Err(e) = sp.commit() {
+                        tracing::error!(%e, "savepoint release failed");
+                    }
+                } else if let Err(e) = sp.rollback() {
+                    tracing::error!(%e, "savepoint rollback failed");
+                }
+                result
+            }
+            Err(e) => {
+                let err = Error::from(e);
+                tracing::error!(%err, "cannot open a savepoint; write dropped");
+                continue;
+            }
+        };
+        pending.push(outcome);
+    }
+    match tx.commit() {
+        Ok(()) => Ok(pending),
+        Err(e) => Err((Error::from(e), pending)),
+    }
+}
+
