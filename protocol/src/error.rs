@@ -123,7 +123,12 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after_ms: None, request_id: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+            request_id: None,
+        }
     }
 
     pub fn rate_limited(retry_after_ms: u64) -> Self {

@@ -72,13 +72,20 @@ pub enum Event {
     },
     /// Ephemeral: a user started (`typing: true`) or stopped typing. A `true` lasts
     /// `expires_in_ms` unless renewed.
-    Typing { user: UserRef, typing: bool, expires_in_ms: u64 },
+    Typing {
+        user: UserRef,
+        typing: bool,
+        expires_in_ms: u64,
+    },
 }
 
 impl Event {
     /// Durable events are stored and get a seq; ephemeral ones are neither.
     pub fn is_durable(&self) -> bool {
-        matches!(self, Event::Message { .. } | Event::MemberJoined { .. } | Event::MemberLeft { .. })
+        matches!(
+            self,
+            Event::Message { .. } | Event::MemberJoined { .. } | Event::MemberLeft { .. }
+        )
     }
 }
 

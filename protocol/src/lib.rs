@@ -9,16 +9,16 @@
 
 mod error;
 mod event;
-mod request;
 mod reply;
+mod request;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use event::{Event, EventFrame, Message, PresenceEntry, PresenceState, UserRef};
 pub use reply::{
-    ChannelInfo, HistoryPage, Hello, Limits, Reply, ResetReason, SendResult, ServerFrame,
+    ChannelInfo, Hello, HistoryPage, Limits, Reply, ResetReason, SendResult, ServerFrame,
     SubscribeResult, Synced,
 };
-pub use request::{ChannelSettings, ChannelType, Op, Request, Authentication};
+pub use request::{Authentication, ChannelSettings, ChannelType, Op, Request};
 
 /// The protocol version. A client states the version it speaks at the upgrade (`?v=` query or the
 /// `Parley-Protocol` header); a mismatch is refused with HTTP 426 before any frame is exchanged.
@@ -62,21 +62,34 @@ fn classify_decode_error(text: &str, err: &serde_json::Error) -> ErrorBody {
     }
     let probe = match serde_json::from_str::<serde_json::Value>(text) {
         Err(_) => {
-            return ErrorBody::new(ErrorCode::InvalidJson, format!("frame is not valid JSON: {err}"))
+            return ErrorBody::new(
+                ErrorCode::InvalidJson,
+                format!("frame is not valid JSON: {err}"),
+            )
         }
         Ok(value) => {
             if !value.is_object() {
-                return ErrorBody::new(ErrorCode::InvalidRequest, "a request must be a JSON object");
+                return ErrorBody::new(
+                    ErrorCode::InvalidRequest,
+                    "a request must be a JSON object",
+                );
             }
-            serde_json::from_value::<Probe>(value).unwrap_or(Probe { id: None, kind: None })
+            serde_json::from_value::<Probe>(value).unwrap_or(Probe {
+                id: None,
+                kind: None,
+            })
         }
     };
     let mut body = match probe.kind.as_deref() {
         None => ErrorBody::new(ErrorCode::InvalidRequest, "missing string field `type`"),
-        Some(kind) if !Op::is_known_type(kind) => {
-            ErrorBody::new(ErrorCode::UnknownType, format!("unknown request type `{kind}`"))
-        }
-        Some(_) => ErrorBody::new(ErrorCode::InvalidRequest, format!("malformed request: {err}")),
+        Some(kind) if !Op::is_known_type(kind) => ErrorBody::new(
+            ErrorCode::UnknownType,
+            format!("unknown request type `{kind}`"),
+        ),
+        Some(_) => ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("malformed request: {err}"),
+        ),
     };
     body.request_id = probe.id;
     body

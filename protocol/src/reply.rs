@@ -135,17 +135,39 @@ pub enum Reply {
         #[serde(default)]
         subscriptions: Vec<SubscribeResult>,
     },
-    Ping { server_time: i64 },
-    ChannelList { channels: Vec<ChannelInfo> },
-    ChannelCreate { channel: ChannelInfo },
-    ChannelJoin { channel: ChannelInfo },
-    ChannelLeave { channel: String },
-    ChannelInvite { channel: String, user: UserRef },
+    Ping {
+        server_time: i64,
+    },
+    ChannelList {
+        channels: Vec<ChannelInfo>,
+    },
+    ChannelCreate {
+        channel: ChannelInfo,
+    },
+    ChannelJoin {
+        channel: ChannelInfo,
+    },
+    ChannelLeave {
+        channel: String,
+    },
+    ChannelInvite {
+        channel: String,
+        user: UserRef,
+    },
     Subscribe(SubscribeResult),
-    Unsubscribe { channel: String },
+    Unsubscribe {
+        channel: String,
+    },
     Send(SendResult),
     History(HistoryPage),
-    PresenceList { channel: String, presence: Vec<PresenceEntry> },
-    Typing { channel: String },
-    SetStatus { status: String },
+    PresenceList {
+        channel: String,
+        presence: Vec<PresenceEntry>,
+    },
+    Typing {
+        channel: String,
+    },
+    SetStatus {
+        status: String,
+    },
 }

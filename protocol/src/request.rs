@@ -39,7 +39,11 @@ pub enum ChannelType {
 /// server's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChannelSettings {
-    #[serde(default, rename = "channel_type", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "channel_type",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kind: Option<ChannelType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication: Option<Authentication>,
@@ -62,7 +66,9 @@ pub struct ChannelSettings {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Op {
     /// Authenticate an anonymous session with a bearer token.
-    Auth { token: String },
+    Auth {
+        token: String,
+    },
     /// Application-level round trip (WebSocket pings are handled by the server on its own).
     Ping,
     /// Channels this session can see.
@@ -74,11 +80,18 @@ pub enum Op {
         settings: ChannelSettings,
     },
     /// Become a member of a public or presence channel.
-    ChannelJoin { channel: String },
+    ChannelJoin {
+        channel: String,
+    },
     /// Stop being a member (also unsubscribes this session).
-    ChannelLeave { channel: String },
+    ChannelLeave {
+        channel: String,
+    },
     /// Add another user to a channel (members of private channels; channel admins).
-    ChannelInvite { channel: String, user: String },
+    ChannelInvite {
+        channel: String,
+        user: String,
+    },
     /// Start receiving a channel's events. With `since`, first the durable events after that seq
     /// (when `epoch` matches), then a `synced` frame, then live events.
     Subscribe {
@@ -88,9 +101,15 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         epoch: Option<String>,
     },
-    Unsubscribe { channel: String },
+    Unsubscribe {
+        channel: String,
+    },
     /// Post a message. `client_id` makes it idempotent per author.
-    Send { channel: String, text: String, client_id: String },
+    Send {
+        channel: String,
+        text: String,
+        client_id: String,
+    },
     /// Page backwards through a channel's messages.
     History {
         channel: String,
@@ -100,9 +119,13 @@ pub enum Op {
         limit: Option<u32>,
     },
     /// Who is here now (presence-enabled channels).
-    PresenceList { channel: String },
+    PresenceList {
+        channel: String,
+    },
     /// Tell a channel's subscribers this user is typing (ephemeral, rate limited).
-    Typing { channel: String },
+    Typing {
+        channel: String,
+    },
     /// Set this user's status (`online`, `away`, `dnd`) in every presence channel.
     SetStatus {
         status: String,

@@ -5,7 +5,12 @@ use serde_json::json;
 use super::*;
 
 fn user() -> UserRef {
-    UserRef { id: 1, name: "alice".into(), display_name: None, avatar: None }
+    UserRef {
+        id: 1,
+        name: "alice".into(),
+        display_name: None,
+        avatar: None,
+    }
 }
 
 #[test]
@@ -18,14 +23,23 @@ fn request_send_decodes() {
         req,
         Request {
             id: 7,
-            op: Op::Send { channel: "team:general".into(), text: "hi".into(), client_id: "c1".into() }
+            op: Op::Send {
+                channel: "team:general".into(),
+                text: "hi".into(),
+                client_id: "c1".into()
+            }
         }
     );
 }
 
 #[test]
 fn unit_request_and_settings_flatten() {
-    assert_eq!(decode_request(r#"{"id":1,"type":"ping"}"#).expect("ping").op, Op::Ping);
+    assert_eq!(
+        decode_request(r#"{"id":1,"type":"ping"}"#)
+            .expect("ping")
+            .op,
+        Op::Ping
+    );
     let req = decode_request(
         r#"{"id":2,"type":"channel_create","channel":"a:b","channel_type":"private","max_participants":3}"#,
     )
@@ -42,13 +56,22 @@ fn unit_request_and_settings_flatten() {
 
 #[test]
 fn decode_errors_are_classified() {
-    assert_eq!(decode_request("{nope").expect_err("bad").code, ErrorCode::InvalidJson);
+    assert_eq!(
+        decode_request("{nope").expect_err("bad").code,
+        ErrorCode::InvalidJson
+    );
     let e = decode_request(r#"{"id":5,"type":"fly"}"#).expect_err("unknown");
     assert_eq!((e.code, e.request_id), (ErrorCode::UnknownType, Some(5)));
     let e = decode_request(r#"{"id":6,"type":"send","channel":"x"}"#).expect_err("missing");
     assert_eq!((e.code, e.request_id), (ErrorCode::InvalidRequest, Some(6)));
-    assert_eq!(decode_request("[1,2]").expect_err("array").code, ErrorCode::InvalidRequest);
-    assert_eq!(decode_request(r#"{"id":1}"#).expect_err("no type").code, ErrorCode::InvalidRequest);
+    assert_eq!(
+        decode_request("[1,2]").expect_err("array").code,
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        decode_request(r#"{"id":1}"#).expect_err("no type").code,
+        ErrorCode::InvalidRequest
+    );
 }
 
 #[test]
@@ -66,14 +89,16 @@ fn op_type_list_matches_names() {
 fn reply_frame_snapshot() {
     let frame = ServerFrame::Reply {
         id: 3,
-        reply: Reply::Unsubscribe { channel: "team:general".into() },
+        reply: Reply::Unsubscribe {
+            channel: "team:general".into(),
+        },
     };
     assert_eq!(
         serde_json::to_value(&frame).expect("ser"),
         json!({"type":"reply","id":3,"op":"unsubscribe","result":{"channel":"team:general"}})
     );
-    let back: ServerFrame = serde_json::from_value(serde_json::to_value(&frame).expect("ser"))
-        .expect("round trip");
+    let back: ServerFrame =
+        serde_json::from_value(serde_json::to_value(&frame).expect("ser")).expect("round trip");
     assert_eq!(back, frame);
 }
 
@@ -122,11 +147,21 @@ fn event_frame_snapshot() {
     let typing = ServerFrame::Event(EventFrame {
         channel: "c".into(),
         seq: None,
-        event: Event::Typing { user: user(), typing: true, expires_in_ms: 5000 },
+        event: Event::Typing {
+            user: user(),
+            typing: true,
+            expires_in_ms: 5000,
+        },
     });
     let value = serde_json::to_value(&typing).expect("ser");
-    assert!(value.get("seq").is_none(), "ephemeral events carry no seq: {value}");
-    assert_eq!(serde_json::from_value::<ServerFrame>(value).expect("rt"), typing);
+    assert!(
+        value.get("seq").is_none(),
+        "ephemeral events carry no seq: {value}"
+    );
+    assert_eq!(
+        serde_json::from_value::<ServerFrame>(value).expect("rt"),
+        typing
+    );
 }
 
 #[test]
@@ -145,5 +180,8 @@ fn subscribe_reply_with_reset_round_trips() {
     };
     let value = serde_json::to_value(&frame).expect("ser");
     assert_eq!(value["result"]["reset"], json!("history_truncated"));
-    assert_eq!(serde_json::from_value::<ServerFrame>(value).expect("rt"), frame);
+    assert_eq!(
+        serde_json::from_value::<ServerFrame>(value).expect("rt"),
+        frame
+    );
 }

@@ -31,7 +31,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -57,8 +61,13 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 pub fn validate_user_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= MAX_USER_NAME_LEN
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -116,10 +125,18 @@ impl AppState {
     }
 
     /// Checks a name and password; returns the user and a fresh token.
-    pub async fn login(&self, name: &str, password: &str, label: &str) -> Result<(UserRecord, String)> {
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        label: &str,
+    ) -> Result<(UserRecord, String)> {
         self.check_login_rate(name)?;
         let name = name.to_owned();
-        let found = self.store.read(move |conn| store::user_with_password(conn, &name)).await?;
+        let found = self
+            .store
+            .read(move |conn| store::user_with_password(conn, &name))
+            .await?;
         let password = password.to_owned();
         let user = tokio::task::spawn_blocking(move || match found {
             Some((user, hash)) if verify_password(&password, &hash) => Some(user),
@@ -134,7 +151,10 @@ impl AppState {
         .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "wrong user name or password"))?;
         let label = label.to_owned();
         let user_id = user.id;
-        let token = self.store.write(move |tx, _| Ok((issue_token(tx, user_id, &label)?, Vec::new()))).await?;
+        let token = self
+            .store
+            .write(move |tx, _| Ok((issue_token(tx, user_id, &label)?, Vec::new())))
+            .await?;
         Ok((user, token))
     }
 
@@ -146,7 +166,10 @@ impl AppState {
         display_name: Option<String>,
     ) -> Result<(UserRecord, String)> {
         if !self.config.server.registration {
-            return Err(Error::new(ErrorCode::RegistrationClosed, "registration is closed on this server"));
+            return Err(Error::new(
+                ErrorCode::RegistrationClosed,
+                "registration is closed on this server",
+            ));
         }
         self.check_login_rate(name)?;
         validate_user_name(name)?;
@@ -169,7 +192,9 @@ impl AppState {
     pub async fn logout(&self, token: &str) -> Result<()> {
         let record = self.authenticate(token).await?;
         let hash = hash_token(token);
-        self.store.write(move |tx, _| Ok((store::revoke_token_hash(tx, &hash)?, Vec::new()))).await?;
+        self.store
+            .write(move |tx, _| Ok((store::revoke_token_hash(tx, &hash)?, Vec::new())))
+            .await?;
         self.close_sessions_of_tokens(&[record.id]);
         Ok(())
     }

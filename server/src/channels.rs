@@ -29,7 +29,9 @@ pub fn validate_name(name: &str) -> std::result::Result<(), String> {
     }
     for segment in name.split(':') {
         let ok = !segment.is_empty()
-            && segment.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
         if !ok {
             return Err(format!(
                 "invalid channel name {name:?}: use lowercase letters, digits, '-', '_', '.', \
@@ -76,7 +78,10 @@ pub struct Channel {
 
 impl Channel {
     pub fn is_member(&self, user_id: i64) -> bool {
-        self.members.read().map(|m| m.contains_key(&user_id)).unwrap_or(false)
+        self.members
+            .read()
+            .map(|m| m.contains_key(&user_id))
+            .unwrap_or(false)
     }
     pub fn role(&self, user_id: i64) -> Option<Role> {
         self.members.read().ok()?.get(&user_id).copied()
@@ -132,7 +137,10 @@ impl Channel {
         if self.is_instance() || self.is_member(user.id) {
             Ok(())
         } else {
-            Err(Error::new(ErrorCode::NotMember, "join the channel before sending to it"))
+            Err(Error::new(
+                ErrorCode::NotMember,
+                "join the channel before sending to it",
+            ))
         }
     }
 
@@ -199,9 +207,14 @@ impl Directory {
     }
 
     fn insert(&self, record: ChannelRecord, members: Vec<(i64, Role)>) -> Arc<Channel> {
-        let channel = Arc::new(Channel { record, members: RwLock::new(members.into_iter().collect()) });
+        let channel = Arc::new(Channel {
+            record,
+            members: RwLock::new(members.into_iter().collect()),
+        });
         if let Ok(mut inner) = self.inner.write() {
-            inner.by_name.insert(channel.record.name.clone(), Arc::clone(&channel));
+            inner
+                .by_name
+                .insert(channel.record.name.clone(), Arc::clone(&channel));
             inner.by_id.insert(channel.record.id, Arc::clone(&channel));
         }
         channel
@@ -213,7 +226,9 @@ impl Directory {
                 inner.by_name.remove(&channel.record.name);
             }
             inner.by_id.retain(|_, c| c.record.template_id != Some(id));
-            inner.by_name.retain(|_, c| c.record.template_id != Some(id));
+            inner
+                .by_name
+                .retain(|_, c| c.record.template_id != Some(id));
         }
     }
 
@@ -226,7 +241,9 @@ impl Directory {
     }
 
     pub fn all(&self) -> Vec<Arc<Channel>> {
-        let Ok(inner) = self.inner.read() else { return Vec::new() };
+        let Ok(inner) = self.inner.read() else {
+            return Vec::new();
+        };
         let mut all: Vec<_> = inner.by_id.values().cloned().collect();
         all.sort_by(|a, b| a.record.name.cmp(&b.record.name));
         all
@@ -245,7 +262,9 @@ impl AppState {
         if !channel.is_template() {
             return Ok(channel);
         }
-        let Some(user) = user else { return Err(Error::unauthenticated()) };
+        let Some(user) = user else {
+            return Err(Error::unauthenticated());
+        };
         self.personal_instance(&channel, user).await
     }
 
@@ -254,7 +273,9 @@ impl AppState {
         let found = self
             .store
             .read(move |conn| {
-                let Some(record) = store::channel_by_name(conn, &owned)? else { return Ok(None) };
+                let Some(record) = store::channel_by_name(conn, &owned)? else {
+                    return Ok(None);
+                };
                 let members = store::channel_members(conn, record.id)?;
                 Ok(Some((record, members)))
             })
@@ -262,13 +283,23 @@ impl AppState {
         match found {
             Some((record, members)) => Ok(self.directory.insert(
                 record,
-                members.into_iter().map(|(u, r)| (u, Role::parse(&r))).collect(),
+                members
+                    .into_iter()
+                    .map(|(u, r)| (u, Role::parse(&r)))
+                    .collect(),
             )),
-            None => Err(Error::new(ErrorCode::ChannelNotFound, format!("no channel {name:?}"))),
+            None => Err(Error::new(
+                ErrorCode::ChannelNotFound,
+                format!("no channel {name:?}"),
+            )),
         }
     }
 
-    async fn personal_instance(&self, template: &Channel, user: &UserRecord) -> Result<Arc<Channel>> {
+    async fn personal_instance(
+        &self,
+        template: &Channel,
+        user: &UserRecord,
+    ) -> Result<Arc<Channel>> {
         let name = format!("{}#{}", template.record.name, user.id);
         if let Some(instance) = self.directory.by_name(&name) {
             return Ok(instance);
@@ -293,10 +324,16 @@ impl AppState {
                     max_participants: Some(1),
                     topic: t.topic.clone(),
                 };
-                Ok((store::channel_insert(tx, &new, Some(user_id), Some((user_id, t.id)))?, Vec::new()))
+                Ok((
+                    store::channel_insert(tx, &new, Some(user_id), Some((user_id, t.id)))?,
+                    Vec::new(),
+                ))
             })
             .await?;
-        Ok(self.directory.by_name(&record.name).unwrap_or_else(|| self.directory.insert(record, Vec::new())))
+        Ok(self
+            .directory
+            .by_name(&record.name)
+            .unwrap_or_else(|| self.directory.insert(record, Vec::new())))
     }
 
     /// Creates a channel; the creator becomes its admin.
@@ -309,7 +346,10 @@ impl AppState {
         validate_name(name).map_err(invalid_name)?;
         if let Some(topic) = &settings.topic {
             if topic.chars().count() > 500 {
-                return Err(Error::new(ErrorCode::InvalidRequest, "topics are at most 500 characters"));
+                return Err(Error::new(
+                    ErrorCode::InvalidRequest,
+                    "topics are at most 500 characters",
+                ));
             }
         }
         let kind = settings.kind.unwrap_or_default();
@@ -368,7 +408,10 @@ impl AppState {
             if channel.member_count() >= u64::from(max) {
                 return Err(Error::new(
                     ErrorCode::ChannelFull,
-                    format!("channel {} has reached its {max} participants", channel.record.name),
+                    format!(
+                        "channel {} has reached its {max} participants",
+                        channel.record.name
+                    ),
                 ));
             }
         }
@@ -400,7 +443,9 @@ impl AppState {
         let channel = self.channel(name, Some(user)).await?;
         channel.check_read(Some(user))?;
         if channel.record.kind == ChannelType::Private && !channel.is_member(user.id) {
-            return Err(Error::forbidden("private channels are joined by invitation"));
+            return Err(Error::forbidden(
+                "private channels are joined by invitation",
+            ));
         }
         if !channel.is_instance() {
             self.add_member(&channel, user).await?;
@@ -408,7 +453,12 @@ impl AppState {
         Ok(channel)
     }
 
-    pub async fn invite(&self, user: &UserRecord, name: &str, invitee: &str) -> Result<(Arc<Channel>, UserRecord)> {
+    pub async fn invite(
+        &self,
+        user: &UserRecord,
+        name: &str,
+        invitee: &str,
+    ) -> Result<(Arc<Channel>, UserRecord)> {
         let channel = self.channel(name, Some(user)).await?;
         channel.check_send(user)?;
         if channel.is_instance() {
@@ -431,7 +481,10 @@ impl AppState {
             return Err(Error::forbidden("you cannot leave your personal channel"));
         }
         if !channel.is_member(user.id) {
-            return Err(Error::new(ErrorCode::NotMember, "you are not a member of this channel"));
+            return Err(Error::new(
+                ErrorCode::NotMember,
+                "you are not a member of this channel",
+            ));
         }
         let (channel_id, name) = (channel.record.id, channel.record.name.clone());
         let member = user.to_ref();
@@ -455,7 +508,9 @@ impl AppState {
         channel.set_member(user.id, None);
         if channel.record.kind == ChannelType::Private {
             if let Some(hub) = self.hubs.existing(channel.record.id) {
-                let _ = hub.send(crate::hub::HubCmd::RemoveUser { user_id: user.id }).await;
+                let _ = hub
+                    .send(crate::hub::HubCmd::RemoveUser { user_id: user.id })
+                    .await;
             }
         }
         Ok(channel)
@@ -498,7 +553,10 @@ impl AppState {
                 })
                 .await?;
             let members = self.directory.by_id(record.id).map(|c| {
-                c.members.read().map(|m| m.iter().map(|(k, v)| (*k, *v)).collect()).unwrap_or_default()
+                c.members
+                    .read()
+                    .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+                    .unwrap_or_default()
             });
             self.directory.insert(record, members.unwrap_or_default());
         }
@@ -511,7 +569,9 @@ fn configured_channel(name: &str, config: &ChannelConfig) -> NewChannel {
         name: name.to_owned(),
         kind: config.kind,
         authentication: config.authentication,
-        presence: config.presence.unwrap_or(config.kind == ChannelType::Presence),
+        presence: config
+            .presence
+            .unwrap_or(config.kind == ChannelType::Presence),
         message_history: config.message_history,
         message_retention_secs: config.message_retention.map(|d| d.as_secs()),
         user_specific: config.user_specific,
@@ -529,7 +589,16 @@ mod tests {
     fn names() {
         assert!(validate_name("team:general").is_ok());
         assert!(validate_name("a.b-c_d:e1").is_ok());
-        for bad in ["", "Team", "a::b", ":a", "a:", "a b", "a#1", &"x".repeat(101)] {
+        for bad in [
+            "",
+            "Team",
+            "a::b",
+            ":a",
+            "a:",
+            "a b",
+            "a#1",
+            &"x".repeat(101),
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?} should be rejected");
         }
     }

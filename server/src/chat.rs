@@ -70,7 +70,10 @@ impl AppState {
                 Ok((outcome, published.into_iter().collect()))
             })
             .await?;
-        Ok(SendResult { message: outcome.message, duplicate: outcome.duplicate })
+        Ok(SendResult {
+            message: outcome.message,
+            duplicate: outcome.duplicate,
+        })
     }
 
     /// A page of messages before `before`, newest first.
@@ -86,8 +89,10 @@ impl AppState {
         let max = self.config.realtime.max_history_page;
         let limit = limit.unwrap_or(50).clamp(1, max);
         let id = channel.record.id;
-        let (messages, has_more) =
-            self.store.read(move |conn| store::history(conn, id, before, limit)).await?;
+        let (messages, has_more) = self
+            .store
+            .read(move |conn| store::history(conn, id, before, limit))
+            .await?;
         Ok(HistoryPage {
             channel: channel.record.name.clone(),
             epoch: channel.record.epoch.clone(),

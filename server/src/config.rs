@@ -10,7 +10,10 @@ use serde::{de, Deserialize, Deserializer};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config: {0}")]
     Parse(String),
 }
@@ -239,7 +242,12 @@ impl Default for RateLimitConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { read_connections: 4, max_batch: 1024, write_queue: 8192, commit_mode: CommitMode::PerBatch }
+        Self {
+            read_connections: 4,
+            max_batch: 1024,
+            write_queue: 8192,
+            commit_mode: CommitMode::PerBatch,
+        }
     }
 }
 
@@ -259,8 +267,10 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let text = match path {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?,
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
             None => String::new(),
         };
         Self::from_toml_and_env(&text, env)
@@ -316,7 +326,9 @@ impl Config {
     /// The data directory: configured, or the platform default.
     pub fn data_dir(&self) -> PathBuf {
         self.server.data_dir.clone().unwrap_or_else(|| {
-            dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("parley")
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("parley")
         })
     }
 }
@@ -324,7 +336,9 @@ impl Config {
 /// `PARLEY_REALTIME_MAX_CONNECTIONS=500` sets `realtime.max_connections`. The value is read as
 /// a TOML value when it parses as one (numbers, booleans, arrays), else as a string.
 fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
-    let Some(rest) = name.strip_prefix("PARLEY_") else { return Ok(()) };
+    let Some(rest) = name.strip_prefix("PARLEY_") else {
+        return Ok(());
+    };
     let rest = rest.to_ascii_lowercase();
     let Some(section) = ENV_SECTIONS
         .iter()
@@ -361,9 +375,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Reads "64kb", "1mb", "512b", "4 KiB" or a bare number of bytes (k = 1024).
 pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     let lower = text.trim().to_ascii_lowercase();
-    let digits_end = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
     let (digits, unit) = lower.split_at(digits_end);
-    let number: u64 = digits.parse().map_err(|_| format!("invalid size {text:?}"))?;
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}"))?;
     let multiplier: u64 = match unit.trim() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
@@ -371,7 +389,9 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 1024 * 1024 * 1024,
         other => return Err(format!("invalid size unit {other:?} in {text:?}")),
     };
-    number.checked_mul(multiplier).ok_or_else(|| format!("size {text:?} is too large"))
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
 #[derive(Deserialize)]
@@ -433,9 +453,18 @@ mod tests {
             max_participants = 50
         "#;
         let env = [
-            ("PARLEY_REALTIME_MAX_CONNECTIONS".to_string(), "7".to_string()),
-            ("PARLEY_SERVER_REGISTRATION".to_string(), "false".to_string()),
-            ("PARLEY_WEBSOCKET_MAX_FRAME_SIZE".to_string(), "1mb".to_string()),
+            (
+                "PARLEY_REALTIME_MAX_CONNECTIONS".to_string(),
+                "7".to_string(),
+            ),
+            (
+                "PARLEY_SERVER_REGISTRATION".to_string(),
+                "false".to_string(),
+            ),
+            (
+                "PARLEY_WEBSOCKET_MAX_FRAME_SIZE".to_string(),
+                "1mb".to_string(),
+            ),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
         let c = Config::from_toml_and_env(text, env).expect("parses");

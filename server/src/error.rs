@@ -33,7 +33,10 @@ impl Error {
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(ErrorCode::Unauthenticated, "sign in first (send `auth` or use a bearer token)")
+        Self::new(
+            ErrorCode::Unauthenticated,
+            "sign in first (send `auth` or use a bearer token)",
+        )
     }
 
     pub fn http_status(&self) -> StatusCode {
@@ -94,7 +97,9 @@ impl IntoResponse for Error {
         if let Some(ms) = self.0.retry_after_ms {
             let secs = ms.div_ceil(1000).max(1);
             if let Ok(value) = secs.to_string().parse() {
-                response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
             }
         }
         response

@@ -35,7 +35,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/channels", get(list_channels).post(create_channel))
         .route("/api/channels/{name}", delete(delete_channel))
         .route("/api/channels/{name}/join", post(join_channel))
-        .route("/api/channels/{name}/messages", get(channel_history).post(post_message))
+        .route(
+            "/api/channels/{name}/messages",
+            get(channel_history).post(post_message),
+        )
         .with_state(state)
 }
 
@@ -80,15 +83,24 @@ async fn prepare_upgrade(
     query: UpgradeQuery,
 ) -> Result<(Option<TokenRecord>, tokio::sync::OwnedSemaphorePermit)> {
     if !state.config.realtime.enabled {
-        return Err(Error::new(ErrorCode::RealtimeDisabled, "realtime is disabled on this server"));
+        return Err(Error::new(
+            ErrorCode::RealtimeDisabled,
+            "realtime is disabled on this server",
+        ));
     }
     if state.shutdown.is_cancelled() {
-        return Err(Error::new(ErrorCode::ShuttingDown, "the server is shutting down"));
+        return Err(Error::new(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+        ));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let allowed = &state.config.server.allowed_origins;
-        if !allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(origin)) {
+        if !allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+        {
             return Err(Error::new(
                 ErrorCode::OriginNotAllowed,
                 format!("origin {origin:?} is not in allowed_origins"),
@@ -96,14 +108,22 @@ async fn prepare_upgrade(
         }
     }
     let version = match headers.get(PROTOCOL_HEADER) {
-        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<u32>().ok()).unwrap_or(0)),
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .unwrap_or(0),
+        ),
         None => query.v,
     };
     if let Some(version) = version {
         if version != PROTOCOL_VERSION {
             return Err(Error::new(
                 ErrorCode::VersionMismatch,
-                format!("this server speaks protocol {PROTOCOL_VERSION}; the client speaks {version}"),
+                format!(
+                    "this server speaks protocol {PROTOCOL_VERSION}; the client speaks {version}"
+                ),
             ));
         }
     }
@@ -120,10 +140,16 @@ async fn prepare_upgrade(
 
 async fn healthz(State(state): AppRef) -> Response {
     if state.store.healthy().await {
-        (StatusCode::OK, Json(serde_json::json!({"status": "ok", "connections": state.sessions.len()})))
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "connections": state.sessions.len()})),
+        )
             .into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"})))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "database unavailable"})),
+        )
             .into_response()
     }
 }
@@ -138,9 +164,14 @@ impl FromRequestParts<Arc<AppState>> for Authed {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
-        let token = bearer(&parts.headers).ok_or_else(Error::unauthenticated)?.to_owned();
+        let token = bearer(&parts.headers)
+            .ok_or_else(Error::unauthenticated)?
+            .to_owned();
         let record = state.authenticate(&token).await?;
-        Ok(Self { user: record.user, token })
+        Ok(Self {
+            user: record.user,
+            token,
+        })
     }
 }
 
@@ -189,15 +220,29 @@ struct Session {
     user: UserRef,
 }
 
-async fn register(State(state): AppRef, ApiJson(body): ApiJson<Credentials>) -> Result<(StatusCode, Json<Session>)> {
-    let (user, token) = state.register(&body.name, &body.password, body.display_name).await?;
-    Ok((StatusCode::CREATED, Json(Session { token, user: user.to_ref() })))
+async fn register(
+    State(state): AppRef,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<(StatusCode, Json<Session>)> {
+    let (user, token) = state
+        .register(&body.name, &body.password, body.display_name)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            token,
+            user: user.to_ref(),
+        }),
+    ))
 }
 
 async fn login(State(state): AppRef, ApiJson(body): ApiJson<Credentials>) -> Result<Json<Session>> {
     let label = body.device.unwrap_or_else(|| "login".into());
     let (user, token) = state.login(&body.name, &body.password, &label).await?;
-    Ok(Json(Session { token, user: user.to_ref() }))
+    Ok(Json(Session {
+        token,
+        user: user.to_ref(),
+    }))
 }
 
 async fn logout(State(state): AppRef, authed: Authed) -> Result<StatusCode> {
@@ -215,7 +260,9 @@ struct ChannelList {
 }
 
 async fn list_channels(State(state): AppRef, MaybeAuthed(user): MaybeAuthed) -> Json<ChannelList> {
-    Json(ChannelList { channels: state.visible_channels(user.as_ref()) })
+    Json(ChannelList {
+        channels: state.visible_channels(user.as_ref()),
+    })
 }
 
 #[derive(Deserialize)]
@@ -230,18 +277,33 @@ async fn create_channel(
     authed: Authed,
     ApiJson(body): ApiJson<CreateChannel>,
 ) -> Result<(StatusCode, Json<ChannelInfo>)> {
-    let channel = state.create_channel(&authed.user, &body.channel, body.settings).await?;
-    Ok((StatusCode::CREATED, Json(channel.info(Some(&authed.user), &state.config.realtime))))
+    let channel = state
+        .create_channel(&authed.user, &body.channel, body.settings)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(channel.info(Some(&authed.user), &state.config.realtime)),
+    ))
 }
 
-async fn delete_channel(State(state): AppRef, authed: Authed, Path(name): Path<String>) -> Result<StatusCode> {
+async fn delete_channel(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode> {
     state.delete_channel(&authed.user, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn join_channel(State(state): AppRef, authed: Authed, Path(name): Path<String>) -> Result<Json<ChannelInfo>> {
+async fn join_channel(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelInfo>> {
     let channel = state.join_channel(&authed.user, &name).await?;
-    Ok(Json(channel.info(Some(&authed.user), &state.config.realtime)))
+    Ok(Json(
+        channel.info(Some(&authed.user), &state.config.realtime),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -256,7 +318,11 @@ async fn channel_history(
     Path(name): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<HistoryPage>> {
-    Ok(Json(state.history(user.as_ref(), &name, query.before, query.limit).await?))
+    Ok(Json(
+        state
+            .history(user.as_ref(), &name, query.before, query.limit)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -271,7 +337,13 @@ async fn post_message(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<SendResult>)> {
-    let result = state.send_message(&authed.user, &name, &body.text, &body.client_id).await?;
-    let status = if result.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let result = state
+        .send_message(&authed.user, &name, &body.text, &body.client_id)
+        .await?;
+    let status = if result.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((status, Json(result)))
 }

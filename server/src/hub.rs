@@ -20,7 +20,9 @@ use std::{
     time::Duration,
 };
 
-use parley_protocol::{close_code, Event, EventFrame, PresenceEntry, PresenceState, ServerFrame, UserRef};
+use parley_protocol::{
+    close_code, Event, EventFrame, PresenceEntry, PresenceState, ServerFrame, UserRef,
+};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -35,13 +37,27 @@ pub enum HubCmd {
         sub: Subscriber,
         reply: oneshot::Sender<SubscribeAck>,
     },
-    CaughtUp { conn_id: u64 },
-    Unsubscribe { conn_id: u64 },
+    CaughtUp {
+        conn_id: u64,
+    },
+    Unsubscribe {
+        conn_id: u64,
+    },
     /// Drop every subscription of a user (they lost access to a private channel).
-    RemoveUser { user_id: i64 },
-    Typing { conn_id: u64 },
-    SetStatus { user_id: i64, status: String, text: Option<String> },
-    PresenceList { reply: oneshot::Sender<Vec<PresenceEntry>> },
+    RemoveUser {
+        user_id: i64,
+    },
+    Typing {
+        conn_id: u64,
+    },
+    SetStatus {
+        user_id: i64,
+        status: String,
+        text: Option<String>,
+    },
+    PresenceList {
+        reply: oneshot::Sender<Vec<PresenceEntry>>,
+    },
     /// The channel was deleted: drop everyone and stop.
     Shutdown,
 }
@@ -88,13 +104,18 @@ pub type HubHandle = mpsc::Sender<HubCmd>;
 
 impl Hubs {
     pub fn new(config: HubConfig) -> Self {
-        Self { slots: Mutex::new(HashMap::new()), config: Arc::new(config) }
+        Self {
+            slots: Mutex::new(HashMap::new()),
+            config: Arc::new(config),
+        }
     }
 
     /// Called on the store's writer thread after each commit, in seq order.
     pub fn publish(&self, event: Published) {
         let hub = {
-            let Ok(mut slots) = self.slots.lock() else { return };
+            let Ok(mut slots) = self.slots.lock() else {
+                return;
+            };
             let slot = slots.entry(event.channel_id).or_default();
             slot.head = slot.head.max(event.seq);
             slot.hub.clone()
@@ -141,7 +162,12 @@ impl Hubs {
 
     /// Stops a deleted channel's hub and forgets it.
     pub fn remove(&self, channel_id: i64) {
-        let hub = self.slots.lock().ok().and_then(|mut s| s.remove(&channel_id)).and_then(|s| s.hub);
+        let hub = self
+            .slots
+            .lock()
+            .ok()
+            .and_then(|mut s| s.remove(&channel_id))
+            .and_then(|s| s.hub);
         if let Some(hub) = hub {
             let _ = hub.try_send(HubCmd::Shutdown);
         }
@@ -184,7 +210,9 @@ impl Hub {
         let sweep_every = (self.config.presence_timeout / 4).max(Duration::from_millis(100));
         let mut next_sweep = Instant::now() + sweep_every;
         loop {
-            let deadline = self.next_typing_expiry().map_or(next_sweep, |t| t.min(next_sweep));
+            let deadline = self
+                .next_typing_expiry()
+                .map_or(next_sweep, |t| t.min(next_sweep));
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(HubCmd::Shutdown) | None => break,
@@ -212,19 +240,32 @@ impl Hub {
                 let user = sub.user.clone();
                 self.subs.insert(
                     conn_id,
-                    Sub { user: sub.user, tx: sub.tx, control: sub.control, catching_up: Some(Vec::new()) },
+                    Sub {
+                        user: sub.user,
+                        tx: sub.tx,
+                        control: sub.control,
+                        catching_up: Some(Vec::new()),
+                    },
                 );
                 if let (true, Some(user)) = (self.presence_enabled, user) {
                     self.add_presence(conn_id, user);
                 }
                 let presence = self.presence_enabled.then(|| self.presence_snapshot());
-                if reply.send(SubscribeAck { head: self.head, presence }).is_err() {
+                if reply
+                    .send(SubscribeAck {
+                        head: self.head,
+                        presence,
+                    })
+                    .is_err()
+                {
                     // The connection went away while subscribing.
                     self.remove_sub(conn_id);
                 }
             }
             HubCmd::CaughtUp { conn_id } => {
-                let Some(sub) = self.subs.get_mut(&conn_id) else { return };
+                let Some(sub) = self.subs.get_mut(&conn_id) else {
+                    return;
+                };
                 let held = sub.catching_up.take().unwrap_or_default();
                 for frame in held {
                     if !Self::offer(sub, frame, true, usize::MAX) {
@@ -246,8 +287,14 @@ impl Hub {
                 }
             }
             HubCmd::Typing { conn_id } => self.typing(conn_id),
-            HubCmd::SetStatus { user_id, status, text } => {
-                let Some(present) = self.present.get_mut(&user_id) else { return };
+            HubCmd::SetStatus {
+                user_id,
+                status,
+                text,
+            } => {
+                let Some(present) = self.present.get_mut(&user_id) else {
+                    return;
+                };
                 if present.status == status && present.text == text {
                     return;
                 }
@@ -295,7 +342,8 @@ impl Hub {
     fn offer(sub: &mut Sub, frame: Frame, durable: bool, catchup_limit: usize) -> bool {
         if let Some(held) = sub.catching_up.as_mut() {
             if held.len() >= catchup_limit {
-                sub.control.close_with(close_code::RESYNC, "fell behind while resuming");
+                sub.control
+                    .close_with(close_code::RESYNC, "fell behind while resuming");
                 return false;
             }
             held.push(frame);
@@ -308,7 +356,8 @@ impl Hub {
         match sub.tx.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                sub.control.close_with(close_code::RESYNC, "too slow: resume with since");
+                sub.control
+                    .close_with(close_code::RESYNC, "too slow: resume with since");
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -316,8 +365,14 @@ impl Hub {
     }
 
     fn broadcast_ephemeral(&mut self, event: Event, except_conn: Option<u64>) {
-        let frame = ServerFrame::Event(EventFrame { channel: self.channel.clone(), seq: None, event });
-        let Ok(text) = serde_json::to_string(&frame) else { return };
+        let frame = ServerFrame::Event(EventFrame {
+            channel: self.channel.clone(),
+            seq: None,
+            event,
+        });
+        let Ok(text) = serde_json::to_string(&frame) else {
+            return;
+        };
         let frame = Frame::from(text);
         let limit = self.config.catchup_limit;
         let mut gone = Vec::new();
@@ -355,9 +410,13 @@ impl Hub {
     }
 
     fn remove_sub(&mut self, conn_id: u64) {
-        let Some(sub) = self.subs.remove(&conn_id) else { return };
+        let Some(sub) = self.subs.remove(&conn_id) else {
+            return;
+        };
         let Some(user) = sub.user else { return };
-        let Some(present) = self.present.get_mut(&user.id) else { return };
+        let Some(present) = self.present.get_mut(&user.id) else {
+            return;
+        };
         present.sessions.remove(&conn_id);
         if !present.sessions.is_empty() {
             return;
@@ -372,7 +431,12 @@ impl Hub {
             };
             self.broadcast_ephemeral(event, None);
         }
-        let event = Event::Presence { state: PresenceState::Left, user, status, status_text: None };
+        let event = Event::Presence {
+            state: PresenceState::Left,
+            user,
+            status,
+            status_text: None,
+        };
         self.broadcast_ephemeral(event, None);
     }
 
@@ -392,7 +456,9 @@ impl Hub {
     }
 
     fn typing(&mut self, conn_id: u64) {
-        let Some(user) = self.subs.get(&conn_id).and_then(|s| s.user.clone()) else { return };
+        let Some(user) = self.subs.get(&conn_id).and_then(|s| s.user.clone()) else {
+            return;
+        };
         let now = Instant::now();
         let ttl = self.config.typing_ttl;
         if let Some(state) = self.typing.get_mut(&user.id) {
@@ -402,9 +468,20 @@ impl Hub {
             }
             state.last_broadcast = now;
         } else {
-            self.typing.insert(user.id, Typing { expires: now + ttl, last_broadcast: now, user: user.clone() });
+            self.typing.insert(
+                user.id,
+                Typing {
+                    expires: now + ttl,
+                    last_broadcast: now,
+                    user: user.clone(),
+                },
+            );
         }
-        let event = Event::Typing { user, typing: true, expires_in_ms: ttl.as_millis() as u64 };
+        let event = Event::Typing {
+            user,
+            typing: true,
+            expires_in_ms: ttl.as_millis() as u64,
+        };
         self.broadcast_ephemeral(event, Some(conn_id));
     }
 
@@ -413,11 +490,19 @@ impl Hub {
     }
 
     fn expire_typing(&mut self, now: Instant) {
-        let expired: Vec<i64> =
-            self.typing.iter().filter(|(_, t)| t.expires <= now).map(|(id, _)| *id).collect();
+        let expired: Vec<i64> = self
+            .typing
+            .iter()
+            .filter(|(_, t)| t.expires <= now)
+            .map(|(id, _)| *id)
+            .collect();
         for id in expired {
             if let Some(state) = self.typing.remove(&id) {
-                let event = Event::Typing { user: state.user, typing: false, expires_in_ms: 0 };
+                let event = Event::Typing {
+                    user: state.user,
+                    typing: false,
+                    expires_in_ms: 0,
+                };
                 self.broadcast_ephemeral(event, None);
             }
         }
@@ -436,7 +521,8 @@ impl Hub {
             .collect();
         for id in idle {
             if let Some(sub) = self.subs.get(&id) {
-                sub.control.close_with(close_code::PONG_TIMEOUT, "presence timeout");
+                sub.control
+                    .close_with(close_code::PONG_TIMEOUT, "presence timeout");
             }
             self.remove_sub(id);
         }

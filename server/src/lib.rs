@@ -52,76 +52,106 @@ pub struct AppState {
 /// How long shutdown waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Serves Parley on `listener` until `shutdown` completes, then closes every WebSocket with
-/// 1001 after flushing what was queued for it, commits pending writes and returns.
+/// A server whose storage is open and ready; [`Server::serve`] starts answering.
+pub struct Server {
+    state: Arc<AppState>,
+    writer: std::thread::JoinHandle<()>,
+}
+
+/// Opens storage and serves on `listener` until `shutdown` completes (see [`Server::serve`]).
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let config = Arc::new(config);
-    let hubs = Arc::new(hub::Hubs::new(hub::HubConfig {
-        presence_timeout: config.realtime.presence_timeout,
-        typing_ttl: config.realtime.typing_ttl,
-        typing_interval: config.realtime.typing_interval,
-        catchup_limit: config.realtime.outbound_queue * 4,
-        queue: 4096,
-    }));
-    let publisher_hubs = Arc::clone(&hubs);
-    let (store, writer) = store::open(
-        &config.data_dir(),
-        &config.storage,
-        Arc::new(move |event| publisher_hubs.publish(event)),
-    )?;
-    let directory = channels::Directory::load(&store).await?;
-    let token = CancellationToken::new();
-    let state = Arc::new(AppState {
-        connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
-        config: Arc::clone(&config),
-        store: store.clone(),
-        hubs,
-        directory,
-        shutdown: token.clone(),
-        sessions: session::SessionRegistry::default(),
-        next_connection_id: AtomicU64::new(1),
-        user_send_limits: Mutex::new(HashMap::new()),
-        login_limits: Mutex::new(HashMap::new()),
-        tracker: TaskTracker::new(),
-    });
-    state.apply_configured_channels().await?;
-    maintenance::spawn(Arc::clone(&state));
+    Server::open(config).await?.serve(listener, shutdown).await
+}
 
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        trigger.cancel();
-    });
-
-    let router = http::router(Arc::clone(&state));
-    let serve = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(token.clone().cancelled_owned());
-    let result = serve.await.map_err(|e| Error::internal(format_args!("server failed: {e}")));
-    token.cancel();
-
-    // Sessions see the token, flush their queues and close with 1001.
-    state.tracker.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, state.tracker.wait()).await.is_err() {
-        tracing::warn!("some connections did not close in time");
+impl Server {
+    /// Opens the database (running migrations), loads channels and applies configured ones.
+    pub async fn open(config: Config) -> Result<Self> {
+        let config = Arc::new(config);
+        let hubs = Arc::new(hub::Hubs::new(hub::HubConfig {
+            presence_timeout: config.realtime.presence_timeout,
+            typing_ttl: config.realtime.typing_ttl,
+            typing_interval: config.realtime.typing_interval,
+            catchup_limit: config.realtime.outbound_queue * 4,
+            queue: 4096,
+        }));
+        let publisher_hubs = Arc::clone(&hubs);
+        let (store, writer) = store::open(
+            &config.data_dir(),
+            &config.storage,
+            Arc::new(move |event| publisher_hubs.publish(event)),
+        )?;
+        let directory = channels::Directory::load(&store).await?;
+        let token = CancellationToken::new();
+        let state = Arc::new(AppState {
+            connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
+            config: Arc::clone(&config),
+            store: store.clone(),
+            hubs,
+            directory,
+            shutdown: token.clone(),
+            sessions: session::SessionRegistry::default(),
+            next_connection_id: AtomicU64::new(1),
+            user_send_limits: Mutex::new(HashMap::new()),
+            login_limits: Mutex::new(HashMap::new()),
+            tracker: TaskTracker::new(),
+        });
+        state.apply_configured_channels().await?;
+        drop(store);
+        Ok(Self { state, writer })
     }
-    state.store.stop().await;
-    drop(state);
-    drop(store);
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-    tracing::info!("shut down");
-    result
+
+    /// Serves until `shutdown` completes, then closes every WebSocket with 1001 after flushing
+    /// what was queued for it, commits pending writes and returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let Self { state, writer } = self;
+        let token = state.shutdown.clone();
+        maintenance::spawn(Arc::clone(&state));
+
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+
+        let router = http::router(Arc::clone(&state));
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned());
+        let result = serve
+            .await
+            .map_err(|e| Error::internal(format_args!("server failed: {e}")));
+        token.cancel();
+
+        // Sessions see the token, flush their queues and close with 1001.
+        state.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, state.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
+        state.store.stop().await;
+        drop(state);
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        tracing::info!("shut down");
+        result
+    }
 }
 
 impl AppState {
     fn next_connection_id(&self) -> u64 {
-        self.next_connection_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_connection_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Per-user send limit, shared by all of the user's connections.
@@ -130,10 +160,15 @@ impl AppState {
         if rl.user_messages_per_second <= 0.0 {
             return Ok(());
         }
-        let mut limits = self.user_send_limits.lock().map_err(|_| Error::internal("rate limit lock"))?;
+        let mut limits = self
+            .user_send_limits
+            .lock()
+            .map_err(|_| Error::internal("rate limit lock"))?;
         limits
             .entry(user_id)
-            .or_insert_with(|| ratelimit::TokenBucket::new(rl.user_messages_per_second, rl.user_message_burst))
+            .or_insert_with(|| {
+                ratelimit::TokenBucket::new(rl.user_messages_per_second, rl.user_message_burst)
+            })
             .take()
             .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
     }
@@ -144,7 +179,10 @@ impl AppState {
         if rl.logins_per_second <= 0.0 {
             return Ok(());
         }
-        let mut limits = self.login_limits.lock().map_err(|_| Error::internal("rate limit lock"))?;
+        let mut limits = self
+            .login_limits
+            .lock()
+            .map_err(|_| Error::internal("rate limit lock"))?;
         limits
             .entry(name.to_ascii_lowercase())
             .or_insert_with(|| ratelimit::TokenBucket::new(rl.logins_per_second, rl.login_burst))

@@ -103,7 +103,12 @@ fn main() -> anyhow::Result<()> {
     if let Some(data) = &cli.common.data {
         config.server.data_dir = Some(data.clone());
     }
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    if !matches!(command, Command::Serve(_)) {
+        // Admin commands log problems (the cause behind an "internal" error) to stderr.
+        init_logging(&config.server.log_format);
+    }
+    match command {
         Command::Serve(args) => serve(config, args),
         Command::User(cmd) => user_command(&config, cmd),
         Command::Token(cmd) => token_command(&config, cmd),
@@ -114,7 +119,9 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -133,18 +140,22 @@ fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         config.server.log_format = format;
     }
     init_logging(&config.server.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(data = %config.data_dir().display(), "starting");
-        // The one line on stdout: scripts and tests read the port from it.
+        let server = parley_server::Server::open(config).await?;
+        // The one line on stdout, printed once the server is ready: scripts and tests read
+        // the port from it.
         println!("listening on http://{addr}");
         use std::io::Write;
         std::io::stdout().flush()?;
-        parley_server::run(listener, config, shutdown_signal()).await?;
+        server.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
 }
@@ -173,7 +184,9 @@ async fn shutdown_signal() {
 
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {
     let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).with_context(|| format!("cannot read the {what} from stdin"))?;
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .with_context(|| format!("cannot read the {what} from stdin"))?;
     let line = input.lines().next().unwrap_or("").to_owned();
     if line.is_empty() {
         bail!("no {what} on standard input");
@@ -184,10 +197,20 @@ fn read_stdin_line(what: &str) -> anyhow::Result<String> {
 fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
     let conn = store::open_admin(&config.data_dir())?;
     match cmd {
-        UserCommand::Add { name, admin, password_stdin: _, display_name } => {
+        UserCommand::Add {
+            name,
+            admin,
+            password_stdin: _,
+            display_name,
+        } => {
             let password = read_stdin_line("password")?;
             let user = auth::create_user(&conn, &name, &password, display_name.as_deref(), admin)?;
-            eprintln!("created user {} (id {}){}", user.name, user.id, if admin { " as admin" } else { "" });
+            eprintln!(
+                "created user {} (id {}){}",
+                user.name,
+                user.id,
+                if admin { " as admin" } else { "" }
+            );
         }
     }
     Ok(())
@@ -197,16 +220,24 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     let conn = store::open_admin(&config.data_dir())?;
     match cmd {
         TokenCommand::Create { name, label } => {
-            let user = store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
+            let user =
+                store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
             println!("{}", auth::issue_token(&conn, user.id, &label)?);
         }
-        TokenCommand::Revoke { token, all_of: Some(name) } => {
+        TokenCommand::Revoke {
+            token,
+            all_of: Some(name),
+        } => {
             drop(token);
-            let user = store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
+            let user =
+                store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
             let n = store::revoke_user_tokens(&conn, user.id)?;
             eprintln!("revoked {n} token(s) of {}", user.name);
         }
-        TokenCommand::Revoke { token, all_of: None } => {
+        TokenCommand::Revoke {
+            token,
+            all_of: None,
+        } => {
             let token = match token {
                 Some(token) => token,
                 None => read_stdin_line("token")?,
@@ -223,10 +254,17 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
 fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
     let conn = store::open_admin(&config.data_dir())?;
     match cmd {
-        ChannelCommand::Create { name, kind, optional_auth, presence, max_participants } => {
+        ChannelCommand::Create {
+            name,
+            kind,
+            optional_auth,
+            presence,
+            max_participants,
+        } => {
             parley_server::channels::validate_name(&name).map_err(anyhow::Error::msg)?;
-            let kind: parley_protocol::ChannelType = serde_json::from_value(serde_json::Value::String(kind))
-                .context("--type is public, private or presence")?;
+            let kind: parley_protocol::ChannelType =
+                serde_json::from_value(serde_json::Value::String(kind))
+                    .context("--type is public, private or presence")?;
             let new = store::NewChannel {
                 name,
                 kind,

@@ -11,7 +11,13 @@ pub fn spawn(state: Arc<AppState>) {
 }
 
 async fn retention_loop(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(state.config.realtime.retention_sweep_interval.max(Duration::from_millis(50)));
+    let mut tick = tokio::time::interval(
+        state
+            .config
+            .realtime
+            .retention_sweep_interval
+            .max(Duration::from_millis(50)),
+    );
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
@@ -29,7 +35,9 @@ pub async fn enforce_retention(state: &AppState) -> crate::Result<()> {
     let realtime = &state.config.realtime;
     for channel in state.directory.all() {
         let record = &channel.record;
-        let retention = record.message_retention_secs.unwrap_or(realtime.message_retention.as_secs());
+        let retention = record
+            .message_retention_secs
+            .unwrap_or(realtime.message_retention.as_secs());
         let keep = record.message_history.unwrap_or(realtime.message_history);
         if retention == 0 && keep == 0 {
             continue;
@@ -41,14 +49,24 @@ pub async fn enforce_retention(state: &AppState) -> crate::Result<()> {
             .write(move |tx, _| Ok((store::prune(tx, id, cutoff, Some(keep))?, Vec::new())))
             .await?;
         if let Some(seq) = pruned {
-            tracing::debug!(channel = record.name, through = seq, "retention removed old events");
+            tracing::debug!(
+                channel = record.name,
+                through = seq,
+                "retention removed old events"
+            );
         }
     }
     Ok(())
 }
 
 async fn token_check_loop(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(state.config.server.token_check_interval.max(Duration::from_millis(50)));
+    let mut tick = tokio::time::interval(
+        state
+            .config
+            .server
+            .token_check_interval
+            .max(Duration::from_millis(50)),
+    );
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
@@ -58,7 +76,11 @@ async fn token_check_loop(state: Arc<AppState>) {
         if ids.is_empty() {
             continue;
         }
-        match state.store.read(move |conn| store::revoked_among(conn, &ids)).await {
+        match state
+            .store
+            .read(move |conn| store::revoked_among(conn, &ids))
+            .await
+        {
             Ok(revoked) if !revoked.is_empty() => state.close_sessions_of_tokens(&revoked),
             Ok(_) => {}
             Err(err) => tracing::warn!(%err, "token check failed"),

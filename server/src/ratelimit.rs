@@ -14,7 +14,12 @@ pub struct TokenBucket {
 impl TokenBucket {
     pub fn new(rate: f64, burst: f64) -> Self {
         let burst = burst.max(1.0);
-        Self { rate, burst, tokens: burst, updated: Instant::now() }
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            updated: Instant::now(),
+        }
     }
 
     /// Takes one token, or says how many milliseconds until one is available.
@@ -41,7 +46,8 @@ impl TokenBucket {
     /// True when the bucket is full (nothing to remember about it).
     pub fn is_idle(&self, now: Instant) -> bool {
         self.rate <= 0.0
-            || self.tokens + now.saturating_duration_since(self.updated).as_secs_f64() * self.rate >= self.burst
+            || self.tokens + now.saturating_duration_since(self.updated).as_secs_f64() * self.rate
+                >= self.burst
     }
 }
 
@@ -61,6 +67,9 @@ mod tests {
         let wait = bucket.take_at(start).expect_err("empty");
         assert_eq!(wait, 500);
         assert!(bucket.take_at(start + Duration::from_millis(500)).is_ok());
-        assert!(TokenBucket::new(0.0, 1.0).take().is_ok(), "rate 0 disables the limit");
+        assert!(
+            TokenBucket::new(0.0, 1.0).take().is_ok(),
+            "rate 0 disables the limit"
+        );
     }
 }

@@ -61,7 +61,11 @@ impl ConnControl {
 
     /// Asks the connection to close with `code`. The first request wins.
     pub fn close_with(&self, code: u16, reason: &'static str) {
-        if self.code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             let _ = self.reason.set(reason);
         }
         self.closing.cancel();
@@ -95,9 +99,14 @@ impl SessionRegistry {
     }
     /// Token ids in use by live sessions.
     pub fn token_ids(&self) -> Vec<i64> {
-        let Ok(s) = self.sessions.lock() else { return Vec::new() };
-        let mut ids: Vec<i64> =
-            s.values().map(|c| c.token_id.load(Ordering::Relaxed)).filter(|id| *id > 0).collect();
+        let Ok(s) = self.sessions.lock() else {
+            return Vec::new();
+        };
+        let mut ids: Vec<i64> = s
+            .values()
+            .map(|c| c.token_id.load(Ordering::Relaxed))
+            .filter(|id| *id > 0)
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -113,7 +122,9 @@ impl SessionRegistry {
 impl AppState {
     /// Closes every live session that authenticated with one of these tokens.
     pub fn close_sessions_of_tokens(&self, token_ids: &[i64]) {
-        let Ok(sessions) = self.sessions.sessions.lock() else { return };
+        let Ok(sessions) = self.sessions.sessions.lock() else {
+            return;
+        };
         for control in sessions.values() {
             if token_ids.contains(&control.token_id.load(Ordering::Relaxed)) {
                 control.close_with(close_code::TOKEN_REVOKED, "token revoked");
@@ -154,8 +165,13 @@ pub async fn run(
         let (sink, stream) = socket.split();
         let (out, out_rx) = mpsc::channel(state.config.realtime.outbound_queue);
         let writer = tokio::spawn(
-            write_loop(sink, out_rx, Arc::clone(&control), WriterTiming::from(&state.config))
-                .in_current_span(),
+            write_loop(
+                sink,
+                out_rx,
+                Arc::clone(&control),
+                WriterTiming::from(&state.config),
+            )
+            .in_current_span(),
         );
         let rl = &state.config.rate_limit;
         let mut session = Session {
@@ -220,7 +236,9 @@ impl Session {
             .map(|c| c.record.name.clone())
             .collect();
         for name in auto {
-            let Ok(channel) = self.state.channel(&name, self.user.as_ref()).await else { continue };
+            let Ok(channel) = self.state.channel(&name, self.user.as_ref()).await else {
+                continue;
+            };
             if channel.check_read(self.user.as_ref()).is_err() || self.at_channel_limit(&channel) {
                 continue;
             }
@@ -237,7 +255,11 @@ impl Session {
 
     async fn release(&mut self, subscriptions: Vec<(SubscribeResult, HubHandle)>) {
         for (_, hub) in subscriptions {
-            let _ = hub.send(HubCmd::CaughtUp { conn_id: self.control.id }).await;
+            let _ = hub
+                .send(HubCmd::CaughtUp {
+                    conn_id: self.control.id,
+                })
+                .await;
         }
     }
 
@@ -273,11 +295,16 @@ impl Session {
             match message {
                 WsMessage::Text(text) => self.handle_text(text.as_str()).await,
                 WsMessage::Binary(_) => {
-                    let err = ErrorBody::new(ErrorCode::InvalidRequest, "binary frames are not accepted; send JSON text");
+                    let err = ErrorBody::new(
+                        ErrorCode::InvalidRequest,
+                        "binary frames are not accepted; send JSON text",
+                    );
                     self.push_error(None, err).await;
                 }
                 WsMessage::Pong(_) => {
-                    self.control.last_pong.store(store::now_ms(), Ordering::Relaxed);
+                    self.control
+                        .last_pong
+                        .store(store::now_ms(), Ordering::Relaxed);
                 }
                 WsMessage::Ping(_) => {}
                 WsMessage::Close(_) => return,
@@ -289,10 +316,12 @@ impl Session {
         let inner = err.into_inner();
         match inner.downcast_ref::<tungstenite::Error>() {
             Some(tungstenite::Error::Capacity(_)) => {
-                self.control.close_with(1009, "frame larger than max_frame_size");
+                self.control
+                    .close_with(1009, "frame larger than max_frame_size");
             }
             Some(tungstenite::Error::Utf8(_)) => {
-                self.control.close_with(1007, "text frame is not valid UTF-8");
+                self.control
+                    .close_with(1007, "text frame is not valid UTF-8");
             }
             Some(tungstenite::Error::Protocol(_)) => {
                 self.control.close_with(1002, "protocol error");
@@ -314,7 +343,8 @@ impl Session {
             }
         };
         if let Err(ms) = self.request_limit.take() {
-            self.push_error(Some(request.id), ErrorBody::rate_limited(ms)).await;
+            self.push_error(Some(request.id), ErrorBody::rate_limited(ms))
+                .await;
             return;
         }
         let id = request.id;
@@ -340,7 +370,10 @@ impl Session {
         let reply = match request.op {
             Op::Auth { token } => {
                 if self.user.is_some() {
-                    return Err(Error::new(ErrorCode::AlreadyAuthenticated, "this session is signed in already"));
+                    return Err(Error::new(
+                        ErrorCode::AlreadyAuthenticated,
+                        "this session is signed in already",
+                    ));
                 }
                 let record = state.authenticate(&token).await?;
                 let user = record.user.to_ref();
@@ -349,74 +382,141 @@ impl Session {
                     user,
                     subscriptions: subscriptions.iter().map(|(r, _)| r.clone()).collect(),
                 };
-                self.push_frame(&ServerFrame::Reply { id: request.id, reply }).await;
+                self.push_frame(&ServerFrame::Reply {
+                    id: request.id,
+                    reply,
+                })
+                .await;
                 self.release(subscriptions).await;
                 return Ok(None);
             }
-            Op::Ping => Reply::Ping { server_time: store::now_ms() },
-            Op::ChannelList => Reply::ChannelList { channels: state.visible_channels(self.user.as_ref()) },
+            Op::Ping => Reply::Ping {
+                server_time: store::now_ms(),
+            },
+            Op::ChannelList => Reply::ChannelList {
+                channels: state.visible_channels(self.user.as_ref()),
+            },
             Op::ChannelCreate { channel, settings } => {
-                let channel = state.create_channel(self.user()?, &channel, settings).await?;
-                Reply::ChannelCreate { channel: channel.info(self.user.as_ref(), realtime) }
+                let channel = state
+                    .create_channel(self.user()?, &channel, settings)
+                    .await?;
+                Reply::ChannelCreate {
+                    channel: channel.info(self.user.as_ref(), realtime),
+                }
             }
             Op::ChannelJoin { channel } => {
                 let channel = state.join_channel(self.user()?, &channel).await?;
-                Reply::ChannelJoin { channel: channel.info(self.user.as_ref(), realtime) }
+                Reply::ChannelJoin {
+                    channel: channel.info(self.user.as_ref(), realtime),
+                }
             }
             Op::ChannelLeave { channel } => {
                 let channel = state.leave_channel(self.user()?, &channel).await?;
                 self.unsubscribe(channel.record.id).await;
-                Reply::ChannelLeave { channel: channel.record.name.clone() }
+                Reply::ChannelLeave {
+                    channel: channel.record.name.clone(),
+                }
             }
             Op::ChannelInvite { channel, user } => {
                 let (channel, invitee) = state.invite(self.user()?, &channel, &user).await?;
-                Reply::ChannelInvite { channel: channel.record.name.clone(), user: invitee.to_ref() }
+                Reply::ChannelInvite {
+                    channel: channel.record.name.clone(),
+                    user: invitee.to_ref(),
+                }
             }
-            Op::Subscribe { channel, since, epoch } => {
+            Op::Subscribe {
+                channel,
+                since,
+                epoch,
+            } => {
                 self.subscribe(request.id, &channel, since, epoch).await?;
                 return Ok(None);
             }
             Op::Unsubscribe { channel } => {
                 let found = state.channel(&channel, self.user.as_ref()).await?;
                 if !self.unsubscribe(found.record.id).await {
-                    return Err(Error::new(ErrorCode::NotSubscribed, format!("not subscribed to {channel:?}")));
+                    return Err(Error::new(
+                        ErrorCode::NotSubscribed,
+                        format!("not subscribed to {channel:?}"),
+                    ));
                 }
-                Reply::Unsubscribe { channel: found.record.name.clone() }
+                Reply::Unsubscribe {
+                    channel: found.record.name.clone(),
+                }
             }
-            Op::Send { channel, text, client_id } => {
+            Op::Send {
+                channel,
+                text,
+                client_id,
+            } => {
                 let user = self.user()?.clone();
-                self.send_limit.take().map_err(|ms| Error(ErrorBody::rate_limited(ms)))?;
-                Reply::Send(state.send_message(&user, &channel, &text, &client_id).await?)
+                self.send_limit
+                    .take()
+                    .map_err(|ms| Error(ErrorBody::rate_limited(ms)))?;
+                Reply::Send(
+                    state
+                        .send_message(&user, &channel, &text, &client_id)
+                        .await?,
+                )
             }
-            Op::History { channel, before, limit } => {
-                Reply::History(state.history(self.user.as_ref(), &channel, before, limit).await?)
-            }
+            Op::History {
+                channel,
+                before,
+                limit,
+            } => Reply::History(
+                state
+                    .history(self.user.as_ref(), &channel, before, limit)
+                    .await?,
+            ),
             Op::PresenceList { channel } => {
                 let channel = state.channel(&channel, self.user.as_ref()).await?;
                 channel.check_read(self.user.as_ref())?;
                 let presence = self.presence_of(&channel).await?;
-                Reply::PresenceList { channel: channel.record.name.clone(), presence }
+                Reply::PresenceList {
+                    channel: channel.record.name.clone(),
+                    presence,
+                }
             }
             Op::Typing { channel } => {
                 self.user()?;
                 let channel = state.channel(&channel, self.user.as_ref()).await?;
                 channel.check_send(self.user()?)?;
                 let Some(sub) = self.subs.get(&channel.record.id) else {
-                    return Err(Error::new(ErrorCode::NotSubscribed, "subscribe to the channel before typing in it"));
+                    return Err(Error::new(
+                        ErrorCode::NotSubscribed,
+                        "subscribe to the channel before typing in it",
+                    ));
                 };
-                let _ = sub.hub.send(HubCmd::Typing { conn_id: self.control.id }).await;
-                Reply::Typing { channel: channel.record.name.clone() }
+                let _ = sub
+                    .hub
+                    .send(HubCmd::Typing {
+                        conn_id: self.control.id,
+                    })
+                    .await;
+                Reply::Typing {
+                    channel: channel.record.name.clone(),
+                }
             }
             Op::SetStatus { status, text } => {
                 let user_id = self.user()?.id;
                 if !matches!(status.as_str(), "online" | "away" | "dnd") {
-                    return Err(Error::new(ErrorCode::InvalidRequest, "status is one of online, away, dnd"));
+                    return Err(Error::new(
+                        ErrorCode::InvalidRequest,
+                        "status is one of online, away, dnd",
+                    ));
                 }
                 if text.as_ref().is_some_and(|t| t.chars().count() > 140) {
-                    return Err(Error::new(ErrorCode::InvalidRequest, "status text is at most 140 characters"));
+                    return Err(Error::new(
+                        ErrorCode::InvalidRequest,
+                        "status text is at most 140 characters",
+                    ));
                 }
                 for sub in self.subs.values().filter(|s| s.presence) {
-                    let cmd = HubCmd::SetStatus { user_id, status: status.clone(), text: text.clone() };
+                    let cmd = HubCmd::SetStatus {
+                        user_id,
+                        status: status.clone(),
+                        text: text.clone(),
+                    };
                     let _ = sub.hub.send(cmd).await;
                 }
                 self.status = Some((status.clone(), text));
@@ -434,8 +534,17 @@ impl Session {
     /// Registers this connection with the channel's hub (live events are held until `CaughtUp`).
     async fn register(&mut self, channel: &Arc<Channel>) -> Result<(HubHandle, SubscribeAck)> {
         let id = channel.record.id;
-        let stored_head = self.state.store.read(move |conn| store::channel_head(conn, id)).await?;
-        let hub = self.state.hubs.hub(id, &channel.record.name, channel.presence_enabled(), stored_head);
+        let stored_head = self
+            .state
+            .store
+            .read(move |conn| store::channel_head(conn, id))
+            .await?;
+        let hub = self.state.hubs.hub(
+            id,
+            &channel.record.name,
+            channel.presence_enabled(),
+            stored_head,
+        );
         let (reply, ack) = oneshot::channel();
         let sub = Subscriber {
             conn_id: self.control.id,
@@ -446,11 +555,23 @@ impl Session {
         hub.send(HubCmd::Subscribe { sub, reply })
             .await
             .map_err(|_| Error::internal("channel hub stopped"))?;
-        let ack = ack.await.map_err(|_| Error::internal("channel hub stopped"))?;
-        self.subs.insert(id, Subscription { hub: hub.clone(), presence: channel.presence_enabled() });
+        let ack = ack
+            .await
+            .map_err(|_| Error::internal("channel hub stopped"))?;
+        self.subs.insert(
+            id,
+            Subscription {
+                hub: hub.clone(),
+                presence: channel.presence_enabled(),
+            },
+        );
         if let (Some((status, text)), true) = (&self.status, channel.presence_enabled()) {
             if let Some(user) = &self.user {
-                let cmd = HubCmd::SetStatus { user_id: user.id, status: status.clone(), text: text.clone() };
+                let cmd = HubCmd::SetStatus {
+                    user_id: user.id,
+                    status: status.clone(),
+                    text: text.clone(),
+                };
                 let _ = hub.send(cmd).await;
             }
         }
@@ -458,18 +579,31 @@ impl Session {
     }
 
     /// Subscribe: reply, then the backlog after `since`, then `synced`, then live events.
-    async fn subscribe(&mut self, request_id: u64, name: &str, since: Option<u64>, epoch: Option<String>) -> Result<()> {
+    async fn subscribe(
+        &mut self,
+        request_id: u64,
+        name: &str,
+        since: Option<u64>,
+        epoch: Option<String>,
+    ) -> Result<()> {
         let channel = self.state.channel(name, self.user.as_ref()).await?;
         channel.check_read(self.user.as_ref())?;
         if self.at_channel_limit(&channel) {
             return Err(Error::new(
                 ErrorCode::ChannelLimit,
-                format!("at most {} subscriptions per connection", self.state.config.realtime.channel_limit),
+                format!(
+                    "at most {} subscriptions per connection",
+                    self.state.config.realtime.channel_limit
+                ),
             ));
         }
         let (hub, ack) = self.register(&channel).await?;
         let id = channel.record.id;
-        let pruned = self.state.store.read(move |conn| store::channel_pruned_through(conn, id)).await?;
+        let pruned = self
+            .state
+            .store
+            .read(move |conn| store::channel_pruned_through(conn, id))
+            .await?;
         let head = ack.head;
         let (after, reset) = match since {
             None => (head, None),
@@ -481,13 +615,20 @@ impl Session {
             Some(since) => (since, None),
         };
         let backlog = if after < head {
-            self.state.store.read(move |conn| store::count_events_between(conn, id, after, head)).await?
+            self.state
+                .store
+                .read(move |conn| store::count_events_between(conn, id, after, head))
+                .await?
         } else {
             0
         };
         let mut result = subscribe_result(&channel, &ack, backlog, reset);
         result.oldest_seq = pruned + 1;
-        self.push_frame(&ServerFrame::Reply { id: request_id, reply: Reply::Subscribe(result) }).await;
+        self.push_frame(&ServerFrame::Reply {
+            id: request_id,
+            reply: Reply::Subscribe(result),
+        })
+        .await;
 
         let mut cursor = after;
         while cursor < head {
@@ -510,14 +651,23 @@ impl Session {
             seq: head,
         });
         self.push_frame(&synced).await;
-        let _ = hub.send(HubCmd::CaughtUp { conn_id: self.control.id }).await;
+        let _ = hub
+            .send(HubCmd::CaughtUp {
+                conn_id: self.control.id,
+            })
+            .await;
         Ok(())
     }
 
     async fn unsubscribe(&mut self, channel_id: i64) -> bool {
         match self.subs.remove(&channel_id) {
             Some(sub) => {
-                let _ = sub.hub.send(HubCmd::Unsubscribe { conn_id: self.control.id }).await;
+                let _ = sub
+                    .hub
+                    .send(HubCmd::Unsubscribe {
+                        conn_id: self.control.id,
+                    })
+                    .await;
                 true
             }
             None => false,
@@ -526,9 +676,14 @@ impl Session {
 
     async fn presence_of(&self, channel: &Channel) -> Result<Vec<parley_protocol::PresenceEntry>> {
         if !channel.presence_enabled() {
-            return Err(Error::new(ErrorCode::InvalidRequest, "presence is not enabled in this channel"));
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "presence is not enabled in this channel",
+            ));
         }
-        let Some(hub) = self.state.hubs.existing(channel.record.id) else { return Ok(Vec::new()) };
+        let Some(hub) = self.state.hubs.existing(channel.record.id) else {
+            return Ok(Vec::new());
+        };
         let (reply, rx) = oneshot::channel();
         if hub.send(HubCmd::PresenceList { reply }).await.is_err() {
             return Ok(Vec::new());
@@ -568,7 +723,12 @@ impl Session {
     }
 }
 
-fn subscribe_result(channel: &Channel, ack: &SubscribeAck, backlog: u64, reset: Option<ResetReason>) -> SubscribeResult {
+fn subscribe_result(
+    channel: &Channel,
+    ack: &SubscribeAck,
+    backlog: u64,
+    reset: Option<ResetReason>,
+) -> SubscribeResult {
     SubscribeResult {
         channel: channel.record.name.clone(),
         epoch: channel.record.epoch.clone(),
@@ -590,7 +750,10 @@ struct WriterTiming {
 
 impl From<&Arc<crate::Config>> for WriterTiming {
     fn from(config: &Arc<crate::Config>) -> Self {
-        Self { ping_interval: config.websocket.ping_interval, pong_timeout: config.websocket.pong_timeout }
+        Self {
+            ping_interval: config.websocket.ping_interval,
+            pong_timeout: config.websocket.pong_timeout,
+        }
     }
 }
 
@@ -603,7 +766,8 @@ async fn write_loop(
     control: Arc<ConnControl>,
     timing: WriterTiming,
 ) {
-    let mut ping = tokio::time::interval_at(Instant::now() + timing.ping_interval, timing.ping_interval);
+    let mut ping =
+        tokio::time::interval_at(Instant::now() + timing.ping_interval, timing.ping_interval);
     let mut pong_deadline: Option<(Instant, i64)> = None;
     'outer: loop {
         tokio::select! {
@@ -670,7 +834,10 @@ async fn write_loop(
                 }
             }
         }
-        let close = CloseFrame { code: if code == 0 { 1000 } else { code }, reason: reason.into() };
+        let close = CloseFrame {
+            code: if code == 0 { 1000 } else { code },
+            reason: reason.into(),
+        };
         let _ = sink.send(WsMessage::Close(Some(close))).await;
         let _ = sink.close().await;
     };

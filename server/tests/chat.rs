@@ -10,7 +10,9 @@ use serde_json::json;
 async fn setup_channel(server: &TestServer, name: &str) -> (String, Client) {
     let token = server.register(&unique("u")).await;
     let mut client = server.connect(Some(&token)).await;
-    client.ok(json!({"type": "channel_create", "channel": name})).await;
+    client
+        .ok(json!({"type": "channel_create", "channel": name}))
+        .await;
     (token, client)
 }
 
@@ -20,8 +22,10 @@ async fn send_broadcasts_with_author_and_is_idempotent() {
     let (_, mut alice) = setup_channel(&server, "team:general").await;
     let bob_token = server.register("bob").await;
     let mut bob = server.connect(Some(&bob_token)).await;
-    bob.ok(json!({"type": "channel_join", "channel": "team:general"})).await;
-    bob.ok(json!({"type": "subscribe", "channel": "team:general"})).await;
+    bob.ok(json!({"type": "channel_join", "channel": "team:general"}))
+        .await;
+    bob.ok(json!({"type": "subscribe", "channel": "team:general"}))
+        .await;
     bob.wait_for(|f| f["type"] == "synced").await;
 
     let sent = alice
@@ -34,7 +38,10 @@ async fn send_broadcasts_with_author_and_is_idempotent() {
 
     let event = bob.event("team:general", "message").await;
     assert_eq!(event["message"]["text"], "hello bob");
-    assert_eq!(event["message"]["author"]["name"], alice.hello["user"]["name"]);
+    assert_eq!(
+        event["message"]["author"]["name"],
+        alice.hello["user"]["name"]
+    );
     assert!(event["message"]["author"].get("avatar").is_some());
     assert_eq!(event["seq"], message["seq"]);
 
@@ -45,8 +52,14 @@ async fn send_broadcasts_with_author_and_is_idempotent() {
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["message"]["id"], message["id"]);
     assert_eq!(again["message"]["text"], "hello bob");
-    assert!(bob.none_within(std::time::Duration::from_millis(300), |f| f["kind"] == "message").await);
-    let history = alice.ok(json!({"type": "history", "channel": "team:general"})).await;
+    assert!(
+        bob.none_within(std::time::Duration::from_millis(300), |f| f["kind"]
+            == "message")
+            .await
+    );
+    let history = alice
+        .ok(json!({"type": "history", "channel": "team:general"}))
+        .await;
     assert_eq!(history["messages"].as_array().unwrap().len(), 1);
 }
 
@@ -57,13 +70,27 @@ async fn invalid_messages_get_clear_codes() {
     let (_, mut alice) = setup_channel(&server, "general").await;
     let send = |text: &str, id: &str| json!({"type": "send", "channel": "general", "text": text, "client_id": id});
     alice.err(send("   \n\t ", "a"), "message_empty").await;
-    alice.err(send("01234567890", "b"), "message_too_long").await;
+    alice
+        .err(send("01234567890", "b"), "message_too_long")
+        .await;
     alice.ok(send("0123456789", "c")).await; // exactly the limit
     alice.ok(send("ééééééééé", "c2")).await; // counted in characters, not bytes
     alice.err(send("hi", ""), "invalid_client_id").await;
-    alice.err(send("hi", &"x".repeat(65)), "invalid_client_id").await;
-    alice.err(json!({"type": "send", "channel": "nope", "text": "hi", "client_id": "d"}), "channel_not_found").await;
-    alice.err(json!({"type": "send", "channel": "general", "text": "hi"}), "invalid_request").await;
+    alice
+        .err(send("hi", &"x".repeat(65)), "invalid_client_id")
+        .await;
+    alice
+        .err(
+            json!({"type": "send", "channel": "nope", "text": "hi", "client_id": "d"}),
+            "channel_not_found",
+        )
+        .await;
+    alice
+        .err(
+            json!({"type": "send", "channel": "general", "text": "hi"}),
+            "invalid_request",
+        )
+        .await;
     // Sending needs membership; anonymous sessions cannot send at all.
     let carol = server.register("carol").await;
     let mut carol = server.connect(Some(&carol)).await;
@@ -99,7 +126,9 @@ async fn history_pages_backwards() {
     let expected: Vec<String> = (0..25).rev().map(|i| format!("m{i}")).collect();
     assert_eq!(seen, expected);
     // The same over HTTP.
-    let (status, page) = server.get("/api/channels/general/messages?limit=3", None).await;
+    let (status, page) = server
+        .get("/api/channels/general/messages?limit=3", None)
+        .await;
     assert_eq!(status, 401, "general requires authentication: {page}");
 }
 
@@ -122,7 +151,9 @@ async fn resume_with_since_has_no_gap_and_no_duplicate() {
     });
     let reader_token = server.register("reader").await;
     let mut reader = server.connect(Some(&reader_token)).await;
-    let sub = reader.ok(json!({"type": "subscribe", "channel": "general", "since": 5})).await;
+    let sub = reader
+        .ok(json!({"type": "subscribe", "channel": "general", "since": 5}))
+        .await;
     assert!(sub["reset"].is_null());
     let epoch = sub["epoch"].as_str().unwrap().to_owned();
     let head = sub["head"].as_u64().unwrap();
@@ -147,14 +178,22 @@ async fn resume_with_since_has_no_gap_and_no_duplicate() {
     }
     assert!(synced);
     writer.await.unwrap();
-    assert!(reader.none_within(std::time::Duration::from_millis(200), |f| f["seq"].is_u64()).await);
+    assert!(
+        reader
+            .none_within(std::time::Duration::from_millis(200), |f| f["seq"].is_u64())
+            .await
+    );
 
     // A wrong epoch is answered with an explicit reset, never a silent gap.
     let mut other = server.connect(Some(&reader_token)).await;
-    let sub = other.ok(json!({"type": "subscribe", "channel": "general", "since": 3, "epoch": "not-it"})).await;
+    let sub = other
+        .ok(json!({"type": "subscribe", "channel": "general", "since": 3, "epoch": "not-it"}))
+        .await;
     assert_eq!(sub["reset"], "epoch_changed");
     assert_eq!(sub["backlog"], 0);
-    let sub = other.ok(json!({"type": "subscribe", "channel": "general", "since": 3, "epoch": epoch})).await;
+    let sub = other
+        .ok(json!({"type": "subscribe", "channel": "general", "since": 3, "epoch": epoch}))
+        .await;
     assert!(sub["reset"].is_null());
     assert_eq!(sub["backlog"].as_u64().unwrap(), last - 3);
 }
@@ -166,7 +205,9 @@ async fn resume_across_restart_and_recreated_history_changes_epoch() {
     for i in 0..10 {
         alice.ok(json!({"type": "send", "channel": "general", "text": format!("m{i}"), "client_id": format!("c{i}")})).await;
     }
-    let sub = alice.ok(json!({"type": "subscribe", "channel": "general"})).await;
+    let sub = alice
+        .ok(json!({"type": "subscribe", "channel": "general"}))
+        .await;
     let epoch = sub["epoch"].as_str().unwrap().to_owned();
     let seen = sub["head"].as_u64().unwrap();
     drop(alice);
@@ -177,11 +218,18 @@ async fn resume_across_restart_and_recreated_history_changes_epoch() {
         alice.ok(json!({"type": "send", "channel": "general", "text": format!("m{i}"), "client_id": format!("c{i}")})).await;
     }
     // Resending an old client_id after the restart still returns the original.
-    let dup = alice.ok(json!({"type": "send", "channel": "general", "text": "x", "client_id": "c3"})).await;
-    assert_eq!((dup["duplicate"].clone(), dup["message"]["text"].clone()), (json!(true), json!("m3")));
+    let dup = alice
+        .ok(json!({"type": "send", "channel": "general", "text": "x", "client_id": "c3"}))
+        .await;
+    assert_eq!(
+        (dup["duplicate"].clone(), dup["message"]["text"].clone()),
+        (json!(true), json!("m3"))
+    );
 
     let mut reader = server.connect(Some(&token)).await;
-    let sub = reader.ok(json!({"type": "subscribe", "channel": "general", "since": seen, "epoch": epoch})).await;
+    let sub = reader
+        .ok(json!({"type": "subscribe", "channel": "general", "since": seen, "epoch": epoch}))
+        .await;
     assert!(sub["reset"].is_null(), "{sub}");
     assert_eq!(sub["epoch"], json!(epoch), "a restart keeps the epoch");
     let mut texts = Vec::new();
@@ -195,10 +243,21 @@ async fn resume_across_restart_and_recreated_history_changes_epoch() {
     assert_eq!(texts, (10..15).map(|i| format!("m{i}")).collect::<Vec<_>>());
 
     // Deleting and recreating the channel is a new history: the old epoch is refused.
-    let (status, _) = server.http.delete(format!("{}/api/channels/general", server.url)).bearer_auth(&token).send().await.map(|r| (r.status().as_u16(), ())).unwrap();
+    let (status, _) = server
+        .http
+        .delete(format!("{}/api/channels/general", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
     assert_eq!(status, 204);
-    alice.ok(json!({"type": "channel_create", "channel": "general"})).await;
-    let sub = reader.ok(json!({"type": "subscribe", "channel": "general", "since": seen, "epoch": epoch})).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "general"}))
+        .await;
+    let sub = reader
+        .ok(json!({"type": "subscribe", "channel": "general", "since": seen, "epoch": epoch}))
+        .await;
     assert_eq!(sub["reset"], "epoch_changed");
     assert_ne!(sub["epoch"], json!(epoch));
 }
@@ -211,24 +270,36 @@ async fn retention_truncates_history_and_says_so() {
     let server = TestServer::start(&config).await;
     let token = server.register("alice").await;
     let mut alice = server.connect(Some(&token)).await;
-    alice.ok(json!({"type": "channel_join", "channel": "short"})).await;
+    alice
+        .ok(json!({"type": "channel_join", "channel": "short"}))
+        .await;
     for i in 0..20 {
         alice.ok(json!({"type": "send", "channel": "short", "text": format!("m{i}"), "client_id": format!("c{i}")})).await;
     }
     // Wait (bounded) for the sweep to keep only the newest 5 events.
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
-        let page = alice.ok(json!({"type": "history", "channel": "short", "limit": 100})).await;
+        let page = alice
+            .ok(json!({"type": "history", "channel": "short", "limit": 100}))
+            .await;
         if page["messages"].as_array().unwrap().len() <= 5 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "retention never ran");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retention never ran"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let sub = alice.ok(json!({"type": "subscribe", "channel": "short", "since": 2})).await;
+    let sub = alice
+        .ok(json!({"type": "subscribe", "channel": "short", "since": 2}))
+        .await;
     assert_eq!(sub["reset"], "history_truncated");
     let oldest = sub["oldest_seq"].as_u64().unwrap();
-    assert_eq!(sub["backlog"].as_u64().unwrap(), sub["head"].as_u64().unwrap() - oldest + 1);
+    assert_eq!(
+        sub["backlog"].as_u64().unwrap(),
+        sub["head"].as_u64().unwrap() - oldest + 1
+    );
     let first = alice.wait_for(|f| f["type"] == "event").await;
     assert_eq!(seq_of(&first), oldest);
 }
@@ -239,19 +310,42 @@ async fn http_api_sends_and_reads() {
     let token = server.register("bot").await;
     let (status, body) = server.post("/api/channels", Some(&token), json!({"channel": "ops:alerts", "channel_type": "public", "authentication": "optional"})).await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = server.post("/api/channels/ops:alerts/messages", Some(&token), json!({"text": "deploy done", "client_id": "d1"})).await;
+    let (status, body) = server
+        .post(
+            "/api/channels/ops:alerts/messages",
+            Some(&token),
+            json!({"text": "deploy done", "client_id": "d1"}),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = server.post("/api/channels/ops:alerts/messages", Some(&token), json!({"text": "deploy done", "client_id": "d1"})).await;
+    let (status, body) = server
+        .post(
+            "/api/channels/ops:alerts/messages",
+            Some(&token),
+            json!({"text": "deploy done", "client_id": "d1"}),
+        )
+        .await;
     assert_eq!((status, body["duplicate"].clone()), (200, json!(true)));
-    let (status, body) = server.post("/api/channels/ops:alerts/messages", Some(&token), json!({"text": ""})).await;
-    assert_eq!((status, body["code"].clone()), (400, json!("invalid_request")), "{body}");
+    let (status, body) = server
+        .post(
+            "/api/channels/ops:alerts/messages",
+            Some(&token),
+            json!({"text": ""}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, json!("invalid_request")),
+        "{body}"
+    );
     // `authentication = optional`: anonymous readers may read over HTTP and WebSocket.
     let (status, page) = server.get("/api/channels/ops:alerts/messages", None).await;
     assert_eq!(status, 200);
     assert_eq!(page["messages"][0]["text"], "deploy done");
     let mut anon = server.connect(None).await;
     assert!(anon.hello["user"].is_null());
-    anon.ok(json!({"type": "subscribe", "channel": "ops:alerts", "since": 0})).await;
+    anon.ok(json!({"type": "subscribe", "channel": "ops:alerts", "since": 0}))
+        .await;
     let event = anon.event("ops:alerts", "message").await;
     assert_eq!(event["message"]["text"], "deploy done");
 }

@@ -77,7 +77,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ChannelRecord> {
         id: row.get(0)?,
         name: row.get(1)?,
         kind: kind_from_str(&kind),
-        authentication: if auth == "optional" { Authentication::Optional } else { Authentication::Required },
+        authentication: if auth == "optional" {
+            Authentication::Optional
+        } else {
+            Authentication::Required
+        },
         presence: row.get(4)?,
         message_history: row.get::<_, Option<i64>>(5)?.map(|v| v.max(0) as u64),
         message_retention_secs: row.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
@@ -115,7 +119,9 @@ pub fn by_id(conn: &Connection, id: i64) -> Result<Option<ChannelRecord>> {
 
 pub fn all(conn: &Connection) -> Result<Vec<ChannelRecord>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM channels ORDER BY name"))?;
-    let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -221,7 +227,10 @@ pub fn update_settings(conn: &Connection, id: i64, new: &NewChannel) -> Result<(
 }
 
 pub fn delete(conn: &Connection, id: i64) -> Result<bool> {
-    Ok(conn.execute("DELETE FROM channels WHERE id = ?1 OR template_id = ?1", [id])? > 0)
+    Ok(conn.execute(
+        "DELETE FROM channels WHERE id = ?1 OR template_id = ?1",
+        [id],
+    )? > 0)
 }
 
 /// Adds a member; false when they were one already.

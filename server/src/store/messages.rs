@@ -1,7 +1,6 @@
 //! Messages and the durable event log. Every durable event of a channel is one row of `events`
 //! holding the exact frame subscribers received, so resuming replays identical bytes.
 
-
 use parley_protocol::{Event, EventFrame, Message, ServerFrame, UserRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -34,13 +33,24 @@ pub fn append_event(
     author_id: Option<i64>,
 ) -> Result<Published> {
     let seq = state.next_seq(tx, channel_id)?;
-    let frame = ServerFrame::Event(EventFrame { channel: channel_name.to_owned(), seq: Some(seq), event });
+    let frame = ServerFrame::Event(EventFrame {
+        channel: channel_name.to_owned(),
+        seq: Some(seq),
+        event,
+    });
     let text = serde_json::to_string(&frame).map_err(Error::internal)?;
-    tx.prepare_cached("INSERT INTO events (channel_id, seq, created_at, frame) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![channel_id, seq as i64, now, text])?;
+    tx.prepare_cached(
+        "INSERT INTO events (channel_id, seq, created_at, frame) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![channel_id, seq as i64, now, text])?;
     channels::set_head(tx, channel_id, seq)?;
     state.set_head(channel_id, seq);
-    Ok(Published { channel_id, seq, frame: crate::Frame::from(text), author_id })
+    Ok(Published {
+        channel_id,
+        seq,
+        frame: crate::Frame::from(text),
+        author_id,
+    })
 }
 
 /// Stores a message unless this author already sent this `client_id`, in which case the
@@ -56,14 +66,22 @@ pub fn append_message(
     now: i64,
 ) -> Result<(AppendOutcome, Option<Published>)> {
     if let Some(original) = message_by_client_id(tx, author.id, client_id)? {
-        return Ok((AppendOutcome { message: original, duplicate: true }, None));
+        return Ok((
+            AppendOutcome {
+                message: original,
+                duplicate: true,
+            },
+            None,
+        ));
     }
     let seq = state.next_seq(tx, channel_id)?;
     tx.prepare_cached(
         "INSERT INTO messages (channel_id, seq, author_id, client_id, text, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![channel_id, seq as i64, author.id, client_id, text, now])?;
+    .execute(params![
+        channel_id, seq as i64, author.id, client_id, text, now
+    ])?;
     let message = Message {
         id: tx.last_insert_rowid(),
         channel: channel_name.to_owned(),
@@ -74,10 +92,25 @@ pub fn append_message(
         created_at: format_ts(now),
         ts: now,
     };
-    let published =
-        append_event(tx, state, channel_id, channel_name, Event::Message { message: message.clone() }, now, Some(author.id))?;
+    let published = append_event(
+        tx,
+        state,
+        channel_id,
+        channel_name,
+        Event::Message {
+            message: message.clone(),
+        },
+        now,
+        Some(author.id),
+    )?;
     debug_assert_eq!(published.seq, seq);
-    Ok((AppendOutcome { message, duplicate: false }, Some(published)))
+    Ok((
+        AppendOutcome {
+            message,
+            duplicate: false,
+        },
+        Some(published),
+    ))
 }
 
 const MESSAGE_SELECT: &str = "SELECT m.id, c.name, m.seq, u.id, u.name, u.display_name, u.avatar,
@@ -103,9 +136,15 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-fn message_by_client_id(conn: &Connection, author_id: i64, client_id: &str) -> Result<Option<Message>> {
+fn message_by_client_id(
+    conn: &Connection,
+    author_id: i64,
+    client_id: &str,
+) -> Result<Option<Message>> {
     Ok(conn
-        .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.author_id = ?1 AND m.client_id = ?2"))?
+        .prepare_cached(&format!(
+            "{MESSAGE_SELECT} WHERE m.author_id = ?1 AND m.client_id = ?2"
+        ))?
         .query_row(params![author_id, client_id], message_from_row)
         .optional()?)
 }
@@ -122,7 +161,10 @@ pub fn history(
         "{MESSAGE_SELECT} WHERE m.channel_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3"
     ))?;
     let mut messages = stmt
-        .query_map(params![channel_id, before, limit as i64 + 1], message_from_row)?
+        .query_map(
+            params![channel_id, before, limit as i64 + 1],
+            message_from_row,
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
@@ -142,23 +184,43 @@ pub fn events_between(
          ORDER BY seq LIMIT ?4",
     )?;
     let rows = stmt
-        .query_map(params![channel_id, after as i64, until as i64, limit as i64], |r| {
-            Ok(StoredEvent { seq: r.get::<_, i64>(0)? as u64, frame: crate::Frame::from(r.get::<_, String>(1)?) })
-        })?
+        .query_map(
+            params![channel_id, after as i64, until as i64, limit as i64],
+            |r| {
+                Ok(StoredEvent {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    frame: crate::Frame::from(r.get::<_, String>(1)?),
+                })
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
-pub fn count_events_between(conn: &Connection, channel_id: i64, after: u64, until: u64) -> Result<u64> {
+pub fn count_events_between(
+    conn: &Connection,
+    channel_id: i64,
+    after: u64,
+    until: u64,
+) -> Result<u64> {
     let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM events WHERE channel_id = ?1 AND seq > ?2 AND seq <= ?3")?
-        .query_row(params![channel_id, after as i64, until as i64], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT count(*) FROM events WHERE channel_id = ?1 AND seq > ?2 AND seq <= ?3",
+        )?
+        .query_row(params![channel_id, after as i64, until as i64], |r| {
+            r.get(0)
+        })?;
     Ok(n as u64)
 }
 
 /// Removes events (and their messages) older than `cutoff_ms` or beyond the newest `keep`
 /// events. Returns the highest seq removed, if any.
-pub fn prune(tx: &Connection, channel_id: i64, cutoff_ms: Option<i64>, keep: Option<u64>) -> Result<Option<u64>> {
+pub fn prune(
+    tx: &Connection,
+    channel_id: i64,
+    cutoff_ms: Option<i64>,
+    keep: Option<u64>,
+) -> Result<Option<u64>> {
     let mut through: Option<i64> = None;
     if let Some(cutoff) = cutoff_ms {
         let max: Option<i64> = tx.query_row(
@@ -178,9 +240,17 @@ pub fn prune(tx: &Connection, channel_id: i64, cutoff_ms: Option<i64>, keep: Opt
             .optional()?;
         through = through.max(max);
     }
-    let Some(through) = through else { return Ok(None) };
-    tx.execute("DELETE FROM events WHERE channel_id = ?1 AND seq <= ?2", params![channel_id, through])?;
-    tx.execute("DELETE FROM messages WHERE channel_id = ?1 AND seq <= ?2", params![channel_id, through])?;
+    let Some(through) = through else {
+        return Ok(None);
+    };
+    tx.execute(
+        "DELETE FROM events WHERE channel_id = ?1 AND seq <= ?2",
+        params![channel_id, through],
+    )?;
+    tx.execute(
+        "DELETE FROM messages WHERE channel_id = ?1 AND seq <= ?2",
+        params![channel_id, through],
+    )?;
     channels::set_pruned_through(tx, channel_id, through as u64)?;
     Ok(Some(through as u64))
 }

@@ -78,7 +78,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // IMMEDIATE takes the write lock before reading the version, so two processes opening a
+    // fresh data directory at once (a server and an admin command) cannot both migrate.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let current = usize::try_from(current).unwrap_or(0);
     if current > MIGRATIONS.len() {
         return Err(Error::internal(format_args!(
@@ -88,11 +91,10 @@ pub fn run(conn: &mut Connection) -> Result<()> {
         )));
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
-        tx.commit()?;
         tracing::info!(version = index + 1, "applied migration");
     }
+    tx.commit()?;
     Ok(())
 }

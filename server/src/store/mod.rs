@@ -21,10 +21,10 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 pub use channels::{
-    add_member as member_add, all as channels_all, all_members as members_all, by_id as channel_by_id,
-    by_name as channel_by_name, delete as channel_delete, head_seq as channel_head,
-    pruned_through as channel_pruned_through, insert as channel_insert,
-    members_of as channel_members, remove_member as member_remove,
+    add_member as member_add, all as channels_all, all_members as members_all,
+    by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
+    head_seq as channel_head, insert as channel_insert, members_of as channel_members,
+    pruned_through as channel_pruned_through, remove_member as member_remove,
     update_settings as channel_update_settings, ChannelRecord, NewChannel,
 };
 pub use messages::{
@@ -70,7 +70,10 @@ pub fn open(
     publisher: Publisher,
 ) -> Result<(Store, std::thread::JoinHandle<()>)> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error::internal(format_args!("cannot create data directory {}: {e}", dir.display()))
+        Error::internal(format_args!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
     })?;
     let path = dir.join("parley.db");
     let mut conn = open_connection(&path, false)?;
@@ -102,7 +105,10 @@ pub fn open(
 /// time and SQLite's own locking keeps them safe beside a running server).
 pub fn open_admin(dir: &Path) -> Result<Connection> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error::internal(format_args!("cannot create data directory {}: {e}", dir.display()))
+        Error::internal(format_args!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
     })?;
     let mut conn = open_connection(&dir.join("parley.db"), false)?;
     migrations::run(&mut conn)?;
@@ -113,7 +119,9 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -142,7 +150,9 @@ impl Store {
             .send(job)
             .await
             .map_err(|_| Error::internal("the store writer has stopped"))?;
-        reply_rx.await.map_err(|_| Error::internal("the store writer dropped a write"))?
+        reply_rx
+            .await
+            .map_err(|_| Error::internal("the store writer dropped a write"))?
     }
 
     /// Asks the writer to commit what is queued and stop. Later writes fail.

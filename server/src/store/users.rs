@@ -58,7 +58,10 @@ pub fn insert_user(
         params![name, display_name, password_hash, is_admin, now_ms()],
     )?;
     if inserted == 0 {
-        return Err(Error::new(ErrorCode::UserExists, format!("user {name:?} exists already")));
+        return Err(Error::new(
+            ErrorCode::UserExists,
+            format!("user {name:?} exists already"),
+        ));
     }
     Ok(UserRecord {
         id: conn.last_insert_rowid(),
@@ -81,12 +84,19 @@ pub fn user_with_password(conn: &Connection, name: &str) -> Result<Option<(UserR
 
 pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRecord>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.name = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.name = ?1"
+        ))?
         .query_row([name], user_from_row)
         .optional()?)
 }
 
-pub fn insert_token(conn: &Connection, user_id: i64, token_hash: &[u8], label: &str) -> Result<i64> {
+pub fn insert_token(
+    conn: &Connection,
+    user_id: i64,
+    token_hash: &[u8],
+    label: &str,
+) -> Result<i64> {
     conn.execute(
         "INSERT INTO tokens (user_id, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![user_id, token_hash, label, now_ms()],
@@ -101,7 +111,12 @@ pub fn token_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<Toke
             "SELECT {USER_COLUMNS}, t.id FROM tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
         ))?
-        .query_row([token_hash], |row| Ok(TokenRecord { id: row.get(5)?, user: user_from_row(row)? }))
+        .query_row([token_hash], |row| {
+            Ok(TokenRecord {
+                id: row.get(5)?,
+                user: user_from_row(row)?,
+            })
+        })
         .optional()?)
 }
 

@@ -86,7 +86,12 @@ impl Job {
     }
 }
 
-pub fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, publish: Publisher) {
+pub fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    publish: Publisher,
+) {
     let mut state = WriterState::default();
     let mut batch = Vec::with_capacity(max_batch);
     let mut stopping = false;
@@ -183,4 +188,3 @@ fn commit_batch(
         Err(e) => Err((Error::from(e), pending)),
     }
 }
-

@@ -27,6 +27,8 @@ messages_per_second = 0
 user_messages_per_second = 0
 requests_per_second = 0
 logins_per_second = 0
+[server]
+token_check_interval = "200ms"
 "#;
 
 pub struct TestServer {
@@ -87,7 +89,11 @@ impl TestServer {
         .await
         .expect("server did not print its address in time")
         .unwrap();
-        let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
         self.addr = url.trim_start_matches("http://").to_owned();
         self.url = url;
         self.child = Some(child);
@@ -104,10 +110,13 @@ impl TestServer {
     pub async fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
         signal(&child, "TERM");
-        tokio::time::timeout(TIMEOUT, tokio::task::spawn_blocking(move || child.wait().unwrap()))
-            .await
-            .expect("server did not exit after SIGTERM")
-            .unwrap()
+        tokio::time::timeout(
+            TIMEOUT,
+            tokio::task::spawn_blocking(move || child.wait().unwrap()),
+        )
+        .await
+        .expect("server did not exit after SIGTERM")
+        .unwrap()
     }
 
     pub async fn kill(&mut self) {
@@ -139,7 +148,12 @@ impl TestServer {
             .spawn()
             .unwrap();
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
@@ -150,7 +164,10 @@ impl TestServer {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        let resp = tokio::time::timeout(TIMEOUT, req.send()).await.unwrap().unwrap();
+        let resp = tokio::time::timeout(TIMEOUT, req.send())
+            .await
+            .unwrap()
+            .unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -161,7 +178,10 @@ impl TestServer {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        let resp = tokio::time::timeout(TIMEOUT, req.send()).await.unwrap().unwrap();
+        let resp = tokio::time::timeout(TIMEOUT, req.send())
+            .await
+            .unwrap()
+            .unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -169,8 +189,13 @@ impl TestServer {
 
     /// Registers a user and returns their token.
     pub async fn register(&self, name: &str) -> String {
-        let (status, body) =
-            self.post("/api/register", None, json!({"name": name, "password": "correct horse"})).await;
+        let (status, body) = self
+            .post(
+                "/api/register",
+                None,
+                json!({"name": name, "password": "correct horse"}),
+            )
+            .await;
         assert_eq!(status, 201, "register {name}: {body}");
         body["token"].as_str().unwrap().to_owned()
     }
@@ -190,14 +215,22 @@ impl Drop for TestServer {
 }
 
 pub fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -221,15 +254,26 @@ impl Client {
     pub async fn connect(url: &str, token: Option<&str>) -> Self {
         let mut request = url.into_client_request().unwrap();
         if let Some(token) = token {
-            request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
         let (ws, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
             .await
             .expect("connect timed out")
             .expect("connect failed");
-        let mut client = Self { ws, hello: Value::Null, next_id: 1, pending: Default::default() };
+        let mut client = Self {
+            ws,
+            hello: Value::Null,
+            next_id: 1,
+            pending: Default::default(),
+        };
         client.hello = client.recv().await;
-        assert_eq!(client.hello["type"], "hello", "first frame: {}", client.hello);
+        assert_eq!(
+            client.hello["type"], "hello",
+            "first frame: {}",
+            client.hello
+        );
         client
     }
 
@@ -287,7 +331,8 @@ impl Client {
     /// Sends a request and waits for its reply or error frame.
     pub async fn request(&mut self, op: Value) -> Value {
         let id = self.send(op).await;
-        self.wait_for(|f| f["id"] == json!(id) && (f["type"] == "reply" || f["type"] == "error")).await
+        self.wait_for(|f| f["id"] == json!(id) && (f["type"] == "reply" || f["type"] == "error"))
+            .await
     }
 
     /// A request that must succeed; returns its `result`.
@@ -300,13 +345,17 @@ impl Client {
     /// A request that must fail with `code`; returns the error frame.
     pub async fn err(&mut self, op: Value, code: &str) -> Value {
         let reply = self.request(op.clone()).await;
-        assert_eq!(reply["type"], "error", "{op} should fail with {code}: {reply}");
+        assert_eq!(
+            reply["type"], "error",
+            "{op} should fail with {code}: {reply}"
+        );
         assert_eq!(reply["code"], code, "{op}: {reply}");
         reply
     }
 
     pub async fn event(&mut self, channel: &str, kind: &str) -> Value {
-        self.wait_for(|f| f["type"] == "event" && f["channel"] == channel && f["kind"] == kind).await
+        self.wait_for(|f| f["type"] == "event" && f["channel"] == channel && f["kind"] == kind)
+            .await
     }
 
     /// True if no frame matching `pred` arrives within `wait` (frames seen are kept).
@@ -361,5 +410,7 @@ impl Client {
 
 /// Messages in a channel as (seq, text) from events.
 pub fn seq_of(frame: &Value) -> u64 {
-    frame["seq"].as_u64().unwrap_or_else(|| panic!("no seq in {frame}"))
+    frame["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no seq in {frame}"))
 }

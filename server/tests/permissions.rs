@@ -1,0 +1,230 @@
+//! Channel types and access: private channels refuse outsiders for every operation, personal
+//! (`user_specific`) channels belong to one user, `max_participants` and `auto_subscribe`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn private_channels_refuse_outsiders_everywhere() {
+    let server = TestServer::start(RELAXED).await;
+    let owner_token = server.register("owner").await;
+    let outsider_token = server.register("outsider").await;
+    let friend_token = server.register("friend").await;
+    let mut owner = server.connect(Some(&owner_token)).await;
+    owner.ok(json!({"type": "channel_create", "channel": "secret", "channel_type": "private", "presence": true})).await;
+    owner
+        .ok(json!({"type": "send", "channel": "secret", "text": "the plan", "client_id": "p1"}))
+        .await;
+
+    let mut outsider = server.connect(Some(&outsider_token)).await;
+    for op in [
+        json!({"type": "subscribe", "channel": "secret"}),
+        json!({"type": "subscribe", "channel": "secret", "since": 0}),
+        json!({"type": "history", "channel": "secret"}),
+        json!({"type": "presence_list", "channel": "secret"}),
+        json!({"type": "send", "channel": "secret", "text": "hi", "client_id": "x"}),
+        json!({"type": "typing", "channel": "secret"}),
+        json!({"type": "channel_join", "channel": "secret"}),
+        json!({"type": "channel_invite", "channel": "secret", "user": "outsider"}),
+    ] {
+        outsider.err(op, "forbidden").await;
+    }
+    let mut anon = server.connect(None).await;
+    anon.err(
+        json!({"type": "subscribe", "channel": "secret"}),
+        "unauthenticated",
+    )
+    .await;
+    // Outsiders do not even see it listed; HTTP refuses the same way.
+    let list = outsider.ok(json!({"type": "channel_list"})).await;
+    assert!(list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["name"] != "secret"));
+    let (status, body) = server
+        .get("/api/channels/secret/messages", Some(&outsider_token))
+        .await;
+    assert_eq!((status, body["code"].clone()), (403, json!("forbidden")));
+    let (status, _) = server
+        .post(
+            "/api/channels/secret/messages",
+            Some(&outsider_token),
+            json!({"text": "x", "client_id": "y"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let resp = server
+        .http
+        .delete(format!("{}/api/channels/secret", server.url))
+        .bearer_auth(&outsider_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+
+    // An invitation makes a member who can read and send; leaving takes it away again, and
+    // also ends the subscriptions of that user's other sessions.
+    owner
+        .ok(json!({"type": "channel_invite", "channel": "secret", "user": "friend"}))
+        .await;
+    let mut friend = server.connect(Some(&friend_token)).await;
+    let mut friend2 = server.connect(Some(&friend_token)).await;
+    friend
+        .ok(json!({"type": "subscribe", "channel": "secret", "since": 0}))
+        .await;
+    friend2
+        .ok(json!({"type": "subscribe", "channel": "secret"}))
+        .await;
+    let event = friend.event("secret", "message").await;
+    assert_eq!(event["message"]["text"], "the plan");
+    friend
+        .ok(json!({"type": "send", "channel": "secret", "text": "count me in", "client_id": "f1"}))
+        .await;
+    friend2.event("secret", "message").await;
+    friend
+        .ok(json!({"type": "channel_leave", "channel": "secret"}))
+        .await;
+    friend
+        .err(json!({"type": "history", "channel": "secret"}), "forbidden")
+        .await;
+    owner.ok(json!({"type": "send", "channel": "secret", "text": "after you left", "client_id": "p2"})).await;
+    assert!(
+        friend2
+            .none_within(std::time::Duration::from_millis(300), |f| f["kind"]
+                == "message")
+            .await
+    );
+    friend2
+        .err(
+            json!({"type": "subscribe", "channel": "secret"}),
+            "forbidden",
+        )
+        .await;
+    // Invitations need membership themselves, and name a real user.
+    outsider
+        .err(
+            json!({"type": "channel_invite", "channel": "secret", "user": "friend"}),
+            "forbidden",
+        )
+        .await;
+    owner
+        .err(
+            json!({"type": "channel_invite", "channel": "secret", "user": "ghost"}),
+            "user_not_found",
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn personal_channels_and_auto_subscribe() {
+    let config = format!(
+        "{RELAXED}\n[channels.\"inbox\"]\nuser_specific = true\nauto_subscribe = true\n\
+         [channels.\"announcements\"]\nauto_subscribe = true\nauthentication = \"optional\"\n"
+    );
+    let server = TestServer::start(&config).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let alice = server.connect(Some(&alice_token)).await;
+    let subs: Vec<String> = alice.hello["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["channel"].as_str().unwrap().to_owned())
+        .collect();
+    let alice_id = alice.hello["user"]["id"].as_i64().unwrap();
+    assert!(subs.contains(&"announcements".to_owned()), "{subs:?}");
+    assert!(subs.contains(&format!("inbox#{alice_id}")), "{subs:?}");
+
+    let mut alice = alice;
+    alice
+        .ok(json!({"type": "send", "channel": "inbox", "text": "note to self", "client_id": "n1"}))
+        .await;
+    let event = alice.event(&format!("inbox#{alice_id}"), "message").await;
+    assert_eq!(event["message"]["text"], "note to self");
+
+    // Bob's `inbox` is his own; Alice's instance is forbidden to him by its full name.
+    let mut bob = server.connect(Some(&bob_token)).await;
+    let page = bob.ok(json!({"type": "history", "channel": "inbox"})).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 0);
+    bob.err(
+        json!({"type": "subscribe", "channel": format!("inbox#{alice_id}")}),
+        "forbidden",
+    )
+    .await;
+    bob.err(
+        json!({"type": "history", "channel": format!("inbox#{alice_id}")}),
+        "forbidden",
+    )
+    .await;
+    bob.err(json!({"type": "send", "channel": format!("inbox#{alice_id}"), "text": "x", "client_id": "b"}), "forbidden").await;
+    let mut anon = server.connect(None).await;
+    anon.err(
+        json!({"type": "history", "channel": "inbox"}),
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn max_participants_and_channel_names() {
+    let server = TestServer::start(RELAXED).await;
+    let tokens = [
+        server.register("a1").await,
+        server.register("a2").await,
+        server.register("a3").await,
+    ];
+    let mut a1 = server.connect(Some(&tokens[0])).await;
+    a1.ok(json!({"type": "channel_create", "channel": "small", "max_participants": 2}))
+        .await;
+    a1.err(
+        json!({"type": "channel_create", "channel": "small"}),
+        "channel_exists",
+    )
+    .await;
+    for bad in ["Bad", "a b", "a::b", "x#1", ""] {
+        a1.err(
+            json!({"type": "channel_create", "channel": bad}),
+            "invalid_channel_name",
+        )
+        .await;
+    }
+    let mut a2 = server.connect(Some(&tokens[1])).await;
+    a2.ok(json!({"type": "channel_join", "channel": "small"}))
+        .await;
+    let mut a3 = server.connect(Some(&tokens[2])).await;
+    a3.err(
+        json!({"type": "channel_join", "channel": "small"}),
+        "channel_full",
+    )
+    .await;
+    a2.ok(json!({"type": "channel_leave", "channel": "small"}))
+        .await;
+    a3.ok(json!({"type": "channel_join", "channel": "small"}))
+        .await;
+    // Membership changes are durable events in the channel's history.
+    let sub = a1
+        .ok(json!({"type": "subscribe", "channel": "small", "since": 0}))
+        .await;
+    assert_eq!(sub["backlog"], 4);
+    let kinds: Vec<String> = {
+        let mut kinds = Vec::new();
+        for _ in 0..4 {
+            let f = a1.wait_for(|f| f["type"] == "event").await;
+            kinds.push(f["kind"].as_str().unwrap().to_owned());
+        }
+        kinds
+    };
+    assert_eq!(
+        kinds,
+        [
+            "member_joined",
+            "member_joined",
+            "member_left",
+            "member_joined"
+        ]
+    );
+}
