@@ -146,6 +146,7 @@ impl Hubs {
             presence_enabled: presence,
             head: slot.head,
             subs: HashMap::new(),
+            user_sessions: HashMap::new(),
             present: HashMap::new(),
             typing: HashMap::new(),
             config: Arc::clone(&self.config),
@@ -200,6 +201,8 @@ struct Hub {
     presence_enabled: bool,
     head: u64,
     subs: HashMap<u64, Sub>,
+    /// Subscribed sessions per user, so "last session gone" costs no scan.
+    user_sessions: HashMap<i64, u32>,
     present: HashMap<i64, Present>,
     typing: HashMap<i64, Typing>,
     config: Arc<HubConfig>,
@@ -238,6 +241,9 @@ impl Hub {
                 // Re-subscribing replaces the old subscription of this connection.
                 self.remove_sub(conn_id);
                 let user = sub.user.clone();
+                if let Some(user) = &user {
+                    *self.user_sessions.entry(user.id).or_default() += 1;
+                }
                 self.subs.insert(
                     conn_id,
                     Sub {
@@ -410,34 +416,31 @@ impl Hub {
     }
 
     fn remove_sub(&mut self, conn_id: u64) {
-        let Some(sub) = self.subs.remove(&conn_id) else {
-            return;
-        };
+        let Some(sub) = self.subs.remove(&conn_id) else { return };
         let Some(user) = sub.user else { return };
-        let Some(present) = self.present.get_mut(&user.id) else {
-            return;
+        if let Some(present) = self.present.get_mut(&user.id) {
+            present.sessions.remove(&conn_id);
+        }
+        let remaining = match self.user_sessions.get_mut(&user.id) {
+            Some(count) => {
+                *count = count.saturating_sub(1);
+                *count
+            }
+            None => 0,
         };
-        present.sessions.remove(&conn_id);
-        if !present.sessions.is_empty() {
+        if remaining > 0 {
             return;
         }
-        let status = present.status.clone();
-        self.present.remove(&user.id);
+        // The user's last session here is gone: end their typing and presence.
+        self.user_sessions.remove(&user.id);
         if self.typing.remove(&user.id).is_some() {
-            let event = Event::Typing {
-                user: user.clone(),
-                typing: false,
-                expires_in_ms: 0,
-            };
+            let event = Event::Typing { user: user.clone(), typing: false, expires_in_ms: 0 };
             self.broadcast_ephemeral(event, None);
         }
-        let event = Event::Presence {
-            state: PresenceState::Left,
-            user,
-            status,
-            status_text: None,
-        };
-        self.broadcast_ephemeral(event, None);
+        if let Some(present) = self.present.remove(&user.id) {
+            let event = Event::Presence { state: PresenceState::Left, user, status: present.status, status_text: None };
+            self.broadcast_ephemeral(event, None);
+        }
     }
 
     fn presence_snapshot(&self) -> Vec<PresenceEntry> {

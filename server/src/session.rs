@@ -185,8 +185,21 @@ pub async fn run(
             status: None,
         };
         session.start(auth).await;
-        session.read_loop(stream).await;
+        let mut stream = stream;
+        let peer_gone = session.read_loop(&mut stream).await;
         session.finish().await;
+        if !peer_gone {
+            // We are closing: wait (bounded) for the client's close reply, reading and dropping
+            // whatever it still sends, so it sees our close frame before the socket goes.
+            let drain = async {
+                while let Some(Ok(message)) = stream.next().await {
+                    if matches!(message, WsMessage::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
+        }
         let _ = writer.await;
         state.sessions.remove(id);
         drop(permit);
@@ -263,31 +276,35 @@ impl Session {
         }
     }
 
-    async fn read_loop(&mut self, mut stream: futures_util::stream::SplitStream<WebSocket>) {
+    /// Reads and handles frames until the connection ends. True when the peer ended it (close
+    /// frame or EOF); false when we are closing it.
+    async fn read_loop(&mut self, stream: &mut futures_util::stream::SplitStream<WebSocket>) -> bool {
         let handshake = self.state.config.realtime.handshake_timeout;
         let first_deadline = Instant::now() + handshake;
-        let mut got_frame = false;
+        // Sessions authenticated at the upgrade may legitimately only listen (auto_subscribe);
+        // an anonymous connection must say something within the handshake timeout.
+        let mut got_frame = self.user.is_some();
         loop {
             let next = tokio::select! {
                 biased;
-                () = self.control.closing.cancelled() => return,
+                () = self.control.closing.cancelled() => return false,
                 () = self.state.shutdown.cancelled() => {
                     self.control.close_with(1001, "server shutting down");
-                    return;
+                    return false;
                 }
                 () = tokio::time::sleep_until(first_deadline), if !got_frame => {
                     // Nothing at all from the client: a connection held open without a word.
                     self.control.close_with(close_code::AUTH_FAILED, "no frame before handshake timeout");
-                    return;
+                    return false;
                 }
                 next = stream.next() => next,
             };
             let message = match next {
-                None => return,
+                None => return true,
                 Some(Ok(message)) => message,
                 Some(Err(err)) => {
                     self.close_for_read_error(err);
-                    return;
+                    return false;
                 }
             };
             got_frame = true;
@@ -307,7 +324,7 @@ impl Session {
                         .store(store::now_ms(), Ordering::Relaxed);
                 }
                 WsMessage::Ping(_) => {}
-                WsMessage::Close(_) => return,
+                WsMessage::Close(_) => return true,
             }
         }
     }
@@ -739,6 +756,9 @@ fn subscribe_result(
         presence: ack.presence.clone(),
     }
 }
+
+/// How long a closing connection waits for the client's close reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Backlog events read from the database per query while resuming.
 const BACKLOG_PAGE: u32 = 500;
