@@ -36,7 +36,7 @@ use crate::{
 /// close, and when it was last heard from.
 pub struct ConnControl {
     pub id: u64,
-    closing: tokio_util::sync::CancellationToken,
+    pub(crate) closing: tokio_util::sync::CancellationToken,
     code: AtomicU16,
     reason: OnceLock<&'static str>,
     last_active: AtomicI64,
@@ -46,7 +46,7 @@ pub struct ConnControl {
 }
 
 impl ConnControl {
-    fn new(id: u64) -> Self {
+    pub(crate) fn new(id: u64) -> Self {
         let now = store::now_ms();
         Self {
             id,
@@ -69,6 +69,11 @@ impl ConnControl {
             let _ = self.reason.set(reason);
         }
         self.closing.cancel();
+    }
+
+    /// The close code asked for so far (0 = none).
+    pub fn close_code(&self) -> u16 {
+        self.code.load(Ordering::Acquire)
     }
 
     pub fn last_active(&self) -> i64 {

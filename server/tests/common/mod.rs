@@ -125,6 +125,11 @@ impl TestServer {
         let _ = child.wait();
     }
 
+    /// Hands the process to the test (to signal it directly).
+    pub fn take_child(&mut self) -> Child {
+        self.child.take().expect("running")
+    }
+
     pub async fn start_again(&mut self) {
         self.spawn().await;
     }
@@ -396,6 +401,21 @@ impl Client {
                     );
                 }
                 Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// The next text frame, or the close code if the connection closes first.
+    pub async fn until_closed_or_text(&mut self) -> Result<Value, Option<u16>> {
+        if let Some(frame) = self.pending.pop_front() {
+            return Ok(frame);
+        }
+        loop {
+            match tokio::time::timeout(TIMEOUT, self.ws.next()).await.expect("timed out") {
+                Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text).unwrap()),
+                Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended without close frame: {other:?}"),
             }
         }
     }
