@@ -57,16 +57,15 @@ impl AppState {
         let outcome = self
             .store
             .write(move |tx, state| {
-                let (outcome, published) = store::append_message(
-                    tx,
-                    state,
+                let new = store::NewMessage {
                     channel_id,
-                    &name,
-                    &author,
-                    &text,
-                    &client_id,
-                    store::now_ms(),
-                )?;
+                    channel_name: &name,
+                    author: &author,
+                    text: &text,
+                    client_id: &client_id,
+                    now: store::now_ms(),
+                };
+                let (outcome, published) = store::append_message(tx, state, new)?;
                 Ok((outcome, published.into_iter().collect()))
             })
             .await?;

@@ -18,7 +18,7 @@ pub enum ConfigError {
     Parse(String),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -134,9 +134,10 @@ pub struct StorageConfig {
     pub commit_mode: CommitMode,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommitMode {
+    #[default]
     PerBatch,
     PerWrite,
 }
@@ -161,19 +162,6 @@ pub struct ChannelConfig {
     pub auto_subscribe: bool,
     pub max_participants: Option<u32>,
     pub topic: Option<String>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            realtime: RealtimeConfig::default(),
-            websocket: WebsocketConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            storage: StorageConfig::default(),
-            channels: BTreeMap::new(),
-        }
-    }
 }
 
 impl Default for ServerConfig {
@@ -248,12 +236,6 @@ impl Default for StorageConfig {
             write_queue: 8192,
             commit_mode: CommitMode::PerBatch,
         }
-    }
-}
-
-impl Default for CommitMode {
-    fn default() -> Self {
-        Self::PerBatch
     }
 }
 

@@ -416,7 +416,9 @@ impl Hub {
     }
 
     fn remove_sub(&mut self, conn_id: u64) {
-        let Some(sub) = self.subs.remove(&conn_id) else { return };
+        let Some(sub) = self.subs.remove(&conn_id) else {
+            return;
+        };
         let Some(user) = sub.user else { return };
         if let Some(present) = self.present.get_mut(&user.id) {
             present.sessions.remove(&conn_id);
@@ -434,11 +436,20 @@ impl Hub {
         // The user's last session here is gone: end their typing and presence.
         self.user_sessions.remove(&user.id);
         if self.typing.remove(&user.id).is_some() {
-            let event = Event::Typing { user: user.clone(), typing: false, expires_in_ms: 0 };
+            let event = Event::Typing {
+                user: user.clone(),
+                typing: false,
+                expires_in_ms: 0,
+            };
             self.broadcast_ephemeral(event, None);
         }
         if let Some(present) = self.present.remove(&user.id) {
-            let event = Event::Presence { state: PresenceState::Left, user, status: present.status, status_text: None };
+            let event = Event::Presence {
+                state: PresenceState::Left,
+                user,
+                status: present.status,
+                status_text: None,
+            };
             self.broadcast_ephemeral(event, None);
         }
     }
@@ -547,19 +558,41 @@ mod tests {
     }
 
     fn user(id: i64, name: &str) -> UserRef {
-        UserRef { id, name: name.into(), display_name: None, avatar: None }
+        UserRef {
+            id,
+            name: name.into(),
+            display_name: None,
+            avatar: None,
+        }
     }
 
     fn published(seq: u64) -> Published {
-        Published { channel_id: 1, seq, frame: Frame::from(format!("durable {seq}")), author_id: None }
+        Published {
+            channel_id: 1,
+            seq,
+            frame: Frame::from(format!("durable {seq}")),
+            author_id: None,
+        }
     }
 
-    async fn subscribe(hub: &HubHandle, conn_id: u64, who: UserRef, queue: usize) -> (mpsc::Receiver<Frame>, Arc<ConnControl>, u64) {
+    async fn subscribe(
+        hub: &HubHandle,
+        conn_id: u64,
+        who: UserRef,
+        queue: usize,
+    ) -> (mpsc::Receiver<Frame>, Arc<ConnControl>, u64) {
         let (tx, rx) = mpsc::channel(queue);
         let control = Arc::new(ConnControl::new(conn_id));
         let (reply, ack) = oneshot::channel();
-        let sub = Subscriber { conn_id, user: Some(who), tx, control: Arc::clone(&control) };
-        hub.send(HubCmd::Subscribe { sub, reply }).await.expect("hub alive");
+        let sub = Subscriber {
+            conn_id,
+            user: Some(who),
+            tx,
+            control: Arc::clone(&control),
+        };
+        hub.send(HubCmd::Subscribe { sub, reply })
+            .await
+            .expect("hub alive");
         let head = ack.await.expect("ack").head;
         (rx, control, head)
     }
@@ -579,17 +612,25 @@ mod tests {
         let hubs = Hubs::new(config());
         let hub = hubs.hub(1, "c", false, 0);
         let (_bob_rx, _, _) = subscribe(&hub, 8, user(2, "bob"), 64).await;
-        hub.send(HubCmd::CaughtUp { conn_id: 8 }).await.expect("send");
+        hub.send(HubCmd::CaughtUp { conn_id: 8 })
+            .await
+            .expect("send");
         let (mut rx, control, head) = subscribe(&hub, 7, user(1, "alice"), 4).await;
         assert_eq!(head, 0);
-        hub.send(HubCmd::CaughtUp { conn_id: 7 }).await.expect("send");
+        hub.send(HubCmd::CaughtUp { conn_id: 7 })
+            .await
+            .expect("send");
         for seq in 1..=3 {
-            hub.send(HubCmd::Publish(published(seq))).await.expect("send");
+            hub.send(HubCmd::Publish(published(seq)))
+                .await
+                .expect("send");
         }
         hub.send(HubCmd::Typing { conn_id: 8 }).await.expect("send"); // more than half full: shed
         hub.send(HubCmd::Publish(published(4))).await.expect("send"); // still fits
         hub.send(HubCmd::Publish(published(5))).await.expect("send"); // does not: resync
-        tokio::time::timeout(Duration::from_secs(5), control.closing.cancelled()).await.expect("closed");
+        tokio::time::timeout(Duration::from_secs(5), control.closing.cancelled())
+            .await
+            .expect("closed");
         assert_eq!(control.close_code(), close_code::RESYNC);
         let frames = drain(&mut rx);
         assert_eq!(frames, ["durable 1", "durable 2", "durable 3", "durable 4"]);
@@ -607,22 +648,32 @@ mod tests {
         hub.send(HubCmd::Publish(published(3))).await.expect("send");
         hub.send(HubCmd::Publish(published(4))).await.expect("send");
         let (reply, presence) = oneshot::channel();
-        hub.send(HubCmd::PresenceList { reply }).await.expect("send");
+        hub.send(HubCmd::PresenceList { reply })
+            .await
+            .expect("send");
         presence.await.expect("hub answered");
         assert!(drain(&mut rx).is_empty(), "nothing live before CaughtUp");
-        hub.send(HubCmd::CaughtUp { conn_id: 7 }).await.expect("send");
+        hub.send(HubCmd::CaughtUp { conn_id: 7 })
+            .await
+            .expect("send");
         hub.send(HubCmd::Publish(published(5))).await.expect("send");
         let (reply, presence) = oneshot::channel();
-        hub.send(HubCmd::PresenceList { reply }).await.expect("send");
+        hub.send(HubCmd::PresenceList { reply })
+            .await
+            .expect("send");
         presence.await.expect("hub answered");
         assert_eq!(drain(&mut rx), ["durable 3", "durable 4", "durable 5"]);
 
         // A subscriber that never catches up overflows its bounded buffer and is resynced.
         let (_rx2, control2, _) = subscribe(&hub, 9, user(3, "carol"), 64).await;
         for seq in 6..=9 {
-            hub.send(HubCmd::Publish(published(seq))).await.expect("send");
+            hub.send(HubCmd::Publish(published(seq)))
+                .await
+                .expect("send");
         }
-        tokio::time::timeout(Duration::from_secs(5), control2.closing.cancelled()).await.expect("closed");
+        tokio::time::timeout(Duration::from_secs(5), control2.closing.cancelled())
+            .await
+            .expect("closed");
         assert_eq!(control2.close_code(), close_code::RESYNC);
         assert!(!control.closing.is_cancelled());
     }

@@ -283,7 +283,10 @@ impl Session {
 
     /// Reads and handles frames until the connection ends. True when the peer ended it (close
     /// frame or EOF); false when we are closing it.
-    async fn read_loop(&mut self, stream: &mut futures_util::stream::SplitStream<WebSocket>) -> bool {
+    async fn read_loop(
+        &mut self,
+        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    ) -> bool {
         let handshake = self.state.config.realtime.handshake_timeout;
         let first_deadline = Instant::now() + handshake;
         // Sessions authenticated at the upgrade may legitimately only listen (auto_subscribe);

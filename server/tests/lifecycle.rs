@@ -18,9 +18,13 @@ async fn sigterm_closes_sockets_with_1001_after_flushing_and_exits_zero() {
     let mut server = TestServer::start(RELAXED).await;
     let token = server.register("alice").await;
     let mut alice = server.connect(Some(&token)).await;
-    alice.ok(json!({"type": "channel_create", "channel": "general"})).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "general"}))
+        .await;
     let mut watcher = server.connect(Some(&token)).await;
-    watcher.ok(json!({"type": "subscribe", "channel": "general"})).await;
+    watcher
+        .ok(json!({"type": "subscribe", "channel": "general"}))
+        .await;
 
     // Fire sends without waiting, then stop: every acknowledged send must survive, and the
     // watcher must get every event it was sent before the 1001 close.
@@ -30,11 +34,19 @@ async fn sigterm_closes_sockets_with_1001_after_flushing_and_exits_zero() {
     let acked = tokio::spawn(async move {
         let mut acked = Vec::new();
         loop {
-            match tokio::time::timeout(TIMEOUT, futures_util::StreamExt::next(&mut alice.ws)).await.unwrap() {
+            match tokio::time::timeout(TIMEOUT, futures_util::StreamExt::next(&mut alice.ws))
+                .await
+                .unwrap()
+            {
                 Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
                     let f: serde_json::Value = serde_json::from_str(&t).unwrap();
                     if f["type"] == "reply" && f["op"] == "send" {
-                        acked.push(f["result"]["message"]["client_id"].as_str().unwrap().to_owned());
+                        acked.push(
+                            f["result"]["message"]["client_id"]
+                                .as_str()
+                                .unwrap()
+                                .to_owned(),
+                        );
                     }
                 }
                 Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
@@ -53,7 +65,9 @@ async fn sigterm_closes_sockets_with_1001_after_flushing_and_exits_zero() {
     let mut seen = Vec::new();
     loop {
         match watcher.until_closed_or_text().await {
-            Ok(frame) if frame["kind"] == "message" => seen.push(frame["message"]["client_id"].as_str().unwrap().to_owned()),
+            Ok(frame) if frame["kind"] == "message" => {
+                seen.push(frame["message"]["client_id"].as_str().unwrap().to_owned())
+            }
             Ok(_) => {}
             Err(code) => {
                 assert_eq!(code, Some(1001));
@@ -61,12 +75,22 @@ async fn sigterm_closes_sockets_with_1001_after_flushing_and_exits_zero() {
             }
         }
     }
-    assert!(acked.iter().all(|c| seen.contains(c)), "watcher missed an acknowledged message");
+    assert!(
+        acked.iter().all(|c| seen.contains(c)),
+        "watcher missed an acknowledged message"
+    );
 
     server.start_again().await;
     let mut reader = server.connect(Some(&token)).await;
-    let page = reader.ok(json!({"type": "history", "channel": "general", "limit": 100})).await;
-    let stored: Vec<String> = page["messages"].as_array().unwrap().iter().map(|m| m["client_id"].as_str().unwrap().to_owned()).collect();
+    let page = reader
+        .ok(json!({"type": "history", "channel": "general", "limit": 100}))
+        .await;
+    let stored: Vec<String> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["client_id"].as_str().unwrap().to_owned())
+        .collect();
     for c in &acked {
         assert!(stored.contains(c), "acknowledged {c} was lost");
     }
@@ -84,7 +108,11 @@ async fn sigint_also_shuts_down_cleanly() {
         child.wait().unwrap()
     });
     assert_eq!(client.close_code().await, Some(1001));
-    assert!(tokio::time::timeout(TIMEOUT, status).await.unwrap().unwrap().success());
+    assert!(tokio::time::timeout(TIMEOUT, status)
+        .await
+        .unwrap()
+        .unwrap()
+        .success());
 }
 
 #[tokio::test]
@@ -114,15 +142,25 @@ async fn starts_with_no_arguments_using_default_data_dir() {
     .await
     .unwrap()
     .unwrap();
-    let url = lines.trim().strip_prefix("listening on http://127.0.0.1:").expect("listening line");
+    let url = lines
+        .trim()
+        .strip_prefix("listening on http://127.0.0.1:")
+        .expect("listening line");
     assert!(url.parse::<u16>().unwrap() > 0);
-    assert!(home.path().join("parley/parley.db").exists(), "default data dir under XDG_DATA_HOME");
-    let health = reqwest::get(format!("http://127.0.0.1:{url}/healthz")).await.unwrap();
+    assert!(
+        home.path().join("parley/parley.db").exists(),
+        "default data dir under XDG_DATA_HOME"
+    );
+    let health = reqwest::get(format!("http://127.0.0.1:{url}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
     let body: serde_json::Value = health.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     signal(&child, "TERM");
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
     assert!(status.success());
 }
 
@@ -130,7 +168,15 @@ async fn starts_with_no_arguments_using_default_data_dir() {
 async fn json_logs_and_bad_config_errors() {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(binary())
-        .args(["--data", data.path().to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--data",
+            data.path().to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
         .env("PARLEY_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -149,22 +195,31 @@ async fn json_logs_and_bad_config_errors() {
     .unwrap()
     .unwrap();
     signal(&child, "TERM");
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
     assert!(output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
     assert!(!lines.is_empty());
     for line in lines {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
         assert!(value["level"].is_string());
     }
 
     // An invalid config is a clear error and a non-zero exit, not a panic.
     let config = data.path().join("bad.toml");
     std::fs::write(&config, "[websocket]\nmax_frame_size = \"lots\"\n").unwrap();
-    let out = Command::new(binary()).args(["--config", config.to_str().unwrap(), "serve"]).output().unwrap();
+    let out = Command::new(binary())
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("max_frame_size") || err.contains("invalid size"), "{err}");
+    assert!(
+        err.contains("max_frame_size") || err.contains("invalid size"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"));
 }

@@ -11,7 +11,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::{
     client::IntoClientRequest,
-    protocol::frame::{coding::{Data, OpCode}, Frame},
+    protocol::frame::{
+        coding::{Data, OpCode},
+        Frame,
+    },
     Message,
 };
 
@@ -43,18 +46,31 @@ async fn bad_json_and_unknown_types_get_errors_and_the_connection_stays_usable()
     let mut client = server.connect(None).await;
     client.send_raw("{not json").await;
     let err = client.recv().await;
-    assert_eq!((err["type"].clone(), err["code"].clone(), err["id"].clone()), (json!("error"), json!("invalid_json"), json!(null)));
+    assert_eq!(
+        (err["type"].clone(), err["code"].clone(), err["id"].clone()),
+        (json!("error"), json!("invalid_json"), json!(null))
+    );
     client.send_raw(r#"{"id": 41, "type": "teleport"}"#).await;
     let err = client.recv().await;
-    assert_eq!((err["code"].clone(), err["id"].clone()), (json!("unknown_type"), json!(41)));
+    assert_eq!(
+        (err["code"].clone(), err["id"].clone()),
+        (json!("unknown_type"), json!(41))
+    );
     client.send_raw(r#"{"id": 42, "type": "history"}"#).await;
     let err = client.recv().await;
-    assert_eq!((err["code"].clone(), err["id"].clone()), (json!("invalid_request"), json!(42)));
+    assert_eq!(
+        (err["code"].clone(), err["id"].clone()),
+        (json!("invalid_request"), json!(42))
+    );
     client.send_raw(r#"{"type": "ping"}"#).await;
     assert_eq!(client.recv().await["code"], "invalid_request");
     client.send_raw("[]").await;
     assert_eq!(client.recv().await["code"], "invalid_request");
-    client.ws.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    client
+        .ws
+        .send(Message::binary(vec![1, 2, 3]))
+        .await
+        .unwrap();
     assert_eq!(client.recv().await["code"], "invalid_request");
     let pong = client.ok(json!({"type": "ping"})).await;
     assert!(pong["server_time"].as_i64().unwrap() > 0);
@@ -68,7 +84,8 @@ async fn send_rate_limits_per_connection_and_per_user() {
     let server = TestServer::start(config).await;
     let token = server.register("alice").await;
     let mut one = server.connect(Some(&token)).await;
-    one.ok(json!({"type": "channel_create", "channel": "general"})).await;
+    one.ok(json!({"type": "channel_create", "channel": "general"}))
+        .await;
     let send = |i: u32| json!({"type": "send", "channel": "general", "text": "hi", "client_id": format!("c{i}")});
     for i in 0..3 {
         one.ok(send(i)).await;
@@ -103,7 +120,9 @@ async fn max_connections_answers_503_at_the_upgrade() {
     let server = TestServer::start(&config).await;
     let first = server.connect(None).await;
     let _second = server.connect(None).await;
-    let err = tokio_tungstenite::connect_async(server.ws_url()).await.expect_err("third must be refused");
+    let err = tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect_err("third must be refused");
     assert!(err.to_string().contains("503"), "{err}");
     drop(first);
     // The permit comes back once the server has seen the close (bounded retry).
@@ -112,7 +131,10 @@ async fn max_connections_answers_503_at_the_upgrade() {
         match tokio_tungstenite::connect_async(server.ws_url()).await {
             Ok(_) => break,
             Err(e) => {
-                assert!(tokio::time::Instant::now() < deadline, "never got a slot back: {e}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never got a slot back: {e}"
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -126,37 +148,71 @@ async fn channel_limit_caps_subscriptions_per_connection() {
     let token = server.register("alice").await;
     let mut client = server.connect(Some(&token)).await;
     for name in ["a", "b", "c"] {
-        client.ok(json!({"type": "channel_create", "channel": name})).await;
+        client
+            .ok(json!({"type": "channel_create", "channel": name}))
+            .await;
     }
-    client.ok(json!({"type": "subscribe", "channel": "a"})).await;
-    client.ok(json!({"type": "subscribe", "channel": "b"})).await;
-    client.err(json!({"type": "subscribe", "channel": "c"}), "channel_limit").await;
-    client.ok(json!({"type": "subscribe", "channel": "b", "since": 0})).await; // re-subscribe is fine
-    client.ok(json!({"type": "unsubscribe", "channel": "a"})).await;
-    client.ok(json!({"type": "subscribe", "channel": "c"})).await;
-    client.err(json!({"type": "unsubscribe", "channel": "a"}), "not_subscribed").await;
+    client
+        .ok(json!({"type": "subscribe", "channel": "a"}))
+        .await;
+    client
+        .ok(json!({"type": "subscribe", "channel": "b"}))
+        .await;
+    client
+        .err(
+            json!({"type": "subscribe", "channel": "c"}),
+            "channel_limit",
+        )
+        .await;
+    client
+        .ok(json!({"type": "subscribe", "channel": "b", "since": 0}))
+        .await; // re-subscribe is fine
+    client
+        .ok(json!({"type": "unsubscribe", "channel": "a"}))
+        .await;
+    client
+        .ok(json!({"type": "subscribe", "channel": "c"}))
+        .await;
+    client
+        .err(
+            json!({"type": "unsubscribe", "channel": "a"}),
+            "not_subscribed",
+        )
+        .await;
 }
 
 /// A client that stops reading is closed with 4000 (resync) once its queue is full; nobody
 /// else is slowed down, nothing durable is lost: resuming with `since` delivers the rest.
 #[tokio::test]
 async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
-    let config = format!("{RELAXED}\n[realtime]\noutbound_queue = 16\nmax_message_length = 40000\n");
+    let config =
+        format!("{RELAXED}\n[realtime]\noutbound_queue = 16\nmax_message_length = 40000\n");
     let server = TestServer::start(&config).await;
     let token = server.register("alice").await;
     let mut sender = server.connect(Some(&token)).await;
-    sender.ok(json!({"type": "channel_create", "channel": "firehose"})).await;
+    sender
+        .ok(json!({"type": "channel_create", "channel": "firehose"}))
+        .await;
     let mut fast = server.connect(Some(&token)).await;
-    fast.ok(json!({"type": "subscribe", "channel": "firehose"})).await;
+    fast.ok(json!({"type": "subscribe", "channel": "firehose"}))
+        .await;
 
     // The slow client: a tiny receive buffer and, after subscribing, no reading at all.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(server.addr.parse().unwrap()).await.unwrap();
     let mut request = server.ws_url().into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut slow, _) = tokio_tungstenite::client_async(request, stream).await.unwrap();
-    slow.send(Message::text(json!({"id": 1, "type": "subscribe", "channel": "firehose"}).to_string())).await.unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut slow, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .unwrap();
+    slow.send(Message::text(
+        json!({"id": 1, "type": "subscribe", "channel": "firehose"}).to_string(),
+    ))
+    .await
+    .unwrap();
 
     let text = "x".repeat(30_000);
     let total = 600u64;
@@ -165,16 +221,28 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
         while last < 1 + total {
             let frame = fast.event("firehose", "message").await;
             let seq = seq_of(&frame);
-            assert_eq!(seq, last.max(1) + 1, "fast subscriber saw a gap or duplicate");
+            assert_eq!(
+                seq,
+                last.max(1) + 1,
+                "fast subscriber saw a gap or duplicate"
+            );
             last = seq;
         }
         last
     });
     for i in 0..total {
         let op = json!({"type": "send", "channel": "firehose", "text": text, "client_id": format!("m{i}")});
-        tokio::time::timeout(Duration::from_secs(5), sender.ok(op)).await.expect("a slow reader must not slow the sender");
+        tokio::time::timeout(Duration::from_secs(5), sender.ok(op))
+            .await
+            .expect("a slow reader must not slow the sender");
     }
-    assert_eq!(tokio::time::timeout(TIMEOUT, fast_reader).await.unwrap().unwrap(), 1 + total);
+    assert_eq!(
+        tokio::time::timeout(TIMEOUT, fast_reader)
+            .await
+            .unwrap()
+            .unwrap(),
+        1 + total
+    );
 
     // Now read the slow client: what it got is in order, then the resync close.
     let mut last_seq = 0;
@@ -183,7 +251,10 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
             Some(Ok(Message::Text(t))) => {
                 let frame: serde_json::Value = serde_json::from_str(&t).unwrap();
                 if let Some(seq) = frame["seq"].as_u64() {
-                    assert!(seq == last_seq + 1 || last_seq == 0, "order broken at {seq} after {last_seq}");
+                    assert!(
+                        seq == last_seq + 1 || last_seq == 0,
+                        "order broken at {seq} after {last_seq}"
+                    );
                     last_seq = seq;
                 }
             }
@@ -193,10 +264,15 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
         }
     };
     assert_eq!(code, Some(4000));
-    assert!(last_seq < 1 + total, "the slow client should not have received everything");
+    assert!(
+        last_seq < 1 + total,
+        "the slow client should not have received everything"
+    );
     // Resume: exactly the rest.
     let mut again = server.connect(Some(&token)).await;
-    let sub = again.ok(json!({"type": "subscribe", "channel": "firehose", "since": last_seq})).await;
+    let sub = again
+        .ok(json!({"type": "subscribe", "channel": "firehose", "since": last_seq}))
+        .await;
     assert_eq!(sub["backlog"].as_u64().unwrap(), 1 + total - last_seq);
     let mut next = last_seq + 1;
     loop {
@@ -212,7 +288,8 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
 
 #[tokio::test]
 async fn missing_pongs_close_with_4001() {
-    let config = format!("{RELAXED}\n[websocket]\nping_interval = \"200ms\"\npong_timeout = \"300ms\"\n");
+    let config =
+        format!("{RELAXED}\n[websocket]\nping_interval = \"200ms\"\npong_timeout = \"300ms\"\n");
     let server = TestServer::start(&config).await;
     let token = server.register("alice").await;
     let mut client = server.connect(Some(&token)).await;
@@ -223,7 +300,10 @@ async fn missing_pongs_close_with_4001() {
 
     // A client that reads (and so answers pings) stays connected well past the timeout.
     let mut live = server.connect(Some(&token)).await;
-    assert!(live.none_within(Duration::from_millis(1500), |_| false).await);
+    assert!(
+        live.none_within(Duration::from_millis(1500), |_| false)
+            .await
+    );
     live.ok(json!({"type": "ping"})).await;
 }
 
@@ -237,25 +317,40 @@ async fn silent_anonymous_connections_are_closed_after_the_handshake_timeout() {
 
 #[tokio::test]
 async fn origins_versions_and_disabled_realtime_are_checked_at_the_upgrade() {
-    let server = TestServer::start("[server]\nallowed_origins = [\"https://chat.example\"]\n").await;
+    let server =
+        TestServer::start("[server]\nallowed_origins = [\"https://chat.example\"]\n").await;
     let with_header = |name: &'static str, value: &str| {
         let mut r = server.ws_url().into_client_request().unwrap();
         r.headers_mut().insert(name, value.parse().unwrap());
         r
     };
-    let err = tokio_tungstenite::connect_async(with_header("origin", "https://evil.example")).await.expect_err("bad origin");
+    let err = tokio_tungstenite::connect_async(with_header("origin", "https://evil.example"))
+        .await
+        .expect_err("bad origin");
     assert!(err.to_string().contains("403"), "{err}");
-    tokio_tungstenite::connect_async(with_header("origin", "https://chat.example")).await.expect("allowed origin");
-    tokio_tungstenite::connect_async(server.ws_url()).await.expect("native clients send no origin");
+    tokio_tungstenite::connect_async(with_header("origin", "https://chat.example"))
+        .await
+        .expect("allowed origin");
+    tokio_tungstenite::connect_async(server.ws_url())
+        .await
+        .expect("native clients send no origin");
 
-    let err = tokio_tungstenite::connect_async(with_header("parley-protocol", "99")).await.expect_err("version");
+    let err = tokio_tungstenite::connect_async(with_header("parley-protocol", "99"))
+        .await
+        .expect_err("version");
     assert!(err.to_string().contains("426"), "{err}");
-    let err = tokio_tungstenite::connect_async(format!("{}?v=2", server.ws_url())).await.expect_err("version");
+    let err = tokio_tungstenite::connect_async(format!("{}?v=2", server.ws_url()))
+        .await
+        .expect_err("version");
     assert!(err.to_string().contains("426"), "{err}");
-    tokio_tungstenite::connect_async(format!("{}?v=1", server.ws_url())).await.expect("current version");
+    tokio_tungstenite::connect_async(format!("{}?v=1", server.ws_url()))
+        .await
+        .expect("current version");
 
     let off = TestServer::start("[realtime]\nenabled = false\n").await;
-    let err = tokio_tungstenite::connect_async(off.ws_url()).await.expect_err("disabled");
+    let err = tokio_tungstenite::connect_async(off.ws_url())
+        .await
+        .expect_err("disabled");
     assert!(err.to_string().contains("503"), "{err}");
     let (status, _) = off.get("/healthz", None).await;
     assert_eq!(status, 200, "HTTP keeps working with realtime off");

@@ -10,8 +10,12 @@ use common::*;
 use serde_json::{json, Value};
 
 fn presence_names(list: &Value) -> Vec<String> {
-    let mut names: Vec<String> =
-        list.as_array().unwrap().iter().map(|p| p["user"]["name"].as_str().unwrap().to_owned()).collect();
+    let mut names: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["user"]["name"].as_str().unwrap().to_owned())
+        .collect();
     names.sort();
     names
 }
@@ -24,35 +28,76 @@ async fn presence_counts_users_not_sessions() {
     let bob_token = server.register("bob").await;
 
     let mut alice = server.connect(Some(&alice_token)).await;
-    let sub = alice.ok(json!({"type": "subscribe", "channel": "lobby"})).await;
+    let sub = alice
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
     assert_eq!(presence_names(&sub["presence"]), ["alice"]);
 
     let mut bob1 = server.connect(Some(&bob_token)).await;
-    let sub = bob1.ok(json!({"type": "subscribe", "channel": "lobby"})).await;
+    let sub = bob1
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
     assert_eq!(presence_names(&sub["presence"]), ["alice", "bob"]);
     let joined = alice.event("lobby", "presence").await;
-    assert_eq!((joined["state"].clone(), joined["user"]["name"].clone()), (json!("joined"), json!("bob")));
+    assert_eq!(
+        (joined["state"].clone(), joined["user"]["name"].clone()),
+        (json!("joined"), json!("bob"))
+    );
 
     // Bob's second session: no second "joined", but the snapshot shows two sessions.
     let mut bob2 = server.connect(Some(&bob_token)).await;
-    let sub = bob2.ok(json!({"type": "subscribe", "channel": "lobby"})).await;
-    let bob_entry = sub["presence"].as_array().unwrap().iter().find(|p| p["user"]["name"] == "bob").unwrap().clone();
+    let sub = bob2
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
+    let bob_entry = sub["presence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["user"]["name"] == "bob")
+        .unwrap()
+        .clone();
     assert_eq!(bob_entry["sessions"], 2);
-    assert!(alice.none_within(Duration::from_millis(300), |f| f["kind"] == "presence").await);
+    assert!(
+        alice
+            .none_within(Duration::from_millis(300), |f| f["kind"] == "presence")
+            .await
+    );
 
     // Status changes reach everyone.
-    bob2.ok(json!({"type": "set_status", "status": "away", "text": "lunch"})).await;
+    bob2.ok(json!({"type": "set_status", "status": "away", "text": "lunch"}))
+        .await;
     let status = alice.event("lobby", "presence").await;
-    assert_eq!((status["state"].clone(), status["status"].clone(), status["status_text"].clone()), (json!("status"), json!("away"), json!("lunch")));
-    bob2.err(json!({"type": "set_status", "status": "sleeping"}), "invalid_request").await;
+    assert_eq!(
+        (
+            status["state"].clone(),
+            status["status"].clone(),
+            status["status_text"].clone()
+        ),
+        (json!("status"), json!("away"), json!("lunch"))
+    );
+    bob2.err(
+        json!({"type": "set_status", "status": "sleeping"}),
+        "invalid_request",
+    )
+    .await;
 
     // One session going away is not "left"; the last one is.
-    bob1.ok(json!({"type": "unsubscribe", "channel": "lobby"})).await;
-    assert!(alice.none_within(Duration::from_millis(300), |f| f["kind"] == "presence").await);
+    bob1.ok(json!({"type": "unsubscribe", "channel": "lobby"}))
+        .await;
+    assert!(
+        alice
+            .none_within(Duration::from_millis(300), |f| f["kind"] == "presence")
+            .await
+    );
     drop(bob2); // disconnect without unsubscribing
     let left = alice.event("lobby", "presence").await;
-    assert_eq!((left["state"].clone(), left["user"]["name"].clone()), (json!("left"), json!("bob")));
-    let list = alice.ok(json!({"type": "presence_list", "channel": "lobby"})).await;
+    assert_eq!(
+        (left["state"].clone(), left["user"]["name"].clone()),
+        (json!("left"), json!("bob"))
+    );
+    let list = alice
+        .ok(json!({"type": "presence_list", "channel": "lobby"}))
+        .await;
     assert_eq!(presence_names(&list["presence"]), ["alice"]);
     // Presence is ephemeral: no seq.
     assert!(left.get("seq").is_none());
@@ -60,38 +105,63 @@ async fn presence_counts_users_not_sessions() {
 
 #[tokio::test]
 async fn typing_is_ephemeral_expires_and_is_rate_limited() {
-    let config = format!("{RELAXED}\n[realtime]\ntyping_ttl = \"400ms\"\ntyping_interval = \"10s\"\n");
+    let config =
+        format!("{RELAXED}\n[realtime]\ntyping_ttl = \"400ms\"\ntyping_interval = \"10s\"\n");
     let server = TestServer::start(&config).await;
     let alice_token = server.register("alice").await;
     let bob_token = server.register("bob").await;
     let mut alice = server.connect(Some(&alice_token)).await;
-    alice.ok(json!({"type": "channel_create", "channel": "general"})).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "general"}))
+        .await;
     let mut bob = server.connect(Some(&bob_token)).await;
-    bob.ok(json!({"type": "channel_join", "channel": "general"})).await;
-    bob.ok(json!({"type": "subscribe", "channel": "general"})).await;
-    alice.err(json!({"type": "typing", "channel": "general"}), "not_subscribed").await;
-    alice.ok(json!({"type": "subscribe", "channel": "general"})).await;
+    bob.ok(json!({"type": "channel_join", "channel": "general"}))
+        .await;
+    bob.ok(json!({"type": "subscribe", "channel": "general"}))
+        .await;
+    alice
+        .err(
+            json!({"type": "typing", "channel": "general"}),
+            "not_subscribed",
+        )
+        .await;
+    alice
+        .ok(json!({"type": "subscribe", "channel": "general"}))
+        .await;
 
-    alice.ok(json!({"type": "typing", "channel": "general"})).await;
+    alice
+        .ok(json!({"type": "typing", "channel": "general"}))
+        .await;
     let typing = bob.event("general", "typing").await;
-    assert_eq!((typing["typing"].clone(), typing["user"]["name"].clone()), (json!(true), json!("alice")));
+    assert_eq!(
+        (typing["typing"].clone(), typing["user"]["name"].clone()),
+        (json!(true), json!("alice"))
+    );
     assert_eq!(typing["expires_in_ms"], 400);
     assert!(typing.get("seq").is_none());
     // Renewals inside typing_interval are not re-broadcast.
-    alice.ok(json!({"type": "typing", "channel": "general"})).await;
-    alice.ok(json!({"type": "typing", "channel": "general"})).await;
+    alice
+        .ok(json!({"type": "typing", "channel": "general"}))
+        .await;
+    alice
+        .ok(json!({"type": "typing", "channel": "general"}))
+        .await;
     let stop = bob.event("general", "typing").await;
     assert_eq!(stop["typing"], false, "expiry is announced: {stop}");
 
     // A message ends the indicator without waiting for expiry; leaving clears it too.
     let mut bob2 = server.connect(Some(&bob_token)).await;
-    bob2.ok(json!({"type": "subscribe", "channel": "general"})).await;
-    bob2.ok(json!({"type": "typing", "channel": "general"})).await;
+    bob2.ok(json!({"type": "subscribe", "channel": "general"}))
+        .await;
+    bob2.ok(json!({"type": "typing", "channel": "general"}))
+        .await;
     alice.event("general", "typing").await;
     drop(bob2);
     drop(bob);
     // bob still has no session: his typing ends when his last session went away.
-    let end = alice.wait_for(|f| f["kind"] == "typing" && f["typing"] == false).await;
+    let end = alice
+        .wait_for(|f| f["kind"] == "typing" && f["typing"] == false)
+        .await;
     assert_eq!(end["user"]["name"], "bob");
 }
 
@@ -100,8 +170,20 @@ async fn presence_refused_to_outsiders_and_channels_without_presence() {
     let server = TestServer::start(RELAXED).await;
     let alice_token = server.register("alice").await;
     let mut alice = server.connect(Some(&alice_token)).await;
-    alice.ok(json!({"type": "channel_create", "channel": "plain"})).await;
-    alice.err(json!({"type": "presence_list", "channel": "plain"}), "invalid_request").await;
-    let sub = alice.ok(json!({"type": "subscribe", "channel": "plain"})).await;
-    assert!(sub.get("presence").is_none(), "no presence in channels without it: {sub}");
+    alice
+        .ok(json!({"type": "channel_create", "channel": "plain"}))
+        .await;
+    alice
+        .err(
+            json!({"type": "presence_list", "channel": "plain"}),
+            "invalid_request",
+        )
+        .await;
+    let sub = alice
+        .ok(json!({"type": "subscribe", "channel": "plain"}))
+        .await;
+    assert!(
+        sub.get("presence").is_none(),
+        "no presence in channels without it: {sub}"
+    );
 }

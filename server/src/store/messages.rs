@@ -53,18 +53,31 @@ pub fn append_event(
     })
 }
 
+/// A message to store.
+pub struct NewMessage<'a> {
+    pub channel_id: i64,
+    pub channel_name: &'a str,
+    pub author: &'a UserRef,
+    pub text: &'a str,
+    pub client_id: &'a str,
+    pub now: i64,
+}
+
 /// Stores a message unless this author already sent this `client_id`, in which case the
 /// original is returned and nothing is written.
 pub fn append_message(
     tx: &Connection,
     state: &mut WriterState,
-    channel_id: i64,
-    channel_name: &str,
-    author: &UserRef,
-    text: &str,
-    client_id: &str,
-    now: i64,
+    new: NewMessage<'_>,
 ) -> Result<(AppendOutcome, Option<Published>)> {
+    let NewMessage {
+        channel_id,
+        channel_name,
+        author,
+        text,
+        client_id,
+        now,
+    } = new;
     if let Some(original) = message_by_client_id(tx, author.id, client_id)? {
         return Ok((
             AppendOutcome {

@@ -29,7 +29,7 @@ pub use channels::{
 };
 pub use messages::{
     append_event, append_message, count_events_between, events_between, history, prune,
-    AppendOutcome, StoredEvent,
+    AppendOutcome, NewMessage, StoredEvent,
 };
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,

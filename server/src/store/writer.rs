@@ -49,7 +49,7 @@ impl WriterState {
 /// One queued write with the way back to its caller.
 pub struct Job {
     /// None: stop after committing everything queued before this job.
-    run: Option<Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Pending + Send>>,
+    run: Option<RunFn>,
 }
 
 /// What a write left behind until the batch commits.

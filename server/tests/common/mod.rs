@@ -411,7 +411,10 @@ impl Client {
             return Ok(frame);
         }
         loop {
-            match tokio::time::timeout(TIMEOUT, self.ws.next()).await.expect("timed out") {
+            match tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("timed out")
+            {
                 Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text).unwrap()),
                 Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
                 Some(Ok(_)) => continue,

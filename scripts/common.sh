@@ -1,0 +1,40 @@
+# Shared by run.sh and test.sh: install what Parley needs on Debian, idempotently.
+set -euo pipefail
+
+# One build cache outside the clone, so repeated runs (and CI) stay fast.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parley-target}"
+
+DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_debian_packages() {
+    local missing=()
+    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "==> installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+}
+
+require_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        for dir in "$HOME/.cargo/bin" /usr/local/cargo/bin; do
+            [ -x "$dir/cargo" ] && export PATH="$dir:$PATH"
+        done
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "Parley needs a Rust toolchain (1.85 or newer). Install it with rustup (https://rustup.rs)," >&2
+        echo "then run this command again." >&2
+        exit 1
+    fi
+}
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+install_debian_packages
+require_rust

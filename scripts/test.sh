@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole test suite: formatting, lints, and every test (unit, integration
+# against the real server binary, benchmark smoke runs) through cargo-nextest.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "==> installing cargo-nextest"
+    cargo install cargo-nextest --locked
+fi
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> tests"
+cargo nextest run --workspace --locked "$@"
