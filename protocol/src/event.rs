@@ -77,6 +77,9 @@ pub enum Event {
         typing: bool,
         expires_in_ms: u64,
     },
+    /// Ephemeral: the server ended this session's subscription (`access_revoked` when the user
+    /// lost access, `channel_deleted`). Not sent for the client's own `unsubscribe`.
+    Unsubscribed { reason: String },
 }
 
 impl Event {

@@ -27,8 +27,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The header a client may use to state its protocol version at the upgrade.
 pub const PROTOCOL_HEADER: &str = "parley-protocol";
 
-/// WebSocket close codes Parley uses besides the standard ones (1000 normal, 1001 going away,
-/// 1007 invalid payload, 1008 policy violation, 1009 message too big, 1011 internal error).
+/// WebSocket close codes Parley uses besides the standard ones (1000 normal, 1001 server going
+/// away, 1002 protocol error, 1007 text frame not UTF-8, 1009 frame too big, 1011 internal error).
 pub mod close_code {
     /// The connection fell too far behind (its outbound queue filled up). Reconnect and resume
     /// every channel with `since`: nothing durable was lost.
@@ -37,8 +37,8 @@ pub mod close_code {
     pub const PONG_TIMEOUT: u16 = 4001;
     /// The session's token was revoked (logout elsewhere, or an admin revoked it).
     pub const TOKEN_REVOKED: u16 = 4002;
-    /// The first frame was not `auth` within the allowed time, or authentication failed.
-    pub const AUTH_FAILED: u16 = 4003;
+    /// A connection without a token said nothing within `handshake_timeout`.
+    pub const HANDSHAKE_TIMEOUT: u16 = 4003;
 }
 
 /// Decodes one client text frame. Kept here (pure, no IO) so the fuzz target and the server
@@ -54,33 +54,21 @@ pub fn decode_request(text: &str) -> Result<Request, ErrorBody> {
 /// `unknown_type` when the `type` is not one we know, `invalid_request` otherwise. The request id
 /// is recovered when possible so the client can match the error to its request.
 fn classify_decode_error(text: &str, err: &serde_json::Error) -> ErrorBody {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        id: Option<u64>,
-        #[serde(rename = "type")]
-        kind: Option<String>,
-    }
-    let probe = match serde_json::from_str::<serde_json::Value>(text) {
+    let value = match serde_json::from_str::<serde_json::Value>(text) {
         Err(_) => {
             return ErrorBody::new(
                 ErrorCode::InvalidJson,
                 format!("frame is not valid JSON: {err}"),
             )
         }
-        Ok(value) => {
-            if !value.is_object() {
-                return ErrorBody::new(
-                    ErrorCode::InvalidRequest,
-                    "a request must be a JSON object",
-                );
-            }
-            serde_json::from_value::<Probe>(value).unwrap_or(Probe {
-                id: None,
-                kind: None,
-            })
-        }
+        Ok(value) => value,
     };
-    let mut body = match probe.kind.as_deref() {
+    let Some(object) = value.as_object() else {
+        return ErrorBody::new(ErrorCode::InvalidRequest, "a request must be a JSON object");
+    };
+    let id = object.get("id").and_then(serde_json::Value::as_u64);
+    let kind = object.get("type").and_then(serde_json::Value::as_str);
+    let mut body = match kind {
         None => ErrorBody::new(ErrorCode::InvalidRequest, "missing string field `type`"),
         Some(kind) if !Op::is_known_type(kind) => ErrorBody::new(
             ErrorCode::UnknownType,
@@ -91,7 +79,13 @@ fn classify_decode_error(text: &str, err: &serde_json::Error) -> ErrorBody {
             format!("malformed request: {err}"),
         ),
     };
-    body.request_id = probe.id;
+    if id.is_none() && object.contains_key("id") {
+        body = ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            "`id` must be a non-negative integer",
+        );
+    }
+    body.request_id = id;
     body
 }
 

@@ -89,7 +89,7 @@ pub struct SubscribeResult {
     pub epoch: String,
     /// The newest seq at the moment of subscribing; the backlog ends here.
     pub head: u64,
-    /// The oldest seq still retained (0 when nothing was ever removed).
+    /// The oldest seq that can still be delivered (1 when nothing was ever removed).
     pub oldest_seq: u64,
     /// How many backlog events follow this reply (before the `synced` frame).
     pub backlog: u64,

@@ -87,7 +87,8 @@ pub enum Op {
     ChannelLeave {
         channel: String,
     },
-    /// Add another user to a channel (members of private channels; channel admins).
+    /// Add another user to a channel. Any member may invite; workspace admins may invite into
+    /// any channel.
     ChannelInvite {
         channel: String,
         user: String,
@@ -126,7 +127,8 @@ pub enum Op {
     Typing {
         channel: String,
     },
-    /// Set this user's status (`online`, `away`, `dnd`) in every presence channel.
+    /// Set this user's status (`online`, `away`, `dnd`) in the presence channels this session
+    /// is subscribed to, now and later.
     SetStatus {
         status: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

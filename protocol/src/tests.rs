@@ -72,6 +72,9 @@ fn decode_errors_are_classified() {
         decode_request(r#"{"id":1}"#).expect_err("no type").code,
         ErrorCode::InvalidRequest
     );
+    let e = decode_request(r#"{"id":"a","type":"ping"}"#).expect_err("string id");
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert!(e.message.contains("`id`"), "{}", e.message);
 }
 
 #[test]

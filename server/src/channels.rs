@@ -153,7 +153,13 @@ impl Channel {
         }
     }
 
-    pub fn info(&self, user: Option<&UserRecord>, realtime: &RealtimeConfig) -> ChannelInfo {
+    /// The channel as listed to `user`; `head` is the newest seq (see `AppState::channel_info`).
+    pub fn info(
+        &self,
+        user: Option<&UserRecord>,
+        realtime: &RealtimeConfig,
+        head: u64,
+    ) -> ChannelInfo {
         let r = &self.record;
         ChannelInfo {
             name: r.name.clone(),
@@ -169,7 +175,7 @@ impl Channel {
                 .unwrap_or(realtime.message_retention.as_secs()),
             topic: r.topic.clone(),
             epoch: r.epoch.clone(),
-            head: r.head_seq,
+            head,
             member: user.is_some_and(|u| self.is_instance() || self.is_member(u.id)),
             member_count: self.member_count(),
         }
@@ -390,13 +396,31 @@ impl AppState {
     }
 
     /// Channels this session may see.
-    pub fn visible_channels(&self, user: Option<&UserRecord>) -> Vec<ChannelInfo> {
-        self.directory
+    pub async fn visible_channels(&self, user: Option<&UserRecord>) -> Result<Vec<ChannelInfo>> {
+        // Channels created by the admin CLI while the server runs are not in the directory yet.
+        let names = self.store.read(store::channel_names).await?;
+        for name in names {
+            if self.directory.by_name(&name).is_none() {
+                let _ = self.load_channel(&name).await;
+            }
+        }
+        Ok(self
+            .directory
             .all()
             .into_iter()
             .filter(|c| !c.is_template() && c.check_read(user).is_ok())
-            .map(|c| c.info(user, &self.config.realtime))
-            .collect()
+            .map(|c| self.channel_info(&c, user))
+            .collect())
+    }
+
+    /// A channel's public description, with its current head.
+    pub fn channel_info(&self, channel: &Channel, user: Option<&UserRecord>) -> ChannelInfo {
+        let head = self
+            .hubs
+            .head(channel.record.id)
+            .unwrap_or(channel.record.head_seq)
+            .max(channel.record.head_seq);
+        channel.info(user, &self.config.realtime, head)
     }
 
     /// Adds `user` to a channel (self-join for public/presence channels, or an invitation).
@@ -460,7 +484,11 @@ impl AppState {
         invitee: &str,
     ) -> Result<(Arc<Channel>, UserRecord)> {
         let channel = self.channel(name, Some(user)).await?;
-        channel.check_send(user)?;
+        // Members invite; workspace admins may invite into any channel (the way into a
+        // private channel declared in the configuration, which starts with no members).
+        if !user.is_admin {
+            channel.check_send(user)?;
+        }
         if channel.is_instance() {
             return Err(Error::forbidden("personal channels have one member"));
         }
@@ -517,10 +545,18 @@ impl AppState {
     }
 
     /// Deletes a channel and its history. Recreating the name starts a new epoch.
+    /// The name is taken literally: deleting a `user_specific` template deletes every personal
+    /// instance with it. Channel admins (members) and workspace admins may delete.
     pub async fn delete_channel(&self, user: &UserRecord, name: &str) -> Result<()> {
-        let channel = self.channel(name, Some(user)).await?;
-        channel.check_read(Some(user))?;
-        channel.check_manage(user)?;
+        let channel = match self.directory.by_name(name) {
+            Some(channel) => channel,
+            None => self.load_channel(name).await?,
+        };
+        if let Err(err) = channel.check_manage(user) {
+            // Outsiders of a private channel learn nothing more than "forbidden".
+            channel.check_read(Some(user))?;
+            return Err(err);
+        }
         let id = channel.record.id;
         self.store
             .write(move |tx, state| {

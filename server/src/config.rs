@@ -60,7 +60,8 @@ pub struct RealtimeConfig {
     /// Instance default for how long messages are kept ("0" = forever).
     #[serde(deserialize_with = "duration")]
     pub message_retention: Duration,
-    /// Instance default for how many messages a channel keeps (0 = no limit).
+    /// Instance default for how many durable events (messages, membership changes) a channel
+    /// keeps (0 = no limit).
     pub message_history: u64,
     /// A session with no traffic (frames or pongs) for this long is dropped from presence and
     /// its connection closed.
@@ -307,7 +308,12 @@ impl Config {
 
     /// The data directory: configured, or the platform default.
     pub fn data_dir(&self) -> PathBuf {
-        self.server.data_dir.clone().unwrap_or_else(|| {
+        let configured = self
+            .server
+            .data_dir
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty());
+        configured.unwrap_or_else(|| {
             dirs::data_dir()
                 .unwrap_or_else(|| PathBuf::from("."))
                 .join("parley")
@@ -316,7 +322,9 @@ impl Config {
 }
 
 /// `PARLEY_REALTIME_MAX_CONNECTIONS=500` sets `realtime.max_connections`. The value is read as
-/// a TOML value when it parses as one (numbers, booleans, arrays), else as a string.
+/// a TOML value when it parses as one (numbers, booleans, arrays), else as a string. Variables
+/// that name no known key (`PARLEY_SERVER_URL`, used by other Parley tools) are ignored with a
+/// warning rather than stopping the server; a known key with a bad value is an error.
 fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
     let Some(rest) = name.strip_prefix("PARLEY_") else {
         return Ok(());
@@ -333,6 +341,13 @@ fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Resul
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    if !section_has_key(section, key, &parsed) {
+        tracing::warn!(
+            variable = name,
+            "ignoring environment variable: no such setting"
+        );
+        return Ok(());
+    }
     let entry = table
         .entry(section.to_string())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -342,6 +357,27 @@ fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Resul
             Ok(())
         }
         _ => Err(ConfigError::Parse(format!("[{section}] is not a table"))),
+    }
+}
+
+/// Whether `[section] key` exists: a table holding only that key is read into the section's
+/// type, which refuses unknown fields.
+fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
+    fn check<T: serde::de::DeserializeOwned>(table: toml::Table) -> bool {
+        match toml::Value::Table(table).try_into::<T>() {
+            Ok(_) => true,
+            Err(e) => !e.to_string().contains("unknown field"),
+        }
+    }
+    let mut table = toml::Table::new();
+    table.insert(key.to_owned(), value.clone());
+    match section {
+        "server" => check::<ServerConfig>(table),
+        "realtime" => check::<RealtimeConfig>(table),
+        "websocket" => check::<WebsocketConfig>(table),
+        "rate_limit" => check::<RateLimitConfig>(table),
+        "storage" => check::<StorageConfig>(table),
+        _ => false,
     }
 }
 
@@ -448,6 +484,10 @@ mod tests {
                 "1mb".to_string(),
             ),
             ("UNRELATED".to_string(), "x".to_string()),
+            (
+                "PARLEY_SERVER_URL".to_string(),
+                "http://elsewhere".to_string(),
+            ),
         ];
         let c = Config::from_toml_and_env(text, env).expect("parses");
         assert_eq!(c.realtime.max_connections, 7);
@@ -465,6 +505,14 @@ mod tests {
             .expect_err("bad size");
         assert!(err.to_string().contains("max_frame_size") || err.to_string().contains("size"));
         assert!(Config::from_toml_and_env("[realtime]\nbogus = 1", []).is_err());
+        let env = [(
+            "PARLEY_REALTIME_MAX_CONNECTIONS".to_string(),
+            "many".to_string(),
+        )];
+        assert!(
+            Config::from_toml_and_env("", env).is_err(),
+            "a known key with a bad value"
+        );
         assert!(Config::from_toml_and_env("[channels.\"bad name!\"]", []).is_err());
     }
 }

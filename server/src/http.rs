@@ -44,7 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 #[derive(Deserialize)]
 struct UpgradeQuery {
-    v: Option<u32>,
+    v: Option<String>,
     token: Option<String>,
 }
 
@@ -115,7 +115,7 @@ async fn prepare_upgrade(
                 .and_then(|v| v.trim().parse::<u32>().ok())
                 .unwrap_or(0),
         ),
-        None => query.v,
+        None => query.v.map(|v| v.trim().parse::<u32>().unwrap_or(0)),
     };
     if let Some(version) = version {
         if version != PROTOCOL_VERSION {
@@ -259,10 +259,13 @@ struct ChannelList {
     channels: Vec<ChannelInfo>,
 }
 
-async fn list_channels(State(state): AppRef, MaybeAuthed(user): MaybeAuthed) -> Json<ChannelList> {
-    Json(ChannelList {
-        channels: state.visible_channels(user.as_ref()),
-    })
+async fn list_channels(
+    State(state): AppRef,
+    MaybeAuthed(user): MaybeAuthed,
+) -> Result<Json<ChannelList>> {
+    Ok(Json(ChannelList {
+        channels: state.visible_channels(user.as_ref()).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -282,7 +285,7 @@ async fn create_channel(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(channel.info(Some(&authed.user), &state.config.realtime)),
+        Json(state.channel_info(&channel, Some(&authed.user))),
     ))
 }
 
@@ -301,9 +304,7 @@ async fn join_channel(
     Path(name): Path<String>,
 ) -> Result<Json<ChannelInfo>> {
     let channel = state.join_channel(&authed.user, &name).await?;
-    Ok(Json(
-        channel.info(Some(&authed.user), &state.config.realtime),
-    ))
+    Ok(Json(state.channel_info(&channel, Some(&authed.user))))
 }
 
 #[derive(Deserialize)]

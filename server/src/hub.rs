@@ -7,7 +7,8 @@
 //! queue, so the hub's `head` at that moment splits the world cleanly: events up to `head` are
 //! read from the database by the subscribing connection, events after it arrive live. While the
 //! connection reads that backlog, live events for it are held in a bounded catch-up buffer and
-//! released when it says `CaughtUp`, after the backlog frames. No gap, no duplicate.
+//! handed back to it when it says `CaughtUp` (it queues them after the backlog, waiting for room
+//! like any of its own frames) until none are left; then it is live. No gap, no duplicate.
 //!
 //! Slow consumers: each connection has one bounded outbound queue. When it is more than half
 //! full, ephemeral events (typing, presence) to it are shed; when a durable event does not fit,
@@ -37,8 +38,18 @@ pub enum HubCmd {
         sub: Subscriber,
         reply: oneshot::Sender<SubscribeAck>,
     },
+    /// The subscriber has queued its backlog. The hub answers with the live events it held
+    /// meanwhile (the subscriber queues them, then asks again) or, once none are held, with an
+    /// empty list and from then on delivers live: the subscriber's own back-pressure paces the
+    /// hand-over instead of a forced resync.
     CaughtUp {
         conn_id: u64,
+        reply: oneshot::Sender<Vec<Frame>>,
+    },
+    /// A session that subscribed anonymously has signed in.
+    SetUser {
+        conn_id: u64,
+        user: UserRef,
     },
     Unsubscribe {
         conn_id: u64,
@@ -74,6 +85,8 @@ pub struct SubscribeAck {
     /// The seq up to which the subscriber must read the backlog itself.
     pub head: u64,
     pub presence: Option<Vec<PresenceEntry>>,
+    /// Filled in by the subscriber from the store: events up to here were removed by retention.
+    pub pruned_through: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +155,7 @@ impl Hubs {
         slot.head = slot.head.max(stored_head);
         let (tx, rx) = mpsc::channel(self.config.queue);
         let hub = Hub {
+            channel_id,
             channel: name.to_owned(),
             presence_enabled: presence,
             head: slot.head,
@@ -154,6 +168,11 @@ impl Hubs {
         tokio::spawn(hub.run(rx));
         slot.hub = Some(tx.clone());
         tx
+    }
+
+    /// The newest seq published for a channel since start, if any.
+    pub fn head(&self, channel_id: i64) -> Option<u64> {
+        Some(self.slots.lock().ok()?.get(&channel_id)?.head)
     }
 
     /// The running hub of a channel, if any.
@@ -197,6 +216,7 @@ struct Typing {
 }
 
 struct Hub {
+    channel_id: i64,
     channel: String,
     presence_enabled: bool,
     head: u64,
@@ -218,7 +238,14 @@ impl Hub {
                 .map_or(next_sweep, |t| t.min(next_sweep));
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(HubCmd::Shutdown) | None => break,
+                    Some(HubCmd::Shutdown) => {
+                        let ids: Vec<u64> = self.subs.keys().copied().collect();
+                        for id in ids {
+                            self.drop_sub(id, "channel_deleted");
+                        }
+                        break;
+                    }
+                    None => break,
                     Some(cmd) => self.handle(cmd),
                 },
                 () = tokio::time::sleep_until(deadline) => {
@@ -261,6 +288,7 @@ impl Hub {
                     .send(SubscribeAck {
                         head: self.head,
                         presence,
+                        pruned_through: 0,
                     })
                     .is_err()
                 {
@@ -268,16 +296,31 @@ impl Hub {
                     self.remove_sub(conn_id);
                 }
             }
-            HubCmd::CaughtUp { conn_id } => {
+            HubCmd::CaughtUp { conn_id, reply } => {
+                let Some(sub) = self.subs.get_mut(&conn_id) else {
+                    let _ = reply.send(Vec::new());
+                    return;
+                };
+                let held = match sub.catching_up.as_mut() {
+                    Some(held) if !held.is_empty() => std::mem::take(held),
+                    _ => {
+                        sub.catching_up = None;
+                        Vec::new()
+                    }
+                };
+                let _ = reply.send(held);
+            }
+            HubCmd::SetUser { conn_id, user } => {
                 let Some(sub) = self.subs.get_mut(&conn_id) else {
                     return;
                 };
-                let held = sub.catching_up.take().unwrap_or_default();
-                for frame in held {
-                    if !Self::offer(sub, frame, true, usize::MAX) {
-                        self.remove_sub(conn_id);
-                        return;
-                    }
+                if sub.user.is_some() {
+                    return;
+                }
+                sub.user = Some(user.clone());
+                *self.user_sessions.entry(user.id).or_default() += 1;
+                if self.presence_enabled {
+                    self.add_presence(conn_id, user);
                 }
             }
             HubCmd::Unsubscribe { conn_id } => self.remove_sub(conn_id),
@@ -289,7 +332,7 @@ impl Hub {
                     .map(|(id, _)| *id)
                     .collect();
                 for id in ids {
-                    self.remove_sub(id);
+                    self.drop_sub(id, "access_revoked");
                 }
             }
             HubCmd::Typing { conn_id } => self.typing(conn_id),
@@ -413,6 +456,24 @@ impl Hub {
             };
             self.broadcast_ephemeral(event, Some(conn_id));
         }
+    }
+
+    /// Ends a subscription the connection did not ask to end, and tells it so.
+    fn drop_sub(&mut self, conn_id: u64, reason: &str) {
+        if let Some(sub) = self.subs.get(&conn_id) {
+            let frame = ServerFrame::Event(EventFrame {
+                channel: self.channel.clone(),
+                seq: None,
+                event: Event::Unsubscribed {
+                    reason: reason.to_owned(),
+                },
+            });
+            if let Ok(text) = serde_json::to_string(&frame) {
+                let _ = sub.tx.try_send(Frame::from(text));
+            }
+            sub.control.note_dropped(self.channel_id);
+        }
+        self.remove_sub(conn_id);
     }
 
     fn remove_sub(&mut self, conn_id: u64) {
@@ -597,6 +658,22 @@ mod tests {
         (rx, control, head)
     }
 
+    /// Completes a catch-up, returning the held frames the connection would queue.
+    async fn caught_up(hub: &HubHandle, conn_id: u64) -> Vec<String> {
+        let mut all = Vec::new();
+        loop {
+            let (reply, held) = oneshot::channel();
+            hub.send(HubCmd::CaughtUp { conn_id, reply })
+                .await
+                .expect("send");
+            let held = held.await.expect("hub answered");
+            if held.is_empty() {
+                return all;
+            }
+            all.extend(held.iter().map(|f| f.as_str().to_owned()));
+        }
+    }
+
     fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
         let mut frames = Vec::new();
         while let Ok(frame) = rx.try_recv() {
@@ -612,14 +689,10 @@ mod tests {
         let hubs = Hubs::new(config());
         let hub = hubs.hub(1, "c", false, 0);
         let (_bob_rx, _, _) = subscribe(&hub, 8, user(2, "bob"), 64).await;
-        hub.send(HubCmd::CaughtUp { conn_id: 8 })
-            .await
-            .expect("send");
+        caught_up(&hub, 8).await;
         let (mut rx, control, head) = subscribe(&hub, 7, user(1, "alice"), 4).await;
         assert_eq!(head, 0);
-        hub.send(HubCmd::CaughtUp { conn_id: 7 })
-            .await
-            .expect("send");
+        caught_up(&hub, 7).await;
         for seq in 1..=3 {
             hub.send(HubCmd::Publish(published(seq)))
                 .await
@@ -653,16 +726,15 @@ mod tests {
             .expect("send");
         presence.await.expect("hub answered");
         assert!(drain(&mut rx).is_empty(), "nothing live before CaughtUp");
-        hub.send(HubCmd::CaughtUp { conn_id: 7 })
-            .await
-            .expect("send");
+        // The held events come back to the connection (which queues them after its backlog).
+        assert_eq!(caught_up(&hub, 7).await, ["durable 3", "durable 4"]);
         hub.send(HubCmd::Publish(published(5))).await.expect("send");
         let (reply, presence) = oneshot::channel();
         hub.send(HubCmd::PresenceList { reply })
             .await
             .expect("send");
         presence.await.expect("hub answered");
-        assert_eq!(drain(&mut rx), ["durable 3", "durable 4", "durable 5"]);
+        assert_eq!(drain(&mut rx), ["durable 5"]);
 
         // A subscriber that never catches up overflows its bounded buffer and is resynced.
         let (_rx2, control2, _) = subscribe(&hub, 9, user(3, "carol"), 64).await;

@@ -43,6 +43,9 @@ pub struct ConnControl {
     last_pong: AtomicI64,
     /// The token this session authenticated with (0 = anonymous).
     token_id: AtomicI64,
+    /// Channels whose hub ended this connection's subscription on its own (access revoked,
+    /// channel deleted); the session forgets them before handling its next request.
+    dropped: Mutex<Vec<i64>>,
 }
 
 impl ConnControl {
@@ -56,7 +59,22 @@ impl ConnControl {
             last_active: AtomicI64::new(now),
             last_pong: AtomicI64::new(now),
             token_id: AtomicI64::new(0),
+            dropped: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Called by a hub that ended this connection's subscription to `channel_id`.
+    pub fn note_dropped(&self, channel_id: i64) {
+        if let Ok(mut dropped) = self.dropped.lock() {
+            dropped.push(channel_id);
+        }
+    }
+
+    fn take_dropped(&self) -> Vec<i64> {
+        self.dropped
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
     }
 
     /// Asks the connection to close with `code`. The first request wins.
@@ -243,6 +261,14 @@ impl Session {
     async fn sign_in(&mut self, record: TokenRecord) -> Vec<(SubscribeResult, HubHandle)> {
         tracing::Span::current().record("user", record.user.name.as_str());
         self.control.token_id.store(record.id, Ordering::Relaxed);
+        // Subscriptions made anonymously now belong to the user (presence, typing).
+        for sub in self.subs.values() {
+            let cmd = HubCmd::SetUser {
+                conn_id: self.control.id,
+                user: record.user.to_ref(),
+            };
+            let _ = sub.hub.send(cmd).await;
+        }
         self.user = Some(record.user);
         let mut subscribed = Vec::new();
         let auto: Vec<String> = self
@@ -273,11 +299,7 @@ impl Session {
 
     async fn release(&mut self, subscriptions: Vec<(SubscribeResult, HubHandle)>) {
         for (_, hub) in subscriptions {
-            let _ = hub
-                .send(HubCmd::CaughtUp {
-                    conn_id: self.control.id,
-                })
-                .await;
+            self.go_live(&hub).await;
         }
     }
 
@@ -302,7 +324,7 @@ impl Session {
                 }
                 () = tokio::time::sleep_until(first_deadline), if !got_frame => {
                     // Nothing at all from the client: a connection held open without a word.
-                    self.control.close_with(close_code::AUTH_FAILED, "no frame before handshake timeout");
+                    self.control.close_with(close_code::HANDSHAKE_TIMEOUT, "no frame before handshake timeout");
                     return false;
                 }
                 next = stream.next() => next,
@@ -359,6 +381,15 @@ impl Session {
     }
 
     async fn handle_text(&mut self, text: &str) {
+        for channel_id in self.control.take_dropped() {
+            self.subs.remove(&channel_id);
+        }
+        if let Err(ms) = self.request_limit.take() {
+            // Every frame counts, decodable or not; the id is recovered when possible.
+            let id = decode_request(text).map_or_else(|e| e.request_id, |r| Some(r.id));
+            self.push_error(id, ErrorBody::rate_limited(ms)).await;
+            return;
+        }
         let request = match decode_request(text) {
             Ok(request) => request,
             Err(err) => {
@@ -367,11 +398,6 @@ impl Session {
                 return;
             }
         };
-        if let Err(ms) = self.request_limit.take() {
-            self.push_error(Some(request.id), ErrorBody::rate_limited(ms))
-                .await;
-            return;
-        }
         let id = request.id;
         let op_name = request.op.name();
         match self.handle(request).await {
@@ -391,7 +417,6 @@ impl Session {
     /// Runs one request. `Ok(None)` means the handler queued its reply itself (subscribe).
     async fn handle(&mut self, request: Request) -> Result<Option<Reply>> {
         let state = Arc::clone(&self.state);
-        let realtime = &state.config.realtime;
         let reply = match request.op {
             Op::Auth { token } => {
                 if self.user.is_some() {
@@ -419,20 +444,20 @@ impl Session {
                 server_time: store::now_ms(),
             },
             Op::ChannelList => Reply::ChannelList {
-                channels: state.visible_channels(self.user.as_ref()),
+                channels: state.visible_channels(self.user.as_ref()).await?,
             },
             Op::ChannelCreate { channel, settings } => {
                 let channel = state
                     .create_channel(self.user()?, &channel, settings)
                     .await?;
                 Reply::ChannelCreate {
-                    channel: channel.info(self.user.as_ref(), realtime),
+                    channel: state.channel_info(&channel, self.user.as_ref()),
                 }
             }
             Op::ChannelJoin { channel } => {
                 let channel = state.join_channel(self.user()?, &channel).await?;
                 Reply::ChannelJoin {
-                    channel: channel.info(self.user.as_ref(), realtime),
+                    channel: state.channel_info(&channel, self.user.as_ref()),
                 }
             }
             Op::ChannelLeave { channel } => {
@@ -559,10 +584,15 @@ impl Session {
     /// Registers this connection with the channel's hub (live events are held until `CaughtUp`).
     async fn register(&mut self, channel: &Arc<Channel>) -> Result<(HubHandle, SubscribeAck)> {
         let id = channel.record.id;
-        let stored_head = self
+        let (stored_head, pruned_through) = self
             .state
             .store
-            .read(move |conn| store::channel_head(conn, id))
+            .read(move |conn| {
+                Ok((
+                    store::channel_head(conn, id)?,
+                    store::channel_pruned_through(conn, id)?,
+                ))
+            })
             .await?;
         let hub = self.state.hubs.hub(
             id,
@@ -580,9 +610,10 @@ impl Session {
         hub.send(HubCmd::Subscribe { sub, reply })
             .await
             .map_err(|_| Error::internal("channel hub stopped"))?;
-        let ack = ack
+        let mut ack = ack
             .await
             .map_err(|_| Error::internal("channel hub stopped"))?;
+        ack.pruned_through = pruned_through;
         self.subs.insert(
             id,
             Subscription {
@@ -624,12 +655,8 @@ impl Session {
         }
         let (hub, ack) = self.register(&channel).await?;
         let id = channel.record.id;
-        let pruned = self
-            .state
-            .store
-            .read(move |conn| store::channel_pruned_through(conn, id))
-            .await?;
         let head = ack.head;
+        let pruned = ack.pruned_through;
         let (after, reset) = match since {
             None => (head, None),
             Some(_) if epoch.as_deref().is_some_and(|e| e != channel.record.epoch) => {
@@ -640,15 +667,24 @@ impl Session {
             Some(since) => (since, None),
         };
         let backlog = if after < head {
-            self.state
+            let counted = self
+                .state
                 .store
                 .read(move |conn| store::count_events_between(conn, id, after, head))
-                .await?
+                .await;
+            match counted {
+                Ok(n) => n,
+                Err(err) => {
+                    // Registered but not answered: undo, so the hub does not hold events for a
+                    // subscription that never started.
+                    self.unsubscribe(id).await;
+                    return Err(err);
+                }
+            }
         } else {
             0
         };
-        let mut result = subscribe_result(&channel, &ack, backlog, reset);
-        result.oldest_seq = pruned + 1;
+        let result = subscribe_result(&channel, &ack, backlog, reset);
         self.push_frame(&ServerFrame::Reply {
             id: request_id,
             reply: Reply::Subscribe(result),
@@ -661,7 +697,18 @@ impl Session {
                 .state
                 .store
                 .read(move |conn| store::events_between(conn, id, cursor, head, BACKLOG_PAGE))
-                .await?;
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(err) => {
+                    // The reply is out and part of the backlog may be too: the honest answer
+                    // is a resync, after which the client resumes from what it has.
+                    tracing::warn!(%err, "backlog read failed");
+                    self.control
+                        .close_with(close_code::RESYNC, "backlog read failed");
+                    return Ok(());
+                }
+            };
             let Some(last) = page.last() else { break };
             cursor = last.seq;
             for event in page {
@@ -676,12 +723,32 @@ impl Session {
             seq: head,
         });
         self.push_frame(&synced).await;
-        let _ = hub
-            .send(HubCmd::CaughtUp {
-                conn_id: self.control.id,
-            })
-            .await;
+        self.go_live(&hub).await;
         Ok(())
+    }
+
+    /// Queues the live events the hub held during catch-up, until it holds none and switches
+    /// this subscription to live delivery.
+    async fn go_live(&self, hub: &HubHandle) {
+        loop {
+            let (reply, held) = oneshot::channel();
+            let cmd = HubCmd::CaughtUp {
+                conn_id: self.control.id,
+                reply,
+            };
+            if hub.send(cmd).await.is_err() {
+                return;
+            }
+            let Ok(held) = held.await else { return };
+            if held.is_empty() {
+                return;
+            }
+            for frame in held {
+                if !self.push(frame).await {
+                    return;
+                }
+            }
+        }
     }
 
     async fn unsubscribe(&mut self, channel_id: i64) -> bool {
@@ -758,7 +825,7 @@ fn subscribe_result(
         channel: channel.record.name.clone(),
         epoch: channel.record.epoch.clone(),
         head: ack.head,
-        oldest_seq: channel.record.pruned_through + 1,
+        oldest_seq: ack.pruned_through + 1,
         backlog,
         reset,
         presence: ack.presence.clone(),

@@ -349,3 +349,36 @@ async fn http_api_sends_and_reads() {
     let event = anon.event("ops:alerts", "message").await;
     assert_eq!(event["message"]["text"], "deploy done");
 }
+
+#[tokio::test]
+async fn instance_retention_by_age() {
+    let config = format!(
+        "{RELAXED}\n[realtime]\nmessage_retention = \"1s\"\nretention_sweep_interval = \"100ms\"\n"
+    );
+    let server = TestServer::start(&config).await;
+    let (_, mut alice) = setup_channel(&server, "general").await;
+    alice
+        .ok(json!({"type": "send", "channel": "general", "text": "old news", "client_id": "c1"}))
+        .await;
+    let info = alice.ok(json!({"type": "channel_list"})).await;
+    assert_eq!(info["channels"][0]["message_retention_secs"], 1);
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let page = alice
+            .ok(json!({"type": "history", "channel": "general"}))
+            .await;
+        if page["messages"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message outlived its retention"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let sub = alice
+        .ok(json!({"type": "subscribe", "channel": "general", "since": 0}))
+        .await;
+    assert_eq!(sub["reset"], "history_truncated");
+    assert_eq!(sub["backlog"], 0);
+}

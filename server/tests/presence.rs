@@ -187,3 +187,65 @@ async fn presence_refused_to_outsiders_and_channels_without_presence() {
         "no presence in channels without it: {sub}"
     );
 }
+
+/// A session that goes silent (no frames, no pongs) for `presence_timeout` is dropped from
+/// presence and its connection closed; an active one stays.
+#[tokio::test]
+async fn silent_sessions_time_out_of_presence() {
+    let config = format!(
+        "{RELAXED}\n[realtime]\npresence_timeout = \"600ms\"\n[websocket]\nping_interval = \"60s\"\n\
+         [channels.\"lobby\"]\ntype = \"presence\"\n"
+    );
+    let server = TestServer::start(&config).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    alice
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
+    let mut bob = server.connect(Some(&bob_token)).await;
+    bob.ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
+    alice.event("lobby", "presence").await; // bob joined
+                                            // Alice keeps talking; Bob says nothing.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    let left = loop {
+        alice.ok(json!({"type": "ping"})).await;
+        if !alice
+            .none_within(Duration::from_millis(100), |f| {
+                f["kind"] == "presence" && f["state"] == "left"
+            })
+            .await
+        {
+            break alice.event("lobby", "presence").await;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob never timed out"
+        );
+    };
+    assert_eq!(left["user"]["name"], "bob");
+    assert_eq!(bob.close_code().await, Some(4001));
+    let list = alice
+        .ok(json!({"type": "presence_list", "channel": "lobby"}))
+        .await;
+    assert_eq!(presence_names(&list["presence"]), ["alice"]);
+}
+
+
+/// Subscribing before signing in: the subscription becomes the user's on `auth`.
+#[tokio::test]
+async fn anonymous_subscription_joins_presence_on_auth() {
+    let config = format!("{RELAXED}\n[channels.\"lobby\"]\ntype = \"presence\"\nauthentication = \"optional\"\n");
+    let server = TestServer::start(&config).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    alice.ok(json!({"type": "subscribe", "channel": "lobby"})).await;
+    let mut bob = server.connect(None).await;
+    let sub = bob.ok(json!({"type": "subscribe", "channel": "lobby"})).await;
+    assert_eq!(presence_names(&sub["presence"]), ["alice"], "anonymous readers are not present");
+    bob.ok(json!({"type": "auth", "token": bob_token})).await;
+    let joined = alice.event("lobby", "presence").await;
+    assert_eq!((joined["state"].clone(), joined["user"]["name"].clone()), (json!("joined"), json!("bob")));
+}

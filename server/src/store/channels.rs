@@ -125,6 +125,14 @@ pub fn all(conn: &Connection) -> Result<Vec<ChannelRecord>> {
     Ok(rows)
 }
 
+pub fn names(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM channels")?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
 /// Every (channel, user, role) membership, for loading the directory at start.
 pub fn all_members(conn: &Connection) -> Result<Vec<(i64, i64, String)>> {
     let mut stmt = conn.prepare("SELECT channel_id, user_id, role FROM members")?;
@@ -204,12 +212,14 @@ pub fn insert(
 }
 
 /// Applies configured settings to an existing channel (configuration wins on every start).
+/// Personal instances of a `user_specific` template keep their own kind, authentication and
+/// single participant; they follow the template's history, presence and topic settings.
 pub fn update_settings(conn: &Connection, id: i64, new: &NewChannel) -> Result<()> {
     conn.execute(
         "UPDATE channels SET kind = ?2, authentication = ?3, presence = ?4, message_history = ?5,
              message_retention_secs = ?6, user_specific = ?7, auto_subscribe = ?8,
              max_participants = ?9, topic = COALESCE(?10, topic)
-         WHERE id = ?1 OR template_id = ?1",
+         WHERE id = ?1",
         params![
             id,
             kind_to_str(new.kind),
@@ -220,6 +230,19 @@ pub fn update_settings(conn: &Connection, id: i64, new: &NewChannel) -> Result<(
             new.user_specific,
             new.auto_subscribe,
             new.max_participants,
+            new.topic,
+        ],
+    )?;
+    conn.execute(
+        "UPDATE channels SET presence = ?2, message_history = ?3, message_retention_secs = ?4,
+             auto_subscribe = ?5, topic = COALESCE(?6, topic)
+         WHERE template_id = ?1",
+        params![
+            id,
+            new.presence,
+            new.message_history.map(|v| v as i64),
+            new.message_retention_secs.map(|v| v as i64),
+            new.auto_subscribe,
             new.topic,
         ],
     )?;

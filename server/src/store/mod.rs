@@ -24,8 +24,9 @@ pub use channels::{
     add_member as member_add, all as channels_all, all_members as members_all,
     by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
     head_seq as channel_head, insert as channel_insert, members_of as channel_members,
-    pruned_through as channel_pruned_through, remove_member as member_remove,
-    update_settings as channel_update_settings, ChannelRecord, NewChannel,
+    names as channel_names, pruned_through as channel_pruned_through,
+    remove_member as member_remove, update_settings as channel_update_settings, ChannelRecord,
+    NewChannel,
 };
 pub use messages::{
     append_event, append_message, count_events_between, events_between, history, prune,

@@ -126,8 +126,9 @@ pub fn run(
                 continue;
             }
         };
-        // Publish before acknowledging: by the time a sender sees its ack, subscribers' queues
-        // already hold the event. Both happen only after the commit.
+        // Both happen only after the commit. The event is handed to its channel hub before the
+        // ack is released, but the hub delivers asynchronously: a sender may see its reply
+        // before the event of its own message.
         for p in pending {
             for event in p.published {
                 publish(event);

@@ -375,10 +375,11 @@ impl Client {
                 Err(_) => return true,
                 Ok(Some(Ok(Message::Text(text)))) => {
                     let frame: Value = serde_json::from_str(&text).unwrap();
-                    if pred(&frame) {
+                    let matched = pred(&frame);
+                    self.pending.push_back(frame);
+                    if matched {
                         return false;
                     }
-                    self.pending.push_back(frame);
                 }
                 Ok(Some(Ok(_))) => continue,
                 Ok(_) => return true,
