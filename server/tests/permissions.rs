@@ -229,42 +229,93 @@ async fn max_participants_and_channel_names() {
     );
 }
 
-
 #[tokio::test]
 async fn admins_open_configured_private_channels_and_deletion_is_announced() {
     let config = format!("{RELAXED}\n[channels.\"staff\"]\ntype = \"private\"\n");
     let server = TestServer::start(&config).await;
-    let out = server.admin(&["user", "add", "root", "--admin", "--password-stdin"], Some("root password\n"));
+    let out = server.admin(
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        Some("root password\n"),
+    );
     assert!(out.status.success());
-    let root_token = String::from_utf8(server.admin(&["token", "create", "root"], None).stdout).unwrap().trim().to_owned();
+    let root_token = String::from_utf8(server.admin(&["token", "create", "root"], None).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
     let alice_token = server.register("alice").await;
     let mut root = server.connect(Some(&root_token)).await;
     let mut alice = server.connect(Some(&alice_token)).await;
-    alice.err(json!({"type": "channel_invite", "channel": "staff", "user": "alice"}), "forbidden").await;
+    alice
+        .err(
+            json!({"type": "channel_invite", "channel": "staff", "user": "alice"}),
+            "forbidden",
+        )
+        .await;
     // The admin is not a member (no reading) but may invite, which is how anyone gets in.
-    root.err(json!({"type": "history", "channel": "staff"}), "forbidden").await;
-    root.ok(json!({"type": "channel_invite", "channel": "staff", "user": "alice"})).await;
-    alice.ok(json!({"type": "subscribe", "channel": "staff"})).await;
-    alice.ok(json!({"type": "send", "channel": "staff", "text": "hello staff", "client_id": "s1"})).await;
+    root.err(json!({"type": "history", "channel": "staff"}), "forbidden")
+        .await;
+    root.ok(json!({"type": "channel_invite", "channel": "staff", "user": "alice"}))
+        .await;
+    alice
+        .ok(json!({"type": "subscribe", "channel": "staff"}))
+        .await;
+    alice
+        .ok(json!({"type": "send", "channel": "staff", "text": "hello staff", "client_id": "s1"}))
+        .await;
     alice.event("staff", "message").await;
 
     // Channel info carries the live head.
     let list = alice.ok(json!({"type": "channel_list"})).await;
-    let staff = list["channels"].as_array().unwrap().iter().find(|c| c["name"] == "staff").unwrap().clone();
+    let staff = list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "staff")
+        .unwrap()
+        .clone();
     assert_eq!(staff["head"], 2, "{staff}");
 
     // A channel made with the admin CLI while the server runs shows up in lists.
     let out = server.admin(&["channel", "create", "ops:cli-made"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list = alice.ok(json!({"type": "channel_list"})).await;
-    assert!(list["channels"].as_array().unwrap().iter().any(|c| c["name"] == "ops:cli-made"));
+    assert!(list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "ops:cli-made"));
 
     // Workspace admins may delete any channel; subscribers are told.
-    let resp = server.http.delete(format!("{}/api/channels/staff", server.url)).bearer_auth(&alice_token).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 403, "members who are not channel admins may not delete");
-    let resp = server.http.delete(format!("{}/api/channels/staff", server.url)).bearer_auth(&root_token).send().await.unwrap();
+    let resp = server
+        .http
+        .delete(format!("{}/api/channels/staff", server.url))
+        .bearer_auth(&alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        403,
+        "members who are not channel admins may not delete"
+    );
+    let resp = server
+        .http
+        .delete(format!("{}/api/channels/staff", server.url))
+        .bearer_auth(&root_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     let dropped = alice.event("staff", "unsubscribed").await;
     assert_eq!(dropped["reason"], "channel_deleted");
-    alice.err(json!({"type": "history", "channel": "staff"}), "channel_not_found").await;
+    alice
+        .err(
+            json!({"type": "history", "channel": "staff"}),
+            "channel_not_found",
+        )
+        .await;
 }

@@ -232,20 +232,32 @@ async fn silent_sessions_time_out_of_presence() {
     assert_eq!(presence_names(&list["presence"]), ["alice"]);
 }
 
-
 /// Subscribing before signing in: the subscription becomes the user's on `auth`.
 #[tokio::test]
 async fn anonymous_subscription_joins_presence_on_auth() {
-    let config = format!("{RELAXED}\n[channels.\"lobby\"]\ntype = \"presence\"\nauthentication = \"optional\"\n");
+    let config = format!(
+        "{RELAXED}\n[channels.\"lobby\"]\ntype = \"presence\"\nauthentication = \"optional\"\n"
+    );
     let server = TestServer::start(&config).await;
     let alice_token = server.register("alice").await;
     let bob_token = server.register("bob").await;
     let mut alice = server.connect(Some(&alice_token)).await;
-    alice.ok(json!({"type": "subscribe", "channel": "lobby"})).await;
+    alice
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
     let mut bob = server.connect(None).await;
-    let sub = bob.ok(json!({"type": "subscribe", "channel": "lobby"})).await;
-    assert_eq!(presence_names(&sub["presence"]), ["alice"], "anonymous readers are not present");
+    let sub = bob
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
+    assert_eq!(
+        presence_names(&sub["presence"]),
+        ["alice"],
+        "anonymous readers are not present"
+    );
     bob.ok(json!({"type": "auth", "token": bob_token})).await;
     let joined = alice.event("lobby", "presence").await;
-    assert_eq!((joined["state"].clone(), joined["user"]["name"].clone()), (json!("joined"), json!("bob")));
+    assert_eq!(
+        (joined["state"].clone(), joined["user"]["name"].clone()),
+        (json!("joined"), json!("bob"))
+    );
 }
