@@ -1,0 +1,202 @@
+//! `parley-bench`: drives a `parley-server` it starts itself (port 0, temporary data dir) over
+//! real WebSockets and prints a table plus one JSON line per scenario. See docs/benchmarks.md.
+
+mod chart;
+mod client;
+mod reference;
+mod scenarios;
+mod stats;
+mod target;
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{scenarios::FanoutParams, stats::Report};
+
+#[derive(Parser)]
+#[command(name = "parley-bench", about = "Load benchmark for parley-server")]
+struct Cli {
+    /// The parley-server binary (default: next to this executable).
+    #[arg(long, global = true)]
+    server_bin: Option<PathBuf>,
+    /// Draw fan-out latency and throughput against subscriber count into this SVG.
+    #[arg(long, global = true)]
+    chart: Option<PathBuf>,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N authenticated connections, each subscribed to K channels: connect rate, RSS growth.
+    Connections {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 3)]
+        channels: usize,
+    },
+    /// S subscribers, P publishers: deliveries/s, latency, loss; beside the raw reference.
+    Fanout(FanoutArgs),
+    /// C concurrent senders as fast as acks return, group commit and one commit per message.
+    Durable {
+        #[arg(long, default_value_t = 100)]
+        senders: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// R subscribed clients resume with `since` at once after a server restart.
+    Resume {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        backlog: u32,
+    },
+    /// Every scenario with the parameters of the targets in docs/benchmarks.md.
+    All {
+        /// Seconds-long run of every scenario (the test suite's smoke run).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[derive(Args, Clone)]
+struct FanoutArgs {
+    /// Comma-separated subscriber counts; one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    subscribers: Vec<usize>,
+    #[arg(long, default_value_t = 1)]
+    publishers: u32,
+    /// Messages per publisher.
+    #[arg(long, default_value_t = 500)]
+    messages: u32,
+    /// Messages per second across all publishers (0 = unlimited).
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+    /// Padding bytes per message.
+    #[arg(long, default_value_t = 64)]
+    pad: usize,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // Thousands of sockets, ours and the server's (which inherits this limit).
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let binary = match cli.server_bin {
+        Some(path) => path,
+        None => target::default_server_binary()?,
+    };
+    let mut reports: Vec<Report> = Vec::new();
+    let mut fanout_reports: Vec<Report> = Vec::new();
+    let emit = |report: &Report| {
+        println!("{}", report.table_row());
+        println!("{}", report.json_line());
+    };
+    match cli.scenario {
+        Scenario::Connections {
+            connections,
+            channels,
+        } => {
+            reports.push(scenarios::connections(&binary, connections, channels).await?);
+        }
+        Scenario::Fanout(args) => {
+            for subscribers in &args.subscribers {
+                let params = FanoutParams {
+                    subscribers: *subscribers,
+                    publishers: args.publishers,
+                    messages: args.messages,
+                    rate: args.rate,
+                    pad: args.pad,
+                };
+                fanout_reports.extend(scenarios::fanout(&binary, params).await?);
+            }
+        }
+        Scenario::Durable { senders, seconds } => {
+            let duration = Duration::from_secs(seconds);
+            reports.push(scenarios::durable(&binary, senders, duration, false).await?);
+            reports.push(scenarios::durable(&binary, senders, duration, true).await?);
+        }
+        Scenario::Resume { clients, backlog } => {
+            reports.push(scenarios::resume(&binary, clients, backlog).await?);
+        }
+        Scenario::All { quick } => {
+            let (conns, subs, messages, seconds, resumers) = if quick {
+                (50, vec![10, 50], 50, 1, 20)
+            } else {
+                (10_000, vec![100, 1000, 10_000], 500, 10, 1000)
+            };
+            for channels in [3, 0] {
+                let report = scenarios::connections(&binary, conns, channels).await?;
+                emit(&report);
+                reports.push(report);
+            }
+            for (rate, subscribers) in subs.iter().flat_map(|s| [(500, *s), (0, *s)]) {
+                let params = FanoutParams {
+                    subscribers,
+                    publishers: 1,
+                    messages,
+                    rate,
+                    pad: 64,
+                };
+                let pair = scenarios::fanout(&binary, params).await?;
+                pair.iter().for_each(emit);
+                if rate == 0 {
+                    fanout_reports.extend(pair);
+                } else {
+                    reports.extend(pair);
+                }
+            }
+            for per_write in [false, true] {
+                let report = scenarios::durable(
+                    &binary,
+                    if quick { 10 } else { 100 },
+                    Duration::from_secs(seconds),
+                    per_write,
+                )
+                .await?;
+                emit(&report);
+                reports.push(report);
+            }
+            let report = scenarios::resume(&binary, resumers, 100).await?;
+            emit(&report);
+            reports.push(report);
+            if let Some(path) = &cli.chart {
+                chart::draw(path, &fanout_reports)?;
+            }
+            check_correctness(reports.iter().chain(&fanout_reports))?;
+            return Ok(());
+        }
+    }
+    for report in reports.iter().chain(&fanout_reports) {
+        emit(report);
+    }
+    if let Some(path) = &cli.chart {
+        chart::draw(path, &fanout_reports)?;
+    }
+    check_correctness(reports.iter().chain(&fanout_reports))
+}
+
+/// Loss, duplicates and reordering must be zero whatever the speed: fail loudly if not.
+fn check_correctness<'a>(reports: impl Iterator<Item = &'a Report>) -> Result<()> {
+    for report in reports {
+        for key in ["lost", "duplicated", "out_of_order"] {
+            if report.number(key) > 0.0 {
+                anyhow::bail!(
+                    "{} {}: {key} = {}",
+                    report.scenario,
+                    report.target,
+                    report.number(key)
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,528 @@
+//! The scenarios: connections, fanout (beside the raw reference), durable, resume.
+
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use futures_util::{stream, SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{
+    client::{connect, now_us, parse_stamp, stamp, DeliveryCheck, Ws},
+    reference,
+    stats::{percentile, Report},
+    target::{bench_config, request, ParleyServer},
+};
+
+/// Connections opened at once while ramping up.
+const CONNECT_CONCURRENCY: usize = 128;
+
+// ---------------------------------------------------------------------------------------------
+// connections
+
+pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Report> {
+    let server = ParleyServer::start(binary, &bench_config("")).await?;
+    let owner = server.token("owner").await?;
+    let channels: Vec<String> = (0..k).map(|i| format!("bench:c{i}")).collect();
+    server.create_channels(&owner, &channels).await?;
+    let users = n.div_ceil(500).max(1);
+    let mut tokens = Vec::with_capacity(users);
+    for i in 0..users {
+        tokens.push(server.token(&format!("user{i}")).await?);
+    }
+    // Let the server settle (allocator, first connections) before the baseline.
+    let warm = connect(&server.ws_url(), Some(&tokens[0])).await?;
+    drop(warm);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = server.rss()?;
+    let started = Instant::now();
+    let url = server.ws_url();
+    let channels = Arc::new(channels);
+    let tokens = Arc::new(tokens);
+    let conns: Vec<Result<Ws>> = stream::iter(0..n)
+        .map(|i| {
+            let (url, channels, tokens) = (url.clone(), Arc::clone(&channels), Arc::clone(&tokens));
+            async move {
+                let mut ws = connect(&url, Some(&tokens[i % tokens.len()])).await?;
+                for (j, channel) in channels.iter().enumerate() {
+                    let op = json!({"id": j + 1, "type": "subscribe", "channel": channel});
+                    request(&mut ws, &op).await?;
+                }
+                Ok(ws)
+            }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let conns: Vec<Ws> = conns.into_iter().collect::<Result<_>>()?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after = server.rss()?;
+    let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
+    let mut report = Report::new("connections", "parley");
+    report.set("connections", n);
+    report.set("channels_per_connection", k);
+    report.set(
+        "connect_per_sec",
+        (n as f64 / elapsed.as_secs_f64()).round(),
+    );
+    report.set("rss_before_mib", mib(rss_before));
+    report.set("rss_after_mib", mib(rss_after));
+    report.set(
+        "rss_per_connection_kib",
+        (per_conn / 1024.0 * 100.0).round() / 100.0,
+    );
+    drop(conns);
+    Ok(report)
+}
+
+fn mib(bytes: u64) -> f64 {
+    (bytes as f64 / (1024.0 * 1024.0) * 10.0).round() / 10.0
+}
+
+// ---------------------------------------------------------------------------------------------
+// fanout
+
+#[derive(Clone, Copy, Debug)]
+pub struct FanoutParams {
+    pub subscribers: usize,
+    pub publishers: u32,
+    pub messages: u32,
+    /// Messages per second across all publishers; 0 = as fast as possible.
+    pub rate: u32,
+    pub pad: usize,
+}
+
+enum Target<'a> {
+    Parley(&'a ParleyServer, String),
+    Raw(String),
+}
+
+pub async fn fanout(binary: &Path, params: FanoutParams) -> Result<Vec<Report>> {
+    let server = ParleyServer::start(binary, &bench_config("")).await?;
+    let token = server.token("publisher").await?;
+    server
+        .create_channels(&token, &["bench:fanout".to_owned()])
+        .await?;
+    let cpu_before = server.cpu_time()?;
+    let mut parley = run_fanout(Target::Parley(&server, token), params).await?;
+    parley.set(
+        "server_cpu_secs",
+        (server.cpu_time()? - cpu_before).as_secs_f64(),
+    );
+    let raw_addr = reference::start().await?;
+    let raw = run_fanout(Target::Raw(raw_addr), params).await?;
+    let ratio = parley.number("deliveries_per_sec") / raw.number("deliveries_per_sec").max(1.0);
+    parley.set("ratio_to_raw", (ratio * 1000.0).round() / 1000.0);
+    Ok(vec![parley, raw])
+}
+
+async fn run_fanout(target: Target<'_>, p: FanoutParams) -> Result<Report> {
+    let epoch = Instant::now();
+    let (url, name) = match &target {
+        Target::Parley(server, _) => (server.ws_url(), "parley"),
+        Target::Raw(addr) => (format!("ws://{addr}/"), "raw"),
+    };
+    // Subscribers.
+    let subscribe_frame = match &target {
+        Target::Parley(..) => json!({"id": 1, "type": "subscribe", "channel": "bench:fanout"}),
+        Target::Raw(_) => json!({"sub": "bench:fanout"}),
+    };
+    let subs: Vec<Result<Ws>> = stream::iter(0..p.subscribers)
+        .map(|_| {
+            let (url, frame) = (url.clone(), subscribe_frame.clone());
+            async move {
+                let mut ws = connect(&url, None).await?;
+                ws.send(Message::text(frame.to_string())).await?;
+                Ok(ws)
+            }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    let subs: Vec<Ws> = subs.into_iter().collect::<Result<_>>()?;
+
+    // Publishers.
+    let mut pubs = Vec::new();
+    for _ in 0..p.publishers {
+        let token = match &target {
+            Target::Parley(_, token) => Some(token.as_str()),
+            Target::Raw(_) => None,
+        };
+        pubs.push(connect(&url, token).await?);
+    }
+    let parley = matches!(target, Target::Parley(..));
+    let subs = warm_up(&mut pubs[0], subs, parley).await?;
+    measure_fanout(subs, pubs, parley, p, epoch, name).await
+}
+
+/// Sends a marker until every subscriber has seen one, so measurement starts with everyone
+/// subscribed and live (the reference server has no subscribe reply to wait for).
+async fn warm_up(publisher: &mut Ws, subs: Vec<Ws>, parley: bool) -> Result<Vec<Ws>> {
+    const MARKER: &str = "WARMUP-MARKER";
+    let waiters: Vec<_> = subs
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                loop {
+                    match tokio::time::timeout(Duration::from_secs(120), ws.next()).await {
+                        Ok(Some(Ok(Message::Text(t)))) if t.contains(MARKER) => return Ok(ws),
+                        Ok(Some(Ok(_))) => continue,
+                        Ok(other) => bail!("subscriber ended during warm-up: {other:?}"),
+                        Err(_) => bail!("warm-up timed out"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let all = futures_util::future::join_all(waiters);
+    tokio::pin!(all);
+    let mut sent = 0u32;
+    let results = loop {
+        sent += 1;
+        let frame = if parley {
+            json!({"id": 1_000_000 + sent, "type": "send", "channel": "bench:fanout", "text": MARKER,
+                   "client_id": format!("warmup-{sent}")})
+        } else {
+            json!({"pub": "bench:fanout", "text": MARKER})
+        };
+        publisher.send(Message::text(frame.to_string())).await?;
+        tokio::select! {
+            results = &mut all => break results,
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+        if sent > 480 {
+            bail!("subscribers never all went live");
+        }
+    };
+    if parley {
+        // Consume the replies to the markers so the publisher's ack counting starts clean.
+        let mut replies = 0;
+        while replies < sent {
+            match tokio::time::timeout(Duration::from_secs(30), publisher.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) if t.starts_with(r#"{"type":"reply""#) => {
+                    replies += 1
+                }
+                Ok(Some(Ok(_))) => {}
+                other => bail!("publisher ended during warm-up: {other:?}"),
+            }
+        }
+    }
+    results.into_iter().map(|r| r?).collect()
+}
+
+async fn measure_fanout(
+    subs: Vec<Ws>,
+    pubs: Vec<Ws>,
+    parley: bool,
+    p: FanoutParams,
+    epoch: Instant,
+    name: &str,
+) -> Result<Report> {
+    let expected_per_sub = p.publishers as u64 * p.messages as u64;
+    let timeout = Duration::from_secs(60)
+        + if p.rate > 0 {
+            Duration::from_secs_f64(p.messages as f64 * p.publishers as f64 / p.rate as f64)
+        } else {
+            Duration::ZERO
+        };
+    let readers: Vec<_> = subs
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let mut check = DeliveryCheck::new(p.publishers, p.messages);
+                let deadline = Instant::now() + timeout;
+                while check.received < expected_per_sub {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left, ws.next()).await {
+                        Ok(Some(Ok(Message::Text(t)))) => {
+                            if let Some((publisher, n, sent)) = parse_stamp(&t) {
+                                check.record(publisher, n, sent, now_us(epoch));
+                            }
+                        }
+                        Ok(Some(Ok(_))) => {}
+                        _ => break,
+                    }
+                }
+                check
+            })
+        })
+        .collect();
+
+    let first_send = now_us(epoch);
+    let senders: Vec<_> = pubs
+        .into_iter()
+        .enumerate()
+        .map(|(i, ws)| tokio::spawn(publish(ws, i as u32, parley, p, epoch)))
+        .collect();
+    for sender in senders {
+        sender.await??;
+    }
+    let mut latencies = Vec::new();
+    let (mut received, mut duplicates, mut out_of_order, mut last) = (0u64, 0u64, 0u64, 0u64);
+    for reader in readers {
+        let check = reader.await?;
+        received += check.received;
+        duplicates += check.duplicates;
+        out_of_order += check.out_of_order;
+        last = last.max(check.last_delivery_us);
+        latencies.extend_from_slice(&check.latencies_us);
+    }
+    let expected = expected_per_sub * p.subscribers as u64;
+    let secs = (last.saturating_sub(first_send)) as f64 / 1e6;
+    latencies.sort_unstable();
+    let mut report = Report::new("fanout", name);
+    report.set("subscribers", p.subscribers);
+    report.set("publishers", p.publishers);
+    report.set("messages", p.messages);
+    report.set("rate", p.rate);
+    report.set("deliveries", received);
+    report.set(
+        "deliveries_per_sec",
+        if secs > 0.0 {
+            (received as f64 / secs).round()
+        } else {
+            0.0
+        },
+    );
+    report.set("p50_ms", percentile(&latencies, 50.0));
+    report.set("p99_ms", percentile(&latencies, 99.0));
+    report.set("p999_ms", percentile(&latencies, 99.9));
+    report.set("max_ms", percentile(&latencies, 100.0));
+    report.set("lost", expected - received);
+    report.set("duplicated", duplicates);
+    report.set("out_of_order", out_of_order);
+    Ok(report)
+}
+
+async fn publish(
+    ws: Ws,
+    publisher: u32,
+    parley: bool,
+    p: FanoutParams,
+    epoch: Instant,
+) -> Result<()> {
+    let interval =
+        (p.rate > 0).then(|| Duration::from_secs_f64(p.publishers as f64 / p.rate as f64));
+    let mut ticker = interval.map(|i| {
+        let mut t = tokio::time::interval(i);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        t
+    });
+    // Parley acknowledges each send; keep a bounded window outstanding so the publisher is
+    // not limited to one commit per round trip.
+    let window = Arc::new(Semaphore::new(256));
+    let (mut sink, mut stream) = ws.split();
+    let acks = {
+        let window = Arc::clone(&window);
+        tokio::spawn(async move {
+            let mut acked = 0;
+            while acked < p.messages && parley {
+                match tokio::time::timeout(Duration::from_secs(60), stream.next()).await {
+                    Ok(Some(Ok(Message::Text(t)))) => {
+                        if t.starts_with(r#"{"type":"reply""#) {
+                            acked += 1;
+                            window.add_permits(1);
+                        } else if t.starts_with(r#"{"type":"error""#) {
+                            bail!("send failed: {t}");
+                        }
+                    }
+                    Ok(Some(Ok(_))) => {}
+                    other => bail!("publisher connection ended: {other:?}"),
+                }
+            }
+            Ok(())
+        })
+    };
+    for n in 0..p.messages {
+        if let Some(t) = ticker.as_mut() {
+            t.tick().await;
+        }
+        let text = stamp(publisher, n, now_us(epoch), p.pad);
+        let frame = if parley {
+            window.acquire().await?.forget();
+            json!({"id": n + 2, "type": "send", "channel": "bench:fanout", "text": text,
+                   "client_id": format!("p{publisher}-{n}")})
+        } else {
+            json!({"pub": "bench:fanout", "text": text})
+        };
+        sink.send(Message::text(frame.to_string())).await?;
+    }
+    acks.await??;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// durable
+
+pub async fn durable(
+    binary: &Path,
+    senders: usize,
+    duration: Duration,
+    per_write: bool,
+) -> Result<Report> {
+    let mode = if per_write { "per_write" } else { "per_batch" };
+    let config = bench_config(&format!("[storage]\ncommit_mode = \"{mode}\"\n"));
+    let server = ParleyServer::start(binary, &config).await?;
+    let token = server.token("writer").await?;
+    server
+        .create_channels(&token, &["bench:durable".to_owned()])
+        .await?;
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..senders)
+        .map(|i| {
+            let (url, token) = (server.ws_url(), token.clone());
+            tokio::spawn(async move {
+                let mut ws = connect(&url, Some(&token)).await?;
+                let mut latencies = Vec::new();
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    n += 1;
+                    let op = json!({"id": n, "type": "send", "channel": "bench:durable",
+                                    "text": format!("durable {i} {n}"), "client_id": format!("d{i}-{n}")});
+                    let sent = Instant::now();
+                    let reply = request(&mut ws, &op).await?;
+                    if reply["op"] != "send" {
+                        bail!("unexpected reply {reply}");
+                    }
+                    latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    // Every acknowledged send is stored: the channel's head counts them (plus the creation).
+    let mut ws = connect(&server.ws_url(), Some(&token)).await?;
+    let list = request(&mut ws, &json!({"id": 1, "type": "channel_list"})).await?;
+    let head = list["result"]["channels"][0]["head"]
+        .as_u64()
+        .context("head")?;
+    let acked = latencies.len() as u64;
+    if head != acked + 1 {
+        bail!("{acked} sends acknowledged but the channel head is {head}");
+    }
+    let mut report = Report::new("durable", &format!("parley ({mode})"));
+    report.set("senders", senders);
+    report.set("acked", acked);
+    report.set("stored", head - 1);
+    report.set("acked_per_sec", (acked as f64 / elapsed).round());
+    report.set("p50_ms", percentile(&latencies, 50.0));
+    report.set("p99_ms", percentile(&latencies, 99.0));
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// resume
+
+pub async fn resume(binary: &Path, clients: usize, backlog: u32) -> Result<Report> {
+    let mut server = ParleyServer::start(binary, &bench_config("")).await?;
+    let token = server.token("writer").await?;
+    server
+        .create_channels(&token, &["bench:resume".to_owned()])
+        .await?;
+    // Everyone subscribes and sees a first message: that is where each will resume from.
+    let url = server.ws_url();
+    let subs: Vec<Result<(Ws, String)>> = stream::iter(0..clients)
+        .map(|_| {
+            let url = url.clone();
+            async move {
+                let mut ws = connect(&url, None).await?;
+                let reply = request(
+                    &mut ws,
+                    &json!({"id": 1, "type": "subscribe", "channel": "bench:resume"}),
+                )
+                .await?;
+                let epoch = reply["result"]["epoch"]
+                    .as_str()
+                    .context("epoch")?
+                    .to_owned();
+                Ok((ws, epoch))
+            }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    let subs: Vec<(Ws, String)> = subs.into_iter().collect::<Result<_>>()?;
+    let mut publisher = connect(&url, Some(&token)).await?;
+    let first = request(&mut publisher, &json!({"id": 1, "type": "send", "channel": "bench:resume", "text": "before", "client_id": "r0"})).await?;
+    let seen_seq = first["result"]["message"]["seq"].as_u64().context("seq")?;
+    // Clients go away; messages keep coming; the server restarts.
+    drop(subs);
+    for i in 0..backlog {
+        let op = json!({"id": i + 2, "type": "send", "channel": "bench:resume", "text": format!("missed {i}"), "client_id": format!("r{}", i + 1)});
+        request(&mut publisher, &op).await?;
+    }
+    let epoch = {
+        let reply = request(
+            &mut publisher,
+            &json!({"id": 9_999_999, "type": "channel_list"}),
+        )
+        .await?;
+        reply["result"]["channels"][0]["epoch"]
+            .as_str()
+            .context("epoch")?
+            .to_owned()
+    };
+    drop(publisher);
+    server.restart().await?;
+    let ready = Instant::now();
+    let url = server.ws_url();
+    let expected_last = seen_seq + backlog as u64;
+    // All at once.
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (url, epoch) = (url.clone(), epoch.clone());
+            tokio::spawn(async move {
+                let mut ws = connect(&url, None).await?;
+                let op = json!({"id": 1, "type": "subscribe", "channel": "bench:resume", "since": seen_seq, "epoch": epoch});
+                ws.send(Message::text(op.to_string())).await?;
+                let mut next = seen_seq + 1;
+                let mut missing = 0u64;
+                loop {
+                    let msg = tokio::time::timeout(Duration::from_secs(60), ws.next()).await.context("stalled")?;
+                    let Some(Ok(Message::Text(t))) = msg else { bail!("ended: {msg:?}") };
+                    let frame: Value = serde_json::from_str(&t)?;
+                    match frame["type"].as_str() {
+                        Some("event") => {
+                            let seq = frame["seq"].as_u64().unwrap_or(0);
+                            if seq != next {
+                                missing += seq.saturating_sub(next);
+                            }
+                            next = seq + 1;
+                        }
+                        Some("synced") => {
+                            missing += (expected_last + 1).saturating_sub(next);
+                            return Ok::<_, anyhow::Error>((ready.elapsed(), missing));
+                        }
+                        Some("error") => bail!("subscribe failed: {frame}"),
+                        _ => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    let (mut slowest, mut lost) = (Duration::ZERO, 0u64);
+    for task in tasks {
+        let (took, missing) = task.await??;
+        slowest = slowest.max(took);
+        lost += missing;
+    }
+    let mut report = Report::new("resume", "parley");
+    report.set("clients", clients);
+    report.set("backlog", backlog);
+    report.set("all_caught_up_ms", (slowest.as_secs_f64() * 1000.0).round());
+    report.set("lost", lost);
+    Ok(report)
+}
