@@ -44,26 +44,20 @@ pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Report> {
     let url = server.ws_url();
     let channels = Arc::new(channels);
     let tokens = Arc::new(tokens);
-    let conns: Vec<Result<Ws>> = stream::iter(0..n)
-        .map(|i| {
-            let (url, channels, tokens) = (url.clone(), Arc::clone(&channels), Arc::clone(&tokens));
-            async move {
-                let mut ws = connect(&url, Some(&tokens[i % tokens.len()])).await?;
-                for (j, channel) in channels.iter().enumerate() {
-                    let op = json!({"id": j + 1, "type": "subscribe", "channel": channel});
-                    request(&mut ws, &op).await?;
-                }
-                Ok(ws)
-            }
-        })
-        .buffer_unordered(CONNECT_CONCURRENCY)
-        .collect()
-        .await;
-    let elapsed = started.elapsed();
-    let conns: Vec<Ws> = conns.into_iter().collect::<Result<_>>()?;
+    // Two halves: the growth over the second half is the marginal cost of a connection, free
+    // of start-up effects (memory the allocator kept from account setup gets reused first).
+    let half = n / 2;
+    let first = open_connections(&url, 0..half, &channels, &tokens).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_mid = server.rss()?;
+    let second_started = Instant::now();
+    let second = open_connections(&url, half..n, &channels, &tokens).await?;
+    let elapsed = started.elapsed() - Duration::from_millis(500);
+    let _ = second_started;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after = server.rss()?;
     let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
+    let marginal = (rss_after.saturating_sub(rss_mid)) as f64 / (n - half).max(1) as f64;
     let mut report = Report::new("connections", "parley");
     report.set("connections", n);
     report.set("channels_per_connection", k);
@@ -77,8 +71,37 @@ pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Report> {
         "rss_per_connection_kib",
         (per_conn / 1024.0 * 100.0).round() / 100.0,
     );
-    drop(conns);
+    report.set(
+        "rss_marginal_per_connection_kib",
+        (marginal / 1024.0 * 100.0).round() / 100.0,
+    );
+    drop((first, second));
     Ok(report)
+}
+
+async fn open_connections(
+    url: &str,
+    range: std::ops::Range<usize>,
+    channels: &Arc<Vec<String>>,
+    tokens: &Arc<Vec<String>>,
+) -> Result<Vec<Ws>> {
+    let conns: Vec<Result<Ws>> = stream::iter(range)
+        .map(|i| {
+            let (url, channels, tokens) =
+                (url.to_owned(), Arc::clone(channels), Arc::clone(tokens));
+            async move {
+                let mut ws = connect(&url, Some(&tokens[i % tokens.len()])).await?;
+                for (j, channel) in channels.iter().enumerate() {
+                    let op = json!({"id": j + 1, "type": "subscribe", "channel": channel});
+                    request(&mut ws, &op).await?;
+                }
+                Ok(ws)
+            }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    conns.into_iter().collect()
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -384,12 +407,27 @@ pub async fn durable(
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     n += 1;
-                    let op = json!({"id": n, "type": "send", "channel": "bench:durable",
-                                    "text": format!("durable {i} {n}"), "client_id": format!("d{i}-{n}")});
+                    // Built and checked as plain text: the load generator shares the machine
+                    // with the server, so it must stay cheap.
+                    let op = format!(
+                        r#"{{"id":{n},"type":"send","channel":"bench:durable","text":"durable {i} {n}","client_id":"d{i}-{n}"}}"#
+                    );
                     let sent = Instant::now();
-                    let reply = request(&mut ws, &op).await?;
-                    if reply["op"] != "send" {
-                        bail!("unexpected reply {reply}");
+                    ws.send(Message::text(op)).await?;
+                    let expected = format!(r#"{{"type":"reply","id":{n},"op":"send""#);
+                    loop {
+                        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+                            .await
+                            .context("no ack")?
+                            .context("closed")??;
+                        if let Message::Text(t) = msg {
+                            if t.starts_with(&expected) {
+                                break;
+                            }
+                            if t.starts_with(r#"{"type":"error""#) {
+                                bail!("send failed: {t}");
+                            }
+                        }
                     }
                     latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 }

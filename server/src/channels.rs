@@ -560,13 +560,27 @@ impl AppState {
         let id = channel.record.id;
         self.store
             .write(move |tx, state| {
+                for instance in store::channel_instances(tx, id)? {
+                    state.forget(instance);
+                }
                 store::channel_delete(tx, id)?;
                 state.forget(id);
                 Ok(((), Vec::new()))
             })
             .await?;
+        // A template takes its personal instances with it (the database cascades; the hubs and
+        // cached heads of the instances go here).
+        let instances: Vec<i64> = self
+            .directory
+            .all()
+            .iter()
+            .filter(|c| c.record.template_id == Some(id))
+            .map(|c| c.record.id)
+            .collect();
         self.directory.forget(id);
-        self.hubs.remove(id);
+        for channel_id in std::iter::once(id).chain(instances) {
+            self.hubs.remove(channel_id);
+        }
         Ok(())
     }
 

@@ -29,6 +29,9 @@ pub struct Config {
     /// Channels declared by the operator, keyed by name. Created at start if missing; their
     /// settings are applied on every start.
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// `PARLEY_*` variables that named no setting and were ignored (logged once logging runs).
+    #[serde(skip)]
+    pub ignored_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,7 +211,7 @@ impl Default for WebsocketConfig {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(20),
             max_frame_size: 64 * 1024,
-            read_buffer_size: 4 * 1024,
+            read_buffer_size: 1024,
             write_buffer_size: 0,
         }
     }
@@ -265,13 +268,17 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let mut table: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mut ignored_env = Vec::new();
         for (name, value) in env {
-            apply_env_override(&mut table, &name, &value)?;
+            if !apply_env_override(&mut table, &name, &value)? {
+                ignored_env.push(name);
+            }
         }
-        let config: Config = toml::Value::Table(table)
+        let mut config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
         config.validate()?;
+        config.ignored_env = ignored_env;
         Ok(config)
     }
 
@@ -325,16 +332,21 @@ impl Config {
 /// a TOML value when it parses as one (numbers, booleans, arrays), else as a string. Variables
 /// that name no known key (`PARLEY_SERVER_URL`, used by other Parley tools) are ignored with a
 /// warning rather than stopping the server; a known key with a bad value is an error.
-fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+/// Returns false for a `PARLEY_<SECTION>_...` variable that was ignored.
+fn apply_env_override(
+    table: &mut toml::Table,
+    name: &str,
+    value: &str,
+) -> Result<bool, ConfigError> {
     let Some(rest) = name.strip_prefix("PARLEY_") else {
-        return Ok(());
+        return Ok(true);
     };
     let rest = rest.to_ascii_lowercase();
     let Some(section) = ENV_SECTIONS
         .iter()
         .find(|s| rest.starts_with(&format!("{s}_")))
     else {
-        return Ok(());
+        return Ok(true);
     };
     let key = &rest[section.len() + 1..];
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -342,11 +354,7 @@ fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Resul
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()));
     if !section_has_key(section, key, &parsed) {
-        tracing::warn!(
-            variable = name,
-            "ignoring environment variable: no such setting"
-        );
-        return Ok(());
+        return Ok(false);
     }
     let entry = table
         .entry(section.to_string())
@@ -354,7 +362,7 @@ fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Resul
     match entry {
         toml::Value::Table(section_table) => {
             section_table.insert(key.to_owned(), parsed);
-            Ok(())
+            Ok(true)
         }
         _ => Err(ConfigError::Parse(format!("[{section}] is not a table"))),
     }
@@ -363,20 +371,20 @@ fn apply_env_override(table: &mut toml::Table, name: &str, value: &str) -> Resul
 /// Whether `[section] key` exists: a table holding only that key is read into the section's
 /// type, which refuses unknown fields.
 fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
-    fn check<T: serde::de::DeserializeOwned>(table: toml::Table) -> bool {
+    fn check<T: serde::de::DeserializeOwned>(table: toml::Table, key: &str) -> bool {
         match toml::Value::Table(table).try_into::<T>() {
             Ok(_) => true,
-            Err(e) => !e.to_string().contains("unknown field"),
+            Err(e) => !e.to_string().contains(&format!("unknown field `{key}`")),
         }
     }
     let mut table = toml::Table::new();
     table.insert(key.to_owned(), value.clone());
     match section {
-        "server" => check::<ServerConfig>(table),
-        "realtime" => check::<RealtimeConfig>(table),
-        "websocket" => check::<WebsocketConfig>(table),
-        "rate_limit" => check::<RateLimitConfig>(table),
-        "storage" => check::<StorageConfig>(table),
+        "server" => check::<ServerConfig>(table, key),
+        "realtime" => check::<RealtimeConfig>(table, key),
+        "websocket" => check::<WebsocketConfig>(table, key),
+        "rate_limit" => check::<RateLimitConfig>(table, key),
+        "storage" => check::<StorageConfig>(table, key),
         _ => false,
     }
 }
@@ -490,6 +498,7 @@ mod tests {
             ),
         ];
         let c = Config::from_toml_and_env(text, env).expect("parses");
+        assert_eq!(c.ignored_env, ["PARLEY_SERVER_URL"]);
         assert_eq!(c.realtime.max_connections, 7);
         assert!(!c.server.registration);
         assert_eq!(c.websocket.max_frame_size, 1024 * 1024);

@@ -189,7 +189,10 @@ impl Hubs {
             .and_then(|mut s| s.remove(&channel_id))
             .and_then(|s| s.hub);
         if let Some(hub) = hub {
-            let _ = hub.try_send(HubCmd::Shutdown);
+            // Waits for room if the hub is busy; the hub then tells its subscribers and ends.
+            tokio::spawn(async move {
+                let _ = hub.send(HubCmd::Shutdown).await;
+            });
         }
     }
 }

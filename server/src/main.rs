@@ -107,12 +107,19 @@ fn main() -> anyhow::Result<()> {
     if !matches!(command, Command::Serve(_)) {
         // Admin commands log problems (the cause behind an "internal" error) to stderr.
         init_logging(&config.server.log_format);
+        warn_ignored_env(&config);
     }
     match command {
         Command::Serve(args) => serve(config, args),
         Command::User(cmd) => user_command(&config, cmd),
         Command::Token(cmd) => token_command(&config, cmd),
         Command::Channel(cmd) => channel_command(&config, cmd),
+    }
+}
+
+fn warn_ignored_env(config: &Config) {
+    for name in &config.ignored_env {
+        tracing::warn!(variable = %name, "ignoring environment variable: no such setting");
     }
 }
 
@@ -140,6 +147,7 @@ fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         config.server.log_format = format;
     }
     init_logging(&config.server.log_format);
+    warn_ignored_env(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -187,15 +187,18 @@ pub async fn run(
         state.sessions.add(Arc::clone(&control));
         let (sink, stream) = socket.split();
         let (out, out_rx) = mpsc::channel(state.config.realtime.outbound_queue);
-        let writer = tokio::spawn(
-            write_loop(
-                sink,
-                out_rx,
-                Arc::clone(&control),
-                WriterTiming::from(&state.config),
-            )
-            .in_current_span(),
+        let write_task = write_loop(
+            sink,
+            out_rx,
+            Arc::clone(&control),
+            WriterTiming::from(&state.config),
+        )
+        .in_current_span();
+        tracing::trace!(
+            bytes = std::mem::size_of_val(&write_task),
+            "writer future size"
         );
+        let writer = tokio::spawn(write_task);
         let rl = &state.config.rate_limit;
         let mut session = Session {
             send_limit: TokenBucket::new(rl.messages_per_second, rl.message_burst),
@@ -207,10 +210,10 @@ pub async fn run(
             subs: HashMap::new(),
             status: None,
         };
-        session.start(auth).await;
+        Box::pin(session.start(auth)).await;
         let mut stream = stream;
         let peer_gone = session.read_loop(&mut stream).await;
-        session.finish().await;
+        Box::pin(session.finish()).await;
         if !peer_gone {
             // We are closing: wait (bounded) for the client's close reply, reading and dropping
             // whatever it still sends, so it sees our close frame before the socket goes.
@@ -228,7 +231,13 @@ pub async fn run(
         drop(permit);
         tracing::debug!("connection closed");
     };
-    tracker.track_future(task.instrument(span)).await;
+    let task = task.instrument(span);
+    // Idle memory per connection is mostly this future and the writer's; keep an eye on it.
+    tracing::trace!(
+        bytes = std::mem::size_of_val(&task),
+        "connection future size"
+    );
+    tracker.track_future(task).await;
 }
 
 impl Session {
@@ -283,7 +292,11 @@ impl Session {
             let Ok(channel) = self.state.channel(&name, self.user.as_ref()).await else {
                 continue;
             };
-            if channel.check_read(self.user.as_ref()).is_err() || self.at_channel_limit(&channel) {
+            // Already subscribed (anonymously, before signing in): `SetUser` above kept it.
+            if self.subs.contains_key(&channel.record.id)
+                || channel.check_read(self.user.as_ref()).is_err()
+                || self.at_channel_limit(&channel)
+            {
                 continue;
             }
             match self.register(&channel).await {
@@ -400,7 +413,9 @@ impl Session {
         };
         let id = request.id;
         let op_name = request.op.name();
-        match self.handle(request).await {
+        // Boxed: the handler future is large (every operation's state) and only exists while a
+        // request runs, so idle connections do not carry it.
+        match Box::pin(self.handle(request)).await {
             Ok(Some(reply)) => self.push_frame(&ServerFrame::Reply { id, reply }).await,
             Ok(None) => {}
             Err(err) => {

@@ -125,11 +125,21 @@ pub fn all(conn: &Connection) -> Result<Vec<ChannelRecord>> {
     Ok(rows)
 }
 
+/// Names of all channels except personal instances (which only their owner addresses).
 pub fn names(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT name FROM channels")?;
+    let mut stmt = conn.prepare_cached("SELECT name FROM channels WHERE template_id IS NULL")?;
     let rows = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
+/// The personal instances of a `user_specific` template.
+pub fn instances(conn: &Connection, template_id: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM channels WHERE template_id = ?1")?;
+    let rows = stmt
+        .query_map([template_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(rows)
 }
 

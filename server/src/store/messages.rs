@@ -43,7 +43,6 @@ pub fn append_event(
         "INSERT INTO events (channel_id, seq, created_at, frame) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![channel_id, seq as i64, now, text])?;
-    channels::set_head(tx, channel_id, seq)?;
     state.set_head(channel_id, seq);
     Ok(Published {
         channel_id,

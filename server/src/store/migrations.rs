@@ -27,7 +27,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX tokens_user ON tokens(user_id);
     CREATE TABLE channels (
-        id                     INTEGER PRIMARY KEY,
+        -- AUTOINCREMENT: a deleted channel's id is never reused, so nothing keyed by it (hubs,
+        -- cached heads, clients' caches) can be mistaken for a new channel's.
+        id                     INTEGER PRIMARY KEY AUTOINCREMENT,
         name                   TEXT NOT NULL UNIQUE,
         kind                   TEXT NOT NULL,
         authentication         TEXT NOT NULL,
@@ -57,7 +59,7 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX members_user ON members(user_id);
     CREATE TABLE messages (
-        id          INTEGER PRIMARY KEY,
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
         channel_id  INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
         seq         INTEGER NOT NULL,
         author_id   INTEGER NOT NULL REFERENCES users(id),

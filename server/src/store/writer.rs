@@ -1,6 +1,6 @@
 //! The writer thread: group commit with one savepoint per write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -19,17 +19,25 @@ pub struct Published {
     pub author_id: Option<i64>,
 }
 
-/// State the writer keeps between batches: the newest seq per channel, so assigning the next one
-/// costs no query. Reset whenever a batch fails to commit.
+/// State the writer keeps between batches: the newest seq per channel, so assigning the next
+/// one costs no query, and which heads must be written back before the batch commits (once
+/// per channel per batch rather than once per event). Reset whenever a batch fails to commit.
 #[derive(Default)]
 pub struct WriterState {
     heads: HashMap<i64, u64>,
+    /// Heads set by the write in progress; kept only if it succeeds.
+    job: HashMap<i64, u64>,
+    dirty: HashSet<i64>,
 }
 
 impl WriterState {
     /// The next seq for `channel_id` (reads the stored head the first time).
     pub fn next_seq(&mut self, tx: &rusqlite::Connection, channel_id: i64) -> Result<u64> {
-        let head = match self.heads.get(&channel_id) {
+        let head = match self
+            .job
+            .get(&channel_id)
+            .or_else(|| self.heads.get(&channel_id))
+        {
             Some(head) => *head,
             None => super::channels::head_seq(tx, channel_id)?,
         };
@@ -38,11 +46,33 @@ impl WriterState {
 
     /// Records that `seq` is now the channel's head (call after the SQL succeeded).
     pub fn set_head(&mut self, channel_id: i64, seq: u64) {
-        self.heads.insert(channel_id, seq);
+        self.job.insert(channel_id, seq);
     }
 
     pub fn forget(&mut self, channel_id: i64) {
         self.heads.remove(&channel_id);
+        self.job.remove(&channel_id);
+        self.dirty.remove(&channel_id);
+    }
+
+    fn job_succeeded(&mut self) {
+        for (channel, seq) in self.job.drain() {
+            self.heads.insert(channel, seq);
+            self.dirty.insert(channel);
+        }
+    }
+
+    fn job_failed(&mut self) {
+        self.job.clear();
+    }
+
+    fn write_heads(&mut self, tx: &rusqlite::Connection) -> Result<()> {
+        for channel in self.dirty.drain() {
+            if let Some(seq) = self.heads.get(&channel) {
+                super::channels::set_head(tx, channel, *seq)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +172,10 @@ pub fn run(
     tracing::debug!("store writer stopped");
 }
 
+fn run_cached(tx: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 type RunFn = Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Pending + Send>;
 
 type BatchOutcome = std::result::Result<Vec<Pending>, (Error, Vec<Pending>)>;
@@ -152,7 +186,7 @@ fn commit_batch(
     jobs: impl Iterator<Item = RunFn>,
 ) -> BatchOutcome {
     let mut pending = Vec::new();
-    let mut tx = match conn.transaction() {
+    let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
             let err = Error::from(e);
@@ -164,25 +198,29 @@ fn commit_batch(
     };
     for job in jobs {
         // A savepoint per write: one failing write (say, a duplicate name) rolls back alone.
-        let outcome = match tx.savepoint() {
-            Ok(mut sp) => {
-                let result = job(&sp, state);
-                if result.ok {
-                    if let Err(e) = sp.commit() {
-                        tracing::error!(%e, "savepoint release failed");
-                    }
-                } else if let Err(e) = sp.rollback() {
-                    tracing::error!(%e, "savepoint rollback failed");
-                }
-                result
+        // The savepoint statements are cached: parsing them per write showed up in profiles.
+        if let Err(e) = run_cached(&tx, "SAVEPOINT job") {
+            tracing::error!(%e, "cannot open a savepoint; write dropped");
+            continue;
+        }
+        let result = job(&tx, state);
+        if result.ok {
+            state.job_succeeded();
+            if let Err(e) = run_cached(&tx, "RELEASE job") {
+                tracing::error!(%e, "savepoint release failed");
             }
-            Err(e) => {
-                let err = Error::from(e);
-                tracing::error!(%err, "cannot open a savepoint; write dropped");
-                continue;
+        } else {
+            state.job_failed();
+            if let Err(e) =
+                run_cached(&tx, "ROLLBACK TO job").and_then(|()| run_cached(&tx, "RELEASE job"))
+            {
+                tracing::error!(%e, "savepoint rollback failed");
             }
-        };
-        pending.push(outcome);
+        }
+        pending.push(result);
+    }
+    if let Err(err) = state.write_heads(&tx) {
+        return Err((err, pending));
     }
     match tx.commit() {
         Ok(()) => Ok(pending),
