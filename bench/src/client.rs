@@ -60,6 +60,8 @@ pub struct DeliveryCheck {
     pub out_of_order: u64,
     pub latencies_us: Vec<u32>,
     pub last_delivery_us: u64,
+    /// Bytes of the frames that carried deliveries.
+    pub frame_bytes: u64,
 }
 
 impl DeliveryCheck {
@@ -73,6 +75,7 @@ impl DeliveryCheck {
             out_of_order: 0,
             latencies_us: Vec::new(),
             last_delivery_us: 0,
+            frame_bytes: 0,
         }
     }
 

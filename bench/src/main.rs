@@ -53,6 +53,9 @@ enum Scenario {
         #[arg(long, default_value_t = 100)]
         backlog: u32,
     },
+    /// Internal: run the raw reference server (started by `fanout`).
+    #[command(hide = true)]
+    ServeReference,
     /// Every scenario with the parameters of the targets in docs/benchmarks.md.
     All {
         /// Seconds-long run of every scenario (the test suite's smoke run).
@@ -81,12 +84,23 @@ struct FanoutArgs {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    // Thousands of sockets, ours and the server's (which inherits this limit).
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    raise_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if matches!(cli.scenario, Scenario::ServeReference) {
+        return runtime.block_on(reference::serve_forever());
+    }
     runtime.block_on(run(cli))
+}
+
+/// Thousands of sockets, ours and the servers' (which inherit the limit). As root the hard
+/// limit can be raised too; otherwise the soft limit goes up to the hard one.
+fn raise_file_limit() {
+    const WANT: u64 = 262_144;
+    if rlimit::setrlimit(rlimit::Resource::NOFILE, WANT, WANT).is_err() {
+        let _ = rlimit::increase_nofile_limit(WANT);
+    }
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -127,6 +141,7 @@ async fn run(cli: Cli) -> Result<()> {
         Scenario::Resume { clients, backlog } => {
             reports.push(scenarios::resume(&binary, clients, backlog).await?);
         }
+        Scenario::ServeReference => {} // handled in main
         Scenario::All { quick } => {
             let (conns, subs, messages, seconds, resumers) = if quick {
                 (50, vec![10, 50], 50, 1, 20)

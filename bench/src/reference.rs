@@ -18,12 +18,59 @@ use tokio_tungstenite::tungstenite::{protocol::WebSocketConfig, Message, Utf8Byt
 
 type Routes = Arc<Mutex<HashMap<String, Vec<mpsc::Sender<Utf8Bytes>>>>>;
 
-/// Starts the reference server on 127.0.0.1:0 inside this process; returns its address.
-pub async fn start() -> Result<String> {
+/// A reference server in its own process (`parley-bench serve-reference`), so it competes for
+/// the machine exactly as parley-server does and its CPU time can be read the same way.
+pub struct ReferenceProcess {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl ReferenceProcess {
+    pub async fn start() -> Result<Self> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .arg("serve-reference")
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map(|_| line)
+        })
+        .await??;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| anyhow::anyhow!("unexpected {line:?}"))?
+            .to_owned();
+        Ok(Self { child, addr })
+    }
+
+    pub fn cpu_time(&self) -> Result<std::time::Duration> {
+        crate::target::cpu_time_of(self.child.id())
+    }
+}
+
+impl Drop for ReferenceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the reference server in this process until killed (the `serve-reference` command).
+pub async fn serve_forever() -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
+    println!("listening on {}", listener.local_addr()?);
+    use std::io::Write;
+    std::io::stdout().flush()?;
     let routes: Routes = Arc::default();
-    tokio::spawn(async move {
+    {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
@@ -31,9 +78,10 @@ pub async fn start() -> Result<String> {
             let _ = stream.set_nodelay(true);
             let routes = Arc::clone(&routes);
             tokio::spawn(async move {
+                // The same socket buffer sizes as parley-server's defaults.
                 let config = WebSocketConfig::default()
-                    .read_buffer_size(4096)
-                    .write_buffer_size(0);
+                    .read_buffer_size(1024)
+                    .write_buffer_size(16 * 1024);
                 let Ok(ws) =
                     tokio_tungstenite::accept_async_with_config(stream, Some(config)).await
                 else {
@@ -42,8 +90,7 @@ pub async fn start() -> Result<String> {
                 serve(ws, routes).await;
             });
         }
-    });
-    Ok(addr)
+    }
 }
 
 async fn serve(ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>, routes: Routes) {

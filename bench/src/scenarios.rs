@@ -138,8 +138,25 @@ pub async fn fanout(binary: &Path, params: FanoutParams) -> Result<Vec<Report>> 
         "server_cpu_secs",
         (server.cpu_time()? - cpu_before).as_secs_f64(),
     );
-    let raw_addr = reference::start().await?;
-    let raw = run_fanout(Target::Raw(raw_addr), params).await?;
+    drop(server);
+    // Same bytes per delivery for both: the raw frame is padded to Parley's frame size, so the
+    // comparison measures the servers, not the size of Parley's message envelope.
+    let raw_frame = json!({"type": "event", "channel": "bench:fanout",
+                           "text": stamp(0, params.messages / 2, 10_000_000, params.pad)})
+    .to_string()
+    .len();
+    let extra = (parley.number("frame_bytes") as usize).saturating_sub(raw_frame);
+    let raw_params = FanoutParams {
+        pad: params.pad + extra,
+        ..params
+    };
+    let reference = reference::ReferenceProcess::start().await?;
+    let cpu_before = reference.cpu_time()?;
+    let mut raw = run_fanout(Target::Raw(reference.addr.clone()), raw_params).await?;
+    raw.set(
+        "server_cpu_secs",
+        (reference.cpu_time()? - cpu_before).as_secs_f64(),
+    );
     let ratio = parley.number("deliveries_per_sec") / raw.number("deliveries_per_sec").max(1.0);
     parley.set("ratio_to_raw", (ratio * 1000.0).round() / 1000.0);
     Ok(vec![parley, raw])
@@ -266,6 +283,7 @@ async fn measure_fanout(
                         Ok(Some(Ok(Message::Text(t)))) => {
                             if let Some((publisher, n, sent)) = parse_stamp(&t) {
                                 check.record(publisher, n, sent, now_us(epoch));
+                                check.frame_bytes += t.len() as u64;
                             }
                         }
                         Ok(Some(Ok(_))) => {}
@@ -288,8 +306,10 @@ async fn measure_fanout(
     }
     let mut latencies = Vec::new();
     let (mut received, mut duplicates, mut out_of_order, mut last) = (0u64, 0u64, 0u64, 0u64);
+    let mut bytes = 0u64;
     for reader in readers {
         let check = reader.await?;
+        bytes += check.frame_bytes;
         received += check.received;
         duplicates += check.duplicates;
         out_of_order += check.out_of_order;
@@ -305,6 +325,7 @@ async fn measure_fanout(
     report.set("messages", p.messages);
     report.set("rate", p.rate);
     report.set("deliveries", received);
+    report.set("frame_bytes", bytes / received.max(1));
     report.set(
         "deliveries_per_sec",
         if secs > 0.0 {

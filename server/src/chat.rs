@@ -36,6 +36,21 @@ impl AppState {
         text: &str,
         client_id: &str,
     ) -> Result<SendResult> {
+        self.submit_message(user, channel, text, client_id)
+            .await?
+            .await
+    }
+
+    /// Validates a message and queues it for storage, returning once it is queued: messages
+    /// queued by one connection are stored in that order. The returned future resolves to the
+    /// result once it is committed.
+    pub async fn submit_message(
+        &self,
+        user: &UserRecord,
+        channel: &str,
+        text: &str,
+        client_id: &str,
+    ) -> Result<impl std::future::Future<Output = Result<SendResult>> + Send + 'static> {
         validate_client_id(client_id)?;
         if text.trim().is_empty() {
             return Err(Error::new(ErrorCode::MessageEmpty, "the message is empty"));
@@ -54,9 +69,9 @@ impl AppState {
         let (channel_id, name) = (channel.record.id, channel.record.name.clone());
         let author = user.to_ref();
         let (text, client_id) = (text.to_owned(), client_id.to_owned());
-        let outcome = self
+        let committed = self
             .store
-            .write(move |tx, state| {
+            .submit(move |tx, state| {
                 let new = store::NewMessage {
                     channel_id,
                     channel_name: &name,
@@ -69,9 +84,12 @@ impl AppState {
                 Ok((outcome, published.into_iter().collect()))
             })
             .await?;
-        Ok(SendResult {
-            message: outcome.message,
-            duplicate: outcome.duplicate,
+        Ok(async move {
+            let outcome = committed.await?;
+            Ok(SendResult {
+                message: outcome.message,
+                duplicate: outcome.duplicate,
+            })
         })
     }
 

@@ -83,6 +83,9 @@ pub struct RealtimeConfig {
     /// How often retention is enforced.
     #[serde(deserialize_with = "duration")]
     pub retention_sweep_interval: Duration,
+    /// Sends one connection may have waiting for their commit; beyond this the connection's
+    /// next frame waits. Replies to sends can therefore overtake each other's neighbours.
+    pub max_pending_sends: usize,
     /// Most messages one history request returns.
     pub max_history_page: u32,
     /// Longest a fresh connection may stay before its first frame (anonymous sessions included).
@@ -201,6 +204,7 @@ impl Default for RealtimeConfig {
             retention_sweep_interval: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             max_history_page: 500,
+            max_pending_sends: 64,
         }
     }
 }
@@ -212,7 +216,7 @@ impl Default for WebsocketConfig {
             pong_timeout: Duration::from_secs(20),
             max_frame_size: 64 * 1024,
             read_buffer_size: 1024,
-            write_buffer_size: 0,
+            write_buffer_size: 16 * 1024,
         }
     }
 }

@@ -158,36 +158,40 @@ fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(data = %config.data_dir().display(), "starting");
         let server = parley_server::Server::open(config).await?;
+        let shutdown = shutdown_signal()?;
         // The one line on stdout, printed once the server is ready: scripts and tests read
         // the port from it.
         println!("listening on http://{addr}");
         use std::io::Write;
         std::io::stdout().flush()?;
-        server.serve(listener, shutdown_signal()).await?;
+        server.serve(listener, shutdown).await?;
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// Registers SIGTERM and SIGINT handlers now (so a signal that arrives as soon as the
+/// listening line is out is not lost to the default action) and returns the future that
+/// completes on either.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested");
+        tracing::info!("shutdown requested");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested");
+    })
 }
 
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {

@@ -216,7 +216,12 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
 
     let text = "x".repeat(30_000);
     let total = 600u64;
+    // The slow client starts reading once the fast one is 400 messages in: by then its own
+    // queue has long overflowed (its socket buffers hold far fewer 30 KB frames), and the
+    // server is still within the grace it gives a closing connection to read the close.
+    let (progress_tx, progress) = tokio::sync::oneshot::channel();
     let fast_reader = tokio::spawn(async move {
+        let mut progress_tx = Some(progress_tx);
         let mut last = 0;
         while last < 1 + total {
             let frame = fast.event("firehose", "message").await;
@@ -227,23 +232,26 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
                 "fast subscriber saw a gap or duplicate"
             );
             last = seq;
+            if last >= 400 {
+                if let Some(tx) = progress_tx.take() {
+                    let _ = tx.send(());
+                }
+            }
         }
         last
     });
-    for i in 0..total {
-        let op = json!({"type": "send", "channel": "firehose", "text": text, "client_id": format!("m{i}")});
-        tokio::time::timeout(Duration::from_secs(5), sender.ok(op))
-            .await
-            .expect("a slow reader must not slow the sender");
-    }
-    assert_eq!(
-        tokio::time::timeout(TIMEOUT, fast_reader)
-            .await
-            .unwrap()
-            .unwrap(),
-        1 + total
-    );
-
+    let sending = tokio::spawn(async move {
+        for i in 0..total {
+            let op = json!({"type": "send", "channel": "firehose", "text": text, "client_id": format!("m{i}")});
+            tokio::time::timeout(Duration::from_secs(5), sender.ok(op))
+                .await
+                .expect("a slow reader must not slow the sender");
+        }
+    });
+    tokio::time::timeout(TIMEOUT, progress)
+        .await
+        .unwrap()
+        .unwrap();
     // Now read the slow client: what it got is in order, then the resync close.
     let mut last_seq = 0;
     let code = loop {
@@ -264,6 +272,17 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
         }
     };
     assert_eq!(code, Some(4000));
+    tokio::time::timeout(TIMEOUT, sending)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tokio::time::timeout(TIMEOUT, fast_reader)
+            .await
+            .unwrap()
+            .unwrap(),
+        1 + total
+    );
     assert!(
         last_seq < 1 + total,
         "the slow client should not have received everything"

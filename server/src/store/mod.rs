@@ -151,15 +151,29 @@ impl Store {
             + Send
             + 'static,
     ) -> Result<T> {
+        self.submit(f).await?.await
+    }
+
+    /// Queues `f` for the writer and returns once it is queued (writes run in queue order);
+    /// the returned future resolves after its batch commits. Lets a connection keep reading
+    /// while its earlier writes commit, without giving up their order.
+    pub async fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)>
+            + Send
+            + 'static,
+    ) -> Result<impl std::future::Future<Output = Result<T>> + Send + 'static> {
         let (reply_tx, reply_rx) = oneshot::channel();
         let job = writer::Job::new(Box::new(f), reply_tx);
         self.writer
             .send(job)
             .await
             .map_err(|_| Error::internal("the store writer has stopped"))?;
-        reply_rx
-            .await
-            .map_err(|_| Error::internal("the store writer dropped a write"))?
+        Ok(async move {
+            reply_rx
+                .await
+                .map_err(|_| Error::internal("the store writer dropped a write"))?
+        })
     }
 
     /// Asks the writer to commit what is queued and stop. Later writes fail.
