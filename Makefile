@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/parley-target
 
 bench:
 	cargo build --release -p parley-server -p parley-bench
-	$(CARGO_TARGET_DIR)/release/parley-bench all --chart docs/fanout.svg | tee docs/bench-results.jsonl.txt
+	$(CARGO_TARGET_DIR)/release/parley-bench all --chart docs/fanout.svg | tee docs/bench-results.txt
 
 test:
 	./scripts/test.sh

@@ -359,7 +359,9 @@ impl Session {
             got_frame = true;
             self.control.touch();
             match message {
-                WsMessage::Text(text) => self.handle_text(text.as_str()).await,
+                // Boxed for the same reason as `handle`: idle connections should not carry the
+                // state of request handling.
+                WsMessage::Text(text) => Box::pin(self.handle_text(text.as_str())).await,
                 WsMessage::Binary(_) => {
                     let err = ErrorBody::new(
                         ErrorCode::InvalidRequest,
