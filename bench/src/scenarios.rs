@@ -417,6 +417,7 @@ pub async fn durable(
     server
         .create_channels(&token, &["bench:durable".to_owned()])
         .await?;
+    let cpu_before = server.cpu_time()?;
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let tasks: Vec<_> = (0..senders)
@@ -461,6 +462,7 @@ pub async fn durable(
         latencies.extend(task.await??);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = (server.cpu_time()? - cpu_before).as_secs_f64();
     latencies.sort_unstable();
     // Every acknowledged send is stored: the channel's head counts them (plus the creation).
     let mut ws = connect(&server.ws_url(), Some(&token)).await?;
@@ -479,6 +481,11 @@ pub async fn durable(
     report.set("acked_per_sec", (acked as f64 / elapsed).round());
     report.set("p50_ms", percentile(&latencies, 50.0));
     report.set("p99_ms", percentile(&latencies, 99.0));
+    report.set("server_cpu_secs", (cpu * 100.0).round() / 100.0);
+    report.set(
+        "server_cpu_us_per_ack",
+        (cpu * 1e6 / acked.max(1) as f64).round(),
+    );
     Ok(report)
 }
 

@@ -148,16 +148,21 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
+/// The message this author sent with this `client_id`, if any. Checked on every send, and
+/// almost always absent: the cheap index probe runs first, the full load only on a hit.
 fn message_by_client_id(
     conn: &Connection,
     author_id: i64,
     client_id: &str,
 ) -> Result<Option<Message>> {
+    let id: Option<i64> = conn
+        .prepare_cached("SELECT id FROM messages WHERE author_id = ?1 AND client_id = ?2")?
+        .query_row(params![author_id, client_id], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
     Ok(conn
-        .prepare_cached(&format!(
-            "{MESSAGE_SELECT} WHERE m.author_id = ?1 AND m.client_id = ?2"
-        ))?
-        .query_row(params![author_id, client_id], message_from_row)
+        .prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id = ?1"))?
+        .query_row([id], message_from_row)
         .optional()?)
 }
 
