@@ -223,3 +223,32 @@ async fn json_logs_and_bad_config_errors() {
     );
     assert!(!err.contains("panicked"));
 }
+
+/// An acknowledged message is committed: killing the server outright (SIGKILL, no shutdown)
+/// loses none of them, whatever the checkpointer had or had not copied out of the WAL.
+#[tokio::test]
+async fn sigkill_loses_no_acknowledged_message() {
+    let mut server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    let mut alice = server.connect(Some(&token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "general"}))
+        .await;
+    for i in 0..300 {
+        alice
+            .ok(json!({"type": "send", "channel": "general", "text": format!("m{i}"), "client_id": format!("c{i}")}))
+            .await;
+    }
+    server.kill().await;
+    server.start_again().await;
+    let mut reader = server.connect(Some(&token)).await;
+    let sub = reader
+        .ok(json!({"type": "subscribe", "channel": "general", "since": 0}))
+        .await;
+    assert_eq!(sub["head"], 301, "{sub}");
+    assert_eq!(sub["backlog"], 301);
+    let page = reader
+        .ok(json!({"type": "history", "channel": "general", "limit": 500}))
+        .await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 300);
+}
