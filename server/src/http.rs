@@ -71,7 +71,12 @@ async fn upgrade(
                 .max_message_size(max)
                 .read_buffer_size(ws_config.read_buffer_size as usize)
                 .write_buffer_size(ws_config.write_buffer_size as usize)
-                .on_upgrade(move |socket| crate::session::run(state, socket, auth, permit))
+                .on_upgrade(move |socket| {
+                    // Our own task rather than axum's upgrade task: that one keeps the space of
+                    // its upgrade machinery for as long as the connection lives (~4 KiB).
+                    tokio::spawn(crate::session::run(state, socket, auth, permit));
+                    std::future::ready(())
+                })
         }
         Err(err) => err.into_response(),
     }
