@@ -131,6 +131,14 @@ impl AppState {
         password: &str,
         label: &str,
     ) -> Result<(UserRecord, String)> {
+        // A name that cannot exist is refused before it becomes a rate-limit key, so the
+        // limiter's memory is bounded by real-looking names.
+        if validate_user_name(name).is_err() {
+            return Err(Error::new(
+                ErrorCode::InvalidCredentials,
+                "wrong user name or password",
+            ));
+        }
         self.check_login_rate(name)?;
         let name = name.to_owned();
         let found = self
@@ -171,8 +179,8 @@ impl AppState {
                 "registration is closed on this server",
             ));
         }
-        self.check_login_rate(name)?;
         validate_user_name(name)?;
+        self.check_login_rate(name)?;
         validate_password(password)?;
         let password = password.to_owned();
         let hash = tokio::task::spawn_blocking(move || hash_password(&password))

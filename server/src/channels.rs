@@ -440,10 +440,21 @@ impl AppState {
             }
         }
         let (channel_id, name) = (channel.record.id, channel.record.name.clone());
+        let max = channel.record.max_participants;
         let member = user.to_ref();
         let added = self
             .store
             .write(move |tx, state| {
+                // Checked again inside the write: concurrent joins are serialized here, so
+                // they cannot all pass the quick check above.
+                if let Some(max) = max {
+                    if store::member_count(tx, channel_id)? >= u64::from(max) {
+                        return Err(Error::new(
+                            ErrorCode::ChannelFull,
+                            format!("channel {name} has reached its {max} participants"),
+                        ));
+                    }
+                }
                 if !store::member_add(tx, channel_id, member.id, Role::Member.as_str())? {
                     return Ok((false, Vec::new()));
                 }
@@ -560,10 +571,12 @@ impl AppState {
         let id = channel.record.id;
         self.store
             .write(move |tx, state| {
-                for instance in store::channel_instances(tx, id)? {
+                let instances = store::channel_instances(tx, id)?;
+                store::channel_delete(tx, id)?;
+                // Only once the delete succeeded: a failed write must leave the state alone.
+                for instance in instances {
                     state.forget(instance);
                 }
-                store::channel_delete(tx, id)?;
                 state.forget(id);
                 Ok(((), Vec::new()))
             })

@@ -87,6 +87,9 @@ pub struct SubscribeAck {
     pub presence: Option<Vec<PresenceEntry>>,
     /// Filled in by the subscriber from the store: events up to here were removed by retention.
     pub pruned_through: u64,
+    /// Filled in by the subscriber: the head stored when it registered (it can be ahead of
+    /// `head` by events committed but not yet handed to the hub).
+    pub stored_head: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +163,7 @@ impl Hubs {
             presence_enabled: presence,
             head: slot.head,
             subs: HashMap::new(),
+            doomed: Vec::new(),
             user_sessions: HashMap::new(),
             present: HashMap::new(),
             typing: HashMap::new(),
@@ -224,6 +228,8 @@ struct Hub {
     presence_enabled: bool,
     head: u64,
     subs: HashMap<u64, Sub>,
+    /// Subscribers to remove once the current command is done (see `reap`).
+    doomed: Vec<u64>,
     /// Subscribed sessions per user, so "last session gone" costs no scan.
     user_sessions: HashMap<i64, u32>,
     present: HashMap<i64, Present>,
@@ -249,7 +255,10 @@ impl Hub {
                         break;
                     }
                     None => break,
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        self.reap();
+                    }
                 },
                 () = tokio::time::sleep_until(deadline) => {
                     let now = Instant::now();
@@ -258,6 +267,7 @@ impl Hub {
                         self.sweep_idle_sessions();
                         next_sweep = now + sweep_every;
                     }
+                    self.reap();
                 }
             }
         }
@@ -292,6 +302,7 @@ impl Hub {
                         head: self.head,
                         presence,
                         pruned_through: 0,
+                        stored_head: 0,
                     })
                     .is_err()
                 {
@@ -384,15 +395,17 @@ impl Hub {
                 overflowed.push(*id);
             }
         }
-        for id in overflowed {
-            self.remove_sub(id);
-        }
+        self.doomed.extend(overflowed);
     }
 
     /// Queues a frame for one subscriber. Returns false when the subscriber must go (its
     /// queue or catch-up buffer overflowed with a durable event, or it disconnected).
     fn offer(sub: &mut Sub, frame: Frame, durable: bool, catchup_limit: usize) -> bool {
         if let Some(held) = sub.catching_up.as_mut() {
+            if !durable && held.len() >= catchup_limit / 2 {
+                // Shed ephemeral events for a resuming subscriber before they cost it a resync.
+                return true;
+            }
             if held.len() >= catchup_limit {
                 sub.control
                     .close_with(close_code::RESYNC, "fell behind while resuming");
@@ -436,7 +449,14 @@ impl Hub {
                 gone.push(*id);
             }
         }
-        for id in gone {
+        // Not removed here: removing broadcasts (left, typing stopped), which can overflow
+        // more queues; `reap` works through them in a loop instead of recursing.
+        self.doomed.extend(gone);
+    }
+
+    /// Removes the subscribers whose queues overflowed, and those their removal overflowed.
+    fn reap(&mut self) {
+        while let Some(id) = self.doomed.pop() {
             self.remove_sub(id);
         }
     }

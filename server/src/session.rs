@@ -664,6 +664,7 @@ impl Session {
             .await
             .map_err(|_| Error::internal("channel hub stopped"))?;
         ack.pruned_through = pruned_through;
+        ack.stored_head = stored_head;
         self.subs.insert(
             id,
             Subscription {
@@ -705,6 +706,13 @@ impl Session {
         }
         let (hub, ack) = self.register(&channel).await?;
         let id = channel.record.id;
+        // Access again, now that the hub holds the subscription: a leave (or kick) that
+        // committed meanwhile has either been seen here, or its removal of this user's
+        // subscriptions is queued in the hub behind ours.
+        if let Err(err) = channel.check_read(self.user.as_ref()) {
+            self.unsubscribe(id).await;
+            return Err(err);
+        }
         let head = ack.head;
         let pruned = ack.pruned_through;
         let (after, reset) = match since {
@@ -712,7 +720,13 @@ impl Session {
             Some(_) if epoch.as_deref().is_some_and(|e| e != channel.record.epoch) => {
                 (head, Some(ResetReason::EpochChanged))
             }
-            Some(since) if since > head => (head, Some(ResetReason::EpochChanged)),
+            // Ahead of everything stored: this history is not the one the client saw. (A
+            // `since` taken from `history` may be ahead of the hub by events not yet handed
+            // to it, so compare with the stored head.)
+            Some(since) if since > head.max(ack.stored_head) => {
+                (head, Some(ResetReason::EpochChanged))
+            }
+            Some(since) if since > head => (head, None),
             Some(since) if since < pruned => (pruned, Some(ResetReason::HistoryTruncated)),
             Some(since) => (since, None),
         };
@@ -759,6 +773,13 @@ impl Session {
                     return Ok(());
                 }
             };
+            // Retention may have removed events since the count: never skip silently.
+            if page.first().is_some_and(|e| e.seq != cursor + 1) || page.is_empty() {
+                tracing::debug!(channel = %channel.record.name, "backlog changed under a resume");
+                self.control
+                    .close_with(close_code::RESYNC, "history changed while resuming");
+                return Ok(());
+            }
             let Some(last) = page.last() else { break };
             cursor = last.seq;
             for event in page {
@@ -927,6 +948,9 @@ async fn write_loop(
     let token = control.closing.clone();
     let closing = token.cancelled();
     tokio::pin!(closing);
+    // A frame taken from the queue but not written when a close came: on shutdown it is
+    // delivered first, so the drain below leaves no gap.
+    let mut unsent: Option<Frame> = None;
     'outer: loop {
         // Queued frames first: the close signal is checked when there is nothing to write, or
         // when the socket makes a write wait (a stuck reader is closed from there).
@@ -934,6 +958,10 @@ async fn write_loop(
             biased;
             frame = rx.recv() => {
                 let Some(mut frame) = frame else { break };
+                // A peer that stops reading (zero window) must not hold a write forever: a
+                // batch that cannot be written within pong_timeout closes the connection.
+                let stall = tokio::time::sleep(timing.pong_timeout);
+                tokio::pin!(stall);
                 // Write everything already queued (up to a bound), then flush once.
                 let mut written = 0;
                 loop {
@@ -942,7 +970,14 @@ async fn write_loop(
                     let fed = tokio::select! {
                         biased;
                         fed = sink.feed(frame.message()) => fed,
-                        () = &mut closing => break 'outer,
+                        () = &mut closing => {
+                            unsent = Some(frame);
+                            break 'outer;
+                        }
+                        () = &mut stall => {
+                            control.close_with(close_code::PONG_TIMEOUT, "writes stalled");
+                            break 'outer;
+                        }
                     };
                     if fed.is_err() {
                         control.close_with(1011, "write failed");
@@ -961,6 +996,10 @@ async fn write_loop(
                     biased;
                     flushed = sink.flush() => flushed,
                     () = &mut closing => break,
+                    () = &mut stall => {
+                        control.close_with(close_code::PONG_TIMEOUT, "writes stalled");
+                        break;
+                    }
                 };
                 if flushed.is_err() {
                     control.close_with(1011, "write failed");
@@ -969,9 +1008,17 @@ async fn write_loop(
             }
             _ = ping.tick() => {
                 let sent_at = store::now_ms();
-                if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    control.close_with(1011, "write failed");
-                    return;
+                let ping = sink.send(WsMessage::Ping(Default::default()));
+                match tokio::time::timeout(timing.pong_timeout, ping).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => {
+                        control.close_with(1011, "write failed");
+                        return;
+                    }
+                    Err(_) => {
+                        control.close_with(close_code::PONG_TIMEOUT, "writes stalled");
+                        break;
+                    }
                 }
                 if pong_deadline.is_none() {
                     pong_deadline = Some((Instant::now() + timing.pong_timeout, sent_at));
@@ -993,6 +1040,11 @@ async fn write_loop(
     let finish = async {
         if code == 1001 {
             // Server shutdown: deliver everything already queued before saying goodbye.
+            if let Some(frame) = unsent.take() {
+                if sink.feed(frame.message()).await.is_err() {
+                    return;
+                }
+            }
             while let Ok(frame) = rx.try_recv() {
                 if sink.feed(frame.message()).await.is_err() {
                     return;

@@ -319,3 +319,29 @@ async fn admins_open_configured_private_channels_and_deletion_is_announced() {
         )
         .await;
 }
+
+/// Joins racing for the last place: exactly as many succeed as there is room for.
+#[tokio::test]
+async fn concurrent_joins_respect_max_participants() {
+    let server = TestServer::start(RELAXED).await;
+    let owner = server.register("owner").await;
+    let mut owner = server.connect(Some(&owner)).await;
+    owner.ok(json!({"type": "channel_create", "channel": "tiny", "max_participants": 3})).await;
+    let mut clients = Vec::new();
+    for i in 0..8 {
+        let token = server.register(&format!("racer{i}")).await;
+        clients.push(server.connect(Some(&token)).await);
+    }
+    let joins = clients.into_iter().map(|mut c| {
+        tokio::spawn(async move { c.request(json!({"type": "channel_join", "channel": "tiny"})).await })
+    });
+    let mut joined = 0;
+    for join in joins {
+        let reply = join.await.unwrap();
+        match reply["type"].as_str().unwrap() {
+            "reply" => joined += 1,
+            _ => assert_eq!(reply["code"], "channel_full", "{reply}"),
+        }
+    }
+    assert_eq!(joined, 2, "3 places, one taken by the creator");
+}

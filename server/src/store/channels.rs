@@ -266,6 +266,13 @@ pub fn delete(conn: &Connection, id: i64) -> Result<bool> {
     )? > 0)
 }
 
+pub fn member_count(conn: &Connection, channel_id: i64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM members WHERE channel_id = ?1")?
+        .query_row([channel_id], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 /// Adds a member; false when they were one already.
 pub fn add_member(conn: &Connection, channel_id: i64, user_id: i64, role: &str) -> Result<bool> {
     Ok(conn.execute(

@@ -24,7 +24,7 @@ pub use channels::{
     add_member as member_add, all as channels_all, all_members as members_all,
     by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
     head_seq as channel_head, insert as channel_insert, instances as channel_instances,
-    members_of as channel_members, names as channel_names,
+    member_count, members_of as channel_members, names as channel_names,
     pruned_through as channel_pruned_through, remove_member as member_remove,
     update_settings as channel_update_settings, ChannelRecord, NewChannel,
 };
@@ -59,7 +59,15 @@ pub struct Store {
 
 struct ReadPool {
     connections: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
+}
+
+impl ReadPool {
+    async fn permits_owned(
+        self: Arc<Self>,
+    ) -> std::result::Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
+        Arc::clone(&self.permits).acquire_owned().await
+    }
 }
 
 /// Opens (creating if needed) the database in `dir`, runs migrations and starts the writer.
@@ -81,6 +89,8 @@ pub fn open(
     migrations::run(&mut conn)?;
     // Checkpoints run on their own thread (below), not inside the writer's commits.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // The connection that writes is the one that truncates the WAL when it restarts it.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     let checkpointer = Checkpointer::start(&path)?;
     let mut readers = Vec::with_capacity(config.read_connections);
     for _ in 0..config.read_connections {
@@ -102,7 +112,7 @@ pub fn open(
     let store = Store {
         writer: tx,
         readers: Arc::new(ReadPool {
-            permits: Semaphore::new(readers.len()),
+            permits: Arc::new(Semaphore::new(readers.len())),
             connections: Mutex::new(readers),
         }),
     };
@@ -238,14 +248,15 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self
-            .readers
-            .permits
-            .acquire()
+        // The permit moves into the blocking task: if this future is dropped (a client went
+        // away), the connection is still in use until the task ends, and so is the permit.
+        let permit = Arc::clone(&self.readers)
+            .permits_owned()
             .await
             .map_err(|_| Error::internal("read pool closed"))?;
         let pool = Arc::clone(&self.readers);
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = pool
                 .connections
                 .lock()

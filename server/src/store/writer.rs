@@ -196,7 +196,8 @@ fn commit_batch(
             return Err((err, pending));
         }
     };
-    for job in jobs {
+    let mut jobs = jobs;
+    for job in jobs.by_ref() {
         // A savepoint per write: one failing write (say, a duplicate name) rolls back alone.
         // The savepoint statements are cached: parsing them per write showed up in profiles.
         if let Err(e) = run_cached(&tx, "SAVEPOINT job") {
@@ -218,6 +219,16 @@ fn commit_batch(
             }
         }
         pending.push(result);
+        // On some errors (disk full, I/O, out of memory) SQLite rolls back the whole
+        // transaction by itself. Running the next write then would start and commit a
+        // transaction of its own behind our back: stop and fail the whole batch instead.
+        if tx.is_autocommit() {
+            drop(jobs.collect::<Vec<_>>());
+            return Err((
+                Error::internal("the batch transaction was rolled back"),
+                pending,
+            ));
+        }
     }
     if let Err(err) = state.write_heads(&tx) {
         return Err((err, pending));
