@@ -420,3 +420,26 @@ async fn pipelined_sends_keep_their_order() {
         );
     }
 }
+
+#[tokio::test]
+async fn history_pages_are_capped_by_max_history_page() {
+    let config = format!("{RELAXED}\n[realtime]\nmax_history_page = 5\n");
+    let server = TestServer::start(&config).await;
+    let (_, mut alice) = setup_channel(&server, "general").await;
+    for i in 0..8 {
+        alice.ok(json!({"type": "send", "channel": "general", "text": format!("m{i}"), "client_id": format!("c{i}")})).await;
+    }
+    let page = alice
+        .ok(json!({"type": "history", "channel": "general", "limit": 100}))
+        .await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 5);
+    assert_eq!(page["has_more"], true);
+    let page = alice
+        .ok(json!({"type": "history", "channel": "general", "limit": 0}))
+        .await;
+    assert_eq!(
+        page["messages"].as_array().unwrap().len(),
+        1,
+        "limits below 1 mean 1"
+    );
+}

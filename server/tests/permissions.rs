@@ -326,14 +326,19 @@ async fn concurrent_joins_respect_max_participants() {
     let server = TestServer::start(RELAXED).await;
     let owner = server.register("owner").await;
     let mut owner = server.connect(Some(&owner)).await;
-    owner.ok(json!({"type": "channel_create", "channel": "tiny", "max_participants": 3})).await;
+    owner
+        .ok(json!({"type": "channel_create", "channel": "tiny", "max_participants": 3}))
+        .await;
     let mut clients = Vec::new();
     for i in 0..8 {
         let token = server.register(&format!("racer{i}")).await;
         clients.push(server.connect(Some(&token)).await);
     }
     let joins = clients.into_iter().map(|mut c| {
-        tokio::spawn(async move { c.request(json!({"type": "channel_join", "channel": "tiny"})).await })
+        tokio::spawn(async move {
+            c.request(json!({"type": "channel_join", "channel": "tiny"}))
+                .await
+        })
     });
     let mut joined = 0;
     for join in joins {
