@@ -43,6 +43,9 @@ pub struct ConnControl {
     last_pong: AtomicI64,
     /// The token this session authenticated with (0 = anonymous).
     token_id: AtomicI64,
+    /// Set while the reader handles a request: it is not reading the socket then, so pongs and
+    /// activity cannot be seen, and the connection must not be judged idle or dead for it.
+    busy: std::sync::atomic::AtomicBool,
     /// Channels whose hub ended this connection's subscription on its own (access revoked,
     /// channel deleted); the session forgets them before handling its next request.
     dropped: Mutex<Vec<i64>>,
@@ -59,6 +62,7 @@ impl ConnControl {
             last_active: AtomicI64::new(now),
             last_pong: AtomicI64::new(now),
             token_id: AtomicI64::new(0),
+            busy: std::sync::atomic::AtomicBool::new(false),
             dropped: Mutex::new(Vec::new()),
         }
     }
@@ -94,7 +98,11 @@ impl ConnControl {
         self.code.load(Ordering::Acquire)
     }
 
+    /// When the client was last heard from (now, while one of its requests is being handled).
     pub fn last_active(&self) -> i64 {
+        if self.busy.load(Ordering::Relaxed) {
+            return store::now_ms();
+        }
         self.last_active.load(Ordering::Relaxed)
     }
 
@@ -367,7 +375,12 @@ impl Session {
             match message {
                 // Boxed for the same reason as `handle`: idle connections should not carry the
                 // state of request handling.
-                WsMessage::Text(text) => Box::pin(self.handle_text(text.as_str())).await,
+                WsMessage::Text(text) => {
+                    self.control.busy.store(true, Ordering::Relaxed);
+                    Box::pin(self.handle_text(text.as_str())).await;
+                    self.control.busy.store(false, Ordering::Relaxed);
+                    self.control.touch();
+                }
                 WsMessage::Binary(_) => {
                     let err = ErrorBody::new(
                         ErrorCode::InvalidRequest,
@@ -1027,7 +1040,12 @@ async fn write_loop(
             () = &mut closing => break,
             () = async { if let Some((at, _)) = pong_deadline { tokio::time::sleep_until(at).await } }, if pong_deadline.is_some() => {
                 let sent_at = pong_deadline.map_or(0, |(_, s)| s);
-                if control.last_pong.load(Ordering::Relaxed) < sent_at {
+                // Any frame read since the ping proves the peer alive (its pong may be queued
+                // behind requests it sent), and a reader busy with a long request (a big
+                // backlog) cannot have read the pong yet: only silence closes.
+                let heard = control.last_pong.load(Ordering::Relaxed)
+                    .max(control.last_active.load(Ordering::Relaxed));
+                if heard < sent_at && !control.busy.load(Ordering::Relaxed) {
                     control.close_with(close_code::PONG_TIMEOUT, "no pong within pong_timeout");
                     break;
                 }

@@ -374,3 +374,50 @@ async fn origins_versions_and_disabled_realtime_are_checked_at_the_upgrade() {
     let (status, _) = off.get("/healthz", None).await;
     assert_eq!(status, 200, "HTTP keeps working with realtime off");
 }
+
+/// A long catch-up keeps the connection's reader busy (it waits for room to queue the
+/// backlog), so it cannot read pongs meanwhile: that must not count as a dead connection.
+#[tokio::test]
+async fn a_long_catch_up_is_not_a_missing_pong() {
+    // Big frames: the socket buffers hold few of them, so the server's reader really waits for
+    // room while the client reads slowly, for much longer than pong_timeout in total.
+    let config = format!(
+        "{RELAXED}\n[realtime]\noutbound_queue = 4\npresence_timeout = \"5s\"\n\
+         max_message_length = 40000\n\
+         [websocket]\nping_interval = \"100ms\"\npong_timeout = \"400ms\"\n"
+    );
+    let server = TestServer::start(&config).await;
+    let token = server.register("alice").await;
+    let mut alice = server.connect(Some(&token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "busy", "presence": true}))
+        .await;
+    let pad = "x".repeat(30_000);
+    let mut head = 0;
+    for i in 0..300 {
+        let op = json!({"type": "send", "channel": "busy", "text": format!("m{i} {pad}"), "client_id": format!("c{i}")});
+        head = alice.ok(op).await["message"]["seq"].as_u64().unwrap();
+    }
+    let mut reader = server.connect(Some(&token)).await;
+    reader
+        .send(json!({"type": "subscribe", "channel": "busy", "since": 0}))
+        .await;
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    loop {
+        match reader.until_closed_or_text().await {
+            Ok(frame) if frame["type"] == "synced" => break,
+            Ok(frame) if frame["seq"].is_u64() => seen += 1,
+            Ok(_) => {}
+            Err(code) => panic!("closed with {code:?} after {seen} events"),
+        }
+        // Pacing the reader, not synchronisation: the catch-up must outlast pong_timeout.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    assert_eq!(seen, head);
+    assert!(
+        started.elapsed() > Duration::from_millis(800),
+        "the catch-up was not long enough to test anything"
+    );
+    reader.ok(json!({"type": "ping"})).await;
+}
