@@ -83,8 +83,9 @@ pub struct RealtimeConfig {
     /// How often retention is enforced.
     #[serde(deserialize_with = "duration")]
     pub retention_sweep_interval: Duration,
-    /// Sends one connection may have waiting for their commit; beyond this the connection's
-    /// next frame waits. Replies to sends can therefore overtake each other's neighbours.
+    /// Sends one connection may have waiting for their commit; a further send waits until one
+    /// is answered, and the connection reads nothing else meanwhile. Replies to sends may
+    /// arrive after replies to requests sent later.
     pub max_pending_sends: usize,
     /// Most messages one history request returns.
     pub max_history_page: u32,

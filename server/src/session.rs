@@ -352,6 +352,14 @@ impl Session {
                 biased;
                 () = self.control.closing.cancelled() => return false,
                 () = self.state.shutdown.cancelled() => {
+                    // Let sends that are committing get their replies out first (bounded).
+                    let all = u32::try_from(self.state.config.realtime.max_pending_sends.max(1))
+                        .unwrap_or(u32::MAX);
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(2),
+                        self.inflight_sends.acquire_many(all),
+                    )
+                    .await;
                     self.control.close_with(1001, "server shutting down");
                     return false;
                 }
@@ -971,6 +979,12 @@ async fn write_loop(
             biased;
             frame = rx.recv() => {
                 let Some(mut frame) = frame else { break };
+                // Under constant traffic the queue never empties: look at the close signal
+                // once per batch too (cheap enough here, unlike per frame).
+                if token.is_cancelled() {
+                    unsent = Some(frame);
+                    break;
+                }
                 // A peer that stops reading (zero window) must not hold a write forever: a
                 // batch that cannot be written within pong_timeout closes the connection.
                 let stall = tokio::time::sleep(timing.pong_timeout);
