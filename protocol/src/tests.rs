@@ -188,3 +188,58 @@ fn subscribe_reply_with_reset_round_trips() {
         frame
     );
 }
+
+/// The fuzz target's properties, checked on every test run over mutations of the fuzz corpus
+/// (cargo-fuzz itself needs a nightly-style build and does not run in CI): decoding never
+/// panics, every failure has a message, and a decoded request survives a round trip.
+#[test]
+fn decoding_mutated_frames_never_panics() {
+    let corpus: Vec<Vec<u8>> = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/corpus/decode_request"
+    ))
+    .expect("fuzz corpus")
+    .map(|entry| std::fs::read(entry.expect("entry").path()).expect("read"))
+    .collect();
+    assert!(!corpus.is_empty());
+    // xorshift: deterministic, no dependency.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let interesting = b"{}[]\":,0123456789-.eE\\u nultrfas";
+    let mut decoded = 0;
+    for round in 0..20_000 {
+        let mut bytes = corpus[round % corpus.len()].clone();
+        for _ in 0..(1 + next() % 4) {
+            let pos = (next() as usize) % (bytes.len() + 1);
+            match next() % 3 {
+                0 if pos < bytes.len() => {
+                    bytes[pos] = interesting[(next() as usize) % interesting.len()];
+                }
+                1 if pos < bytes.len() => {
+                    bytes.remove(pos);
+                }
+                _ => bytes.insert(pos, interesting[(next() as usize) % interesting.len()]),
+            }
+        }
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        match decode_request(text) {
+            Ok(request) => {
+                decoded += 1;
+                let again = serde_json::to_string(&request).expect("serializes");
+                assert_eq!(decode_request(&again).expect("decodes again"), request);
+            }
+            Err(error) => assert!(!error.message.is_empty()),
+        }
+    }
+    assert!(
+        decoded > 100,
+        "mutations should still decode sometimes ({decoded})"
+    );
+}
