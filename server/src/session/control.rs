@@ -1,0 +1,145 @@
+//! How the rest of the server reaches a connection: `ConnControl` (ask it to close, see when
+//! it was last heard from) and the registry of live sessions (for revoking tokens).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicI64, AtomicU16, Ordering},
+        Arc, Mutex, OnceLock,
+    },
+};
+
+use parley_protocol::close_code;
+
+use crate::{store, AppState};
+/// Shared between a connection, its writer and the hubs it is subscribed to: how to ask it to
+/// close, and when it was last heard from.
+pub struct ConnControl {
+    pub id: u64,
+    pub(crate) closing: tokio_util::sync::CancellationToken,
+    pub(super) code: AtomicU16,
+    pub(super) reason: OnceLock<&'static str>,
+    pub(super) last_active: AtomicI64,
+    pub(super) last_pong: AtomicI64,
+    /// The token this session authenticated with (0 = anonymous).
+    pub(super) token_id: AtomicI64,
+    /// Set while the reader handles a request: it is not reading the socket then, so pongs and
+    /// activity cannot be seen, and the connection must not be judged idle or dead for it.
+    pub(super) busy: std::sync::atomic::AtomicBool,
+    /// Channels whose hub ended this connection's subscription on its own (access revoked,
+    /// channel deleted); the session forgets them before handling its next request.
+    pub(super) dropped: Mutex<Vec<i64>>,
+}
+
+impl ConnControl {
+    pub(crate) fn new(id: u64) -> Self {
+        let now = store::now_ms();
+        Self {
+            id,
+            closing: tokio_util::sync::CancellationToken::new(),
+            code: AtomicU16::new(0),
+            reason: OnceLock::new(),
+            last_active: AtomicI64::new(now),
+            last_pong: AtomicI64::new(now),
+            token_id: AtomicI64::new(0),
+            busy: std::sync::atomic::AtomicBool::new(false),
+            dropped: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Called by a hub that ended this connection's subscription to `channel_id`.
+    pub fn note_dropped(&self, channel_id: i64) {
+        if let Ok(mut dropped) = self.dropped.lock() {
+            dropped.push(channel_id);
+        }
+    }
+
+    pub(super) fn take_dropped(&self) -> Vec<i64> {
+        self.dropped
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
+    }
+
+    /// Asks the connection to close with `code`. The first request wins.
+    pub fn close_with(&self, code: u16, reason: &'static str) {
+        if self
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            let _ = self.reason.set(reason);
+        }
+        self.closing.cancel();
+    }
+
+    /// The close code asked for so far (0 = none).
+    pub fn close_code(&self) -> u16 {
+        self.code.load(Ordering::Acquire)
+    }
+
+    /// When the client was last heard from (now, while one of its requests is being handled).
+    pub fn last_active(&self) -> i64 {
+        if self.busy.load(Ordering::Relaxed) {
+            return store::now_ms();
+        }
+        self.last_active.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn touch(&self) {
+        self.last_active.store(store::now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Live sessions by id, for closing the sessions of a revoked token.
+#[derive(Default)]
+pub struct SessionRegistry {
+    sessions: Mutex<HashMap<u64, Arc<ConnControl>>>,
+}
+
+impl SessionRegistry {
+    pub(super) fn add(&self, control: Arc<ConnControl>) {
+        if let Ok(mut s) = self.sessions.lock() {
+            s.insert(control.id, control);
+        }
+    }
+    pub(super) fn remove(&self, id: u64) {
+        if let Ok(mut s) = self.sessions.lock() {
+            s.remove(&id);
+        }
+    }
+    /// Token ids in use by live sessions.
+    pub fn token_ids(&self) -> Vec<i64> {
+        let Ok(s) = self.sessions.lock() else {
+            return Vec::new();
+        };
+        let mut ids: Vec<i64> = s
+            .values()
+            .map(|c| c.token_id.load(Ordering::Relaxed))
+            .filter(|id| *id > 0)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+    pub fn len(&self) -> usize {
+        self.sessions.lock().map(|s| s.len()).unwrap_or(0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl AppState {
+    /// Closes every live session that authenticated with one of these tokens.
+    pub fn close_sessions_of_tokens(&self, token_ids: &[i64]) {
+        let Ok(sessions) = self.sessions.sessions.lock() else {
+            return;
+        };
+        for control in sessions.values() {
+            if token_ids.contains(&control.token_id.load(Ordering::Relaxed)) {
+                control.close_with(close_code::TOKEN_REVOKED, "token revoked");
+            }
+        }
+    }
+}
