@@ -247,14 +247,7 @@ async fn resume_across_restart_and_recreated_history_changes_epoch() {
     assert_eq!(texts, (10..15).map(|i| format!("m{i}")).collect::<Vec<_>>());
 
     // Deleting and recreating the channel is a new history: the old epoch is refused.
-    let (status, _) = server
-        .http
-        .delete(format!("{}/api/channels/general", server.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .map(|r| (r.status().as_u16(), ()))
-        .unwrap();
+    let (status, _) = server.delete("/api/channels/general", Some(&token)).await;
     assert_eq!(status, 204);
     alice
         .ok(json!({"type": "channel_create", "channel": "general"}))

@@ -57,14 +57,10 @@ async fn private_channels_refuse_outsiders_everywhere() {
         )
         .await;
     assert_eq!(status, 403);
-    let resp = server
-        .http
-        .delete(format!("{}/api/channels/secret", server.url))
-        .bearer_auth(&outsider_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 403);
+    let (status, _) = server
+        .delete("/api/channels/secret", Some(&outsider_token))
+        .await;
+    assert_eq!(status, 403);
 
     // An invitation makes a member who can read and send; leaving takes it away again, and
     // also ends the subscriptions of that user's other sessions.
@@ -290,26 +286,17 @@ async fn admins_open_configured_private_channels_and_deletion_is_announced() {
         .any(|c| c["name"] == "ops:cli-made"));
 
     // Workspace admins may delete any channel; subscribers are told.
-    let resp = server
-        .http
-        .delete(format!("{}/api/channels/staff", server.url))
-        .bearer_auth(&alice_token)
-        .send()
-        .await
-        .unwrap();
+    let (status, _) = server
+        .delete("/api/channels/staff", Some(&alice_token))
+        .await;
     assert_eq!(
-        resp.status().as_u16(),
-        403,
+        status, 403,
         "members who are not channel admins may not delete"
     );
-    let resp = server
-        .http
-        .delete(format!("{}/api/channels/staff", server.url))
-        .bearer_auth(&root_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 204);
+    let (status, _) = server
+        .delete("/api/channels/staff", Some(&root_token))
+        .await;
+    assert_eq!(status, 204);
     let dropped = alice.event("staff", "unsubscribed").await;
     assert_eq!(dropped["reason"], "channel_deleted");
     alice

@@ -165,21 +165,20 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{}", self.url, path)).json(&body);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let resp = tokio::time::timeout(TIMEOUT, req.send())
-            .await
-            .unwrap()
-            .unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let req = self.http.post(format!("{}{}", self.url, path)).json(&body);
+        Self::call(req, token).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut req = self.http.get(format!("{}{}", self.url, path));
+        Self::call(self.http.get(format!("{}{}", self.url, path)), token).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        Self::call(self.http.delete(format!("{}{}", self.url, path)), token).await
+    }
+
+    /// Sends an HTTP request (with a bearer token if given): status and JSON body (or null).
+    async fn call(mut req: reqwest::RequestBuilder, token: Option<&str>) -> (u16, Value) {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
