@@ -5,7 +5,6 @@
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Command, Stdio},
     time::Duration,
 };
@@ -129,19 +128,7 @@ async fn starts_with_no_arguments_using_default_data_dir() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let lines = tokio::time::timeout(
-        TIMEOUT,
-        tokio::task::spawn_blocking(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap();
-            first
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let lines = first_stdout_line(&mut child).await;
     let url = lines
         .trim()
         .strip_prefix("listening on http://127.0.0.1:")
@@ -182,18 +169,8 @@ async fn json_logs_and_bad_config_errors() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    tokio::time::timeout(
-        TIMEOUT,
-        tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            assert!(line.starts_with("listening on http://"));
-        }),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let line = first_stdout_line(&mut child).await;
+    assert!(line.starts_with("listening on http://"), "{line}");
     signal(&child, "TERM");
     let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await

@@ -77,18 +77,7 @@ impl TestServer {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::time::timeout(
-            TIMEOUT,
-            tokio::task::spawn_blocking(move || {
-                let mut line = String::new();
-                BufReader::new(stdout).read_line(&mut line).unwrap();
-                line
-            }),
-        )
-        .await
-        .expect("server did not print its address in time")
-        .unwrap();
+        let line = first_stdout_line(&mut child).await;
         let url = line
             .trim()
             .strip_prefix("listening on ")
@@ -216,6 +205,22 @@ impl Drop for TestServer {
             let _ = child.wait();
         }
     }
+}
+
+/// The first line a spawned server prints on stdout (its `listening on` line), with a timeout.
+pub async fn first_stdout_line(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    tokio::time::timeout(
+        TIMEOUT,
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).unwrap();
+            line
+        }),
+    )
+    .await
+    .expect("server did not print its address in time")
+    .unwrap()
 }
 
 pub fn signal(child: &Child, name: &str) {
