@@ -64,6 +64,18 @@ pub enum ErrorCode {
     ShuttingDown,
     /// Something failed inside the server; the message says what, the log has details.
     Internal,
+    /// No such document (or one this user may not see).
+    DocNotFound,
+    /// A document with this name exists already.
+    DocExists,
+    /// The document name is not valid.
+    InvalidDocName,
+    /// No such comment on this document.
+    CommentNotFound,
+    /// The comment is not acceptable (empty, too long, bad anchor, reply to a reply...).
+    InvalidComment,
+    /// No such named version of this document.
+    VersionNotFound,
 }
 
 impl ErrorCode {
@@ -98,6 +110,12 @@ impl ErrorCode {
             Self::AlreadyAuthenticated => "already_authenticated",
             Self::ShuttingDown => "shutting_down",
             Self::Internal => "internal",
+            Self::DocNotFound => "doc_not_found",
+            Self::DocExists => "doc_exists",
+            Self::InvalidDocName => "invalid_doc_name",
+            Self::CommentNotFound => "comment_not_found",
+            Self::InvalidComment => "invalid_comment",
+            Self::VersionNotFound => "version_not_found",
         }
     }
 }

@@ -80,6 +80,14 @@ pub enum Event {
     /// Ephemeral: the server ended this session's subscription (`access_revoked` when the user
     /// lost access, `channel_deleted`). Not sent for the client's own `unsubscribe`.
     Unsubscribed { reason: String },
+    /// Durable, on a document's comments channel: a comment or reply was added.
+    CommentCreated { comment: Box<crate::Comment> },
+    /// Durable: a comment's text was edited by its author.
+    CommentEdited { comment: Box<crate::Comment> },
+    /// Durable: a comment was resolved (`resolved: true`) or reopened.
+    CommentResolved { comment: Box<crate::Comment> },
+    /// Durable: a comment was deleted (its replies with it).
+    CommentDeleted { comment_id: i64 },
 }
 
 impl Event {
@@ -87,7 +95,13 @@ impl Event {
     pub fn is_durable(&self) -> bool {
         matches!(
             self,
-            Event::Message { .. } | Event::MemberJoined { .. } | Event::MemberLeft { .. }
+            Event::Message { .. }
+                | Event::MemberJoined { .. }
+                | Event::MemberLeft { .. }
+                | Event::CommentCreated { .. }
+                | Event::CommentEdited { .. }
+                | Event::CommentResolved { .. }
+                | Event::CommentDeleted { .. }
         )
     }
 }

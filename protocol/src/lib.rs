@@ -7,11 +7,13 @@
 //!
 //! Compatibility rules: add variants and optional fields; never reuse a retired tag or error code.
 
+mod doc;
 mod error;
 mod event;
 mod reply;
 mod request;
 
+pub use doc::{Comment, CommentAnchor, DocInfo, DocRole, VersionInfo};
 pub use error::{ErrorBody, ErrorCode};
 pub use event::{Event, EventFrame, Message, PresenceEntry, PresenceState, UserRef};
 pub use reply::{
@@ -39,6 +41,13 @@ pub mod close_code {
     pub const TOKEN_REVOKED: u16 = 4002;
     /// A connection without a token said nothing within `handshake_timeout`.
     pub const HANDSHAKE_TIMEOUT: u16 = 4003;
+    /// `/docs`: the update would make the document larger than `documents.max_document_size`.
+    pub const DOC_TOO_LARGE: u16 = 4004;
+    /// `/docs`: the document was deleted.
+    pub const DOC_DELETED: u16 = 4005;
+    /// `/docs`: the frame is not a valid y-websocket message or carries an update that cannot be
+    /// decoded or applied. The document and the other clients are not affected.
+    pub const DOC_INVALID_FRAME: u16 = 4006;
 }
 
 /// Decodes one client text frame. Kept here (pure, no IO) so the fuzz target and the server

@@ -74,6 +74,8 @@ impl Role {
 pub struct Channel {
     pub record: ChannelRecord,
     members: RwLock<HashMap<i64, Role>>,
+    /// For a document's comments channel: the channel the document belongs to.
+    parent: Option<Arc<Channel>>,
 }
 
 impl Channel {
@@ -110,8 +112,21 @@ impl Channel {
         self.record.presence || self.record.kind == ChannelType::Presence
     }
 
+    /// A document's comments channel: read access follows the document's channel (or any
+    /// signed-in user for workspace documents); written only through the comment operations.
+    pub fn is_document(&self) -> bool {
+        self.record.doc_id.is_some()
+    }
+
     /// May this session read (subscribe, history, presence)?
     pub fn check_read(&self, user: Option<&UserRecord>) -> Result<()> {
+        if self.is_document() {
+            return match (&self.parent, user) {
+                (Some(parent), _) => parent.check_read(user),
+                (None, Some(_)) => Ok(()),
+                (None, None) => Err(Error::unauthenticated()),
+            };
+        }
         if let Some(owner) = self.record.owner_id {
             return match user {
                 Some(u) if u.id == owner => Ok(()),
@@ -134,6 +149,11 @@ impl Channel {
     /// May this user post?
     pub fn check_send(&self, user: &UserRecord) -> Result<()> {
         self.check_read(Some(user))?;
+        if self.is_document() {
+            return Err(Error::forbidden(
+                "a document's comments channel takes comments through the document API",
+            ));
+        }
         if self.is_instance() || self.is_member(user.id) {
             Ok(())
         } else {
@@ -146,6 +166,11 @@ impl Channel {
 
     /// Channel admins and workspace admins may manage the channel.
     pub fn check_manage(&self, user: &UserRecord) -> Result<()> {
+        if self.is_document() {
+            return Err(Error::forbidden(
+                "a document's comments channel is managed with its document",
+            ));
+        }
         if user.is_admin || self.role(user.id) == Some(Role::Admin) {
             Ok(())
         } else {
@@ -201,6 +226,9 @@ impl Directory {
             .read(|conn| Ok((store::channels_all(conn)?, store::members_all(conn)?)))
             .await?;
         let directory = Directory::default();
+        // By id: a document's comments channel comes after the channel it refers to.
+        let mut records = records;
+        records.sort_by_key(|r| r.id);
         for record in records {
             directory.insert(record, Vec::new());
         }
@@ -212,10 +240,17 @@ impl Directory {
         Ok(directory)
     }
 
+    /// Adds a channel created elsewhere (a document's comments channel).
+    pub(crate) fn insert_channel(&self, record: ChannelRecord) -> Arc<Channel> {
+        self.insert(record, Vec::new())
+    }
+
     fn insert(&self, record: ChannelRecord, members: Vec<(i64, Role)>) -> Arc<Channel> {
+        let parent = record.parent_id.and_then(|id| self.by_id(id));
         let channel = Arc::new(Channel {
             record,
             members: RwLock::new(members.into_iter().collect()),
+            parent,
         });
         if let Ok(mut inner) = self.inner.write() {
             inner
@@ -226,16 +261,22 @@ impl Directory {
         channel
     }
 
+    /// Forgets a channel with its personal instances and its documents' comments channels.
     fn forget(&self, id: i64) {
         if let Ok(mut inner) = self.inner.write() {
             if let Some(channel) = inner.by_id.remove(&id) {
                 inner.by_name.remove(&channel.record.name);
             }
-            inner.by_id.retain(|_, c| c.record.template_id != Some(id));
-            inner
-                .by_name
-                .retain(|_, c| c.record.template_id != Some(id));
+            let dependent = |c: &Arc<Channel>| {
+                c.record.template_id == Some(id) || c.record.parent_id == Some(id)
+            };
+            inner.by_id.retain(|_, c| !dependent(c));
+            inner.by_name.retain(|_, c| !dependent(c));
         }
+    }
+
+    pub(crate) fn forget_channel(&self, id: i64) {
+        self.forget(id);
     }
 
     pub fn by_id(&self, id: i64) -> Option<Arc<Channel>> {
@@ -408,7 +449,7 @@ impl AppState {
             .directory
             .all()
             .into_iter()
-            .filter(|c| !c.is_template() && c.check_read(user).is_ok())
+            .filter(|c| !c.is_template() && !c.is_document() && c.check_read(user).is_ok())
             .map(|c| self.channel_info(&c, user))
             .collect())
     }
@@ -571,7 +612,8 @@ impl AppState {
         let id = channel.record.id;
         self.store
             .write(move |tx, state| {
-                let instances = store::channel_instances(tx, id)?;
+                let mut instances = store::channel_instances(tx, id)?;
+                instances.extend(store::docs::comment_channels_of(tx, id)?);
                 store::channel_delete(tx, id)?;
                 // Only once the delete succeeded: a failed write must leave the state alone.
                 for instance in instances {
@@ -587,10 +629,11 @@ impl AppState {
             .directory
             .all()
             .iter()
-            .filter(|c| c.record.template_id == Some(id))
+            .filter(|c| c.record.template_id == Some(id) || c.record.parent_id == Some(id))
             .map(|c| c.record.id)
             .collect();
         self.directory.forget(id);
+        self.docs.forget_channel(id);
         for channel_id in std::iter::once(id).chain(instances) {
             self.hubs.remove(channel_id);
         }

@@ -26,6 +26,7 @@ pub struct Config {
     pub websocket: WebsocketConfig,
     pub rate_limit: RateLimitConfig,
     pub storage: StorageConfig,
+    pub documents: DocumentsConfig,
     /// Channels declared by the operator, keyed by name. Created at start if missing; their
     /// settings are applied on every start.
     pub channels: BTreeMap<String, ChannelConfig>,
@@ -237,6 +238,53 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// Collaborative documents (`/docs/{name}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentsConfig {
+    /// Largest single y-websocket frame (one update, or a client's whole state on sync); bigger
+    /// frames close the connection with 1009.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_update_size: u64,
+    /// Largest document (its encoded state plus updates not yet compacted); an update that would
+    /// pass it closes the sender with 4004 and is not applied.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_document_size: u64,
+    /// Compact the update log into a snapshot once it holds this many bytes.
+    #[serde(deserialize_with = "byte_size")]
+    pub compact_after: u64,
+    /// A document with no connection for this long is compacted and unloaded.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Frames queued for one document connection before it is closed as too slow (4000).
+    pub outbound_queue: usize,
+    /// Commands queued for one document's actor before connections wait.
+    pub actor_queue: usize,
+    /// Longest comment body, in characters.
+    pub max_comment_length: u64,
+    /// Named versions kept per document (saving one more fails).
+    pub max_versions: u64,
+    /// Who may create workspace documents (also by connecting to a new name): `members` (every
+    /// signed-in user) or `admins`.
+    pub create: String,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        Self {
+            max_update_size: 8 * 1024 * 1024,
+            max_document_size: 64 * 1024 * 1024,
+            compact_after: 4 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(30),
+            outbound_queue: 1024,
+            actor_queue: 1024,
+            max_comment_length: 10_000,
+            max_versions: 1000,
+            create: "members".into(),
+        }
+    }
+}
+
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
@@ -249,7 +297,14 @@ impl Default for StorageConfig {
 }
 
 /// The top-level sections `PARLEY_<SECTION>_<KEY>` variables may address.
-const ENV_SECTIONS: &[&str] = &["server", "realtime", "websocket", "rate_limit", "storage"];
+const ENV_SECTIONS: &[&str] = &[
+    "server",
+    "realtime",
+    "websocket",
+    "rate_limit",
+    "storage",
+    "documents",
+];
 
 impl Config {
     /// Reads the file (if any), applies `PARLEY_*` overrides from `env`, and checks the result.
@@ -306,6 +361,18 @@ impl Config {
         }
         if self.storage.read_connections == 0 || self.storage.max_batch == 0 {
             return fail("storage.read_connections and storage.max_batch must be at least 1");
+        }
+        let docs = &self.documents;
+        if docs.max_update_size < 64 || docs.max_document_size < docs.max_update_size {
+            return fail(
+                "documents.max_update_size must be at least 64 bytes and at most max_document_size",
+            );
+        }
+        if docs.outbound_queue < 4 || docs.actor_queue < 1 || docs.max_comment_length == 0 {
+            return fail("documents.outbound_queue must be at least 4, actor_queue and max_comment_length at least 1");
+        }
+        if !matches!(docs.create.as_str(), "members" | "admins") {
+            return fail("documents.create must be \"members\" or \"admins\"");
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return fail("server.log_format must be \"text\" or \"json\"");
@@ -390,6 +457,7 @@ fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
         "websocket" => check::<WebsocketConfig>(table, key),
         "rate_limit" => check::<RateLimitConfig>(table, key),
         "storage" => check::<StorageConfig>(table, key),
+        "documents" => check::<DocumentsConfig>(table, key),
         _ => false,
     }
 }

@@ -50,16 +50,23 @@ impl Error {
             | ErrorCode::InvalidClientId
             | ErrorCode::InvalidUser
             | ErrorCode::NotSubscribed
-            | ErrorCode::AlreadyAuthenticated => StatusCode::BAD_REQUEST,
+            | ErrorCode::AlreadyAuthenticated
+            | ErrorCode::InvalidDocName
+            | ErrorCode::InvalidComment => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden
             | ErrorCode::NotMember
             | ErrorCode::RegistrationClosed
             | ErrorCode::OriginNotAllowed => StatusCode::FORBIDDEN,
-            ErrorCode::ChannelNotFound | ErrorCode::UserNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::ChannelExists | ErrorCode::UserExists | ErrorCode::ChannelFull => {
-                StatusCode::CONFLICT
-            }
+            ErrorCode::ChannelNotFound
+            | ErrorCode::UserNotFound
+            | ErrorCode::DocNotFound
+            | ErrorCode::CommentNotFound
+            | ErrorCode::VersionNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::ChannelExists
+            | ErrorCode::UserExists
+            | ErrorCode::ChannelFull
+            | ErrorCode::DocExists => StatusCode::CONFLICT,
             ErrorCode::ChannelLimit | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::ServerBusy | ErrorCode::ShuttingDown | ErrorCode::RealtimeDisabled => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -39,13 +39,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/channels/{name}/messages",
             get(channel_history).post(post_message),
         )
+        .merge(crate::docs::http::routes())
         .with_state(state)
 }
 
 #[derive(Deserialize)]
-struct UpgradeQuery {
-    v: Option<String>,
-    token: Option<String>,
+pub(crate) struct UpgradeQuery {
+    pub(crate) v: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -82,7 +83,7 @@ async fn upgrade(
     }
 }
 
-async fn prepare_upgrade(
+pub(crate) async fn prepare_upgrade(
     state: &Arc<AppState>,
     headers: &HeaderMap,
     query: UpgradeQuery,
@@ -160,8 +161,8 @@ async fn healthz(State(state): AppRef) -> Response {
 }
 
 /// The signed-in user of an API request (`Authorization: Bearer`).
-struct Authed {
-    user: UserRecord,
+pub(crate) struct Authed {
+    pub(crate) user: UserRecord,
     token: String,
 }
 
@@ -195,7 +196,7 @@ impl FromRequestParts<Arc<AppState>> for MaybeAuthed {
 }
 
 /// A JSON body whose rejections are Parley errors (`invalid_request` with serde's message).
-struct ApiJson<T>(T);
+pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;

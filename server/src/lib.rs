@@ -9,6 +9,7 @@ pub mod auth;
 pub mod channels;
 mod chat;
 pub mod config;
+pub mod docs;
 pub mod error;
 mod http;
 pub mod hub;
@@ -32,24 +33,34 @@ pub use error::{Error, Result};
 
 /// One serialized frame, shared by every connection it is sent to. A thin pointer: each
 /// connection's outbound queue allocates its first 32 slots up front, so the slot size is paid
-/// by every idle connection (8 bytes here instead of 32 for the text handle itself).
+/// by every idle connection (8 bytes here instead of 32 for the message itself). Text frames
+/// carry the JSON protocol on `/ws`; binary ones the y-websocket protocol on `/docs`.
 #[derive(Clone, Debug)]
-pub struct Frame(Arc<axum::extract::ws::Utf8Bytes>);
+pub struct Frame(Arc<axum::extract::ws::Message>);
 
 impl Frame {
+    /// The text of a text frame ("" for a binary one).
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        match &*self.0 {
+            axum::extract::ws::Message::Text(text) => text.as_str(),
+            _ => "",
+        }
+    }
+
+    /// A binary frame.
+    pub fn binary(bytes: Vec<u8>) -> Self {
+        Self(Arc::new(axum::extract::ws::Message::Binary(bytes.into())))
     }
 
     /// The WebSocket message carrying this frame (shares the bytes, copies nothing).
     pub fn message(&self) -> axum::extract::ws::Message {
-        axum::extract::ws::Message::Text((*self.0).clone())
+        (*self.0).clone()
     }
 }
 
 impl From<String> for Frame {
     fn from(text: String) -> Self {
-        Self(Arc::new(text.into()))
+        Self(Arc::new(axum::extract::ws::Message::Text(text.into())))
     }
 }
 
@@ -59,6 +70,8 @@ pub struct AppState {
     pub store: store::Store,
     pub hubs: Arc<hub::Hubs>,
     pub directory: channels::Directory,
+    /// Documents: their directory and the actors of open ones.
+    pub docs: docs::Docs,
     /// One permit per WebSocket connection (`realtime.max_connections`).
     pub connection_permits: Arc<Semaphore>,
     pub shutdown: CancellationToken,
@@ -105,6 +118,7 @@ impl Server {
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
         let directory = channels::Directory::load(&store).await?;
+        let docs = docs::Docs::load(&store, &directory).await?;
         let token = CancellationToken::new();
         let state = Arc::new(AppState {
             connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
@@ -112,6 +126,7 @@ impl Server {
             store: store.clone(),
             hubs,
             directory,
+            docs,
             shutdown: token.clone(),
             sessions: session::SessionRegistry::default(),
             next_connection_id: AtomicU64::new(1),

@@ -17,18 +17,18 @@ use crate::{store, AppState};
 pub struct ConnControl {
     pub id: u64,
     pub(crate) closing: tokio_util::sync::CancellationToken,
-    pub(super) code: AtomicU16,
-    pub(super) reason: OnceLock<&'static str>,
-    pub(super) last_active: AtomicI64,
-    pub(super) last_pong: AtomicI64,
+    pub(crate) code: AtomicU16,
+    pub(crate) reason: OnceLock<&'static str>,
+    pub(crate) last_active: AtomicI64,
+    pub(crate) last_pong: AtomicI64,
     /// The token this session authenticated with (0 = anonymous).
-    pub(super) token_id: AtomicI64,
+    pub(crate) token_id: AtomicI64,
     /// Set while the reader handles a request: it is not reading the socket then, so pongs and
     /// activity cannot be seen, and the connection must not be judged idle or dead for it.
-    pub(super) busy: std::sync::atomic::AtomicBool,
+    pub(crate) busy: std::sync::atomic::AtomicBool,
     /// Channels whose hub ended this connection's subscription on its own (access revoked,
     /// channel deleted); the session forgets them before handling its next request.
-    pub(super) dropped: Mutex<Vec<i64>>,
+    pub(crate) dropped: Mutex<Vec<i64>>,
 }
 
 impl ConnControl {
@@ -54,7 +54,7 @@ impl ConnControl {
         }
     }
 
-    pub(super) fn take_dropped(&self) -> Vec<i64> {
+    pub(crate) fn take_dropped(&self) -> Vec<i64> {
         self.dropped
             .lock()
             .map(|mut d| std::mem::take(&mut *d))
@@ -86,8 +86,28 @@ impl ConnControl {
         self.last_active.load(Ordering::Relaxed)
     }
 
-    pub(super) fn touch(&self) {
+    pub(crate) fn touch(&self) {
         self.last_active.store(store::now_ms(), Ordering::Relaxed);
+    }
+
+    /// Closes with the code that fits a failed read (oversize frame, bad UTF-8, protocol).
+    pub(crate) fn close_for_read_error(&self, err: axum::Error) {
+        let inner = err.into_inner();
+        match inner.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(_)) => {
+                self.close_with(1009, "frame larger than max_frame_size");
+            }
+            Some(tungstenite::Error::Utf8(_)) => {
+                self.close_with(1007, "text frame is not valid UTF-8");
+            }
+            Some(tungstenite::Error::Protocol(_)) => {
+                self.close_with(1002, "protocol error");
+            }
+            _ => {
+                tracing::debug!(error = %inner, "read failed");
+                self.close_with(1011, "read failed");
+            }
+        }
     }
 }
 
@@ -98,12 +118,12 @@ pub struct SessionRegistry {
 }
 
 impl SessionRegistry {
-    pub(super) fn add(&self, control: Arc<ConnControl>) {
+    pub(crate) fn add(&self, control: Arc<ConnControl>) {
         if let Ok(mut s) = self.sessions.lock() {
             s.insert(control.id, control);
         }
     }
-    pub(super) fn remove(&self, id: u64) {
+    pub(crate) fn remove(&self, id: u64) {
         if let Ok(mut s) = self.sessions.lock() {
             s.remove(&id);
         }

@@ -34,7 +34,7 @@ mod subscriptions;
 mod writer;
 
 pub use control::{ConnControl, SessionRegistry};
-use writer::{write_loop, WriterTiming};
+pub(crate) use writer::{write_loop, WriterTiming};
 
 struct Subscription {
     hub: HubHandle,
@@ -288,24 +288,7 @@ impl Session {
     }
 
     fn close_for_read_error(&self, err: axum::Error) {
-        let inner = err.into_inner();
-        match inner.downcast_ref::<tungstenite::Error>() {
-            Some(tungstenite::Error::Capacity(_)) => {
-                self.control
-                    .close_with(1009, "frame larger than max_frame_size");
-            }
-            Some(tungstenite::Error::Utf8(_)) => {
-                self.control
-                    .close_with(1007, "text frame is not valid UTF-8");
-            }
-            Some(tungstenite::Error::Protocol(_)) => {
-                self.control.close_with(1002, "protocol error");
-            }
-            _ => {
-                tracing::debug!(error = %inner, "read failed");
-                self.control.close_with(1011, "read failed");
-            }
-        }
+        self.control.close_for_read_error(err);
     }
 
     async fn handle_text(&mut self, text: &str) {

@@ -26,6 +26,10 @@ pub struct ChannelRecord {
     pub epoch: String,
     pub head_seq: u64,
     pub pruned_through: u64,
+    /// For a document's comments channel: the document.
+    pub doc_id: Option<i64>,
+    /// For a document's comments channel: the channel the document belongs to, if any.
+    pub parent_id: Option<i64>,
 }
 
 /// What is needed to create a channel (or apply a configured one).
@@ -45,7 +49,7 @@ pub struct NewChannel {
 
 const COLUMNS: &str = "id, name, kind, authentication, presence, message_history, \
     message_retention_secs, user_specific, auto_subscribe, max_participants, topic, owner_id, \
-    template_id, epoch, head_seq, pruned_through";
+    template_id, epoch, head_seq, pruned_through, doc_id, parent_id";
 
 fn kind_to_str(kind: ChannelType) -> &'static str {
     match kind {
@@ -94,6 +98,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ChannelRecord> {
         epoch: row.get(13)?,
         head_seq: row.get::<_, i64>(14)? as u64,
         pruned_through: row.get::<_, i64>(15)? as u64,
+        doc_id: row.get(16)?,
+        parent_id: row.get(17)?,
     })
 }
 

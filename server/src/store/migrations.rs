@@ -77,6 +77,71 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel_id, seq)
     ) WITHOUT ROWID;
     "#,
+    // 2: collaborative documents, their update logs, snapshots, named versions and comments.
+    // Each document has a comments channel of its own (channels.doc_id), whose access follows
+    // the channel the document belongs to (channels.parent_id), if any.
+    r#"
+    CREATE TABLE docs (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT NOT NULL UNIQUE,
+        title         TEXT,
+        channel_id    INTEGER REFERENCES channels(id) ON DELETE CASCADE,
+        default_role  TEXT NOT NULL,
+        created_by    INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX docs_channel ON docs(channel_id);
+    ALTER TABLE channels ADD COLUMN doc_id INTEGER REFERENCES docs(id) ON DELETE CASCADE;
+    ALTER TABLE channels ADD COLUMN parent_id INTEGER REFERENCES channels(id) ON DELETE CASCADE;
+    CREATE UNIQUE INDEX channels_doc ON channels(doc_id) WHERE doc_id IS NOT NULL;
+    CREATE TABLE doc_roles (
+        doc_id  INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role    TEXT NOT NULL,
+        PRIMARY KEY (doc_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE doc_updates (
+        id     INTEGER PRIMARY KEY,
+        doc_id INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        data   BLOB NOT NULL
+    );
+    CREATE INDEX doc_updates_doc ON doc_updates(doc_id, id);
+    CREATE TABLE doc_snapshots (
+        doc_id     INTEGER PRIMARY KEY REFERENCES docs(id) ON DELETE CASCADE,
+        state      BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE doc_versions (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id     INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        state      BLOB NOT NULL,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX doc_versions_doc ON doc_versions(doc_id, id);
+    CREATE TABLE comments (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id       INTEGER NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+        parent_id    INTEGER REFERENCES comments(id) ON DELETE CASCADE,
+        author_id    INTEGER NOT NULL REFERENCES users(id),
+        anchor_start TEXT,
+        anchor_end   TEXT,
+        quote        TEXT,
+        body         TEXT NOT NULL,
+        resolved_by  INTEGER REFERENCES users(id),
+        resolved_at  INTEGER,
+        created_at   INTEGER NOT NULL,
+        edited_at    INTEGER
+    );
+    CREATE INDEX comments_doc ON comments(doc_id, id);
+    CREATE TABLE comment_mentions (
+        comment_id INTEGER NOT NULL REFERENCES comments(id) ON DELETE CASCADE,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        PRIMARY KEY (comment_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX comment_mentions_user ON comment_mentions(user_id);
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

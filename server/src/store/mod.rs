@@ -7,6 +7,7 @@
 //! ever runs on the async workers.
 
 mod channels;
+pub mod docs;
 mod messages;
 mod migrations;
 mod users;

@@ -2,6 +2,8 @@
 //! drives it over real WebSockets and HTTP. Every wait has a timeout.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod ydoc;
+
 use std::{
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
@@ -160,6 +162,16 @@ impl TestServer {
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         Self::call(self.http.get(format!("{}{}", self.url, path)), token).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let req = self.http.patch(format!("{}{}", self.url, path)).json(&body);
+        Self::call(req, token).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let req = self.http.put(format!("{}{}", self.url, path)).json(&body);
+        Self::call(req, token).await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {

@@ -1,0 +1,545 @@
+//! One actor per open document. It owns the yrs `Doc` and `Awareness`, loads the document before
+//! serving anyone, applies updates, appends them to the update log (group commit) and only then
+//! fans them out, answers sync requests from committed state, compacts the log into a snapshot,
+//! and ends after `idle_timeout` without connections, compacting first.
+//!
+//! Connections decode and validate y-websocket frames themselves, so a malformed frame never
+//! reaches the actor; the actor talks to them only through their bounded outbound queues.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use parley_protocol::close_code;
+use tokio::sync::{mpsc, oneshot};
+use yrs::{
+    sync::{awareness::AwarenessUpdate, Awareness, Message, SyncMessage},
+    updates::{decoder::Decode, encoder::Encode},
+    ReadTxn, StateVector, Transact, Update,
+};
+
+use crate::{
+    error::{Error, Result},
+    session::ConnControl,
+    store::{self, Store},
+    Frame,
+};
+
+/// What a connection hands to its document's actor.
+pub enum Incoming {
+    /// The client's state vector: answer with what it lacks (after pending commits).
+    SyncStep1(StateVector),
+    /// Content from the client (sync step 2 or an update): the decoded update and its bytes.
+    Update(Update, Vec<u8>),
+    /// An awareness update and the raw message (relayed as is).
+    Awareness(AwarenessUpdate, Vec<u8>),
+    AwarenessQuery,
+}
+
+pub enum Command {
+    Join {
+        conn: Arc<ConnControl>,
+        out: mpsc::Sender<Frame>,
+        /// Editors may change the content; others' updates are refused.
+        can_write: bool,
+        joined: oneshot::Sender<()>,
+    },
+    Messages {
+        conn_id: u64,
+        messages: Vec<Incoming>,
+    },
+    Leave {
+        conn_id: u64,
+    },
+    /// The committed state as one update (for versions and content reads).
+    State {
+        reply: oneshot::Sender<Vec<u8>>,
+    },
+    /// The document was deleted: close every connection and end without writing.
+    Deleted,
+}
+
+#[derive(Clone)]
+pub struct ActorConfig {
+    pub max_document_size: u64,
+    pub compact_after: u64,
+    pub idle_timeout: Duration,
+    pub queue: usize,
+}
+
+/// The actors of open documents, by document id.
+#[derive(Default)]
+pub struct Actors {
+    open: Mutex<HashMap<i64, (u64, mpsc::Sender<Command>)>>,
+    next_generation: std::sync::atomic::AtomicU64,
+}
+
+/// Everything an actor needs from the server.
+#[derive(Clone)]
+pub struct ActorEnv {
+    pub store: Store,
+    pub actors: Arc<Actors>,
+    pub config: ActorConfig,
+    pub shutdown: tokio_util::sync::CancellationToken,
+    pub tracker: tokio_util::task::TaskTracker,
+}
+
+impl Actors {
+    /// The actor of `doc_id`, started (and loading) if it is not running.
+    fn handle(&self, doc_id: i64, env: &ActorEnv) -> mpsc::Sender<Command> {
+        let mut open = match self.open.lock() {
+            Ok(open) => open,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, tx)) = open.get(&doc_id) {
+            if !tx.is_closed() {
+                return tx.clone();
+            }
+        }
+        let generation = self
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(env.config.queue.max(1));
+        open.insert(doc_id, (generation, tx.clone()));
+        env.tracker.spawn(run(doc_id, generation, rx, env.clone()));
+        tx
+    }
+
+    /// Sends a command to the document's actor, starting it if needed. An actor that is
+    /// ending refuses commands; the next attempt starts a fresh one.
+    pub async fn send(&self, doc_id: i64, env: &ActorEnv, mut command: Command) -> Result<()> {
+        for _ in 0..3 {
+            let tx = self.handle(doc_id, env);
+            match tx.send(command).await {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(back)) => command = back,
+            }
+        }
+        Err(Error::internal("the document could not be opened"))
+    }
+
+    /// Sends to the actor only if it runs.
+    pub fn send_if_open(&self, doc_id: i64, command: Command) {
+        let tx = self
+            .open
+            .lock()
+            .ok()
+            .and_then(|open| open.get(&doc_id).map(|(_, tx)| tx.clone()));
+        if let Some(tx) = tx {
+            tokio::spawn(async move {
+                let _ = tx.send(command).await;
+            });
+        }
+    }
+
+    /// Open documents (for metrics and tests).
+    pub fn open_count(&self) -> usize {
+        self.open.lock().map(|o| o.len()).unwrap_or(0)
+    }
+
+    /// Removes the actor's entry if it is still this generation and nothing is queued for it.
+    fn retire(&self, doc_id: i64, generation: u64, rx: &mut mpsc::Receiver<Command>) -> bool {
+        let Ok(mut open) = self.open.lock() else {
+            return true;
+        };
+        if !rx.is_empty() {
+            return false;
+        }
+        if open.get(&doc_id).is_some_and(|(g, _)| *g == generation) {
+            open.remove(&doc_id);
+        }
+        rx.close();
+        true
+    }
+}
+
+struct Conn {
+    control: Arc<ConnControl>,
+    out: mpsc::Sender<Frame>,
+    can_write: bool,
+    /// Awareness client ids this connection has announced (cleared when it goes).
+    clients: HashSet<yrs::block::ClientID>,
+}
+
+struct Actor {
+    doc_id: i64,
+    awareness: Awareness,
+    conns: HashMap<u64, Conn>,
+    env: ActorEnv,
+    /// Bytes of the snapshot plus the log: what `max_document_size` limits.
+    size: u64,
+    /// Bytes logged since the last compaction.
+    log_bytes: u64,
+    /// Id of the newest logged update (compaction removes up to it).
+    last_update: i64,
+    /// Anything logged since the last snapshot.
+    dirty: bool,
+    /// A write failed: the in-memory state may hold uncommitted updates.
+    failed: bool,
+}
+
+fn encode(message: &Message) -> Frame {
+    Frame::binary(message.encode_v1())
+}
+
+fn log_error(doc_id: i64, what: &str, err: &Error) {
+    tracing::error!(doc_id, %err, "{what}");
+}
+
+async fn run(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env: ActorEnv) {
+    let loaded = env
+        .store
+        .read(move |conn| store::docs::load(conn, doc_id))
+        .await;
+    let mut actor = match loaded.and_then(|stored| Actor::new(doc_id, stored, env.clone())) {
+        Ok(actor) => actor,
+        Err(err) => {
+            log_error(doc_id, "cannot load document", &err);
+            // Dropping the queue fails every waiting connection (they close with 1011).
+            env.actors.retire(doc_id, generation, &mut rx);
+            return;
+        }
+    };
+    let shutdown = env.shutdown.clone();
+    let mut batch = Vec::new();
+    loop {
+        let idle = actor.conns.is_empty();
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                actor.compact().await;
+                for conn in actor.conns.values() {
+                    conn.control.close_with(1001, "server shutting down");
+                }
+                env.actors.retire(doc_id, generation, &mut rx);
+                return;
+            }
+            n = rx.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    return;
+                }
+                let deleted = actor.handle_batch(std::mem::take(&mut batch)).await;
+                if deleted || actor.failed() {
+                    env.actors.retire(doc_id, generation, &mut rx);
+                    return;
+                }
+            }
+            () = tokio::time::sleep(env.config.idle_timeout), if idle => {
+                actor.compact().await;
+                if env.actors.retire(doc_id, generation, &mut rx) {
+                    tracing::debug!(doc_id, "document unloaded");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Actor {
+    fn new(doc_id: i64, stored: store::docs::StoredDoc, env: ActorEnv) -> Result<Self> {
+        let doc = yrs::Doc::new();
+        let mut size = 0u64;
+        let mut log_bytes = 0u64;
+        {
+            let mut txn = doc.transact_mut();
+            let parts = stored
+                .snapshot
+                .iter()
+                .map(|s| (s, true))
+                .chain(stored.updates.iter().map(|u| (u, false)));
+            for (bytes, is_snapshot) in parts {
+                size += bytes.len() as u64;
+                if !is_snapshot {
+                    log_bytes += bytes.len() as u64;
+                }
+                let update = Update::decode_v1(bytes).map_err(|e| {
+                    Error::internal(format_args!("stored update of document {doc_id}: {e}"))
+                })?;
+                txn.apply_update(update).map_err(|e| {
+                    Error::internal(format_args!("stored update of document {doc_id}: {e}"))
+                })?;
+            }
+        }
+        Ok(Self {
+            doc_id,
+            awareness: Awareness::new(doc),
+            conns: HashMap::new(),
+            env,
+            size,
+            log_bytes,
+            last_update: stored.last_update,
+            dirty: !stored.updates.is_empty(),
+            failed: false,
+        })
+    }
+
+    /// True once a write failed: the in-memory state may hold uncommitted updates, so the actor
+    /// closes everyone and ends; the next connection loads the committed state.
+    fn failed(&self) -> bool {
+        self.failed
+    }
+
+    fn send(&self, conn_id: u64, frame: Frame) {
+        if let Some(conn) = self.conns.get(&conn_id) {
+            push(conn, frame);
+        }
+    }
+
+    fn broadcast(&self, except: Option<u64>, frame: &Frame) {
+        for (id, conn) in &self.conns {
+            if Some(*id) != except {
+                push(conn, frame.clone());
+            }
+        }
+    }
+
+    /// Handles a batch of commands: applies every update, commits them in one write, and only
+    /// then broadcasts them and answers sync requests. Returns true when the document was deleted.
+    async fn handle_batch(&mut self, batch: Vec<Command>) -> bool {
+        // Updates applied but not yet committed, with the connection they came from.
+        let mut pending: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut answers: Vec<(u64, StateVector)> = Vec::new();
+        let mut state_requests = Vec::new();
+        for command in batch {
+            match command {
+                Command::Join {
+                    conn,
+                    out,
+                    can_write,
+                    joined,
+                } => self.join(conn, out, can_write, joined),
+                Command::Messages { conn_id, messages } => {
+                    for message in messages {
+                        self.message(conn_id, message, &mut pending, &mut answers);
+                    }
+                }
+                Command::Leave { conn_id } => self.leave(conn_id),
+                Command::State { reply } => state_requests.push(reply),
+                Command::Deleted => {
+                    for conn in self.conns.values() {
+                        conn.control
+                            .close_with(close_code::DOC_DELETED, "document deleted");
+                    }
+                    self.conns.clear();
+                    return true;
+                }
+            }
+        }
+        if !pending.is_empty() && !self.commit(&pending).await {
+            return false;
+        }
+        for (origin, bytes) in pending {
+            let frame = encode(&Message::Sync(SyncMessage::Update(bytes)));
+            self.broadcast(Some(origin), &frame);
+        }
+        let txn = self.awareness.doc().transact();
+        for (conn_id, sv) in answers {
+            let diff = txn.encode_diff_v1(&sv);
+            self.send(
+                conn_id,
+                encode(&Message::Sync(SyncMessage::SyncStep2(diff))),
+            );
+        }
+        if !state_requests.is_empty() {
+            let state = txn.encode_state_as_update_v1(&StateVector::default());
+            for reply in state_requests {
+                let _ = reply.send(state.clone());
+            }
+        }
+        drop(txn);
+        if self.log_bytes >= self.env.config.compact_after {
+            self.compact().await;
+        }
+        false
+    }
+
+    fn join(
+        &mut self,
+        control: Arc<ConnControl>,
+        out: mpsc::Sender<Frame>,
+        can_write: bool,
+        joined: oneshot::Sender<()>,
+    ) {
+        let id = control.id;
+        let conn = Conn {
+            control,
+            out,
+            can_write,
+            clients: HashSet::new(),
+        };
+        // The server's side of the handshake: its state vector, then who is here.
+        let sv = self.awareness.doc().transact().state_vector();
+        push(&conn, encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
+        if let Ok(update) = self.awareness.update() {
+            if !update.clients.is_empty() {
+                push(&conn, encode(&Message::Awareness(update)));
+            }
+        }
+        self.conns.insert(id, conn);
+        let _ = joined.send(());
+    }
+
+    fn leave(&mut self, conn_id: u64) {
+        let Some(conn) = self.conns.remove(&conn_id) else {
+            return;
+        };
+        if conn.clients.is_empty() {
+            return;
+        }
+        let clients: Vec<yrs::block::ClientID> = conn.clients.into_iter().collect();
+        for client in &clients {
+            self.awareness.remove_state(*client);
+        }
+        if let Ok(update) = self.awareness.update_with_clients(clients) {
+            let frame = encode(&Message::Awareness(update));
+            self.broadcast(None, &frame);
+        }
+    }
+
+    fn message(
+        &mut self,
+        conn_id: u64,
+        message: Incoming,
+        pending: &mut Vec<(u64, Vec<u8>)>,
+        answers: &mut Vec<(u64, StateVector)>,
+    ) {
+        let Some(conn) = self.conns.get(&conn_id) else {
+            return;
+        };
+        match message {
+            Incoming::SyncStep1(sv) => answers.push((conn_id, sv)),
+            Incoming::Update(update, bytes) => {
+                if update.is_empty() {
+                    return;
+                }
+                if !conn.can_write {
+                    // The standard answer: y-websocket clients log the reason.
+                    push(
+                        conn,
+                        encode(&Message::Auth(Some(
+                            "read-only: your role does not allow editing this document".into(),
+                        ))),
+                    );
+                    return;
+                }
+                let len = bytes.len() as u64;
+                if self.size.saturating_add(len) > self.env.config.max_document_size {
+                    conn.control.close_with(
+                        close_code::DOC_TOO_LARGE,
+                        "the document is at max_document_size",
+                    );
+                    return;
+                }
+                let applied = self.awareness.doc().transact_mut().apply_update(update);
+                if let Err(err) = applied {
+                    tracing::debug!(doc_id = self.doc_id, %err, "update refused");
+                    conn.control
+                        .close_with(close_code::DOC_INVALID_FRAME, "update cannot be applied");
+                    return;
+                }
+                self.size += len;
+                pending.push((conn_id, bytes));
+            }
+            Incoming::Awareness(update, raw) => {
+                let ids: Vec<yrs::block::ClientID> = update.clients.keys().copied().collect();
+                match self.awareness.apply_update_summary(update) {
+                    Ok(_) => {
+                        if let Some(conn) = self.conns.get_mut(&conn_id) {
+                            conn.clients.extend(ids);
+                        }
+                        // To everyone, the sender too: y-websocket clients close a connection
+                        // that hears nothing for 30 s, and their own awareness renewal (every
+                        // 15 s) coming back is what keeps a lone editor's connection open.
+                        self.broadcast(None, &Frame::binary(raw));
+                    }
+                    Err(_) => conn
+                        .control
+                        .close_with(close_code::DOC_INVALID_FRAME, "invalid awareness update"),
+                }
+            }
+            Incoming::AwarenessQuery => {
+                if let Ok(update) = self.awareness.update() {
+                    self.send(conn_id, encode(&Message::Awareness(update)));
+                }
+            }
+        }
+    }
+
+    /// Appends the batch's updates to the log and waits for the commit. On failure the actor
+    /// closes everyone (they reconnect and resync against the committed state).
+    async fn commit(&mut self, pending: &[(u64, Vec<u8>)]) -> bool {
+        let doc_id = self.doc_id;
+        let updates: Vec<Vec<u8>> = pending.iter().map(|(_, b)| b.clone()).collect();
+        let bytes: u64 = updates.iter().map(|u| u.len() as u64).sum();
+        let result = self
+            .env
+            .store
+            .write(move |tx, _| {
+                let last = store::docs::append_updates(tx, doc_id, &updates)?;
+                Ok((last, Vec::new()))
+            })
+            .await;
+        match result {
+            Ok(last) => {
+                self.last_update = last;
+                self.log_bytes += bytes;
+                self.dirty = true;
+                true
+            }
+            Err(err) => {
+                log_error(doc_id, "cannot store document updates", &err);
+                for conn in self.conns.values() {
+                    conn.control.close_with(1011, "storage failed");
+                }
+                self.conns.clear();
+                self.failed = true;
+                false
+            }
+        }
+    }
+
+    /// Folds the log into a snapshot (the full state), in one transaction.
+    async fn compact(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let state = self
+            .awareness
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let (doc_id, through) = (self.doc_id, self.last_update);
+        let size = state.len() as u64;
+        let result = self
+            .env
+            .store
+            .write(move |tx, _| {
+                store::docs::compact(tx, doc_id, &state, through)?;
+                Ok(((), Vec::new()))
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                self.size = size;
+                self.log_bytes = 0;
+                self.dirty = false;
+            }
+            // The log still holds everything; compaction is tried again later.
+            Err(err) => log_error(doc_id, "cannot compact document", &err),
+        }
+    }
+}
+
+/// Queues a frame for a connection; one that cannot keep up is closed (it resyncs on reconnect:
+/// the y-websocket handshake exchanges whatever is missing, so nothing is lost).
+fn push(conn: &Conn, frame: Frame) {
+    match conn.out.try_send(frame) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => conn
+            .control
+            .close_with(close_code::RESYNC, "too slow: outbound queue full"),
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    }
+}

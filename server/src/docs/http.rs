@@ -1,0 +1,302 @@
+//! HTTP for documents: the `/docs/{name}` upgrade (y-websocket) and the `/api/docs` API.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{ws::WebSocketUpgrade, Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+    Json, Router,
+};
+use parley_protocol::{Comment, DocInfo, DocRole, VersionInfo};
+use serde::{Deserialize, Serialize};
+
+use super::{DocChanges, NewComment};
+use crate::{
+    error::{Error, Result},
+    http::{prepare_upgrade, ApiJson, Authed, UpgradeQuery},
+    AppState,
+};
+
+type AppRef = State<Arc<AppState>>;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/docs/{name}", get(upgrade))
+        .route("/api/docs", get(list).post(create))
+        .route("/api/docs/{name}", get(info).patch(update).delete(remove))
+        .route(
+            "/api/docs/{name}/roles/{user}",
+            put(set_role).delete(remove_role),
+        )
+        .route("/api/docs/{name}/content", get(content))
+        .route(
+            "/api/docs/{name}/versions",
+            get(versions).post(save_version),
+        )
+        .route("/api/docs/{name}/versions/{id}", get(version))
+        .route(
+            "/api/docs/{name}/comments",
+            get(comments).post(create_comment),
+        )
+        .route(
+            "/api/docs/{name}/comments/{id}",
+            axum::routing::patch(edit_comment).delete(delete_comment),
+        )
+        .route("/api/docs/{name}/comments/{id}/resolve", post(resolve))
+        .route("/api/docs/{name}/comments/{id}/reopen", post(reopen))
+}
+
+/// The y-websocket endpoint. Checks everything before upgrading, so a refused client gets an
+/// HTTP status with a JSON error body: 401 without a valid token, 403/404 without access,
+/// and the same origin, version and connection-limit answers as `/ws`.
+async fn upgrade(
+    State(state): AppRef,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<UpgradeQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let prepared = async {
+        let (auth, permit) = prepare_upgrade(&state, &headers, query).await?;
+        let auth = auth.ok_or_else(Error::unauthenticated)?;
+        let (doc, role) = state.doc_for_connection(&name, &auth.user).await?;
+        Ok::<_, Error>((auth, doc.id, role, permit))
+    };
+    match prepared.await {
+        Ok((auth, doc_id, role, permit)) => {
+            let c = &state.config;
+            let max = c.documents.max_update_size as usize + 64;
+            ws.max_frame_size(max)
+                .max_message_size(max)
+                .read_buffer_size(c.websocket.read_buffer_size as usize)
+                .write_buffer_size(c.websocket.write_buffer_size as usize)
+                .on_upgrade(move |socket| {
+                    tokio::spawn(super::conn::run(state, socket, auth, doc_id, role, permit));
+                    std::future::ready(())
+                })
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+#[derive(Serialize)]
+struct DocList {
+    docs: Vec<DocInfo>,
+}
+
+async fn list(State(state): AppRef, authed: Authed) -> Json<DocList> {
+    Json(DocList {
+        docs: state.visible_docs(&authed.user),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateDoc {
+    name: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    default_role: Option<DocRole>,
+}
+
+async fn create(
+    State(state): AppRef,
+    authed: Authed,
+    ApiJson(body): ApiJson<CreateDoc>,
+) -> Result<(StatusCode, Json<DocInfo>)> {
+    let doc = state
+        .create_doc(
+            &authed.user,
+            &body.name,
+            body.title,
+            body.channel.as_deref(),
+            body.default_role,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.doc_info(&doc, Some(&authed.user))),
+    ))
+}
+
+async fn info(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<DocInfo>> {
+    let (doc, _) = state.doc_access(&name, &authed.user, DocRole::Viewer)?;
+    Ok(Json(state.doc_info(&doc, Some(&authed.user))))
+}
+
+async fn update(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+    ApiJson(changes): ApiJson<DocChanges>,
+) -> Result<Json<DocInfo>> {
+    let doc = state.update_doc(&authed.user, &name, changes).await?;
+    Ok(Json(state.doc_info(&doc, Some(&authed.user))))
+}
+
+async fn remove(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode> {
+    state.delete_doc(&authed.user, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: DocRole,
+}
+
+async fn set_role(
+    State(state): AppRef,
+    authed: Authed,
+    Path((name, user)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> Result<StatusCode> {
+    state
+        .set_doc_role(&authed.user, &name, &user, Some(body.role))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_role(
+    State(state): AppRef,
+    authed: Authed,
+    Path((name, user)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    state.set_doc_role(&authed.user, &name, &user, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn content(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    Ok(Json(state.doc_content(&authed.user, &name).await?))
+}
+
+#[derive(Serialize)]
+struct VersionList {
+    versions: Vec<VersionInfo>,
+}
+
+async fn versions(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<VersionList>> {
+    Ok(Json(VersionList {
+        versions: state.list_versions(&authed.user, &name).await?,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaveVersion {
+    name: String,
+}
+
+async fn save_version(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<SaveVersion>,
+) -> Result<(StatusCode, Json<VersionInfo>)> {
+    let info = state.save_version(&authed.user, &name, &body.name).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+async fn version(
+    State(state): AppRef,
+    authed: Authed,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<Json<serde_json::Value>> {
+    Ok(Json(state.version_content(&authed.user, &name, id).await?))
+}
+
+#[derive(Serialize)]
+struct CommentList {
+    comments: Vec<Comment>,
+}
+
+async fn comments(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<CommentList>> {
+    Ok(Json(CommentList {
+        comments: state.list_comments(&authed.user, &name).await?,
+    }))
+}
+
+async fn create_comment(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<NewComment>,
+) -> Result<(StatusCode, Json<Comment>)> {
+    let comment = state.create_comment(&authed.user, &name, body).await?;
+    Ok((StatusCode::CREATED, Json(comment)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditComment {
+    body: String,
+}
+
+async fn edit_comment(
+    State(state): AppRef,
+    authed: Authed,
+    Path((name, id)): Path<(String, i64)>,
+    ApiJson(body): ApiJson<EditComment>,
+) -> Result<Json<Comment>> {
+    Ok(Json(
+        state
+            .edit_comment(&authed.user, &name, id, body.body)
+            .await?,
+    ))
+}
+
+async fn delete_comment(
+    State(state): AppRef,
+    authed: Authed,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<StatusCode> {
+    state.delete_comment(&authed.user, &name, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn resolve(
+    State(state): AppRef,
+    authed: Authed,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<Json<Comment>> {
+    Ok(Json(
+        state.resolve_comment(&authed.user, &name, id, true).await?,
+    ))
+}
+
+async fn reopen(
+    State(state): AppRef,
+    authed: Authed,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<Json<Comment>> {
+    Ok(Json(
+        state
+            .resolve_comment(&authed.user, &name, id, false)
+            .await?,
+    ))
+}
