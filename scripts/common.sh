@@ -35,6 +35,22 @@ require_rust() {
     fi
 }
 
+# npm packages of a folder, exactly as its package-lock.json pins them (skipped when present).
+install_node_packages() {
+    local dir="$1"
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "==> installing Node.js"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+    fi
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] \
+        || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.parley"; then
+        echo "==> npm ci in $dir"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+        cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.parley"
+    fi
+}
+
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 install_debian_packages
 require_rust

@@ -6,6 +6,8 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install cargo-nextest --locked
 fi
+# Stock Yjs clients (yjs + y-websocket under Node) for the document interop tests.
+install_node_packages tests/interop
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
