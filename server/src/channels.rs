@@ -518,6 +518,11 @@ impl AppState {
     pub async fn join_channel(&self, user: &UserRecord, name: &str) -> Result<Arc<Channel>> {
         let channel = self.channel(name, Some(user)).await?;
         channel.check_read(Some(user))?;
+        if channel.is_document() {
+            return Err(Error::forbidden(
+                "a document's comments channel has no members; subscribe to it",
+            ));
+        }
         if channel.record.kind == ChannelType::Private && !channel.is_member(user.id) {
             return Err(Error::forbidden(
                 "private channels are joined by invitation",
@@ -541,8 +546,8 @@ impl AppState {
         if !user.is_admin {
             channel.check_send(user)?;
         }
-        if channel.is_instance() {
-            return Err(Error::forbidden("personal channels have one member"));
+        if channel.is_instance() || channel.is_document() {
+            return Err(Error::forbidden("this channel takes no members"));
         }
         let invitee_name = invitee.to_owned();
         let invitee = self

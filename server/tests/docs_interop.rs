@@ -117,9 +117,12 @@ async fn stock_clients_converge() {
     b.wait_text("hello").await;
     b.insert(5, " world").await;
     a.wait_text("hello world").await;
-    // Concurrent inserts at the same spot: Yjs puts the lower client id first, on both sides.
+    // Concurrent inserts at the same spot (b offline, so neither has seen the other's):
+    // Yjs puts the lower client id first, on both sides.
+    b.ok(json!({"cmd": "disconnect"})).await;
     a.insert(0, "A").await;
     b.insert(0, "B").await;
+    b.ok(json!({"cmd": "connect"})).await;
     let merged = if a_id < b_id {
         "ABhello world"
     } else {
