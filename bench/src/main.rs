@@ -3,6 +3,7 @@
 
 mod chart;
 mod client;
+mod docs;
 mod reference;
 mod scenarios;
 mod stats;
@@ -52,6 +53,19 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 100)]
         backlog: u32,
+    },
+    /// Replay an editing trace through a document (one writer, one observer) beside a local
+    /// yrs Doc and the reference Yjs server; memory per open idle document.
+    Docs {
+        /// Only the first N transactions of the trace.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Documents opened for the memory figure.
+        #[arg(long, default_value_t = 1000)]
+        idle_docs: usize,
+        /// The trace (josephg/editing-traces format, gzipped JSON).
+        #[arg(long)]
+        trace: Option<PathBuf>,
     },
     /// Internal: run the raw reference server (started by `fanout`).
     #[command(hide = true)]
@@ -141,6 +155,18 @@ async fn run(cli: Cli) -> Result<()> {
         Scenario::Resume { clients, backlog } => {
             reports.push(scenarios::resume(&binary, clients, backlog).await?);
         }
+        Scenario::Docs {
+            limit,
+            idle_docs,
+            trace,
+        } => {
+            let params = docs::DocsParams {
+                limit,
+                idle_docs,
+                trace: trace.unwrap_or_else(docs::default_trace),
+            };
+            reports.extend(docs::docs(&binary, params).await?);
+        }
         Scenario::ServeReference => {} // handled in main
         Scenario::All { quick } => {
             let (conns, subs, messages, seconds, resumers) = if quick {
@@ -183,6 +209,14 @@ async fn run(cli: Cli) -> Result<()> {
             let report = scenarios::resume(&binary, resumers, 100).await?;
             emit(&report);
             reports.push(report);
+            let params = docs::DocsParams {
+                limit: quick.then_some(2000),
+                idle_docs: if quick { 20 } else { 1000 },
+                trace: docs::default_trace(),
+            };
+            let docs_reports = docs::docs(&binary, params).await?;
+            docs_reports.iter().for_each(emit);
+            reports.extend(docs_reports);
             if let Some(path) = &cli.chart {
                 chart::draw(path, &fanout_reports)?;
             }

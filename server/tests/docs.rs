@@ -336,3 +336,27 @@ async fn idle_documents_unload_and_reload_intact() {
     assert_eq!(body["text"]["content"], expected.as_str());
     let _ = json!({});
 }
+
+/// A client that stops reading while others write fast is not dropped and loses nothing:
+/// once its queue drains it gets one catch-up with everything it missed.
+#[tokio::test]
+async fn a_slow_reader_catches_up_without_being_dropped() {
+    let server =
+        TestServer::start(&(RELAXED.to_owned() + "[documents]\noutbound_queue = 8\n")).await;
+    let token = server.register(&unique("u")).await;
+    let mut slow = DocClient::connect(&server.addr, "flood", &token).await;
+    let mut writer = DocClient::connect(&server.addr, "flood", &token).await;
+    for i in 0..2000u32 {
+        writer.insert(writer.len(), &format!("{i} ")).await;
+    }
+    writer.sync().await;
+    let expected = writer.text();
+    // Far more updates than the slow reader's queue holds went by; it reads only now.
+    slow.wait_text(&expected).await;
+    assert!(slow.is_connected());
+    assert!(
+        slow.received < 2000,
+        "expected a catch-up, got {} separate updates",
+        slow.received
+    );
+}

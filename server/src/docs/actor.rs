@@ -161,6 +161,38 @@ struct Conn {
     can_write: bool,
     /// Awareness client ids this connection has announced (cleared when it goes).
     clients: HashSet<yrs::block::ClientID>,
+    /// Set when the connection's queue was full for a document frame: a state vector the
+    /// client certainly has. No more updates are queued for it until it drains; then one
+    /// catch-up (sync step 2 from this state vector) replaces everything it missed.
+    behind: Option<StateVector>,
+}
+
+impl Conn {
+    /// Queues a frame that carries document content; `has` is what the client holds for sure
+    /// if this frame cannot be queued.
+    fn push_content(&mut self, frame: Frame, has: impl FnOnce() -> StateVector) {
+        if let Some(behind) = &mut self.behind {
+            *behind = lower(behind, &has());
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(frame) {
+            self.behind = Some(has());
+        }
+    }
+
+    /// Queues an ephemeral frame (awareness, notices): dropped when the queue is full.
+    fn push_ephemeral(&self, frame: Frame) {
+        let _ = self.out.try_send(frame);
+    }
+}
+
+/// The element-wise minimum of two state vectors.
+fn lower(a: &StateVector, b: &StateVector) -> StateVector {
+    let mut out = StateVector::default();
+    for (client, clock) in a.iter() {
+        out.set_max(*client, (*clock).min(b.get(client)));
+    }
+    out
 }
 
 struct Actor {
@@ -179,6 +211,9 @@ struct Actor {
     /// A write failed: the in-memory state may hold uncommitted updates.
     failed: bool,
 }
+
+/// How often connections that fell behind are looked at while no command arrives.
+const CATCH_UP_CHECK: Duration = Duration::from_millis(20);
 
 fn encode(message: &Message) -> Frame {
     Frame::binary(message.encode_v1())
@@ -226,6 +261,7 @@ async fn run(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env:
                     return;
                 }
             }
+            () = tokio::time::sleep(CATCH_UP_CHECK), if actor.any_behind() => actor.catch_up(),
             () = tokio::time::sleep(env.config.idle_timeout), if idle => {
                 actor.compact().await;
                 if env.actors.retire(doc_id, generation, &mut rx) {
@@ -281,16 +317,29 @@ impl Actor {
         self.failed
     }
 
-    fn send(&self, conn_id: u64, frame: Frame) {
-        if let Some(conn) = self.conns.get(&conn_id) {
-            push(conn, frame);
+    fn broadcast_ephemeral(&self, frame: &Frame) {
+        for conn in self.conns.values() {
+            conn.push_ephemeral(frame.clone());
         }
     }
 
-    fn broadcast(&self, except: Option<u64>, frame: &Frame) {
-        for (id, conn) in &self.conns {
-            if Some(*id) != except {
-                push(conn, frame.clone());
+    /// True when some connection waits for a catch-up.
+    fn any_behind(&self) -> bool {
+        self.conns.values().any(|c| c.behind.is_some())
+    }
+
+    /// Sends the catch-up to connections that fell behind and whose queue has room again.
+    fn catch_up(&mut self) {
+        let txn = self.awareness.doc().transact();
+        for conn in self.conns.values_mut() {
+            let Some(sv) = &conn.behind else { continue };
+            if conn.out.capacity() < conn.out.max_capacity() / 2 {
+                continue;
+            }
+            let diff = txn.encode_diff_v1(sv);
+            let frame = encode(&Message::Sync(SyncMessage::SyncStep2(diff)));
+            if conn.out.try_send(frame).is_ok() {
+                conn.behind = None;
             }
         }
     }
@@ -298,6 +347,9 @@ impl Actor {
     /// Handles a batch of commands: applies every update, commits them in one write, and only
     /// then broadcasts them and answers sync requests. Returns true when the document was deleted.
     async fn handle_batch(&mut self, batch: Vec<Command>) -> bool {
+        // What every client had before this batch: the catch-up point for one that falls
+        // behind while the batch's updates go out.
+        let before = self.awareness.doc().transact().state_vector();
         // Updates applied but not yet committed, with the connection they came from.
         let mut pending: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut answers: Vec<(u64, StateVector)> = Vec::new();
@@ -332,15 +384,18 @@ impl Actor {
         }
         for (origin, bytes) in pending {
             let frame = encode(&Message::Sync(SyncMessage::Update(bytes)));
-            self.broadcast(Some(origin), &frame);
+            for (id, conn) in self.conns.iter_mut() {
+                if *id != origin {
+                    conn.push_content(frame.clone(), || before.clone());
+                }
+            }
         }
         let txn = self.awareness.doc().transact();
         for (conn_id, sv) in answers {
             let diff = txn.encode_diff_v1(&sv);
-            self.send(
-                conn_id,
-                encode(&Message::Sync(SyncMessage::SyncStep2(diff))),
-            );
+            if let Some(conn) = self.conns.get_mut(&conn_id) {
+                conn.push_content(encode(&Message::Sync(SyncMessage::SyncStep2(diff))), || sv);
+            }
         }
         if !state_requests.is_empty() {
             let state = txn.encode_state_as_update_v1(&StateVector::default());
@@ -349,6 +404,9 @@ impl Actor {
             }
         }
         drop(txn);
+        if self.any_behind() {
+            self.catch_up();
+        }
         if self.log_bytes >= self.env.config.compact_after {
             self.compact().await;
         }
@@ -368,13 +426,15 @@ impl Actor {
             out,
             can_write,
             clients: HashSet::new(),
+            behind: None,
         };
-        // The server's side of the handshake: its state vector, then who is here.
+        // The server's side of the handshake: its state vector, then who is here (the queue is
+        // empty: both fit).
         let sv = self.awareness.doc().transact().state_vector();
-        push(&conn, encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
+        conn.push_ephemeral(encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
         if let Ok(update) = self.awareness.update() {
             if !update.clients.is_empty() {
-                push(&conn, encode(&Message::Awareness(update)));
+                conn.push_ephemeral(encode(&Message::Awareness(update)));
             }
         }
         self.conns.insert(id, conn);
@@ -393,8 +453,7 @@ impl Actor {
             self.awareness.remove_state(*client);
         }
         if let Ok(update) = self.awareness.update_with_clients(clients) {
-            let frame = encode(&Message::Awareness(update));
-            self.broadcast(None, &frame);
+            self.broadcast_ephemeral(&encode(&Message::Awareness(update)));
         }
     }
 
@@ -416,12 +475,9 @@ impl Actor {
                 }
                 if !conn.can_write {
                     // The standard answer: y-websocket clients log the reason.
-                    push(
-                        conn,
-                        encode(&Message::Auth(Some(
-                            "read-only: your role does not allow editing this document".into(),
-                        ))),
-                    );
+                    conn.push_ephemeral(encode(&Message::Auth(Some(
+                        "read-only: your role does not allow editing this document".into(),
+                    ))));
                     return;
                 }
                 let len = bytes.len() as u64;
@@ -452,7 +508,7 @@ impl Actor {
                         // To everyone, the sender too: y-websocket clients close a connection
                         // that hears nothing for 30 s, and their own awareness renewal (every
                         // 15 s) coming back is what keeps a lone editor's connection open.
-                        self.broadcast(None, &Frame::binary(raw));
+                        self.broadcast_ephemeral(&Frame::binary(raw));
                     }
                     Err(_) => conn
                         .control
@@ -461,7 +517,7 @@ impl Actor {
             }
             Incoming::AwarenessQuery => {
                 if let Ok(update) = self.awareness.update() {
-                    self.send(conn_id, encode(&Message::Awareness(update)));
+                    conn.push_ephemeral(encode(&Message::Awareness(update)));
                 }
             }
         }
@@ -529,17 +585,5 @@ impl Actor {
             // The log still holds everything; compaction is tried again later.
             Err(err) => log_error(doc_id, "cannot compact document", &err),
         }
-    }
-}
-
-/// Queues a frame for a connection; one that cannot keep up is closed (it resyncs on reconnect:
-/// the y-websocket handshake exchanges whatever is missing, so nothing is lost).
-fn push(conn: &Conn, frame: Frame) {
-    match conn.out.try_send(frame) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => conn
-            .control
-            .close_with(close_code::RESYNC, "too slow: outbound queue full"),
-        Err(mpsc::error::TrySendError::Closed(_)) => {}
     }
 }
