@@ -64,7 +64,7 @@ pub enum ErrorCode {
     ShuttingDown,
     /// Something failed inside the server; the message says what, the log has details.
     Internal,
-    /// No such document (or one this user may not see).
+    /// No such document. (Outsiders of a private channel get `forbidden` for its documents.)
     DocNotFound,
     /// A document with this name exists already.
     DocExists,

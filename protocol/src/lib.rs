@@ -48,6 +48,10 @@ pub mod close_code {
     /// `/docs`: the frame is not a valid y-websocket message or carries an update that cannot be
     /// decoded or applied. The document and the other clients are not affected.
     pub const DOC_INVALID_FRAME: u16 = 4006;
+    /// `/docs`: the user's access to the document changed (a role was granted or removed, the
+    /// default role changed, or they left the document's channel). Reconnecting applies the
+    /// new role, or is refused.
+    pub const DOC_ACCESS_CHANGED: u16 = 4007;
 }
 
 /// Decodes one client text frame. Kept here (pure, no IO) so the fuzz target and the server

@@ -75,7 +75,8 @@ pub struct Channel {
     pub record: ChannelRecord,
     members: RwLock<HashMap<i64, Role>>,
     /// For a document's comments channel: the channel the document belongs to.
-    parent: Option<Arc<Channel>>,
+    /// Kept current when the parent's entry is replaced (configured channels are reloaded).
+    parent: RwLock<Option<Arc<Channel>>>,
 }
 
 impl Channel {
@@ -121,7 +122,8 @@ impl Channel {
     /// May this session read (subscribe, history, presence)?
     pub fn check_read(&self, user: Option<&UserRecord>) -> Result<()> {
         if self.is_document() {
-            return match (&self.parent, user) {
+            let parent = self.parent.read().ok().and_then(|p| p.clone());
+            return match (parent, user) {
                 (Some(parent), _) => parent.check_read(user),
                 (None, Some(_)) => Ok(()),
                 (None, None) => Err(Error::unauthenticated()),
@@ -250,8 +252,18 @@ impl Directory {
         let channel = Arc::new(Channel {
             record,
             members: RwLock::new(members.into_iter().collect()),
-            parent,
+            parent: RwLock::new(parent),
         });
+        // Documents' comments channels follow the newest entry of the channel they belong to
+        // (only a replaced entry can have children already).
+        let replaced = self.by_id(channel.record.id).is_some();
+        for child in self.all().into_iter().filter(|_| replaced) {
+            if child.record.parent_id == Some(channel.record.id) {
+                if let Ok(mut p) = child.parent.write() {
+                    *p = Some(Arc::clone(&channel));
+                }
+            }
+        }
         if let Ok(mut inner) = self.inner.write() {
             inner
                 .by_name
@@ -598,6 +610,8 @@ impl AppState {
                     .await;
             }
         }
+        // Their role on the channel's documents changed (viewer, or no access at all).
+        self.docs.left_channel(channel.record.id, user.id);
         Ok(channel)
     }
 

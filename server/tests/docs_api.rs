@@ -332,10 +332,36 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
     let (_, channels) = server.get("/api/channels", Some(&member)).await;
     assert!(!channels.to_string().contains("doc#"), "{channels}");
 
-    // Leaving the channel ends access to its documents.
+    // A role change takes effect on open connections: they close (4007) and reconnect under
+    // the new role.
+    let (status, _) = server
+        .put(
+            "/api/docs/spec/roles/viewer",
+            Some(&owner),
+            json!({"role": "editor"}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(v.close_code().await, Some(4007));
+    v.reconnect(&server.addr, "spec", &viewer).await;
+    v.insert(0, "now allowed: ").await;
+    v.sync().await;
+    assert_eq!(v.denials.len(), 1, "no new denial");
+    let (_, content) = server.get("/api/docs/spec/content", Some(&owner)).await;
+    assert!(content["text"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("now allowed: "));
+
+    // Leaving the channel ends access to its documents, open connections included.
     member_ws
         .ok(json!({"type": "channel_leave", "channel": "team"}))
         .await;
+    assert_eq!(m.close_code().await, Some(4007));
+    assert_eq!(
+        m.open(&server.addr, "spec", &member).await.unwrap_err().0,
+        403
+    );
     assert_eq!(
         server.get("/api/docs/spec/content", Some(&member)).await.0,
         403
@@ -644,6 +670,10 @@ async fn named_versions_rename_and_delete() {
     // Delete: connected clients are closed with 4005, and everything is gone.
     assert_eq!(server.delete("/api/docs/final", Some(&token)).await.0, 204);
     assert_eq!(b.close_code().await, Some(4005));
+    assert_eq!(
+        b.open(&server.addr, "final", &token).await.unwrap_err().0,
+        404
+    );
     assert_eq!(
         server.get("/api/docs/final/content", Some(&token)).await.0,
         404

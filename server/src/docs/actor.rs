@@ -41,6 +41,7 @@ pub enum Incoming {
 pub enum Command {
     Join {
         conn: Arc<ConnControl>,
+        user_id: i64,
         out: mpsc::Sender<Frame>,
         /// Editors may change the content; others' updates are refused.
         can_write: bool,
@@ -59,6 +60,11 @@ pub enum Command {
     },
     /// The document was deleted: close every connection and end without writing.
     Deleted,
+    /// Access changed for this user (None: everyone): their connections close with 4007 and
+    /// reconnect under the new role.
+    AccessChanged {
+        user_id: Option<i64>,
+    },
 }
 
 #[derive(Clone)]
@@ -157,6 +163,7 @@ impl Actors {
 
 struct Conn {
     control: Arc<ConnControl>,
+    user_id: i64,
     out: mpsc::Sender<Frame>,
     can_write: bool,
     /// Awareness client ids this connection has announced (cleared when it goes).
@@ -358,10 +365,21 @@ impl Actor {
             match command {
                 Command::Join {
                     conn,
+                    user_id,
                     out,
                     can_write,
                     joined,
-                } => self.join(conn, out, can_write, joined),
+                } => self.join(conn, user_id, out, can_write, joined),
+                Command::AccessChanged { user_id } => {
+                    for conn in self.conns.values() {
+                        if user_id.is_none_or(|u| u == conn.user_id) {
+                            conn.control.close_with(
+                                close_code::DOC_ACCESS_CHANGED,
+                                "access to the document changed",
+                            );
+                        }
+                    }
+                }
                 Command::Messages { conn_id, messages } => {
                     for message in messages {
                         self.message(conn_id, message, &mut pending, &mut answers);
@@ -416,6 +434,7 @@ impl Actor {
     fn join(
         &mut self,
         control: Arc<ConnControl>,
+        user_id: i64,
         out: mpsc::Sender<Frame>,
         can_write: bool,
         joined: oneshot::Sender<()>,
@@ -423,6 +442,7 @@ impl Actor {
         let id = control.id;
         let conn = Conn {
             control,
+            user_id,
             out,
             can_write,
             clients: HashSet::new(),
@@ -467,6 +487,10 @@ impl Actor {
         let Some(conn) = self.conns.get(&conn_id) else {
             return;
         };
+        // Closed (bad frame, size limit, access changed): nothing more from it counts.
+        if conn.control.closing.is_cancelled() {
+            return;
+        }
         match message {
             Incoming::SyncStep1(sv) => answers.push((conn_id, sv)),
             Incoming::Update(update, bytes) => {

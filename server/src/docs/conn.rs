@@ -52,6 +52,7 @@ pub fn run(
         let (joined, joined_rx) = oneshot::channel();
         let join = Command::Join {
             conn: Arc::clone(&control),
+            user_id: auth.user.id,
             out,
             can_write: role >= DocRole::Editor,
             joined,

@@ -84,6 +84,19 @@ pub struct Docs {
 struct DocsInner {
     by_name: HashMap<String, Arc<DocEntry>>,
     by_id: HashMap<i64, Arc<DocEntry>>,
+    /// Names deleted or renamed away recently: a stock client still open on one reconnects on
+    /// its own, and must not silently recreate the document from its local copy.
+    retired: HashMap<String, std::time::Instant>,
+}
+
+/// How long a deleted or renamed-away name is not created by connecting to it.
+const RETIRED_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl DocsInner {
+    fn retire(&mut self, name: String) {
+        self.retired.retain(|_, at| at.elapsed() < RETIRED_FOR);
+        self.retired.insert(name, std::time::Instant::now());
+    }
 }
 
 impl Docs {
@@ -127,16 +140,52 @@ impl Docs {
     fn remove(&self, id: i64) {
         if let Ok(mut inner) = self.inner.write() {
             if let Some(entry) = inner.by_id.remove(&id) {
-                inner.by_name.remove(&entry.record().name);
+                let name = entry.record().name;
+                inner.by_name.remove(&name);
+                inner.retire(name);
             }
         }
         self.actors.send_if_open(id, actor::Command::Deleted);
     }
 
     fn rename(&self, entry: &Arc<DocEntry>, old: &str) {
+        let new = entry.record().name;
+        if new == old {
+            return;
+        }
         if let Ok(mut inner) = self.inner.write() {
             inner.by_name.remove(old);
-            inner.by_name.insert(entry.record().name, Arc::clone(entry));
+            inner.retired.remove(&new);
+            inner.by_name.insert(new, Arc::clone(entry));
+            inner.retire(old.to_owned());
+        }
+        // Connections opened under the old name close (4007); a reconnect under the old name
+        // is refused for a while instead of creating an empty document there.
+        self.actors
+            .send_if_open(entry.id, actor::Command::AccessChanged { user_id: None });
+    }
+
+    /// True when connecting to `name` must not create it (deleted or renamed away lately).
+    fn is_retired(&self, name: &str) -> bool {
+        self.inner
+            .read()
+            .ok()
+            .and_then(|i| i.retired.get(name).map(|at| at.elapsed() < RETIRED_FOR))
+            .unwrap_or(false)
+    }
+
+    /// Tells the open document that `user_id`'s access (None: everyone's) changed.
+    pub fn access_changed(&self, doc_id: i64, user_id: Option<i64>) {
+        self.actors
+            .send_if_open(doc_id, actor::Command::AccessChanged { user_id });
+    }
+
+    /// A user left (or was removed from) a channel: their connections to its documents close.
+    pub fn left_channel(&self, channel_id: i64, user_id: i64) {
+        for entry in self.all() {
+            if entry.record().channel_id == Some(channel_id) {
+                self.access_changed(entry.id, Some(user_id));
+            }
         }
     }
 
@@ -410,6 +459,9 @@ impl AppState {
             comments,
         });
         self.docs.insert(Arc::clone(&entry));
+        if let Ok(mut inner) = self.docs.inner.write() {
+            inner.retired.remove(&entry.record().name);
+        }
         tracing::info!(doc = %entry.record().name, user = %user.name, "document created");
         Ok(entry)
     }
@@ -422,6 +474,12 @@ impl AppState {
         user: &UserRecord,
     ) -> Result<(Arc<DocEntry>, DocRole)> {
         if self.docs.by_name(name).is_none() {
+            if self.docs.is_retired(name) {
+                return Err(Error::new(
+                    ErrorCode::DocNotFound,
+                    format!("document {name:?} was deleted or renamed; create it again explicitly"),
+                ));
+            }
             match self.create_doc(user, name, None, None, None).await {
                 Ok(_) => {}
                 // Someone else created it at the same moment.
@@ -450,6 +508,9 @@ impl AppState {
             check_label("title", &title)?;
             record.title = Some(title).filter(|t| !t.is_empty());
         }
+        let role_changed = changes
+            .default_role
+            .is_some_and(|role| role != record.default_role);
         if let Some(role) = changes.default_role {
             record.default_role = role;
         }
@@ -464,6 +525,9 @@ impl AppState {
             *r = record;
         }
         self.docs.rename(&doc, &old);
+        if role_changed {
+            self.docs.access_changed(doc.id, None);
+        }
         Ok(doc)
     }
 
@@ -506,11 +570,16 @@ impl AppState {
                 Ok((found.id, Vec::new()))
             })
             .await?;
-        if let Ok(mut grants) = doc.grants.write() {
+        let changed = if let Ok(mut grants) = doc.grants.write() {
             match role {
-                Some(role) => grants.insert(target_id, role),
-                None => grants.remove(&target_id),
-            };
+                Some(role) => grants.insert(target_id, role) != Some(role),
+                None => grants.remove(&target_id).is_some(),
+            }
+        } else {
+            false
+        };
+        if changed {
+            self.docs.access_changed(doc.id, Some(target_id));
         }
         Ok(())
     }
@@ -665,6 +734,8 @@ impl AppState {
     ) -> Result<Comment> {
         let (doc, _) = self.doc_access(name, user, DocRole::Commenter)?;
         self.check_comment_body(&new.body)?;
+        // Comments are durable events like messages: the same per-user send limit applies.
+        self.check_user_send_rate(user.id)?;
         if let Some(quote) = &new.quote {
             check_label("quote", quote)?;
         }
@@ -761,6 +832,7 @@ impl AppState {
     ) -> Result<Comment> {
         let (doc, _) = self.doc_access(name, user, DocRole::Commenter)?;
         self.check_comment_body(&body)?;
+        self.check_user_send_rate(user.id)?;
         let row = self.comment_for_change(&doc, user, id, true).await?;
         let names = mentioned_names(&body);
         let comment = self

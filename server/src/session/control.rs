@@ -95,7 +95,7 @@ impl ConnControl {
         let inner = err.into_inner();
         match inner.downcast_ref::<tungstenite::Error>() {
             Some(tungstenite::Error::Capacity(_)) => {
-                self.close_with(1009, "frame larger than max_frame_size");
+                self.close_with(1009, "frame larger than the size limit");
             }
             Some(tungstenite::Error::Utf8(_)) => {
                 self.close_with(1007, "text frame is not valid UTF-8");
