@@ -174,13 +174,14 @@ async fn handshake(url: &str) -> Result<Ws> {
 
 /// One writer sends every update as fast as the socket takes them; one observer applies what
 /// arrives until its text is the trace's final text. Returns the time to that moment and the
-/// server's CPU time over the run.
+/// server's CPU time over the run, and how many frames the observer read (a server may send
+/// a reader that falls behind one merged catch-up instead of every update).
 async fn replay_through(
     target: &Target,
     room: &str,
     updates: &[Vec<u8>],
     end: &str,
-) -> Result<(Duration, Duration)> {
+) -> Result<(Duration, Duration, u64)> {
     let mut observer = handshake(&target.url(room)).await?;
     let writer = handshake(&target.url(room)).await?;
     let (mut sink, mut echoes) = writer.split();
@@ -206,6 +207,7 @@ async fn replay_through(
     let text = doc.get_or_insert_text("content");
     let expected_len = end.encode_utf16().count() as u32;
     let deadline = started + Duration::from_secs(600);
+    let mut frames_read = 0u64;
     loop {
         let msg = tokio::time::timeout_at(deadline.into(), observer.next())
             .await
@@ -214,6 +216,7 @@ async fn replay_through(
         let WsMessage::Binary(bytes) = msg else {
             continue;
         };
+        frames_read += 1;
         let mut decoder = DecoderV1::from(bytes.as_ref());
         let mut txn = doc.transact_mut();
         for m in MessageReader::new(&mut decoder) {
@@ -232,7 +235,7 @@ async fn replay_through(
     let sink = send.await??;
     drop(sink);
     drain.abort();
-    Ok((elapsed, cpu))
+    Ok((elapsed, cpu, frames_read))
 }
 
 /// Opens `count` documents with a little content each, then disconnects; the growth of the
@@ -372,17 +375,23 @@ pub async fn docs(binary: &Path, params: DocsParams) -> Result<Vec<Report>> {
         Err(err) => eprintln!("docs: no reference server: {err:#}"),
     }
     for target in &targets {
-        let (elapsed, cpu) = replay_through(target, "trace", &updates, &trace.end).await?;
+        // Memory first, on the fresh process (a heap grown by the trace would hide it).
+        let per_doc = idle_documents(target, params.idle_docs).await?;
+        let (elapsed, cpu, frames) = replay_through(target, "trace", &updates, &trace.end).await?;
         let mut report = Report::new("docs", target.name);
         report.set("transactions", updates.len() as u64);
         report.set("update_bytes", update_bytes as u64);
         report.set("to_observer_ms", ms(elapsed));
         report.set("server_cpu_ms", ms(cpu));
+        report.set("observer_frames", frames);
         report.set(
             "vs_local_apply",
             round2(elapsed.as_secs_f64() / local.as_secs_f64()),
         );
-        let per_doc = idle_documents(target, params.idle_docs).await?;
+        report.set(
+            "rss_after_trace_mib",
+            round2(rss_of(target.pid)? as f64 / 1048576.0),
+        );
         report.set("idle_docs", params.idle_docs as u64);
         report.set("rss_per_idle_doc_kib", round2(per_doc / 1024.0));
         reports.push(report);
