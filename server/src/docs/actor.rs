@@ -397,6 +397,15 @@ impl Actor {
                 }
             }
         }
+        if self.failed {
+            // Nothing of this batch leaves: everyone reconnects against the committed state
+            // (their own edits come back with their sync).
+            for conn in self.conns.values() {
+                conn.control.close_with(1011, "the document is reloading");
+            }
+            self.conns.clear();
+            return false;
+        }
         if !pending.is_empty() && !self.commit(&pending).await {
             return false;
         }
@@ -512,12 +521,26 @@ impl Actor {
                     );
                     return;
                 }
-                let applied = self.awareness.doc().transact_mut().apply_update(update);
-                if let Err(err) = applied {
-                    tracing::debug!(doc_id = self.doc_id, %err, "update refused");
-                    conn.control
-                        .close_with(close_code::DOC_INVALID_FRAME, "update cannot be applied");
-                    return;
+                let doc = self.awareness.doc();
+                let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    doc.transact_mut().apply_update(update)
+                }));
+                match applied {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => {
+                        tracing::debug!(doc_id = self.doc_id, %err, "update refused");
+                        conn.control
+                            .close_with(close_code::DOC_INVALID_FRAME, "update cannot be applied");
+                        return;
+                    }
+                    Err(_) => {
+                        // The document may be half-changed: start over from what is committed.
+                        tracing::error!(doc_id = self.doc_id, "applying an update panicked");
+                        conn.control
+                            .close_with(close_code::DOC_INVALID_FRAME, "update cannot be applied");
+                        self.failed = true;
+                        return;
+                    }
                 }
                 self.size += len;
                 pending.push((conn_id, bytes));

@@ -155,6 +155,14 @@ async fn read_loop(
 /// that ends inside a message (the reader stops there) or carries trailing bytes is refused:
 /// the decoded messages must account for every byte.
 pub fn decode_frame(bytes: &[u8]) -> Result<Vec<Incoming>, &'static str> {
+    // yrs asserts on some impossible values (client ids over 53 bits) in debug builds: a
+    // hostile frame must be refused, never take the connection's task down.
+    std::panic::catch_unwind(|| decode_unguarded(bytes))
+        .unwrap_or(Err("undecodable y-websocket message"))
+}
+
+fn decode_unguarded(bytes: &[u8]) -> Result<Vec<Incoming>, &'static str> {
+    check_counts(bytes)?;
     let mut decoder = DecoderV1::from(bytes);
     let mut out = Vec::new();
     let mut consumed = 0usize;
@@ -196,6 +204,92 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Vec<Incoming>, &'static str> {
     Ok(out)
 }
 
+/// A little-endian base-128 reader over a frame, for [`check_counts`].
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn var(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = self.0.split_first()?;
+            self.0 = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn buf(&mut self) -> Option<&'a [u8]> {
+        let len = usize::try_from(self.var()?).ok()?;
+        if len > self.0.len() {
+            return None;
+        }
+        let (buf, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Some(buf)
+    }
+}
+
+/// Refuses entry counts that the bytes after them cannot hold. yrs reserves room for the
+/// declared number of entries before reading them, so a 13-byte state vector claiming 2^28
+/// entries costs hundreds of megabytes; every entry takes at least `min` bytes, which bounds
+/// the count by the frame's size. (Checked: state vectors, the client list of updates,
+/// awareness updates. Counts deeper inside an update are reserved without being touched.)
+fn check_counts(frame: &[u8]) -> Result<(), &'static str> {
+    const BAD: &str = "entry count larger than the message";
+    let fits = |buf: &[u8], min: usize| {
+        let mut inner = Bytes(buf);
+        match inner.var() {
+            Some(count) => count <= (inner.0.len() / min) as u64,
+            None => true, // empty or truncated: yrs reports it
+        }
+    };
+    let mut reader = Bytes(frame);
+    while !reader.0.is_empty() {
+        match reader.var() {
+            Some(0) => {
+                let sub = reader.var();
+                let Some(buf) = reader.buf() else {
+                    return Ok(()); // truncated: the decoder refuses it
+                };
+                let ok = match sub {
+                    Some(0) => fits(buf, 2),
+                    Some(1 | 2) => fits(buf, 3),
+                    _ => true,
+                };
+                if !ok {
+                    return Err(BAD);
+                }
+            }
+            Some(1) => {
+                let Some(buf) = reader.buf() else {
+                    return Ok(());
+                };
+                if !fits(buf, 3) {
+                    return Err(BAD);
+                }
+            }
+            Some(2) => {
+                // auth: permission byte and (when denied) a reason
+                if reader.var() == Some(0) && reader.buf().is_none() {
+                    return Ok(());
+                }
+            }
+            Some(3) => {}
+            // Unknown tags carry one buffer.
+            Some(_) => {
+                if reader.buf().is_none() {
+                    return Ok(());
+                }
+            }
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
 /// Bytes of an unsigned LEB128 varint.
 fn var_len(mut n: usize) -> usize {
     let mut len = 1;
@@ -204,4 +298,97 @@ fn var_len(mut n: usize) -> usize {
         len += 1;
     }
     len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    use yrs::{Text, Transact};
+
+    fn valid_frames() -> Vec<Vec<u8>> {
+        let doc = yrs::Doc::new();
+        let text = doc.get_or_insert_text("content");
+        let mut frames = Vec::new();
+        for i in 0..20u32 {
+            let mut txn = doc.transact_mut();
+            let at = i.min(text.len(&txn));
+            text.insert(&mut txn, at, "hello");
+            if i % 3 == 0 {
+                text.remove_range(&mut txn, 0, 2);
+            }
+            let update = txn.encode_update_v1();
+            frames.push(Message::Sync(SyncMessage::Update(update)).encode_v1());
+        }
+        let sv = yrs::ReadTxn::state_vector(&doc.transact());
+        frames.push(Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1());
+        frames.push(vec![3]);
+        // A state vector that claims 2^28 entries in a few bytes.
+        frames.push(vec![0, 0, 6, 128, 128, 128, 128, 1, 5]);
+        frames.push(vec![
+            1, 20, 1, 200, 1, 1, 14, 123, 34, 110, 97, 109, 101, 34, 58, 34, 97, 34, 125, 0,
+        ]);
+        frames
+    }
+
+    #[test]
+    fn counts_larger_than_the_message_are_refused() {
+        // Sync step 1 with a state vector claiming 2^28 entries; an update claiming 2^28
+        // clients; an awareness update claiming 2^28 clients.
+        for frame in [
+            vec![0, 0, 6, 128, 128, 128, 128, 1, 5],
+            vec![0, 2, 6, 128, 128, 128, 128, 1, 5],
+            vec![1, 6, 128, 128, 128, 128, 1, 5],
+        ] {
+            let started = std::time::Instant::now();
+            assert!(decode_frame(&frame).is_err(), "{frame:?}");
+            assert!(started.elapsed() < std::time::Duration::from_millis(20));
+        }
+        // Honest counts pass.
+        assert!(decode_frame(&valid_frames()[0]).is_ok());
+    }
+
+    /// Random damage to valid frames never panics the decoder, and whatever it accepts can be
+    /// applied to a document without panicking (the actor applies accepted updates).
+    #[test]
+    fn damaged_frames_are_refused_or_harmless() {
+        let seed: u64 = rand::random();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let frames = valid_frames();
+        for _ in 0..20_000 {
+            let mut frame = frames[rng.gen_range(0..frames.len())].clone();
+            for _ in 0..rng.gen_range(1..4) {
+                match rng.gen_range(0..3) {
+                    0 if !frame.is_empty() => {
+                        let i = rng.gen_range(0..frame.len());
+                        frame[i] = rng.gen();
+                    }
+                    1 if !frame.is_empty() => {
+                        frame.truncate(rng.gen_range(0..frame.len()));
+                    }
+                    _ => frame.push(rng.gen()),
+                }
+            }
+            let started = std::time::Instant::now();
+            let decoded = decode_frame(&frame);
+            // A few bytes must never cost the server much (allocation bombs show up as time).
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(100),
+                "seed {seed}: decoding {frame:?} took {:?}",
+                started.elapsed()
+            );
+            let Ok(messages) = decoded else {
+                continue;
+            };
+            let doc = yrs::Doc::new();
+            for message in messages {
+                if let Incoming::Update(update, _) = message {
+                    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let _ = doc.transact_mut().apply_update(update);
+                    }));
+                    assert!(applied.is_ok(), "seed {seed}: applying {frame:?} panicked");
+                }
+            }
+        }
+    }
 }
