@@ -153,6 +153,7 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
         .await;
     assert_eq!(status, 201, "{doc}");
     assert_eq!(doc["channel"], "team");
+    assert_eq!(doc["created_by"]["name"], "owner");
     assert_eq!(doc["role"], "editor");
     for (user, role) in [("viewer", "viewer"), ("commenter", "commenter")] {
         let (status, body) = server
@@ -587,7 +588,7 @@ async fn comments_are_durable_events_that_resume_with_since() {
 
 #[tokio::test]
 async fn named_versions_rename_and_delete() {
-    let server = TestServer::start(RELAXED).await;
+    let server = TestServer::start(&(RELAXED.to_owned() + "[documents]\nmax_versions = 2\n")).await;
     let token = server.register(&unique("u")).await;
     let mut a = DocClient::connect(&server.addr, "draft", &token).await;
     a.insert(0, "first draft").await;

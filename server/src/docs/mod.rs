@@ -395,7 +395,7 @@ impl AppState {
             comments_channel: doc.comments.record.name.clone(),
             default_role: record.default_role,
             role: user.and_then(|u| self.doc_role(doc, u).ok()),
-            created_by: None,
+            created_by: record.creator.clone(),
             created_at: store::format_ts(record.created_at),
         }
     }

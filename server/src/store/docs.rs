@@ -15,20 +15,35 @@ pub struct DocRecord {
     pub channel_id: Option<i64>,
     pub default_role: DocRole,
     pub created_by: Option<i64>,
+    /// The creator as shown to clients (None once the account is gone).
+    pub creator: Option<UserRef>,
     pub created_at: i64,
 }
 
-const DOC_COLUMNS: &str = "id, name, title, channel_id, default_role, created_by, created_at";
+const DOC_COLUMNS: &str = "d.id, d.name, d.title, d.channel_id, d.default_role, d.created_by, \
+    d.created_at, u.name, u.display_name, u.avatar";
+const DOC_FROM: &str = "docs d LEFT JOIN users u ON u.id = d.created_by";
 
 fn doc_from_row(row: &Row<'_>) -> rusqlite::Result<DocRecord> {
     let role: String = row.get(4)?;
+    let created_by: Option<i64> = row.get(5)?;
+    let creator_name: Option<String> = row.get(7)?;
     Ok(DocRecord {
         id: row.get(0)?,
         name: row.get(1)?,
         title: row.get(2)?,
         channel_id: row.get(3)?,
         default_role: DocRole::parse(&role).unwrap_or(DocRole::Viewer),
-        created_by: row.get(5)?,
+        created_by,
+        creator: match (created_by, creator_name) {
+            (Some(id), Some(name)) => Some(UserRef {
+                id,
+                name,
+                display_name: row.get(8)?,
+                avatar: row.get(9)?,
+            }),
+            _ => None,
+        },
         created_at: row.get(6)?,
     })
 }
@@ -38,7 +53,9 @@ pub type Grants = Vec<(i64, DocRole)>;
 
 /// Every document with its per-user roles.
 pub fn all(conn: &Connection) -> Result<Vec<(DocRecord, Grants)>> {
-    let mut stmt = conn.prepare(&format!("SELECT {DOC_COLUMNS} FROM docs ORDER BY id"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {DOC_COLUMNS} FROM {DOC_FROM} ORDER BY d.id"
+    ))?;
     let docs = stmt
         .query_map([], doc_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -61,7 +78,9 @@ pub fn all(conn: &Connection) -> Result<Vec<(DocRecord, Grants)>> {
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<DocRecord>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM docs WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {DOC_COLUMNS} FROM {DOC_FROM} WHERE d.id = ?1"
+        ))?
         .query_row([id], doc_from_row)
         .optional()?)
 }
