@@ -53,8 +53,16 @@ async fn offline_edits_merge_on_reconnect_and_survive_restart() {
     a.reconnect(&server.addr, "plan", &token).await;
     a.wait_text("online-abc-offline").await;
     b.wait_text("online-abc-offline").await;
-    // A clean restart compacts; the content is intact.
-    server.restart().await;
+    // A clean shutdown compacts the log into a snapshot; the content is intact after it.
+    let status = server.stop().await;
+    assert!(status.success());
+    {
+        let db = rusqlite::Connection::open(server.data_dir().join("parley.db")).unwrap();
+        let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT count(*) FROM doc_updates"), 0, "log left after shutdown");
+        assert_eq!(count("SELECT count(*) FROM doc_snapshots"), 1);
+    }
+    server.start_again().await;
     let mut c = DocClient::connect(&server.addr, "plan", &token).await;
     c.wait_text("online-abc-offline").await;
     a.reconnect(&server.addr, "plan", &token).await;
