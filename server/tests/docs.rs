@@ -59,7 +59,11 @@ async fn offline_edits_merge_on_reconnect_and_survive_restart() {
     {
         let db = rusqlite::Connection::open(server.data_dir().join("parley.db")).unwrap();
         let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-        assert_eq!(count("SELECT count(*) FROM doc_updates"), 0, "log left after shutdown");
+        assert_eq!(
+            count("SELECT count(*) FROM doc_updates"),
+            0,
+            "log left after shutdown"
+        );
         assert_eq!(count("SELECT count(*) FROM doc_snapshots"), 1);
     }
     server.start_again().await;
