@@ -35,8 +35,39 @@ pub struct Trace {
     pub end: String,
 }
 
+/// `$PARLEY_TRACE`, else the shared data folder beside the repository.
 pub fn default_trace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/automerge-paper.json.gz")
+    match std::env::var_os("PARLEY_TRACE") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/automerge-paper.json.gz"),
+    }
+}
+
+/// A stand-in for smoke runs where the real trace is not at hand: `n` single-character edits
+/// (three inserts to one delete) at pseudo-random positions, the same every time.
+pub fn synthetic_trace(n: usize) -> Trace {
+    let mut text: Vec<char> = Vec::new();
+    let mut patches = Vec::with_capacity(n);
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..n {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let pos = (state % (text.len() as u64 + 1)) as usize;
+        if i % 4 == 3 && pos < text.len() {
+            text.remove(pos);
+            patches.push((pos as u32, 1, String::new()));
+        } else {
+            let c = char::from(b'a' + (state % 26) as u8);
+            text.insert(pos, c);
+            patches.push((pos as u32, 0, c.to_string()));
+        }
+    }
+    Trace {
+        patches,
+        end: text.into_iter().collect(),
+    }
 }
 
 /// Loads a trace from josephg/editing-traces (`.json.gz`). With `limit`, only the first
@@ -342,7 +373,16 @@ pub struct DocsParams {
 }
 
 pub async fn docs(binary: &Path, params: DocsParams) -> Result<Vec<Report>> {
-    let trace = load_trace(&params.trace, params.limit)?;
+    let trace = match (params.trace.exists(), params.limit) {
+        (false, Some(limit)) => {
+            eprintln!(
+                "docs: {} not found; smoke run on a synthetic trace",
+                params.trace.display()
+            );
+            synthetic_trace(limit)
+        }
+        _ => load_trace(&params.trace, params.limit)?,
+    };
     let (local, updates) = replay_locally(&trace)?;
     let update_bytes: usize = updates.iter().map(Vec::len).sum();
     let mut reports = Vec::new();

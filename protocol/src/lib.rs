@@ -46,11 +46,12 @@ pub mod close_code {
     /// `/docs`: the document was deleted.
     pub const DOC_DELETED: u16 = 4005;
     /// `/docs`: the frame is not a valid y-websocket message or carries an update that cannot be
-    /// decoded or applied. The document and the other clients are not affected.
+    /// decoded or applied. The document and the other clients are not affected (should yrs ever
+    /// panic while applying one, everyone is closed with 1011 and the document reloads).
     pub const DOC_INVALID_FRAME: u16 = 4006;
     /// `/docs`: the user's access to the document changed (a role was granted or removed, the
-    /// default role changed, or they left the document's channel). Reconnecting applies the
-    /// new role, or is refused.
+    /// default role changed, they left the document's channel, or the document was renamed).
+    /// Reconnecting applies the new role, or is refused.
     pub const DOC_ACCESS_CHANGED: u16 = 4007;
 }
 
