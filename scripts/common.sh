@@ -4,7 +4,7 @@ set -euo pipefail
 # One build cache outside the clone, so repeated runs (and CI) stay fast.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parley-target}"
 
-DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates)
+DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

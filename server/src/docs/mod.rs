@@ -254,6 +254,10 @@ pub struct NewComment {
     /// Reply to this comment.
     #[serde(default)]
     pub parent: Option<i64>,
+    /// Chosen by the client (1 to 64 characters): sending the same one again returns the
+    /// original comment instead of adding another.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 /// `@name` mentions in a text (names as users choose them: letters, digits, `-`, `_`, `.`).
@@ -733,6 +737,23 @@ impl AppState {
         new: NewComment,
     ) -> Result<Comment> {
         let (doc, _) = self.doc_access(name, user, DocRole::Commenter)?;
+        if let Some(client_id) = &new.client_id {
+            crate::chat::validate_client_id(client_id)?;
+            let (doc_id, author, client_id) = (doc.id, user.id, client_id.clone());
+            let doc_name = doc.record().name;
+            let existing = self
+                .store
+                .read(move |conn| {
+                    match store::docs::comment_by_client_id(conn, doc_id, author, &client_id)? {
+                        Some(id) => store::docs::comment(conn, &doc_name, id),
+                        None => Ok(None),
+                    }
+                })
+                .await?;
+            if let Some(comment) = existing {
+                return Ok(comment);
+            }
+        }
         self.check_comment_body(&new.body)?;
         // Comments are durable events like messages: the same per-user send limit applies.
         self.check_user_send_rate(user.id)?;
@@ -789,6 +810,7 @@ impl AppState {
                             quote: new.quote.as_deref(),
                             body: &new.body,
                             mentions: &mentions,
+                            client_id: new.client_id.as_deref(),
                         },
                     )?;
                     Ok(Some(id))

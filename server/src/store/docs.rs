@@ -362,13 +362,14 @@ pub struct NewComment<'a> {
     pub quote: Option<&'a str>,
     pub body: &'a str,
     pub mentions: &'a [i64],
+    pub client_id: Option<&'a str>,
 }
 
 pub fn insert_comment(tx: &Connection, new: NewComment<'_>) -> Result<i64> {
     tx.prepare_cached(
         "INSERT INTO comments (doc_id, parent_id, author_id, anchor_start, anchor_end, quote,
-             body, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             body, created_at, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         new.doc_id,
@@ -378,7 +379,8 @@ pub fn insert_comment(tx: &Connection, new: NewComment<'_>) -> Result<i64> {
         new.anchor.map(|a| a.end.as_str()),
         new.quote,
         new.body,
-        now_ms()
+        now_ms(),
+        new.client_id
     ])?;
     let id = tx.last_insert_rowid();
     set_mentions(tx, id, new.mentions)?;
@@ -410,6 +412,21 @@ pub fn comment_row(conn: &Connection, doc_id: i64, id: i64) -> Result<Option<Com
                 author_id: r.get(3)?,
             })
         })
+        .optional()?)
+}
+
+/// The comment this author already wrote with this `client_id`, if any.
+pub fn comment_by_client_id(
+    conn: &Connection,
+    doc_id: i64,
+    author_id: i64,
+    client_id: &str,
+) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM comments WHERE author_id = ?1 AND client_id = ?2 AND doc_id = ?3",
+        )?
+        .query_row(params![author_id, client_id, doc_id], |r| r.get(0))
         .optional()?)
 }
 

@@ -142,6 +142,13 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX comment_mentions_user ON comment_mentions(user_id);
     "#,
+    // 3: comments carry the client's id, so a client resending a comment (offline outbox)
+    // gets the original back instead of a duplicate.
+    r#"
+    ALTER TABLE comments ADD COLUMN client_id TEXT;
+    CREATE UNIQUE INDEX comments_client ON comments(author_id, client_id)
+        WHERE client_id IS NOT NULL;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,142 @@
+//! The outbox flusher: sends pending entries one at a time, oldest first, whenever the client
+//! is online. Each entry keeps its `client_id` across retries, so a send whose answer was lost
+//! (connection cut, process killed) is sent again and the server answers with the original.
+//! Refusals that will not change on retry mark the entry failed and the queue moves on.
+
+use std::{sync::Arc, time::Duration};
+
+use parley_protocol::{ErrorCode, Op, SendResult};
+
+use crate::{store, ClientEvent, ConnectionState, Error, Inner, OutboxEntry};
+
+/// Errors that a retry cannot fix.
+fn permanent(code: ErrorCode) -> bool {
+    !matches!(
+        code,
+        ErrorCode::RateLimited
+            | ErrorCode::ServerBusy
+            | ErrorCode::ShuttingDown
+            | ErrorCode::Internal
+            | ErrorCode::Unauthenticated
+    )
+}
+
+pub(crate) async fn run(inner: Arc<Inner>) {
+    let mut state = inner.state.subscribe();
+    let stop = inner.stop.subscribe();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if !matches!(&*state.borrow_and_update(), ConnectionState::Online { .. }) {
+            tokio::select! {
+                changed = state.changed() => if changed.is_err() { return },
+                () = inner.outbox_wake.notified() => {}
+            }
+            continue;
+        }
+        let next = match inner.store.run(|c| store::outbox_next(c)).await {
+            Ok(next) => next,
+            Err(err) => {
+                tracing::error!(%err, "outbox unreadable");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(entry) = next else {
+            tokio::select! {
+                () = inner.outbox_wake.notified() => {}
+                changed = state.changed() => if changed.is_err() { return },
+            }
+            continue;
+        };
+        match deliver(&inner, &entry).await {
+            Ok(()) => {}
+            Err(Wait(delay)) => {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    changed = state.changed() => if changed.is_err() { return },
+                }
+            }
+        }
+    }
+}
+
+/// Try again after this long (or when the connection state changes).
+struct Wait(Duration);
+
+async fn deliver(inner: &Arc<Inner>, entry: &OutboxEntry) -> Result<(), Wait> {
+    let local_id = entry.local_id;
+    let _ = inner
+        .store
+        .run(move |c| store::outbox_attempt(c, local_id))
+        .await;
+    let client = crate::Client {
+        inner: Arc::clone(inner),
+    };
+    let result = match entry.kind.as_str() {
+        "message" => client
+            .request(Op::Send {
+                channel: entry.target.clone(),
+                text: entry.body.clone(),
+                client_id: entry.client_id.clone(),
+            })
+            .await
+            .and_then(|value| {
+                serde_json::from_value::<SendResult>(value)
+                    .map(|r| Some(r.message))
+                    .map_err(|e| Error::Invalid(e.to_string()))
+            }),
+        "comment" => crate::docs::post_comment(&client, entry)
+            .await
+            .map(|()| None),
+        other => Err(Error::Invalid(format!(
+            "unknown outbox entry kind {other:?}"
+        ))),
+    };
+    match result {
+        Ok(message) => {
+            let stored = message.clone();
+            let done = inner
+                .store
+                .run(move |c| store::outbox_delivered(c, local_id, stored.as_ref()))
+                .await;
+            if let Err(err) = done {
+                tracing::error!(%err, "outbox entry sent but not removed");
+                return Err(Wait(Duration::from_secs(1)));
+            }
+            inner.emit(ClientEvent::Outbox {
+                change: "sent".into(),
+                entry: Box::new(entry.clone()),
+                message: message.clone().map(Box::new),
+            });
+            if let Some(message) = message {
+                inner.emit(ClientEvent::Message { message });
+            }
+            Ok(())
+        }
+        Err(Error::Server(body)) if permanent(body.code) => {
+            let (code, text) = (body.code.to_string(), body.message.clone());
+            let _ = inner
+                .store
+                .run(move |c| store::outbox_failed(c, local_id, &code, &text))
+                .await;
+            let mut failed = entry.clone();
+            failed.state = "failed".into();
+            failed.error_code = Some(body.code.to_string());
+            failed.error = Some(body.message);
+            inner.emit(ClientEvent::Outbox {
+                change: "failed".into(),
+                entry: Box::new(failed),
+                message: None,
+            });
+            Ok(())
+        }
+        Err(Error::Server(body)) => {
+            let ms = body.retry_after_ms.unwrap_or(1000).clamp(50, 60_000);
+            Err(Wait(Duration::from_millis(ms)))
+        }
+        // Offline, cut, timed out: the same entry goes again once connected.
+        Err(_) => Err(Wait(Duration::from_millis(200))),
+    }
+}

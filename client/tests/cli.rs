@@ -1,0 +1,224 @@
+//! The `parley` command line end to end: login, send, history, tail, search, outbox, documents,
+//! logout; and messages composed while the server is down, across separate processes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::AsyncBufReadExt;
+
+async fn login(server: &TestServer, home: &std::path::Path, user: &str) {
+    let (ok, out, err) = parley(
+        home,
+        &["login", &server.url(), "--user", user, "--password-stdin"],
+        Some("correct horse\n"),
+    )
+    .await;
+    assert!(ok, "login failed: {out} {err}");
+    assert!(
+        out.contains(&format!("signed in to {} as {user}", server.url())),
+        "{out}"
+    );
+    // No keyring service in tests: the fallback is announced, and the file is private.
+    assert!(err.contains("no keyring service is running"), "{err}");
+}
+
+#[tokio::test]
+async fn the_command_line_end_to_end() {
+    let server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    server.register("bob").await;
+    server.create_channel(&token, "general").await;
+    let home = tempfile::tempdir().unwrap();
+    login(&server, home.path(), "alice").await;
+    let token_file = std::fs::read_dir(home.path().join("config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("token-")
+        })
+        .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let (ok, out, _) = parley(home.path(), &["channels"], None).await;
+    assert!(ok && out.contains("general"), "{out}");
+    let (ok, out, err) = parley(home.path(), &["join", "general"], None).await;
+    assert!(ok, "{out}{err}");
+
+    // tail follows live in another process.
+    let bob_home = tempfile::tempdir().unwrap();
+    login(&server, bob_home.path(), "bob").await;
+    let (ok, _, _) = parley(bob_home.path(), &["join", "general"], None).await;
+    assert!(ok);
+    let mut tail = tokio::process::Command::new(workspace_binary("parley"))
+        .args(["--json", "tail", "general"])
+        .env("PARLEY_HOME", bob_home.path())
+        .env("PARLEY_NO_KEYRING", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    // The tail is connected once it says so.
+    loop {
+        let line = tokio::time::timeout(TIMEOUT, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if line.contains("\"online\"") {
+            break;
+        }
+    }
+
+    for text in ["hello from the command line", "second: the quick brown fox"] {
+        let (ok, out, err) = parley(home.path(), &["send", "general", text], None).await;
+        assert!(ok, "{out}{err}");
+        assert!(out.starts_with("sent to general (#"), "{out}");
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let line = tokio::time::timeout(TIMEOUT, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if value["kind"] == "message" {
+            seen.push(value["message"]["text"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(
+        seen,
+        ["hello from the command line", "second: the quick brown fox"]
+    );
+    tail.kill().await.unwrap();
+
+    let (ok, out, _) = parley(home.path(), &["history", "general", "--limit", "10"], None).await;
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].ends_with("alice: hello from the command line"),
+        "{out}"
+    );
+    let (ok, out, _) = parley(home.path(), &["--json", "search", "quick bro"], None).await;
+    assert!(ok);
+    let hit: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(hit["message"]["text"], "second: the quick brown fox");
+    assert!(
+        hit["snippet"].as_str().unwrap().contains("[quick]"),
+        "{hit}"
+    );
+
+    // A refused message is marked failed with the reason and does not block the next one.
+    let (ok, _, err) = parley(home.path(), &["send", "nowhere", "lost?"], None).await;
+    assert!(!ok);
+    assert!(err.contains("not sent"), "{err}");
+    let (ok, out, _) = parley(home.path(), &["send", "general", "after the failure"], None).await;
+    assert!(ok, "{out}");
+    let (ok, out, _) = parley(home.path(), &["--json", "outbox"], None).await;
+    assert!(ok);
+    let entries: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "outbox")
+        .collect();
+    assert_eq!(entries.len(), 1, "{out}");
+    assert_eq!(entries[0]["entry"]["state"], "failed");
+    assert_eq!(entries[0]["entry"]["error_code"], "channel_not_found");
+    let id = entries[0]["entry"]["local_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let (ok, out, _) = parley(home.path(), &["outbox", "--discard", &id], None).await;
+    assert!(ok && out.is_empty(), "{out}");
+
+    // Documents.
+    let (ok, out, err) = parley(home.path(), &["doc", "append", "notes", "line one\n"], None).await;
+    assert!(ok && out.contains("appended to notes"), "{out}{err}");
+    let (ok, out, _) = parley(
+        bob_home.path(),
+        &["doc", "append", "notes", "line two\n"],
+        None,
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out, _) = parley(home.path(), &["doc", "cat", "notes"], None).await;
+    assert!(ok);
+    assert_eq!(out, "line one\nline two\n\n");
+    let (_, content) = server.get("/api/docs/notes/content", Some(&token)).await;
+    assert_eq!(content["text"]["content"], "line one\nline two\n");
+
+    // Logout revokes the token on the server and forgets it here.
+    let (ok, out, _) = parley(home.path(), &["logout"], None).await;
+    assert!(ok && out.contains("signed out alice"), "{out}");
+    assert!(!token_file.exists());
+    let (ok, _, err) = parley(home.path(), &["channels"], None).await;
+    assert!(!ok && err.contains("not signed in"), "{err}");
+}
+
+/// 200 messages written by 200 separate `parley send` processes while the server is down,
+/// then the server starts: the next command that connects delivers them all, once, in order.
+#[tokio::test]
+async fn messages_composed_offline_across_processes_arrive_once_in_order() {
+    let mut server = TestServer::start(RELAXED).await;
+    let token = server.register("writer").await;
+    server.create_channel(&token, "log").await;
+    let home = tempfile::tempdir().unwrap();
+    login(&server, home.path(), "writer").await;
+    let (ok, _, _) = parley(home.path(), &["join", "log"], None).await;
+    assert!(ok);
+    server.kill();
+    for i in 0..200 {
+        let text = format!("offline message {i:03}");
+        let (ok, out, err) = parley(
+            home.path(),
+            &["--connect-timeout", "0.1s", "send", "log", &text],
+            None,
+        )
+        .await;
+        assert!(ok, "{out}{err}");
+        assert!(out.starts_with("queued (offline)"), "{out}");
+    }
+    let (ok, out, _) = parley(
+        home.path(),
+        &["--connect-timeout", "0.1s", "--json", "outbox"],
+        None,
+    )
+    .await;
+    assert!(ok);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("\"kind\":\"outbox\""))
+            .count(),
+        200
+    );
+    server.spawn().await;
+    let (ok, out, err) = parley(home.path(), &["history", "log", "--limit", "5"], None).await;
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("sent 200 queued message(s)"), "{err}");
+    let history = server.history(&token, "log").await;
+    let texts: Vec<String> = history
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..200)
+        .map(|i| format!("offline message {i:03}"))
+        .collect();
+    assert_eq!(texts, expected, "exactly once, in order");
+    let (ok, out, _) = parley(home.path(), &["outbox"], None).await;
+    assert!(ok && out.is_empty(), "{out}");
+    let _ = Duration::from_secs(0);
+}
