@@ -1,6 +1,7 @@
 //! `parley-bench`: drives a `parley-server` it starts itself (port 0, temporary data dir) over
 //! real WebSockets and prints a table plus one JSON line per scenario. See docs/benchmarks.md.
 
+mod cache;
 mod chart;
 mod client;
 mod docs;
@@ -66,6 +67,16 @@ enum Scenario {
         /// The trace (josephg/editing-traces format, gzipped JSON).
         #[arg(long)]
         trace: Option<PathBuf>,
+    },
+    /// parley-client's cache and outbox: search over N cached messages, opening a channel of M,
+    /// queueing and draining the outbox.
+    Cache {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 100_000)]
+        channel_messages: usize,
+        #[arg(long, default_value_t = 2000)]
+        outbox: usize,
     },
     /// Internal: run the raw reference server (started by `fanout`).
     #[command(hide = true)]
@@ -167,6 +178,18 @@ async fn run(cli: Cli) -> Result<()> {
             };
             reports.extend(docs::docs(&binary, params).await?);
         }
+        Scenario::Cache {
+            messages,
+            channel_messages,
+            outbox,
+        } => {
+            let params = cache::CacheParams {
+                messages,
+                channel_messages,
+                outbox,
+            };
+            reports.extend(cache::cache(&binary, params).await?);
+        }
         Scenario::ServeReference => {} // handled in main
         Scenario::All { quick } => {
             let (conns, subs, messages, seconds, resumers) = if quick {
@@ -217,6 +240,22 @@ async fn run(cli: Cli) -> Result<()> {
             let docs_reports = docs::docs(&binary, params).await?;
             docs_reports.iter().for_each(emit);
             reports.extend(docs_reports);
+            let params = if quick {
+                cache::CacheParams {
+                    messages: 5000,
+                    channel_messages: 1000,
+                    outbox: 100,
+                }
+            } else {
+                cache::CacheParams {
+                    messages: 1_000_000,
+                    channel_messages: 100_000,
+                    outbox: 2000,
+                }
+            };
+            let cache_reports = cache::cache(&binary, params).await?;
+            cache_reports.iter().for_each(emit);
+            reports.extend(cache_reports);
             if let Some(path) = &cli.chart {
                 chart::draw(path, &fanout_reports)?;
             }

@@ -25,7 +25,11 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
     for i in 0..CLIENTS {
         let token = server.register(&format!("user{i}")).await;
         let (status, _) = server
-            .post("/api/channels/chaos/join", Some(&token), serde_json::json!({}))
+            .post(
+                "/api/channels/chaos/join",
+                Some(&token),
+                serde_json::json!({}),
+            )
             .await;
         assert_eq!(status, 200);
         let mut config = ClientConfig::new(
@@ -79,7 +83,11 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
         );
     }
     let history = server.history(&admin, "chaos").await;
-    assert_eq!(history.len(), CLIENTS * MESSAGES, "lost or duplicated on the server");
+    assert_eq!(
+        history.len(),
+        CLIENTS * MESSAGES,
+        "lost or duplicated on the server"
+    );
     // Per sender, in the order sent, each exactly once.
     let mut next = vec![0usize; CLIENTS];
     let mut ids = HashSet::new();
@@ -87,7 +95,10 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
         let text = m["text"].as_str().unwrap();
         let (i, n) = text.split_once(':').unwrap();
         let (i, n): (usize, usize) = (i.parse().unwrap(), n.parse().unwrap());
-        assert_eq!(n, next[i], "client {i}: out of order or duplicated at {text}");
+        assert_eq!(
+            n, next[i],
+            "client {i}: out of order or duplicated at {text}"
+        );
         next[i] += 1;
         assert!(ids.insert(m["client_id"].as_str().unwrap().to_owned()));
     }
@@ -95,7 +106,12 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
     let head = history.last().unwrap()["seq"].as_u64().unwrap();
     let expected: Vec<(u64, String)> = history
         .iter()
-        .map(|m| (m["seq"].as_u64().unwrap(), m["text"].as_str().unwrap().to_owned()))
+        .map(|m| {
+            (
+                m["seq"].as_u64().unwrap(),
+                m["text"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     for (i, client) in clients.iter().enumerate() {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -121,7 +137,10 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
             .unwrap();
         let cached: Vec<(u64, String)> = cached.into_iter().map(|m| (m.seq, m.text)).collect();
         assert_eq!(cached.len(), expected.len(), "client {i}: cache size");
-        assert!(cached == expected, "client {i}: cache differs from the server");
+        assert!(
+            cached == expected,
+            "client {i}: cache differs from the server"
+        );
         client.shutdown();
     }
 }
