@@ -89,7 +89,7 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
         "lost or duplicated on the server"
     );
     // Per sender, in the order sent, each exactly once.
-    let mut next = vec![0usize; CLIENTS];
+    let mut next = [0usize; CLIENTS];
     let mut ids = HashSet::new();
     for m in &history {
         let text = m["text"].as_str().unwrap();
