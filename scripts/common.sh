@@ -4,7 +4,8 @@ set -euo pipefail
 # One build cache outside the clone, so repeated runs (and CI) stay fast.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parley-target}"
 
-DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev)
+# libdbus-1-dev: the client's keyring support (Secret Service over D-Bus) links libdbus.
+DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev "${EXTRA_DEBIAN_PACKAGES[@]:-}")
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -13,6 +14,7 @@ as_root() {
 install_debian_packages() {
     local missing=()
     for pkg in "${DEBIAN_PACKAGES[@]}"; do
+        [ -n "$pkg" ] || continue
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
     if [ "${#missing[@]}" -gt 0 ]; then

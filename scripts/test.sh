@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: formatting, lints, and every test (unit, integration
 # against the real server binary, benchmark smoke runs) through cargo-nextest.
+# The keyring test runs gnome-keyring in a private D-Bus session.
+EXTRA_DEBIAN_PACKAGES=(dbus gnome-keyring)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
