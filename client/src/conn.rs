@@ -7,7 +7,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::{
-    Event, EventFrame, Op, Request, ResetReason, ServerFrame, SubscribeResult, PROTOCOL_VERSION,
+    ErrorCode, Event, EventFrame, Op, Request, ResetReason, ServerFrame, SubscribeResult,
+    PROTOCOL_VERSION,
 };
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
@@ -298,13 +299,22 @@ impl Conn {
             ServerFrame::Error { id, error } => {
                 if let Some(id) = id {
                     if let Some(channel) = self.subscribing.remove(&id) {
-                        // No longer allowed (or gone): stop following it.
                         tracing::info!(channel, code = %error.code, "subscription refused");
-                        let name = channel.clone();
-                        inner
-                            .store
-                            .run(move |c| store::set_subscribed(c, &name, false))
-                            .await?;
+                        // No longer allowed, or gone: stop following it. Other refusals
+                        // (limits, a server error) leave it followed for the next connection.
+                        if matches!(
+                            error.code,
+                            ErrorCode::Forbidden
+                                | ErrorCode::ChannelNotFound
+                                | ErrorCode::Unauthenticated
+                                | ErrorCode::NotMember
+                        ) {
+                            let name = channel.clone();
+                            inner
+                                .store
+                                .run(move |c| store::set_subscribed(c, &name, false))
+                                .await?;
+                        }
                         inner.emit(ClientEvent::Unsubscribed {
                             channel,
                             reason: error.code.to_string(),
@@ -347,11 +357,21 @@ pub(crate) async fn subscribed(inner: &Inner, value: &serde_json::Value) -> Resu
 
 async fn apply_subscribed(inner: &Inner, result: &SubscribeResult) -> Result<()> {
     let (channel, epoch) = (result.channel.clone(), result.epoch.clone());
+    let forced = result.reset == Some(ResetReason::EpochChanged);
+    let head = result.head;
     let reset = inner
         .store
-        .run(move |c| store::set_epoch(c, &channel, &epoch))
+        .run(move |c| {
+            let changed = store::set_epoch(c, &channel, &epoch)?;
+            if forced {
+                // The server does not know our history (a new epoch, or one restored from an
+                // older backup): drop the cache and go on from its head.
+                store::reset_channel(c, &channel, head)?;
+            }
+            Ok(changed)
+        })
         .await?;
-    if reset || result.reset == Some(ResetReason::EpochChanged) {
+    if reset || forced {
         inner.emit(ClientEvent::ChannelReset {
             channel: result.channel.clone(),
         });

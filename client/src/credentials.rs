@@ -38,6 +38,12 @@ pub fn save(server: &str, user: &str, token: &str, fallback_dir: &Path) -> std::
             }
         }
     }
+    // An older keyring entry must not shadow the file (`load` looks at the keyring first).
+    if std::env::var_os("PARLEY_NO_KEYRING").is_none() {
+        if let Ok(entry) = keyring::Entry::new(SERVICE, &account(server, user)) {
+            let _ = entry.delete_credential();
+        }
+    }
     std::fs::create_dir_all(fallback_dir)?;
     let path = file_for(fallback_dir, server, user);
     write_private(&path, token)?;
@@ -77,6 +83,8 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)?;
+    // `mode` applies only when the file is created: tighten an existing one too.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(text.as_bytes())
 }
 

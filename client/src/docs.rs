@@ -20,10 +20,27 @@ use yrs::{
 
 use crate::{store, Client, ClientEvent, Error, Inner, OutboxEntry, Result};
 
-/// A local replica of one document. Cheap to clone; dropping every clone stops its sync.
+/// A local replica of one document. Cheap to clone; dropping every clone stops its sync
+/// (so does `Client::shutdown`).
 #[derive(Clone)]
 pub struct DocReplica {
     shared: Arc<Shared>,
+    _guard: Arc<StopOnDrop>,
+}
+
+struct StopOnDrop(watch::Sender<bool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// What the replica hands to its sync task.
+enum Outgoing {
+    Update(Vec<u8>),
+    /// Send a sync step 1 and say which answer (per connection) will be its reply.
+    Barrier(tokio::sync::oneshot::Sender<(u64, u64)>),
 }
 
 struct Shared {
@@ -31,17 +48,10 @@ struct Shared {
     doc: yrs::Doc,
     client: Arc<Inner>,
     /// Local updates to send (the sync task drains it while connected).
-    outgoing: mpsc::UnboundedSender<Vec<u8>>,
-    /// Count of sync step 2 answers received: `flush` waits for it to move.
-    answers: watch::Sender<u64>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    /// (connection number, sync step 2 answers received on it): `flush` waits on it.
+    answers: watch::Sender<(u64, u64)>,
     connected: watch::Sender<bool>,
-    stop: watch::Sender<bool>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
 }
 
 impl Client {
@@ -79,16 +89,20 @@ impl Client {
             doc,
             client: Arc::clone(&self.inner),
             outgoing,
-            answers: watch::channel(0).0,
+            answers: watch::channel((0, 0)).0,
             connected: watch::channel(false).0,
-            stop: watch::channel(false).0,
         });
+        let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(sync_loop(
-            Arc::downgrade(&shared),
+            Arc::clone(&shared),
             outgoing_rx,
-            shared.stop.subscribe(),
+            stop_rx,
+            self.inner.stop.subscribe(),
         ));
-        Ok(DocReplica { shared })
+        Ok(DocReplica {
+            shared,
+            _guard: Arc::new(StopOnDrop(stop)),
+        })
     }
 
     /// Writes a comment (or reply) on a document: queued like a message, sent when connected.
@@ -142,7 +156,7 @@ impl DocReplica {
             .store
             .run(move |c| store::doc_append(c, &name, &bytes))
             .await?;
-        let _ = self.shared.outgoing.send(update);
+        let _ = self.shared.outgoing.send(Outgoing::Update(update));
         Ok(())
     }
 
@@ -187,25 +201,40 @@ impl DocReplica {
             .map_err(|_| Error::Offline)?
             .map_err(|_| Error::Offline)?;
         let mut answers = self.shared.answers.subscribe();
-        let seen = *answers.borrow_and_update();
-        // An empty update is the barrier marker: the sync task answers it with a step 1.
-        let _ = self.shared.outgoing.send(Vec::new());
-        tokio::time::timeout_at(deadline, answers.wait_for(|n| *n > seen))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.shared.outgoing.send(Outgoing::Barrier(tx));
+        // The server answers each step 1 with one step 2, in order: ours is the n-th.
+        let (connection, n) = tokio::time::timeout_at(deadline, rx)
             .await
             .map_err(|_| Error::Timeout)?
             .map_err(|_| Error::Disconnected)?;
+        let done = tokio::time::timeout_at(
+            deadline,
+            answers.wait_for(|(c, count)| *c != connection || *count >= n),
+        )
+        .await
+        .map_err(|_| Error::Timeout)?
+        .map_err(|_| Error::Disconnected)?;
+        if done.0 != connection {
+            return Err(Error::Disconnected);
+        }
         Ok(())
     }
 }
 
 async fn sync_loop(
-    shared: std::sync::Weak<Shared>,
-    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    this: Arc<Shared>,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     mut stop: watch::Receiver<bool>,
+    mut client_stop: watch::Receiver<bool>,
 ) {
     let mut attempt: u32 = 0;
+    let mut connection = 0u64;
     loop {
-        let Some(this) = shared.upgrade() else { return };
+        if *stop.borrow() || *client_stop.borrow() {
+            return;
+        }
+        connection += 1;
         let url = format!(
             "{}/docs/{}?token={}",
             this.client.config.ws_base(),
@@ -223,7 +252,15 @@ async fn sync_loop(
         };
         if let Some(mut ws) = ws {
             attempt = 0;
-            let lost = session(&this, &mut ws, &mut outgoing, &mut stop).await;
+            let lost = session(
+                &this,
+                connection,
+                &mut ws,
+                &mut outgoing,
+                &mut stop,
+                &mut client_stop,
+            )
+            .await;
             let _ = this.connected.send(false);
             if !lost {
                 return;
@@ -236,11 +273,11 @@ async fn sync_loop(
             .saturating_mul(1 << attempt.min(16))
             .min(config.backoff_max.as_millis() as u64)
             .max(1);
-        drop(this);
         let delay = Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling));
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             _ = stop.changed() => return,
+            _ = client_stop.changed() => return,
         }
     }
 }
@@ -248,14 +285,25 @@ async fn sync_loop(
 /// One connection; returns true when it was lost (reconnect), false when stopped.
 async fn session(
     this: &Arc<Shared>,
+    connection: u64,
     ws: &mut tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
-    outgoing: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+    outgoing: &mut mpsc::UnboundedReceiver<Outgoing>,
     stop: &mut watch::Receiver<bool>,
+    client_stop: &mut watch::Receiver<bool>,
 ) -> bool {
-    // Local edits queued while offline are covered by the handshake's step 2.
-    while outgoing.try_recv().is_ok() {}
+    this.answers.send_replace((connection, 0));
+    // Step 1s sent on this connection (the handshake's is the first).
+    let mut step1s = 1u64;
+    let mut barriers = Vec::new();
+    // Local edits queued while offline are covered by the handshake's step 2 (our answer to
+    // the server's step 1); barriers asked for meanwhile are sent right after that answer.
+    while let Ok(item) = outgoing.try_recv() {
+        if let Outgoing::Barrier(tx) = item {
+            barriers.push(tx);
+        }
+    }
     let sv = this.doc.transact().state_vector();
     let step1 = Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1();
     if ws.send(WsMessage::binary(step1)).await.is_err() {
@@ -271,9 +319,21 @@ async fn session(
                 };
                 match handle(this, &bytes).await {
                     Ok(replies) => {
+                        let answered_step1 = !replies.is_empty();
                         for reply in replies {
                             if ws.send(WsMessage::binary(reply)).await.is_err() {
                                 return true;
+                            }
+                        }
+                        if answered_step1 {
+                            for tx in barriers.drain(..) {
+                                step1s += 1;
+                                let sv = this.doc.transact().state_vector();
+                                let step1 = Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1();
+                                if ws.send(WsMessage::binary(step1)).await.is_err() {
+                                    return true;
+                                }
+                                let _ = tx.send((connection, step1s));
                             }
                         }
                     }
@@ -283,19 +343,26 @@ async fn session(
                     }
                 }
             }
-            update = outgoing.recv() => {
-                let Some(update) = update else { return false };
-                let message = if update.is_empty() {
-                    let sv = this.doc.transact().state_vector();
-                    Message::Sync(SyncMessage::SyncStep1(sv))
-                } else {
-                    Message::Sync(SyncMessage::Update(update))
+            item = outgoing.recv() => {
+                let Some(item) = item else { return false };
+                let message = match item {
+                    Outgoing::Update(update) => Message::Sync(SyncMessage::Update(update)),
+                    Outgoing::Barrier(tx) => {
+                        step1s += 1;
+                        let _ = tx.send((connection, step1s));
+                        let sv = this.doc.transact().state_vector();
+                        Message::Sync(SyncMessage::SyncStep1(sv))
+                    }
                 };
                 if ws.send(WsMessage::binary(message.encode_v1())).await.is_err() {
                     return true;
                 }
             }
             _ = stop.changed() => {
+                let _ = ws.close(None).await;
+                return false;
+            }
+            _ = client_stop.changed() => {
                 let _ = ws.close(None).await;
                 return false;
             }
@@ -319,7 +386,10 @@ async fn handle(this: &Arc<Shared>, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
                     let _ = this.connected.send(true);
                 }
                 Message::Sync(SyncMessage::SyncStep2(update)) => {
-                    received.push(update);
+                    // An empty answer ([0, 0]) carries nothing to keep.
+                    if update.len() > 2 {
+                        received.push(update);
+                    }
                     answered = true;
                 }
                 Message::Sync(SyncMessage::Update(update)) => received.push(update),
@@ -354,7 +424,7 @@ async fn handle(this: &Arc<Shared>, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         });
     }
     if answered {
-        this.answers.send_modify(|n| *n += 1);
+        this.answers.send_modify(|(_, n)| *n += 1);
     }
     Ok(replies)
 }

@@ -236,7 +236,10 @@ impl Client {
             outbox_wake: Notify::new(),
             stop,
             next_client_id: AtomicU64::new(0),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| Error::Http(e.to_string()))?,
         });
         tokio::spawn(conn::run(Arc::clone(&inner), calls_rx, subscribe_rx));
         tokio::spawn(outbox::run(Arc::clone(&inner)));

@@ -62,6 +62,11 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     }
 }
 
+/// 200 ms doubling per attempt, at most 10 s.
+fn backoff_ms(attempts: i64) -> u64 {
+    200u64.saturating_mul(1 << attempts.clamp(0, 6)).min(10_000)
+}
+
 /// Try again after this long (or when the connection state changes).
 struct Wait(Duration);
 
@@ -133,10 +138,21 @@ async fn deliver(inner: &Arc<Inner>, entry: &OutboxEntry) -> Result<(), Wait> {
             Ok(())
         }
         Err(Error::Server(body)) => {
-            let ms = body.retry_after_ms.unwrap_or(1000).clamp(50, 60_000);
+            let ms = body
+                .retry_after_ms
+                .unwrap_or_else(|| backoff_ms(entry.attempts))
+                .clamp(50, 60_000);
             Err(Wait(Duration::from_millis(ms)))
         }
-        // Offline, cut, timed out: the same entry goes again once connected.
-        Err(_) => Err(Wait(Duration::from_millis(200))),
+        // A request or answer that cannot be understood will not improve by retrying.
+        Err(Error::Invalid(reason)) => {
+            let _ = inner
+                .store
+                .run(move |c| store::outbox_failed(c, local_id, "invalid", &reason))
+                .await;
+            Ok(())
+        }
+        // Offline, cut, timed out, HTTP trouble: the same entry goes again, backing off.
+        Err(_) => Err(Wait(Duration::from_millis(backoff_ms(entry.attempts)))),
     }
 }

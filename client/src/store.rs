@@ -232,6 +232,7 @@ pub fn set_epoch(conn: &mut Connection, channel: &str, epoch: &str) -> Result<bo
     let changed = matches!(&old, Some(Some(e)) if e != epoch);
     if changed {
         tx.execute("DELETE FROM messages WHERE channel = ?1", [channel])?;
+        tx.execute("DELETE FROM read_positions WHERE channel = ?1", [channel])?;
         tx.execute(
             "UPDATE channels SET last_seq = 0 WHERE name = ?1",
             [channel],
@@ -244,6 +245,17 @@ pub fn set_epoch(conn: &mut Connection, channel: &str, epoch: &str) -> Result<bo
     )?;
     tx.commit()?;
     Ok(changed)
+}
+
+/// Forgets a channel's cached history and resumes from `head`.
+pub fn reset_channel(conn: &Connection, channel: &str, head: u64) -> Result<()> {
+    conn.execute("DELETE FROM messages WHERE channel = ?1", [channel])?;
+    conn.execute("DELETE FROM read_positions WHERE channel = ?1", [channel])?;
+    conn.execute(
+        "UPDATE channels SET last_seq = ?2 WHERE name = ?1",
+        params![channel, head as i64],
+    )?;
+    Ok(())
 }
 
 pub fn save_channel_info(conn: &Connection, channel: &str, info: &str) -> Result<()> {

@@ -252,18 +252,35 @@ async fn connect(client: &Client, out: &Out, timeout: Duration) -> Result<bool> 
         }
         Err(err) => bail!("{err}"),
     }
-    let before = client.outbox().await?;
-    let pending = before.iter().filter(|e| e.state == "pending").count();
-    if pending > 0 {
-        let flushed = client.flushed(Duration::from_secs(30)).await?;
+    let pending_ids = |entries: &[parley_client::OutboxEntry]| -> Vec<i64> {
+        entries
+            .iter()
+            .filter(|e| e.state == "pending")
+            .map(|e| e.local_id)
+            .collect()
+    };
+    let before = pending_ids(&client.outbox().await?);
+    if !before.is_empty() {
+        let complete = client.flushed(Duration::from_secs(30)).await?;
         let after = client.outbox().await?;
-        let failed: Vec<_> = after.iter().filter(|e| e.state == "failed").collect();
+        let still: Vec<i64> = pending_ids(&after);
+        let failed = after
+            .iter()
+            .filter(|e| e.state == "failed" && before.contains(&e.local_id))
+            .count();
+        let sent = before
+            .iter()
+            .filter(|id| !still.contains(id) && !after.iter().any(|e| e.local_id == **id))
+            .count();
         out.note(
-            json!({"kind": "outbox_flushed", "sent": pending - after.iter().filter(|e| e.state == "pending").count(), "failed": failed.len(), "complete": flushed}),
+            json!({"kind": "outbox_flushed", "sent": sent, "failed": failed, "complete": complete}),
             &format!(
-                "sent {} queued message(s){}",
-                pending - after.iter().filter(|e| e.state == "pending").count(),
-                if failed.is_empty() { String::new() } else { format!("; {} failed (see `parley outbox`)", failed.len()) }
+                "sent {sent} queued message(s){}",
+                if failed == 0 {
+                    String::new()
+                } else {
+                    format!("; {failed} failed (see `parley outbox`)")
+                }
             ),
         );
     }
@@ -376,9 +393,9 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
             });
         }
         Command::Send { channel, text } => {
+            let mut events = client.events();
             let entry = client.send(&channel, &text).await?;
             if online {
-                let mut events = client.events();
                 let flushed = client.flushed(Duration::from_secs(15)).await?;
                 let now = client.outbox().await?;
                 if let Some(failed) = now

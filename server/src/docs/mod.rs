@@ -744,8 +744,14 @@ impl AppState {
             let existing = self
                 .store
                 .read(move |conn| {
-                    match store::docs::comment_by_client_id(conn, doc_id, author, &client_id)? {
-                        Some(id) => store::docs::comment(conn, &doc_name, id),
+                    match store::docs::comment_by_client_id(conn, author, &client_id)? {
+                        Some((id, doc)) if doc == doc_id => {
+                            store::docs::comment(conn, &doc_name, id)
+                        }
+                        Some(_) => Err(Error::new(
+                            ErrorCode::InvalidClientId,
+                            "this client_id was used for a comment on another document",
+                        )),
                         None => Ok(None),
                     }
                 })

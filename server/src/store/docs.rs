@@ -415,18 +415,18 @@ pub fn comment_row(conn: &Connection, doc_id: i64, id: i64) -> Result<Option<Com
         .optional()?)
 }
 
-/// The comment this author already wrote with this `client_id`, if any.
+/// The comment this author already wrote with this `client_id` (on any document): its id
+/// and document id.
 pub fn comment_by_client_id(
     conn: &Connection,
-    doc_id: i64,
     author_id: i64,
     client_id: &str,
-) -> Result<Option<i64>> {
+) -> Result<Option<(i64, i64)>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id FROM comments WHERE author_id = ?1 AND client_id = ?2 AND doc_id = ?3",
-        )?
-        .query_row(params![author_id, client_id, doc_id], |r| r.get(0))
+        .prepare_cached("SELECT id, doc_id FROM comments WHERE author_id = ?1 AND client_id = ?2")?
+        .query_row(params![author_id, client_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?)
 }
 
