@@ -57,6 +57,9 @@ fn message(channel: &str, seq: u64, text: String) -> Message {
         client_id: format!("c{seq}"),
         created_at: "2026-11-28T00:00:00.000Z".into(),
         ts: 1_790_000_000_000 + seq as i64,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
     }
 }
 

@@ -409,6 +409,52 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
                 inner.emit(ClientEvent::Message { message });
             }
         }
+        Event::MessageEdited { message } => {
+            let stored = (*message).clone();
+            inner
+                .store
+                .run(move |c| {
+                    store::edit_cached(c, &stored)?;
+                    if let Some(seq) = seq {
+                        store::advance_to(c, &stored.channel, seq)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            inner.emit(ClientEvent::MessageEdited { message });
+        }
+        Event::MessageDeleted {
+            message_id,
+            message_seq,
+            ..
+        } => {
+            let name = channel.clone();
+            inner
+                .store
+                .run(move |c| {
+                    store::delete_cached(c, &name, message_seq)?;
+                    if let Some(seq) = seq {
+                        store::advance_to(c, &name, seq)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            inner.emit(ClientEvent::MessageDeleted {
+                channel,
+                message_id,
+                seq: message_seq,
+            });
+        }
+        Event::Reaction { reaction } => {
+            if let Some(seq) = seq {
+                let name = channel.clone();
+                inner
+                    .store
+                    .run(move |c| store::advance_to(c, &name, seq))
+                    .await?;
+            }
+            inner.emit(ClientEvent::Reaction { reaction });
+        }
         Event::MemberJoined { user } => member(inner, channel, seq, user, true).await?,
         Event::MemberLeft { user } => member(inner, channel, seq, user, false).await?,
         Event::Presence {

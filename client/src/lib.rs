@@ -103,6 +103,20 @@ pub enum ClientEvent {
     Message {
         message: Message,
     },
+    /// A message's text was edited (the cache holds the new text).
+    MessageEdited {
+        message: Box<Message>,
+    },
+    /// A message was deleted (removed from the cache and the search index).
+    MessageDeleted {
+        channel: String,
+        message_id: i64,
+        seq: u64,
+    },
+    /// A reaction was added or removed.
+    Reaction {
+        reaction: parley_protocol::ReactionChange,
+    },
     /// The channel's history was recreated on the server; its cache was dropped.
     ChannelReset {
         channel: String,
@@ -381,6 +395,37 @@ impl Client {
         });
         self.inner.outbox_wake.notify_one();
         Ok(entry)
+    }
+
+    /// Edits one's own message: queued like a send (in order with sends), applied when online.
+    pub async fn edit(&self, channel: &str, message_id: i64, text: &str) -> Result<OutboxEntry> {
+        if text.trim().is_empty() {
+            return Err(Error::Invalid("the message is empty".into()));
+        }
+        let body = serde_json::json!({"message_id": message_id, "text": text}).to_string();
+        let client_id = self.new_client_id();
+        self.queue("edit", channel, &body, &client_id).await
+    }
+
+    /// Deletes a message (queued like a send).
+    pub async fn delete(&self, channel: &str, message_id: i64) -> Result<OutboxEntry> {
+        let body = serde_json::json!({"message_id": message_id}).to_string();
+        let client_id = self.new_client_id();
+        self.queue("delete", channel, &body, &client_id).await
+    }
+
+    /// Adds (or with `add: false` removes) a reaction (queued like a send).
+    pub async fn react(
+        &self,
+        channel: &str,
+        message_id: i64,
+        emoji: &str,
+        add: bool,
+    ) -> Result<OutboxEntry> {
+        let body =
+            serde_json::json!({"message_id": message_id, "emoji": emoji, "add": add}).to_string();
+        let client_id = self.new_client_id();
+        self.queue("react", channel, &body, &client_id).await
     }
 
     /// A fresh `client_id`: random, so two devices or processes never collide.

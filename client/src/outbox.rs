@@ -62,6 +62,45 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     }
 }
 
+/// An edit, delete or reaction queued like a send. A retried delete whose first attempt went
+/// through finds the message gone: that is success.
+async fn message_change(client: &crate::Client, entry: &OutboxEntry) -> Result<(), Error> {
+    let body: serde_json::Value =
+        serde_json::from_str(&entry.body).map_err(|e| Error::Invalid(e.to_string()))?;
+    let channel = entry.target.clone();
+    let message_id = body["message_id"]
+        .as_i64()
+        .ok_or_else(|| Error::Invalid("no message_id".into()))?;
+    let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+    let op = match entry.kind.as_str() {
+        "edit" => Op::MessageEdit {
+            channel,
+            message_id,
+            text: text("text"),
+        },
+        "delete" => Op::MessageDelete {
+            channel,
+            message_id,
+        },
+        _ if body["add"] == false => Op::ReactionRemove {
+            channel,
+            message_id,
+            emoji: text("emoji"),
+        },
+        _ => Op::ReactionAdd {
+            channel,
+            message_id,
+            emoji: text("emoji"),
+        },
+    };
+    let is_delete = matches!(op, Op::MessageDelete { .. });
+    match client.request(op).await {
+        Ok(_) => Ok(()),
+        Err(Error::Server(body)) if is_delete && body.code == ErrorCode::MessageNotFound => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 /// 200 ms doubling per attempt, at most 10 s.
 fn backoff_ms(attempts: i64) -> u64 {
     200u64.saturating_mul(1 << attempts.clamp(0, 6)).min(10_000)
@@ -95,6 +134,7 @@ async fn deliver(inner: &Arc<Inner>, entry: &OutboxEntry) -> Result<(), Wait> {
         "comment" => crate::docs::post_comment(&client, entry)
             .await
             .map(|()| None),
+        "edit" | "delete" | "react" => message_change(&client, entry).await.map(|()| None),
         other => Err(Error::Invalid(format!(
             "unknown outbox entry kind {other:?}"
         ))),

@@ -15,7 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::{Error, Result};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE channels (
         name       TEXT PRIMARY KEY,
         epoch      TEXT,
@@ -90,7 +91,15 @@ const MIGRATIONS: &[&str] = &[r#"
         body TEXT NOT NULL,
         PRIMARY KEY (doc, id)
     ) WITHOUT ROWID;
-"#];
+"#,
+    // 2: edits reach the search index.
+    r#"
+    CREATE TRIGGER messages_au AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+"#,
+];
 
 /// A message as the cache holds it.
 pub type CachedMessage = Message;
@@ -292,6 +301,13 @@ pub fn channel_infos(conn: &Connection) -> Result<Vec<ChannelRow>> {
 /// `advance` (events do; send replies do not, so a gap before them is still fetched).
 /// Returns false when it was stored already.
 pub fn insert_message(conn: &Connection, message: &Message, advance: bool) -> Result<bool> {
+    if message.deleted {
+        // A deleted message's place in history: nothing to keep.
+        if advance {
+            advance_to(conn, &message.channel, message.seq)?;
+        }
+        return Ok(false);
+    }
     let author =
         serde_json::to_string(&message.author).map_err(|e| Error::Storage(e.to_string()))?;
     let inserted =
@@ -316,6 +332,20 @@ pub fn insert_message(conn: &Connection, message: &Message, advance: bool) -> Re
         advance_to(conn, &message.channel, message.seq)?;
     }
     Ok(inserted)
+}
+
+/// Applies an edit to the cached message (its text, in the search index too).
+pub fn edit_cached(conn: &Connection, message: &Message) -> Result<()> {
+    conn.prepare_cached("UPDATE messages SET text = ?3 WHERE channel = ?1 AND seq = ?2")?
+        .execute(params![message.channel, message.seq as i64, message.text])?;
+    Ok(())
+}
+
+/// Removes a deleted message from the cache and the search index.
+pub fn delete_cached(conn: &Connection, channel: &str, seq: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM messages WHERE channel = ?1 AND seq = ?2")?
+        .execute(params![channel, seq as i64])?;
+    Ok(())
 }
 
 /// Records that every event up to `seq` was stored (non-message events count too).
@@ -345,6 +375,9 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         client_id: row.get(6)?,
         created_at: row.get(7)?,
         ts: row.get(8)?,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
     })
 }
 

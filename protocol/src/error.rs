@@ -76,6 +76,10 @@ pub enum ErrorCode {
     InvalidComment,
     /// No such named version of this document.
     VersionNotFound,
+    /// No such message in this channel (or it was deleted).
+    MessageNotFound,
+    /// The emoji is not acceptable (empty, too long, or contains spaces or control characters).
+    InvalidEmoji,
 }
 
 impl ErrorCode {
@@ -116,6 +120,8 @@ impl ErrorCode {
             Self::CommentNotFound => "comment_not_found",
             Self::InvalidComment => "invalid_comment",
             Self::VersionNotFound => "version_not_found",
+            Self::MessageNotFound => "message_not_found",
+            Self::InvalidEmoji => "invalid_emoji",
         }
     }
 }

@@ -29,6 +29,35 @@ pub struct Message {
     pub created_at: String,
     /// Milliseconds since the Unix epoch (same instant as `created_at`).
     pub ts: i64,
+    /// When the text was last edited (absent when never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// The message was deleted: its text is empty and it is kept only as a place in history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// Reactions, by emoji (in history pages; live changes come as `reaction` events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// How many users reacted to a message with one emoji, and who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: u64,
+    /// The ids of the users who reacted (so a client can tell whether its user did).
+    pub users: Vec<i64>,
+}
+
+/// One user's reaction added or removed, with the new total for that emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionChange {
+    pub channel: String,
+    pub message_id: i64,
+    pub emoji: String,
+    pub user: UserRef,
+    pub added: bool,
+    pub count: u64,
 }
 
 /// Presence state of a user in a channel.
@@ -80,6 +109,16 @@ pub enum Event {
     /// Ephemeral: the server ended this session's subscription (`access_revoked` when the user
     /// lost access, `channel_deleted`). Not sent for the client's own `unsubscribe`.
     Unsubscribed { reason: String },
+    /// Durable: a message's text was edited (the message as it is now).
+    MessageEdited { message: Box<Message> },
+    /// Durable: a message was deleted; drop its content (`seq` is the message's own seq).
+    MessageDeleted {
+        message_id: i64,
+        message_seq: u64,
+        by: UserRef,
+    },
+    /// Durable: a reaction was added or removed.
+    Reaction { reaction: ReactionChange },
     /// Durable, on a document's comments channel: a comment or reply was added.
     CommentCreated { comment: Box<crate::Comment> },
     /// Durable: a comment's text was edited by its author.
@@ -96,6 +135,9 @@ impl Event {
         matches!(
             self,
             Event::Message { .. }
+                | Event::MessageEdited { .. }
+                | Event::MessageDeleted { .. }
+                | Event::Reaction { .. }
                 | Event::MemberJoined { .. }
                 | Event::MemberLeft { .. }
                 | Event::CommentCreated { .. }

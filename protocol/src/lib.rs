@@ -15,7 +15,10 @@ mod request;
 
 pub use doc::{Comment, CommentAnchor, DocInfo, DocRole, VersionInfo};
 pub use error::{ErrorBody, ErrorCode};
-pub use event::{Event, EventFrame, Message, PresenceEntry, PresenceState, UserRef};
+pub use event::{
+    Event, EventFrame, Message, PresenceEntry, PresenceState, ReactionChange, ReactionCount,
+    UserRef,
+};
 pub use reply::{
     ChannelInfo, Hello, HistoryPage, Limits, Reply, ResetReason, SendResult, ServerFrame,
     SubscribeResult, Synced,

@@ -170,4 +170,13 @@ pub enum Reply {
     SetStatus {
         status: String,
     },
+    MessageEdit {
+        message: Message,
+    },
+    MessageDelete {
+        channel: String,
+        message_id: i64,
+    },
+    ReactionAdd(crate::ReactionChange),
+    ReactionRemove(crate::ReactionChange),
 }

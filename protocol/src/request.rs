@@ -134,6 +134,29 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
     },
+    /// Replace the text of one's own message (the previous text is kept in its edit history).
+    MessageEdit {
+        channel: String,
+        message_id: i64,
+        text: String,
+    },
+    /// Delete a message: one's own, or anyone's for channel and workspace admins. Its content
+    /// is removed from storage; a `message_deleted` event tells every client to drop it.
+    MessageDelete {
+        channel: String,
+        message_id: i64,
+    },
+    /// Add an emoji reaction to a message (adding one twice changes nothing).
+    ReactionAdd {
+        channel: String,
+        message_id: i64,
+        emoji: String,
+    },
+    ReactionRemove {
+        channel: String,
+        message_id: i64,
+        emoji: String,
+    },
 }
 
 impl Op {
@@ -153,6 +176,10 @@ impl Op {
         "presence_list",
         "typing",
         "set_status",
+        "message_edit",
+        "message_delete",
+        "reaction_add",
+        "reaction_remove",
     ];
 
     pub fn is_known_type(kind: &str) -> bool {
@@ -176,6 +203,10 @@ impl Op {
             Op::PresenceList { .. } => "presence_list",
             Op::Typing { .. } => "typing",
             Op::SetStatus { .. } => "set_status",
+            Op::MessageEdit { .. } => "message_edit",
+            Op::MessageDelete { .. } => "message_delete",
+            Op::ReactionAdd { .. } => "reaction_add",
+            Op::ReactionRemove { .. } => "reaction_remove",
         }
     }
 }

@@ -132,6 +132,9 @@ fn event_frame_snapshot() {
                 client_id: "c1".into(),
                 created_at: "2026-11-28T01:00:00.000Z".into(),
                 ts: 1_795_827_600_000,
+                edited_at: None,
+                deleted: false,
+                reactions: Vec::new(),
             },
         },
     });

@@ -1,7 +1,7 @@
 //! Messages: validation, the idempotent durable send, and history paging. Shared by the
 //! WebSocket session and the HTTP API.
 
-use parley_protocol::{ErrorCode, HistoryPage, SendResult};
+use parley_protocol::{ErrorCode, HistoryPage, Message, ReactionChange, SendResult};
 
 use crate::{
     error::{Error, Result},
@@ -116,5 +116,131 @@ impl AppState {
             messages,
             has_more,
         })
+    }
+
+    fn check_text(&self, text: &str) -> Result<()> {
+        if text.trim().is_empty() {
+            return Err(Error::new(ErrorCode::MessageEmpty, "the message is empty"));
+        }
+        let max = self.config.realtime.max_message_length;
+        let length = text.chars().count() as u64;
+        if length > max {
+            return Err(Error::new(
+                ErrorCode::MessageTooLong,
+                format!("the message is {length} characters; the limit is {max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Edits one's own message (members only, as for sending).
+    pub async fn edit_message(
+        &self,
+        user: &UserRecord,
+        channel: &str,
+        message_id: i64,
+        text: &str,
+    ) -> Result<Message> {
+        self.check_text(text)?;
+        self.check_user_send_rate(user.id)?;
+        let channel = self.channel(channel, Some(user)).await?;
+        channel.check_send(user)?;
+        let (channel_id, editor, text) = (channel.record.id, user.id, text.to_owned());
+        self.store
+            .write(move |tx, state| {
+                let (message, published) = store::edit_message(
+                    tx,
+                    state,
+                    channel_id,
+                    message_id,
+                    &text,
+                    store::now_ms(),
+                    editor,
+                )?;
+                Ok((message, vec![published]))
+            })
+            .await
+    }
+
+    /// Deletes a message: its author, channel admins and workspace admins may.
+    pub async fn delete_message(
+        &self,
+        user: &UserRecord,
+        channel: &str,
+        message_id: i64,
+    ) -> Result<()> {
+        let channel = self.channel(channel, Some(user)).await?;
+        channel.check_read(Some(user))?;
+        let manager = channel.check_manage(user).is_ok();
+        let (channel_id, by) = (channel.record.id, user.to_ref());
+        self.store
+            .write(move |tx, state| {
+                let author = store::message_in(tx, channel_id, message_id)?
+                    .filter(|m| !m.deleted)
+                    .map(|m| m.author.id)
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::MessageNotFound,
+                            format!("no message {message_id}"),
+                        )
+                    })?;
+                if author != by.id && !manager {
+                    return Err(Error::forbidden(
+                        "only its author and channel admins may delete a message",
+                    ));
+                }
+                let published =
+                    store::delete_message(tx, state, channel_id, message_id, &by, store::now_ms())?;
+                Ok(((), vec![published]))
+            })
+            .await
+    }
+
+    /// Adds (or removes) a reaction; members only.
+    pub async fn react(
+        &self,
+        user: &UserRecord,
+        channel: &str,
+        message_id: i64,
+        emoji: &str,
+        add: bool,
+    ) -> Result<ReactionChange> {
+        validate_emoji(emoji)?;
+        self.check_user_send_rate(user.id)?;
+        let channel = self.channel(channel, Some(user)).await?;
+        channel.check_send(user)?;
+        let (channel_id, who, emoji) = (channel.record.id, user.to_ref(), emoji.to_owned());
+        self.store
+            .write(move |tx, state| {
+                let (change, published) = store::react(
+                    tx,
+                    state,
+                    store::Reacting {
+                        channel_id,
+                        message_id,
+                        user: &who,
+                        emoji: &emoji,
+                        add,
+                        now: store::now_ms(),
+                    },
+                )?;
+                Ok((change, published.into_iter().collect()))
+            })
+            .await
+    }
+}
+
+/// An emoji (or short code like `:tada:`): 1 to 64 bytes, no whitespace or control characters.
+pub fn validate_emoji(emoji: &str) -> Result<()> {
+    let ok = !emoji.is_empty()
+        && emoji.len() <= 64
+        && !emoji.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidEmoji,
+            "an emoji is 1 to 64 bytes without spaces or control characters",
+        ))
     }
 }

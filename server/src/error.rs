@@ -52,7 +52,8 @@ impl Error {
             | ErrorCode::NotSubscribed
             | ErrorCode::AlreadyAuthenticated
             | ErrorCode::InvalidDocName
-            | ErrorCode::InvalidComment => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidComment
+            | ErrorCode::InvalidEmoji => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden
             | ErrorCode::NotMember
@@ -62,7 +63,8 @@ impl Error {
             | ErrorCode::UserNotFound
             | ErrorCode::DocNotFound
             | ErrorCode::CommentNotFound
-            | ErrorCode::VersionNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::VersionNotFound
+            | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
             ErrorCode::ChannelExists
             | ErrorCode::UserExists
             | ErrorCode::ChannelFull

@@ -66,6 +66,22 @@ enum Command {
         #[arg(long)]
         discard: Option<i64>,
     },
+    /// Edit one of your messages (by its id, see `history --json`).
+    Edit {
+        channel: String,
+        message_id: i64,
+        text: String,
+    },
+    /// Delete a message (yours; anyone's if you administer the channel).
+    Delete { channel: String, message_id: i64 },
+    /// React to a message with an emoji (`--remove` takes it back).
+    React {
+        channel: String,
+        message_id: i64,
+        emoji: String,
+        #[arg(long)]
+        remove: bool,
+    },
     /// Documents.
     Doc {
         #[command(subcommand)]
@@ -434,6 +450,37 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
                 || "queued (offline): it will be sent the next time parley connects to the server".to_string(),
             );
         }
+        Command::Edit {
+            channel,
+            message_id,
+            text,
+        } => {
+            let entry = client.edit(&channel, message_id, &text).await?;
+            finish_change(client, out, online, entry, "edited").await?;
+        }
+        Command::Delete {
+            channel,
+            message_id,
+        } => {
+            let entry = client.delete(&channel, message_id).await?;
+            finish_change(client, out, online, entry, "deleted").await?;
+        }
+        Command::React {
+            channel,
+            message_id,
+            emoji,
+            remove,
+        } => {
+            let entry = client.react(&channel, message_id, &emoji, !remove).await?;
+            finish_change(
+                client,
+                out,
+                online,
+                entry,
+                if remove { "unreacted" } else { "reacted" },
+            )
+            .await?;
+        }
         Command::History { channel, limit } => {
             if online {
                 // Catch up with what happened since the cache was last filled.
@@ -588,5 +635,37 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
             }
         },
     }
+    Ok(())
+}
+
+/// Waits for a queued change to go out (when online) and reports it.
+async fn finish_change(
+    client: &Client,
+    out: &Out,
+    online: bool,
+    entry: parley_client::OutboxEntry,
+    done: &str,
+) -> Result<()> {
+    if online {
+        client.flushed(Duration::from_secs(15)).await?;
+        let now = client.outbox().await?;
+        if let Some(failed) = now
+            .iter()
+            .find(|e| e.local_id == entry.local_id && e.state == "failed")
+        {
+            bail!(
+                "refused: {} ({})",
+                failed.error.clone().unwrap_or_default(),
+                failed.error_code.clone().unwrap_or_default()
+            );
+        }
+        if !now.iter().any(|e| e.local_id == entry.local_id) {
+            out.line(json!({"kind": done, "entry": entry}), || done.to_owned());
+            return Ok(());
+        }
+    }
+    out.line(json!({"kind": "queued", "entry": entry}), || {
+        "queued (offline): it will be applied the next time parley connects to the server".into()
+    });
     Ok(())
 }

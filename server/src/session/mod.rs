@@ -506,6 +506,45 @@ impl Session {
                 self.status = Some((status.clone(), text));
                 Reply::SetStatus { status }
             }
+            Op::MessageEdit {
+                channel,
+                message_id,
+                text,
+            } => Reply::MessageEdit {
+                message: state
+                    .edit_message(self.user()?, &channel, message_id, &text)
+                    .await?,
+            },
+            Op::MessageDelete {
+                channel,
+                message_id,
+            } => {
+                state
+                    .delete_message(self.user()?, &channel, message_id)
+                    .await?;
+                Reply::MessageDelete {
+                    channel,
+                    message_id,
+                }
+            }
+            Op::ReactionAdd {
+                channel,
+                message_id,
+                emoji,
+            } => Reply::ReactionAdd(
+                state
+                    .react(self.user()?, &channel, message_id, &emoji, true)
+                    .await?,
+            ),
+            Op::ReactionRemove {
+                channel,
+                message_id,
+                emoji,
+            } => Reply::ReactionRemove(
+                state
+                    .react(self.user()?, &channel, message_id, &emoji, false)
+                    .await?,
+            ),
         };
         Ok(Some(reply))
     }

@@ -1,7 +1,9 @@
 //! Messages and the durable event log. Every durable event of a channel is one row of `events`
 //! holding the exact frame subscribers received, so resuming replays identical bytes.
 
-use parley_protocol::{Event, EventFrame, Message, ServerFrame, UserRef};
+use parley_protocol::{
+    ErrorCode, Event, EventFrame, Message, ReactionChange, ReactionCount, ServerFrame, UserRef,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{channels, format_ts, Published, WriterState};
@@ -103,6 +105,9 @@ pub fn append_message(
         client_id: client_id.to_owned(),
         created_at: format_ts(now),
         ts: now,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
     };
     let published = append_event(
         tx,
@@ -126,7 +131,7 @@ pub fn append_message(
 }
 
 const MESSAGE_SELECT: &str = "SELECT m.id, c.name, m.seq, u.id, u.name, u.display_name, u.avatar,
-        m.text, m.client_id, m.created_at
+        m.text, m.client_id, m.created_at, m.edited_at, m.deleted_at
     FROM messages m JOIN users u ON u.id = m.author_id JOIN channels c ON c.id = m.channel_id";
 
 fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
@@ -145,6 +150,9 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         client_id: row.get(8)?,
         created_at: format_ts(ts),
         ts,
+        edited_at: row.get::<_, Option<i64>>(10)?.map(format_ts),
+        deleted: row.get::<_, Option<i64>>(11)?.is_some(),
+        reactions: Vec::new(),
     })
 }
 
@@ -185,6 +193,9 @@ pub fn history(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
+    for message in &mut messages {
+        message.reactions = reactions_of(conn, message.id)?;
+    }
     Ok((messages, has_more))
 }
 
@@ -270,4 +281,248 @@ pub fn prune(
     )?;
     channels::set_pruned_through(tx, channel_id, through as u64)?;
     Ok(Some(through as u64))
+}
+
+/// Reactions of a message, by emoji (first reacted first).
+pub fn reactions_of(conn: &Connection, message_id: i64) -> Result<Vec<ReactionCount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT emoji, user_id FROM reactions WHERE message_id = ?1 ORDER BY created_at, user_id",
+    )?;
+    let rows = stmt
+        .query_map([message_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut out: Vec<ReactionCount> = Vec::new();
+    for (emoji, user) in rows {
+        match out.iter_mut().find(|r| r.emoji == emoji) {
+            Some(r) => {
+                r.count += 1;
+                r.users.push(user);
+            }
+            None => out.push(ReactionCount {
+                emoji,
+                count: 1,
+                users: vec![user],
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// A message of a channel by id, with its reactions.
+pub fn message_in(conn: &Connection, channel_id: i64, message_id: i64) -> Result<Option<Message>> {
+    let found = conn
+        .prepare_cached(&format!(
+            "{MESSAGE_SELECT} WHERE m.id = ?1 AND m.channel_id = ?2"
+        ))?
+        .query_row(params![message_id, channel_id], message_from_row)
+        .optional()?;
+    match found {
+        Some(mut message) => {
+            message.reactions = reactions_of(conn, message.id)?;
+            Ok(Some(message))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Replaces a message's text, keeping the old one in its edit history, and appends the
+/// `message_edited` event. The caller checked who may edit.
+pub fn edit_message(
+    tx: &Connection,
+    state: &mut WriterState,
+    channel_id: i64,
+    message_id: i64,
+    text: &str,
+    now: i64,
+    editor: i64,
+) -> Result<(Message, Published)> {
+    let old = message_in(tx, channel_id, message_id)?
+        .filter(|m| !m.deleted)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::MessageNotFound,
+                format!("no message {message_id}"),
+            )
+        })?;
+    if old.author.id != editor {
+        return Err(Error::forbidden("only its author may edit a message"));
+    }
+    tx.prepare_cached("UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1")?
+        .execute(params![message_id, text, now])?;
+    let mut message = message_in(tx, channel_id, message_id)?
+        .ok_or_else(|| Error::internal("edited message vanished"))?;
+    message.reactions = Vec::new(); // events carry the text; reactions have their own events
+    let channel_name = message.channel.clone();
+    let published = append_event(
+        tx,
+        state,
+        channel_id,
+        &channel_name,
+        Event::MessageEdited {
+            message: Box::new(message.clone()),
+        },
+        now,
+        Some(editor),
+    )?;
+    tx.prepare_cached(
+        "INSERT INTO message_edits (message_id, event_seq, old_text, edited_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![message_id, published.seq as i64, old.text, now])?;
+    Ok((message, published))
+}
+
+/// Deletes a message's content everywhere it is stored (its text, its edit history, the stored
+/// frames of its `message` and `message_edited` events, which resuming clients would replay)
+/// and appends the `message_deleted` event. The caller checked who may delete.
+pub fn delete_message(
+    tx: &Connection,
+    state: &mut WriterState,
+    channel_id: i64,
+    message_id: i64,
+    by: &UserRef,
+    now: i64,
+) -> Result<Published> {
+    let message = message_in(tx, channel_id, message_id)?
+        .filter(|m| !m.deleted)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::MessageNotFound,
+                format!("no message {message_id}"),
+            )
+        })?;
+    let edit_seqs: Vec<i64> = tx
+        .prepare_cached("SELECT event_seq FROM message_edits WHERE message_id = ?1")?
+        .query_map([message_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.prepare_cached("UPDATE messages SET text = '', deleted_at = ?2 WHERE id = ?1")?
+        .execute(params![message_id, now])?;
+    tx.prepare_cached("DELETE FROM message_edits WHERE message_id = ?1")?
+        .execute([message_id])?;
+    tx.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
+        .execute([message_id])?;
+    let mut redacted = message.clone();
+    redacted.text = String::new();
+    redacted.deleted = true;
+    redacted.edited_at = None;
+    redacted.reactions = Vec::new();
+    let frame = |seq: u64, event: Event| {
+        serde_json::to_string(&ServerFrame::Event(EventFrame {
+            channel: message.channel.clone(),
+            seq: Some(seq),
+            event,
+        }))
+        .map_err(Error::internal)
+    };
+    let mut redact =
+        tx.prepare_cached("UPDATE events SET frame = ?3 WHERE channel_id = ?1 AND seq = ?2")?;
+    redact.execute(params![
+        channel_id,
+        message.seq as i64,
+        frame(
+            message.seq,
+            Event::Message {
+                message: redacted.clone()
+            }
+        )?
+    ])?;
+    for seq in edit_seqs {
+        redact.execute(params![
+            channel_id,
+            seq,
+            frame(
+                seq as u64,
+                Event::MessageEdited {
+                    message: Box::new(redacted.clone())
+                }
+            )?
+        ])?;
+    }
+    append_event(
+        tx,
+        state,
+        channel_id,
+        &message.channel,
+        Event::MessageDeleted {
+            message_id,
+            message_seq: message.seq,
+            by: by.clone(),
+        },
+        now,
+        Some(by.id),
+    )
+}
+
+/// One user's reaction to add or remove.
+pub struct Reacting<'a> {
+    pub channel_id: i64,
+    pub message_id: i64,
+    pub user: &'a UserRef,
+    pub emoji: &'a str,
+    pub add: bool,
+    pub now: i64,
+}
+
+/// Adds or removes one user's reaction; no event when nothing changed (already there / not
+/// there).
+pub fn react(
+    tx: &Connection,
+    state: &mut WriterState,
+    reacting: Reacting<'_>,
+) -> Result<(ReactionChange, Option<Published>)> {
+    let Reacting {
+        channel_id,
+        message_id,
+        user,
+        emoji,
+        add,
+        now,
+    } = reacting;
+    let message = message_in(tx, channel_id, message_id)?
+        .filter(|m| !m.deleted)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::MessageNotFound,
+                format!("no message {message_id}"),
+            )
+        })?;
+    let changed = if add {
+        tx.prepare_cached(
+            "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![message_id, user.id, emoji, now])?
+    } else {
+        tx.prepare_cached(
+            "DELETE FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3",
+        )?
+        .execute(params![message_id, user.id, emoji])?
+    } > 0;
+    let count: i64 = tx
+        .prepare_cached("SELECT count(*) FROM reactions WHERE message_id = ?1 AND emoji = ?2")?
+        .query_row(params![message_id, emoji], |r| r.get(0))?;
+    let change = ReactionChange {
+        channel: message.channel.clone(),
+        message_id,
+        emoji: emoji.to_owned(),
+        user: user.clone(),
+        added: add,
+        count: count as u64,
+    };
+    if !changed {
+        return Ok((change, None));
+    }
+    let published = append_event(
+        tx,
+        state,
+        channel_id,
+        &message.channel,
+        Event::Reaction {
+            reaction: change.clone(),
+        },
+        now,
+        Some(user.id),
+    )?;
+    Ok((change, Some(published)))
 }

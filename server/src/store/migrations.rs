@@ -149,6 +149,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX comments_client ON comments(author_id, client_id)
         WHERE client_id IS NOT NULL;
     "#,
+    // 4: message edits (with history), deletes (content removed), reactions.
+    r#"
+    ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted_at INTEGER;
+    CREATE TABLE message_edits (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        -- The seq of the message_edited event, so a delete can redact its stored frame.
+        event_seq  INTEGER NOT NULL,
+        old_text   TEXT NOT NULL,
+        edited_at  INTEGER NOT NULL
+    );
+    CREATE INDEX message_edits_message ON message_edits(message_id);
+    CREATE TABLE reactions (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        emoji      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, emoji, user_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

@@ -30,8 +30,9 @@ pub use channels::{
     update_settings as channel_update_settings, ChannelRecord, NewChannel,
 };
 pub use messages::{
-    append_event, append_message, count_events_between, events_between, history, prune,
-    AppendOutcome, NewMessage, StoredEvent,
+    append_event, append_message, count_events_between, delete_message, edit_message,
+    events_between, history, message_in, prune, react, reactions_of, AppendOutcome, NewMessage,
+    Reacting, StoredEvent,
 };
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,

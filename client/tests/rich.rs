@@ -1,0 +1,125 @@
+//! Edits and deletes reach every client's cache and search index; reactions come as events;
+//! all three queue offline like sends.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use parley_client::{store, Client, ClientConfig, ClientEvent};
+
+fn client(url: &str, token: &str, cache: std::path::PathBuf) -> Client {
+    let mut config = ClientConfig::new(url, token, cache);
+    config.backoff_min = Duration::from_millis(20);
+    config.backoff_max = Duration::from_millis(300);
+    Client::start(config).unwrap()
+}
+
+/// Starts listening now (before the action that causes the event), waits when awaited.
+fn wait_for(
+    client: &Client,
+    mut pred: impl FnMut(&ClientEvent) -> bool,
+) -> impl std::future::Future<Output = ()> {
+    let mut events = client.events();
+    async move {
+        tokio::time::timeout(TIMEOUT, async {
+            loop {
+                if let Ok(event) = events.recv().await {
+                    if pred(&event) {
+                        return;
+                    }
+                }
+            }
+        })
+        .await
+        .expect("event never came");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_deletes_reach_caches_and_search() {
+    let mut server = TestServer::start(RELAXED).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    server.create_channel(&alice, "team").await;
+    let (status, _) = server
+        .post("/api/channels/team/join", Some(&bob), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let a = client(&server.url(), &alice, dir.path().join("a.db"));
+    let b = client(&server.url(), &bob, dir.path().join("b.db"));
+    a.wait_online(TIMEOUT).await.unwrap();
+    b.wait_online(TIMEOUT).await.unwrap();
+    a.subscribe("team").await.unwrap();
+    b.subscribe("team").await.unwrap();
+
+    let waiting = wait_for(&b, |e| matches!(e, ClientEvent::Message { .. }));
+    a.send("team", "meet at the lighthouse").await.unwrap();
+    waiting.await;
+    let hits = b.search("lighthouse", None, 10).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    let id = hits[0].message.id;
+
+    let waiting = wait_for(&b, |e| matches!(e, ClientEvent::MessageEdited { .. }));
+    a.edit("team", id, "meet at the harbour").await.unwrap();
+    waiting.await;
+    assert!(b.search("lighthouse", None, 10).await.unwrap().is_empty());
+    assert_eq!(b.search("harbour", None, 10).await.unwrap().len(), 1);
+    let cached = b
+        .store()
+        .run(|c| store::history(c, "team", None, 10))
+        .await
+        .unwrap();
+    assert_eq!(cached[0].text, "meet at the harbour");
+
+    let waiting = wait_for(&b, |e| matches!(e, ClientEvent::Reaction { .. }));
+    b.react("team", id, "🎉", true).await.unwrap();
+    waiting.await;
+
+    // Delete while bob is offline: his cache drops it when he resumes.
+    b.shutdown();
+    a.delete("team", id).await.unwrap();
+    assert!(a.flushed(TIMEOUT).await.unwrap());
+    let b = client(&server.url(), &bob, dir.path().join("b.db"));
+    b.wait_online(TIMEOUT).await.unwrap();
+    b.subscribe("team").await.unwrap();
+    for c in [&a, &b] {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let cached = c
+                .store()
+                .run(|c| store::history(c, "team", None, 10))
+                .await
+                .unwrap();
+            if cached.is_empty() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still cached: {cached:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(c.search("harbour", None, 10).await.unwrap().is_empty());
+    }
+
+    // Offline, an edit queues behind a send, in order.
+    server.kill();
+    let sent = a.send("team", "draft").await.unwrap();
+    assert_eq!(sent.state, "pending");
+    server.spawn().await;
+    assert!(a.flushed(TIMEOUT).await.unwrap());
+    let history = server.history(&alice, "team").await;
+    let draft = history.iter().find(|m| m["text"] == "draft").unwrap();
+    let draft_id = draft["id"].as_i64().unwrap();
+    server.kill();
+    a.edit("team", draft_id, "final").await.unwrap();
+    server.spawn().await;
+    assert!(a.flushed(TIMEOUT).await.unwrap());
+    let history = server.history(&alice, "team").await;
+    assert!(history
+        .iter()
+        .any(|m| m["text"] == "final" && m["edited_at"].is_string()));
+}
