@@ -20,8 +20,8 @@ pub use event::{
     UserRef,
 };
 pub use reply::{
-    ChannelInfo, Hello, HistoryPage, Limits, Reply, ResetReason, SendResult, ServerFrame,
-    SubscribeResult, Synced,
+    ChannelInfo, Hello, HistoryPage, Limits, Reply, ResetReason, SearchHit, SendResult,
+    ServerFrame, SubscribeResult, Synced,
 };
 pub use request::{Authentication, ChannelSettings, ChannelType, Op, Request};
 

@@ -179,4 +179,17 @@ pub enum Reply {
     },
     ReactionAdd(crate::ReactionChange),
     ReactionRemove(crate::ReactionChange),
+    Search {
+        hits: Vec<SearchHit>,
+    },
+    DmOpen {
+        channel: ChannelInfo,
+    },
+}
+
+/// A search result: the message and an excerpt with the matches between `[` and `]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub message: Message,
+    pub snippet: String,
 }

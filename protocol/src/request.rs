@@ -157,6 +157,28 @@ pub enum Op {
         message_id: i64,
         emoji: String,
     },
+    /// Full-text search over the messages this user can read, best matches first.
+    Search {
+        query: String,
+        /// Only this channel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        /// Only messages by this user (name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
+        /// Only messages at or after / before these instants (Unix milliseconds).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Open (or find) the direct-message channel with these users (names, not counting
+    /// oneself): one for each set of people, never two.
+    DmOpen {
+        users: Vec<String>,
+    },
 }
 
 impl Op {
@@ -180,6 +202,8 @@ impl Op {
         "message_delete",
         "reaction_add",
         "reaction_remove",
+        "search",
+        "dm_open",
     ];
 
     pub fn is_known_type(kind: &str) -> bool {
@@ -207,6 +231,8 @@ impl Op {
             Op::MessageDelete { .. } => "message_delete",
             Op::ReactionAdd { .. } => "reaction_add",
             Op::ReactionRemove { .. } => "reaction_remove",
+            Op::Search { .. } => "search",
+            Op::DmOpen { .. } => "dm_open",
         }
     }
 }

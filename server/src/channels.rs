@@ -20,6 +20,9 @@ use crate::{
 
 pub const MAX_NAME_LEN: usize = 100;
 
+/// Direct-message channels are named `dm:<user ids, ascending, joined by '-'>`.
+pub const DM_PREFIX: &str = "dm:";
+
 /// `team:general`, `random`, `ops:alerts.prod`: lowercase letters, digits, `-`, `_`, `.`;
 /// namespaces separated by `:`; every segment non-empty. `#` is reserved for the personal
 /// instances of `user_specific` channels (`inbox#42`).
@@ -403,6 +406,20 @@ impl AppState {
         settings: ChannelSettings,
     ) -> Result<Arc<Channel>> {
         validate_name(name).map_err(invalid_name)?;
+        if name.starts_with(DM_PREFIX) {
+            return Err(invalid_name(format!(
+                "channel names starting with {DM_PREFIX:?} are direct messages: use dm_open"
+            )));
+        }
+        self.create_channel_unchecked(user, name, settings).await
+    }
+
+    async fn create_channel_unchecked(
+        &self,
+        user: &UserRecord,
+        name: &str,
+        settings: ChannelSettings,
+    ) -> Result<Arc<Channel>> {
         if let Some(topic) = &settings.topic {
             if topic.chars().count() > 500 {
                 return Err(Error::new(
@@ -446,6 +463,65 @@ impl AppState {
             })
             .await?;
         Ok(self.directory.insert(record, vec![(user.id, Role::Admin)]))
+    }
+
+    /// The direct-message channel of this user with `names` (created on first use, with
+    /// exactly these members, private). The same set of people always gets the same channel.
+    pub async fn dm_open(&self, user: &UserRecord, names: &[String]) -> Result<Arc<Channel>> {
+        let wanted: Vec<String> = names.to_vec();
+        let others = self
+            .store
+            .read(move |conn| {
+                let mut found = Vec::new();
+                for name in &wanted {
+                    let user = store::user_by_name(conn, name)?.ok_or_else(|| {
+                        Error::new(ErrorCode::UserNotFound, format!("no user {name:?}"))
+                    })?;
+                    found.push(user);
+                }
+                Ok(found)
+            })
+            .await?;
+        let mut members: Vec<UserRecord> = vec![user.clone()];
+        for other in others {
+            if !members.iter().any(|m| m.id == other.id) {
+                members.push(other);
+            }
+        }
+        let max = self.config.realtime.max_dm_members;
+        if members.len() < 2 || members.len() > max {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("a direct message has 2 to {max} people, you included"),
+            ));
+        }
+        let mut ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        let name = format!(
+            "{DM_PREFIX}{}",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join("-")
+        );
+        match self.channel(&name, Some(user)).await {
+            Ok(channel) => return Ok(channel),
+            Err(err) if err.0.code == ErrorCode::ChannelNotFound => {}
+            Err(err) => return Err(err),
+        }
+        let settings = ChannelSettings {
+            kind: Some(ChannelType::Private),
+            ..Default::default()
+        };
+        let channel = match self.create_channel_unchecked(user, &name, settings).await {
+            Ok(channel) => channel,
+            // Opened by someone else at the same moment.
+            Err(err) if err.0.code == ErrorCode::ChannelExists => {
+                return self.channel(&name, Some(user)).await;
+            }
+            Err(err) => return Err(err),
+        };
+        for member in members.iter().filter(|m| m.id != user.id) {
+            self.add_member(&channel, member).await?;
+        }
+        Ok(channel)
     }
 
     /// Channels this session may see.
@@ -560,6 +636,11 @@ impl AppState {
         }
         if channel.is_instance() || channel.is_document() {
             return Err(Error::forbidden("this channel takes no members"));
+        }
+        if channel.record.name.starts_with(DM_PREFIX) {
+            return Err(Error::forbidden(
+                "a direct-message channel has fixed members: open one with everyone in it",
+            ));
         }
         let invitee_name = invitee.to_owned();
         let invitee = self

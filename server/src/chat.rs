@@ -230,6 +230,87 @@ impl AppState {
     }
 }
 
+/// A search as asked (see `Op::Search`).
+pub struct SearchQuery<'a> {
+    pub query: &'a str,
+    pub channel: Option<&'a str>,
+    pub author: Option<&'a str>,
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+impl AppState {
+    /// Full-text search over every message this user may read.
+    pub async fn search(
+        &self,
+        user: &UserRecord,
+        q: SearchQuery<'_>,
+    ) -> Result<Vec<parley_protocol::SearchHit>> {
+        let SearchQuery {
+            query,
+            channel,
+            author,
+            after,
+            before,
+            limit,
+        } = q;
+        if query.chars().count() > 500 {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "the query is too long",
+            ));
+        }
+        let channels: Vec<i64> = match channel {
+            Some(name) => {
+                let channel = self.channel(name, Some(user)).await?;
+                channel.check_read(Some(user))?;
+                vec![channel.record.id]
+            }
+            None => self
+                .directory
+                .all()
+                .into_iter()
+                .filter(|c| !c.is_template() && c.check_read(Some(user)).is_ok())
+                .map(|c| c.record.id)
+                .collect(),
+        };
+        let author_id = match author {
+            Some(name) => {
+                let name = name.to_owned();
+                let found = self
+                    .store
+                    .read(move |conn| store::user_by_name(conn, &name))
+                    .await?;
+                match found {
+                    Some(u) => Some(u.id),
+                    None => return Ok(Vec::new()),
+                }
+            }
+            None => None,
+        };
+        let limit = limit
+            .unwrap_or(20)
+            .clamp(1, self.config.realtime.max_search_results);
+        let query = query.to_owned();
+        self.store
+            .read(move |conn| {
+                store::search_messages(
+                    conn,
+                    &query,
+                    &store::SearchFilter {
+                        channels: &channels,
+                        author_id,
+                        after,
+                        before,
+                        limit,
+                    },
+                )
+            })
+            .await
+    }
+}
+
 /// An emoji (or short code like `:tada:`): 1 to 64 bytes, no whitespace or control characters.
 pub fn validate_emoji(emoji: &str) -> Result<()> {
     let ok = !emoji.is_empty()

@@ -88,6 +88,10 @@ pub struct RealtimeConfig {
     /// is answered, and the connection reads nothing else meanwhile. Replies to sends may
     /// arrive after replies to requests sent later.
     pub max_pending_sends: usize,
+    /// Most people in a direct-message channel (the one who opens it included).
+    pub max_dm_members: usize,
+    /// Most hits one `search` returns.
+    pub max_search_results: u32,
     /// Most messages one history request returns.
     pub max_history_page: u32,
     /// Longest a fresh connection may stay before its first frame (anonymous sessions included).
@@ -207,6 +211,8 @@ impl Default for RealtimeConfig {
             handshake_timeout: Duration::from_secs(10),
             max_history_page: 500,
             max_pending_sends: 64,
+            max_dm_members: 9,
+            max_search_results: 100,
         }
     }
 }
@@ -355,6 +361,11 @@ impl Config {
         }
         if self.websocket.ping_interval.is_zero() || self.websocket.pong_timeout.is_zero() {
             return fail("websocket.ping_interval and pong_timeout must be above zero");
+        }
+        if self.realtime.max_dm_members < 2 || self.realtime.max_search_results == 0 {
+            return fail(
+                "realtime.max_dm_members must be at least 2, max_search_results at least 1",
+            );
         }
         if self.realtime.max_history_page == 0 {
             return fail("realtime.max_history_page must be at least 1");

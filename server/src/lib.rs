@@ -7,7 +7,7 @@
 
 pub mod auth;
 pub mod channels;
-mod chat;
+pub mod chat;
 pub mod config;
 pub mod docs;
 pub mod error;

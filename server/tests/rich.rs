@@ -156,3 +156,141 @@ async fn edits_deletes_and_reactions() {
         .ok(json!({"type": "message_delete", "channel": "team", "message_id": bob_msg}))
         .await;
 }
+
+#[tokio::test]
+async fn search_sees_only_readable_current_messages() {
+    let server = TestServer::start(RELAXED).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "open"}))
+        .await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "secret", "channel_type": "private"}))
+        .await;
+    for (channel, text, id) in [
+        ("open", "the quarterly roadmap is ready", "s1"),
+        ("secret", "the secret roadmap for the acquisition", "s2"),
+        ("open", "lunch at noon", "s3"),
+    ] {
+        alice
+            .ok(json!({"type": "send", "channel": channel, "text": text, "client_id": id}))
+            .await;
+    }
+    let mut bob = server.connect(Some(&bob_token)).await;
+    let found = bob.ok(json!({"type": "search", "query": "roadmap"})).await;
+    let hits = found["hits"].as_array().unwrap();
+    assert_eq!(
+        hits.len(),
+        1,
+        "bob must not see the private channel: {found}"
+    );
+    assert_eq!(hits[0]["message"]["channel"], "open");
+    assert!(hits[0]["snippet"].as_str().unwrap().contains("[roadmap]"));
+    bob.err(
+        json!({"type": "search", "query": "roadmap", "channel": "secret"}),
+        "forbidden",
+    )
+    .await;
+    let found = alice.ok(json!({"type": "search", "query": "road"})).await;
+    assert_eq!(
+        found["hits"].as_array().unwrap().len(),
+        2,
+        "prefix of the last word"
+    );
+    let found = alice
+        .ok(json!({"type": "search", "query": "roadmap", "channel": "secret", "author": "alice"}))
+        .await;
+    assert_eq!(found["hits"].as_array().unwrap().len(), 1);
+    let found = alice
+        .ok(json!({"type": "search", "query": "roadmap", "author": "bob"}))
+        .await;
+    assert!(found["hits"].as_array().unwrap().is_empty());
+    // Edits are searchable under the new text only; deletes are gone.
+    let open_hit = alice.ok(json!({"type": "search", "query": "lunch"})).await;
+    let id = open_hit["hits"][0]["message"]["id"].as_i64().unwrap();
+    alice
+        .ok(json!({"type": "message_edit", "channel": "open", "message_id": id, "text": "dinner at eight"}))
+        .await;
+    assert!(
+        alice.ok(json!({"type": "search", "query": "lunch"})).await["hits"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        alice.ok(json!({"type": "search", "query": "dinner"})).await["hits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    alice
+        .ok(json!({"type": "message_delete", "channel": "open", "message_id": id}))
+        .await;
+    assert!(
+        alice.ok(json!({"type": "search", "query": "dinner"})).await["hits"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Syntax characters are plain text, never an error.
+    alice
+        .ok(json!({"type": "search", "query": "\"NEAR( * OR -"}))
+        .await;
+}
+
+#[tokio::test]
+async fn direct_messages_are_one_channel_per_set_of_people() {
+    let server = TestServer::start(RELAXED).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let carol_token = server.register("carol").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    let mut bob = server.connect(Some(&bob_token)).await;
+    let mut carol = server.connect(Some(&carol_token)).await;
+    let first = alice.ok(json!({"type": "dm_open", "users": ["bob"]})).await;
+    let name = first["channel"]["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("dm:"), "{name}");
+    assert_eq!(first["channel"]["channel_type"], "private");
+    // The same pair, from either side, any number of times: the same channel.
+    let again = bob
+        .ok(json!({"type": "dm_open", "users": ["alice", "alice"]}))
+        .await;
+    assert_eq!(again["channel"]["name"], name.as_str());
+    bob.ok(json!({"type": "send", "channel": name, "text": "psst", "client_id": "d1"}))
+        .await;
+    // Outsiders see nothing; nobody can be added; the name cannot be taken by hand.
+    carol
+        .err(json!({"type": "history", "channel": name}), "forbidden")
+        .await;
+    alice
+        .err(
+            json!({"type": "channel_invite", "channel": name, "user": "carol"}),
+            "forbidden",
+        )
+        .await;
+    carol
+        .err(
+            json!({"type": "channel_create", "channel": "dm:99-100"}),
+            "invalid_channel_name",
+        )
+        .await;
+    // A group is another channel; nobody alone; unknown users are refused.
+    let group = carol
+        .ok(json!({"type": "dm_open", "users": ["alice", "bob"]}))
+        .await;
+    assert_ne!(group["channel"]["name"], name.as_str());
+    carol
+        .err(json!({"type": "dm_open", "users": []}), "invalid_request")
+        .await;
+    carol
+        .err(
+            json!({"type": "dm_open", "users": ["nobody"]}),
+            "user_not_found",
+        )
+        .await;
+    let (_, list) = server.get("/api/channels", Some(&alice_token)).await;
+    assert!(list.to_string().contains(&name));
+}

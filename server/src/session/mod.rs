@@ -536,6 +536,35 @@ impl Session {
                     .react(self.user()?, &channel, message_id, &emoji, true)
                     .await?,
             ),
+            Op::Search {
+                query,
+                channel,
+                author,
+                after,
+                before,
+                limit,
+            } => Reply::Search {
+                hits: state
+                    .search(
+                        self.user()?,
+                        crate::chat::SearchQuery {
+                            query: &query,
+                            channel: channel.as_deref(),
+                            author: author.as_deref(),
+                            after,
+                            before,
+                            limit,
+                        },
+                    )
+                    .await?,
+            },
+            Op::DmOpen { users } => {
+                let user = self.user()?;
+                let channel = state.dm_open(user, &users).await?;
+                Reply::DmOpen {
+                    channel: state.channel_info(&channel, Some(user)),
+                }
+            }
             Op::ReactionRemove {
                 channel,
                 message_id,

@@ -526,3 +526,86 @@ pub fn react(
     )?;
     Ok((change, Some(published)))
 }
+
+/// What a search may look at.
+pub struct SearchFilter<'a> {
+    /// The channels the user may read (only these are searched).
+    pub channels: &'a [i64],
+    pub author_id: Option<i64>,
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// Full-text search: plain words (each must appear, the last may be a prefix), best first.
+pub fn search(
+    conn: &Connection,
+    query: &str,
+    filter: &SearchFilter<'_>,
+) -> Result<Vec<parley_protocol::SearchHit>> {
+    let words: Vec<String> = query
+        .split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() || filter.channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last = words.len() - 1;
+    let fts = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == last {
+                format!("\"{w}\"*")
+            } else {
+                format!("\"{w}\"")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let channels = serde_json::to_string(filter.channels).map_err(Error::internal)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "{MESSAGE_SELECT} JOIN messages_fts ON messages_fts.rowid = m.id
+         WHERE messages_fts MATCH ?1
+           AND m.channel_id IN (SELECT value FROM json_each(?2))
+           AND m.deleted_at IS NULL
+           AND (?3 IS NULL OR m.author_id = ?3)
+           AND (?4 IS NULL OR m.created_at >= ?4)
+           AND (?5 IS NULL OR m.created_at < ?5)
+         ORDER BY rank LIMIT ?6"
+    ))?;
+    let mut hits = Vec::new();
+    let mut rows = stmt.query(params![
+        fts,
+        channels,
+        filter.author_id,
+        filter.after,
+        filter.before,
+        filter.limit
+    ])?;
+    while let Some(row) = rows.next()? {
+        let message = message_from_row(row)?;
+        hits.push(message);
+    }
+    drop(rows);
+    let mut out = Vec::with_capacity(hits.len());
+    let mut snippet = conn.prepare_cached(
+        "SELECT snippet(messages_fts, 0, '[', ']', '…', 12) FROM messages_fts
+         WHERE messages_fts MATCH ?1 AND rowid = ?2",
+    )?;
+    for message in hits {
+        let text: String = snippet
+            .query_row(params![fts, message.id], |r| r.get(0))
+            .unwrap_or_else(|_| message.text.clone());
+        out.push(parley_protocol::SearchHit {
+            message,
+            snippet: text,
+        });
+    }
+    Ok(out)
+}

@@ -169,6 +169,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (message_id, emoji, user_id)
     ) WITHOUT ROWID;
     "#,
+    // 5: server-side full-text search over messages (edits and deletes keep it current).
+    r#"
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        text, content = 'messages', content_rowid = 'id', tokenize = 'unicode61'
+    );
+    INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE deleted_at IS NULL;
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

@@ -31,8 +31,8 @@ pub use channels::{
 };
 pub use messages::{
     append_event, append_message, count_events_between, delete_message, edit_message,
-    events_between, history, message_in, prune, react, reactions_of, AppendOutcome, NewMessage,
-    Reacting, StoredEvent,
+    events_between, history, message_in, prune, react, reactions_of, search as search_messages,
+    AppendOutcome, NewMessage, Reacting, SearchFilter, StoredEvent,
 };
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
