@@ -455,6 +455,30 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
             }
             inner.emit(ClientEvent::Reaction { reaction });
         }
+        Event::Mention { message, muted } => {
+            if let Some(seq) = seq {
+                let name = channel.clone();
+                inner
+                    .store
+                    .run(move |c| store::advance_to(c, &name, seq))
+                    .await?;
+            }
+            inner.emit(ClientEvent::Mention { message, muted });
+        }
+        Event::Read { read } => {
+            let (name, state) = (channel.clone(), read.clone());
+            inner
+                .store
+                .run(move |c| {
+                    store::set_read(c, &state.channel, state.last_read)?;
+                    if let Some(seq) = seq {
+                        store::advance_to(c, &name, seq)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            inner.emit(ClientEvent::Read { read });
+        }
         Event::MemberJoined { user } => member(inner, channel, seq, user, true).await?,
         Event::MemberLeft { user } => member(inner, channel, seq, user, false).await?,
         Event::Presence {

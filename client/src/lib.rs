@@ -117,6 +117,15 @@ pub enum ClientEvent {
     Reaction {
         reaction: parley_protocol::ReactionChange,
     },
+    /// A message mentions this user (from the personal channel `@me`; `muted`: do not notify).
+    Mention {
+        message: Box<Message>,
+        muted: bool,
+    },
+    /// This user's read position or mute changed (on any of their devices).
+    Read {
+        read: parley_protocol::ReadState,
+    },
     /// The channel's history was recreated on the server; its cache was dropped.
     ChannelReset {
         channel: String,

@@ -35,6 +35,9 @@ pub struct Message {
     /// The message was deleted: its text is empty and it is kept only as a place in history.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Users this message mentions (`@name`, or everyone for `@channel` / `@here`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<i64>,
     /// Reactions, by emoji (in history pages; live changes come as `reaction` events).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionCount>,
@@ -119,6 +122,11 @@ pub enum Event {
     },
     /// Durable: a reaction was added or removed.
     Reaction { reaction: ReactionChange },
+    /// Durable, on the user's personal channel `@me`: a message mentions them (`muted` when
+    /// they muted that channel: count it, do not notify).
+    Mention { message: Box<Message>, muted: bool },
+    /// Durable, on `@me`: the user read a channel up to `seq` (on any of their devices).
+    Read { read: crate::ReadState },
     /// Durable, on a document's comments channel: a comment or reply was added.
     CommentCreated { comment: Box<crate::Comment> },
     /// Durable: a comment's text was edited by its author.
@@ -138,6 +146,8 @@ impl Event {
                 | Event::MessageEdited { .. }
                 | Event::MessageDeleted { .. }
                 | Event::Reaction { .. }
+                | Event::Mention { .. }
+                | Event::Read { .. }
                 | Event::MemberJoined { .. }
                 | Event::MemberLeft { .. }
                 | Event::CommentCreated { .. }

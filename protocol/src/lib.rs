@@ -20,7 +20,7 @@ pub use event::{
     UserRef,
 };
 pub use reply::{
-    ChannelInfo, Hello, HistoryPage, Limits, Reply, ResetReason, SearchHit, SendResult,
+    ChannelInfo, Hello, HistoryPage, Limits, ReadState, Reply, ResetReason, SearchHit, SendResult,
     ServerFrame, SubscribeResult, Synced,
 };
 pub use request::{Authentication, ChannelSettings, ChannelType, Op, Request};

@@ -185,6 +185,27 @@ pub enum Reply {
     DmOpen {
         channel: ChannelInfo,
     },
+    MarkRead(ReadState),
+    Mute(ReadState),
+    Unmute(ReadState),
+    Unread {
+        channels: Vec<ReadState>,
+    },
+}
+
+/// Where a user stands in a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadState {
+    pub channel: String,
+    /// Everything up to this seq has been read.
+    pub last_read: u64,
+    /// Messages by others after `last_read` (deleted ones not counted).
+    pub unread: u64,
+    /// Of those, the ones that mention this user (by name, `@channel` or `@here`).
+    pub mentions: u64,
+    /// Muted until this instant (Unix milliseconds); `i64::MAX` means forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<i64>,
 }
 
 /// A search result: the message and an excerpt with the matches between `[` and `]`.

@@ -179,6 +179,24 @@ pub enum Op {
     DmOpen {
         users: Vec<String>,
     },
+    /// Everything up to `seq` in `channel` has been read (synced to this user's other devices
+    /// through their personal channel `@me`).
+    MarkRead {
+        channel: String,
+        seq: u64,
+    },
+    /// Mute a channel until `until` (Unix milliseconds), or forever when absent. Muted channels
+    /// still count unread messages; their mentions arrive flagged `muted`.
+    Mute {
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<i64>,
+    },
+    Unmute {
+        channel: String,
+    },
+    /// Unread and mention counts of every channel this user is a member of.
+    Unread,
 }
 
 impl Op {
@@ -204,6 +222,10 @@ impl Op {
         "reaction_remove",
         "search",
         "dm_open",
+        "mark_read",
+        "mute",
+        "unmute",
+        "unread",
     ];
 
     pub fn is_known_type(kind: &str) -> bool {
@@ -233,6 +255,10 @@ impl Op {
             Op::ReactionRemove { .. } => "reaction_remove",
             Op::Search { .. } => "search",
             Op::DmOpen { .. } => "dm_open",
+            Op::MarkRead { .. } => "mark_read",
+            Op::Mute { .. } => "mute",
+            Op::Unmute { .. } => "unmute",
+            Op::Unread => "unread",
         }
     }
 }

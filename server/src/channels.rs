@@ -20,6 +20,9 @@ use crate::{
 
 pub const MAX_NAME_LEN: usize = 100;
 
+/// Every user's personal channel (a `user_specific` template).
+pub const PERSONAL: &str = "@me";
+
 /// Direct-message channels are named `dm:<user ids, ascending, joined by '-'>`.
 pub const DM_PREFIX: &str = "dm:";
 
@@ -91,6 +94,12 @@ impl Channel {
     }
     pub fn role(&self, user_id: i64) -> Option<Role> {
         self.members.read().ok()?.get(&user_id).copied()
+    }
+    pub fn member_ids(&self) -> Vec<i64> {
+        self.members
+            .read()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
     }
     pub fn member_count(&self) -> u64 {
         self.members.read().map(|m| m.len() as u64).unwrap_or(0)
@@ -737,6 +746,37 @@ impl AppState {
         for channel_id in std::iter::once(id).chain(instances) {
             self.hubs.remove(channel_id);
         }
+        Ok(())
+    }
+
+    /// The built-in template of every user's personal channel `@me` (mentions, read positions
+    /// and mutes of their other devices). `@` cannot appear in channel names people choose.
+    pub async fn ensure_personal_template(&self) -> Result<()> {
+        if self.directory.by_name(PERSONAL).is_some() {
+            return Ok(());
+        }
+        let record = self
+            .store
+            .write(|tx, _| {
+                if let Some(existing) = store::channel_by_name(tx, PERSONAL)? {
+                    return Ok((existing, Vec::new()));
+                }
+                let new = NewChannel {
+                    name: PERSONAL.into(),
+                    kind: ChannelType::Private,
+                    authentication: Authentication::Required,
+                    presence: false,
+                    message_history: None,
+                    message_retention_secs: None,
+                    user_specific: true,
+                    auto_subscribe: false,
+                    max_participants: Some(1),
+                    topic: Some("your mentions and read positions".into()),
+                };
+                Ok((store::channel_insert(tx, &new, None, None)?, Vec::new()))
+            })
+            .await?;
+        self.directory.insert(record, Vec::new());
         Ok(())
     }
 

@@ -66,22 +66,45 @@ impl AppState {
         self.check_user_send_rate(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
+        let targets = self.mention_targets(&channel, user, text).await?;
         let (channel_id, name) = (channel.record.id, channel.record.name.clone());
         let author = user.to_ref();
         let (text, client_id) = (text.to_owned(), client_id.to_owned());
         let committed = self
             .store
             .submit(move |tx, state| {
+                let mentioned: Vec<i64> = targets.iter().map(|t| t.user_id).collect();
+                let now = store::now_ms();
                 let new = store::NewMessage {
                     channel_id,
                     channel_name: &name,
                     author: &author,
                     text: &text,
                     client_id: &client_id,
-                    now: store::now_ms(),
+                    now,
+                    mentions: &mentioned,
                 };
                 let (outcome, published) = store::append_message(tx, state, new)?;
-                Ok((outcome, published.into_iter().collect()))
+                let mut published: Vec<_> = published.into_iter().collect();
+                // Each mentioned user hears of it on their personal channel, in the same
+                // transaction: a mention is never stored without its notification.
+                if !outcome.duplicate {
+                    for target in &targets {
+                        published.push(store::append_event(
+                            tx,
+                            state,
+                            target.personal.record.id,
+                            &target.personal.record.name,
+                            parley_protocol::Event::Mention {
+                                message: Box::new(outcome.message.clone()),
+                                muted: target.muted,
+                            },
+                            now,
+                            Some(author.id),
+                        )?);
+                    }
+                }
+                Ok((outcome, published))
             })
             .await?;
         Ok(async move {

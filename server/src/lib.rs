@@ -15,6 +15,7 @@ mod http;
 pub mod hub;
 mod maintenance;
 pub mod ratelimit;
+mod reads;
 pub mod session;
 pub mod store;
 
@@ -135,6 +136,7 @@ impl Server {
             tracker: TaskTracker::new(),
         });
         state.apply_configured_channels().await?;
+        state.ensure_personal_template().await?;
         drop(store);
         Ok(Self { state, writer })
     }

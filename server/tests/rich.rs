@@ -294,3 +294,119 @@ async fn direct_messages_are_one_channel_per_set_of_people() {
     let (_, list) = server.get("/api/channels", Some(&alice_token)).await;
     assert!(list.to_string().contains(&name));
 }
+
+#[tokio::test]
+async fn read_state_mentions_and_mutes() {
+    let server = TestServer::start(RELAXED).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "team"}))
+        .await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "random"}))
+        .await;
+    let mut bob_phone = server.connect(Some(&bob_token)).await;
+    bob_phone
+        .ok(json!({"type": "channel_join", "channel": "team"}))
+        .await;
+    bob_phone
+        .ok(json!({"type": "channel_join", "channel": "random"}))
+        .await;
+    // Bob's laptop follows only his personal channel, not the channels themselves.
+    let mut bob_laptop = server.connect(Some(&bob_token)).await;
+    bob_laptop
+        .ok(json!({"type": "subscribe", "channel": "@me"}))
+        .await;
+
+    for (i, text) in [
+        "hello all",
+        "@bob can you look?",
+        "@channel standup now",
+        "bye",
+    ]
+    .iter()
+    .enumerate()
+    {
+        alice
+            .ok(json!({"type": "send", "channel": "team", "text": text, "client_id": format!("t{i}")}))
+            .await;
+    }
+    // Mentions reach bob where he listens, though he is not subscribed to the channel.
+    let first = bob_laptop.wait_for(|f| f["kind"] == "mention").await;
+    assert_eq!(first["message"]["text"], "@bob can you look?");
+    assert_eq!(first["muted"], false);
+    let second = bob_laptop.wait_for(|f| f["kind"] == "mention").await;
+    assert_eq!(second["message"]["text"], "@channel standup now");
+    let unread = bob_phone.ok(json!({"type": "unread"})).await;
+    let team = unread["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "team")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (team["unread"].as_u64(), team["mentions"].as_u64()),
+        (Some(4), Some(2)),
+        "{team}"
+    );
+
+    // Reading on the phone (up to the @bob message) moves the position for the laptop too.
+    let upto = first["message"]["seq"].as_u64().unwrap();
+    let read = bob_phone
+        .ok(json!({"type": "mark_read", "channel": "team", "seq": upto}))
+        .await;
+    assert_eq!(
+        (read["unread"].as_u64(), read["mentions"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let synced = bob_laptop.wait_for(|f| f["kind"] == "read").await;
+    assert_eq!(synced["read"]["channel"], "team");
+    assert_eq!(synced["read"]["last_read"].as_u64(), Some(upto));
+    // Never backwards.
+    let read = bob_phone
+        .ok(json!({"type": "mark_read", "channel": "team", "seq": 1}))
+        .await;
+    assert_eq!(read["last_read"].as_u64(), Some(upto));
+
+    // Muted: mentions still counted and delivered, flagged muted; unread still counted.
+    let muted = bob_phone
+        .ok(json!({"type": "mute", "channel": "random"}))
+        .await;
+    assert_eq!(muted["muted_until"].as_i64(), Some(i64::MAX));
+    alice
+        .ok(json!({"type": "send", "channel": "random", "text": "@bob fyi", "client_id": "r1"}))
+        .await;
+    let mention = bob_laptop.wait_for(|f| f["kind"] == "mention").await;
+    assert_eq!(mention["muted"], true);
+    let unread = bob_phone.ok(json!({"type": "unread"})).await;
+    let random = unread["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "random")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (random["unread"].as_u64(), random["mentions"].as_u64()),
+        (Some(1), Some(1))
+    );
+    bob_phone
+        .err(
+            json!({"type": "mute", "channel": "random", "until": 1}),
+            "invalid_request",
+        )
+        .await;
+    let unmuted = bob_phone
+        .ok(json!({"type": "unmute", "channel": "random"}))
+        .await;
+    assert!(unmuted.get("muted_until").is_none(), "{unmuted}");
+    // The personal channel is nobody else's.
+    let mut alice2 = server.connect(Some(&alice_token)).await;
+    let mine = alice2
+        .ok(json!({"type": "subscribe", "channel": "@me", "since": 0}))
+        .await;
+    assert_ne!(mine["channel"], "@me#2");
+}

@@ -558,6 +558,18 @@ impl Session {
                     )
                     .await?,
             },
+            Op::MarkRead { channel, seq } => {
+                Reply::MarkRead(state.mark_read(self.user()?, &channel, seq).await?)
+            }
+            Op::Mute { channel, until } => {
+                Reply::Mute(state.mute(self.user()?, &channel, until, false).await?)
+            }
+            Op::Unmute { channel } => {
+                Reply::Unmute(state.mute(self.user()?, &channel, None, true).await?)
+            }
+            Op::Unread => Reply::Unread {
+                channels: state.unread(self.user()?).await?,
+            },
             Op::DmOpen { users } => {
                 let user = self.user()?;
                 let channel = state.dm_open(user, &users).await?;

@@ -62,6 +62,8 @@ pub struct NewMessage<'a> {
     pub text: &'a str,
     pub client_id: &'a str,
     pub now: i64,
+    /// Users the text mentions (resolved by the caller).
+    pub mentions: &'a [i64],
 }
 
 /// Stores a message unless this author already sent this `client_id`, in which case the
@@ -78,6 +80,7 @@ pub fn append_message(
         text,
         client_id,
         now,
+        mentions,
     } = new;
     if let Some(original) = message_by_client_id(tx, author.id, client_id)? {
         return Ok((
@@ -96,7 +99,7 @@ pub fn append_message(
     .execute(params![
         channel_id, seq as i64, author.id, client_id, text, now
     ])?;
-    let message = Message {
+    let mut message = Message {
         id: tx.last_insert_rowid(),
         channel: channel_name.to_owned(),
         seq,
@@ -107,8 +110,12 @@ pub fn append_message(
         ts: now,
         edited_at: None,
         deleted: false,
+        mentions: Vec::new(),
         reactions: Vec::new(),
     };
+    message.mentions = mentions.to_vec();
+    message.mentions.retain(|u| *u != author.id);
+    insert_mentions(tx, &message, channel_id)?;
     let published = append_event(
         tx,
         state,
@@ -152,6 +159,7 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         ts,
         edited_at: row.get::<_, Option<i64>>(10)?.map(format_ts),
         deleted: row.get::<_, Option<i64>>(11)?.is_some(),
+        mentions: Vec::new(),
         reactions: Vec::new(),
     })
 }
@@ -195,6 +203,7 @@ pub fn history(
     messages.truncate(limit as usize);
     for message in &mut messages {
         message.reactions = reactions_of(conn, message.id)?;
+        message.mentions = mentions_of(conn, message.id)?;
     }
     Ok((messages, has_more))
 }
@@ -608,4 +617,78 @@ pub fn search(
         });
     }
     Ok(out)
+}
+
+pub fn mentions_of(conn: &Connection, message_id: i64) -> Result<Vec<i64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id FROM mentions WHERE message_id = ?1 ORDER BY user_id")?;
+    let rows = stmt
+        .query_map([message_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rows)
+}
+
+pub fn insert_mentions(tx: &Connection, message: &Message, channel_id: i64) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO mentions (user_id, message_id, channel_id, seq) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for user in &message.mentions {
+        stmt.execute(params![user, message.id, channel_id, message.seq as i64])?;
+    }
+    Ok(())
+}
+
+/// (last read seq, muted until) of a user in a channel.
+pub fn read_state(conn: &Connection, user_id: i64, channel_id: i64) -> Result<(u64, Option<i64>)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT last_read, muted_until FROM read_state WHERE user_id = ?1 AND channel_id = ?2",
+        )?
+        .query_row(params![user_id, channel_id], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?))
+        })
+        .optional()?
+        .unwrap_or((0, None)))
+}
+
+/// Moves the read position forward (never back).
+pub fn mark_read(tx: &Connection, user_id: i64, channel_id: i64, seq: u64) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO read_state (user_id, channel_id, last_read) VALUES (?1, ?2, ?3)
+         ON CONFLICT(user_id, channel_id) DO UPDATE SET last_read = max(last_read, excluded.last_read)",
+    )?
+    .execute(params![user_id, channel_id, seq as i64])?;
+    Ok(())
+}
+
+pub fn set_mute(tx: &Connection, user_id: i64, channel_id: i64, until: Option<i64>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO read_state (user_id, channel_id, muted_until) VALUES (?1, ?2, ?3)
+         ON CONFLICT(user_id, channel_id) DO UPDATE SET muted_until = excluded.muted_until",
+    )?
+    .execute(params![user_id, channel_id, until])?;
+    Ok(())
+}
+
+/// Messages by others after `last_read` (not deleted), and how many of them mention the user.
+pub fn unread_counts(
+    conn: &Connection,
+    user_id: i64,
+    channel_id: i64,
+    last_read: u64,
+) -> Result<(u64, u64)> {
+    let unread: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE channel_id = ?1 AND seq > ?2 AND author_id != ?3
+             AND deleted_at IS NULL",
+        )?
+        .query_row(params![channel_id, last_read as i64, user_id], |r| r.get(0))?;
+    let mentions: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM mentions n JOIN messages m ON m.id = n.message_id
+             WHERE n.user_id = ?1 AND n.channel_id = ?2 AND n.seq > ?3 AND m.deleted_at IS NULL",
+        )?
+        .query_row(params![user_id, channel_id, last_read as i64], |r| r.get(0))?;
+    Ok((unread as u64, mentions as u64))
 }

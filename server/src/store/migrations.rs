@@ -186,6 +186,25 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
     "#,
+    // 6: read positions, mutes and mentions.
+    r#"
+    CREATE TABLE read_state (
+        user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        channel_id  INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        last_read   INTEGER NOT NULL DEFAULT 0,
+        muted_until INTEGER,
+        PRIMARY KEY (user_id, channel_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE mentions (
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL,
+        seq        INTEGER NOT NULL,
+        PRIMARY KEY (user_id, message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX mentions_unread ON mentions(user_id, channel_id, seq);
+    CREATE INDEX mentions_message ON mentions(message_id);
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

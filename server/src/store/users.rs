@@ -91,6 +91,15 @@ pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRecord>>
         .optional()?)
 }
 
+pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<UserRecord>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"
+        ))?
+        .query_row([id], user_from_row)
+        .optional()?)
+}
+
 pub fn insert_token(
     conn: &Connection,
     user_id: i64,
