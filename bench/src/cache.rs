@@ -59,6 +59,7 @@ fn message(channel: &str, seq: u64, text: String) -> Message {
         ts: 1_790_000_000_000 + seq as i64,
         edited_at: None,
         deleted: false,
+        thread: None,
         mentions: Vec::new(),
         reactions: Vec::new(),
     }

@@ -377,6 +377,7 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         ts: row.get(8)?,
         edited_at: None,
         deleted: false,
+        thread: None,
         mentions: Vec::new(),
         reactions: Vec::new(),
     })

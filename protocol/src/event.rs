@@ -35,12 +35,29 @@ pub struct Message {
     /// The message was deleted: its text is empty and it is kept only as a place in history.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// For a thread's root message: the thread's summary (in history pages; changes come as
+    /// `thread_updated` events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Box<ThreadSummary>>,
     /// Users this message mentions (`@name`, or everyone for `@channel` / `@here`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<i64>,
     /// Reactions, by emoji (in history pages; live changes come as `reaction` events).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionCount>,
+}
+
+/// A thread under a message: its replies live in the channel `channel` (`thread#<root id>`),
+/// subscribed to and resumed like any channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    pub root_id: i64,
+    pub channel: String,
+    pub reply_count: u64,
+    #[serde(default)]
+    pub last_reply_at: Option<String>,
+    /// Who replied, first repliers first.
+    pub participants: Vec<i64>,
 }
 
 /// How many users reacted to a message with one emoji, and who.
@@ -122,6 +139,8 @@ pub enum Event {
     },
     /// Durable: a reaction was added or removed.
     Reaction { reaction: ReactionChange },
+    /// Durable, on the thread's parent channel: a reply was added to a thread.
+    ThreadUpdated { thread: ThreadSummary },
     /// Durable, on the user's personal channel `@me`: a message mentions them (`muted` when
     /// they muted that channel: count it, do not notify).
     Mention { message: Box<Message>, muted: bool },
@@ -146,6 +165,7 @@ impl Event {
                 | Event::MessageEdited { .. }
                 | Event::MessageDeleted { .. }
                 | Event::Reaction { .. }
+                | Event::ThreadUpdated { .. }
                 | Event::Mention { .. }
                 | Event::Read { .. }
                 | Event::MemberJoined { .. }

@@ -17,7 +17,7 @@ pub use doc::{Comment, CommentAnchor, DocInfo, DocRole, VersionInfo};
 pub use error::{ErrorBody, ErrorCode};
 pub use event::{
     Event, EventFrame, Message, PresenceEntry, PresenceState, ReactionChange, ReactionCount,
-    UserRef,
+    ThreadSummary, UserRef,
 };
 pub use reply::{
     ChannelInfo, Hello, HistoryPage, Limits, ReadState, Reply, ResetReason, SearchHit, SendResult,

@@ -191,6 +191,10 @@ pub enum Reply {
     Unread {
         channels: Vec<ReadState>,
     },
+    ThreadOpen {
+        root: Message,
+        thread: crate::ThreadSummary,
+    },
 }
 
 /// Where a user stands in a channel.

@@ -197,6 +197,12 @@ pub enum Op {
     },
     /// Unread and mention counts of every channel this user is a member of.
     Unread,
+    /// The thread under a message (created on first use): reply by sending to its channel
+    /// (`thread#<root id>`), follow it with `subscribe` (and `since`) like any channel.
+    ThreadOpen {
+        channel: String,
+        message_id: i64,
+    },
 }
 
 impl Op {
@@ -226,6 +232,7 @@ impl Op {
         "mute",
         "unmute",
         "unread",
+        "thread_open",
     ];
 
     pub fn is_known_type(kind: &str) -> bool {
@@ -259,6 +266,7 @@ impl Op {
             Op::Mute { .. } => "mute",
             Op::Unmute { .. } => "unmute",
             Op::Unread => "unread",
+            Op::ThreadOpen { .. } => "thread_open",
         }
     }
 }

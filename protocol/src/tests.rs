@@ -134,6 +134,7 @@ fn event_frame_snapshot() {
                 ts: 1_795_827_600_000,
                 edited_at: None,
                 deleted: false,
+                thread: None,
                 mentions: Vec::new(),
                 reactions: Vec::new(),
             },

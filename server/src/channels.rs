@@ -131,8 +131,23 @@ impl Channel {
         self.record.doc_id.is_some()
     }
 
+    /// A thread's channel: read and post as in its parent channel.
+    pub fn is_thread(&self) -> bool {
+        self.record.thread_root.is_some()
+    }
+
+    fn parent(&self) -> Option<Arc<Channel>> {
+        self.parent.read().ok().and_then(|p| p.clone())
+    }
+
     /// May this session read (subscribe, history, presence)?
     pub fn check_read(&self, user: Option<&UserRecord>) -> Result<()> {
+        if self.is_thread() {
+            return match self.parent() {
+                Some(parent) => parent.check_read(user),
+                None => Err(Error::forbidden("this thread's channel is gone")),
+            };
+        }
         if self.is_document() {
             let parent = self.parent.read().ok().and_then(|p| p.clone());
             return match (parent, user) {
@@ -162,6 +177,12 @@ impl Channel {
 
     /// May this user post?
     pub fn check_send(&self, user: &UserRecord) -> Result<()> {
+        if self.is_thread() {
+            return match self.parent() {
+                Some(parent) => parent.check_send(user),
+                None => Err(Error::forbidden("this thread's channel is gone")),
+            };
+        }
         self.check_read(Some(user))?;
         if self.is_document() {
             return Err(Error::forbidden(
@@ -180,6 +201,12 @@ impl Channel {
 
     /// Channel admins and workspace admins may manage the channel.
     pub fn check_manage(&self, user: &UserRecord) -> Result<()> {
+        if self.is_thread() {
+            return match self.parent() {
+                Some(parent) => parent.check_manage(user),
+                None => Err(Error::forbidden("this thread's channel is gone")),
+            };
+        }
         if self.is_document() {
             return Err(Error::forbidden(
                 "a document's comments channel is managed with its document",
@@ -546,7 +573,9 @@ impl AppState {
             .directory
             .all()
             .into_iter()
-            .filter(|c| !c.is_template() && !c.is_document() && c.check_read(user).is_ok())
+            .filter(|c| {
+                !c.is_template() && !c.is_document() && !c.is_thread() && c.check_read(user).is_ok()
+            })
             .map(|c| self.channel_info(&c, user))
             .collect())
     }
@@ -615,9 +644,9 @@ impl AppState {
     pub async fn join_channel(&self, user: &UserRecord, name: &str) -> Result<Arc<Channel>> {
         let channel = self.channel(name, Some(user)).await?;
         channel.check_read(Some(user))?;
-        if channel.is_document() {
+        if channel.is_document() || channel.is_thread() {
             return Err(Error::forbidden(
-                "a document's comments channel has no members; subscribe to it",
+                "this channel has no members of its own; subscribe to it",
             ));
         }
         if channel.record.kind == ChannelType::Private && !channel.is_member(user.id) {
@@ -643,7 +672,7 @@ impl AppState {
         if !user.is_admin {
             channel.check_send(user)?;
         }
-        if channel.is_instance() || channel.is_document() {
+        if channel.is_instance() || channel.is_document() || channel.is_thread() {
             return Err(Error::forbidden("this channel takes no members"));
         }
         if channel.record.name.starts_with(DM_PREFIX) {
@@ -713,6 +742,11 @@ impl AppState {
             Some(channel) => channel,
             None => self.load_channel(name).await?,
         };
+        if channel.is_thread() || channel.is_document() {
+            return Err(Error::forbidden(
+                "this channel goes with its message or document, not on its own",
+            ));
+        }
         if let Err(err) = channel.check_manage(user) {
             // Outsiders of a private channel learn nothing more than "forbidden".
             channel.check_read(Some(user))?;

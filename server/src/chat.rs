@@ -67,6 +67,12 @@ impl AppState {
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         let targets = self.mention_targets(&channel, user, text).await?;
+        let thread_root = channel.record.thread_root;
+        let parent = channel
+            .record
+            .parent_id
+            .and_then(|id| self.directory.by_id(id))
+            .map(|p| (p.record.id, p.record.name.clone()));
         let (channel_id, name) = (channel.record.id, channel.record.name.clone());
         let author = user.to_ref();
         let (text, client_id) = (text.to_owned(), client_id.to_owned());
@@ -86,6 +92,21 @@ impl AppState {
                 };
                 let (outcome, published) = store::append_message(tx, state, new)?;
                 let mut published: Vec<_> = published.into_iter().collect();
+                // A reply in a thread: the root's summary changes, and its channel hears it.
+                if let (Some(root), Some((parent_id, parent_name))) = (thread_root, &parent) {
+                    if !outcome.duplicate {
+                        let thread = store::thread_reply(tx, root, author.id, now)?;
+                        published.push(store::append_event(
+                            tx,
+                            state,
+                            *parent_id,
+                            parent_name,
+                            parley_protocol::Event::ThreadUpdated { thread },
+                            now,
+                            Some(author.id),
+                        )?);
+                    }
+                }
                 // Each mentioned user hears of it on their personal channel, in the same
                 // transaction: a mention is never stored without its notification.
                 if !outcome.duplicate {
@@ -250,6 +271,47 @@ impl AppState {
                 Ok((change, published.into_iter().collect()))
             })
             .await
+    }
+}
+
+impl AppState {
+    /// The thread under a message, created on first use.
+    pub async fn thread_open(
+        &self,
+        user: &UserRecord,
+        channel: &str,
+        message_id: i64,
+    ) -> Result<(Message, parley_protocol::ThreadSummary)> {
+        let channel = self.channel(channel, Some(user)).await?;
+        channel.check_read(Some(user))?;
+        if channel.is_thread() || channel.is_document() {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "threads live under messages of ordinary channels (no threads in threads)",
+            ));
+        }
+        let (channel_id, user_id) = (channel.record.id, user.id);
+        let (root, record, summary) = self
+            .store
+            .write(move |tx, _| {
+                let root = store::message_in(tx, channel_id, message_id)?
+                    .filter(|m| !m.deleted)
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::MessageNotFound,
+                            format!("no message {message_id}"),
+                        )
+                    })?;
+                let record = store::open_thread(tx, message_id, channel_id, user_id)?;
+                let summary = store::thread_summary(tx, message_id)?
+                    .ok_or_else(|| Error::internal("thread vanished"))?;
+                Ok(((root, record, summary), Vec::new()))
+            })
+            .await?;
+        if self.directory.by_id(record.id).is_none() {
+            self.directory.insert_channel(record);
+        }
+        Ok((root, summary))
     }
 }
 

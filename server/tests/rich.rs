@@ -410,3 +410,128 @@ async fn read_state_mentions_and_mutes() {
         .await;
     assert_ne!(mine["channel"], "@me#2");
 }
+
+#[tokio::test]
+async fn threads_have_their_own_resumable_stream_and_a_summary() {
+    let server = TestServer::start(RELAXED).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let eve_token = server.register("eve").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "team", "channel_type": "private"}))
+        .await;
+    alice
+        .ok(json!({"type": "channel_invite", "channel": "team", "user": "bob"}))
+        .await;
+    alice
+        .ok(json!({"type": "subscribe", "channel": "team"}))
+        .await;
+    let root = alice
+        .ok(json!({"type": "send", "channel": "team", "text": "release on friday?", "client_id": "r"}))
+        .await;
+    let root_id = root["message"]["id"].as_i64().unwrap();
+    let mut bob = server.connect(Some(&bob_token)).await;
+    let opened = bob
+        .ok(json!({"type": "thread_open", "channel": "team", "message_id": root_id}))
+        .await;
+    let thread = opened["thread"]["channel"].as_str().unwrap().to_owned();
+    assert_eq!(thread, format!("thread#{root_id}"));
+    assert_eq!(opened["thread"]["reply_count"], 0);
+    bob.ok(json!({"type": "subscribe", "channel": thread}))
+        .await;
+    for (i, text) in ["yes", "after the freeze"].iter().enumerate() {
+        bob.ok(
+            json!({"type": "send", "channel": thread, "text": text, "client_id": format!("b{i}")}),
+        )
+        .await;
+    }
+    alice
+        .ok(json!({"type": "send", "channel": thread, "text": "ok", "client_id": "a1"}))
+        .await;
+    // The parent channel hears the summary change; history carries it on the root.
+    let mut last = json!(null);
+    for _ in 0..3 {
+        last = alice.event("team", "thread_updated").await;
+    }
+    assert_eq!(last["thread"]["reply_count"], 3);
+    let (_, page) = server
+        .get("/api/channels/team/messages", Some(&alice_token))
+        .await;
+    let root_in_history = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == root_id)
+        .unwrap()
+        .clone();
+    assert_eq!(root_in_history["thread"]["reply_count"], 3);
+    assert_eq!(
+        root_in_history["thread"]["participants"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Replies stay out of the channel's own history.
+    assert!(!page.to_string().contains("after the freeze"));
+    // Resume the thread like a channel.
+    let mut again = server.connect(Some(&bob_token)).await;
+    again
+        .ok(json!({"type": "subscribe", "channel": thread, "since": 1}))
+        .await;
+    let mut texts = Vec::new();
+    loop {
+        let frame = again.recv().await;
+        if frame["type"] == "synced" {
+            break;
+        }
+        texts.push(
+            frame["message"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(texts, ["after the freeze", "ok"]);
+    // Outsiders of the private channel cannot read or write the thread; no threads in threads;
+    // the thread's channel is not listed and cannot be joined or deleted on its own.
+    let mut eve = server.connect(Some(&eve_token)).await;
+    eve.err(json!({"type": "subscribe", "channel": thread}), "forbidden")
+        .await;
+    eve.err(
+        json!({"type": "send", "channel": thread, "text": "hi", "client_id": "e"}),
+        "forbidden",
+    )
+    .await;
+    eve.err(
+        json!({"type": "thread_open", "channel": "team", "message_id": root_id}),
+        "forbidden",
+    )
+    .await;
+    let reply_id = bob.ok(json!({"type": "history", "channel": thread})).await["messages"][0]["id"]
+        .as_i64()
+        .unwrap();
+    bob.err(
+        json!({"type": "thread_open", "channel": thread, "message_id": reply_id}),
+        "invalid_request",
+    )
+    .await;
+    bob.err(
+        json!({"type": "channel_join", "channel": thread}),
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        server
+            .delete(
+                &format!("/api/channels/{}", thread.replace('#', "%23")),
+                Some(&alice_token)
+            )
+            .await
+            .0,
+        403
+    );
+    let (_, list) = server.get("/api/channels", Some(&alice_token)).await;
+    assert!(!list.to_string().contains("thread#"), "{list}");
+}

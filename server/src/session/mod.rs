@@ -567,6 +567,15 @@ impl Session {
             Op::Unmute { channel } => {
                 Reply::Unmute(state.mute(self.user()?, &channel, None, true).await?)
             }
+            Op::ThreadOpen {
+                channel,
+                message_id,
+            } => {
+                let (root, thread) = state
+                    .thread_open(self.user()?, &channel, message_id)
+                    .await?;
+                Reply::ThreadOpen { root, thread }
+            }
             Op::Unread => Reply::Unread {
                 channels: state.unread(self.user()?).await?,
             },

@@ -28,8 +28,11 @@ pub struct ChannelRecord {
     pub pruned_through: u64,
     /// For a document's comments channel: the document.
     pub doc_id: Option<i64>,
-    /// For a document's comments channel: the channel the document belongs to, if any.
+    /// For a document's comments channel: the channel the document belongs to, if any; for a
+    /// thread: the channel of its root message.
     pub parent_id: Option<i64>,
+    /// For a thread's channel: the root message.
+    pub thread_root: Option<i64>,
 }
 
 /// What is needed to create a channel (or apply a configured one).
@@ -49,7 +52,7 @@ pub struct NewChannel {
 
 const COLUMNS: &str = "id, name, kind, authentication, presence, message_history, \
     message_retention_secs, user_specific, auto_subscribe, max_participants, topic, owner_id, \
-    template_id, epoch, head_seq, pruned_through, doc_id, parent_id";
+    template_id, epoch, head_seq, pruned_through, doc_id, parent_id, thread_root";
 
 fn kind_to_str(kind: ChannelType) -> &'static str {
     match kind {
@@ -100,6 +103,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ChannelRecord> {
         pruned_through: row.get::<_, i64>(15)? as u64,
         doc_id: row.get(16)?,
         parent_id: row.get(17)?,
+        thread_root: row.get(18)?,
     })
 }
 

@@ -2,7 +2,8 @@
 //! holding the exact frame subscribers received, so resuming replays identical bytes.
 
 use parley_protocol::{
-    ErrorCode, Event, EventFrame, Message, ReactionChange, ReactionCount, ServerFrame, UserRef,
+    ErrorCode, Event, EventFrame, Message, ReactionChange, ReactionCount, ServerFrame,
+    ThreadSummary, UserRef,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -110,6 +111,7 @@ pub fn append_message(
         ts: now,
         edited_at: None,
         deleted: false,
+        thread: None,
         mentions: Vec::new(),
         reactions: Vec::new(),
     };
@@ -159,6 +161,7 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         ts,
         edited_at: row.get::<_, Option<i64>>(10)?.map(format_ts),
         deleted: row.get::<_, Option<i64>>(11)?.is_some(),
+        thread: None,
         mentions: Vec::new(),
         reactions: Vec::new(),
     })
@@ -204,6 +207,7 @@ pub fn history(
     for message in &mut messages {
         message.reactions = reactions_of(conn, message.id)?;
         message.mentions = mentions_of(conn, message.id)?;
+        message.thread = thread_summary(conn, message.id)?.map(Box::new);
     }
     Ok((messages, has_more))
 }
@@ -691,4 +695,86 @@ pub fn unread_counts(
         )?
         .query_row(params![user_id, channel_id, last_read as i64], |r| r.get(0))?;
     Ok((unread as u64, mentions as u64))
+}
+
+/// The thread under `root_id`, if one was opened.
+pub fn thread_summary(conn: &Connection, root_id: i64) -> Result<Option<ThreadSummary>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT c.name, t.reply_count, t.last_reply_at, t.participants
+             FROM threads t JOIN channels c ON c.id = t.channel_id WHERE t.root_id = ?1",
+        )?
+        .query_row([root_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .optional()?;
+    Ok(
+        row.map(|(channel, count, last, participants)| ThreadSummary {
+            root_id,
+            channel,
+            reply_count: count.max(0) as u64,
+            last_reply_at: last.map(format_ts),
+            participants: serde_json::from_str(&participants).unwrap_or_default(),
+        }),
+    )
+}
+
+/// Creates the channel of the thread under `root_id` (in `parent_id`).
+pub fn open_thread(
+    tx: &Connection,
+    root_id: i64,
+    parent_id: i64,
+    created_by: i64,
+) -> Result<super::ChannelRecord> {
+    let name = format!("thread#{root_id}");
+    if let Some(existing) = super::channels::by_name(tx, &name)? {
+        return Ok(existing);
+    }
+    tx.execute(
+        "INSERT INTO channels (name, kind, authentication, presence, epoch, created_by,
+             created_at, parent_id, thread_root)
+         VALUES (?1, 'public', 'required', 0, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            name,
+            super::channels::new_epoch(),
+            created_by,
+            super::now_ms(),
+            parent_id,
+            root_id
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO threads (root_id, channel_id) VALUES (?1, ?2)",
+        params![root_id, id],
+    )?;
+    super::channels::by_id(tx, id)?.ok_or_else(|| Error::internal("thread channel vanished"))
+}
+
+/// Counts a reply in its thread's summary.
+pub fn thread_reply(
+    tx: &Connection,
+    root_id: i64,
+    author_id: i64,
+    now: i64,
+) -> Result<ThreadSummary> {
+    let mut summary = thread_summary(tx, root_id)?
+        .ok_or_else(|| Error::internal("reply to a thread that was never opened"))?;
+    if !summary.participants.contains(&author_id) {
+        summary.participants.push(author_id);
+    }
+    let participants = serde_json::to_string(&summary.participants).map_err(Error::internal)?;
+    tx.prepare_cached(
+        "UPDATE threads SET reply_count = reply_count + 1, last_reply_at = ?2, participants = ?3
+         WHERE root_id = ?1",
+    )?
+    .execute(params![root_id, now, participants])?;
+    summary.reply_count += 1;
+    summary.last_reply_at = Some(format_ts(now));
+    Ok(summary)
 }

@@ -205,6 +205,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX mentions_unread ON mentions(user_id, channel_id, seq);
     CREATE INDEX mentions_message ON mentions(message_id);
     "#,
+    // 7: threads. A thread's replies live in a channel of their own (channels.thread_root),
+    // whose access follows its parent channel; the summary is kept on the root.
+    r#"
+    ALTER TABLE channels ADD COLUMN thread_root INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+    CREATE UNIQUE INDEX channels_thread ON channels(thread_root) WHERE thread_root IS NOT NULL;
+    CREATE TABLE threads (
+        root_id       INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        channel_id    INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        reply_count   INTEGER NOT NULL DEFAULT 0,
+        last_reply_at INTEGER,
+        participants  TEXT NOT NULL DEFAULT '[]'
+    );
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

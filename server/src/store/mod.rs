@@ -34,7 +34,10 @@ pub use messages::{
     events_between, history, message_in, prune, react, reactions_of, search as search_messages,
     AppendOutcome, NewMessage, Reacting, SearchFilter, StoredEvent,
 };
-pub use messages::{mark_read, mentions_of, read_state, set_mute, unread_counts};
+pub use messages::{
+    mark_read, mentions_of, open_thread, read_state, set_mute, thread_reply, thread_summary,
+    unread_counts,
+};
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
     user_by_id, user_by_name, user_with_password, TokenRecord, UserRecord,
