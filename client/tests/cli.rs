@@ -222,3 +222,74 @@ async fn messages_composed_offline_across_processes_arrive_once_in_order() {
     assert!(ok && out.is_empty(), "{out}");
     let _ = Duration::from_secs(0);
 }
+
+#[tokio::test]
+async fn conversation_commands() {
+    let server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    server.register("bob").await;
+    server.create_channel(&token, "team").await;
+    let (alice, bob) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    login(&server, alice.path(), "alice").await;
+    login(&server, bob.path(), "bob").await;
+    let (ok, _, _) = parley(bob.path(), &["join", "team"], None).await;
+    assert!(ok);
+    let (ok, _, _) = parley(alice.path(), &["send", "team", "@bob ship it?"], None).await;
+    assert!(ok);
+    let (ok, out, _) = parley(bob.path(), &["--json", "unread"], None).await;
+    assert!(ok, "{out}");
+    let team: serde_json::Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["state"]["channel"] == "team")
+        .unwrap();
+    assert_eq!(team["state"]["mentions"], 1);
+    // Find the message id, then thread, react, edit, delete.
+    let (_, out, _) = parley(alice.path(), &["--json", "history", "team"], None).await;
+    let message: serde_json::Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["kind"] == "message")
+        .unwrap();
+    let id = message["message"]["id"].as_i64().unwrap().to_string();
+    let (ok, out, err) = parley(
+        bob.path(),
+        &["thread", "team", &id, "--reply", "yes, go"],
+        None,
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("└") && out.contains("bob: yes, go"), "{out}");
+    let (ok, out, _) = parley(bob.path(), &["react", "team", &id, "🚀"], None).await;
+    assert!(ok && out.contains("reacted"), "{out}");
+    let (ok, _, err) = parley(bob.path(), &["edit", "team", &id, "mine now"], None).await;
+    assert!(!ok && err.contains("forbidden"), "{err}");
+    let (ok, out, _) = parley(
+        alice.path(),
+        &["edit", "team", &id, "@bob ship it today?"],
+        None,
+    )
+    .await;
+    assert!(ok && out.contains("edited"), "{out}");
+    let (ok, out, _) = parley(alice.path(), &["delete", "team", &id], None).await;
+    assert!(ok && out.contains("deleted"), "{out}");
+    let (_, page) = server
+        .get("/api/channels/team/messages", Some(&token))
+        .await;
+    assert_eq!(page["messages"][0]["deleted"], true);
+    // A direct message, from either side the same channel.
+    let (ok, out_a, _) = parley(alice.path(), &["--json", "dm", "bob"], None).await;
+    assert!(ok);
+    let (ok, out_b, _) = parley(bob.path(), &["--json", "dm", "alice"], None).await;
+    assert!(ok);
+    let name = |out: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        v["channel"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(name(&out_a), name(&out_b));
+    let dm = name(&out_a);
+    let (ok, _, _) = parley(alice.path(), &["send", &dm, "just between us"], None).await;
+    assert!(ok);
+    let (ok, out, _) = parley(bob.path(), &["history", &dm], None).await;
+    assert!(ok && out.contains("alice: just between us"), "{out}");
+}

@@ -82,6 +82,17 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Open (or find) the direct-message channel with these people and follow it.
+    Dm { users: Vec<String> },
+    /// Unread messages and mentions per channel.
+    Unread,
+    /// Show a message's thread (`--reply TEXT` to answer in it).
+    Thread {
+        channel: String,
+        message_id: i64,
+        #[arg(long)]
+        reply: Option<String>,
+    },
     /// Documents.
     Doc {
         #[command(subcommand)]
@@ -480,6 +491,82 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
                 if remove { "unreacted" } else { "reacted" },
             )
             .await?;
+        }
+        Command::Dm { users } => {
+            if !online {
+                bail!("opening a direct message needs the server, which is not reachable");
+            }
+            let value = client
+                .request(parley_protocol::Op::DmOpen {
+                    users: users.clone(),
+                })
+                .await?;
+            let name = value["channel"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            client.subscribe(&name).await?;
+            out.line(
+                json!({"kind": "dm", "channel": name, "users": users}),
+                || format!("{name} (send to it with `parley send {name} TEXT`)"),
+            );
+        }
+        Command::Unread => {
+            if !online {
+                bail!("unread counts come from the server, which is not reachable");
+            }
+            let value = client.request(parley_protocol::Op::Unread).await?;
+            for ch in value["channels"].as_array().cloned().unwrap_or_default() {
+                let line = format!(
+                    "{:<30} {:>5} unread {:>4} mentions{}",
+                    ch["channel"].as_str().unwrap_or_default(),
+                    ch["unread"],
+                    ch["mentions"],
+                    if ch.get("muted_until").is_some() {
+                        "  (muted)"
+                    } else {
+                        ""
+                    }
+                );
+                out.line(json!({"kind": "unread", "state": ch}), || line);
+            }
+        }
+        Command::Thread {
+            channel,
+            message_id,
+            reply,
+        } => {
+            if !online {
+                bail!("opening a thread needs the server, which is not reachable");
+            }
+            let value = client
+                .request(parley_protocol::Op::ThreadOpen {
+                    channel: channel.clone(),
+                    message_id,
+                })
+                .await?;
+            let thread = value["thread"]["channel"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            client.subscribe(&thread).await?;
+            if let Some(text) = reply {
+                client.send(&thread, &text).await?;
+                client.flushed(Duration::from_secs(15)).await?;
+            }
+            let root = value["root"].clone();
+            out.line(json!({"kind": "root", "message": root}), || {
+                format!(
+                    "#{} {}: {}",
+                    root["seq"],
+                    root["author"]["name"].as_str().unwrap_or_default(),
+                    root["text"].as_str().unwrap_or_default()
+                )
+            });
+            for m in client.history(&thread, None, 200).await? {
+                let line = format!("  └ #{} {}: {}", m.seq, m.author.name, m.text);
+                out.line(json!({"kind": "reply", "message": m}), || line);
+            }
         }
         Command::History { channel, limit } => {
             if online {
