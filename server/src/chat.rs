@@ -377,6 +377,8 @@ impl AppState {
         let limit = limit
             .unwrap_or(20)
             .clamp(1, self.config.realtime.max_search_results);
+        // Whatever was sent until now is searchable.
+        while crate::maintenance::index_now(self).await? >= 5000 {}
         let query = query.to_owned();
         self.store
             .read(move |conn| {

@@ -13,7 +13,7 @@ pub mod docs;
 pub mod error;
 mod http;
 pub mod hub;
-mod maintenance;
+pub(crate) mod maintenance;
 pub mod ratelimit;
 mod reads;
 pub mod session;

@@ -7,7 +7,42 @@ use crate::{store, AppState};
 
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(retention_loop(Arc::clone(&state)));
+    tokio::spawn(index_loop(Arc::clone(&state)));
     tokio::spawn(token_check_loop(state));
+}
+
+/// How often new messages are added to the search index (searches also index first).
+const INDEX_EVERY: Duration = Duration::from_millis(250);
+/// Most messages indexed in one write.
+const INDEX_BATCH: i64 = 5000;
+
+/// Keeps the search index behind the writes by at most `INDEX_EVERY` (plus a backlog).
+async fn index_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(INDEX_EVERY);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        loop {
+            match index_now(&state).await {
+                Ok(n) if n as i64 >= INDEX_BATCH => continue, // more waiting
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(%err, "search indexing failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Indexes what is pending (one batch).
+pub async fn index_now(state: &AppState) -> crate::Result<u64> {
+    state
+        .store
+        .write(|tx, _| Ok((store::index_pending(tx, INDEX_BATCH)?, Vec::new())))
+        .await
 }
 
 async fn retention_loop(state: Arc<AppState>) {

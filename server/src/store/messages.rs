@@ -778,3 +778,26 @@ pub fn thread_reply(
     summary.last_reply_at = Some(format_ts(now));
     Ok(summary)
 }
+
+/// Indexes messages written since the last run (at most `batch`); how many it indexed.
+pub fn index_pending(tx: &Connection, batch: i64) -> Result<u64> {
+    let through: i64 = tx
+        .prepare_cached("SELECT indexed_through FROM search_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let newest: i64 = tx
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")?
+        .query_row([], |r| r.get(0))?;
+    if newest <= through {
+        return Ok(0);
+    }
+    let upto = newest.min(through + batch);
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO messages_fts (rowid, text)
+             SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 AND deleted_at IS NULL",
+        )?
+        .execute(params![through, upto])?;
+    tx.prepare_cached("UPDATE search_state SET indexed_through = ?1 WHERE id = 1")?
+        .execute([upto])?;
+    Ok(n as u64)
+}
