@@ -537,10 +537,20 @@ impl AppState {
             "{DM_PREFIX}{}",
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join("-")
         );
-        match self.channel(&name, Some(user)).await {
-            Ok(channel) => return Ok(channel),
-            Err(err) if err.0.code == ErrorCode::ChannelNotFound => {}
-            Err(err) => return Err(err),
+        let existing = match self.directory.by_name(&name) {
+            Some(channel) => Some(channel),
+            None => match self.load_channel(&name).await {
+                Ok(channel) => Some(channel),
+                Err(err) if err.0.code == ErrorCode::ChannelNotFound => None,
+                Err(err) => return Err(err),
+            },
+        };
+        if let Some(channel) = existing {
+            // One of its people who left comes back by opening it again.
+            if !channel.is_member(user.id) {
+                self.add_member(&channel, user).await?;
+            }
+            return Ok(channel);
         }
         let settings = ChannelSettings {
             kind: Some(ChannelType::Private),
@@ -723,10 +733,19 @@ impl AppState {
             .await?;
         channel.set_member(user.id, None);
         if channel.record.kind == ChannelType::Private {
-            if let Some(hub) = self.hubs.existing(channel.record.id) {
-                let _ = hub
-                    .send(crate::hub::HubCmd::RemoveUser { user_id: user.id })
-                    .await;
+            // The channel's threads go with it.
+            let threads = self
+                .directory
+                .all()
+                .into_iter()
+                .filter(|c| c.is_thread() && c.record.parent_id == Some(channel.record.id))
+                .map(|c| c.record.id);
+            for id in std::iter::once(channel.record.id).chain(threads) {
+                if let Some(hub) = self.hubs.existing(id) {
+                    let _ = hub
+                        .send(crate::hub::HubCmd::RemoveUser { user_id: user.id })
+                        .await;
+                }
             }
         }
         // Their role on the channel's documents changed (viewer, or no access at all).

@@ -111,7 +111,7 @@ impl AppState {
                 // transaction: a mention is never stored without its notification.
                 if !outcome.duplicate {
                     for target in &targets {
-                        published.push(store::append_event(
+                        let event = store::append_event(
                             tx,
                             state,
                             target.personal.record.id,
@@ -122,7 +122,15 @@ impl AppState {
                             },
                             now,
                             Some(author.id),
-                        )?);
+                        )?;
+                        store::mention_event(
+                            tx,
+                            target.user_id,
+                            outcome.message.id,
+                            event.channel_id,
+                            event.seq,
+                        )?;
+                        published.push(event);
                     }
                 }
                 Ok((outcome, published))

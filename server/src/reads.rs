@@ -42,9 +42,16 @@ impl AppState {
         if names.is_empty() {
             return Ok(Vec::new());
         }
+        // In a thread, members, mutes and access are the parent channel's.
+        let parent = channel
+            .record
+            .parent_id
+            .filter(|_| channel.is_thread())
+            .and_then(|id| self.directory.by_id(id));
+        let home: &Channel = parent.as_deref().unwrap_or(channel);
         let everyone = names.iter().any(|n| n == "channel" || n == "here");
         let mut ids: Vec<i64> = if everyone {
-            channel.member_ids()
+            home.member_ids()
         } else {
             Vec::new()
         };
@@ -52,7 +59,7 @@ impl AppState {
             .into_iter()
             .filter(|n| n != "channel" && n != "here")
             .collect();
-        let channel_id = channel.record.id;
+        let channel_id = home.record.id;
         let (users, mutes) = {
             let mut ids_for_read = std::mem::take(&mut ids);
             let author_id = author.id;

@@ -535,3 +535,73 @@ async fn threads_have_their_own_resumable_stream_and_a_summary() {
     let (_, list) = server.get("/api/channels", Some(&alice_token)).await;
     assert!(!list.to_string().contains("thread#"), "{list}");
 }
+
+#[tokio::test]
+async fn deleting_a_mentioning_message_redacts_the_mention_and_threads_mention_parents() {
+    let server = TestServer::start(RELAXED).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "team"}))
+        .await;
+    let mut bob = server.connect(Some(&bob_token)).await;
+    bob.ok(json!({"type": "channel_join", "channel": "team"}))
+        .await;
+    let sent = alice
+        .ok(json!({"type": "send", "channel": "team", "text": "@bob the password is hunter2", "client_id": "x"}))
+        .await;
+    let id = sent["message"]["id"].as_i64().unwrap();
+    alice
+        .ok(json!({"type": "message_delete", "channel": "team", "message_id": id}))
+        .await;
+    // Bob's personal channel replays the mention without its text.
+    bob.ok(json!({"type": "subscribe", "channel": "@me", "since": 0}))
+        .await;
+    let mut replay = String::new();
+    loop {
+        let frame = bob.recv().await;
+        if frame["type"] == "synced" {
+            break;
+        }
+        replay.push_str(&frame.to_string());
+    }
+    assert!(replay.contains("mention"), "{replay}");
+    assert!(
+        !replay.contains("hunter2"),
+        "deleted text kept in @me: {replay}"
+    );
+
+    // @channel in a thread notifies the parent channel's members.
+    let root = alice
+        .ok(json!({"type": "send", "channel": "team", "text": "root", "client_id": "r"}))
+        .await;
+    let root_id = root["message"]["id"].as_i64().unwrap();
+    let thread = alice
+        .ok(json!({"type": "thread_open", "channel": "team", "message_id": root_id}))
+        .await["thread"]["channel"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    alice
+        .ok(json!({"type": "send", "channel": thread, "text": "@channel look", "client_id": "t"}))
+        .await;
+    let mention = bob
+        .wait_for(|f| f["kind"] == "mention" && f["message"]["text"] == "@channel look")
+        .await;
+    assert_eq!(mention["message"]["channel"], thread.as_str());
+
+    // Leaving a DM and opening it again brings you back.
+    let dm = bob.ok(json!({"type": "dm_open", "users": ["alice"]})).await["channel"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    bob.ok(json!({"type": "channel_leave", "channel": dm}))
+        .await;
+    bob.err(json!({"type": "history", "channel": dm}), "forbidden")
+        .await;
+    let back = bob.ok(json!({"type": "dm_open", "users": ["alice"]})).await;
+    assert_eq!(back["channel"]["name"], dm.as_str());
+    assert_eq!(back["channel"]["member"], true);
+    bob.ok(json!({"type": "history", "channel": dm})).await;
+}

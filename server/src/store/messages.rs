@@ -452,6 +452,27 @@ pub fn delete_message(
             )?
         ])?;
     }
+    // The mention notifications on personal channels carry the message too.
+    let mention_events: Vec<(i64, i64, String)> = tx
+        .prepare_cached(
+            "SELECT n.event_channel_id, n.event_seq, c.name FROM mentions n
+             JOIN channels c ON c.id = n.event_channel_id
+             WHERE n.message_id = ?1 AND n.event_seq IS NOT NULL",
+        )?
+        .query_map([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (event_channel, event_seq, name) in mention_events {
+        let text = serde_json::to_string(&ServerFrame::Event(EventFrame {
+            channel: name,
+            seq: Some(event_seq as u64),
+            event: Event::Mention {
+                message: Box::new(redacted.clone()),
+                muted: false,
+            },
+        }))
+        .map_err(Error::internal)?;
+        redact.execute(params![event_channel, event_seq, text])?;
+    }
     append_event(
         tx,
         state,
@@ -764,7 +785,7 @@ pub fn thread_reply(
     now: i64,
 ) -> Result<ThreadSummary> {
     let mut summary = thread_summary(tx, root_id)?
-        .ok_or_else(|| Error::internal("reply to a thread that was never opened"))?;
+        .ok_or_else(|| Error::new(ErrorCode::MessageNotFound, "this thread's root is gone"))?;
     if !summary.participants.contains(&author_id) {
         summary.participants.push(author_id);
     }
@@ -800,4 +821,25 @@ pub fn index_pending(tx: &Connection, batch: i64) -> Result<u64> {
     tx.prepare_cached("UPDATE search_state SET indexed_through = ?1 WHERE id = 1")?
         .execute([upto])?;
     Ok(n as u64)
+}
+
+/// Records where a mention's notification event was stored.
+pub fn mention_event(
+    tx: &Connection,
+    user_id: i64,
+    message_id: i64,
+    event_channel_id: i64,
+    event_seq: u64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE mentions SET event_channel_id = ?3, event_seq = ?4
+         WHERE user_id = ?1 AND message_id = ?2",
+    )?
+    .execute(params![
+        user_id,
+        message_id,
+        event_channel_id,
+        event_seq as i64
+    ])?;
+    Ok(())
 }

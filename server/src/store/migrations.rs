@@ -208,10 +208,11 @@ const MIGRATIONS: &[&str] = &[
     // 7: threads. A thread's replies live in a channel of their own (channels.thread_root),
     // whose access follows its parent channel; the summary is kept on the root.
     r#"
-    ALTER TABLE channels ADD COLUMN thread_root INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+    -- No foreign keys to messages: retention may prune a root message, its thread stays.
+    ALTER TABLE channels ADD COLUMN thread_root INTEGER;
     CREATE UNIQUE INDEX channels_thread ON channels(thread_root) WHERE thread_root IS NOT NULL;
     CREATE TABLE threads (
-        root_id       INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        root_id       INTEGER PRIMARY KEY,
         channel_id    INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
         reply_count   INTEGER NOT NULL DEFAULT 0,
         last_reply_at INTEGER,
@@ -240,6 +241,11 @@ const MIGRATIONS: &[&str] = &[
         WHEN old.id <= (SELECT indexed_through FROM search_state) BEGIN
         INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END;
+    "#,
+    // 9: where each mention's event is stored, so deleting the message redacts it there too.
+    r#"
+    ALTER TABLE mentions ADD COLUMN event_channel_id INTEGER;
+    ALTER TABLE mentions ADD COLUMN event_seq INTEGER;
     "#,
 ];
 
