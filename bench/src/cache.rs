@@ -60,6 +60,7 @@ fn message(channel: &str, seq: u64, text: String) -> Message {
         edited_at: None,
         deleted: false,
         thread: None,
+        attachments: Vec::new(),
         mentions: Vec::new(),
         reactions: Vec::new(),
     }

@@ -124,6 +124,7 @@ async fn deliver(inner: &Arc<Inner>, entry: &OutboxEntry) -> Result<(), Wait> {
                 channel: entry.target.clone(),
                 text: entry.body.clone(),
                 client_id: entry.client_id.clone(),
+                attachments: Vec::new(),
             })
             .await
             .and_then(|value| {

@@ -378,6 +378,7 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         edited_at: None,
         deleted: false,
         thread: None,
+        attachments: Vec::new(),
         mentions: Vec::new(),
         reactions: Vec::new(),
     })

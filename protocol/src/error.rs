@@ -80,6 +80,12 @@ pub enum ErrorCode {
     MessageNotFound,
     /// The emoji is not acceptable (empty, too long, or contains spaces or control characters).
     InvalidEmoji,
+    /// The file is larger than `attachments.max_size`.
+    AttachmentTooLarge,
+    /// The upload would pass the user's `attachments.user_quota`.
+    QuotaExceeded,
+    /// No such attachment (or one this user may not download).
+    AttachmentNotFound,
 }
 
 impl ErrorCode {
@@ -122,6 +128,9 @@ impl ErrorCode {
             Self::VersionNotFound => "version_not_found",
             Self::MessageNotFound => "message_not_found",
             Self::InvalidEmoji => "invalid_emoji",
+            Self::AttachmentTooLarge => "attachment_too_large",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::AttachmentNotFound => "attachment_not_found",
         }
     }
 }

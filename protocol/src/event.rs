@@ -39,6 +39,9 @@ pub struct Message {
     /// `thread_updated` events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<Box<ThreadSummary>>,
+    /// Files attached to the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
     /// Users this message mentions (`@name`, or everyone for `@channel` / `@here`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<i64>,
@@ -58,6 +61,24 @@ pub struct ThreadSummary {
     pub last_reply_at: Option<String>,
     /// Who replied, first repliers first.
     pub participants: Vec<i64>,
+}
+
+/// An uploaded file. Its bytes are at `GET /api/attachments/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: i64,
+    /// The name the uploader gave (display only).
+    pub name: String,
+    /// Sniffed from the content by the server, never taken from the uploader.
+    pub mime: String,
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// For images: pixel dimensions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
 /// How many users reacted to a message with one emoji, and who.

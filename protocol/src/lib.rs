@@ -16,8 +16,8 @@ mod request;
 pub use doc::{Comment, CommentAnchor, DocInfo, DocRole, VersionInfo};
 pub use error::{ErrorBody, ErrorCode};
 pub use event::{
-    Event, EventFrame, Message, PresenceEntry, PresenceState, ReactionChange, ReactionCount,
-    ThreadSummary, UserRef,
+    Attachment, Event, EventFrame, Message, PresenceEntry, PresenceState, ReactionChange,
+    ReactionCount, ThreadSummary, UserRef,
 };
 pub use reply::{
     ChannelInfo, Hello, HistoryPage, Limits, ReadState, Reply, ResetReason, SearchHit, SendResult,

@@ -110,6 +110,9 @@ pub enum Op {
         channel: String,
         text: String,
         client_id: String,
+        /// Attachments uploaded by this user (`POST /api/attachments`) to post with the text.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<i64>,
     },
     /// Page backwards through a channel's messages.
     History {

@@ -26,7 +26,8 @@ fn request_send_decodes() {
             op: Op::Send {
                 channel: "team:general".into(),
                 text: "hi".into(),
-                client_id: "c1".into()
+                client_id: "c1".into(),
+                attachments: vec![],
             }
         }
     );
@@ -135,6 +136,7 @@ fn event_frame_snapshot() {
                 edited_at: None,
                 deleted: false,
                 thread: None,
+                attachments: Vec::new(),
                 mentions: Vec::new(),
                 reactions: Vec::new(),
             },

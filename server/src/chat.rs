@@ -36,7 +36,7 @@ impl AppState {
         text: &str,
         client_id: &str,
     ) -> Result<SendResult> {
-        self.submit_message(user, channel, text, client_id)
+        self.submit_message(user, channel, text, client_id, &[])
             .await?
             .await
     }
@@ -50,6 +50,7 @@ impl AppState {
         channel: &str,
         text: &str,
         client_id: &str,
+        attachments: &[i64],
     ) -> Result<impl std::future::Future<Output = Result<SendResult>> + Send + 'static> {
         validate_client_id(client_id)?;
         if text.trim().is_empty() {
@@ -67,6 +68,7 @@ impl AppState {
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         let targets = self.mention_targets(&channel, user, text).await?;
+        let attachments = self.own_attachments(user, attachments).await?;
         let thread_root = channel.record.thread_root;
         let parent = channel
             .record
@@ -89,6 +91,7 @@ impl AppState {
                     client_id: &client_id,
                     now,
                     mentions: &mentioned,
+                    attachments: &attachments,
                 };
                 let (outcome, published) = store::append_message(tx, state, new)?;
                 let mut published: Vec<_> = published.into_iter().collect();

@@ -27,6 +27,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub storage: StorageConfig,
     pub documents: DocumentsConfig,
+    pub attachments: AttachmentsConfig,
     /// Channels declared by the operator, keyed by name. Created at start if missing; their
     /// settings are applied on every start.
     pub channels: BTreeMap<String, ChannelConfig>,
@@ -244,6 +245,27 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// Files attached to messages (`/api/attachments`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// Largest file one upload may carry.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_size: u64,
+    /// Total bytes of the files one user has uploaded.
+    #[serde(deserialize_with = "byte_size")]
+    pub user_quota: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            max_size: 25 * 1024 * 1024,
+            user_quota: 1024 * 1024 * 1024,
+        }
+    }
+}
+
 /// Collaborative documents (`/docs/{name}`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -310,6 +332,7 @@ const ENV_SECTIONS: &[&str] = &[
     "rate_limit",
     "storage",
     "documents",
+    "attachments",
 ];
 
 impl Config {
@@ -469,6 +492,7 @@ fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
         "rate_limit" => check::<RateLimitConfig>(table, key),
         "storage" => check::<StorageConfig>(table, key),
         "documents" => check::<DocumentsConfig>(table, key),
+        "attachments" => check::<AttachmentsConfig>(table, key),
         _ => false,
     }
 }

@@ -64,7 +64,11 @@ impl Error {
             | ErrorCode::DocNotFound
             | ErrorCode::CommentNotFound
             | ErrorCode::VersionNotFound
-            | ErrorCode::MessageNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::MessageNotFound
+            | ErrorCode::AttachmentNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::AttachmentTooLarge | ErrorCode::QuotaExceeded => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ErrorCode::ChannelExists
             | ErrorCode::UserExists
             | ErrorCode::ChannelFull

@@ -40,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(channel_history).post(post_message),
         )
         .merge(crate::docs::http::routes())
+        .merge(crate::attachments::routes())
         .with_state(state)
 }
 

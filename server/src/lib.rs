@@ -5,6 +5,7 @@
 //! access rules) → `store` (all SQL, group-committing writer) and `hub` (per-channel fan-out,
 //! presence, typing). `http` serves the REST API, `/healthz` and the `/ws` upgrade.
 
+mod attachments;
 pub mod auth;
 pub mod channels;
 pub mod chat;

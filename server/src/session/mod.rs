@@ -411,6 +411,7 @@ impl Session {
                 channel,
                 text,
                 client_id,
+                attachments,
             } => {
                 let user = self.user()?.clone();
                 self.send_limit
@@ -424,7 +425,7 @@ impl Session {
                     .await
                     .map_err(|_| Error::internal("send permits closed"))?;
                 let committed = state
-                    .submit_message(&user, &channel, &text, &client_id)
+                    .submit_message(&user, &channel, &text, &client_id, &attachments)
                     .await?;
                 let (out, control, id) = (self.out.clone(), Arc::clone(&self.control), request.id);
                 tokio::spawn(async move {

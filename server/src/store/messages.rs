@@ -65,6 +65,8 @@ pub struct NewMessage<'a> {
     pub now: i64,
     /// Users the text mentions (resolved by the caller).
     pub mentions: &'a [i64],
+    /// Attachments (checked by the caller to be the author's).
+    pub attachments: &'a [i64],
 }
 
 /// Stores a message unless this author already sent this `client_id`, in which case the
@@ -82,6 +84,7 @@ pub fn append_message(
         client_id,
         now,
         mentions,
+        attachments,
     } = new;
     if let Some(original) = message_by_client_id(tx, author.id, client_id)? {
         return Ok((
@@ -112,12 +115,21 @@ pub fn append_message(
         edited_at: None,
         deleted: false,
         thread: None,
+        attachments: Vec::new(),
         mentions: Vec::new(),
         reactions: Vec::new(),
     };
     message.mentions = mentions.to_vec();
     message.mentions.retain(|u| *u != author.id);
     insert_mentions(tx, &message, channel_id)?;
+    for id in attachments {
+        tx.prepare_cached(
+            "INSERT INTO message_attachments (message_id, attachment_id) VALUES (?1, ?2)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![message.id, id])?;
+    }
+    message.attachments = attachments_of(tx, message.id)?;
     let published = append_event(
         tx,
         state,
@@ -162,6 +174,7 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         edited_at: row.get::<_, Option<i64>>(10)?.map(format_ts),
         deleted: row.get::<_, Option<i64>>(11)?.is_some(),
         thread: None,
+        attachments: Vec::new(),
         mentions: Vec::new(),
         reactions: Vec::new(),
     })
@@ -208,6 +221,7 @@ pub fn history(
         message.reactions = reactions_of(conn, message.id)?;
         message.mentions = mentions_of(conn, message.id)?;
         message.thread = thread_summary(conn, message.id)?.map(Box::new);
+        message.attachments = attachments_of(conn, message.id)?;
     }
     Ok((messages, has_more))
 }
@@ -842,4 +856,111 @@ pub fn mention_event(
         event_seq as i64
     ])?;
     Ok(())
+}
+
+fn attachment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<parley_protocol::Attachment> {
+    Ok(parley_protocol::Attachment {
+        id: r.get(0)?,
+        sha256: r.get(1)?,
+        size: r.get::<_, i64>(2)?.max(0) as u64,
+        mime: r.get(3)?,
+        name: r.get(4)?,
+        width: r.get(5)?,
+        height: r.get(6)?,
+    })
+}
+
+const ATTACHMENT_COLUMNS: &str = "a.id, a.sha256, a.size, a.mime, a.name, a.width, a.height";
+
+pub fn attachments_of(
+    conn: &Connection,
+    message_id: i64,
+) -> Result<Vec<parley_protocol::Attachment>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ATTACHMENT_COLUMNS} FROM message_attachments ma
+         JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_id = ?1 ORDER BY a.id"
+    ))?;
+    let rows = stmt
+        .query_map([message_id], attachment_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// An attachment with its uploader.
+pub fn attachment(
+    conn: &Connection,
+    id: i64,
+) -> Result<Option<(parley_protocol::Attachment, i64)>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {ATTACHMENT_COLUMNS}, a.uploader_id FROM attachments a WHERE a.id = ?1"
+        ))?
+        .query_row([id], |r| Ok((attachment_from_row(r)?, r.get(7)?)))
+        .optional()?)
+}
+
+/// Channels where a (not deleted) message carries this attachment.
+pub fn attachment_channels(conn: &Connection, id: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT m.channel_id FROM message_attachments ma JOIN messages m ON m.id = ma.message_id
+         WHERE ma.attachment_id = ?1 AND m.deleted_at IS NULL",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rows)
+}
+
+/// Bytes this user has uploaded.
+pub fn uploaded_bytes(conn: &Connection, user_id: i64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT coalesce(sum(size), 0) FROM attachments WHERE uploader_id = ?1")?
+        .query_row([user_id], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+pub struct NewAttachment<'a> {
+    pub sha256: &'a str,
+    pub size: u64,
+    pub mime: &'a str,
+    pub name: &'a str,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub uploader_id: i64,
+    /// The user's quota, checked inside the write (concurrent uploads cannot both pass).
+    pub quota: u64,
+}
+
+pub fn insert_attachment(
+    tx: &Connection,
+    new: NewAttachment<'_>,
+) -> Result<parley_protocol::Attachment> {
+    let used = uploaded_bytes(tx, new.uploader_id)?;
+    if used.saturating_add(new.size) > new.quota {
+        return Err(Error::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "this upload ({} bytes) would pass your quota of {} bytes ({used} used)",
+                new.size, new.quota
+            ),
+        ));
+    }
+    tx.prepare_cached(
+        "INSERT INTO attachments (sha256, size, mime, name, width, height, uploader_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        new.sha256,
+        new.size as i64,
+        new.mime,
+        new.name,
+        new.width,
+        new.height,
+        new.uploader_id,
+        super::now_ms()
+    ])?;
+    let id = tx.last_insert_rowid();
+    attachment(tx, id)?
+        .map(|(a, _)| a)
+        .ok_or_else(|| Error::internal("attachment vanished"))
 }

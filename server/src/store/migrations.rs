@@ -247,6 +247,28 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE mentions ADD COLUMN event_channel_id INTEGER;
     ALTER TABLE mentions ADD COLUMN event_seq INTEGER;
     "#,
+    // 10: attachments: content-addressed files (attachments/<sha256>) with their metadata.
+    r#"
+    CREATE TABLE attachments (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        mime        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        width       INTEGER,
+        height      INTEGER,
+        uploader_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE INDEX attachments_uploader ON attachments(uploader_id);
+    CREATE INDEX attachments_sha ON attachments(sha256);
+    CREATE TABLE message_attachments (
+        message_id    INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        attachment_id INTEGER NOT NULL REFERENCES attachments(id) ON DELETE CASCADE,
+        PRIMARY KEY (message_id, attachment_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_attachments_attachment ON message_attachments(attachment_id);
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,320 @@
+//! Attachments: files uploaded over HTTP, stored once per content (`attachments/<sha256>` under
+//! the data directory) with their metadata in SQLite, posted with messages, and downloaded by
+//! anyone who can read a channel where one was posted (and its uploader).
+//!
+//! The type is sniffed from the bytes, never taken from the uploader, and downloads carry
+//! headers that stop a browser or the app's webview from running them: `nosniff`, a sandboxing
+//! Content-Security-Policy, and `attachment` disposition for everything but raster images.
+
+use std::{path::PathBuf, sync::Arc};
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use futures_util::StreamExt;
+use parley_protocol::{Attachment, ErrorCode};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::{
+    error::{Error, Result},
+    http::Authed,
+    store::{self, UserRecord},
+    AppState,
+};
+
+/// Most attachments on one message.
+pub const MAX_PER_MESSAGE: usize = 10;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/attachments", post(upload))
+        .route("/api/attachments/{id}", get(download))
+}
+
+fn dir(state: &AppState) -> PathBuf {
+    state.config.data_dir().join("attachments")
+}
+
+fn path_of(state: &AppState, sha: &str) -> PathBuf {
+    dir(state).join(&sha[..2]).join(sha)
+}
+
+/// Raster images a browser may show inline (never SVG: it can carry script).
+const INLINE: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The type of `bytes` (the file's start), from its content only.
+pub fn sniff(bytes: &[u8]) -> String {
+    if let Some(kind) = infer::get(bytes) {
+        return kind.mime_type().to_owned();
+    }
+    let text = std::str::from_utf8(bytes).is_ok()
+        || std::str::from_utf8(&bytes[..bytes.len().saturating_sub(3)]).is_ok();
+    if text {
+        let lower = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+        if lower.contains("<svg") {
+            return "image/svg+xml".into();
+        }
+        if lower.contains("<html") || lower.contains("<!doctype html") || lower.contains("<script")
+        {
+            return "text/html".into();
+        }
+        return "text/plain".into();
+    }
+    "application/octet-stream".into()
+}
+
+#[derive(serde::Deserialize)]
+struct UploadQuery {
+    /// The file's name, for display (`?name=report.pdf`).
+    name: Option<String>,
+}
+
+/// `POST /api/attachments?name=…` with the file as the body.
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Query(query): Query<UploadQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<Attachment>)> {
+    let user = authed.user;
+    let limits = &state.config.attachments;
+    let name: String = query
+        .name
+        .unwrap_or_else(|| "file".into())
+        .chars()
+        .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+        .take(200)
+        .collect();
+    let name = if name.trim().is_empty() {
+        "file".into()
+    } else {
+        name
+    };
+    let user_id = user.id;
+    let used = state
+        .store
+        .read(move |conn| store::uploaded_bytes(conn, user_id))
+        .await?;
+    if used >= limits.user_quota {
+        return Err(Error::new(
+            ErrorCode::QuotaExceeded,
+            format!("your uploads use {used} of {} bytes", limits.user_quota),
+        ));
+    }
+    // Stream to a temporary file, hashing as it comes; stop at the size limit.
+    let incoming = dir(&state).join("incoming");
+    tokio::fs::create_dir_all(&incoming)
+        .await
+        .map_err(|e| Error::internal(format_args!("attachments directory: {e}")))?;
+    let temp = incoming.join(format!("{}-{}", user.id, rand::random::<u64>()));
+    let result = receive(&state, body, &temp).await;
+    let (sha, size, head) = match result {
+        Ok(done) => done,
+        Err(err) => {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(err);
+        }
+    };
+    let mime = sniff(&head);
+    let (width, height) = if mime.starts_with("image/") && mime != "image/svg+xml" {
+        match imagesize::blob_size(&head) {
+            Ok(size) => (
+                u32::try_from(size.width).ok(),
+                u32::try_from(size.height).ok(),
+            ),
+            Err(_) => (None, None),
+        }
+    } else {
+        (None, None)
+    };
+    let target = path_of(&state, &sha);
+    if let Some(parent) = target.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| Error::internal(format_args!("attachments directory: {e}")))?;
+    }
+    if tokio::fs::metadata(&target).await.is_ok() {
+        let _ = tokio::fs::remove_file(&temp).await; // the same content is stored already
+    } else {
+        tokio::fs::rename(&temp, &target)
+            .await
+            .map_err(|e| Error::internal(format_args!("storing attachment: {e}")))?;
+    }
+    let quota = limits.user_quota;
+    let stored = state
+        .store
+        .write(move |tx, _| {
+            let attachment = store::insert_attachment(
+                tx,
+                store::NewAttachment {
+                    sha256: &sha,
+                    size,
+                    mime: &mime,
+                    name: &name,
+                    width,
+                    height,
+                    uploader_id: user_id,
+                    quota,
+                },
+            )?;
+            Ok((attachment, Vec::new()))
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Writes the body to `temp`: its SHA-256, size and first KiB (for sniffing).
+async fn receive(
+    state: &AppState,
+    body: Body,
+    temp: &std::path::Path,
+) -> Result<(String, u64, Vec<u8>)> {
+    let max = state.config.attachments.max_size;
+    let mut file = tokio::fs::File::create(temp)
+        .await
+        .map_err(|e| Error::internal(format_args!("temporary file: {e}")))?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut head = Vec::with_capacity(1024);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::new(ErrorCode::InvalidRequest, e.to_string()))?;
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(Error::new(
+                ErrorCode::AttachmentTooLarge,
+                format!("attachments are at most {max} bytes"),
+            ));
+        }
+        if head.len() < 1024 {
+            let take = (1024 - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Error::internal(format_args!("writing attachment: {e}")))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| Error::internal(format_args!("writing attachment: {e}")))?;
+    file.sync_all()
+        .await
+        .map_err(|e| Error::internal(format_args!("writing attachment: {e}")))?;
+    if size == 0 {
+        return Err(Error::new(ErrorCode::InvalidRequest, "the file is empty"));
+    }
+    Ok((hex::encode(hasher.finalize()), size, head))
+}
+
+/// `GET /api/attachments/{id}`: for its uploader and anyone who can read a channel where it
+/// was posted. Others get 404 (not 403: no hint that it exists).
+async fn download(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    let (attachment, channels) = state
+        .store
+        .read(move |conn| {
+            let found = store::attachment(conn, id)?;
+            let channels = store::attachment_channels(conn, id)?;
+            Ok((found, channels))
+        })
+        .await?;
+    let not_found = || Error::new(ErrorCode::AttachmentNotFound, format!("no attachment {id}"));
+    let (attachment, uploader) = attachment.ok_or_else(not_found)?;
+    let allowed = uploader == authed.user.id
+        || channels.iter().any(|c| {
+            state
+                .directory
+                .by_id(*c)
+                .is_some_and(|ch| ch.check_read(Some(&authed.user)).is_ok())
+        });
+    if !allowed {
+        return Err(not_found());
+    }
+    let file = tokio::fs::File::open(path_of(&state, &attachment.sha256))
+        .await
+        .map_err(|e| Error::internal(format_args!("attachment file: {e}")))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let inline = INLINE.contains(&attachment.mime.as_str());
+    let mime = if inline {
+        attachment.mime.clone()
+    } else {
+        // Never a type a browser would render or run.
+        "application/octet-stream".to_owned()
+    };
+    let safe_name: String = attachment
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "{}; filename=\"{safe_name}\"",
+        if inline { "inline" } else { "attachment" }
+    );
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    let set = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+    headers.insert(header::CONTENT_TYPE, set(&mime));
+    headers.insert(header::CONTENT_LENGTH, set(&attachment.size.to_string()));
+    headers.insert(header::CONTENT_DISPOSITION, set(&disposition));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}
+
+impl AppState {
+    /// Checks that every id is an attachment this user uploaded.
+    pub(crate) async fn own_attachments(&self, user: &UserRecord, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_PER_MESSAGE {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("at most {MAX_PER_MESSAGE} attachments per message"),
+            ));
+        }
+        let (wanted, user_id) = (ids.to_vec(), user.id);
+        self.store
+            .read(move |conn| {
+                for id in &wanted {
+                    match store::attachment(conn, *id)? {
+                        Some((_, uploader)) if uploader == user_id => {}
+                        _ => {
+                            return Err(Error::new(
+                                ErrorCode::AttachmentNotFound,
+                                format!("no attachment {id} of yours"),
+                            ))
+                        }
+                    }
+                }
+                Ok(wanted)
+            })
+            .await
+    }
+}

@@ -1,0 +1,179 @@
+//! Attachments: upload limits and quota, sniffed types, content-addressed storage, posting with
+//! a message, download access, and headers that keep HTML and SVG from running in the app.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// A valid PNG header (signature + IHDR) for a 640×480 image, padded.
+fn png() -> Vec<u8> {
+    let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    bytes.extend_from_slice(&[0, 0, 0, 13]);
+    bytes.extend_from_slice(b"IHDR");
+    bytes.extend_from_slice(&640u32.to_be_bytes());
+    bytes.extend_from_slice(&480u32.to_be_bytes());
+    bytes.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    bytes.extend(std::iter::repeat_n(7u8, 200));
+    bytes
+}
+
+async fn upload(
+    server: &TestServer,
+    token: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let resp = server
+        .http
+        .post(format!("{}/api/attachments?name={name}", server.url))
+        .bearer_auth(token)
+        // The client's claim is ignored: the server sniffs the content.
+        .header("content-type", "image/png")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn attachments_end_to_end() {
+    let server = TestServer::start(
+        &(RELAXED.to_owned() + "[attachments]\nmax_size = \"64KiB\"\nuser_quota = \"100KiB\"\n"),
+    )
+    .await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let eve = server.register("eve").await;
+    let mut ws = server.connect(Some(&alice)).await;
+    ws.ok(json!({"type": "channel_create", "channel": "team", "channel_type": "private"}))
+        .await;
+    ws.ok(json!({"type": "channel_invite", "channel": "team", "user": "bob"}))
+        .await;
+
+    let (status, image) = upload(&server, &alice, "photo.png", png()).await;
+    assert_eq!(status, 201, "{image}");
+    assert_eq!(image["mime"], "image/png");
+    assert_eq!(
+        (image["width"].as_u64(), image["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert_eq!(image["sha256"].as_str().unwrap().len(), 64);
+    let (_, page) = upload(
+        &server,
+        &alice,
+        "page.html",
+        b"<!doctype html><script>alert(1)</script>".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        page["mime"], "text/html",
+        "sniffed, not the client's image/png"
+    );
+    let (_, svg) = upload(
+        &server,
+        &alice,
+        "x.svg",
+        br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#.to_vec(),
+    )
+    .await;
+    assert_eq!(svg["mime"], "image/svg+xml");
+
+    // Posted with a message; bob (member) downloads, eve (outsider) cannot.
+    let ids = json!([image["id"], page["id"], svg["id"]]);
+    let sent = ws
+        .ok(json!({"type": "send", "channel": "team", "text": "files", "client_id": "f", "attachments": ids}))
+        .await;
+    assert_eq!(sent["message"]["attachments"].as_array().unwrap().len(), 3);
+    let (_, history) = server.get("/api/channels/team/messages", Some(&bob)).await;
+    assert_eq!(
+        history["messages"][0]["attachments"][0]["name"],
+        "photo.png"
+    );
+    let get = |id: &serde_json::Value, token: &str| {
+        server
+            .http
+            .get(format!("{}/api/attachments/{id}", server.url))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    let resp = get(&image["id"], &bob).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let h = resp.headers().clone();
+    assert_eq!(h["content-type"], "image/png");
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("inline"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), png().as_slice());
+    for (doc, name) in [(&page, "page.html"), (&svg, "x.svg")] {
+        let resp = get(&doc["id"], &bob).await.unwrap();
+        let h = resp.headers();
+        assert_eq!(h["content-type"], "application/octet-stream", "{name}");
+        assert!(
+            h["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment"),
+            "{name}"
+        );
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+    }
+    assert_eq!(
+        get(&image["id"], &eve).await.unwrap().status().as_u16(),
+        404
+    );
+    // Someone else's attachment cannot be posted.
+    let mut eve_ws = server.connect(Some(&eve)).await;
+    eve_ws
+        .ok(json!({"type": "channel_create", "channel": "mine"}))
+        .await;
+    eve_ws
+        .err(
+            json!({"type": "send", "channel": "mine", "text": "stolen", "client_id": "s", "attachments": [image["id"]]}),
+            "attachment_not_found",
+        )
+        .await;
+
+    // Limits: size, then quota (100 KiB total).
+    let (status, err) = upload(&server, &alice, "big.bin", vec![1u8; 65 * 1024]).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (413, Some("attachment_too_large"))
+    );
+    let (status, _) = upload(&server, &alice, "a.bin", vec![2u8; 60 * 1024]).await;
+    assert_eq!(status, 201);
+    let (status, err) = upload(&server, &alice, "b.bin", vec![3u8; 60 * 1024]).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (413, Some("quota_exceeded"))
+    );
+    let (status, err) = upload(&server, &alice, "empty", Vec::new()).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    // Identical content is stored once on disk.
+    let (status, again) = upload(&server, &bob, "same.png", png()).await;
+    assert_eq!(status, 201);
+    assert_eq!(again["sha256"], image["sha256"]);
+    let sha = image["sha256"].as_str().unwrap();
+    let dir = server.data_dir().join("attachments").join(&sha[..2]);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    // No half-written files left behind by the refused uploads.
+    let incoming = server.data_dir().join("attachments").join("incoming");
+    assert_eq!(std::fs::read_dir(&incoming).unwrap().count(), 0);
+}
