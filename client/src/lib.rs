@@ -406,6 +406,79 @@ impl Client {
         Ok(entry)
     }
 
+    /// Uploads a file (`POST /api/attachments`), reporting `(bytes sent, total)` as it goes.
+    /// Dropping the returned future cancels the upload. Needs the server (not queued).
+    pub async fn upload(
+        &self,
+        path: &std::path::Path,
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> Result<parley_protocol::Attachment> {
+        use futures_util::StreamExt;
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let total = file
+            .metadata()
+            .await
+            .map_err(|e| Error::Invalid(e.to_string()))?
+            .len();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        let mut sent = 0u64;
+        let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                sent += bytes.len() as u64;
+                progress(sent, total);
+            }
+            chunk
+        });
+        let response = self
+            .inner
+            .http
+            .post(format!("{}/api/attachments", self.inner.config.server))
+            .query(&[("name", name)])
+            .bearer_auth(&self.inner.config.token)
+            .header("content-length", total)
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
+        let status = response.status();
+        let value: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
+        if status.is_success() {
+            serde_json::from_value(value).map_err(|e| Error::Invalid(e.to_string()))
+        } else {
+            match serde_json::from_value::<ErrorBody>(value) {
+                Ok(body) => Err(Error::Server(body)),
+                Err(_) => Err(Error::Http(format!("HTTP {status}"))),
+            }
+        }
+    }
+
+    /// Queues a message with uploaded attachments (ids from `upload`).
+    pub async fn send_with(
+        &self,
+        channel: &str,
+        text: &str,
+        attachments: &[i64],
+    ) -> Result<OutboxEntry> {
+        if text.trim().is_empty() {
+            return Err(Error::Invalid("the message is empty".into()));
+        }
+        if attachments.is_empty() {
+            return self.send(channel, text).await;
+        }
+        let body = serde_json::json!({"text": text, "attachments": attachments}).to_string();
+        let client_id = self.new_client_id();
+        self.queue("message_files", channel, &body, &client_id)
+            .await
+    }
+
     /// Edits one's own message: queued like a send (in order with sends), applied when online.
     pub async fn edit(&self, channel: &str, message_id: i64, text: &str) -> Result<OutboxEntry> {
         if text.trim().is_empty() {

@@ -132,6 +132,27 @@ async fn deliver(inner: &Arc<Inner>, entry: &OutboxEntry) -> Result<(), Wait> {
                     .map(|r| Some(r.message))
                     .map_err(|e| Error::Invalid(e.to_string()))
             }),
+        "message_files" => {
+            let body: serde_json::Value = serde_json::from_str(&entry.body)
+                .map_err(|e| Error::Invalid(e.to_string()))
+                .unwrap_or_default();
+            client
+                .request(Op::Send {
+                    channel: entry.target.clone(),
+                    text: body["text"].as_str().unwrap_or_default().to_owned(),
+                    client_id: entry.client_id.clone(),
+                    attachments: body["attachments"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
+                        .unwrap_or_default(),
+                })
+                .await
+                .and_then(|value| {
+                    serde_json::from_value::<SendResult>(value)
+                        .map(|r| Some(r.message))
+                        .map_err(|e| Error::Invalid(e.to_string()))
+                })
+        }
         "comment" => crate::docs::post_comment(&client, entry)
             .await
             .map(|()| None),

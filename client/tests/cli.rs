@@ -292,4 +292,30 @@ async fn conversation_commands() {
     assert!(ok);
     let (ok, out, _) = parley(bob.path(), &["history", &dm], None).await;
     assert!(ok && out.contains("alice: just between us"), "{out}");
+    // Upload: the file goes up, then a message carrying it.
+    let file = alice.path().join("notes.txt");
+    std::fs::write(&file, "meeting notes\n".repeat(1000)).unwrap();
+    let (ok, out, err) = parley(
+        alice.path(),
+        &[
+            "upload",
+            "team",
+            file.to_str().unwrap(),
+            "--text",
+            "the notes",
+        ],
+        None,
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("uploaded notes.txt (14000 bytes, text/plain)"),
+        "{out}"
+    );
+    assert!(err.contains("uploading 100%"), "{err}");
+    let (_, page) = server
+        .get("/api/channels/team/messages", Some(&token))
+        .await;
+    assert_eq!(page["messages"][0]["text"], "the notes");
+    assert_eq!(page["messages"][0]["attachments"][0]["size"], 14000);
 }

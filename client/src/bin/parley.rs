@@ -82,6 +82,14 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Upload a file and post it to a channel (progress on stderr).
+    Upload {
+        channel: String,
+        file: PathBuf,
+        /// The message text (default: the file's name).
+        #[arg(long)]
+        text: Option<String>,
+    },
     /// Open (or find) the direct-message channel with these people and follow it.
     Dm { users: Vec<String> },
     /// Unread messages and mentions per channel.
@@ -491,6 +499,45 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
                 if remove { "unreacted" } else { "reacted" },
             )
             .await?;
+        }
+        Command::Upload {
+            channel,
+            file,
+            text,
+        } => {
+            if !online {
+                bail!("uploading needs the server, which is not reachable");
+            }
+            let json = out.json;
+            let attachment = client
+                .upload(&file, move |sent, total| {
+                    if !json && total > 0 {
+                        eprint!("\ruploading {}%", sent * 100 / total);
+                    }
+                })
+                .await?;
+            if !json {
+                eprintln!();
+            }
+            let text = text.unwrap_or_else(|| attachment.name.clone());
+            let entry = client.send_with(&channel, &text, &[attachment.id]).await?;
+            client.flushed(Duration::from_secs(15)).await?;
+            let now = client.outbox().await?;
+            if let Some(failed) = now
+                .iter()
+                .find(|e| e.local_id == entry.local_id && e.state == "failed")
+            {
+                bail!("not sent: {}", failed.error.clone().unwrap_or_default());
+            }
+            out.line(
+                json!({"kind": "uploaded", "attachment": attachment, "channel": channel}),
+                || {
+                    format!(
+                        "uploaded {} ({} bytes, {}) to {channel}",
+                        attachment.name, attachment.size, attachment.mime
+                    )
+                },
+            );
         }
         Command::Dm { users } => {
             if !online {
