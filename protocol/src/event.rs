@@ -79,6 +79,10 @@ pub struct Attachment {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// For images: a PNG at most 320 pixels on its longer side at
+    /// `GET /api/attachments/{id}/thumbnail`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thumbnail: bool,
 }
 
 /// How many users reacted to a message with one emoji, and who.

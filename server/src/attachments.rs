@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/attachments", post(upload))
         .route("/api/attachments/{id}", get(download))
+        .route("/api/attachments/{id}/thumbnail", get(thumbnail))
 }
 
 fn dir(state: &AppState) -> PathBuf {
@@ -133,27 +134,24 @@ async fn upload(
     } else {
         (None, None)
     };
-    let target = path_of(&state, &sha);
-    if let Some(parent) = target.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| Error::internal(format_args!("attachments directory: {e}")))?;
-    }
-    if tokio::fs::metadata(&target).await.is_ok() {
-        let _ = tokio::fs::remove_file(&temp).await; // the same content is stored already
-    } else {
-        tokio::fs::rename(&temp, &target)
-            .await
-            .map_err(|e| Error::internal(format_args!("storing attachment: {e}")))?;
-    }
+    // A thumbnail for raster images of a sane size (decoding is bounded by the pixel count).
+    let thumb = match (INLINE.contains(&mime.as_str()), width, height) {
+        (true, Some(w), Some(h)) if u64::from(w) * u64::from(h) <= MAX_THUMBNAIL_SOURCE_PIXELS => {
+            make_thumbnail(&state, &temp).await
+        }
+        _ => None,
+    };
+    // The row first (its write checks the quota again, serialized with other uploads), the file
+    // after: a refused upload leaves nothing on disk.
     let quota = limits.user_quota;
+    let sha_for_row = sha.clone();
     let stored = state
         .store
         .write(move |tx, _| {
             let attachment = store::insert_attachment(
                 tx,
                 store::NewAttachment {
-                    sha256: &sha,
+                    sha256: &sha_for_row,
                     size,
                     mime: &mime,
                     name: &name,
@@ -161,11 +159,43 @@ async fn upload(
                     height,
                     uploader_id: user_id,
                     quota,
+                    thumbnail_sha256: thumb.as_deref(),
                 },
             )?;
             Ok((attachment, Vec::new()))
         })
-        .await?;
+        .await;
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(err) => {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(err);
+        }
+    };
+    let target = path_of(&state, &sha);
+    let placed = async {
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        if tokio::fs::metadata(&target).await.is_ok() {
+            tokio::fs::remove_file(&temp).await // the same content is stored already
+        } else {
+            tokio::fs::rename(&temp, &target).await
+        }
+    }
+    .await;
+    if let Err(err) = placed {
+        let _ = tokio::fs::remove_file(&temp).await;
+        let id = stored.id;
+        let _ = state
+            .store
+            .write(move |tx, _| {
+                tx.execute("DELETE FROM attachments WHERE id = ?1", [id])?;
+                Ok(((), Vec::new()))
+            })
+            .await;
+        return Err(Error::internal(format_args!("storing attachment: {err}")));
+    }
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -220,26 +250,7 @@ async fn download(
     authed: Authed,
     Path(id): Path<i64>,
 ) -> Result<Response> {
-    let (attachment, channels) = state
-        .store
-        .read(move |conn| {
-            let found = store::attachment(conn, id)?;
-            let channels = store::attachment_channels(conn, id)?;
-            Ok((found, channels))
-        })
-        .await?;
-    let not_found = || Error::new(ErrorCode::AttachmentNotFound, format!("no attachment {id}"));
-    let (attachment, uploader) = attachment.ok_or_else(not_found)?;
-    let allowed = uploader == authed.user.id
-        || channels.iter().any(|c| {
-            state
-                .directory
-                .by_id(*c)
-                .is_some_and(|ch| ch.check_read(Some(&authed.user)).is_ok())
-        });
-    if !allowed {
-        return Err(not_found());
-    }
+    let attachment = check_access(&state, &authed.user, id).await?;
     let file = tokio::fs::File::open(path_of(&state, &attachment.sha256))
         .await
         .map_err(|e| Error::internal(format_args!("attachment file: {e}")))?;
@@ -316,5 +327,106 @@ impl AppState {
                 Ok(wanted)
             })
             .await
+    }
+}
+
+/// Images larger than this (in pixels) get no thumbnail: decoding them costs too much memory.
+const MAX_THUMBNAIL_SOURCE_PIXELS: u64 = 40_000_000;
+/// Longer side of a thumbnail.
+const THUMBNAIL_SIZE: u32 = 320;
+
+/// Decodes the image at `path` off the async workers, scales it to fit `THUMBNAIL_SIZE`, stores
+/// the PNG content-addressed; its hash. Undecodable images simply get none.
+async fn make_thumbnail(state: &AppState, path: &std::path::Path) -> Option<String> {
+    let path = path.to_owned();
+    let made = tokio::task::spawn_blocking(move || -> Option<(String, Vec<u8>)> {
+        let mut reader = image::ImageReader::open(&path)
+            .ok()?
+            .with_guessed_format()
+            .ok()?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(512 * 1024 * 1024);
+        reader.limits(limits);
+        let img = reader.decode().ok()?;
+        let thumb = img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+        let mut png = std::io::Cursor::new(Vec::new());
+        thumb.write_to(&mut png, image::ImageFormat::Png).ok()?;
+        let png = png.into_inner();
+        Some((hex::encode(Sha256::digest(&png)), png))
+    })
+    .await
+    .ok()??;
+    let (sha, png) = made;
+    let target = path_of(state, &sha);
+    if let Some(parent) = target.parent() {
+        tokio::fs::create_dir_all(parent).await.ok()?;
+    }
+    if tokio::fs::metadata(&target).await.is_err() {
+        tokio::fs::write(&target, &png).await.ok()?;
+    }
+    Some(sha)
+}
+
+/// `GET /api/attachments/{id}/thumbnail`: the same access as the file.
+async fn thumbnail(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    check_access(&state, &authed.user, id).await?;
+    let sha = state
+        .store
+        .read(move |conn| store::thumbnail_of(conn, id))
+        .await?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::AttachmentNotFound,
+                format!("no thumbnail for {id}"),
+            )
+        })?;
+    let bytes = tokio::fs::read(path_of(&state, &sha))
+        .await
+        .map_err(|e| Error::internal(format_args!("thumbnail file: {e}")))?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(response)
+}
+
+/// The attachment, if this user may download it (404 otherwise, with no hint it exists).
+async fn check_access(state: &AppState, user: &UserRecord, id: i64) -> Result<Attachment> {
+    let (attachment, channels) = state
+        .store
+        .read(move |conn| {
+            let found = store::attachment(conn, id)?;
+            let channels = store::attachment_channels(conn, id)?;
+            Ok((found, channels))
+        })
+        .await?;
+    let not_found = || Error::new(ErrorCode::AttachmentNotFound, format!("no attachment {id}"));
+    let (attachment, uploader) = attachment.ok_or_else(not_found)?;
+    let allowed = uploader == user.id
+        || channels.iter().any(|c| {
+            state
+                .directory
+                .by_id(*c)
+                .is_some_and(|ch| ch.check_read(Some(user)).is_ok())
+        });
+    if allowed {
+        Ok(attachment)
+    } else {
+        Err(not_found())
     }
 }

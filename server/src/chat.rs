@@ -389,7 +389,7 @@ impl AppState {
             .unwrap_or(20)
             .clamp(1, self.config.realtime.max_search_results);
         // Whatever was sent until now is searchable.
-        while crate::maintenance::index_now(self).await? >= 5000 {}
+        while crate::maintenance::index_now(self).await? {}
         let query = query.to_owned();
         self.store
             .read(move |conn| {

@@ -26,8 +26,8 @@ async fn index_loop(state: Arc<AppState>) {
         }
         loop {
             match index_now(&state).await {
-                Ok(n) if n as i64 >= INDEX_BATCH => continue, // more waiting
-                Ok(_) => break,
+                Ok(true) => continue, // more waiting
+                Ok(false) => break,
                 Err(err) => {
                     tracing::warn!(%err, "search indexing failed");
                     break;
@@ -37,8 +37,8 @@ async fn index_loop(state: Arc<AppState>) {
     }
 }
 
-/// Indexes what is pending (one batch).
-pub async fn index_now(state: &AppState) -> crate::Result<u64> {
+/// Indexes what is pending (one batch); true when more wait.
+pub async fn index_now(state: &AppState) -> crate::Result<bool> {
     state
         .store
         .write(|tx, _| Ok((store::index_pending(tx, INDEX_BATCH)?, Vec::new())))

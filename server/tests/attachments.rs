@@ -7,16 +7,14 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// A valid PNG header (signature + IHDR) for a 640×480 image, padded.
+/// A real 640×480 PNG (a gradient).
 fn png() -> Vec<u8> {
-    let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    bytes.extend_from_slice(&[0, 0, 0, 13]);
-    bytes.extend_from_slice(b"IHDR");
-    bytes.extend_from_slice(&640u32.to_be_bytes());
-    bytes.extend_from_slice(&480u32.to_be_bytes());
-    bytes.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
-    bytes.extend(std::iter::repeat_n(7u8, 200));
-    bytes
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
 }
 
 async fn upload(
@@ -42,7 +40,7 @@ async fn upload(
 #[tokio::test]
 async fn attachments_end_to_end() {
     let server = TestServer::start(
-        &(RELAXED.to_owned() + "[attachments]\nmax_size = \"64KiB\"\nuser_quota = \"100KiB\"\n"),
+        &(RELAXED.to_owned() + "[attachments]\nmax_size = \"700KiB\"\nuser_quota = \"1MiB\"\n"),
     )
     .await;
     let alice = server.register("alice").await;
@@ -62,6 +60,7 @@ async fn attachments_end_to_end() {
         (Some(640), Some(480))
     );
     assert_eq!(image["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(image["thumbnail"], true);
     let (_, page) = upload(
         &server,
         &alice,
@@ -135,6 +134,23 @@ async fn attachments_end_to_end() {
         get(&image["id"], &eve).await.unwrap().status().as_u16(),
         404
     );
+    // The thumbnail: a PNG at most 320 px on its longer side, same access rule.
+    let thumbnail = |token: &str| {
+        server
+            .http
+            .get(format!(
+                "{}/api/attachments/{}/thumbnail",
+                server.url, image["id"]
+            ))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    let thumb = thumbnail(&bob).await.unwrap();
+    assert_eq!(thumb.status().as_u16(), 200);
+    assert_eq!(thumb.headers()["content-type"], "image/png");
+    let decoded = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (320, 240));
+    assert_eq!(thumbnail(&eve).await.unwrap().status().as_u16(), 404);
     // Someone else's attachment cannot be posted.
     let mut eve_ws = server.connect(Some(&eve)).await;
     eve_ws
@@ -147,18 +163,32 @@ async fn attachments_end_to_end() {
         )
         .await;
 
-    // Limits: size, then quota (100 KiB total).
-    let (status, err) = upload(&server, &alice, "big.bin", vec![1u8; 65 * 1024]).await;
+    // Limits: size (700 KiB), then quota (1 MiB total).
+    let (status, err) = upload(&server, &alice, "big.bin", vec![1u8; 701 * 1024]).await;
     assert_eq!(
         (status, err["code"].as_str()),
         (413, Some("attachment_too_large"))
     );
-    let (status, _) = upload(&server, &alice, "a.bin", vec![2u8; 60 * 1024]).await;
+    let (status, _) = upload(&server, &alice, "a.bin", vec![2u8; 600 * 1024]).await;
     assert_eq!(status, 201);
-    let (status, err) = upload(&server, &alice, "b.bin", vec![3u8; 60 * 1024]).await;
+    let refused = vec![3u8; 500 * 1024];
+    let (status, err) = upload(&server, &alice, "b.bin", refused.clone()).await;
     assert_eq!(
         (status, err["code"].as_str()),
         (413, Some("quota_exceeded"))
+    );
+    // A refused upload leaves nothing on disk.
+    use sha2::Digest;
+    let refused_sha = hex::encode(sha2::Sha256::digest(&refused));
+    let stray = server
+        .data_dir()
+        .join("attachments")
+        .join(&refused_sha[..2])
+        .join(&refused_sha);
+    assert!(
+        !stray.exists(),
+        "refused upload stored at {}",
+        stray.display()
     );
     let (status, err) = upload(&server, &alice, "empty", Vec::new()).await;
     assert_eq!(

@@ -814,8 +814,8 @@ pub fn thread_reply(
     Ok(summary)
 }
 
-/// Indexes messages written since the last run (at most `batch`); how many it indexed.
-pub fn index_pending(tx: &Connection, batch: i64) -> Result<u64> {
+/// Indexes messages written since the last run (at most `batch` ids); true when more wait.
+pub fn index_pending(tx: &Connection, batch: i64) -> Result<bool> {
     let through: i64 = tx
         .prepare_cached("SELECT indexed_through FROM search_state WHERE id = 1")?
         .query_row([], |r| r.get(0))?;
@@ -823,18 +823,17 @@ pub fn index_pending(tx: &Connection, batch: i64) -> Result<u64> {
         .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")?
         .query_row([], |r| r.get(0))?;
     if newest <= through {
-        return Ok(0);
+        return Ok(false);
     }
     let upto = newest.min(through + batch);
-    let n = tx
-        .prepare_cached(
-            "INSERT INTO messages_fts (rowid, text)
+    tx.prepare_cached(
+        "INSERT INTO messages_fts (rowid, text)
              SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 AND deleted_at IS NULL",
-        )?
-        .execute(params![through, upto])?;
+    )?
+    .execute(params![through, upto])?;
     tx.prepare_cached("UPDATE search_state SET indexed_through = ?1 WHERE id = 1")?
         .execute([upto])?;
-    Ok(n as u64)
+    Ok(upto < newest)
 }
 
 /// Records where a mention's notification event was stored.
@@ -867,10 +866,12 @@ fn attachment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<parley_protoco
         name: r.get(4)?,
         width: r.get(5)?,
         height: r.get(6)?,
+        thumbnail: r.get::<_, Option<String>>(7)?.is_some(),
     })
 }
 
-const ATTACHMENT_COLUMNS: &str = "a.id, a.sha256, a.size, a.mime, a.name, a.width, a.height";
+const ATTACHMENT_COLUMNS: &str =
+    "a.id, a.sha256, a.size, a.mime, a.name, a.width, a.height, a.thumbnail_sha256";
 
 pub fn attachments_of(
     conn: &Connection,
@@ -895,7 +896,7 @@ pub fn attachment(
         .prepare_cached(&format!(
             "SELECT {ATTACHMENT_COLUMNS}, a.uploader_id FROM attachments a WHERE a.id = ?1"
         ))?
-        .query_row([id], |r| Ok((attachment_from_row(r)?, r.get(7)?)))
+        .query_row([id], |r| Ok((attachment_from_row(r)?, r.get(8)?)))
         .optional()?)
 }
 
@@ -929,6 +930,7 @@ pub struct NewAttachment<'a> {
     pub uploader_id: i64,
     /// The user's quota, checked inside the write (concurrent uploads cannot both pass).
     pub quota: u64,
+    pub thumbnail_sha256: Option<&'a str>,
 }
 
 pub fn insert_attachment(
@@ -946,8 +948,9 @@ pub fn insert_attachment(
         ));
     }
     tx.prepare_cached(
-        "INSERT INTO attachments (sha256, size, mime, name, width, height, uploader_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO attachments (sha256, size, mime, name, width, height, uploader_id, created_at,
+             thumbnail_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         new.sha256,
@@ -957,10 +960,20 @@ pub fn insert_attachment(
         new.width,
         new.height,
         new.uploader_id,
-        super::now_ms()
+        super::now_ms(),
+        new.thumbnail_sha256
     ])?;
     let id = tx.last_insert_rowid();
     attachment(tx, id)?
         .map(|(a, _)| a)
         .ok_or_else(|| Error::internal("attachment vanished"))
+}
+
+/// The thumbnail's content hash of an attachment, if it has one.
+pub fn thumbnail_of(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT thumbnail_sha256 FROM attachments WHERE id = ?1")?
+        .query_row([id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
 }

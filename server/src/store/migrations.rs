@@ -269,6 +269,10 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX message_attachments_attachment ON message_attachments(attachment_id);
     "#,
+    // 11: image thumbnails (content-addressed like the files).
+    r#"
+    ALTER TABLE attachments ADD COLUMN thumbnail_sha256 TEXT;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

@@ -37,7 +37,7 @@ pub use messages::{
 pub use messages::{
     attachment, attachment_channels, attachments_of, index_pending, insert_attachment, mark_read,
     mention_event, mentions_of, open_thread, read_state, set_mute, thread_reply, thread_summary,
-    unread_counts, uploaded_bytes, NewAttachment,
+    thumbnail_of, unread_counts, uploaded_bytes, NewAttachment,
 };
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
