@@ -169,6 +169,8 @@ pub enum Event {
     /// Durable, on the user's personal channel `@me`: a message mentions them (`muted` when
     /// they muted that channel: count it, do not notify).
     Mention { message: Box<Message>, muted: bool },
+    /// Durable, in channels created with `read_receipts`: a member read up to `seq`.
+    ReadReceipt { user: UserRef, seq: u64 },
     /// Durable, on `@me`: the user read a channel up to `seq` (on any of their devices).
     Read { read: crate::ReadState },
     /// Durable, on a document's comments channel: a comment or reply was added.
@@ -192,6 +194,7 @@ impl Event {
                 | Event::Reaction { .. }
                 | Event::ThreadUpdated { .. }
                 | Event::Mention { .. }
+                | Event::ReadReceipt { .. }
                 | Event::Read { .. }
                 | Event::MemberJoined { .. }
                 | Event::MemberLeft { .. }

@@ -59,6 +59,9 @@ pub struct ChannelSettings {
     pub max_participants: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Members see who read how far (`read_receipt` events after each `mark_read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_receipts: Option<bool>,
 }
 
 /// Every operation a client can request.

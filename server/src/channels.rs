@@ -465,6 +465,7 @@ impl AppState {
             }
         }
         let kind = settings.kind.unwrap_or_default();
+        let settings_read_receipts = settings.read_receipts.unwrap_or(false);
         let new = NewChannel {
             name: name.to_owned(),
             kind,
@@ -478,11 +479,15 @@ impl AppState {
             topic: settings.topic,
         };
         let author = user.to_ref();
+        let read_receipts = settings_read_receipts;
         let record = self
             .store
             .write(move |tx, state| {
                 let record = store::channel_insert(tx, &new, Some(author.id), None)?;
                 store::member_add(tx, record.id, author.id, Role::Admin.as_str())?;
+                if read_receipts {
+                    store::set_read_receipts(tx, record.id, true)?;
+                }
                 let now = store::now_ms();
                 let event = store::append_event(
                     tx,

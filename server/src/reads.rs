@@ -128,11 +128,30 @@ impl AppState {
         channel.check_read(Some(user))?;
         let head = self.channel_info(&channel, Some(user)).head;
         let seq = seq.min(head);
-        let (user_id, channel_id) = (user.id, channel.record.id);
+        let (user_id, channel_id, name, who) = (
+            user.id,
+            channel.record.id,
+            channel.record.name.clone(),
+            user.to_ref(),
+        );
         self.store
-            .write(move |tx, _| {
+            .write(move |tx, state| {
+                let (before, _) = store::read_state(tx, user_id, channel_id)?;
                 store::mark_read(tx, user_id, channel_id, seq)?;
-                Ok(((), Vec::new()))
+                // Members of channels with read receipts see how far each read.
+                let mut published = Vec::new();
+                if seq > before && store::read_receipts_on(tx, channel_id)? {
+                    published.push(store::append_event(
+                        tx,
+                        state,
+                        channel_id,
+                        &name,
+                        Event::ReadReceipt { user: who, seq },
+                        store::now_ms(),
+                        Some(user_id),
+                    )?);
+                }
+                Ok(((), published))
             })
             .await?;
         self.announce(user, &channel).await

@@ -605,3 +605,40 @@ async fn deleting_a_mentioning_message_redacts_the_mention_and_threads_mention_p
     assert_eq!(back["channel"]["member"], true);
     bob.ok(json!({"type": "history", "channel": dm})).await;
 }
+
+#[tokio::test]
+async fn read_receipts_only_where_enabled() {
+    let server = TestServer::start(RELAXED).await;
+    let alice_token = server.register("alice").await;
+    let bob_token = server.register("bob").await;
+    let mut alice = server.connect(Some(&alice_token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "receipts", "read_receipts": true}))
+        .await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "quiet"}))
+        .await;
+    let mut bob = server.connect(Some(&bob_token)).await;
+    for channel in ["receipts", "quiet"] {
+        alice
+            .ok(json!({"type": "subscribe", "channel": channel}))
+            .await;
+        bob.ok(json!({"type": "channel_join", "channel": channel}))
+            .await;
+        let sent = alice
+            .ok(json!({"type": "send", "channel": channel, "text": "read me", "client_id": channel}))
+            .await;
+        let seq = sent["message"]["seq"].as_u64().unwrap();
+        bob.ok(json!({"type": "mark_read", "channel": channel, "seq": seq}))
+            .await;
+    }
+    let receipt = alice.event("receipts", "read_receipt").await;
+    assert_eq!(receipt["user"]["name"], "bob");
+    assert!(
+        alice
+            .none_within(std::time::Duration::from_millis(300), |f| f["kind"]
+                == "read_receipt"
+                && f["channel"] == "quiet")
+            .await
+    );
+}

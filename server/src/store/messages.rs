@@ -977,3 +977,20 @@ pub fn thumbnail_of(conn: &Connection, id: i64) -> Result<Option<String>> {
         .optional()?
         .flatten())
 }
+
+pub fn set_read_receipts(tx: &Connection, channel_id: i64, on: bool) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO channel_options (channel_id, read_receipts) VALUES (?1, ?2)
+         ON CONFLICT(channel_id) DO UPDATE SET read_receipts = excluded.read_receipts",
+    )?
+    .execute(params![channel_id, on])?;
+    Ok(())
+}
+
+pub fn read_receipts_on(conn: &Connection, channel_id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT read_receipts FROM channel_options WHERE channel_id = ?1")?
+        .query_row([channel_id], |r| r.get::<_, bool>(0))
+        .optional()?
+        .unwrap_or(false))
+}

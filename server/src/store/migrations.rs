@@ -273,6 +273,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE attachments ADD COLUMN thumbnail_sha256 TEXT;
     "#,
+    // 12: per-channel options that most channels leave off.
+    r#"
+    CREATE TABLE channel_options (
+        channel_id    INTEGER PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+        read_receipts INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

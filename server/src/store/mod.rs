@@ -36,8 +36,9 @@ pub use messages::{
 };
 pub use messages::{
     attachment, attachment_channels, attachments_of, index_pending, insert_attachment, mark_read,
-    mention_event, mentions_of, open_thread, read_state, set_mute, thread_reply, thread_summary,
-    thumbnail_of, unread_counts, uploaded_bytes, NewAttachment,
+    mention_event, mentions_of, open_thread, read_receipts_on, read_state, set_mute,
+    set_read_receipts, thread_reply, thread_summary, thumbnail_of, unread_counts, uploaded_bytes,
+    NewAttachment,
 };
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
