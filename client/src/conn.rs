@@ -446,14 +446,33 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
             });
         }
         Event::Reaction { reaction } => {
-            if let Some(seq) = seq {
-                let name = channel.clone();
-                inner
-                    .store
-                    .run(move |c| store::advance_to(c, &name, seq))
-                    .await?;
-            }
+            let (name, r) = (channel.clone(), reaction.clone());
+            inner
+                .store
+                .run(move |c| {
+                    store::react_cached(c, &r)?;
+                    if let Some(seq) = seq {
+                        store::advance_to(c, &name, seq)?;
+                    }
+                    Ok(())
+                })
+                .await?;
             inner.emit(ClientEvent::Reaction { reaction });
+        }
+        Event::ThreadUpdated { thread } => {
+            let name = channel.clone();
+            let summary = thread.clone();
+            inner
+                .store
+                .run(move |c| {
+                    store::thread_cached(c, &name, &summary)?;
+                    if let Some(seq) = seq {
+                        store::advance_to(c, &name, seq)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            inner.emit(ClientEvent::ThreadUpdated { channel, thread });
         }
         Event::Mention { message, muted } => {
             if let Some(seq) = seq {

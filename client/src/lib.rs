@@ -117,6 +117,11 @@ pub enum ClientEvent {
     Reaction {
         reaction: parley_protocol::ReactionChange,
     },
+    /// A thread under a message of `channel` got a reply (the cached root holds the summary).
+    ThreadUpdated {
+        channel: String,
+        thread: parley_protocol::ThreadSummary,
+    },
     /// A message mentions this user (from the personal channel `@me`; `muted`: do not notify).
     Mention {
         message: Box<Message>,
@@ -623,6 +628,27 @@ impl Client {
             .store
             .run(move |c| store::search(c, &query, channel.as_deref(), limit))
             .await
+    }
+
+    /// Full-text search on the server over every message this user may read (for what the
+    /// cache does not hold); `search` is the local one.
+    pub async fn search_server(
+        &self,
+        query: &str,
+        channel: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<parley_protocol::SearchHit>> {
+        let value = self
+            .request(Op::Search {
+                query: query.to_owned(),
+                channel: channel.map(str::to_owned),
+                author: None,
+                after: None,
+                before: None,
+                limit: Some(limit),
+            })
+            .await?;
+        serde_json::from_value(value["hits"].clone()).map_err(|e| Error::Invalid(e.to_string()))
     }
 
     /// Channels this user can see (from the server when online, the cache otherwise).

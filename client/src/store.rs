@@ -99,6 +99,11 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
     END;
 "#,
+    // 3: what a message carries besides its text (edit time, reactions, thread summary,
+    // attachments, mentions), as the server's JSON.
+    r#"
+    ALTER TABLE messages ADD COLUMN extra TEXT;
+"#,
 ];
 
 /// A message as the cache holds it.
@@ -313,8 +318,8 @@ pub fn insert_message(conn: &Connection, message: &Message, advance: bool) -> Re
     let inserted =
         conn.prepare_cached(
             "INSERT INTO messages (channel, seq, id, author_id, author, text, client_id,
-                 created_at, ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 created_at, ts, extra)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(channel, seq) DO NOTHING",
         )?
         .execute(params![
@@ -326,7 +331,8 @@ pub fn insert_message(conn: &Connection, message: &Message, advance: bool) -> Re
             message.text,
             message.client_id,
             message.created_at,
-            message.ts
+            message.ts,
+            extra_of(message)
         ])? > 0;
     if advance {
         advance_to(conn, &message.channel, message.seq)?;
@@ -338,6 +344,10 @@ pub fn insert_message(conn: &Connection, message: &Message, advance: bool) -> Re
 pub fn edit_cached(conn: &Connection, message: &Message) -> Result<()> {
     conn.prepare_cached("UPDATE messages SET text = ?3 WHERE channel = ?1 AND seq = ?2")?
         .execute(params![message.channel, message.seq as i64, message.text])?;
+    let edited_at = message.edited_at.clone();
+    update_message(conn, &message.channel, "seq", message.seq as i64, |m| {
+        m.edited_at = edited_at;
+    })?;
     Ok(())
 }
 
@@ -355,6 +365,95 @@ pub fn advance_to(conn: &Connection, channel: &str, seq: u64) -> Result<()> {
          ON CONFLICT(name) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
     )?
     .execute(params![channel, seq as i64])?;
+    Ok(())
+}
+
+/// The parts of a message beyond its columns, as JSON (None when there are none).
+fn extra_of(message: &Message) -> Option<String> {
+    let extra = serde_json::json!({
+        "edited_at": message.edited_at,
+        "thread": message.thread,
+        "attachments": message.attachments,
+        "mentions": message.mentions,
+        "reactions": message.reactions,
+    });
+    let empty = message.edited_at.is_none()
+        && message.thread.is_none()
+        && message.attachments.is_empty()
+        && message.mentions.is_empty()
+        && message.reactions.is_empty();
+    (!empty).then(|| extra.to_string())
+}
+
+fn apply_extra(message: &mut Message, extra: Option<String>) {
+    let Some(extra) = extra.and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok()) else {
+        return;
+    };
+    let get = |key: &str| extra.get(key).cloned().unwrap_or_default();
+    message.edited_at = serde_json::from_value(get("edited_at")).unwrap_or_default();
+    message.thread = serde_json::from_value(get("thread")).unwrap_or_default();
+    message.attachments = serde_json::from_value(get("attachments")).unwrap_or_default();
+    message.mentions = serde_json::from_value(get("mentions")).unwrap_or_default();
+    message.reactions = serde_json::from_value(get("reactions")).unwrap_or_default();
+}
+
+/// Reads a cached message, changes it, writes its extra parts back.
+fn update_message(
+    conn: &Connection,
+    channel: &str,
+    pick: &str,
+    key: i64,
+    change: impl FnOnce(&mut Message),
+) -> Result<Option<Message>> {
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE channel = ?1 AND {pick} = ?2"
+        ))?
+        .query_row(params![channel, key], message_from_row)
+        .optional()?;
+    let Some(mut message) = found else {
+        return Ok(None);
+    };
+    change(&mut message);
+    conn.prepare_cached("UPDATE messages SET extra = ?3 WHERE channel = ?1 AND seq = ?2")?
+        .execute(params![channel, message.seq as i64, extra_of(&message)])?;
+    Ok(Some(message))
+}
+
+/// A reaction change lands on the cached message (counts and who).
+pub fn react_cached(conn: &Connection, r: &parley_protocol::ReactionChange) -> Result<()> {
+    update_message(conn, &r.channel, "id", r.message_id, |m| {
+        let entry = match m.reactions.iter_mut().position(|x| x.emoji == r.emoji) {
+            Some(i) => &mut m.reactions[i],
+            None => {
+                m.reactions.push(parley_protocol::ReactionCount {
+                    emoji: r.emoji.clone(),
+                    count: 0,
+                    users: Vec::new(),
+                });
+                let last = m.reactions.len() - 1;
+                &mut m.reactions[last]
+            }
+        };
+        entry.users.retain(|u| *u != r.user.id);
+        if r.added {
+            entry.users.push(r.user.id);
+        }
+        entry.count = r.count;
+        m.reactions.retain(|x| x.count > 0);
+    })?;
+    Ok(())
+}
+
+/// A thread's new summary lands on its cached root.
+pub fn thread_cached(
+    conn: &Connection,
+    channel: &str,
+    thread: &parley_protocol::ThreadSummary,
+) -> Result<()> {
+    update_message(conn, channel, "id", thread.root_id, |m| {
+        m.thread = Some(Box::new(thread.clone()));
+    })?;
     Ok(())
 }
 
@@ -382,10 +481,14 @@ fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         mentions: Vec::new(),
         reactions: Vec::new(),
     })
+    .map(|mut m| {
+        apply_extra(&mut m, row.get::<_, Option<String>>(9).ok().flatten());
+        m
+    })
 }
 
 const MESSAGE_COLUMNS: &str =
-    "channel, seq, id, author_id, author, text, client_id, created_at, ts";
+    "channel, seq, id, author_id, author, text, client_id, created_at, ts, extra";
 
 /// The newest `limit` messages before `before` (all when None), oldest first.
 pub fn history(
@@ -443,7 +546,7 @@ pub fn search(
     let fts = fts.join(" ");
     let mut stmt = conn.prepare_cached(
         "SELECT m.channel, m.seq, m.id, m.author_id, m.author, m.text, m.client_id,
-             m.created_at, m.ts, snippet(messages_fts, 0, '[', ']', '…', 12)
+             m.created_at, m.ts, m.extra, snippet(messages_fts, 0, '[', ']', '…', 12)
          FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid
          WHERE messages_fts MATCH ?1 AND (?2 IS NULL OR m.channel = ?2)
          ORDER BY rank LIMIT ?3",
@@ -452,7 +555,7 @@ pub fn search(
         .query_map(params![fts, channel, limit], |r| {
             Ok(SearchHit {
                 message: message_from_row(r)?,
-                snippet: r.get(9)?,
+                snippet: r.get(10)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

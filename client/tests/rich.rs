@@ -77,6 +77,28 @@ async fn edits_and_deletes_reach_caches_and_search() {
     let waiting = wait_for(&b, |e| matches!(e, ClientEvent::Reaction { .. }));
     b.react("team", id, "🎉", true).await.unwrap();
     waiting.await;
+    // The cache holds the reaction, the edit time and (below) the thread summary.
+    let cached = b.store().run(|c| store::history(c, "team", None, 10)).await.unwrap();
+    assert_eq!(cached[0].reactions[0].emoji, "🎉");
+    assert_eq!(cached[0].reactions[0].count, 1);
+    assert!(cached[0].edited_at.is_some());
+    let opened = a
+        .request(parley_protocol::Op::ThreadOpen {
+            channel: "team".into(),
+            message_id: id,
+        })
+        .await
+        .unwrap();
+    let thread = opened["thread"]["channel"].as_str().unwrap().to_owned();
+    let waiting = wait_for(&b, |e| matches!(e, ClientEvent::ThreadUpdated { .. }));
+    a.send(&thread, "a reply").await.unwrap();
+    waiting.await;
+    let cached = b.store().run(|c| store::history(c, "team", None, 10)).await.unwrap();
+    assert_eq!(cached[0].thread.as_ref().unwrap().reply_count, 1);
+    // Server search finds what this cache never held (the thread reply).
+    let hits = b.search_server("reply", None, 10).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(b.search("reply", None, 10).await.unwrap().is_empty());
 
     // Delete while bob is offline: his cache drops it when he resumes.
     b.shutdown();
