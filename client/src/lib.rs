@@ -411,52 +411,175 @@ impl Client {
         Ok(entry)
     }
 
-    /// Uploads a file (`POST /api/attachments`), reporting `(bytes sent, total)` as it goes.
-    /// Dropping the returned future cancels the upload. Needs the server (not queued).
+    /// Uploads a file, reporting `(bytes sent, total)` as it goes. Resumable: the upload is a
+    /// session on the server (`/api/uploads`) sent in chunks; a chunk that fails is retried
+    /// from where the server says the file ends, and a session started by an earlier call for
+    /// the same file (even by an earlier process: it is kept in the cache) is resumed. Dropping
+    /// the future pauses it; `cancel_upload` abandons it. Needs the server (not queued).
     pub async fn upload(
         &self,
         path: &std::path::Path,
         progress: impl Fn(u64, u64) + Send + Sync + 'static,
     ) -> Result<parley_protocol::Attachment> {
-        use futures_util::StreamExt;
-        let file = tokio::fs::File::open(path)
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        const CHUNK: usize = 512 * 1024;
+        let key = path.to_string_lossy().into_owned();
+        let total = tokio::fs::metadata(path)
             .await
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
-        let total = file
-            .metadata()
-            .await
-            .map_err(|e| Error::Invalid(e.to_string()))?
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?
             .len();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
-        let mut sent = 0u64;
-        let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
-            if let Ok(bytes) = &chunk {
-                sent += bytes.len() as u64;
-                progress(sent, total);
+        // Resume the session of an earlier attempt at this file, if the server still has it.
+        let k = key.clone();
+        let earlier = self
+            .inner
+            .store
+            .run(move |c| store::upload_session(c, &k))
+            .await?;
+        let mut session = None;
+        if let Some((id, size)) = earlier.filter(|(_, size)| *size == total) {
+            if let Ok(state) = self
+                .http_json(reqwest::Method::GET, &format!("/api/uploads/{id}"), None)
+                .await
+            {
+                session = Some((id, state["received"].as_u64().unwrap_or(0)));
             }
-            chunk
-        });
-        let response = self
+            let _ = size;
+        }
+        let (id, mut received) = match session {
+            Some(s) => s,
+            None => {
+                let state = self
+                    .http_json(
+                        reqwest::Method::POST,
+                        "/api/uploads",
+                        Some(serde_json::json!({"name": name, "size": total})),
+                    )
+                    .await?;
+                let id = state["upload_id"].as_str().unwrap_or_default().to_owned();
+                let (k, i) = (key.clone(), id.clone());
+                self.inner
+                    .store
+                    .run(move |c| store::set_upload_session(c, &k, Some((&i, total))))
+                    .await?;
+                (id, 0)
+            }
+        };
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let mut failures = 0u32;
+        progress(received, total);
+        while received < total {
+            file.seek(std::io::SeekFrom::Start(received))
+                .await
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            let mut chunk = vec![0u8; CHUNK.min((total - received) as usize)];
+            file.read_exact(&mut chunk)
+                .await
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            let sent = self
+                .inner
+                .http
+                .put(format!("{}/api/uploads/{id}", self.inner.config.server))
+                .query(&[("offset", received)])
+                .bearer_auth(&self.inner.config.token)
+                .body(chunk)
+                .send()
+                .await;
+            match sent {
+                Ok(resp) if resp.status().is_success() || resp.status().as_u16() == 409 => {
+                    let state: serde_json::Value = resp.json().await.unwrap_or_default();
+                    received = state["received"].as_u64().unwrap_or(received);
+                    failures = 0;
+                    progress(received, total);
+                }
+                Ok(resp) if resp.status().as_u16() == 404 => {
+                    let k = key.clone();
+                    self.inner
+                        .store
+                        .run(move |c| store::set_upload_session(c, &k, None))
+                        .await?;
+                    return Err(Error::Http(
+                        "the server forgot this upload; start again".into(),
+                    ));
+                }
+                other => {
+                    failures += 1;
+                    if failures > 8 {
+                        return Err(Error::Http(match other {
+                            Ok(resp) => format!("HTTP {}", resp.status()),
+                            Err(e) => e.to_string(),
+                        }));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100 << failures.min(6))).await;
+                    if let Ok(state) = self
+                        .http_json(reqwest::Method::GET, &format!("/api/uploads/{id}"), None)
+                        .await
+                    {
+                        received = state["received"].as_u64().unwrap_or(received);
+                    }
+                }
+            }
+        }
+        let value = self
+            .http_json(
+                reqwest::Method::POST,
+                &format!("/api/uploads/{id}/finish"),
+                Some(serde_json::json!({})),
+            )
+            .await?;
+        let k = key.clone();
+        self.inner
+            .store
+            .run(move |c| store::set_upload_session(c, &k, None))
+            .await?;
+        serde_json::from_value(value).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Abandons an upload begun for this file (its session on the server and here).
+    pub async fn cancel_upload(&self, path: &std::path::Path) -> Result<()> {
+        let key = path.to_string_lossy().into_owned();
+        let k = key.clone();
+        if let Some((id, _)) = self
+            .inner
+            .store
+            .run(move |c| store::upload_session(c, &k))
+            .await?
+        {
+            let _ = self
+                .http_json(reqwest::Method::DELETE, &format!("/api/uploads/{id}"), None)
+                .await;
+        }
+        self.inner
+            .store
+            .run(move |c| store::set_upload_session(c, &key, None))
+            .await
+    }
+
+    /// One JSON HTTP call with the bearer token; server refusals as `Error::Server`.
+    async fn http_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let mut req = self
             .inner
             .http
-            .post(format!("{}/api/attachments", self.inner.config.server))
-            .query(&[("name", name)])
-            .bearer_auth(&self.inner.config.token)
-            .header("content-length", total)
-            .body(reqwest::Body::wrap_stream(stream))
-            .send()
-            .await
-            .map_err(|e| Error::Http(e.to_string()))?;
-        let status = response.status();
-        let value: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| Error::Http(e.to_string()))?;
+            .request(method, format!("{}{path}", self.inner.config.server))
+            .bearer_auth(&self.inner.config.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.map_err(|e| Error::Http(e.to_string()))?;
+        let status = resp.status();
+        let value: serde_json::Value = resp.json().await.unwrap_or_default();
         if status.is_success() {
-            serde_json::from_value(value).map_err(|e| Error::Invalid(e.to_string()))
+            Ok(value)
         } else {
             match serde_json::from_value::<ErrorBody>(value) {
                 Ok(body) => Err(Error::Server(body)),

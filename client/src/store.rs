@@ -104,6 +104,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN extra TEXT;
 "#,
+    // 4: uploads in progress, so a restarted client resumes them.
+    r#"
+    CREATE TABLE uploads (
+        path      TEXT PRIMARY KEY,
+        upload_id TEXT NOT NULL,
+        size      INTEGER NOT NULL
+    );
+"#,
 ];
 
 /// A message as the cache holds it.
@@ -781,4 +789,30 @@ pub fn comments(conn: &Connection, doc: &str) -> Result<Vec<String>> {
         .query_map([doc], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(rows)
+}
+
+pub fn upload_session(conn: &Connection, path: &str) -> Result<Option<(String, u64)>> {
+    Ok(conn
+        .prepare_cached("SELECT upload_id, size FROM uploads WHERE path = ?1")?
+        .query_row([path], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+        .optional()?)
+}
+
+pub fn set_upload_session(
+    conn: &Connection,
+    path: &str,
+    session: Option<(&str, u64)>,
+) -> Result<()> {
+    match session {
+        Some((id, size)) => conn
+            .prepare_cached(
+                "INSERT INTO uploads (path, upload_id, size) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(path) DO UPDATE SET upload_id = excluded.upload_id, size = excluded.size",
+            )?
+            .execute(params![path, id, size as i64])?,
+        None => conn
+            .prepare_cached("DELETE FROM uploads WHERE path = ?1")?
+            .execute([path])?,
+    };
+    Ok(())
 }

@@ -78,7 +78,11 @@ async fn edits_and_deletes_reach_caches_and_search() {
     b.react("team", id, "🎉", true).await.unwrap();
     waiting.await;
     // The cache holds the reaction, the edit time and (below) the thread summary.
-    let cached = b.store().run(|c| store::history(c, "team", None, 10)).await.unwrap();
+    let cached = b
+        .store()
+        .run(|c| store::history(c, "team", None, 10))
+        .await
+        .unwrap();
     assert_eq!(cached[0].reactions[0].emoji, "🎉");
     assert_eq!(cached[0].reactions[0].count, 1);
     assert!(cached[0].edited_at.is_some());
@@ -93,7 +97,11 @@ async fn edits_and_deletes_reach_caches_and_search() {
     let waiting = wait_for(&b, |e| matches!(e, ClientEvent::ThreadUpdated { .. }));
     a.send(&thread, "a reply").await.unwrap();
     waiting.await;
-    let cached = b.store().run(|c| store::history(c, "team", None, 10)).await.unwrap();
+    let cached = b
+        .store()
+        .run(|c| store::history(c, "team", None, 10))
+        .await
+        .unwrap();
     assert_eq!(cached[0].thread.as_ref().unwrap().reply_count, 1);
     // Server search finds what this cache never held (the thread reply).
     let hits = b.search_server("reply", None, 10).await.unwrap();
@@ -144,4 +152,48 @@ async fn edits_and_deletes_reach_caches_and_search() {
     assert!(history
         .iter()
         .any(|m| m["text"] == "final" && m["edited_at"].is_string()));
+}
+
+/// An upload stopped half-way (its task aborted, as when the app quits) resumes where the
+/// server's copy ends, and the attachment is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_resume_after_an_interruption() {
+    let server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = client(&server.url(), &token, dir.path().join("a.db"));
+    a.wait_online(TIMEOUT).await.unwrap();
+    let path = dir.path().join("big.bin");
+    let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (c, p) = (a.clone(), path.clone());
+    let task = tokio::spawn(async move {
+        c.upload(&p, move |sent, _| {
+            let _ = tx.send(sent);
+        })
+        .await
+    });
+    // Stop it once the server holds at least one chunk.
+    loop {
+        let sent = tokio::time::timeout(TIMEOUT, rx.recv()).await.unwrap().unwrap();
+        if sent >= 512 * 1024 {
+            task.abort();
+            break;
+        }
+    }
+    let _ = task.await;
+    let first = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = std::sync::Arc::clone(&first);
+    let attachment = a
+        .upload(&path, move |sent, _| {
+            seen.lock().unwrap().get_or_insert(sent);
+        })
+        .await
+        .unwrap();
+    let resumed_at = first.lock().unwrap().unwrap();
+    assert!(resumed_at >= 512 * 1024, "started again from {resumed_at}");
+    assert_eq!(attachment.size, data.len() as u64);
+    use sha2::Digest;
+    assert_eq!(attachment.sha256, hex::encode(sha2::Sha256::digest(&data)));
 }

@@ -21,6 +21,8 @@ use parley_protocol::{Attachment, ErrorCode};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use std::collections::HashMap;
+
 use crate::{
     error::{Error, Result},
     http::Authed,
@@ -36,6 +38,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/attachments", post(upload))
         .route("/api/attachments/{id}", get(download))
         .route("/api/attachments/{id}/thumbnail", get(thumbnail))
+        .route("/api/uploads", post(session_start))
+        .route(
+            "/api/uploads/{id}",
+            get(session_status)
+                .put(session_append)
+                .delete(session_cancel),
+        )
+        .route("/api/uploads/{id}/finish", post(session_finish))
 }
 
 fn dir(state: &AppState) -> PathBuf {
@@ -122,6 +132,21 @@ async fn upload(
             return Err(err);
         }
     };
+    let stored = finalize(&state, user_id, name, &temp, (sha, size, head)).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Turns a received file (`temp`, with its hash, size and first KiB) into an attachment: type,
+/// dimensions, thumbnail, the row (quota checked inside the write), then the file in place.
+/// A refusal leaves nothing behind.
+async fn finalize(
+    state: &AppState,
+    user_id: i64,
+    name: String,
+    temp: &std::path::Path,
+    (sha, size, head): (String, u64, Vec<u8>),
+) -> Result<Attachment> {
+    let limits = &state.config.attachments;
     let mime = sniff(&head);
     let (width, height) = if mime.starts_with("image/") && mime != "image/svg+xml" {
         match imagesize::blob_size(&head) {
@@ -137,7 +162,7 @@ async fn upload(
     // A thumbnail for raster images of a sane size (decoding is bounded by the pixel count).
     let thumb = match (INLINE.contains(&mime.as_str()), width, height) {
         (true, Some(w), Some(h)) if u64::from(w) * u64::from(h) <= MAX_THUMBNAIL_SOURCE_PIXELS => {
-            make_thumbnail(&state, &temp).await
+            make_thumbnail(state, temp).await
         }
         _ => None,
     };
@@ -168,24 +193,24 @@ async fn upload(
     let stored = match stored {
         Ok(stored) => stored,
         Err(err) => {
-            let _ = tokio::fs::remove_file(&temp).await;
+            let _ = tokio::fs::remove_file(temp).await;
             return Err(err);
         }
     };
-    let target = path_of(&state, &sha);
+    let target = path_of(state, &sha);
     let placed = async {
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
         if tokio::fs::metadata(&target).await.is_ok() {
-            tokio::fs::remove_file(&temp).await // the same content is stored already
+            tokio::fs::remove_file(temp).await // the same content is stored already
         } else {
-            tokio::fs::rename(&temp, &target).await
+            tokio::fs::rename(temp, &target).await
         }
     }
     .await;
     if let Err(err) = placed {
-        let _ = tokio::fs::remove_file(&temp).await;
+        let _ = tokio::fs::remove_file(temp).await;
         let id = stored.id;
         let _ = state
             .store
@@ -196,7 +221,7 @@ async fn upload(
             .await;
         return Err(Error::internal(format_args!("storing attachment: {err}")));
     }
-    Ok((StatusCode::CREATED, Json(stored)))
+    Ok(stored)
 }
 
 /// Writes the body to `temp`: its SHA-256, size and first KiB (for sniffing).
@@ -429,4 +454,297 @@ async fn check_access(state: &AppState, user: &UserRecord, id: i64) -> Result<At
     } else {
         Err(not_found())
     }
+}
+
+// ---- resumable uploads -------------------------------------------------------------------
+//
+// `POST /api/uploads {name, size}` opens a session (size and quota checked up front);
+// `PUT /api/uploads/{id}?offset=N` appends a chunk that must start where the file ends (409
+// with the current `received` otherwise, so a client that lost track resumes from there);
+// `GET` tells how far it is; `POST …/finish` turns the complete file into an attachment;
+// `DELETE` cancels. Sessions live in memory: they survive broken connections and client
+// restarts, not a server restart. At most `MAX_SESSIONS` open per user, each for a day.
+
+/// Open upload sessions per user.
+const MAX_SESSIONS: usize = 8;
+const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+pub struct UploadSession {
+    user_id: i64,
+    name: String,
+    size: u64,
+    received: u64,
+    temp: PathBuf,
+    started: std::time::Instant,
+}
+
+/// Every open session, by id.
+#[derive(Default)]
+pub struct Uploads(std::sync::Mutex<HashMap<String, UploadSession>>);
+
+impl Uploads {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, UploadSession>) -> T) -> T {
+        let mut map = match self.0.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.retain(|_, s| {
+            let alive = s.started.elapsed() < SESSION_TTL;
+            if !alive {
+                let _ = std::fs::remove_file(&s.temp);
+            }
+            alive
+        });
+        f(&mut map)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StartSession {
+    name: String,
+    size: u64,
+}
+
+#[derive(serde::Serialize)]
+struct SessionState {
+    upload_id: String,
+    size: u64,
+    received: u64,
+}
+
+fn no_session(id: &str) -> Error {
+    Error::new(ErrorCode::AttachmentNotFound, format!("no upload {id}"))
+}
+
+async fn session_start(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    crate::http::ApiJson(body): crate::http::ApiJson<StartSession>,
+) -> Result<(StatusCode, Json<SessionState>)> {
+    let limits = &state.config.attachments;
+    if body.size == 0 {
+        return Err(Error::new(ErrorCode::InvalidRequest, "the file is empty"));
+    }
+    if body.size > limits.max_size {
+        return Err(Error::new(
+            ErrorCode::AttachmentTooLarge,
+            format!("attachments are at most {} bytes", limits.max_size),
+        ));
+    }
+    let user_id = authed.user.id;
+    let used = state
+        .store
+        .read(move |conn| store::uploaded_bytes(conn, user_id))
+        .await?;
+    if used.saturating_add(body.size) > limits.user_quota {
+        return Err(Error::new(
+            ErrorCode::QuotaExceeded,
+            format!("your uploads use {used} of {} bytes", limits.user_quota),
+        ));
+    }
+    let incoming = dir(&state).join("incoming");
+    tokio::fs::create_dir_all(&incoming)
+        .await
+        .map_err(|e| Error::internal(format_args!("attachments directory: {e}")))?;
+    let id = hex::encode(rand::random::<[u8; 16]>());
+    let temp = incoming.join(format!("session-{id}"));
+    tokio::fs::File::create(&temp)
+        .await
+        .map_err(|e| Error::internal(format_args!("temporary file: {e}")))?;
+    let name: String = body
+        .name
+        .chars()
+        .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+        .take(200)
+        .collect();
+    let session = UploadSession {
+        user_id,
+        name: if name.trim().is_empty() {
+            "file".into()
+        } else {
+            name
+        },
+        size: body.size,
+        received: 0,
+        temp,
+        started: std::time::Instant::now(),
+    };
+    let opened = state.uploads.with(|map| {
+        if map.values().filter(|s| s.user_id == user_id).count() >= MAX_SESSIONS {
+            return Err(Error::new(
+                ErrorCode::RateLimited,
+                format!("at most {MAX_SESSIONS} unfinished uploads; finish or cancel one"),
+            ));
+        }
+        map.insert(id.clone(), session);
+        Ok(())
+    });
+    opened?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionState {
+            upload_id: id,
+            size: body.size,
+            received: 0,
+        }),
+    ))
+}
+
+fn own_session(state: &AppState, user: &UserRecord, id: &str) -> Result<(u64, u64, PathBuf)> {
+    state.uploads.with(|map| match map.get(id) {
+        Some(s) if s.user_id == user.id => Ok((s.size, s.received, s.temp.clone())),
+        _ => Err(no_session(id)),
+    })
+}
+
+async fn session_status(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<SessionState>> {
+    let (size, received, _) = own_session(&state, &authed.user, &id)?;
+    Ok(Json(SessionState {
+        upload_id: id,
+        size,
+        received,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct Offset {
+    offset: u64,
+}
+
+async fn session_append(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+    Query(at): Query<Offset>,
+    body: Body,
+) -> Result<Response> {
+    let (size, received, temp) = own_session(&state, &authed.user, &id)?;
+    if at.offset != received {
+        let body = serde_json::json!({
+            "code": "invalid_request",
+            "message": format!("this upload has {received} bytes; send from there"),
+            "upload_id": id,
+            "size": size,
+            "received": received,
+        });
+        return Ok((StatusCode::CONFLICT, Json(body)).into_response());
+    }
+    let mut file = tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(&temp)
+        .await
+        .map_err(|e| Error::internal(format_args!("upload file: {e}")))?;
+    let mut stream = body.into_data_stream();
+    let mut now = received;
+    let mut failed = None;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            failed = Some(Error::new(ErrorCode::InvalidRequest, "the chunk broke off"));
+            break;
+        };
+        if now + chunk.len() as u64 > size {
+            failed = Some(Error::new(
+                ErrorCode::AttachmentTooLarge,
+                format!("more bytes than the {size} announced"),
+            ));
+            break;
+        }
+        if let Err(e) = file.write_all(&chunk).await {
+            failed = Some(Error::internal(format_args!("upload file: {e}")));
+            break;
+        }
+        now += chunk.len() as u64;
+    }
+    let _ = file.flush().await;
+    let _ = file.sync_all().await;
+    drop(file);
+    // What reached the file counts, even from a chunk that broke off: resume from there.
+    let kept = tokio::fs::metadata(&temp)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(received);
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&temp)
+        .and_then(|f| f.set_len(kept.min(now)));
+    let kept = kept.min(now);
+    state.uploads.with(|map| {
+        if let Some(s) = map.get_mut(&id) {
+            s.received = kept;
+        }
+    });
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    Ok(Json(SessionState {
+        upload_id: id,
+        size,
+        received: kept,
+    })
+    .into_response())
+}
+
+async fn session_cancel(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let (_, _, temp) = own_session(&state, &authed.user, &id)?;
+    state.uploads.with(|map| map.remove(&id));
+    let _ = tokio::fs::remove_file(&temp).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn session_finish(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Attachment>)> {
+    let (size, received, temp) = own_session(&state, &authed.user, &id)?;
+    if received != size {
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            format!("the upload has {received} of {size} bytes"),
+        ));
+    }
+    let session = state
+        .uploads
+        .with(|map| map.remove(&id))
+        .ok_or_else(|| no_session(&id))?;
+    let hashed_path = temp.clone();
+    let (sha, head) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, Vec<u8>)> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(&hashed_path)?;
+        let mut hasher = Sha256::new();
+        let mut head = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if head.len() < 1024 {
+                let take = (1024 - head.len()).min(n);
+                head.extend_from_slice(&buf[..take]);
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok((hex::encode(hasher.finalize()), head))
+    })
+    .await
+    .map_err(|e| Error::internal(format_args!("hashing upload: {e}")))?
+    .map_err(|e| Error::internal(format_args!("hashing upload: {e}")))?;
+    let stored = finalize(
+        &state,
+        authed.user.id,
+        session.name,
+        &temp,
+        (sha, size, head),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }

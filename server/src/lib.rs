@@ -74,6 +74,8 @@ pub struct AppState {
     pub directory: channels::Directory,
     /// Documents: their directory and the actors of open ones.
     pub docs: docs::Docs,
+    /// Resumable upload sessions.
+    pub(crate) uploads: attachments::Uploads,
     /// One permit per WebSocket connection (`realtime.max_connections`).
     pub connection_permits: Arc<Semaphore>,
     pub shutdown: CancellationToken,
@@ -129,6 +131,7 @@ impl Server {
             hubs,
             directory,
             docs,
+            uploads: attachments::Uploads::default(),
             shutdown: token.clone(),
             sessions: session::SessionRegistry::default(),
             next_connection_id: AtomicU64::new(1),

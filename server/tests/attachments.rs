@@ -207,3 +207,105 @@ async fn attachments_end_to_end() {
     let incoming = server.data_dir().join("attachments").join("incoming");
     assert_eq!(std::fs::read_dir(&incoming).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn uploads_resume_where_they_broke_off() {
+    let server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    let file: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let (status, session) = server
+        .post(
+            "/api/uploads",
+            Some(&token),
+            json!({"name": "data.bin", "size": file.len()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["upload_id"].as_str().unwrap().to_owned();
+    let put = |offset: usize, bytes: Vec<u8>| {
+        server
+            .http
+            .put(format!("{}/api/uploads/{id}?offset={offset}", server.url))
+            .bearer_auth(&token)
+            .body(bytes)
+            .send()
+    };
+    let first = put(0, file[..100_000].to_vec()).await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    // A client that lost track sends from the wrong place: told where to resume.
+    let wrong = put(0, file[..10].to_vec()).await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 409);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["received"], 100_000);
+    let (_, status_now) = server
+        .get(&format!("/api/uploads/{id}"), Some(&token))
+        .await;
+    assert_eq!(status_now["received"], 100_000);
+    // Finishing early is refused; the rest, then finish.
+    let (status, _) = server
+        .post(
+            &format!("/api/uploads/{id}/finish"),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let rest = put(100_000, file[100_000..].to_vec()).await.unwrap();
+    assert_eq!(rest.status().as_u16(), 200);
+    let (status, attachment) = server
+        .post(
+            &format!("/api/uploads/{id}/finish"),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{attachment}");
+    use sha2::Digest;
+    assert_eq!(
+        attachment["sha256"],
+        hex::encode(sha2::Sha256::digest(&file))
+    );
+    assert_eq!(attachment["size"], 300_000);
+    // The session is gone; another user cannot touch someone's session; cancel removes it.
+    assert_eq!(
+        server
+            .get(&format!("/api/uploads/{id}"), Some(&token))
+            .await
+            .0,
+        404
+    );
+    let (_, other) = server
+        .post(
+            "/api/uploads",
+            Some(&token),
+            json!({"name": "x", "size": 10}),
+        )
+        .await;
+    let other_id = other["upload_id"].as_str().unwrap().to_owned();
+    let bob = server.register("bob").await;
+    assert_eq!(
+        server
+            .get(&format!("/api/uploads/{other_id}"), Some(&bob))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/api/uploads/{other_id}"), Some(&token))
+            .await
+            .0,
+        204
+    );
+    let (status, err) = server
+        .post(
+            "/api/uploads",
+            Some(&token),
+            json!({"name": "huge", "size": 1u64 << 40}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (413, Some("attachment_too_large"))
+    );
+}
