@@ -348,6 +348,9 @@ pub fn message_in(conn: &Connection, channel_id: i64, message_id: i64) -> Result
     match found {
         Some(mut message) => {
             message.reactions = reactions_of(conn, message.id)?;
+            message.mentions = mentions_of(conn, message.id)?;
+            message.attachments = attachments_of(conn, message.id)?;
+            message.thread = thread_summary(conn, message.id)?.map(Box::new);
             Ok(Some(message))
         }
         None => Ok(None),
