@@ -176,7 +176,10 @@ async fn uploads_resume_after_an_interruption() {
     });
     // Stop it once the server holds at least one chunk.
     loop {
-        let sent = tokio::time::timeout(TIMEOUT, rx.recv()).await.unwrap().unwrap();
+        let sent = tokio::time::timeout(TIMEOUT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         if sent >= 512 * 1024 {
             task.abort();
             break;
