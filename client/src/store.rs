@@ -527,31 +527,9 @@ pub fn search(
     channel: Option<&str>,
     limit: u32,
 ) -> Result<Vec<SearchHit>> {
-    let words: Vec<String> = query
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect();
-    if words.is_empty() {
+    let Some(fts) = parley_protocol::search_terms(query) else {
         return Ok(Vec::new());
-    }
-    let last = words.len() - 1;
-    let fts: Vec<String> = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == last {
-                format!("\"{w}\"*")
-            } else {
-                format!("\"{w}\"")
-            }
-        })
-        .collect();
-    let fts = fts.join(" ");
+    };
     let mut stmt = conn.prepare_cached(
         "SELECT m.channel, m.seq, m.id, m.author_id, m.author, m.text, m.client_id,
              m.created_at, m.ts, m.extra, snippet(messages_fts, 0, '[', ']', '…', 12)

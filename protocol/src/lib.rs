@@ -58,6 +58,21 @@ pub mod close_code {
     pub const DOC_ACCESS_CHANGED: u16 = 4007;
 }
 
+/// The full-text query (SQLite FTS5) for what a person typed: every word must appear, the last
+/// one may be the start of a word (results while typing). Words are split where the index
+/// splits them (`e-mail` → `e` `mail`), and nothing of FTS5's own syntax gets through. None when
+/// there is no word. Shared by the server's search and the client cache's.
+pub fn search_terms(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let (last, rest) = words.split_last()?;
+    let mut terms: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
+    terms.push(format!("\"{last}\"*"));
+    Some(terms.join(" "))
+}
+
 /// Decodes one client text frame. Kept here (pure, no IO) so the fuzz target and the server
 /// decode frames the same way.
 pub fn decode_request(text: &str) -> Result<Request, ErrorBody> {

@@ -250,3 +250,17 @@ fn decoding_mutated_frames_never_panics() {
         "mutations should still decode sometimes ({decoded})"
     );
 }
+
+#[test]
+fn search_terms_are_plain_words() {
+    assert_eq!(
+        search_terms("hello wor").as_deref(),
+        Some("\"hello\" \"wor\"*")
+    );
+    assert_eq!(search_terms("e-mail").as_deref(), Some("\"e\" \"mail\"*"));
+    assert_eq!(
+        search_terms("\"NEAR( * OR -").as_deref(),
+        Some("\"NEAR\" \"OR\"*")
+    );
+    assert_eq!(search_terms("  ** "), None);
+}

@@ -116,6 +116,7 @@ async fn edits_deletes_and_reactions() {
         .await;
     assert_eq!(page["messages"][0]["deleted"], true);
     assert_eq!(page["messages"][0]["text"], "");
+    assert!(page["messages"][0].get("mentions").is_none());
     // A client resuming from before the message replays no trace of its text.
     let mut late = server.connect(Some(&bob_token)).await;
     late.ok(json!({"type": "subscribe", "channel": "team", "since": 0}))

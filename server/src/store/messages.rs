@@ -218,6 +218,10 @@ pub fn history(
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
     for message in &mut messages {
+        if message.deleted {
+            message.edited_at = None;
+            continue; // a deleted message is only its place in history
+        }
         message.reactions = reactions_of(conn, message.id)?;
         message.mentions = mentions_of(conn, message.id)?;
         message.thread = thread_summary(conn, message.id)?.map(Box::new);
@@ -432,11 +436,17 @@ pub fn delete_message(
         .execute([message_id])?;
     tx.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")?
         .execute([message_id])?;
+    // Its files are no longer reachable through it.
+    tx.prepare_cached("DELETE FROM message_attachments WHERE message_id = ?1")?
+        .execute([message_id])?;
     let mut redacted = message.clone();
     redacted.text = String::new();
     redacted.deleted = true;
     redacted.edited_at = None;
     redacted.reactions = Vec::new();
+    redacted.mentions = Vec::new();
+    redacted.attachments = Vec::new();
+    redacted.thread = None;
     let frame = |seq: u64, event: Event| {
         serde_json::to_string(&ServerFrame::Event(EventFrame {
             channel: message.channel.clone(),
@@ -594,31 +604,12 @@ pub fn search(
     query: &str,
     filter: &SearchFilter<'_>,
 ) -> Result<Vec<parley_protocol::SearchHit>> {
-    let words: Vec<String> = query
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect();
-    if words.is_empty() || filter.channels.is_empty() {
+    let Some(fts) = parley_protocol::search_terms(query) else {
+        return Ok(Vec::new());
+    };
+    if filter.channels.is_empty() {
         return Ok(Vec::new());
     }
-    let last = words.len() - 1;
-    let fts = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == last {
-                format!("\"{w}\"*")
-            } else {
-                format!("\"{w}\"")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
     let channels = serde_json::to_string(filter.channels).map_err(Error::internal)?;
     let mut stmt = conn.prepare_cached(&format!(
         "{MESSAGE_SELECT} JOIN messages_fts ON messages_fts.rowid = m.id
