@@ -42,6 +42,8 @@ pub enum Command {
     Join {
         conn: Arc<ConnControl>,
         user_id: i64,
+        /// When its role was decided (access changes after it close the connection).
+        decided: std::time::Instant,
         out: mpsc::Sender<Frame>,
         /// Editors may change the content; others' updates are refused.
         can_write: bool,
@@ -64,6 +66,8 @@ pub enum Command {
     /// reconnect under the new role.
     AccessChanged {
         user_id: Option<i64>,
+        /// Connections opened after this (under the new rules) stay.
+        issued: std::time::Instant,
     },
 }
 
@@ -164,6 +168,7 @@ impl Actors {
 struct Conn {
     control: Arc<ConnControl>,
     user_id: i64,
+    joined: std::time::Instant,
     out: mpsc::Sender<Frame>,
     can_write: bool,
     /// Awareness client ids this connection has announced (cleared when it goes).
@@ -366,13 +371,14 @@ impl Actor {
                 Command::Join {
                     conn,
                     user_id,
+                    decided,
                     out,
                     can_write,
                     joined,
-                } => self.join(conn, user_id, out, can_write, joined),
-                Command::AccessChanged { user_id } => {
+                } => self.join(conn, (user_id, decided), out, can_write, joined),
+                Command::AccessChanged { user_id, issued } => {
                     for conn in self.conns.values() {
-                        if user_id.is_none_or(|u| u == conn.user_id) {
+                        if user_id.is_none_or(|u| u == conn.user_id) && conn.joined <= issued {
                             conn.control.close_with(
                                 close_code::DOC_ACCESS_CHANGED,
                                 "access to the document changed",
@@ -443,7 +449,7 @@ impl Actor {
     fn join(
         &mut self,
         control: Arc<ConnControl>,
-        user_id: i64,
+        (user_id, decided): (i64, std::time::Instant),
         out: mpsc::Sender<Frame>,
         can_write: bool,
         joined: oneshot::Sender<()>,
@@ -452,6 +458,7 @@ impl Actor {
         let conn = Conn {
             control,
             user_id,
+            joined: decided,
             out,
             can_write,
             clients: HashSet::new(),

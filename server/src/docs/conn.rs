@@ -32,7 +32,7 @@ pub fn run(
     socket: WebSocket,
     auth: TokenRecord,
     doc_id: i64,
-    role: DocRole,
+    (role, decided): (DocRole, std::time::Instant),
     permit: OwnedSemaphorePermit,
 ) -> impl std::future::Future<Output = ()> + Send {
     let control = Arc::new(ConnControl::new(state.next_connection_id()));
@@ -53,6 +53,7 @@ pub fn run(
         let join = Command::Join {
             conn: Arc::clone(&control),
             user_id: auth.user.id,
+            decided,
             out,
             can_write: role >= DocRole::Editor,
             joined,

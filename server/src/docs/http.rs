@@ -61,8 +61,10 @@ async fn upgrade(
     let prepared = async {
         let (auth, permit) = prepare_upgrade(&state, &headers, query).await?;
         let auth = auth.ok_or_else(Error::unauthenticated)?;
+        // The role is decided now: access changes after this instant close the connection.
+        let decided = std::time::Instant::now();
         let (doc, role) = state.doc_for_connection(&name, &auth.user).await?;
-        Ok::<_, Error>((auth, doc.id, role, permit))
+        Ok::<_, Error>((auth, doc.id, (role, decided), permit))
     };
     match prepared.await {
         Ok((auth, doc_id, role, permit)) => {

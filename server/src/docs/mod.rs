@@ -161,8 +161,13 @@ impl Docs {
         }
         // Connections opened under the old name close (4007); a reconnect under the old name
         // is refused for a while instead of creating an empty document there.
-        self.actors
-            .send_if_open(entry.id, actor::Command::AccessChanged { user_id: None });
+        self.actors.send_if_open(
+            entry.id,
+            actor::Command::AccessChanged {
+                user_id: None,
+                issued: std::time::Instant::now(),
+            },
+        );
     }
 
     /// True when connecting to `name` must not create it (deleted or renamed away lately).
@@ -176,8 +181,13 @@ impl Docs {
 
     /// Tells the open document that `user_id`'s access (None: everyone's) changed.
     pub fn access_changed(&self, doc_id: i64, user_id: Option<i64>) {
-        self.actors
-            .send_if_open(doc_id, actor::Command::AccessChanged { user_id });
+        self.actors.send_if_open(
+            doc_id,
+            actor::Command::AccessChanged {
+                user_id,
+                issued: std::time::Instant::now(),
+            },
+        );
     }
 
     /// A user left (or was removed from) a channel: their connections to its documents close.
