@@ -392,6 +392,27 @@ async fn apply_subscribed(inner: &Inner, result: &SubscribeResult) -> Result<()>
     Ok(())
 }
 
+/// Applies a durable event's change to the cache and records its seq (the resume point) in
+/// the same cache call.
+async fn apply(
+    inner: &Inner,
+    channel: &str,
+    seq: Option<u64>,
+    change: impl FnOnce(&rusqlite::Connection) -> Result<()> + Send + 'static,
+) -> Result<()> {
+    let name = channel.to_owned();
+    inner
+        .store
+        .run(move |c| {
+            change(c)?;
+            if let Some(seq) = seq {
+                store::advance_to(c, &name, seq)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
 async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
     let EventFrame {
         channel,
@@ -411,16 +432,10 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
         }
         Event::MessageEdited { message } => {
             let stored = (*message).clone();
-            inner
-                .store
-                .run(move |c| {
-                    store::edit_cached(c, &stored)?;
-                    if let Some(seq) = seq {
-                        store::advance_to(c, &stored.channel, seq)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            apply(inner, &channel, seq, move |c| {
+                store::edit_cached(c, &stored)
+            })
+            .await?;
             inner.emit(ClientEvent::MessageEdited { message });
         }
         Event::MessageDeleted {
@@ -429,16 +444,10 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
             ..
         } => {
             let name = channel.clone();
-            inner
-                .store
-                .run(move |c| {
-                    store::delete_cached(c, &name, message_seq)?;
-                    if let Some(seq) = seq {
-                        store::advance_to(c, &name, seq)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            apply(inner, &channel, seq, move |c| {
+                store::delete_cached(c, &name, message_seq)
+            })
+            .await?;
             inner.emit(ClientEvent::MessageDeleted {
                 channel,
                 message_id,
@@ -446,56 +455,28 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
             });
         }
         Event::Reaction { reaction } => {
-            let (name, r) = (channel.clone(), reaction.clone());
-            inner
-                .store
-                .run(move |c| {
-                    store::react_cached(c, &r)?;
-                    if let Some(seq) = seq {
-                        store::advance_to(c, &name, seq)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            let r = reaction.clone();
+            apply(inner, &channel, seq, move |c| store::react_cached(c, &r)).await?;
             inner.emit(ClientEvent::Reaction { reaction });
         }
         Event::ThreadUpdated { thread } => {
-            let name = channel.clone();
-            let summary = thread.clone();
-            inner
-                .store
-                .run(move |c| {
-                    store::thread_cached(c, &name, &summary)?;
-                    if let Some(seq) = seq {
-                        store::advance_to(c, &name, seq)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            let (name, summary) = (channel.clone(), thread.clone());
+            apply(inner, &channel, seq, move |c| {
+                store::thread_cached(c, &name, &summary)
+            })
+            .await?;
             inner.emit(ClientEvent::ThreadUpdated { channel, thread });
         }
         Event::Mention { message, muted } => {
-            if let Some(seq) = seq {
-                let name = channel.clone();
-                inner
-                    .store
-                    .run(move |c| store::advance_to(c, &name, seq))
-                    .await?;
-            }
+            apply(inner, &channel, seq, |_| Ok(())).await?;
             inner.emit(ClientEvent::Mention { message, muted });
         }
         Event::Read { read } => {
-            let (name, state) = (channel.clone(), read.clone());
-            inner
-                .store
-                .run(move |c| {
-                    store::set_read(c, &state.channel, state.last_read)?;
-                    if let Some(seq) = seq {
-                        store::advance_to(c, &name, seq)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            let state = read.clone();
+            apply(inner, &channel, seq, move |c| {
+                store::set_read(c, &state.channel, state.last_read)
+            })
+            .await?;
             inner.emit(ClientEvent::Read { read });
         }
         Event::MemberJoined { user } => member(inner, channel, seq, user, true).await?,
@@ -541,13 +522,7 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
         other => {
             // Comment events (documents' comments channels) and anything newer.
             let event = serde_json::to_value(&other).unwrap_or_default();
-            if let Some(seq) = seq {
-                let name = channel.clone();
-                inner
-                    .store
-                    .run(move |c| store::advance_to(c, &name, seq))
-                    .await?;
-            }
+            apply(inner, &channel, seq, |_| Ok(())).await?;
             crate::docs::comment_event(inner, &event).await?;
         }
     }
@@ -562,16 +537,10 @@ async fn member(
     joined: bool,
 ) -> Result<()> {
     let (name, u) = (channel.clone(), user.clone());
-    inner
-        .store
-        .run(move |c| {
-            store::set_member(c, &name, &u, joined)?;
-            if let Some(seq) = seq {
-                store::advance_to(c, &name, seq)?;
-            }
-            Ok(())
-        })
-        .await?;
+    apply(inner, &channel, seq, move |c| {
+        store::set_member(c, &name, &u, joined)
+    })
+    .await?;
     inner.emit(ClientEvent::Member {
         channel,
         user,
