@@ -308,4 +308,33 @@ async fn uploads_resume_where_they_broke_off() {
         (status, err["code"].as_str()),
         (413, Some("attachment_too_large"))
     );
+    // At most 8 unfinished uploads per user.
+    for _ in 0..8 {
+        let (status, _) = server
+            .post(
+                "/api/uploads",
+                Some(&token),
+                json!({"name": "x", "size": 10}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, err) = server
+        .post(
+            "/api/uploads",
+            Some(&token),
+            json!({"name": "x", "size": 10}),
+        )
+        .await;
+    assert_eq!((status, err["code"].as_str()), (429, Some("rate_limited")));
+    // At most 10 attachments on one message.
+    let mut ws = server.connect(Some(&token)).await;
+    ws.ok(json!({"type": "channel_create", "channel": "files"}))
+        .await;
+    ws.err(
+        json!({"type": "send", "channel": "files", "text": "many", "client_id": "m",
+               "attachments": (1..=11).collect::<Vec<i64>>()}),
+        "invalid_request",
+    )
+    .await;
 }

@@ -643,3 +643,37 @@ async fn read_receipts_only_where_enabled() {
             .await
     );
 }
+
+#[tokio::test]
+async fn dm_size_and_search_result_limits_are_configurable() {
+    let server = TestServer::start(
+        &(RELAXED.to_owned() + "[realtime]\nmax_dm_members = 3\nmax_search_results = 2\n"),
+    )
+    .await;
+    let token = server.register("alice").await;
+    for name in ["bob", "carol", "dave"] {
+        server.register(name).await;
+    }
+    let mut alice = server.connect(Some(&token)).await;
+    alice
+        .ok(json!({"type": "dm_open", "users": ["bob", "carol"]}))
+        .await;
+    alice
+        .err(
+            json!({"type": "dm_open", "users": ["bob", "carol", "dave"]}),
+            "invalid_request",
+        )
+        .await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "notes"}))
+        .await;
+    for i in 0..5 {
+        alice
+            .ok(json!({"type": "send", "channel": "notes", "text": format!("apple {i}"), "client_id": format!("n{i}")}))
+            .await;
+    }
+    let found = alice
+        .ok(json!({"type": "search", "query": "apple", "limit": 50}))
+        .await;
+    assert_eq!(found["hits"].as_array().unwrap().len(), 2);
+}
