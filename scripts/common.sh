@@ -5,7 +5,13 @@ set -euo pipefail
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parley-target}"
 
 # libdbus-1-dev: the client's keyring support (Secret Service over D-Bus) links libdbus.
-DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev "${EXTRA_DEBIAN_PACKAGES[@]:-}")
+# The desktop app (Tauri on WebKitGTK) and what runs and tests it headless.
+APP_DEBIAN_PACKAGES=(libwebkit2gtk-4.1-dev file libxdo-dev libssl-dev libayatana-appindicator3-dev
+    librsvg2-dev xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring keyutils dunst imagemagick
+    xdotool)
+# The workspace includes the app, so every build needs them.
+DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev
+    "${APP_DEBIAN_PACKAGES[@]}" "${EXTRA_DEBIAN_PACKAGES[@]:-}")
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -1,6 +1,22 @@
 #!/usr/bin/env bash
-# Sets up and runs Parley: builds and starts parley-server on 127.0.0.1:7878 with its data in
-# ~/.local/share/parley. Extra arguments go to parley-server (e.g. `serve --listen 0.0.0.0:7878`).
+# Sets up and runs Parley: installs what it needs, builds the UI, the bundled server and the
+# desktop app (release), and launches the app. On first run choose "Host a workspace on this
+# computer" (the bundled server, data in ~/.local/share/app.parley.desktop/server) or join one.
+#   ./scripts/run.sh --server [parley-server args]   runs only the server (headless machines):
+#   builds and starts parley-server on 127.0.0.1:7878 with its data in ~/.local/share/parley.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-cargo build --release -p parley-server
-exec "$CARGO_TARGET_DIR/release/parley-server" "$@"
+if [ "${1:-}" = "--server" ]; then
+    shift
+    cargo build --release -p parley-server
+    exec "$CARGO_TARGET_DIR/release/parley-server" "$@"
+fi
+install_node_packages ui
+(cd ui && npm run --silent build)
+# The app starts the server binary installed next to it (target/release/parley-server).
+cargo build --release -p parley-server -p parley-app
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "No display: the desktop app needs a graphical session." >&2
+    echo "Run it from a desktop, or use ./scripts/run.sh --server for the server alone." >&2
+    exit 1
+fi
+exec "$CARGO_TARGET_DIR/release/parley-app" "$@"

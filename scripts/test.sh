@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# Sets up and runs the whole test suite: formatting, lints, and every test (unit, integration
-# against the real server binary, benchmark smoke runs) through cargo-nextest.
-# The keyring test runs gnome-keyring in a private D-Bus session.
-EXTRA_DEBIAN_PACKAGES=(dbus gnome-keyring)
+# Sets up and runs the whole test suite: formatting, lints, the UI's type check and unit
+# tests, and every Rust test (unit, integration against the real server binary, the desktop
+# app end to end through tauri-driver + WebKitWebDriver under Xvfb, benchmark smoke runs)
+# through cargo-nextest.
+# Debian packages (common.sh): the app's (WebKitGTK), its headless desktop for the end-to-end
+# tests (Xvfb, D-Bus, gnome-keyring, dunst, ImageMagick for screenshots) and WebKitWebDriver.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install cargo-nextest --locked
 fi
+if ! command -v tauri-driver >/dev/null 2>&1; then
+    echo "==> installing tauri-driver"
+    cargo install tauri-driver --locked
+fi
 # Stock Yjs clients (yjs + y-websocket under Node) for the document interop tests.
 install_node_packages tests/interop
+# The app's UI: type check, unit tests, then the build the app embeds.
+install_node_packages ui
+echo "==> ui: svelte-check"
+(cd ui && npm run --silent check)
+echo "==> ui: vitest"
+(cd ui && npm test --silent)
+echo "==> ui: build"
+(cd ui && npm run --silent build)
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"

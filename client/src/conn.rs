@@ -511,6 +511,14 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
                 typing,
             });
         }
+        Event::ReadReceipt { user, seq: read } => {
+            apply(inner, &channel, seq, |_| Ok(())).await?;
+            inner.emit(ClientEvent::ReadReceipt {
+                channel,
+                user,
+                seq: read,
+            });
+        }
         Event::Unsubscribed { reason } => {
             let name = channel.clone();
             inner

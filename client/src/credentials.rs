@@ -92,3 +92,35 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
+
+/// The OS keyring only, never a file: for the desktop app, which keeps the session in memory
+/// when no keyring service answers. The same entries as `save`/`load`, so the app and the CLI
+/// share a sign-in.
+pub mod keyring_only {
+    use super::{account, SERVICE};
+
+    pub fn save(server: &str, user: &str, token: &str) -> Result<(), String> {
+        let entry =
+            keyring::Entry::new(SERVICE, &account(server, user)).map_err(|e| e.to_string())?;
+        entry.set_password(token).map_err(|e| e.to_string())
+    }
+
+    pub fn load(server: &str, user: &str) -> Result<Option<String>, String> {
+        let entry =
+            keyring::Entry::new(SERVICE, &account(server, user)).map_err(|e| e.to_string())?;
+        match entry.get_password() {
+            Ok(token) => Ok(Some(token)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    pub fn delete(server: &str, user: &str) -> Result<(), String> {
+        let entry =
+            keyring::Entry::new(SERVICE, &account(server, user)).map_err(|e| e.to_string())?;
+        match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}

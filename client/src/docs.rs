@@ -41,6 +41,21 @@ enum Outgoing {
     Update(Vec<u8>),
     /// Send a sync step 1 and say which answer (per connection) will be its reply.
     Barrier(tokio::sync::oneshot::Sender<(u64, u64)>),
+    /// An encoded awareness update (y-protocols) to relay.
+    Awareness(Vec<u8>),
+}
+
+/// The transaction origin of updates that came from [`DocReplica::apply_local_update`], so an
+/// observer can tell them from remote ones.
+pub const LOCAL_ORIGIN: &str = "parley-local";
+
+/// What a replica reports to whoever shows it (the desktop app's editor).
+#[derive(Debug, Clone)]
+pub enum ReplicaEvent {
+    /// An encoded awareness update (y-protocols) from another client.
+    Awareness(Vec<u8>),
+    /// The sync connection came up (true) or went down (false).
+    Connected(bool),
 }
 
 struct Shared {
@@ -52,6 +67,10 @@ struct Shared {
     /// (connection number, sync step 2 answers received on it): `flush` waits on it.
     answers: watch::Sender<(u64, u64)>,
     connected: watch::Sender<bool>,
+    /// Awareness from other clients and connection changes (bounded; lagging drops old ones).
+    events: tokio::sync::broadcast::Sender<ReplicaEvent>,
+    /// The last local awareness update, re-sent on every connect.
+    awareness: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl Client {
@@ -91,6 +110,8 @@ impl Client {
             outgoing,
             answers: watch::channel((0, 0)).0,
             connected: watch::channel(false).0,
+            events: tokio::sync::broadcast::channel(256).0,
+            awareness: std::sync::Mutex::new(None),
         });
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(sync_loop(
@@ -187,6 +208,50 @@ impl DocReplica {
         t.get_string(&txn)
     }
 
+    /// Applies an update made elsewhere in this process (an editor's own Y.Doc): persisted at
+    /// once and sent now or when connected, like `edit`. Applied with [`LOCAL_ORIGIN`].
+    pub async fn apply_local_update(&self, update: &[u8]) -> Result<()> {
+        let decoded = Update::decode_v1(update).map_err(|e| Error::Invalid(e.to_string()))?;
+        {
+            let mut txn = self.shared.doc.transact_mut_with(LOCAL_ORIGIN);
+            txn.apply_update(decoded)
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+        }
+        if update.len() <= 2 {
+            return Ok(());
+        }
+        let (name, bytes) = (self.shared.name.clone(), update.to_vec());
+        self.shared
+            .client
+            .store
+            .run(move |c| store::doc_append(c, &name, &bytes))
+            .await?;
+        let _ = self.shared.outgoing.send(Outgoing::Update(update.to_vec()));
+        Ok(())
+    }
+
+    /// Relays this client's awareness state (an encoded y-protocols awareness update) to the
+    /// others; kept and sent again after every reconnect.
+    pub fn set_awareness(&self, update: Vec<u8>) {
+        if let Ok(mut last) = self.shared.awareness.lock() {
+            *last = Some(update.clone());
+        }
+        let _ = self.shared.outgoing.send(Outgoing::Awareness(update));
+    }
+
+    /// Awareness of other clients and connection changes, from now on.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<ReplicaEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// The whole document as one update (for an editor that starts empty).
+    pub fn state(&self) -> Vec<u8> {
+        self.shared
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
     pub fn is_connected(&self) -> bool {
         *self.shared.connected.borrow()
     }
@@ -262,6 +327,7 @@ async fn sync_loop(
             )
             .await;
             let _ = this.connected.send(false);
+            let _ = this.events.send(ReplicaEvent::Connected(false));
             if !lost {
                 return;
             }
@@ -309,6 +375,17 @@ async fn session(
     if ws.send(WsMessage::binary(step1)).await.is_err() {
         return true;
     }
+    let _ = this.events.send(ReplicaEvent::Connected(true));
+    let last_awareness = this.awareness.lock().ok().and_then(|a| a.clone());
+    if let Some(update) = last_awareness {
+        if ws
+            .send(WsMessage::binary(awareness_frame(&update)))
+            .await
+            .is_err()
+        {
+            return true;
+        }
+    }
     loop {
         tokio::select! {
             frame = ws.next() => {
@@ -345,16 +422,19 @@ async fn session(
             }
             item = outgoing.recv() => {
                 let Some(item) = item else { return false };
-                let message = match item {
-                    Outgoing::Update(update) => Message::Sync(SyncMessage::Update(update)),
+                let frame = match item {
+                    Outgoing::Update(update) => {
+                        Message::Sync(SyncMessage::Update(update)).encode_v1()
+                    }
                     Outgoing::Barrier(tx) => {
                         step1s += 1;
                         let _ = tx.send((connection, step1s));
                         let sv = this.doc.transact().state_vector();
-                        Message::Sync(SyncMessage::SyncStep1(sv))
+                        Message::Sync(SyncMessage::SyncStep1(sv)).encode_v1()
                     }
+                    Outgoing::Awareness(update) => awareness_frame(&update),
                 };
-                if ws.send(WsMessage::binary(message.encode_v1())).await.is_err() {
+                if ws.send(WsMessage::binary(frame)).await.is_err() {
                     return true;
                 }
             }
@@ -393,6 +473,11 @@ async fn handle(this: &Arc<Shared>, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
                     answered = true;
                 }
                 Message::Sync(SyncMessage::Update(update)) => received.push(update),
+                Message::Awareness(update) => {
+                    let _ = this
+                        .events
+                        .send(ReplicaEvent::Awareness(update.encode_v1()));
+                }
                 Message::Auth(Some(reason)) => {
                     tracing::warn!(doc = %this.name, reason, "the server refused an edit");
                 }
@@ -427,6 +512,24 @@ async fn handle(this: &Arc<Shared>, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         this.answers.send_modify(|(_, n)| *n += 1);
     }
     Ok(replies)
+}
+
+/// A y-websocket awareness frame: message type 1, then the update as a byte array.
+fn awareness_frame(update: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(update.len() + 6);
+    frame.push(1);
+    let mut len = update.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            frame.push(byte);
+            break;
+        }
+        frame.push(byte | 0x80);
+    }
+    frame.extend_from_slice(update);
+    frame
 }
 
 /// Caches a comment event (created/edited/resolved/deleted) and passes it on.

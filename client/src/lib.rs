@@ -70,6 +70,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Where the connection stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Connecting {
@@ -94,6 +95,7 @@ pub enum ConnectionState {
 
 /// What changed, for the UI and the command line.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClientEvent {
     Connection {
@@ -126,6 +128,12 @@ pub enum ClientEvent {
     Mention {
         message: Box<Message>,
         muted: bool,
+    },
+    /// Someone read a channel (created with read receipts) up to `seq`.
+    ReadReceipt {
+        channel: String,
+        user: UserRef,
+        seq: u64,
     },
     /// This user's read position or mute changed (on any of their devices).
     Read {

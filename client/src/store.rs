@@ -119,6 +119,7 @@ pub type CachedMessage = Message;
 
 /// One outbox entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OutboxEntry {
     pub local_id: i64,
     /// `message` or `comment`.
@@ -138,6 +139,7 @@ pub struct OutboxEntry {
 
 /// A full-text search hit.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SearchHit {
     pub message: Message,
     /// The text with matches between `[` and `]`.

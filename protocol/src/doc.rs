@@ -7,6 +7,7 @@ use crate::UserRef;
 
 /// What a user may do with a document. Ordered: each role includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DocRole {
     /// Read the content and the comments; updates sent are rejected.
@@ -38,6 +39,7 @@ impl DocRole {
 
 /// A document as listed by the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocInfo {
     pub id: i64,
     /// The name in `/docs/{name}` (letters, digits, `-`, `_`, `.`; 1 to 100 characters).
@@ -62,6 +64,7 @@ pub struct DocInfo {
 /// Where a comment sits: two Yjs relative positions (`Y.encodeRelativePosition`, base64), so the
 /// range follows its text while others edit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CommentAnchor {
     pub start: String,
     pub end: String,
@@ -69,6 +72,7 @@ pub struct CommentAnchor {
 
 /// A comment (or a reply, when `parent` is set).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Comment {
     pub id: i64,
     pub doc: String,
@@ -95,6 +99,7 @@ pub struct Comment {
 
 /// A named version of a document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VersionInfo {
     pub id: i64,
     pub doc: String,

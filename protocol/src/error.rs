@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Every error Parley reports, on the WebSocket and over HTTP. The serialized names are stable:
 /// new codes may be added, existing ones are never renamed or reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame is not JSON.
@@ -143,6 +144,7 @@ impl std::fmt::Display for ErrorCode {
 
 /// An error as it travels: on the WebSocket inside an `error` frame, over HTTP as the JSON body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,

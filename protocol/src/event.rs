@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A user as shown next to their messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserRef {
     pub id: i64,
     pub name: String,
@@ -15,6 +16,7 @@ pub struct UserRef {
 
 /// A stored chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Message {
     /// The message's server id (stable across edits).
     pub id: i64,
@@ -53,6 +55,7 @@ pub struct Message {
 /// A thread under a message: its replies live in the channel `channel` (`thread#<root id>`),
 /// subscribed to and resumed like any channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ThreadSummary {
     pub root_id: i64,
     pub channel: String,
@@ -65,6 +68,7 @@ pub struct ThreadSummary {
 
 /// An uploaded file. Its bytes are at `GET /api/attachments/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Attachment {
     pub id: i64,
     /// The name the uploader gave (display only).
@@ -87,6 +91,7 @@ pub struct Attachment {
 
 /// How many users reacted to a message with one emoji, and who.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReactionCount {
     pub emoji: String,
     pub count: u64,
@@ -96,6 +101,7 @@ pub struct ReactionCount {
 
 /// One user's reaction added or removed, with the new total for that emoji.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReactionChange {
     pub channel: String,
     pub message_id: i64,
@@ -107,6 +113,7 @@ pub struct ReactionChange {
 
 /// Presence state of a user in a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceState {
     Joined,
@@ -116,6 +123,7 @@ pub enum PresenceState {
 
 /// One present user in a presence snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PresenceEntry {
     pub user: UserRef,
     /// `online`, `away` or `dnd`.
@@ -128,6 +136,7 @@ pub struct PresenceEntry {
 
 /// What happened in a channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// Durable: a message was posted.
@@ -208,6 +217,7 @@ impl Event {
 
 /// `{"type":"event","channel":"team:general","seq":12,"kind":"message",...}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventFrame {
     pub channel: String,
     /// Present on durable events only.

@@ -6,6 +6,7 @@ use crate::{Authentication, ChannelType, ErrorBody, EventFrame, Message, Presenc
 
 /// Every frame the server sends, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// First frame on every connection.
@@ -30,6 +31,7 @@ pub enum ServerFrame {
 
 /// Limits the server enforces, announced in `hello` so clients can check input before sending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Limits {
     pub max_frame_size: u64,
     pub max_message_length: u64,
@@ -38,6 +40,7 @@ pub struct Limits {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Hello {
     pub protocol: u32,
     pub server_version: String,
@@ -54,6 +57,7 @@ pub struct Hello {
 
 /// Why a subscribe could not simply resume from `since`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ResetReason {
     /// The channel's history was recreated: the client's `epoch` is from an older history.
@@ -64,6 +68,7 @@ pub enum ResetReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChannelInfo {
     pub name: String,
     #[serde(rename = "channel_type")]
@@ -84,6 +89,7 @@ pub struct ChannelInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SubscribeResult {
     pub channel: String,
     pub epoch: String,
@@ -102,6 +108,7 @@ pub struct SubscribeResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SendResult {
     pub message: Message,
     /// True when this `client_id` had been sent before: `message` is the original.
@@ -109,6 +116,7 @@ pub struct SendResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HistoryPage {
     pub channel: String,
     pub epoch: String,
@@ -119,6 +127,7 @@ pub struct HistoryPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Synced {
     pub channel: String,
     pub epoch: String,
@@ -127,6 +136,7 @@ pub struct Synced {
 
 /// The result of each operation, tagged by the operation's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "op", content = "result", rename_all = "snake_case")]
 pub enum Reply {
     Auth {
@@ -199,6 +209,7 @@ pub enum Reply {
 
 /// Where a user stands in a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadState {
     pub channel: String,
     /// Everything up to this seq has been read.
@@ -214,6 +225,7 @@ pub struct ReadState {
 
 /// A search result: the message and an excerpt with the matches between `[` and `]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SearchHit {
     pub message: Message,
     pub snippet: String,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// One request frame: `{"id": 7, "type": "send", ...operation fields}`. Every request is
 /// answered by exactly one `reply` or `error` frame carrying the same `id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Request {
     pub id: u64,
     #[serde(flatten)]
@@ -13,6 +14,7 @@ pub struct Request {
 
 /// Who may read a public channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Authentication {
     /// Anonymous sessions may subscribe and read history.
@@ -24,6 +26,7 @@ pub enum Authentication {
 
 /// Channel kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelType {
     /// Anyone may read (subject to `authentication`); members may send.
@@ -38,6 +41,7 @@ pub enum ChannelType {
 /// Settings given when creating a channel. Every field is optional; defaults come from the
 /// server's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChannelSettings {
     #[serde(
         default,
@@ -66,6 +70,7 @@ pub struct ChannelSettings {
 
 /// Every operation a client can request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Op {
     /// Authenticate an anonymous session with a bearer token.

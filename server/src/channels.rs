@@ -557,8 +557,14 @@ impl AppState {
             }
             return Ok(channel);
         }
+        // The topic names its people, so clients can title it; presence shows who is online.
+        let mut names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
         let settings = ChannelSettings {
             kind: Some(ChannelType::Private),
+            presence: Some(true),
+            topic: Some(names.join(", ")),
             ..Default::default()
         };
         let channel = match self.create_channel_unchecked(user, &name, settings).await {

@@ -1,0 +1,85 @@
+//! `ui/src/lib/bindings.ts`: TypeScript declarations of every type the UI receives or sends,
+//! generated from the Rust types with ts-rs. This test fails when the checked-in file differs
+//! from what the types say; `PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-app bindings`
+//! rewrites it.
+
+use ts_rs::TS;
+
+use crate::types::*;
+
+/// Every exported type, dependencies included (ts-rs declares each one on its own).
+fn declarations() -> Vec<String> {
+    use parley_client::{ClientEvent, ConnectionState, OutboxEntry, SearchHit as LocalHit};
+    use parley_protocol::*;
+    let mut decls = vec![
+        AppError::decl(),
+        Workspace::decl(),
+        KeyringState::decl(),
+        SessionStatus::decl(),
+        ChannelView::decl(),
+        ThreadOpened::decl(),
+        SearchResults::decl(),
+        UploadProgress::decl(),
+        AppEvent::decl(),
+        DocPush::decl(),
+        Settings::decl(),
+        ClientEvent::decl(),
+        ConnectionState::decl(),
+        OutboxEntry::decl(),
+        LocalHit::decl(),
+        UserRef::decl(),
+        Message::decl(),
+        ThreadSummary::decl(),
+        Attachment::decl(),
+        ReactionCount::decl(),
+        ReactionChange::decl(),
+        PresenceEntry::decl(),
+        PresenceState::decl(),
+        ChannelInfo::decl(),
+        ChannelType::decl(),
+        Authentication::decl(),
+        ReadState::decl(),
+        DocInfo::decl(),
+        DocRole::decl(),
+        Comment::decl(),
+        CommentAnchor::decl(),
+        <serde_json::Value as TS>::decl(),
+    ];
+    // The server's SearchHit and the cache's have the same shape; the UI knows the cache's
+    // as `SearchHit` (see SearchResults).
+    decls.sort();
+    decls.dedup();
+    decls
+}
+
+fn render() -> String {
+    let mut out = String::from(
+        "// Generated from the Rust types by `PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-app bindings`.\n\
+         // Do not edit: change the Rust type and regenerate.\n\
+         // 64-bit integers are JSON numbers on the wire, so they are `number` here.\n\n",
+    );
+    for decl in declarations() {
+        let decl = decl.replace("bigint", "number");
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[test]
+fn bindings_are_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
+    let want = render();
+    if std::env::var_os("PARLEY_UPDATE_BINDINGS").is_some() {
+        std::fs::write(&path, &want).expect("write bindings.ts");
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "ui/src/lib/bindings.ts is stale: run PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-app bindings"
+    );
+}

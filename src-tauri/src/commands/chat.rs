@@ -1,0 +1,518 @@
+//! Chat commands: channels, history, sending through the outbox, edits, reactions, threads,
+//! read state, presence, search and attachments.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use parley_client::{Client, OutboxEntry};
+use parley_protocol::{
+    ChannelInfo, ChannelSettings, ChannelType, Message, Op, PresenceEntry, ReadState,
+};
+use tauri::ipc::{Channel, Response};
+
+use super::AppRef;
+use crate::{
+    error::CmdResult,
+    state::AppState,
+    types::{AppError, ChannelView, SearchResults, ThreadOpened, UploadProgress},
+};
+
+/// The most messages one history call returns.
+const MAX_PAGE: u32 = 200;
+/// The largest file the picker may hand over in one call (drag and drop streams from disk).
+const MAX_PICKED_BYTES: usize = 64 * 1024 * 1024;
+
+fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> CmdResult<T> {
+    serde_json::from_value(value).map_err(|e| AppError::internal(format!("unexpected answer: {e}")))
+}
+
+fn check_channel(name: &str) -> CmdResult<()> {
+    if name.trim().is_empty() || name.len() > 200 {
+        return Err(AppError::invalid("no such channel name"));
+    }
+    Ok(())
+}
+
+/// The sidebar's channels with unread counts, following every channel the user is in.
+pub async fn refresh_channels(
+    state: &Arc<AppState>,
+    client: &Client,
+) -> CmdResult<Vec<ChannelView>> {
+    let infos: Vec<ChannelInfo> = client
+        .channels()
+        .await?
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect();
+    let reads: Vec<ReadState> = match client.request(Op::Unread).await {
+        Ok(value) => parse(value["channels"].clone()).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let me = client.state();
+    let me = match me {
+        parley_client::ConnectionState::Online { user } => Some(user.name),
+        _ => None,
+    };
+    let mut views = Vec::with_capacity(infos.len());
+    let mut to_follow = Vec::new();
+    {
+        let mut attention = state.attention.lock().map_err(AppError::internal)?;
+        for info in infos {
+            let read = reads.iter().find(|r| r.channel == info.name);
+            if info.member && attention.followed.insert(info.name.clone()) {
+                to_follow.push(info.name.clone());
+            }
+            if let Some(read) = read {
+                attention.unread.insert(info.name.clone(), read.unread);
+                match read.muted_until {
+                    Some(until) => attention.muted_until.insert(info.name.clone(), until),
+                    None => attention.muted_until.remove(&info.name),
+                };
+            }
+            let dm_with = if info.name.starts_with("dm:") {
+                info.topic
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(", ")
+                    .filter(|n| !n.is_empty() && Some(*n) != me.as_deref())
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            views.push(ChannelView {
+                dm_with,
+                last_read: read.map(|r| r.last_read).unwrap_or(0),
+                unread: read.map(|r| r.unread).unwrap_or(0),
+                mentions: read.map(|r| r.mentions).unwrap_or(0),
+                muted_until: read.and_then(|r| r.muted_until),
+                info,
+            });
+        }
+    }
+    for name in to_follow {
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(err) = client.subscribe(&name).await {
+                tracing::warn!(channel = %name, %err, "cannot follow");
+            }
+        });
+    }
+    Ok(views)
+}
+
+#[tauri::command]
+pub async fn list_channels(
+    app: tauri::AppHandle,
+    state: AppRef<'_>,
+) -> CmdResult<Vec<ChannelView>> {
+    let client = state.client().await?;
+    let views = refresh_channels(state.inner(), &client).await?;
+    crate::tray::refresh(&app, state.inner());
+    Ok(views)
+}
+
+#[tauri::command]
+pub async fn create_channel(
+    state: AppRef<'_>,
+    name: String,
+    private: bool,
+    topic: Option<String>,
+) -> CmdResult<ChannelInfo> {
+    let client = state.client().await?;
+    let name = name.trim().trim_start_matches('#').to_owned();
+    check_channel(&name)?;
+    let settings = ChannelSettings {
+        kind: Some(if private {
+            ChannelType::Private
+        } else {
+            ChannelType::Public
+        }),
+        presence: Some(true),
+        topic: topic.filter(|t| !t.trim().is_empty()),
+        ..Default::default()
+    };
+    let value = client
+        .request(Op::ChannelCreate {
+            channel: name.clone(),
+            settings,
+        })
+        .await?;
+    let info: ChannelInfo = parse(value["channel"].clone())?;
+    follow(&state, &client, &info.name).await;
+    Ok(info)
+}
+
+async fn follow(state: &AppState, client: &Client, name: &str) {
+    if let Ok(mut attention) = state.attention.lock() {
+        attention.followed.insert(name.to_owned());
+    }
+    if let Err(err) = client.subscribe(name).await {
+        tracing::warn!(channel = %name, %err, "cannot follow");
+    }
+}
+
+#[tauri::command]
+pub async fn join_channel(state: AppRef<'_>, name: String) -> CmdResult<ChannelInfo> {
+    let client = state.client().await?;
+    check_channel(&name)?;
+    let value = client.join(&name).await?;
+    let info: ChannelInfo = parse(value["channel"].clone())?;
+    follow(&state, &client, &info.name).await;
+    Ok(info)
+}
+
+/// The channel on screen (None: none): followed now, and silent while the window has focus.
+#[tauri::command]
+pub async fn open_channel(state: AppRef<'_>, name: Option<String>) -> CmdResult<()> {
+    if let Ok(mut attention) = state.attention.lock() {
+        attention.open_channel = name.clone();
+    }
+    if let Some(name) = name {
+        let client = state.client().await?;
+        let first = state
+            .attention
+            .lock()
+            .map(|mut a| a.followed.insert(name.clone()))
+            .unwrap_or(false);
+        if first {
+            let c = client.clone();
+            tokio::spawn(async move {
+                let _ = c.subscribe(&name).await;
+            });
+        }
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn history(
+    state: AppRef<'_>,
+    channel: String,
+    before: Option<u64>,
+    limit: u32,
+) -> CmdResult<Vec<Message>> {
+    let client = state.client().await?;
+    check_channel(&channel)?;
+    Ok(client
+        .history(&channel, before, limit.clamp(1, MAX_PAGE))
+        .await?)
+}
+
+#[tauri::command]
+pub async fn send_message(
+    state: AppRef<'_>,
+    channel: String,
+    text: String,
+    attachments: Vec<i64>,
+) -> CmdResult<OutboxEntry> {
+    let client = state.client().await?;
+    check_channel(&channel)?;
+    Ok(client.send_with(&channel, &text, &attachments).await?)
+}
+
+#[tauri::command]
+pub async fn outbox(state: AppRef<'_>) -> CmdResult<Vec<OutboxEntry>> {
+    Ok(state.client().await?.outbox().await?)
+}
+
+#[tauri::command]
+pub async fn retry_message(state: AppRef<'_>, local_id: i64) -> CmdResult<bool> {
+    Ok(state.client().await?.retry(local_id).await?)
+}
+
+#[tauri::command]
+pub async fn discard_message(state: AppRef<'_>, local_id: i64) -> CmdResult<bool> {
+    Ok(state.client().await?.discard(local_id).await?)
+}
+
+#[tauri::command]
+pub async fn edit_message(
+    state: AppRef<'_>,
+    channel: String,
+    message_id: i64,
+    text: String,
+) -> CmdResult<OutboxEntry> {
+    Ok(state
+        .client()
+        .await?
+        .edit(&channel, message_id, &text)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn delete_message(
+    state: AppRef<'_>,
+    channel: String,
+    message_id: i64,
+) -> CmdResult<OutboxEntry> {
+    Ok(state.client().await?.delete(&channel, message_id).await?)
+}
+
+#[tauri::command]
+pub async fn react(
+    state: AppRef<'_>,
+    channel: String,
+    message_id: i64,
+    emoji: String,
+    add: bool,
+) -> CmdResult<OutboxEntry> {
+    if emoji.is_empty() || emoji.len() > 64 {
+        return Err(AppError::new("invalid_emoji", "not an emoji"));
+    }
+    Ok(state
+        .client()
+        .await?
+        .react(&channel, message_id, &emoji, add)
+        .await?)
+}
+
+/// Tells the channel this user is typing (ephemeral; dropped when offline).
+#[tauri::command]
+pub async fn typing(state: AppRef<'_>, channel: String) -> CmdResult<()> {
+    let client = state.client().await?;
+    match client.request(Op::Typing { channel }).await {
+        Ok(_) | Err(parley_client::Error::Offline) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[tauri::command]
+pub async fn mark_read(
+    app: tauri::AppHandle,
+    state: AppRef<'_>,
+    channel: String,
+    seq: u64,
+) -> CmdResult<()> {
+    let client = state.client().await?;
+    client.mark_read(&channel, seq).await?;
+    if let Ok(mut attention) = state.attention.lock() {
+        attention.unread.insert(channel.clone(), 0);
+    }
+    crate::tray::refresh(&app, state.inner());
+    match client.request(Op::MarkRead { channel, seq }).await {
+        // Offline: the local position is kept; the server learns it at the next read.
+        Ok(_) | Err(parley_client::Error::Offline) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[tauri::command]
+pub async fn mute(state: AppRef<'_>, channel: String, until: Option<i64>) -> CmdResult<()> {
+    let client = state.client().await?;
+    let value = client
+        .request(Op::Mute {
+            channel: channel.clone(),
+            until,
+        })
+        .await?;
+    let read: ReadState = parse(value)?;
+    if let Ok(mut attention) = state.attention.lock() {
+        attention
+            .muted_until
+            .insert(channel, read.muted_until.unwrap_or(i64::MAX));
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn unmute(state: AppRef<'_>, channel: String) -> CmdResult<()> {
+    let client = state.client().await?;
+    client
+        .request(Op::Unmute {
+            channel: channel.clone(),
+        })
+        .await?;
+    if let Ok(mut attention) = state.attention.lock() {
+        attention.muted_until.remove(&channel);
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn presence(state: AppRef<'_>, channel: String) -> CmdResult<Vec<PresenceEntry>> {
+    let client = state.client().await?;
+    match client.request(Op::PresenceList { channel }).await {
+        Ok(value) => parse(value["presence"].clone()),
+        Err(parley_client::Error::Offline) => Ok(Vec::new()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[tauri::command]
+pub async fn open_dm(state: AppRef<'_>, users: Vec<String>) -> CmdResult<ChannelInfo> {
+    let client = state.client().await?;
+    let users: Vec<String> = users
+        .into_iter()
+        .map(|u| u.trim().trim_start_matches('@').to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if users.is_empty() {
+        return Err(AppError::invalid("name at least one person"));
+    }
+    let value = client.request(Op::DmOpen { users }).await?;
+    let info: ChannelInfo = parse(value["channel"].clone())?;
+    follow(&state, &client, &info.name).await;
+    Ok(info)
+}
+
+#[tauri::command]
+pub async fn open_thread(
+    state: AppRef<'_>,
+    channel: String,
+    message_id: i64,
+) -> CmdResult<ThreadOpened> {
+    let client = state.client().await?;
+    let value = client
+        .request(Op::ThreadOpen {
+            channel,
+            message_id,
+        })
+        .await?;
+    let root: Message = parse(value["root"].clone())?;
+    let thread: parley_protocol::ThreadSummary = parse(value["thread"].clone())?;
+    let name = thread.channel.clone();
+    follow(&state, &client, &name).await;
+    Ok(ThreadOpened {
+        channel: name,
+        root,
+        thread,
+    })
+}
+
+#[tauri::command]
+pub async fn search(
+    state: AppRef<'_>,
+    query: String,
+    channel: Option<String>,
+) -> CmdResult<SearchResults> {
+    let client = state.client().await?;
+    if query.trim().is_empty() {
+        return Ok(SearchResults {
+            local: Vec::new(),
+            server: Vec::new(),
+            server_error: None,
+        });
+    }
+    let local = client.search(&query, channel.as_deref(), 50).await?;
+    let (server, server_error) = match client.search_server(&query, channel.as_deref(), 50).await {
+        Ok(hits) => (hits, None),
+        Err(err) => (Vec::new(), Some(err.to_string())),
+    };
+    Ok(SearchResults {
+        local,
+        server,
+        server_error,
+    })
+}
+
+async fn upload(
+    client: &Client,
+    path: PathBuf,
+    on_progress: Channel<UploadProgress>,
+) -> CmdResult<i64> {
+    let attachment = client
+        .upload(&path, move |sent, total| {
+            let _ = on_progress.send(UploadProgress { sent, total });
+        })
+        .await?;
+    Ok(attachment.id)
+}
+
+/// Uploads a file from disk (dropped on the window); resolves to the attachment id.
+#[tauri::command]
+pub async fn upload_path(
+    state: AppRef<'_>,
+    path: String,
+    on_progress: Channel<UploadProgress>,
+) -> CmdResult<i64> {
+    let client = state.client().await?;
+    let path = PathBuf::from(path);
+    if !path.is_file() {
+        return Err(AppError::invalid(format!(
+            "{} is not a file",
+            path.display()
+        )));
+    }
+    upload(&client, path, on_progress).await
+}
+
+/// Uploads bytes from the file picker (kept in the app's data directory while uploading, so
+/// an interrupted upload can resume).
+#[tauri::command]
+pub async fn upload_bytes(
+    state: AppRef<'_>,
+    name: String,
+    bytes: Vec<u8>,
+    on_progress: Channel<UploadProgress>,
+) -> CmdResult<i64> {
+    let client = state.client().await?;
+    if bytes.len() > MAX_PICKED_BYTES {
+        return Err(AppError::new(
+            "attachment_too_large",
+            "files over 64 MiB: drop them on the window instead",
+        ));
+    }
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(200)
+        .collect();
+    let safe = if safe.trim().is_empty() || safe.starts_with('.') {
+        format!("file{safe}")
+    } else {
+        safe
+    };
+    let dir = state
+        .paths
+        .uploads_dir()
+        .join(format!("{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).map_err(AppError::internal)?;
+    let path = dir.join(safe);
+    std::fs::write(&path, &bytes).map_err(|e| AppError::new("storage", e.to_string()))?;
+    let result = upload(&client, path, on_progress).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// An attachment's bytes (the 320 px PNG thumbnail when `thumbnail`).
+#[tauri::command]
+pub async fn attachment(state: AppRef<'_>, id: i64, thumbnail: bool) -> CmdResult<Response> {
+    let client = state.client().await?;
+    let url = format!(
+        "{}/api/attachments/{id}{}",
+        client.config().server,
+        if thumbnail { "/thumbnail" } else { "" }
+    );
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(AppError::internal)?;
+    let response = http
+        .get(url)
+        .bearer_auth(&client.config().token)
+        .send()
+        .await
+        .map_err(|e| AppError::new("offline", e.to_string()))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        return Err(AppError::new(
+            body["code"].as_str().unwrap_or("attachment_not_found"),
+            body["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("the server answered {status}")),
+        ));
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| AppError::new("offline", e.to_string()))?;
+    Ok(Response::new(bytes.to_vec()))
+}

@@ -1,0 +1,14 @@
+//! The commands the UI invokes, grouped by domain. Each is async and thin: it checks its
+//! input, calls parley-client (or the server's HTTP API with the session's token) and maps
+//! errors to `AppError` with a stable code.
+
+pub mod chat;
+pub mod docs;
+pub mod session;
+pub mod settings;
+
+use std::sync::Arc;
+
+use tauri::State;
+
+pub type AppRef<'a> = State<'a, Arc<crate::state::AppState>>;

@@ -1,0 +1,206 @@
+//! Session commands: status, host or join a workspace, register, sign in and out, events.
+
+use std::{sync::Arc, time::Duration};
+
+use tauri::{ipc::Channel, AppHandle};
+
+use super::AppRef;
+use crate::{
+    error::CmdResult,
+    host::{self, HostedServer},
+    session::{self, push_status, save_workspace},
+    state::{AppState, WorkspaceFile},
+    types::{AppError, AppEvent, SessionStatus},
+};
+
+#[tauri::command]
+pub async fn session_status(state: AppRef<'_>) -> CmdResult<SessionStatus> {
+    let mut restored = state.restored.subscribe();
+    let _ = tokio::time::timeout(Duration::from_secs(30), restored.wait_for(|done| *done)).await;
+    Ok(session::status(&state).await)
+}
+
+#[tauri::command]
+pub async fn subscribe_events(state: AppRef<'_>, on_event: Channel<AppEvent>) -> CmdResult<()> {
+    if let Ok(mut ui) = state.ui.lock() {
+        *ui = Some(on_event);
+    }
+    Ok(())
+}
+
+/// Starts the hosted server of `file` (on its port, or a new one if that is taken).
+pub async fn start_hosted(state: &AppState, file: &mut WorkspaceFile) -> CmdResult<()> {
+    let mut host = state.host.lock().await;
+    if host.is_some() {
+        return Ok(());
+    }
+    let port = match file.port {
+        Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
+        _ => host::free_port()?,
+    };
+    let server = HostedServer::start(&state.paths.server_data(), port).await?;
+    file.port = Some(port);
+    file.server = server.url();
+    *host = Some(server);
+    Ok(())
+}
+
+pub async fn stop_hosted(state: &AppState) {
+    if let Some(server) = state.host.lock().await.take() {
+        server.stop().await;
+    }
+}
+
+#[tauri::command]
+pub async fn host_workspace(
+    app: AppHandle,
+    state: AppRef<'_>,
+    username: String,
+    password: String,
+) -> CmdResult<SessionStatus> {
+    let state: Arc<AppState> = state.inner().clone();
+    if username.trim().is_empty() || password.len() < 8 {
+        return Err(AppError::invalid(
+            "choose a user name and a password of at least 8 characters",
+        ));
+    }
+    session::stop_client(&state).await;
+    stop_hosted(&state).await;
+    host::create_admin(&state.paths.server_data(), username.trim(), &password).await?;
+    let mut file = WorkspaceFile {
+        hosted: true,
+        ..WorkspaceFile::default()
+    };
+    start_hosted(&state, &mut file).await?;
+    let (token, user) =
+        session::authenticate(&file.server, "/api/login", &username, &password).await?;
+    file.user = Some(user.clone());
+    save_workspace(&state, &file)?;
+    session::remember_token(&state, &file.server, &user.name, &token);
+    let server = file.server.clone();
+    state.session.lock().await.workspace = Some(file);
+    session::start_client(&app, &state, &server, &token, &user).await?;
+    push_status(&state).await;
+    Ok(session::status(&state).await)
+}
+
+#[tauri::command]
+pub async fn join_workspace(state: AppRef<'_>, server: String) -> CmdResult<SessionStatus> {
+    let server = session::normalize_server(&server)?;
+    session::check_server(&server).await?;
+    session::stop_client(&state).await;
+    stop_hosted(&state).await;
+    let file = WorkspaceFile {
+        server,
+        hosted: false,
+        port: None,
+        user: None,
+    };
+    save_workspace(&state, &file)?;
+    state.session.lock().await.workspace = Some(file);
+    push_status(&state).await;
+    Ok(session::status(&state).await)
+}
+
+async fn sign(
+    app: AppHandle,
+    state: Arc<AppState>,
+    path: &str,
+    username: String,
+    password: String,
+) -> CmdResult<SessionStatus> {
+    let mut file = state
+        .session
+        .lock()
+        .await
+        .workspace
+        .clone()
+        .ok_or_else(|| AppError::new("no_workspace", "host or join a workspace first"))?;
+    let (token, user) = session::authenticate(&file.server, path, &username, &password).await?;
+    file.user = Some(user.clone());
+    save_workspace(&state, &file)?;
+    session::remember_token(&state, &file.server, &user.name, &token);
+    let server = file.server.clone();
+    state.session.lock().await.workspace = Some(file);
+    session::start_client(&app, &state, &server, &token, &user).await?;
+    push_status(&state).await;
+    Ok(session::status(&state).await)
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    app: AppHandle,
+    state: AppRef<'_>,
+    username: String,
+    password: String,
+) -> CmdResult<SessionStatus> {
+    sign(app, state.inner().clone(), "/api/login", username, password).await
+}
+
+#[tauri::command]
+pub async fn register(
+    app: AppHandle,
+    state: AppRef<'_>,
+    username: String,
+    password: String,
+) -> CmdResult<SessionStatus> {
+    sign(
+        app,
+        state.inner().clone(),
+        "/api/register",
+        username,
+        password,
+    )
+    .await
+}
+
+/// Signs out: the server revokes the token, the keyring forgets it, the client stops.
+#[tauri::command]
+pub async fn sign_out(state: AppRef<'_>) -> CmdResult<SessionStatus> {
+    let (client, file) = {
+        let session = state.session.lock().await;
+        (session.client.clone(), session.workspace.clone())
+    };
+    if let (Some(client), Some(file)) = (client, file) {
+        let token = client.config().token.clone();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(AppError::internal)?;
+        // Offline: the token stays valid on the server until it expires or is revoked there.
+        let _ = http
+            .post(format!("{}/api/logout", file.server))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        if let Some(user) = &file.user {
+            if let Err(reason) =
+                parley_client::credentials::keyring_only::delete(&file.server, &user.name)
+            {
+                tracing::warn!(%reason, "cannot remove the token from the keyring");
+            }
+        }
+    }
+    session::stop_client(&state).await;
+    {
+        let mut session = state.session.lock().await;
+        if let Some(file) = session.workspace.as_mut() {
+            file.user = None;
+            let file = file.clone();
+            save_workspace(&state, &file)?;
+        }
+    }
+    push_status(&state).await;
+    Ok(session::status(&state).await)
+}
+
+/// Forgets the workspace (signing out first); a hosted server stops (its data stays).
+#[tauri::command]
+pub async fn leave_workspace(state: AppRef<'_>) -> CmdResult<SessionStatus> {
+    sign_out(state.clone()).await?;
+    stop_hosted(&state).await;
+    state.session.lock().await.workspace = None;
+    let _ = std::fs::remove_file(state.paths.workspace_file());
+    push_status(&state).await;
+    Ok(session::status(&state).await)
+}

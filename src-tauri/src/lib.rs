@@ -1,0 +1,129 @@
+//! parley-app: Parley's desktop app, a thin Tauri shell over parley-client. The UI (ui/,
+//! Svelte) never talks to the server: it invokes the commands in [`commands`] and receives
+//! pushes on typed channels. Around them: native notifications ([`notify`]), the token in the
+//! OS keyring ([`session`]), the tray ([`tray`]) and hosting a workspace with the bundled
+//! server ([`host`]).
+
+pub mod commands;
+mod error;
+pub mod host;
+pub mod notify;
+pub mod session;
+pub mod state;
+mod tray;
+pub mod types;
+
+use std::sync::Arc;
+
+use tauri::{Manager, RunEvent, WindowEvent};
+
+use crate::state::{AppState, Paths};
+
+/// Runs the app (the binary's `main`).
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,parley_app=info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let app = match build(tauri::Builder::default()) {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("Parley cannot start: {err}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            // Stop the hosted server cleanly (it flushes documents and closes its store).
+            let state = app.state::<Arc<AppState>>().inner().clone();
+            tauri::async_runtime::block_on(async move {
+                session::stop_client(&state).await;
+                commands::session::stop_hosted(&state).await;
+            });
+        }
+    });
+}
+
+/// The app on a given builder (tests can pass a mock runtime's builder).
+pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<tauri::Wry>> {
+    builder
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let paths = Paths {
+                config: app.path().app_config_dir()?,
+                data: app.path().app_data_dir()?,
+            };
+            let settings = commands::settings::load(&paths.settings_file());
+            app.manage(Arc::new(AppState::new(paths, settings)));
+            if let Err(err) = tray::create(&handle) {
+                // No tray host (some desktops): the app works without it.
+                tracing::warn!(%err, "no tray icon");
+            }
+            if let Some(window) = app.get_webview_window("main") {
+                let h = handle.clone();
+                window.on_window_event(move |event| {
+                    if let WindowEvent::Focused(focused) = event {
+                        if let Some(state) = h.try_state::<Arc<AppState>>() {
+                            if let Ok(mut attention) = state.attention.lock() {
+                                attention.window_focused = *focused;
+                            }
+                        }
+                    }
+                });
+            }
+            tauri::async_runtime::spawn(session::restore(handle));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::session::session_status,
+            commands::session::subscribe_events,
+            commands::session::host_workspace,
+            commands::session::join_workspace,
+            commands::session::register,
+            commands::session::sign_in,
+            commands::session::sign_out,
+            commands::session::leave_workspace,
+            commands::chat::list_channels,
+            commands::chat::create_channel,
+            commands::chat::join_channel,
+            commands::chat::open_channel,
+            commands::chat::history,
+            commands::chat::send_message,
+            commands::chat::outbox,
+            commands::chat::retry_message,
+            commands::chat::discard_message,
+            commands::chat::edit_message,
+            commands::chat::delete_message,
+            commands::chat::react,
+            commands::chat::typing,
+            commands::chat::mark_read,
+            commands::chat::mute,
+            commands::chat::unmute,
+            commands::chat::presence,
+            commands::chat::open_dm,
+            commands::chat::open_thread,
+            commands::chat::search,
+            commands::chat::upload_path,
+            commands::chat::upload_bytes,
+            commands::chat::attachment,
+            commands::docs::list_docs,
+            commands::docs::create_doc,
+            commands::docs::rename_doc,
+            commands::docs::open_doc,
+            commands::docs::doc_update,
+            commands::docs::doc_awareness,
+            commands::docs::close_doc,
+            commands::docs::list_comments,
+            commands::docs::add_comment,
+            commands::docs::resolve_comment,
+            commands::settings::get_settings,
+            commands::settings::set_settings,
+        ])
+        .build(tauri::generate_context!())
+}
+
+#[cfg(test)]
+mod bindings;

@@ -1,0 +1,276 @@
+//! Native notifications (notify-rust: the freedesktop Notifications service on Linux) for
+//! mentions, direct messages and new messages in followed channels while the window is not
+//! focused. Muted channels, channels with notifications off and do-not-disturb stay silent.
+//! Clicking one brings the window forward on that channel (the XDG "default" action).
+
+use std::sync::{atomic::Ordering, Arc};
+
+use parley_client::ClientEvent;
+use parley_protocol::Message;
+use tauri::{AppHandle, Manager};
+
+use crate::{state::AppState, types::AppEvent};
+
+/// At most this many notifications wait for a click at once (each waits on its own thread).
+const MAX_WAITING: usize = 16;
+/// Messages older than this (a backlog after being offline) do not notify.
+const FRESH_MS: i64 = 120_000;
+
+/// What to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub channel: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// Everything `decide` looks at besides the event.
+pub struct Context<'a> {
+    pub me: &'a str,
+    pub settings: &'a crate::types::Settings,
+    pub window_focused: bool,
+    pub open_channel: Option<&'a str>,
+    /// The channel is muted (server-side mute in effect now).
+    pub muted: &'a dyn Fn(&str) -> bool,
+    pub now_ms: i64,
+}
+
+/// Whether an event notifies, and how. Pure, so the rules are tested on their own.
+pub fn decide(event: &ClientEvent, cx: &Context) -> Option<Notice> {
+    if !cx.settings.notifications || cx.settings.do_not_disturb {
+        return None;
+    }
+    let (message, mention) = match event {
+        ClientEvent::Mention { message, muted } => {
+            if *muted {
+                return None;
+            }
+            (message.as_ref(), true)
+        }
+        ClientEvent::Message { message } => (message, false),
+        _ => return None,
+    };
+    if message.author.name == cx.me || message.deleted {
+        return None;
+    }
+    if cx.now_ms - message.ts > FRESH_MS {
+        return None;
+    }
+    let channel = message.channel.as_str();
+    if (cx.muted)(channel) || cx.settings.channel_notifications.get(channel) == Some(&false) {
+        return None;
+    }
+    let looking = cx.window_focused && cx.open_channel == Some(channel);
+    if looking {
+        return None;
+    }
+    let who = display(message);
+    let direct = channel.starts_with("dm:");
+    if mention {
+        return Some(Notice {
+            channel: channel.to_owned(),
+            title: if direct {
+                format!("{who} (direct message)")
+            } else {
+                format!("{who} mentioned you in #{channel}")
+            },
+            body: excerpt(&message.text),
+        });
+    }
+    // A message that mentions this user also comes as a mention: notify once, from there.
+    if !message.mentions.is_empty() && mentions_me(message, cx.me) {
+        return None;
+    }
+    if direct {
+        return Some(Notice {
+            channel: channel.to_owned(),
+            title: format!("{who} (direct message)"),
+            body: excerpt(&message.text),
+        });
+    }
+    if cx.window_focused || channel.starts_with("thread#") {
+        return None;
+    }
+    Some(Notice {
+        channel: channel.to_owned(),
+        title: format!("{who} in #{channel}"),
+        body: excerpt(&message.text),
+    })
+}
+
+fn mentions_me(message: &Message, me: &str) -> bool {
+    // `mentions` holds user ids; the text is the reliable test without knowing our own id.
+    message.text.split(|c: char| c.is_whitespace()).any(|w| {
+        let w = w.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-');
+        w == format!("@{me}") || w == "@channel" || w == "@here"
+    })
+}
+
+fn display(message: &Message) -> String {
+    message
+        .author
+        .display_name
+        .clone()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| message.author.name.clone())
+}
+
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 200;
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= MAX {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Shows a notice; a click focuses the window on its channel.
+pub fn show(app: &AppHandle, state: &Arc<AppState>, notice: Notice) {
+    let waiting = Arc::clone(&state.pending_notifications);
+    let app = app.clone();
+    std::thread::spawn(move || {
+        let mut notification = notify_rust::Notification::new();
+        notification
+            .appname("Parley")
+            .summary(&notice.title)
+            .body(&notice.body)
+            .icon("parley-app")
+            .hint(notify_rust::Hint::Category("im.received".into()))
+            .action("default", "Open");
+        let handle = match notification.show() {
+            Ok(handle) => handle,
+            Err(err) => {
+                tracing::warn!(%err, "cannot show a notification");
+                return;
+            }
+        };
+        if waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            return; // shown, but too many are waiting for a click already
+        }
+        let channel = notice.channel.clone();
+        #[cfg(all(unix, not(target_os = "macos")))]
+        handle.wait_for_action(|action| {
+            if action == "default" || action == "Open" {
+                focus_on(&app, &channel);
+            }
+        });
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        drop((handle, channel, &app));
+        waiting.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+/// Brings the window forward and tells the UI to show `channel`.
+pub fn focus_on(app: &AppHandle, channel: &str) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+    if let Some(state) = app.try_state::<Arc<AppState>>() {
+        state.push(AppEvent::Navigate {
+            channel: channel.to_owned(),
+        });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::types::Settings;
+    use parley_protocol::UserRef;
+
+    fn message(channel: &str, author: &str, text: &str, ts: i64) -> Message {
+        Message {
+            id: 1,
+            channel: channel.into(),
+            seq: 1,
+            author: UserRef {
+                id: 2,
+                name: author.into(),
+                display_name: None,
+                avatar: None,
+            },
+            text: text.into(),
+            client_id: "c".into(),
+            created_at: String::new(),
+            ts,
+            edited_at: None,
+            deleted: false,
+            thread: None,
+            attachments: vec![],
+            mentions: vec![],
+            reactions: vec![],
+        }
+    }
+
+    fn cx<'a>(settings: &'a Settings, focused: bool, open: Option<&'a str>) -> Context<'a> {
+        Context {
+            me: "me",
+            settings,
+            window_focused: focused,
+            open_channel: open,
+            muted: &|c: &str| c == "muted",
+            now_ms: 1_000_000,
+        }
+    }
+
+    #[test]
+    fn rules() {
+        let s = Settings::default();
+        let msg = |ch: &str, text: &str| ClientEvent::Message {
+            message: message(ch, "bob", text, 1_000_000),
+        };
+        let mention = |ch: &str, muted: bool| ClientEvent::Mention {
+            message: Box::new(message(ch, "bob", "hi @me", 1_000_000)),
+            muted,
+        };
+        // Unfocused: channel messages notify; focused: only elsewhere-mentions and DMs.
+        assert!(decide(&msg("general", "hello"), &cx(&s, false, None)).is_some());
+        assert!(decide(&msg("general", "hello"), &cx(&s, true, Some("random"))).is_none());
+        assert!(decide(&msg("dm:1,2", "psst"), &cx(&s, true, Some("general"))).is_some());
+        assert!(decide(&msg("dm:1,2", "psst"), &cx(&s, true, Some("dm:1,2"))).is_none());
+        let n = decide(&mention("general", false), &cx(&s, true, Some("random"))).unwrap();
+        assert_eq!(n.channel, "general");
+        assert!(n.title.contains("mentioned you"), "{n:?}");
+        // The mention's own channel message does not notify a second time.
+        assert!(decide(&msg("general", "hi @me"), &cx(&s, false, None)).is_none());
+        // Muted: by the server's mute, by the event's flag, per channel setting, DND, off.
+        assert!(decide(&msg("muted", "x"), &cx(&s, false, None)).is_none());
+        assert!(decide(&mention("general", true), &cx(&s, false, None)).is_none());
+        let mut quiet = Settings::default();
+        quiet.channel_notifications.insert("general".into(), false);
+        assert!(decide(&mention("general", false), &cx(&quiet, false, None)).is_none());
+        let dnd = Settings {
+            do_not_disturb: true,
+            ..Settings::default()
+        };
+        assert!(decide(&mention("general", false), &cx(&dnd, false, None)).is_none());
+        let off = Settings {
+            notifications: false,
+            ..Settings::default()
+        };
+        assert!(decide(&msg("dm:1,2", "x"), &cx(&off, false, None)).is_none());
+        // Own messages and old ones (a backlog) stay silent.
+        let own = ClientEvent::Message {
+            message: message("general", "me", "mine", 1_000_000),
+        };
+        assert!(decide(&own, &cx(&s, false, None)).is_none());
+        let old = ClientEvent::Message {
+            message: message("general", "bob", "old", 1_000_000 - FRESH_MS - 1),
+        };
+        assert!(decide(&old, &cx(&s, false, None)).is_none());
+    }
+
+    #[test]
+    fn long_text_is_cut() {
+        let long = "word ".repeat(100);
+        let e = excerpt(&long);
+        assert!(e.chars().count() <= 201);
+        assert!(e.ends_with('…'));
+    }
+}

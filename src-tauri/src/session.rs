@@ -1,0 +1,360 @@
+//! Attaching to a workspace and signing in: the workspace file, the keyring, the client core,
+//! and forwarding the client's events to the UI, notifications and the tray.
+
+use std::{sync::Arc, time::Duration};
+
+use parley_client::{credentials::keyring_only, Client, ClientConfig, ClientEvent};
+use parley_protocol::UserRef;
+use sha2::{Digest, Sha256};
+use tauri::{AppHandle, Manager};
+
+use crate::{
+    error::CmdResult,
+    notify,
+    state::{AppState, WorkspaceFile},
+    types::{AppError, AppEvent, KeyringState, SessionStatus},
+};
+
+pub async fn status(state: &AppState) -> SessionStatus {
+    let session = state.session.lock().await;
+    let workspace = session.workspace.as_ref();
+    SessionStatus {
+        workspace: workspace.map(WorkspaceFile::workspace),
+        user: session
+            .client
+            .as_ref()
+            .and(workspace.and_then(|w| w.user.clone())),
+        keyring: state.keyring_state(),
+        connection: session.client.as_ref().map(Client::state),
+    }
+}
+
+pub async fn push_status(state: &AppState) {
+    let status = status(state).await;
+    state.push(AppEvent::Session { status });
+}
+
+pub fn save_workspace(state: &AppState, file: &WorkspaceFile) -> CmdResult<()> {
+    let path = state.paths.workspace_file();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+    }
+    let json = serde_json::to_string_pretty(file).map_err(AppError::internal)?;
+    std::fs::write(&path, json).map_err(|e| AppError::new("storage", e.to_string()))
+}
+
+pub fn load_workspace(state: &AppState) -> Option<WorkspaceFile> {
+    let text = std::fs::read_to_string(state.paths.workspace_file()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// `http://host:port` from what a person typed (`host:port`, a trailing slash...).
+pub fn normalize_server(input: &str) -> CmdResult<String> {
+    let trimmed = input.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err(AppError::invalid("enter the server's address"));
+    }
+    let url = if trimmed.contains("://") {
+        trimmed.to_owned()
+    } else {
+        format!("http://{trimmed}")
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| AppError::invalid("the address must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains('/') {
+        return Err(AppError::invalid(format!(
+            "{input:?} is not a server address"
+        )));
+    }
+    Ok(url)
+}
+
+/// Checks that a Parley server answers there.
+pub async fn check_server(server: &str) -> CmdResult<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(AppError::internal)?;
+    let response = http
+        .get(format!("{server}/healthz"))
+        .send()
+        .await
+        .map_err(|e| AppError::new("server_unreachable", format!("cannot reach {server}: {e}")))?;
+    if !response.status().is_success() {
+        return Err(AppError::new(
+            "server_unreachable",
+            format!(
+                "{server} answered {} (is it a Parley server?)",
+                response.status()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `/api/login` or `/api/register`: the token and the user.
+pub async fn authenticate(
+    server: &str,
+    path: &str,
+    username: &str,
+    password: &str,
+) -> CmdResult<(String, UserRef)> {
+    if username.trim().is_empty() || password.is_empty() {
+        return Err(AppError::invalid("enter a user name and a password"));
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(AppError::internal)?;
+    let response = http
+        .post(format!("{server}{path}"))
+        .json(&serde_json::json!({
+            "name": username.trim(),
+            "password": password,
+            "device": "parley-app",
+        }))
+        .send()
+        .await
+        .map_err(|e| AppError::new("server_unreachable", format!("cannot reach {server}: {e}")))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(AppError::new(
+            body["code"].as_str().unwrap_or("invalid_credentials"),
+            body["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("the server answered {status}")),
+        ));
+    }
+    let token = body["token"]
+        .as_str()
+        .ok_or_else(|| AppError::internal("no token in the server's answer"))?
+        .to_owned();
+    let user: UserRef = serde_json::from_value(body["user"].clone()).map_err(AppError::internal)?;
+    Ok((token, user))
+}
+
+fn cache_path(state: &AppState, server: &str, user: &str) -> std::path::PathBuf {
+    let digest = Sha256::digest(format!("{server}\n{user}").as_bytes());
+    state
+        .paths
+        .cache_dir()
+        .join(format!("{}.sqlite", &hex::encode(digest)[..16]))
+}
+
+/// Keeps the token in the keyring; when no keyring service answers, keeps it in memory only
+/// and says so (never a file).
+pub fn remember_token(state: &AppState, server: &str, user: &str, token: &str) {
+    let result = if std::env::var_os("PARLEY_NO_KEYRING").is_some() {
+        Err("the keyring is turned off (PARLEY_NO_KEYRING)".to_owned())
+    } else {
+        keyring_only::save(server, user, token)
+    };
+    let new = match result {
+        Ok(()) => KeyringState::Available,
+        Err(reason) => {
+            tracing::warn!(%reason, "no keyring: the session stays in memory only");
+            KeyringState::Unavailable { reason }
+        }
+    };
+    if let Ok(mut k) = state.keyring.lock() {
+        *k = new;
+    }
+}
+
+pub fn stored_token(state: &AppState, server: &str, user: &str) -> Option<String> {
+    if std::env::var_os("PARLEY_NO_KEYRING").is_some() {
+        if let Ok(mut k) = state.keyring.lock() {
+            *k = KeyringState::Unavailable {
+                reason: "the keyring is turned off (PARLEY_NO_KEYRING)".into(),
+            };
+        }
+        return None;
+    }
+    match keyring_only::load(server, user) {
+        Ok(token) => token,
+        Err(reason) => {
+            if let Ok(mut k) = state.keyring.lock() {
+                *k = KeyringState::Unavailable { reason };
+            }
+            None
+        }
+    }
+}
+
+/// Starts the client core for a signed-in user and wires its events.
+pub async fn start_client(
+    app: &AppHandle,
+    state: &Arc<AppState>,
+    server: &str,
+    token: &str,
+    user: &UserRef,
+) -> CmdResult<()> {
+    std::fs::create_dir_all(state.paths.cache_dir()).map_err(AppError::internal)?;
+    let config = ClientConfig::new(server, token, cache_path(state, server, &user.name));
+    let client = Client::start(config)?;
+    let forwarder = tokio::spawn(forward(
+        app.clone(),
+        Arc::clone(state),
+        client.clone(),
+        user.name.clone(),
+    ));
+    {
+        let mut session = state.session.lock().await;
+        if let Some(old) = session.client.take() {
+            old.shutdown();
+        }
+        if let Some(old) = session.forwarder.take() {
+            old.abort();
+        }
+        session.client = Some(client.clone());
+        session.forwarder = Some(forwarder);
+    }
+    if let Ok(mut attention) = state.attention.lock() {
+        attention.followed.clear();
+        attention.unread.clear();
+    }
+    // Mentions and read positions arrive on the personal channel; follow it and every
+    // channel the user is in, so messages arrive (and notify) wherever the UI is.
+    let follow = client.clone();
+    let follow_state = Arc::clone(state);
+    tokio::spawn(async move {
+        let _ = follow.subscribe("@me").await;
+        if follow.wait_online(Duration::from_secs(30)).await.is_ok() {
+            let _ = crate::commands::chat::refresh_channels(&follow_state, &follow).await;
+        }
+    });
+    Ok(())
+}
+
+/// The client's events: to the UI, to notifications, to the tray's unread count.
+async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: String) {
+    let mut events = client.events();
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(n, "the UI fell behind the client's events; it reloads");
+                push_status(&state).await;
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        match &event {
+            ClientEvent::Connection { state: conn } => {
+                if matches!(conn, parley_client::ConnectionState::Online { .. }) {
+                    let again = client.clone();
+                    let st = Arc::clone(&state);
+                    tokio::spawn(async move {
+                        let _ = crate::commands::chat::refresh_channels(&st, &again).await;
+                    });
+                }
+            }
+            ClientEvent::Message { message } => {
+                crate::tray::count_message(&app, &state, message, &me);
+            }
+            ClientEvent::Read { read } => {
+                if let Ok(mut attention) = state.attention.lock() {
+                    match read.muted_until {
+                        Some(until) => attention.muted_until.insert(read.channel.clone(), until),
+                        None => attention.muted_until.remove(&read.channel),
+                    };
+                    attention.unread.insert(read.channel.clone(), read.unread);
+                }
+                crate::tray::refresh(&app, &state);
+            }
+            _ => {}
+        }
+        let notice = {
+            let settings = state.settings();
+            let attention = state.attention.lock();
+            match attention {
+                Ok(attention) => {
+                    let now = now_ms();
+                    let muted = |channel: &str| {
+                        attention
+                            .muted_until
+                            .get(channel)
+                            .is_some_and(|until| *until > now)
+                    };
+                    notify::decide(
+                        &event,
+                        &notify::Context {
+                            me: &me,
+                            settings: &settings,
+                            window_focused: attention.window_focused,
+                            open_channel: attention.open_channel.as_deref(),
+                            muted: &muted,
+                            now_ms: now,
+                        },
+                    )
+                }
+                Err(_) => None,
+            }
+        };
+        if let Some(notice) = notice {
+            notify::show(&app, &state, notice);
+        }
+        state.push(AppEvent::Client { event });
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Stops the client (the cache stays) and closes open documents.
+pub async fn stop_client(state: &AppState) {
+    state.docs.lock().await.clear();
+    let mut session = state.session.lock().await;
+    if let Some(client) = session.client.take() {
+        client.shutdown();
+    }
+    if let Some(forwarder) = session.forwarder.take() {
+        forwarder.abort();
+    }
+}
+
+/// At launch: start the hosted server if this computer hosts the workspace, and sign in with
+/// the keyring's token.
+pub async fn restore(app: AppHandle) {
+    let state: Arc<AppState> = app.state::<Arc<AppState>>().inner().clone();
+    let Some(mut file) = load_workspace(&state) else {
+        state.restored.send_replace(true);
+        return;
+    };
+    if file.hosted {
+        match crate::commands::session::start_hosted(&state, &mut file).await {
+            Ok(()) => {
+                let _ = save_workspace(&state, &file);
+            }
+            Err(err) => tracing::error!(?err, "cannot start the hosted workspace"),
+        }
+    }
+    let user = file.user.clone();
+    let server = file.server.clone();
+    state.session.lock().await.workspace = Some(file);
+    if let Some(user) = user {
+        match stored_token(&state, &server, &user.name) {
+            Some(token) => {
+                if let Err(err) = start_client(&app, &state, &server, &token, &user).await {
+                    tracing::error!(?err, "cannot start the client");
+                }
+            }
+            None => {
+                // Nothing in the keyring (or no keyring): sign in again.
+                if let Some(w) = state.session.lock().await.workspace.as_mut() {
+                    w.user = None;
+                }
+            }
+        }
+    }
+    state.restored.send_replace(true);
+    push_status(&state).await;
+}

@@ -1,0 +1,151 @@
+//! The types the UI sees: command results and pushes. TypeScript declarations for all of them
+//! (and the protocol and client types they contain) are generated into `ui/src/lib/bindings.ts`
+//! by the `bindings` test, which also fails when the checked-in file is stale.
+
+use std::collections::BTreeMap;
+
+use parley_client::{ClientEvent, ConnectionState};
+use parley_protocol::{ChannelInfo, Message, ThreadSummary, UserRef};
+use serde::{Deserialize, Serialize};
+
+#[cfg(test)]
+use ts_rs::TS;
+
+/// A refused command. `code` is stable: the server's error codes (`invalid_credentials`,
+/// `channel_not_found`, ...) plus the app's own (`no_workspace`, `not_signed_in`, `offline`,
+/// `server_unreachable`, `host_failed`, `keyring`, `invalid`, `storage`, `internal`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct AppError {
+    pub code: String,
+    pub message: String,
+}
+
+/// The workspace this app is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct Workspace {
+    /// `http://host:port`.
+    pub server: String,
+    /// True when this computer hosts it (the bundled server, started by the app).
+    pub hosted: bool,
+}
+
+/// Where the OS keyring stands: the session token lives there, never in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum KeyringState {
+    /// Tokens are stored in the keyring; the next launch signs in by itself.
+    Available,
+    /// No keyring service answered: the session is kept in memory only (sign in again next
+    /// launch). `reason` says what failed.
+    Unavailable { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct SessionStatus {
+    pub workspace: Option<Workspace>,
+    /// Signed in as (None: show sign in / register).
+    pub user: Option<UserRef>,
+    pub keyring: KeyringState,
+    /// The connection, when signed in.
+    pub connection: Option<ConnectionState>,
+}
+
+/// A channel in the sidebar.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct ChannelView {
+    pub info: ChannelInfo,
+    /// Direct message: the other people's names (empty for channels).
+    pub dm_with: Vec<String>,
+    pub last_read: u64,
+    pub unread: u64,
+    pub mentions: u64,
+    /// Muted until (Unix ms); `i64::MAX` means until unmuted.
+    pub muted_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct ThreadOpened {
+    /// The thread's channel (`thread#<root id>`): history, send and subscribe work on it.
+    pub channel: String,
+    pub root: Message,
+    pub thread: ThreadSummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct SearchResults {
+    /// From the local cache (instant, offline too).
+    pub local: Vec<parley_client::SearchHit>,
+    /// From the server (what the cache does not hold); empty when offline.
+    pub server: Vec<parley_protocol::SearchHit>,
+    /// Why the server part is missing, if it is.
+    pub server_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct UploadProgress {
+    pub sent: u64,
+    pub total: u64,
+}
+
+/// Pushed on the channel given to `subscribe_events`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppEvent {
+    /// Something the client core saw (messages, outbox changes, presence, typing, ...).
+    Client { event: ClientEvent },
+    /// Signed in or out, workspace changed, keyring state.
+    Session { status: SessionStatus },
+    /// Show this channel (a notification or the tray was clicked).
+    Navigate { channel: String },
+    /// Settings changed outside the UI (the tray's do-not-disturb).
+    Settings { settings: Settings },
+}
+
+/// Pushed on the channel given to `open_doc`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DocPush {
+    /// A Yjs update from someone else (apply with `Y.applyUpdate`).
+    Update { update: Vec<u8> },
+    /// Awareness of other clients (apply with y-protocols `applyAwarenessUpdate`).
+    Awareness { update: Vec<u8> },
+    /// The replica's sync connection came up or went down.
+    Connected { connected: bool },
+}
+
+/// The user's preferences, kept in the app's config directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS))]
+#[serde(default)]
+pub struct Settings {
+    /// Native notifications at all.
+    pub notifications: bool,
+    /// Do not disturb: no notifications until turned off.
+    pub do_not_disturb: bool,
+    /// Per channel: `false` turns its notifications off (mentions included). Muting for a
+    /// time is the server's `mute`, shared by all of the user's devices.
+    pub channel_notifications: BTreeMap<String, bool>,
+    /// `system` (follow the OS), `light` or `dark`.
+    pub theme: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            notifications: true,
+            do_not_disturb: false,
+            channel_notifications: BTreeMap::new(),
+            theme: "system".into(),
+        }
+    }
+}

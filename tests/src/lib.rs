@@ -1,0 +1,634 @@
+//! The end-to-end harness: the real `parley-server`, a private desktop session (Xvfb, a D-Bus
+//! session bus, gnome-keyring's Secret Service, the dunst notification daemon) and the real
+//! desktop app driven through tauri-driver + WebKitWebDriver with fantoccini. Every wait has a
+//! timeout; ports are chosen by the OS; each test gets its own display, bus and directories,
+//! so tests run in parallel. Screenshots (`import -window root`) land in
+//! `<target>/e2e-screenshots/<test>/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A binary of the workspace build (next to the test executable's `deps/`).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let path = target_profile_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+fn target_profile_dir() -> PathBuf {
+    let mut dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// A child process in its own process group, killed (group and all) when dropped.
+pub struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    pub fn spawn(cmd: &mut Command) -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        Self { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, signal);
+        }
+    }
+
+    /// SIGTERM to the group, then waits (killing after the timeout).
+    pub fn stop(&mut self) {
+        self.signal(rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.signal(rustix::process::Signal::KILL);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.signal(rustix::process::Signal::KILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// The real server with a temporary data directory.
+pub struct Server {
+    pub url: String,
+    pub port: u16,
+    data: tempfile::TempDir,
+    proc: Option<Proc>,
+    http: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        std::fs::write(
+            data.path().join("parley.toml"),
+            "[rate_limit]\nmessages_per_second = 0\nuser_messages_per_second = 0\nrequests_per_second = 0\nlogins_per_second = 0\n",
+        )
+        .unwrap();
+        let mut server = Self {
+            url: String::new(),
+            port: 0,
+            data,
+            proc: None,
+            http: reqwest::Client::new(),
+        };
+        server.spawn(0).await;
+        server
+    }
+
+    async fn spawn(&mut self, port: u16) {
+        let mut cmd = Command::new(workspace_binary("parley-server"));
+        cmd.arg("--config")
+            .arg(self.data.path().join("parley.toml"))
+            .arg("--data")
+            .arg(self.data.path())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("PARLEY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut proc = Proc::spawn(&mut cmd);
+        let stdout = proc.child.stdout.take().unwrap();
+        let line = tokio::time::timeout(
+            TIMEOUT,
+            tokio::task::spawn_blocking(move || {
+                let mut line = String::new();
+                BufReader::new(stdout).read_line(&mut line).unwrap();
+                line
+            }),
+        )
+        .await
+        .expect("the server did not start")
+        .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        self.port = url.rsplit(':').next().unwrap().parse().unwrap();
+        self.url = url;
+        self.proc = Some(proc);
+    }
+
+    /// SIGTERM and wait.
+    pub async fn stop(&mut self) {
+        let mut proc = self.proc.take().expect("running");
+        tokio::task::spawn_blocking(move || proc.stop())
+            .await
+            .unwrap();
+    }
+
+    /// Starts again on the same port and data.
+    pub async fn start_again(&mut self) {
+        let port = self.port;
+        self.spawn(port).await;
+    }
+
+    pub async fn register(&self, name: &str, password: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/register",
+                None,
+                json!({"name": name, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.url)).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let response = req.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// The texts of a channel's history on the server, oldest first.
+    pub async fn texts(&self, channel: &str, token: &str) -> Vec<String> {
+        let page = self
+            .get(
+                &format!("/api/channels/{channel}/messages?limit=200"),
+                token,
+            )
+            .await;
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// Options for a desktop session.
+#[derive(Clone, Copy)]
+pub struct DesktopOptions {
+    /// Run gnome-keyring's Secret Service on the session bus.
+    pub keyring: bool,
+}
+
+impl Default for DesktopOptions {
+    fn default() -> Self {
+        Self { keyring: true }
+    }
+}
+
+/// A private desktop: an X display, a D-Bus session with a keyring and a notification daemon,
+/// and tauri-driver in it, with the app's XDG directories in a temporary home.
+pub struct Desktop {
+    pub name: String,
+    pub display: String,
+    pub dbus: String,
+    pub home: tempfile::TempDir,
+    driver_port: u16,
+    shots: PathBuf,
+    shot_count: Mutex<u32>,
+    _session: Proc,
+    _xvfb: Proc,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Desktop {
+    pub async fn start(name: &str, options: DesktopOptions) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        // Xvfb picks a free display and prints its number.
+        let mut xvfb = Proc::spawn(
+            Command::new("Xvfb")
+                .args([
+                    "-displayfd",
+                    "1",
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        );
+        let stdout = xvfb.child.stdout.take().unwrap();
+        let number = tokio::time::timeout(
+            TIMEOUT,
+            tokio::task::spawn_blocking(move || {
+                let mut line = String::new();
+                BufReader::new(stdout).read_line(&mut line).unwrap();
+                line
+            }),
+        )
+        .await
+        .expect("Xvfb did not start")
+        .unwrap();
+        let display = format!(":{}", number.trim());
+        let (driver_port, native_port) = (free_port(), free_port());
+        let env_file = home.path().join("session.env");
+        let script = format!(
+            r#"set -e
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+if [ "{keyring}" = 1 ]; then
+  eval "$(echo '' | gnome-keyring-daemon --unlock --components=secrets)"
+fi
+dunst -config /dev/null >/dev/null 2>&1 &
+printf 'DBUS_SESSION_BUS_ADDRESS=%s\n' "$DBUS_SESSION_BUS_ADDRESS" > "{env}.tmp"
+mv "{env}.tmp" "{env}"
+exec tauri-driver --port {driver_port} --native-port {native_port}
+"#,
+            keyring = u8::from(options.keyring),
+            env = env_file.display(),
+        );
+        let h = home.path();
+        let session = Proc::spawn(
+            Command::new("dbus-run-session")
+                .args(["--", "sh", "-c", &script])
+                .env("DISPLAY", &display)
+                .env("HOME", h)
+                .env("XDG_CONFIG_HOME", h.join("config"))
+                .env("XDG_DATA_HOME", h.join("data"))
+                .env("XDG_CACHE_HOME", h.join("cache"))
+                .env("XDG_RUNTIME_DIR", h.join("run"))
+                .env("NO_AT_BRIDGE", "1")
+                .env("PARLEY_LOG", "warn,parley_app=info")
+                .env_remove("DBUS_SESSION_BUS_ADDRESS")
+                .env_remove("PARLEY_NO_KEYRING")
+                .env_remove("WAYLAND_DISPLAY")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+        );
+        let deadline = Instant::now() + TIMEOUT;
+        let dbus = loop {
+            if let Ok(text) = std::fs::read_to_string(&env_file) {
+                break text
+                    .trim()
+                    .strip_prefix("DBUS_SESSION_BUS_ADDRESS=")
+                    .unwrap()
+                    .to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the desktop session did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // tauri-driver answers once it listens.
+        let deadline = Instant::now() + TIMEOUT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", driver_port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "tauri-driver did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let shots = target_profile_dir()
+            .parent()
+            .unwrap()
+            .join("e2e-screenshots")
+            .join(name);
+        let _ = std::fs::remove_dir_all(&shots);
+        std::fs::create_dir_all(&shots).unwrap();
+        Self {
+            name: name.to_owned(),
+            display,
+            dbus,
+            home,
+            driver_port,
+            shots,
+            shot_count: Mutex::new(0),
+            _session: session,
+            _xvfb: xvfb,
+        }
+    }
+
+    /// Launches the app (a new WebDriver session) and waits for its first screen.
+    pub async fn launch(&self) -> App {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({"application": workspace_binary("parley-app")}),
+        );
+        caps.insert("browserName".into(), json!("wry"));
+        let client = tokio::time::timeout(
+            TIMEOUT,
+            ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{}", self.driver_port)),
+        )
+        .await
+        .expect("the app did not start within the timeout")
+        .expect("WebDriver session");
+        App { client }
+    }
+
+    /// Saves what the screen shows now (`import -window root`) as `<n>-<label>.png`.
+    pub fn screenshot(&self, label: &str) -> PathBuf {
+        let n = {
+            let mut count = self.shot_count.lock().unwrap();
+            *count += 1;
+            *count
+        };
+        let path = self.shots.join(format!("{n:02}-{label}.png"));
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status()
+            .expect("ImageMagick's import");
+        assert!(status.success(), "screenshot failed");
+        path
+    }
+
+    /// The environment of a program run inside this desktop's session.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        let h = self.home.path();
+        cmd.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.dbus)
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_RUNTIME_DIR", h.join("run"));
+        cmd
+    }
+
+    /// Notifications shown from now on (each `Notify` call on the session bus, as text).
+    pub fn watch_notifications(&self) -> NotificationWatch {
+        let mut cmd = self.command("dbus-monitor");
+        cmd.args([
+            "--session",
+            "interface='org.freedesktop.Notifications',member='Notify'",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        let mut proc = Proc::spawn(&mut cmd);
+        let stdout = proc.child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        NotificationWatch { lines, _proc: proc }
+    }
+
+    /// The app's files (config and data), for checking what it wrote.
+    pub fn app_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.home.path().join("config"), &mut files);
+        walk(&self.home.path().join("data"), &mut files);
+        files
+    }
+
+    /// The app's workspace file.
+    pub fn workspace_file(&self) -> Value {
+        let path = self
+            .home
+            .path()
+            .join("config/app.parley.desktop/workspace.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+}
+
+pub struct NotificationWatch {
+    lines: Arc<Mutex<Vec<String>>>,
+    _proc: Proc,
+}
+
+impl NotificationWatch {
+    /// Waits until a notification's text contains `needle`; everything seen so far.
+    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.lines.lock().unwrap().join("\n");
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no notification with {needle:?}; the bus saw:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn seen(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+/// The app under WebDriver.
+pub struct App {
+    pub client: Client,
+}
+
+impl App {
+    pub async fn find(&self, css: &str) -> Element {
+        self.wait_for(css).await
+    }
+
+    /// Waits until an element matching `css` exists.
+    pub async fn wait_for(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Waits until `check` holds for the elements matching `css`.
+    pub async fn wait_until<F>(&self, css: &str, what: &str, mut check: F) -> Vec<Element>
+    where
+        F: FnMut(&[(String, Element)]) -> bool,
+    {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let found = self
+                .client
+                .find_all(Locator::Css(css))
+                .await
+                .unwrap_or_default();
+            let mut with_text = Vec::with_capacity(found.len());
+            for e in found {
+                let text = e.text().await.unwrap_or_default();
+                with_text.push((text, e));
+            }
+            if check(&with_text) {
+                return with_text.into_iter().map(|(_, e)| e).collect();
+            }
+            if Instant::now() > deadline {
+                let texts: Vec<&String> = with_text.iter().map(|(t, _)| t).collect();
+                panic!("timed out waiting for {what} ({css}); found {texts:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until some element matching `css` has text containing `text`.
+    pub async fn wait_text(&self, css: &str, text: &str) -> Element {
+        let mut all = self
+            .wait_until(css, text, |els| els.iter().any(|(t, _)| t.contains(text)))
+            .await;
+        let mut idx = 0;
+        for (i, e) in all.iter().enumerate() {
+            if e.text().await.unwrap_or_default().contains(text) {
+                idx = i;
+                break;
+            }
+        }
+        all.swap_remove(idx)
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.wait_for(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait_for(css).await;
+        e.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    pub async fn attr(&self, e: &Element, name: &str) -> Option<String> {
+        e.attr(name).await.unwrap()
+    }
+
+    pub async fn quit(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// WebDriver's Enter key.
+pub const ENTER: &str = "\u{E007}";
+
+/// The `parley` command-line client with its own home (its token in a 0600 file: it runs
+/// outside the app's keyring session).
+pub struct Cli {
+    home: tempfile::TempDir,
+}
+
+impl Cli {
+    pub fn new() -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub async fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut cmd = tokio::process::Command::new(workspace_binary("parley"));
+        cmd.args(args)
+            .env("PARLEY_HOME", self.home.path())
+            .env("PARLEY_NO_KEYRING", "1")
+            .env_remove("PARLEY_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            use tokio::io::AsyncWriteExt;
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(input.as_bytes()).await.unwrap();
+        }
+        drop(child.stdin.take());
+        let out = tokio::time::timeout(TIMEOUT, child.wait_with_output())
+            .await
+            .expect("parley timed out")
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "parley {args:?} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}
+
+impl Default for Cli {
+    fn default() -> Self {
+        Self::new()
+    }
+}

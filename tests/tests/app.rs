@@ -1,0 +1,398 @@
+//! The desktop app end to end: the real app (tauri-driver + WebKitWebDriver under Xvfb, in a
+//! private D-Bus session with gnome-keyring and dunst) against the real server, with the
+//! `parley` CLI and parley-client as the second user. Screenshots of each step are saved in
+//! `<target>/e2e-screenshots/<test>/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use parley_tests::*;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// The token the app left in the desktop's keyring for `account` (None: no entry).
+fn keyring_token(desktop: &Desktop, account: &str) -> Option<String> {
+    let out = desktop
+        .command(env!("CARGO_BIN_EXE_keyring-probe"))
+        .arg(account)
+        .output()
+        .unwrap();
+    match out.status.code() {
+        Some(0) => Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+        Some(3) => None,
+        _ => panic!("keyring-probe: {}", String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+/// Files among `files` that contain `secret`.
+fn files_containing(files: &[std::path::PathBuf], secret: &str) -> Vec<std::path::PathBuf> {
+    files
+        .iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .map(|bytes| bytes.windows(secret.len()).any(|w| w == secret.as_bytes()))
+                .unwrap_or(false)
+        })
+        .cloned()
+        .collect()
+}
+
+async fn join_and_register(app: &App, desktop: &Desktop, server: &Server, user: &str) {
+    app.click("[data-testid=join-workspace]").await;
+    app.type_into("#server-url", &server.url).await;
+    app.click("[data-testid=submit-join]").await;
+    app.type_into("#username", user).await;
+    app.type_into("#password", PASSWORD).await;
+    desktop.screenshot("register-form");
+    app.click("[data-testid=register]").await;
+    app.wait_text("[data-testid=current-user]", user).await;
+}
+
+async fn send(app: &App, text: &str) {
+    app.type_into("[data-testid=composer]", text).await;
+    app.type_into("[data-testid=composer]", ENTER).await;
+}
+
+/// Register, create a channel, chat with a CLI user, write while the server is down and see
+/// it delivered once and in order, get a native notification for a mention, sign out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_offline_and_notifications() {
+    let mut server = Server::start().await;
+    let desktop = Desktop::start("chat_offline_and_notifications", DesktopOptions::default()).await;
+    let app = desktop.launch().await;
+    app.wait_for("[data-testid=join-workspace]").await;
+    desktop.screenshot("first-run");
+
+    join_and_register(&app, &desktop, &server, "alice").await;
+    // The token is in the keyring, and in no file the app wrote.
+    let account = format!("alice@{}", server.url);
+    let token = keyring_token(&desktop, &account).expect("the token is in the keyring");
+    assert!(token.len() >= 16, "{token}");
+    let leaks = files_containing(&desktop.app_files(), &token);
+    assert!(leaks.is_empty(), "the token is in files: {leaks:?}");
+
+    // A channel, and a message in it.
+    app.click("[data-testid=new-channel]").await;
+    app.type_into("#new-channel-name", "general").await;
+    app.click("[data-testid=create-channel]").await;
+    app.wait_text("[data-testid=channel-title]", "general")
+        .await;
+    send(&app, "hello from the app").await;
+    app.wait_until(
+        "[data-testid=message][data-state=sent] [data-testid=message-text]",
+        "the sent message",
+        |els| els.iter().any(|(t, _)| t.contains("hello from the app")),
+    )
+    .await;
+
+    // A second user, through the command line, answers.
+    server.register("bob", PASSWORD).await;
+    let bob = Cli::new();
+    bob.run(
+        &["login", &server.url, "--user", "bob", "--password-stdin"],
+        Some(PASSWORD),
+    )
+    .await;
+    bob.run(&["join", "general"], None).await;
+    bob.run(&["send", "general", "hi alice, bob here"], None)
+        .await;
+    app.wait_text("[data-testid=message-text]", "hi alice, bob here")
+        .await;
+    desktop.screenshot("conversation");
+    assert_eq!(
+        server.texts("general", &token).await,
+        ["hello from the app", "hi alice, bob here"]
+    );
+
+    // The server goes away; three messages are written meanwhile.
+    server.stop().await;
+    app.wait_until(
+        "[data-testid=connection-banner]",
+        "the offline banner",
+        |els| !els.is_empty(),
+    )
+    .await;
+    for text in [
+        "first while offline",
+        "second while offline",
+        "third while offline",
+    ] {
+        send(&app, text).await;
+    }
+    app.wait_until(
+        "[data-testid=message][data-state=pending]",
+        "three pending messages",
+        |els| els.len() == 3,
+    )
+    .await;
+    app.wait_text("[data-testid=queued-count]", "3").await;
+    desktop.screenshot("offline-three-queued");
+
+    // Back: delivered once each, in order, and shown as sent.
+    server.start_again().await;
+    app.wait_until(
+        "[data-testid=message][data-state=pending], [data-testid=message][data-state=failed]",
+        "the queue to drain",
+        |els| els.is_empty(),
+    )
+    .await;
+    let shown = app
+        .wait_until(
+            "[data-testid=message][data-state=sent] [data-testid=message-text]",
+            "five sent messages",
+            |els| els.len() == 5,
+        )
+        .await;
+    let mut texts = Vec::new();
+    for e in shown {
+        texts.push(e.text().await.unwrap());
+    }
+    let expected = [
+        "hello from the app",
+        "hi alice, bob here",
+        "first while offline",
+        "second while offline",
+        "third while offline",
+    ];
+    assert_eq!(texts, expected);
+    assert_eq!(server.texts("general", &token).await, expected);
+    desktop.screenshot("back-online");
+
+    // A mention from bob, while alice looks at another channel: a native notification.
+    app.click("[data-testid=new-channel]").await;
+    app.type_into("#new-channel-name", "random").await;
+    app.click("[data-testid=create-channel]").await;
+    app.wait_text("[data-testid=channel-title]", "random").await;
+    let notifications = desktop.watch_notifications();
+    // dbus-monitor is listening once it printed its own subscription signal.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bob.run(&["send", "general", "@alice can you look at this?"], None)
+        .await;
+    let seen = notifications
+        .wait_for("bob mentioned you in #general", TIMEOUT)
+        .await;
+    assert!(seen.contains("can you look at this?"), "{seen}");
+    // The sidebar shows the mention on #general.
+    app.wait_for("[data-testid=channel-item][data-channel=general] [data-testid=mention-badge]")
+        .await;
+    desktop.screenshot("mention");
+
+    // Signing out removes the token from the keyring.
+    app.click("[data-testid=nav-settings]").await;
+    app.click("[data-testid=sign-out]").await;
+    app.wait_for("[data-testid=sign-in]").await;
+    assert_eq!(keyring_token(&desktop, &account), None);
+    desktop.screenshot("signed-out");
+    app.quit().await;
+}
+
+/// Without a keyring service the app says so and keeps the session in memory only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keyring_the_session_stays_in_memory() {
+    let server = Server::start().await;
+    let desktop = Desktop::start(
+        "without_a_keyring_the_session_stays_in_memory",
+        DesktopOptions { keyring: false },
+    )
+    .await;
+    let app = desktop.launch().await;
+    app.wait_for("[data-testid=join-workspace]").await;
+    join_and_register(&app, &desktop, &server, "carol").await;
+    let notice = app.wait_for("[data-testid=keyring-notice]").await;
+    let text = notice.text().await.unwrap();
+    assert!(text.to_lowercase().contains("keyring"), "{text}");
+    desktop.screenshot("no-keyring-notice");
+    // Signed in and working, with the token nowhere on disk.
+    let (status, body) = server
+        .post(
+            "/api/login",
+            None,
+            serde_json::json!({"name": "carol", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Tokens are `pl_` and 64 hex digits: no file the app wrote holds one.
+    let files = desktop.app_files();
+    assert!(!files.is_empty());
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        let holds_token = bytes
+            .windows(67)
+            .any(|w| w.starts_with(b"pl_") && w[3..].iter().all(u8::is_ascii_hexdigit));
+        assert!(!holds_token, "{} holds a token", file.display());
+    }
+    app.quit().await;
+}
+
+/// Host a workspace on this computer (the bundled server), write in a document with a second
+/// client editing too, comment on a selection and resolve it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosted_workspace_documents_and_comments() {
+    let desktop = Desktop::start(
+        "hosted_workspace_documents_and_comments",
+        DesktopOptions::default(),
+    )
+    .await;
+    let app = desktop.launch().await;
+    app.click("[data-testid=host-workspace]").await;
+    app.type_into("#username", "dana").await;
+    app.type_into("#password", PASSWORD).await;
+    app.click("[data-testid=submit-host]").await;
+    app.wait_text("[data-testid=current-user]", "dana").await;
+    desktop.screenshot("hosted");
+    let workspace = desktop.workspace_file();
+    assert_eq!(workspace["hosted"], true);
+    let url = workspace["server"].as_str().unwrap().to_owned();
+    // The bundled server keeps its data in the app's data directory.
+    assert!(desktop
+        .home
+        .path()
+        .join("data/app.parley.desktop/server")
+        .is_dir());
+
+    // A second person joins the hosted workspace with parley-client.
+    let http = reqwest::Client::new();
+    let body: serde_json::Value = http
+        .post(format!("{url}/api/register"))
+        .json(&serde_json::json!({"name": "erin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let erin_token = body["token"].as_str().expect("registered").to_owned();
+    let cache = tempfile::tempdir().unwrap();
+    let erin = parley_client::Client::start(parley_client::ClientConfig::new(
+        &url,
+        &erin_token,
+        cache.path().join("cache.sqlite"),
+    ))
+    .unwrap();
+    erin.wait_online(TIMEOUT).await.unwrap();
+
+    // A new document, typed into.
+    app.click("[data-testid=nav-docs]").await;
+    app.click("[data-testid=new-doc]").await;
+    app.type_into("#new-doc-name", "plan").await;
+    app.type_into("#new-doc-title", "The plan").await;
+    app.click("[data-testid=create-doc]").await;
+    app.wait_for("[data-testid=doc-sync-state][data-connected=true]")
+        .await;
+    app.click(".ProseMirror").await;
+    app.type_into(".ProseMirror", "Ship the desktop app").await;
+
+    let replica = erin.open_doc("plan").await.unwrap();
+    let fragment = replica.doc().get_or_insert_xml_fragment("default");
+    let read = |replica: &parley_client::DocReplica| {
+        use yrs::{GetString, Transact};
+        let txn = replica.doc().transact();
+        fragment.get_string(&txn)
+    };
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !read(&replica).contains("Ship the desktop app") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second client never saw the text: {:?}",
+            read(&replica)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The app's cursor and name reach the other client (awareness through the bridge).
+    let mut events = replica.events();
+    let named = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            if let Ok(parley_client::docs::ReplicaEvent::Awareness(bytes)) = events.recv().await {
+                if String::from_utf8_lossy(&bytes).contains("dana") {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(named.is_ok(), "no awareness from the app naming dana");
+
+    // The second client writes a paragraph; the app shows it.
+    {
+        use yrs::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+        let fragment = fragment.clone();
+        replica
+            .edit(move |txn| {
+                let paragraph = fragment.push_back(txn, XmlElementPrelim::empty("paragraph"));
+                paragraph.push_back(txn, XmlTextPrelim::new("Erin agrees"));
+            })
+            .await
+            .unwrap();
+    }
+    app.wait_text(".ProseMirror", "Erin agrees").await;
+    desktop.screenshot("document-two-writers");
+
+    // Select the first line and comment on it.
+    let editor = app.find(".ProseMirror p").await;
+    editor.click().await.unwrap();
+    app.client
+        .execute(
+            r#"const p = document.querySelector('.ProseMirror p');
+               const range = document.createRange();
+               range.selectNodeContents(p);
+               const sel = window.getSelection();
+               sel.removeAllRanges();
+               sel.addRange(range);
+               document.dispatchEvent(new Event('selectionchange'));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    app.click("[data-testid=add-comment]").await;
+    app.type_into("#comment-body", "Which version?").await;
+    app.click("[data-testid=submit-comment]").await;
+    let comment = app
+        .wait_text(
+            "[data-testid=comment] [data-testid=comment-body]",
+            "Which version?",
+        )
+        .await;
+    drop(comment);
+    app.wait_for(".comment-highlight").await;
+    desktop.screenshot("comment");
+    let comments: serde_json::Value = http
+        .get(format!("{url}/api/docs/plan/comments"))
+        .bearer_auth(&erin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = comments["comments"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{comments}");
+    assert_eq!(list[0]["body"], "Which version?");
+    assert_eq!(list[0]["author"]["name"], "dana");
+    assert!(list[0]["anchor"].is_object(), "{comments}");
+    assert!(
+        list[0]["quote"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Ship"),
+        "{comments}"
+    );
+
+    // Resolve it.
+    app.click("[data-testid=comment][data-resolved=false] [data-testid=resolve-comment]")
+        .await;
+    app.wait_for("[data-testid=comment][data-resolved=true]")
+        .await;
+    let comments: serde_json::Value = http
+        .get(format!("{url}/api/docs/plan/comments"))
+        .bearer_auth(&erin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(comments["comments"][0]["resolved"], true, "{comments}");
+    desktop.screenshot("resolved");
+    erin.shutdown();
+    app.quit().await;
+}

@@ -1,0 +1,94 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { mockIPC } from '@tauri-apps/api/mocks';
+import { describe, expect, it } from 'vitest';
+import type { SessionStatus } from '../lib/api';
+import { session } from '../lib/stores/session.svelte';
+import { alice } from '../test/fixtures';
+import FirstRun from './FirstRun.svelte';
+
+const fresh: SessionStatus = {
+  workspace: null,
+  user: null,
+  keyring: { state: 'available' },
+  connection: null,
+};
+
+function input(selector: string): HTMLInputElement {
+  const el = document.querySelector<HTMLInputElement>(selector);
+  if (el == null) throw new Error(`${selector} not found`);
+  return el;
+}
+
+describe('First run', () => {
+  it('hosts a workspace with the first admin account', async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    const signedIn: SessionStatus = {
+      workspace: { server: 'http://127.0.0.1:7000', hosted: true },
+      user: alice,
+      keyring: { state: 'available' },
+      connection: { state: 'connecting', attempt: 0 },
+    };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === 'host_workspace') return signedIn;
+      return null;
+    });
+    render(FirstRun, { status: fresh });
+    await fireEvent.click(screen.getByTestId('host-workspace'));
+    await fireEvent.input(input('#username'), { target: { value: 'alice' } });
+    await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
+    await fireEvent.click(screen.getByTestId('submit-host'));
+    await waitFor(() => expect(calls).toContainEqual({ cmd: 'host_workspace', args: { username: 'alice', password: 'correct horse' } }));
+    await waitFor(() => expect(session.user?.name).toBe('alice'));
+  });
+
+  it('shows the refusal with its code', async () => {
+    mockIPC((cmd) => {
+      if (cmd === 'host_workspace') throw { code: 'host_failed', message: 'The port is in use' };
+      return null;
+    });
+    render(FirstRun, { status: fresh });
+    await fireEvent.click(screen.getByTestId('host-workspace'));
+    await fireEvent.input(input('#username'), { target: { value: 'alice' } });
+    await fireEvent.input(input('#password'), { target: { value: 'pw' } });
+    await fireEvent.click(screen.getByTestId('submit-host'));
+    const error = await screen.findByTestId('form-error');
+    expect(error.textContent?.trim()).toBe('The port is in use');
+    expect(error.dataset.code).toBe('host_failed');
+  });
+
+  it('joins a server, then signs in or registers on the same form', async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    const joined: SessionStatus = { ...fresh, workspace: { server: 'http://chat.example:8080', hosted: false } };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === 'join_workspace') return joined;
+      if (cmd === 'sign_in') throw { code: 'invalid_credentials', message: 'Wrong user name or password' };
+      if (cmd === 'register') return { ...joined, user: alice };
+      return null;
+    });
+    const view = render(FirstRun, { status: fresh });
+    await fireEvent.click(screen.getByTestId('join-workspace'));
+    await fireEvent.input(input('#server-url'), { target: { value: 'chat.example:8080' } });
+    await fireEvent.click(screen.getByTestId('submit-join'));
+    await waitFor(() => expect(calls).toContainEqual({ cmd: 'join_workspace', args: { server: 'http://chat.example:8080' } }));
+
+    await view.rerender({ status: joined });
+    await fireEvent.input(input('#username'), { target: { value: 'alice' } });
+    await fireEvent.input(input('#password'), { target: { value: 'pw' } });
+    await fireEvent.click(screen.getByTestId('sign-in'));
+    const error = await screen.findByTestId('form-error');
+    expect(error.dataset.code).toBe('invalid_credentials');
+
+    await fireEvent.click(screen.getByTestId('register'));
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'register')).toBe(true));
+  });
+
+  it('warns when there is no keyring', () => {
+    mockIPC(() => null);
+    render(FirstRun, { status: { ...fresh, keyring: { state: 'unavailable', reason: 'no secret service' } } });
+    const notice = screen.getByTestId('keyring-notice');
+    expect(notice.textContent).toContain('No keyring service: you will need to sign in again next time');
+    expect(notice.textContent).toContain('no secret service');
+  });
+});

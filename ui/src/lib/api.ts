@@ -1,0 +1,156 @@
+// The one door from the UI to the app: typed wrappers over the Tauri commands of src-tauri
+// (src-tauri/src/commands/*.rs). Every type comes from ./bindings.ts, which is generated from the
+// Rust types (`cargo test -p parley-app bindings`), so the two cannot drift.
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type {
+  AppEvent,
+  AppError,
+  ChannelInfo,
+  ChannelView,
+  Comment,
+  DocInfo,
+  DocPush,
+  Message,
+  OutboxEntry,
+  PresenceEntry,
+  SearchResults,
+  SessionStatus,
+  Settings,
+  ThreadOpened,
+  UploadProgress,
+  UserRef,
+} from './bindings';
+
+export type * from './bindings';
+
+
+/** A refused command: `code` is stable (the server's error codes plus the app's own). */
+export class CommandError extends Error {
+  code: string;
+  constructor(err: AppError) {
+    super(err.message);
+    this.code = err.code;
+  }
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (err) {
+    if (err && typeof err === 'object' && 'code' in err && 'message' in err) {
+      throw new CommandError(err as AppError);
+    }
+    throw new CommandError({ code: 'internal', message: String(err) });
+  }
+}
+
+export const api = {
+  // --- session: workspace, account, events
+  status: () => call<SessionStatus>('session_status'),
+  /** Starts the bundled server with its data in the app data directory, creates the first
+   * admin account and signs in. */
+  hostWorkspace: (username: string, password: string) =>
+    call<SessionStatus>('host_workspace', { username, password }),
+  /** Remembers a server (checked with /healthz); sign in or register next. */
+  joinWorkspace: (server: string) => call<SessionStatus>('join_workspace', { server }),
+  register: (username: string, password: string) =>
+    call<SessionStatus>('register', { username, password }),
+  signIn: (username: string, password: string) =>
+    call<SessionStatus>('sign_in', { username, password }),
+  signOut: () => call<SessionStatus>('sign_out'),
+  /** Forgets the workspace (back to the first-run screen); stops a hosted server. */
+  leaveWorkspace: () => call<SessionStatus>('leave_workspace'),
+  /** Every push from the app: client events, session changes, navigation requests. */
+  subscribe: (onEvent: (event: AppEvent) => void) => {
+    const channel = new Channel<AppEvent>();
+    channel.onmessage = onEvent;
+    return call<void>('subscribe_events', { onEvent: channel });
+  },
+
+  // --- chat
+  channels: () => call<ChannelView[]>('list_channels'),
+  createChannel: (name: string, isPrivate: boolean, topic: string | null) =>
+    call<ChannelInfo>('create_channel', { name, private: isPrivate, topic }),
+  joinChannel: (name: string) => call<ChannelInfo>('join_channel', { name }),
+  /** The channel now on screen (null: none): followed, and not notified while focused. */
+  openChannel: (name: string | null) => call<void>('open_channel', { name }),
+  /** Newest `limit` messages before `before` (a seq), oldest first. */
+  history: (channel: string, before: number | null, limit: number) =>
+    call<Message[]>('history', { channel, before, limit }),
+  send: (channel: string, text: string, attachments: number[]) =>
+    call<OutboxEntry>('send_message', { channel, text, attachments }),
+  outbox: () => call<OutboxEntry[]>('outbox'),
+  retry: (localId: number) => call<boolean>('retry_message', { localId }),
+  discard: (localId: number) => call<boolean>('discard_message', { localId }),
+  edit: (channel: string, messageId: number, text: string) =>
+    call<OutboxEntry>('edit_message', { channel, messageId, text }),
+  remove: (channel: string, messageId: number) =>
+    call<OutboxEntry>('delete_message', { channel, messageId }),
+  react: (channel: string, messageId: number, emoji: string, add: boolean) =>
+    call<OutboxEntry>('react', { channel, messageId, emoji, add }),
+  typing: (channel: string) => call<void>('typing', { channel }),
+  markRead: (channel: string, seq: number) => call<void>('mark_read', { channel, seq }),
+  /** Mutes until a Unix time in ms (null: until unmuted). */
+  mute: (channel: string, until: number | null) => call<void>('mute', { channel, until }),
+  unmute: (channel: string) => call<void>('unmute', { channel }),
+  presence: (channel: string) => call<PresenceEntry[]>('presence', { channel }),
+  openDm: (users: string[]) => call<ChannelInfo>('open_dm', { users }),
+  openThread: (channel: string, messageId: number) =>
+    call<ThreadOpened>('open_thread', { channel, messageId }),
+  /** The local cache first (instant, works offline), then the server when online. */
+  search: (query: string, channel: string | null) =>
+    call<SearchResults>('search', { query, channel }),
+  /** Uploads a file from disk (drag and drop gives paths); resolves to the attachment id. */
+  uploadPath: (path: string, onProgress: (p: UploadProgress) => void) => {
+    const channel = new Channel<UploadProgress>();
+    channel.onmessage = onProgress;
+    return call<number>('upload_path', { path, onProgress: channel });
+  },
+  /** Uploads bytes from the file picker. */
+  uploadBytes: async (file: File, onProgress: (p: UploadProgress) => void) => {
+    const channel = new Channel<UploadProgress>();
+    channel.onmessage = onProgress;
+    const bytes = Array.from(new Uint8Array(await file.arrayBuffer()));
+    return call<number>('upload_bytes', { name: file.name, bytes, onProgress: channel });
+  },
+  /** An attachment's bytes (thumbnail: the 320 px PNG preview). */
+  attachment: (id: number, thumbnail: boolean) =>
+    call<ArrayBuffer>('attachment', { id, thumbnail }),
+
+  // --- documents and comments
+  docs: () => call<DocInfo[]>('list_docs'),
+  createDoc: (name: string, title: string | null, channel: string | null) =>
+    call<DocInfo>('create_doc', { name, title, channel }),
+  renameDoc: (name: string, newName: string | null, title: string | null) =>
+    call<DocInfo>('rename_doc', { name, newName, title }),
+  /** Opens the local replica; resolves to its whole state (apply it to a fresh Y.Doc), then
+   * pushes remote updates, other people's awareness and connection changes. */
+  openDoc: async (name: string, onPush: (push: DocPush) => void) => {
+    const channel = new Channel<DocPush>();
+    channel.onmessage = onPush;
+    const state = await call<number[]>('open_doc', { name, onPush: channel });
+    return new Uint8Array(state);
+  },
+  /** A local Y.Doc update (from the editor) for the replica: persisted, then synced. */
+  docUpdate: (name: string, update: Uint8Array) =>
+    call<void>('doc_update', { name, update: Array.from(update) }),
+  /** This client's awareness (y-protocols encodeAwarenessUpdate) for the others. */
+  docAwareness: (name: string, update: Uint8Array) =>
+    call<void>('doc_awareness', { name, update: Array.from(update) }),
+  closeDoc: (name: string) => call<void>('close_doc', { name }),
+  comments: (doc: string) => call<Comment[]>('list_comments', { doc }),
+  /** anchor: base64 Y.encodeRelativePosition of the start and end; replies have none. */
+  addComment: (
+    doc: string,
+    body: string,
+    anchor: { start: string; end: string } | null,
+    quote: string | null,
+    parent: number | null,
+  ) => call<OutboxEntry>('add_comment', { doc, body, anchor, quote, parent }),
+  resolveComment: (doc: string, id: number, resolved: boolean) =>
+    call<Comment>('resolve_comment', { doc, id, resolved }),
+
+  // --- settings
+  settings: () => call<Settings>('get_settings'),
+  setSettings: (settings: Settings) => call<Settings>('set_settings', { settings }),
+};

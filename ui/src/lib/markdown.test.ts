@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { mentionedNames, renderMarkdown } from './markdown';
+
+function dom(html: string): HTMLElement {
+  const div = document.createElement('div');
+  div.innerHTML = html;
+  return div;
+}
+
+describe('renderMarkdown', () => {
+  it('escapes HTML and script', () => {
+    const html = renderMarkdown('<script>alert(1)</script> <img src=x onerror=alert(1)> <b>bold</b>');
+    const el = dom(html);
+    expect(el.querySelector('script')).toBeNull();
+    expect(el.querySelector('img')).toBeNull();
+    expect(el.querySelector('b')).toBeNull();
+    expect(el.textContent).toContain('<script>alert(1)</script>');
+  });
+
+  it('renders markdown formatting', () => {
+    const el = dom(renderMarkdown('**bold** _it_ `code`\n\n- a\n- b'));
+    expect(el.querySelector('strong')?.textContent).toBe('bold');
+    expect(el.querySelector('em')?.textContent).toBe('it');
+    expect(el.querySelector('code')?.textContent).toBe('code');
+    expect(el.querySelectorAll('li')).toHaveLength(2);
+  });
+
+  it('drops javascript:, data: and vbscript: links', () => {
+    for (const url of ['javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'data:text/html,<b>x</b>', 'vbscript:x', '/relative']) {
+      const el = dom(renderMarkdown(`[click](${url})`));
+      expect(el.querySelector('a'), url).toBeNull();
+    }
+  });
+
+  it('keeps http, https and mailto links, opened outside the app', () => {
+    const el = dom(renderMarkdown('[site](https://example.org) http://a.example mail@example.org [m](mailto:x@example.org)'));
+    const links = [...el.querySelectorAll('a')];
+    expect(links.map((a) => a.getAttribute('href'))).toEqual([
+      'https://example.org',
+      'http://a.example',
+      'mailto:mail@example.org',
+      'mailto:x@example.org',
+    ]);
+    for (const a of links) {
+      expect(a.getAttribute('target')).toBe('_blank');
+      expect(a.getAttribute('rel')).toContain('noopener');
+    }
+  });
+
+  it('does not load images', () => {
+    const el = dom(renderMarkdown('![x](https://tracker.example/p.png)'));
+    expect(el.querySelector('img')).toBeNull();
+  });
+
+  it('highlights mentions, more strongly for me, @channel and @here', () => {
+    const el = dom(renderMarkdown('hi @bob and @alice, see @channel. Mail a@b.example', 'alice'));
+    const mentions = [...el.querySelectorAll('.mention')];
+    expect(mentions.map((m) => m.textContent)).toEqual(['@bob', '@alice', '@channel']);
+    expect(mentions.map((m) => m.classList.contains('mention-me'))).toEqual([false, true, true]);
+    expect(el.textContent).toContain('a@b.example');
+  });
+
+  it('does not let a mention carry markup', () => {
+    const el = dom(renderMarkdown('@"><b>x</b>'));
+    expect(el.querySelector('b')).toBeNull();
+    expect(el.querySelector('.mention')).toBeNull();
+  });
+
+  it('finds mentioned names', () => {
+    expect(mentionedNames('@Alice hi @bob. not a@b.c')).toEqual(['alice', 'bob']);
+  });
+});

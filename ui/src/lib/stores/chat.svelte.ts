@@ -1,0 +1,612 @@
+// The chat state: the channel list with unread and mention counts, each open channel's loaded
+// window of messages (a Timeline), the outbox, typing, presence and read receipts. Every
+// client event goes through `ChatStore.apply`, the one reducer (tested on its own).
+import { api } from '../api';
+import type {
+  ChannelView,
+  ClientEvent,
+  Message,
+  OutboxEntry,
+  PresenceEntry,
+  ReactionChange,
+  ReadState,
+  UserRef,
+} from '../api';
+
+/** Messages per history page. */
+export const PAGE = 50;
+/** Messages kept in memory per channel; farther pages are dropped and reloaded on demand. */
+export const MAX_LOADED = 400;
+/** How long a "typing" lasts without renewal (the server's default typing TTL is 5 s). */
+export const TYPING_TTL_MS = 6000;
+
+/** Outbox kinds that are messages (shown as pending rows). */
+const MESSAGE_KINDS = new Set(['message', 'message_files']);
+
+export function isMessageEntry(entry: OutboxEntry): boolean {
+  return MESSAGE_KINDS.has(entry.kind);
+}
+
+/** The text of a pending message (`message_files` bodies are JSON). */
+export function entryText(entry: OutboxEntry): string {
+  if (entry.kind === 'message_files') {
+    try {
+      const body = JSON.parse(entry.body) as { text?: unknown };
+      return typeof body.text === 'string' ? body.text : '';
+    } catch {
+      return entry.body;
+    }
+  }
+  return entry.body;
+}
+
+/** The message an edit/delete/react entry is about. */
+export function entryMessageId(entry: OutboxEntry): number | null {
+  if (isMessageEntry(entry)) return null;
+  try {
+    const body = JSON.parse(entry.body) as { message_id?: unknown };
+    return typeof body.message_id === 'number' ? body.message_id : null;
+  } catch {
+    return null;
+  }
+}
+
+function visibleMessage(m: Message): boolean {
+  return m.deleted !== true;
+}
+
+/** Inserts `m` into `list` (sorted by seq), replacing one with the same seq or id. */
+function insertSorted(list: Message[], m: Message): Message[] {
+  const existing = list.findIndex((x) => x.seq === m.seq || x.id === m.id);
+  if (existing >= 0) {
+    const next = list.slice();
+    next[existing] = m;
+    return next;
+  }
+  if (list.length === 0 || list[list.length - 1].seq < m.seq) return [...list, m];
+  let i = list.length;
+  while (i > 0 && list[i - 1].seq > m.seq) i--;
+  return [...list.slice(0, i), m, ...list.slice(i)];
+}
+
+function mergePage(list: Message[], page: Message[]): Message[] {
+  let out = list;
+  for (const m of page) if (visibleMessage(m)) out = insertSorted(out, m);
+  return out;
+}
+
+/** A channel's loaded window of messages: at most MAX_LOADED, paged in both directions. */
+export class Timeline {
+  readonly channel: string;
+  messages = $state.raw<Message[]>([]);
+  /** Older messages exist beyond the window. */
+  hasOlder = $state(true);
+  /** Newer messages exist beyond the window (after scrolling far up, or a jump). */
+  hasNewer = $state(false);
+  loading = $state<null | 'latest' | 'older' | 'newer'>(null);
+  loaded = $state(false);
+  error = $state<string | null>(null);
+  /** Bumped on reset: views re-anchor at the bottom. */
+  generation = $state(0);
+  private head: () => number;
+
+  constructor(channel: string, head: () => number = () => 0) {
+    this.channel = channel;
+    this.head = head;
+  }
+
+  private async fetch(before: number | null): Promise<Message[] | null> {
+    try {
+      const page = await api.history(this.channel, before, PAGE);
+      this.error = null;
+      return page;
+    } catch (err) {
+      this.error = err instanceof Error ? err.message : String(err);
+      return null;
+    }
+  }
+
+  /** The newest page (opening a channel, "jump to latest", after a reset). */
+  async loadLatest(): Promise<void> {
+    this.loading = 'latest';
+    const page = await this.fetch(null);
+    this.loading = null;
+    if (page == null) {
+      this.loaded = true;
+      return;
+    }
+    this.messages = page.filter(visibleMessage);
+    this.hasOlder = page.length >= PAGE;
+    this.hasNewer = false;
+    this.loaded = true;
+    this.generation++;
+  }
+
+  /** The page before the oldest loaded message; drops the newest beyond MAX_LOADED. */
+  async loadOlder(): Promise<void> {
+    if (!this.hasOlder || this.loading != null || !this.loaded) return;
+    const first = this.messages[0];
+    if (first == null) {
+      this.hasOlder = false;
+      return;
+    }
+    this.loading = 'older';
+    const page = await this.fetch(first.seq);
+    this.loading = null;
+    if (page == null) return;
+    this.hasOlder = page.length >= PAGE;
+    let merged = mergePage(this.messages, page);
+    if (merged.length > MAX_LOADED) {
+      merged = merged.slice(0, MAX_LOADED);
+      this.hasNewer = true;
+    }
+    this.messages = merged;
+  }
+
+  /** Messages after the newest loaded one (only after newer ones were dropped). History pages
+   * are "the newest N before a seq", so ask for the N before (last + N): every message in
+   * between fits in one page, none is skipped. */
+  async loadNewer(): Promise<void> {
+    if (!this.hasNewer || this.loading != null) return;
+    this.loading = 'newer';
+    let upper = this.messages[this.messages.length - 1]?.seq ?? 0;
+    try {
+      for (let round = 0; round < 10; round++) {
+        const before = upper + PAGE;
+        const page = await this.fetch(before);
+        if (page == null) return;
+        const newer = page.filter((m) => m.seq > upper);
+        upper = before - 1;
+        if (newer.length > 0) this.messages = mergePage(this.messages, newer);
+        if (upper >= this.head()) {
+          this.hasNewer = false;
+          break;
+        }
+        if (newer.length > 0) break;
+      }
+      if (this.messages.length > MAX_LOADED) {
+        this.messages = this.messages.slice(this.messages.length - MAX_LOADED);
+        this.hasOlder = true;
+      }
+    } finally {
+      this.loading = null;
+    }
+  }
+
+  /** Loads the page around `seq` (a search hit): the window no longer reaches the newest. */
+  async jumpTo(seq: number): Promise<boolean> {
+    if (this.messages.some((m) => m.seq === seq)) return true;
+    this.loading = 'latest';
+    const page = await this.fetch(seq + Math.floor(PAGE / 2));
+    this.loading = null;
+    if (page == null) return false;
+    this.messages = page.filter(visibleMessage);
+    this.hasOlder = page.length >= PAGE;
+    const last = this.messages[this.messages.length - 1]?.seq ?? seq;
+    this.hasNewer = last < this.head();
+    this.loaded = true;
+    this.generation++;
+    return this.messages.some((m) => m.seq === seq);
+  }
+
+  /** A live message: appended when the window reaches the newest. */
+  insertLive(m: Message): void {
+    if (!this.loaded || this.hasNewer || !visibleMessage(m)) return;
+    let next = insertSorted(this.messages, m);
+    if (next.length > MAX_LOADED + PAGE) {
+      next = next.slice(next.length - MAX_LOADED);
+      this.hasOlder = true;
+    }
+    this.messages = next;
+  }
+
+  update(id: number, f: (m: Message) => Message): boolean {
+    const i = this.messages.findIndex((m) => m.id === id);
+    if (i < 0) return false;
+    const next = this.messages.slice();
+    next[i] = f(next[i]);
+    this.messages = next;
+    return true;
+  }
+
+  remove(id: number): void {
+    const next = this.messages.filter((m) => m.id !== id);
+    if (next.length !== this.messages.length) this.messages = next;
+  }
+
+  /** Forgets everything (channel reset); loadLatest refills it. */
+  reset(): void {
+    this.messages = [];
+    this.hasOlder = true;
+    this.hasNewer = false;
+    this.loaded = false;
+    this.generation++;
+  }
+
+  get newestSeq(): number {
+    return this.messages[this.messages.length - 1]?.seq ?? 0;
+  }
+}
+
+/** Applies a reaction change to a message (the change carries the new total). */
+export function applyReaction(m: Message, r: ReactionChange): Message {
+  const reactions = (m.reactions ?? []).slice();
+  const i = reactions.findIndex((x) => x.emoji === r.emoji);
+  const users = i >= 0 ? reactions[i].users.filter((u) => u !== r.user.id) : [];
+  if (r.added) users.push(r.user.id);
+  const count = r.count;
+  if (count <= 0) {
+    if (i >= 0) reactions.splice(i, 1);
+  } else if (i >= 0) {
+    reactions[i] = { emoji: r.emoji, count, users };
+  } else {
+    reactions.push({ emoji: r.emoji, count, users });
+  }
+  return { ...m, reactions };
+}
+
+/** Side effects the reducer asks for (wired to the API by the app; no-ops in tests). */
+export type ChatEffects = {
+  reloadChannels: () => void;
+  reloadTimeline: (channel: string) => void;
+  synced: (channel: string) => void;
+  unsubscribed: (channel: string, reason: string) => void;
+};
+
+type Typist = { user: UserRef; until: number };
+
+export class ChatStore {
+  channels = $state.raw<ChannelView[]>([]);
+  outbox = $state.raw<OutboxEntry[]>([]);
+  /** channel -> user name -> who and until when. */
+  typing = $state.raw<Record<string, Record<string, Typist>>>({});
+  /** channel -> who is here. */
+  presence = $state.raw<Record<string, PresenceEntry[]>>({});
+  /** channel -> user id -> the seq they have read up to (read receipts). */
+  receipts = $state.raw<Record<string, Record<number, { user: UserRef; seq: number }>>>({});
+  /** The channel on screen (no unread counting there). */
+  visible = $state<string | null>(null);
+  /** The signed-in user. */
+  me = $state.raw<UserRef | null>(null);
+  /** A search hit to show: the channel view scrolls to it. */
+  jump = $state.raw<{ channel: string; seq: number } | null>(null);
+  /** Channels whose messages were counted up to this seq (dedupes backlog replays). */
+  private counted = new Map<string, number>();
+  private mentionIds = new Set<number>();
+  private timelines = new Map<string, Timeline>();
+  effects: ChatEffects = {
+    reloadChannels: () => {},
+    reloadTimeline: () => {},
+    synced: () => {},
+    unsubscribed: () => {},
+  };
+
+  /** Outbox entries not yet acknowledged (the banner's "N messages queued"). */
+  get queued(): number {
+    return this.outbox.filter((e) => e.state === 'pending').length;
+  }
+
+  channel(name: string): ChannelView | undefined {
+    return this.channels.find((c) => c.info.name === name);
+  }
+
+  timeline(channel: string): Timeline {
+    let t = this.timelines.get(channel);
+    if (t == null) {
+      t = new Timeline(channel, () => this.channel(channel)?.info.head ?? 0);
+      this.timelines.set(channel, t);
+    }
+    return t;
+  }
+
+  existingTimeline(channel: string): Timeline | undefined {
+    return this.timelines.get(channel);
+  }
+
+  /** Forgets the timelines of channels not on screen (memory stays bounded). */
+  dropTimelinesExcept(keep: readonly string[]): void {
+    for (const name of [...this.timelines.keys()]) {
+      if (!keep.includes(name)) this.timelines.delete(name);
+    }
+  }
+
+  setChannels(list: ChannelView[]): void {
+    this.channels = list;
+    for (const c of list) {
+      const seen = this.counted.get(c.info.name) ?? 0;
+      if (c.info.head > seen) this.counted.set(c.info.name, c.info.head);
+    }
+  }
+
+  setOutbox(entries: OutboxEntry[]): void {
+    this.outbox = entries;
+  }
+
+  /** An entry returned by send/edit/react, or changed by an outbox event. */
+  upsertOutbox(entry: OutboxEntry): void {
+    const i = this.outbox.findIndex((e) => e.local_id === entry.local_id);
+    if (i >= 0) {
+      const next = this.outbox.slice();
+      next[i] = entry;
+      this.outbox = next;
+    } else {
+      this.outbox = [...this.outbox, entry];
+    }
+  }
+
+  removeOutbox(localId: number): void {
+    const next = this.outbox.filter((e) => e.local_id !== localId);
+    if (next.length !== this.outbox.length) this.outbox = next;
+  }
+
+  /** Pending and failed messages of a channel, oldest first. */
+  pending(channel: string): OutboxEntry[] {
+    return this.outbox.filter((e) => e.target === channel && isMessageEntry(e));
+  }
+
+  /** Edits, deletions and reactions that failed, for a channel. */
+  failedActions(channel: string): OutboxEntry[] {
+    return this.outbox.filter(
+      (e) => e.target === channel && !isMessageEntry(e) && e.state === 'failed',
+    );
+  }
+
+  setPresence(channel: string, entries: PresenceEntry[]): void {
+    this.presence = { ...this.presence, [channel]: entries };
+  }
+
+  patchChannel(name: string, f: (c: ChannelView) => ChannelView): void {
+    const i = this.channels.findIndex((c) => c.info.name === name);
+    if (i < 0) return;
+    const next = this.channels.slice();
+    next[i] = f(next[i]);
+    this.channels = next;
+  }
+
+  /** Read up to `seq` here (the caller told the app): counts drop to zero. */
+  markReadLocal(channel: string, seq: number): void {
+    this.patchChannel(channel, (c) => ({
+      ...c,
+      last_read: Math.max(c.last_read, seq),
+      unread: 0,
+      mentions: 0,
+    }));
+  }
+
+  setMuted(channel: string, until: number | null): void {
+    this.patchChannel(channel, (c) => ({ ...c, muted_until: until }));
+  }
+
+  /** Names typing in a channel now (not this user). */
+  typingNames(channel: string, now: number = Date.now()): string[] {
+    const here = this.typing[channel];
+    if (here == null) return [];
+    return Object.values(here)
+      .filter((t) => t.until > now)
+      .map((t) => t.user.display_name ?? t.user.name);
+  }
+
+  /** Drops expired typing entries; true when something changed. */
+  pruneTyping(now: number = Date.now()): boolean {
+    let changed = false;
+    const next: Record<string, Record<string, Typist>> = {};
+    for (const [channel, users] of Object.entries(this.typing)) {
+      const kept: Record<string, Typist> = {};
+      for (const [name, t] of Object.entries(users)) {
+        if (t.until > now) kept[name] = t;
+        else changed = true;
+      }
+      if (Object.keys(kept).length > 0) next[channel] = kept;
+    }
+    if (changed) this.typing = next;
+    return changed;
+  }
+
+  /** How many other people have read `seq` or further in `channel`. */
+  seenBy(channel: string, seq: number): UserRef[] {
+    const here = this.receipts[channel];
+    if (here == null) return [];
+    return Object.values(here)
+      .filter((r) => r.seq >= seq && r.user.id !== this.me?.id)
+      .map((r) => r.user);
+  }
+
+  isMuted(c: ChannelView, now: number = Date.now()): boolean {
+    return c.muted_until != null && c.muted_until > now;
+  }
+
+  /** Clears everything (signed out). */
+  clear(): void {
+    this.channels = [];
+    this.outbox = [];
+    this.typing = {};
+    this.presence = {};
+    this.receipts = {};
+    this.visible = null;
+    this.jump = null;
+    this.counted.clear();
+    this.mentionIds.clear();
+    this.timelines.clear();
+  }
+
+  /** The reducer: one client event changes the state. */
+  apply(event: ClientEvent, now: number = Date.now()): void {
+    switch (event.kind) {
+      case 'message':
+        this.onMessage(event.message);
+        break;
+      case 'message_edited': {
+        const m = event.message;
+        this.existingTimeline(m.channel)?.update(m.id, (old) => ({
+          ...old,
+          ...m,
+          reactions: m.reactions ?? old.reactions,
+          thread: m.thread ?? old.thread,
+          attachments: m.attachments ?? old.attachments,
+        }));
+        break;
+      }
+      case 'message_deleted':
+        this.existingTimeline(event.channel)?.remove(event.message_id);
+        break;
+      case 'reaction': {
+        const r = event.reaction;
+        this.existingTimeline(r.channel)?.update(r.message_id, (m) => applyReaction(m, r));
+        break;
+      }
+      case 'thread_updated': {
+        const thread = event.thread;
+        this.existingTimeline(event.channel)?.update(thread.root_id, (m) => ({ ...m, thread }));
+        break;
+      }
+      case 'mention':
+        this.onMention(event.message);
+        break;
+      case 'read':
+        this.onRead(event.read);
+        break;
+      case 'channel_reset': {
+        const t = this.existingTimeline(event.channel);
+        if (t != null) {
+          t.reset();
+          this.effects.reloadTimeline(event.channel);
+        }
+        break;
+      }
+      case 'synced':
+        this.effects.synced(event.channel);
+        break;
+      case 'presence':
+        this.onPresence(event.channel, event.user, event.state, event.status);
+        break;
+      case 'typing':
+        this.onTyping(event.channel, event.user, event.typing, now);
+        break;
+      case 'member':
+        if (event.user.id === this.me?.id) {
+          this.effects.reloadChannels();
+        } else {
+          this.patchChannel(event.channel, (c) => ({
+            ...c,
+            info: {
+              ...c.info,
+              member_count: Math.max(0, c.info.member_count + (event.joined ? 1 : -1)),
+            },
+          }));
+        }
+        break;
+      case 'outbox':
+        this.onOutbox(event.change, event.entry, event.message);
+        break;
+      case 'read_receipt': {
+        const here = { ...(this.receipts[event.channel] ?? {}) };
+        const old = here[event.user.id];
+        if (old == null || old.seq < event.seq) here[event.user.id] = { user: event.user, seq: event.seq };
+        this.receipts = { ...this.receipts, [event.channel]: here };
+        break;
+      }
+      case 'unsubscribed':
+        this.effects.unsubscribed(event.channel, event.reason);
+        this.effects.reloadChannels();
+        break;
+      case 'connection':
+      case 'comment':
+      case 'doc_updated':
+        break;
+    }
+  }
+
+  private onMessage(m: Message): void {
+    this.existingTimeline(m.channel)?.insertLive(m);
+    // The server's copy of a message this client sent: its pending row goes.
+    const mine = m.author.id === this.me?.id;
+    if (mine) {
+      const pending = this.outbox.find(
+        (e) => e.client_id === m.client_id && e.target === m.channel && isMessageEntry(e),
+      );
+      if (pending != null) this.removeOutbox(pending.local_id);
+    }
+    // Typing stops when the message arrives.
+    const typing = this.typing[m.channel];
+    if (typing?.[m.author.name] != null) {
+      const rest = { ...typing };
+      delete rest[m.author.name];
+      this.typing = { ...this.typing, [m.channel]: rest };
+    }
+    const seen = this.counted.get(m.channel) ?? 0;
+    if (m.seq <= seen) return;
+    this.counted.set(m.channel, m.seq);
+    this.patchChannel(m.channel, (c) => {
+      const info = m.seq > c.info.head ? { ...c.info, head: m.seq } : c.info;
+      const count = !mine && m.seq > c.last_read && this.visible !== m.channel && m.deleted !== true;
+      return { ...c, info, unread: count ? c.unread + 1 : c.unread };
+    });
+  }
+
+  private onMention(m: Message): void {
+    if (this.mentionIds.has(m.id)) return;
+    this.mentionIds.add(m.id);
+    if (this.mentionIds.size > 5000) this.mentionIds.clear();
+    if (this.visible === m.channel) return;
+    this.patchChannel(m.channel, (c) =>
+      m.seq > c.last_read ? { ...c, mentions: c.mentions + 1 } : c,
+    );
+  }
+
+  private onRead(read: ReadState): void {
+    this.patchChannel(read.channel, (c) => ({
+      ...c,
+      last_read: read.last_read,
+      unread: read.unread,
+      mentions: read.mentions,
+      muted_until: read.muted_until ?? null,
+    }));
+  }
+
+  private onPresence(channel: string, user: UserRef, state: string, status: string): void {
+    const list = this.presence[channel] ?? [];
+    const rest = list.filter((p) => p.user.id !== user.id);
+    if (state === 'left') {
+      this.presence = { ...this.presence, [channel]: rest };
+      return;
+    }
+    const old = list.find((p) => p.user.id === user.id);
+    const entry: PresenceEntry = {
+      user,
+      status,
+      status_text: old?.status_text ?? null,
+      sessions: old?.sessions ?? 1,
+    };
+    this.presence = { ...this.presence, [channel]: [...rest, entry] };
+  }
+
+  private onTyping(channel: string, user: UserRef, typing: boolean, now: number): void {
+    if (user.id === this.me?.id) return;
+    const here = { ...(this.typing[channel] ?? {}) };
+    if (typing) here[user.name] = { user, until: now + TYPING_TTL_MS };
+    else delete here[user.name];
+    this.typing = { ...this.typing, [channel]: here };
+  }
+
+  private onOutbox(change: string, entry: OutboxEntry, message: Message | null): void {
+    switch (change) {
+      case 'sent':
+        this.removeOutbox(entry.local_id);
+        if (message != null) this.onMessage(message);
+        break;
+      case 'discarded':
+        this.removeOutbox(entry.local_id);
+        break;
+      case 'failed':
+        this.upsertOutbox({ ...entry, state: 'failed' });
+        break;
+      case 'retried':
+        this.upsertOutbox({ ...entry, state: 'pending', error: null, error_code: null });
+        break;
+      default:
+        this.upsertOutbox(entry);
+    }
+  }
+}
+
+export const chat = new ChatStore();

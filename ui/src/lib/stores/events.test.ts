@@ -1,0 +1,74 @@
+import { mockIPC } from '@tauri-apps/api/mocks';
+import { get } from 'svelte/store';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { alice, bob, channelView } from '../../test/fixtures';
+import { markRead } from '../actions';
+import { nav, resetNav } from '../nav';
+import { chat } from './chat.svelte';
+import { handleAppEvent } from './events';
+import { session } from './session.svelte';
+
+afterEach(() => {
+  chat.clear();
+  resetNav();
+  vi.useRealTimers();
+});
+
+const status = (user: typeof alice | null) => ({
+  workspace: { server: 'http://chat.example', hosted: false },
+  user,
+  keyring: { state: 'available' as const },
+  connection: null,
+});
+
+describe('app events', () => {
+  it('routes session, connection, navigate and settings events', () => {
+    handleAppEvent({ kind: 'session', status: status(alice) });
+    expect(session.user?.name).toBe('alice');
+    expect(chat.me?.name).toBe('alice');
+
+    chat.setChannels([channelView('general')]);
+    handleAppEvent({ kind: 'session', status: status(bob) });
+    expect(chat.channels).toEqual([]); // another user: nothing of alice's stays
+
+    handleAppEvent({ kind: 'client', event: { kind: 'connection', state: { state: 'online', user: bob } } });
+    expect(session.connection?.state).toBe('online');
+
+    handleAppEvent({ kind: 'navigate', channel: 'random' });
+    expect(get(nav)).toMatchObject({ view: 'chat', channel: 'random' });
+
+    handleAppEvent({
+      kind: 'settings',
+      settings: { notifications: false, do_not_disturb: true, channel_notifications: {}, theme: 'dark' },
+    });
+    expect(session.settings).toMatchObject({ do_not_disturb: true, theme: 'dark' });
+  });
+
+  it('marks read at once locally and tells the app once for a burst', async () => {
+    vi.useFakeTimers();
+    const calls: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === 'mark_read') calls.push(args);
+      return null;
+    });
+    chat.setChannels([channelView('general', { unread: 5, mentions: 2 })]);
+    markRead('general', 10);
+    markRead('general', 11);
+    markRead('general', 12);
+    expect(chat.channel('general')).toMatchObject({ unread: 0, mentions: 0, last_read: 12 });
+    await vi.advanceTimersByTimeAsync(600);
+    expect(calls).toEqual([{ channel: 'general', seq: 12 }]);
+  });
+});
+
+describe('event bus', () => {
+  it('hands every app event on to the other listeners', async () => {
+    const { onAppEvent } = await import('../events');
+    const seen: string[] = [];
+    const off = onAppEvent((e) => seen.push(e.kind));
+    handleAppEvent({ kind: 'navigate', channel: 'general' });
+    handleAppEvent({ kind: 'client', event: { kind: 'doc_updated', doc: 'plan' } });
+    off();
+    expect(seen).toEqual(['navigate', 'client']);
+  });
+});

@@ -1,0 +1,45 @@
+// Routes every push from the app (api.subscribe) to the stores.
+import type { AppEvent, ClientEvent, SessionStatus } from '../api';
+import { emitAppEvent } from '../events';
+import { showChannel } from '../nav';
+import { chat } from './chat.svelte';
+import { session } from './session.svelte';
+
+export function handleAppEvent(event: AppEvent): void {
+  switch (event.kind) {
+    case 'client': {
+      const ev = event.event;
+      if (ev.kind === 'connection') {
+        session.setConnection(ev.state);
+        chat.me = session.user;
+      } else chat.apply(ev);
+      break;
+    }
+    case 'session':
+      applyStatus(event.status);
+      break;
+    case 'navigate':
+      showChannel(event.channel);
+      break;
+    case 'settings':
+      session.setSettings(event.settings);
+      break;
+  }
+  // Then to every other listener (the documents view's comments, ...).
+  emitAppEvent(event);
+}
+
+/** A new session status (from a command's answer or a `session` event). A different user
+ * (or none) clears the chat state. */
+export function applyStatus(status: SessionStatus): void {
+  const before = session.user?.id ?? null;
+  session.setStatus(status);
+  const after = status.user?.id ?? null;
+  if (after !== before) {
+    chat.clear();
+    chat.me = status.user;
+    if (after != null) chat.effects.reloadChannels();
+  } else {
+    chat.me = status.user;
+  }
+}

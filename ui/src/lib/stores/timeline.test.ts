@@ -1,0 +1,69 @@
+// Paging through a channel of 100,000 messages with the real api wrapper over a mocked IPC.
+import { mockIPC } from '@tauri-apps/api/mocks';
+import { describe, expect, it } from 'vitest';
+import { message } from '../../test/fixtures';
+import { MAX_LOADED, PAGE, Timeline } from './chat.svelte';
+
+const TOTAL = 100_000;
+
+/** History like the app's: the newest `limit` before `before`, oldest first. Message seqs are
+ * the even numbers (other events take the odd ones). */
+function installHistory(calls: { before: number | null }[]): void {
+  mockIPC((cmd, args) => {
+    if (cmd !== 'history') throw new Error(`unexpected ${cmd}`);
+    const { before, limit } = args as { before: number | null; limit: number };
+    calls.push({ before });
+    const top = Math.min(before == null ? 2 * TOTAL + 1 : before, 2 * TOTAL + 1);
+    const out = [];
+    for (let seq = top - 1; seq > 0 && out.length < limit; seq--) {
+      if (seq % 2 === 0) out.push(message(seq));
+    }
+    return out.reverse();
+  });
+}
+
+describe('Timeline paging', () => {
+  it('loads the newest page, pages up with a bounded window, and back down without gaps', async () => {
+    const calls: { before: number | null }[] = [];
+    installHistory(calls);
+    const t = new Timeline('general', () => 2 * TOTAL);
+    await t.loadLatest();
+    expect(t.messages).toHaveLength(PAGE);
+    expect(t.newestSeq).toBe(2 * TOTAL);
+    expect(t.hasOlder).toBe(true);
+
+    for (let i = 0; i < 20; i++) await t.loadOlder();
+    expect(t.messages.length).toBe(MAX_LOADED);
+    expect(t.hasNewer).toBe(true);
+    const seqs = t.messages.map((m) => m.seq);
+    expect(seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 2)).toBe(true);
+
+    // Back down to the newest: every message, in order, none missing.
+    let guard = 0;
+    while (t.hasNewer && guard++ < 1000) await t.loadNewer();
+    expect(t.hasNewer).toBe(false);
+    expect(t.newestSeq).toBe(2 * TOTAL);
+    const after = t.messages.map((m) => m.seq);
+    expect(after.length).toBeLessThanOrEqual(MAX_LOADED);
+    expect(after.every((s, i) => i === 0 || s === after[i - 1] + 2)).toBe(true);
+  });
+
+  it('jumps to a message far back', async () => {
+    installHistory([]);
+    const t = new Timeline('general', () => 2 * TOTAL);
+    expect(await t.jumpTo(1234)).toBe(true);
+    expect(t.messages.some((m) => m.seq === 1234)).toBe(true);
+    expect(t.hasNewer).toBe(true);
+    expect(t.hasOlder).toBe(true);
+  });
+
+  it('reports a failed load', async () => {
+    mockIPC(() => {
+      throw { code: 'offline', message: 'not connected to the server' };
+    });
+    const t = new Timeline('general');
+    await t.loadLatest();
+    expect(t.error).toBe('not connected to the server');
+    expect(t.loaded).toBe(true);
+  });
+});

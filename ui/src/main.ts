@@ -1,0 +1,8 @@
+import { mount } from 'svelte';
+import './app.css';
+import App from './App.svelte';
+
+const target = document.getElementById('app');
+if (target == null) throw new Error('Parley: #app is missing from index.html');
+
+export default mount(App, { target });
