@@ -233,6 +233,13 @@ pub async fn start_client(
 /// The client's events: to the UI, to notifications, to the tray's unread count.
 async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: String) {
     let mut events = client.events();
+    // What happened before this receiver existed (the first connection is quick) is state,
+    // not history: send the current connection state once.
+    state.push(AppEvent::Client {
+        event: ClientEvent::Connection {
+            state: client.state(),
+        },
+    });
     loop {
         let event = match events.recv().await {
             Ok(event) => event,

@@ -210,12 +210,19 @@ impl Server {
                 token,
             )
             .await;
-        page["messages"]
+        let mut messages: Vec<(u64, String)> = page["messages"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["text"].as_str().unwrap().to_owned())
-            .collect()
+            .map(|m| {
+                (
+                    m["seq"].as_u64().unwrap(),
+                    m["text"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        messages.sort();
+        messages.into_iter().map(|(_, text)| text).collect()
     }
 }
 
@@ -256,7 +263,16 @@ fn free_port() -> u16 {
 
 impl Desktop {
     pub async fn start(name: &str, options: DesktopOptions) -> Self {
-        let home = tempfile::tempdir().unwrap();
+        // PARLEY_E2E_KEEP=1 keeps the home (app config, data, the hosted server's log).
+        let keep = std::env::var_os("PARLEY_E2E_KEEP").is_some();
+        let home = tempfile::Builder::new()
+            .prefix("parley-e2e-")
+            .keep(keep)
+            .tempdir()
+            .unwrap();
+        if keep {
+            eprintln!("{name}: desktop home {}", home.path().display());
+        }
         // Xvfb picks a free display and prints its number.
         let mut xvfb = Proc::spawn(
             Command::new("Xvfb")
@@ -380,7 +396,11 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
         .await
         .expect("the app did not start within the timeout")
         .expect("WebDriver session");
-        App { client }
+        App {
+            client,
+            display: self.display.clone(),
+            shots: self.shots.clone(),
+        }
     }
 
     /// Saves what the screen shows now (`import -window root`) as `<n>-<label>.png`.
@@ -496,9 +516,24 @@ impl NotificationWatch {
 /// The app under WebDriver.
 pub struct App {
     pub client: Client,
+    display: String,
+    shots: PathBuf,
 }
 
 impl App {
+    /// A screenshot named after a failed wait, before the test panics.
+    fn failure_shot(&self, what: &str) {
+        let name: String = what
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .take(60)
+            .collect();
+        let _ = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(self.shots.join(format!("failed-{name}.png")))
+            .status();
+    }
+
     pub async fn find(&self, css: &str) -> Element {
         self.wait_for(css).await
     }
@@ -510,7 +545,10 @@ impl App {
             .at_most(TIMEOUT)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+            .unwrap_or_else(|e| {
+                self.failure_shot(css);
+                panic!("no element {css}: {e}")
+            })
     }
 
     /// Waits until `check` holds for the elements matching `css`.
@@ -534,6 +572,7 @@ impl App {
                 return with_text.into_iter().map(|(_, e)| e).collect();
             }
             if Instant::now() > deadline {
+                self.failure_shot(what);
                 let texts: Vec<&String> = with_text.iter().map(|(t, _)| t).collect();
                 panic!("timed out waiting for {what} ({css}); found {texts:?}");
             }

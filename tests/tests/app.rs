@@ -353,7 +353,10 @@ async fn hosted_workspace_documents_and_comments() {
         )
         .await;
     drop(comment);
-    app.wait_for(".comment-highlight").await;
+    // Confirmed by the server, and its text highlighted in the editor.
+    app.wait_for("[data-testid=comment][data-comment-id]").await;
+    app.wait_text(".ProseMirror .comment-highlight", "Ship the desktop app")
+        .await;
     desktop.screenshot("comment");
     let comments: serde_json::Value = http
         .get(format!("{url}/api/docs/plan/comments"))
@@ -378,7 +381,7 @@ async fn hosted_workspace_documents_and_comments() {
     );
 
     // Resolve it.
-    app.click("[data-testid=comment][data-resolved=false] [data-testid=resolve-comment]")
+    app.click("[data-testid=comment-thread] [data-testid=resolve-comment]")
         .await;
     app.wait_for("[data-testid=comment][data-resolved=true]")
         .await;

@@ -41,7 +41,9 @@ pub async fn refresh_channels(
         .channels()
         .await?
         .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
+        .filter_map(|v| serde_json::from_value::<ChannelInfo>(v).ok())
+        // The personal channel (`@me`, mentions and read positions) is not a conversation.
+        .filter(|c| !c.name.starts_with('@'))
         .collect();
     let reads: Vec<ReadState> = match client.request(Op::Unread).await {
         Ok(value) => parse(value["channels"].clone()).unwrap_or_default(),

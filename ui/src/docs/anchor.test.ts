@@ -62,6 +62,24 @@ describe('comment anchors', () => {
     expect(base64ToBytes(bytesToBase64(bytes))).toEqual(bytes);
   });
 
+  it('highlight the very first words of a document', () => {
+    // y-tiptap alone resolves a text position at the document's start (1) to null.
+    const { editor, other } = setup('Ship the desktop app');
+    const sel = find(editor, 'Ship the desktop app');
+    expect(sel.from).toBe(1);
+    const anchor = rangeToAnchor(editor.state, sel.from, sel.to)!;
+    setHighlights(editor, [{ id: '1', anchor }]);
+    expect(highlightRanges(editor.state)).toEqual([{ id: '1', ...sel }]);
+    // A new first paragraph from someone else moves it down, still covering the same words.
+    other.transact(() => {
+      const p = new Y.XmlElement('paragraph');
+      p.insert(0, [new Y.XmlText('Before it')]);
+      other.getXmlFragment('default').insert(0, [p]);
+    });
+    const [range] = highlightRanges(editor.state);
+    expect(textBetween(editor, range.from, range.to)).toBe('Ship the desktop app');
+  });
+
   it('follow their words through concurrent inserts made on another Y.Doc', () => {
     const { editor, other } = setup('The quick brown fox jumps');
     const sel = find(editor, 'brown fox');

@@ -106,8 +106,8 @@ export function anchorToRange(
   let from: number | null;
   let to: number | null;
   try {
-    from = relativePositionToAbsolutePosition(ystate.doc, ystate.type, startRp, mapping);
-    to = relativePositionToAbsolutePosition(ystate.doc, ystate.type, endRp, mapping);
+    from = toAbsolute(ystate.doc, ystate.type, startRp, mapping);
+    to = toAbsolute(ystate.doc, ystate.type, endRp, mapping);
   } catch {
     return null;
   }
@@ -118,4 +118,45 @@ export function anchorToRange(
   if (to < from) [from, to] = [to, from];
   if (from === to) return null;
   return { from, to };
+}
+
+/** y-tiptap's relativePositionToAbsolutePosition, except at the very start of the document:
+ * y-tiptap treats a text position resolving to 1 (the first character) as misresolved and
+ * returns null, which would drop the highlight of a comment on a document's first words. So
+ * when y-tiptap refuses, the position is worked out here the same way (offset in its text,
+ * plus the sizes of the nodes before it on the way up to the fragment). */
+function toAbsolute(
+  doc: Y.Doc,
+  fragment: Y.XmlFragment,
+  rp: Y.RelativePosition,
+  mapping: ProsemirrorMapping,
+): number | null {
+  const resolved = relativePositionToAbsolutePosition(doc, fragment, rp, mapping);
+  if (resolved !== null) return resolved;
+  const abs = Y.createAbsolutePositionFromRelativePosition(rp, doc);
+  if (abs === null || !(abs.type instanceof Y.XmlText)) return null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let type: Y.AbstractType<any> = abs.type;
+  if (type._item === null || !Y.isParentOf(fragment, type._item)) return null;
+  let pos = abs.index;
+  while (type !== fragment && type._item !== null) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const parent = type._item.parent as Y.AbstractType<any>;
+    if (parent._item !== null && parent._item.deleted) return null;
+    pos += 1; // the parent's start tag
+    for (let n = parent._start; n !== null; n = n.right as Y.Item | null) {
+      const child = (n.content as Y.ContentType).type;
+      if (child === type) break;
+      if (n.deleted) continue;
+      if (child instanceof Y.XmlText) {
+        pos += child._length;
+      } else {
+        const node = mapping.get(child);
+        if (node == null || Array.isArray(node)) return null;
+        pos += node.nodeSize;
+      }
+    }
+    type = parent;
+  }
+  return pos - 1; // the fragment itself has no tag
 }

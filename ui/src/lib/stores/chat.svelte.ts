@@ -322,8 +322,21 @@ export class ChatStore {
     this.outbox = entries;
   }
 
+  /** Entries already delivered or discarded (by client_id): the answer to `send` can come
+   * after the outbox's `sent` event, and must not bring a delivered entry back as pending. */
+  private done = new Set<string>();
+
+  private markDone(clientId: string): void {
+    this.done.add(clientId);
+    if (this.done.size > 2000) {
+      const oldest = this.done.values().next().value;
+      if (oldest != null) this.done.delete(oldest);
+    }
+  }
+
   /** An entry returned by send/edit/react, or changed by an outbox event. */
   upsertOutbox(entry: OutboxEntry): void {
+    if (this.done.has(entry.client_id)) return;
     const i = this.outbox.findIndex((e) => e.local_id === entry.local_id);
     if (i >= 0) {
       const next = this.outbox.slice();
@@ -525,6 +538,7 @@ export class ChatStore {
         (e) => e.client_id === m.client_id && e.target === m.channel && isMessageEntry(e),
       );
       if (pending != null) this.removeOutbox(pending.local_id);
+      this.markDone(m.client_id);
     }
     // Typing stops when the message arrives.
     const typing = this.typing[m.channel];
@@ -591,10 +605,12 @@ export class ChatStore {
   private onOutbox(change: string, entry: OutboxEntry, message: Message | null): void {
     switch (change) {
       case 'sent':
+        this.markDone(entry.client_id);
         this.removeOutbox(entry.local_id);
         if (message != null) this.onMessage(message);
         break;
       case 'discarded':
+        this.markDone(entry.client_id);
         this.removeOutbox(entry.local_id);
         break;
       case 'failed':
