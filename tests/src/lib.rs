@@ -328,6 +328,8 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
                 .env("XDG_CACHE_HOME", h.join("cache"))
                 .env("XDG_RUNTIME_DIR", h.join("run"))
                 .env("NO_AT_BRIDGE", "1")
+                // Draw straight into the X window, so screenshots show the current frame.
+                .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
                 .env("PARLEY_LOG", "warn,parley_app=info")
                 .env_remove("DBUS_SESSION_BUS_ADDRESS")
                 .env_remove("PARLEY_NO_KEYRING")
@@ -401,6 +403,19 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
             display: self.display.clone(),
             shots: self.shots.clone(),
         }
+    }
+
+    /// Saves what the screen shows (`import -window root`) as `<n>-<label>.png`, once the app
+    /// has painted its current state (two animation frames).
+    pub async fn screenshot_app(&self, app: &App, label: &str) -> PathBuf {
+        let _ = app
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await;
+        self.screenshot(label)
     }
 
     /// Saves what the screen shows now (`import -window root`) as `<n>-<label>.png`.

@@ -43,7 +43,7 @@ async fn join_and_register(app: &App, desktop: &Desktop, server: &Server, user: 
     app.click("[data-testid=submit-join]").await;
     app.type_into("#username", user).await;
     app.type_into("#password", PASSWORD).await;
-    desktop.screenshot("register-form");
+    desktop.screenshot_app(&app, "register-form").await;
     app.click("[data-testid=register]").await;
     app.wait_text("[data-testid=current-user]", user).await;
 }
@@ -61,7 +61,7 @@ async fn chat_offline_and_notifications() {
     let desktop = Desktop::start("chat_offline_and_notifications", DesktopOptions::default()).await;
     let app = desktop.launch().await;
     app.wait_for("[data-testid=join-workspace]").await;
-    desktop.screenshot("first-run");
+    desktop.screenshot_app(&app, "first-run").await;
 
     join_and_register(&app, &desktop, &server, "alice").await;
     // The token is in the keyring, and in no file the app wrote.
@@ -98,7 +98,7 @@ async fn chat_offline_and_notifications() {
         .await;
     app.wait_text("[data-testid=message-text]", "hi alice, bob here")
         .await;
-    desktop.screenshot("conversation");
+    desktop.screenshot_app(&app, "conversation").await;
     assert_eq!(
         server.texts("general", &token).await,
         ["hello from the app", "hi alice, bob here"]
@@ -126,7 +126,7 @@ async fn chat_offline_and_notifications() {
     )
     .await;
     app.wait_text("[data-testid=queued-count]", "3").await;
-    desktop.screenshot("offline-three-queued");
+    desktop.screenshot_app(&app, "offline-three-queued").await;
 
     // Back: delivered once each, in order, and shown as sent.
     server.start_again().await;
@@ -136,6 +136,23 @@ async fn chat_offline_and_notifications() {
         |els| els.is_empty(),
     )
     .await;
+    // On the server: each once, in order.
+    let expected = [
+        "hello from the app",
+        "hi alice, bob here",
+        "first while offline",
+        "second while offline",
+        "third while offline",
+    ];
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let texts = server.texts("general", &token).await;
+        if texts.len() >= expected.len() || std::time::Instant::now() > deadline {
+            assert_eq!(texts, expected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let shown = app
         .wait_until(
             "[data-testid=message][data-state=sent] [data-testid=message-text]",
@@ -147,16 +164,8 @@ async fn chat_offline_and_notifications() {
     for e in shown {
         texts.push(e.text().await.unwrap());
     }
-    let expected = [
-        "hello from the app",
-        "hi alice, bob here",
-        "first while offline",
-        "second while offline",
-        "third while offline",
-    ];
     assert_eq!(texts, expected);
-    assert_eq!(server.texts("general", &token).await, expected);
-    desktop.screenshot("back-online");
+    desktop.screenshot_app(&app, "back-online").await;
 
     // A mention from bob, while alice looks at another channel: a native notification.
     app.click("[data-testid=new-channel]").await;
@@ -175,14 +184,14 @@ async fn chat_offline_and_notifications() {
     // The sidebar shows the mention on #general.
     app.wait_for("[data-testid=channel-item][data-channel=general] [data-testid=mention-badge]")
         .await;
-    desktop.screenshot("mention");
+    desktop.screenshot_app(&app, "mention").await;
 
     // Signing out removes the token from the keyring.
     app.click("[data-testid=nav-settings]").await;
     app.click("[data-testid=sign-out]").await;
     app.wait_for("[data-testid=sign-in]").await;
     assert_eq!(keyring_token(&desktop, &account), None);
-    desktop.screenshot("signed-out");
+    desktop.screenshot_app(&app, "signed-out").await;
     app.quit().await;
 }
 
@@ -201,7 +210,7 @@ async fn without_a_keyring_the_session_stays_in_memory() {
     let notice = app.wait_for("[data-testid=keyring-notice]").await;
     let text = notice.text().await.unwrap();
     assert!(text.to_lowercase().contains("keyring"), "{text}");
-    desktop.screenshot("no-keyring-notice");
+    desktop.screenshot_app(&app, "no-keyring-notice").await;
     // Signed in and working, with the token nowhere on disk.
     let (status, body) = server
         .post(
@@ -239,7 +248,7 @@ async fn hosted_workspace_documents_and_comments() {
     app.type_into("#password", PASSWORD).await;
     app.click("[data-testid=submit-host]").await;
     app.wait_text("[data-testid=current-user]", "dana").await;
-    desktop.screenshot("hosted");
+    desktop.screenshot_app(&app, "hosted").await;
     let workspace = desktop.workspace_file();
     assert_eq!(workspace["hosted"], true);
     let url = workspace["server"].as_str().unwrap().to_owned();
@@ -325,7 +334,7 @@ async fn hosted_workspace_documents_and_comments() {
             .unwrap();
     }
     app.wait_text(".ProseMirror", "Erin agrees").await;
-    desktop.screenshot("document-two-writers");
+    desktop.screenshot_app(&app, "document-two-writers").await;
 
     // Select the first line and comment on it.
     let editor = app.find(".ProseMirror p").await;
@@ -357,7 +366,7 @@ async fn hosted_workspace_documents_and_comments() {
     app.wait_for("[data-testid=comment][data-comment-id]").await;
     app.wait_text(".ProseMirror .comment-highlight", "Ship the desktop app")
         .await;
-    desktop.screenshot("comment");
+    desktop.screenshot_app(&app, "comment").await;
     let comments: serde_json::Value = http
         .get(format!("{url}/api/docs/plan/comments"))
         .bearer_auth(&erin_token)
@@ -395,7 +404,7 @@ async fn hosted_workspace_documents_and_comments() {
         .await
         .unwrap();
     assert_eq!(comments["comments"][0]["resolved"], true, "{comments}");
-    desktop.screenshot("resolved");
+    desktop.screenshot_app(&app, "resolved").await;
     erin.shutdown();
     app.quit().await;
 }

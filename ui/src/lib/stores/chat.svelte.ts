@@ -106,16 +106,23 @@ export class Timeline {
     }
   }
 
+  /** Live messages that arrived while the newest page was loading: the page may have been read
+   * before they were stored, so they are merged into it (bounded). */
+  private arrived: Message[] = [];
+
   /** The newest page (opening a channel, "jump to latest", after a reset). */
   async loadLatest(): Promise<void> {
     this.loading = 'latest';
+    this.arrived = [];
     const page = await this.fetch(null);
     this.loading = null;
+    const arrived = this.arrived;
+    this.arrived = [];
     if (page == null) {
       this.loaded = true;
       return;
     }
-    this.messages = page.filter(visibleMessage);
+    this.messages = mergePage(page.filter(visibleMessage), arrived);
     this.hasOlder = page.length >= PAGE;
     this.hasNewer = false;
     this.loaded = true;
@@ -191,7 +198,9 @@ export class Timeline {
 
   /** A live message: appended when the window reaches the newest. */
   insertLive(m: Message): void {
-    if (!this.loaded || this.hasNewer || !visibleMessage(m)) return;
+    if (!visibleMessage(m)) return;
+    if (this.loading === 'latest' && this.arrived.length < MAX_LOADED) this.arrived.push(m);
+    if (!this.loaded || this.hasNewer) return;
     let next = insertSorted(this.messages, m);
     if (next.length > MAX_LOADED + PAGE) {
       next = next.slice(next.length - MAX_LOADED);

@@ -67,3 +67,28 @@ describe('Timeline paging', () => {
     expect(t.loaded).toBe(true);
   });
 });
+
+describe('Timeline reloads', () => {
+  it('keeps a live message that arrives while the newest page is loading', async () => {
+    // The page is read before message 12 is stored; 12 arrives live meanwhile.
+    let release: (page: unknown) => void = () => {};
+    let calls = 0;
+    mockIPC((cmd) => {
+      if (cmd !== 'history') throw new Error(`unexpected ${cmd}`);
+      calls += 1;
+      if (calls === 1) return [message(10)];
+      return new Promise((resolve) => {
+        release = resolve;
+      });
+    });
+    const t = new Timeline('general', () => 12);
+    await t.loadLatest();
+    // A first load done: a reload (after reconnecting) starts, and a message lands meanwhile.
+    const reload = t.loadLatest();
+    await Promise.resolve();
+    t.insertLive(message(12));
+    release([message(10)]);
+    await reload;
+    expect(t.messages.map((m) => m.seq)).toEqual([10, 12]);
+  });
+});
