@@ -1,7 +1,7 @@
 # Benchmark figures come from release builds. See docs/benchmarks.md.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/parley-target
 
-.PHONY: bench test
+.PHONY: bench test measure-app deb
 
 bench:
 	cargo build --release -p parley-server -p parley-bench
@@ -9,3 +9,11 @@ bench:
 
 test:
 	./scripts/test.sh
+
+# The desktop app's memory and cold start (docs/benchmarks.md, "Desktop app").
+measure-app:
+	./scripts/measure-app.sh | tee docs/app-measure.txt
+
+# The desktop app's .deb, with the bundled server.
+deb:
+	./scripts/package.sh

@@ -9,9 +9,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parley-target}"
 APP_DEBIAN_PACKAGES=(libwebkit2gtk-4.1-dev file libxdo-dev libssl-dev libayatana-appindicator3-dev
     librsvg2-dev xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring keyutils dunst imagemagick
     xdotool)
-# The workspace includes the app, so every build needs them.
+# Workspace builds include the app, so they need them; SERVER_ONLY=1 (run.sh --server)
+# builds the server alone and skips them.
+if [ "${SERVER_ONLY:-0}" = 1 ]; then APP_DEBIAN_PACKAGES=(); fi
 DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev
-    "${APP_DEBIAN_PACKAGES[@]}" "${EXTRA_DEBIAN_PACKAGES[@]:-}")
+    "${APP_DEBIAN_PACKAGES[@]:-}" "${EXTRA_DEBIAN_PACKAGES[@]:-}")
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

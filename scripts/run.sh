@@ -4,6 +4,7 @@
 # computer" (the bundled server, data in ~/.local/share/app.parley.desktop/server) or join one.
 #   ./scripts/run.sh --server [parley-server args]   runs only the server (headless machines):
 #   builds and starts parley-server on 127.0.0.1:7878 with its data in ~/.local/share/parley.
+if [ "${1:-}" = "--server" ]; then SERVER_ONLY=1; fi
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if [ "${1:-}" = "--server" ]; then
     shift

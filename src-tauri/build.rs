@@ -1,3 +1,57 @@
+//! Tauri's build step. Every command the UI may invoke is listed here, so Tauri generates an
+//! `allow-<command>` permission for each; `permissions/*.toml` group them by domain and
+//! `capabilities/*.json` grant those groups to the main window. A command missing here (or
+//! from a capability) is refused at runtime.
+
 fn main() {
-    tauri_build::build();
+    let commands = &[
+        "session_status",
+        "subscribe_events",
+        "host_workspace",
+        "join_workspace",
+        "register",
+        "sign_in",
+        "sign_out",
+        "leave_workspace",
+        "list_channels",
+        "create_channel",
+        "join_channel",
+        "open_channel",
+        "history",
+        "send_message",
+        "outbox",
+        "retry_message",
+        "discard_message",
+        "edit_message",
+        "delete_message",
+        "react",
+        "typing",
+        "mark_read",
+        "mute",
+        "unmute",
+        "presence",
+        "open_dm",
+        "open_thread",
+        "search",
+        "upload_path",
+        "upload_bytes",
+        "attachment",
+        "list_docs",
+        "create_doc",
+        "rename_doc",
+        "open_doc",
+        "doc_update",
+        "doc_awareness",
+        "close_doc",
+        "list_comments",
+        "add_comment",
+        "resolve_comment",
+        "get_settings",
+        "set_settings",
+    ];
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(commands));
+    if let Err(err) = tauri_build::try_build(attributes) {
+        panic!("tauri build step: {err:#}");
+    }
 }

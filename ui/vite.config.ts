@@ -1,7 +1,7 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
-// The app's web UI. `tauri dev` serves it on a fixed local port; `tauri build` takes dist/.
+// The app's web UI, built into dist/, which the app embeds (it always serves the built UI).
 // Vitest runs with mode "test": Svelte resolves to its browser build there.
 export default defineConfig(({ mode }) => ({
   plugins: [svelte()],

@@ -126,4 +126,6 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
 }
 
 #[cfg(test)]
+mod acl_check;
+#[cfg(test)]
 mod bindings;

@@ -230,6 +230,9 @@ pub async fn start_client(
     Ok(())
 }
 
+/// Messages older than this in channels not on screen are backlog, not news.
+const BACKLOG_MS: i64 = 60_000;
+
 /// The client's events: to the UI, to notifications, to the tray's unread count.
 async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: String) {
     let mut events = client.events();
@@ -244,7 +247,9 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
         let event = match events.recv().await {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(n, "the UI fell behind the client's events; it reloads");
+                // The UI re-reads the session; what it shows of the missed events is brought
+                // back by its next channel or history load.
+                tracing::warn!(n, "the UI fell behind the client's events");
                 push_status(&state).await;
                 continue;
             }
@@ -274,6 +279,19 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
                 crate::tray::refresh(&app, &state);
             }
             _ => {}
+        }
+        // A backlog of old messages in channels not on screen (after being offline, or on
+        // the first sign-in) is not sent to the UI one by one: it shows them from the cache
+        // when a channel opens, and re-reads unread counts when the backlog's `synced` comes.
+        if let ClientEvent::Message { message } = &event {
+            let open = state
+                .attention
+                .lock()
+                .map(|a| a.open_channel.as_deref() == Some(message.channel.as_str()))
+                .unwrap_or(true);
+            if !open && now_ms() - message.ts > BACKLOG_MS {
+                continue;
+            }
         }
         let notice = {
             let settings = state.settings();

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// A refused command. `code` is stable: the server's error codes (`invalid_credentials`,
-/// `channel_not_found`, ...) plus the app's own (`no_workspace`, `not_signed_in`, `offline`,
-/// `server_unreachable`, `host_failed`, `keyring`, `invalid`, `storage`, `internal`).
+/// `channel_not_found`, `invalid_emoji`, `attachment_too_large`, ...) plus the app's own
+/// (`no_workspace`, `not_signed_in`, `offline`, `timeout`, `server_unreachable`,
+/// `host_failed`, `name_taken`, `invalid`, `invalid_doc_name`, `invalid_comment`,
+/// `doc_not_open`, `update_too_large`, `storage`, `internal`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(test, derive(TS))]
 pub struct AppError {
@@ -104,7 +106,7 @@ pub enum AppEvent {
     Client { event: ClientEvent },
     /// Signed in or out, workspace changed, keyring state.
     Session { status: SessionStatus },
-    /// Show this channel (a notification or the tray was clicked).
+    /// Show this channel (a notification was clicked).
     Navigate { channel: String },
     /// Settings changed outside the UI (the tray's do-not-disturb).
     Settings { settings: Settings },

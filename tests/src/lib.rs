@@ -267,7 +267,7 @@ impl Desktop {
         let keep = std::env::var_os("PARLEY_E2E_KEEP").is_some();
         let home = tempfile::Builder::new()
             .prefix("parley-e2e-")
-            .keep(keep)
+            .disable_cleanup(keep)
             .tempdir()
             .unwrap();
         if keep {
@@ -555,15 +555,18 @@ impl App {
 
     /// Waits until an element matching `css` exists.
     pub async fn wait_for(&self, css: &str) -> Element {
-        self.client
-            .wait()
-            .at_most(TIMEOUT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| {
-                self.failure_shot(css);
-                panic!("no element {css}: {e}")
-            })
+        // Polls find (a re-render between finding and using an element is retried).
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => return element,
+                Err(e) if Instant::now() > deadline => {
+                    self.failure_shot(css);
+                    panic!("no element {css}: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Waits until `check` holds for the elements matching `css`.

@@ -185,6 +185,13 @@ async fn chat_offline_and_notifications() {
     app.wait_for("[data-testid=channel-item][data-channel=general] [data-testid=mention-badge]")
         .await;
     desktop.screenshot_app(&app, "mention").await;
+    // Clicking it (dunst's default action) brings the window to #general.
+    let clicked = desktop.command("dunstctl").arg("action").status().unwrap();
+    assert!(clicked.success());
+    app.wait_text("[data-testid=channel-title]", "general")
+        .await;
+    app.wait_text("[data-testid=message-text]", "can you look at this?")
+        .await;
 
     // Signing out removes the token from the keyring.
     app.click("[data-testid=nav-settings]").await;

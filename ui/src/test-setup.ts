@@ -7,4 +7,6 @@ import { afterEach } from 'vitest';
 afterEach(() => {
   cleanup();
   clearMocks();
+  // The last open channel is remembered in localStorage; every test starts fresh.
+  localStorage.clear();
 });

@@ -438,8 +438,8 @@ pub async fn upload_path(
     upload(&client, path, on_progress).await
 }
 
-/// Uploads bytes from the file picker (kept in the app's data directory while uploading, so
-/// an interrupted upload can resume).
+/// Uploads bytes from the file picker (written to a temporary file in the app's data
+/// directory for the upload, removed after; an interrupted picker upload starts over).
 #[tauri::command]
 pub async fn upload_bytes(
     state: AppRef<'_>,

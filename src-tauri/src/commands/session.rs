@@ -173,7 +173,7 @@ pub async fn sign_out(state: AppRef<'_>) -> CmdResult<SessionStatus> {
             .bearer_auth(&token)
             .send()
             .await;
-        if let Some(user) = &file.user {
+        if let (Some(user), None) = (&file.user, std::env::var_os("PARLEY_NO_KEYRING")) {
             if let Err(reason) =
                 parley_client::credentials::keyring_only::delete(&file.server, &user.name)
             {

@@ -89,7 +89,7 @@ async fn populate(server: &Server, token: &str) {
             .post(
                 "/api/channels",
                 Some(token),
-                serde_json::json!({"name": name, "presence": true}),
+                serde_json::json!({"channel": name, "presence": true}),
             )
             .await;
         assert!(status == 201 || status == 200, "{body}");

@@ -327,8 +327,12 @@ export class ChatStore {
     }
   }
 
+  /** The outbox as read from the app. Entries queued after that read (larger local ids, e.g.
+   * a message sent while the list was loading) are kept. */
   setOutbox(entries: OutboxEntry[]): void {
-    this.outbox = entries;
+    const newest = entries.reduce((n, e) => Math.max(n, e.local_id), 0);
+    const later = this.outbox.filter((e) => e.local_id > newest);
+    this.outbox = [...entries.filter((e) => !this.done.has(e.client_id)), ...later];
   }
 
   /** Entries already delivered or discarded (by client_id): the answer to `send` can come
@@ -441,6 +445,7 @@ export class ChatStore {
   clear(): void {
     this.channels = [];
     this.outbox = [];
+    this.done.clear();
     this.typing = {};
     this.presence = {};
     this.receipts = {};

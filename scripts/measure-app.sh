@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Measures the desktop app (release build): total memory of all its processes after loading
+# 10 channels x 10,000 messages, and cold start to an interactive channel view. Runs in a
+# private headless desktop (Xvfb, D-Bus, gnome-keyring) like the end-to-end tests.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+if ! command -v tauri-driver >/dev/null 2>&1; then
+    cargo install tauri-driver --locked
+fi
+install_node_packages ui
+(cd ui && npm run --silent build)
+cargo build --release --locked -p parley-server -p parley-app -p parley-tests --bins
+exec "$CARGO_TARGET_DIR/release/app-measure"
