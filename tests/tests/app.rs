@@ -43,7 +43,7 @@ async fn join_and_register(app: &App, desktop: &Desktop, server: &Server, user: 
     app.click("[data-testid=submit-join]").await;
     app.type_into("#username", user).await;
     app.type_into("#password", PASSWORD).await;
-    desktop.screenshot_app(&app, "register-form").await;
+    desktop.screenshot_app(app, "register-form").await;
     app.click("[data-testid=register]").await;
     app.wait_text("[data-testid=current-user]", user).await;
 }
