@@ -12,7 +12,9 @@ fn read(path: &str) -> String {
 #[test]
 fn commands_permissions_and_capabilities_agree() {
     let lib = read("src/lib.rs");
-    let handler = &lib[lib.find("generate_handler![").expect("generate_handler")..];
+    let start =
+        lib.find("generate_handler![").expect("generate_handler") + "generate_handler![".len();
+    let handler = &lib[start..];
     let handler = &handler[..handler.find(']').expect("end of the handler list")];
     let registered: BTreeSet<(String, String)> = handler
         .split(',')

@@ -78,7 +78,7 @@ pub fn decide(event: &ClientEvent, cx: &Context) -> Option<Notice> {
         });
     }
     // A message that mentions this user also comes as a mention: notify once, from there.
-    if !message.mentions.is_empty() && mentions_me(message, cx.me) {
+    if mentions_me(message, cx.me) {
         return None;
     }
     if direct {

@@ -217,6 +217,14 @@ pub async fn start_client(
         attention.followed.clear();
         attention.unread.clear();
     }
+    // The first connection attempt's outcome (up to 5 s): the status the command returns is
+    // then not older than the connection events the UI has already received.
+    let mut changes = client.state_changes();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        changes.wait_for(|s| !matches!(s, parley_client::ConnectionState::Connecting { .. })),
+    )
+    .await;
     // Mentions and read positions arrive on the personal channel; follow it and every
     // channel the user is in, so messages arrive (and notify) wherever the UI is.
     let follow = client.clone();

@@ -255,6 +255,11 @@ async fn hosted_workspace_documents_and_comments() {
     app.type_into("#password", PASSWORD).await;
     app.click("[data-testid=submit-host]").await;
     app.wait_text("[data-testid=current-user]", "dana").await;
+    // Online: no connection banner.
+    app.wait_until("[data-testid=connection-banner]", "no banner", |els| {
+        els.is_empty()
+    })
+    .await;
     desktop.screenshot_app(&app, "hosted").await;
     let workspace = desktop.workspace_file();
     assert_eq!(workspace["hosted"], true);

@@ -444,8 +444,15 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
                     );
                 }
                 if flushed {
+                    // The outbox empties just before its `sent` event is emitted: wait for it
+                    // (briefly) rather than read only what already arrived.
                     let mut seq = None;
-                    while let Ok(event) = events.try_recv() {
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                    while seq.is_none() {
+                        let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await
+                        else {
+                            break;
+                        };
                         if let ClientEvent::Outbox {
                             change,
                             entry: e,
