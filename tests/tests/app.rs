@@ -304,6 +304,8 @@ async fn hosted_workspace_documents_and_comments() {
     app.type_into(".ProseMirror", "Ship the desktop app").await;
 
     let replica = erin.open_doc("plan").await.unwrap();
+    // Awareness from now on (the server sends the current states to a new connection).
+    let mut events = replica.events();
     let fragment = replica.doc().get_or_insert_xml_fragment("default");
     let read = |replica: &parley_client::DocReplica| {
         use yrs::{GetString, Transact};
@@ -320,7 +322,6 @@ async fn hosted_workspace_documents_and_comments() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The app's cursor and name reach the other client (awareness through the bridge).
-    let mut events = replica.events();
     let named = tokio::time::timeout(TIMEOUT, async {
         loop {
             if let Ok(parley_client::docs::ReplicaEvent::Awareness(bytes)) = events.recv().await {
