@@ -255,6 +255,9 @@ async fn direct_messages_are_one_channel_per_set_of_people() {
     let name = first["channel"]["name"].as_str().unwrap().to_owned();
     assert!(name.starts_with("dm:"), "{name}");
     assert_eq!(first["channel"]["channel_type"], "private");
+    // Its topic names its people (clients title it with it) and it has presence.
+    assert_eq!(first["channel"]["topic"], "alice, bob");
+    assert_eq!(first["channel"]["presence"], true);
     // The same pair, from either side, any number of times: the same channel.
     let again = bob
         .ok(json!({"type": "dm_open", "users": ["alice", "alice"]}))

@@ -74,14 +74,26 @@ pub async fn host_workspace(
     start_hosted(&state, &mut file).await?;
     let (token, user) =
         session::authenticate(&file.server, "/api/login", &username, &password).await?;
+    signed_in(&app, &state, file, &token, user).await
+}
+
+/// After a successful sign-in: remember the workspace and the user (the token in the keyring),
+/// start the client, tell the UI.
+async fn signed_in(
+    app: &AppHandle,
+    state: &Arc<AppState>,
+    mut file: WorkspaceFile,
+    token: &str,
+    user: parley_protocol::UserRef,
+) -> CmdResult<SessionStatus> {
     file.user = Some(user.clone());
-    save_workspace(&state, &file)?;
-    session::remember_token(&state, &file.server, &user.name, &token);
+    save_workspace(state, &file)?;
+    session::remember_token(state, &file.server, &user.name, token);
     let server = file.server.clone();
     state.session.lock().await.workspace = Some(file);
-    session::start_client(&app, &state, &server, &token, &user).await?;
-    push_status(&state).await;
-    Ok(session::status(&state).await)
+    session::start_client(app, state, &server, token, &user).await?;
+    push_status(state).await;
+    Ok(session::status(state).await)
 }
 
 #[tauri::command]
@@ -109,7 +121,7 @@ async fn sign(
     username: String,
     password: String,
 ) -> CmdResult<SessionStatus> {
-    let mut file = state
+    let file = state
         .session
         .lock()
         .await
@@ -117,14 +129,7 @@ async fn sign(
         .clone()
         .ok_or_else(|| AppError::new("no_workspace", "host or join a workspace first"))?;
     let (token, user) = session::authenticate(&file.server, path, &username, &password).await?;
-    file.user = Some(user.clone());
-    save_workspace(&state, &file)?;
-    session::remember_token(&state, &file.server, &user.name, &token);
-    let server = file.server.clone();
-    state.session.lock().await.workspace = Some(file);
-    session::start_client(&app, &state, &server, &token, &user).await?;
-    push_status(&state).await;
-    Ok(session::status(&state).await)
+    signed_in(&app, &state, file, &token, user).await
 }
 
 #[tauri::command]
