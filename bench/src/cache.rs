@@ -74,7 +74,7 @@ fn fill(
     rng: &mut StdRng,
     words: &[String],
 ) -> Result<store::Store> {
-    let cache = store::Store::open(path)?;
+    let cache = store::Store::open(path, parley_client::DEFAULT_CACHE_MEMORY_KIB)?;
     cache.run_blocking(|conn| {
         let tx = conn.transaction()?;
         let mut seqs = vec![0u64; 100];

@@ -196,7 +196,14 @@ pub struct ClientConfig {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub request_timeout: Duration,
+    /// How much of the cache database SQLite keeps in memory, in KiB (default
+    /// [`DEFAULT_CACHE_MEMORY_KIB`]; at least 64).
+    pub cache_memory_kib: u32,
 }
+
+/// SQLite's page cache for the local cache: 8 MiB. Opening a channel and searching stay fast
+/// with the OS page cache behind it, and a desktop client stays small with a big cache.
+pub const DEFAULT_CACHE_MEMORY_KIB: u32 = 8 * 1024;
 
 impl ClientConfig {
     pub fn new(server: &str, token: &str, cache_path: PathBuf) -> Self {
@@ -207,6 +214,7 @@ impl ClientConfig {
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
+            cache_memory_kib: DEFAULT_CACHE_MEMORY_KIB,
         }
     }
 
@@ -256,7 +264,7 @@ pub struct Client {
 impl Client {
     /// Opens the cache and starts connecting in the background.
     pub fn start(config: ClientConfig) -> Result<Self> {
-        let store = Store::open(&config.cache_path)?;
+        let store = Store::open(&config.cache_path, config.cache_memory_kib)?;
         let (events, _) = broadcast::channel(4096);
         let (state, _) = watch::channel(ConnectionState::Connecting { attempt: 0 });
         let (calls, calls_rx) = mpsc::channel(256);

@@ -4,6 +4,7 @@
 //! OS keyring ([`session`]), the tray ([`tray`]) and hosting a workspace with the bundled
 //! server ([`host`]).
 
+pub mod activity;
 pub mod commands;
 mod error;
 pub mod host;
@@ -21,6 +22,7 @@ use crate::state::{AppState, Paths};
 
 /// Runs the app (the binary's `main`).
 pub fn run() {
+    prefer_cpu_rendering_without_gpu();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
@@ -45,6 +47,31 @@ pub fn run() {
             });
         }
     });
+}
+
+/// Without a GPU (no DRM render node: a virtual machine, a remote or headless desktop) WebKit's
+/// accelerated compositing runs on software OpenGL, which is slower than its CPU path and
+/// costs about 60 MB more; there the app turns it off. Called first thing in `main`, before
+/// any thread exists (it sets an environment variable the web process inherits). An explicit
+/// `WEBKIT_DISABLE_COMPOSITING_MODE` is left as it is.
+fn prefer_cpu_rendering_without_gpu() {
+    #[cfg(target_os = "linux")]
+    {
+        const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+        if std::env::var_os(VAR).is_some() {
+            return;
+        }
+        let gpu = std::fs::read_dir("/dev/dri")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+            })
+            .unwrap_or(false);
+        if !gpu {
+            std::env::set_var(VAR, "1");
+        }
+    }
 }
 
 /// The app on a given builder (tests can pass a mock runtime's builder).

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use tauri::{AppHandle, Manager};
 
 use crate::{
+    activity::Route,
     error::CmdResult,
     notify,
     state::{AppState, WorkspaceFile},
@@ -196,6 +197,9 @@ pub async fn start_client(
     std::fs::create_dir_all(state.paths.cache_dir()).map_err(AppError::internal)?;
     let config = ClientConfig::new(server, token, cache_path(state, server, &user.name));
     let client = Client::start(config)?;
+    if let Ok(mut attention) = state.attention.lock() {
+        attention.reset();
+    }
     let forwarder = tokio::spawn(forward(
         app.clone(),
         Arc::clone(state),
@@ -212,10 +216,6 @@ pub async fn start_client(
         }
         session.client = Some(client.clone());
         session.forwarder = Some(forwarder);
-    }
-    if let Ok(mut attention) = state.attention.lock() {
-        attention.followed.clear();
-        attention.unread.clear();
     }
     // The first connection attempt's outcome (up to 5 s): the status the command returns is
     // then not older than the connection events the UI has already received.
@@ -238,8 +238,8 @@ pub async fn start_client(
     Ok(())
 }
 
-/// Messages older than this in channels not on screen are backlog, not news.
-const BACKLOG_MS: i64 = 60_000;
+/// How long news of channels not on screen is gathered before the UI gets their summary.
+const ACTIVITY_EVERY: Duration = Duration::from_millis(250);
 
 /// The client's events: to the UI, to notifications, to the tray's unread count.
 async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: String) {
@@ -251,8 +251,22 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
             state: client.state(),
         },
     });
+    // When the gathered channel summaries go out (None: nothing gathered).
+    let mut flush_at: Option<tokio::time::Instant> = None;
     loop {
-        let event = match events.recv().await {
+        let received = match flush_at {
+            Some(at) => tokio::select! {
+                received = events.recv() => Some(received),
+                () = tokio::time::sleep_until(at) => None,
+            },
+            None => Some(events.recv().await),
+        };
+        let Some(received) = received else {
+            flush_at = None;
+            push_activity(&app, &state);
+            continue;
+        };
+        let event = match received {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 // The UI re-reads the session; what it shows of the missed events is brought
@@ -273,9 +287,6 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
                     });
                 }
             }
-            ClientEvent::Message { message } => {
-                crate::tray::count_message(&app, &state, message, &me);
-            }
             ClientEvent::Read { read } => {
                 if let Ok(mut attention) = state.attention.lock() {
                     match read.muted_until {
@@ -288,51 +299,63 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
             }
             _ => {}
         }
-        // A backlog of old messages in channels not on screen (after being offline, or on
-        // the first sign-in) is not sent to the UI one by one: it shows them from the cache
-        // when a channel opens, and re-reads unread counts when the backlog's `synced` comes.
-        if let ClientEvent::Message { message } = &event {
-            let open = state
-                .attention
-                .lock()
-                .map(|a| a.open_channel.as_deref() == Some(message.channel.as_str()))
-                .unwrap_or(true);
-            if !open && now_ms() - message.ts > BACKLOG_MS {
-                continue;
-            }
-        }
-        let notice = {
-            let settings = state.settings();
-            let attention = state.attention.lock();
-            match attention {
-                Ok(attention) => {
-                    let now = now_ms();
-                    let muted = |channel: &str| {
-                        attention
-                            .muted_until
-                            .get(channel)
-                            .is_some_and(|until| *until > now)
-                    };
-                    notify::decide(
-                        &event,
-                        &notify::Context {
-                            me: &me,
-                            settings: &settings,
-                            window_focused: attention.window_focused,
-                            open_channel: attention.open_channel.as_deref(),
-                            muted: &muted,
-                            now_ms: now,
-                        },
-                    )
-                }
-                Err(_) => None,
-            }
-        };
-        if let Some(notice) = notice {
+        let route = state
+            .attention
+            .lock()
+            .map(|mut a| a.route(&event, &me))
+            .unwrap_or(Route::Push);
+        if let Some(notice) = notice_for(&state, &event, &me) {
             notify::show(&app, &state, notice);
         }
-        state.push(AppEvent::Client { event });
+        if matches!(event, ClientEvent::Message { .. }) {
+            // Summaries and the tray's count follow a moment later (once for a whole burst).
+            flush_at.get_or_insert_with(|| tokio::time::Instant::now() + ACTIVITY_EVERY);
+        }
+        if route == Route::Push {
+            state.push(AppEvent::Client { event });
+        }
     }
+}
+
+/// The notification an event deserves, if any.
+fn notice_for(state: &AppState, event: &ClientEvent, me: &str) -> Option<notify::Notice> {
+    let settings = state.settings();
+    let attention = state.attention.lock().ok()?;
+    let now = now_ms();
+    let muted = |channel: &str| {
+        attention
+            .muted_until
+            .get(channel)
+            .is_some_and(|until| *until > now)
+    };
+    notify::decide(
+        event,
+        &notify::Context {
+            me,
+            settings: &settings,
+            window_focused: attention.window_focused,
+            open_channel: attention.open_channel.as_deref(),
+            muted: &muted,
+            now_ms: now,
+        },
+    )
+}
+
+/// Sends the gathered summaries of channels not on screen, and the tray's new total.
+fn push_activity(app: &AppHandle, state: &AppState) {
+    let activity = state
+        .attention
+        .lock()
+        .map(|mut a| a.take_activity())
+        .unwrap_or_default();
+    for a in activity {
+        state.push(AppEvent::Activity {
+            channel: a.channel,
+            head: a.head,
+            unread: a.unread,
+        });
+    }
+    crate::tray::refresh(app, state);
 }
 
 pub fn now_ms() -> i64 {

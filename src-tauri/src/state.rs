@@ -3,7 +3,7 @@
 //! hosted server.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     path::PathBuf,
     sync::{Arc, Mutex},
 };
@@ -13,6 +13,7 @@ use parley_protocol::UserRef;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 
+pub use crate::activity::Attention;
 use crate::{
     host::HostedServer,
     types::{AppEvent, KeyringState, Settings, Workspace},
@@ -47,19 +48,6 @@ pub struct Session {
     pub client: Option<Client>,
     /// Forwards the client's events to the UI, notifications and the tray.
     pub forwarder: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// Where the window and the user's attention are, for notifications.
-#[derive(Default)]
-pub struct Attention {
-    pub window_focused: bool,
-    pub open_channel: Option<String>,
-    /// Channels muted on the server (until Unix ms), from the unread list and `read` events.
-    pub muted_until: HashMap<String, i64>,
-    /// Unread counts per channel, for the tray.
-    pub unread: HashMap<String, u64>,
-    /// Channels already followed in this session.
-    pub followed: HashSet<String>,
 }
 
 pub struct Paths {

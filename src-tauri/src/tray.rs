@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use parley_protocol::Message;
 use tauri::{
     menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem},
     tray::{MouseButton, TrayIconBuilder, TrayIconEvent},
@@ -69,21 +68,6 @@ fn toggle_dnd(app: &AppHandle) {
 }
 
 /// Counts a new message from someone else in a channel the user is not looking at.
-pub fn count_message(app: &AppHandle, state: &AppState, message: &Message, me: &str) {
-    if message.author.name == me || message.channel.starts_with("thread#") {
-        return;
-    }
-    if let Ok(mut attention) = state.attention.lock() {
-        let looking =
-            attention.window_focused && attention.open_channel.as_deref() == Some(&message.channel);
-        if looking || !attention.followed.contains(&message.channel) {
-            return;
-        }
-        *attention.unread.entry(message.channel.clone()).or_default() += 1;
-    }
-    refresh(app, state);
-}
-
 /// Shows the unread total and the do-not-disturb state.
 pub fn refresh(app: &AppHandle, state: &AppState) {
     let total: u64 = state

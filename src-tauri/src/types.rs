@@ -106,6 +106,13 @@ pub enum AppEvent {
     Client { event: ClientEvent },
     /// Signed in or out, workspace changed, keyring state.
     Session { status: SessionStatus },
+    /// News in a channel whose messages are not on screen (sent instead of each message, a
+    /// moment after they came): its newest seq and unread count now.
+    Activity {
+        channel: String,
+        head: u64,
+        unread: u64,
+    },
     /// Show this channel (a notification was clicked).
     Navigate { channel: String },
     /// Settings changed outside the UI (the tray's do-not-disturb).

@@ -184,6 +184,10 @@ async fn chat_offline_and_notifications() {
     // The sidebar shows the mention on #general.
     app.wait_for("[data-testid=channel-item][data-channel=general] [data-testid=mention-badge]")
         .await;
+    // #general is not on screen: its messages reach the UI only as the app's `activity`
+    // summary, which brings the unread badge.
+    app.wait_for("[data-testid=channel-item][data-channel=general] [data-testid=unread-badge]")
+        .await;
     desktop.screenshot_app(&app, "mention").await;
     // Clicking it (dunst's default action) brings the window to #general.
     let clicked = desktop.command("dunstctl").arg("action").status().unwrap();

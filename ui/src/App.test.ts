@@ -75,7 +75,7 @@ describe('App', () => {
     await waitFor(() => expect(byState('sent')).toHaveLength(3));
     expect(byState('sent')[0].dataset.seq).toBe('1');
     expect(byState('sent')[0].querySelector('[data-testid=message-text] strong')?.textContent).toBe('general');
-    await waitFor(() => expect(app.calls).toContainEqual({ cmd: 'open_channel', args: { name: 'general' } }));
+    await waitFor(() => expect(app.calls).toContainEqual({ cmd: 'open_channel', args: { name: 'general', also: [] } }));
 
     // Send: pending at once.
     const box = screen.getByTestId('composer');
@@ -160,6 +160,6 @@ describe('App', () => {
     await fireEvent.keyDown(window, { key: 'Escape' });
     expect(screen.queryByTestId('search-input')).toBeNull();
     await fireEvent.keyDown(window, { key: 'n', ctrlKey: true });
-    await waitFor(() => expect(app.calls).toContainEqual({ cmd: 'open_channel', args: { name: null } }));
+    await waitFor(() => expect(app.calls).toContainEqual({ cmd: 'open_channel', args: { name: null, also: [] } }));
   });
 });

@@ -64,7 +64,7 @@ pub async fn refresh_channels(
                 to_follow.push(info.name.clone());
             }
             if let Some(read) = read {
-                attention.unread.insert(info.name.clone(), read.unread);
+                attention.set_unread(&info.name, read.unread, info.head);
                 match read.muted_until {
                     Some(until) => attention.muted_until.insert(info.name.clone(), until),
                     None => attention.muted_until.remove(&info.name),
@@ -164,10 +164,16 @@ pub async fn join_channel(state: AppRef<'_>, name: String) -> CmdResult<ChannelI
 }
 
 /// The channel on screen (None: none): followed now, and silent while the window has focus.
+/// `also`: other channels whose messages the UI shows (an open thread's); the messages of all
+/// the rest come only as `activity` summaries.
 #[tauri::command]
-pub async fn open_channel(state: AppRef<'_>, name: Option<String>) -> CmdResult<()> {
+pub async fn open_channel(
+    state: AppRef<'_>,
+    name: Option<String>,
+    also: Vec<String>,
+) -> CmdResult<()> {
     if let Ok(mut attention) = state.attention.lock() {
-        attention.open_channel = name.clone();
+        attention.show(name.clone(), also);
     }
     if let Some(name) = name {
         let client = state.client().await?;

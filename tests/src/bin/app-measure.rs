@@ -23,6 +23,8 @@ fn per_channel() -> usize {
 }
 const PASSWORD: &str = "correct horse battery";
 const STARTS: usize = 5;
+/// Memory samples (one a second) after loading.
+const SAMPLES: usize = 10;
 
 /// Proportional set size (KiB) of a process, counting shared pages once across the tree.
 fn pss_kib(pid: u32) -> u64 {
@@ -31,6 +33,30 @@ fn pss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("Pss:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The largest mappings of a process by PSS (KiB), grouped by file (anonymous memory as
+/// `[anon]`, `[heap]`...): printed with `PARLEY_MEASURE_BREAKDOWN=1` to see where memory goes.
+fn pss_by_mapping(pid: u32) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut totals: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            current = line
+                .split_whitespace()
+                .nth(5)
+                .map(str::to_owned)
+                .unwrap_or_else(|| "[anon]".to_owned());
+        } else if let Some(v) = line.strip_prefix("Pss:") {
+            let kib: u64 = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+            *totals.entry(current.clone()).or_default() += kib;
+        }
+    }
+    let mut list: Vec<_> = totals.into_iter().collect();
+    list.sort_by_key(|e| std::cmp::Reverse(e.1));
+    list
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -85,6 +111,18 @@ fn app_tree() -> Vec<u32> {
         todo.extend(children(p));
     }
     all
+}
+
+/// One line with each process's PSS at a stage of the run (`PARLEY_MEASURE_BREAKDOWN=1`).
+fn stage(name: &str) {
+    if std::env::var_os("PARLEY_MEASURE_BREAKDOWN").is_none() {
+        return;
+    }
+    let figures: Vec<String> = app_tree()
+        .into_iter()
+        .map(|pid| format!("{} {} KiB", comm(pid), pss_kib(pid)))
+        .collect();
+    println!("  stage {name}: {}", figures.join(", "));
 }
 
 async fn populate(server: &Server, token: &str) {
@@ -152,6 +190,7 @@ async fn main() {
     app.type_into("#password", PASSWORD).await;
     app.click("[data-testid=sign-in]").await;
     app.wait_text("[data-testid=current-user]", "mia").await;
+    stage("signed in");
     for c in 0..CHANNELS {
         app.click(&format!(
             "[data-testid=channel-item][data-channel=channel-{c}]"
@@ -163,6 +202,7 @@ async fn main() {
             app.wait_text("[data-testid=message-text]", &format!("in channel {c}:"))
                 .await;
         }
+        stage(&format!("channel-{c} open"));
         // Scroll through some history too, as a person would.
         let _ = app
             .client
@@ -171,7 +211,21 @@ async fn main() {
                 vec![],
             )
             .await;
+        if std::env::var_os("PARLEY_MEASURE_BREAKDOWN").is_some() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let rows = app
+                .client
+                .execute(
+                    "return document.querySelectorAll('[data-testid=message-text]').length + ' rows, ' + document.getElementsByTagName('*').length + ' elements';",
+                    vec![],
+                )
+                .await
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            stage(&format!("channel-{c} scrolled ({rows})"));
+        }
     }
+    stage("channels opened");
     // Wait until the cache holds all of it (every channel followed and synced).
     let cache_dir = desktop.home.path().join("data/app.parley.desktop/cache");
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -186,10 +240,15 @@ async fn main() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // Let the webview settle (garbage collection runs lazily), then read the tree.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    stage("cache complete");
+    // The web process's garbage is collected lazily, so the figure moves: sample it for a
+    // while and report the median (and the range).
+    let mut samples = Vec::new();
+    for _ in 0..SAMPLES {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        samples.push(app_tree().iter().map(|p| pss_kib(*p)).sum::<u64>());
+    }
     let tree = app_tree();
-    let mut pss_total = 0;
     let mut rss_total = 0;
     for pid in &tree {
         let (pss, rss) = (pss_kib(*pid), rss_kib(*pid));
@@ -200,14 +259,22 @@ async fn main() {
             pss,
             rss
         );
-        pss_total += pss;
         rss_total += rss;
+        if std::env::var_os("PARLEY_MEASURE_BREAKDOWN").is_some() {
+            for (name, kib) in pss_by_mapping(*pid).into_iter().take(25) {
+                println!("      {kib:>7} KiB  {name}");
+            }
+        }
     }
+    samples.sort_unstable();
+    let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
-        "memory after loading {CHANNELS} channels x {} messages: PSS {:.1} MB total (RSS sum {:.1} MB) over {} processes",
+        "memory after loading {CHANNELS} channels x {} messages: PSS median {:.1} MiB (min {:.1}, max {:.1} over {SAMPLES} s; RSS sum {:.1} MiB) over {} processes",
         per_channel(),
-        pss_total as f64 / 1024.0,
-        rss_total as f64 / 1024.0,
+        mib(samples[SAMPLES / 2]),
+        mib(samples[0]),
+        mib(samples[SAMPLES - 1]),
+        mib(rss_total),
         tree.len()
     );
     desktop.screenshot("loaded");
@@ -216,6 +283,7 @@ async fn main() {
     // Cold starts: launch to an interactive channel view (the last channel, its messages
     // shown, the composer ready), signed in from the keyring.
     let mut times = Vec::new();
+    let mut launches = Vec::new();
     for _ in 0..STARTS {
         let started = Instant::now();
         let app = desktop.launch().await;
@@ -224,7 +292,21 @@ async fn main() {
         }
         app.wait_for("[data-testid=composer]").await;
         let elapsed = started.elapsed();
-        times.push(elapsed.as_secs_f64());
+        launches.push(elapsed.as_secs_f64());
+        // From the app's process start to the UI's mark (the first channel view with its
+        // messages and the composer ready): WebDriver's own session start is not in it.
+        let ready_ms = app
+            .client
+            .execute(
+                "const m = performance.getEntriesByName('parley:channel-ready')[0]; return m ? performance.timeOrigin + m.startTime : null;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_f64()
+            .expect("the UI marks parley:channel-ready");
+        let started_ms = process_start_ms(app_tree()[0]);
+        times.push((ready_ms - started_ms) / 1000.0);
         app.quit().await;
         // The next start must not find the previous app still running.
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -233,13 +315,99 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    webkit_floor(&desktop).await;
     times.sort_by(f64::total_cmp);
+    launches.sort_by(f64::total_cmp);
     println!(
-        "cold start to an interactive channel view: median {:.2} s, min {:.2} s, max {:.2} s over {STARTS} starts",
+        "cold start to an interactive channel view: median {:.2} s, min {:.2} s, max {:.2} s over {STARTS} starts (process start to the UI's mark)",
         times[STARTS / 2],
         times[0],
         times[STARTS - 1]
     );
+    println!(
+        "  through WebDriver (session request to the view found, an upper bound): median {:.2} s, min {:.2} s, max {:.2} s",
+        launches[STARTS / 2],
+        launches[0],
+        launches[STARTS - 1]
+    );
+}
+
+/// WebKitGTK's own cost here: its MiniBrowser showing a one-line page, in the same session
+/// and settings (compositing off), measured the same way. Whatever a WebKitGTK app shows
+/// comes on top of this.
+async fn webkit_floor(desktop: &Desktop) {
+    let browser = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+    if !std::path::Path::new(browser).exists() {
+        println!("WebKitGTK floor: {browser} not found, not measured");
+        return;
+    }
+    let mut child = desktop
+        .command(browser)
+        .env("NO_AT_BRIDGE", "1")
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .arg("data:text/html,<p>Parley</p>")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tree = |root: u32| {
+        let mut all = vec![root];
+        let mut i = 0;
+        while i < all.len() {
+            all.extend(children(all[i]));
+            i += 1;
+        }
+        all
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tree(child.id())
+        .iter()
+        .any(|p| comm(*p).starts_with("WebKitWebProces"))
+    {
+        assert!(Instant::now() < deadline, "MiniBrowser did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut samples = Vec::new();
+    for _ in 0..SAMPLES {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        samples.push(tree(child.id()).iter().map(|p| pss_kib(*p)).sum::<u64>());
+    }
+    samples.sort_unstable();
+    let processes: Vec<String> = tree(child.id())
+        .iter()
+        .map(|p| format!("{} {} KiB", comm(*p), pss_kib(*p)))
+        .collect();
+    println!(
+        "WebKitGTK floor (MiniBrowser, a one-line page): PSS median {:.1} MiB ({})",
+        samples[SAMPLES / 2] as f64 / 1024.0,
+        processes.join(", ")
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// When a process started (Unix ms, 10 ms resolution): its start in clock ticks after boot
+/// (`/proc/<pid>/stat`, field 22; USER_HZ is 100 on Linux) plus the boot instant (now minus
+/// `/proc/uptime`, which has the same resolution; `btime` has whole seconds only).
+fn process_start_ms(pid: u32) -> f64 {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command (in parentheses): state is field 3, starttime field 22.
+    let rest = stat.rsplit_once(") ").unwrap().1;
+    let ticks: f64 = rest.split(' ').nth(22 - 3).unwrap().parse().unwrap();
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0;
+    now_ms - uptime * 1000.0 + ticks / USER_HZ * 1000.0
 }
 
 fn app_running() -> bool {

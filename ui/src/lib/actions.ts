@@ -60,8 +60,8 @@ export function wireEffects(): void {
     reloadChannels: () => void loadChannels(),
     reloadTimeline: (channel) => void chat.timeline(channel).loadLatest(),
     synced: (channel) => {
-      // A backlog arrived: the app does not send old messages of channels not on screen one
-      // by one, so the unread counts come from the server again.
+      // A backlog arrived: the counts the app summed up while it came may overlap what the
+      // server counted when the channel list was read, so they come from the server again.
       void loadChannels();
       // Opened while offline: the first page may have been short; fill it from the server.
       const t = chat.existingTimeline(channel);

@@ -73,7 +73,9 @@ export const api = {
     call<ChannelInfo>('create_channel', { name, private: isPrivate, topic }),
   joinChannel: (name: string) => call<ChannelInfo>('join_channel', { name }),
   /** The channel now on screen (null: none): followed, and not notified while focused. */
-  openChannel: (name: string | null) => call<void>('open_channel', { name }),
+  /** The channel on screen and the other channels whose messages the UI shows (an open
+   * thread's): the rest come only as `activity` summaries. */
+  openChannel: (name: string | null, also: string[]) => call<void>('open_channel', { name, also }),
   /** Newest `limit` messages before `before` (a seq), oldest first. */
   history: (channel: string, before: number | null, limit: number) =>
     call<Message[]>('history', { channel, before, limit }),

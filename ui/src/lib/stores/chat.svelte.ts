@@ -127,6 +127,7 @@ export class Timeline {
     this.hasNewer = false;
     this.loaded = true;
     this.generation++;
+    this.settle();
   }
 
   /** The page before the oldest loaded message; drops the newest beyond MAX_LOADED. */
@@ -177,6 +178,7 @@ export class Timeline {
       }
     } finally {
       this.loading = null;
+      this.settle();
     }
   }
 
@@ -230,6 +232,33 @@ export class Timeline {
     this.hasNewer = false;
     this.loaded = false;
     this.generation++;
+  }
+
+  /** Messages this window missed: summed up as `activity` by the app (a backlog streaming in
+   * while on screen, or messages that came before the app knew the view was open). Loads
+   * what lies beyond the newest loaded. */
+  async catchUp(): Promise<void> {
+    if (this.loading != null) {
+      this.behind = true;
+      return;
+    }
+    if (!this.loaded || this.hasNewer) return;
+    const newest = this.newestSeq;
+    if (newest >= this.head()) return;
+    // Far behind (a backlog streamed in while on screen): the newest page, as when opening.
+    if (this.head() - newest > MAX_LOADED) return this.loadLatest();
+    this.hasNewer = true;
+    await this.loadNewer();
+  }
+
+  /** A catch-up was asked for while a page was loading. */
+  private behind = false;
+
+  /** Runs a catch-up asked for during a load. */
+  private settle(): void {
+    if (!this.behind) return;
+    this.behind = false;
+    void this.catchUp();
   }
 
   get newestSeq(): number {
@@ -569,6 +598,18 @@ export class ChatStore {
       const count = !mine && m.seq > c.last_read && this.visible !== m.channel && m.deleted !== true;
       return { ...c, info, unread: count ? c.unread + 1 : c.unread };
     });
+  }
+
+  /** News in a channel whose messages the app does not send one by one (not on screen). */
+  activity(channel: string, head: number, unread: number): void {
+    this.counted.set(channel, Math.max(this.counted.get(channel) ?? 0, head));
+    this.patchChannel(channel, (c) => ({
+      ...c,
+      info: head > c.info.head ? { ...c.info, head } : c.info,
+      unread: this.visible === channel ? c.unread : unread,
+    }));
+    // Shown (a backlog streaming in, or opened just as they came): fetch what the view missed.
+    void this.existingTimeline(channel)?.catchUp();
   }
 
   private onMention(m: Message): void {

@@ -87,6 +87,23 @@ describe('unread and mention counts', () => {
     expect(s.channel('general')?.unread).toBe(0);
   });
 
+  it('takes the counts of channels not on screen from activity summaries', () => {
+    const s = store();
+    s.visible = 'general';
+    s.activity('random', 500, 42);
+    expect(s.channel('random')).toMatchObject({ unread: 42 });
+    expect(s.channel('random')?.info.head).toBe(500);
+    // A message replayed later (the channel opened meanwhile) is not counted again.
+    s.apply({ kind: 'message', message: message(450, { channel: 'random' }) });
+    expect(s.channel('random')?.unread).toBe(42);
+    // The head never goes back; the channel on screen shows no unread.
+    s.activity('random', 400, 43);
+    expect(s.channel('random')?.info.head).toBe(500);
+    s.activity('general', 11, 1);
+    expect(s.channel('general')?.unread).toBe(0);
+    expect(s.channel('general')?.info.head).toBe(11);
+  });
+
   it('does not count backlog already read', () => {
     const s = store();
     s.apply({ kind: 'message', message: message(4, { channel: 'random' }) });

@@ -18,6 +18,9 @@ export function handleAppEvent(event: AppEvent): void {
     case 'session':
       applyStatus(event.status);
       break;
+    case 'activity':
+      chat.activity(event.channel, event.head, event.unread);
+      break;
     case 'navigate':
       showChannel(event.channel);
       break;

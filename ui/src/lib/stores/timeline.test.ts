@@ -92,3 +92,92 @@ describe('Timeline reloads', () => {
     expect(t.messages.map((m) => m.seq)).toEqual([10, 12]);
   });
 });
+
+describe('Timeline catch-up', () => {
+  /** A history page over messages 1..top (the store's `top` can grow). */
+  function pageOf(store: { top: number }, args: unknown): ReturnType<typeof message>[] {
+    const { before, limit } = args as { before: number | null; limit: number };
+    const upper = Math.min(before == null ? store.top + 1 : before, store.top + 1);
+    const out = [];
+    for (let seq = upper - 1; seq > 0 && out.length < limit; seq--) out.push(message(seq));
+    return out.reverse();
+  }
+
+  function installGrowing(store: { top: number }, calls: unknown[] = []): void {
+    mockIPC((cmd, args) => {
+      if (cmd !== 'history') throw new Error(`unexpected ${cmd}`);
+      calls.push(args);
+      return pageOf(store, args);
+    });
+  }
+
+  it('fetches the messages summed up as activity before the app knew the view was open', async () => {
+    const store = { top: 10 };
+    installGrowing(store);
+    let head = 10;
+    const t = new Timeline('general', () => head);
+    await t.loadLatest();
+    // Two messages came while the app still counted this channel as off screen.
+    store.top = 12;
+    head = 12;
+    await t.catchUp();
+    expect(t.messages.map((m) => m.seq).slice(-3)).toEqual([10, 11, 12]);
+    expect(t.hasNewer).toBe(false);
+  });
+
+  it('takes the newest page when a whole backlog came meanwhile', async () => {
+    const store = { top: 10 };
+    const calls: unknown[] = [];
+    installGrowing(store, calls);
+    let head = 10;
+    const t = new Timeline('general', () => head);
+    await t.loadLatest();
+    store.top = 10_010;
+    head = 10_010;
+    await t.catchUp();
+    expect(t.newestSeq).toBe(10_010);
+    expect(t.messages).toHaveLength(PAGE);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('catches up after a load that was running when the activity came', async () => {
+    const store = { top: 10 };
+    let release: () => void = () => {};
+    let first = true;
+    mockIPC((cmd, args) => {
+      if (cmd !== 'history') throw new Error(`unexpected ${cmd}`);
+      if (!first) return pageOf(store, args);
+      first = false;
+      // The first page was read before message 11 was stored.
+      const page = pageOf(store, args);
+      return new Promise((resolve) => {
+        release = () => resolve(page);
+      });
+    });
+    let head = 10;
+    const t = new Timeline('general', () => head);
+    const loading = t.loadLatest();
+    await Promise.resolve();
+    store.top = 11;
+    head = 11;
+    await t.catchUp(); // asked while loading: remembered
+    release();
+    await loading;
+    await expect.poll(() => t.newestSeq).toBe(11);
+  });
+
+  it('does nothing when the window is up to date or far back', async () => {
+    const calls: { before: number | null }[] = [];
+    installHistory(calls);
+    const t = new Timeline('general', () => 2 * TOTAL);
+    await t.loadLatest();
+    const before = calls.length;
+    await t.catchUp();
+    expect(calls.length).toBe(before);
+    await t.jumpTo(1234);
+    const afterJump = calls.length;
+    await t.catchUp();
+    expect(calls.length).toBe(afterJump);
+  });
+});
+
