@@ -77,6 +77,9 @@ fn prefer_cpu_rendering_without_gpu() {
 /// The app on a given builder (tests can pass a mock runtime's builder).
 pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<tauri::Wry>> {
     builder
+        // Links in messages open in the system's browser (capabilities/links.json: http,
+        // https and mailto only).
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let handle = app.handle().clone();
             let paths = Paths {

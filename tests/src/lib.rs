@@ -318,6 +318,22 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
             env = env_file.display(),
         );
         let h = home.path();
+        // The system's URL handler: records what the app asks to open (no browser here).
+        let bin = h.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let opener = bin.join("xdg-open");
+        std::fs::write(
+            &opener,
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$HOME/opened-links.txt\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let session = Proc::spawn(
             Command::new("dbus-run-session")
                 .args(["--", "sh", "-c", &script])
@@ -328,6 +344,7 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
                 .env("XDG_CACHE_HOME", h.join("cache"))
                 .env("XDG_RUNTIME_DIR", h.join("run"))
                 .env("NO_AT_BRIDGE", "1")
+                .env("PATH", &path)
                 // Draw straight into the X window, so screenshots show the current frame.
                 .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
                 .env("PARLEY_LOG", "warn,parley_app=info")
@@ -433,6 +450,24 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
             .expect("ImageMagick's import");
         assert!(status.success(), "screenshot failed");
         path
+    }
+
+    /// Waits until the app has asked the system to open `url` (the desktop's `xdg-open`
+    /// records every request).
+    pub async fn wait_link_opened(&self, url: &str) {
+        let file = self.home.path().join("opened-links.txt");
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let opened = std::fs::read_to_string(&file).unwrap_or_default();
+            if opened.lines().any(|l| l.trim() == url) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app did not open {url}; opened: {opened:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The environment of a program run inside this desktop's session.

@@ -197,6 +197,18 @@ async fn chat_offline_and_notifications() {
     app.wait_text("[data-testid=message-text]", "can you look at this?")
         .await;
 
+    // A link in a message opens in the system's browser; the app stays where it was.
+    let link = "https://example.com/parley/spec?v=2";
+    bob.run(&["send", "general", &format!("the spec: {link}")], None)
+        .await;
+    app.click(&format!("[data-testid=message-text] a[href=\"{link}\"]"))
+        .await;
+    desktop.wait_link_opened(link).await;
+    app.wait_text("[data-testid=channel-title]", "general")
+        .await;
+    app.wait_text("[data-testid=message-text]", "the spec:")
+        .await;
+
     // Signing out removes the token from the keyring.
     app.click("[data-testid=nav-settings]").await;
     app.click("[data-testid=sign-out]").await;
