@@ -166,7 +166,7 @@ export class Timeline {
         const newer = page.filter((m) => m.seq > upper);
         upper = before - 1;
         if (newer.length > 0) this.messages = mergePage(this.messages, newer);
-        if (upper >= this.head()) {
+        if (upper >= this.top) {
           this.hasNewer = false;
           break;
         }
@@ -192,7 +192,7 @@ export class Timeline {
     this.messages = page.filter(visibleMessage);
     this.hasOlder = page.length >= PAGE;
     const last = this.messages[this.messages.length - 1]?.seq ?? seq;
-    this.hasNewer = last < this.head();
+    this.hasNewer = last < this.top;
     this.loaded = true;
     this.generation++;
     return this.messages.some((m) => m.seq === seq);
@@ -237,18 +237,28 @@ export class Timeline {
   /** Messages this window missed: summed up as `activity` by the app (a backlog streaming in
    * while on screen, or messages that came before the app knew the view was open). Loads
    * what lies beyond the newest loaded. */
-  async catchUp(): Promise<void> {
+  async catchUp(head = 0): Promise<void> {
+    this.seenHead = Math.max(this.seenHead, head);
     if (this.loading != null) {
       this.behind = true;
       return;
     }
     if (!this.loaded || this.hasNewer) return;
     const newest = this.newestSeq;
-    if (newest >= this.head()) return;
+    if (newest >= this.top) return;
     // Far behind (a backlog streamed in while on screen): the newest page, as when opening.
-    if (this.head() - newest > MAX_LOADED) return this.loadLatest();
+    if (this.top - newest > MAX_LOADED) return this.loadLatest();
     this.hasNewer = true;
-    await this.loadNewer();
+    // Page by page up to the newest (at most MAX_LOADED away, so a few pages).
+    for (let round = 0; this.hasNewer && round <= MAX_LOADED / PAGE; round++) await this.loadNewer();
+  }
+
+  /** The newest seq an `activity` summary reported (a thread's timeline has no channel head). */
+  private seenHead = 0;
+
+  /** The newest seq known to exist in this channel. */
+  private get top(): number {
+    return Math.max(this.head(), this.seenHead);
   }
 
   /** A catch-up was asked for while a page was loading. */
@@ -609,7 +619,7 @@ export class ChatStore {
       unread: this.visible === channel ? c.unread : unread,
     }));
     // Shown (a backlog streaming in, or opened just as they came): fetch what the view missed.
-    void this.existingTimeline(channel)?.catchUp();
+    void this.existingTimeline(channel)?.catchUp(head);
   }
 
   private onMention(m: Message): void {

@@ -166,6 +166,18 @@ describe('Timeline catch-up', () => {
     await expect.poll(() => t.newestSeq).toBe(11);
   });
 
+  it('catches up a thread (no channel head) from the head the summary reports', async () => {
+    const store = { top: 10 };
+    installGrowing(store);
+    const t = new Timeline('thread#7');
+    await t.loadLatest();
+    store.top = 130;
+    await t.catchUp(130);
+    await expect.poll(() => t.newestSeq).toBe(130);
+    const seqs = t.messages.map((m) => m.seq);
+    expect(seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 1)).toBe(true);
+  });
+
   it('does nothing when the window is up to date or far back', async () => {
     const calls: { before: number | null }[] = [];
     installHistory(calls);
