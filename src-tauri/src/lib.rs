@@ -77,6 +77,13 @@ fn prefer_cpu_rendering_without_gpu() {
 /// The app on a given builder (tests can pass a mock runtime's builder).
 pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<tauri::Wry>> {
     builder
+        // One copy per desktop session (first, before anything starts): a second launch hands
+        // over to the running app, which comes forward, and exits. Two copies would run two
+        // hosted servers on the same data and two clients on the same cache.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::info!("started again: showing the window");
+            tray::show_window(app);
+        }))
         // Links in messages open in the system's browser (capabilities/links.json: http,
         // https and mailto only).
         .plugin(tauri_plugin_opener::init())

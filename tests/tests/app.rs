@@ -434,6 +434,54 @@ async fn hosted_workspace_documents_and_comments() {
         .unwrap();
     assert_eq!(comments["comments"][0]["resolved"], true, "{comments}");
     desktop.screenshot_app(&app, "resolved").await;
+
+    // Launched again (a second click on the launcher): the new process hands over to the
+    // running app and exits; no second server starts on the same data.
+    let server_data = desktop.home.path().join("data/app.parley.desktop/server");
+    let servers_on_data = || {
+        processes_named("parley-server")
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains(&*server_data.to_string_lossy()))
+                    .unwrap_or(false)
+            })
+            .count()
+    };
+    assert_eq!(servers_on_data(), 1);
+    let mut second = desktop
+        .command(workspace_binary("parley-app"))
+        .env("NO_AT_BRIDGE", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "a second launch did not hand over and exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert_eq!(servers_on_data(), 1);
+    app.wait_text("[data-testid=current-user]", "dana").await;
     erin.shutdown();
     app.quit().await;
+}
+
+/// Processes with this command name (`/proc/<pid>/comm`).
+fn processes_named(name: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+        })
+        .collect()
 }
