@@ -558,6 +558,12 @@ impl NotificationWatch {
         }
     }
 
+    /// Waits until dbus-monitor is a monitor: it prints the bus's `NameLost` for its own name
+    /// once it has become one; notifications sent after that are seen.
+    pub async fn ready(&self) {
+        self.wait_for("member=NameLost", TIMEOUT).await;
+    }
+
     pub fn seen(&self) -> String {
         self.lines.lock().unwrap().join("\n")
     }

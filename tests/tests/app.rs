@@ -173,8 +173,7 @@ async fn chat_offline_and_notifications() {
     app.click("[data-testid=create-channel]").await;
     app.wait_text("[data-testid=channel-title]", "random").await;
     let notifications = desktop.watch_notifications();
-    // dbus-monitor is listening once it printed its own subscription signal.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    notifications.ready().await;
     bob.run(&["send", "general", "@alice can you look at this?"], None)
         .await;
     let seen = notifications
