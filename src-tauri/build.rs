@@ -16,6 +16,7 @@ fn main() {
         "list_channels",
         "create_channel",
         "join_channel",
+        "invite",
         "open_channel",
         "history",
         "send_message",

@@ -126,6 +126,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::chat::list_channels,
             commands::chat::create_channel,
             commands::chat::join_channel,
+            commands::chat::invite,
             commands::chat::open_channel,
             commands::chat::history,
             commands::chat::send_message,

@@ -695,6 +695,24 @@ impl Cli {
     }
 
     pub async fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.output(args, stdin).await;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "parley {args:?} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// Runs a command that must fail; its error output.
+    pub async fn run_failing(&self, args: &[&str]) -> String {
+        let out = self.output(args, None).await;
+        assert!(!out.status.success(), "parley {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    async fn output(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
         let mut cmd = tokio::process::Command::new(workspace_binary("parley"));
         cmd.args(args)
             .env("PARLEY_HOME", self.home.path())
@@ -711,17 +729,10 @@ impl Cli {
             pipe.write_all(input.as_bytes()).await.unwrap();
         }
         drop(child.stdin.take());
-        let out = tokio::time::timeout(TIMEOUT, child.wait_with_output())
+        tokio::time::timeout(TIMEOUT, child.wait_with_output())
             .await
             .expect("parley timed out")
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "parley {args:?} failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+            .unwrap()
     }
 }
 

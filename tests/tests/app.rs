@@ -208,6 +208,25 @@ async fn chat_offline_and_notifications() {
     app.wait_text("[data-testid=message-text]", "the spec:")
         .await;
 
+    // A private channel: bob cannot write there until alice invites him from the app.
+    app.click("[data-testid=new-channel]").await;
+    app.type_into("#new-channel-name", "secret").await;
+    app.click("[data-testid=new-channel-private]").await;
+    app.click("[data-testid=create-channel]").await;
+    app.wait_text("[data-testid=channel-title]", "secret").await;
+    let refused = bob.run_failing(&["send", "secret", "let me in"]).await;
+    assert!(!refused.is_empty());
+    app.click("[data-testid=invite-button]").await;
+    app.type_into("#invite-name", "bob").await;
+    app.click("[data-testid=submit-invite]").await;
+    app.wait_text("[data-testid=invite-done]", "bob was added to #secret")
+        .await;
+    desktop.screenshot_app(&app, "invited").await;
+    bob.run(&["send", "secret", "thanks for the invite"], None)
+        .await;
+    app.wait_text("[data-testid=message-text]", "thanks for the invite")
+        .await;
+
     // Signing out removes the token from the keyring.
     app.click("[data-testid=nav-settings]").await;
     app.click("[data-testid=sign-out]").await;

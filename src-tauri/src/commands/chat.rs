@@ -5,7 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use parley_client::{Client, OutboxEntry};
 use parley_protocol::{
-    ChannelInfo, ChannelSettings, ChannelType, Message, Op, PresenceEntry, ReadState,
+    ChannelInfo, ChannelSettings, ChannelType, Message, Op, PresenceEntry, ReadState, UserRef,
 };
 use tauri::ipc::{Channel, Response};
 
@@ -161,6 +161,20 @@ pub async fn join_channel(state: AppRef<'_>, name: String) -> CmdResult<ChannelI
     let info: ChannelInfo = parse(value["channel"].clone())?;
     follow(&state, &client, &info.name).await;
     Ok(info)
+}
+
+/// Adds `user` to `channel` as a member (any member may invite; a private channel's only way
+/// in). Returns who was added.
+#[tauri::command]
+pub async fn invite(state: AppRef<'_>, channel: String, user: String) -> CmdResult<UserRef> {
+    let client = state.client().await?;
+    check_channel(&channel)?;
+    let user = user.trim().trim_start_matches('@').to_owned();
+    if user.is_empty() || user.len() > 64 {
+        return Err(AppError::invalid("enter the name of the person to invite"));
+    }
+    let value = client.request(Op::ChannelInvite { channel, user }).await?;
+    parse(value["user"].clone())
 }
 
 /// The channel on screen (None: none): followed now, and silent while the window has focus.

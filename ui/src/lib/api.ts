@@ -72,6 +72,8 @@ export const api = {
   createChannel: (name: string, isPrivate: boolean, topic: string | null) =>
     call<ChannelInfo>('create_channel', { name, private: isPrivate, topic }),
   joinChannel: (name: string) => call<ChannelInfo>('join_channel', { name }),
+  /** Adds a person to a channel (a private channel's only way in); returns who was added. */
+  invite: (channel: string, user: string) => call<UserRef>('invite', { channel, user }),
   /** The channel now on screen (null: none): followed, and not notified while focused. */
   /** The channel on screen and the other channels whose messages the UI shows (an open
    * thread's): the rest come only as `activity` summaries. */
