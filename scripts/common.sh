@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parley-target}"
 # The desktop app (Tauri on WebKitGTK) and what runs and tests it headless.
 APP_DEBIAN_PACKAGES=(libwebkit2gtk-4.1-dev file libxdo-dev libssl-dev libayatana-appindicator3-dev
     librsvg2-dev xvfb xauth webkit2gtk-driver dbus dbus-x11 gnome-keyring keyutils dunst imagemagick
-    xdotool)
+    xdotool fonts-noto-color-emoji)
 # Workspace builds include the app, so they need them; SERVER_ONLY=1 (run.sh --server)
 # builds the server alone and skips them.
 if [ "${SERVER_ONLY:-0}" = 1 ]; then APP_DEBIAN_PACKAGES=(); fi

@@ -680,6 +680,10 @@ impl App {
 
 /// WebDriver's Enter key.
 pub const ENTER: &str = "\u{E007}";
+/// WebDriver's Control key: held for the following keys until [`RELEASE_KEYS`].
+pub const CONTROL: &str = "\u{E009}";
+/// WebDriver's NULL key: releases the modifiers held so far.
+pub const RELEASE_KEYS: &str = "\u{E000}";
 
 /// The `parley` command-line client with its own home (its token in a 0600 file: it runs
 /// outside the app's keyring session).

@@ -236,6 +236,99 @@ async fn chat_offline_and_notifications() {
     app.quit().await;
 }
 
+/// A conversation beyond plain messages, with the CLI user: a reaction and a thread reply reach
+/// the app live, the thread opens beside the channel and its next reply appears there live (the
+/// app sends an open thread's messages one by one), and search finds a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_threads_and_search() {
+    let server = Server::start().await;
+    let desktop = Desktop::start("reactions_threads_and_search", DesktopOptions::default()).await;
+    let app = desktop.launch().await;
+    app.wait_for("[data-testid=join-workspace]").await;
+    join_and_register(&app, &desktop, &server, "alice").await;
+    app.click("[data-testid=new-channel]").await;
+    app.type_into("#new-channel-name", "general").await;
+    app.click("[data-testid=create-channel]").await;
+    app.wait_text("[data-testid=channel-title]", "general")
+        .await;
+    send(&app, "When do we ship the release?").await;
+    app.wait_for("[data-testid=message][data-state=sent]").await;
+
+    server.register("bob", PASSWORD).await;
+    let bob = Cli::new();
+    bob.run(
+        &["login", &server.url, "--user", "bob", "--password-stdin"],
+        Some(PASSWORD),
+    )
+    .await;
+    bob.run(&["join", "general"], None).await;
+    let history = bob.run(&["--json", "history", "general"], None).await;
+    let question = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|l| l["message"].clone())
+        .find(|m| m["text"] == "When do we ship the release?")
+        .unwrap_or_else(|| panic!("alice's message in bob's history: {history}"));
+    let id = question["id"].as_i64().unwrap().to_string();
+
+    // A reaction from bob appears on the message.
+    bob.run(&["react", "general", &id, "👍"], None).await;
+    app.wait_until(
+        "[data-testid=message] .reactions .reaction",
+        "bob's reaction",
+        |els| els.iter().any(|(t, _)| t.contains("👍") && t.contains('1')),
+    )
+    .await;
+
+    // bob answers in a thread: the message shows the thread, which opens beside the channel.
+    bob.run(
+        &[
+            "thread",
+            "general",
+            &id,
+            "--reply",
+            "Friday, if the tests pass",
+        ],
+        None,
+    )
+    .await;
+    app.click("[data-testid=message] .thread-link").await;
+    app.wait_text(
+        "aside[aria-label=Thread] [data-testid=message-text]",
+        "Friday, if the tests pass",
+    )
+    .await;
+    // The next reply arrives live in the open thread.
+    bob.run(
+        &[
+            "thread",
+            "general",
+            &id,
+            "--reply",
+            "They pass: Friday it is",
+        ],
+        None,
+    )
+    .await;
+    app.wait_text(
+        "aside[aria-label=Thread] [data-testid=message-text]",
+        "They pass: Friday it is",
+    )
+    .await;
+    desktop.screenshot_app(&app, "thread").await;
+
+    // Search (Ctrl+K) finds the channel's message.
+    app.type_into(
+        "[data-testid=composer]",
+        &format!("{CONTROL}k{RELEASE_KEYS}"),
+    )
+    .await;
+    app.type_into("[data-testid=search-input]", "release").await;
+    app.wait_text("[data-testid=search-hit]", "release").await;
+    desktop.screenshot_app(&app, "search").await;
+    app.quit().await;
+}
+
 /// Without a keyring service the app says so and keeps the session in memory only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_keyring_the_session_stays_in_memory() {
