@@ -46,6 +46,8 @@ fn main() {
         "close_doc",
         "list_comments",
         "add_comment",
+        "edit_comment",
+        "delete_comment",
         "resolve_comment",
         "get_settings",
         "set_settings",

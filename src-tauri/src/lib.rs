@@ -156,6 +156,8 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::docs::close_doc,
             commands::docs::list_comments,
             commands::docs::add_comment,
+            commands::docs::edit_comment,
+            commands::docs::delete_comment,
             commands::docs::resolve_comment,
             commands::settings::get_settings,
             commands::settings::set_settings,

@@ -507,15 +507,7 @@ async fn hosted_workspace_documents_and_comments() {
     app.wait_text(".ProseMirror .comment-highlight", "Ship the desktop app")
         .await;
     desktop.screenshot_app(&app, "comment").await;
-    let comments: serde_json::Value = http
-        .get(format!("{url}/api/docs/plan/comments"))
-        .bearer_auth(&erin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let comments: serde_json::Value = doc_comments(&http, &url, &erin_token).await;
     let list = comments["comments"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{comments}");
     assert_eq!(list[0]["body"], "Which version?");
@@ -529,22 +521,40 @@ async fn hosted_workspace_documents_and_comments() {
         "{comments}"
     );
 
+    // Edit it (one's own comment): the server has the new text.
+    app.click("[data-testid=comment-thread] [data-testid=edit-comment]")
+        .await;
+    let edit = app.wait_for("[data-testid=edit-comment-body]").await;
+    edit.clear().await.unwrap();
+    edit.send_keys("Which version, 2 or 3?").await.unwrap();
+    app.click("[data-testid=save-comment]").await;
+    app.wait_text("[data-testid=comment-body]", "Which version, 2 or 3?")
+        .await;
+    let comments: serde_json::Value = doc_comments(&http, &url, &erin_token).await;
+    assert_eq!(
+        comments["comments"][0]["body"], "Which version, 2 or 3?",
+        "{comments}"
+    );
+
     // Resolve it.
     app.click("[data-testid=comment-thread] [data-testid=resolve-comment]")
         .await;
     app.wait_for("[data-testid=comment][data-resolved=true]")
         .await;
-    let comments: serde_json::Value = http
-        .get(format!("{url}/api/docs/plan/comments"))
-        .bearer_auth(&erin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let comments: serde_json::Value = doc_comments(&http, &url, &erin_token).await;
     assert_eq!(comments["comments"][0]["resolved"], true, "{comments}");
     desktop.screenshot_app(&app, "resolved").await;
+
+    // Delete it: gone from the app and from the server.
+    app.click("[data-testid=comment-thread] [data-testid=delete-comment]")
+        .await;
+    app.click("[data-testid=confirm-delete-comment]").await;
+    app.wait_until("[data-testid=comment-thread]", "no comment left", |els| {
+        els.is_empty()
+    })
+    .await;
+    let comments: serde_json::Value = doc_comments(&http, &url, &erin_token).await;
+    assert_eq!(comments["comments"], serde_json::json!([]), "{comments}");
 
     // Launched again (a second click on the launcher): the new process hands over to the
     // running app and exits; no second server starts on the same data.
@@ -583,6 +593,18 @@ async fn hosted_workspace_documents_and_comments() {
     app.wait_text("[data-testid=current-user]", "dana").await;
     erin.shutdown();
     app.quit().await;
+}
+
+/// The comments of the document `plan`, from the server's HTTP API.
+async fn doc_comments(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    http.get(format!("{url}/api/docs/plan/comments"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Processes with this command name (`/proc/<pid>/comm`).

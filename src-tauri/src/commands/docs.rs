@@ -292,6 +292,45 @@ pub async fn add_comment(
     Ok(client.comment(&doc, request).await?)
 }
 
+/// Replaces the body of one of the user's own comments (or replies).
+#[tauri::command]
+pub async fn edit_comment(
+    state: AppRef<'_>,
+    doc: String,
+    id: i64,
+    body: String,
+) -> CmdResult<Comment> {
+    let client = state.client().await?;
+    check_doc(&doc)?;
+    if body.trim().is_empty() {
+        return Err(AppError::new("invalid_comment", "the comment is empty"));
+    }
+    parse(
+        api(
+            &client,
+            reqwest::Method::PATCH,
+            &format!("/api/docs/{doc}/comments/{id}"),
+            Some(serde_json::json!({ "body": body })),
+        )
+        .await?,
+    )
+}
+
+/// Deletes a comment (with its replies) or a reply: the author's, or any for a manager.
+#[tauri::command]
+pub async fn delete_comment(state: AppRef<'_>, doc: String, id: i64) -> CmdResult<()> {
+    let client = state.client().await?;
+    check_doc(&doc)?;
+    api(
+        &client,
+        reqwest::Method::DELETE,
+        &format!("/api/docs/{doc}/comments/{id}"),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
 #[tauri::command]
 pub async fn resolve_comment(
     state: AppRef<'_>,

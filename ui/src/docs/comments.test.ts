@@ -9,6 +9,7 @@ import {
   pendingFromOutbox,
 } from './comments';
 import type { PendingComment } from './comments';
+import { docComment } from '../test/fixtures';
 
 const alice = { id: 1, name: 'alice', display_name: 'Alice', avatar: null };
 const bob = { id: 2, name: 'bob', display_name: null, avatar: null };
@@ -16,21 +17,11 @@ const bob = { id: 2, name: 'bob', display_name: null, avatar: null };
 let clock = 0;
 function comment(id: number, extra: Partial<Comment> = {}): Comment {
   clock++;
-  return {
-    id,
-    doc: 'notes',
-    parent: null,
-    anchor: extra.parent ? null : { start: `s${id}`, end: `e${id}` },
-    quote: null,
+  return docComment(id, {
     author: alice,
-    body: `comment ${id}`,
-    mentions: [],
-    resolved: false,
-    resolved_by: null,
     created_at: `2026-01-01T00:00:${String(clock).padStart(2, '0')}.000Z`,
-    edited_at: null,
     ...extra,
-  };
+  });
 }
 
 function pending(localId: number, extra: Partial<PendingComment> = {}): PendingComment {

@@ -151,6 +151,8 @@ export const api = {
     quote: string | null,
     parent: number | null,
   ) => call<OutboxEntry>('add_comment', { doc, body, anchor, quote, parent }),
+  editComment: (doc: string, id: number, body: string) => call<Comment>('edit_comment', { doc, id, body }),
+  deleteComment: (doc: string, id: number) => call<void>('delete_comment', { doc, id }),
   resolveComment: (doc: string, id: number, resolved: boolean) =>
     call<Comment>('resolve_comment', { doc, id, resolved }),
 

@@ -1,5 +1,5 @@
 // Builders for test data.
-import type { ChannelInfo, ChannelView, Message, OutboxEntry, UserRef } from '../lib/api';
+import type { ChannelInfo, ChannelView, Comment, Message, OutboxEntry, UserRef } from '../lib/api';
 
 export const alice: UserRef = { id: 1, name: 'alice', display_name: null, avatar: null };
 export const bob: UserRef = { id: 2, name: 'bob', display_name: null, avatar: null };
@@ -74,3 +74,23 @@ export function entry(localId: number, patch: Partial<OutboxEntry> = {}): Outbox
     ...patch,
   };
 }
+
+/** A document comment by alice (a root with an anchor unless `parent` is given). */
+export function docComment(id: number, extra: Partial<Comment> = {}): Comment {
+  return {
+    id,
+    doc: 'notes',
+    parent: null,
+    anchor: extra.parent ? null : { start: `s${id}`, end: `e${id}` },
+    quote: null,
+    author: alice,
+    body: `comment ${id}`,
+    mentions: [],
+    resolved: false,
+    resolved_by: null,
+    created_at: '2026-01-01T00:00:00.000Z',
+    edited_at: null,
+    ...extra,
+  };
+}
+
