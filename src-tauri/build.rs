@@ -33,6 +33,7 @@ fn main() {
         "presence",
         "open_dm",
         "open_thread",
+        "thread_place",
         "search",
         "upload_path",
         "upload_bytes",

@@ -756,6 +756,15 @@ impl Client {
         }
     }
 
+    /// The channel a cached message is in (None: not in the cache, or a thread reply): where a
+    /// thread `thread#<id>` lives, for one.
+    pub async fn message_channel(&self, id: i64) -> Result<Option<String>> {
+        self.inner
+            .store
+            .run(move |c| store::message_channel(c, id))
+            .await
+    }
+
     pub async fn search(
         &self,
         query: &str,

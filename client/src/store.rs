@@ -552,6 +552,17 @@ pub fn search(
     Ok(rows)
 }
 
+/// The channel of a cached message (not a thread reply), by its server id.
+pub fn message_channel(conn: &Connection, id: i64) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT channel FROM messages WHERE id = ?1 AND channel NOT LIKE 'thread#%' LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 pub fn message_count(conn: &Connection, channel: &str) -> Result<u64> {
     let n: i64 = conn
         .prepare_cached("SELECT count(*) FROM messages WHERE channel = ?1")?

@@ -18,6 +18,7 @@ fn declarations() -> Vec<String> {
         SessionStatus::decl(),
         ChannelView::decl(),
         ThreadOpened::decl(),
+        ThreadPlace::decl(),
         SearchResults::decl(),
         UploadProgress::decl(),
         AppEvent::decl(),

@@ -143,6 +143,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::chat::presence,
             commands::chat::open_dm,
             commands::chat::open_thread,
+            commands::chat::thread_place,
             commands::chat::search,
             commands::chat::upload_path,
             commands::chat::upload_bytes,

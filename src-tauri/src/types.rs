@@ -70,6 +70,14 @@ pub struct ChannelView {
     pub muted_until: Option<i64>,
 }
 
+/// Where a thread lives: its root message's channel and id.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct ThreadPlace {
+    pub channel: String,
+    pub message_id: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(test, derive(TS))]
 pub struct ThreadOpened {

@@ -680,6 +680,8 @@ impl App {
 
 /// WebDriver's Enter key.
 pub const ENTER: &str = "\u{E007}";
+/// WebDriver's Escape key.
+pub const ESCAPE: &str = "\u{E00C}";
 /// WebDriver's Control key: held for the following keys until [`RELEASE_KEYS`].
 pub const CONTROL: &str = "\u{E009}";
 /// WebDriver's NULL key: releases the modifiers held so far.

@@ -326,6 +326,36 @@ async fn reactions_threads_and_search() {
     app.type_into("[data-testid=search-input]", "release").await;
     app.wait_text("[data-testid=search-hit]", "release").await;
     desktop.screenshot_app(&app, "search").await;
+
+    // A hit inside a thread opens the thread beside its channel. (Escape closes the search
+    // first; the thread panel is closed, and search opened again.)
+    app.type_into("[data-testid=search-input]", ESCAPE).await;
+    app.wait_until("[data-testid=search-input]", "the search closed", |els| {
+        els.is_empty()
+    })
+    .await;
+    app.click("aside[aria-label=Thread] button[aria-label=\"Close the thread\"]")
+        .await;
+    app.wait_until("aside[aria-label=Thread]", "the thread closed", |els| {
+        els.is_empty()
+    })
+    .await;
+    app.type_into(
+        "[data-testid=composer]",
+        &format!("{CONTROL}k{RELEASE_KEYS}"),
+    )
+    .await;
+    app.type_into("[data-testid=search-input]", "tests pass")
+        .await;
+    app.click("[data-testid=search-hit][data-channel^=\"thread#\"]")
+        .await;
+    app.wait_text(
+        "aside[aria-label=Thread] [data-testid=message-text]",
+        "Friday, if the tests pass",
+    )
+    .await;
+    app.wait_text("[data-testid=channel-title]", "general")
+        .await;
     app.quit().await;
 }
 

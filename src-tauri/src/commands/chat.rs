@@ -13,7 +13,7 @@ use super::AppRef;
 use crate::{
     error::CmdResult,
     state::AppState,
-    types::{AppError, ChannelView, SearchResults, ThreadOpened, UploadProgress},
+    types::{AppError, ChannelView, SearchResults, ThreadOpened, ThreadPlace, UploadProgress},
 };
 
 /// The most messages one history call returns.
@@ -375,6 +375,27 @@ pub async fn open_dm(state: AppRef<'_>, users: Vec<String>) -> CmdResult<Channel
     let info: ChannelInfo = parse(value["channel"].clone())?;
     follow(&state, &client, &info.name).await;
     Ok(info)
+}
+
+/// Where the thread `thread#<root id>` lives (a search hit or a notification in a thread): the
+/// root message's channel, from the cache.
+#[tauri::command]
+pub async fn thread_place(state: AppRef<'_>, channel: String) -> CmdResult<ThreadPlace> {
+    let client = state.client().await?;
+    let message_id: i64 = channel
+        .strip_prefix("thread#")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| AppError::invalid("not a thread channel (thread#<message id>)"))?;
+    match client.message_channel(message_id).await? {
+        Some(parent) => Ok(ThreadPlace {
+            channel: parent,
+            message_id,
+        }),
+        None => Err(AppError::new(
+            "not_cached",
+            "this thread's message is not on this computer yet: open its channel first",
+        )),
+    }
 }
 
 #[tauri::command]

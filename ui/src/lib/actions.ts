@@ -3,6 +3,7 @@ import { api, CommandError } from './api';
 import { get } from 'svelte/store';
 import { nav, showChannel } from './nav';
 import { chat } from './stores/chat.svelte';
+import { ui } from './stores/ui.svelte';
 
 /** A user-facing message for a failed command. */
 export function errorText(err: unknown): string {
@@ -91,3 +92,16 @@ export function markRead(channel: string, seq: number): void {
     });
   }, 500);
 }
+
+/** Shows a channel, or for a thread (`thread#<root id>`: a search hit, a notification) its
+ * channel with the thread open beside it. */
+export async function showChannelOrThread(channel: string): Promise<void> {
+  if (!channel.startsWith('thread#')) {
+    showChannel(channel);
+    return;
+  }
+  const place = await api.threadPlace(channel);
+  showChannel(place.channel);
+  ui.thread = { channel: place.channel, messageId: place.message_id };
+}
+

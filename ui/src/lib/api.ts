@@ -17,6 +17,7 @@ import type {
   SessionStatus,
   Settings,
   ThreadOpened,
+  ThreadPlace,
   UploadProgress,
   UserRef,
 } from './bindings';
@@ -99,6 +100,8 @@ export const api = {
   unmute: (channel: string) => call<void>('unmute', { channel }),
   presence: (channel: string) => call<PresenceEntry[]>('presence', { channel }),
   openDm: (users: string[]) => call<ChannelInfo>('open_dm', { users }),
+  /** Where `thread#<id>` lives (its root message's channel, from the cache). */
+  threadPlace: (channel: string) => call<ThreadPlace>('thread_place', { channel }),
   openThread: (channel: string, messageId: number) =>
     call<ThreadOpened>('open_thread', { channel, messageId }),
   /** The local cache first (instant, works offline), then the server when online. */

@@ -257,6 +257,8 @@ export type ThreadOpened = {
  */
 channel: string, root: Message, thread: ThreadSummary, };
 
+export type ThreadPlace = { channel: string, message_id: number, };
+
 export type ThreadSummary = { root_id: number, channel: string, reply_count: number, last_reply_at: string | null, 
 /**
  * Who replied, first repliers first.

@@ -1,6 +1,7 @@
 // Routes every push from the app (api.subscribe) to the stores.
 import type { AppEvent, ClientEvent, SessionStatus } from '../api';
 import { emitAppEvent } from '../events';
+import { showChannelOrThread } from '../actions';
 import { showChannel } from '../nav';
 import { chat } from './chat.svelte';
 import { session } from './session.svelte';
@@ -22,7 +23,8 @@ export function handleAppEvent(event: AppEvent): void {
       chat.activity(event.channel, event.head, event.unread);
       break;
     case 'navigate':
-      showChannel(event.channel);
+      // A notification for a thread reply opens the thread beside its channel.
+      showChannelOrThread(event.channel).catch(() => showChannel(event.channel));
       break;
     case 'settings':
       session.setSettings(event.settings);
