@@ -104,7 +104,10 @@ async fn edits_and_deletes_reach_caches_and_search() {
         .unwrap();
     assert_eq!(cached[0].thread.as_ref().unwrap().reply_count, 1);
     // Where the thread lives: the root's channel, from the cache (unknown ids: none).
-    assert_eq!(b.message_channel(id).await.unwrap().as_deref(), Some("team"));
+    assert_eq!(
+        b.message_channel(id).await.unwrap().as_deref(),
+        Some("team")
+    );
     assert_eq!(b.message_channel(id + 1000).await.unwrap(), None);
     // Server search finds what this cache never held (the thread reply).
     let hits = b.search_server("reply", None, 10).await.unwrap();
