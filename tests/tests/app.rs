@@ -214,6 +214,8 @@ async fn chat_offline_and_notifications() {
     app.click("[data-testid=new-channel-private]").await;
     app.click("[data-testid=create-channel]").await;
     app.wait_text("[data-testid=channel-title]", "secret").await;
+    app.wait_text("[data-testid=channel-start]", "a private channel")
+        .await;
     let refused = bob.run_failing(&["send", "secret", "let me in"]).await;
     assert!(!refused.is_empty());
     app.click("[data-testid=invite-button]").await;
