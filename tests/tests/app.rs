@@ -153,18 +153,18 @@ async fn chat_offline_and_notifications() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let shown = app
-        .wait_until(
-            "[data-testid=message][data-state=sent] [data-testid=message-text]",
-            "five sent messages",
-            |els| els.len() == 5,
-        )
-        .await;
-    let mut texts = Vec::new();
-    for e in shown {
-        texts.push(e.text().await.unwrap());
-    }
-    assert_eq!(texts, expected);
+    // Shown as sent, once each, in this order. (Compared inside the wait: the list may be
+    // re-rendered when the channel's backlog is synced, so elements found earlier can go stale.)
+    app.wait_until(
+        "[data-testid=message][data-state=sent] [data-testid=message-text]",
+        "the five messages shown as sent, in order",
+        |els| {
+            els.iter()
+                .map(|(t, _)| t.as_str())
+                .eq(expected.iter().copied())
+        },
+    )
+    .await;
     desktop.screenshot_app(&app, "back-online").await;
 
     // A mention from bob, while alice looks at another channel: a native notification.
