@@ -41,6 +41,7 @@ fn main() {
         "list_docs",
         "create_doc",
         "rename_doc",
+        "delete_doc",
         "open_doc",
         "doc_update",
         "doc_awareness",

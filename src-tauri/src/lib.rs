@@ -151,6 +151,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::docs::list_docs,
             commands::docs::create_doc,
             commands::docs::rename_doc,
+            commands::docs::delete_doc,
             commands::docs::open_doc,
             commands::docs::doc_update,
             commands::docs::doc_awareness,

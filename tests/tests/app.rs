@@ -588,6 +588,22 @@ async fn hosted_workspace_documents_and_comments() {
     let comments: serde_json::Value = doc_comments(&http, &url, &erin_token).await;
     assert_eq!(comments["comments"], serde_json::json!([]), "{comments}");
 
+    // Delete the document (dana created it): gone from the list and from the server.
+    app.click("[data-testid=delete-doc]").await;
+    app.click("[data-testid=confirm-delete-doc]").await;
+    app.wait_until("[data-testid=doc-item]", "no document left", |els| {
+        els.is_empty()
+    })
+    .await;
+    let status = http
+        .get(format!("{url}/api/docs/plan"))
+        .bearer_auth(&erin_token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+
     // Launched again (a second click on the launcher): the new process hands over to the
     // running app and exits; no second server starts on the same data.
     let server_data = desktop.home.path().join("data/app.parley.desktop/server");

@@ -143,6 +143,23 @@ pub async fn rename_doc(
     Ok(info)
 }
 
+/// Deletes a document for everyone (its content, versions and comments): a manager's right;
+/// the server answers `forbidden` otherwise. The replica here is closed first.
+#[tauri::command]
+pub async fn delete_doc(state: AppRef<'_>, name: String) -> CmdResult<()> {
+    let client = state.client().await?;
+    check_doc(&name)?;
+    state.docs.lock().await.remove(&name);
+    api(
+        &client,
+        reqwest::Method::DELETE,
+        &format!("/api/docs/{name}"),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Opens the replica of `name` and returns its whole state as one update; from then on
 /// remote updates, awareness and connection changes are pushed on `on_push`.
 #[tauri::command]

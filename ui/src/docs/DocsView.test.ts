@@ -64,6 +64,10 @@ function backend(): Backend {
         b.docs = b.docs.map((x) => (x.name === a.name ? d : x));
         return d;
       }
+      case 'delete_doc':
+        if (a.name === 'roadmap') throw { code: 'forbidden', message: 'only a manager can delete this document' };
+        b.docs = b.docs.filter((d) => d.name !== a.name);
+        return null;
       case 'list_comments':
         return [];
       case 'outbox':
@@ -170,6 +174,26 @@ describe('DocsView', () => {
     expect(document.querySelector('[data-testid=doc-item][data-doc="design"]')).toBeNull();
     await waitFor(() => expect(b.calls.some((c) => c.cmd === 'close_doc' && c.args.name === 'design')).toBe(true));
     await waitFor(() => expect(b.calls.some((c) => c.cmd === 'open_doc' && c.args.name === 'design-v2')).toBe(true));
+  });
+
+  it('deletes the open document after a confirmation, or says why not', async () => {
+    backend();
+    nav.update((n) => ({ ...n, view: 'docs', doc: 'design' }));
+    render(DocsView);
+    await waitFor(() => expect(screen.getByTestId('doc-title').textContent).toBe('Design notes'));
+    await fireEvent.click(screen.getByTestId('delete-doc'));
+    await fireEvent.click(screen.getByTestId('confirm-delete-doc'));
+    await waitFor(() => expect(get(nav).doc).toBeNull());
+    expect(document.querySelector('[data-testid=doc-item][data-doc="design"]')).toBeNull();
+    expect(document.querySelector('[data-testid=doc-item][data-doc="roadmap"]')).toBeTruthy();
+
+    // Not a manager of this one: the server's refusal is shown and the document stays.
+    nav.update((n) => ({ ...n, view: 'docs', doc: 'roadmap' }));
+    await waitFor(() => expect(screen.getByTestId('delete-doc')).toBeTruthy());
+    await fireEvent.click(screen.getByTestId('delete-doc'));
+    await fireEvent.click(screen.getByTestId('confirm-delete-doc'));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('only a manager can delete'));
+    expect(get(nav).doc).toBe('roadmap');
   });
 
   it('comments on a selection, shows it pending, then live from events', async () => {

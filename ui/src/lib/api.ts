@@ -130,6 +130,8 @@ export const api = {
     call<DocInfo>('create_doc', { name, title, channel }),
   renameDoc: (name: string, newName: string | null, title: string | null) =>
     call<DocInfo>('rename_doc', { name, newName, title }),
+  /** Deletes a document for everyone (a manager's right). */
+  deleteDoc: (name: string) => call<void>('delete_doc', { name }),
   /** Opens the local replica; resolves to its whole state (apply it to a fresh Y.Doc), then
    * pushes remote updates, other people's awareness and connection changes. */
   openDoc: async (name: string, onPush: (push: DocPush) => void) => {
