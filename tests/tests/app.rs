@@ -238,6 +238,9 @@ async fn chat_offline_and_notifications() {
     app.quit().await;
 }
 
+/// The texts of the messages in the open thread panel.
+const IN_THREAD: &str = "aside[aria-label=Thread] [data-testid=message-text]";
+
 /// A conversation beyond plain messages, with the CLI user: a reaction and a thread reply reach
 /// the app live, the thread opens beside the channel and its next reply appears there live (the
 /// app sends an open thread's messages one by one), and search finds a message.
@@ -283,40 +286,19 @@ async fn reactions_threads_and_search() {
     .await;
 
     // bob answers in a thread: the message shows the thread, which opens beside the channel.
-    bob.run(
-        &[
-            "thread",
-            "general",
-            &id,
-            "--reply",
-            "Friday, if the tests pass",
-        ],
-        None,
-    )
-    .await;
+    let reply = |text: &'static str| {
+        let (bob, id) = (&bob, id.clone());
+        async move {
+            bob.run(&["thread", "general", &id, "--reply", text], None)
+                .await;
+        }
+    };
+    reply("Friday, if the tests pass").await;
     app.click("[data-testid=message] .thread-link").await;
-    app.wait_text(
-        "aside[aria-label=Thread] [data-testid=message-text]",
-        "Friday, if the tests pass",
-    )
-    .await;
+    app.wait_text(IN_THREAD, "Friday, if the tests pass").await;
     // The next reply arrives live in the open thread.
-    bob.run(
-        &[
-            "thread",
-            "general",
-            &id,
-            "--reply",
-            "They pass: Friday it is",
-        ],
-        None,
-    )
-    .await;
-    app.wait_text(
-        "aside[aria-label=Thread] [data-testid=message-text]",
-        "They pass: Friday it is",
-    )
-    .await;
+    reply("They pass: Friday it is").await;
+    app.wait_text(IN_THREAD, "They pass: Friday it is").await;
     desktop.screenshot_app(&app, "thread").await;
 
     // Search (Ctrl+K) finds the channel's message.
@@ -351,11 +333,7 @@ async fn reactions_threads_and_search() {
         .await;
     app.click("[data-testid=search-hit][data-channel^=\"thread#\"]")
         .await;
-    app.wait_text(
-        "aside[aria-label=Thread] [data-testid=message-text]",
-        "Friday, if the tests pass",
-    )
-    .await;
+    app.wait_text(IN_THREAD, "Friday, if the tests pass").await;
     app.wait_text("[data-testid=channel-title]", "general")
         .await;
     app.quit().await;
