@@ -87,6 +87,18 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// No such attachment (or one this user may not download).
     AttachmentNotFound,
+    /// A per-user limit on how many of something one may create or keep (channels, documents,
+    /// direct messages, named versions...) is reached; the message names the setting.
+    LimitReached,
+    /// A search would take the server too long (e.g. a one-letter prefix over a large history);
+    /// type more of it.
+    QueryTooBroad,
+    /// Another request is using the same upload session right now; retry after it ends.
+    UploadConflict,
+    /// The request's `Host` is not one this server answers to (`server.allowed_hosts`).
+    HostNotAllowed,
+    /// The client's address already holds as many connections as the server allows one address.
+    TooManyConnections,
 }
 
 impl ErrorCode {
@@ -132,6 +144,11 @@ impl ErrorCode {
             Self::AttachmentTooLarge => "attachment_too_large",
             Self::QuotaExceeded => "quota_exceeded",
             Self::AttachmentNotFound => "attachment_not_found",
+            Self::LimitReached => "limit_reached",
+            Self::QueryTooBroad => "query_too_broad",
+            Self::UploadConflict => "upload_conflict",
+            Self::HostNotAllowed => "host_not_allowed",
+            Self::TooManyConnections => "too_many_connections",
         }
     }
 }

@@ -53,12 +53,15 @@ impl Error {
             | ErrorCode::AlreadyAuthenticated
             | ErrorCode::InvalidDocName
             | ErrorCode::InvalidComment
-            | ErrorCode::InvalidEmoji => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidEmoji
+            | ErrorCode::QueryTooBroad => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden
             | ErrorCode::NotMember
             | ErrorCode::RegistrationClosed
-            | ErrorCode::OriginNotAllowed => StatusCode::FORBIDDEN,
+            | ErrorCode::OriginNotAllowed
+            | ErrorCode::LimitReached
+            | ErrorCode::HostNotAllowed => StatusCode::FORBIDDEN,
             ErrorCode::ChannelNotFound
             | ErrorCode::UserNotFound
             | ErrorCode::DocNotFound
@@ -72,8 +75,11 @@ impl Error {
             ErrorCode::ChannelExists
             | ErrorCode::UserExists
             | ErrorCode::ChannelFull
-            | ErrorCode::DocExists => StatusCode::CONFLICT,
-            ErrorCode::ChannelLimit | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            | ErrorCode::DocExists
+            | ErrorCode::UploadConflict => StatusCode::CONFLICT,
+            ErrorCode::ChannelLimit | ErrorCode::RateLimited | ErrorCode::TooManyConnections => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ErrorCode::ServerBusy | ErrorCode::ShuttingDown | ErrorCode::RealtimeDisabled => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
