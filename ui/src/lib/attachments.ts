@@ -11,7 +11,14 @@ function toBytes(data: unknown): Uint8Array<ArrayBuffer> {
   return new Uint8Array(0);
 }
 
-/** An attachment (or its 320 px PNG thumbnail) as a Blob of type `mime`. */
+/** The type a Blob of an attachment gets: a raster image the webview may show keeps its type;
+ * anything else (HTML, SVG, PDF, text…) is `application/octet-stream`, so the webview never
+ * renders or runs it, only saves it. */
+export function blobType(mime: string): string {
+  return isPreviewable(mime) ? mime.toLowerCase() : 'application/octet-stream';
+}
+
+/** An attachment (or its 320 px PNG thumbnail) as a Blob ({@link blobType}). */
 export function attachmentBlob(id: number, thumbnail: boolean, mime: string): Promise<Blob> {
   const key = `${id}:${thumbnail ? 't' : 'f'}`;
   const hit = cache.get(key);
@@ -22,7 +29,7 @@ export function attachmentBlob(id: number, thumbnail: boolean, mime: string): Pr
   }
   const p = api
     .attachment(id, thumbnail)
-    .then((data) => new Blob([toBytes(data)], { type: thumbnail ? 'image/png' : mime }));
+    .then((data) => new Blob([toBytes(data)], { type: thumbnail ? 'image/png' : blobType(mime) }));
   p.catch(() => cache.delete(key));
   cache.set(key, p);
   if (cache.size > MAX) {

@@ -50,9 +50,20 @@ export function formatSize(bytes: number): string {
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[i]}`;
 }
 
+/** The name a person chose for themselves (trimmed), or null when it is empty or the same as
+ * their user name. */
+export function chosenName(user: UserRef | null | undefined): string | null {
+  const chosen = user?.display_name?.trim() ?? '';
+  return chosen !== '' && chosen !== user?.name ? chosen : null;
+}
+
+/** Who someone is, as the UI writes it everywhere: the display name with the user name beside
+ * it when they differ ("Alice Smith (@alice)"), else the user name. Display names are not
+ * unique, so a newcomer calling themselves "alice" shows as "alice (@mallory)". */
 export function displayName(user: UserRef | null | undefined): string {
   if (user == null) return '';
-  return user.display_name != null && user.display_name !== '' ? user.display_name : user.name;
+  const chosen = chosenName(user);
+  return chosen == null ? user.name : `${chosen} (@${user.name})`;
 }
 
 /** "alice is typing…", "alice and bob are typing…", "alice, bob and 2 others are typing…". */

@@ -2,6 +2,7 @@
 // window of messages (a Timeline), the outbox, typing, presence and read receipts. Every
 // client event goes through `ChatStore.apply`, the one reducer (tested on its own).
 import { api } from '../api';
+import { displayName } from '../format';
 import type {
   ChannelView,
   ClientEvent,
@@ -448,7 +449,7 @@ export class ChatStore {
     if (here == null) return [];
     return Object.values(here)
       .filter((t) => t.until > now)
-      .map((t) => t.user.display_name ?? t.user.name);
+      .map((t) => displayName(t.user));
   }
 
   /** Drops expired typing entries; true when something changed. */
