@@ -44,7 +44,7 @@ pub fn save(server: &str, user: &str, token: &str, fallback_dir: &Path) -> std::
             let _ = entry.delete_credential();
         }
     }
-    std::fs::create_dir_all(fallback_dir)?;
+    crate::files::private_dir(fallback_dir)?;
     let path = file_for(fallback_dir, server, user);
     write_private(&path, token)?;
     Ok(Stored::File(path))

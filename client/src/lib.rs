@@ -12,6 +12,7 @@
 mod conn;
 pub mod credentials;
 pub mod docs;
+pub mod files;
 mod outbox;
 pub mod store;
 
@@ -48,6 +49,18 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Http(String),
+    /// A document replica stopped for good ([`docs::DocGone`]).
+    #[error("{}", gone_message(.doc, *.reason))]
+    DocGone { doc: String, reason: docs::DocGone },
+}
+
+fn gone_message(doc: &str, reason: docs::DocGone) -> String {
+    match reason {
+        docs::DocGone::Deleted => {
+            format!("document {doc} was deleted on the server; its local copy was removed")
+        }
+        docs::DocGone::Forbidden => format!("you no longer have access to document {doc}"),
+    }
 }
 
 impl From<rusqlite::Error> for Error {

@@ -112,6 +112,14 @@ const MIGRATIONS: &[&str] = &[
         size      INTEGER NOT NULL
     );
 "#,
+    // 5: the document (server id) each replica belongs to, learnt on its first connection.
+    // A replica is bound to that identity, never to its name alone.
+    r#"
+    CREATE TABLE doc_ids (
+        doc TEXT PRIMARY KEY,
+        id  INTEGER NOT NULL
+    );
+"#,
 ];
 
 /// A message as the cache holds it.
@@ -146,6 +154,13 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// SQLite's `<db>-wal` / `<db>-shm` next to `path`.
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
@@ -155,9 +170,21 @@ impl Store {
     /// Opens (creating it) the cache at `path`; SQLite keeps at most `memory_kib` KiB of its
     /// pages in memory (the OS page cache holds the rest).
     pub fn open(path: &Path, memory_kib: u32) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+        // The cache holds private messages and documents: owner only (SQLite gives its WAL
+        // and shared-memory files the database file's mode).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::files::private_dir(dir)
                 .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        for file in [
+            path.to_owned(),
+            sidecar(path, "-wal"),
+            sidecar(path, "-shm"),
+        ] {
+            if file == path || file.exists() {
+                crate::files::private_file(&file)
+                    .map_err(|e| Error::Storage(format!("{}: {e}", file.display())))?;
+            }
         }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -746,6 +773,55 @@ pub fn doc_updates(conn: &Connection, doc: &str) -> Result<Vec<Vec<u8>>> {
 pub fn doc_append(conn: &Connection, doc: &str, update: &[u8]) -> Result<()> {
     conn.prepare_cached("INSERT INTO doc_updates (doc, data) VALUES (?1, ?2)")?
         .execute(params![doc, update])?;
+    Ok(())
+}
+
+/// The server id the replica of `doc` is bound to (None: not learnt yet).
+pub fn doc_id(conn: &Connection, doc: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM doc_ids WHERE doc = ?1")?
+        .query_row([doc], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_doc_id(conn: &Connection, doc: &str, id: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO doc_ids (doc, id) VALUES (?1, ?2)
+         ON CONFLICT(doc) DO UPDATE SET id = excluded.id",
+    )?
+    .execute(params![doc, id])?;
+    Ok(())
+}
+
+/// Drops everything cached for the replica of `doc` (its updates, comments and binding), and
+/// fails the comments still queued for it with `code`: the document is gone, and nothing of it
+/// may ever reach a document that takes its name later.
+pub fn doc_forget(conn: &mut Connection, doc: &str, code: &str, reason: &str) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM doc_updates WHERE doc = ?1", [doc])?;
+    tx.execute("DELETE FROM comments WHERE doc = ?1", [doc])?;
+    tx.execute("DELETE FROM doc_ids WHERE doc = ?1", [doc])?;
+    tx.execute(
+        "UPDATE outbox SET state = 'failed', error_code = ?2, error = ?3
+         WHERE kind = 'comment' AND target = ?1 AND state = 'pending'",
+        params![doc, code, reason],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Moves the replica of a renamed document to its new name (anything cached under the new
+/// name belonged to another document and goes).
+pub fn doc_rename(conn: &mut Connection, old: &str, new: &str) -> Result<()> {
+    let tx = conn.transaction()?;
+    for table in ["doc_updates", "comments", "doc_ids"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE doc = ?1"), [new])?;
+        tx.execute(
+            &format!("UPDATE {table} SET doc = ?2 WHERE doc = ?1"),
+            params![old, new],
+        )?;
+    }
+    tx.commit()?;
     Ok(())
 }
 

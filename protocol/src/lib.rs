@@ -10,6 +10,7 @@
 mod doc;
 mod error;
 mod event;
+pub mod names;
 mod reply;
 mod request;
 
@@ -31,6 +32,15 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The header a client may use to state its protocol version at the upgrade.
 pub const PROTOCOL_HEADER: &str = "parley-protocol";
+
+/// `/docs/{name}` upgrades: the response header that tells the client which document (its `id`)
+/// the connection opened, so it can bind its replica to that identity.
+pub const DOC_ID_HEADER: &str = "parley-doc-id";
+
+/// `/docs/{name}?doc_id=N`: the query parameter with which a client states which document it
+/// expects under that name. The server then never creates a document for the connection and
+/// refuses it (404 `doc_not_found`) unless `name` is document `N`'s current name.
+pub const DOC_ID_PARAM: &str = "doc_id";
 
 /// WebSocket close codes Parley uses besides the standard ones (1000 normal, 1001 server going
 /// away, 1002 protocol error, 1007 text frame not UTF-8, 1009 frame too big, 1011 internal error).

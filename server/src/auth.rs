@@ -17,7 +17,7 @@ use crate::{
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 1024;
-pub const MAX_USER_NAME_LEN: usize = 40;
+pub const MAX_USER_NAME_LEN: usize = parley_protocol::names::USER_NAME_MAX_LEN;
 
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes). Slow on purpose:
 /// call it off the async threads.
@@ -58,25 +58,14 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.trim().as_bytes()).to_vec()
 }
 
+/// The rule lives in `parley_protocol::names`, shared with the clients and the app's UI.
 pub fn validate_user_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_USER_NAME_LEN
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok {
+    if parley_protocol::names::is_valid_user_name(name) {
         Ok(())
     } else {
         Err(Error::new(
             ErrorCode::InvalidUser,
-            format!(
-                "user names are 1 to {MAX_USER_NAME_LEN} letters, digits, '-', '_' or '.', \
-                 starting with a letter or digit"
-            ),
+            parley_protocol::names::user_name_rule(),
         ))
     }
 }

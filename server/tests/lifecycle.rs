@@ -229,3 +229,45 @@ async fn sigkill_loses_no_acknowledged_message() {
         .await;
     assert_eq!(page["messages"].as_array().unwrap().len(), 300);
 }
+
+/// The data directory holds every message, document and token hash: the server creates it
+/// readable by its own user only, and tightens one that is open to others.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = tmp.path().join("new").join("data");
+    let add = |data: &std::path::Path, name: &str| {
+        let mut child = Command::new(binary())
+            .arg("--data")
+            .arg(data)
+            .args(["user", "add", name, "--password-stdin"])
+            .env("PARLEY_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"correct horse\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    add(&data, "alice");
+    assert_eq!(mode(&data), 0o700);
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    add(&data, "bob");
+    assert_eq!(mode(&data), 0o700, "an existing directory is tightened");
+}

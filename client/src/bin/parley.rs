@@ -249,6 +249,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Logout => logout(&paths, &out).await,
         command => {
             let (session, token) = signed_in(&paths)?;
+            parley_client::files::private_dir(&paths.data)?;
             let cache = paths.cache(&session.server, &session.user);
             let client = Client::start(ClientConfig::new(&session.server, &token, cache))?;
             let online = connect(&client, &out, cli.connect_timeout).await?;
@@ -341,7 +342,7 @@ async fn login(paths: &Paths, out: &Out, url: &str, user: &str, password: &str) 
     let token = body["token"].as_str().context("no token in the answer")?;
     let name = body["user"]["name"].as_str().unwrap_or(user).to_owned();
     let stored = credentials::save(&server, &name, token, &paths.config)?;
-    std::fs::create_dir_all(&paths.config)?;
+    parley_client::files::private_dir(&paths.config)?;
     std::fs::write(
         paths.session_file(),
         serde_json::to_string(&Session {
@@ -748,11 +749,16 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
         Command::Doc { command } => match command {
             DocCommand::Cat { doc } => {
                 let replica = client.open_doc(&doc).await?;
-                if online && replica.flush(Duration::from_secs(10)).await.is_err() {
-                    out.note(
-                        json!({"kind": "offline"}),
-                        "(the document could not be synced; showing the local copy)",
-                    );
+                if online {
+                    match replica.flush(Duration::from_secs(10)).await {
+                        // Deleted (its copy is gone) or no access: nothing to show.
+                        Err(err @ parley_client::Error::DocGone { .. }) => return Err(err.into()),
+                        Err(_) => out.note(
+                            json!({"kind": "offline"}),
+                            "(the document could not be synced; showing the local copy)",
+                        ),
+                        Ok(()) => {}
+                    }
                 }
                 let text = replica.text("content");
                 out.line(json!({"kind": "doc", "doc": doc, "text": text}), || {
@@ -762,7 +768,11 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
             DocCommand::Append { doc, text } => {
                 let replica = client.open_doc(&doc).await?;
                 if online {
-                    let _ = replica.flush(Duration::from_secs(10)).await;
+                    if let Err(err @ parley_client::Error::DocGone { .. }) =
+                        replica.flush(Duration::from_secs(10)).await
+                    {
+                        return Err(err.into());
+                    }
                 }
                 replica.append_text("content", &text).await?;
                 let synced = online && replica.flush(Duration::from_secs(10)).await.is_ok();

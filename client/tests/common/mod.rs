@@ -37,7 +37,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} not built (cargo build --workspace)",
+        "{} is not built: run ./scripts/test.sh, or `cargo build --workspace --bins` (the same \
+         profile as the tests)",
         path.display()
     );
     path
@@ -276,4 +277,63 @@ pub async fn parley(home: &Path, args: &[&str], stdin: Option<&str>) -> (bool, S
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// A TCP proxy that records the head (request line and headers) of every request that
+/// passes through it.
+pub struct RecordingProxy {
+    pub port: u16,
+    heads: Arc<Mutex<Vec<String>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl RecordingProxy {
+    pub async fn start(upstream: u16) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&heads);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                        return;
+                    };
+                    // The first read holds the request's head (clients send it in one write).
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let Ok(n) = inbound.read(&mut buf).await else {
+                        return;
+                    };
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+                    seen.lock().unwrap().push(head);
+                    if outbound.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+            }
+        });
+        Self {
+            port,
+            heads,
+            accept,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+impl Drop for RecordingProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
 }

@@ -48,36 +48,64 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/docs/{name}/comments/{id}/reopen", post(reopen))
 }
 
+/// `/docs/{name}?doc_id=N`: the document the client expects under `name` (the upgrade's other
+/// parameters, `v` and `token`, are read by `prepare_upgrade`).
+#[derive(Deserialize)]
+struct DocIdQuery {
+    doc_id: Option<String>,
+}
+
 /// The y-websocket endpoint. Checks everything before upgrading, so a refused client gets an
 /// HTTP status with a JSON error body: 401 without a valid token, 403/404 without access,
-/// and the same origin, version and connection-limit answers as `/ws`.
+/// and the same origin, version and connection-limit answers as `/ws`. A client that names the
+/// document it expects (`doc_id`) is connected to that document only, never to another one
+/// that took its name, and never creates one; the answer says which document opened
+/// (`Parley-Doc-Id`), so a client learns the identity on its first connection.
 async fn upgrade(
     State(state): AppRef,
     Path(name): Path<String>,
     headers: HeaderMap,
     Query(query): Query<UpgradeQuery>,
+    Query(expected): Query<DocIdQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let prepared = async {
+        let expected = match expected.doc_id.as_deref().map(str::trim) {
+            None => None,
+            Some(id) => Some(id.parse::<i64>().map_err(|_| {
+                Error::new(
+                    parley_protocol::ErrorCode::InvalidRequest,
+                    format!("doc_id must be a document id, not {id:?}"),
+                )
+            })?),
+        };
         let (auth, permit) = prepare_upgrade(&state, &headers, query).await?;
         let auth = auth.ok_or_else(Error::unauthenticated)?;
         // The role is decided now: access changes after this instant close the connection.
         let decided = std::time::Instant::now();
-        let (doc, role) = state.doc_for_connection(&name, &auth.user).await?;
+        let (doc, role) = state
+            .doc_for_connection(&name, &auth.user, expected)
+            .await?;
         Ok::<_, Error>((auth, doc.id, (role, decided), permit))
     };
     match prepared.await {
         Ok((auth, doc_id, role, permit)) => {
             let c = &state.config;
             let max = c.documents.max_update_size as usize + 64;
-            ws.max_frame_size(max)
+            let mut response = ws
+                .max_frame_size(max)
                 .max_message_size(max)
                 .read_buffer_size(c.websocket.read_buffer_size as usize)
                 .write_buffer_size(c.websocket.write_buffer_size as usize)
                 .on_upgrade(move |socket| {
                     tokio::spawn(super::conn::run(state, socket, auth, doc_id, role, permit));
                     std::future::ready(())
-                })
+                });
+            response.headers_mut().insert(
+                parley_protocol::DOC_ID_HEADER,
+                axum::http::HeaderValue::from(doc_id),
+            );
+            response
         }
         Err(err) => err.into_response(),
     }

@@ -481,12 +481,33 @@ impl AppState {
     }
 
     /// The document a `/docs/{name}` connection opens, created when it does not exist and the
-    /// user may create documents (so stock Yjs clients need no extra call).
+    /// user may create documents (so stock Yjs clients need no extra call). With `expected`
+    /// (the client's `doc_id`), only that document, under its current name, and nothing is
+    /// created: a replica of a deleted or renamed document must never be written into another
+    /// document that has its name now.
     pub async fn doc_for_connection(
         &self,
         name: &str,
         user: &UserRecord,
+        expected: Option<i64>,
     ) -> Result<(Arc<DocEntry>, DocRole)> {
+        if let Some(id) = expected {
+            let moved = || {
+                Error::new(
+                    ErrorCode::DocNotFound,
+                    format!("document {id} is not named {name:?} (it was deleted or renamed)"),
+                )
+            };
+            if self.docs.by_name(name).is_none_or(|doc| doc.id != id) {
+                return Err(moved());
+            }
+            let (doc, role) = self.doc_access(name, user, DocRole::Viewer)?;
+            // Renamed or deleted and reused between the two lookups.
+            if doc.id != id {
+                return Err(moved());
+            }
+            return Ok((doc, role));
+        }
         if self.docs.by_name(name).is_none() {
             if self.docs.is_retired(name) {
                 return Err(Error::new(

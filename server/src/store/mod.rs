@@ -86,12 +86,7 @@ pub fn open(
     config: &StorageConfig,
     publisher: Publisher,
 ) -> Result<(Store, std::thread::JoinHandle<()>)> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::internal(format_args!(
-            "cannot create data directory {}: {e}",
-            dir.display()
-        ))
-    })?;
+    create_private_dir(dir)?;
     let path = dir.join("parley.db");
     let mut conn = open_connection(&path, false)?;
     migrations::run(&mut conn)?;
@@ -169,15 +164,35 @@ impl Checkpointer {
     }
 }
 
-/// Opens the database for the admin subcommands (no writer thread: they run one statement at a
-/// time and SQLite's own locking keeps them safe beside a running server).
-pub fn open_admin(dir: &Path) -> Result<Connection> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+/// Creates the data directory readable by the server's user only (it holds every message,
+/// document, attachment and token hash), and tightens an existing one to 0700.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let failed = |e: std::io::Error| {
         Error::internal(format_args!(
             "cannot create data directory {}: {e}",
             dir.display()
         ))
-    })?;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(failed)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir).map_err(failed)
+    }
+}
+
+/// Opens the database for the admin subcommands (no writer thread: they run one statement at a
+/// time and SQLite's own locking keeps them safe beside a running server).
+pub fn open_admin(dir: &Path) -> Result<Connection> {
+    create_private_dir(dir)?;
     let mut conn = open_connection(&dir.join("parley.db"), false)?;
     migrations::run(&mut conn)?;
     Ok(conn)
