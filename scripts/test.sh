@@ -28,5 +28,11 @@ echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every binary a test runs, built before the tests: nextest builds test executables and the
+# binaries of their own package only, while the end-to-end tests run parley-app, parley-server
+# (which the app hosts from the same directory), the parley CLI and the test helpers
+# (keyring-probe) of other packages. parley-app embeds ui/dist, built above.
+echo "==> build: every binary the tests run"
+cargo build --workspace --bins --locked
 echo "==> tests"
 cargo nextest run --workspace --locked "$@"

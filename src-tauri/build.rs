@@ -13,6 +13,7 @@ fn main() {
         "sign_in",
         "sign_out",
         "leave_workspace",
+        "add_person",
         "list_channels",
         "create_channel",
         "join_channel",

@@ -23,6 +23,7 @@ fn declarations() -> Vec<String> {
         UploadProgress::decl(),
         AppEvent::decl(),
         DocPush::decl(),
+        parley_client::docs::DocGone::decl(),
         Settings::decl(),
         ClientEvent::decl(),
         ConnectionState::decl(),
@@ -68,6 +69,41 @@ fn render() -> String {
     out.truncate(out.trim_end().len());
     out.push('\n');
     out
+}
+
+/// `ui/src/lib/rules.ts`: the rules for names people type, from `parley_protocol::names`, so
+/// the UI checks a name exactly as the server will.
+fn render_rules() -> String {
+    use parley_protocol::names;
+    let json = |v: &str| serde_json::to_string(v).unwrap_or_default();
+    format!(
+        "// Generated from parley_protocol::names by `PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-app bindings`.\n\
+         // Do not edit: change the rule in the protocol crate and regenerate.\n\n\
+         /** The longest user name. */\n\
+         export const USER_NAME_MAX_LENGTH = {};\n\n\
+         /** What a user name may be (the whole name must match). */\n\
+         export const USER_NAME_PATTERN = new RegExp({});\n\n\
+         /** The rule, said for people. */\n\
+         export const USER_NAME_RULE = {};\n",
+        names::USER_NAME_MAX_LEN,
+        json(&names::user_name_pattern()),
+        json(&names::user_name_rule()),
+    )
+}
+
+#[test]
+fn bindings_rules_are_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/rules.ts");
+    let want = render_rules();
+    if std::env::var_os("PARLEY_UPDATE_BINDINGS").is_some() {
+        std::fs::write(&path, &want).expect("write rules.ts");
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "ui/src/lib/rules.ts is stale: run PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-app bindings"
+    );
 }
 
 #[test]

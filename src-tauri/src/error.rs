@@ -37,6 +37,10 @@ impl From<parley_client::Error> for AppError {
             E::Storage(_) => "storage",
             E::Invalid(_) => "invalid",
             E::Http(_) => "server_unreachable",
+            E::DocGone { reason, .. } => match reason {
+                parley_client::docs::DocGone::Deleted => "doc_not_found",
+                parley_client::docs::DocGone::Forbidden => "forbidden",
+            },
         };
         Self::new(code, err.to_string())
     }

@@ -5,6 +5,7 @@
 //! server ([`host`]).
 
 pub mod activity;
+pub mod chosen;
 pub mod commands;
 mod error;
 pub mod host;
@@ -74,6 +75,30 @@ fn prefer_cpu_rendering_without_gpu() {
     }
 }
 
+/// SIGTERM (a logout or shutdown ends the session's programs so) and SIGINT quit the app the
+/// way closing its window does: the exit handler stops the client and the hosted server
+/// cleanly before the process ends, instead of leaving the server running on its own.
+async fn quit_on_signal(app: tauri::AppHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot watch for SIGTERM and SIGINT");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: quitting"),
+            _ = int.recv() => tracing::info!("SIGINT: quitting"),
+        }
+        app.exit(0);
+    }
+    #[cfg(not(unix))]
+    drop(app);
+}
+
 /// The app on a given builder (tests can pass a mock runtime's builder).
 pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<tauri::Wry>> {
     builder
@@ -93,6 +118,13 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
                 config: app.path().app_config_dir()?,
                 data: app.path().app_data_dir()?,
             };
+            // The app's files (caches of private conversations, a hosted workspace's whole
+            // data) are its user's alone: owner-only directories, tightened if they exist.
+            for dir in [&paths.config, &paths.data] {
+                if let Err(err) = parley_client::files::private_dir(dir) {
+                    tracing::warn!(dir = %dir.display(), %err, "cannot make the directory private");
+                }
+            }
             let settings = commands::settings::load(&paths.settings_file());
             app.manage(Arc::new(AppState::new(paths, settings)));
             if let Err(err) = tray::create(&handle) {
@@ -101,16 +133,27 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             }
             if let Some(window) = app.get_webview_window("main") {
                 let h = handle.clone();
-                window.on_window_event(move |event| {
-                    if let WindowEvent::Focused(focused) = event {
+                window.on_window_event(move |event| match event {
+                    WindowEvent::Focused(focused) => {
                         if let Some(state) = h.try_state::<Arc<AppState>>() {
                             if let Ok(mut attention) = state.attention.lock() {
                                 attention.window_focused = *focused;
                             }
                         }
                     }
+                    // The window system's word for what the user dropped (upload_path reads
+                    // only these).
+                    WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) => {
+                        if let Some(state) = h.try_state::<Arc<AppState>>() {
+                            if let Ok(mut chosen) = state.chosen.lock() {
+                                chosen.chose(paths, std::time::Instant::now());
+                            }
+                        }
+                    }
+                    _ => {}
                 });
             }
+            tauri::async_runtime::spawn(quit_on_signal(handle.clone()));
             tauri::async_runtime::spawn(session::restore(handle));
             Ok(())
         })
@@ -123,6 +166,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::session::sign_in,
             commands::session::sign_out,
             commands::session::leave_workspace,
+            commands::session::add_person,
             commands::chat::list_channels,
             commands::chat::create_channel,
             commands::chat::join_channel,

@@ -106,13 +106,34 @@ fn mentions_me(message: &Message, me: &str) -> bool {
     })
 }
 
-fn display(message: &Message) -> String {
-    message
-        .author
-        .display_name
-        .clone()
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| message.author.name.clone())
+/// Who wrote it: the display name, with the user name beside it whenever they differ, so a
+/// newcomer who calls themselves "alice" shows as `alice (@mallory)` and cannot pass for
+/// @alice.
+pub fn display(message: &Message) -> String {
+    let name = &message.author.name;
+    match message.author.display_name.as_deref().map(str::trim) {
+        Some(display) if !display.is_empty() && display != name => {
+            format!("{display} (@{name})")
+        }
+        _ => name.clone(),
+    }
+}
+
+/// Notification bodies are freedesktop markup (a small HTML subset): escape what a message
+/// says, so `<b>` or `&` shows as written and cannot format, link or break the body.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn excerpt(text: &str) -> String {
@@ -134,8 +155,9 @@ pub fn show(app: &AppHandle, state: &Arc<AppState>, notice: Notice) {
         let mut notification = notify_rust::Notification::new();
         notification
             .appname("Parley")
+            // The summary is plain text in the specification; the body is markup.
             .summary(&notice.title)
-            .body(&notice.body)
+            .body(&escape_markup(&notice.body))
             .icon("parley-app")
             .hint(notify_rust::Hint::Category("im.received".into()))
             .action("default", "Open");
@@ -264,6 +286,44 @@ mod tests {
             message: message("general", "bob", "old", 1_000_000 - FRESH_MS - 1),
         };
         assert!(decide(&old, &cx(&s, false, None)).is_none());
+    }
+
+    #[test]
+    fn bodies_are_escaped_for_markup() {
+        assert_eq!(
+            escape_markup(r#"<b>bold</b> & <a href="x">'l'</a>"#),
+            "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;a href=&quot;x&quot;&gt;&#39;l&#39;&lt;/a&gt;"
+        );
+        assert_eq!(escape_markup("plain, é 👍"), "plain, é 👍");
+    }
+
+    #[test]
+    fn titles_show_the_user_name_beside_a_different_display_name() {
+        let s = Settings::default();
+        let mut m = message("general", "mallory", "hi @me", 1_000_000);
+        m.author.display_name = Some("alice".into());
+        let n = decide(
+            &ClientEvent::Mention {
+                message: Box::new(m.clone()),
+                muted: false,
+            },
+            &cx(&s, false, None),
+        )
+        .unwrap();
+        assert_eq!(n.title, "alice (@mallory) mentioned you in #general");
+        m.channel = "dm:1,2".into();
+        m.text = "psst".into();
+        let n = decide(
+            &ClientEvent::Message { message: m.clone() },
+            &cx(&s, false, None),
+        )
+        .unwrap();
+        assert_eq!(n.title, "alice (@mallory) (direct message)");
+        // The same name twice, or none: the user name alone.
+        m.author.display_name = Some("mallory".into());
+        assert_eq!(display(&m), "mallory");
+        m.author.display_name = None;
+        assert_eq!(display(&m), "mallory");
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub async fn push_status(state: &AppState) {
 pub fn save_workspace(state: &AppState, file: &WorkspaceFile) -> CmdResult<()> {
     let path = state.paths.workspace_file();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+        parley_client::files::private_dir(dir).map_err(AppError::internal)?;
     }
     let json = serde_json::to_string_pretty(file).map_err(AppError::internal)?;
     std::fs::write(&path, json).map_err(|e| AppError::new("storage", e.to_string()))
@@ -194,7 +194,7 @@ pub async fn start_client(
     token: &str,
     user: &UserRef,
 ) -> CmdResult<()> {
-    std::fs::create_dir_all(state.paths.cache_dir()).map_err(AppError::internal)?;
+    parley_client::files::private_dir(&state.paths.cache_dir()).map_err(AppError::internal)?;
     let config = ClientConfig::new(server, token, cache_path(state, server, &user.name));
     let client = Client::start(config)?;
     if let Ok(mut attention) = state.attention.lock() {

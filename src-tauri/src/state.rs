@@ -90,6 +90,8 @@ pub struct AppState {
     pub pending_notifications: Arc<std::sync::atomic::AtomicUsize>,
     /// True once the launch-time restore (hosted server, keyring sign-in) is done.
     pub restored: tokio::sync::watch::Sender<bool>,
+    /// Files dropped on the window: the only paths `upload_path` reads.
+    pub chosen: Mutex<crate::chosen::ChosenPaths>,
 }
 
 impl AppState {
@@ -105,6 +107,7 @@ impl AppState {
             docs: tokio::sync::Mutex::new(HashMap::new()),
             pending_notifications: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             restored: tokio::sync::watch::channel(false).0,
+            chosen: Mutex::new(crate::chosen::ChosenPaths::default()),
         }
     }
 

@@ -138,6 +138,13 @@ pub enum DocPush {
     Awareness { update: Vec<u8> },
     /// The replica's sync connection came up or went down.
     Connected { connected: bool },
+    /// The document was renamed: the replica follows it (by id) under `name`.
+    Renamed { name: String },
+    /// The replica stopped for good: the document was deleted (its local copy is gone) or
+    /// access to it was lost. The editor stops sending.
+    Gone {
+        reason: parley_client::docs::DocGone,
+    },
 }
 
 /// The user's preferences, kept in the app's config directory.

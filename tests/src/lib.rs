@@ -24,7 +24,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     let path = target_profile_dir().join(name);
     assert!(
         path.exists(),
-        "{} is not built: run `cargo build --workspace` first",
+        "{} is not built: run ./scripts/test.sh, or build it yourself with `(cd ui && npm run build)` \
+         then `cargo build --workspace --bins` (the same profile as the tests)",
         path.display()
     );
     path

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use parley_tests::*;
+use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -188,6 +189,46 @@ async fn chat_offline_and_notifications() {
     app.wait_for("[data-testid=channel-item][data-channel=general] [data-testid=unread-badge]")
         .await;
     desktop.screenshot_app(&app, "mention").await;
+
+    // A newcomer who calls themselves "Alice": the notification and the message row show who
+    // it is (@mallory), and the text is escaped for the notification's markup body.
+    let (status, body) = server
+        .post(
+            "/api/register",
+            None,
+            json!({"name": "mallory", "password": PASSWORD, "display_name": "Alice"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mallory = Cli::new();
+    mallory
+        .run(
+            &[
+                "login",
+                &server.url,
+                "--user",
+                "mallory",
+                "--password-stdin",
+            ],
+            Some(PASSWORD),
+        )
+        .await;
+    mallory.run(&["join", "general"], None).await;
+    mallory
+        .run(
+            &["send", "general", "@alice <b>urgent</b> & <i>now</i>"],
+            None,
+        )
+        .await;
+    let seen = notifications
+        .wait_for("Alice (@mallory) mentioned you in #general", TIMEOUT)
+        .await;
+    assert!(
+        seen.contains("&lt;b&gt;urgent&lt;/b&gt; &amp; &lt;i&gt;now&lt;/i&gt;"),
+        "the body is not escaped markup: {seen}"
+    );
+    assert!(!seen.contains("<b>urgent</b>"), "{seen}");
+
     // Clicking it (dunst's default action) brings the window to #general.
     let clicked = desktop.command("dunstctl").arg("action").status().unwrap();
     assert!(clicked.success());
@@ -195,6 +236,27 @@ async fn chat_offline_and_notifications() {
         .await;
     app.wait_text("[data-testid=message-text]", "can you look at this?")
         .await;
+    let author = app
+        .wait_text("[data-testid=message-author]", "@mallory")
+        .await;
+    assert!(author.text().await.unwrap().contains("Alice"));
+    desktop.screenshot_app(&app, "impersonation-visible").await;
+
+    // The webview cannot name a file for the app to upload: only dropped files are read.
+    let secret = desktop.home.path().join("secret.txt");
+    std::fs::write(&secret, "private key material").unwrap();
+    let refused = app
+        .client
+        .execute_async(
+            r#"const [path, done] = arguments;
+               window.__TAURI_INTERNALS__
+                 .invoke('upload_path', { path, onProgress: '__CHANNEL__:1' })
+                 .then((id) => done({ ok: id }), (err) => done({ err }));"#,
+            vec![json!(secret.to_string_lossy())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused["err"]["code"], "path_not_chosen", "{refused}");
 
     // A link in a message opens in the system's browser; the app stays where it was.
     let link = "https://example.com/parley/spec?v=2";
@@ -408,10 +470,60 @@ async fn hosted_workspace_documents_and_comments() {
         .join("data/app.parley.desktop/server")
         .is_dir());
 
-    // A second person joins the hosted workspace with parley-client.
+    // The hosted server is private: its data directory is its user's alone, and so are the
+    // app's own directories.
+    let server_data = desktop.home.path().join("data/app.parley.desktop/server");
+    for dir in [
+        server_data.clone(),
+        desktop.home.path().join("data/app.parley.desktop"),
+        desktop.home.path().join("config/app.parley.desktop"),
+        desktop.home.path().join("data/app.parley.desktop/cache"),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    // Nobody registers on it (a web page that found the port cannot make an account) ...
     let http = reqwest::Client::new();
-    let body: serde_json::Value = http
+    let response = http
         .post(format!("{url}/api/register"))
+        .json(&serde_json::json!({"name": "erin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "registration_closed", "{body}");
+    // ... and a request naming another host (DNS rebinding) is refused.
+    let response = http
+        .get(format!("{url}/healthz"))
+        .header("Host", "rebind.example:80")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "host_not_allowed", "{body}");
+
+    // A second person gets an account from the administrator (Settings, "Add a person": the
+    // server's admin command on the workspace's data) and joins with parley-client.
+    app.click("[data-testid=nav-settings]").await;
+    app.type_into("#add-person-name", "erin smith").await;
+    app.type_into("#add-person-password", PASSWORD).await;
+    app.click("[data-testid=add-person]").await;
+    app.wait_text("[data-testid=add-person-error]", "user names are")
+        .await;
+    app.find("#add-person-name").await.clear().await.unwrap();
+    app.type_into("#add-person-name", "erin").await;
+    app.click("[data-testid=add-person]").await;
+    app.wait_text("[data-testid=add-person-done]", "erin can now sign in")
+        .await;
+    desktop.screenshot_app(&app, "person-added").await;
+    app.type_into("#add-person-name", ESCAPE).await;
+    app.wait_until("#add-person-name", "the settings closed", |els| {
+        els.is_empty()
+    })
+    .await;
+    let body: serde_json::Value = http
+        .post(format!("{url}/api/login"))
         .json(&serde_json::json!({"name": "erin", "password": PASSWORD}))
         .send()
         .await
@@ -419,7 +531,7 @@ async fn hosted_workspace_documents_and_comments() {
         .json()
         .await
         .unwrap();
-    let erin_token = body["token"].as_str().expect("registered").to_owned();
+    let erin_token = body["token"].as_str().expect("signed in").to_owned();
     let cache = tempfile::tempdir().unwrap();
     let erin = parley_client::Client::start(parley_client::ClientConfig::new(
         &url,
@@ -582,19 +694,72 @@ async fn hosted_workspace_documents_and_comments() {
         .status();
     assert_eq!(status, 404);
 
+    // A document open in the editor is deleted by someone else (dana, signed in elsewhere):
+    // the editor says so and stops; the server does not get it back.
+    let dana: serde_json::Value = http
+        .post(format!("{url}/api/login"))
+        .json(&serde_json::json!({"name": "dana", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dana_token = dana["token"].as_str().expect("signed in").to_owned();
+    app.click("[data-testid=new-doc]").await;
+    app.type_into("#new-doc-name", "draft").await;
+    app.click("[data-testid=create-doc]").await;
+    app.wait_for("[data-testid=doc-sync-state][data-connected=true]")
+        .await;
+    app.click(".ProseMirror").await;
+    app.type_into(".ProseMirror", "Private draft").await;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let content: serde_json::Value = http
+            .get(format!("{url}/api/docs/draft/content"))
+            .bearer_auth(&dana_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if content.to_string().contains("Private draft") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the draft never synced"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = http
+        .delete(format!("{url}/api/docs/draft"))
+        .bearer_auth(&dana_token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    app.wait_for("[data-testid=doc-gone][data-reason=deleted]")
+        .await;
+    app.wait_for("[data-testid=doc-sync-state][data-connected=false]")
+        .await;
+    desktop
+        .screenshot_app(&app, "document-deleted-elsewhere")
+        .await;
+    let status = http
+        .get(format!("{url}/api/docs/draft"))
+        .bearer_auth(&dana_token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404, "the deleted document came back");
+
     // Launched again (a second click on the launcher): the new process hands over to the
     // running app and exits; no second server starts on the same data.
-    let server_data = desktop.home.path().join("data/app.parley.desktop/server");
-    let servers_on_data = || {
-        processes_named("parley-server")
-            .into_iter()
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .map(|c| String::from_utf8_lossy(&c).contains(&*server_data.to_string_lossy()))
-                    .unwrap_or(false)
-            })
-            .count()
-    };
+    let servers_on_data = || servers_on(&server_data).len();
     assert_eq!(servers_on_data(), 1);
     let mut second = desktop
         .command(workspace_binary("parley-app"))
@@ -621,6 +786,92 @@ async fn hosted_workspace_documents_and_comments() {
     app.quit().await;
 }
 
+/// The hosted server ends with the app, however the app ends: SIGTERM (a logout or shutdown)
+/// stops it cleanly, and SIGKILL ends it too (the parent-death signal). A launch that finds a
+/// server of an earlier run still serving the workspace stops it: never two on one data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosted_server_ends_with_the_app() {
+    let desktop = Desktop::start(
+        "the_hosted_server_ends_with_the_app",
+        DesktopOptions::default(),
+    )
+    .await;
+    let server_data = desktop.home.path().join("data/app.parley.desktop/server");
+    let app = desktop.launch().await;
+    app.click("[data-testid=host-workspace]").await;
+    app.type_into("#username", "dana").await;
+    app.type_into("#password", PASSWORD).await;
+    app.click("[data-testid=submit-host]").await;
+    app.wait_text("[data-testid=current-user]", "dana").await;
+    let servers = servers_on(&server_data);
+    assert_eq!(servers.len(), 1, "{servers:?}");
+
+    // SIGTERM to the app: it stops its server (cleanly) and exits.
+    let pid = app_pid(&desktop).expect("the app runs");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    wait_until("the app exits on SIGTERM", || !alive(pid)).await;
+    wait_until("its server exits with it", || {
+        servers_on(&server_data).is_empty()
+    })
+    .await;
+    drop(app);
+
+    // Launched again, it hosts again; SIGKILL leaves it no chance to stop the server, which
+    // ends by itself (its parent died).
+    let app = desktop.launch().await;
+    app.wait_text("[data-testid=current-user]", "dana").await;
+    assert_eq!(servers_on(&server_data).len(), 1);
+    let pid = app_pid(&desktop).expect("the app runs");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    wait_until("the app is gone", || !alive(pid)).await;
+    wait_until("its server exits when the app is killed", || {
+        servers_on(&server_data).is_empty()
+    })
+    .await;
+    drop(app);
+
+    // A server left from an earlier run (started here by hand on the same data): the next
+    // launch stops it and starts its own; one server, and the app works.
+    // It holds the workspace's own port, as a left-over would.
+    let port = desktop.workspace_file()["port"].as_u64().unwrap();
+    let other_port = u16::try_from(port).unwrap();
+    let mut stale = std::process::Command::new(workspace_binary("parley-server"))
+        .arg("--data")
+        .arg(&server_data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{other_port}")])
+        .env("PARLEY_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stale_pid = stale.id();
+    wait_until("the stale server starts", || {
+        servers_on(&server_data).contains(&stale_pid)
+            && std::net::TcpStream::connect(("127.0.0.1", other_port)).is_ok()
+    })
+    .await;
+    let app = desktop.launch().await;
+    app.wait_text("[data-testid=current-user]", "dana").await;
+    let servers = servers_on(&server_data);
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    assert!(!servers.contains(&stale_pid), "the stale server still runs");
+    let _ = stale.wait();
+    assert_eq!(desktop.workspace_file()["port"].as_u64(), Some(port));
+    app.wait_until("[data-testid=connection-banner]", "no banner", |els| {
+        els.is_empty()
+    })
+    .await;
+    app.quit().await;
+}
+
 /// The comments of the document `plan`, from the server's HTTP API.
 async fn doc_comments(http: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
     http.get(format!("{url}/api/docs/plan/comments"))
@@ -631,6 +882,59 @@ async fn doc_comments(http: &reqwest::Client, url: &str, token: &str) -> serde_j
         .json()
         .await
         .unwrap()
+}
+
+/// The permission bits of a file or directory.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// `parley-server serve` processes on this data directory (by their command line).
+fn servers_on(server_data: &std::path::Path) -> Vec<u32> {
+    processes_named("parley-server")
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains(&*server_data.to_string_lossy()) && c.contains("serve")
+                })
+                .unwrap_or(false)
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}
+
+/// Whether a process exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    })
+}
+
+/// The app's process in this desktop (by its `HOME`).
+fn app_pid(desktop: &Desktop) -> Option<u32> {
+    let home = format!("HOME={}", desktop.home.path().display());
+    processes_named("parley-app").into_iter().find(|pid| {
+        alive(*pid)
+            && std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == home.as_bytes()))
+    })
+}
+
+/// Waits until `check` holds (polling), or panics with `what`.
+async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Processes with this command name (`/proc/<pid>/comm`).

@@ -468,8 +468,22 @@ pub async fn upload_path(
     path: String,
     on_progress: Channel<UploadProgress>,
 ) -> CmdResult<i64> {
-    let client = state.client().await?;
     let path = PathBuf::from(path);
+    let chosen = state
+        .chosen
+        .lock()
+        .map(|mut c| c.allows(&path, std::time::Instant::now()))
+        .unwrap_or(false);
+    if !chosen {
+        return Err(AppError::new(
+            "path_not_chosen",
+            format!(
+                "{} was not dropped on the window: only files you drop or pick are uploaded",
+                path.display()
+            ),
+        ));
+    }
+    let client = state.client().await?;
     if !path.is_file() {
         return Err(AppError::invalid(format!(
             "{} is not a file",
@@ -515,7 +529,7 @@ pub async fn upload_bytes(
         .paths
         .uploads_dir()
         .join(format!("{:016x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).map_err(AppError::internal)?;
+    parley_client::files::private_dir(&dir).map_err(AppError::internal)?;
     let path = dir.join(safe);
     std::fs::write(&path, &bytes).map_err(|e| AppError::new("storage", e.to_string()))?;
     let result = upload(&client, path, on_progress).await;

@@ -170,8 +170,10 @@ pub async fn open_doc(
 ) -> CmdResult<Vec<u8>> {
     let client = state.client().await?;
     check_doc(&name)?;
-    // Live comment events come on the document's comments channel.
-    if let Ok(value) = api(
+    // The document's identity (and its live comment events, on its comments channel). Online,
+    // the replica is opened as this document: a cached replica of another document that had
+    // the name is dropped. Offline, the replica's own binding applies.
+    let info = match api(
         &client,
         reqwest::Method::GET,
         &format!("/api/docs/{name}"),
@@ -179,16 +181,24 @@ pub async fn open_doc(
     )
     .await
     {
-        if let Ok(info) = parse::<DocInfo>(value) {
-            let c = client.clone();
-            tokio::spawn(async move {
-                let _ = c.subscribe(&info.comments_channel).await;
-            });
-        }
+        Ok(value) => parse::<DocInfo>(value).ok(),
+        // Gone or never there: say so rather than open a replica that cannot sync.
+        Err(err) if err.code == "doc_not_found" || err.code == "forbidden" => return Err(err),
+        Err(_) => None,
+    };
+    if let Some(info) = &info {
+        let c = client.clone();
+        let comments = info.comments_channel.clone();
+        tokio::spawn(async move {
+            let _ = c.subscribe(&comments).await;
+        });
     }
     let mut docs = state.docs.lock().await;
     docs.remove(&name);
-    let replica = client.open_doc(&name).await?;
+    let replica = match &info {
+        Some(info) => client.open_doc_as(&name, info.id).await?,
+        None => client.open_doc(&name).await?,
+    };
     let push = on_push.clone();
     let local = yrs::Origin::from(parley_client::docs::LOCAL_ORIGIN);
     replica
@@ -214,6 +224,14 @@ pub async fn open_doc(
                 }
                 Ok(ReplicaEvent::Connected(connected)) => {
                     let _ = push.send(DocPush::Connected { connected });
+                }
+                Ok(ReplicaEvent::Renamed(name)) => {
+                    let _ = push.send(DocPush::Renamed { name });
+                }
+                // The editor stops: the document was deleted, or access was lost.
+                Ok(ReplicaEvent::Gone(reason)) => {
+                    let _ = push.send(DocPush::Gone { reason });
+                    return;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

@@ -34,6 +34,8 @@ pub async fn start_hosted(state: &AppState, file: &mut WorkspaceFile) -> CmdResu
     if host.is_some() {
         return Ok(());
     }
+    // A server of an earlier run still on this data holds the workspace's port: stop it first.
+    host::stop_stale_servers(&state.paths.server_data()).await;
     let port = match file.port {
         Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
         _ => host::free_port()?,
@@ -197,6 +199,36 @@ pub async fn sign_out(state: AppRef<'_>) -> CmdResult<SessionStatus> {
     }
     push_status(&state).await;
     Ok(session::status(&state).await)
+}
+
+/// Adds an account to the workspace this computer hosts (registration is off there: people
+/// get their accounts from its administrator). Runs `parley-server user add` on the hosted
+/// data, beside the running server.
+#[tauri::command]
+pub async fn add_person(state: AppRef<'_>, username: String, password: String) -> CmdResult<()> {
+    let hosted = state
+        .session
+        .lock()
+        .await
+        .workspace
+        .as_ref()
+        .is_some_and(|w| w.hosted && w.user.is_some());
+    if !hosted {
+        return Err(AppError::new(
+            "not_hosted",
+            "people are added here only to a workspace this computer hosts",
+        ));
+    }
+    if password.chars().count() < 8 {
+        return Err(AppError::invalid("a password has at least 8 characters"));
+    }
+    host::add_account(
+        &state.paths.server_data(),
+        username.trim(),
+        &password,
+        false,
+    )
+    .await
 }
 
 /// Forgets the workspace (signing out first); a hosted server stops (its data stays).

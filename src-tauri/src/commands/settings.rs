@@ -24,7 +24,7 @@ pub fn apply(
     }
     let path = state.paths.settings_file();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+        parley_client::files::private_dir(dir).map_err(AppError::internal)?;
     }
     let json = serde_json::to_string_pretty(&settings).map_err(AppError::internal)?;
     std::fs::write(&path, json).map_err(|e| AppError::new("storage", e.to_string()))?;

@@ -92,3 +92,41 @@ describe('First run', () => {
     expect(notice.textContent).toContain('no secret service');
   });
 });
+
+describe('First run: user names', () => {
+  it('says what a user name may be before the server is asked', async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      return null;
+    });
+    render(FirstRun, { status: fresh });
+    await fireEvent.click(screen.getByTestId('host-workspace'));
+    await fireEvent.input(input('#username'), { target: { value: 'john smith' } });
+    await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
+    await fireEvent.click(screen.getByTestId('submit-host'));
+    const error = await screen.findByTestId('form-error');
+    expect(error.textContent?.trim()).toBe(
+      "User names are 1 to 40 letters, digits, '-', '_' or '.', starting with a letter or digit.",
+    );
+    expect(error.dataset.code).toBe('invalid_user');
+    expect(calls).not.toContain('host_workspace');
+  });
+
+  it('checks a new account on a joined server the same way', async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      return null;
+    });
+    render(FirstRun, {
+      status: { ...fresh, workspace: { server: 'http://127.0.0.1:7000', hosted: false } },
+    });
+    await fireEvent.input(input('#username'), { target: { value: '.hidden' } });
+    await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
+    await fireEvent.click(screen.getByTestId('register'));
+    const error = await screen.findByTestId('form-error');
+    expect(error.dataset.code).toBe('invalid_user');
+    expect(calls).not.toContain('register');
+  });
+});

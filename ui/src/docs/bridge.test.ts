@@ -144,6 +144,32 @@ describe('DocBridge', () => {
     await bridge.close();
   });
 
+  it('stops for good when the document is deleted: nothing is sent after that', async () => {
+    const replica = fakeReplica(new Y.Doc());
+    const bridge = await openBridge('notes', alice);
+    const gone: string[] = [];
+    bridge.onGone((reason) => gone.push(reason));
+    replica.push({ kind: 'connected', connected: true });
+    replica.push({ kind: 'gone', reason: 'deleted' });
+    expect(gone).toEqual(['deleted']);
+    expect(bridge.gone).toBe('deleted');
+    expect(bridge.connected).toBe(false);
+    bridge.doc.getText('t').insert(0, 'typed after the delete');
+    await bridge.flush();
+    expect(replica.updates()).toHaveLength(0);
+    await bridge.close();
+  });
+
+  it('reports a rename', async () => {
+    const replica = fakeReplica(new Y.Doc());
+    const bridge = await openBridge('notes', alice);
+    const names: string[] = [];
+    bridge.onRenamed((name) => names.push(name));
+    replica.push({ kind: 'renamed', name: 'roadmap' });
+    expect(names).toEqual(['roadmap']);
+    await bridge.close();
+  });
+
   it('retries a refused update with the whole state', async () => {
     const server = new Y.Doc();
     const replica = fakeReplica(server, { failUpdates: 1 });

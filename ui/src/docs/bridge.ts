@@ -14,7 +14,7 @@ import {
   removeAwarenessStates,
 } from 'y-protocols/awareness';
 import { api } from '../lib/api';
-import type { DocPush } from '../lib/api';
+import type { DocGone, DocPush } from '../lib/api';
 
 /** The origin of everything that came from the replica: never sent back. */
 export const REMOTE = 'remote';
@@ -53,6 +53,10 @@ export class DocBridge {
   /** The replica's state is in: sends may start. */
   #loaded = false;
   #connectedListeners = new Set<Listener<boolean>>();
+  /** Why the replica stopped for good (deleted, access lost), once it has. */
+  #gone: DocGone | null = null;
+  #goneListeners = new Set<Listener<DocGone>>();
+  #renamedListeners = new Set<Listener<string>>();
   #errorListeners = new Set<Listener<string | null>>();
 
   // Content sends: one at a time, in order.
@@ -103,6 +107,25 @@ export class DocBridge {
     this.#connectedListeners.add(fn);
     fn(this.#connected);
     return () => this.#connectedListeners.delete(fn);
+  }
+
+  get gone(): DocGone | null {
+    return this.#gone;
+  }
+
+  /** Calls `fn` once the replica has stopped for good (the document was deleted, or access to
+   * it was lost): nothing is sent after that. Returns the unsubscribe. */
+  onGone(fn: Listener<DocGone>): () => void {
+    this.#goneListeners.add(fn);
+    if (this.#gone !== null) fn(this.#gone);
+    return () => this.#goneListeners.delete(fn);
+  }
+
+  /** Calls `fn` with the document's new name when it was renamed on the server (the replica
+   * follows it by id). Returns the unsubscribe. */
+  onRenamed(fn: Listener<string>): () => void {
+    this.#renamedListeners.add(fn);
+    return () => this.#renamedListeners.delete(fn);
   }
 
   /** Save errors (null: saving works again). Returns the unsubscribe. */
@@ -164,6 +187,8 @@ export class DocBridge {
       await api.closeDoc(this.name).catch(() => {});
     }
     this.#connectedListeners.clear();
+    this.#goneListeners.clear();
+    this.#renamedListeners.clear();
     this.#errorListeners.clear();
     this.awareness.destroy();
     this.doc.destroy();
@@ -186,11 +211,26 @@ export class DocBridge {
           if (push.connected) this.#scheduleAwareness();
         }
         break;
+      case 'renamed':
+        for (const fn of this.#renamedListeners) fn(push.name);
+        break;
+      case 'gone':
+        // The replica refuses everything from now on: stop sending, drop what waits.
+        this.#gone = push.reason;
+        this.#pending = [];
+        this.#needFull = false;
+        if (this.#retryWake) this.#retryWake();
+        if (this.#connected) {
+          this.#connected = false;
+          for (const fn of this.#connectedListeners) fn(false);
+        }
+        for (const fn of this.#goneListeners) fn(push.reason);
+        break;
     }
   }
 
   #onDocUpdate = (update: Uint8Array, origin: unknown) => {
-    if (origin === REMOTE || this.#closed) return;
+    if (origin === REMOTE || this.#closed || this.#gone !== null) return;
     this.#pending.push(update);
     this.#startSending();
   };
@@ -204,7 +244,7 @@ export class DocBridge {
   }
 
   async #drain(): Promise<void> {
-    while (this.#pending.length > 0 || this.#needFull) {
+    while ((this.#pending.length > 0 || this.#needFull) && this.#gone === null) {
       let batch: Uint8Array;
       if (this.#needFull) {
         // Everything we have; the replica ignores what it already holds.

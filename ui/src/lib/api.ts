@@ -61,6 +61,7 @@ export const api = {
   signOut: () => call<SessionStatus>('sign_out'),
   /** Forgets the workspace (back to the first-run screen); stops a hosted server. */
   leaveWorkspace: () => call<SessionStatus>('leave_workspace'),
+  addPerson: (username: string, password: string) => call<null>('add_person', { username, password }),
   /** Every push from the app: client events, session changes, navigation requests. */
   subscribe: (onEvent: (event: AppEvent) => void) => {
     const channel = new Channel<AppEvent>();

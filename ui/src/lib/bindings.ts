@@ -69,6 +69,8 @@ export type CommentAnchor = { start: string, end: string, };
 
 export type ConnectionState = { "state": "connecting", attempt: number, } | { "state": "online", user: UserRef, } | { "state": "offline", retry_at_ms: number, reason: string, } | { "state": "version_mismatch", message: string, } | { "state": "unauthorized" } | { "state": "stopped" };
 
+export type DocGone = "deleted" | "forbidden";
+
 export type DocInfo = { id: number, 
 /**
  * The name in `/docs/{name}` (letters, digits, `-`, `_`, `.`; 1 to 100 characters).
@@ -91,7 +93,7 @@ default_role: DocRole,
  */
 role: DocRole | null, created_by: UserRef | null, created_at: string, };
 
-export type DocPush = { "kind": "update", update: Array<number>, } | { "kind": "awareness", update: Array<number>, } | { "kind": "connected", connected: boolean, };
+export type DocPush = { "kind": "update", update: Array<number>, } | { "kind": "awareness", update: Array<number>, } | { "kind": "connected", connected: boolean, } | { "kind": "renamed", name: string, } | { "kind": "gone", reason: DocGone, };
 
 export type DocRole = "viewer" | "commenter" | "editor";
 

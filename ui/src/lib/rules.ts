@@ -1,0 +1,11 @@
+// Generated from parley_protocol::names by `PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-app bindings`.
+// Do not edit: change the rule in the protocol crate and regenerate.
+
+/** The longest user name. */
+export const USER_NAME_MAX_LENGTH = 40;
+
+/** What a user name may be (the whole name must match). */
+export const USER_NAME_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9\\-_.]{0,39}$");
+
+/** The rule, said for people. */
+export const USER_NAME_RULE = "user names are 1 to 40 letters, digits, '-', '_' or '.', starting with a letter or digit";
