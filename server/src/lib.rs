@@ -12,6 +12,7 @@ pub mod chat;
 pub mod config;
 pub mod docs;
 pub mod error;
+mod gate;
 mod http;
 pub mod hub;
 pub(crate) mod maintenance;
@@ -82,6 +83,12 @@ pub struct AppState {
     pub sessions: session::SessionRegistry,
     next_connection_id: AtomicU64,
     user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
+    /// `mark_read`, `mute`, `unmute` per user.
+    user_state_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
+    /// Document content answers being decoded (`documents.max_content_reads`).
+    content_gate: gate::WorkGate,
+    /// Searches running (`realtime.max_concurrent_searches`).
+    search_gate: gate::WorkGate,
     login_limits: Mutex<HashMap<String, ratelimit::TokenBucket>>,
     tracker: TaskTracker,
 }
@@ -136,6 +143,17 @@ impl Server {
             sessions: session::SessionRegistry::default(),
             next_connection_id: AtomicU64::new(1),
             user_send_limits: Mutex::new(HashMap::new()),
+            user_state_limits: Mutex::new(HashMap::new()),
+            content_gate: gate::WorkGate::new(
+                "document content reads",
+                config.documents.max_content_reads,
+                config.documents.max_content_reads * 4,
+            ),
+            search_gate: gate::WorkGate::new(
+                "searches",
+                config.realtime.max_concurrent_searches,
+                config.realtime.max_concurrent_searches * 4,
+            ),
             login_limits: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
         });
@@ -220,6 +238,29 @@ impl AppState {
             .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
     }
 
+    /// Read-state changes (`mark_read`, `mute`, `unmute`) per user: each may append a durable
+    /// event to the user's `@me`.
+    pub fn check_user_state_rate(&self, user_id: i64) -> Result<()> {
+        let rl = &self.config.rate_limit;
+        if rl.user_state_changes_per_second <= 0.0 {
+            return Ok(());
+        }
+        let mut limits = self
+            .user_state_limits
+            .lock()
+            .map_err(|_| Error::internal("rate limit lock"))?;
+        limits
+            .entry(user_id)
+            .or_insert_with(|| {
+                ratelimit::TokenBucket::new(
+                    rl.user_state_changes_per_second,
+                    rl.user_state_change_burst,
+                )
+            })
+            .take()
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
     /// Login and registration attempts per user name.
     pub fn check_login_rate(&self, name: &str) -> Result<()> {
         let rl = &self.config.rate_limit;
@@ -241,6 +282,9 @@ impl AppState {
     fn prune_rate_limits(&self) {
         let now = std::time::Instant::now();
         if let Ok(mut limits) = self.user_send_limits.lock() {
+            limits.retain(|_, b| !b.is_idle(now));
+        }
+        if let Ok(mut limits) = self.user_state_limits.lock() {
             limits.retain(|_, b| !b.is_idle(now));
         }
         if let Ok(mut limits) = self.login_limits.lock() {

@@ -5,6 +5,13 @@
 //!
 //! Connections decode and validate y-websocket frames themselves, so a malformed frame never
 //! reaches the actor; the actor talks to them only through their bounded outbound queues.
+//!
+//! Awareness (carets, names) is ephemeral and costs memory and fan-out, so the actor bounds it:
+//! each awareness client id belongs to the connection that announced it first, only that
+//! connection may change its state (others' entries are ignored: y-websocket clients send back
+//! the states they hear, and nobody may overwrite someone else's), a connection announces at most
+//! `max_awareness_clients_per_connection` ids (more: 4006), its changes pass a token bucket
+//! (beyond it they are dropped), and only changes are relayed.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -22,6 +29,7 @@ use yrs::{
 
 use crate::{
     error::{Error, Result},
+    ratelimit::TokenBucket,
     session::ConnControl,
     store::{self, Store},
     Frame,
@@ -77,6 +85,9 @@ pub struct ActorConfig {
     pub compact_after: u64,
     pub idle_timeout: Duration,
     pub queue: usize,
+    pub max_awareness_clients: usize,
+    pub awareness_per_second: f64,
+    pub awareness_burst: f64,
 }
 
 /// The actors of open documents, by document id.
@@ -171,8 +182,11 @@ struct Conn {
     joined: std::time::Instant,
     out: mpsc::Sender<Frame>,
     can_write: bool,
-    /// Awareness client ids this connection has announced (cleared when it goes).
+    /// Awareness client ids this connection has announced first, and so owns (their states
+    /// are removed when it goes).
     clients: HashSet<yrs::block::ClientID>,
+    /// Awareness changes and queries this connection may still send.
+    awareness_budget: TokenBucket,
     /// Set when the connection's queue was full for a document frame: a state vector the
     /// client certainly has. No more updates are queued for it until it drains; then one
     /// catch-up (sync step 2 from this state vector) replaces everything it missed.
@@ -210,6 +224,10 @@ fn lower(a: &StateVector, b: &StateVector) -> StateVector {
 struct Actor {
     doc_id: i64,
     awareness: Awareness,
+    /// Which connection owns each announced awareness client id.
+    owners: HashMap<yrs::block::ClientID, u64>,
+    /// Removed awareness states yrs still remembers (their clocks) since the last rebuild.
+    tombstones: usize,
     conns: HashMap<u64, Conn>,
     env: ActorEnv,
     /// Bytes of the snapshot plus the log: what `max_document_size` limits.
@@ -226,6 +244,11 @@ struct Actor {
 
 /// How often connections that fell behind are looked at while no command arrives.
 const CATCH_UP_CHECK: Duration = Duration::from_millis(20);
+
+/// yrs keeps a removed awareness state's clock forever; past this many the actor rebuilds its
+/// awareness from the live states, so connections that come and go with fresh client ids cannot
+/// grow an open document's memory without bound.
+const MAX_TOMBSTONES: usize = 1024;
 
 fn encode(message: &Message) -> Frame {
     Frame::binary(message.encode_v1())
@@ -313,6 +336,8 @@ impl Actor {
         Ok(Self {
             doc_id,
             awareness: Awareness::new(doc),
+            owners: HashMap::new(),
+            tombstones: 0,
             conns: HashMap::new(),
             env,
             size,
@@ -462,6 +487,10 @@ impl Actor {
             out,
             can_write,
             clients: HashSet::new(),
+            awareness_budget: TokenBucket::new(
+                self.env.config.awareness_per_second,
+                self.env.config.awareness_burst,
+            ),
             behind: None,
         };
         // The server's side of the handshake: its state vector, then who is here (the queue is
@@ -486,10 +515,92 @@ impl Actor {
         }
         let clients: Vec<yrs::block::ClientID> = conn.clients.into_iter().collect();
         for client in &clients {
+            self.owners.remove(client);
             self.awareness.remove_state(*client);
         }
+        self.tombstones += clients.len();
         if let Ok(update) = self.awareness.update_with_clients(clients) {
             self.broadcast_ephemeral(&encode(&Message::Awareness(update)));
+        }
+        if self.tombstones > MAX_TOMBSTONES {
+            self.drop_tombstones();
+        }
+    }
+
+    /// Rebuilds the awareness from its live states, forgetting the clocks of removed ones. A
+    /// client id removed long ago may then be announced again at any clock, which is what a
+    /// client that comes back does anyway.
+    fn drop_tombstones(&mut self) {
+        let mut fresh = Awareness::new(self.awareness.doc().clone());
+        if let Ok(live) = self.awareness.update() {
+            if let Err(err) = fresh.apply_update(live) {
+                tracing::warn!(doc_id = self.doc_id, %err, "awareness rebuild failed");
+                return;
+            }
+        }
+        self.awareness = fresh;
+        self.tombstones = 0;
+    }
+
+    /// An awareness update from a connection: applied and relayed only for the client ids the
+    /// connection owns (or announces now, within its limit), and only within its rate.
+    fn awareness_update(&mut self, conn_id: u64, update: AwarenessUpdate, raw: Vec<u8>) {
+        let Some(conn) = self.conns.get_mut(&conn_id) else {
+            return;
+        };
+        let total = update.clients.len();
+        let mut kept = HashMap::with_capacity(total);
+        let mut claims = Vec::new();
+        for (client, entry) in update.clients {
+            match self.owners.get(&client) {
+                Some(owner) if *owner == conn_id => {
+                    kept.insert(client, entry);
+                }
+                // Another connection's client: an echo of what it heard, or a forgery.
+                Some(_) => {}
+                // Nobody announces it: a removal has nothing to remove.
+                None if &*entry.json == "null" => {}
+                None => {
+                    claims.push(client);
+                    kept.insert(client, entry);
+                }
+            }
+        }
+        let max = self.env.config.max_awareness_clients;
+        if conn.clients.len() + claims.len() > max {
+            conn.control.close_with(
+                close_code::DOC_INVALID_FRAME,
+                "too many awareness clients on one connection",
+            );
+            return;
+        }
+        if kept.is_empty() || conn.awareness_budget.take().is_err() {
+            return;
+        }
+        let relay = if kept.len() == total {
+            Frame::binary(raw)
+        } else {
+            encode(&Message::Awareness(AwarenessUpdate {
+                clients: kept.clone(),
+            }))
+        };
+        for client in claims {
+            conn.clients.insert(client);
+            self.owners.insert(client, conn_id);
+        }
+        match self
+            .awareness
+            .apply_update_summary(AwarenessUpdate { clients: kept })
+        {
+            // To everyone, the sender too: y-websocket clients close a connection that hears
+            // nothing for 30 s, and their own awareness renewal (every 15 s) coming back is
+            // what keeps a lone editor's connection open.
+            Ok(Some(_)) => self.broadcast_ephemeral(&relay),
+            // Nothing newer than what everyone already heard.
+            Ok(None) => {}
+            Err(_) => conn
+                .control
+                .close_with(close_code::DOC_INVALID_FRAME, "invalid awareness update"),
         }
     }
 
@@ -552,26 +663,16 @@ impl Actor {
                 self.size += len;
                 pending.push((conn_id, bytes));
             }
-            Incoming::Awareness(update, raw) => {
-                let ids: Vec<yrs::block::ClientID> = update.clients.keys().copied().collect();
-                match self.awareness.apply_update_summary(update) {
-                    Ok(_) => {
-                        if let Some(conn) = self.conns.get_mut(&conn_id) {
-                            conn.clients.extend(ids);
-                        }
-                        // To everyone, the sender too: y-websocket clients close a connection
-                        // that hears nothing for 30 s, and their own awareness renewal (every
-                        // 15 s) coming back is what keeps a lone editor's connection open.
-                        self.broadcast_ephemeral(&Frame::binary(raw));
-                    }
-                    Err(_) => conn
-                        .control
-                        .close_with(close_code::DOC_INVALID_FRAME, "invalid awareness update"),
-                }
-            }
+            Incoming::Awareness(update, raw) => self.awareness_update(conn_id, update, raw),
             Incoming::AwarenessQuery => {
-                if let Ok(update) = self.awareness.update() {
-                    conn.push_ephemeral(encode(&Message::Awareness(update)));
+                // A query costs one full awareness frame: it takes from the same budget.
+                let Some(conn) = self.conns.get_mut(&conn_id) else {
+                    return;
+                };
+                if conn.awareness_budget.take().is_ok() {
+                    if let Ok(update) = self.awareness.update() {
+                        conn.push_ephemeral(encode(&Message::Awareness(update)));
+                    }
                 }
             }
         }

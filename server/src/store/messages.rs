@@ -383,6 +383,7 @@ pub fn edit_message(
     if old.author.id != editor {
         return Err(Error::forbidden("only its author may edit a message"));
     }
+    let previous = super::redact::message_text_frame(tx, message_id, old.seq)?;
     tx.prepare_cached("UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1")?
         .execute(params![message_id, text, now])?;
     let mut message = message_in(tx, channel_id, message_id)?
@@ -404,6 +405,7 @@ pub fn edit_message(
         "INSERT INTO message_edits (message_id, event_seq, old_text, edited_at) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![message_id, published.seq as i64, old.text, now])?;
+    super::redact::message_edited(tx, channel_id, previous, &message)?;
     Ok((message, published))
 }
 
@@ -598,11 +600,19 @@ pub struct SearchFilter<'a> {
     pub limit: u32,
 }
 
+/// SQLite virtual-machine steps between two looks at a search's deadline (a look costs a clock
+/// read; this many steps take well under a millisecond).
+const DEADLINE_STEPS: std::ffi::c_int = 1000;
+
 /// Full-text search: plain words (each must appear, the last may be a prefix), best first.
+/// Finding and ranking the matches stops after `timeout` (SQLite's progress handler interrupts
+/// the query) and answers `query_too_broad`: a one-letter prefix over a long history ranks
+/// every message that has a word starting with that letter.
 pub fn search(
-    conn: &Connection,
+    conn: &mut Connection,
     query: &str,
     filter: &SearchFilter<'_>,
+    timeout: std::time::Duration,
 ) -> Result<Vec<parley_protocol::SearchHit>> {
     let Some(fts) = parley_protocol::search_terms(query) else {
         return Ok(Vec::new());
@@ -610,7 +620,52 @@ pub fn search(
     if filter.channels.is_empty() {
         return Ok(Vec::new());
     }
-    let channels = serde_json::to_string(filter.channels).map_err(Error::internal)?;
+    let deadline = std::time::Instant::now() + timeout;
+    conn.progress_handler(
+        DEADLINE_STEPS,
+        Some(move || std::time::Instant::now() >= deadline),
+    )?;
+    let hits = best_matches(conn, &fts, filter);
+    // The connection goes back to the pool: no deadline may outlive this search.
+    conn.progress_handler(0, None::<fn() -> bool>)?;
+    let hits = hits.map_err(|err| match err {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::OperationInterrupted => {
+            Error::new(
+                ErrorCode::QueryTooBroad,
+                format!(
+                    "this search takes longer than the server allows ({} ms); type more of it",
+                    timeout.as_millis()
+                ),
+            )
+        }
+        other => Error::from(other),
+    })?;
+    let mut out = Vec::with_capacity(hits.len());
+    let mut snippet = conn.prepare_cached(
+        "SELECT snippet(messages_fts, 0, '[', ']', '…', 12) FROM messages_fts
+         WHERE messages_fts MATCH ?1 AND rowid = ?2",
+    )?;
+    for message in hits {
+        let text: String = snippet
+            .query_row(params![fts, message.id], |r| r.get(0))
+            .unwrap_or_else(|_| message.text.clone());
+        out.push(parley_protocol::SearchHit {
+            message,
+            snippet: text,
+        });
+    }
+    Ok(out)
+}
+
+/// The best `filter.limit` messages matching `fts` (SQLite errors as they are, so that an
+/// interrupted search can be told apart).
+fn best_matches(
+    conn: &Connection,
+    fts: &str,
+    filter: &SearchFilter<'_>,
+) -> rusqlite::Result<Vec<Message>> {
+    let channels = serde_json::to_string(filter.channels)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let mut stmt = conn.prepare_cached(&format!(
         "{MESSAGE_SELECT} JOIN messages_fts ON messages_fts.rowid = m.id
          WHERE messages_fts MATCH ?1
@@ -631,25 +686,9 @@ pub fn search(
         filter.limit
     ])?;
     while let Some(row) = rows.next()? {
-        let message = message_from_row(row)?;
-        hits.push(message);
+        hits.push(message_from_row(row)?);
     }
-    drop(rows);
-    let mut out = Vec::with_capacity(hits.len());
-    let mut snippet = conn.prepare_cached(
-        "SELECT snippet(messages_fts, 0, '[', ']', '…', 12) FROM messages_fts
-         WHERE messages_fts MATCH ?1 AND rowid = ?2",
-    )?;
-    for message in hits {
-        let text: String = snippet
-            .query_row(params![fts, message.id], |r| r.get(0))
-            .unwrap_or_else(|_| message.text.clone());
-        out.push(parley_protocol::SearchHit {
-            message,
-            snippet: text,
-        });
-    }
-    Ok(out)
+    Ok(hits)
 }
 
 pub fn mentions_of(conn: &Connection, message_id: i64) -> Result<Vec<i64>> {

@@ -280,6 +280,59 @@ const MIGRATIONS: &[&str] = &[
         read_receipts INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 13: stored frames stop carrying text that was edited away or deleted (store/redact.rs).
+    // `comment_events` says where each comment's events are, so that editing or deleting it
+    // rewrites them. Frames stored before this migration are brought in line here: those of
+    // deleted comments lose body, quote and mentions; those of edited comments and messages
+    // that carry replaced text lose it; `mention` frames of edited messages get the current
+    // text.
+    r#"
+    CREATE TABLE comment_events (
+        comment_id   INTEGER NOT NULL REFERENCES comments(id) ON DELETE CASCADE,
+        channel_id   INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        seq          INTEGER NOT NULL,
+        carries_body INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (channel_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX comment_events_comment ON comment_events(comment_id);
+    UPDATE events
+       SET frame = json_set(frame, '$.comment.body', '', '$.comment.quote', NULL,
+                            '$.comment.mentions', json('[]'))
+     WHERE channel_id IN (SELECT id FROM channels WHERE doc_id IS NOT NULL)
+       AND json_extract(frame, '$.comment.id') IS NOT NULL
+       AND json_extract(frame, '$.comment.id') NOT IN (SELECT id FROM comments);
+    INSERT INTO comment_events (comment_id, channel_id, seq)
+        SELECT c.id, e.channel_id, e.seq FROM events e
+          JOIN comments c ON c.id = json_extract(e.frame, '$.comment.id')
+         WHERE e.channel_id IN (SELECT id FROM channels WHERE doc_id IS NOT NULL);
+    UPDATE comment_events SET carries_body = 0
+     WHERE EXISTS (SELECT 1 FROM events e JOIN comments c ON c.id = comment_events.comment_id
+                    WHERE e.channel_id = comment_events.channel_id
+                      AND e.seq = comment_events.seq
+                      AND json_extract(e.frame, '$.comment.body') IS NOT c.body);
+    UPDATE events
+       SET frame = json_set(frame, '$.comment.body', '', '$.comment.mentions', json('[]'))
+     WHERE (channel_id, seq) IN
+           (SELECT channel_id, seq FROM comment_events WHERE carries_body = 0);
+    UPDATE events
+       SET frame = json_set(frame, '$.message.text', '')
+     WHERE (channel_id, seq) IN (
+           SELECT m.channel_id, m.seq FROM messages m
+            WHERE m.deleted_at IS NULL
+              AND EXISTS (SELECT 1 FROM message_edits x WHERE x.message_id = m.id)
+           UNION ALL
+           SELECT m.channel_id, x.event_seq FROM message_edits x
+             JOIN messages m ON m.id = x.message_id
+            WHERE m.deleted_at IS NULL
+              AND x.event_seq < (SELECT max(y.event_seq) FROM message_edits y
+                                  WHERE y.message_id = x.message_id));
+    UPDATE events
+       SET frame = json_set(events.frame, '$.message.text', m.text, '$.message.edited_at',
+                            strftime('%Y-%m-%dT%H:%M:%fZ', m.edited_at / 1000.0, 'unixepoch'))
+      FROM mentions n JOIN messages m ON m.id = n.message_id
+     WHERE events.channel_id = n.event_channel_id AND events.seq = n.event_seq
+       AND m.edited_at IS NOT NULL AND m.deleted_at IS NULL;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

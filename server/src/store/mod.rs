@@ -4,12 +4,15 @@
 //! (up to `max_batch`), runs each inside its own savepoint of one transaction, commits once, and
 //! only then answers the callers and publishes the durable events they produced, in commit
 //! order. Reads go through a small pool of read-only connections on blocking threads, so no SQL
-//! ever runs on the async workers.
+//! ever runs on the async workers. Token checks have a pool of their own (`read_auth`): every
+//! request and connection starts with one, and heavy reads (searches) must never make them wait.
 
 mod channels;
 pub mod docs;
+pub mod limits;
 mod messages;
 mod migrations;
+pub mod redact;
 mod users;
 mod writer;
 
@@ -63,6 +66,7 @@ pub type WriteFn<T> =
 pub struct Store {
     writer: mpsc::Sender<writer::Job>,
     readers: Arc<ReadPool>,
+    auth_readers: Arc<ReadPool>,
 }
 
 struct ReadPool {
@@ -71,10 +75,44 @@ struct ReadPool {
 }
 
 impl ReadPool {
-    async fn permits_owned(
+    fn open(path: &Path, connections: usize) -> Result<Arc<Self>> {
+        let mut readers = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            readers.push(open_connection(path, true)?);
+        }
+        Ok(Arc::new(Self {
+            permits: Arc::new(Semaphore::new(readers.len())),
+            connections: Mutex::new(readers),
+        }))
+    }
+
+    /// Runs `f` with one of the pool's connections on a blocking thread.
+    async fn run<T: Send + 'static>(
         self: Arc<Self>,
-    ) -> std::result::Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
-        Arc::clone(&self.permits).acquire_owned().await
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        // The permit moves into the blocking task: if this future is dropped (a client went
+        // away), the connection is still in use until the task ends, and so is the permit.
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("read pool closed"))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = self
+                .connections
+                .lock()
+                .map_err(|_| Error::internal("read pool poisoned"))?
+                .pop()
+                .ok_or_else(|| Error::internal("read pool empty under permit"))?;
+            let result = f(&mut conn);
+            if let Ok(mut conns) = self.connections.lock() {
+                conns.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Error::internal(format_args!("read task failed: {e}")))?
     }
 }
 
@@ -100,10 +138,8 @@ pub fn open(
     // The connection that writes is the one that truncates the WAL when it restarts it.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     let checkpointer = Checkpointer::start(&path)?;
-    let mut readers = Vec::with_capacity(config.read_connections);
-    for _ in 0..config.read_connections {
-        readers.push(open_connection(&path, true)?);
-    }
+    let readers = ReadPool::open(&path, config.read_connections.max(1))?;
+    let auth_readers = ReadPool::open(&path, config.auth_connections.max(1))?;
     let (tx, rx) = mpsc::channel(config.write_queue.max(1));
     let batch = match config.commit_mode {
         CommitMode::PerBatch => config.max_batch,
@@ -119,10 +155,8 @@ pub fn open(
         .map_err(|e| Error::internal(format_args!("cannot start writer thread: {e}")))?;
     let store = Store {
         writer: tx,
-        readers: Arc::new(ReadPool {
-            permits: Arc::new(Semaphore::new(readers.len())),
-            connections: Mutex::new(readers),
-        }),
+        readers,
+        auth_readers,
     };
     Ok((store, handle))
 }
@@ -256,29 +290,25 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        // The permit moves into the blocking task: if this future is dropped (a client went
-        // away), the connection is still in use until the task ends, and so is the permit.
-        let permit = Arc::clone(&self.readers)
-            .permits_owned()
-            .await
-            .map_err(|_| Error::internal("read pool closed"))?;
-        let pool = Arc::clone(&self.readers);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let conn = pool
-                .connections
-                .lock()
-                .map_err(|_| Error::internal("read pool poisoned"))?
-                .pop()
-                .ok_or_else(|| Error::internal("read pool empty under permit"))?;
-            let result = f(&conn);
-            if let Ok(mut conns) = pool.connections.lock() {
-                conns.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| Error::internal(format_args!("read task failed: {e}")))?
+        Arc::clone(&self.readers).run(|conn| f(conn)).await
+    }
+
+    /// Like [`Store::read`], with the connection mutable (to install a progress handler that
+    /// bounds a query's time); `f` must leave it as it found it.
+    pub async fn read_mut<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        Arc::clone(&self.readers).run(f).await
+    }
+
+    /// Runs `f` on the pool kept for token checks (`storage.auth_connections`): short lookups
+    /// only, so that they never wait behind heavy reads.
+    pub async fn read_auth<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        Arc::clone(&self.auth_readers).run(|conn| f(conn)).await
     }
 
     /// True when the database answers a trivial query (for `/healthz`).
