@@ -130,7 +130,8 @@ async fn content_of_a_document_with_many_roots_is_bounded_and_others_stay_served
 
 #[tokio::test]
 async fn content_reads_beyond_the_queue_are_refused_with_retry_after() {
-    // One decode at a time and four waiting: of twelve reads at once, some are refused.
+    // One decode at a time and four waiting: of twelve reads at once, the first five are
+    // served and some of the others refused.
     let server = TestServer::start(
         &(RELAXED.to_owned() + "[documents]\nmax_content_reads = 1\nmax_content_roots = 5\n"),
     )
@@ -138,7 +139,7 @@ async fn content_reads_beyond_the_queue_are_refused_with_retry_after() {
     let token = server.register(&unique("u")).await;
     let mut client = DocClient::connect(&server.addr, "busy", &token).await;
     client
-        .send_message(Message::Sync(SyncMessage::Update(many_roots(20_000))))
+        .send_message(Message::Sync(SyncMessage::Update(many_roots(ROOTS))))
         .await;
     client.sync().await;
     let reads: Vec<_> = (0..12)
@@ -178,8 +179,9 @@ async fn content_reads_beyond_the_queue_are_refused_with_retry_after() {
             other => panic!("unexpected {other}: {body}"),
         }
     }
-    assert!(served >= 1 && served <= 12);
     assert_eq!(served + refused, 12);
+    assert!(served >= 5, "one running and four waiting are served: {served}");
+    assert!(refused >= 1, "the rest are refused: {served} served");
     // Once they are done, reads are served again.
     let (status, _, _) = get_slow(&server, "/api/docs/busy/content", &token).await;
     assert_eq!(status, 200);
