@@ -71,10 +71,13 @@ async fn broad_searches_are_cut_and_token_checks_stay_answered() {
     assert_eq!(narrow["hits"].as_array().unwrap().len(), 1, "{narrow}");
 
     // Sixteen connections search for `a` over and over.
+    let mut clients = Vec::new();
+    for _ in 0..16 {
+        clients.push(server.connect(Some(&token)).await);
+    }
     let stop = tokio_util::sync::CancellationToken::new();
     let mut searchers = Vec::new();
-    for _ in 0..16 {
-        let mut client = server.connect(Some(&token)).await;
+    for mut client in clients {
         let stop = stop.clone();
         searchers.push(tokio::spawn(async move {
             let mut codes = Vec::new();
