@@ -485,7 +485,11 @@ impl AppState {
         let limit = (!user.is_admin).then(|| {
             let limits = &self.config.limits;
             if dm {
-                ("dms_per_user", "direct-message channels", limits.dms_per_user)
+                (
+                    "dms_per_user",
+                    "direct-message channels",
+                    limits.dms_per_user,
+                )
             } else {
                 ("channels_per_user", "channels", limits.channels_per_user)
             }

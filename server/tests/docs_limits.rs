@@ -121,7 +121,11 @@ async fn content_of_a_document_with_many_roots_is_bounded_and_others_stay_served
         let (status, body) = read.await.unwrap();
         assert_eq!(status, 200, "{body}");
         let text = body["text"].as_object().unwrap();
-        assert_eq!(text.len(), 1000, "max_content_roots (default) roots rendered");
+        assert_eq!(
+            text.len(),
+            1000,
+            "max_content_roots (default) roots rendered"
+        );
         assert_eq!(body["truncated"], true);
         assert!(text.values().all(|v| v == "x"));
         assert!(!body["update"].as_str().unwrap().is_empty());
@@ -180,7 +184,10 @@ async fn content_reads_beyond_the_queue_are_refused_with_retry_after() {
         }
     }
     assert_eq!(served + refused, 12);
-    assert!(served >= 5, "one running and four waiting are served: {served}");
+    assert!(
+        served >= 5,
+        "one running and four waiting are served: {served}"
+    );
     assert!(refused >= 1, "the rest are refused: {served} served");
     // Once they are done, reads are served again.
     let (status, _, _) = get_slow(&server, "/api/docs/busy/content", &token).await;
@@ -199,7 +206,9 @@ fn awareness(entries: &[(u64, u32, &str)]) -> Message {
         clients: Default::default(),
     };
     for (id, clock, json) in entries {
-        update.clients.insert(ClientID::new(*id), entry(*clock, json));
+        update
+            .clients
+            .insert(ClientID::new(*id), entry(*clock, json));
     }
     Message::Awareness(update)
 }
@@ -331,9 +340,7 @@ async fn awareness_changes_beyond_the_rate_are_dropped() {
     const SENT: u32 = 40;
     for clock in 1..=SENT {
         let state = format!(r#"{{"n":{clock}}}"#);
-        sender
-            .send_message(awareness(&[(21, clock, &state)]))
-            .await;
+        sender.send_message(awareness(&[(21, clock, &state)])).await;
     }
     // A document round trip after the last one: the server has handled all of them, and
     // whatever it relayed to the watcher was queued before the watcher's own answer.

@@ -31,7 +31,8 @@ async fn channels_per_user_counts_what_a_user_created_and_still_has() {
     let alice = server.register(&unique("alice")).await;
     let mut a = server.connect(Some(&alice)).await;
     for name in ["one", "two"] {
-        a.ok(json!({"type": "channel_create", "channel": name})).await;
+        a.ok(json!({"type": "channel_create", "channel": name}))
+            .await;
     }
     let refused = a
         .err(
@@ -50,7 +51,10 @@ async fn channels_per_user_counts_what_a_user_created_and_still_has() {
     let (status, body) = server
         .post("/api/channels", Some(&alice), json!({"channel": "three"}))
         .await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("limit_reached")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("limit_reached"))
+    );
     // Direct messages are counted on their own.
     let bob_name = unique("bob");
     server.register(&bob_name).await;
@@ -80,7 +84,10 @@ async fn dms_per_user_counts_direct_messages_a_user_opened() {
     let mut a = server.connect(Some(&alice)).await;
     a.ok(json!({"type": "dm_open", "users": [bob]})).await;
     let refused = a
-        .err(json!({"type": "dm_open", "users": [carol]}), "limit_reached")
+        .err(
+            json!({"type": "dm_open", "users": [carol]}),
+            "limit_reached",
+        )
         .await;
     assert!(refused["message"]
         .as_str()
@@ -107,7 +114,10 @@ async fn documents_per_user_limits_creation_by_api_and_by_connecting() {
     let (status, body) = server
         .post("/api/docs", Some(&alice), json!({"name": "second"}))
         .await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("limit_reached")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("limit_reached"))
+    );
     assert!(body["message"]
         .as_str()
         .unwrap()
@@ -158,7 +168,10 @@ async fn named_versions_are_limited_per_document_and_in_bytes_per_user() {
     assert_eq!(save(alice.clone(), "v1").await.0, 201);
     assert_eq!(save(alice.clone(), "v2").await.0, 201);
     let (status, body) = save(alice.clone(), "v3").await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("limit_reached")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("limit_reached"))
+    );
     assert!(body["message"]
         .as_str()
         .unwrap()
@@ -167,7 +180,10 @@ async fn named_versions_are_limited_per_document_and_in_bytes_per_user() {
     assert_eq!(save(bob.clone(), "v3").await.0, 201);
     // The fourth passes documents.max_versions, whoever saves it.
     let (status, body) = save(bob.clone(), "v4").await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("limit_reached")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("limit_reached"))
+    );
     assert!(body["message"]
         .as_str()
         .unwrap()

@@ -26,7 +26,11 @@ async fn replay(server: &TestServer, token: &str, channel: &str) -> (Vec<Value>,
             break;
         }
     }
-    let raw = frames.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    let raw = frames
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     (frames, raw)
 }
 
@@ -107,7 +111,11 @@ async fn edited_and_deleted_comments_are_not_replayed() {
         json!({"body": "deleted-secret", "anchor": anchor(), "quote": "deleted-quote"}),
     )
     .await;
-    post(&bob, json!({"body": "reply-to-deleted-secret", "parent": gone})).await;
+    post(
+        &bob,
+        json!({"body": "reply-to-deleted-secret", "parent": gone}),
+    )
+    .await;
     server
         .patch(
             &format!("/api/docs/plan/comments/{gone}"),
@@ -198,7 +206,10 @@ async fn edited_messages_are_not_replayed_with_their_old_text() {
         .ok(json!({"type": "send", "channel": "team", "text": format!("@{bob_name} old-secret"), "client_id": "m1"}))
         .await;
     let id = sent["message"]["id"].as_i64().unwrap();
-    for text in ["middle-secret".to_owned(), format!("@{bob_name} final text")] {
+    for text in [
+        "middle-secret".to_owned(),
+        format!("@{bob_name} final text"),
+    ] {
         a.ok(json!({"type": "message_edit", "channel": "team", "message_id": id, "text": text}))
             .await;
     }

@@ -54,7 +54,8 @@ async fn fill(client: &mut Client, channel: &str) {
 #[tokio::test]
 async fn broad_searches_are_cut_and_token_checks_stay_answered() {
     let server = TestServer::start(
-        &(RELAXED.to_owned() + "[realtime]\nmax_message_length = 8000\nsearch_timeout = \"250ms\"\n"),
+        &(RELAXED.to_owned()
+            + "[realtime]\nmax_message_length = 8000\nsearch_timeout = \"250ms\"\n"),
     )
     .await;
     let token = server.register(&unique("u")).await;
@@ -65,9 +66,7 @@ async fn broad_searches_are_cut_and_token_checks_stay_answered() {
     fill(&mut owner, "big").await;
     // A narrow search over the same history is answered (the first search also waits for the
     // history to be indexed).
-    let narrow = owner
-        .ok(json!({"type": "search", "query": "quokka"}))
-        .await;
+    let narrow = owner.ok(json!({"type": "search", "query": "quokka"})).await;
     assert_eq!(narrow["hits"].as_array().unwrap().len(), 1, "{narrow}");
 
     // Sixteen connections search for `a` over and over.

@@ -220,10 +220,9 @@ pub fn check_awareness(messages: &[Incoming], max_state: u64) -> Result<(), &'st
             if entry.json.len() as u64 > max_state {
                 return Err("awareness state too large");
             }
-            let parsed =
-                serde_json::from_str::<Option<serde_json::Map<String, serde_json::Value>>>(
-                    &entry.json,
-                );
+            let parsed = serde_json::from_str::<Option<serde_json::Map<String, serde_json::Value>>>(
+                &entry.json,
+            );
             if parsed.is_err() {
                 return Err("awareness state is not a JSON object");
             }

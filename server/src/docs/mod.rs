@@ -620,11 +620,7 @@ impl AppState {
     }
 
     /// The document's content: its full state and the text of each root type.
-    pub async fn doc_content(
-        &self,
-        user: &UserRecord,
-        name: &str,
-    ) -> Result<content::ContentJson> {
+    pub async fn doc_content(&self, user: &UserRecord, name: &str) -> Result<content::ContentJson> {
         let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
         let admission = self.content_gate.enter().await?;
         let state = self.doc_state(&doc).await?;

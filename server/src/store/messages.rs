@@ -629,7 +629,9 @@ pub fn search(
     // The connection goes back to the pool: no deadline may outlive this search.
     conn.progress_handler(0, None::<fn() -> bool>)?;
     let hits = hits.map_err(|err| match err {
-        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::OperationInterrupted => {
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
             Error::new(
                 ErrorCode::QueryTooBroad,
                 format!(
