@@ -13,6 +13,7 @@ pub mod limits;
 mod messages;
 mod migrations;
 pub mod redact;
+mod search;
 mod users;
 mod writer;
 
@@ -34,8 +35,8 @@ pub use channels::{
 };
 pub use messages::{
     append_event, append_message, count_events_between, delete_message, edit_message,
-    events_between, history, message_in, prune, react, reactions_of, search as search_messages,
-    AppendOutcome, NewMessage, Reacting, SearchFilter, StoredEvent,
+    events_between, history, message_in, prune, react, reactions_of, AppendOutcome, NewMessage,
+    Reacting, StoredEvent,
 };
 pub use messages::{
     attachment, attachment_channels, attachments_of, index_pending, insert_attachment, mark_read,
@@ -43,6 +44,7 @@ pub use messages::{
     set_read_receipts, thread_reply, thread_summary, thumbnail_of, unread_counts, uploaded_bytes,
     NewAttachment,
 };
+pub use search::{search as search_messages, SearchFilter};
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
     user_by_id, user_by_name, user_with_password, TokenRecord, UserRecord,
