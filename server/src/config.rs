@@ -255,6 +255,14 @@ pub struct AttachmentsConfig {
     /// Total bytes of the files one user has uploaded.
     #[serde(deserialize_with = "byte_size")]
     pub user_quota: u64,
+    /// Largest image that gets a thumbnail, in pixels of 4 bytes: decoding one may hold at most
+    /// 4 × this many bytes, pixels at their real depth and the decoder's buffers included.
+    pub thumbnail_max_pixels: u64,
+    /// Images decoded for thumbnails at once; other uploads wait for their turn.
+    pub thumbnail_concurrency: usize,
+    /// How long a resumable upload session lives after it opens, finished or not.
+    #[serde(deserialize_with = "duration")]
+    pub upload_expiry: Duration,
 }
 
 impl Default for AttachmentsConfig {
@@ -262,6 +270,9 @@ impl Default for AttachmentsConfig {
         Self {
             max_size: 25 * 1024 * 1024,
             user_quota: 1024 * 1024 * 1024,
+            thumbnail_max_pixels: 40_000_000,
+            thumbnail_concurrency: 2,
+            upload_expiry: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -410,6 +421,12 @@ impl Config {
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return fail("server.log_format must be \"text\" or \"json\"");
+        }
+        let files = &self.attachments;
+        if files.thumbnail_concurrency == 0 || files.upload_expiry.is_zero() {
+            return fail(
+                "attachments.thumbnail_concurrency must be at least 1, upload_expiry above zero",
+            );
         }
         for name in self.channels.keys() {
             if let Err(e) = crate::channels::validate_name(name) {

@@ -6,6 +6,7 @@
 //! order. Reads go through a small pool of read-only connections on blocking threads, so no SQL
 //! ever runs on the async workers.
 
+mod attachments;
 mod channels;
 pub mod docs;
 mod messages;
@@ -21,6 +22,10 @@ use std::{
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+pub use attachments::{
+    attachment, attachment_channels, attachment_contents, attachments_of, forget_missing_content,
+    insert_attachment, thumbnail_of, thumbnail_of_content, uploaded_bytes, NewAttachment,
+};
 pub use channels::{
     add_member as member_add, all as channels_all, all_members as members_all,
     by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
@@ -35,10 +40,8 @@ pub use messages::{
     AppendOutcome, NewMessage, Reacting, SearchFilter, StoredEvent,
 };
 pub use messages::{
-    attachment, attachment_channels, attachments_of, index_pending, insert_attachment, mark_read,
-    mention_event, mentions_of, open_thread, read_receipts_on, read_state, set_mute,
-    set_read_receipts, thread_reply, thread_summary, thumbnail_of, unread_counts, uploaded_bytes,
-    NewAttachment,
+    index_pending, mark_read, mention_event, mentions_of, open_thread, read_receipts_on,
+    read_state, set_mute, set_read_receipts, thread_reply, thread_summary, unread_counts,
 };
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
