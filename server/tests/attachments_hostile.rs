@@ -162,6 +162,54 @@ async fn stored_content_keeps_its_thumbnail_without_decoding_again() {
     assert_eq!((decoded.width(), decoded.height()), (320, 240));
 }
 
+fn jpeg(img: DynamicImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn jpeg_thumbnails_count_against_the_same_budget() {
+    let mut server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    let rgb = DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+    }));
+    let gray = DynamicImage::ImageLuma8(image::GrayImage::from_fn(480, 640, |x, y| {
+        image::Luma([((x + y) % 256) as u8])
+    }));
+    for (name, img, size) in [
+        ("rgb.jpg", &rgb, (320, 240)),
+        ("gray.jpg", &gray, (240, 320)),
+    ] {
+        let (status, attachment) = upload(&server, &token, name, jpeg(img.clone())).await;
+        assert_eq!(status, 201, "{attachment}");
+        assert_eq!(attachment["mime"], "image/jpeg");
+        assert_eq!(attachment["thumbnail"], true, "{name}: {attachment}");
+        let thumb = server
+            .http
+            .get(format!(
+                "{}/api/attachments/{}/thumbnail",
+                server.url, attachment["id"]
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let decoded = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), size, "{name}");
+    }
+    // 640×480 RGB is 921,600 bytes decoded: over a budget of 4 × 200,000.
+    server.set_config(&(RELAXED.to_owned() + "[attachments]\nthumbnail_max_pixels = 200000\n"));
+    server.restart().await;
+    let bigger = DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(y % 256) as u8, (x % 256) as u8, 9])
+    }));
+    let (status, attachment) = upload(&server, &token, "big.jpg", jpeg(bigger)).await;
+    assert_eq!(status, 201, "{attachment}");
+    assert_eq!(attachment.get("thumbnail"), None, "{attachment}");
+}
+
 /// A chunk whose body the test sends piece by piece: the sender, and the request running.
 fn held_put(
     server: &TestServer,
