@@ -649,4 +649,32 @@ mod tests {
         );
         assert!(Config::from_toml_and_env("[channels.\"bad name!\"]", []).is_err());
     }
+
+    #[test]
+    fn attachment_limits_are_checked_and_overridable() {
+        let c = Config::from_toml_and_env("", []).expect("defaults");
+        assert_eq!(c.attachments.thumbnail_max_pixels, 40_000_000);
+        assert_eq!(c.attachments.thumbnail_concurrency, 2);
+        assert_eq!(c.attachments.upload_expiry, Duration::from_secs(86_400));
+        for bad in [
+            "[attachments]\nthumbnail_concurrency = 0",
+            "[attachments]\nupload_expiry = \"0\"",
+        ] {
+            assert!(Config::from_toml_and_env(bad, []).is_err(), "{bad}");
+        }
+        let env = [
+            (
+                "PARLEY_ATTACHMENTS_UPLOAD_EXPIRY".to_string(),
+                "2h".to_string(),
+            ),
+            (
+                "PARLEY_ATTACHMENTS_THUMBNAIL_MAX_PIXELS".to_string(),
+                "1000".to_string(),
+            ),
+        ];
+        let c = Config::from_toml_and_env("", env).expect("parses");
+        assert_eq!(c.attachments.upload_expiry, Duration::from_secs(7200));
+        assert_eq!(c.attachments.thumbnail_max_pixels, 1000);
+        assert!(c.ignored_env.is_empty());
+    }
 }
