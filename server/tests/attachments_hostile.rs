@@ -310,13 +310,20 @@ async fn one_request_at_a_time_per_upload_session() {
     let (first, running) = held_put(&server, &token, &id, 0);
     first.send(file[..100_000].to_vec()).await.unwrap();
     wait_for_len(&session_file, 100_000).await;
-    // While that chunk is still arriving, a second one, finish and cancel are refused.
-    let (status, err) = put(&server, &token, &id, 0, &file).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (409, Some("upload_conflict")),
-        "{err}"
-    );
+    // While that chunk is still arriving, a second one, finish and cancel are refused. The
+    // refused chunk's body is not read, so its connection is closed, and the reply says so.
+    let refused = server
+        .http
+        .put(format!("{}/api/uploads/{id}?offset=0", server.url))
+        .bearer_auth(&token)
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 409);
+    assert_eq!(refused.headers()["connection"], "close");
+    let err: Value = refused.json().await.unwrap();
+    assert_eq!(err["code"], "upload_conflict", "{err}");
     let finish = format!("/api/uploads/{id}/finish");
     let (status, err) = server.post(&finish, Some(&token), json!({})).await;
     assert_eq!(

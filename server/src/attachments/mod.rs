@@ -112,6 +112,18 @@ fn clean_name(name: &str) -> String {
     }
 }
 
+/// A response to a request whose body may not have been read to its end (a refusal before or
+/// part way through an upload): the connection is closed after it, and the response says so.
+/// Unread bytes make the connection unusable for another request, and a client that reused it
+/// would see its next request fail.
+fn closing(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Opens a stored file for reading. A file that is gone (deleted behind the server's back, or
 /// lost with a disk) answers 404 like an unknown attachment, and is logged for the operator.
 async fn open_stored(state: &AppState, id: i64, sha: &str) -> Result<tokio::fs::File> {

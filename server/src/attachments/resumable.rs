@@ -307,14 +307,19 @@ pub(super) struct Offset {
     offset: u64,
 }
 
+/// `PUT /api/uploads/{id}?offset=N`. Every refusal closes the connection after it (see
+/// [`super::closing`]): the chunk's body may still be on its way.
 pub(super) async fn session_append(
     State(state): State<Arc<AppState>>,
     authed: Authed,
     Path(id): Path<String>,
     Query(at): Query<Offset>,
     body: Body,
-) -> Result<Response> {
-    let lease = state.uploads.sessions.lease(authed.user.id, &id)?;
+) -> Response {
+    let lease = match state.uploads.sessions.lease(authed.user.id, &id) {
+        Ok(lease) => lease,
+        Err(err) => return super::closing(err),
+    };
     if at.offset != lease.received {
         let body = serde_json::json!({
             "code": "invalid_request",
@@ -323,18 +328,18 @@ pub(super) async fn session_append(
             "size": lease.size,
             "received": lease.received,
         });
-        return Ok((StatusCode::CONFLICT, Json(body)).into_response());
+        return super::closing((StatusCode::CONFLICT, Json(body)));
     }
-    let (size, written) = tokio::spawn(append(lease, body))
-        .await
-        .map_err(|e| Error::internal(format_args!("upload task: {e}")))?;
-    let received = written?;
-    Ok(Json(SessionState {
-        upload_id: id,
-        size,
-        received,
-    })
-    .into_response())
+    match tokio::spawn(append(lease, body)).await {
+        Ok((size, Ok(received))) => Json(SessionState {
+            upload_id: id,
+            size,
+            received,
+        })
+        .into_response(),
+        Ok((_, Err(err))) => super::closing(err),
+        Err(e) => super::closing(Error::internal(format_args!("upload task: {e}"))),
+    }
 }
 
 /// Writes a chunk at the session's `received` and records how far it got (what reached the

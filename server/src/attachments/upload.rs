@@ -7,6 +7,7 @@ use axum::{
     body::Body,
     extract::{Query, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
     Json,
 };
 use futures_util::StreamExt;
@@ -41,8 +42,20 @@ pub(super) async fn upload(
     authed: Authed,
     Query(query): Query<UploadQuery>,
     body: Body,
-) -> Result<(StatusCode, Json<Attachment>)> {
-    let user_id = authed.user.id;
+) -> Response {
+    match store_upload(state, authed.user.id, query, body).await {
+        Ok(stored) => (StatusCode::CREATED, Json(stored)).into_response(),
+        // A refusal can come before the body is read to its end (quota, size).
+        Err(err) => super::closing(err),
+    }
+}
+
+async fn store_upload(
+    state: Arc<AppState>,
+    user_id: i64,
+    query: UploadQuery,
+    body: Body,
+) -> Result<Attachment> {
     let quota = state.config.attachments.user_quota;
     let name = super::clean_name(query.name.as_deref().unwrap_or("file"));
     let used = state
@@ -64,7 +77,7 @@ pub(super) async fn upload(
     let stored = tokio::spawn(finalize(Arc::clone(&state), user_id, name, temp, received))
         .await
         .map_err(|e| Error::internal(format_args!("storing attachment: {e}")))??;
-    Ok((StatusCode::CREATED, Json(stored)))
+    Ok(stored)
 }
 
 /// Writes the body to `file`: its SHA-256, size and first KiB.
