@@ -271,6 +271,14 @@ pub struct AttachmentsConfig {
     /// Total bytes of the files one user has uploaded.
     #[serde(deserialize_with = "byte_size")]
     pub user_quota: u64,
+    /// Largest image that gets a thumbnail, in pixels of 4 bytes: decoding one may hold at most
+    /// 4 × this many bytes, pixels at their real depth and the decoder's buffers included.
+    pub thumbnail_max_pixels: u64,
+    /// Images decoded for thumbnails at once; other uploads wait for their turn.
+    pub thumbnail_concurrency: usize,
+    /// How long a resumable upload session lives after it opens, finished or not.
+    #[serde(deserialize_with = "duration")]
+    pub upload_expiry: Duration,
 }
 
 impl Default for AttachmentsConfig {
@@ -278,6 +286,9 @@ impl Default for AttachmentsConfig {
         Self {
             max_size: 25 * 1024 * 1024,
             user_quota: 1024 * 1024 * 1024,
+            thumbnail_max_pixels: 40_000_000,
+            thumbnail_concurrency: 2,
+            upload_expiry: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -486,6 +497,12 @@ impl Config {
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return fail("server.log_format must be \"text\" or \"json\"");
+        }
+        let files = &self.attachments;
+        if files.thumbnail_concurrency == 0 || files.upload_expiry.is_zero() {
+            return fail(
+                "attachments.thumbnail_concurrency must be at least 1, upload_expiry above zero",
+            );
         }
         for name in self.channels.keys() {
             if let Err(e) = crate::channels::validate_name(name) {
@@ -742,5 +759,33 @@ mod tests {
             "a known key with a bad value"
         );
         assert!(Config::from_toml_and_env("[channels.\"bad name!\"]", []).is_err());
+    }
+
+    #[test]
+    fn attachment_limits_are_checked_and_overridable() {
+        let c = Config::from_toml_and_env("", []).expect("defaults");
+        assert_eq!(c.attachments.thumbnail_max_pixels, 40_000_000);
+        assert_eq!(c.attachments.thumbnail_concurrency, 2);
+        assert_eq!(c.attachments.upload_expiry, Duration::from_secs(86_400));
+        for bad in [
+            "[attachments]\nthumbnail_concurrency = 0",
+            "[attachments]\nupload_expiry = \"0\"",
+        ] {
+            assert!(Config::from_toml_and_env(bad, []).is_err(), "{bad}");
+        }
+        let env = [
+            (
+                "PARLEY_ATTACHMENTS_UPLOAD_EXPIRY".to_string(),
+                "2h".to_string(),
+            ),
+            (
+                "PARLEY_ATTACHMENTS_THUMBNAIL_MAX_PIXELS".to_string(),
+                "1000".to_string(),
+            ),
+        ];
+        let c = Config::from_toml_and_env("", env).expect("parses");
+        assert_eq!(c.attachments.upload_expiry, Duration::from_secs(7200));
+        assert_eq!(c.attachments.thumbnail_max_pixels, 1000);
+        assert!(c.ignored_env.is_empty());
     }
 }

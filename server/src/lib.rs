@@ -75,7 +75,7 @@ pub struct AppState {
     pub directory: channels::Directory,
     /// Documents: their directory and the actors of open ones.
     pub docs: docs::Docs,
-    /// Resumable upload sessions.
+    /// Resumable upload sessions and the thumbnail decoder's permits.
     pub(crate) uploads: attachments::Uploads,
     /// One permit per WebSocket connection (`realtime.max_connections`).
     pub connection_permits: Arc<Semaphore>,
@@ -138,7 +138,7 @@ impl Server {
             hubs,
             directory,
             docs,
-            uploads: attachments::Uploads::default(),
+            uploads: attachments::Uploads::new(&config.attachments),
             shutdown: token.clone(),
             sessions: session::SessionRegistry::default(),
             next_connection_id: AtomicU64::new(1),
@@ -159,6 +159,8 @@ impl Server {
         });
         state.apply_configured_channels().await?;
         state.ensure_personal_template().await?;
+        // Before anyone can upload: files of cut-off uploads and files no row refers to.
+        attachments::sweep_at_start(&state).await;
         drop(store);
         Ok(Self { state, writer })
     }

@@ -7,7 +7,7 @@ use parley_protocol::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{channels, format_ts, Published, WriterState};
+use super::{attachments::attachments_of, channels, format_ts, Published, WriterState};
 use crate::error::{Error, Result};
 
 /// The result of a send.
@@ -788,127 +788,6 @@ pub fn mention_event(
         event_seq as i64
     ])?;
     Ok(())
-}
-
-fn attachment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<parley_protocol::Attachment> {
-    Ok(parley_protocol::Attachment {
-        id: r.get(0)?,
-        sha256: r.get(1)?,
-        size: r.get::<_, i64>(2)?.max(0) as u64,
-        mime: r.get(3)?,
-        name: r.get(4)?,
-        width: r.get(5)?,
-        height: r.get(6)?,
-        thumbnail: r.get::<_, Option<String>>(7)?.is_some(),
-    })
-}
-
-const ATTACHMENT_COLUMNS: &str =
-    "a.id, a.sha256, a.size, a.mime, a.name, a.width, a.height, a.thumbnail_sha256";
-
-pub fn attachments_of(
-    conn: &Connection,
-    message_id: i64,
-) -> Result<Vec<parley_protocol::Attachment>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ATTACHMENT_COLUMNS} FROM message_attachments ma
-         JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_id = ?1 ORDER BY a.id"
-    ))?;
-    let rows = stmt
-        .query_map([message_id], attachment_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
-
-/// An attachment with its uploader.
-pub fn attachment(
-    conn: &Connection,
-    id: i64,
-) -> Result<Option<(parley_protocol::Attachment, i64)>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {ATTACHMENT_COLUMNS}, a.uploader_id FROM attachments a WHERE a.id = ?1"
-        ))?
-        .query_row([id], |r| Ok((attachment_from_row(r)?, r.get(8)?)))
-        .optional()?)
-}
-
-/// Channels where a (not deleted) message carries this attachment.
-pub fn attachment_channels(conn: &Connection, id: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT m.channel_id FROM message_attachments ma JOIN messages m ON m.id = ma.message_id
-         WHERE ma.attachment_id = ?1 AND m.deleted_at IS NULL",
-    )?;
-    let rows = stmt
-        .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(rows)
-}
-
-/// Bytes this user has uploaded.
-pub fn uploaded_bytes(conn: &Connection, user_id: i64) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached("SELECT coalesce(sum(size), 0) FROM attachments WHERE uploader_id = ?1")?
-        .query_row([user_id], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
-}
-
-pub struct NewAttachment<'a> {
-    pub sha256: &'a str,
-    pub size: u64,
-    pub mime: &'a str,
-    pub name: &'a str,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub uploader_id: i64,
-    /// The user's quota, checked inside the write (concurrent uploads cannot both pass).
-    pub quota: u64,
-    pub thumbnail_sha256: Option<&'a str>,
-}
-
-pub fn insert_attachment(
-    tx: &Connection,
-    new: NewAttachment<'_>,
-) -> Result<parley_protocol::Attachment> {
-    let used = uploaded_bytes(tx, new.uploader_id)?;
-    if used.saturating_add(new.size) > new.quota {
-        return Err(Error::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "this upload ({} bytes) would pass your quota of {} bytes ({used} used)",
-                new.size, new.quota
-            ),
-        ));
-    }
-    tx.prepare_cached(
-        "INSERT INTO attachments (sha256, size, mime, name, width, height, uploader_id, created_at,
-             thumbnail_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        new.sha256,
-        new.size as i64,
-        new.mime,
-        new.name,
-        new.width,
-        new.height,
-        new.uploader_id,
-        super::now_ms(),
-        new.thumbnail_sha256
-    ])?;
-    let id = tx.last_insert_rowid();
-    attachment(tx, id)?
-        .map(|(a, _)| a)
-        .ok_or_else(|| Error::internal("attachment vanished"))
-}
-
-/// The thumbnail's content hash of an attachment, if it has one.
-pub fn thumbnail_of(conn: &Connection, id: i64) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT thumbnail_sha256 FROM attachments WHERE id = ?1")?
-        .query_row([id], |r| r.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
 }
 
 pub fn set_read_receipts(tx: &Connection, channel_id: i64, on: bool) -> Result<()> {

@@ -7,6 +7,7 @@
 //! ever runs on the async workers. Token checks have a pool of their own (`read_auth`): every
 //! request and connection starts with one, and heavy reads (searches) must never make them wait.
 
+mod attachments;
 mod channels;
 pub mod docs;
 pub mod limits;
@@ -25,6 +26,10 @@ use std::{
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+pub use attachments::{
+    attachment, attachment_channels, attachment_contents, attachments_of, forget_missing_content,
+    insert_attachment, thumbnail_of, thumbnail_of_content, uploaded_bytes, NewAttachment,
+};
 pub use channels::{
     add_member as member_add, all as channels_all, all_members as members_all,
     by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
@@ -39,10 +44,8 @@ pub use messages::{
     Reacting, StoredEvent,
 };
 pub use messages::{
-    attachment, attachment_channels, attachments_of, index_pending, insert_attachment, mark_read,
-    mention_event, mentions_of, open_thread, read_receipts_on, read_state, set_mute,
-    set_read_receipts, thread_reply, thread_summary, thumbnail_of, unread_counts, uploaded_bytes,
-    NewAttachment,
+    index_pending, mark_read, mention_event, mentions_of, open_thread, read_receipts_on,
+    read_state, set_mute, set_read_receipts, thread_reply, thread_summary, unread_counts,
 };
 pub use search::{search as search_messages, SearchFilter};
 pub use users::{
