@@ -108,7 +108,7 @@ impl AppState {
     pub async fn authenticate(&self, token: &str) -> Result<TokenRecord> {
         let hash = hash_token(token);
         self.store
-            .read(move |conn| store::token_by_hash(conn, &hash))
+            .read_auth(move |conn| store::token_by_hash(conn, &hash))
             .await?
             .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "unknown or revoked token"))
     }

@@ -480,9 +480,27 @@ impl AppState {
         };
         let author = user.to_ref();
         let read_receipts = settings_read_receipts;
+        // Workspace admins are exempt from the per-user limits.
+        let dm = name.starts_with(DM_PREFIX);
+        let limit = (!user.is_admin).then(|| {
+            let limits = &self.config.limits;
+            if dm {
+                (
+                    "dms_per_user",
+                    "direct-message channels",
+                    limits.dms_per_user,
+                )
+            } else {
+                ("channels_per_user", "channels", limits.channels_per_user)
+            }
+        });
         let record = self
             .store
             .write(move |tx, state| {
+                if let Some((key, what, max)) = limit {
+                    let used = store::limits::channels_created(tx, author.id, dm)?;
+                    store::limits::check(key, what, used, 1, max)?;
+                }
                 let record = store::channel_insert(tx, &new, Some(author.id), None)?;
                 store::member_add(tx, record.id, author.id, Role::Admin.as_str())?;
                 if read_receipts {

@@ -388,11 +388,16 @@ impl AppState {
         let limit = limit
             .unwrap_or(20)
             .clamp(1, self.config.realtime.max_search_results);
+        // A bounded number run at once (each may hold a read connection for `search_timeout`),
+        // so other reads always find a connection; the rest wait or are refused.
+        let admission = self.search_gate.enter().await?;
         // Whatever was sent until now is searchable.
         while crate::maintenance::index_now(self).await? {}
         let query = query.to_owned();
+        let timeout = self.config.realtime.search_timeout;
         self.store
-            .read(move |conn| {
+            .read_mut(move |conn| {
+                let _admission = admission;
                 store::search_messages(
                     conn,
                     &query,
@@ -403,6 +408,7 @@ impl AppState {
                         before,
                         limit,
                     },
+                    timeout,
                 )
             })
             .await

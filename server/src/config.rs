@@ -28,6 +28,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub documents: DocumentsConfig,
     pub attachments: AttachmentsConfig,
+    pub limits: LimitsConfig,
     /// Channels declared by the operator, keyed by name. Created at start if missing; their
     /// settings are applied on every start.
     pub channels: BTreeMap<String, ChannelConfig>,
@@ -98,6 +99,11 @@ pub struct RealtimeConfig {
     /// Longest a fresh connection may stay before its first frame (anonymous sessions included).
     #[serde(deserialize_with = "duration")]
     pub handshake_timeout: Duration,
+    /// Longest one `search` may run; a search cut short answers `query_too_broad`.
+    #[serde(deserialize_with = "duration")]
+    pub search_timeout: Duration,
+    /// Searches that run at once (more wait, up to four times this many; beyond, `server_busy`).
+    pub max_concurrent_searches: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +138,9 @@ pub struct RateLimitConfig {
     /// Login and registration attempts per second per user name (0 disables).
     pub logins_per_second: f64,
     pub login_burst: f64,
+    /// Read-state changes (`mark_read`, `mute`, `unmute`) per second per user (0 disables).
+    pub user_state_changes_per_second: f64,
+    pub user_state_change_burst: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +148,9 @@ pub struct RateLimitConfig {
 pub struct StorageConfig {
     /// Read-only SQLite connections in the read pool.
     pub read_connections: usize,
+    /// Read-only SQLite connections kept for token checks alone, so heavy reads (searches,
+    /// history) never make signing in wait.
+    pub auth_connections: usize,
     /// Most writes committed in one transaction (group commit).
     pub max_batch: usize,
     /// Pending writes before senders wait (back-pressure).
@@ -210,6 +222,8 @@ impl Default for RealtimeConfig {
             typing_interval: Duration::from_secs(1),
             retention_sweep_interval: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
+            search_timeout: Duration::from_secs(2),
+            max_concurrent_searches: 2,
             max_history_page: 500,
             max_pending_sends: 64,
             max_dm_members: 9,
@@ -241,6 +255,8 @@ impl Default for RateLimitConfig {
             request_burst: 300.0,
             logins_per_second: 1.0,
             login_burst: 10.0,
+            user_state_changes_per_second: 10.0,
+            user_state_change_burst: 50.0,
         }
     }
 }
@@ -255,6 +271,14 @@ pub struct AttachmentsConfig {
     /// Total bytes of the files one user has uploaded.
     #[serde(deserialize_with = "byte_size")]
     pub user_quota: u64,
+    /// Largest image that gets a thumbnail, in pixels of 4 bytes: decoding one may hold at most
+    /// 4 × this many bytes, pixels at their real depth and the decoder's buffers included.
+    pub thumbnail_max_pixels: u64,
+    /// Images decoded for thumbnails at once; other uploads wait for their turn.
+    pub thumbnail_concurrency: usize,
+    /// How long a resumable upload session lives after it opens, finished or not.
+    #[serde(deserialize_with = "duration")]
+    pub upload_expiry: Duration,
 }
 
 impl Default for AttachmentsConfig {
@@ -262,6 +286,9 @@ impl Default for AttachmentsConfig {
         Self {
             max_size: 25 * 1024 * 1024,
             user_quota: 1024 * 1024 * 1024,
+            thumbnail_max_pixels: 40_000_000,
+            thumbnail_concurrency: 2,
+            upload_expiry: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -295,6 +322,20 @@ pub struct DocumentsConfig {
     /// Who may create workspace documents (also by connecting to a new name): `members` (every
     /// signed-in user) or `admins`.
     pub create: String,
+    /// Root types rendered in a content answer's `text` (the rest: `truncated`).
+    pub max_content_roots: usize,
+    /// Content answers decoded at once (more wait, up to four times this many; beyond,
+    /// `server_busy`).
+    pub max_content_reads: usize,
+    /// Largest awareness state (its JSON) one client may announce.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_awareness_state: u64,
+    /// Awareness clients one connection may announce (a stock client has one).
+    pub max_awareness_clients_per_connection: usize,
+    /// Awareness changes (and queries) per second per connection (0 disables), with a burst;
+    /// more are dropped.
+    pub awareness_per_second: f64,
+    pub awareness_burst: f64,
 }
 
 impl Default for DocumentsConfig {
@@ -309,6 +350,40 @@ impl Default for DocumentsConfig {
             max_comment_length: 10_000,
             max_versions: 1000,
             create: "members".into(),
+            max_content_roots: 1000,
+            max_content_reads: 2,
+            max_awareness_state: 16 * 1024,
+            max_awareness_clients_per_connection: 8,
+            awareness_per_second: 20.0,
+            awareness_burst: 60.0,
+        }
+    }
+}
+
+/// Per-user limits on what one may create or keep (`limit_reached` beyond them). Workspace
+/// admins are exempt.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Channels a user has created and that still exist (direct messages, threads and
+    /// documents' comments channels not included).
+    pub channels_per_user: u64,
+    /// Documents a user has created and that still exist.
+    pub documents_per_user: u64,
+    /// Direct-message channels a user has opened (created) and that still exist.
+    pub dms_per_user: u64,
+    /// Total bytes of the named document versions a user has saved.
+    #[serde(deserialize_with = "byte_size")]
+    pub version_bytes_per_user: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            channels_per_user: 100,
+            documents_per_user: 200,
+            dms_per_user: 500,
+            version_bytes_per_user: 1024 * 1024 * 1024,
         }
     }
 }
@@ -317,6 +392,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             read_connections: 4,
+            auth_connections: 2,
             max_batch: 1024,
             write_queue: 8192,
             commit_mode: CommitMode::PerBatch,
@@ -333,6 +409,7 @@ const ENV_SECTIONS: &[&str] = &[
     "storage",
     "documents",
     "attachments",
+    "limits",
 ];
 
 impl Config {
@@ -405,11 +482,27 @@ impl Config {
         if docs.outbound_queue < 4 || docs.actor_queue < 1 || docs.max_comment_length == 0 {
             return fail("documents.outbound_queue must be at least 4, actor_queue and max_comment_length at least 1");
         }
+        if docs.max_awareness_clients_per_connection == 0 || docs.max_content_reads == 0 {
+            return fail(
+                "documents.max_awareness_clients_per_connection and max_content_reads must be at least 1",
+            );
+        }
+        if self.realtime.max_concurrent_searches == 0 || self.storage.auth_connections == 0 {
+            return fail(
+                "realtime.max_concurrent_searches and storage.auth_connections must be at least 1",
+            );
+        }
         if !matches!(docs.create.as_str(), "members" | "admins") {
             return fail("documents.create must be \"members\" or \"admins\"");
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return fail("server.log_format must be \"text\" or \"json\"");
+        }
+        let files = &self.attachments;
+        if files.thumbnail_concurrency == 0 || files.upload_expiry.is_zero() {
+            return fail(
+                "attachments.thumbnail_concurrency must be at least 1, upload_expiry above zero",
+            );
         }
         for name in self.channels.keys() {
             if let Err(e) = crate::channels::validate_name(name) {
@@ -493,6 +586,7 @@ fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
         "storage" => check::<StorageConfig>(table, key),
         "documents" => check::<DocumentsConfig>(table, key),
         "attachments" => check::<AttachmentsConfig>(table, key),
+        "limits" => check::<LimitsConfig>(table, key),
         _ => false,
     }
 }
@@ -617,6 +711,40 @@ mod tests {
     }
 
     #[test]
+    fn limits_section_and_its_env_overrides() {
+        let c = Config::from_toml_and_env("", []).expect("defaults");
+        assert_eq!(c.limits.channels_per_user, 100);
+        assert_eq!(c.limits.version_bytes_per_user, 1024 * 1024 * 1024);
+        let env = [
+            (
+                "PARLEY_LIMITS_DOCUMENTS_PER_USER".to_string(),
+                "7".to_string(),
+            ),
+            (
+                "PARLEY_LIMITS_VERSION_BYTES_PER_USER".to_string(),
+                "10mb".to_string(),
+            ),
+            (
+                "PARLEY_DOCUMENTS_MAX_AWARENESS_STATE".to_string(),
+                "1kb".to_string(),
+            ),
+            (
+                "PARLEY_REALTIME_SEARCH_TIMEOUT".to_string(),
+                "500ms".to_string(),
+            ),
+        ];
+        let c = Config::from_toml_and_env("[limits]\ndms_per_user = 3\n", env).expect("parses");
+        assert_eq!(c.limits.documents_per_user, 7);
+        assert_eq!(c.limits.dms_per_user, 3);
+        assert_eq!(c.limits.version_bytes_per_user, 10 * 1024 * 1024);
+        assert_eq!(c.documents.max_awareness_state, 1024);
+        assert_eq!(c.realtime.search_timeout, Duration::from_millis(500));
+        assert!(c.ignored_env.is_empty());
+        assert!(Config::from_toml_and_env("[limits]\nbogus = 1", []).is_err());
+        assert!(Config::from_toml_and_env("[realtime]\nmax_concurrent_searches = 0", []).is_err());
+    }
+
+    #[test]
     fn bad_values_are_clear_errors() {
         let err = Config::from_toml_and_env("[websocket]\nmax_frame_size = \"64 parsecs\"", [])
             .expect_err("bad size");
@@ -631,5 +759,33 @@ mod tests {
             "a known key with a bad value"
         );
         assert!(Config::from_toml_and_env("[channels.\"bad name!\"]", []).is_err());
+    }
+
+    #[test]
+    fn attachment_limits_are_checked_and_overridable() {
+        let c = Config::from_toml_and_env("", []).expect("defaults");
+        assert_eq!(c.attachments.thumbnail_max_pixels, 40_000_000);
+        assert_eq!(c.attachments.thumbnail_concurrency, 2);
+        assert_eq!(c.attachments.upload_expiry, Duration::from_secs(86_400));
+        for bad in [
+            "[attachments]\nthumbnail_concurrency = 0",
+            "[attachments]\nupload_expiry = \"0\"",
+        ] {
+            assert!(Config::from_toml_and_env(bad, []).is_err(), "{bad}");
+        }
+        let env = [
+            (
+                "PARLEY_ATTACHMENTS_UPLOAD_EXPIRY".to_string(),
+                "2h".to_string(),
+            ),
+            (
+                "PARLEY_ATTACHMENTS_THUMBNAIL_MAX_PIXELS".to_string(),
+                "1000".to_string(),
+            ),
+        ];
+        let c = Config::from_toml_and_env("", env).expect("parses");
+        assert_eq!(c.attachments.upload_expiry, Duration::from_secs(7200));
+        assert_eq!(c.attachments.thumbnail_max_pixels, 1000);
+        assert!(c.ignored_env.is_empty());
     }
 }

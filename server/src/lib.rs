@@ -12,6 +12,7 @@ pub mod chat;
 pub mod config;
 pub mod docs;
 pub mod error;
+mod gate;
 mod http;
 pub mod hub;
 pub(crate) mod maintenance;
@@ -74,7 +75,7 @@ pub struct AppState {
     pub directory: channels::Directory,
     /// Documents: their directory and the actors of open ones.
     pub docs: docs::Docs,
-    /// Resumable upload sessions.
+    /// Resumable upload sessions and the thumbnail decoder's permits.
     pub(crate) uploads: attachments::Uploads,
     /// One permit per WebSocket connection (`realtime.max_connections`).
     pub connection_permits: Arc<Semaphore>,
@@ -82,6 +83,12 @@ pub struct AppState {
     pub sessions: session::SessionRegistry,
     next_connection_id: AtomicU64,
     user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
+    /// `mark_read`, `mute`, `unmute` per user.
+    user_state_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
+    /// Document content answers being decoded (`documents.max_content_reads`).
+    content_gate: gate::WorkGate,
+    /// Searches running (`realtime.max_concurrent_searches`).
+    search_gate: gate::WorkGate,
     login_limits: Mutex<HashMap<String, ratelimit::TokenBucket>>,
     tracker: TaskTracker,
 }
@@ -131,16 +138,29 @@ impl Server {
             hubs,
             directory,
             docs,
-            uploads: attachments::Uploads::default(),
+            uploads: attachments::Uploads::new(&config.attachments),
             shutdown: token.clone(),
             sessions: session::SessionRegistry::default(),
             next_connection_id: AtomicU64::new(1),
             user_send_limits: Mutex::new(HashMap::new()),
+            user_state_limits: Mutex::new(HashMap::new()),
+            content_gate: gate::WorkGate::new(
+                "document content reads",
+                config.documents.max_content_reads,
+                config.documents.max_content_reads * 4,
+            ),
+            search_gate: gate::WorkGate::new(
+                "searches",
+                config.realtime.max_concurrent_searches,
+                config.realtime.max_concurrent_searches * 4,
+            ),
             login_limits: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
         });
         state.apply_configured_channels().await?;
         state.ensure_personal_template().await?;
+        // Before anyone can upload: files of cut-off uploads and files no row refers to.
+        attachments::sweep_at_start(&state).await;
         drop(store);
         Ok(Self { state, writer })
     }
@@ -220,6 +240,29 @@ impl AppState {
             .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
     }
 
+    /// Read-state changes (`mark_read`, `mute`, `unmute`) per user: each may append a durable
+    /// event to the user's `@me`.
+    pub fn check_user_state_rate(&self, user_id: i64) -> Result<()> {
+        let rl = &self.config.rate_limit;
+        if rl.user_state_changes_per_second <= 0.0 {
+            return Ok(());
+        }
+        let mut limits = self
+            .user_state_limits
+            .lock()
+            .map_err(|_| Error::internal("rate limit lock"))?;
+        limits
+            .entry(user_id)
+            .or_insert_with(|| {
+                ratelimit::TokenBucket::new(
+                    rl.user_state_changes_per_second,
+                    rl.user_state_change_burst,
+                )
+            })
+            .take()
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
     /// Login and registration attempts per user name.
     pub fn check_login_rate(&self, name: &str) -> Result<()> {
         let rl = &self.config.rate_limit;
@@ -241,6 +284,9 @@ impl AppState {
     fn prune_rate_limits(&self) {
         let now = std::time::Instant::now();
         if let Ok(mut limits) = self.user_send_limits.lock() {
+            limits.retain(|_, b| !b.is_idle(now));
+        }
+        if let Ok(mut limits) = self.user_state_limits.lock() {
             limits.retain(|_, b| !b.is_idle(now));
         }
         if let Ok(mut limits) = self.login_limits.lock() {

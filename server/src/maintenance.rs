@@ -1,4 +1,5 @@
-//! Background upkeep: retention, revoked-token checks, and pruning idle rate-limit state.
+//! Background upkeep: retention, revoked-token checks, pruning idle rate-limit state, and
+//! expiring upload sessions.
 //! Each loop ends when the server shuts down.
 
 use std::{sync::Arc, time::Duration};
@@ -8,6 +9,7 @@ use crate::{store, AppState};
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(retention_loop(Arc::clone(&state)));
     tokio::spawn(index_loop(Arc::clone(&state)));
+    tokio::spawn(crate::attachments::expire_sessions(Arc::clone(&state)));
     tokio::spawn(token_check_loop(state));
 }
 

@@ -122,8 +122,10 @@ impl AppState {
         })
     }
 
-    /// Records a read position (never moving back) and tells the user's other devices.
+    /// Records a read position (never moving back) and tells the user's other devices. A
+    /// position that is not beyond the current one changes nothing and stores no event.
     pub async fn mark_read(&self, user: &UserRecord, channel: &str, seq: u64) -> Result<ReadState> {
+        self.check_user_state_rate(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_read(Some(user))?;
         let head = self.channel_info(&channel, Some(user)).head;
@@ -134,9 +136,13 @@ impl AppState {
             channel.record.name.clone(),
             user.to_ref(),
         );
-        self.store
+        let moved = self
+            .store
             .write(move |tx, state| {
                 let (before, _) = store::read_state(tx, user_id, channel_id)?;
+                if seq <= before {
+                    return Ok((false, Vec::new()));
+                }
                 store::mark_read(tx, user_id, channel_id, seq)?;
                 // Members of channels with read receipts see how far each read.
                 let mut published = Vec::new();
@@ -151,13 +157,18 @@ impl AppState {
                         Some(user_id),
                     )?);
                 }
-                Ok(((), published))
+                Ok((true, published))
             })
             .await?;
-        self.announce(user, &channel).await
+        if moved {
+            self.announce(user, &channel).await
+        } else {
+            self.read_state_of(user, &channel).await
+        }
     }
 
-    /// Mutes until `until` (None: forever) or unmutes (`unmute`).
+    /// Mutes until `until` (None: forever) or unmutes (`unmute`). Muting again until the same
+    /// time, or unmuting a channel that is not muted, changes nothing and stores no event.
     pub async fn mute(
         &self,
         user: &UserRecord,
@@ -165,6 +176,7 @@ impl AppState {
         until: Option<i64>,
         unmute: bool,
     ) -> Result<ReadState> {
+        self.check_user_state_rate(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_read(Some(user))?;
         if until.is_some_and(|t| t <= store::now_ms()) {
@@ -179,13 +191,22 @@ impl AppState {
             Some(until.unwrap_or(i64::MAX))
         };
         let (user_id, channel_id) = (user.id, channel.record.id);
-        self.store
+        let changed = self
+            .store
             .write(move |tx, _| {
+                let (_, current) = store::read_state(tx, user_id, channel_id)?;
+                if current == value {
+                    return Ok((false, Vec::new()));
+                }
                 store::set_mute(tx, user_id, channel_id, value)?;
-                Ok(((), Vec::new()))
+                Ok((true, Vec::new()))
             })
             .await?;
-        self.announce(user, &channel).await
+        if changed {
+            self.announce(user, &channel).await
+        } else {
+            self.read_state_of(user, &channel).await
+        }
     }
 
     /// The new read state, as a durable `read` event on the user's personal channel.

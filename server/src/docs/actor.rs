@@ -5,12 +5,21 @@
 //!
 //! Connections decode and validate y-websocket frames themselves, so a malformed frame never
 //! reaches the actor; the actor talks to them only through their bounded outbound queues.
+//!
+//! Awareness (carets, names) is ephemeral and costs memory and fan-out, so the actor bounds it:
+//! each awareness client id belongs to the connection that announced it first, only that
+//! connection may change its state (others' entries are ignored: y-websocket clients send back
+//! the states they hear, and nobody may overwrite someone else's), a connection announces at most
+//! `max_awareness_clients_per_connection` ids (more: 4006), its changes pass a token bucket
+//! (beyond it they are dropped), and only changes are relayed.
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
+
+mod awareness;
 
 use parley_protocol::close_code;
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +31,7 @@ use yrs::{
 
 use crate::{
     error::{Error, Result},
+    ratelimit::TokenBucket,
     session::ConnControl,
     store::{self, Store},
     Frame,
@@ -77,6 +87,9 @@ pub struct ActorConfig {
     pub compact_after: u64,
     pub idle_timeout: Duration,
     pub queue: usize,
+    pub max_awareness_clients: usize,
+    pub awareness_per_second: f64,
+    pub awareness_burst: f64,
 }
 
 /// The actors of open documents, by document id.
@@ -171,8 +184,11 @@ struct Conn {
     joined: std::time::Instant,
     out: mpsc::Sender<Frame>,
     can_write: bool,
-    /// Awareness client ids this connection has announced (cleared when it goes).
+    /// Awareness client ids this connection has announced first, and so owns (their states
+    /// are removed when it goes).
     clients: HashSet<yrs::block::ClientID>,
+    /// Awareness changes and queries this connection may still send.
+    awareness_budget: TokenBucket,
     /// Set when the connection's queue was full for a document frame: a state vector the
     /// client certainly has. No more updates are queued for it until it drains; then one
     /// catch-up (sync step 2 from this state vector) replaces everything it missed.
@@ -210,6 +226,10 @@ fn lower(a: &StateVector, b: &StateVector) -> StateVector {
 struct Actor {
     doc_id: i64,
     awareness: Awareness,
+    /// Which connection owns each announced awareness client id.
+    owners: HashMap<yrs::block::ClientID, u64>,
+    /// Removed awareness states yrs still remembers (their clocks) since the last rebuild.
+    tombstones: usize,
     conns: HashMap<u64, Conn>,
     env: ActorEnv,
     /// Bytes of the snapshot plus the log: what `max_document_size` limits.
@@ -313,6 +333,8 @@ impl Actor {
         Ok(Self {
             doc_id,
             awareness: Awareness::new(doc),
+            owners: HashMap::new(),
+            tombstones: 0,
             conns: HashMap::new(),
             env,
             size,
@@ -462,6 +484,10 @@ impl Actor {
             out,
             can_write,
             clients: HashSet::new(),
+            awareness_budget: TokenBucket::new(
+                self.env.config.awareness_per_second,
+                self.env.config.awareness_burst,
+            ),
             behind: None,
         };
         // The server's side of the handshake: its state vector, then who is here (the queue is
@@ -486,10 +512,15 @@ impl Actor {
         }
         let clients: Vec<yrs::block::ClientID> = conn.clients.into_iter().collect();
         for client in &clients {
+            self.owners.remove(client);
             self.awareness.remove_state(*client);
         }
+        self.tombstones += clients.len();
         if let Ok(update) = self.awareness.update_with_clients(clients) {
             self.broadcast_ephemeral(&encode(&Message::Awareness(update)));
+        }
+        if self.tombstones > awareness::MAX_TOMBSTONES {
+            self.drop_tombstones();
         }
     }
 
@@ -552,26 +583,16 @@ impl Actor {
                 self.size += len;
                 pending.push((conn_id, bytes));
             }
-            Incoming::Awareness(update, raw) => {
-                let ids: Vec<yrs::block::ClientID> = update.clients.keys().copied().collect();
-                match self.awareness.apply_update_summary(update) {
-                    Ok(_) => {
-                        if let Some(conn) = self.conns.get_mut(&conn_id) {
-                            conn.clients.extend(ids);
-                        }
-                        // To everyone, the sender too: y-websocket clients close a connection
-                        // that hears nothing for 30 s, and their own awareness renewal (every
-                        // 15 s) coming back is what keeps a lone editor's connection open.
-                        self.broadcast_ephemeral(&Frame::binary(raw));
-                    }
-                    Err(_) => conn
-                        .control
-                        .close_with(close_code::DOC_INVALID_FRAME, "invalid awareness update"),
-                }
-            }
+            Incoming::Awareness(update, raw) => self.awareness_update(conn_id, update, raw),
             Incoming::AwarenessQuery => {
-                if let Ok(update) = self.awareness.update() {
-                    conn.push_ephemeral(encode(&Message::Awareness(update)));
+                // A query costs one full awareness frame: it takes from the same budget.
+                let Some(conn) = self.conns.get_mut(&conn_id) else {
+                    return;
+                };
+                if conn.awareness_budget.take().is_ok() {
+                    if let Ok(update) = self.awareness.update() {
+                        conn.push_ephemeral(encode(&Message::Awareness(update)));
+                    }
                 }
             }
         }

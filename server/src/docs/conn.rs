@@ -119,7 +119,10 @@ async fn read_loop(
         control.touch();
         match message {
             WsMessage::Binary(bytes) => {
-                let messages = match decode_frame(&bytes) {
+                let max_state = state.config.documents.max_awareness_state;
+                let decoded =
+                    decode_frame(&bytes).and_then(|m| check_awareness(&m, max_state).map(|()| m));
+                let messages = match decoded {
                     Ok(messages) => messages,
                     Err(reason) => {
                         tracing::debug!(conn = control.id, doc_id, reason, "malformed frame");
@@ -203,6 +206,29 @@ fn decode_unguarded(bytes: &[u8]) -> Result<Vec<Incoming>, &'static str> {
         return Err("truncated y-websocket message");
     }
     Ok(out)
+}
+
+/// Refuses awareness states that are larger than `max_state` bytes or are not what y-protocols
+/// sends: a JSON object, or `null` for a client that left. Every connection relays them to
+/// every other, so an 8 MiB string of anything must not get that far.
+pub fn check_awareness(messages: &[Incoming], max_state: u64) -> Result<(), &'static str> {
+    for message in messages {
+        let Incoming::Awareness(update, _) = message else {
+            continue;
+        };
+        for entry in update.clients.values() {
+            if entry.json.len() as u64 > max_state {
+                return Err("awareness state too large");
+            }
+            let parsed = serde_json::from_str::<Option<serde_json::Map<String, serde_json::Value>>>(
+                &entry.json,
+            );
+            if parsed.is_err() {
+                return Err("awareness state is not a JSON object");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A little-endian base-128 reader over a frame, for [`check_counts`].

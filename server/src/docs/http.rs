@@ -213,8 +213,8 @@ async fn content(
     State(state): AppRef,
     authed: Authed,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>> {
-    Ok(Json(state.doc_content(&authed.user, &name).await?))
+) -> Result<super::content::ContentJson> {
+    state.doc_content(&authed.user, &name).await
 }
 
 #[derive(Serialize)]
@@ -252,8 +252,8 @@ async fn version(
     State(state): AppRef,
     authed: Authed,
     Path((name, id)): Path<(String, i64)>,
-) -> Result<Json<serde_json::Value>> {
-    Ok(Json(state.version_content(&authed.user, &name, id).await?))
+) -> Result<super::content::ContentJson> {
+    state.version_content(&authed.user, &name, id).await
 }
 
 #[derive(Serialize)]

@@ -10,6 +10,7 @@
 
 pub mod actor;
 pub mod conn;
+pub mod content;
 pub mod http;
 
 use std::{
@@ -19,7 +20,7 @@ use std::{
 
 use base64::Engine;
 use parley_protocol::{Comment, CommentAnchor, DocInfo, DocRole, ErrorCode, Event, VersionInfo};
-use yrs::{updates::decoder::Decode, GetString, ReadTxn, Transact};
+use yrs::updates::decoder::Decode;
 
 use crate::{
     channels::{Channel, Role},
@@ -236,6 +237,9 @@ impl Docs {
                 compact_after: c.compact_after,
                 idle_timeout: c.idle_timeout,
                 queue: c.actor_queue,
+                max_awareness_clients: c.max_awareness_clients_per_connection,
+                awareness_per_second: c.awareness_per_second,
+                awareness_burst: c.awareness_burst,
             },
             shutdown: state.shutdown.clone(),
             tracker: state.tracker.clone(),
@@ -457,9 +461,14 @@ impl AppState {
         };
         let (name, user_id) = (name.to_owned(), user.id);
         let role = default_role.unwrap_or(DocRole::Editor);
+        let max = (!user.is_admin).then_some(self.config.limits.documents_per_user);
         let (record, channel_record) = self
             .store
             .write(move |tx, _| {
+                if let Some(max) = max {
+                    let used = store::limits::documents_created(tx, user_id)?;
+                    store::limits::check("documents_per_user", "documents", used, 1, max)?;
+                }
                 let created =
                     store::docs::insert(tx, &name, title.as_deref(), channel_id, role, user_id)?;
                 Ok((created, Vec::new()))
@@ -632,10 +641,30 @@ impl AppState {
     }
 
     /// The document's content: its full state and the text of each root type.
-    pub async fn doc_content(&self, user: &UserRecord, name: &str) -> Result<serde_json::Value> {
+    pub async fn doc_content(&self, user: &UserRecord, name: &str) -> Result<content::ContentJson> {
         let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
+        let admission = self.content_gate.enter().await?;
         let state = self.doc_state(&doc).await?;
-        content_json(&doc.record().name, None, &state)
+        self.render_content(admission, doc.record().name, None, state)
+            .await
+    }
+
+    /// Renders a content answer on a blocking thread, holding its place at the content gate
+    /// until the work ends (even if the request goes away first).
+    async fn render_content(
+        &self,
+        admission: crate::gate::Admission,
+        doc: String,
+        version: Option<VersionInfo>,
+        state: Vec<u8>,
+    ) -> Result<content::ContentJson> {
+        let max_roots = self.config.documents.max_content_roots;
+        tokio::task::spawn_blocking(move || {
+            let _admission = admission;
+            content::render(&doc, version.as_ref(), &state, max_roots)
+        })
+        .await
+        .map_err(Error::internal)?
     }
 
     pub async fn save_version(
@@ -656,13 +685,27 @@ impl AppState {
         let state = self.doc_state(&doc).await?;
         let (doc_id, doc_name, user_id) = (doc.id, doc.record().name, user.id);
         let max = self.config.documents.max_versions;
+        let max_bytes = (!user.is_admin).then_some(self.config.limits.version_bytes_per_user);
         self.store
             .write(move |tx, _| {
                 if store::docs::version_count(tx, doc_id)? >= max {
                     return Err(Error::new(
-                        ErrorCode::InvalidRequest,
-                        format!("the document has {max} versions, the most allowed"),
+                        ErrorCode::LimitReached,
+                        format!(
+                            "the document has {max} named versions, the most \
+                             documents.max_versions allows"
+                        ),
                     ));
+                }
+                if let Some(max_bytes) = max_bytes {
+                    let used = store::limits::version_bytes_saved(tx, user_id)?;
+                    store::limits::check(
+                        "version_bytes_per_user",
+                        "bytes of named versions",
+                        used,
+                        state.len() as u64,
+                        max_bytes,
+                    )?;
                 }
                 let info =
                     store::docs::insert_version(tx, doc_id, &doc_name, &version, &state, user_id)?;
@@ -684,8 +727,9 @@ impl AppState {
         user: &UserRecord,
         name: &str,
         version: i64,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<content::ContentJson> {
         let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
+        let admission = self.content_gate.enter().await?;
         let (id, doc_name) = (doc.id, doc.record().name);
         let found = self
             .store
@@ -694,7 +738,9 @@ impl AppState {
             .ok_or_else(|| {
                 Error::new(ErrorCode::VersionNotFound, format!("no version {version}"))
             })?;
-        content_json(&doc.record().name, Some(&found.0), &found.1)
+        let (info, state) = found;
+        self.render_content(admission, doc.record().name, Some(info), state)
+            .await
     }
 
     pub async fn list_comments(&self, user: &UserRecord, name: &str) -> Result<Vec<Comment>> {
@@ -756,6 +802,10 @@ impl AppState {
                     store::now_ms(),
                     Some(author),
                 )?;
+                // So that a later edit or delete can take the text back out of this frame.
+                if let Some(comment) = &comment {
+                    store::redact::comment_event(tx, comment.id, channel_id, published.seq)?;
+                }
                 Ok((comment, vec![published]))
             })
             .await
@@ -901,6 +951,9 @@ impl AppState {
                 move |tx| {
                     let mentions = store::docs::users_named(tx, &names)?;
                     store::docs::edit_comment(tx, row.id, &body, &mentions)?;
+                    // Earlier frames of the comment stop carrying the body this replaces.
+                    let now = store::format_ts(store::now_ms());
+                    store::redact::comment_edited(tx, row.id, &now)?;
                     Ok(Some(row.id))
                 },
                 |comment| Event::CommentEdited {
@@ -953,6 +1006,7 @@ impl AppState {
             &doc,
             user,
             move |tx| {
+                store::redact::comment_deleted(tx, row.id)?;
                 store::docs::delete_comment(tx, row.id)?;
                 Ok(None)
             },
@@ -964,59 +1018,6 @@ impl AppState {
         .await?;
         Ok(())
     }
-}
-
-/// `{doc, version?, update (base64 of the full state), text: {root: string}}`. Roots are typed
-/// by their content: text roots give their text, XML fragments (rich-text editors) their XML.
-fn content_json(
-    doc: &str,
-    version: Option<&VersionInfo>,
-    state: &[u8],
-) -> Result<serde_json::Value> {
-    let update = yrs::Update::decode_v1(state).map_err(Error::internal)?;
-    let names: Vec<String> = {
-        let probe = yrs::Doc::new();
-        probe
-            .transact_mut()
-            .apply_update(update)
-            .map_err(Error::internal)?;
-        let txn = probe.transact();
-        txn.root_refs().map(|(name, _)| name.to_owned()).collect()
-    };
-    let mut text = serde_json::Map::new();
-    for name in names {
-        let as_text = {
-            let doc = load(state)?;
-            let root = doc.get_or_insert_text(name.as_str());
-            let txn = doc.transact();
-            root.get_string(&txn)
-        };
-        let value = if as_text.is_empty() {
-            let doc = load(state)?;
-            let root = doc.get_or_insert_xml_fragment(name.as_str());
-            let txn = doc.transact();
-            root.get_string(&txn)
-        } else {
-            as_text
-        };
-        text.insert(name, serde_json::Value::String(value));
-    }
-    let engine = base64::engine::general_purpose::STANDARD;
-    Ok(serde_json::json!({
-        "doc": doc,
-        "version": version,
-        "update": engine.encode(state),
-        "text": text,
-    }))
-}
-
-fn load(state: &[u8]) -> Result<yrs::Doc> {
-    let doc = yrs::Doc::new();
-    let update = yrs::Update::decode_v1(state).map_err(Error::internal)?;
-    doc.transact_mut()
-        .apply_update(update)
-        .map_err(Error::internal)?;
-    Ok(doc)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use parley_protocol::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{channels, format_ts, Published, WriterState};
+use super::{attachments::attachments_of, channels, format_ts, Published, WriterState};
 use crate::error::{Error, Result};
 
 /// The result of a send.
@@ -151,11 +151,12 @@ pub fn append_message(
     ))
 }
 
-const MESSAGE_SELECT: &str = "SELECT m.id, c.name, m.seq, u.id, u.name, u.display_name, u.avatar,
+pub(super) const MESSAGE_SELECT: &str =
+    "SELECT m.id, c.name, m.seq, u.id, u.name, u.display_name, u.avatar,
         m.text, m.client_id, m.created_at, m.edited_at, m.deleted_at
     FROM messages m JOIN users u ON u.id = m.author_id JOIN channels c ON c.id = m.channel_id";
 
-fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+pub(super) fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     let ts: i64 = row.get(9)?;
     Ok(Message {
         id: row.get(0)?,
@@ -383,6 +384,7 @@ pub fn edit_message(
     if old.author.id != editor {
         return Err(Error::forbidden("only its author may edit a message"));
     }
+    let previous = super::redact::message_text_frame(tx, message_id, old.seq)?;
     tx.prepare_cached("UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1")?
         .execute(params![message_id, text, now])?;
     let mut message = message_in(tx, channel_id, message_id)?
@@ -404,6 +406,7 @@ pub fn edit_message(
         "INSERT INTO message_edits (message_id, event_seq, old_text, edited_at) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![message_id, published.seq as i64, old.text, now])?;
+    super::redact::message_edited(tx, channel_id, previous, &message)?;
     Ok((message, published))
 }
 
@@ -586,70 +589,6 @@ pub fn react(
         Some(user.id),
     )?;
     Ok((change, Some(published)))
-}
-
-/// What a search may look at.
-pub struct SearchFilter<'a> {
-    /// The channels the user may read (only these are searched).
-    pub channels: &'a [i64],
-    pub author_id: Option<i64>,
-    pub after: Option<i64>,
-    pub before: Option<i64>,
-    pub limit: u32,
-}
-
-/// Full-text search: plain words (each must appear, the last may be a prefix), best first.
-pub fn search(
-    conn: &Connection,
-    query: &str,
-    filter: &SearchFilter<'_>,
-) -> Result<Vec<parley_protocol::SearchHit>> {
-    let Some(fts) = parley_protocol::search_terms(query) else {
-        return Ok(Vec::new());
-    };
-    if filter.channels.is_empty() {
-        return Ok(Vec::new());
-    }
-    let channels = serde_json::to_string(filter.channels).map_err(Error::internal)?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "{MESSAGE_SELECT} JOIN messages_fts ON messages_fts.rowid = m.id
-         WHERE messages_fts MATCH ?1
-           AND m.channel_id IN (SELECT value FROM json_each(?2))
-           AND m.deleted_at IS NULL
-           AND (?3 IS NULL OR m.author_id = ?3)
-           AND (?4 IS NULL OR m.created_at >= ?4)
-           AND (?5 IS NULL OR m.created_at < ?5)
-         ORDER BY rank LIMIT ?6"
-    ))?;
-    let mut hits = Vec::new();
-    let mut rows = stmt.query(params![
-        fts,
-        channels,
-        filter.author_id,
-        filter.after,
-        filter.before,
-        filter.limit
-    ])?;
-    while let Some(row) = rows.next()? {
-        let message = message_from_row(row)?;
-        hits.push(message);
-    }
-    drop(rows);
-    let mut out = Vec::with_capacity(hits.len());
-    let mut snippet = conn.prepare_cached(
-        "SELECT snippet(messages_fts, 0, '[', ']', '…', 12) FROM messages_fts
-         WHERE messages_fts MATCH ?1 AND rowid = ?2",
-    )?;
-    for message in hits {
-        let text: String = snippet
-            .query_row(params![fts, message.id], |r| r.get(0))
-            .unwrap_or_else(|_| message.text.clone());
-        out.push(parley_protocol::SearchHit {
-            message,
-            snippet: text,
-        });
-    }
-    Ok(out)
 }
 
 pub fn mentions_of(conn: &Connection, message_id: i64) -> Result<Vec<i64>> {
@@ -849,127 +788,6 @@ pub fn mention_event(
         event_seq as i64
     ])?;
     Ok(())
-}
-
-fn attachment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<parley_protocol::Attachment> {
-    Ok(parley_protocol::Attachment {
-        id: r.get(0)?,
-        sha256: r.get(1)?,
-        size: r.get::<_, i64>(2)?.max(0) as u64,
-        mime: r.get(3)?,
-        name: r.get(4)?,
-        width: r.get(5)?,
-        height: r.get(6)?,
-        thumbnail: r.get::<_, Option<String>>(7)?.is_some(),
-    })
-}
-
-const ATTACHMENT_COLUMNS: &str =
-    "a.id, a.sha256, a.size, a.mime, a.name, a.width, a.height, a.thumbnail_sha256";
-
-pub fn attachments_of(
-    conn: &Connection,
-    message_id: i64,
-) -> Result<Vec<parley_protocol::Attachment>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ATTACHMENT_COLUMNS} FROM message_attachments ma
-         JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_id = ?1 ORDER BY a.id"
-    ))?;
-    let rows = stmt
-        .query_map([message_id], attachment_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
-
-/// An attachment with its uploader.
-pub fn attachment(
-    conn: &Connection,
-    id: i64,
-) -> Result<Option<(parley_protocol::Attachment, i64)>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {ATTACHMENT_COLUMNS}, a.uploader_id FROM attachments a WHERE a.id = ?1"
-        ))?
-        .query_row([id], |r| Ok((attachment_from_row(r)?, r.get(8)?)))
-        .optional()?)
-}
-
-/// Channels where a (not deleted) message carries this attachment.
-pub fn attachment_channels(conn: &Connection, id: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT m.channel_id FROM message_attachments ma JOIN messages m ON m.id = ma.message_id
-         WHERE ma.attachment_id = ?1 AND m.deleted_at IS NULL",
-    )?;
-    let rows = stmt
-        .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(rows)
-}
-
-/// Bytes this user has uploaded.
-pub fn uploaded_bytes(conn: &Connection, user_id: i64) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached("SELECT coalesce(sum(size), 0) FROM attachments WHERE uploader_id = ?1")?
-        .query_row([user_id], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
-}
-
-pub struct NewAttachment<'a> {
-    pub sha256: &'a str,
-    pub size: u64,
-    pub mime: &'a str,
-    pub name: &'a str,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub uploader_id: i64,
-    /// The user's quota, checked inside the write (concurrent uploads cannot both pass).
-    pub quota: u64,
-    pub thumbnail_sha256: Option<&'a str>,
-}
-
-pub fn insert_attachment(
-    tx: &Connection,
-    new: NewAttachment<'_>,
-) -> Result<parley_protocol::Attachment> {
-    let used = uploaded_bytes(tx, new.uploader_id)?;
-    if used.saturating_add(new.size) > new.quota {
-        return Err(Error::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "this upload ({} bytes) would pass your quota of {} bytes ({used} used)",
-                new.size, new.quota
-            ),
-        ));
-    }
-    tx.prepare_cached(
-        "INSERT INTO attachments (sha256, size, mime, name, width, height, uploader_id, created_at,
-             thumbnail_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        new.sha256,
-        new.size as i64,
-        new.mime,
-        new.name,
-        new.width,
-        new.height,
-        new.uploader_id,
-        super::now_ms(),
-        new.thumbnail_sha256
-    ])?;
-    let id = tx.last_insert_rowid();
-    attachment(tx, id)?
-        .map(|(a, _)| a)
-        .ok_or_else(|| Error::internal("attachment vanished"))
-}
-
-/// The thumbnail's content hash of an attachment, if it has one.
-pub fn thumbnail_of(conn: &Connection, id: i64) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT thumbnail_sha256 FROM attachments WHERE id = ?1")?
-        .query_row([id], |r| r.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
 }
 
 pub fn set_read_receipts(tx: &Connection, channel_id: i64, on: bool) -> Result<()> {

@@ -280,6 +280,59 @@ const MIGRATIONS: &[&str] = &[
         read_receipts INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 13: stored frames stop carrying text that was edited away or deleted (store/redact.rs).
+    // `comment_events` says where each comment's events are, so that editing or deleting it
+    // rewrites them. Frames stored before this migration are brought in line here: those of
+    // deleted comments lose body, quote and mentions; those of edited comments and messages
+    // that carry replaced text lose it; `mention` frames of edited messages get the current
+    // text.
+    r#"
+    CREATE TABLE comment_events (
+        comment_id   INTEGER NOT NULL REFERENCES comments(id) ON DELETE CASCADE,
+        channel_id   INTEGER NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+        seq          INTEGER NOT NULL,
+        carries_body INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (channel_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX comment_events_comment ON comment_events(comment_id);
+    UPDATE events
+       SET frame = json_set(frame, '$.comment.body', '', '$.comment.quote', NULL,
+                            '$.comment.mentions', json('[]'))
+     WHERE channel_id IN (SELECT id FROM channels WHERE doc_id IS NOT NULL)
+       AND json_extract(frame, '$.comment.id') IS NOT NULL
+       AND json_extract(frame, '$.comment.id') NOT IN (SELECT id FROM comments);
+    INSERT INTO comment_events (comment_id, channel_id, seq)
+        SELECT c.id, e.channel_id, e.seq FROM events e
+          JOIN comments c ON c.id = json_extract(e.frame, '$.comment.id')
+         WHERE e.channel_id IN (SELECT id FROM channels WHERE doc_id IS NOT NULL);
+    UPDATE comment_events SET carries_body = 0
+     WHERE EXISTS (SELECT 1 FROM events e JOIN comments c ON c.id = comment_events.comment_id
+                    WHERE e.channel_id = comment_events.channel_id
+                      AND e.seq = comment_events.seq
+                      AND json_extract(e.frame, '$.comment.body') IS NOT c.body);
+    UPDATE events
+       SET frame = json_set(frame, '$.comment.body', '', '$.comment.mentions', json('[]'))
+     WHERE (channel_id, seq) IN
+           (SELECT channel_id, seq FROM comment_events WHERE carries_body = 0);
+    UPDATE events
+       SET frame = json_set(frame, '$.message.text', '')
+     WHERE (channel_id, seq) IN (
+           SELECT m.channel_id, m.seq FROM messages m
+            WHERE m.deleted_at IS NULL
+              AND EXISTS (SELECT 1 FROM message_edits x WHERE x.message_id = m.id)
+           UNION ALL
+           SELECT m.channel_id, x.event_seq FROM message_edits x
+             JOIN messages m ON m.id = x.message_id
+            WHERE m.deleted_at IS NULL
+              AND x.event_seq < (SELECT max(y.event_seq) FROM message_edits y
+                                  WHERE y.message_id = x.message_id));
+    UPDATE events
+       SET frame = json_set(events.frame, '$.message.text', m.text, '$.message.edited_at',
+                            strftime('%Y-%m-%dT%H:%M:%fZ', m.edited_at / 1000.0, 'unixepoch'))
+      FROM mentions n JOIN messages m ON m.id = n.message_id
+     WHERE events.channel_id = n.event_channel_id AND events.seq = n.event_seq
+       AND m.edited_at IS NOT NULL AND m.deleted_at IS NULL;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {
@@ -302,4 +355,177 @@ pub fn run(conn: &mut Connection) -> Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test: a panic is how it fails
+mod tests {
+    use super::*;
+
+    fn frame(conn: &Connection, channel: i64, seq: i64, path: &str) -> Option<String> {
+        conn.query_row(
+            "SELECT json_extract(frame, ?3) FROM events WHERE channel_id = ?1 AND seq = ?2",
+            rusqlite::params![channel, seq, path],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    /// Migration 13 brings frames stored before it in line with the rewrites that edits and
+    /// deletes now make (store/redact.rs).
+    #[test]
+    fn migration_13_redacts_frames_stored_before_it() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..12] {
+            conn.execute_batch(sql).unwrap();
+        }
+        let comment = |id: i64, body: &str, quote: &str| {
+            format!(
+                r#"{{"id":{id},"doc":"plan","parent":null,"anchor":null,"quote":"{quote}","author":{{"id":1,"name":"alice","display_name":null,"avatar":null}},"body":"{body}","mentions":[],"resolved":false,"resolved_by":null,"created_at":"x","edited_at":null}}"#
+            )
+        };
+        let message = |text: &str| {
+            format!(r#"{{"id":100,"channel":"team","seq":1,"text":"{text}","edited_at":null}}"#)
+        };
+        let event = |channel: &str, seq: i64, kind: &str, field: &str, value: &str| {
+            format!(
+                r#"{{"type":"event","channel":"{channel}","seq":{seq},"kind":"{kind}","{field}":{value}}}"#
+            )
+        };
+        conn.execute_batch(
+            "INSERT INTO users (id, name, password_hash, created_at) VALUES (1, 'alice', 'x', 0);
+             INSERT INTO channels (id, name, kind, authentication, presence, epoch, created_at)
+                 VALUES (1, 'team', 'public', 'required', 0, 'e', 0),
+                        (3, '@me#1', 'private', 'required', 0, 'e', 0);
+             INSERT INTO docs (id, name, default_role, created_by, created_at)
+                 VALUES (1, 'plan', 'editor', 1, 0);
+             INSERT INTO channels (id, name, kind, authentication, presence, epoch, created_at,
+                     doc_id)
+                 VALUES (2, 'doc#1', 'public', 'required', 0, 'e', 0, 1);
+             INSERT INTO comments (id, doc_id, author_id, body, created_at, edited_at, quote)
+                 VALUES (10, 1, 1, 'now', 0, 5, 'kept');
+             INSERT INTO messages (id, channel_id, seq, author_id, client_id, text, created_at,
+                     edited_at)
+                 VALUES (100, 1, 1, 1, 'c', 'final', 0, 2000);
+             INSERT INTO message_edits (message_id, event_seq, old_text, edited_at)
+                 VALUES (100, 2, 'old', 1000), (100, 3, 'middle', 2000);
+             INSERT INTO mentions (user_id, message_id, channel_id, seq, event_channel_id,
+                     event_seq)
+                 VALUES (1, 100, 1, 1, 3, 1);",
+        )
+        .unwrap();
+        let events = [
+            (
+                2,
+                1,
+                event(
+                    "doc#1",
+                    1,
+                    "comment_created",
+                    "comment",
+                    &comment(10, "before", "kept"),
+                ),
+            ),
+            (
+                2,
+                2,
+                event(
+                    "doc#1",
+                    2,
+                    "comment_edited",
+                    "comment",
+                    &comment(10, "now", "kept"),
+                ),
+            ),
+            (
+                2,
+                3,
+                event(
+                    "doc#1",
+                    3,
+                    "comment_created",
+                    "comment",
+                    &comment(11, "gone", "q"),
+                ),
+            ),
+            (
+                2,
+                4,
+                event("doc#1", 4, "comment_deleted", "comment_id", "11"),
+            ),
+            (
+                1,
+                1,
+                event("team", 1, "message", "message", &message("old")),
+            ),
+            (
+                1,
+                2,
+                event("team", 2, "message_edited", "message", &message("middle")),
+            ),
+            (
+                1,
+                3,
+                event("team", 3, "message_edited", "message", &message("final")),
+            ),
+            (
+                3,
+                1,
+                event("@me#1", 1, "mention", "message", &message("old")),
+            ),
+        ];
+        for (channel, seq, frame) in &events {
+            conn.execute(
+                "INSERT INTO events (channel_id, seq, created_at, frame) VALUES (?1, ?2, 0, ?3)",
+                rusqlite::params![channel, seq, frame],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(MIGRATIONS[12]).unwrap();
+
+        // Comments: the replaced body and the deleted comment are gone; the current body stays.
+        assert_eq!(frame(&conn, 2, 1, "$.comment.body").as_deref(), Some(""));
+        assert_eq!(
+            frame(&conn, 2, 1, "$.comment.quote").as_deref(),
+            Some("kept")
+        );
+        assert_eq!(frame(&conn, 2, 2, "$.comment.body").as_deref(), Some("now"));
+        assert_eq!(frame(&conn, 2, 3, "$.comment.body").as_deref(), Some(""));
+        assert_eq!(frame(&conn, 2, 3, "$.comment.quote"), None);
+        let tracked: Vec<(i64, i64, bool)> = conn
+            .prepare("SELECT comment_id, seq, carries_body FROM comment_events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(tracked, [(10, 1, false), (10, 2, true)]);
+        // Messages: only the last edit carries text; the mention carries the current text.
+        assert_eq!(frame(&conn, 1, 1, "$.message.text").as_deref(), Some(""));
+        assert_eq!(frame(&conn, 1, 2, "$.message.text").as_deref(), Some(""));
+        assert_eq!(
+            frame(&conn, 1, 3, "$.message.text").as_deref(),
+            Some("final")
+        );
+        assert_eq!(
+            frame(&conn, 3, 1, "$.message.text").as_deref(),
+            Some("final")
+        );
+        assert_eq!(
+            frame(&conn, 3, 1, "$.message.edited_at").as_deref(),
+            Some("1970-01-01T00:00:02.000Z")
+        );
+        // Frames keep their shape (the rewrite edits them in place).
+        let whole: String = conn
+            .query_row(
+                "SELECT frame FROM events WHERE channel_id = 1 AND seq = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            whole.starts_with(r#"{"type":"event","channel":"team","seq":1"#),
+            "{whole}"
+        );
+    }
 }

@@ -4,12 +4,17 @@
 //! (up to `max_batch`), runs each inside its own savepoint of one transaction, commits once, and
 //! only then answers the callers and publishes the durable events they produced, in commit
 //! order. Reads go through a small pool of read-only connections on blocking threads, so no SQL
-//! ever runs on the async workers.
+//! ever runs on the async workers. Token checks have a pool of their own (`read_auth`): every
+//! request and connection starts with one, and heavy reads (searches) must never make them wait.
 
+mod attachments;
 mod channels;
 pub mod docs;
+pub mod limits;
 mod messages;
 mod migrations;
+pub mod redact;
+mod search;
 mod users;
 mod writer;
 
@@ -21,6 +26,10 @@ use std::{
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+pub use attachments::{
+    attachment, attachment_channels, attachment_contents, attachments_of, forget_missing_content,
+    insert_attachment, thumbnail_of, thumbnail_of_content, uploaded_bytes, NewAttachment,
+};
 pub use channels::{
     add_member as member_add, all as channels_all, all_members as members_all,
     by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
@@ -31,15 +40,14 @@ pub use channels::{
 };
 pub use messages::{
     append_event, append_message, count_events_between, delete_message, edit_message,
-    events_between, history, message_in, prune, react, reactions_of, search as search_messages,
-    AppendOutcome, NewMessage, Reacting, SearchFilter, StoredEvent,
+    events_between, history, message_in, prune, react, reactions_of, AppendOutcome, NewMessage,
+    Reacting, StoredEvent,
 };
 pub use messages::{
-    attachment, attachment_channels, attachments_of, index_pending, insert_attachment, mark_read,
-    mention_event, mentions_of, open_thread, read_receipts_on, read_state, set_mute,
-    set_read_receipts, thread_reply, thread_summary, thumbnail_of, unread_counts, uploaded_bytes,
-    NewAttachment,
+    index_pending, mark_read, mention_event, mentions_of, open_thread, read_receipts_on,
+    read_state, set_mute, set_read_receipts, thread_reply, thread_summary, unread_counts,
 };
+pub use search::{search as search_messages, SearchFilter};
 pub use users::{
     insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
     user_by_id, user_by_name, user_with_password, TokenRecord, UserRecord,
@@ -63,6 +71,7 @@ pub type WriteFn<T> =
 pub struct Store {
     writer: mpsc::Sender<writer::Job>,
     readers: Arc<ReadPool>,
+    auth_readers: Arc<ReadPool>,
 }
 
 struct ReadPool {
@@ -71,10 +80,44 @@ struct ReadPool {
 }
 
 impl ReadPool {
-    async fn permits_owned(
+    fn open(path: &Path, connections: usize) -> Result<Arc<Self>> {
+        let mut readers = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            readers.push(open_connection(path, true)?);
+        }
+        Ok(Arc::new(Self {
+            permits: Arc::new(Semaphore::new(readers.len())),
+            connections: Mutex::new(readers),
+        }))
+    }
+
+    /// Runs `f` with one of the pool's connections on a blocking thread.
+    async fn run<T: Send + 'static>(
         self: Arc<Self>,
-    ) -> std::result::Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError> {
-        Arc::clone(&self.permits).acquire_owned().await
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        // The permit moves into the blocking task: if this future is dropped (a client went
+        // away), the connection is still in use until the task ends, and so is the permit.
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("read pool closed"))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = self
+                .connections
+                .lock()
+                .map_err(|_| Error::internal("read pool poisoned"))?
+                .pop()
+                .ok_or_else(|| Error::internal("read pool empty under permit"))?;
+            let result = f(&mut conn);
+            if let Ok(mut conns) = self.connections.lock() {
+                conns.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Error::internal(format_args!("read task failed: {e}")))?
     }
 }
 
@@ -95,10 +138,8 @@ pub fn open(
     // The connection that writes is the one that truncates the WAL when it restarts it.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     let checkpointer = Checkpointer::start(&path)?;
-    let mut readers = Vec::with_capacity(config.read_connections);
-    for _ in 0..config.read_connections {
-        readers.push(open_connection(&path, true)?);
-    }
+    let readers = ReadPool::open(&path, config.read_connections.max(1))?;
+    let auth_readers = ReadPool::open(&path, config.auth_connections.max(1))?;
     let (tx, rx) = mpsc::channel(config.write_queue.max(1));
     let batch = match config.commit_mode {
         CommitMode::PerBatch => config.max_batch,
@@ -114,10 +155,8 @@ pub fn open(
         .map_err(|e| Error::internal(format_args!("cannot start writer thread: {e}")))?;
     let store = Store {
         writer: tx,
-        readers: Arc::new(ReadPool {
-            permits: Arc::new(Semaphore::new(readers.len())),
-            connections: Mutex::new(readers),
-        }),
+        readers,
+        auth_readers,
     };
     Ok((store, handle))
 }
@@ -271,29 +310,25 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        // The permit moves into the blocking task: if this future is dropped (a client went
-        // away), the connection is still in use until the task ends, and so is the permit.
-        let permit = Arc::clone(&self.readers)
-            .permits_owned()
-            .await
-            .map_err(|_| Error::internal("read pool closed"))?;
-        let pool = Arc::clone(&self.readers);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let conn = pool
-                .connections
-                .lock()
-                .map_err(|_| Error::internal("read pool poisoned"))?
-                .pop()
-                .ok_or_else(|| Error::internal("read pool empty under permit"))?;
-            let result = f(&conn);
-            if let Ok(mut conns) = pool.connections.lock() {
-                conns.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| Error::internal(format_args!("read task failed: {e}")))?
+        Arc::clone(&self.readers).run(|conn| f(conn)).await
+    }
+
+    /// Like [`Store::read`], with the connection mutable (to install a progress handler that
+    /// bounds a query's time); `f` must leave it as it found it.
+    pub async fn read_mut<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        Arc::clone(&self.readers).run(f).await
+    }
+
+    /// Runs `f` on the pool kept for token checks (`storage.auth_connections`): short lookups
+    /// only, so that they never wait behind heavy reads.
+    pub async fn read_auth<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        Arc::clone(&self.auth_readers).run(|conn| f(conn)).await
     }
 
     /// True when the database answers a trivial query (for `/healthz`).

@@ -1,0 +1,289 @@
+//! Attachments: files uploaded over HTTP, stored once per content (`attachments/<sha256>` under
+//! the data directory) with their metadata in SQLite, posted with messages, and downloaded by
+//! anyone who can read a channel where one was posted (and its uploader).
+//!
+//! The type is sniffed from the bytes, never taken from the uploader, and downloads carry
+//! headers that stop a browser or the app's webview from running them: `nosniff`, a sandboxing
+//! Content-Security-Policy, and `attachment` disposition for everything but raster images.
+//!
+//! Parts: `upload` (one-shot uploads and the path every upload ends in), `resumable` (upload
+//! sessions), `images` (thumbnails within a memory budget), `files` (the content-addressed
+//! files on disk and the start-up sweep). This file holds the routes, type sniffing and
+//! downloads.
+
+mod files;
+mod images;
+mod resumable;
+mod upload;
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Router,
+};
+use parley_protocol::{Attachment, ErrorCode};
+
+use crate::{
+    config::AttachmentsConfig,
+    error::{Error, Result},
+    http::Authed,
+    store::{self, UserRecord},
+    AppState,
+};
+
+pub(crate) use files::sweep_at_start;
+pub(crate) use resumable::expire_sessions;
+
+/// Most attachments on one message.
+pub const MAX_PER_MESSAGE: usize = 10;
+
+/// What the attachment handlers share: open upload sessions and the thumbnail decoder's
+/// permits.
+pub struct Uploads {
+    sessions: Arc<resumable::Sessions>,
+    thumbnails: images::Thumbnailer,
+}
+
+impl Uploads {
+    pub fn new(config: &AttachmentsConfig) -> Self {
+        Self {
+            sessions: Arc::new(resumable::Sessions::new(config.upload_expiry)),
+            thumbnails: images::Thumbnailer::new(config),
+        }
+    }
+}
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/attachments", post(upload::upload))
+        .route("/api/attachments/{id}", get(download))
+        .route("/api/attachments/{id}/thumbnail", get(thumbnail))
+        .route("/api/uploads", post(resumable::session_start))
+        .route(
+            "/api/uploads/{id}",
+            get(resumable::session_status)
+                .put(resumable::session_append)
+                .delete(resumable::session_cancel),
+        )
+        .route("/api/uploads/{id}/finish", post(resumable::session_finish))
+}
+
+/// Raster images a browser may show inline (never SVG: it can carry script).
+const INLINE: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The type of `bytes` (the file's start), from its content only.
+pub fn sniff(bytes: &[u8]) -> String {
+    if let Some(kind) = infer::get(bytes) {
+        return kind.mime_type().to_owned();
+    }
+    let text = std::str::from_utf8(bytes).is_ok()
+        || std::str::from_utf8(&bytes[..bytes.len().saturating_sub(3)]).is_ok();
+    if text {
+        let lower = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+        if lower.contains("<svg") {
+            return "image/svg+xml".into();
+        }
+        if lower.contains("<html") || lower.contains("<!doctype html") || lower.contains("<script")
+        {
+            return "text/html".into();
+        }
+        return "text/plain".into();
+    }
+    "application/octet-stream".into()
+}
+
+/// A file name for display: no control characters or path separators, at most 200 characters,
+/// `file` when nothing is left.
+fn clean_name(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+        .take(200)
+        .collect();
+    if name.trim().is_empty() {
+        "file".into()
+    } else {
+        name
+    }
+}
+
+/// A response to a request whose body may not have been read to its end (a refusal before or
+/// part way through an upload): the connection is closed after it, and the response says so.
+/// Unread bytes make the connection unusable for another request, and a client that reused it
+/// would see its next request fail.
+fn closing(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Opens a stored file for reading. A file that is gone (deleted behind the server's back, or
+/// lost with a disk) answers 404 like an unknown attachment, and is logged for the operator.
+async fn open_stored(state: &AppState, id: i64, sha: &str) -> Result<tokio::fs::File> {
+    match tokio::fs::File::open(files::path_of(&files::root(state), sha)).await {
+        Ok(file) => Ok(file),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(attachment = id, sha256 = sha, "attachment file is missing");
+            Err(Error::new(
+                ErrorCode::AttachmentNotFound,
+                format!("the file of attachment {id} is missing on the server"),
+            ))
+        }
+        Err(err) => Err(Error::internal(format_args!("attachment file: {err}"))),
+    }
+}
+
+/// `GET /api/attachments/{id}`: for its uploader and anyone who can read a channel where it
+/// was posted. Others get 404 (not 403: no hint that it exists).
+async fn download(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    let attachment = check_access(&state, &authed.user, id).await?;
+    let file = open_stored(&state, id, &attachment.sha256).await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let inline = INLINE.contains(&attachment.mime.as_str());
+    let mime = if inline {
+        attachment.mime.clone()
+    } else {
+        // Never a type a browser would render or run.
+        "application/octet-stream".to_owned()
+    };
+    let safe_name: String = attachment
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "{}; filename=\"{safe_name}\"",
+        if inline { "inline" } else { "attachment" }
+    );
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    let set = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+    headers.insert(header::CONTENT_TYPE, set(&mime));
+    headers.insert(header::CONTENT_LENGTH, set(&attachment.size.to_string()));
+    headers.insert(header::CONTENT_DISPOSITION, set(&disposition));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}
+
+impl AppState {
+    /// Checks that every id is an attachment this user uploaded.
+    pub(crate) async fn own_attachments(&self, user: &UserRecord, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_PER_MESSAGE {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("at most {MAX_PER_MESSAGE} attachments per message"),
+            ));
+        }
+        let (wanted, user_id) = (ids.to_vec(), user.id);
+        self.store
+            .read(move |conn| {
+                for id in &wanted {
+                    match store::attachment(conn, *id)? {
+                        Some((_, uploader)) if uploader == user_id => {}
+                        _ => {
+                            return Err(Error::new(
+                                ErrorCode::AttachmentNotFound,
+                                format!("no attachment {id} of yours"),
+                            ))
+                        }
+                    }
+                }
+                Ok(wanted)
+            })
+            .await
+    }
+}
+
+/// `GET /api/attachments/{id}/thumbnail`: the same access as the file.
+async fn thumbnail(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    check_access(&state, &authed.user, id).await?;
+    let sha = state
+        .store
+        .read(move |conn| store::thumbnail_of(conn, id))
+        .await?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::AttachmentNotFound,
+                format!("no thumbnail for {id}"),
+            )
+        })?;
+    let file = open_stored(&state, id, &sha).await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(response)
+}
+
+/// The attachment, if this user may download it (404 otherwise, with no hint it exists).
+async fn check_access(state: &AppState, user: &UserRecord, id: i64) -> Result<Attachment> {
+    let (attachment, channels) = state
+        .store
+        .read(move |conn| {
+            let found = store::attachment(conn, id)?;
+            let channels = store::attachment_channels(conn, id)?;
+            Ok((found, channels))
+        })
+        .await?;
+    let not_found = || Error::new(ErrorCode::AttachmentNotFound, format!("no attachment {id}"));
+    let (attachment, uploader) = attachment.ok_or_else(not_found)?;
+    let allowed = uploader == user.id
+        || channels.iter().any(|c| {
+            state
+                .directory
+                .by_id(*c)
+                .is_some_and(|ch| ch.check_read(Some(user)).is_ok())
+        });
+    if allowed {
+        Ok(attachment)
+    } else {
+        Err(not_found())
+    }
+}
