@@ -190,13 +190,13 @@ async fn chat_offline_and_notifications() {
         .await;
     desktop.screenshot_app(&app, "mention").await;
 
-    // A newcomer who calls themselves "Alice": the notification and the message row show who
-    // it is (@mallory), and the text is escaped for the notification's markup body.
+    // A newcomer with a display name of their choosing: the notification and the message row
+    // show who it is (@mallory), and the text is escaped for the notification's markup body.
     let (status, body) = server
         .post(
             "/api/register",
             None,
-            json!({"name": "mallory", "password": PASSWORD, "display_name": "Alice"}),
+            json!({"name": "mallory", "password": PASSWORD, "display_name": "Alice Smith"}),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -221,7 +221,7 @@ async fn chat_offline_and_notifications() {
         )
         .await;
     let seen = notifications
-        .wait_for("Alice (@mallory) mentioned you in #general", TIMEOUT)
+        .wait_for("Alice Smith (@mallory) mentioned you in #general", TIMEOUT)
         .await;
     assert!(
         seen.contains("&lt;b&gt;urgent&lt;/b&gt; &amp; &lt;i&gt;now&lt;/i&gt;"),
@@ -239,7 +239,7 @@ async fn chat_offline_and_notifications() {
     let author = app
         .wait_text("[data-testid=message-author]", "@mallory")
         .await;
-    assert!(author.text().await.unwrap().contains("Alice"));
+    assert!(author.text().await.unwrap().contains("Alice Smith"));
     desktop.screenshot_app(&app, "impersonation-visible").await;
 
     // The webview cannot name a file for the app to upload: only dropped files are read.
