@@ -509,7 +509,7 @@ async fn hosted_workspace_documents_and_comments() {
     app.type_into("#add-person-name", "erin smith").await;
     app.type_into("#add-person-password", PASSWORD).await;
     app.click("[data-testid=add-person]").await;
-    app.wait_text("[data-testid=add-person-error]", "user names are")
+    app.wait_text("[data-testid=add-person-error]", "User names are")
         .await;
     app.find("#add-person-name").await.clear().await.unwrap();
     app.type_into("#add-person-name", "erin").await;
