@@ -480,7 +480,8 @@ async fn sync_loop(
                 now = true;
             }
             Attempt::Closed(_) => attempt = 0,
-            Attempt::Refused(403, _) => {
+            // No access (other 403s, such as a limit, may pass: retried with backoff).
+            Attempt::Refused(403, Some(ErrorCode::Forbidden)) => {
                 this.stop_for_good(DocGone::Forbidden).await;
                 return;
             }

@@ -420,3 +420,62 @@ async fn a_comment_queued_for_a_deleted_document_never_lands_on_its_successor() 
     assert_eq!(comments["comments"], json!([]), "{comments}");
     a.shutdown();
 }
+
+/// Access lost while a replica is open (its user leaves the document's private channel): the
+/// server closes it with 4007, the replica reconnects once, is refused (403) and stops for
+/// good; it does not retry forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stops_when_access_is_lost() {
+    let server = TestServer::start(RELAXED).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (status, body) = server
+        .post(
+            "/api/channels",
+            Some(&alice),
+            json!({"channel": "secret", "channel_type": "private"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .post(
+            "/api/docs",
+            Some(&alice),
+            json!({"name": "plan", "channel": "secret"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let dir = tempfile::tempdir().unwrap();
+    let a = client(&server, &alice, &dir.path().join("a.db"));
+    let b = client(&server, &bob, &dir.path().join("b.db"));
+    a.wait_online(TIMEOUT).await.unwrap();
+    a.request(parley_protocol::Op::ChannelInvite {
+        channel: "secret".into(),
+        user: "bob".into(),
+    })
+    .await
+    .unwrap();
+    b.wait_online(TIMEOUT).await.unwrap();
+    let plan = b.open_doc("plan").await.unwrap();
+    plan.flush(TIMEOUT).await.unwrap();
+    let mut events = plan.events();
+    b.request(parley_protocol::Op::ChannelLeave {
+        channel: "secret".into(),
+    })
+    .await
+    .unwrap();
+    let gone = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            if let Ok(parley_client::docs::ReplicaEvent::Gone(reason)) = events.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .expect("the replica stopped");
+    assert_eq!(gone, parley_client::docs::DocGone::Forbidden);
+    let err = plan.flush(TIMEOUT).await.unwrap_err();
+    assert!(err.to_string().contains("no longer have access"), "{err}");
+    a.shutdown();
+    b.shutdown();
+}
