@@ -745,6 +745,12 @@ async fn hosted_workspace_documents_and_comments() {
         .await;
     app.wait_for("[data-testid=doc-sync-state][data-connected=false]")
         .await;
+    app.wait_until(
+        "[data-testid=doc-item]",
+        "the deleted draft gone from the list",
+        |els| els.is_empty(),
+    )
+    .await;
     desktop
         .screenshot_app(&app, "document-deleted-elsewhere")
         .await;
