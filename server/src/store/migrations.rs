@@ -280,6 +280,13 @@ const MIGRATIONS: &[&str] = &[
         read_receipts INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 13: the key look-alike user names share (display_names::name_key), so a display name that
+    // passes for another user's name is found by index. Computed in Rust: the server fills it
+    // in for existing users at start, and every new user gets it when inserted.
+    r#"
+    ALTER TABLE users ADD COLUMN name_key TEXT;
+    CREATE INDEX users_name_key ON users(name_key);
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {
