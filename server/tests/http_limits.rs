@@ -33,15 +33,16 @@ async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> String {
     String::from_utf8_lossy(&received).into_owned()
 }
 
-const TIMEOUTS: &str = r#"
-[server]
-header_read_timeout = "1s"
-body_read_timeout = "1s"
-"#;
+// The settings under test are given as environment variables, which a server without them
+// ignores: run against one, these tests show the defect rather than a refused config.
+const TIMEOUTS: &[(&str, &str)] = &[
+    ("PARLEY_SERVER_HEADER_READ_TIMEOUT", "1s"),
+    ("PARLEY_SERVER_BODY_READ_TIMEOUT", "1s"),
+];
 
 #[tokio::test]
 async fn a_request_head_that_stalls_is_cut() {
-    let server = TestServer::start(TIMEOUTS).await;
+    let server = TestServer::start_with_env(RELAXED, TIMEOUTS).await;
     let mut stream = TcpStream::connect(&server.addr).await.unwrap();
     // Half a head, then nothing (slowloris).
     stream
@@ -59,7 +60,7 @@ async fn a_request_head_that_stalls_is_cut() {
 
 #[tokio::test]
 async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
-    let server = TestServer::start(TIMEOUTS).await;
+    let server = TestServer::start_with_env(RELAXED, TIMEOUTS).await;
     let mut stream = TcpStream::connect(&server.addr).await.unwrap();
     stream
         .write_all(
@@ -94,14 +95,14 @@ async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
     assert!(answer.contains("invalid_credentials"), "{answer:?}");
 }
 
-const HOSTS: &str = r#"
-[server]
-allowed_hosts = ["localhost", "127.0.0.1"]
-"#;
+const HOSTS: &[(&str, &str)] = &[(
+    "PARLEY_SERVER_ALLOWED_HOSTS",
+    r#"["localhost", "127.0.0.1"]"#,
+)];
 
 #[tokio::test]
 async fn requests_for_other_hosts_are_refused() {
-    let server = TestServer::start(HOSTS).await;
+    let server = TestServer::start_with_env(RELAXED, HOSTS).await;
     let port = server.addr.rsplit(':').next().unwrap().to_owned();
     // The usual names (any port) are served.
     for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
@@ -162,11 +163,14 @@ async fn requests_for_other_hosts_are_refused() {
 
 #[tokio::test]
 async fn one_address_holds_a_bounded_number_of_connections() {
-    let config = format!(
-        "{RELAXED}\n[realtime]\nmax_connections_per_address = 3\n\
-         max_anonymous_connections_per_address = 2\n"
-    );
-    let server = TestServer::start(&config).await;
+    let server = TestServer::start_with_env(
+        RELAXED,
+        &[
+            ("PARLEY_REALTIME_MAX_CONNECTIONS_PER_ADDRESS", "3"),
+            ("PARLEY_REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS", "2"),
+        ],
+    )
+    .await;
     let token = server.register("alice").await;
     let (status, _) = server
         .post("/api/docs", Some(&token), json!({"name": "plan"}))

@@ -135,13 +135,14 @@ async fn parallel_unknown_logins_and_registrations_are_bounded() {
 
 #[tokio::test]
 async fn sign_in_attempts_are_limited_per_address() {
-    let config = r#"
-[rate_limit]
-logins_per_second = 0
-address_logins_per_second = 0.001
-address_login_burst = 3
-"#;
-    let server = TestServer::start(config).await;
+    let server = TestServer::start_with_env(
+        "[rate_limit]\nlogins_per_second = 0\n",
+        &[
+            ("PARLEY_RATE_LIMIT_ADDRESS_LOGINS_PER_SECOND", "0.001"),
+            ("PARLEY_RATE_LIMIT_ADDRESS_LOGIN_BURST", "3"),
+        ],
+    )
+    .await;
     // Three attempts with three different names, registration included, use the burst.
     server.register("first").await;
     for name in ["second", "third"] {
