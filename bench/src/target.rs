@@ -22,6 +22,7 @@ pub fn bench_config(extra: &str) -> String {
     format!(
         "[rate_limit]\nmessages_per_second = 0\nuser_messages_per_second = 0\n\
          requests_per_second = 0\nlogins_per_second = 0\naddress_logins_per_second = 0\n\
+         [server]\nmax_http_connections_per_address = 100000\n\
          [realtime]\nmax_connections = 100000\nchannel_limit = 1000\n\
          max_connections_per_address = 100000\n\
          max_anonymous_connections_per_address = 100000\n\

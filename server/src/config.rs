@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// upload on a slow link is fine as long as it keeps moving.
     #[serde(deserialize_with = "duration")]
     pub body_read_timeout: Duration,
+    /// HTTP connections one client address (IPv6: one /64) may hold open at once, upgraded
+    /// WebSockets not counted; further connections are closed as soon as they are accepted.
+    pub max_http_connections_per_address: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +250,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            max_http_connections_per_address: 256,
         }
     }
 }
@@ -482,8 +486,13 @@ impl Config {
                 )));
             }
         }
-        if self.realtime.max_connections_per_address == 0 {
-            return fail("realtime.max_connections_per_address must be at least 1");
+        if self.realtime.max_connections_per_address == 0
+            || self.server.max_http_connections_per_address == 0
+        {
+            return fail(
+                "realtime.max_connections_per_address and \
+                 server.max_http_connections_per_address must be at least 1",
+            );
         }
         for name in self.channels.keys() {
             if let Err(e) = crate::channels::validate_name(name) {

@@ -7,6 +7,9 @@
 //! - an idle deadline between the pieces of a request body (`server.body_read_timeout`), idle
 //!   rather than total so a large upload on a slow link keeps going while it moves;
 //! - the `Host` check (`server.allowed_hosts`) before any route runs, upgrades included;
+//! - a cap on the HTTP connections one client address holds at once
+//!   (`server.max_http_connections_per_address`), so that one client cannot hold every file
+//!   descriptor with connections that each stay just inside the deadlines;
 //! - the client's address for handlers (`ConnectInfo<SocketAddr>`), TCP_NODELAY, WebSocket
 //!   upgrades, accept errors that back off instead of ending the loop, and a graceful stop.
 
@@ -32,7 +35,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
-use crate::{config::ServerConfig, error::Error};
+use crate::{address::AddressConnections, config::ServerConfig, error::Error};
 
 /// How long the accept loop pauses after an error that is not about one connection (out of
 /// file descriptors, most often): the condition usually clears as connections close.
@@ -45,6 +48,7 @@ pub(crate) struct HttpSettings {
     body_read_timeout: Duration,
     /// Normalised (`normalize_host`); empty means any host.
     allowed_hosts: Arc<[String]>,
+    max_connections_per_address: usize,
 }
 
 impl From<&ServerConfig> for HttpSettings {
@@ -57,6 +61,7 @@ impl From<&ServerConfig> for HttpSettings {
                 .iter()
                 .filter_map(|h| normalize_host(h))
                 .collect(),
+            max_connections_per_address: config.max_http_connections_per_address,
         }
     }
 }
@@ -73,6 +78,9 @@ pub(crate) async fn serve(
 ) {
     let connections = TaskTracker::new();
     let closing = CancellationToken::new();
+    // HTTP connections per client address; an upgraded one leaves this count when hyper hands
+    // it over (it is counted by the WebSocket limits from then on).
+    let per_address = Arc::new(AddressConnections::default());
     loop {
         let accepted = tokio::select! {
             () = stop.cancelled() => break,
@@ -89,17 +97,30 @@ pub(crate) async fn serve(
                 }
             }
         };
+        let max = settings.max_connections_per_address;
+        let place = match per_address.admit(remote.ip(), false, max, max) {
+            Ok(place) => place,
+            Err(_) => {
+                // Closed unread: answering would cost what the cap is there to save.
+                tracing::debug!(%remote, "refused: server.max_http_connections_per_address");
+                continue;
+            }
+        };
         // Small realtime frames must not wait for Nagle's algorithm.
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(%err, "cannot set TCP_NODELAY");
         }
-        connections.spawn(serve_connection(
+        let connection = serve_connection(
             stream,
             remote,
             router.clone(),
             settings.clone(),
             closing.clone(),
-        ));
+        );
+        connections.spawn(async move {
+            connection.await;
+            drop(place);
+        });
     }
     drop(listener);
     closing.cancel();

@@ -1,6 +1,6 @@
 //! HTTP and connection limits over real sockets: request heads and bodies that stall are cut,
 //! a request for a host the server does not answer to is refused (DNS rebinding), and one
-//! client address holds a bounded number of WebSocket connections.
+//! client address holds a bounded number of HTTP and of WebSocket connections.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -93,6 +93,44 @@ async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
     let answer = read_until_closed(&mut stream, TIMEOUT).await;
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer:?}");
     assert!(answer.contains("invalid_credentials"), "{answer:?}");
+}
+
+#[tokio::test]
+async fn one_address_holds_a_bounded_number_of_http_connections() {
+    let server = TestServer::start_with_env(
+        RELAXED,
+        &[("PARLEY_SERVER_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "2")],
+    )
+    .await;
+    // Two connections that say nothing (each within the deadlines) take the address's places.
+    let first = TcpStream::connect(&server.addr).await.unwrap();
+    let _second = TcpStream::connect(&server.addr).await.unwrap();
+    // Connections are accepted in order, so a third is the one refused: closed unread.
+    let mut third = TcpStream::connect(&server.addr).await.unwrap();
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await;
+    let answer = read_until_closed(&mut third, TIMEOUT).await;
+    assert!(answer.is_empty(), "{answer:?}");
+    // Closing one gives its place back, once the server has seen the close (bounded retry).
+    drop(first);
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let mut next = TcpStream::connect(&server.addr).await.unwrap();
+        let _ = next
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await;
+        let answer = read_until_closed(&mut next, TIMEOUT).await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(answer.is_empty(), "{answer:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never got a place back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 const HOSTS: &[(&str, &str)] = &[(

@@ -42,6 +42,7 @@ async fn parallel_unknown_logins_and_registrations_are_bounded() {
         "[rate_limit]\nlogins_per_second = 0\n",
         &[
             ("PARLEY_RATE_LIMIT_ADDRESS_LOGINS_PER_SECOND", "0"),
+            ("PARLEY_SERVER_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "1000"),
             ("PARLEY_ACCOUNTS_HASH_CONCURRENCY", "2"),
             ("PARLEY_ACCOUNTS_HASH_QUEUE", "8"),
         ],
