@@ -16,12 +16,16 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
 use crate::client::{connect, Ws};
 
-/// Server settings for benchmarking: no rate limits, room for many connections.
+/// Server settings for benchmarking: no rate limits, room for many connections, all of them
+/// from 127.0.0.1 (so no per-address caps either).
 pub fn bench_config(extra: &str) -> String {
     format!(
         "[rate_limit]\nmessages_per_second = 0\nuser_messages_per_second = 0\n\
-         requests_per_second = 0\nlogins_per_second = 0\n\
+         requests_per_second = 0\nlogins_per_second = 0\naddress_logins_per_second = 0\n\
+         [server]\nmax_http_connections_per_address = 100000\n\
          [realtime]\nmax_connections = 100000\nchannel_limit = 1000\n\
+         max_connections_per_address = 100000\n\
+         max_anonymous_connections_per_address = 100000\n\
          max_message_length = 100000\nhandshake_timeout = \"10m\"\n{extra}"
     )
 }

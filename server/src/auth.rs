@@ -1,5 +1,9 @@
 //! Accounts: password hashing (argon2id), bearer tokens, and the account operations behind
-//! `/api/register`, `/api/login`, `/api/logout` and the admin CLI.
+//! `/api/register`, `/api/login`, `/api/logout` and the admin CLI. Inside the server, hashing
+//! runs through the bounded workers of `passwords`; login and registration are limited per
+//! user name and per client address first.
+
+use std::net::IpAddr;
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
@@ -10,6 +14,7 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::{
+    display_names::{impersonation_error, name_key, normalize_display_name},
     error::{Error, Result},
     store::{self, TokenRecord, UserRecord},
     AppState,
@@ -20,7 +25,7 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 pub const MAX_USER_NAME_LEN: usize = parley_protocol::names::USER_NAME_MAX_LEN;
 
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes). Slow on purpose:
-/// call it off the async threads.
+/// inside the server, call it through [`crate::passwords::PasswordHashing`] only.
 pub fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -82,7 +87,8 @@ pub fn validate_password(password: &str) -> Result<()> {
     }
 }
 
-/// Creates a user (admin CLI and registration share this).
+/// Creates a user from the admin CLI (its own process: it hashes on its own thread).
+/// Registration follows the same rules through [`AppState::register`].
 pub fn create_user(
     conn: &Connection,
     name: &str,
@@ -92,8 +98,52 @@ pub fn create_user(
 ) -> Result<UserRecord> {
     validate_user_name(name)?;
     validate_password(password)?;
+    let display_name = display_name.map(normalize_display_name).transpose()?;
     let hash = hash_password(password)?;
-    store::insert_user(conn, name, display_name, &hash, is_admin)
+    store::fill_name_keys(conn, &name_key)?;
+    insert_user_checked(conn, name, display_name.as_deref(), &hash, is_admin)
+}
+
+/// Inserts a user unless their display name passes for another user's user name. Runs inside
+/// one transaction (the writer's, or the CLI's own connection), so the check and the insert
+/// see the same users.
+fn insert_user_checked(
+    conn: &Connection,
+    name: &str,
+    display_name: Option<&str>,
+    hash: &str,
+    is_admin: bool,
+) -> Result<UserRecord> {
+    if let Some(display_name) = display_name {
+        if let Some(other) = store::user_named_like(conn, &name_key(display_name), None)? {
+            if !other.eq_ignore_ascii_case(name) {
+                return Err(impersonation_error(&other));
+            }
+        }
+    }
+    store::insert_user(conn, name, &name_key(name), display_name, hash, is_admin)
+}
+
+/// Brings stored users under the current rules, once at start: fills in missing name keys,
+/// and repairs display names set before they were checked (docs/protocol.md §12): control and invisible characters dropped, cut to 64 characters, and
+/// cleared when nothing is left or when the name passes for another user's user name.
+pub fn repair_stored_users(conn: &Connection) -> Result<usize> {
+    store::fill_name_keys(conn, &name_key)?;
+    let mut repaired = 0;
+    for (id, name, stored) in store::display_names(conn)? {
+        let mut fixed = crate::display_names::repaired(&stored);
+        if let Some(candidate) = &fixed {
+            if store::user_named_like(conn, &name_key(candidate), Some(id))?.is_some() {
+                fixed = None;
+            }
+        }
+        if fixed.as_deref() != Some(stored.as_str()) {
+            tracing::warn!(user = %name, "display name repaired under the display-name rules");
+            store::set_display_name(conn, id, fixed.as_deref())?;
+            repaired += 1;
+        }
+    }
+    Ok(repaired)
 }
 
 /// Issues a new token for a user.
@@ -113,9 +163,10 @@ impl AppState {
             .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "unknown or revoked token"))
     }
 
-    /// Checks a name and password; returns the user and a fresh token.
+    /// Checks a name and password from `client`; returns the user and a fresh token.
     pub async fn login(
         &self,
+        client: IpAddr,
         name: &str,
         password: &str,
         label: &str,
@@ -128,24 +179,29 @@ impl AppState {
                 "wrong user name or password",
             ));
         }
+        self.check_address_login_rate(client)?;
         self.check_login_rate(name)?;
+        // A place in the hashing queue before anything else costs: refused attempts are cheap.
+        let ticket = self.hashing.admit()?;
         let name = name.to_owned();
         let found = self
             .store
             .read(move |conn| store::user_with_password(conn, &name))
             .await?;
         let password = password.to_owned();
-        let user = tokio::task::spawn_blocking(move || match found {
-            Some((user, hash)) if verify_password(&password, &hash) => Some(user),
-            Some(_) => None,
-            None => {
-                verify_password(&password, dummy_hash());
-                None
-            }
-        })
-        .await
-        .map_err(Error::internal)?
-        .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "wrong user name or password"))?;
+        let user = ticket
+            .run(move || match found {
+                Some((user, hash)) if verify_password(&password, &hash) => Some(user),
+                Some(_) => None,
+                None => {
+                    verify_password(&password, dummy_hash());
+                    None
+                }
+            })
+            .await?
+            .ok_or_else(|| {
+                Error::new(ErrorCode::InvalidCredentials, "wrong user name or password")
+            })?;
         let label = label.to_owned();
         let user_id = user.id;
         let token = self
@@ -155,9 +211,10 @@ impl AppState {
         Ok((user, token))
     }
 
-    /// Open registration: creates the user and signs them in.
+    /// Open registration from `client`: creates the user and signs them in.
     pub async fn register(
         &self,
+        client: IpAddr,
         name: &str,
         password: &str,
         display_name: Option<String>,
@@ -169,16 +226,20 @@ impl AppState {
             ));
         }
         validate_user_name(name)?;
+        self.check_address_login_rate(client)?;
         self.check_login_rate(name)?;
         validate_password(password)?;
+        let display_name = display_name
+            .as_deref()
+            .map(normalize_display_name)
+            .transpose()?;
+        let ticket = self.hashing.admit()?;
         let password = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(Error::internal)??;
+        let hash = ticket.run(move || hash_password(&password)).await??;
         let name = name.to_owned();
         self.store
             .write(move |tx, _| {
-                let user = store::insert_user(tx, &name, display_name.as_deref(), &hash, false)?;
+                let user = insert_user_checked(tx, &name, display_name.as_deref(), &hash, false)?;
                 let token = issue_token(tx, user.id, "registration")?;
                 Ok(((user, token), Vec::new()))
             })

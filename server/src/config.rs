@@ -25,6 +25,7 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub websocket: WebsocketConfig,
     pub rate_limit: RateLimitConfig,
+    pub accounts: AccountsConfig,
     pub storage: StorageConfig,
     pub documents: DocumentsConfig,
     pub attachments: AttachmentsConfig,
@@ -53,6 +54,21 @@ pub struct ServerConfig {
     /// How often live sessions are checked for revoked tokens.
     #[serde(deserialize_with = "duration")]
     pub token_check_interval: Duration,
+    /// Host names and addresses the server answers to (the request's `Host`, port ignored).
+    /// Empty: any. A DNS-rebinding page reaches a local server under its own host name, so a
+    /// server only meant for `localhost` lists it here.
+    pub allowed_hosts: Vec<String>,
+    /// Longest wait for a request's head (request line and headers), and for the next request
+    /// on an idle keep-alive connection. Cuts connections that trickle their headers.
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Longest wait for the next piece of a request body. Idle time, not total, so a large
+    /// upload on a slow link is fine as long as it keeps moving.
+    #[serde(deserialize_with = "duration")]
+    pub body_read_timeout: Duration,
+    /// HTTP connections one client address (IPv6: one /64) may hold open at once, upgraded
+    /// WebSockets not counted; further connections are closed as soon as they are accepted.
+    pub max_http_connections_per_address: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +77,11 @@ pub struct RealtimeConfig {
     pub enabled: bool,
     /// Concurrent WebSocket connections; more are refused with HTTP 503.
     pub max_connections: usize,
+    /// Concurrent WebSocket connections (`/ws` and `/docs`) from one client address (IPv6: one
+    /// /64); more are refused with HTTP 429 `too_many_connections`.
+    pub max_connections_per_address: usize,
+    /// Of those, connections that brought no token to the upgrade.
+    pub max_anonymous_connections_per_address: usize,
     /// Subscriptions per connection.
     pub channel_limit: u32,
     /// Instance default for how long messages are kept ("0" = forever).
@@ -141,6 +162,41 @@ pub struct RateLimitConfig {
     /// Read-state changes (`mark_read`, `mute`, `unmute`) per second per user (0 disables).
     pub user_state_changes_per_second: f64,
     pub user_state_change_burst: f64,
+    /// Login and registration attempts per second per client address (IPv6: per /64;
+    /// 0 disables).
+    pub address_logins_per_second: f64,
+    pub address_login_burst: f64,
+}
+
+/// Accounts: how much password hashing the server does at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Password hashes (argon2id, 19 MiB and ~50 ms of one core each) computed at once, for
+    /// logins and registrations together. 0: the number of cores.
+    pub hash_concurrency: usize,
+    /// Logins and registrations that may wait for a hashing slot; beyond that they are refused
+    /// with 503 `server_busy` and a `Retry-After`.
+    pub hash_queue: usize,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            hash_concurrency: 0,
+            hash_queue: 64,
+        }
+    }
+}
+
+impl AccountsConfig {
+    /// `hash_concurrency`, with 0 resolved to the number of cores.
+    pub fn hash_workers(&self) -> usize {
+        match self.hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +259,10 @@ impl Default for ServerConfig {
             registration: true,
             log_format: "text".into(),
             token_check_interval: Duration::from_secs(30),
+            allowed_hosts: Vec::new(),
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_http_connections_per_address: 256,
         }
     }
 }
@@ -212,6 +272,8 @@ impl Default for RealtimeConfig {
         Self {
             enabled: true,
             max_connections: 20_000,
+            max_connections_per_address: 256,
+            max_anonymous_connections_per_address: 64,
             channel_limit: 200,
             message_retention: Duration::ZERO,
             message_history: 0,
@@ -257,6 +319,8 @@ impl Default for RateLimitConfig {
             login_burst: 10.0,
             user_state_changes_per_second: 10.0,
             user_state_change_burst: 50.0,
+            address_logins_per_second: 2.0,
+            address_login_burst: 30.0,
         }
     }
 }
@@ -406,6 +470,7 @@ const ENV_SECTIONS: &[&str] = &[
     "realtime",
     "websocket",
     "rate_limit",
+    "accounts",
     "storage",
     "documents",
     "attachments",
@@ -504,6 +569,24 @@ impl Config {
                 "attachments.thumbnail_concurrency must be at least 1, upload_expiry above zero",
             );
         }
+        if self.server.header_read_timeout.is_zero() || self.server.body_read_timeout.is_zero() {
+            return fail("server.header_read_timeout and body_read_timeout must be above zero");
+        }
+        for host in &self.server.allowed_hosts {
+            if crate::transport::normalize_host(host).is_none() {
+                return Err(ConfigError::Parse(format!(
+                    "server.allowed_hosts: {host:?} is not a host name or address"
+                )));
+            }
+        }
+        if self.realtime.max_connections_per_address == 0
+            || self.server.max_http_connections_per_address == 0
+        {
+            return fail(
+                "realtime.max_connections_per_address and \
+                 server.max_http_connections_per_address must be at least 1",
+            );
+        }
         for name in self.channels.keys() {
             if let Err(e) = crate::channels::validate_name(name) {
                 return Err(ConfigError::Parse(format!("channel {name:?}: {e}")));
@@ -583,6 +666,7 @@ fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
         "realtime" => check::<RealtimeConfig>(table, key),
         "websocket" => check::<WebsocketConfig>(table, key),
         "rate_limit" => check::<RateLimitConfig>(table, key),
+        "accounts" => check::<AccountsConfig>(table, key),
         "storage" => check::<StorageConfig>(table, key),
         "documents" => check::<DocumentsConfig>(table, key),
         "attachments" => check::<AttachmentsConfig>(table, key),
@@ -787,5 +871,36 @@ mod tests {
         assert_eq!(c.attachments.upload_expiry, Duration::from_secs(7200));
         assert_eq!(c.attachments.thumbnail_max_pixels, 1000);
         assert!(c.ignored_env.is_empty());
+    }
+
+    #[test]
+    fn hardening_keys_from_file_and_env() {
+        let c = Config::from_toml_and_env("", []).expect("defaults");
+        assert!(c.server.allowed_hosts.is_empty());
+        assert_eq!(c.realtime.max_connections_per_address, 256);
+        assert!(c.accounts.hash_workers() >= 1);
+        let env = [
+            (
+                "PARLEY_SERVER_ALLOWED_HOSTS".to_string(),
+                r#"["127.0.0.1","localhost"]"#.to_string(),
+            ),
+            ("PARLEY_ACCOUNTS_HASH_QUEUE".to_string(), "3".to_string()),
+            (
+                "PARLEY_SERVER_HEADER_READ_TIMEOUT".to_string(),
+                "5s".to_string(),
+            ),
+        ];
+        let c = Config::from_toml_and_env("[accounts]\nhash_concurrency = 2", env).expect("parses");
+        assert_eq!(c.server.allowed_hosts, ["127.0.0.1", "localhost"]);
+        assert_eq!((c.accounts.hash_workers(), c.accounts.hash_queue), (2, 3));
+        assert_eq!(c.server.header_read_timeout, Duration::from_secs(5));
+        assert!(c.ignored_env.is_empty());
+        for bad in [
+            "[server]\nallowed_hosts = [\"not a host\"]",
+            "[server]\nbody_read_timeout = 0",
+            "[realtime]\nmax_connections_per_address = 0",
+        ] {
+            assert!(Config::from_toml_and_env(bad, []).is_err(), "{bad}");
+        }
     }
 }

@@ -1,10 +1,13 @@
-//! HTTP: the `/ws` upgrade (origin, version, connection limit and bearer checks happen here,
+//! HTTP: the `/ws` upgrade (origin, version, connection limits and bearer checks happen here,
 //! before any WebSocket exists), the REST API under `/api`, and `/healthz`.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
-    extract::{ws::WebSocketUpgrade, FromRequest, FromRequestParts, Path, Query, Request, State},
+    extract::{
+        ws::WebSocketUpgrade, ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request,
+        State,
+    },
     http::{header, request::Parts, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -17,6 +20,7 @@ use parley_protocol::{
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::{
+    address::ConnectionPermit,
     error::{Error, Result},
     store::{TokenRecord, UserRecord},
     AppState,
@@ -61,11 +65,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 async fn upgrade(
     State(state): AppRef,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<UpgradeQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    match prepare_upgrade(&state, &headers, query).await {
+    match prepare_upgrade(&state, client, &headers, query).await {
         Ok((auth, permit)) => {
             let ws_config = &state.config.websocket;
             let max = ws_config.max_frame_size as usize;
@@ -86,9 +91,10 @@ async fn upgrade(
 
 pub(crate) async fn prepare_upgrade(
     state: &Arc<AppState>,
+    client: SocketAddr,
     headers: &HeaderMap,
     query: UpgradeQuery,
-) -> Result<(Option<TokenRecord>, tokio::sync::OwnedSemaphorePermit)> {
+) -> Result<(Option<TokenRecord>, ConnectionPermit)> {
     if !state.config.realtime.enabled {
         return Err(Error::new(
             ErrorCode::RealtimeDisabled,
@@ -134,6 +140,15 @@ pub(crate) async fn prepare_upgrade(
             ));
         }
     }
+    let realtime = &state.config.realtime;
+    // The address's share first: one address at its cap must not take the server's last slots.
+    let (held, _) = state.address_connections.held_by(client.ip());
+    if held >= realtime.max_connections_per_address {
+        return Err(Error::new(
+            ErrorCode::TooManyConnections,
+            "this address holds as many connections as one address may              (realtime.max_connections_per_address)",
+        ));
+    }
     let permit = Arc::clone(&state.connection_permits)
         .try_acquire_owned()
         .map_err(|_| Error::new(ErrorCode::ServerBusy, "the server is at max_connections"))?;
@@ -142,7 +157,14 @@ pub(crate) async fn prepare_upgrade(
         Some(token) => Some(state.authenticate(&token).await?),
         None => None,
     };
-    Ok((auth, permit))
+    // Counted for good only now that we know whether the connection is anonymous.
+    let slot = state.address_connections.admit(
+        client.ip(),
+        auth.is_none(),
+        realtime.max_connections_per_address,
+        realtime.max_anonymous_connections_per_address,
+    )?;
+    Ok((auth, ConnectionPermit::new(permit, slot)))
 }
 
 async fn healthz(State(state): AppRef) -> Response {
@@ -229,10 +251,11 @@ struct Session {
 
 async fn register(
     State(state): AppRef,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<Session>)> {
     let (user, token) = state
-        .register(&body.name, &body.password, body.display_name)
+        .register(client.ip(), &body.name, &body.password, body.display_name)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -243,9 +266,15 @@ async fn register(
     ))
 }
 
-async fn login(State(state): AppRef, ApiJson(body): ApiJson<Credentials>) -> Result<Json<Session>> {
+async fn login(
+    State(state): AppRef,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Json<Session>> {
     let label = body.device.unwrap_or_else(|| "login".into());
-    let (user, token) = state.login(&body.name, &body.password, &label).await?;
+    let (user, token) = state
+        .login(client.ip(), &body.name, &body.password, &label)
+        .await?;
     Ok(Json(Session {
         token,
         user: user.to_ref(),

@@ -5,21 +5,27 @@
 //! access rules) → `store` (all SQL, group-committing writer) and `hub` (per-channel fan-out,
 //! presence, typing). `http` serves the REST API, `/healthz` and the `/ws` upgrade.
 
+pub mod address;
 mod attachments;
 pub mod auth;
 pub mod channels;
 pub mod chat;
 pub mod config;
+pub mod datadir;
+pub mod display_names;
 pub mod docs;
 pub mod error;
 mod gate;
 mod http;
 pub mod hub;
 pub(crate) mod maintenance;
+pub mod passwords;
+pub mod process;
 pub mod ratelimit;
 mod reads;
 pub mod session;
 pub mod store;
+mod transport;
 
 use std::{
     collections::HashMap,
@@ -79,6 +85,10 @@ pub struct AppState {
     pub(crate) uploads: attachments::Uploads,
     /// One permit per WebSocket connection (`realtime.max_connections`).
     pub connection_permits: Arc<Semaphore>,
+    /// WebSocket connections per client address (`realtime.max_connections_per_address`).
+    pub address_connections: Arc<address::AddressConnections>,
+    /// The bounded password-hashing workers (`[accounts]`).
+    pub hashing: passwords::PasswordHashing,
     pub shutdown: CancellationToken,
     pub sessions: session::SessionRegistry,
     next_connection_id: AtomicU64,
@@ -89,12 +99,17 @@ pub struct AppState {
     content_gate: gate::WorkGate,
     /// Searches running (`realtime.max_concurrent_searches`).
     search_gate: gate::WorkGate,
-    login_limits: Mutex<HashMap<String, ratelimit::TokenBucket>>,
+    login_limits: ratelimit::KeyedBuckets<String>,
+    address_login_limits: ratelimit::KeyedBuckets<std::net::IpAddr>,
     tracker: TaskTracker,
 }
 
 /// How long shutdown waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Most user names, and most client addresses, the login limits remember at once (full
+/// buckets are forgotten first; see `ratelimit::KeyedBuckets`). ~100 bytes each.
+const MAX_LOGIN_KEYS: usize = 100_000;
 
 /// A server whose storage is open and ready; [`Server::serve`] starts answering.
 pub struct Server {
@@ -133,6 +148,11 @@ impl Server {
         let token = CancellationToken::new();
         let state = Arc::new(AppState {
             connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
+            address_connections: Arc::default(),
+            hashing: passwords::PasswordHashing::new(
+                config.accounts.hash_workers(),
+                config.accounts.hash_queue,
+            ),
             config: Arc::clone(&config),
             store: store.clone(),
             hubs,
@@ -154,9 +174,28 @@ impl Server {
                 config.realtime.max_concurrent_searches,
                 config.realtime.max_concurrent_searches * 4,
             ),
-            login_limits: Mutex::new(HashMap::new()),
+            login_limits: ratelimit::KeyedBuckets::new(
+                config.rate_limit.logins_per_second,
+                config.rate_limit.login_burst,
+                MAX_LOGIN_KEYS,
+            ),
+            address_login_limits: ratelimit::KeyedBuckets::new(
+                config.rate_limit.address_logins_per_second,
+                config.rate_limit.address_login_burst,
+                MAX_LOGIN_KEYS,
+            ),
             tracker: TaskTracker::new(),
         });
+        let repaired = state
+            .store
+            .write(|tx, _| Ok((auth::repair_stored_users(tx)?, Vec::new())))
+            .await?;
+        if repaired > 0 {
+            tracing::warn!(
+                repaired,
+                "display names brought under the display-name rules"
+            );
+        }
         state.apply_configured_channels().await?;
         state.ensure_personal_template().await?;
         // Before anyone can upload: files of cut-off uploads and files no row refers to.
@@ -183,20 +222,14 @@ impl Server {
         });
 
         let router = http::router(Arc::clone(&state));
-        // Small realtime frames must not wait for Nagle's algorithm.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(%err, "cannot set TCP_NODELAY");
-            }
-        });
-        let serve = axum::serve(
+        transport::serve(
             listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            router,
+            transport::HttpSettings::from(&state.config.server),
+            token.clone(),
+            SHUTDOWN_GRACE,
         )
-        .with_graceful_shutdown(token.clone().cancelled_owned());
-        let result = serve
-            .await
-            .map_err(|e| Error::internal(format_args!("server failed: {e}")));
+        .await;
         token.cancel();
 
         // Sessions see the token, flush their queues and close with 1001.
@@ -211,7 +244,7 @@ impl Server {
         drop(state);
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         tracing::info!("shut down");
-        result
+        Ok(())
     }
 }
 
@@ -265,18 +298,15 @@ impl AppState {
 
     /// Login and registration attempts per user name.
     pub fn check_login_rate(&self, name: &str) -> Result<()> {
-        let rl = &self.config.rate_limit;
-        if rl.logins_per_second <= 0.0 {
-            return Ok(());
-        }
-        let mut limits = self
-            .login_limits
-            .lock()
-            .map_err(|_| Error::internal("rate limit lock"))?;
-        limits
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| ratelimit::TokenBucket::new(rl.logins_per_second, rl.login_burst))
-            .take()
+        self.login_limits
+            .take(name.to_ascii_lowercase())
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
+    /// Login and registration attempts per client address (IPv6: per /64).
+    pub fn check_address_login_rate(&self, client: std::net::IpAddr) -> Result<()> {
+        self.address_login_limits
+            .take(address::address_key(client))
             .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
     }
 
@@ -289,8 +319,7 @@ impl AppState {
         if let Ok(mut limits) = self.user_state_limits.lock() {
             limits.retain(|_, b| !b.is_idle(now));
         }
-        if let Ok(mut limits) = self.login_limits.lock() {
-            limits.retain(|_, b| !b.is_idle(now));
-        }
+        self.login_limits.prune();
+        self.address_login_limits.prune();
     }
 }

@@ -5,7 +5,13 @@ use std::{io::Read, net::SocketAddr, path::PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use parley_server::{auth, config::Config, store};
+use parley_server::{
+    auth,
+    config::Config,
+    datadir::{DataDirLock, LockError},
+    process::{self, Parent, ParentError},
+    store,
+};
 
 /// jemalloc gives freed memory back to the system: after argon2 (19 MiB per password hash)
 /// the server's resident memory drops back to ~10 MiB instead of staying at 60-120 MiB with
@@ -56,6 +62,10 @@ struct ServeArgs {
     /// `text` or `json` (overrides server.log_format).
     #[arg(long)]
     log_format: Option<String>,
+    /// End (as on SIGTERM) when the process that started the server exits (Linux). For a
+    /// server that an app starts and owns.
+    #[arg(long)]
+    exit_with_parent: bool,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +115,8 @@ enum ChannelCommand {
 }
 
 fn main() -> anyhow::Result<()> {
+    // First of all: the later check compares against the parent that started us.
+    let parent = Parent::current();
     let cli = Cli::parse();
     let mut config = Config::load(cli.common.config.as_deref(), std::env::vars())?;
     if let Some(data) = &cli.common.data {
@@ -117,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         warn_ignored_env(&config);
     }
     match command {
-        Command::Serve(args) => serve(config, args),
+        Command::Serve(args) => serve(config, args, parent),
         Command::User(cmd) => user_command(&config, cmd),
         Command::Token(cmd) => token_command(&config, cmd),
         Command::Channel(cmd) => channel_command(&config, cmd),
@@ -143,7 +155,14 @@ fn init_logging(format: &str) {
     }
 }
 
-fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+fn serve(mut config: Config, args: ServeArgs, parent: Parent) -> anyhow::Result<()> {
+    if args.exit_with_parent {
+        match process::exit_with_parent(parent) {
+            Ok(()) => {}
+            Err(ParentError::Gone) => exit_with(&ParentError::Gone),
+            Err(err @ ParentError::Unsupported(_)) => eprintln!("parley-server: warning: {err}"),
+        }
+    }
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
@@ -155,6 +174,13 @@ fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     init_logging(&config.server.log_format);
     warn_ignored_env(&config);
+    // Before binding anything: a second server on this directory must not even take a port.
+    let mut lock = match DataDirLock::acquire(&config.data_dir()) {
+        Ok(lock) => lock,
+        Err(err @ LockError::InUse { .. }) => exit_with(&err),
+        Err(err) => return Err(err.into()),
+    };
+    process::raise_open_file_limit(config.realtime.max_connections);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -163,6 +189,8 @@ fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
+        lock.record_url(&format!("http://{addr}"))
+            .context("cannot write the data directory's lock file")?;
         tracing::info!(data = %config.data_dir().display(), "starting");
         let server = parley_server::Server::open(config).await?;
         let shutdown = shutdown_signal()?;
@@ -172,8 +200,16 @@ fn serve(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         use std::io::Write;
         std::io::stdout().flush()?;
         server.serve(listener, shutdown).await?;
+        // Released only once everything is committed and closed.
+        drop(lock);
         Ok(())
     })
+}
+
+/// Ends the process with a one-line reason on stderr, in the form scripts and the app match.
+fn exit_with(reason: &dyn std::fmt::Display) -> ! {
+    eprintln!("parley-server: {reason}");
+    std::process::exit(1)
 }
 
 /// Registers SIGTERM and SIGINT handlers now (so a signal that arrives as soon as the

@@ -1,6 +1,6 @@
-//! Token buckets for the per-connection, per-user and per-login-name rate limits.
+//! Token buckets for the per-connection, per-user, per-login-name and per-address rate limits.
 
-use std::time::Instant;
+use std::{collections::HashMap, hash::Hash, sync::Mutex, time::Instant};
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`. A rate of 0 disables it.
 #[derive(Debug, Clone)]
@@ -51,6 +51,69 @@ impl TokenBucket {
     }
 }
 
+/// One bucket per key (a user name, a client address), created on first use. At most `cap`
+/// keys are remembered: full buckets are forgotten by [`KeyedBuckets::prune`] and, when the map
+/// is full, on the spot; if every remembered key is still busy, a new key is refused as if its
+/// bucket were empty. So memory stays bounded however many keys an attacker can use, at the
+/// price of refusing newcomers while more than `cap` keys are all over their limits.
+pub struct KeyedBuckets<K> {
+    buckets: Mutex<HashMap<K, TokenBucket>>,
+    rate: f64,
+    burst: f64,
+    cap: usize,
+}
+
+/// How long a refused newcomer is told to wait when the map is full.
+const FULL_RETRY_MS: u64 = 1000;
+
+impl<K: Eq + Hash> KeyedBuckets<K> {
+    pub fn new(rate: f64, burst: f64, cap: usize) -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+            rate,
+            burst,
+            cap: cap.max(1),
+        }
+    }
+
+    /// Takes a token from `key`'s bucket, or says how many milliseconds until one is available.
+    /// A rate of 0 (disabled) always succeeds and remembers nothing.
+    pub fn take(&self, key: K) -> Result<(), u64> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        // A poisoned lock only means another thread panicked mid-update of a counter.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if !buckets.contains_key(&key) && buckets.len() >= self.cap {
+            let now = Instant::now();
+            buckets.retain(|_, b| !b.is_idle(now));
+            if buckets.len() >= self.cap {
+                return Err(FULL_RETRY_MS);
+            }
+        }
+        buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::new(self.rate, self.burst))
+            .take()
+    }
+
+    /// Forgets full buckets (nothing to remember about them).
+    pub fn prune(&self) {
+        let now = Instant::now();
+        if let Ok(mut buckets) = self.buckets.lock() {
+            buckets.retain(|_, b| !b.is_idle(now));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.lock().map_or(0, |b| b.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -71,5 +134,23 @@ mod tests {
             TokenBucket::new(0.0, 1.0).take().is_ok(),
             "rate 0 disables the limit"
         );
+    }
+
+    #[test]
+    fn keyed_buckets_stay_within_their_cap() {
+        let limits = KeyedBuckets::new(1.0, 2.0, 3);
+        for key in 0..3 {
+            assert!(limits.take(key).is_ok());
+            assert!(limits.take(key).is_ok());
+        }
+        // Three busy keys: a fourth is refused rather than remembered.
+        assert_eq!(limits.take(3), Err(FULL_RETRY_MS));
+        assert_eq!(limits.len(), 3);
+        assert!(limits.take(0).is_err(), "key 0 has spent its burst");
+        let off = KeyedBuckets::new(0.0, 1.0, 1);
+        for key in 0..10 {
+            assert!(off.take(key).is_ok());
+        }
+        assert!(off.is_empty(), "a disabled limit remembers nothing");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{atomic::Ordering, Arc};
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures_util::StreamExt;
 use parley_protocol::{close_code, DocRole};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot};
 use yrs::{
     sync::{Message, MessageReader, SyncMessage},
     updates::{
@@ -33,7 +33,7 @@ pub fn run(
     auth: TokenRecord,
     doc_id: i64,
     (role, decided): (DocRole, std::time::Instant),
-    permit: OwnedSemaphorePermit,
+    permit: crate::address::ConnectionPermit,
 ) -> impl std::future::Future<Output = ()> + Send {
     let control = Arc::new(ConnControl::new(state.next_connection_id()));
     control.token_id.store(auth.id, Ordering::Relaxed);

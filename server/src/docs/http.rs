@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{ws::WebSocketUpgrade, Path, Query, State},
+    extract::{ws::WebSocketUpgrade, ConnectInfo, Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -64,6 +64,7 @@ struct DocIdQuery {
 async fn upgrade(
     State(state): AppRef,
     Path(name): Path<String>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<UpgradeQuery>,
     Query(expected): Query<DocIdQuery>,
@@ -79,7 +80,7 @@ async fn upgrade(
                 )
             })?),
         };
-        let (auth, permit) = prepare_upgrade(&state, &headers, query).await?;
+        let (auth, permit) = prepare_upgrade(&state, client, &headers, query).await?;
         let auth = auth.ok_or_else(Error::unauthenticated)?;
         // The role is decided now: access changes after this instant close the connection.
         let decided = std::time::Instant::now();

@@ -14,10 +14,7 @@ use parley_protocol::{
     close_code, decode_request, ErrorBody, ErrorCode, Hello, Limits, Op, Reply, Request,
     ResetReason, ServerFrame, SubscribeResult, PROTOCOL_VERSION,
 };
-use tokio::{
-    sync::{mpsc, OwnedSemaphorePermit},
-    time::Instant,
-};
+use tokio::{sync::mpsc, time::Instant};
 use tracing::Instrument;
 
 use crate::{
@@ -64,7 +61,7 @@ pub fn run(
     state: Arc<AppState>,
     socket: WebSocket,
     auth: Option<TokenRecord>,
-    permit: OwnedSemaphorePermit,
+    permit: crate::address::ConnectionPermit,
 ) -> impl std::future::Future<Output = ()> + Send {
     let id = state.next_connection_id();
     let span = tracing::info_span!("conn", id, user = tracing::field::Empty);
@@ -114,7 +111,7 @@ impl Session {
         mut stream: futures_util::stream::SplitStream<WebSocket>,
         auth: Option<TokenRecord>,
         writer: tokio::task::JoinHandle<()>,
-        permit: OwnedSemaphorePermit,
+        permit: crate::address::ConnectionPermit,
     ) -> impl std::future::Future<Output = ()> + Send {
         async move {
             Box::pin(self.start(auth)).await;

@@ -333,6 +333,13 @@ const MIGRATIONS: &[&str] = &[
      WHERE events.channel_id = n.event_channel_id AND events.seq = n.event_seq
        AND m.edited_at IS NOT NULL AND m.deleted_at IS NULL;
     "#,
+    // 14: the key look-alike user names share (display_names::name_key), so a display name that
+    // passes for another user's name is found by index. Computed in Rust: the server fills it
+    // in for existing users at start, and every new user gets it when inserted.
+    r#"
+    ALTER TABLE users ADD COLUMN name_key TEXT;
+    CREATE INDEX users_name_key ON users(name_key);
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<()> {

@@ -49,8 +49,9 @@ pub use messages::{
 };
 pub use search::{search as search_messages, SearchFilter};
 pub use users::{
-    insert_token, insert_user, revoke_token_hash, revoke_user_tokens, revoked_among, token_by_hash,
-    user_by_id, user_by_name, user_with_password, TokenRecord, UserRecord,
+    display_names, fill_name_keys, insert_token, insert_user, revoke_token_hash,
+    revoke_user_tokens, revoked_among, set_display_name, token_by_hash, user_by_id, user_by_name,
+    user_named_like, user_with_password, TokenRecord, UserRecord,
 };
 pub use writer::{Published, WriterState};
 

@@ -45,17 +45,26 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
+/// A new user. `name_key` is `display_names::name_key(name)`.
 pub fn insert_user(
     conn: &Connection,
     name: &str,
+    name_key: &str,
     display_name: Option<&str>,
     password_hash: &str,
     is_admin: bool,
 ) -> Result<UserRecord> {
     let inserted = conn.execute(
-        "INSERT INTO users (name, display_name, password_hash, is_admin, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO NOTHING",
-        params![name, display_name, password_hash, is_admin, now_ms()],
+        "INSERT INTO users (name, name_key, display_name, password_hash, is_admin, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(name) DO NOTHING",
+        params![
+            name,
+            name_key,
+            display_name,
+            password_hash,
+            is_admin,
+            now_ms()
+        ],
     )?;
     if inserted == 0 {
         return Err(Error::new(
@@ -70,6 +79,48 @@ pub fn insert_user(
         avatar: None,
         is_admin,
     })
+}
+
+/// The name of a user whose `name_key` is `key` (a user name that looks like it), other than
+/// the user `except`.
+pub fn user_named_like(
+    conn: &Connection,
+    key: &str,
+    except: Option<i64>,
+) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT name FROM users WHERE name_key = ?1 AND id IS NOT ?2 LIMIT 1")?
+        .query_row(params![key, except], |r| r.get(0))
+        .optional()?)
+}
+
+/// Gives users stored before `name_key` existed their key; returns how many.
+pub fn fill_name_keys(conn: &Connection, key_of: &dyn Fn(&str) -> String) -> Result<usize> {
+    let missing: Vec<(i64, String)> = conn
+        .prepare("SELECT id, name FROM users WHERE name_key IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = conn.prepare_cached("UPDATE users SET name_key = ?2 WHERE id = ?1")?;
+    for (id, name) in &missing {
+        update.execute(params![id, key_of(name)])?;
+    }
+    Ok(missing.len())
+}
+
+/// Every user's display name that is set: (id, user name, display name).
+pub fn display_names(conn: &Connection) -> Result<Vec<(i64, String, String)>> {
+    Ok(conn
+        .prepare("SELECT id, name, display_name FROM users WHERE display_name IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn set_display_name(conn: &Connection, user_id: i64, display_name: Option<&str>) -> Result<()> {
+    conn.execute(
+        "UPDATE users SET display_name = ?2 WHERE id = ?1",
+        params![user_id, display_name],
+    )?;
+    Ok(())
 }
 
 /// The user and their password hash, for login.

@@ -40,6 +40,10 @@ pub struct TestServer {
     config_path: PathBuf,
     child: Option<Child>,
     pub http: reqwest::Client,
+    /// Shell commands run before the server (through `sh -c`), e.g. `ulimit -Sn 256`.
+    shell_prefix: Option<String>,
+    /// Extra environment variables for the server (`PARLEY_*` settings).
+    env: Vec<(String, String)>,
 }
 
 pub fn binary() -> &'static str {
@@ -48,6 +52,21 @@ pub fn binary() -> &'static str {
 
 impl TestServer {
     pub async fn start(config: &str) -> Self {
+        Self::start_with(config, None, &[]).await
+    }
+
+    /// Starts the server from `sh -c '<prefix>; exec parley-server ...'`, so the prefix can set
+    /// up the process (limits) before it runs.
+    pub async fn start_in_shell(config: &str, prefix: &str) -> Self {
+        Self::start_with(config, Some(prefix.to_owned()), &[]).await
+    }
+
+    /// Starts the server with extra environment variables (settings as `PARLEY_*`).
+    pub async fn start_with_env(config: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with(config, None, env).await
+    }
+
+    async fn start_with(config: &str, shell_prefix: Option<String>, env: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let config_path = data.path().join("parley.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -58,9 +77,23 @@ impl TestServer {
             config_path,
             child: None,
             http: reqwest::Client::new(),
+            shell_prefix,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         server.spawn().await;
         server
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -78,13 +111,24 @@ impl TestServer {
     }
 
     async fn spawn(&mut self) {
-        let mut child = Command::new(binary())
+        let mut command = match &self.shell_prefix {
+            None => Command::new(binary()),
+            Some(prefix) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("{prefix}; exec \"$0\" \"$@\""))
+                    .arg(binary());
+                sh
+            }
+        };
+        let mut child = command
             .arg("--config")
             .arg(&self.config_path)
             .arg("--data")
             .arg(self.data.path())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("PARLEY_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
