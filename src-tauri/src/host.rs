@@ -245,8 +245,11 @@ impl HostedServer {
         let log2 = log
             .try_clone()
             .map_err(|e| AppError::new("host_failed", e.to_string()))?;
+        // Ends with the app even when the app is killed (a parent-death signal). Linux sends
+        // that signal when the *thread* that spawned the child ends: this runs on one of the
+        // async runtime's worker threads, which live as long as the app (never call it from
+        // `spawn_blocking`, whose threads end when idle).
         let mut child = server_command(data)
-            // Ends with the app even when the app is killed (a parent-death signal).
             .args([
                 "serve",
                 "--exit-with-parent",
