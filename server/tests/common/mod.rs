@@ -91,11 +91,6 @@ impl TestServer {
         &self.config_path
     }
 
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
     pub fn data_dir(&self) -> &Path {
         self.data.path()
     }
