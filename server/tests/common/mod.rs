@@ -95,6 +95,11 @@ impl TestServer {
         self.data.path()
     }
 
+    /// The server process's id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Replaces the configuration file; it takes effect at the next (re)start.
     pub fn set_config(&self, config: &str) {
         std::fs::write(&self.config_path, config).unwrap();
