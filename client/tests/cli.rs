@@ -319,3 +319,43 @@ async fn conversation_commands() {
     assert_eq!(page["messages"][0]["text"], "the notes");
     assert_eq!(page["messages"][0]["attachments"][0]["size"], 14000);
 }
+
+/// The CLI's files hold a token (in the fallback) and private conversations (the cache): its
+/// directories are its user's alone (0700, tightened when they exist) and the cache is 0600.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_command_lines_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let server = TestServer::start(RELAXED).await;
+    server.register("alice").await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    login(&server, home.path(), "alice").await;
+    let (ok, out, err) = parley(home.path(), &["doc", "append", "notes", "hi"], None).await;
+    assert!(ok, "{out} {err}");
+    assert_eq!(mode(&home.path().join("config")), 0o700);
+    assert_eq!(mode(&data), 0o700, "an existing directory is tightened");
+    let caches: Vec<_> = walk(&data)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "db"))
+        .collect();
+    assert_eq!(caches.len(), 1, "{caches:?}");
+    assert_eq!(mode(&caches[0]), 0o600);
+    assert_eq!(mode(caches[0].parent().unwrap()), 0o700);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
