@@ -519,12 +519,26 @@ impl Client {
                 .body(chunk)
                 .send()
                 .await;
-            match sent {
+            // A 409 either says where the server's copy ends (`received`) or is
+            // `upload_conflict`: another request holds the session, such as a chunk of ours whose
+            // connection broke while the server still writes it. That one is retried like a
+            // failure (backoff, then an error), never again at once.
+            let failure = match sent {
                 Ok(resp) if resp.status().is_success() || resp.status().as_u16() == 409 => {
+                    let status = resp.status();
                     let state: serde_json::Value = resp.json().await.unwrap_or_default();
-                    received = state["received"].as_u64().unwrap_or(received);
-                    failures = 0;
-                    progress(received, total);
+                    match state["received"].as_u64() {
+                        Some(at) => {
+                            received = at;
+                            failures = 0;
+                            progress(received, total);
+                            continue;
+                        }
+                        None => format!(
+                            "HTTP {status}: {}",
+                            state["message"].as_str().unwrap_or("no position")
+                        ),
+                    }
                 }
                 Ok(resp) if resp.status().as_u16() == 404 => {
                     let k = key.clone();
@@ -536,22 +550,19 @@ impl Client {
                         "the server forgot this upload; start again".into(),
                     ));
                 }
-                other => {
-                    failures += 1;
-                    if failures > 8 {
-                        return Err(Error::Http(match other {
-                            Ok(resp) => format!("HTTP {}", resp.status()),
-                            Err(e) => e.to_string(),
-                        }));
-                    }
-                    tokio::time::sleep(Duration::from_millis(100 << failures.min(6))).await;
-                    if let Ok(state) = self
-                        .http_json(reqwest::Method::GET, &format!("/api/uploads/{id}"), None)
-                        .await
-                    {
-                        received = state["received"].as_u64().unwrap_or(received);
-                    }
-                }
+                Ok(resp) => format!("HTTP {}", resp.status()),
+                Err(e) => e.to_string(),
+            };
+            failures += 1;
+            if failures > 8 {
+                return Err(Error::Http(failure));
+            }
+            tokio::time::sleep(Duration::from_millis(100 << failures.min(6))).await;
+            if let Ok(state) = self
+                .http_json(reqwest::Method::GET, &format!("/api/uploads/{id}"), None)
+                .await
+            {
+                received = state["received"].as_u64().unwrap_or(received);
             }
         }
         let value = self

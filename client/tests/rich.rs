@@ -206,3 +206,111 @@ async fn uploads_resume_after_an_interruption() {
     use sha2::Digest;
     assert_eq!(attachment.sha256, hex::encode(sha2::Sha256::digest(&data)));
 }
+
+/// While another request holds an upload session (the server answers 409 `upload_conflict`,
+/// with no `received`), the client backs off and, if the session stays busy, gives up with an
+/// error: it never re-sends the chunk at once in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_session_stays_busy_backs_off_and_fails() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("a.db");
+    let a = client(&server.url(), &token, cache.clone());
+    a.wait_online(TIMEOUT).await.unwrap();
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, vec![7u8; 1_500_000]).unwrap();
+    // Start the upload and stop it after its first chunk, leaving a session in the cache.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (c, p) = (a.clone(), path.clone());
+    let task = tokio::spawn(async move {
+        c.upload(&p, move |sent, _| {
+            let _ = tx.send(sent);
+        })
+        .await
+    });
+    while tokio::time::timeout(TIMEOUT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        < 512 * 1024
+    {}
+    task.abort();
+    let _ = task.await;
+    let (id, _) = {
+        let conn = rusqlite::Connection::open(&cache).unwrap();
+        store::upload_session(&conn, &path.to_string_lossy())
+            .unwrap()
+            .unwrap()
+    };
+    let state: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/uploads/{id}", server.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let received = state["received"].as_u64().unwrap();
+    // Another request holds the session: a chunk whose body trickles in, a byte a second.
+    let mut held = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    held.write_all(
+        format!(
+            "PUT /api/uploads/{id}?offset={received} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Authorization: Bearer {token}\r\nContent-Length: 1000\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..120 {
+            if held.write_all(&[7]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    // Wait until the server has given that request the session (a probe is refused with
+    // `upload_conflict`), so the client's chunk cannot take it first.
+    tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let probe: serde_json::Value = reqwest::Client::new()
+                .put(format!(
+                    "{}/api/uploads/{id}?offset={received}",
+                    server.url()
+                ))
+                .bearer_auth(&token)
+                .body(Vec::new())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or_default();
+            if probe["code"] == "upload_conflict" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the trickling request holds the session");
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(90), a.upload(&path, |_, _| {}))
+        .await
+        .expect("the upload kept retrying a busy session");
+    trickle.abort();
+    let err = result.expect_err("the session was busy throughout");
+    assert!(err.to_string().contains("409"), "{err}");
+    // It backed off (eight retries, 25 s of waiting in all) rather than spinning.
+    assert!(
+        started.elapsed() >= Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
