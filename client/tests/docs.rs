@@ -96,7 +96,27 @@ async fn offline_edits_converge_and_offline_comments_arrive() {
     assert_eq!(comments["comments"].as_array().unwrap().len(), 1);
 }
 
-/// The scenario: Alice writes in `plan` of her private channel, `plan` is deleted,
+/// Alice's private channel `secret` and its document `plan`.
+async fn private_plan(server: &TestServer, alice: &str) {
+    let (status, body) = server
+        .post(
+            "/api/channels",
+            Some(alice),
+            json!({"channel": "secret", "channel_type": "private"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .post(
+            "/api/docs",
+            Some(alice),
+            json!({"name": "plan", "channel": "secret"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// The reused-name leak: Alice writes in `plan` of her private channel, `plan` is deleted,
 /// Mallory creates a workspace document `plan`, and Alice's replica reconnects. It must not
 /// upload the private text into Mallory's document: the replica is bound to the deleted
 /// document's id, the server refuses it under the name that now belongs to another document,
@@ -106,22 +126,7 @@ async fn a_deleted_documents_replica_never_reaches_a_new_document_of_its_name() 
     let server = TestServer::start(RELAXED).await;
     let alice = server.register("alice").await;
     let mallory = server.register("mallory").await;
-    let (status, body) = server
-        .post(
-            "/api/channels",
-            Some(&alice),
-            json!({"channel": "secret", "channel_type": "private"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server
-        .post(
-            "/api/docs",
-            Some(&alice),
-            json!({"name": "plan", "channel": "secret"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    private_plan(&server, &alice).await;
     let home = tempfile::tempdir().unwrap();
     let (ok, out, err) = parley(
         home.path(),
@@ -429,22 +434,7 @@ async fn a_replica_stops_when_access_is_lost() {
     let server = TestServer::start(RELAXED).await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
-    let (status, body) = server
-        .post(
-            "/api/channels",
-            Some(&alice),
-            json!({"channel": "secret", "channel_type": "private"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server
-        .post(
-            "/api/docs",
-            Some(&alice),
-            json!({"name": "plan", "channel": "secret"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    private_plan(&server, &alice).await;
     let dir = tempfile::tempdir().unwrap();
     let a = client(&server, &alice, &dir.path().join("a.db"));
     let b = client(&server, &bob, &dir.path().join("b.db"));

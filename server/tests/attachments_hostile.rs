@@ -43,21 +43,6 @@ fn small_png(seed: u8) -> Vec<u8> {
     out.into_inner()
 }
 
-/// The server's peak resident memory so far (VmHWM), in MiB.
-fn peak_rss_mib(server: &TestServer) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/<pid>/status");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap();
-    kib / 1024
-}
-
 async fn upload(server: &TestServer, token: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
     let resp = tokio::time::timeout(
         Duration::from_secs(60),
@@ -91,9 +76,9 @@ async fn image_bombs_are_stored_without_decoding() {
     let token = server.register("alice").await;
     let bomb = png_bomb(6300, 1);
     assert!(bomb.len() < 1024 * 1024, "bomb is {} bytes", bomb.len());
-    let before = peak_rss_mib(&server);
+    let before = server.peak_rss_mib();
     let answers = upload_all(&server, &token, vec![bomb; 8]).await;
-    let after = peak_rss_mib(&server);
+    let after = server.peak_rss_mib();
     eprintln!("8 concurrent bomb uploads: peak RSS {before} MiB before, {after} MiB after");
     for (status, attachment) in answers {
         assert_eq!(status, 201, "{attachment}");
@@ -116,9 +101,9 @@ async fn thumbnail_decodes_run_one_at_a_time_when_configured() {
     let server = TestServer::start(&config).await;
     let token = server.register("alice").await;
     let images: Vec<Vec<u8>> = (1..=4).map(|seed| png_bomb(3000, seed)).collect();
-    let before = peak_rss_mib(&server);
+    let before = server.peak_rss_mib();
     let answers = upload_all(&server, &token, images).await;
-    let after = peak_rss_mib(&server);
+    let after = server.peak_rss_mib();
     eprintln!("4 concurrent 72 MB decodes, one at a time: peak RSS {before} → {after} MiB");
     for (status, attachment) in &answers {
         assert_eq!(*status, 201, "{attachment}");

@@ -100,6 +100,21 @@ impl TestServer {
         self.child.as_ref().expect("running").id()
     }
 
+    /// The server process's resident-memory high-water mark so far (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .expect("VmHWM in /proc/<pid>/status");
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        kib / 1024
+    }
+
     /// Replaces the configuration file; it takes effect at the next (re)start.
     pub fn set_config(&self, config: &str) {
         std::fs::write(&self.config_path, config).unwrap();
