@@ -39,7 +39,7 @@ require_rust() {
         done
     fi
     if ! command -v cargo >/dev/null 2>&1; then
-        echo "Parley needs a Rust toolchain (1.85 or newer). Install it with rustup (https://rustup.rs)," >&2
+        echo "Parley needs a Rust toolchain (1.89 or newer). Install it with rustup (https://rustup.rs)," >&2
         echo "then run this command again." >&2
         exit 1
     fi
