@@ -18,10 +18,11 @@ use yrs::{
     GetString, ReadTxn, StateVector, Text, Transact, Update,
 };
 
-use super::TIMEOUT;
+use crate::TIMEOUT;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// One y-websocket client with its own yrs document (the text `content`).
 pub struct DocClient {
     pub doc: yrs::Doc,
     ws: Option<Ws>,
@@ -110,6 +111,10 @@ impl DocClient {
         let text = self.doc.get_or_insert_text("content");
         let txn = self.doc.transact();
         text.len(&txn)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn state_vector(&self) -> StateVector {
