@@ -31,6 +31,15 @@ async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> String {
     String::from_utf8_lossy(&received).into_owned()
 }
 
+/// An in-process server with the relaxed config and `env` as its environment.
+async fn relaxed_with(env: &[(&str, &str)]) -> TestServer {
+    TestServer::builder()
+        .config(RELAXED)
+        .envs(env)
+        .start()
+        .await
+}
+
 // The settings under test are given as environment variables, which a server without them
 // ignores: run against one, these tests show the defect rather than a refused config.
 const TIMEOUTS: &[(&str, &str)] = &[
@@ -40,11 +49,7 @@ const TIMEOUTS: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn a_request_head_that_stalls_is_cut() {
-    let server = TestServer::builder()
-        .config(RELAXED)
-        .envs(TIMEOUTS)
-        .start()
-        .await;
+    let server = relaxed_with(TIMEOUTS).await;
     let mut stream = TcpStream::connect(&server.addr()).await.unwrap();
     // Half a head, then nothing (slowloris).
     stream
@@ -62,11 +67,7 @@ async fn a_request_head_that_stalls_is_cut() {
 
 #[tokio::test]
 async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
-    let server = TestServer::builder()
-        .config(RELAXED)
-        .envs(TIMEOUTS)
-        .start()
-        .await;
+    let server = relaxed_with(TIMEOUTS).await;
     let mut stream = TcpStream::connect(&server.addr()).await.unwrap();
     stream
         .write_all(
@@ -103,11 +104,7 @@ async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
 
 #[tokio::test]
 async fn one_address_holds_a_bounded_number_of_http_connections() {
-    let server = TestServer::builder()
-        .config(RELAXED)
-        .envs(&[("PARLEY_SERVER_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "2")])
-        .start()
-        .await;
+    let server = relaxed_with(&[("PARLEY_SERVER_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "2")]).await;
     // Two connections that say nothing (each within the deadlines) take the address's places.
     let first = TcpStream::connect(&server.addr()).await.unwrap();
     let _second = TcpStream::connect(&server.addr()).await.unwrap();
@@ -146,11 +143,7 @@ const HOSTS: &[(&str, &str)] = &[(
 
 #[tokio::test]
 async fn requests_for_other_hosts_are_refused() {
-    let server = TestServer::builder()
-        .config(RELAXED)
-        .envs(HOSTS)
-        .start()
-        .await;
+    let server = relaxed_with(HOSTS).await;
     let port = server.addr().rsplit(':').next().unwrap().to_owned();
     // The usual names (any port) are served.
     for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
@@ -211,14 +204,11 @@ async fn requests_for_other_hosts_are_refused() {
 
 #[tokio::test]
 async fn one_address_holds_a_bounded_number_of_connections() {
-    let server = TestServer::builder()
-        .config(RELAXED)
-        .envs(&[
-            ("PARLEY_REALTIME_MAX_CONNECTIONS_PER_ADDRESS", "3"),
-            ("PARLEY_REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS", "2"),
-        ])
-        .start()
-        .await;
+    let server = relaxed_with(&[
+        ("PARLEY_REALTIME_MAX_CONNECTIONS_PER_ADDRESS", "3"),
+        ("PARLEY_REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS", "2"),
+    ])
+    .await;
     let token = server.register("alice").await;
     let (status, _) = server
         .post("/api/docs", Some(&token), json!({"name": "plan"}))
