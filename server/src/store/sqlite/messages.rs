@@ -1,29 +1,25 @@
-//! Messages and the durable event log. Every durable event of a channel is one row of `events`
-//! holding the exact frame subscribers received, so resuming replays identical bytes.
+//! Messages and the durable event log (SQLite). Every durable event of a channel is one row of
+//! `events` holding the exact frame subscribers received, so resuming replays identical bytes.
 
-use parley_protocol::{
-    ErrorCode, Event, EventFrame, Message, ReactionChange, ReactionCount, ServerFrame,
-    ThreadSummary, UserRef,
-};
+use parley_protocol::{ErrorCode, Event, Message, UserRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{attachments::attachments_of, channels, format_ts, Published, WriterState};
-use crate::error::{Error, Result};
-
-/// The result of a send.
-#[derive(Debug, Clone)]
-pub struct AppendOutcome {
-    pub message: Message,
-    /// The (author, client_id) pair had been stored before; `message` is the original.
-    pub duplicate: bool,
-}
-
-/// A stored durable event.
-#[derive(Debug, Clone)]
-pub struct StoredEvent {
-    pub seq: u64,
-    pub frame: crate::Frame,
-}
+use super::{
+    attachments::attachments_of,
+    channels,
+    reactions::reactions_of,
+    reads::{insert_mentions, mention_event, mentions_of},
+    threads::{thread_reply, thread_summary},
+    SqliteStore, WriterState,
+};
+use crate::{
+    error::{Error, Result},
+    store::{
+        format_ts, frames, now_ms, AppendOutcome, Committed, EventStore, HistorySlice, LogPosition,
+        MessageDelete, MessageEdit, MessageStore, NewEvent, PostMessage, Published, StoreFuture,
+        StoredEvent,
+    },
+};
 
 /// Appends a durable event to a channel: assigns the next seq, stores the serialized frame.
 pub fn append_event(
@@ -36,12 +32,7 @@ pub fn append_event(
     author_id: Option<i64>,
 ) -> Result<Published> {
     let seq = state.next_seq(tx, channel_id)?;
-    let frame = ServerFrame::Event(EventFrame {
-        channel: channel_name.to_owned(),
-        seq: Some(seq),
-        event,
-    });
-    let text = serde_json::to_string(&frame).map_err(Error::internal)?;
+    let text = frames::event_frame(channel_name, seq, event)?;
     tx.prepare_cached(
         "INSERT INTO events (channel_id, seq, created_at, frame) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -315,33 +306,6 @@ pub fn prune(
     Ok(Some(through as u64))
 }
 
-/// Reactions of a message, by emoji (first reacted first).
-pub fn reactions_of(conn: &Connection, message_id: i64) -> Result<Vec<ReactionCount>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT emoji, user_id FROM reactions WHERE message_id = ?1 ORDER BY created_at, user_id",
-    )?;
-    let rows = stmt
-        .query_map([message_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut out: Vec<ReactionCount> = Vec::new();
-    for (emoji, user) in rows {
-        match out.iter_mut().find(|r| r.emoji == emoji) {
-            Some(r) => {
-                r.count += 1;
-                r.users.push(user);
-            }
-            None => out.push(ReactionCount {
-                emoji,
-                count: 1,
-                users: vec![user],
-            }),
-        }
-    }
-    Ok(out)
-}
-
 /// A message of a channel by id, with its reactions.
 pub fn message_in(conn: &Connection, channel_id: i64, message_id: i64) -> Result<Option<Message>> {
     let found = conn
@@ -442,22 +406,8 @@ pub fn delete_message(
     // Its files are no longer reachable through it.
     tx.prepare_cached("DELETE FROM message_attachments WHERE message_id = ?1")?
         .execute([message_id])?;
-    let mut redacted = message.clone();
-    redacted.text = String::new();
-    redacted.deleted = true;
-    redacted.edited_at = None;
-    redacted.reactions = Vec::new();
-    redacted.mentions = Vec::new();
-    redacted.attachments = Vec::new();
-    redacted.thread = None;
-    let frame = |seq: u64, event: Event| {
-        serde_json::to_string(&ServerFrame::Event(EventFrame {
-            channel: message.channel.clone(),
-            seq: Some(seq),
-            event,
-        }))
-        .map_err(Error::internal)
-    };
+    let redacted = frames::redacted(&message);
+    let frame = |seq: u64, event: Event| frames::event_frame(&message.channel, seq, event);
     let mut redact =
         tx.prepare_cached("UPDATE events SET frame = ?3 WHERE channel_id = ?1 AND seq = ?2")?;
     redact.execute(params![
@@ -492,15 +442,14 @@ pub fn delete_message(
         .query_map([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (event_channel, event_seq, name) in mention_events {
-        let text = serde_json::to_string(&ServerFrame::Event(EventFrame {
-            channel: name,
-            seq: Some(event_seq as u64),
-            event: Event::Mention {
+        let text = frames::event_frame(
+            &name,
+            event_seq as u64,
+            Event::Mention {
                 message: Box::new(redacted.clone()),
                 muted: false,
             },
-        }))
-        .map_err(Error::internal)?;
+        )?;
         redact.execute(params![event_channel, event_seq, text])?;
     }
     append_event(
@@ -518,291 +467,189 @@ pub fn delete_message(
     )
 }
 
-/// One user's reaction to add or remove.
-pub struct Reacting<'a> {
-    pub channel_id: i64,
-    pub message_id: i64,
-    pub user: &'a UserRef,
-    pub emoji: &'a str,
-    pub add: bool,
-    pub now: i64,
-}
-
-/// Adds or removes one user's reaction; no event when nothing changed (already there / not
-/// there).
-pub fn react(
+/// A send in one transaction: the message (unless it is a repeat), for a thread reply the
+/// root's summary with its `thread_updated` event, and one `mention` event per mentioned user
+/// on their `@me` (a mention is never stored without its notification).
+pub fn post_message(
     tx: &Connection,
     state: &mut WriterState,
-    reacting: Reacting<'_>,
-) -> Result<(ReactionChange, Option<Published>)> {
-    let Reacting {
-        channel_id,
-        message_id,
-        user,
-        emoji,
-        add,
+    post: &PostMessage,
+) -> Result<(AppendOutcome, Vec<Published>)> {
+    let now = now_ms();
+    let mentioned: Vec<i64> = post.mentions.iter().map(|m| m.user_id).collect();
+    let new = NewMessage {
+        channel_id: post.channel_id,
+        channel_name: &post.channel_name,
+        author: &post.author,
+        text: &post.text,
+        client_id: &post.client_id,
         now,
-    } = reacting;
-    let message = message_in(tx, channel_id, message_id)?
+        mentions: &mentioned,
+        attachments: &post.attachments,
+    };
+    let (outcome, published) = append_message(tx, state, new)?;
+    let mut published: Vec<_> = published.into_iter().collect();
+    if outcome.duplicate {
+        return Ok((outcome, published));
+    }
+    let author = post.author.id;
+    if let Some(thread) = &post.thread {
+        let summary = thread_reply(tx, thread.root_id, author, now)?;
+        published.push(append_event(
+            tx,
+            state,
+            thread.parent_id,
+            &thread.parent_name,
+            Event::ThreadUpdated { thread: summary },
+            now,
+            Some(author),
+        )?);
+    }
+    for target in &post.mentions {
+        let event = append_event(
+            tx,
+            state,
+            target.personal_channel_id,
+            &target.personal_channel,
+            Event::Mention {
+                message: Box::new(outcome.message.clone()),
+                muted: target.muted,
+            },
+            now,
+            Some(author),
+        )?;
+        mention_event(
+            tx,
+            target.user_id,
+            outcome.message.id,
+            event.channel_id,
+            event.seq,
+        )?;
+        published.push(event);
+    }
+    Ok((outcome, published))
+}
+
+/// A delete by the author or a manager (`forbidden` for anyone else).
+fn delete_checked(
+    tx: &Connection,
+    state: &mut WriterState,
+    delete: &MessageDelete,
+) -> Result<Published> {
+    let author = message_in(tx, delete.channel_id, delete.message_id)?
         .filter(|m| !m.deleted)
+        .map(|m| m.author.id)
         .ok_or_else(|| {
             Error::new(
                 ErrorCode::MessageNotFound,
-                format!("no message {message_id}"),
+                format!("no message {}", delete.message_id),
             )
         })?;
-    let changed = if add {
-        tx.prepare_cached(
-            "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![message_id, user.id, emoji, now])?
-    } else {
-        tx.prepare_cached(
-            "DELETE FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3",
-        )?
-        .execute(params![message_id, user.id, emoji])?
-    } > 0;
-    let count: i64 = tx
-        .prepare_cached("SELECT count(*) FROM reactions WHERE message_id = ?1 AND emoji = ?2")?
-        .query_row(params![message_id, emoji], |r| r.get(0))?;
-    let change = ReactionChange {
-        channel: message.channel.clone(),
-        message_id,
-        emoji: emoji.to_owned(),
-        user: user.clone(),
-        added: add,
-        count: count as u64,
-    };
-    if !changed {
-        return Ok((change, None));
+    if author != delete.by.id && !delete.as_manager {
+        return Err(Error::forbidden(
+            "only its author and channel admins may delete a message",
+        ));
     }
-    let published = append_event(
+    delete_message(
         tx,
         state,
-        channel_id,
-        &message.channel,
-        Event::Reaction {
-            reaction: change.clone(),
-        },
-        now,
-        Some(user.id),
-    )?;
-    Ok((change, Some(published)))
-}
-
-pub fn mentions_of(conn: &Connection, message_id: i64) -> Result<Vec<i64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT user_id FROM mentions WHERE message_id = ?1 ORDER BY user_id")?;
-    let rows = stmt
-        .query_map([message_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(rows)
-}
-
-pub fn insert_mentions(tx: &Connection, message: &Message, channel_id: i64) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO mentions (user_id, message_id, channel_id, seq) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT DO NOTHING",
-    )?;
-    for user in &message.mentions {
-        stmt.execute(params![user, message.id, channel_id, message.seq as i64])?;
-    }
-    Ok(())
-}
-
-/// (last read seq, muted until) of a user in a channel.
-pub fn read_state(conn: &Connection, user_id: i64, channel_id: i64) -> Result<(u64, Option<i64>)> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT last_read, muted_until FROM read_state WHERE user_id = ?1 AND channel_id = ?2",
-        )?
-        .query_row(params![user_id, channel_id], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?))
-        })
-        .optional()?
-        .unwrap_or((0, None)))
-}
-
-/// Moves the read position forward (never back).
-pub fn mark_read(tx: &Connection, user_id: i64, channel_id: i64, seq: u64) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO read_state (user_id, channel_id, last_read) VALUES (?1, ?2, ?3)
-         ON CONFLICT(user_id, channel_id) DO UPDATE SET last_read = max(last_read, excluded.last_read)",
-    )?
-    .execute(params![user_id, channel_id, seq as i64])?;
-    Ok(())
-}
-
-pub fn set_mute(tx: &Connection, user_id: i64, channel_id: i64, until: Option<i64>) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO read_state (user_id, channel_id, muted_until) VALUES (?1, ?2, ?3)
-         ON CONFLICT(user_id, channel_id) DO UPDATE SET muted_until = excluded.muted_until",
-    )?
-    .execute(params![user_id, channel_id, until])?;
-    Ok(())
-}
-
-/// Messages by others after `last_read` (not deleted), and how many of them mention the user.
-pub fn unread_counts(
-    conn: &Connection,
-    user_id: i64,
-    channel_id: i64,
-    last_read: u64,
-) -> Result<(u64, u64)> {
-    let unread: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM messages WHERE channel_id = ?1 AND seq > ?2 AND author_id != ?3
-             AND deleted_at IS NULL",
-        )?
-        .query_row(params![channel_id, last_read as i64, user_id], |r| r.get(0))?;
-    let mentions: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM mentions n JOIN messages m ON m.id = n.message_id
-             WHERE n.user_id = ?1 AND n.channel_id = ?2 AND n.seq > ?3 AND m.deleted_at IS NULL",
-        )?
-        .query_row(params![user_id, channel_id, last_read as i64], |r| r.get(0))?;
-    Ok((unread as u64, mentions as u64))
-}
-
-/// The thread under `root_id`, if one was opened.
-pub fn thread_summary(conn: &Connection, root_id: i64) -> Result<Option<ThreadSummary>> {
-    let row = conn
-        .prepare_cached(
-            "SELECT c.name, t.reply_count, t.last_reply_at, t.participants
-             FROM threads t JOIN channels c ON c.id = t.channel_id WHERE t.root_id = ?1",
-        )?
-        .query_row([root_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })
-        .optional()?;
-    Ok(
-        row.map(|(channel, count, last, participants)| ThreadSummary {
-            root_id,
-            channel,
-            reply_count: count.max(0) as u64,
-            last_reply_at: last.map(format_ts),
-            participants: serde_json::from_str(&participants).unwrap_or_default(),
-        }),
+        delete.channel_id,
+        delete.message_id,
+        &delete.by,
+        now_ms(),
     )
 }
 
-/// Creates the channel of the thread under `root_id` (in `parent_id`).
-pub fn open_thread(
-    tx: &Connection,
-    root_id: i64,
-    parent_id: i64,
-    created_by: i64,
-) -> Result<super::ChannelRecord> {
-    let name = format!("thread#{root_id}");
-    if let Some(existing) = super::channels::by_name(tx, &name)? {
-        return Ok(existing);
+impl EventStore for SqliteStore {
+    fn append_event(&self, new: NewEvent) -> StoreFuture<'_, u64> {
+        Box::pin(self.write(move |tx, state| {
+            let published = append_event(
+                tx,
+                state,
+                new.channel_id,
+                &new.channel_name,
+                new.event,
+                now_ms(),
+                new.author_id,
+            )?;
+            Ok((published.seq, vec![published]))
+        }))
     }
-    tx.execute(
-        "INSERT INTO channels (name, kind, authentication, presence, epoch, created_by,
-             created_at, parent_id, thread_root)
-         VALUES (?1, 'public', 'required', 0, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            name,
-            super::channels::new_epoch(),
-            created_by,
-            super::now_ms(),
-            parent_id,
-            root_id
-        ],
-    )?;
-    let id = tx.last_insert_rowid();
-    tx.execute(
-        "INSERT INTO threads (root_id, channel_id) VALUES (?1, ?2)",
-        params![root_id, id],
-    )?;
-    super::channels::by_id(tx, id)?.ok_or_else(|| Error::internal("thread channel vanished"))
-}
 
-/// Counts a reply in its thread's summary.
-pub fn thread_reply(
-    tx: &Connection,
-    root_id: i64,
-    author_id: i64,
-    now: i64,
-) -> Result<ThreadSummary> {
-    let mut summary = thread_summary(tx, root_id)?
-        .ok_or_else(|| Error::new(ErrorCode::MessageNotFound, "this thread's root is gone"))?;
-    if !summary.participants.contains(&author_id) {
-        summary.participants.push(author_id);
+    fn log_position(&self, channel_id: i64) -> StoreFuture<'_, LogPosition> {
+        Box::pin(self.read(move |conn| {
+            Ok(LogPosition {
+                head: channels::head_seq(conn, channel_id)?,
+                pruned_through: channels::pruned_through(conn, channel_id)?,
+            })
+        }))
     }
-    let participants = serde_json::to_string(&summary.participants).map_err(Error::internal)?;
-    tx.prepare_cached(
-        "UPDATE threads SET reply_count = reply_count + 1, last_reply_at = ?2, participants = ?3
-         WHERE root_id = ?1",
-    )?
-    .execute(params![root_id, now, participants])?;
-    summary.reply_count += 1;
-    summary.last_reply_at = Some(format_ts(now));
-    Ok(summary)
-}
 
-/// Indexes messages written since the last run (at most `batch` ids); true when more wait.
-pub fn index_pending(tx: &Connection, batch: i64) -> Result<bool> {
-    let through: i64 = tx
-        .prepare_cached("SELECT indexed_through FROM search_state WHERE id = 1")?
-        .query_row([], |r| r.get(0))?;
-    let newest: i64 = tx
-        .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")?
-        .query_row([], |r| r.get(0))?;
-    if newest <= through {
-        return Ok(false);
+    fn events_between(
+        &self,
+        channel_id: i64,
+        after: u64,
+        until: u64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<StoredEvent>> {
+        Box::pin(self.read(move |conn| events_between(conn, channel_id, after, until, limit)))
     }
-    let upto = newest.min(through + batch);
-    tx.prepare_cached(
-        "INSERT INTO messages_fts (rowid, text)
-             SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 AND deleted_at IS NULL",
-    )?
-    .execute(params![through, upto])?;
-    tx.prepare_cached("UPDATE search_state SET indexed_through = ?1 WHERE id = 1")?
-        .execute([upto])?;
-    Ok(upto < newest)
+
+    fn count_events_between(
+        &self,
+        channel_id: i64,
+        after: u64,
+        until: u64,
+    ) -> StoreFuture<'_, u64> {
+        Box::pin(self.read(move |conn| count_events_between(conn, channel_id, after, until)))
+    }
+
+    fn prune(
+        &self,
+        channel_id: i64,
+        cutoff_ms: Option<i64>,
+        keep: Option<u64>,
+    ) -> StoreFuture<'_, Option<u64>> {
+        Box::pin(self.write(move |tx, _| Ok((prune(tx, channel_id, cutoff_ms, keep)?, Vec::new()))))
+    }
 }
 
-/// Records where a mention's notification event was stored.
-pub fn mention_event(
-    tx: &Connection,
-    user_id: i64,
-    message_id: i64,
-    event_channel_id: i64,
-    event_seq: u64,
-) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE mentions SET event_channel_id = ?3, event_seq = ?4
-         WHERE user_id = ?1 AND message_id = ?2",
-    )?
-    .execute(params![
-        user_id,
-        message_id,
-        event_channel_id,
-        event_seq as i64
-    ])?;
-    Ok(())
-}
+impl MessageStore for SqliteStore {
+    fn submit_message(&self, post: PostMessage) -> StoreFuture<'_, Committed<AppendOutcome>> {
+        Box::pin(self.submit(move |tx, state| post_message(tx, state, &post)))
+    }
 
-pub fn set_read_receipts(tx: &Connection, channel_id: i64, on: bool) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO channel_options (channel_id, read_receipts) VALUES (?1, ?2)
-         ON CONFLICT(channel_id) DO UPDATE SET read_receipts = excluded.read_receipts",
-    )?
-    .execute(params![channel_id, on])?;
-    Ok(())
-}
+    fn edit_message(&self, edit: MessageEdit) -> StoreFuture<'_, Message> {
+        Box::pin(self.write(move |tx, state| {
+            let (message, published) = edit_message(
+                tx,
+                state,
+                edit.channel_id,
+                edit.message_id,
+                &edit.text,
+                now_ms(),
+                edit.editor,
+            )?;
+            Ok((message, vec![published]))
+        }))
+    }
 
-pub fn read_receipts_on(conn: &Connection, channel_id: i64) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT read_receipts FROM channel_options WHERE channel_id = ?1")?
-        .query_row([channel_id], |r| r.get::<_, bool>(0))
-        .optional()?
-        .unwrap_or(false))
+    fn delete_message(&self, delete: MessageDelete) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |tx, state| {
+            let published = delete_checked(tx, state, &delete)?;
+            Ok(((), vec![published]))
+        }))
+    }
+
+    fn history(
+        &self,
+        channel_id: i64,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'_, HistorySlice> {
+        Box::pin(self.read(move |conn| {
+            let (messages, has_more) = history(conn, channel_id, before, limit)?;
+            Ok(HistorySlice { messages, has_more })
+        }))
+    }
 }
