@@ -9,10 +9,13 @@
 
 mod frames;
 pub mod limits;
-// pub mod memory;
+pub mod memory;
 mod records;
 pub mod sqlite;
 mod traits;
+
+#[cfg(test)]
+mod conformance;
 
 use std::sync::Arc;
 

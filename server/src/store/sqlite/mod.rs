@@ -12,6 +12,7 @@ pub mod attachments;
 pub mod channels;
 pub mod comments;
 pub mod docs;
+pub mod events;
 pub mod limits;
 pub mod messages;
 mod migrations;
