@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub use records::*;
 pub use traits::*;
 
-pub use sqlite::{open, open_admin, SqliteStore, WriterState};
+pub use sqlite::{admin::AdminStore, open, open_admin, SqliteStore, WriterState};
 
 /// The SQLite store under the name the rest of the server knew it by.
 pub type Store = SqliteStore;

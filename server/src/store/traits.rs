@@ -81,6 +81,12 @@ pub trait EventStore: Send + Sync {
 pub trait ChannelStore: Send + Sync {
     fn load_directory(&self) -> StoreFuture<'_, ChannelDirectory>;
     fn channel_by_name(&self, name: String) -> StoreFuture<'_, Option<ChannelWithMembers>>;
+    fn channel_by_id(&self, channel_id: i64) -> StoreFuture<'_, Option<ChannelWithMembers>>;
+    /// The user's role in the channel, if they are a member (for a node whose directory does
+    /// not hold the channel, or holds an old copy of it).
+    fn member_role(&self, channel_id: i64, user_id: i64) -> StoreFuture<'_, Option<MemberRole>>;
+    /// Every channel the user is a member of.
+    fn memberships_of(&self, user_id: i64) -> StoreFuture<'_, Vec<Membership>>;
     /// Names of all channels except personal instances.
     fn channel_names(&self) -> StoreFuture<'_, Vec<String>>;
     /// Creates a channel (`channel_exists` when the name is taken, `limit_reached` past the
@@ -219,6 +225,10 @@ pub trait AccountStore: Send + Sync {
 /// Documents: records, roles, the update log with its snapshot, named versions.
 pub trait DocumentStore: Send + Sync {
     fn load_documents(&self) -> StoreFuture<'_, Vec<(DocRecord, Grants)>>;
+    /// A document with its grants, by name or by id (for a node whose directory does not hold
+    /// it, or holds an old copy of it).
+    fn document_by_name(&self, name: String) -> StoreFuture<'_, Option<(DocRecord, Grants)>>;
+    fn document_by_id(&self, doc_id: i64) -> StoreFuture<'_, Option<(DocRecord, Grants)>>;
     /// Creates a document and its comments channel (`doc_exists`, `limit_reached`).
     fn create_document(&self, new: NewDocument) -> StoreFuture<'_, (DocRecord, ChannelRecord)>;
     /// Stores name, title and default role (`doc_exists` when the new name is taken).

@@ -474,3 +474,57 @@ pub async fn a_missing_channel_has_no_log(h: &Harness) {
     assert!(append.is_err());
     assert!(h.published().is_empty());
 }
+
+pub async fn channels_and_memberships_are_found_on_demand(h: &Harness) {
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let team = h.channel("team", &alice).await;
+    let other = h.channel("other", &bob).await;
+    let channels = &h.stores.channels;
+    channels
+        .add_member(Join {
+            channel_id: team.id,
+            channel_name: team.name.clone(),
+            user: bob.to_ref(),
+            max_participants: None,
+        })
+        .await
+        .unwrap();
+    let found = channels.channel_by_id(team.id).await.unwrap().unwrap();
+    assert_eq!(found.record.name, "team");
+    let mut members = found.members;
+    members.sort_by_key(|(user, _)| *user);
+    assert_eq!(
+        members,
+        [(alice.id, MemberRole::Admin), (bob.id, MemberRole::Member)]
+    );
+    assert!(channels.channel_by_id(999).await.unwrap().is_none());
+    assert_eq!(
+        channels.member_role(team.id, bob.id).await.unwrap(),
+        Some(MemberRole::Member)
+    );
+    assert_eq!(
+        channels.member_role(other.id, alice.id).await.unwrap(),
+        None
+    );
+    let mut of_bob: Vec<(i64, MemberRole)> = channels
+        .memberships_of(bob.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m.user_id, bob.id);
+            (m.channel_id, m.role)
+        })
+        .collect();
+    of_bob.sort_by_key(|(channel, _)| *channel);
+    assert_eq!(
+        of_bob,
+        [(team.id, MemberRole::Member), (other.id, MemberRole::Admin)]
+    );
+    channels
+        .remove_member(team.id, team.name.clone(), bob.to_ref())
+        .await
+        .unwrap();
+    assert_eq!(channels.member_role(team.id, bob.id).await.unwrap(), None);
+}

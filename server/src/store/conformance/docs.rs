@@ -536,3 +536,33 @@ pub async fn comments_are_resolved_and_reopened(h: &Harness) {
         other => panic!("expected comment_resolved, got {other:?}"),
     }
 }
+
+pub async fn documents_are_found_on_demand(h: &Harness) {
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let (plan, _) = doc(h, "plan", &alice).await;
+    let documents = &h.stores.documents;
+    documents
+        .set_role(plan.id, "bob".into(), Some(DocRole::Editor))
+        .await
+        .unwrap();
+    let (by_name, grants) = documents
+        .document_by_name("plan".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((by_name.id, by_name.name.as_str()), (plan.id, "plan"));
+    assert_eq!(grants, [(bob.id, DocRole::Editor)]);
+    let (by_id, _) = documents.document_by_id(plan.id).await.unwrap().unwrap();
+    assert_eq!(by_id.name, "plan");
+    assert_eq!(by_id.creator, Some(alice.to_ref()));
+    assert!(
+        documents
+            .document_by_name("Plan".into())
+            .await
+            .unwrap()
+            .is_none(),
+        "document names are case-sensitive"
+    );
+    assert!(documents.document_by_id(999).await.unwrap().is_none());
+}

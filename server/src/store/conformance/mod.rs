@@ -47,6 +47,7 @@ macro_rules! store_conformance {
                 prune_by_count_and_by_age,
                 delete_channel_takes_everything_under_it,
                 a_missing_channel_has_no_log,
+                channels_and_memberships_are_found_on_demand,
             ],
             messages: [
                 a_send_commits_the_message_and_its_event,
@@ -98,6 +99,7 @@ macro_rules! store_conformance {
                 a_comment_edit_takes_the_old_body_out_of_stored_frames,
                 a_comment_delete_redacts_the_comment_and_its_replies,
                 comments_are_resolved_and_reopened,
+                documents_are_found_on_demand,
             ],
         );
     };

@@ -262,6 +262,37 @@ impl ChannelStore for MemoryStore {
         Box::pin(async move { found })
     }
 
+    fn channel_by_id(&self, channel_id: i64) -> StoreFuture<'_, Option<ChannelWithMembers>> {
+        let found = self.read(|state| {
+            Ok(state.channels.get(&channel_id).map(|c| ChannelWithMembers {
+                members: state.members_of(channel_id),
+                record: c.record.clone(),
+            }))
+        });
+        Box::pin(async move { found })
+    }
+
+    fn member_role(&self, channel_id: i64, user_id: i64) -> StoreFuture<'_, Option<MemberRole>> {
+        let found = self.read(|state| Ok(state.members.get(&(channel_id, user_id)).copied()));
+        Box::pin(async move { found })
+    }
+
+    fn memberships_of(&self, user_id: i64) -> StoreFuture<'_, Vec<Membership>> {
+        let found = self.read(|state| {
+            Ok(state
+                .members
+                .iter()
+                .filter(|((_, user), _)| *user == user_id)
+                .map(|((channel_id, _), role)| Membership {
+                    channel_id: *channel_id,
+                    user_id,
+                    role: *role,
+                })
+                .collect())
+        });
+        Box::pin(async move { found })
+    }
+
     fn channel_names(&self) -> StoreFuture<'_, Vec<String>> {
         let found = self.read(|state| {
             Ok(state

@@ -31,6 +31,15 @@ impl State {
         })
     }
 
+    fn with_grants(&self, id: i64) -> Option<(DocRecord, Grants)> {
+        let grants = self
+            .doc_roles
+            .range((id, i64::MIN)..=(id, i64::MAX))
+            .map(|((_, user), role)| (*user, *role))
+            .collect();
+        Some((self.doc_record(id)?, grants))
+    }
+
     fn doc_named(&self, name: &str) -> Option<i64> {
         self.docs
             .iter()
@@ -255,16 +264,20 @@ impl DocumentStore for MemoryStore {
             Ok(state
                 .docs
                 .keys()
-                .filter_map(|id| {
-                    let grants = state
-                        .doc_roles
-                        .range((*id, i64::MIN)..=(*id, i64::MAX))
-                        .map(|((_, user), role)| (*user, *role))
-                        .collect();
-                    Some((state.doc_record(*id)?, grants))
-                })
+                .filter_map(|id| state.with_grants(*id))
                 .collect())
         });
+        Box::pin(async move { found })
+    }
+
+    fn document_by_name(&self, name: String) -> StoreFuture<'_, Option<(DocRecord, Grants)>> {
+        let found =
+            self.read(|state| Ok(state.doc_named(&name).and_then(|id| state.with_grants(id))));
+        Box::pin(async move { found })
+    }
+
+    fn document_by_id(&self, doc_id: i64) -> StoreFuture<'_, Option<(DocRecord, Grants)>> {
+        let found = self.read(|state| Ok(state.with_grants(doc_id)));
         Box::pin(async move { found })
     }
 

@@ -286,6 +286,14 @@ pub fn children(conn: &Connection, channel_id: i64) -> Result<Vec<i64>> {
     Ok(rows)
 }
 
+fn with_members(conn: &Connection, record: ChannelRecord) -> Result<ChannelWithMembers> {
+    let members = members_of(conn, record.id)?
+        .into_iter()
+        .map(|(user, role)| (user, MemberRole::parse(&role)))
+        .collect();
+    Ok(ChannelWithMembers { record, members })
+}
+
 impl ChannelStore for SqliteStore {
     fn load_directory(&self) -> StoreFuture<'_, ChannelDirectory> {
         Box::pin(self.read(|conn| {
@@ -309,11 +317,47 @@ impl ChannelStore for SqliteStore {
             let Some(record) = by_name(conn, &name)? else {
                 return Ok(None);
             };
-            let members = members_of(conn, record.id)?
+            Ok(Some(with_members(conn, record)?))
+        }))
+    }
+
+    fn channel_by_id(&self, channel_id: i64) -> StoreFuture<'_, Option<ChannelWithMembers>> {
+        Box::pin(self.read(move |conn| {
+            let Some(record) = by_id(conn, channel_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(with_members(conn, record)?))
+        }))
+    }
+
+    fn member_role(&self, channel_id: i64, user_id: i64) -> StoreFuture<'_, Option<MemberRole>> {
+        Box::pin(self.read(move |conn| {
+            let role: Option<String> = conn
+                .prepare_cached("SELECT role FROM members WHERE channel_id = ?1 AND user_id = ?2")?
+                .query_row(params![channel_id, user_id], |r| r.get(0))
+                .optional()?;
+            Ok(role.as_deref().map(MemberRole::parse))
+        }))
+    }
+
+    fn memberships_of(&self, user_id: i64) -> StoreFuture<'_, Vec<Membership>> {
+        Box::pin(self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT channel_id, role FROM members WHERE user_id = ?1 ORDER BY channel_id",
+            )?;
+            let rows = stmt
+                .query_map([user_id], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows
                 .into_iter()
-                .map(|(user, role)| (user, MemberRole::parse(&role)))
-                .collect();
-            Ok(Some(ChannelWithMembers { record, members }))
+                .map(|(channel_id, role)| Membership {
+                    channel_id,
+                    user_id,
+                    role: MemberRole::parse(&role),
+                })
+                .collect())
         }))
     }
 

@@ -54,21 +54,35 @@ pub fn all(conn: &Connection) -> Result<Vec<(DocRecord, Grants)>> {
     let docs = stmt
         .query_map([], doc_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut roles = conn.prepare("SELECT user_id, role FROM doc_roles WHERE doc_id = ?1")?;
     docs.into_iter()
         .map(|doc| {
-            let grants = roles
-                .query_map([doc.id], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })?
-                .filter_map(|r| match r {
-                    Ok((user, role)) => DocRole::parse(&role).map(|role| Ok((user, role))),
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let grants = grants_of(conn, doc.id)?;
             Ok((doc, grants))
         })
         .collect()
+}
+
+/// The roles granted on a document, by user id.
+fn grants_of(conn: &Connection, doc_id: i64) -> Result<Grants> {
+    let mut roles = conn
+        .prepare_cached("SELECT user_id, role FROM doc_roles WHERE doc_id = ?1 ORDER BY user_id")?;
+    let grants = roles
+        .query_map([doc_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?
+        .filter_map(|r| match r {
+            Ok((user, role)) => DocRole::parse(&role).map(|role| Ok((user, role))),
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(grants)
+}
+
+fn with_grants(conn: &Connection, doc_id: i64) -> Result<Option<(DocRecord, Grants)>> {
+    match by_id(conn, doc_id)? {
+        Some(doc) => Ok(Some((doc, grants_of(conn, doc_id)?))),
+        None => Ok(None),
+    }
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<DocRecord>> {
@@ -374,6 +388,23 @@ fn save_version(tx: &Connection, new: &NewVersion) -> Result<VersionInfo> {
 impl DocumentStore for SqliteStore {
     fn load_documents(&self) -> StoreFuture<'_, Vec<(DocRecord, Grants)>> {
         Box::pin(self.read(all))
+    }
+
+    fn document_by_name(&self, name: String) -> StoreFuture<'_, Option<(DocRecord, Grants)>> {
+        Box::pin(self.read(move |conn| {
+            let id: Option<i64> = conn
+                .prepare_cached("SELECT id FROM docs WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => with_grants(conn, id),
+                None => Ok(None),
+            }
+        }))
+    }
+
+    fn document_by_id(&self, doc_id: i64) -> StoreFuture<'_, Option<(DocRecord, Grants)>> {
+        Box::pin(self.read(move |conn| with_grants(conn, doc_id)))
     }
 
     fn create_document(&self, new: NewDocument) -> StoreFuture<'_, (DocRecord, ChannelRecord)> {

@@ -8,6 +8,7 @@
 //! ever runs on the async workers. Token checks have a pool of their own (`read_auth`): every
 //! request and connection starts with one, and heavy reads (searches) must never make them wait.
 
+pub mod admin;
 pub mod attachments;
 pub mod channels;
 pub mod comments;
