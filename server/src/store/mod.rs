@@ -11,6 +11,7 @@ mod frames;
 pub mod limits;
 pub mod memory;
 mod records;
+mod refusals;
 pub mod sqlite;
 mod traits;
 

@@ -6,6 +6,7 @@ use super::{
     state::{State, Table, TokenRow, UserRow},
     MemoryStore,
 };
+use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{
@@ -32,10 +33,7 @@ impl State {
             }
         }
         if self.user_named(&user.name).is_some() {
-            return Err(Error::new(
-                ErrorCode::UserExists,
-                format!("user {:?} exists already", user.name),
-            ));
+            return Err(refusals::user_exists(&user.name));
         }
         let record = UserRecord {
             id: self.next_id(Table::User),
@@ -90,7 +88,8 @@ impl State {
             });
             if fixed.as_deref() != Some(stored.as_str()) {
                 if let Some(user) = self.users.get_mut(&id) {
-                    tracing::warn!(user = %user.record.name, "display name repaired under the display-name rules");
+                    let name = &user.record.name;
+                    tracing::warn!(user = %name, "display name repaired under the display-name rules");
                     user.record.display_name = fixed;
                 }
                 repaired += 1;

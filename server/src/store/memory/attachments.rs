@@ -2,14 +2,15 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use parley_protocol::{Attachment, ErrorCode};
+use parley_protocol::Attachment;
 
 use super::{
     state::{AttachmentRow, State, Table},
     MemoryStore,
 };
+use crate::store::refusals;
 use crate::{
-    error::{Error, Result},
+    error::Result,
     store::{
         AttachmentAccess, AttachmentStore, AttachmentUpload, PlaceFiles, StoreFuture,
         StoredAttachment,
@@ -39,13 +40,7 @@ impl State {
     ) -> Result<Attachment> {
         let used = self.uploaded_bytes(upload.uploader_id);
         if used.saturating_add(upload.size) > upload.quota {
-            return Err(Error::new(
-                ErrorCode::QuotaExceeded,
-                format!(
-                    "this upload ({} bytes) would pass your quota of {} bytes ({used} used)",
-                    upload.size, upload.quota
-                ),
-            ));
+            return Err(refusals::quota_exceeded(upload.size, upload.quota, used));
         }
         // The files first: if they cannot be placed, no row is written.
         place()?;

@@ -2,14 +2,15 @@
 
 use std::collections::HashSet;
 
-use parley_protocol::{Authentication, ChannelType, ErrorCode, Event, UserRef};
+use parley_protocol::{Authentication, ChannelType, Event, UserRef};
 
 use super::{
     state::{ChannelRow, EventRow, State, Table},
     MemoryStore,
 };
+use crate::store::refusals;
 use crate::{
-    error::{Error, Result},
+    error::Result,
     store::{
         limits, now_ms, ChannelDirectory, ChannelRecord, ChannelStore, ChannelWithMembers,
         CreateChannel, EnsureChannel, EventStore, Join, LogPosition, MemberRole, Membership,
@@ -58,10 +59,7 @@ impl State {
         owner: Option<(i64, i64)>,
     ) -> Result<ChannelRecord> {
         if self.channel_named(&new.name).is_some() {
-            return Err(Error::new(
-                ErrorCode::ChannelExists,
-                format!("channel {:?} exists already", new.name),
-            ));
+            return Err(refusals::channel_exists(&new.name));
         }
         let id = self.next_id(Table::Channel);
         let mut record = plain_channel(id, new.name.clone());
@@ -381,10 +379,7 @@ impl ChannelStore for MemoryStore {
             state.channel(channel_id)?;
             if let Some(max) = max_participants {
                 if state.members_of(channel_id).len() as u64 >= u64::from(max) {
-                    return Err(Error::new(
-                        ErrorCode::ChannelFull,
-                        format!("channel {channel_name} has reached its {max} participants"),
-                    ));
+                    return Err(refusals::channel_full(&channel_name, max));
                 }
             }
             if state.members.contains_key(&(channel_id, user.id)) {

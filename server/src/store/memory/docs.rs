@@ -7,6 +7,7 @@ use super::{
     state::{CommentRowM, DocRow, State, Table, VersionRow},
     MemoryStore,
 };
+use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{
@@ -57,10 +58,7 @@ impl State {
             limits::check("documents_per_user", "documents", used, 1, max)?;
         }
         if self.doc_named(&new.name).is_some() {
-            return Err(Error::new(
-                ErrorCode::DocExists,
-                format!("document {:?} exists already", new.name),
-            ));
+            return Err(refusals::doc_exists(&new.name));
         }
         let id = self.next_id(Table::Doc);
         self.docs.insert(
@@ -92,12 +90,7 @@ impl State {
             .filter(|v| v.doc_id == new.doc_id)
             .count() as u64;
         if count >= max {
-            return Err(Error::new(
-                ErrorCode::LimitReached,
-                format!(
-                    "the document has {max} named versions, the most documents.max_versions allows"
-                ),
-            ));
+            return Err(refusals::too_many_versions(max));
         }
         if let Some(max_bytes) = new.max_bytes {
             let used: u64 = self
@@ -216,14 +209,9 @@ impl State {
                 .comments
                 .get(&parent)
                 .filter(|c| c.doc_id == doc.doc_id)
-                .ok_or_else(|| {
-                    Error::new(ErrorCode::CommentNotFound, format!("no comment {parent}"))
-                })?;
+                .ok_or_else(|| refusals::comment_not_found(parent))?;
             if row.parent_id.is_some() {
-                return Err(Error::new(
-                    ErrorCode::InvalidComment,
-                    "reply to the comment itself, not to a reply",
-                ));
+                return Err(refusals::reply_to_reply());
             }
         }
         let mentions = self.users_named(&post.mention_names);
@@ -291,10 +279,7 @@ impl DocumentStore for MemoryStore {
                 .doc_named(&record.name)
                 .is_some_and(|id| id != record.id)
             {
-                return Err(Error::new(
-                    ErrorCode::DocExists,
-                    format!("document {:?} exists already", record.name),
-                ));
+                return Err(refusals::doc_exists(&record.name));
             }
             if let Some(row) = state.docs.get_mut(&record.id) {
                 row.name = record.name;
@@ -319,9 +304,10 @@ impl DocumentStore for MemoryStore {
         role: Option<DocRole>,
     ) -> StoreFuture<'_, i64> {
         Box::pin(self.write(move |state| {
-            let user = state.user_named(&user_name).map(|u| u.id).ok_or_else(|| {
-                Error::new(ErrorCode::UserNotFound, format!("no user {user_name:?}"))
-            })?;
+            let user = state
+                .user_named(&user_name)
+                .map(|u| u.id)
+                .ok_or_else(|| refusals::user_not_found(&user_name))?;
             match role {
                 Some(role) => state.doc_roles.insert((doc_id, user), role),
                 None => state.doc_roles.remove(&(doc_id, user)),
@@ -448,10 +434,7 @@ impl CommentStore for MemoryStore {
             });
             match found {
                 Some((id, c)) if c.doc_id == doc.doc_id => state.comment(&doc.doc_name, *id),
-                Some(_) => Err(Error::new(
-                    ErrorCode::InvalidClientId,
-                    "this client_id was used for a comment on another document",
-                )),
+                Some(_) => Err(refusals::client_id_used_elsewhere()),
                 None => Ok(None),
             }
         });

@@ -1,12 +1,13 @@
 //! Messages, reactions, read state and threads, in memory.
 
-use parley_protocol::{ErrorCode, Event, Message, ReactionChange};
+use parley_protocol::{Event, Message, ReactionChange};
 
 use super::{
     channels::plain_channel,
     state::{EditRow, MentionRow, MessageRow, ReactionRow, State, Table, ThreadRow},
     MemoryStore,
 };
+use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{
@@ -38,10 +39,7 @@ impl State {
         }
         if let Some(thread) = &post.thread {
             if !self.threads.contains_key(&thread.root_id) {
-                return Err(Error::new(
-                    ErrorCode::MessageNotFound,
-                    "this thread's root is gone",
-                ));
+                return Err(refusals::thread_root_gone());
             }
             self.channel(thread.parent_id)?;
         }
@@ -137,7 +135,7 @@ impl State {
     fn edit(&mut self, edit: MessageEdit) -> Result<(Message, Vec<Published>)> {
         let old = self.live_message(edit.channel_id, edit.message_id)?;
         if old.author.id != edit.editor {
-            return Err(Error::forbidden("only its author may edit a message"));
+            return Err(refusals::not_the_editor());
         }
         let id = edit.message_id;
         let previous = self
@@ -190,9 +188,7 @@ impl State {
     fn delete(&mut self, delete: MessageDelete) -> Result<Published> {
         let message = self.live_message(delete.channel_id, delete.message_id)?;
         if message.author.id != delete.by.id && !delete.as_manager {
-            return Err(Error::forbidden(
-                "only its author and channel admins may delete a message",
-            ));
+            return Err(refusals::not_a_deleter());
         }
         let id = delete.message_id;
         let now = now_ms();

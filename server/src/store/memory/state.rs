@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use parley_protocol::{
-    Attachment, CommentAnchor, DocRole, ErrorCode, Event, Message, ThreadSummary, UserRef,
-};
+use parley_protocol::{Attachment, CommentAnchor, DocRole, Event, Message, ThreadSummary, UserRef};
 
+use crate::store::refusals;
 use crate::{
-    error::{Error, Result},
+    error::Result,
     store::{format_ts, frames, ChannelRecord, Published, ReadPosition, UserRecord},
 };
 
@@ -181,14 +180,6 @@ pub struct CommentRowM {
     pub client_id: Option<String>,
 }
 
-pub fn message_not_found(id: i64) -> Error {
-    Error::new(ErrorCode::MessageNotFound, format!("no message {id}"))
-}
-
-fn channel_gone() -> Error {
-    Error::new(ErrorCode::ChannelNotFound, "channel no longer exists")
-}
-
 impl State {
     pub fn next_id(&mut self, table: Table) -> i64 {
         let ids = &mut self.ids;
@@ -211,7 +202,7 @@ impl State {
         self.channels
             .get(&id)
             .map(|c| &c.record)
-            .ok_or_else(channel_gone)
+            .ok_or_else(refusals::channel_gone)
     }
 
     pub fn channel_named(&self, name: &str) -> Option<&ChannelRecord> {
@@ -319,7 +310,7 @@ impl State {
     pub fn live_message(&self, channel_id: i64, id: i64) -> Result<Message> {
         self.message_in(channel_id, id)
             .filter(|m| !m.deleted)
-            .ok_or_else(|| message_not_found(id))
+            .ok_or_else(|| refusals::message_not_found(id))
     }
 
     pub fn fill(&self, message: &mut Message) {

@@ -1,10 +1,10 @@
 //! Attachment rows (SQLite): one per upload (content hash, size, sniffed type, name, dimensions,
 //! thumbnail, uploader), and which messages carry which (`message_attachments`).
 
-use parley_protocol::ErrorCode;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
+use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{
@@ -95,13 +95,7 @@ pub fn insert_attachment(
 ) -> Result<parley_protocol::Attachment> {
     let used = uploaded_bytes(tx, new.uploader_id)?;
     if used.saturating_add(new.size) > new.quota {
-        return Err(Error::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "this upload ({} bytes) would pass your quota of {} bytes ({used} used)",
-                new.size, new.quota
-            ),
-        ));
+        return Err(refusals::quota_exceeded(new.size, new.quota, used));
     }
     tx.prepare_cached(
         "INSERT INTO attachments (sha256, size, mime, name, width, height, uploader_id, created_at,

@@ -1,9 +1,10 @@
 //! Channels and their members (SQLite), and the channel operations of the store traits.
 
-use parley_protocol::{Authentication, ChannelType, ErrorCode, Event, UserRef};
+use parley_protocol::{Authentication, ChannelType, Event, UserRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{messages::append_event, SqliteStore};
+use crate::store::refusals;
 pub use crate::store::{ChannelRecord, NewChannel};
 use crate::{
     error::{Error, Result},
@@ -139,8 +140,7 @@ pub fn head_seq(conn: &Connection, channel_id: i64) -> Result<u64> {
         .prepare_cached("SELECT head_seq FROM channels WHERE id = ?1")?
         .query_row([channel_id], |r| r.get(0))
         .optional()?;
-    head.map(|h| h as u64)
-        .ok_or_else(|| Error::new(ErrorCode::ChannelNotFound, "channel no longer exists"))
+    head.map(|h| h as u64).ok_or_else(refusals::channel_gone)
 }
 
 pub fn pruned_through(conn: &Connection, channel_id: i64) -> Result<u64> {
@@ -148,8 +148,7 @@ pub fn pruned_through(conn: &Connection, channel_id: i64) -> Result<u64> {
         .prepare_cached("SELECT pruned_through FROM channels WHERE id = ?1")?
         .query_row([channel_id], |r| r.get(0))
         .optional()?;
-    seq.map(|s| s as u64)
-        .ok_or_else(|| Error::new(ErrorCode::ChannelNotFound, "channel no longer exists"))
+    seq.map(|s| s as u64).ok_or_else(refusals::channel_gone)
 }
 
 /// Creates a channel; `channel_exists` if the name is taken.
@@ -185,10 +184,7 @@ pub fn insert(
         ],
     )?;
     if inserted == 0 {
-        return Err(Error::new(
-            ErrorCode::ChannelExists,
-            format!("channel {:?} exists already", new.name),
-        ));
+        return Err(refusals::channel_exists(&new.name));
     }
     let id = conn.last_insert_rowid();
     by_id(conn, id)?.ok_or_else(|| Error::internal("inserted channel vanished"))
@@ -432,10 +428,7 @@ impl ChannelStore for SqliteStore {
             } = join;
             if let Some(max) = max_participants {
                 if member_count(tx, channel_id)? >= u64::from(max) {
-                    return Err(Error::new(
-                        ErrorCode::ChannelFull,
-                        format!("channel {channel_name} has reached its {max} participants"),
-                    ));
+                    return Err(refusals::channel_full(&channel_name, max));
                 }
             }
             if !add_member(tx, channel_id, user.id, MemberRole::Member.as_str())? {

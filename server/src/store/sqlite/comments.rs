@@ -1,10 +1,11 @@
 //! Comments on documents (SQLite): rows, mentions, and each change written with its durable
 //! event on the document's comments channel.
 
-use parley_protocol::{Comment, CommentAnchor, ErrorCode, Event};
+use parley_protocol::{Comment, CommentAnchor, Event};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{docs::user_ref, messages::append_event, redact, SqliteStore, WriterState};
+use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{
@@ -224,14 +225,10 @@ fn announce(
 
 fn create(tx: &Connection, doc: &CommentsOf, post: &CommentPost) -> Result<i64> {
     if let Some(parent) = post.parent {
-        let row = comment_row(tx, doc.doc_id, parent)?.ok_or_else(|| {
-            Error::new(ErrorCode::CommentNotFound, format!("no comment {parent}"))
-        })?;
+        let row = comment_row(tx, doc.doc_id, parent)?
+            .ok_or_else(|| refusals::comment_not_found(parent))?;
         if row.parent_id.is_some() {
-            return Err(Error::new(
-                ErrorCode::InvalidComment,
-                "reply to the comment itself, not to a reply",
-            ));
+            return Err(refusals::reply_to_reply());
         }
     }
     let mentions = users_named(tx, &post.mention_names)?;
@@ -268,10 +265,7 @@ impl CommentStore for SqliteStore {
         Box::pin(self.read(
             move |conn| match comment_by_client_id(conn, author_id, &client_id)? {
                 Some((id, doc_id)) if doc_id == doc.doc_id => comment(conn, &doc.doc_name, id),
-                Some(_) => Err(Error::new(
-                    ErrorCode::InvalidClientId,
-                    "this client_id was used for a comment on another document",
-                )),
+                Some(_) => Err(refusals::client_id_used_elsewhere()),
                 None => Ok(None),
             },
         ))

@@ -1,7 +1,7 @@
 //! Documents (SQLite): records, roles, the update log with its snapshot, named versions.
 //! Comments are in `comments.rs`.
 
-use parley_protocol::{DocRole, ErrorCode, UserRef, VersionInfo};
+use parley_protocol::{DocRole, UserRef, VersionInfo};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 pub use super::comments::{
@@ -9,6 +9,7 @@ pub use super::comments::{
     insert_comment, resolve_comment, users_named, NewComment,
 };
 use super::{channels, SqliteStore};
+use crate::store::refusals;
 pub use crate::store::{CommentRow, DocRecord, Grants, StoredDoc};
 use crate::{
     error::{Error, Result},
@@ -117,10 +118,7 @@ pub fn insert(
         ],
     )?;
     if inserted == 0 {
-        return Err(Error::new(
-            ErrorCode::DocExists,
-            format!("document {name:?} exists already"),
-        ));
+        return Err(refusals::doc_exists(name));
     }
     let id = tx.last_insert_rowid();
     tx.execute(
@@ -153,10 +151,7 @@ pub fn update(tx: &Connection, doc: &DocRecord) -> Result<()> {
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            Err(Error::new(
-                ErrorCode::DocExists,
-                format!("document {:?} exists already", doc.name),
-            ))
+            Err(refusals::doc_exists(&doc.name))
         }
         Err(e) => Err(e.into()),
     }
@@ -358,12 +353,7 @@ fn comments_channel_of(conn: &Connection, doc_id: i64) -> Result<Option<i64>> {
 fn save_version(tx: &Connection, new: &NewVersion) -> Result<VersionInfo> {
     let max = new.max_versions;
     if version_count(tx, new.doc_id)? >= max {
-        return Err(Error::new(
-            ErrorCode::LimitReached,
-            format!(
-                "the document has {max} named versions, the most documents.max_versions allows"
-            ),
-        ));
+        return Err(refusals::too_many_versions(max));
     }
     if let Some(max_bytes) = new.max_bytes {
         let used = super::limits::version_bytes_saved(tx, new.created_by)?;
@@ -447,9 +437,8 @@ impl DocumentStore for SqliteStore {
         role: Option<DocRole>,
     ) -> StoreFuture<'_, i64> {
         Box::pin(self.write(move |tx, _| {
-            let found = super::users::user_by_name(tx, &user_name)?.ok_or_else(|| {
-                Error::new(ErrorCode::UserNotFound, format!("no user {user_name:?}"))
-            })?;
+            let found = super::users::user_by_name(tx, &user_name)?
+                .ok_or_else(|| refusals::user_not_found(&user_name))?;
             set_role(tx, doc_id, found.id, role)?;
             Ok((found.id, Vec::new()))
         }))

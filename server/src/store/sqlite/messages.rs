@@ -1,7 +1,7 @@
 //! Messages (SQLite): the idempotent send with its mentions, attachments and thread summary,
 //! edits and deletes with their redaction rewrites, history pages.
 
-use parley_protocol::{ErrorCode, Event, Message, UserRef};
+use parley_protocol::{Event, Message, UserRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub use super::events::{append_event, count_events_between, events_between, prune};
@@ -12,6 +12,7 @@ use super::{
     threads::{thread_reply, thread_summary},
     SqliteStore, WriterState,
 };
+use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{
@@ -229,14 +230,9 @@ pub fn edit_message(
 ) -> Result<(Message, Published)> {
     let old = message_in(tx, channel_id, message_id)?
         .filter(|m| !m.deleted)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::MessageNotFound,
-                format!("no message {message_id}"),
-            )
-        })?;
+        .ok_or_else(|| refusals::message_not_found(message_id))?;
     if old.author.id != editor {
-        return Err(Error::forbidden("only its author may edit a message"));
+        return Err(refusals::not_the_editor());
     }
     let previous = super::redact::message_text_frame(tx, message_id, old.seq)?;
     tx.prepare_cached("UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1")?
@@ -277,12 +273,7 @@ pub fn delete_message(
 ) -> Result<Published> {
     let message = message_in(tx, channel_id, message_id)?
         .filter(|m| !m.deleted)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::MessageNotFound,
-                format!("no message {message_id}"),
-            )
-        })?;
+        .ok_or_else(|| refusals::message_not_found(message_id))?;
     let edit_seqs: Vec<i64> = tx
         .prepare_cached("SELECT event_seq FROM message_edits WHERE message_id = ?1")?
         .query_map([message_id], |r| r.get(0))?
@@ -429,16 +420,9 @@ fn delete_checked(
     let author = message_in(tx, delete.channel_id, delete.message_id)?
         .filter(|m| !m.deleted)
         .map(|m| m.author.id)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::MessageNotFound,
-                format!("no message {}", delete.message_id),
-            )
-        })?;
+        .ok_or_else(|| refusals::message_not_found(delete.message_id))?;
     if author != delete.by.id && !delete.as_manager {
-        return Err(Error::forbidden(
-            "only its author and channel admins may delete a message",
-        ));
+        return Err(refusals::not_a_deleter());
     }
     delete_message(
         tx,

@@ -1,14 +1,15 @@
 //! Reactions (SQLite): one row per (message, emoji, user).
 
-use parley_protocol::{ErrorCode, Event, ReactionChange, ReactionCount, UserRef};
+use parley_protocol::{Event, ReactionChange, ReactionCount, UserRef};
 use rusqlite::{params, Connection};
 
 use super::{
     messages::{append_event, message_in},
     SqliteStore, WriterState,
 };
+use crate::store::refusals;
 use crate::{
-    error::{Error, Result},
+    error::Result,
     store::{frames, now_ms, Published, ReactionStore, ReactionUpdate, StoreFuture},
 };
 
@@ -52,12 +53,7 @@ pub fn react(
     } = reacting;
     let message = message_in(tx, channel_id, message_id)?
         .filter(|m| !m.deleted)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::MessageNotFound,
-                format!("no message {message_id}"),
-            )
-        })?;
+        .ok_or_else(|| refusals::message_not_found(message_id))?;
     let changed = if add {
         tx.prepare_cached(
             "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)

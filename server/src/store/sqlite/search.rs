@@ -1,6 +1,7 @@
-//! Full-text search (SQLite) over message text (SQLite FTS5, `messages_fts`), restricted to the channels
+//! Full-text search over message text (SQLite FTS5, `messages_fts`), restricted to the channels
 //! the caller may read, and bounded in time: ranking scores every match, so a query matching much
-//! of the history (a one-letter prefix) is stopped at `realtime.search_timeout`.
+//! of the history (a one-letter prefix) is stopped at `realtime.search_timeout`. The index is
+//! filled behind the writes (`index_pending`).
 
 use parley_protocol::{ErrorCode, Message};
 use rusqlite::{params, Connection};

@@ -1,9 +1,10 @@
 //! Threads (SQLite): a thread is a channel (`thread#<root id>`) with a summary kept on its root.
 
-use parley_protocol::{ErrorCode, ThreadSummary};
+use parley_protocol::ThreadSummary;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{channels, messages::message_in, SqliteStore};
+use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{format_ts, frames, now_ms, ChannelRecord, OpenedThread, StoreFuture, ThreadStore},
@@ -75,8 +76,7 @@ pub fn thread_reply(
     author_id: i64,
     now: i64,
 ) -> Result<ThreadSummary> {
-    let mut summary = thread_summary(tx, root_id)?
-        .ok_or_else(|| Error::new(ErrorCode::MessageNotFound, "this thread's root is gone"))?;
+    let mut summary = thread_summary(tx, root_id)?.ok_or_else(refusals::thread_root_gone)?;
     frames::thread_replied(&mut summary, author_id, now);
     let participants = serde_json::to_string(&summary.participants).map_err(Error::internal)?;
     tx.prepare_cached(
@@ -97,9 +97,7 @@ impl ThreadStore for SqliteStore {
         Box::pin(self.write(move |tx, _| {
             let root = message_in(tx, channel_id, root_id)?
                 .filter(|m| !m.deleted)
-                .ok_or_else(|| {
-                    Error::new(ErrorCode::MessageNotFound, format!("no message {root_id}"))
-                })?;
+                .ok_or_else(|| refusals::message_not_found(root_id))?;
             let channel = open_thread(tx, root_id, channel_id, opened_by)?;
             let summary =
                 thread_summary(tx, root_id)?.ok_or_else(|| Error::internal("thread vanished"))?;

@@ -1,13 +1,13 @@
-//! Users and bearer tokens (SQLite). Tokens are stored only as their SHA-256 (they are 256 random bits,
-//! so a fast hash is enough; passwords, which people choose, get argon2id in `auth`).
+//! Users and bearer tokens (SQLite). Tokens are stored only as their SHA-256 (they are 256
+//! random bits, so a fast hash is enough; passwords, which people choose, get argon2id).
 
-use parley_protocol::ErrorCode;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
+use crate::store::refusals;
 pub use crate::store::{TokenRecord, UserRecord};
 use crate::{
-    error::{Error, Result},
+    error::Result,
     store::{now_ms, AccountStore, NewToken, NewUser, StoreFuture, UserCreation, UserRules},
 };
 
@@ -45,10 +45,7 @@ pub fn insert_user(
         ],
     )?;
     if inserted == 0 {
-        return Err(Error::new(
-            ErrorCode::UserExists,
-            format!("user {name:?} exists already"),
-        ));
+        return Err(refusals::user_exists(name));
     }
     Ok(UserRecord {
         id: conn.last_insert_rowid(),
