@@ -1,54 +1,18 @@
-//! Channels and their members.
+//! Channels and their members (SQLite), and the channel operations of the store traits.
 
-use parley_protocol::{Authentication, ChannelType, ErrorCode};
+use parley_protocol::{Authentication, ChannelType, Event, UserRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::now_ms;
-use crate::error::{Error, Result};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChannelRecord {
-    pub id: i64,
-    pub name: String,
-    pub kind: ChannelType,
-    pub authentication: Authentication,
-    pub presence: bool,
-    /// None: the instance default.
-    pub message_history: Option<u64>,
-    pub message_retention_secs: Option<u64>,
-    pub user_specific: bool,
-    pub auto_subscribe: bool,
-    pub max_participants: Option<u32>,
-    pub topic: Option<String>,
-    /// For a user's personal instance of a `user_specific` channel: that user.
-    pub owner_id: Option<i64>,
-    pub template_id: Option<i64>,
-    pub epoch: String,
-    pub head_seq: u64,
-    pub pruned_through: u64,
-    /// For a document's comments channel: the document.
-    pub doc_id: Option<i64>,
-    /// For a document's comments channel: the channel the document belongs to, if any; for a
-    /// thread: the channel of its root message.
-    pub parent_id: Option<i64>,
-    /// For a thread's channel: the root message.
-    pub thread_root: Option<i64>,
-}
-
-/// What is needed to create a channel (or apply a configured one).
-#[derive(Debug, Clone)]
-pub struct NewChannel {
-    pub name: String,
-    pub kind: ChannelType,
-    pub authentication: Authentication,
-    pub presence: bool,
-    pub message_history: Option<u64>,
-    pub message_retention_secs: Option<u64>,
-    pub user_specific: bool,
-    pub auto_subscribe: bool,
-    pub max_participants: Option<u32>,
-    pub topic: Option<String>,
-}
+use super::{messages::append_event, SqliteStore};
+use crate::store::refusals;
+pub use crate::store::{ChannelRecord, NewChannel};
+use crate::{
+    error::{Error, Result},
+    store::{
+        limits, now_ms, ChannelDirectory, ChannelStore, ChannelWithMembers, CreateChannel,
+        EnsureChannel, Join, MemberRole, Membership, StoreFuture,
+    },
+};
 
 const COLUMNS: &str = "id, name, kind, authentication, presence, message_history, \
     message_retention_secs, user_specific, auto_subscribe, max_participants, topic, owner_id, \
@@ -176,8 +140,7 @@ pub fn head_seq(conn: &Connection, channel_id: i64) -> Result<u64> {
         .prepare_cached("SELECT head_seq FROM channels WHERE id = ?1")?
         .query_row([channel_id], |r| r.get(0))
         .optional()?;
-    head.map(|h| h as u64)
-        .ok_or_else(|| Error::new(ErrorCode::ChannelNotFound, "channel no longer exists"))
+    head.map(|h| h as u64).ok_or_else(refusals::channel_gone)
 }
 
 pub fn pruned_through(conn: &Connection, channel_id: i64) -> Result<u64> {
@@ -185,8 +148,7 @@ pub fn pruned_through(conn: &Connection, channel_id: i64) -> Result<u64> {
         .prepare_cached("SELECT pruned_through FROM channels WHERE id = ?1")?
         .query_row([channel_id], |r| r.get(0))
         .optional()?;
-    seq.map(|s| s as u64)
-        .ok_or_else(|| Error::new(ErrorCode::ChannelNotFound, "channel no longer exists"))
+    seq.map(|s| s as u64).ok_or_else(refusals::channel_gone)
 }
 
 /// Creates a channel; `channel_exists` if the name is taken.
@@ -222,10 +184,7 @@ pub fn insert(
         ],
     )?;
     if inserted == 0 {
-        return Err(Error::new(
-            ErrorCode::ChannelExists,
-            format!("channel {:?} exists already", new.name),
-        ));
+        return Err(refusals::channel_exists(&new.name));
     }
     let id = conn.last_insert_rowid();
     by_id(conn, id)?.ok_or_else(|| Error::internal("inserted channel vanished"))
@@ -312,4 +271,216 @@ pub fn set_pruned_through(conn: &Connection, channel_id: i64, seq: u64) -> Resul
         params![channel_id, seq as i64],
     )?;
     Ok(())
+}
+
+/// Channels whose `parent_id` is this one: its threads and its documents' comments channels.
+pub fn children(conn: &Connection, channel_id: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM channels WHERE parent_id = ?1")?;
+    let rows = stmt
+        .query_map([channel_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rows)
+}
+
+fn with_members(conn: &Connection, record: ChannelRecord) -> Result<ChannelWithMembers> {
+    let members = members_of(conn, record.id)?
+        .into_iter()
+        .map(|(user, role)| (user, MemberRole::parse(&role)))
+        .collect();
+    Ok(ChannelWithMembers { record, members })
+}
+
+impl ChannelStore for SqliteStore {
+    fn load_directory(&self) -> StoreFuture<'_, ChannelDirectory> {
+        Box::pin(self.read(|conn| {
+            let members = all_members(conn)?
+                .into_iter()
+                .map(|(channel_id, user_id, role)| Membership {
+                    channel_id,
+                    user_id,
+                    role: MemberRole::parse(&role),
+                })
+                .collect();
+            Ok(ChannelDirectory {
+                channels: all(conn)?,
+                members,
+            })
+        }))
+    }
+
+    fn channel_by_name(&self, name: String) -> StoreFuture<'_, Option<ChannelWithMembers>> {
+        Box::pin(self.read(move |conn| {
+            let Some(record) = by_name(conn, &name)? else {
+                return Ok(None);
+            };
+            Ok(Some(with_members(conn, record)?))
+        }))
+    }
+
+    fn channel_by_id(&self, channel_id: i64) -> StoreFuture<'_, Option<ChannelWithMembers>> {
+        Box::pin(self.read(move |conn| {
+            let Some(record) = by_id(conn, channel_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(with_members(conn, record)?))
+        }))
+    }
+
+    fn member_role(&self, channel_id: i64, user_id: i64) -> StoreFuture<'_, Option<MemberRole>> {
+        Box::pin(self.read(move |conn| {
+            let role: Option<String> = conn
+                .prepare_cached("SELECT role FROM members WHERE channel_id = ?1 AND user_id = ?2")?
+                .query_row(params![channel_id, user_id], |r| r.get(0))
+                .optional()?;
+            Ok(role.as_deref().map(MemberRole::parse))
+        }))
+    }
+
+    fn memberships_of(&self, user_id: i64) -> StoreFuture<'_, Vec<Membership>> {
+        Box::pin(self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT channel_id, role FROM members WHERE user_id = ?1 ORDER BY channel_id",
+            )?;
+            let rows = stmt
+                .query_map([user_id], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(channel_id, role)| Membership {
+                    channel_id,
+                    user_id,
+                    role: MemberRole::parse(&role),
+                })
+                .collect())
+        }))
+    }
+
+    fn channel_names(&self) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(self.read(names))
+    }
+
+    fn create_channel(&self, create: CreateChannel) -> StoreFuture<'_, ChannelRecord> {
+        Box::pin(self.write(move |tx, state| {
+            let CreateChannel {
+                channel,
+                creator,
+                read_receipts,
+                limit,
+            } = create;
+            if let Some(max) = limit {
+                let dm = limits::is_dm(&channel.name);
+                let (key, what) = limits::channel_limit(dm);
+                let used = super::limits::channels_created(tx, creator.id, dm)?;
+                limits::check(key, what, used, 1, max)?;
+            }
+            let mut record = insert(tx, &channel, Some(creator.id), None)?;
+            add_member(tx, record.id, creator.id, MemberRole::Admin.as_str())?;
+            if read_receipts {
+                super::reads::set_read_receipts(tx, record.id, true)?;
+            }
+            let event = append_event(
+                tx,
+                state,
+                record.id,
+                &record.name,
+                Event::MemberJoined { user: creator },
+                now_ms(),
+                None,
+            )?;
+            record.head_seq = event.seq;
+            Ok((record, vec![event]))
+        }))
+    }
+
+    fn ensure_channel(&self, ensure: EnsureChannel) -> StoreFuture<'_, ChannelRecord> {
+        Box::pin(self.write(move |tx, _| {
+            if let Some(existing) = by_name(tx, &ensure.channel.name)? {
+                return Ok((existing, Vec::new()));
+            }
+            let record = insert(tx, &ensure.channel, ensure.created_by, ensure.owner)?;
+            Ok((record, Vec::new()))
+        }))
+    }
+
+    fn configure_channel(&self, channel: NewChannel) -> StoreFuture<'_, ChannelRecord> {
+        Box::pin(self.write(move |tx, _| {
+            let record = match by_name(tx, &channel.name)? {
+                Some(existing) => {
+                    update_settings(tx, existing.id, &channel)?;
+                    by_id(tx, existing.id)?
+                        .ok_or_else(|| Error::internal("configured channel vanished"))?
+                }
+                None => insert(tx, &channel, None, None)?,
+            };
+            Ok((record, Vec::new()))
+        }))
+    }
+
+    fn add_member(&self, join: Join) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |tx, state| {
+            let Join {
+                channel_id,
+                channel_name,
+                user,
+                max_participants,
+            } = join;
+            if let Some(max) = max_participants {
+                if member_count(tx, channel_id)? >= u64::from(max) {
+                    return Err(refusals::channel_full(&channel_name, max));
+                }
+            }
+            if !add_member(tx, channel_id, user.id, MemberRole::Member.as_str())? {
+                return Ok((false, Vec::new()));
+            }
+            let event = append_event(
+                tx,
+                state,
+                channel_id,
+                &channel_name,
+                Event::MemberJoined { user },
+                now_ms(),
+                None,
+            )?;
+            Ok((true, vec![event]))
+        }))
+    }
+
+    fn remove_member(
+        &self,
+        channel_id: i64,
+        channel_name: String,
+        user: UserRef,
+    ) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |tx, state| {
+            if !remove_member(tx, channel_id, user.id)? {
+                return Ok((false, Vec::new()));
+            }
+            let event = append_event(
+                tx,
+                state,
+                channel_id,
+                &channel_name,
+                Event::MemberLeft { user },
+                now_ms(),
+                None,
+            )?;
+            Ok((true, vec![event]))
+        }))
+    }
+
+    fn delete_channel(&self, channel_id: i64) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |tx, state| {
+            let mut gone = instances(tx, channel_id)?;
+            gone.extend(children(tx, channel_id)?);
+            delete(tx, channel_id)?;
+            // Only once the delete succeeded: a failed write must leave the state alone.
+            for id in gone {
+                state.forget(id);
+            }
+            state.forget(channel_id);
+            Ok(((), Vec::new()))
+        }))
+    }
 }

@@ -1,22 +1,11 @@
-//! Rewriting stored event frames, so that a resume (`subscribe` with `since`) never replays text
-//! that was edited away or deleted. Durable events are stored as the exact frames subscribers got;
-//! these are the only changes made to them afterwards, always inside the transaction of the edit
-//! or delete that calls for them.
-//!
-//! - A message edit: the frame that carried the previous text (the `message` event, or the last
-//!   `message_edited` one) keeps its place and now carries `text: ""`, with `edited_at` set; the
-//!   new `message_edited` event carries the text. The `mention` frames on mentioned users' `@me`
-//!   carry the message as it is now (they have no later event to correct them). So one edit
-//!   rewrites one frame of the channel, whatever the number of earlier edits.
-//! - A comment edit: the same, with `body: ""` (and no `mentions`) in the frames of the comment
-//!   that still carried a body (`comment_events.carries_body`).
-//! - A comment delete: every frame of the comment and of its replies carries it without `body`,
-//!   `quote` or `mentions`. (Message deletes are in `messages::delete_message`.)
+//! Rewriting stored event frames (SQLite), by the rules in `store/frames.rs`, always inside the
+//! transaction of the edit or delete that calls for them. (Message deletes are in
+//! `messages::delete_message`.)
 
-use parley_protocol::{Comment, Event, Message, ServerFrame};
+use parley_protocol::{Event, Message};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::{Error, Result};
+use crate::{error::Result, store::frames};
 
 /// Rewrites the stored frame at (`channel_id`, `seq`) with `change` applied to its event. A
 /// frame that retention removed is skipped.
@@ -33,11 +22,7 @@ fn rewrite(
     let Some(stored) = stored else {
         return Ok(());
     };
-    let mut frame: ServerFrame = serde_json::from_str(&stored).map_err(Error::internal)?;
-    if let ServerFrame::Event(event) = &mut frame {
-        change(&mut event.event);
-    }
-    let text = serde_json::to_string(&frame).map_err(Error::internal)?;
+    let text = frames::rewrite(&stored, change)?;
     tx.prepare_cached("UPDATE events SET frame = ?3 WHERE channel_id = ?1 AND seq = ?2")?
         .execute(params![channel_id, seq, text])?;
     Ok(())
@@ -53,11 +38,7 @@ pub fn message_edited(
     message: &Message,
 ) -> Result<()> {
     rewrite(tx, channel_id, previous_seq, |event| {
-        if let Event::Message { message: old } = event {
-            superseded_message(old, message);
-        } else if let Event::MessageEdited { message: old } = event {
-            superseded_message(old, message);
-        }
+        frames::text_superseded(event, message)
     })?;
     let mention_frames: Vec<(i64, i64)> = tx
         .prepare_cached(
@@ -68,18 +49,10 @@ pub fn message_edited(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (event_channel, event_seq) in mention_frames {
         rewrite(tx, event_channel, event_seq, |event| {
-            if let Event::Mention { message: old, .. } = event {
-                old.text.clone_from(&message.text);
-                old.edited_at.clone_from(&message.edited_at);
-            }
+            frames::mention_edited(event, message)
         })?;
     }
     Ok(())
-}
-
-fn superseded_message(old: &mut Message, now: &Message) {
-    old.text.clear();
-    old.edited_at.clone_from(&now.edited_at);
 }
 
 /// Where the frame that carries a message's current text is: its last edit's event, or the
@@ -113,25 +86,12 @@ fn frames_of(tx: &Connection, comment_id: i64, carrying_body: bool) -> Result<Ve
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-fn comment_of(event: &mut Event) -> Option<&mut Comment> {
-    match event {
-        Event::CommentCreated { comment }
-        | Event::CommentEdited { comment }
-        | Event::CommentResolved { comment } => Some(comment.as_mut()),
-        _ => None,
-    }
-}
-
 /// Before an edit of comment `comment_id` (at `edited_at`, RFC 3339): the frames that carry its
 /// body carry none from now on.
 pub fn comment_edited(tx: &Connection, comment_id: i64, edited_at: &str) -> Result<()> {
     for (channel_id, seq) in frames_of(tx, comment_id, true)? {
         rewrite(tx, channel_id, seq, |event| {
-            if let Some(comment) = comment_of(event) {
-                comment.body.clear();
-                comment.mentions.clear();
-                comment.edited_at = Some(edited_at.to_owned());
-            }
+            frames::comment_body_replaced(event, edited_at)
         })?;
     }
     tx.prepare_cached("UPDATE comment_events SET carries_body = 0 WHERE comment_id = ?1")?
@@ -150,13 +110,7 @@ pub fn comment_deleted(tx: &Connection, comment_id: i64) -> Result<()> {
     );
     for id in ids {
         for (channel_id, seq) in frames_of(tx, id, false)? {
-            rewrite(tx, channel_id, seq, |event| {
-                if let Some(comment) = comment_of(event) {
-                    comment.body.clear();
-                    comment.quote = None;
-                    comment.mentions.clear();
-                }
-            })?;
+            rewrite(tx, channel_id, seq, frames::comment_removed)?;
         }
     }
     Ok(())

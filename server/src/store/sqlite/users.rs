@@ -1,37 +1,15 @@
-//! Users and bearer tokens. Tokens are stored only as their SHA-256 (they are 256 random bits,
-//! so a fast hash is enough; passwords, which people choose, get argon2id in `auth`).
+//! Users and bearer tokens (SQLite). Tokens are stored only as their SHA-256 (they are 256
+//! random bits, so a fast hash is enough; passwords, which people choose, get argon2id).
 
-use parley_protocol::{ErrorCode, UserRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::now_ms;
-use crate::error::{Error, Result};
-
-#[derive(Debug, Clone)]
-pub struct UserRecord {
-    pub id: i64,
-    pub name: String,
-    pub display_name: Option<String>,
-    pub avatar: Option<String>,
-    pub is_admin: bool,
-}
-
-impl UserRecord {
-    pub fn to_ref(&self) -> UserRef {
-        UserRef {
-            id: self.id,
-            name: self.name.clone(),
-            display_name: self.display_name.clone(),
-            avatar: self.avatar.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct TokenRecord {
-    pub id: i64,
-    pub user: UserRecord,
-}
+use super::SqliteStore;
+use crate::store::refusals;
+pub use crate::store::{TokenRecord, UserRecord};
+use crate::{
+    error::Result,
+    store::{now_ms, AccountStore, NewToken, NewUser, StoreFuture, UserCreation, UserRules},
+};
 
 const USER_COLUMNS: &str = "u.id, u.name, u.display_name, u.avatar, u.is_admin";
 
@@ -67,10 +45,7 @@ pub fn insert_user(
         ],
     )?;
     if inserted == 0 {
-        return Err(Error::new(
-            ErrorCode::UserExists,
-            format!("user {name:?} exists already"),
-        ));
+        return Err(refusals::user_exists(name));
     }
     Ok(UserRecord {
         id: conn.last_insert_rowid(),
@@ -207,4 +182,110 @@ pub fn revoked_among(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>> {
         }
     }
     Ok(revoked)
+}
+
+/// Creates a user unless their display name passes for another user's user name, checked in
+/// the same transaction as the insert; with a first token when `token` is given.
+pub fn create_user(
+    conn: &Connection,
+    user: &NewUser,
+    token: Option<&NewToken>,
+) -> Result<UserCreation> {
+    if let Some(key) = &user.display_key {
+        if let Some(other) = user_named_like(conn, key, None)? {
+            if !other.eq_ignore_ascii_case(&user.name) {
+                return Ok(UserCreation::LooksLike(other));
+            }
+        }
+    }
+    let record = insert_user(
+        conn,
+        &user.name,
+        &user.name_key,
+        user.display_name.as_deref(),
+        &user.password_hash,
+        user.is_admin,
+    )?;
+    if let Some(token) = token {
+        insert_token(conn, record.id, &token.hash, &token.label)?;
+    }
+    Ok(UserCreation::Created(record))
+}
+
+/// Fills in missing name keys and repairs display names set before the rules: cleared when
+/// nothing is left of them or when they pass for another user's name.
+pub fn repair_users(conn: &Connection, rules: UserRules) -> Result<usize> {
+    fill_name_keys(conn, &rules.name_key)?;
+    let mut repaired = 0;
+    for (id, name, stored) in display_names(conn)? {
+        let mut fixed = (rules.repaired)(&stored);
+        if let Some(candidate) = &fixed {
+            if user_named_like(conn, &(rules.name_key)(candidate), Some(id))?.is_some() {
+                fixed = None;
+            }
+        }
+        if fixed.as_deref() != Some(stored.as_str()) {
+            tracing::warn!(user = %name, "display name repaired under the display-name rules");
+            set_display_name(conn, id, fixed.as_deref())?;
+            repaired += 1;
+        }
+    }
+    Ok(repaired)
+}
+
+impl AccountStore for SqliteStore {
+    fn token_by_hash(&self, hash: Vec<u8>) -> StoreFuture<'_, Option<TokenRecord>> {
+        Box::pin(self.read_auth(move |conn| token_by_hash(conn, &hash)))
+    }
+
+    fn user_with_password(&self, name: String) -> StoreFuture<'_, Option<(UserRecord, String)>> {
+        Box::pin(self.read(move |conn| user_with_password(conn, &name)))
+    }
+
+    fn user_by_name(&self, name: String) -> StoreFuture<'_, Option<UserRecord>> {
+        Box::pin(self.read(move |conn| user_by_name(conn, &name)))
+    }
+
+    fn users_by_name(&self, names: Vec<String>) -> StoreFuture<'_, Vec<Option<UserRecord>>> {
+        Box::pin(self.read(move |conn| names.iter().map(|n| user_by_name(conn, n)).collect()))
+    }
+
+    fn users_by_id(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<UserRecord>> {
+        Box::pin(self.read(move |conn| {
+            let mut users = Vec::with_capacity(ids.len());
+            for id in ids {
+                users.extend(user_by_id(conn, id)?);
+            }
+            Ok(users)
+        }))
+    }
+
+    fn create_user(&self, user: NewUser, token: Option<NewToken>) -> StoreFuture<'_, UserCreation> {
+        Box::pin(self.write(move |tx, _| Ok((create_user(tx, &user, token.as_ref())?, Vec::new()))))
+    }
+
+    fn issue_token(&self, user_id: i64, token: NewToken) -> StoreFuture<'_, i64> {
+        Box::pin(self.write(move |tx, _| {
+            Ok((
+                insert_token(tx, user_id, &token.hash, &token.label)?,
+                Vec::new(),
+            ))
+        }))
+    }
+
+    fn revoke_token(&self, hash: Vec<u8>) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |tx, _| Ok((revoke_token_hash(tx, &hash)?, Vec::new()))))
+    }
+
+    fn revoke_user_tokens(&self, user_id: i64) -> StoreFuture<'_, usize> {
+        Box::pin(self.write(move |tx, _| Ok((revoke_user_tokens(tx, user_id)?, Vec::new()))))
+    }
+
+    fn revoked_among(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<i64>> {
+        Box::pin(self.read(move |conn| revoked_among(conn, &ids)))
+    }
+
+    fn repair_users(&self, rules: UserRules) -> StoreFuture<'_, usize> {
+        Box::pin(self.write(move |tx, _| Ok((repair_users(tx, rules)?, Vec::new()))))
+    }
 }

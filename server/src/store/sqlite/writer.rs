@@ -5,19 +5,11 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Publisher, WriteFn};
-use crate::error::{Error, Result};
-
-/// A durable event that has been committed and must now reach the channel's subscribers.
-#[derive(Debug, Clone)]
-pub struct Published {
-    pub channel_id: i64,
-    pub seq: u64,
-    /// The event frame, serialized once; every subscriber gets the same bytes.
-    pub frame: crate::Frame,
-    /// The user whose action produced it, when there is one.
-    pub author_id: Option<i64>,
-}
+use super::WriteFn;
+use crate::{
+    error::{Error, Result},
+    store::{Published, Publisher},
+};
 
 /// State the writer keeps between batches: the newest seq per channel, so assigning the next
 /// one costs no query, and which heads must be written back before the batch commits (once

@@ -1,10 +1,17 @@
-//! Attachment rows: one per upload (content hash, size, sniffed type, name, dimensions,
+//! Attachment rows (SQLite): one per upload (content hash, size, sniffed type, name, dimensions,
 //! thumbnail, uploader), and which messages carry which (`message_attachments`).
 
-use parley_protocol::ErrorCode;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::{Error, Result};
+use super::SqliteStore;
+use crate::store::refusals;
+use crate::{
+    error::{Error, Result},
+    store::{
+        AttachmentAccess, AttachmentStore, AttachmentUpload, PlaceFiles, StoreFuture,
+        StoredAttachment,
+    },
+};
 
 fn attachment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<parley_protocol::Attachment> {
     Ok(parley_protocol::Attachment {
@@ -88,13 +95,7 @@ pub fn insert_attachment(
 ) -> Result<parley_protocol::Attachment> {
     let used = uploaded_bytes(tx, new.uploader_id)?;
     if used.saturating_add(new.size) > new.quota {
-        return Err(Error::new(
-            ErrorCode::QuotaExceeded,
-            format!(
-                "this upload ({} bytes) would pass your quota of {} bytes ({used} used)",
-                new.size, new.quota
-            ),
-        ));
+        return Err(refusals::quota_exceeded(new.size, new.quota, used));
     }
     tx.prepare_cached(
         "INSERT INTO attachments (sha256, size, mime, name, width, height, uploader_id, created_at,
@@ -109,7 +110,7 @@ pub fn insert_attachment(
         new.width,
         new.height,
         new.uploader_id,
-        super::now_ms(),
+        crate::store::now_ms(),
         new.thumbnail_sha256
     ])?;
     let id = tx.last_insert_rowid();
@@ -173,4 +174,86 @@ pub fn forget_missing_content(tx: &Connection, missing: &[String]) -> Result<(us
             .execute([sha])?;
     }
     Ok((files, thumbnails))
+}
+
+fn stored(conn: &Connection, id: i64) -> Result<Option<StoredAttachment>> {
+    Ok(
+        attachment(conn, id)?.map(|(attachment, uploader_id)| StoredAttachment {
+            attachment,
+            uploader_id,
+        }),
+    )
+}
+
+impl AttachmentStore for SqliteStore {
+    fn attachment(&self, id: i64) -> StoreFuture<'_, Option<StoredAttachment>> {
+        Box::pin(self.read(move |conn| stored(conn, id)))
+    }
+
+    fn attachment_access(&self, id: i64) -> StoreFuture<'_, Option<AttachmentAccess>> {
+        Box::pin(self.read(move |conn| {
+            let Some(stored) = stored(conn, id)? else {
+                return Ok(None);
+            };
+            let channels = attachment_channels(conn, id)?;
+            Ok(Some(AttachmentAccess { stored, channels }))
+        }))
+    }
+
+    fn first_not_owned(&self, user_id: i64, ids: Vec<i64>) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.read(move |conn| {
+            for id in ids {
+                match attachment(conn, id)? {
+                    Some((_, uploader)) if uploader == user_id => {}
+                    _ => return Ok(Some(id)),
+                }
+            }
+            Ok(None)
+        }))
+    }
+
+    fn uploaded_bytes(&self, user_id: i64) -> StoreFuture<'_, u64> {
+        Box::pin(self.read(move |conn| uploaded_bytes(conn, user_id)))
+    }
+
+    fn thumbnail_of(&self, id: i64) -> StoreFuture<'_, Option<String>> {
+        Box::pin(self.read(move |conn| thumbnail_of(conn, id)))
+    }
+
+    fn thumbnail_of_content(&self, sha256: String) -> StoreFuture<'_, Option<Option<String>>> {
+        Box::pin(self.read(move |conn| thumbnail_of_content(conn, &sha256)))
+    }
+
+    fn insert_attachment(
+        &self,
+        upload: AttachmentUpload,
+        place: PlaceFiles,
+    ) -> StoreFuture<'_, parley_protocol::Attachment> {
+        Box::pin(self.write(move |tx, _| {
+            let attachment = insert_attachment(
+                tx,
+                NewAttachment {
+                    sha256: &upload.sha256,
+                    size: upload.size,
+                    mime: &upload.mime,
+                    name: &upload.name,
+                    width: upload.width,
+                    height: upload.height,
+                    uploader_id: upload.uploader_id,
+                    quota: upload.quota,
+                    thumbnail_sha256: upload.thumbnail_sha256.as_deref(),
+                },
+            )?;
+            place()?;
+            Ok((attachment, Vec::new()))
+        }))
+    }
+
+    fn attachment_contents(&self) -> StoreFuture<'_, std::collections::HashSet<[u8; 32]>> {
+        Box::pin(self.read(attachment_contents))
+    }
+
+    fn forget_missing_content(&self, missing: Vec<String>) -> StoreFuture<'_, (usize, usize)> {
+        Box::pin(self.write(move |tx, _| Ok((forget_missing_content(tx, &missing)?, Vec::new()))))
+    }
 }

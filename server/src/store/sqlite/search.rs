@@ -1,12 +1,19 @@
 //! Full-text search over message text (SQLite FTS5, `messages_fts`), restricted to the channels
 //! the caller may read, and bounded in time: ranking scores every match, so a query matching much
-//! of the history (a one-letter prefix) is stopped at `realtime.search_timeout`.
+//! of the history (a one-letter prefix) is stopped at `realtime.search_timeout`. The index is
+//! filled behind the writes (`index_pending`).
 
 use parley_protocol::{ErrorCode, Message};
 use rusqlite::{params, Connection};
 
-use super::messages::{message_from_row, MESSAGE_SELECT};
-use crate::error::{Error, Result};
+use super::{
+    messages::{message_from_row, MESSAGE_SELECT},
+    SqliteStore,
+};
+use crate::{
+    error::{Error, Result},
+    store::{SearchRequest, SearchStore, StoreFuture},
+};
 
 /// What a search may look at.
 pub struct SearchFilter<'a> {
@@ -109,4 +116,61 @@ fn best_matches(
         hits.push(message_from_row(row)?);
     }
     Ok(hits)
+}
+
+/// Indexes messages written since the last run (at most `batch` ids); true when more wait.
+pub fn index_pending(tx: &Connection, batch: i64) -> Result<bool> {
+    let through: i64 = tx
+        .prepare_cached("SELECT indexed_through FROM search_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let newest: i64 = tx
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")?
+        .query_row([], |r| r.get(0))?;
+    if newest <= through {
+        return Ok(false);
+    }
+    let upto = newest.min(through + batch);
+    tx.prepare_cached(
+        "INSERT INTO messages_fts (rowid, text)
+             SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 AND deleted_at IS NULL",
+    )?
+    .execute(params![through, upto])?;
+    tx.prepare_cached("UPDATE search_state SET indexed_through = ?1 WHERE id = 1")?
+        .execute([upto])?;
+    Ok(upto < newest)
+}
+
+impl SearchStore for SqliteStore {
+    fn index_pending(&self, batch: i64) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |tx, _| Ok((index_pending(tx, batch)?, Vec::new()))))
+    }
+
+    fn search(&self, request: SearchRequest) -> StoreFuture<'_, Vec<parley_protocol::SearchHit>> {
+        Box::pin(self.read_mut(move |conn| {
+            let SearchRequest {
+                query,
+                channels,
+                author_id,
+                after,
+                before,
+                limit,
+                timeout,
+                admission,
+            } = request;
+            // Held until the query ends, on this blocking thread.
+            let _admission = admission;
+            search(
+                conn,
+                &query,
+                &SearchFilter {
+                    channels: &channels,
+                    author_id,
+                    after,
+                    before,
+                    limit,
+                },
+                timeout,
+            )
+        }))
+    }
 }

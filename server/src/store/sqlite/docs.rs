@@ -1,24 +1,23 @@
-//! Documents: records, roles, the update log with its snapshot, named versions and comments.
+//! Documents (SQLite): records, roles, the update log with its snapshot, named versions.
+//! Comments are in `comments.rs`.
 
-use parley_protocol::{Comment, CommentAnchor, DocRole, ErrorCode, UserRef, VersionInfo};
+use parley_protocol::{DocRole, UserRef, VersionInfo};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{format_ts, now_ms};
-use crate::error::{Error, Result};
-
-#[derive(Debug, Clone)]
-pub struct DocRecord {
-    pub id: i64,
-    pub name: String,
-    pub title: Option<String>,
-    /// The channel the document belongs to (None: the workspace).
-    pub channel_id: Option<i64>,
-    pub default_role: DocRole,
-    pub created_by: Option<i64>,
-    /// The creator as shown to clients (None once the account is gone).
-    pub creator: Option<UserRef>,
-    pub created_at: i64,
-}
+pub use super::comments::{
+    comment, comment_by_client_id, comment_row, comments, delete_comment, edit_comment,
+    insert_comment, resolve_comment, users_named, NewComment,
+};
+use super::{channels, SqliteStore};
+use crate::store::refusals;
+pub use crate::store::{CommentRow, DocRecord, Grants, StoredDoc};
+use crate::{
+    error::{Error, Result},
+    store::{
+        format_ts, limits, now_ms, ChannelRecord, DocumentStore, NewDocument, NewVersion,
+        StoreFuture,
+    },
+};
 
 const DOC_COLUMNS: &str = "d.id, d.name, d.title, d.channel_id, d.default_role, d.created_by, \
     d.created_at, u.name, u.display_name, u.avatar";
@@ -48,9 +47,6 @@ fn doc_from_row(row: &Row<'_>) -> rusqlite::Result<DocRecord> {
     })
 }
 
-/// Roles granted on a document: (user id, role).
-pub type Grants = Vec<(i64, DocRole)>;
-
 /// Every document with its per-user roles.
 pub fn all(conn: &Connection) -> Result<Vec<(DocRecord, Grants)>> {
     let mut stmt = conn.prepare(&format!(
@@ -59,21 +55,35 @@ pub fn all(conn: &Connection) -> Result<Vec<(DocRecord, Grants)>> {
     let docs = stmt
         .query_map([], doc_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut roles = conn.prepare("SELECT user_id, role FROM doc_roles WHERE doc_id = ?1")?;
     docs.into_iter()
         .map(|doc| {
-            let grants = roles
-                .query_map([doc.id], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })?
-                .filter_map(|r| match r {
-                    Ok((user, role)) => DocRole::parse(&role).map(|role| Ok((user, role))),
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let grants = grants_of(conn, doc.id)?;
             Ok((doc, grants))
         })
         .collect()
+}
+
+/// The roles granted on a document, by user id.
+fn grants_of(conn: &Connection, doc_id: i64) -> Result<Grants> {
+    let mut roles = conn
+        .prepare_cached("SELECT user_id, role FROM doc_roles WHERE doc_id = ?1 ORDER BY user_id")?;
+    let grants = roles
+        .query_map([doc_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?
+        .filter_map(|r| match r {
+            Ok((user, role)) => DocRole::parse(&role).map(|role| Ok((user, role))),
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(grants)
+}
+
+fn with_grants(conn: &Connection, doc_id: i64) -> Result<Option<(DocRecord, Grants)>> {
+    match by_id(conn, doc_id)? {
+        Some(doc) => Ok(Some((doc, grants_of(conn, doc_id)?))),
+        None => Ok(None),
+    }
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<DocRecord>> {
@@ -93,7 +103,7 @@ pub fn insert(
     channel_id: Option<i64>,
     default_role: DocRole,
     created_by: i64,
-) -> Result<(DocRecord, super::ChannelRecord)> {
+) -> Result<(DocRecord, ChannelRecord)> {
     let now = now_ms();
     let inserted = tx.execute(
         "INSERT INTO docs (name, title, channel_id, default_role, created_by, created_at)
@@ -108,10 +118,7 @@ pub fn insert(
         ],
     )?;
     if inserted == 0 {
-        return Err(Error::new(
-            ErrorCode::DocExists,
-            format!("document {name:?} exists already"),
-        ));
+        return Err(refusals::doc_exists(name));
     }
     let id = tx.last_insert_rowid();
     tx.execute(
@@ -120,7 +127,7 @@ pub fn insert(
          VALUES (?1, 'public', 'required', 0, ?2, ?3, ?4, ?5, ?6)",
         params![
             format!("doc#{id}"),
-            super::channels::new_epoch(),
+            channels::new_epoch(),
             created_by,
             now,
             id,
@@ -129,7 +136,7 @@ pub fn insert(
     )?;
     let channel_row = tx.last_insert_rowid();
     let doc = by_id(tx, id)?.ok_or_else(|| Error::internal("inserted document vanished"))?;
-    let channel = super::channels::by_id(tx, channel_row)?
+    let channel = channels::by_id(tx, channel_row)?
         .ok_or_else(|| Error::internal("inserted comments channel vanished"))?;
     Ok((doc, channel))
 }
@@ -144,10 +151,7 @@ pub fn update(tx: &Connection, doc: &DocRecord) -> Result<()> {
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
         {
-            Err(Error::new(
-                ErrorCode::DocExists,
-                format!("document {:?} exists already", doc.name),
-            ))
+            Err(refusals::doc_exists(&doc.name))
         }
         Err(e) => Err(e.into()),
     }
@@ -180,14 +184,6 @@ pub fn set_role(tx: &Connection, doc_id: i64, user_id: i64, role: Option<DocRole
         )?,
     };
     Ok(())
-}
-
-/// The stored state: the snapshot (if any) and the updates logged after it, in order.
-pub struct StoredDoc {
-    pub snapshot: Option<Vec<u8>>,
-    pub updates: Vec<Vec<u8>>,
-    /// The id of the last logged update (0 when none); compaction removes up to it.
-    pub last_update: i64,
 }
 
 pub fn load(conn: &Connection, doc_id: i64) -> Result<StoredDoc> {
@@ -232,7 +228,7 @@ pub fn compact(tx: &Connection, doc_id: i64, state: &[u8], through: i64) -> Resu
     Ok(())
 }
 
-fn user_ref(conn: &Connection, id: Option<i64>) -> Result<Option<UserRef>> {
+pub(super) fn user_ref(conn: &Connection, id: Option<i64>) -> Result<Option<UserRef>> {
     let Some(id) = id else { return Ok(None) };
     Ok(conn
         .prepare_cached("SELECT id, name, display_name, avatar FROM users WHERE id = ?1")?
@@ -345,195 +341,135 @@ pub fn version(
     )))
 }
 
-/// A comment row as stored (ids, not user records).
-#[derive(Debug, Clone)]
-pub struct CommentRow {
-    pub id: i64,
-    pub doc_id: i64,
-    pub parent_id: Option<i64>,
-    pub author_id: i64,
+/// The comments channel of a document.
+fn comments_channel_of(conn: &Connection, doc_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM channels WHERE doc_id = ?1")?
+        .query_row([doc_id], |r| r.get(0))
+        .optional()?)
 }
 
-pub struct NewComment<'a> {
-    pub doc_id: i64,
-    pub parent_id: Option<i64>,
-    pub author_id: i64,
-    pub anchor: Option<&'a CommentAnchor>,
-    pub quote: Option<&'a str>,
-    pub body: &'a str,
-    pub mentions: &'a [i64],
-    pub client_id: Option<&'a str>,
-}
-
-pub fn insert_comment(tx: &Connection, new: NewComment<'_>) -> Result<i64> {
-    tx.prepare_cached(
-        "INSERT INTO comments (doc_id, parent_id, author_id, anchor_start, anchor_end, quote,
-             body, created_at, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        new.doc_id,
-        new.parent_id,
-        new.author_id,
-        new.anchor.map(|a| a.start.as_str()),
-        new.anchor.map(|a| a.end.as_str()),
-        new.quote,
-        new.body,
-        now_ms(),
-        new.client_id
-    ])?;
-    let id = tx.last_insert_rowid();
-    set_mentions(tx, id, new.mentions)?;
-    Ok(id)
-}
-
-fn set_mentions(tx: &Connection, comment_id: i64, users: &[i64]) -> Result<()> {
-    tx.prepare_cached("DELETE FROM comment_mentions WHERE comment_id = ?1")?
-        .execute([comment_id])?;
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO comment_mentions (comment_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    )?;
-    for user in users {
-        stmt.execute(params![comment_id, user])?;
+/// Saves a named version within the document's and the saver's limits.
+fn save_version(tx: &Connection, new: &NewVersion) -> Result<VersionInfo> {
+    let max = new.max_versions;
+    if version_count(tx, new.doc_id)? >= max {
+        return Err(refusals::too_many_versions(max));
     }
-    Ok(())
-}
-
-pub fn comment_row(conn: &Connection, doc_id: i64, id: i64) -> Result<Option<CommentRow>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, doc_id, parent_id, author_id FROM comments WHERE id = ?1 AND doc_id = ?2",
-        )?
-        .query_row(params![id, doc_id], |r| {
-            Ok(CommentRow {
-                id: r.get(0)?,
-                doc_id: r.get(1)?,
-                parent_id: r.get(2)?,
-                author_id: r.get(3)?,
-            })
-        })
-        .optional()?)
-}
-
-/// The comment this author already wrote with this `client_id` (on any document): its id
-/// and document id.
-pub fn comment_by_client_id(
-    conn: &Connection,
-    author_id: i64,
-    client_id: &str,
-) -> Result<Option<(i64, i64)>> {
-    Ok(conn
-        .prepare_cached("SELECT id, doc_id FROM comments WHERE author_id = ?1 AND client_id = ?2")?
-        .query_row(params![author_id, client_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?)
-}
-
-pub fn edit_comment(tx: &Connection, id: i64, body: &str, mentions: &[i64]) -> Result<()> {
-    tx.prepare_cached("UPDATE comments SET body = ?2, edited_at = ?3 WHERE id = ?1")?
-        .execute(params![id, body, now_ms()])?;
-    set_mentions(tx, id, mentions)
-}
-
-pub fn resolve_comment(tx: &Connection, id: i64, by: Option<i64>) -> Result<()> {
-    tx.prepare_cached("UPDATE comments SET resolved_by = ?2, resolved_at = ?3 WHERE id = ?1")?
-        .execute(params![id, by, by.map(|_| now_ms())])?;
-    Ok(())
-}
-
-pub fn delete_comment(tx: &Connection, id: i64) -> Result<()> {
-    tx.prepare_cached("DELETE FROM comments WHERE id = ?1")?
-        .execute([id])?;
-    Ok(())
-}
-
-/// A comment as clients see it.
-pub fn comment(conn: &Connection, doc_name: &str, id: i64) -> Result<Option<Comment>> {
-    let row = conn
-        .prepare_cached(
-            "SELECT parent_id, author_id, anchor_start, anchor_end, quote, body, resolved_by,
-                 resolved_at, created_at, edited_at FROM comments WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok((
-                r.get::<_, Option<i64>>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, Option<i64>>(6)?,
-                r.get::<_, Option<i64>>(7)?,
-                r.get::<_, i64>(8)?,
-                r.get::<_, Option<i64>>(9)?,
-            ))
-        })
-        .optional()?;
-    let Some((parent, author, start, end, quote, body, resolved_by, resolved_at, created, edited)) =
-        row
-    else {
-        return Ok(None);
-    };
-    let mut mentions = Vec::new();
-    {
-        let mut stmt = conn.prepare_cached(
-            "SELECT user_id FROM comment_mentions WHERE comment_id = ?1 ORDER BY user_id",
+    if let Some(max_bytes) = new.max_bytes {
+        let used = super::limits::version_bytes_saved(tx, new.created_by)?;
+        limits::check(
+            "version_bytes_per_user",
+            "bytes of named versions",
+            used,
+            new.state.len() as u64,
+            max_bytes,
         )?;
-        let ids = stmt
-            .query_map([id], |r| r.get::<_, i64>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        for user in ids {
-            if let Some(user) = user_ref(conn, Some(user))? {
-                mentions.push(user);
-            }
-        }
     }
-    Ok(Some(Comment {
-        id,
-        doc: doc_name.to_owned(),
-        parent,
-        anchor: match (start, end) {
-            (Some(start), Some(end)) => Some(CommentAnchor { start, end }),
-            _ => None,
-        },
-        quote,
-        author: user_ref(conn, Some(author))?
-            .ok_or_else(|| Error::internal("comment author vanished"))?,
-        body,
-        mentions,
-        resolved: resolved_at.is_some(),
-        resolved_by: user_ref(conn, resolved_by)?,
-        created_at: format_ts(created),
-        edited_at: edited.map(format_ts),
-    }))
+    insert_version(
+        tx,
+        new.doc_id,
+        &new.doc_name,
+        &new.name,
+        &new.state,
+        new.created_by,
+    )
 }
 
-/// Every comment of a document, oldest first (replies after their parents).
-pub fn comments(conn: &Connection, doc_id: i64, doc_name: &str) -> Result<Vec<Comment>> {
-    let ids = conn
-        .prepare_cached("SELECT id FROM comments WHERE doc_id = ?1 ORDER BY id")?
-        .query_map([doc_id], |r| r.get::<_, i64>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(c) = comment(conn, doc_name, id)? {
-            out.push(c);
-        }
+impl DocumentStore for SqliteStore {
+    fn load_documents(&self) -> StoreFuture<'_, Vec<(DocRecord, Grants)>> {
+        Box::pin(self.read(all))
     }
-    Ok(out)
-}
 
-/// Users named by `@name` mentions, by id.
-pub fn users_named(conn: &Connection, names: &[String]) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM users WHERE name = ?1")?;
-    let mut ids = Vec::new();
-    for name in names {
-        if let Some(id) = stmt.query_row([name], |r| r.get::<_, i64>(0)).optional()? {
-            if !ids.contains(&id) {
-                ids.push(id);
+    fn document_by_name(&self, name: String) -> StoreFuture<'_, Option<(DocRecord, Grants)>> {
+        Box::pin(self.read(move |conn| {
+            let id: Option<i64> = conn
+                .prepare_cached("SELECT id FROM docs WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?;
+            match id {
+                Some(id) => with_grants(conn, id),
+                None => Ok(None),
             }
-        }
+        }))
     }
-    Ok(ids)
+
+    fn document_by_id(&self, doc_id: i64) -> StoreFuture<'_, Option<(DocRecord, Grants)>> {
+        Box::pin(self.read(move |conn| with_grants(conn, doc_id)))
+    }
+
+    fn create_document(&self, new: NewDocument) -> StoreFuture<'_, (DocRecord, ChannelRecord)> {
+        Box::pin(self.write(move |tx, _| {
+            if let Some(max) = new.limit {
+                let used = super::limits::documents_created(tx, new.created_by)?;
+                limits::check("documents_per_user", "documents", used, 1, max)?;
+            }
+            let created = insert(
+                tx,
+                &new.name,
+                new.title.as_deref(),
+                new.channel_id,
+                new.default_role,
+                new.created_by,
+            )?;
+            Ok((created, Vec::new()))
+        }))
+    }
+
+    fn update_document(&self, record: DocRecord) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |tx, _| Ok((update(tx, &record)?, Vec::new()))))
+    }
+
+    fn delete_document(&self, doc_id: i64) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |tx, state| {
+            let channel = comments_channel_of(tx, doc_id)?;
+            delete(tx, doc_id)?;
+            if let Some(channel) = channel {
+                state.forget(channel);
+            }
+            Ok(((), Vec::new()))
+        }))
+    }
+
+    fn set_role(
+        &self,
+        doc_id: i64,
+        user_name: String,
+        role: Option<DocRole>,
+    ) -> StoreFuture<'_, i64> {
+        Box::pin(self.write(move |tx, _| {
+            let found = super::users::user_by_name(tx, &user_name)?
+                .ok_or_else(|| refusals::user_not_found(&user_name))?;
+            set_role(tx, doc_id, found.id, role)?;
+            Ok((found.id, Vec::new()))
+        }))
+    }
+
+    fn load_content(&self, doc_id: i64) -> StoreFuture<'_, StoredDoc> {
+        Box::pin(self.read(move |conn| load(conn, doc_id)))
+    }
+
+    fn append_updates(&self, doc_id: i64, updates: Vec<Vec<u8>>) -> StoreFuture<'_, i64> {
+        Box::pin(self.write(move |tx, _| Ok((append_updates(tx, doc_id, &updates)?, Vec::new()))))
+    }
+
+    fn compact(&self, doc_id: i64, state: Vec<u8>, through: i64) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |tx, _| Ok((compact(tx, doc_id, &state, through)?, Vec::new()))))
+    }
+
+    fn save_version(&self, version: NewVersion) -> StoreFuture<'_, VersionInfo> {
+        Box::pin(self.write(move |tx, _| Ok((save_version(tx, &version)?, Vec::new()))))
+    }
+
+    fn versions(&self, doc_id: i64, doc_name: String) -> StoreFuture<'_, Vec<VersionInfo>> {
+        Box::pin(self.read(move |conn| versions(conn, doc_id, &doc_name)))
+    }
+
+    fn version(
+        &self,
+        doc_id: i64,
+        doc_name: String,
+        id: i64,
+    ) -> StoreFuture<'_, Option<(VersionInfo, Vec<u8>)>> {
+        Box::pin(self.read(move |conn| version(conn, doc_id, &doc_name, id)))
+    }
 }
