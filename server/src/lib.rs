@@ -5,27 +5,21 @@
 //! access rules) → `store` (all SQL, group-committing writer) and `hub` (per-channel fan-out,
 //! presence, typing). `http` serves the REST API, `/healthz` and the `/ws` upgrade.
 
+pub mod accounts;
 pub mod address;
 mod attachments;
-pub mod auth;
-pub mod channels;
 pub mod chat;
 pub mod config;
 pub mod datadir;
-pub mod display_names;
 pub mod docs;
 pub mod error;
 mod gate;
 mod http;
-pub mod hub;
 pub(crate) mod maintenance;
-pub mod passwords;
 pub mod process;
 pub mod ratelimit;
-mod reads;
-pub mod session;
 pub mod store;
-mod transport;
+pub mod ws;
 
 use std::{
     collections::HashMap,
@@ -40,45 +34,12 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 pub use config::Config;
 pub use error::{Error, Result};
 
-/// One serialized frame, shared by every connection it is sent to. A thin pointer: each
-/// connection's outbound queue allocates its first 32 slots up front, so the slot size is paid
-/// by every idle connection (8 bytes here instead of 32 for the message itself). Text frames
-/// carry the JSON protocol on `/ws`; binary ones the y-websocket protocol on `/docs`.
-#[derive(Clone, Debug)]
-pub struct Frame(Arc<axum::extract::ws::Message>);
-
-impl Frame {
-    /// The text of a text frame ("" for a binary one).
-    pub fn as_str(&self) -> &str {
-        match &*self.0 {
-            axum::extract::ws::Message::Text(text) => text.as_str(),
-            _ => "",
-        }
-    }
-
-    /// A binary frame.
-    pub fn binary(bytes: Vec<u8>) -> Self {
-        Self(Arc::new(axum::extract::ws::Message::Binary(bytes.into())))
-    }
-
-    /// The WebSocket message carrying this frame (shares the bytes, copies nothing).
-    pub fn message(&self) -> axum::extract::ws::Message {
-        (*self.0).clone()
-    }
-}
-
-impl From<String> for Frame {
-    fn from(text: String) -> Self {
-        Self(Arc::new(axum::extract::ws::Message::Text(text.into())))
-    }
-}
-
 /// Everything a request handler needs, passed explicitly (no globals).
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: store::Store,
-    pub hubs: Arc<hub::Hubs>,
-    pub directory: channels::Directory,
+    pub hubs: Arc<chat::hub::Hubs>,
+    pub directory: chat::channels::Directory,
     /// Documents: their directory and the actors of open ones.
     pub docs: docs::Docs,
     /// Resumable upload sessions and the thumbnail decoder's permits.
@@ -88,9 +49,9 @@ pub struct AppState {
     /// WebSocket connections per client address (`realtime.max_connections_per_address`).
     pub address_connections: Arc<address::AddressConnections>,
     /// The bounded password-hashing workers (`[accounts]`).
-    pub hashing: passwords::PasswordHashing,
+    pub hashing: accounts::passwords::PasswordHashing,
     pub shutdown: CancellationToken,
-    pub sessions: session::SessionRegistry,
+    pub sessions: ws::SessionRegistry,
     next_connection_id: AtomicU64,
     user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
     /// `mark_read`, `mute`, `unmute` per user.
@@ -130,7 +91,7 @@ impl Server {
     /// Opens the database (running migrations), loads channels and applies configured ones.
     pub async fn open(config: Config) -> Result<Self> {
         let config = Arc::new(config);
-        let hubs = Arc::new(hub::Hubs::new(hub::HubConfig {
+        let hubs = Arc::new(chat::hub::Hubs::new(chat::hub::HubConfig {
             presence_timeout: config.realtime.presence_timeout,
             typing_ttl: config.realtime.typing_ttl,
             typing_interval: config.realtime.typing_interval,
@@ -143,13 +104,13 @@ impl Server {
             &config.storage,
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
-        let directory = channels::Directory::load(&store).await?;
+        let directory = chat::channels::Directory::load(&store).await?;
         let docs = docs::Docs::load(&store, &directory).await?;
         let token = CancellationToken::new();
         let state = Arc::new(AppState {
             connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
             address_connections: Arc::default(),
-            hashing: passwords::PasswordHashing::new(
+            hashing: accounts::passwords::PasswordHashing::new(
                 config.accounts.hash_workers(),
                 config.accounts.hash_queue,
             ),
@@ -160,7 +121,7 @@ impl Server {
             docs,
             uploads: attachments::Uploads::new(&config.attachments),
             shutdown: token.clone(),
-            sessions: session::SessionRegistry::default(),
+            sessions: ws::SessionRegistry::default(),
             next_connection_id: AtomicU64::new(1),
             user_send_limits: Mutex::new(HashMap::new()),
             user_state_limits: Mutex::new(HashMap::new()),
@@ -188,7 +149,7 @@ impl Server {
         });
         let repaired = state
             .store
-            .write(|tx, _| Ok((auth::repair_stored_users(tx)?, Vec::new())))
+            .write(|tx, _| Ok((accounts::repair_stored_users(tx)?, Vec::new())))
             .await?;
         if repaired > 0 {
             tracing::warn!(
@@ -222,10 +183,10 @@ impl Server {
         });
 
         let router = http::router(Arc::clone(&state));
-        transport::serve(
+        http::transport::serve(
             listener,
             router,
-            transport::HttpSettings::from(&state.config.server),
+            http::transport::HttpSettings::from(&state.config.server),
             token.clone(),
             SHUTDOWN_GRACE,
         )

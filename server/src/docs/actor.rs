@@ -32,9 +32,8 @@ use yrs::{
 use crate::{
     error::{Error, Result},
     ratelimit::TokenBucket,
-    session::ConnControl,
     store::{self, Store},
-    Frame,
+    ws::{ConnControl, Frame},
 };
 
 /// What a connection hands to its document's actor.

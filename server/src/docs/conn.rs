@@ -19,8 +19,8 @@ use yrs::{
 
 use super::actor::{Command, Incoming};
 use crate::{
-    session::{write_loop, ConnControl, WriterTiming},
     store::{self, TokenRecord},
+    ws::{write_loop, ConnControl, WriterTiming},
     AppState,
 };
 

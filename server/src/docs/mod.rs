@@ -11,7 +11,6 @@
 pub mod actor;
 pub mod conn;
 pub mod content;
-pub mod http;
 
 use std::{
     collections::HashMap,
@@ -23,7 +22,7 @@ use parley_protocol::{Comment, CommentAnchor, DocInfo, DocRole, ErrorCode, Event
 use yrs::updates::decoder::Decode;
 
 use crate::{
-    channels::{Channel, Role},
+    chat::channels::{Channel, Role},
     error::{Error, Result},
     store::{self, docs::DocRecord, Store, UserRecord},
     AppState,
@@ -103,7 +102,7 @@ impl DocsInner {
 impl Docs {
     /// Loads every document record (content loads when a document is opened), with its
     /// comments channel from the channel directory.
-    pub async fn load(store: &Store, directory: &crate::channels::Directory) -> Result<Self> {
+    pub async fn load(store: &Store, directory: &crate::chat::channels::Directory) -> Result<Self> {
         let docs = store.read(store::docs::all).await?;
         let channels: HashMap<i64, Arc<Channel>> = directory
             .all()

@@ -22,7 +22,7 @@ pub struct AppendOutcome {
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub seq: u64,
-    pub frame: crate::Frame,
+    pub frame: crate::ws::Frame,
 }
 
 /// Appends a durable event to a channel: assigns the next seq, stores the serialized frame.
@@ -50,7 +50,7 @@ pub fn append_event(
     Ok(Published {
         channel_id,
         seq,
-        frame: crate::Frame::from(text),
+        frame: crate::ws::Frame::from(text),
         author_id,
     })
 }
@@ -249,7 +249,7 @@ pub fn events_between(
             |r| {
                 Ok(StoredEvent {
                     seq: r.get::<_, i64>(0)? as u64,
-                    frame: crate::Frame::from(r.get::<_, String>(1)?),
+                    frame: crate::ws::Frame::from(r.get::<_, String>(1)?),
                 })
             },
         )?

@@ -14,7 +14,7 @@ pub struct Published {
     pub channel_id: i64,
     pub seq: u64,
     /// The event frame, serialized once; every subscriber gets the same bytes.
-    pub frame: crate::Frame,
+    pub frame: crate::ws::Frame,
     /// The user whose action produced it, when there is one.
     pub author_id: Option<i64>,
 }

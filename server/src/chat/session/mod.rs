@@ -18,20 +18,18 @@ use tokio::{sync::mpsc, time::Instant};
 use tracing::Instrument;
 
 use crate::{
-    channels::Channel,
+    chat::{
+        channels::Channel,
+        hub::{HubCmd, HubHandle, SubscribeAck},
+    },
     error::{Error, Result},
-    hub::{HubCmd, HubHandle, SubscribeAck},
     ratelimit::TokenBucket,
     store::{self, TokenRecord, UserRecord},
-    AppState, Frame,
+    ws::{write_loop, ConnControl, Frame, WriterTiming},
+    AppState,
 };
 
-mod control;
 mod subscriptions;
-mod writer;
-
-pub use control::{ConnControl, SessionRegistry};
-pub(crate) use writer::{write_loop, WriterTiming};
 
 struct Subscription {
     hub: HubHandle,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use parley_protocol::{ErrorCode, Event, ReadState};
 
 use crate::{
-    channels::{Channel, PERSONAL},
+    chat::channels::{Channel, PERSONAL},
     error::{Error, Result},
     store::{self, UserRecord},
     AppState,

@@ -10,9 +10,11 @@ use tokio::sync::oneshot;
 
 use super::{subscribe_result, Session, Subscription, BACKLOG_PAGE};
 use crate::{
-    channels::Channel,
+    chat::{
+        channels::Channel,
+        hub::{HubCmd, HubHandle, SubscribeAck, Subscriber},
+    },
     error::{Error, Result},
-    hub::{HubCmd, HubHandle, SubscribeAck, Subscriber},
     store::{self, UserRecord},
 };
 

@@ -29,7 +29,10 @@ use tokio::{
     time::Instant,
 };
 
-use crate::{session::ConnControl, store::Published, Frame};
+use crate::{
+    store::Published,
+    ws::{ConnControl, Frame},
+};
 
 /// Commands a hub accepts.
 pub enum HubCmd {

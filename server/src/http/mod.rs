@@ -1,6 +1,9 @@
 //! HTTP: the `/ws` upgrade (origin, version, connection limits and bearer checks happen here,
 //! before any WebSocket exists), the REST API under `/api`, and `/healthz`.
 
+mod docs;
+pub(crate) mod transport;
+
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
@@ -43,7 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/channels/{name}/messages",
             get(channel_history).post(post_message),
         )
-        .merge(crate::docs::http::routes())
+        .merge(docs::routes())
         .merge(crate::attachments::routes())
         .with_state(state)
 }
@@ -81,7 +84,7 @@ async fn upgrade(
                 .on_upgrade(move |socket| {
                     // Our own task rather than axum's upgrade task: that one keeps the space of
                     // its upgrade machinery for as long as the connection lives (~4 KiB).
-                    tokio::spawn(crate::session::run(state, socket, auth, permit));
+                    tokio::spawn(crate::chat::session::run(state, socket, auth, permit));
                     std::future::ready(())
                 })
         }

@@ -12,7 +12,7 @@ use parley_protocol::close_code;
 use tokio::{sync::mpsc, time::Instant};
 
 use super::ConnControl;
-use crate::{store, Frame};
+use crate::{store, ws::Frame};
 
 pub(crate) struct WriterTiming {
     ping_interval: Duration,

@@ -772,7 +772,7 @@ impl AppState {
             for id in std::iter::once(channel.record.id).chain(threads) {
                 if let Some(hub) = self.hubs.existing(id) {
                     let _ = hub
-                        .send(crate::hub::HubCmd::RemoveUser { user_id: user.id })
+                        .send(crate::chat::hub::HubCmd::RemoveUser { user_id: user.id })
                         .await;
                 }
             }

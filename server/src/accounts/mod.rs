@@ -3,6 +3,9 @@
 //! runs through the bounded workers of `passwords`; login and registration are limited per
 //! user name and per client address first.
 
+pub mod display_names;
+pub mod passwords;
+
 use std::net::IpAddr;
 
 use argon2::{
@@ -13,8 +16,9 @@ use parley_protocol::ErrorCode;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
+use display_names::{impersonation_error, name_key, normalize_display_name};
+
 use crate::{
-    display_names::{impersonation_error, name_key, normalize_display_name},
     error::{Error, Result},
     store::{self, TokenRecord, UserRecord},
     AppState,
@@ -25,7 +29,7 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 pub const MAX_USER_NAME_LEN: usize = parley_protocol::names::USER_NAME_MAX_LEN;
 
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes). Slow on purpose:
-/// inside the server, call it through [`crate::passwords::PasswordHashing`] only.
+/// inside the server, call it through [`passwords::PasswordHashing`] only.
 pub fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -131,7 +135,7 @@ pub fn repair_stored_users(conn: &Connection) -> Result<usize> {
     store::fill_name_keys(conn, &name_key)?;
     let mut repaired = 0;
     for (id, name, stored) in store::display_names(conn)? {
-        let mut fixed = crate::display_names::repaired(&stored);
+        let mut fixed = display_names::repaired(&stored);
         if let Some(candidate) = &fixed {
             if store::user_named_like(conn, &name_key(candidate), Some(id))?.is_some() {
                 fixed = None;

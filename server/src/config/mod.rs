@@ -573,7 +573,7 @@ impl Config {
             return fail("server.header_read_timeout and body_read_timeout must be above zero");
         }
         for host in &self.server.allowed_hosts {
-            if crate::transport::normalize_host(host).is_none() {
+            if crate::http::transport::normalize_host(host).is_none() {
                 return Err(ConfigError::Parse(format!(
                     "server.allowed_hosts: {host:?} is not a host name or address"
                 )));
@@ -588,7 +588,7 @@ impl Config {
             );
         }
         for name in self.channels.keys() {
-            if let Err(e) = crate::channels::validate_name(name) {
+            if let Err(e) = crate::chat::channels::validate_name(name) {
                 return Err(ConfigError::Parse(format!("channel {name:?}: {e}")));
             }
         }

@@ -1,0 +1,10 @@
+//! Chat: channels and their members, messages, reads, threads, search, the per-channel hubs
+//! that fan events out, and the `/ws` session that serves the chat protocol.
+
+pub mod channels;
+pub mod hub;
+mod reads;
+pub mod send;
+pub mod session;
+
+pub use send::{validate_client_id, SearchQuery};
