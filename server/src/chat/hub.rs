@@ -391,10 +391,12 @@ impl Hub {
             // A message ends its author's typing indicator (clients clear it on the message).
             self.typing.remove(&author);
         }
+        // The one conversion per event: every subscriber's queue gets a handle to these bytes.
+        let frame = Frame::from(event.frame);
         let limit = self.config.catchup_limit;
         let mut overflowed = Vec::new();
         for (id, sub) in &mut self.subs {
-            if !Self::offer(sub, event.frame.clone(), true, limit) {
+            if !Self::offer(sub, frame.clone(), true, limit) {
                 overflowed.push(*id);
             }
         }
@@ -657,7 +659,7 @@ mod tests {
         Published {
             channel_id: 1,
             seq,
-            frame: Frame::from(format!("durable {seq}")),
+            frame: format!("durable {seq}"),
             author_id: None,
         }
     }

@@ -22,7 +22,8 @@ pub struct AppendOutcome {
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub seq: u64,
-    pub frame: crate::ws::Frame,
+    /// The frame subscribers received, as JSON text.
+    pub frame: String,
 }
 
 /// Appends a durable event to a channel: assigns the next seq, stores the serialized frame.
@@ -50,7 +51,7 @@ pub fn append_event(
     Ok(Published {
         channel_id,
         seq,
-        frame: crate::ws::Frame::from(text),
+        frame: text,
         author_id,
     })
 }
@@ -249,7 +250,7 @@ pub fn events_between(
             |r| {
                 Ok(StoredEvent {
                     seq: r.get::<_, i64>(0)? as u64,
-                    frame: crate::ws::Frame::from(r.get::<_, String>(1)?),
+                    frame: r.get::<_, String>(1)?,
                 })
             },
         )?

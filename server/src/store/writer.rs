@@ -13,8 +13,10 @@ use crate::error::{Error, Result};
 pub struct Published {
     pub channel_id: i64,
     pub seq: u64,
-    /// The event frame, serialized once; every subscriber gets the same bytes.
-    pub frame: crate::ws::Frame,
+    /// The event frame as JSON text, serialized once: storage hands bytes to whoever delivers
+    /// them (the hubs wrap it once per event, without copying, and every subscriber gets the
+    /// same bytes) and knows nothing of the transport.
+    pub frame: String,
     /// The user whose action produced it, when there is one.
     pub author_id: Option<i64>,
 }

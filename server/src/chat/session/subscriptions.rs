@@ -16,6 +16,7 @@ use crate::{
     },
     error::{Error, Result},
     store::{self, UserRecord},
+    ws::Frame,
 };
 
 impl Session {
@@ -179,7 +180,7 @@ impl Session {
             let Some(last) = page.last() else { break };
             cursor = last.seq;
             for event in page {
-                if !self.push(event.frame).await {
+                if !self.push(Frame::from(event.frame)).await {
                     return Ok(());
                 }
             }
