@@ -24,12 +24,12 @@ pub mod ws;
 use std::{
     collections::HashMap,
     future::Future,
-    sync::{atomic::AtomicU64, Arc, Mutex},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use tokio::{net::TcpListener, sync::Semaphore};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use error::{Error, Result};
@@ -44,15 +44,10 @@ pub struct AppState {
     pub docs: docs::Docs,
     /// Resumable upload sessions and the thumbnail decoder's permits.
     pub(crate) uploads: attachments::Uploads,
-    /// One permit per WebSocket connection (`realtime.max_connections`).
-    pub connection_permits: Arc<Semaphore>,
-    /// WebSocket connections per client address (`realtime.max_connections_per_address`).
-    pub address_connections: Arc<address::AddressConnections>,
     /// The bounded password-hashing workers (`[accounts]`).
     pub hashing: accounts::passwords::PasswordHashing,
-    pub shutdown: CancellationToken,
-    pub sessions: ws::SessionRegistry,
-    next_connection_id: AtomicU64,
+    /// Every live WebSocket connection, their caps, and the shutdown signal.
+    pub connections: Arc<ws::Connections>,
     user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
     /// `mark_read`, `mute`, `unmute` per user.
     user_state_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
@@ -62,7 +57,6 @@ pub struct AppState {
     search_gate: gate::WorkGate,
     login_limits: ratelimit::KeyedBuckets<String>,
     address_login_limits: ratelimit::KeyedBuckets<std::net::IpAddr>,
-    tracker: TaskTracker,
 }
 
 /// How long shutdown waits for connections to flush and close.
@@ -106,10 +100,7 @@ impl Server {
         )?;
         let directory = chat::channels::Directory::load(&store).await?;
         let docs = docs::Docs::load(&store, &directory).await?;
-        let token = CancellationToken::new();
         let state = Arc::new(AppState {
-            connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
-            address_connections: Arc::default(),
             hashing: accounts::passwords::PasswordHashing::new(
                 config.accounts.hash_workers(),
                 config.accounts.hash_queue,
@@ -120,9 +111,10 @@ impl Server {
             directory,
             docs,
             uploads: attachments::Uploads::new(&config.attachments),
-            shutdown: token.clone(),
-            sessions: ws::SessionRegistry::default(),
-            next_connection_id: AtomicU64::new(1),
+            connections: Arc::new(ws::Connections::new(
+                config.realtime.max_connections,
+                CancellationToken::new(),
+            )),
             user_send_limits: Mutex::new(HashMap::new()),
             user_state_limits: Mutex::new(HashMap::new()),
             content_gate: gate::WorkGate::new(
@@ -145,7 +137,6 @@ impl Server {
                 config.rate_limit.address_login_burst,
                 MAX_LOGIN_KEYS,
             ),
-            tracker: TaskTracker::new(),
         });
         let repaired = state
             .store
@@ -173,7 +164,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let Self { state, writer } = self;
-        let token = state.shutdown.clone();
+        let token = state.connections.shutdown.clone();
         maintenance::spawn(Arc::clone(&state));
 
         let trigger = token.clone();
@@ -194,8 +185,8 @@ impl Server {
         token.cancel();
 
         // Sessions see the token, flush their queues and close with 1001.
-        state.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, state.tracker.wait())
+        state.connections.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, state.connections.tracker.wait())
             .await
             .is_err()
         {
@@ -210,11 +201,6 @@ impl Server {
 }
 
 impl AppState {
-    fn next_connection_id(&self) -> u64 {
-        self.next_connection_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// Per-user send limit, shared by all of the user's connections.
     pub fn check_user_send_rate(&self, user_id: i64) -> Result<()> {
         let rl = &self.config.rate_limit;

@@ -23,7 +23,7 @@ async fn index_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(INDEX_EVERY);
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.connections.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
         loop {
@@ -57,7 +57,7 @@ async fn retention_loop(state: Arc<AppState>) {
     );
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.connections.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
         if let Err(err) = enforce_retention(&state).await {
@@ -106,10 +106,10 @@ async fn token_check_loop(state: Arc<AppState>) {
     );
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.connections.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let ids = state.sessions.token_ids();
+        let ids = state.connections.token_ids();
         if ids.is_empty() {
             continue;
         }
@@ -118,7 +118,7 @@ async fn token_check_loop(state: Arc<AppState>) {
             .read(move |conn| store::revoked_among(conn, &ids))
             .await
         {
-            Ok(revoked) if !revoked.is_empty() => state.close_sessions_of_tokens(&revoked),
+            Ok(revoked) if !revoked.is_empty() => state.connections.close_tokens(&revoked),
             Ok(_) => {}
             Err(err) => tracing::warn!(%err, "token check failed"),
         }

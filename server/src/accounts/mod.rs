@@ -257,7 +257,7 @@ impl AppState {
         self.store
             .write(move |tx, _| Ok((store::revoke_token_hash(tx, &hash)?, Vec::new())))
             .await?;
-        self.close_sessions_of_tokens(&[record.id]);
+        self.connections.close_tokens(&[record.id]);
         Ok(())
     }
 }

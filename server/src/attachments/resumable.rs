@@ -166,7 +166,7 @@ pub(crate) async fn expire_sessions(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.connections.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
         for path in state.uploads.sessions.sweep() {

@@ -240,8 +240,8 @@ impl Docs {
                 awareness_per_second: c.awareness_per_second,
                 awareness_burst: c.awareness_burst,
             },
-            shutdown: state.shutdown.clone(),
-            tracker: state.tracker.clone(),
+            shutdown: state.connections.shutdown.clone(),
+            tracker: state.connections.tracker.clone(),
         }
     }
 }

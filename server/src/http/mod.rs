@@ -104,7 +104,7 @@ pub(crate) async fn prepare_upgrade(
             "realtime is disabled on this server",
         ));
     }
-    if state.shutdown.is_cancelled() {
+    if state.connections.shutdown.is_cancelled() {
         return Err(Error::new(
             ErrorCode::ShuttingDown,
             "the server is shutting down",
@@ -145,14 +145,14 @@ pub(crate) async fn prepare_upgrade(
     }
     let realtime = &state.config.realtime;
     // The address's share first: one address at its cap must not take the server's last slots.
-    let (held, _) = state.address_connections.held_by(client.ip());
+    let (held, _) = state.connections.per_address.held_by(client.ip());
     if held >= realtime.max_connections_per_address {
         return Err(Error::new(
             ErrorCode::TooManyConnections,
             "this address holds as many connections as one address may              (realtime.max_connections_per_address)",
         ));
     }
-    let permit = Arc::clone(&state.connection_permits)
+    let permit = Arc::clone(&state.connections.permits)
         .try_acquire_owned()
         .map_err(|_| Error::new(ErrorCode::ServerBusy, "the server is at max_connections"))?;
     let token = bearer(headers).map(str::to_owned).or(query.token);
@@ -161,7 +161,7 @@ pub(crate) async fn prepare_upgrade(
         None => None,
     };
     // Counted for good only now that we know whether the connection is anonymous.
-    let slot = state.address_connections.admit(
+    let slot = state.connections.per_address.admit(
         client.ip(),
         auth.is_none(),
         realtime.max_connections_per_address,
@@ -174,7 +174,7 @@ async fn healthz(State(state): AppRef) -> Response {
     if state.store.healthy().await {
         (
             StatusCode::OK,
-            Json(serde_json::json!({"status": "ok", "connections": state.sessions.len()})),
+            Json(serde_json::json!({"status": "ok", "connections": state.connections.len()})),
         )
             .into_response()
     } else {

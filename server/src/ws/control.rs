@@ -1,17 +1,13 @@
 //! How the rest of the server reaches a connection: `ConnControl` (ask it to close, see when
-//! it was last heard from) and the registry of live sessions (for revoking tokens).
+//! it was last heard from, which channels dropped it).
 
-use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicI64, AtomicU16, Ordering},
-        Arc, Mutex, OnceLock,
-    },
+use std::sync::{
+    atomic::{AtomicI64, AtomicU16, Ordering},
+    Mutex, OnceLock,
 };
 
-use parley_protocol::close_code;
+use crate::store;
 
-use crate::{store, AppState};
 /// Shared between a connection, its writer and the hubs it is subscribed to: how to ask it to
 /// close, and when it was last heard from.
 pub struct ConnControl {
@@ -106,59 +102,6 @@ impl ConnControl {
             _ => {
                 tracing::debug!(error = %inner, "read failed");
                 self.close_with(1011, "read failed");
-            }
-        }
-    }
-}
-
-/// Live sessions by id, for closing the sessions of a revoked token.
-#[derive(Default)]
-pub struct SessionRegistry {
-    sessions: Mutex<HashMap<u64, Arc<ConnControl>>>,
-}
-
-impl SessionRegistry {
-    pub(crate) fn add(&self, control: Arc<ConnControl>) {
-        if let Ok(mut s) = self.sessions.lock() {
-            s.insert(control.id, control);
-        }
-    }
-    pub(crate) fn remove(&self, id: u64) {
-        if let Ok(mut s) = self.sessions.lock() {
-            s.remove(&id);
-        }
-    }
-    /// Token ids in use by live sessions.
-    pub fn token_ids(&self) -> Vec<i64> {
-        let Ok(s) = self.sessions.lock() else {
-            return Vec::new();
-        };
-        let mut ids: Vec<i64> = s
-            .values()
-            .map(|c| c.token_id.load(Ordering::Relaxed))
-            .filter(|id| *id > 0)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-    pub fn len(&self) -> usize {
-        self.sessions.lock().map(|s| s.len()).unwrap_or(0)
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl AppState {
-    /// Closes every live session that authenticated with one of these tokens.
-    pub fn close_sessions_of_tokens(&self, token_ids: &[i64]) {
-        let Ok(sessions) = self.sessions.sessions.lock() else {
-            return;
-        };
-        for control in sessions.values() {
-            if token_ids.contains(&control.token_id.load(Ordering::Relaxed)) {
-                control.close_with(close_code::TOKEN_REVOKED, "token revoked");
             }
         }
     }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{stream::SplitStream, StreamExt};
 use parley_protocol::{
     close_code, decode_request, ErrorBody, ErrorCode, Hello, Limits, Op, Reply, Request,
     ResetReason, ServerFrame, SubscribeResult, PROTOCOL_VERSION,
@@ -25,7 +25,7 @@ use crate::{
     error::{Error, Result},
     ratelimit::TokenBucket,
     store::{self, TokenRecord, UserRecord},
-    ws::{write_loop, ConnControl, Frame, WriterTiming},
+    ws::{ConnControl, Frame, Opened, WriterTiming},
     AppState,
 };
 
@@ -61,20 +61,17 @@ pub fn run(
     auth: Option<TokenRecord>,
     permit: crate::address::ConnectionPermit,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let id = state.next_connection_id();
-    let span = tracing::info_span!("conn", id, user = tracing::field::Empty);
-    let control = Arc::new(ConnControl::new(id));
-    state.sessions.add(Arc::clone(&control));
-    let (sink, stream) = socket.split();
-    let (out, out_rx) = mpsc::channel(state.config.realtime.outbound_queue);
-    // Not instrumented: this future is polled once per delivery, and entering a span on every
-    // poll was measurable in fan-out profiles. It logs nothing on its hot path.
-    let writer = tokio::spawn(write_loop(
-        sink,
-        out_rx,
-        Arc::clone(&control),
+    let Opened {
+        control,
+        out,
+        stream,
+        writer,
+    } = state.connections.open(
+        socket,
+        state.config.realtime.outbound_queue,
         WriterTiming::from(&state.config),
-    ));
+    );
+    let span = tracing::info_span!("conn", id = control.id, user = tracing::field::Empty);
     let rl = &state.config.rate_limit;
     let session = Session {
         send_limit: TokenBucket::new(rl.messages_per_second, rl.message_burst),
@@ -95,7 +92,7 @@ pub fn run(
         bytes = std::mem::size_of_val(&task),
         "connection future size"
     );
-    state.tracker.track_future(task)
+    state.connections.tracker.track_future(task)
 }
 
 impl Session {
@@ -106,7 +103,7 @@ impl Session {
     #[allow(clippy::manual_async_fn)] // on purpose, see above
     fn drive(
         mut self,
-        mut stream: futures_util::stream::SplitStream<WebSocket>,
+        mut stream: SplitStream<WebSocket>,
         auth: Option<TokenRecord>,
         writer: tokio::task::JoinHandle<()>,
         permit: crate::address::ConnectionPermit,
@@ -115,21 +112,8 @@ impl Session {
             Box::pin(self.start(auth)).await;
             let peer_gone = self.read_loop(&mut stream).await;
             Box::pin(self.finish()).await;
-            if !peer_gone {
-                // We are closing: wait (bounded) for the client's close reply, reading and
-                // dropping whatever it still sends, so it sees our close frame before the
-                // socket goes.
-                let drain = async {
-                    while let Some(Ok(message)) = stream.next().await {
-                        if matches!(message, WsMessage::Close(_)) {
-                            break;
-                        }
-                    }
-                };
-                let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, drain)).await;
-            }
-            let _ = writer.await;
-            self.state.sessions.remove(self.control.id);
+            let connections = &self.state.connections;
+            Box::pin(connections.close(&self.control, stream, writer, peer_gone)).await;
             drop(permit);
             tracing::debug!("connection closed");
         }
@@ -212,10 +196,7 @@ impl Session {
 
     /// Reads and handles frames until the connection ends. True when the peer ended it (close
     /// frame or EOF); false when we are closing it.
-    async fn read_loop(
-        &mut self,
-        stream: &mut futures_util::stream::SplitStream<WebSocket>,
-    ) -> bool {
+    async fn read_loop(&mut self, stream: &mut SplitStream<WebSocket>) -> bool {
         let handshake = self.state.config.realtime.handshake_timeout;
         let first_deadline = Instant::now() + handshake;
         // Sessions authenticated at the upgrade may legitimately only listen (auto_subscribe);
@@ -225,7 +206,7 @@ impl Session {
             let next = tokio::select! {
                 biased;
                 () = self.control.closing.cancelled() => return false,
-                () = self.state.shutdown.cancelled() => {
+                () = self.state.connections.shutdown.cancelled() => {
                     // Let sends that are committing get their replies out first (bounded).
                     let all = u32::try_from(self.state.config.realtime.max_pending_sends.max(1))
                         .unwrap_or(u32::MAX);
@@ -651,9 +632,6 @@ fn subscribe_result(
         presence: ack.presence.clone(),
     }
 }
-
-/// How long a closing connection waits for the client's close reply.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Backlog events read from the database per query while resuming.
 const BACKLOG_PAGE: u32 = 500;
