@@ -16,6 +16,7 @@ pub mod error;
 mod gate;
 mod http;
 pub(crate) mod maintenance;
+pub mod names;
 pub mod process;
 pub mod ratelimit;
 pub mod store;

@@ -317,7 +317,7 @@ fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
             presence,
             max_participants,
         } => {
-            parley_server::chat::channels::validate_name(&name).map_err(anyhow::Error::msg)?;
+            parley_server::names::validate_channel_name(&name).map_err(anyhow::Error::msg)?;
             let kind: parley_protocol::ChannelType =
                 serde_json::from_value(serde_json::Value::String(kind))
                     .context("--type is public, private or presence")?;

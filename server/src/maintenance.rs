@@ -15,8 +15,6 @@ pub fn spawn(state: Arc<AppState>) {
 
 /// How often new messages are added to the search index (searches also index first).
 const INDEX_EVERY: Duration = Duration::from_millis(250);
-/// Most messages indexed in one write.
-const INDEX_BATCH: i64 = 5000;
 
 /// Keeps the search index behind the writes by at most `INDEX_EVERY` (plus a backlog).
 async fn index_loop(state: Arc<AppState>) {
@@ -27,7 +25,7 @@ async fn index_loop(state: Arc<AppState>) {
             _ = tick.tick() => {}
         }
         loop {
-            match index_now(&state).await {
+            match state.index_pending().await {
                 Ok(true) => continue, // more waiting
                 Ok(false) => break,
                 Err(err) => {
@@ -37,14 +35,6 @@ async fn index_loop(state: Arc<AppState>) {
             }
         }
     }
-}
-
-/// Indexes what is pending (one batch); true when more wait.
-pub async fn index_now(state: &AppState) -> crate::Result<bool> {
-    state
-        .store
-        .write(|tx, _| Ok((store::index_pending(tx, INDEX_BATCH)?, Vec::new())))
-        .await
 }
 
 async fn retention_loop(state: Arc<AppState>) {

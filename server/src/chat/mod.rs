@@ -3,8 +3,12 @@
 
 pub mod channels;
 pub mod hub;
+mod membership;
 mod reads;
+mod search;
 pub mod send;
 pub mod session;
+mod threads;
 
-pub use send::{validate_client_id, SearchQuery};
+pub use search::SearchQuery;
+pub use send::validate_client_id;

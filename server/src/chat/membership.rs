@@ -1,0 +1,460 @@
+//! Changing which channels exist and who is in them: create (and the configured channels at
+//! start), open a direct message, join, invite, leave, delete. Every operation checks access
+//! itself; nothing relies on an earlier check.
+
+use crate::{
+    config::ChannelConfig,
+    error::{Error, Result},
+    store::{self, NewChannel, UserRecord},
+    AppState,
+};
+use parley_protocol::{Authentication, ChannelSettings, ChannelType, ErrorCode, Event};
+use std::sync::Arc;
+
+use super::channels::{invalid_name, validate_name, Channel, Role, DM_PREFIX, PERSONAL};
+
+impl AppState {
+    /// Creates a channel; the creator becomes its admin.
+    pub async fn create_channel(
+        &self,
+        user: &UserRecord,
+        name: &str,
+        settings: ChannelSettings,
+    ) -> Result<Arc<Channel>> {
+        validate_name(name).map_err(invalid_name)?;
+        if name.starts_with(DM_PREFIX) {
+            return Err(invalid_name(format!(
+                "channel names starting with {DM_PREFIX:?} are direct messages: use dm_open"
+            )));
+        }
+        self.create_channel_unchecked(user, name, settings).await
+    }
+
+    async fn create_channel_unchecked(
+        &self,
+        user: &UserRecord,
+        name: &str,
+        settings: ChannelSettings,
+    ) -> Result<Arc<Channel>> {
+        if let Some(topic) = &settings.topic {
+            if topic.chars().count() > 500 {
+                return Err(Error::new(
+                    ErrorCode::InvalidRequest,
+                    "topics are at most 500 characters",
+                ));
+            }
+        }
+        let kind = settings.kind.unwrap_or_default();
+        let settings_read_receipts = settings.read_receipts.unwrap_or(false);
+        let new = NewChannel {
+            name: name.to_owned(),
+            kind,
+            authentication: settings.authentication.unwrap_or_default(),
+            presence: settings.presence.unwrap_or(kind == ChannelType::Presence),
+            message_history: settings.message_history,
+            message_retention_secs: settings.message_retention_secs,
+            user_specific: false,
+            auto_subscribe: false,
+            max_participants: settings.max_participants,
+            topic: settings.topic,
+        };
+        let author = user.to_ref();
+        let read_receipts = settings_read_receipts;
+        // Workspace admins are exempt from the per-user limits.
+        let dm = name.starts_with(DM_PREFIX);
+        let limit = (!user.is_admin).then(|| {
+            let limits = &self.config.limits;
+            if dm {
+                (
+                    "dms_per_user",
+                    "direct-message channels",
+                    limits.dms_per_user,
+                )
+            } else {
+                ("channels_per_user", "channels", limits.channels_per_user)
+            }
+        });
+        let record = self
+            .store
+            .write(move |tx, state| {
+                if let Some((key, what, max)) = limit {
+                    let used = store::limits::channels_created(tx, author.id, dm)?;
+                    store::limits::check(key, what, used, 1, max)?;
+                }
+                let record = store::channel_insert(tx, &new, Some(author.id), None)?;
+                store::member_add(tx, record.id, author.id, Role::Admin.as_str())?;
+                if read_receipts {
+                    store::set_read_receipts(tx, record.id, true)?;
+                }
+                let now = store::now_ms();
+                let event = store::append_event(
+                    tx,
+                    state,
+                    record.id,
+                    &record.name,
+                    Event::MemberJoined { user: author },
+                    now,
+                    None,
+                )?;
+                let mut record = record;
+                record.head_seq = event.seq;
+                Ok((record, vec![event]))
+            })
+            .await?;
+        Ok(self.directory.insert(record, vec![(user.id, Role::Admin)]))
+    }
+
+    /// The direct-message channel of this user with `names` (created on first use, with
+    /// exactly these members, private). The same set of people always gets the same channel.
+    pub async fn dm_open(&self, user: &UserRecord, names: &[String]) -> Result<Arc<Channel>> {
+        let wanted: Vec<String> = names.to_vec();
+        let others = self
+            .store
+            .read(move |conn| {
+                let mut found = Vec::new();
+                for name in &wanted {
+                    let user = store::user_by_name(conn, name)?.ok_or_else(|| {
+                        Error::new(ErrorCode::UserNotFound, format!("no user {name:?}"))
+                    })?;
+                    found.push(user);
+                }
+                Ok(found)
+            })
+            .await?;
+        let mut members: Vec<UserRecord> = vec![user.clone()];
+        for other in others {
+            if !members.iter().any(|m| m.id == other.id) {
+                members.push(other);
+            }
+        }
+        let max = self.config.realtime.max_dm_members;
+        if members.len() < 2 || members.len() > max {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("a direct message has 2 to {max} people, you included"),
+            ));
+        }
+        let mut ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        let name = format!(
+            "{DM_PREFIX}{}",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join("-")
+        );
+        let existing = match self.directory.by_name(&name) {
+            Some(channel) => Some(channel),
+            None => match self.load_channel(&name).await {
+                Ok(channel) => Some(channel),
+                Err(err) if err.0.code == ErrorCode::ChannelNotFound => None,
+                Err(err) => return Err(err),
+            },
+        };
+        if let Some(channel) = existing {
+            // One of its people who left comes back by opening it again.
+            if !channel.is_member(user.id) {
+                self.add_member(&channel, user).await?;
+            }
+            return Ok(channel);
+        }
+        // The topic names its people, so clients can title it; presence shows who is online.
+        let mut names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let settings = ChannelSettings {
+            kind: Some(ChannelType::Private),
+            presence: Some(true),
+            topic: Some(names.join(", ")),
+            ..Default::default()
+        };
+        let channel = match self.create_channel_unchecked(user, &name, settings).await {
+            Ok(channel) => channel,
+            // Opened by someone else at the same moment.
+            Err(err) if err.0.code == ErrorCode::ChannelExists => {
+                return self.channel(&name, Some(user)).await;
+            }
+            Err(err) => return Err(err),
+        };
+        for member in members.iter().filter(|m| m.id != user.id) {
+            self.add_member(&channel, member).await?;
+        }
+        Ok(channel)
+    }
+
+    /// Adds `user` to a channel (self-join for public/presence channels, or an invitation).
+    async fn add_member(&self, channel: &Arc<Channel>, user: &UserRecord) -> Result<bool> {
+        if channel.is_member(user.id) {
+            return Ok(false);
+        }
+        if let Some(max) = channel.record.max_participants {
+            if channel.member_count() >= u64::from(max) {
+                return Err(Error::new(
+                    ErrorCode::ChannelFull,
+                    format!(
+                        "channel {} has reached its {max} participants",
+                        channel.record.name
+                    ),
+                ));
+            }
+        }
+        let (channel_id, name) = (channel.record.id, channel.record.name.clone());
+        let max = channel.record.max_participants;
+        let member = user.to_ref();
+        let added = self
+            .store
+            .write(move |tx, state| {
+                // Checked again inside the write: concurrent joins are serialized here, so
+                // they cannot all pass the quick check above.
+                if let Some(max) = max {
+                    if store::member_count(tx, channel_id)? >= u64::from(max) {
+                        return Err(Error::new(
+                            ErrorCode::ChannelFull,
+                            format!("channel {name} has reached its {max} participants"),
+                        ));
+                    }
+                }
+                if !store::member_add(tx, channel_id, member.id, Role::Member.as_str())? {
+                    return Ok((false, Vec::new()));
+                }
+                let event = store::append_event(
+                    tx,
+                    state,
+                    channel_id,
+                    &name,
+                    Event::MemberJoined { user: member },
+                    store::now_ms(),
+                    None,
+                )?;
+                Ok((true, vec![event]))
+            })
+            .await?;
+        channel.set_member(user.id, Some(Role::Member));
+        Ok(added)
+    }
+
+    pub async fn join_channel(&self, user: &UserRecord, name: &str) -> Result<Arc<Channel>> {
+        let channel = self.channel(name, Some(user)).await?;
+        channel.check_read(Some(user))?;
+        if channel.is_document() || channel.is_thread() {
+            return Err(Error::forbidden(
+                "this channel has no members of its own; subscribe to it",
+            ));
+        }
+        if channel.record.kind == ChannelType::Private && !channel.is_member(user.id) {
+            return Err(Error::forbidden(
+                "private channels are joined by invitation",
+            ));
+        }
+        if !channel.is_instance() {
+            self.add_member(&channel, user).await?;
+        }
+        Ok(channel)
+    }
+
+    pub async fn invite(
+        &self,
+        user: &UserRecord,
+        name: &str,
+        invitee: &str,
+    ) -> Result<(Arc<Channel>, UserRecord)> {
+        let channel = self.channel(name, Some(user)).await?;
+        // Members invite; workspace admins may invite into any channel (the way into a
+        // private channel declared in the configuration, which starts with no members).
+        if !user.is_admin {
+            channel.check_send(user)?;
+        }
+        if channel.is_instance() || channel.is_document() || channel.is_thread() {
+            return Err(Error::forbidden("this channel takes no members"));
+        }
+        if channel.record.name.starts_with(DM_PREFIX) {
+            return Err(Error::forbidden(
+                "a direct-message channel has fixed members: open one with everyone in it",
+            ));
+        }
+        let invitee_name = invitee.to_owned();
+        let invitee = self
+            .store
+            .read(move |conn| store::user_by_name(conn, &invitee_name))
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::UserNotFound, format!("no user {invitee:?}")))?;
+        self.add_member(&channel, &invitee).await?;
+        Ok((channel, invitee))
+    }
+
+    /// Leaves a channel. Returns it so the caller can drop subscriptions.
+    pub async fn leave_channel(&self, user: &UserRecord, name: &str) -> Result<Arc<Channel>> {
+        let channel = self.channel(name, Some(user)).await?;
+        if channel.is_instance() {
+            return Err(Error::forbidden("you cannot leave your personal channel"));
+        }
+        if !channel.is_member(user.id) {
+            return Err(Error::new(
+                ErrorCode::NotMember,
+                "you are not a member of this channel",
+            ));
+        }
+        let (channel_id, name) = (channel.record.id, channel.record.name.clone());
+        let member = user.to_ref();
+        self.store
+            .write(move |tx, state| {
+                if !store::member_remove(tx, channel_id, member.id)? {
+                    return Ok(((), Vec::new()));
+                }
+                let event = store::append_event(
+                    tx,
+                    state,
+                    channel_id,
+                    &name,
+                    Event::MemberLeft { user: member },
+                    store::now_ms(),
+                    None,
+                )?;
+                Ok(((), vec![event]))
+            })
+            .await?;
+        channel.set_member(user.id, None);
+        if channel.record.kind == ChannelType::Private {
+            // The channel's threads go with it.
+            let threads = self
+                .directory
+                .all()
+                .into_iter()
+                .filter(|c| c.is_thread() && c.record.parent_id == Some(channel.record.id))
+                .map(|c| c.record.id);
+            for id in std::iter::once(channel.record.id).chain(threads) {
+                if let Some(hub) = self.hubs.existing(id) {
+                    let _ = hub
+                        .send(crate::chat::hub::HubCmd::RemoveUser { user_id: user.id })
+                        .await;
+                }
+            }
+        }
+        // Their role on the channel's documents changed (viewer, or no access at all).
+        self.docs.left_channel(channel.record.id, user.id);
+        Ok(channel)
+    }
+
+    /// Deletes a channel and its history. Recreating the name starts a new epoch.
+    /// The name is taken literally: deleting a `user_specific` template deletes every personal
+    /// instance with it. Channel admins (members) and workspace admins may delete.
+    pub async fn delete_channel(&self, user: &UserRecord, name: &str) -> Result<()> {
+        let channel = match self.directory.by_name(name) {
+            Some(channel) => channel,
+            None => self.load_channel(name).await?,
+        };
+        if channel.is_thread() || channel.is_document() {
+            return Err(Error::forbidden(
+                "this channel goes with its message or document, not on its own",
+            ));
+        }
+        if let Err(err) = channel.check_manage(user) {
+            // Outsiders of a private channel learn nothing more than "forbidden".
+            channel.check_read(Some(user))?;
+            return Err(err);
+        }
+        let id = channel.record.id;
+        self.store
+            .write(move |tx, state| {
+                let mut instances = store::channel_instances(tx, id)?;
+                instances.extend(store::docs::comment_channels_of(tx, id)?);
+                store::channel_delete(tx, id)?;
+                // Only once the delete succeeded: a failed write must leave the state alone.
+                for instance in instances {
+                    state.forget(instance);
+                }
+                state.forget(id);
+                Ok(((), Vec::new()))
+            })
+            .await?;
+        // A template takes its personal instances with it (the database cascades; the hubs and
+        // cached heads of the instances go here).
+        let instances: Vec<i64> = self
+            .directory
+            .all()
+            .iter()
+            .filter(|c| c.record.template_id == Some(id) || c.record.parent_id == Some(id))
+            .map(|c| c.record.id)
+            .collect();
+        self.directory.forget(id);
+        self.docs.forget_channel(id);
+        for channel_id in std::iter::once(id).chain(instances) {
+            self.hubs.remove(channel_id);
+        }
+        Ok(())
+    }
+
+    /// The built-in template of every user's personal channel `@me` (mentions, read positions
+    /// and mutes of their other devices). `@` cannot appear in channel names people choose.
+    pub async fn ensure_personal_template(&self) -> Result<()> {
+        if self.directory.by_name(PERSONAL).is_some() {
+            return Ok(());
+        }
+        let record = self
+            .store
+            .write(|tx, _| {
+                if let Some(existing) = store::channel_by_name(tx, PERSONAL)? {
+                    return Ok((existing, Vec::new()));
+                }
+                let new = NewChannel {
+                    name: PERSONAL.into(),
+                    kind: ChannelType::Private,
+                    authentication: Authentication::Required,
+                    presence: false,
+                    message_history: None,
+                    message_retention_secs: None,
+                    user_specific: true,
+                    auto_subscribe: false,
+                    max_participants: Some(1),
+                    topic: Some("your mentions and read positions".into()),
+                };
+                Ok((store::channel_insert(tx, &new, None, None)?, Vec::new()))
+            })
+            .await?;
+        self.directory.insert(record, Vec::new());
+        Ok(())
+    }
+
+    /// Creates or updates the channels declared in the configuration.
+    pub async fn apply_configured_channels(&self) -> Result<()> {
+        for (name, config) in &self.config.channels {
+            let new = configured_channel(name, config);
+            let record = self
+                .store
+                .write(move |tx, _| {
+                    let record = match store::channel_by_name(tx, &new.name)? {
+                        Some(existing) => {
+                            store::channel_update_settings(tx, existing.id, &new)?;
+                            store::channel_by_id(tx, existing.id)?
+                                .ok_or_else(|| Error::internal("configured channel vanished"))?
+                        }
+                        None => store::channel_insert(tx, &new, None, None)?,
+                    };
+                    Ok((record, Vec::new()))
+                })
+                .await?;
+            let members = self.directory.by_id(record.id).map(|c| {
+                c.members
+                    .read()
+                    .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+                    .unwrap_or_default()
+            });
+            self.directory.insert(record, members.unwrap_or_default());
+        }
+        Ok(())
+    }
+}
+
+fn configured_channel(name: &str, config: &ChannelConfig) -> NewChannel {
+    NewChannel {
+        name: name.to_owned(),
+        kind: config.kind,
+        authentication: config.authentication,
+        presence: config
+            .presence
+            .unwrap_or(config.kind == ChannelType::Presence),
+        message_history: config.message_history,
+        message_retention_secs: config.message_retention.map(|d| d.as_secs()),
+        user_specific: config.user_specific,
+        auto_subscribe: config.auto_subscribe,
+        max_participants: config.max_participants,
+        topic: config.topic.clone(),
+    }
+}
