@@ -8,8 +8,9 @@
 //!
 //! Parts: `upload` (one-shot uploads and the path every upload ends in), `resumable` (upload
 //! sessions), `images` (thumbnails within a memory budget), `files` (the content-addressed
-//! files on disk and the start-up sweep). This file holds the routes, type sniffing and
-//! downloads.
+//! files on disk and the start-up sweep). This file holds type sniffing and downloads. The
+//! routes and their extractors are in `http::attachments`: the handlers here take the user and
+//! the request's parts as plain values.
 
 mod files;
 mod images;
@@ -20,24 +21,24 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::{Path, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Router,
 };
 use parley_protocol::{Attachment, ErrorCode};
 
 use crate::{
     config::AttachmentsConfig,
     error::{Error, Result},
-    http::Authed,
     store::{self, UserRecord},
     AppState,
 };
 
 pub(crate) use files::sweep_at_start;
-pub(crate) use resumable::expire_sessions;
+pub(crate) use resumable::{
+    expire_sessions, session_append, session_cancel, session_finish, session_start, session_status,
+    StartSession,
+};
+pub(crate) use upload::upload;
 
 /// Most attachments on one message.
 pub const MAX_PER_MESSAGE: usize = 10;
@@ -56,21 +57,6 @@ impl Uploads {
             thumbnails: images::Thumbnailer::new(config),
         }
     }
-}
-
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/attachments", post(upload::upload))
-        .route("/api/attachments/{id}", get(download))
-        .route("/api/attachments/{id}/thumbnail", get(thumbnail))
-        .route("/api/uploads", post(resumable::session_start))
-        .route(
-            "/api/uploads/{id}",
-            get(resumable::session_status)
-                .put(resumable::session_append)
-                .delete(resumable::session_cancel),
-        )
-        .route("/api/uploads/{id}/finish", post(resumable::session_finish))
 }
 
 /// Raster images a browser may show inline (never SVG: it can carry script).
@@ -142,13 +128,9 @@ async fn open_stored(state: &AppState, id: i64, sha: &str) -> Result<tokio::fs::
 
 /// `GET /api/attachments/{id}`: for its uploader and anyone who can read a channel where it
 /// was posted. Others get 404 (not 403: no hint that it exists).
-async fn download(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    let attachment = check_access(&state, &authed.user, id).await?;
-    let file = open_stored(&state, id, &attachment.sha256).await?;
+pub(crate) async fn download(state: &AppState, user: &UserRecord, id: i64) -> Result<Response> {
+    let attachment = check_access(state, user, id).await?;
+    let file = open_stored(state, id, &attachment.sha256).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let inline = INLINE.contains(&attachment.mime.as_str());
     let mime = if inline {
@@ -226,12 +208,8 @@ impl AppState {
 }
 
 /// `GET /api/attachments/{id}/thumbnail`: the same access as the file.
-async fn thumbnail(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    check_access(&state, &authed.user, id).await?;
+pub(crate) async fn thumbnail(state: &AppState, user: &UserRecord, id: i64) -> Result<Response> {
+    check_access(state, user, id).await?;
     let sha = state
         .store
         .read(move |conn| store::thumbnail_of(conn, id))
@@ -242,7 +220,7 @@ async fn thumbnail(
                 format!("no thumbnail for {id}"),
             )
         })?;
-    let file = open_stored(&state, id, &sha).await?;
+    let file = open_stored(state, id, &sha).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let mut response = body.into_response();
     let headers = response.headers_mut();

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
@@ -19,15 +18,8 @@ use tokio::io::AsyncWriteExt;
 use super::{files, images::Thumbnail, INLINE};
 use crate::{
     error::{Error, Result},
-    http::Authed,
     store, AppState,
 };
-
-#[derive(serde::Deserialize)]
-pub(super) struct UploadQuery {
-    /// The file's name, for display (`?name=report.pdf`).
-    name: Option<String>,
-}
 
 /// A complete file waiting in `incoming/`: its SHA-256, size and first KiB (for sniffing).
 pub(super) struct Received {
@@ -36,14 +28,14 @@ pub(super) struct Received {
     pub head: Vec<u8>,
 }
 
-/// `POST /api/attachments?name=…` with the file as the body.
-pub(super) async fn upload(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Query(query): Query<UploadQuery>,
+/// `POST /api/attachments?name=…` with the file as the body; `name` is for display.
+pub(crate) async fn upload(
+    state: Arc<AppState>,
+    user_id: i64,
+    name: Option<String>,
     body: Body,
 ) -> Response {
-    match store_upload(state, authed.user.id, query, body).await {
+    match store_upload(state, user_id, name, body).await {
         Ok(stored) => (StatusCode::CREATED, Json(stored)).into_response(),
         // A refusal can come before the body is read to its end (quota, size).
         Err(err) => super::closing(err),
@@ -53,11 +45,11 @@ pub(super) async fn upload(
 async fn store_upload(
     state: Arc<AppState>,
     user_id: i64,
-    query: UploadQuery,
+    name: Option<String>,
     body: Body,
 ) -> Result<Attachment> {
     let quota = state.config.attachments.user_quota;
-    let name = super::clean_name(query.name.as_deref().unwrap_or("file"));
+    let name = super::clean_name(name.as_deref().unwrap_or("file"));
     let used = state
         .store
         .read(move |conn| store::uploaded_bytes(conn, user_id))
