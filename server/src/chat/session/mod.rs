@@ -29,7 +29,19 @@ use crate::{
     AppState,
 };
 
+mod channels;
+mod messages;
+mod presence;
+mod reads;
 mod subscriptions;
+
+/// An operation handed to an area's handler that `Session::handle` routes elsewhere (a bug).
+fn misrouted(op: &Op) -> Error {
+    Error::internal(format_args!(
+        "{} reached the wrong request handler",
+        op.name()
+    ))
+}
 
 struct Subscription {
     hub: HubHandle,
@@ -303,277 +315,59 @@ impl Session {
         self.user.as_ref().ok_or_else(Error::unauthenticated)
     }
 
-    /// Runs one request. `Ok(None)` means the handler queued its reply itself (subscribe).
+    /// Runs one request. `Ok(None)` means the handler queued its reply itself (subscribe,
+    /// send). This match is the table of which area's handler answers which operation.
     async fn handle(&mut self, request: Request) -> Result<Option<Reply>> {
-        let state = Arc::clone(&self.state);
-        let reply = match request.op {
-            Op::Auth { token } => {
-                if self.user.is_some() {
-                    return Err(Error::new(
-                        ErrorCode::AlreadyAuthenticated,
-                        "this session is signed in already",
-                    ));
-                }
-                let record = state.authenticate(&token).await?;
-                let user = record.user.to_ref();
-                let subscriptions = self.sign_in(record).await;
-                let reply = Reply::Auth {
-                    user,
-                    subscriptions: subscriptions.iter().map(|(r, _)| r.clone()).collect(),
-                };
-                self.push_frame(&ServerFrame::Reply {
-                    id: request.id,
-                    reply,
-                })
-                .await;
-                self.release(subscriptions).await;
-                return Ok(None);
-            }
+        let Request { id, op } = request;
+        let reply = match op {
+            Op::Auth { token } => return self.auth(id, token).await,
             Op::Ping => Reply::Ping {
                 server_time: store::now_ms(),
             },
-            Op::ChannelList => Reply::ChannelList {
-                channels: state.visible_channels(self.user.as_ref()).await?,
-            },
-            Op::ChannelCreate { channel, settings } => {
-                let channel = state
-                    .create_channel(self.user()?, &channel, settings)
-                    .await?;
-                Reply::ChannelCreate {
-                    channel: state.channel_info(&channel, self.user.as_ref()),
-                }
+            op @ (Op::ChannelList
+            | Op::ChannelCreate { .. }
+            | Op::ChannelJoin { .. }
+            | Op::ChannelLeave { .. }
+            | Op::ChannelInvite { .. }
+            | Op::DmOpen { .. }
+            | Op::Subscribe { .. }
+            | Op::Unsubscribe { .. }) => return self.channel_request(id, op).await,
+            op @ (Op::Send { .. }
+            | Op::History { .. }
+            | Op::MessageEdit { .. }
+            | Op::MessageDelete { .. }
+            | Op::ReactionAdd { .. }
+            | Op::ReactionRemove { .. }
+            | Op::ThreadOpen { .. }
+            | Op::Search { .. }) => return self.message_request(id, op).await,
+            op @ (Op::MarkRead { .. } | Op::Mute { .. } | Op::Unmute { .. } | Op::Unread) => {
+                self.read_state_request(op).await?
             }
-            Op::ChannelJoin { channel } => {
-                let channel = state.join_channel(self.user()?, &channel).await?;
-                Reply::ChannelJoin {
-                    channel: state.channel_info(&channel, self.user.as_ref()),
-                }
+            op @ (Op::PresenceList { .. } | Op::Typing { .. } | Op::SetStatus { .. }) => {
+                self.presence_request(op).await?
             }
-            Op::ChannelLeave { channel } => {
-                let channel = state.leave_channel(self.user()?, &channel).await?;
-                self.unsubscribe(channel.record.id).await;
-                Reply::ChannelLeave {
-                    channel: channel.record.name.clone(),
-                }
-            }
-            Op::ChannelInvite { channel, user } => {
-                let (channel, invitee) = state.invite(self.user()?, &channel, &user).await?;
-                Reply::ChannelInvite {
-                    channel: channel.record.name.clone(),
-                    user: invitee.to_ref(),
-                }
-            }
-            Op::Subscribe {
-                channel,
-                since,
-                epoch,
-            } => {
-                self.subscribe(request.id, &channel, since, epoch).await?;
-                return Ok(None);
-            }
-            Op::Unsubscribe { channel } => {
-                let found = state.channel(&channel, self.user.as_ref()).await?;
-                if !self.unsubscribe(found.record.id).await {
-                    return Err(Error::new(
-                        ErrorCode::NotSubscribed,
-                        format!("not subscribed to {channel:?}"),
-                    ));
-                }
-                Reply::Unsubscribe {
-                    channel: found.record.name.clone(),
-                }
-            }
-            Op::Send {
-                channel,
-                text,
-                client_id,
-                attachments,
-            } => {
-                let user = self.user()?.clone();
-                self.send_limit
-                    .take()
-                    .map_err(|ms| Error(ErrorBody::rate_limited(ms)))?;
-                // Sends are pipelined: the message is queued for storage in order, and its
-                // reply goes out when it commits while this connection reads on. A bounded
-                // number may be in flight; beyond that the reader waits (back-pressure).
-                let permit = Arc::clone(&self.inflight_sends)
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| Error::internal("send permits closed"))?;
-                let committed = state
-                    .submit_message(&user, &channel, &text, &client_id, &attachments)
-                    .await?;
-                let (out, control, id) = (self.out.clone(), Arc::clone(&self.control), request.id);
-                tokio::spawn(async move {
-                    let frame = match committed.await {
-                        Ok(result) => ServerFrame::Reply {
-                            id,
-                            reply: Reply::Send(result),
-                        },
-                        Err(err) => ServerFrame::Error {
-                            id: Some(id),
-                            error: err.0,
-                        },
-                    };
-                    push_serialized(&out, &control, &frame).await;
-                    drop(permit);
-                });
-                return Ok(None);
-            }
-            Op::History {
-                channel,
-                before,
-                limit,
-            } => Reply::History(
-                state
-                    .history(self.user.as_ref(), &channel, before, limit)
-                    .await?,
-            ),
-            Op::PresenceList { channel } => {
-                let channel = state.channel(&channel, self.user.as_ref()).await?;
-                channel.check_read(self.user.as_ref())?;
-                let presence = self.presence_of(&channel).await?;
-                Reply::PresenceList {
-                    channel: channel.record.name.clone(),
-                    presence,
-                }
-            }
-            Op::Typing { channel } => {
-                self.user()?;
-                let channel = state.channel(&channel, self.user.as_ref()).await?;
-                channel.check_send(self.user()?)?;
-                let Some(sub) = self.subs.get(&channel.record.id) else {
-                    return Err(Error::new(
-                        ErrorCode::NotSubscribed,
-                        "subscribe to the channel before typing in it",
-                    ));
-                };
-                let _ = sub
-                    .hub
-                    .send(HubCmd::Typing {
-                        conn_id: self.control.id,
-                    })
-                    .await;
-                Reply::Typing {
-                    channel: channel.record.name.clone(),
-                }
-            }
-            Op::SetStatus { status, text } => {
-                let user_id = self.user()?.id;
-                if !matches!(status.as_str(), "online" | "away" | "dnd") {
-                    return Err(Error::new(
-                        ErrorCode::InvalidRequest,
-                        "status is one of online, away, dnd",
-                    ));
-                }
-                if text.as_ref().is_some_and(|t| t.chars().count() > 140) {
-                    return Err(Error::new(
-                        ErrorCode::InvalidRequest,
-                        "status text is at most 140 characters",
-                    ));
-                }
-                for sub in self.subs.values().filter(|s| s.presence) {
-                    let cmd = HubCmd::SetStatus {
-                        user_id,
-                        status: status.clone(),
-                        text: text.clone(),
-                    };
-                    let _ = sub.hub.send(cmd).await;
-                }
-                self.status = Some((status.clone(), text));
-                Reply::SetStatus { status }
-            }
-            Op::MessageEdit {
-                channel,
-                message_id,
-                text,
-            } => Reply::MessageEdit {
-                message: state
-                    .edit_message(self.user()?, &channel, message_id, &text)
-                    .await?,
-            },
-            Op::MessageDelete {
-                channel,
-                message_id,
-            } => {
-                state
-                    .delete_message(self.user()?, &channel, message_id)
-                    .await?;
-                Reply::MessageDelete {
-                    channel,
-                    message_id,
-                }
-            }
-            Op::ReactionAdd {
-                channel,
-                message_id,
-                emoji,
-            } => Reply::ReactionAdd(
-                state
-                    .react(self.user()?, &channel, message_id, &emoji, true)
-                    .await?,
-            ),
-            Op::Search {
-                query,
-                channel,
-                author,
-                after,
-                before,
-                limit,
-            } => Reply::Search {
-                hits: state
-                    .search(
-                        self.user()?,
-                        crate::chat::SearchQuery {
-                            query: &query,
-                            channel: channel.as_deref(),
-                            author: author.as_deref(),
-                            after,
-                            before,
-                            limit,
-                        },
-                    )
-                    .await?,
-            },
-            Op::MarkRead { channel, seq } => {
-                Reply::MarkRead(state.mark_read(self.user()?, &channel, seq).await?)
-            }
-            Op::Mute { channel, until } => {
-                Reply::Mute(state.mute(self.user()?, &channel, until, false).await?)
-            }
-            Op::Unmute { channel } => {
-                Reply::Unmute(state.mute(self.user()?, &channel, None, true).await?)
-            }
-            Op::ThreadOpen {
-                channel,
-                message_id,
-            } => {
-                let (root, thread) = state
-                    .thread_open(self.user()?, &channel, message_id)
-                    .await?;
-                Reply::ThreadOpen { root, thread }
-            }
-            Op::Unread => Reply::Unread {
-                channels: state.unread(self.user()?).await?,
-            },
-            Op::DmOpen { users } => {
-                let user = self.user()?;
-                let channel = state.dm_open(user, &users).await?;
-                Reply::DmOpen {
-                    channel: state.channel_info(&channel, Some(user)),
-                }
-            }
-            Op::ReactionRemove {
-                channel,
-                message_id,
-                emoji,
-            } => Reply::ReactionRemove(
-                state
-                    .react(self.user()?, &channel, message_id, &emoji, false)
-                    .await?,
-            ),
         };
         Ok(Some(reply))
+    }
+
+    /// `auth`: signs the session in once, and subscribes it where the user auto-subscribes.
+    async fn auth(&mut self, id: u64, token: String) -> Result<Option<Reply>> {
+        if self.user.is_some() {
+            return Err(Error::new(
+                ErrorCode::AlreadyAuthenticated,
+                "this session is signed in already",
+            ));
+        }
+        let record = self.state.authenticate(&token).await?;
+        let user = record.user.to_ref();
+        let subscriptions = self.sign_in(record).await;
+        let reply = Reply::Auth {
+            user,
+            subscriptions: subscriptions.iter().map(|(r, _)| r.clone()).collect(),
+        };
+        self.push_frame(&ServerFrame::Reply { id, reply }).await;
+        self.release(subscriptions).await;
+        Ok(None)
     }
 
     async fn finish(&mut self) {
