@@ -1,9 +1,13 @@
-//! parley-server: Parley's realtime server as a library, so tests and the desktop app can run
-//! the real thing in-process. `main.rs` only parses the command line, binds and calls [`run`].
+//! parley-server: Parley's realtime server as a library, so that tests (through the test kit)
+//! can run the real thing in-process; the desktop app runs the `parley-server` binary. `main.rs`
+//! only parses the command line, binds and calls [`run`].
 //!
-//! Layout: `session` (one WebSocket connection) → `channels` / `chat` / `auth` (operations and
-//! access rules) → `store` (all SQL, group-committing writer) and `hub` (per-channel fan-out,
-//! presence, typing). `http` serves the REST API, `/healthz` and the `/ws` upgrade.
+//! Layout, outside in (imports point one way; ARCHITECTURE.md "Inside the server"): `http`
+//! (router, extractors, upgrades, accept loop) → the two kinds of WebSocket connection
+//! (`chat::session`, `docs::conn`) → the areas `chat`, `docs`, `accounts`, `attachments` →
+//! `ws` (connection machinery both kinds share) and `store` (traits, SQLite, the
+//! group-committing writer). `config`, `error`, `names`, `ratelimit`, `gate` and `address` are
+//! used by all. [`AppState`] bundles every area's state; `maintenance` runs the upkeep loops.
 
 pub mod accounts;
 pub mod address;
