@@ -49,8 +49,8 @@ pub struct AppState {
     pub docs: docs::Docs,
     /// Resumable upload sessions and the thumbnail decoder's permits.
     pub(crate) uploads: attachments::Uploads,
-    /// The bounded password-hashing workers (`[accounts]`).
-    pub hashing: accounts::passwords::PasswordHashing,
+    /// Signing in and out, registering, the user behind a token.
+    pub accounts: accounts::Accounts,
     /// Every live WebSocket connection, their caps, and the shutdown signal.
     pub connections: Arc<ws::Connections>,
     user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
@@ -60,16 +60,10 @@ pub struct AppState {
     content_gate: gate::WorkGate,
     /// Searches running (`realtime.max_concurrent_searches`).
     search_gate: gate::WorkGate,
-    login_limits: ratelimit::KeyedBuckets<String>,
-    address_login_limits: ratelimit::KeyedBuckets<std::net::IpAddr>,
 }
 
 /// How long shutdown waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Most user names, and most client addresses, the login limits remember at once (full
-/// buckets are forgotten first; see `ratelimit::KeyedBuckets`). ~100 bytes each.
-const MAX_LOGIN_KEYS: usize = 100_000;
 
 /// A server whose storage is open and ready; [`Server::serve`] starts answering.
 pub struct Server {
@@ -105,10 +99,15 @@ impl Server {
         )?;
         let directory = chat::channels::Directory::load(&store).await?;
         let docs = docs::Docs::load(&store, &directory).await?;
+        let connections = Arc::new(ws::Connections::new(
+            config.realtime.max_connections,
+            CancellationToken::new(),
+        ));
         let state = Arc::new(AppState {
-            hashing: accounts::passwords::PasswordHashing::new(
-                config.accounts.hash_workers(),
-                config.accounts.hash_queue,
+            accounts: accounts::Accounts::new(
+                store.clone(),
+                Arc::clone(&config),
+                Arc::clone(&connections),
             ),
             config: Arc::clone(&config),
             store: store.clone(),
@@ -116,10 +115,7 @@ impl Server {
             directory,
             docs,
             uploads: attachments::Uploads::new(&config.attachments),
-            connections: Arc::new(ws::Connections::new(
-                config.realtime.max_connections,
-                CancellationToken::new(),
-            )),
+            connections,
             user_send_limits: Mutex::new(HashMap::new()),
             user_state_limits: Mutex::new(HashMap::new()),
             content_gate: gate::WorkGate::new(
@@ -131,16 +127,6 @@ impl Server {
                 "searches",
                 config.realtime.max_concurrent_searches,
                 config.realtime.max_concurrent_searches * 4,
-            ),
-            login_limits: ratelimit::KeyedBuckets::new(
-                config.rate_limit.logins_per_second,
-                config.rate_limit.login_burst,
-                MAX_LOGIN_KEYS,
-            ),
-            address_login_limits: ratelimit::KeyedBuckets::new(
-                config.rate_limit.address_logins_per_second,
-                config.rate_limit.address_login_burst,
-                MAX_LOGIN_KEYS,
             ),
         });
         let repaired = state
@@ -248,20 +234,6 @@ impl AppState {
             .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
     }
 
-    /// Login and registration attempts per user name.
-    pub fn check_login_rate(&self, name: &str) -> Result<()> {
-        self.login_limits
-            .take(name.to_ascii_lowercase())
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
-    }
-
-    /// Login and registration attempts per client address (IPv6: per /64).
-    pub fn check_address_login_rate(&self, client: std::net::IpAddr) -> Result<()> {
-        self.address_login_limits
-            .take(address::address_key(client))
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
-    }
-
     /// Forgets full buckets so the maps stay bounded by recent activity.
     fn prune_rate_limits(&self) {
         let now = std::time::Instant::now();
@@ -271,7 +243,6 @@ impl AppState {
         if let Ok(mut limits) = self.user_state_limits.lock() {
             limits.retain(|_, b| !b.is_idle(now));
         }
-        self.login_limits.prune();
-        self.address_login_limits.prune();
+        self.accounts.prune_rate_limits();
     }
 }

@@ -1,12 +1,12 @@
 //! Accounts: password hashing (argon2id), bearer tokens, and the account operations behind
-//! `/api/register`, `/api/login`, `/api/logout` and the admin CLI. Inside the server, hashing
-//! runs through the bounded workers of `passwords`; login and registration are limited per
-//! user name and per client address first.
+//! `/api/register`, `/api/login`, `/api/logout` and the admin CLI. Inside the server they are
+//! the [`Accounts`] service: hashing runs through the bounded workers of `passwords`; login and
+//! registration are limited per user name and per client address first.
 
 pub mod display_names;
 pub mod passwords;
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
@@ -19,9 +19,12 @@ use sha2::{Digest, Sha256};
 use display_names::{impersonation_error, name_key, normalize_display_name};
 
 use crate::{
+    address,
     error::{Error, Result},
-    store::{self, TokenRecord, UserRecord},
-    AppState,
+    ratelimit::KeyedBuckets,
+    store::{self, Store, TokenRecord, UserRecord},
+    ws::Connections,
+    Config,
 };
 
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -92,7 +95,7 @@ pub fn validate_password(password: &str) -> Result<()> {
 }
 
 /// Creates a user from the admin CLI (its own process: it hashes on its own thread).
-/// Registration follows the same rules through [`AppState::register`].
+/// Registration follows the same rules through [`Accounts::register`].
 pub fn create_user(
     conn: &Connection,
     name: &str,
@@ -157,7 +160,66 @@ pub fn issue_token(conn: &Connection, user_id: i64, label: &str) -> Result<Strin
     Ok(token)
 }
 
-impl AppState {
+/// Most user names, and most client addresses, the login limits remember at once (full
+/// buckets are forgotten first; see `ratelimit::KeyedBuckets`). ~100 bytes each.
+const MAX_LOGIN_KEYS: usize = 100_000;
+
+/// Signing in, registering, signing out, and the user behind a token: what the HTTP routes,
+/// the WebSocket upgrades and the `/ws` session's `auth` call.
+pub struct Accounts {
+    store: Store,
+    config: Arc<Config>,
+    /// The bounded password-hashing workers (`[accounts]`).
+    hashing: passwords::PasswordHashing,
+    /// Login and registration attempts per user name.
+    login_limits: KeyedBuckets<String>,
+    /// Login and registration attempts per client address (IPv6: per /64).
+    address_login_limits: KeyedBuckets<IpAddr>,
+    /// Logging out closes the connections that use the token.
+    connections: Arc<Connections>,
+}
+
+impl Accounts {
+    pub fn new(store: Store, config: Arc<Config>, connections: Arc<Connections>) -> Self {
+        Self {
+            hashing: passwords::PasswordHashing::new(
+                config.accounts.hash_workers(),
+                config.accounts.hash_queue,
+            ),
+            login_limits: KeyedBuckets::new(
+                config.rate_limit.logins_per_second,
+                config.rate_limit.login_burst,
+                MAX_LOGIN_KEYS,
+            ),
+            address_login_limits: KeyedBuckets::new(
+                config.rate_limit.address_logins_per_second,
+                config.rate_limit.address_login_burst,
+                MAX_LOGIN_KEYS,
+            ),
+            store,
+            config,
+            connections,
+        }
+    }
+
+    fn check_login_rate(&self, name: &str) -> Result<()> {
+        self.login_limits
+            .take(name.to_ascii_lowercase())
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
+    fn check_address_login_rate(&self, client: IpAddr) -> Result<()> {
+        self.address_login_limits
+            .take(address::address_key(client))
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
+    /// Forgets full buckets so the limits stay bounded by recent activity.
+    pub(crate) fn prune_rate_limits(&self) {
+        self.login_limits.prune();
+        self.address_login_limits.prune();
+    }
+
     /// The user behind a bearer token, or `invalid_credentials`.
     pub async fn authenticate(&self, token: &str) -> Result<TokenRecord> {
         let hash = hash_token(token);

@@ -99,15 +99,10 @@ async fn read_loop(
             }
             next = stream.next() => next,
         };
-        let message = match next {
-            None => return true,
-            Some(Ok(message)) => message,
-            Some(Err(err)) => {
-                control.close_for_read_error(err);
-                return false;
-            }
+        let message = match control.received(next) {
+            Ok(message) => message,
+            Err(peer_gone) => return peer_gone,
         };
-        control.touch();
         match message {
             WsMessage::Binary(bytes) => {
                 let max_state = state.config.documents.max_awareness_state;

@@ -35,6 +35,7 @@ pub(super) async fn register(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<Session>)> {
     let (user, token) = state
+        .accounts
         .register(client.ip(), &body.name, &body.password, body.display_name)
         .await?;
     Ok((
@@ -53,6 +54,7 @@ pub(super) async fn login(
 ) -> Result<Json<Session>> {
     let label = body.device.unwrap_or_else(|| "login".into());
     let (user, token) = state
+        .accounts
         .login(client.ip(), &body.name, &body.password, &label)
         .await?;
     Ok(Json(Session {
@@ -62,7 +64,7 @@ pub(super) async fn login(
 }
 
 pub(super) async fn logout(State(state): AppRef, authed: Authed) -> Result<StatusCode> {
-    state.logout(&authed.token).await?;
+    state.accounts.logout(&authed.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

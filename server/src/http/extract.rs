@@ -37,7 +37,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         let token = bearer(&parts.headers)
             .ok_or_else(Error::unauthenticated)?
             .to_owned();
-        let record = state.authenticate(&token).await?;
+        let record = state.accounts.authenticate(&token).await?;
         Ok(Self {
             user: record.user,
             token,
@@ -53,7 +53,7 @@ impl FromRequestParts<Arc<AppState>> for MaybeAuthed {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
         match bearer(&parts.headers) {
-            Some(token) => Ok(Self(Some(state.authenticate(token).await?.user))),
+            Some(token) => Ok(Self(Some(state.accounts.authenticate(token).await?.user))),
             None => Ok(Self(None)),
         }
     }

@@ -115,7 +115,7 @@ pub(crate) async fn prepare_upgrade(
         .map_err(|_| Error::new(ErrorCode::ServerBusy, "the server is at max_connections"))?;
     let token = bearer(headers).map(str::to_owned).or(query.token);
     let auth = match token {
-        Some(token) => Some(state.authenticate(&token).await?),
+        Some(token) => Some(state.accounts.authenticate(&token).await?),
         None => None,
     };
     // Counted for good only now that we know whether the connection is anonymous.

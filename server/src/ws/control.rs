@@ -86,8 +86,28 @@ impl ConnControl {
         self.last_active.store(store::now_ms(), Ordering::Relaxed);
     }
 
+    /// Takes what one read of the connection gave: the message (the peer was heard from), or
+    /// how reading ends: `Err(true)` when the peer ended the stream, `Err(false)` when a read
+    /// error closes the connection (with the code that fits it).
+    pub fn received(
+        &self,
+        next: Option<Result<axum::extract::ws::Message, axum::Error>>,
+    ) -> Result<axum::extract::ws::Message, bool> {
+        match next {
+            None => Err(true),
+            Some(Ok(message)) => {
+                self.touch();
+                Ok(message)
+            }
+            Some(Err(err)) => {
+                self.close_for_read_error(err);
+                Err(false)
+            }
+        }
+    }
+
     /// Closes with the code that fits a failed read (oversize frame, bad UTF-8, protocol).
-    pub(crate) fn close_for_read_error(&self, err: axum::Error) {
+    fn close_for_read_error(&self, err: axum::Error) {
         let inner = err.into_inner();
         match inner.downcast_ref::<tungstenite::Error>() {
             Some(tungstenite::Error::Capacity(_)) => {

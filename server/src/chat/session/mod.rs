@@ -237,16 +237,11 @@ impl Session {
                 }
                 next = stream.next() => next,
             };
-            let message = match next {
-                None => return true,
-                Some(Ok(message)) => message,
-                Some(Err(err)) => {
-                    self.close_for_read_error(err);
-                    return false;
-                }
+            let message = match self.control.received(next) {
+                Ok(message) => message,
+                Err(peer_gone) => return peer_gone,
             };
             got_frame = true;
-            self.control.touch();
             match message {
                 // Boxed for the same reason as `handle`: idle connections should not carry the
                 // state of request handling.
@@ -273,10 +268,6 @@ impl Session {
                 WsMessage::Close(_) => return true,
             }
         }
-    }
-
-    fn close_for_read_error(&self, err: axum::Error) {
-        self.control.close_for_read_error(err);
     }
 
     async fn handle_text(&mut self, text: &str) {
@@ -358,7 +349,7 @@ impl Session {
                 "this session is signed in already",
             ));
         }
-        let record = self.state.authenticate(&token).await?;
+        let record = self.state.accounts.authenticate(&token).await?;
         let user = record.user.to_ref();
         let subscriptions = self.sign_in(record).await;
         let reply = Reply::Auth {
