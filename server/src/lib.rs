@@ -44,11 +44,11 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: store::Store,
     pub hubs: Arc<chat::hub::Hubs>,
-    pub directory: chat::channels::Directory,
+    pub directory: Arc<chat::channels::Directory>,
     /// Documents: their directory and the actors of open ones.
     pub docs: docs::Docs,
-    /// Resumable upload sessions and the thumbnail decoder's permits.
-    pub(crate) uploads: attachments::Uploads,
+    /// Uploads, downloads, upload sessions and thumbnails.
+    pub(crate) attachments: Arc<attachments::Attachments>,
     /// Signing in and out, registering, the user behind a token.
     pub accounts: accounts::Accounts,
     /// Every live WebSocket connection, their caps, and the shutdown signal.
@@ -97,7 +97,7 @@ impl Server {
             &config.storage,
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
-        let directory = chat::channels::Directory::load(&store).await?;
+        let directory = Arc::new(chat::channels::Directory::load(&store).await?);
         let docs = docs::Docs::load(&store, &directory).await?;
         let connections = Arc::new(ws::Connections::new(
             config.realtime.max_connections,
@@ -111,10 +111,14 @@ impl Server {
             ),
             config: Arc::clone(&config),
             store: store.clone(),
+            attachments: Arc::new(attachments::Attachments::new(
+                store.clone(),
+                Arc::clone(&config),
+                Arc::clone(&directory),
+            )),
             hubs,
             directory,
             docs,
-            uploads: attachments::Uploads::new(&config.attachments),
             connections,
             user_send_limits: Mutex::new(HashMap::new()),
             user_state_limits: Mutex::new(HashMap::new()),
@@ -142,7 +146,7 @@ impl Server {
         state.apply_configured_channels().await?;
         state.ensure_personal_template().await?;
         // Before anyone can upload: files of cut-off uploads and files no row refers to.
-        attachments::sweep_at_start(&state).await;
+        attachments::sweep_at_start(&state.attachments).await;
         drop(store);
         Ok(Self { state, writer })
     }

@@ -9,7 +9,10 @@ use crate::{store, AppState};
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(retention_loop(Arc::clone(&state)));
     tokio::spawn(index_loop(Arc::clone(&state)));
-    tokio::spawn(crate::attachments::expire_sessions(Arc::clone(&state)));
+    tokio::spawn(crate::attachments::expire_sessions(
+        Arc::clone(&state.attachments),
+        state.connections.shutdown.clone(),
+    ));
     tokio::spawn(token_check_loop(state));
 }
 

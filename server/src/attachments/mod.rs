@@ -27,10 +27,10 @@ use axum::{
 use parley_protocol::{Attachment, ErrorCode};
 
 use crate::{
-    config::AttachmentsConfig,
+    chat::channels::Directory,
     error::{Error, Result},
-    store::{self, UserRecord},
-    AppState,
+    store::{self, Store, UserRecord},
+    Config,
 };
 
 pub(crate) use files::sweep_at_start;
@@ -40,21 +40,32 @@ pub(crate) use resumable::{
 };
 pub(crate) use upload::upload;
 
-/// Most attachments on one message.
-pub const MAX_PER_MESSAGE: usize = 10;
+/// The attachments service: what uploads, downloads and the upkeep share.
+pub struct Attachments {
+    store: Store,
+    config: Arc<Config>,
+    /// Who may read the channels an attachment was posted in.
+    directory: Arc<Directory>,
+    uploads: Uploads,
+}
 
-/// What the attachment handlers share: open upload sessions and the thumbnail decoder's
-/// permits.
-pub struct Uploads {
+/// Open upload sessions and the thumbnail decoder's permits.
+struct Uploads {
     sessions: Arc<resumable::Sessions>,
     thumbnails: images::Thumbnailer,
 }
 
-impl Uploads {
-    pub fn new(config: &AttachmentsConfig) -> Self {
+impl Attachments {
+    pub fn new(store: Store, config: Arc<Config>, directory: Arc<Directory>) -> Self {
+        let uploads = Uploads {
+            sessions: Arc::new(resumable::Sessions::new(config.attachments.upload_expiry)),
+            thumbnails: images::Thumbnailer::new(&config.attachments),
+        };
         Self {
-            sessions: Arc::new(resumable::Sessions::new(config.upload_expiry)),
-            thumbnails: images::Thumbnailer::new(config),
+            store,
+            config,
+            directory,
+            uploads,
         }
     }
 }
@@ -112,7 +123,7 @@ fn closing(response: impl IntoResponse) -> Response {
 
 /// Opens a stored file for reading. A file that is gone (deleted behind the server's back, or
 /// lost with a disk) answers 404 like an unknown attachment, and is logged for the operator.
-async fn open_stored(state: &AppState, id: i64, sha: &str) -> Result<tokio::fs::File> {
+async fn open_stored(state: &Attachments, id: i64, sha: &str) -> Result<tokio::fs::File> {
     match tokio::fs::File::open(files::path_of(&files::root(state), sha)).await {
         Ok(file) => Ok(file),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -128,7 +139,7 @@ async fn open_stored(state: &AppState, id: i64, sha: &str) -> Result<tokio::fs::
 
 /// `GET /api/attachments/{id}`: for its uploader and anyone who can read a channel where it
 /// was posted. Others get 404 (not 403: no hint that it exists).
-pub(crate) async fn download(state: &AppState, user: &UserRecord, id: i64) -> Result<Response> {
+pub(crate) async fn download(state: &Attachments, user: &UserRecord, id: i64) -> Result<Response> {
     let attachment = check_access(state, user, id).await?;
     let file = open_stored(state, id, &attachment.sha256).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
@@ -175,40 +186,8 @@ pub(crate) async fn download(state: &AppState, user: &UserRecord, id: i64) -> Re
     Ok(response)
 }
 
-impl AppState {
-    /// Checks that every id is an attachment this user uploaded.
-    pub(crate) async fn own_attachments(&self, user: &UserRecord, ids: &[i64]) -> Result<Vec<i64>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        if ids.len() > MAX_PER_MESSAGE {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                format!("at most {MAX_PER_MESSAGE} attachments per message"),
-            ));
-        }
-        let (wanted, user_id) = (ids.to_vec(), user.id);
-        self.store
-            .read(move |conn| {
-                for id in &wanted {
-                    match store::attachment(conn, *id)? {
-                        Some((_, uploader)) if uploader == user_id => {}
-                        _ => {
-                            return Err(Error::new(
-                                ErrorCode::AttachmentNotFound,
-                                format!("no attachment {id} of yours"),
-                            ))
-                        }
-                    }
-                }
-                Ok(wanted)
-            })
-            .await
-    }
-}
-
 /// `GET /api/attachments/{id}/thumbnail`: the same access as the file.
-pub(crate) async fn thumbnail(state: &AppState, user: &UserRecord, id: i64) -> Result<Response> {
+pub(crate) async fn thumbnail(state: &Attachments, user: &UserRecord, id: i64) -> Result<Response> {
     check_access(state, user, id).await?;
     let sha = state
         .store
@@ -241,7 +220,7 @@ pub(crate) async fn thumbnail(state: &AppState, user: &UserRecord, id: i64) -> R
 }
 
 /// The attachment, if this user may download it (404 otherwise, with no hint it exists).
-async fn check_access(state: &AppState, user: &UserRecord, id: i64) -> Result<Attachment> {
+async fn check_access(state: &Attachments, user: &UserRecord, id: i64) -> Result<Attachment> {
     let (attachment, channels) = state
         .store
         .read(move |conn| {

@@ -32,11 +32,13 @@ use futures_util::StreamExt;
 use parley_protocol::{Attachment, ErrorCode};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
+use super::Attachments;
 use super::{files, upload};
 use crate::{
     error::{Error, Result},
-    store, AppState,
+    store,
 };
 
 /// Open upload sessions per user.
@@ -158,13 +160,13 @@ impl Drop for Lease {
 }
 
 /// Removes expired sessions and their files until the server shuts down.
-pub(crate) async fn expire_sessions(state: Arc<AppState>) {
+pub(crate) async fn expire_sessions(state: Arc<Attachments>, shutdown: CancellationToken) {
     let every = (state.config.attachments.upload_expiry / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(60));
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
-            () = state.connections.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
         for path in state.uploads.sessions.sweep() {
@@ -196,7 +198,7 @@ fn no_session(id: &str) -> Error {
 }
 
 pub(crate) async fn session_start(
-    state: &AppState,
+    state: &Attachments,
     user_id: i64,
     body: StartSession,
 ) -> Result<(StatusCode, Json<SessionState>)> {
@@ -288,7 +290,7 @@ pub(crate) async fn session_start(
 }
 
 pub(crate) async fn session_status(
-    state: &AppState,
+    state: &Attachments,
     user_id: i64,
     id: String,
 ) -> Result<Json<SessionState>> {
@@ -303,7 +305,7 @@ pub(crate) async fn session_status(
 /// `PUT /api/uploads/{id}?offset=N`. Every refusal closes the connection after it (see
 /// [`super::closing`]): the chunk's body may still be on its way.
 pub(crate) async fn session_append(
-    state: &AppState,
+    state: &Attachments,
     user_id: i64,
     id: String,
     offset: u64,
@@ -397,7 +399,7 @@ async fn append(mut lease: Lease, body: Body) -> (u64, Result<u64>) {
 }
 
 pub(crate) async fn session_cancel(
-    state: &AppState,
+    state: &Attachments,
     user_id: i64,
     id: String,
 ) -> Result<StatusCode> {
@@ -408,7 +410,7 @@ pub(crate) async fn session_cancel(
 }
 
 pub(crate) async fn session_finish(
-    state: Arc<AppState>,
+    state: Arc<Attachments>,
     user_id: i64,
     id: String,
 ) -> Result<(StatusCode, Json<Attachment>)> {

@@ -15,10 +15,11 @@ use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
+use super::Attachments;
 use super::{files, images::Thumbnail, INLINE};
 use crate::{
     error::{Error, Result},
-    store, AppState,
+    store,
 };
 
 /// A complete file waiting in `incoming/`: its SHA-256, size and first KiB (for sniffing).
@@ -30,7 +31,7 @@ pub(super) struct Received {
 
 /// `POST /api/attachments?name=…` with the file as the body; `name` is for display.
 pub(crate) async fn upload(
-    state: Arc<AppState>,
+    state: Arc<Attachments>,
     user_id: i64,
     name: Option<String>,
     body: Body,
@@ -43,7 +44,7 @@ pub(crate) async fn upload(
 }
 
 async fn store_upload(
-    state: Arc<AppState>,
+    state: Arc<Attachments>,
     user_id: i64,
     name: Option<String>,
     body: Body,
@@ -73,7 +74,7 @@ async fn store_upload(
 }
 
 /// Writes the body to `file`: its SHA-256, size and first KiB.
-async fn receive(state: &AppState, body: Body, mut file: tokio::fs::File) -> Result<Received> {
+async fn receive(state: &Attachments, body: Body, mut file: tokio::fs::File) -> Result<Received> {
     let max = state.config.attachments.max_size;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
@@ -119,7 +120,7 @@ async fn receive(state: &AppState, body: Body, mut file: tokio::fs::File) -> Res
 /// uploads) and the file's move into place happen in one store write. A refusal leaves
 /// nothing behind: the temporary files are removed when dropped.
 pub(super) async fn finalize(
-    state: Arc<AppState>,
+    state: Arc<Attachments>,
     user_id: i64,
     name: String,
     temp: TempPath,

@@ -9,6 +9,9 @@ use crate::{
     AppState,
 };
 
+/// Most attachments on one message.
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+
 /// Longest `client_id` a client may choose.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 
@@ -297,5 +300,37 @@ pub fn validate_emoji(emoji: &str) -> Result<()> {
             ErrorCode::InvalidEmoji,
             "an emoji is 1 to 64 bytes without spaces or control characters",
         ))
+    }
+}
+
+impl AppState {
+    /// Checks that every id is an attachment this user uploaded.
+    pub(crate) async fn own_attachments(&self, user: &UserRecord, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments per message"),
+            ));
+        }
+        let (wanted, user_id) = (ids.to_vec(), user.id);
+        self.store
+            .read(move |conn| {
+                for id in &wanted {
+                    match store::attachment(conn, *id)? {
+                        Some((_, uploader)) if uploader == user_id => {}
+                        _ => {
+                            return Err(Error::new(
+                                ErrorCode::AttachmentNotFound,
+                                format!("no attachment {id} of yours"),
+                            ))
+                        }
+                    }
+                }
+                Ok(wanted)
+            })
+            .await
     }
 }

@@ -51,15 +51,21 @@ async fn upload(
     Query(query): Query<UploadQuery>,
     body: Body,
 ) -> Response {
-    attachments::upload(state, authed.user.id, query.name, body).await
+    attachments::upload(
+        Arc::clone(&state.attachments),
+        authed.user.id,
+        query.name,
+        body,
+    )
+    .await
 }
 
 async fn download(State(state): AppRef, authed: Authed, Path(id): Path<i64>) -> Result<Response> {
-    attachments::download(&state, &authed.user, id).await
+    attachments::download(&state.attachments, &authed.user, id).await
 }
 
 async fn thumbnail(State(state): AppRef, authed: Authed, Path(id): Path<i64>) -> Result<Response> {
-    attachments::thumbnail(&state, &authed.user, id).await
+    attachments::thumbnail(&state.attachments, &authed.user, id).await
 }
 
 async fn session_start(
@@ -67,7 +73,7 @@ async fn session_start(
     authed: Authed,
     ApiJson(body): ApiJson<StartSession>,
 ) -> Result<Response> {
-    let started = attachments::session_start(&state, authed.user.id, body).await?;
+    let started = attachments::session_start(&state.attachments, authed.user.id, body).await?;
     Ok(started.into_response())
 }
 
@@ -76,7 +82,7 @@ async fn session_status(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let status = attachments::session_status(&state, authed.user.id, id).await?;
+    let status = attachments::session_status(&state.attachments, authed.user.id, id).await?;
     Ok(status.into_response())
 }
 
@@ -87,7 +93,7 @@ async fn session_append(
     Query(at): Query<Offset>,
     body: Body,
 ) -> Response {
-    attachments::session_append(&state, authed.user.id, id, at.offset, body).await
+    attachments::session_append(&state.attachments, authed.user.id, id, at.offset, body).await
 }
 
 async fn session_cancel(
@@ -95,7 +101,7 @@ async fn session_cancel(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let status = attachments::session_cancel(&state, authed.user.id, id).await?;
+    let status = attachments::session_cancel(&state.attachments, authed.user.id, id).await?;
     Ok(status.into_response())
 }
 
@@ -104,6 +110,7 @@ async fn session_finish(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let stored = attachments::session_finish(state, authed.user.id, id).await?;
+    let stored =
+        attachments::session_finish(Arc::clone(&state.attachments), authed.user.id, id).await?;
     Ok(stored.into_response())
 }
