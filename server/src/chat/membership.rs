@@ -2,16 +2,17 @@
 //! start), open a direct message, join, invite, leave, delete. Every operation checks access
 //! itself; nothing relies on an earlier check.
 
+use std::sync::Arc;
+
+use parley_protocol::{Authentication, ChannelSettings, ChannelType, ErrorCode, Event};
+
+use super::channels::{invalid_name, validate_name, Channel, Role, DM_PREFIX, PERSONAL};
 use crate::{
     config::ChannelConfig,
     error::{Error, Result},
     store::{self, NewChannel, UserRecord},
     AppState,
 };
-use parley_protocol::{Authentication, ChannelSettings, ChannelType, ErrorCode, Event};
-use std::sync::Arc;
-
-use super::channels::{invalid_name, validate_name, Channel, Role, DM_PREFIX, PERSONAL};
 
 impl AppState {
     /// Creates a channel; the creator becomes its admin.

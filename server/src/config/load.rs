@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-use super::*;
+use super::{
+    normalize_host, AccountsConfig, AttachmentsConfig, Config, ConfigError, DocumentsConfig,
+    LimitsConfig, RateLimitConfig, RealtimeConfig, ServerConfig, StorageConfig, WebsocketConfig,
+};
 
 /// The top-level sections `PARLEY_<SECTION>_<KEY>` variables may address.
 const ENV_SECTIONS: &[&str] = &[

@@ -1,16 +1,16 @@
 //! Comments on documents: anchored threads of remarks, with mentions delivered like a message's;
 //! listed, created, edited, resolved and deleted under the document's access rules.
 
-use crate::{
-    error::{Error, Result},
-    store::{self, UserRecord},
-    AppState,
-};
 use base64::Engine;
 use parley_protocol::{Comment, CommentAnchor, DocRole, ErrorCode, Event};
 use yrs::updates::decoder::Decode;
 
 use super::{check_label, DocEntry};
+use crate::{
+    error::{Error, Result},
+    store::{self, UserRecord},
+    AppState,
+};
 
 /// A new comment or reply.
 #[derive(Debug, serde::Deserialize)]

@@ -1,19 +1,20 @@
 //! The directory of documents this server knows (by id and by name, with who may open each and
 //! names recently given up) and the actors of the open ones.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use parley_protocol::DocRole;
+
+use super::actor;
 use crate::{
     chat::channels::Channel,
     error::Result,
     store::{self, docs::DocRecord, Store},
     AppState,
 };
-use parley_protocol::DocRole;
-use std::{
-    collections::HashMap,
-    sync::{Arc, RwLock},
-};
-
-use super::actor;
 
 /// A document as the directory holds it.
 pub struct DocEntry {

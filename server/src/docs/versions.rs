@@ -1,14 +1,14 @@
 //! Named versions of a document: saving the current state under a name, listing them, and
 //! rendering one as JSON.
 
+use parley_protocol::{DocRole, ErrorCode, VersionInfo};
+
+use super::{check_label, content};
 use crate::{
     error::{Error, Result},
     store::{self, UserRecord},
     AppState,
 };
-use parley_protocol::{DocRole, ErrorCode, VersionInfo};
-
-use super::{check_label, content};
 
 impl AppState {
     pub async fn save_version(

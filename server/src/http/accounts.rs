@@ -1,6 +1,7 @@
 //! The account routes: register, log in, log out, and who am I.
 
-use crate::error::Result;
+use std::net::SocketAddr;
+
 use axum::{
     extract::{ConnectInfo, State},
     http::StatusCode,
@@ -8,9 +9,9 @@ use axum::{
 };
 use parley_protocol::UserRef;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 
-use super::*;
+use super::{ApiJson, AppRef, Authed};
+use crate::error::Result;
 
 #[derive(Deserialize)]
 pub(super) struct Credentials {

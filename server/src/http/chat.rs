@@ -1,7 +1,6 @@
 //! The chat routes (`/api/channels`): list, create, delete and join channels, read history and
 //! post a message, each handed to the chat area.
 
-use crate::error::Result;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
@@ -10,7 +9,8 @@ use axum::{
 use parley_protocol::{ChannelInfo, ChannelSettings, HistoryPage, SendResult};
 use serde::{Deserialize, Serialize};
 
-use super::*;
+use super::{ApiJson, AppRef, Authed, MaybeAuthed};
+use crate::error::Result;
 
 #[derive(Serialize)]
 pub(super) struct ChannelList {

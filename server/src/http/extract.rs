@@ -2,11 +2,8 @@
 //! `MaybeAuthed` for routes anonymous users may read) from the bearer token, and JSON bodies whose
 //! refusals are Parley errors (`ApiJson`).
 
-use crate::{
-    error::{Error, Result},
-    store::UserRecord,
-    AppState,
-};
+use std::sync::Arc;
+
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, HeaderMap},
@@ -14,7 +11,12 @@ use axum::{
 };
 use parley_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
+
+use crate::{
+    error::{Error, Result},
+    store::UserRecord,
+    AppState,
+};
 
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers

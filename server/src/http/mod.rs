@@ -15,7 +15,6 @@ use accounts::{login, logout, me, register};
 use chat::{
     channel_history, create_channel, delete_channel, join_channel, list_channels, post_message,
 };
-use extract::bearer;
 pub(crate) use extract::{ApiJson, Authed, MaybeAuthed};
 use upgrade::upgrade;
 pub(crate) use upgrade::{prepare_upgrade, UpgradeQuery};

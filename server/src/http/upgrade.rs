@@ -2,12 +2,8 @@
 //! version, shutdown, connection caps (per address first) and bearer token, all before any
 //! WebSocket exists.
 
-use crate::{
-    address::ConnectionPermit,
-    error::{Error, Result},
-    store::TokenRecord,
-    AppState,
-};
+use std::{net::SocketAddr, sync::Arc};
+
 use axum::{
     extract::{ws::WebSocketUpgrade, ConnectInfo, Query, State},
     http::{header, HeaderMap},
@@ -15,9 +11,14 @@ use axum::{
 };
 use parley_protocol::{ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde::Deserialize;
-use std::{net::SocketAddr, sync::Arc};
 
-use super::*;
+use super::{extract::bearer, AppRef};
+use crate::{
+    address::ConnectionPermit,
+    error::{Error, Result},
+    store::TokenRecord,
+    AppState,
+};
 
 #[derive(Deserialize)]
 pub(crate) struct UpgradeQuery {

@@ -2,20 +2,21 @@
 //! awareness, one commit for every update in the batch before anything is sent, and compaction
 //! of the update log into a snapshot.
 
-use crate::{
-    ratelimit::TokenBucket,
-    store,
-    ws::{ConnControl, Frame},
-};
-use parley_protocol::close_code;
 use std::{collections::HashSet, sync::Arc};
+
+use parley_protocol::close_code;
 use tokio::sync::{mpsc, oneshot};
 use yrs::{
     sync::{Message, SyncMessage},
     ReadTxn, StateVector, Transact,
 };
 
-use super::*;
+use super::{awareness, encode, log_error, Actor, Command, Conn, Incoming};
+use crate::{
+    ratelimit::TokenBucket,
+    store,
+    ws::{ConnControl, Frame},
+};
 
 impl Actor {
     /// Handles a batch of commands: applies every update, commits them in one write, and only
