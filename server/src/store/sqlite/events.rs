@@ -33,7 +33,7 @@ pub fn append_event(
     Ok(Published {
         channel_id,
         seq,
-        frame: crate::Frame::from(text),
+        frame: text,
         author_id,
     })
 }
@@ -56,7 +56,7 @@ pub fn events_between(
             |r| {
                 Ok(StoredEvent {
                     seq: r.get::<_, i64>(0)? as u64,
-                    frame: crate::Frame::from(r.get::<_, String>(1)?),
+                    frame: r.get::<_, String>(1)?,
                 })
             },
         )?
