@@ -43,6 +43,8 @@ pub use error::{Error, Result};
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: store::Store,
+    /// The same store, seen per area through its traits.
+    pub stores: store::Stores,
     pub hubs: Arc<chat::hub::Hubs>,
     pub directory: Arc<chat::channels::Directory>,
     /// Documents: their directory and the actors of open ones.
@@ -97,6 +99,7 @@ impl Server {
             &config.storage,
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
+        let stores = store::Stores::new(Arc::new(store.clone()));
         let directory = Arc::new(chat::channels::Directory::load(&store).await?);
         let docs = docs::Docs::load(&store, &directory).await?;
         let connections = Arc::new(ws::Connections::new(
@@ -105,14 +108,15 @@ impl Server {
         ));
         let state = Arc::new(AppState {
             accounts: accounts::Accounts::new(
-                store.clone(),
+                Arc::clone(&stores.accounts),
                 Arc::clone(&config),
                 Arc::clone(&connections),
             ),
             config: Arc::clone(&config),
             store: store.clone(),
+            stores: stores.clone(),
             attachments: Arc::new(attachments::Attachments::new(
-                store.clone(),
+                Arc::clone(&stores.attachments),
                 Arc::clone(&config),
                 Arc::clone(&directory),
             )),
@@ -134,8 +138,9 @@ impl Server {
             ),
         });
         let repaired = state
-            .store
-            .write(|tx, _| Ok((accounts::repair_stored_users(tx)?, Vec::new())))
+            .stores
+            .accounts
+            .repair_users(accounts::user_rules())
             .await?;
         if repaired > 0 {
             tracing::warn!(

@@ -250,7 +250,7 @@ fn read_stdin_line(what: &str) -> anyhow::Result<String> {
 }
 
 fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let conn = store::open_admin(&config.data_dir())?;
+    let store = store::AdminStore::open(&config.data_dir())?;
     match cmd {
         UserCommand::Add {
             name,
@@ -260,7 +260,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let password = read_stdin_line("password")?;
             let user =
-                accounts::create_user(&conn, &name, &password, display_name.as_deref(), admin)?;
+                accounts::create_user(&store, &name, &password, display_name.as_deref(), admin)?;
             eprintln!(
                 "created user {} (id {}){}",
                 user.name,
@@ -273,21 +273,25 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
-    let conn = store::open_admin(&config.data_dir())?;
+    let store = store::AdminStore::open(&config.data_dir())?;
     match cmd {
         TokenCommand::Create { name, label } => {
-            let user =
-                store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
-            println!("{}", accounts::issue_token(&conn, user.id, &label)?);
+            let user = store
+                .user_by_name(&name)?
+                .with_context(|| format!("no user {name:?}"))?;
+            let (token, stored) = accounts::token_for(&label);
+            store.issue_token(user.id, &stored)?;
+            println!("{token}");
         }
         TokenCommand::Revoke {
             token,
             all_of: Some(name),
         } => {
             drop(token);
-            let user =
-                store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
-            let n = store::revoke_user_tokens(&conn, user.id)?;
+            let user = store
+                .user_by_name(&name)?
+                .with_context(|| format!("no user {name:?}"))?;
+            let n = store.revoke_user_tokens(user.id)?;
             eprintln!("revoked {n} token(s) of {}", user.name);
         }
         TokenCommand::Revoke {
@@ -298,7 +302,7 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
                 Some(token) => token,
                 None => read_stdin_line("token")?,
             };
-            if !store::revoke_token_hash(&conn, &accounts::hash_token(&token))? {
+            if !store.revoke_token(&accounts::hash_token(&token))? {
                 bail!("no such live token");
             }
             eprintln!("token revoked");
@@ -308,7 +312,7 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
 }
 
 fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
-    let conn = store::open_admin(&config.data_dir())?;
+    let store = store::AdminStore::open(&config.data_dir())?;
     match cmd {
         ChannelCommand::Create {
             name,
@@ -337,7 +341,7 @@ fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
                 max_participants,
                 topic: None,
             };
-            let record = store::channel_insert(&conn, &new, None, None)?;
+            let record = store.create_channel(&new)?;
             eprintln!("created channel {} (epoch {})", record.name, record.epoch);
         }
     }

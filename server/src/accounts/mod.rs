@@ -13,7 +13,6 @@ use argon2::{
     Argon2,
 };
 use parley_protocol::ErrorCode;
-use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use display_names::{impersonation_error, name_key, normalize_display_name};
@@ -22,7 +21,10 @@ use crate::{
     address,
     error::{Error, Result},
     ratelimit::KeyedBuckets,
-    store::{self, Store, TokenRecord, UserRecord},
+    store::{
+        AccountStore, AdminStore, NewToken, NewUser, TokenRecord, UserCreation, UserRecord,
+        UserRules,
+    },
     ws::Connections,
     Config,
 };
@@ -97,7 +99,7 @@ pub fn validate_password(password: &str) -> Result<()> {
 /// Creates a user from the admin CLI (its own process: it hashes on its own thread).
 /// Registration follows the same rules through [`Accounts::register`].
 pub fn create_user(
-    conn: &Connection,
+    store: &AdminStore,
     name: &str,
     password: &str,
     display_name: Option<&str>,
@@ -107,57 +109,55 @@ pub fn create_user(
     validate_password(password)?;
     let display_name = display_name.map(normalize_display_name).transpose()?;
     let hash = hash_password(password)?;
-    store::fill_name_keys(conn, &name_key)?;
-    insert_user_checked(conn, name, display_name.as_deref(), &hash, is_admin)
+    created(store.create_user(&new_user(name, display_name, hash, is_admin), name_key)?)
 }
 
-/// Inserts a user unless their display name passes for another user's user name. Runs inside
-/// one transaction (the writer's, or the CLI's own connection), so the check and the insert
-/// see the same users.
-fn insert_user_checked(
-    conn: &Connection,
+/// A user to create, with the look-alike keys of their names: the store refuses a display name
+/// that passes for another user's user name, in the insert's transaction.
+fn new_user(
     name: &str,
-    display_name: Option<&str>,
-    hash: &str,
+    display_name: Option<String>,
+    password_hash: String,
     is_admin: bool,
-) -> Result<UserRecord> {
-    if let Some(display_name) = display_name {
-        if let Some(other) = store::user_named_like(conn, &name_key(display_name), None)? {
-            if !other.eq_ignore_ascii_case(name) {
-                return Err(impersonation_error(&other));
-            }
-        }
+) -> NewUser {
+    NewUser {
+        name: name.to_owned(),
+        name_key: name_key(name),
+        display_key: display_name.as_deref().map(name_key),
+        display_name,
+        password_hash,
+        is_admin,
     }
-    store::insert_user(conn, name, &name_key(name), display_name, hash, is_admin)
 }
 
-/// Brings stored users under the current rules, once at start: fills in missing name keys,
-/// and repairs display names set before they were checked (docs/protocol.md §12): control and invisible characters dropped, cut to 64 characters, and
-/// cleared when nothing is left or when the name passes for another user's user name.
-pub fn repair_stored_users(conn: &Connection) -> Result<usize> {
-    store::fill_name_keys(conn, &name_key)?;
-    let mut repaired = 0;
-    for (id, name, stored) in store::display_names(conn)? {
-        let mut fixed = display_names::repaired(&stored);
-        if let Some(candidate) = &fixed {
-            if store::user_named_like(conn, &name_key(candidate), Some(id))?.is_some() {
-                fixed = None;
-            }
-        }
-        if fixed.as_deref() != Some(stored.as_str()) {
-            tracing::warn!(user = %name, "display name repaired under the display-name rules");
-            store::set_display_name(conn, id, fixed.as_deref())?;
-            repaired += 1;
-        }
+fn created(creation: UserCreation) -> Result<UserRecord> {
+    match creation {
+        UserCreation::Created(user) => Ok(user),
+        UserCreation::LooksLike(other) => Err(impersonation_error(&other)),
     }
-    Ok(repaired)
 }
 
-/// Issues a new token for a user.
-pub fn issue_token(conn: &Connection, user_id: i64, label: &str) -> Result<String> {
+/// The rules [`AccountStore::repair_users`] applies to stored users, once at start: missing
+/// name keys filled in, and display names set before they were checked (docs/protocol.md
+/// §12) repaired: control and invisible characters dropped, cut to 64 characters, and cleared
+/// when nothing is left or when the name passes for another user's user name.
+pub fn user_rules() -> UserRules {
+    UserRules {
+        name_key,
+        repaired: display_names::repaired,
+    }
+}
+
+/// A new token for a user: the token to hand out, and what the store keeps of it.
+pub fn token_for(label: &str) -> (String, NewToken) {
     let (token, hash) = new_token();
-    store::insert_token(conn, user_id, &hash, label)?;
-    Ok(token)
+    (
+        token,
+        NewToken {
+            hash,
+            label: label.to_owned(),
+        },
+    )
 }
 
 /// Most user names, and most client addresses, the login limits remember at once (full
@@ -167,7 +167,7 @@ const MAX_LOGIN_KEYS: usize = 100_000;
 /// Signing in, registering, signing out, and the user behind a token: what the HTTP routes,
 /// the WebSocket upgrades and the `/ws` session's `auth` call.
 pub struct Accounts {
-    store: Store,
+    store: Arc<dyn AccountStore>,
     config: Arc<Config>,
     /// The bounded password-hashing workers (`[accounts]`).
     hashing: passwords::PasswordHashing,
@@ -180,7 +180,11 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(store: Store, config: Arc<Config>, connections: Arc<Connections>) -> Self {
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        config: Arc<Config>,
+        connections: Arc<Connections>,
+    ) -> Self {
         Self {
             hashing: passwords::PasswordHashing::new(
                 config.accounts.hash_workers(),
@@ -224,7 +228,7 @@ impl Accounts {
     pub async fn authenticate(&self, token: &str) -> Result<TokenRecord> {
         let hash = hash_token(token);
         self.store
-            .read_auth(move |conn| store::token_by_hash(conn, &hash))
+            .token_by_hash(hash)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "unknown or revoked token"))
     }
@@ -249,11 +253,7 @@ impl Accounts {
         self.check_login_rate(name)?;
         // A place in the hashing queue before anything else costs: refused attempts are cheap.
         let ticket = self.hashing.admit()?;
-        let name = name.to_owned();
-        let found = self
-            .store
-            .read(move |conn| store::user_with_password(conn, &name))
-            .await?;
+        let found = self.store.user_with_password(name.to_owned()).await?;
         let password = password.to_owned();
         let user = ticket
             .run(move || match found {
@@ -268,12 +268,8 @@ impl Accounts {
             .ok_or_else(|| {
                 Error::new(ErrorCode::InvalidCredentials, "wrong user name or password")
             })?;
-        let label = label.to_owned();
-        let user_id = user.id;
-        let token = self
-            .store
-            .write(move |tx, _| Ok((issue_token(tx, user_id, &label)?, Vec::new())))
-            .await?;
+        let (token, stored) = token_for(label);
+        self.store.issue_token(user.id, stored).await?;
         Ok((user, token))
     }
 
@@ -302,23 +298,19 @@ impl Accounts {
         let ticket = self.hashing.admit()?;
         let password = password.to_owned();
         let hash = ticket.run(move || hash_password(&password)).await??;
-        let name = name.to_owned();
-        self.store
-            .write(move |tx, _| {
-                let user = insert_user_checked(tx, &name, display_name.as_deref(), &hash, false)?;
-                let token = issue_token(tx, user.id, "registration")?;
-                Ok(((user, token), Vec::new()))
-            })
-            .await
+        let (token, stored) = token_for("registration");
+        let creation = self
+            .store
+            .create_user(new_user(name, display_name, hash, false), Some(stored))
+            .await?;
+        Ok((created(creation)?, token))
     }
 
     /// Revokes the token and closes every live session that uses it.
     pub async fn logout(&self, token: &str) -> Result<()> {
         let record = self.authenticate(token).await?;
         let hash = hash_token(token);
-        self.store
-            .write(move |tx, _| Ok((store::revoke_token_hash(tx, &hash)?, Vec::new())))
-            .await?;
+        self.store.revoke_token(hash).await?;
         self.connections.close_tokens(&[record.id]);
         Ok(())
     }

@@ -19,10 +19,7 @@ use std::{
 use tempfile::TempPath;
 
 use super::Attachments;
-use crate::{
-    error::{Error, Result},
-    store,
-};
+use crate::error::{Error, Result};
 
 pub(super) fn root(state: &Attachments) -> PathBuf {
     state.config.data_dir().join("attachments")
@@ -133,7 +130,7 @@ async fn sweep(state: &Attachments) -> Result<()> {
     if !root.exists() {
         return Ok(());
     }
-    let referenced = state.store.read(store::attachment_contents).await?;
+    let referenced = state.store.attachment_contents().await?;
     let (removed, missing) = tokio::task::spawn_blocking(move || sweep_files(&root, referenced))
         .await
         .map_err(|e| Error::internal(format_args!("attachments sweep: {e}")))?
@@ -146,10 +143,7 @@ async fn sweep(state: &Attachments) -> Result<()> {
     }
     let missing: Vec<String> = missing.iter().map(hex::encode).collect();
     let count = missing.len();
-    let (files, thumbnails) = state
-        .store
-        .write(move |tx, _| Ok((store::forget_missing_content(tx, &missing)?, Vec::new())))
-        .await?;
+    let (files, thumbnails) = state.store.forget_missing_content(missing).await?;
     tracing::warn!(
         missing = count,
         attachments = files,

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 
 use super::files;
 use super::Attachments;
-use crate::{config::AttachmentsConfig, store};
+use crate::config::AttachmentsConfig;
 
 /// Longer side of a thumbnail.
 const THUMBNAIL_SIZE: u32 = 320;
@@ -69,11 +69,7 @@ impl Thumbnailer {
         path: &Path,
     ) -> Option<Thumbnail> {
         let content = sha.to_owned();
-        match state
-            .store
-            .read(move |conn| store::thumbnail_of_content(conn, &content))
-            .await
-        {
+        match state.store.thumbnail_of_content(content).await {
             Ok(Some(earlier)) => return earlier.map(Thumbnail::Stored),
             Ok(None) => {}
             Err(err) => tracing::warn!(%err, "looking up an earlier thumbnail"),

@@ -29,7 +29,7 @@ use parley_protocol::{Attachment, ErrorCode};
 use crate::{
     chat::channels::Directory,
     error::{Error, Result},
-    store::{self, Store, UserRecord},
+    store::{AttachmentAccess, AttachmentStore, StoredAttachment, UserRecord},
     Config,
 };
 
@@ -42,7 +42,7 @@ pub(crate) use upload::upload;
 
 /// The attachments service: what uploads, downloads and the upkeep share.
 pub struct Attachments {
-    store: Store,
+    store: Arc<dyn AttachmentStore>,
     config: Arc<Config>,
     /// Who may read the channels an attachment was posted in.
     directory: Arc<Directory>,
@@ -56,7 +56,11 @@ struct Uploads {
 }
 
 impl Attachments {
-    pub fn new(store: Store, config: Arc<Config>, directory: Arc<Directory>) -> Self {
+    pub fn new(
+        store: Arc<dyn AttachmentStore>,
+        config: Arc<Config>,
+        directory: Arc<Directory>,
+    ) -> Self {
         let uploads = Uploads {
             sessions: Arc::new(resumable::Sessions::new(config.attachments.upload_expiry)),
             thumbnails: images::Thumbnailer::new(&config.attachments),
@@ -189,16 +193,12 @@ pub(crate) async fn download(state: &Attachments, user: &UserRecord, id: i64) ->
 /// `GET /api/attachments/{id}/thumbnail`: the same access as the file.
 pub(crate) async fn thumbnail(state: &Attachments, user: &UserRecord, id: i64) -> Result<Response> {
     check_access(state, user, id).await?;
-    let sha = state
-        .store
-        .read(move |conn| store::thumbnail_of(conn, id))
-        .await?
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::AttachmentNotFound,
-                format!("no thumbnail for {id}"),
-            )
-        })?;
+    let sha = state.store.thumbnail_of(id).await?.ok_or_else(|| {
+        Error::new(
+            ErrorCode::AttachmentNotFound,
+            format!("no thumbnail for {id}"),
+        )
+    })?;
     let file = open_stored(state, id, &sha).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let mut response = body.into_response();
@@ -221,17 +221,19 @@ pub(crate) async fn thumbnail(state: &Attachments, user: &UserRecord, id: i64) -
 
 /// The attachment, if this user may download it (404 otherwise, with no hint it exists).
 async fn check_access(state: &Attachments, user: &UserRecord, id: i64) -> Result<Attachment> {
-    let (attachment, channels) = state
-        .store
-        .read(move |conn| {
-            let found = store::attachment(conn, id)?;
-            let channels = store::attachment_channels(conn, id)?;
-            Ok((found, channels))
-        })
-        .await?;
     let not_found = || Error::new(ErrorCode::AttachmentNotFound, format!("no attachment {id}"));
-    let (attachment, uploader) = attachment.ok_or_else(not_found)?;
-    let allowed = uploader == user.id
+    let AttachmentAccess {
+        stored: StoredAttachment {
+            attachment,
+            uploader_id,
+        },
+        channels,
+    } = state
+        .store
+        .attachment_access(id)
+        .await?
+        .ok_or_else(not_found)?;
+    let allowed = uploader_id == user.id
         || channels.iter().any(|c| {
             state
                 .directory

@@ -36,10 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Attachments;
 use super::{files, upload};
-use crate::{
-    error::{Error, Result},
-    store,
-};
+use crate::error::{Error, Result};
 
 /// Open upload sessions per user.
 const MAX_SESSIONS: usize = 8;
@@ -212,10 +209,7 @@ pub(crate) async fn session_start(
             format!("attachments are at most {} bytes", limits.max_size),
         ));
     }
-    let used = state
-        .store
-        .read(move |conn| store::uploaded_bytes(conn, user_id))
-        .await?;
+    let used = state.store.uploaded_bytes(user_id).await?;
     if used.saturating_add(body.size) > limits.user_quota {
         return Err(Error::new(
             ErrorCode::QuotaExceeded,

@@ -19,7 +19,7 @@ use super::Attachments;
 use super::{files, images::Thumbnail, INLINE};
 use crate::{
     error::{Error, Result},
-    store,
+    store::AttachmentUpload,
 };
 
 /// A complete file waiting in `incoming/`: its SHA-256, size and first KiB (for sniffing).
@@ -51,10 +51,7 @@ async fn store_upload(
 ) -> Result<Attachment> {
     let quota = state.config.attachments.user_quota;
     let name = super::clean_name(name.as_deref().unwrap_or("file"));
-    let used = state
-        .store
-        .read(move |conn| store::uploaded_bytes(conn, user_id))
-        .await?;
+    let used = state.store.uploaded_bytes(user_id).await?;
     if used >= quota {
         return Err(Error::new(
             ErrorCode::QuotaExceeded,
@@ -128,10 +125,7 @@ pub(super) async fn finalize(
 ) -> Result<Attachment> {
     let Received { sha, size, head } = received;
     let quota = state.config.attachments.user_quota;
-    let used = state
-        .store
-        .read(move |conn| store::uploaded_bytes(conn, user_id))
-        .await?;
+    let used = state.store.uploaded_bytes(user_id).await?;
     if used.saturating_add(size) > quota {
         return Err(Error::new(
             ErrorCode::QuotaExceeded,
@@ -167,33 +161,26 @@ pub(super) async fn finalize(
         .map_err(|e| Error::internal(format_args!("storing attachment: {e}")))?
         .map_err(|e| Error::internal(format_args!("storing attachment: {e}")))?;
     let root = files::root(&state);
-    state
-        .store
-        .write(move |tx, _| {
-            let thumbnail_sha256 = thumb.as_ref().map(|t| t.sha().to_owned());
-            let attachment = store::insert_attachment(
-                tx,
-                store::NewAttachment {
-                    sha256: &sha,
-                    size,
-                    mime: &mime,
-                    name: &name,
-                    width,
-                    height,
-                    uploader_id: user_id,
-                    quota,
-                    thumbnail_sha256: thumbnail_sha256.as_deref(),
-                },
-            )?;
-            // The files go into place after the row is written and before it commits: if the
-            // move fails, the write (and the row) is undone.
-            let storing =
-                |e: std::io::Error| Error::internal(format_args!("storing attachment: {e}"));
-            files::place(temp, &files::path_of(&root, &sha)).map_err(storing)?;
-            if let Some(Thumbnail::New { sha, file }) = thumb {
-                files::place(file, &files::path_of(&root, &sha)).map_err(storing)?;
-            }
-            Ok((attachment, Vec::new()))
-        })
-        .await
+    let upload = AttachmentUpload {
+        sha256: sha.clone(),
+        size,
+        mime,
+        name,
+        width,
+        height,
+        uploader_id: user_id,
+        quota,
+        thumbnail_sha256: thumb.as_ref().map(|t| t.sha().to_owned()),
+    };
+    // The files go into place after the row is written and before it commits: if the move
+    // fails, the write (and the row) is undone.
+    let place = Box::new(move || {
+        let storing = |e: std::io::Error| Error::internal(format_args!("storing attachment: {e}"));
+        files::place(temp, &files::path_of(&root, &sha)).map_err(storing)?;
+        if let Some(Thumbnail::New { sha, file }) = thumb {
+            files::place(file, &files::path_of(&root, &sha)).map_err(storing)?;
+        }
+        Ok(())
+    });
+    state.store.insert_attachment(upload, place).await
 }
