@@ -100,7 +100,7 @@ impl Server {
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
         let stores = store::Stores::new(Arc::new(store.clone()));
-        let directory = Arc::new(chat::channels::Directory::load(&store).await?);
+        let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
         let docs = docs::Docs::load(&store, &directory).await?;
         let connections = Arc::new(ws::Connections::new(
             config.realtime.max_connections,

@@ -73,10 +73,10 @@ pub async fn enforce_retention(state: &AppState) -> crate::Result<()> {
             continue;
         }
         let cutoff = (retention > 0).then(|| store::now_ms() - (retention as i64) * 1000);
-        let id = record.id;
         let pruned = state
-            .store
-            .write(move |tx, _| Ok((store::prune(tx, id, cutoff, Some(keep))?, Vec::new())))
+            .stores
+            .events
+            .prune(record.id, cutoff, Some(keep))
             .await?;
         if let Some(seq) = pruned {
             tracing::debug!(
@@ -106,11 +106,7 @@ async fn token_check_loop(state: Arc<AppState>) {
         if ids.is_empty() {
             continue;
         }
-        match state
-            .store
-            .read(move |conn| store::revoked_among(conn, &ids))
-            .await
-        {
+        match state.stores.accounts.revoked_among(ids).await {
             Ok(revoked) if !revoked.is_empty() => state.connections.close_tokens(&revoked),
             Ok(_) => {}
             Err(err) => tracing::warn!(%err, "token check failed"),

@@ -12,7 +12,10 @@ use parley_protocol::{Authentication, ChannelInfo, ChannelType, ErrorCode};
 use crate::{
     config::RealtimeConfig,
     error::{Error, Result},
-    store::{self, ChannelRecord, NewChannel, Store, UserRecord},
+    store::{
+        ChannelDirectory, ChannelRecord, ChannelStore, ChannelWithMembers, EnsureChannel,
+        MemberRole, Membership, NewChannel, UserRecord,
+    },
     AppState,
 };
 
@@ -37,18 +40,11 @@ pub enum Role {
     Member,
 }
 
-impl Role {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
-    }
-    pub(crate) fn parse(text: &str) -> Self {
-        if text == "admin" {
-            Role::Admin
-        } else {
-            Role::Member
+impl From<MemberRole> for Role {
+    fn from(role: MemberRole) -> Self {
+        match role {
+            MemberRole::Admin => Role::Admin,
+            MemberRole::Member => Role::Member,
         }
     }
 }
@@ -240,20 +236,25 @@ struct DirectoryInner {
 
 impl Directory {
     /// Loads every channel and membership.
-    pub async fn load(store: &Store) -> Result<Self> {
-        let (records, members) = store
-            .read(|conn| Ok((store::channels_all(conn)?, store::members_all(conn)?)))
-            .await?;
+    pub async fn load(store: &dyn ChannelStore) -> Result<Self> {
+        let ChannelDirectory {
+            channels: mut records,
+            members,
+        } = store.load_directory().await?;
         let directory = Directory::default();
         // By id: a document's comments channel comes after the channel it refers to.
-        let mut records = records;
         records.sort_by_key(|r| r.id);
         for record in records {
             directory.insert(record, Vec::new());
         }
-        for (channel_id, user_id, role) in members {
+        for Membership {
+            channel_id,
+            user_id,
+            role,
+        } in members
+        {
             if let Some(channel) = directory.by_id(channel_id) {
-                channel.set_member(user_id, Some(Role::parse(&role)));
+                channel.set_member(user_id, Some(role.into()));
             }
         }
         Ok(directory)
@@ -345,24 +346,15 @@ impl AppState {
     }
 
     pub(crate) async fn load_channel(&self, name: &str) -> Result<Arc<Channel>> {
-        let owned = name.to_owned();
         let found = self
-            .store
-            .read(move |conn| {
-                let Some(record) = store::channel_by_name(conn, &owned)? else {
-                    return Ok(None);
-                };
-                let members = store::channel_members(conn, record.id)?;
-                Ok(Some((record, members)))
-            })
+            .stores
+            .channels
+            .channel_by_name(name.to_owned())
             .await?;
         match found {
-            Some((record, members)) => Ok(self.directory.insert(
+            Some(ChannelWithMembers { record, members }) => Ok(self.directory.insert(
                 record,
-                members
-                    .into_iter()
-                    .map(|(u, r)| (u, Role::parse(&r)))
-                    .collect(),
+                members.into_iter().map(|(u, r)| (u, r.into())).collect(),
             )),
             None => Err(Error::new(
                 ErrorCode::ChannelNotFound,
@@ -380,15 +372,12 @@ impl AppState {
         if let Some(instance) = self.directory.by_name(&name) {
             return Ok(instance);
         }
-        let t = template.record.clone();
-        let user_id = user.id;
+        let t = &template.record;
         let record = self
-            .store
-            .write(move |tx, _| {
-                if let Some(existing) = store::channel_by_name(tx, &name)? {
-                    return Ok((existing, Vec::new()));
-                }
-                let new = NewChannel {
+            .stores
+            .channels
+            .ensure_channel(EnsureChannel {
+                channel: NewChannel {
                     name,
                     kind: ChannelType::Private,
                     authentication: Authentication::Required,
@@ -399,11 +388,9 @@ impl AppState {
                     auto_subscribe: t.auto_subscribe,
                     max_participants: Some(1),
                     topic: t.topic.clone(),
-                };
-                Ok((
-                    store::channel_insert(tx, &new, Some(user_id), Some((user_id, t.id)))?,
-                    Vec::new(),
-                ))
+                },
+                created_by: Some(user.id),
+                owner: Some((user.id, t.id)),
             })
             .await?;
         Ok(self
@@ -415,7 +402,7 @@ impl AppState {
     /// Channels this session may see.
     pub async fn visible_channels(&self, user: Option<&UserRecord>) -> Result<Vec<ChannelInfo>> {
         // Channels created by the admin CLI while the server runs are not in the directory yet.
-        let names = self.store.read(store::channel_names).await?;
+        let names = self.stores.channels.channel_names().await?;
         for name in names {
             if self.directory.by_name(&name).is_none() {
                 let _ = self.load_channel(&name).await;

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use parley_protocol::{Authentication, ChannelSettings, ChannelType, ErrorCode, Event};
+use parley_protocol::{Authentication, ChannelSettings, ChannelType, ErrorCode};
 
 use super::channels::{invalid_name, validate_name, Channel, Role, DM_PREFIX, PERSONAL};
 use crate::{
     config::ChannelConfig,
     error::{Error, Result},
-    store::{self, NewChannel, UserRecord},
+    store::{self, CreateChannel, EnsureChannel, Join, NewChannel, UserRecord},
     AppState,
 };
 
@@ -59,47 +59,21 @@ impl AppState {
             max_participants: settings.max_participants,
             topic: settings.topic,
         };
-        let author = user.to_ref();
-        let read_receipts = settings_read_receipts;
         // Workspace admins are exempt from the per-user limits.
-        let dm = name.starts_with(DM_PREFIX);
-        let limit = (!user.is_admin).then(|| {
-            let limits = &self.config.limits;
-            if dm {
-                (
-                    "dms_per_user",
-                    "direct-message channels",
-                    limits.dms_per_user,
-                )
-            } else {
-                ("channels_per_user", "channels", limits.channels_per_user)
-            }
+        let limits = &self.config.limits;
+        let limit = (!user.is_admin).then_some(if store::limits::is_dm(name) {
+            limits.dms_per_user
+        } else {
+            limits.channels_per_user
         });
         let record = self
-            .store
-            .write(move |tx, state| {
-                if let Some((key, what, max)) = limit {
-                    let used = store::limits::channels_created(tx, author.id, dm)?;
-                    store::limits::check(key, what, used, 1, max)?;
-                }
-                let record = store::channel_insert(tx, &new, Some(author.id), None)?;
-                store::member_add(tx, record.id, author.id, Role::Admin.as_str())?;
-                if read_receipts {
-                    store::set_read_receipts(tx, record.id, true)?;
-                }
-                let now = store::now_ms();
-                let event = store::append_event(
-                    tx,
-                    state,
-                    record.id,
-                    &record.name,
-                    Event::MemberJoined { user: author },
-                    now,
-                    None,
-                )?;
-                let mut record = record;
-                record.head_seq = event.seq;
-                Ok((record, vec![event]))
+            .stores
+            .channels
+            .create_channel(CreateChannel {
+                channel: new,
+                creator: user.to_ref(),
+                read_receipts: settings_read_receipts,
+                limit,
             })
             .await?;
         Ok(self.directory.insert(record, vec![(user.id, Role::Admin)]))
@@ -108,22 +82,11 @@ impl AppState {
     /// The direct-message channel of this user with `names` (created on first use, with
     /// exactly these members, private). The same set of people always gets the same channel.
     pub async fn dm_open(&self, user: &UserRecord, names: &[String]) -> Result<Arc<Channel>> {
-        let wanted: Vec<String> = names.to_vec();
-        let others = self
-            .store
-            .read(move |conn| {
-                let mut found = Vec::new();
-                for name in &wanted {
-                    let user = store::user_by_name(conn, name)?.ok_or_else(|| {
-                        Error::new(ErrorCode::UserNotFound, format!("no user {name:?}"))
-                    })?;
-                    found.push(user);
-                }
-                Ok(found)
-            })
-            .await?;
+        let found = self.stores.accounts.users_by_name(names.to_vec()).await?;
         let mut members: Vec<UserRecord> = vec![user.clone()];
-        for other in others {
+        for (name, other) in names.iter().zip(found) {
+            let other = other
+                .ok_or_else(|| Error::new(ErrorCode::UserNotFound, format!("no user {name:?}")))?;
             if !members.iter().any(|m| m.id == other.id) {
                 members.push(other);
             }
@@ -196,35 +159,16 @@ impl AppState {
                 ));
             }
         }
-        let (channel_id, name) = (channel.record.id, channel.record.name.clone());
-        let max = channel.record.max_participants;
-        let member = user.to_ref();
+        // Checked again inside the write: concurrent joins are serialized there, so they
+        // cannot all pass the quick check above.
         let added = self
-            .store
-            .write(move |tx, state| {
-                // Checked again inside the write: concurrent joins are serialized here, so
-                // they cannot all pass the quick check above.
-                if let Some(max) = max {
-                    if store::member_count(tx, channel_id)? >= u64::from(max) {
-                        return Err(Error::new(
-                            ErrorCode::ChannelFull,
-                            format!("channel {name} has reached its {max} participants"),
-                        ));
-                    }
-                }
-                if !store::member_add(tx, channel_id, member.id, Role::Member.as_str())? {
-                    return Ok((false, Vec::new()));
-                }
-                let event = store::append_event(
-                    tx,
-                    state,
-                    channel_id,
-                    &name,
-                    Event::MemberJoined { user: member },
-                    store::now_ms(),
-                    None,
-                )?;
-                Ok((true, vec![event]))
+            .stores
+            .channels
+            .add_member(Join {
+                channel_id: channel.record.id,
+                channel_name: channel.record.name.clone(),
+                user: user.to_ref(),
+                max_participants: channel.record.max_participants,
             })
             .await?;
         channel.set_member(user.id, Some(Role::Member));
@@ -270,10 +214,10 @@ impl AppState {
                 "a direct-message channel has fixed members: open one with everyone in it",
             ));
         }
-        let invitee_name = invitee.to_owned();
         let invitee = self
-            .store
-            .read(move |conn| store::user_by_name(conn, &invitee_name))
+            .stores
+            .accounts
+            .user_by_name(invitee.to_owned())
             .await?
             .ok_or_else(|| Error::new(ErrorCode::UserNotFound, format!("no user {invitee:?}")))?;
         self.add_member(&channel, &invitee).await?;
@@ -292,24 +236,13 @@ impl AppState {
                 "you are not a member of this channel",
             ));
         }
-        let (channel_id, name) = (channel.record.id, channel.record.name.clone());
-        let member = user.to_ref();
-        self.store
-            .write(move |tx, state| {
-                if !store::member_remove(tx, channel_id, member.id)? {
-                    return Ok(((), Vec::new()));
-                }
-                let event = store::append_event(
-                    tx,
-                    state,
-                    channel_id,
-                    &name,
-                    Event::MemberLeft { user: member },
-                    store::now_ms(),
-                    None,
-                )?;
-                Ok(((), vec![event]))
-            })
+        self.stores
+            .channels
+            .remove_member(
+                channel.record.id,
+                channel.record.name.clone(),
+                user.to_ref(),
+            )
             .await?;
         channel.set_member(user.id, None);
         if channel.record.kind == ChannelType::Private {
@@ -352,19 +285,7 @@ impl AppState {
             return Err(err);
         }
         let id = channel.record.id;
-        self.store
-            .write(move |tx, state| {
-                let mut instances = store::channel_instances(tx, id)?;
-                instances.extend(store::docs::comment_channels_of(tx, id)?);
-                store::channel_delete(tx, id)?;
-                // Only once the delete succeeded: a failed write must leave the state alone.
-                for instance in instances {
-                    state.forget(instance);
-                }
-                state.forget(id);
-                Ok(((), Vec::new()))
-            })
-            .await?;
+        self.stores.channels.delete_channel(id).await?;
         // A template takes its personal instances with it (the database cascades; the hubs and
         // cached heads of the instances go here).
         let instances: Vec<i64> = self
@@ -389,12 +310,10 @@ impl AppState {
             return Ok(());
         }
         let record = self
-            .store
-            .write(|tx, _| {
-                if let Some(existing) = store::channel_by_name(tx, PERSONAL)? {
-                    return Ok((existing, Vec::new()));
-                }
-                let new = NewChannel {
+            .stores
+            .channels
+            .ensure_channel(EnsureChannel {
+                channel: NewChannel {
                     name: PERSONAL.into(),
                     kind: ChannelType::Private,
                     authentication: Authentication::Required,
@@ -405,8 +324,9 @@ impl AppState {
                     auto_subscribe: false,
                     max_participants: Some(1),
                     topic: Some("your mentions and read positions".into()),
-                };
-                Ok((store::channel_insert(tx, &new, None, None)?, Vec::new()))
+                },
+                created_by: None,
+                owner: None,
             })
             .await?;
         self.directory.insert(record, Vec::new());
@@ -416,20 +336,10 @@ impl AppState {
     /// Creates or updates the channels declared in the configuration.
     pub async fn apply_configured_channels(&self) -> Result<()> {
         for (name, config) in &self.config.channels {
-            let new = configured_channel(name, config);
             let record = self
-                .store
-                .write(move |tx, _| {
-                    let record = match store::channel_by_name(tx, &new.name)? {
-                        Some(existing) => {
-                            store::channel_update_settings(tx, existing.id, &new)?;
-                            store::channel_by_id(tx, existing.id)?
-                                .ok_or_else(|| Error::internal("configured channel vanished"))?
-                        }
-                        None => store::channel_insert(tx, &new, None, None)?,
-                    };
-                    Ok((record, Vec::new()))
-                })
+                .stores
+                .channels
+                .configure_channel(configured_channel(name, config))
                 .await?;
             let members = self.directory.by_id(record.id).map(|c| {
                 c.members

@@ -8,19 +8,12 @@ use parley_protocol::{ErrorCode, Event, ReadState};
 use crate::{
     chat::channels::{Channel, PERSONAL},
     error::{Error, Result},
-    store::{self, UserRecord},
+    store::{self, MentionNotice, NewEvent, ReadCounts, ReadMark, UserRecord},
     AppState,
 };
 
 /// Most users one message may notify (`@channel` in a huge channel notifies the first ones).
 const MAX_MENTIONED: usize = 1000;
-
-/// A user a message mentions, with where to tell them.
-pub struct MentionTarget {
-    pub user_id: i64,
-    pub personal: Arc<Channel>,
-    pub muted: bool,
-}
 
 impl AppState {
     async fn personal(&self, user: &UserRecord) -> Result<Arc<Channel>> {
@@ -34,7 +27,7 @@ impl AppState {
         channel: &Channel,
         author: &UserRecord,
         text: &str,
-    ) -> Result<Vec<MentionTarget>> {
+    ) -> Result<Vec<MentionNotice>> {
         if !text.contains('@') {
             return Ok(Vec::new());
         }
@@ -60,42 +53,34 @@ impl AppState {
             .filter(|n| n != "channel" && n != "here")
             .collect();
         let channel_id = home.record.id;
-        let (users, mutes) = {
-            let mut ids_for_read = std::mem::take(&mut ids);
-            let author_id = author.id;
-            self.store
-                .read(move |conn| {
-                    for name in &named {
-                        if let Some(user) = store::user_by_name(conn, name)? {
-                            ids_for_read.push(user.id);
-                        }
-                    }
-                    ids_for_read.sort_unstable();
-                    ids_for_read.dedup();
-                    ids_for_read.retain(|id| *id != author_id);
-                    ids_for_read.truncate(MAX_MENTIONED);
-                    let mut users = Vec::new();
-                    let mut mutes = Vec::new();
-                    for id in ids_for_read {
-                        if let Some(user) = store::user_by_id(conn, id)? {
-                            let (_, muted) = store::read_state(conn, id, channel_id)?;
-                            users.push(user);
-                            mutes.push(muted);
-                        }
-                    }
-                    Ok((users, mutes))
-                })
-                .await?
-        };
+        if !named.is_empty() {
+            let found = self.stores.accounts.users_by_name(named).await?;
+            ids.extend(found.into_iter().flatten().map(|user| user.id));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|id| *id != author.id);
+        ids.truncate(MAX_MENTIONED);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users = self.stores.accounts.users_by_id(ids).await?;
+        let mutes = self
+            .stores
+            .reads
+            .mutes(channel_id, users.iter().map(|user| user.id).collect())
+            .await?;
         let now = store::now_ms();
         let mut targets = Vec::new();
         for (user, muted_until) in users.into_iter().zip(mutes) {
             if channel.check_read(Some(&user)).is_err() {
                 continue;
             }
-            targets.push(MentionTarget {
+            let personal = self.personal(&user).await?;
+            targets.push(MentionNotice {
                 user_id: user.id,
-                personal: self.personal(&user).await?,
+                personal_channel_id: personal.record.id,
+                personal_channel: personal.record.name.clone(),
                 muted: muted_until.is_some_and(|until| until > now),
             });
         }
@@ -103,22 +88,21 @@ impl AppState {
     }
 
     async fn read_state_of(&self, user: &UserRecord, channel: &Channel) -> Result<ReadState> {
-        let (user_id, channel_id) = (user.id, channel.record.id);
-        let (last_read, muted_until, unread, mentions) = self
-            .store
-            .read(move |conn| {
-                let (last_read, muted) = store::read_state(conn, user_id, channel_id)?;
-                let (unread, mentions) =
-                    store::unread_counts(conn, user_id, channel_id, last_read)?;
-                Ok((last_read, muted, unread, mentions))
-            })
+        let ReadCounts {
+            position,
+            unread,
+            mentions,
+        } = self
+            .stores
+            .reads
+            .read_counts(user.id, channel.record.id)
             .await?;
         Ok(ReadState {
             channel: channel.record.name.clone(),
-            last_read,
+            last_read: position.last_read,
             unread,
             mentions,
-            muted_until,
+            muted_until: position.muted_until,
         })
     }
 
@@ -130,34 +114,14 @@ impl AppState {
         channel.check_read(Some(user))?;
         let head = self.channel_info(&channel, Some(user)).head;
         let seq = seq.min(head);
-        let (user_id, channel_id, name, who) = (
-            user.id,
-            channel.record.id,
-            channel.record.name.clone(),
-            user.to_ref(),
-        );
         let moved = self
-            .store
-            .write(move |tx, state| {
-                let (before, _) = store::read_state(tx, user_id, channel_id)?;
-                if seq <= before {
-                    return Ok((false, Vec::new()));
-                }
-                store::mark_read(tx, user_id, channel_id, seq)?;
-                // Members of channels with read receipts see how far each read.
-                let mut published = Vec::new();
-                if seq > before && store::read_receipts_on(tx, channel_id)? {
-                    published.push(store::append_event(
-                        tx,
-                        state,
-                        channel_id,
-                        &name,
-                        Event::ReadReceipt { user: who, seq },
-                        store::now_ms(),
-                        Some(user_id),
-                    )?);
-                }
-                Ok((true, published))
+            .stores
+            .reads
+            .mark_read(ReadMark {
+                user: user.to_ref(),
+                channel_id: channel.record.id,
+                channel_name: channel.record.name.clone(),
+                seq,
             })
             .await?;
         if moved {
@@ -190,17 +154,10 @@ impl AppState {
         } else {
             Some(until.unwrap_or(i64::MAX))
         };
-        let (user_id, channel_id) = (user.id, channel.record.id);
         let changed = self
-            .store
-            .write(move |tx, _| {
-                let (_, current) = store::read_state(tx, user_id, channel_id)?;
-                if current == value {
-                    return Ok((false, Vec::new()));
-                }
-                store::set_mute(tx, user_id, channel_id, value)?;
-                Ok((true, Vec::new()))
-            })
+            .stores
+            .reads
+            .set_mute(user.id, channel.record.id, value)
             .await?;
         if changed {
             self.announce(user, &channel).await
@@ -213,24 +170,15 @@ impl AppState {
     async fn announce(&self, user: &UserRecord, channel: &Channel) -> Result<ReadState> {
         let state = self.read_state_of(user, channel).await?;
         let personal = self.personal(user).await?;
-        let (id, name, read, author) = (
-            personal.record.id,
-            personal.record.name.clone(),
-            state.clone(),
-            user.id,
-        );
-        self.store
-            .write(move |tx, writer| {
-                let published = store::append_event(
-                    tx,
-                    writer,
-                    id,
-                    &name,
-                    Event::Read { read },
-                    store::now_ms(),
-                    Some(author),
-                )?;
-                Ok(((), vec![published]))
+        self.stores
+            .events
+            .append_event(NewEvent {
+                channel_id: personal.record.id,
+                channel_name: personal.record.name.clone(),
+                event: Event::Read {
+                    read: state.clone(),
+                },
+                author_id: Some(user.id),
             })
             .await?;
         Ok(state)

@@ -4,7 +4,7 @@ use parley_protocol::ErrorCode;
 
 use crate::{
     error::{Error, Result},
-    store::{self, UserRecord},
+    store::{SearchRequest, UserRecord},
     AppState,
 };
 
@@ -58,11 +58,7 @@ impl AppState {
         };
         let author_id = match author {
             Some(name) => {
-                let name = name.to_owned();
-                let found = self
-                    .store
-                    .read(move |conn| store::user_by_name(conn, &name))
-                    .await?;
+                let found = self.stores.accounts.user_by_name(name.to_owned()).await?;
                 match found {
                     Some(u) => Some(u.id),
                     None => return Ok(Vec::new()),
@@ -78,23 +74,17 @@ impl AppState {
         let admission = self.search_gate.enter().await?;
         // Whatever was sent until now is searchable.
         while self.index_pending().await? {}
-        let query = query.to_owned();
-        let timeout = self.config.realtime.search_timeout;
-        self.store
-            .read_mut(move |conn| {
-                let _admission = admission;
-                store::search_messages(
-                    conn,
-                    &query,
-                    &store::SearchFilter {
-                        channels: &channels,
-                        author_id,
-                        after,
-                        before,
-                        limit,
-                    },
-                    timeout,
-                )
+        self.stores
+            .search
+            .search(SearchRequest {
+                query: query.to_owned(),
+                channels,
+                author_id,
+                after,
+                before,
+                limit,
+                timeout: self.config.realtime.search_timeout,
+                admission: Some(Box::new(admission)),
             })
             .await
     }
@@ -102,8 +92,6 @@ impl AppState {
     /// Adds what was sent since the last time to the search index (one batch); true when more
     /// waits. The upkeep loop calls it every `INDEX_EVERY`, and every search first.
     pub async fn index_pending(&self) -> Result<bool> {
-        self.store
-            .write(|tx, _| Ok((store::index_pending(tx, INDEX_BATCH)?, Vec::new())))
-            .await
+        self.stores.search.index_pending(INDEX_BATCH).await
     }
 }

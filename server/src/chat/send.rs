@@ -5,7 +5,10 @@ use parley_protocol::{ErrorCode, HistoryPage, Message, ReactionChange, SendResul
 
 use crate::{
     error::{Error, Result},
-    store::{self, UserRecord},
+    store::{
+        HistorySlice, MessageDelete, MessageEdit, PostMessage, ReactionUpdate, ThreadReply,
+        UserRecord,
+    },
     AppState,
 };
 
@@ -70,76 +73,33 @@ impl AppState {
         self.check_user_send_rate(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
-        let targets = self.mention_targets(&channel, user, text).await?;
+        let mentions = self.mention_targets(&channel, user, text).await?;
         let attachments = self.own_attachments(user, attachments).await?;
-        let thread_root = channel.record.thread_root;
-        let parent = channel
-            .record
-            .parent_id
-            .and_then(|id| self.directory.by_id(id))
-            .map(|p| (p.record.id, p.record.name.clone()));
-        let (channel_id, name) = (channel.record.id, channel.record.name.clone());
-        let author = user.to_ref();
-        let (text, client_id) = (text.to_owned(), client_id.to_owned());
+        // A reply in a thread: the root's summary changes, and its channel hears it.
+        let thread = match (channel.record.thread_root, channel.record.parent_id) {
+            (Some(root_id), Some(parent_id)) => {
+                self.directory.by_id(parent_id).map(|parent| ThreadReply {
+                    root_id,
+                    parent_id: parent.record.id,
+                    parent_name: parent.record.name.clone(),
+                })
+            }
+            _ => None,
+        };
+        // Each mentioned user hears of it on their personal channel, in the same transaction:
+        // a mention is never stored without its notification.
         let committed = self
-            .store
-            .submit(move |tx, state| {
-                let mentioned: Vec<i64> = targets.iter().map(|t| t.user_id).collect();
-                let now = store::now_ms();
-                let new = store::NewMessage {
-                    channel_id,
-                    channel_name: &name,
-                    author: &author,
-                    text: &text,
-                    client_id: &client_id,
-                    now,
-                    mentions: &mentioned,
-                    attachments: &attachments,
-                };
-                let (outcome, published) = store::append_message(tx, state, new)?;
-                let mut published: Vec<_> = published.into_iter().collect();
-                // A reply in a thread: the root's summary changes, and its channel hears it.
-                if let (Some(root), Some((parent_id, parent_name))) = (thread_root, &parent) {
-                    if !outcome.duplicate {
-                        let thread = store::thread_reply(tx, root, author.id, now)?;
-                        published.push(store::append_event(
-                            tx,
-                            state,
-                            *parent_id,
-                            parent_name,
-                            parley_protocol::Event::ThreadUpdated { thread },
-                            now,
-                            Some(author.id),
-                        )?);
-                    }
-                }
-                // Each mentioned user hears of it on their personal channel, in the same
-                // transaction: a mention is never stored without its notification.
-                if !outcome.duplicate {
-                    for target in &targets {
-                        let event = store::append_event(
-                            tx,
-                            state,
-                            target.personal.record.id,
-                            &target.personal.record.name,
-                            parley_protocol::Event::Mention {
-                                message: Box::new(outcome.message.clone()),
-                                muted: target.muted,
-                            },
-                            now,
-                            Some(author.id),
-                        )?;
-                        store::mention_event(
-                            tx,
-                            target.user_id,
-                            outcome.message.id,
-                            event.channel_id,
-                            event.seq,
-                        )?;
-                        published.push(event);
-                    }
-                }
-                Ok((outcome, published))
+            .stores
+            .messages
+            .submit_message(PostMessage {
+                channel_id: channel.record.id,
+                channel_name: channel.record.name.clone(),
+                author: user.to_ref(),
+                text: text.to_owned(),
+                client_id: client_id.to_owned(),
+                mentions,
+                attachments,
+                thread,
             })
             .await?;
         Ok(async move {
@@ -163,10 +123,10 @@ impl AppState {
         channel.check_read(user)?;
         let max = self.config.realtime.max_history_page;
         let limit = limit.unwrap_or(50).clamp(1, max);
-        let id = channel.record.id;
-        let (messages, has_more) = self
-            .store
-            .read(move |conn| store::history(conn, id, before, limit))
+        let HistorySlice { messages, has_more } = self
+            .stores
+            .messages
+            .history(channel.record.id, before, limit)
             .await?;
         Ok(HistoryPage {
             channel: channel.record.name.clone(),
@@ -203,19 +163,13 @@ impl AppState {
         self.check_user_send_rate(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
-        let (channel_id, editor, text) = (channel.record.id, user.id, text.to_owned());
-        self.store
-            .write(move |tx, state| {
-                let (message, published) = store::edit_message(
-                    tx,
-                    state,
-                    channel_id,
-                    message_id,
-                    &text,
-                    store::now_ms(),
-                    editor,
-                )?;
-                Ok((message, vec![published]))
+        self.stores
+            .messages
+            .edit_message(MessageEdit {
+                channel_id: channel.record.id,
+                message_id,
+                text: text.to_owned(),
+                editor: user.id,
             })
             .await
     }
@@ -229,27 +183,13 @@ impl AppState {
     ) -> Result<()> {
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_read(Some(user))?;
-        let manager = channel.check_manage(user).is_ok();
-        let (channel_id, by) = (channel.record.id, user.to_ref());
-        self.store
-            .write(move |tx, state| {
-                let author = store::message_in(tx, channel_id, message_id)?
-                    .filter(|m| !m.deleted)
-                    .map(|m| m.author.id)
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorCode::MessageNotFound,
-                            format!("no message {message_id}"),
-                        )
-                    })?;
-                if author != by.id && !manager {
-                    return Err(Error::forbidden(
-                        "only its author and channel admins may delete a message",
-                    ));
-                }
-                let published =
-                    store::delete_message(tx, state, channel_id, message_id, &by, store::now_ms())?;
-                Ok(((), vec![published]))
+        self.stores
+            .messages
+            .delete_message(MessageDelete {
+                channel_id: channel.record.id,
+                message_id,
+                by: user.to_ref(),
+                as_manager: channel.check_manage(user).is_ok(),
             })
             .await
     }
@@ -267,22 +207,14 @@ impl AppState {
         self.check_user_send_rate(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
-        let (channel_id, who, emoji) = (channel.record.id, user.to_ref(), emoji.to_owned());
-        self.store
-            .write(move |tx, state| {
-                let (change, published) = store::react(
-                    tx,
-                    state,
-                    store::Reacting {
-                        channel_id,
-                        message_id,
-                        user: &who,
-                        emoji: &emoji,
-                        add,
-                        now: store::now_ms(),
-                    },
-                )?;
-                Ok((change, published.into_iter().collect()))
+        self.stores
+            .reactions
+            .react(ReactionUpdate {
+                channel_id: channel.record.id,
+                message_id,
+                user: user.to_ref(),
+                emoji: emoji.to_owned(),
+                add,
             })
             .await
     }
@@ -315,22 +247,18 @@ impl AppState {
                 format!("at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments per message"),
             ));
         }
-        let (wanted, user_id) = (ids.to_vec(), user.id);
-        self.store
-            .read(move |conn| {
-                for id in &wanted {
-                    match store::attachment(conn, *id)? {
-                        Some((_, uploader)) if uploader == user_id => {}
-                        _ => {
-                            return Err(Error::new(
-                                ErrorCode::AttachmentNotFound,
-                                format!("no attachment {id} of yours"),
-                            ))
-                        }
-                    }
-                }
-                Ok(wanted)
-            })
-            .await
+        let wanted = ids.to_vec();
+        match self
+            .stores
+            .attachments
+            .first_not_owned(user.id, wanted.clone())
+            .await?
+        {
+            None => Ok(wanted),
+            Some(id) => Err(Error::new(
+                ErrorCode::AttachmentNotFound,
+                format!("no attachment {id} of yours"),
+            )),
+        }
     }
 }

@@ -4,7 +4,7 @@ use parley_protocol::{ErrorCode, Message};
 
 use crate::{
     error::{Error, Result},
-    store::{self, UserRecord},
+    store::{OpenedThread, UserRecord},
     AppState,
 };
 
@@ -24,23 +24,14 @@ impl AppState {
                 "threads live under messages of ordinary channels (no threads in threads)",
             ));
         }
-        let (channel_id, user_id) = (channel.record.id, user.id);
-        let (root, record, summary) = self
-            .store
-            .write(move |tx, _| {
-                let root = store::message_in(tx, channel_id, message_id)?
-                    .filter(|m| !m.deleted)
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorCode::MessageNotFound,
-                            format!("no message {message_id}"),
-                        )
-                    })?;
-                let record = store::open_thread(tx, message_id, channel_id, user_id)?;
-                let summary = store::thread_summary(tx, message_id)?
-                    .ok_or_else(|| Error::internal("thread vanished"))?;
-                Ok(((root, record, summary), Vec::new()))
-            })
+        let OpenedThread {
+            root,
+            channel: record,
+            summary,
+        } = self
+            .stores
+            .threads
+            .open_thread(channel.record.id, message_id, user.id)
             .await?;
         if self.directory.by_id(record.id).is_none() {
             self.directory.insert_channel(record);

@@ -15,7 +15,7 @@ use crate::{
         hub::{HubCmd, HubHandle, SubscribeAck, Subscriber},
     },
     error::{Error, Result},
-    store::{self, UserRecord},
+    store::{LogPosition, UserRecord},
     ws::Frame,
 };
 
@@ -31,16 +31,10 @@ impl Session {
         channel: &Arc<Channel>,
     ) -> Result<(HubHandle, SubscribeAck)> {
         let id = channel.record.id;
-        let (stored_head, pruned_through) = self
-            .state
-            .store
-            .read(move |conn| {
-                Ok((
-                    store::channel_head(conn, id)?,
-                    store::channel_pruned_through(conn, id)?,
-                ))
-            })
-            .await?;
+        let LogPosition {
+            head: stored_head,
+            pruned_through,
+        } = self.state.stores.events.log_position(id).await?;
         let hub = self.state.hubs.hub(
             id,
             &channel.record.name,
@@ -130,8 +124,9 @@ impl Session {
         let backlog = if after < head {
             let counted = self
                 .state
-                .store
-                .read(move |conn| store::count_events_between(conn, id, after, head))
+                .stores
+                .events
+                .count_events_between(id, after, head)
                 .await;
             match counted {
                 Ok(n) => n,
@@ -156,8 +151,9 @@ impl Session {
         while cursor < head {
             let page = self
                 .state
-                .store
-                .read(move |conn| store::events_between(conn, id, cursor, head, BACKLOG_PAGE))
+                .stores
+                .events
+                .events_between(id, cursor, head, BACKLOG_PAGE)
                 .await;
             let page = match page {
                 Ok(page) => page,
