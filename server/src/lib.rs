@@ -101,7 +101,7 @@ impl Server {
         )?;
         let stores = store::Stores::new(Arc::new(store.clone()));
         let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
-        let docs = docs::Docs::load(&store, &directory).await?;
+        let docs = docs::Docs::load(&*stores.documents, &directory).await?;
         let connections = Arc::new(ws::Connections::new(
             config.realtime.max_connections,
             CancellationToken::new(),

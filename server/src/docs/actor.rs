@@ -32,7 +32,7 @@ use yrs::{
 use crate::{
     error::{Error, Result},
     ratelimit::TokenBucket,
-    store::{self, Store},
+    store::{DocumentStore, StoredDoc},
     ws::{ConnControl, Frame},
 };
 
@@ -101,7 +101,7 @@ pub struct Actors {
 /// Everything an actor needs from the server.
 #[derive(Clone)]
 pub struct ActorEnv {
-    pub store: Store,
+    pub store: Arc<dyn DocumentStore>,
     pub actors: Arc<Actors>,
     pub config: ActorConfig,
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -255,10 +255,7 @@ fn log_error(doc_id: i64, what: &str, err: &Error) {
 }
 
 async fn run(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env: ActorEnv) {
-    let loaded = env
-        .store
-        .read(move |conn| store::docs::load(conn, doc_id))
-        .await;
+    let loaded = env.store.load_content(doc_id).await;
     let mut actor = match loaded.and_then(|stored| Actor::new(doc_id, stored, env.clone())) {
         Ok(actor) => actor,
         Err(err) => {
@@ -305,7 +302,7 @@ async fn run(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env:
 }
 
 impl Actor {
-    fn new(doc_id: i64, stored: store::docs::StoredDoc, env: ActorEnv) -> Result<Self> {
+    fn new(doc_id: i64, stored: StoredDoc, env: ActorEnv) -> Result<Self> {
         let doc = yrs::Doc::new();
         let mut size = 0u64;
         let mut log_bytes = 0u64;

@@ -12,7 +12,7 @@ use super::actor;
 use crate::{
     chat::channels::Channel,
     error::Result,
-    store::{self, docs::DocRecord, Store},
+    store::{DocRecord, DocumentStore},
     AppState,
 };
 
@@ -65,8 +65,11 @@ impl DocsInner {
 impl Docs {
     /// Loads every document record (content loads when a document is opened), with its
     /// comments channel from the channel directory.
-    pub async fn load(store: &Store, directory: &crate::chat::channels::Directory) -> Result<Self> {
-        let docs = store.read(store::docs::all).await?;
+    pub async fn load(
+        store: &dyn DocumentStore,
+        directory: &crate::chat::channels::Directory,
+    ) -> Result<Self> {
+        let docs = store.load_documents().await?;
         let channels: HashMap<i64, Arc<Channel>> = directory
             .all()
             .into_iter()
@@ -199,7 +202,7 @@ impl Docs {
     pub fn env(&self, state: &AppState) -> actor::ActorEnv {
         let c = &state.config.documents;
         actor::ActorEnv {
-            store: state.store.clone(),
+            store: Arc::clone(&state.stores.documents),
             actors: Arc::clone(&self.actors),
             config: actor::ActorConfig {
                 max_document_size: c.max_document_size,

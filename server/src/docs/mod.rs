@@ -28,7 +28,7 @@ use parley_protocol::{DocInfo, DocRole, ErrorCode, VersionInfo};
 use crate::{
     chat::channels::{Channel, Role},
     error::{Error, Result},
-    store::{self, docs::DocRecord, UserRecord},
+    store::{self, DocRecord, NewDocument, UserRecord},
     AppState,
 };
 
@@ -211,19 +211,16 @@ impl AppState {
                 None
             }
         };
-        let (name, user_id) = (name.to_owned(), user.id);
-        let role = default_role.unwrap_or(DocRole::Editor);
-        let max = (!user.is_admin).then_some(self.config.limits.documents_per_user);
         let (record, channel_record) = self
-            .store
-            .write(move |tx, _| {
-                if let Some(max) = max {
-                    let used = store::limits::documents_created(tx, user_id)?;
-                    store::limits::check("documents_per_user", "documents", used, 1, max)?;
-                }
-                let created =
-                    store::docs::insert(tx, &name, title.as_deref(), channel_id, role, user_id)?;
-                Ok((created, Vec::new()))
+            .stores
+            .documents
+            .create_document(NewDocument {
+                name: name.to_owned(),
+                title,
+                channel_id,
+                default_role: default_role.unwrap_or(DocRole::Editor),
+                created_by: user.id,
+                limit: (!user.is_admin).then_some(self.config.limits.documents_per_user),
             })
             .await?;
         let comments = self.directory.insert_channel(channel_record);
@@ -308,12 +305,9 @@ impl AppState {
         if let Some(role) = changes.default_role {
             record.default_role = role;
         }
-        let stored = record.clone();
-        self.store
-            .write(move |tx, _| {
-                store::docs::update(tx, &stored)?;
-                Ok(((), Vec::new()))
-            })
+        self.stores
+            .documents
+            .update_document(record.clone())
             .await?;
         if let Ok(mut r) = doc.record.write() {
             *r = record;
@@ -329,13 +323,7 @@ impl AppState {
         let doc = self.docs.by_name(name).ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let (id, channel_id) = (doc.id, doc.comments.record.id);
-        self.store
-            .write(move |tx, state| {
-                store::docs::delete(tx, id)?;
-                state.forget(channel_id);
-                Ok(((), Vec::new()))
-            })
-            .await?;
+        self.stores.documents.delete_document(id).await?;
         self.docs.remove(id);
         self.directory.forget_channel(channel_id);
         self.hubs.remove(channel_id);
@@ -352,17 +340,10 @@ impl AppState {
     ) -> Result<()> {
         let doc = self.docs.by_name(name).ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
-        let target = target.to_owned();
-        let doc_id = doc.id;
         let target_id = self
-            .store
-            .write(move |tx, _| {
-                let found = store::user_by_name(tx, &target)?.ok_or_else(|| {
-                    Error::new(ErrorCode::UserNotFound, format!("no user {target:?}"))
-                })?;
-                store::docs::set_role(tx, doc_id, found.id, role)?;
-                Ok((found.id, Vec::new()))
-            })
+            .stores
+            .documents
+            .set_role(doc.id, target.to_owned(), role)
             .await?;
         let changed = if let Ok(mut grants) = doc.grants.write() {
             match role {

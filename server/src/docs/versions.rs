@@ -6,7 +6,7 @@ use parley_protocol::{DocRole, ErrorCode, VersionInfo};
 use super::{check_label, content};
 use crate::{
     error::{Error, Result},
-    store::{self, UserRecord},
+    store::{NewVersion, UserRecord},
     AppState,
 };
 
@@ -27,42 +27,26 @@ impl AppState {
         }
         check_label("version name", &version)?;
         let state = self.doc_state(&doc).await?;
-        let (doc_id, doc_name, user_id) = (doc.id, doc.record().name, user.id);
-        let max = self.config.documents.max_versions;
-        let max_bytes = (!user.is_admin).then_some(self.config.limits.version_bytes_per_user);
-        self.store
-            .write(move |tx, _| {
-                if store::docs::version_count(tx, doc_id)? >= max {
-                    return Err(Error::new(
-                        ErrorCode::LimitReached,
-                        format!(
-                            "the document has {max} named versions, the most \
-                             documents.max_versions allows"
-                        ),
-                    ));
-                }
-                if let Some(max_bytes) = max_bytes {
-                    let used = store::limits::version_bytes_saved(tx, user_id)?;
-                    store::limits::check(
-                        "version_bytes_per_user",
-                        "bytes of named versions",
-                        used,
-                        state.len() as u64,
-                        max_bytes,
-                    )?;
-                }
-                let info =
-                    store::docs::insert_version(tx, doc_id, &doc_name, &version, &state, user_id)?;
-                Ok((info, Vec::new()))
+        // Both limits are counted inside the write, so concurrent saves cannot both pass.
+        self.stores
+            .documents
+            .save_version(NewVersion {
+                doc_id: doc.id,
+                doc_name: doc.record().name,
+                name: version,
+                state,
+                created_by: user.id,
+                max_versions: self.config.documents.max_versions,
+                max_bytes: (!user.is_admin).then_some(self.config.limits.version_bytes_per_user),
             })
             .await
     }
 
     pub async fn list_versions(&self, user: &UserRecord, name: &str) -> Result<Vec<VersionInfo>> {
         let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
-        let (id, doc_name) = (doc.id, doc.record().name);
-        self.store
-            .read(move |conn| store::docs::versions(conn, id, &doc_name))
+        self.stores
+            .documents
+            .versions(doc.id, doc.record().name)
             .await
     }
 
@@ -74,10 +58,10 @@ impl AppState {
     ) -> Result<content::ContentJson> {
         let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
         let admission = self.content_gate.enter().await?;
-        let (id, doc_name) = (doc.id, doc.record().name);
         let found = self
-            .store
-            .read(move |conn| store::docs::version(conn, id, &doc_name, version))
+            .stores
+            .documents
+            .version(doc.id, doc.record().name, version)
             .await?
             .ok_or_else(|| {
                 Error::new(ErrorCode::VersionNotFound, format!("no version {version}"))

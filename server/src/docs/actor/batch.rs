@@ -14,7 +14,6 @@ use yrs::{
 use super::{awareness, encode, log_error, Actor, Command, Conn, Incoming};
 use crate::{
     ratelimit::TokenBucket,
-    store,
     ws::{ConnControl, Frame},
 };
 
@@ -245,14 +244,7 @@ impl Actor {
         let doc_id = self.doc_id;
         let updates: Vec<Vec<u8>> = pending.iter().map(|(_, b)| b.clone()).collect();
         let bytes: u64 = updates.iter().map(|u| u.len() as u64).sum();
-        let result = self
-            .env
-            .store
-            .write(move |tx, _| {
-                let last = store::docs::append_updates(tx, doc_id, &updates)?;
-                Ok((last, Vec::new()))
-            })
-            .await;
+        let result = self.env.store.append_updates(doc_id, updates).await;
         match result {
             Ok(last) => {
                 self.last_update = last;
@@ -284,14 +276,7 @@ impl Actor {
             .encode_state_as_update_v1(&StateVector::default());
         let (doc_id, through) = (self.doc_id, self.last_update);
         let size = state.len() as u64;
-        let result = self
-            .env
-            .store
-            .write(move |tx, _| {
-                store::docs::compact(tx, doc_id, &state, through)?;
-                Ok(((), Vec::new()))
-            })
-            .await;
+        let result = self.env.store.compact(doc_id, state, through).await;
         match result {
             Ok(()) => {
                 self.size = size;
