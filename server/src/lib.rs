@@ -42,8 +42,7 @@ pub use error::{Error, Result};
 /// Everything a request handler needs, passed explicitly (no globals).
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: store::Store,
-    /// The same store, seen per area through its traits.
+    /// Storage, seen per area through its traits.
     pub stores: store::Stores,
     pub hubs: Arc<chat::hub::Hubs>,
     pub directory: Arc<chat::channels::Directory>,
@@ -99,7 +98,7 @@ impl Server {
             &config.storage,
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
-        let stores = store::Stores::new(Arc::new(store.clone()));
+        let stores = store::Stores::new(Arc::new(store));
         let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
         let docs = docs::Docs::load(&*stores.documents, &directory).await?;
         let connections = Arc::new(ws::Connections::new(
@@ -113,7 +112,6 @@ impl Server {
                 Arc::clone(&connections),
             ),
             config: Arc::clone(&config),
-            store: store.clone(),
             stores: stores.clone(),
             attachments: Arc::new(attachments::Attachments::new(
                 Arc::clone(&stores.attachments),
@@ -152,7 +150,6 @@ impl Server {
         state.ensure_personal_template().await?;
         // Before anyone can upload: files of cut-off uploads and files no row refers to.
         attachments::sweep_at_start(&state.attachments).await;
-        drop(store);
         Ok(Self { state, writer })
     }
 
@@ -192,7 +189,7 @@ impl Server {
         {
             tracing::warn!("some connections did not close in time");
         }
-        state.store.stop().await;
+        state.stores.control.stop().await;
         drop(state);
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
         tracing::info!("shut down");

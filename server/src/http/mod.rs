@@ -54,7 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn healthz(State(state): AppRef) -> Response {
-    if state.store.healthy().await {
+    if state.stores.control.healthy().await {
         (
             StatusCode::OK,
             Json(serde_json::json!({"status": "ok", "connections": state.connections.len()})),

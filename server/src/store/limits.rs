@@ -6,8 +6,6 @@ use parley_protocol::ErrorCode;
 
 use crate::error::{Error, Result};
 
-pub use super::sqlite::limits::{channels_created, documents_created, version_bytes_saved};
-
 /// The setting and what it counts, for channels (`dm`: direct-message channels).
 pub fn channel_limit(dm: bool) -> (&'static str, &'static str) {
     if dm {

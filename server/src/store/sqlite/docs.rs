@@ -4,13 +4,9 @@
 use parley_protocol::{DocRole, UserRef, VersionInfo};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-pub use super::comments::{
-    comment, comment_by_client_id, comment_row, comments, delete_comment, edit_comment,
-    insert_comment, resolve_comment, users_named, NewComment,
-};
 use super::{channels, users, SqliteStore};
 use crate::store::refusals;
-pub use crate::store::{CommentRow, DocRecord, Grants, StoredDoc};
+pub use crate::store::{DocRecord, Grants, StoredDoc};
 use crate::{
     error::{Error, Result},
     store::{
@@ -160,15 +156,6 @@ pub fn update(tx: &Connection, doc: &DocRecord) -> Result<()> {
 /// Deletes a document with everything it owns (log, versions, comments, comments channel).
 pub fn delete(tx: &Connection, id: i64) -> Result<bool> {
     Ok(tx.execute("DELETE FROM docs WHERE id = ?1", [id])? > 0)
-}
-
-/// The comments channels of the documents of `channel_id` (deleted with it).
-pub fn comment_channels_of(conn: &Connection, channel_id: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM channels WHERE parent_id = ?1")?;
-    let rows = stmt
-        .query_map([channel_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(rows)
 }
 
 pub fn set_role(tx: &Connection, doc_id: i64, user_id: i64, role: Option<DocRole>) -> Result<()> {

@@ -4,7 +4,7 @@
 use parley_protocol::{Event, Message, UserRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use super::events::{append_event, count_events_between, events_between, prune};
+use super::events::append_event;
 use super::{
     attachments::attachments_of,
     message_rows::{message_from_row, message_in, reactions_of, thread_summary, MESSAGE_SELECT},

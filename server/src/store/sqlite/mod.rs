@@ -47,6 +47,13 @@ use crate::{
 pub type WriteFn<T> =
     Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)> + Send>;
 
+/// A failed statement is an internal error: callers learn nothing of SQLite.
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        Self::internal(format_args!("database: {err}"))
+    }
+}
+
 /// The SQLite store. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -211,7 +218,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 /// Opens the database for the admin subcommands (no writer thread: they run one statement at a
 /// time and SQLite's own locking keeps them safe beside a running server).
-pub fn open_admin(dir: &Path) -> Result<Connection> {
+pub(super) fn open_admin(dir: &Path) -> Result<Connection> {
     create_private_dir(dir)?;
     let mut conn = open_connection(&dir.join("parley.db"), false)?;
     migrations::run(&mut conn)?;
@@ -250,7 +257,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
 
 impl SqliteStore {
     /// Runs `f` on the writer thread inside the next batch; resolves after the batch commits.
-    pub async fn write<T: Send + 'static>(
+    pub(in crate::store) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)>
             + Send
@@ -262,7 +269,7 @@ impl SqliteStore {
     /// Queues `f` for the writer and returns once it is queued (writes run in queue order);
     /// the returned future resolves after its batch commits. Lets a connection keep reading
     /// while its earlier writes commit, without giving up their order.
-    pub async fn submit<T: Send + 'static>(
+    pub(in crate::store) async fn submit<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)>
             + Send
@@ -278,12 +285,12 @@ impl SqliteStore {
     }
 
     /// Asks the writer to commit what is queued and stop. Later writes fail.
-    pub async fn stop(&self) {
+    pub(in crate::store) async fn stop(&self) {
         let _ = self.writer.send(writer::Job::stop()).await;
     }
 
     /// Runs `f` with a read-only connection on a blocking thread.
-    pub async fn read<T: Send + 'static>(
+    pub(in crate::store) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -292,7 +299,7 @@ impl SqliteStore {
 
     /// Like [`SqliteStore::read`], with the connection mutable (to install a progress handler that
     /// bounds a query's time); `f` must leave it as it found it.
-    pub async fn read_mut<T: Send + 'static>(
+    pub(in crate::store) async fn read_mut<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -301,7 +308,7 @@ impl SqliteStore {
 
     /// Runs `f` on the pool kept for token checks (`storage.auth_connections`): short lookups
     /// only, so that they never wait behind heavy reads.
-    pub async fn read_auth<T: Send + 'static>(
+    pub(in crate::store) async fn read_auth<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
@@ -309,7 +316,7 @@ impl SqliteStore {
     }
 
     /// True when the database answers a trivial query (for `/healthz`).
-    pub async fn healthy(&self) -> bool {
+    pub(in crate::store) async fn healthy(&self) -> bool {
         self.read(|conn| {
             conn.query_row("SELECT count(*) FROM channels", [], |r| r.get::<_, i64>(0))?;
             Ok(())
