@@ -3,8 +3,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use parley_client::{credentials::keyring_only, Client, ClientConfig, ClientEvent};
-use parley_protocol::UserRef;
+use parley_client::{credentials::keyring_only, Client, ClientConfig, ClientEvent, HttpApi};
+use parley_protocol::{api, UserRef};
 use sha2::{Digest, Sha256};
 use tauri::{AppHandle, Manager};
 
@@ -72,70 +72,53 @@ pub fn normalize_server(input: &str) -> CmdResult<String> {
     Ok(url)
 }
 
-/// Checks that a Parley server answers there.
+/// Checks that a Parley server answers there (`/healthz`).
 pub async fn check_server(server: &str) -> CmdResult<()> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(AppError::internal)?;
-    let response = http
-        .get(format!("{server}/healthz"))
-        .send()
+    HttpApi::new(server)?
+        .health()
         .await
-        .map_err(|e| AppError::new("server_unreachable", format!("cannot reach {server}: {e}")))?;
-    if !response.status().is_success() {
-        return Err(AppError::new(
-            "server_unreachable",
-            format!(
-                "{server} answered {} (is it a Parley server?)",
-                response.status()
-            ),
-        ));
-    }
-    Ok(())
+        .map(drop)
+        .map_err(unreachable_as_such)
 }
 
-/// `/api/login` or `/api/register`: the token and the user.
+/// How one signs in to a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    Login,
+    Register,
+}
+
+/// Signs in (or registers): the token and the user.
 pub async fn authenticate(
     server: &str,
-    path: &str,
+    how: SignIn,
     username: &str,
     password: &str,
 ) -> CmdResult<(String, UserRef)> {
     if username.trim().is_empty() || password.is_empty() {
         return Err(AppError::invalid("enter a user name and a password"));
     }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(AppError::internal)?;
-    let response = http
-        .post(format!("{server}{path}"))
-        .json(&serde_json::json!({
-            "name": username.trim(),
-            "password": password,
-            "device": "parley-app",
-        }))
-        .send()
-        .await
-        .map_err(|e| AppError::new("server_unreachable", format!("cannot reach {server}: {e}")))?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(AppError::new(
-            body["code"].as_str().unwrap_or("invalid_credentials"),
-            body["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("the server answered {status}")),
-        ));
+    let credentials = api::Credentials {
+        name: username.trim().to_owned(),
+        password: password.to_owned(),
+        display_name: None,
+        device: Some("parley-app".into()),
+    };
+    let api = HttpApi::new(server)?;
+    let session = match how {
+        SignIn::Login => api.login(&credentials).await,
+        SignIn::Register => api.register(&credentials).await,
     }
-    let token = body["token"]
-        .as_str()
-        .ok_or_else(|| AppError::internal("no token in the server's answer"))?
-        .to_owned();
-    let user: UserRef = serde_json::from_value(body["user"].clone()).map_err(AppError::internal)?;
-    Ok((token, user))
+    .map_err(unreachable_as_such)?;
+    Ok((session.token, session.user))
+}
+
+/// A server that cannot be reached, said so (`server_unreachable`) on the first-run screens.
+fn unreachable_as_such(err: parley_client::Error) -> AppError {
+    match err {
+        parley_client::Error::Unreachable(message) => AppError::new("server_unreachable", message),
+        err => err.into(),
+    }
 }
 
 fn cache_path(state: &AppState, server: &str, user: &str) -> std::path::PathBuf {
@@ -263,7 +246,7 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
         };
         let Some(received) = received else {
             flush_at = None;
-            push_activity(&app, &state);
+            push_activity(&app, &state, &client);
             continue;
         };
         let event = match received {
@@ -287,24 +270,16 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
                     });
                 }
             }
-            ClientEvent::Read { read } => {
-                if let Ok(mut attention) = state.attention.lock() {
-                    match read.muted_until {
-                        Some(until) => attention.muted_until.insert(read.channel.clone(), until),
-                        None => attention.muted_until.remove(&read.channel),
-                    };
-                    attention.unread.insert(read.channel.clone(), read.unread);
-                }
-                crate::tray::refresh(&app, &state);
-            }
+            // The client keeps read state; the tray shows its new total.
+            ClientEvent::Read { .. } => crate::tray::show_unread(&app, &state, &client),
             _ => {}
         }
         let route = state
             .attention
             .lock()
-            .map(|mut a| a.route(&event, &me))
+            .map(|mut a| a.route(&event))
             .unwrap_or(Route::Push);
-        if let Some(notice) = notice_for(&state, &event, &me) {
+        if let Some(notice) = notice_for(&state, &client, &event, &me) {
             notify::show(&app, &state, notice);
         }
         if matches!(event, ClientEvent::Message { .. }) {
@@ -318,15 +293,20 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
 }
 
 /// The notification an event deserves, if any.
-fn notice_for(state: &AppState, event: &ClientEvent, me: &str) -> Option<notify::Notice> {
+fn notice_for(
+    state: &AppState,
+    client: &Client,
+    event: &ClientEvent,
+    me: &str,
+) -> Option<notify::Notice> {
     let settings = state.settings();
     let attention = state.attention.lock().ok()?;
     let now = now_ms();
     let muted = |channel: &str| {
-        attention
-            .muted_until
-            .get(channel)
-            .is_some_and(|until| *until > now)
+        client
+            .read_state(channel)
+            .and_then(|read| read.muted_until)
+            .is_some_and(|until| until > now)
     };
     notify::decide(
         event,
@@ -341,21 +321,23 @@ fn notice_for(state: &AppState, event: &ClientEvent, me: &str) -> Option<notify:
     )
 }
 
-/// Sends the gathered summaries of channels not on screen, and the tray's new total.
-fn push_activity(app: &AppHandle, state: &AppState) {
+/// Sends the gathered summaries of channels not on screen (with the client's unread counts),
+/// and the tray's new total.
+fn push_activity(app: &AppHandle, state: &AppState, client: &Client) {
     let activity = state
         .attention
         .lock()
         .map(|mut a| a.take_activity())
         .unwrap_or_default();
     for a in activity {
+        let unread = client.read_state(&a.channel).map_or(0, |r| r.unread);
         state.push(AppEvent::Activity {
             channel: a.channel,
             head: a.head,
-            unread: a.unread,
+            unread,
         });
     }
-    crate::tray::refresh(app, state);
+    crate::tray::show_unread(app, state, client);
 }
 
 pub fn now_ms() -> i64 {

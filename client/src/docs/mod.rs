@@ -9,8 +9,12 @@
 //! the document is deleted (close 4005, or the id is no longer anywhere in `GET /api/docs`) the
 //! replica stops and its cached state is dropped; when it was renamed, the replica follows it
 //! to its new name; when access is lost (403), it stops.
+//!
+//! Documents are managed over HTTP (list, create, rename, delete, roles, versions: `manage`),
+//! and so are their comments (`comments`).
 
 mod comments;
+mod manage;
 mod sync;
 
 use std::{sync::Arc, time::Duration};
@@ -22,6 +26,7 @@ use yrs::{
 };
 
 pub(crate) use comments::{comment_event, post_comment};
+pub use manage::check_name;
 use sync::sync_loop;
 
 use crate::{store, Client, Error, Inner, Result};

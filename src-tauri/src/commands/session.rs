@@ -8,7 +8,7 @@ use super::AppRef;
 use crate::{
     error::CmdResult,
     host::{self, HostedServer},
-    session::{self, push_status, save_workspace},
+    session::{self, push_status, save_workspace, SignIn},
     state::{AppState, WorkspaceFile},
     types::{AppError, AppEvent, SessionStatus},
 };
@@ -75,7 +75,7 @@ pub async fn host_workspace(
     };
     start_hosted(&state, &mut file).await?;
     let (token, user) =
-        session::authenticate(&file.server, "/api/login", &username, &password).await?;
+        session::authenticate(&file.server, SignIn::Login, &username, &password).await?;
     signed_in(&app, &state, file, &token, user).await
 }
 
@@ -119,7 +119,7 @@ pub async fn join_workspace(state: AppRef<'_>, server: String) -> CmdResult<Sess
 async fn sign(
     app: AppHandle,
     state: Arc<AppState>,
-    path: &str,
+    how: SignIn,
     username: String,
     password: String,
 ) -> CmdResult<SessionStatus> {
@@ -130,7 +130,7 @@ async fn sign(
         .workspace
         .clone()
         .ok_or_else(|| AppError::new("no_workspace", "host or join a workspace first"))?;
-    let (token, user) = session::authenticate(&file.server, path, &username, &password).await?;
+    let (token, user) = session::authenticate(&file.server, how, &username, &password).await?;
     signed_in(&app, &state, file, &token, user).await
 }
 
@@ -141,7 +141,14 @@ pub async fn sign_in(
     username: String,
     password: String,
 ) -> CmdResult<SessionStatus> {
-    sign(app, state.inner().clone(), "/api/login", username, password).await
+    sign(
+        app,
+        state.inner().clone(),
+        SignIn::Login,
+        username,
+        password,
+    )
+    .await
 }
 
 #[tauri::command]
@@ -154,7 +161,7 @@ pub async fn register(
     sign(
         app,
         state.inner().clone(),
-        "/api/register",
+        SignIn::Register,
         username,
         password,
     )
@@ -169,17 +176,8 @@ pub async fn sign_out(state: AppRef<'_>) -> CmdResult<SessionStatus> {
         (session.client.clone(), session.workspace.clone())
     };
     if let (Some(client), Some(file)) = (client, file) {
-        let token = client.config().token.clone();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(AppError::internal)?;
         // Offline: the token stays valid on the server until it expires or is revoked there.
-        let _ = http
-            .post(format!("{}/api/logout", file.server))
-            .bearer_auth(&token)
-            .send()
-            .await;
+        let _ = client.api().logout().await;
         if let (Some(user), None) = (&file.user, std::env::var_os("PARLEY_NO_KEYRING")) {
             if let Err(reason) =
                 parley_client::credentials::keyring_only::delete(&file.server, &user.name)
