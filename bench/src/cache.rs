@@ -179,7 +179,7 @@ pub async fn cache(binary: &Path, params: CacheParams) -> Result<Vec<Report>> {
     client.shutdown();
     drop(client);
     let config = ClientConfig::new(
-        &format!("http://{}", server.addr),
+        &format!("http://{}", server.addr()),
         &token,
         dir.path().join("outbox.db"),
     );

@@ -399,7 +399,7 @@ pub async fn docs(binary: &Path, params: DocsParams) -> Result<Vec<Report>> {
     let token = server.token("docs-bench").await?;
     let parley = Target {
         name: "parley",
-        base: format!("ws://{}/docs", server.addr),
+        base: format!("ws://{}/docs", server.addr()),
         query: format!("?token={token}"),
         pid: server.pid().context("pid")?,
     };

@@ -1,11 +1,9 @@
 //! The server under test: a `parley-server` process the benchmark starts on port 0 with a
-//! temporary data directory (or restarts, for `resume`), its RSS from /proc, and the accounts
-//! and channels a scenario needs.
+//! temporary data directory through the test kit (or restarts, for `resume`), its RSS and CPU
+//! time from /proc, and the accounts and channels a scenario needs.
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::Duration,
 };
 
@@ -13,6 +11,8 @@ use anyhow::{bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+use parley_testkit::TestServer;
 
 use crate::client::{connect, Ws};
 
@@ -30,83 +30,39 @@ pub fn bench_config(extra: &str) -> String {
     )
 }
 
+/// The server process of one scenario (the test kit's `TestServer` in process mode), with
+/// what the benchmark reads and sets up on it.
 pub struct ParleyServer {
-    binary: PathBuf,
-    data: tempfile::TempDir,
-    config: PathBuf,
-    child: Option<Child>,
-    pub addr: String,
+    server: TestServer,
 }
 
 /// `parley-server` next to this benchmark's executable (both live in the same target dir),
 /// unless `--server-bin` says otherwise.
 pub fn default_server_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let mut dir = exe.parent().context("no exe dir")?.to_path_buf();
-    // Test binaries live in target/<profile>/deps.
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let candidate = dir.join("parley-server");
-    if candidate.exists() {
-        Ok(candidate)
-    } else {
-        bail!(
-            "{} not found: build it first (cargo build -p parley-server, with --release for figures)",
-            candidate.display()
-        )
-    }
+    parley_testkit::find_workspace_binary("parley-server")
+        .context("build it first (with --release for figures)")
 }
 
 impl ParleyServer {
+    /// Starts `binary` on `127.0.0.1:0` with `config` and a temporary data directory.
     pub async fn start(binary: &Path, config: &str) -> Result<Self> {
-        let data = tempfile::tempdir()?;
-        let config_path = data.path().join("bench.toml");
-        std::fs::write(&config_path, config)?;
-        let mut server = Self {
-            binary: binary.to_owned(),
-            data,
-            config: config_path,
-            child: None,
-            addr: String::new(),
-        };
-        server.spawn().await?;
-        Ok(server)
+        let server = TestServer::builder()
+            .config(config)
+            .binary(binary)
+            .log_filter("error")
+            .stop_timeout(Duration::from_secs(30))
+            .try_start_process()
+            .await?;
+        Ok(Self { server })
     }
 
-    async fn spawn(&mut self) -> Result<()> {
-        let mut child = Command::new(&self.binary)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--data")
-            .arg(self.data.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("PARLEY_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.binary.display()))?;
-        let stdout = child.stdout.take().context("stdout")?;
-        let line = tokio::time::timeout(
-            Duration::from_secs(30),
-            tokio::task::spawn_blocking(move || {
-                let mut line = String::new();
-                BufReader::new(stdout).read_line(&mut line).map(|_| line)
-            }),
-        )
-        .await
-        .context("server did not start in time")???;
-        self.addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .with_context(|| format!("unexpected first line {line:?}"))?
-            .to_owned();
-        self.child = Some(child);
-        Ok(())
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        self.server.addr()
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.server.is_running().then(|| self.server.pid())
     }
 
     /// Resident set size of the server process, in bytes.
@@ -119,36 +75,21 @@ impl ParleyServer {
         cpu_time_of(self.pid().context("not running")?)
     }
 
-    /// SIGTERM and wait for exit.
-    pub async fn stop(&mut self) -> Result<()> {
-        if let Some(mut child) = self.child.take() {
-            Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status()?;
-            tokio::time::timeout(
-                Duration::from_secs(30),
-                tokio::task::spawn_blocking(move || child.wait()),
-            )
-            .await
-            .context("server did not stop")???;
-        }
-        Ok(())
-    }
-
+    /// SIGTERM, wait for a clean exit, then start again on the same address and data.
     pub async fn restart(&mut self) -> Result<()> {
-        self.stop().await?;
-        self.spawn().await
+        Ok(self.server.try_restart().await?)
     }
 
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        self.server.ws_url()
     }
 
     /// Registers `name` and returns a bearer token.
     pub async fn token(&self, name: &str) -> Result<String> {
-        let body: Value = reqwest::Client::new()
-            .post(format!("http://{}/api/register", self.addr))
+        let body: Value = self
+            .server
+            .http()
+            .post(format!("{}/api/register", self.server.url()))
             .json(&json!({"name": name, "password": "benchmark password"}))
             .send()
             .await?
@@ -167,15 +108,6 @@ impl ParleyServer {
             request(&mut ws, &op).await?;
         }
         Ok(())
-    }
-}
-
-impl Drop for ParleyServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 

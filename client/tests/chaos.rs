@@ -16,8 +16,8 @@ const MESSAGES: usize = 1000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
-    let mut server = TestServer::start(RELAXED).await;
-    let proxy = Proxy::start(server.port).await;
+    let mut server = TestServer::start_process(RELAXED).await;
+    let proxy = Proxy::start(server.port()).await;
     let admin = server.register("admin").await;
     server.create_channel(&admin, "chaos").await;
     let caches = tempfile::tempdir().unwrap();
@@ -68,9 +68,9 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
             proxy.cut();
         }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(100..400))).await;
-        server.kill();
+        server.kill().await;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(50..300))).await;
-        server.spawn().await;
+        server.start_again().await;
     }
     for sender in senders {
         sender.await.unwrap();

@@ -173,14 +173,14 @@ async fn the_command_line_end_to_end() {
 /// then the server starts: the next command that connects delivers them all, once, in order.
 #[tokio::test]
 async fn messages_composed_offline_across_processes_arrive_once_in_order() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register("writer").await;
     server.create_channel(&token, "log").await;
     let home = tempfile::tempdir().unwrap();
     login(&server, home.path(), "writer").await;
     let (ok, _, _) = parley(home.path(), &["join", "log"], None).await;
     assert!(ok);
-    server.kill();
+    server.kill().await;
     for i in 0..200 {
         let text = format!("offline message {i:03}");
         let (ok, out, err) = parley(
@@ -205,7 +205,7 @@ async fn messages_composed_offline_across_processes_arrive_once_in_order() {
             .count(),
         200
     );
-    server.spawn().await;
+    server.start_again().await;
     let (ok, out, err) = parley(home.path(), &["history", "log", "--limit", "5"], None).await;
     assert!(ok, "{out}{err}");
     assert!(err.contains("sent 200 queued message(s)"), "{err}");

@@ -19,7 +19,7 @@ fn client(server: &TestServer, token: &str, cache: &std::path::Path) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_edits_converge_and_offline_comments_arrive() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let dir = tempfile::tempdir().unwrap();
@@ -33,7 +33,7 @@ async fn offline_edits_converge_and_offline_comments_arrive() {
     assert_eq!(db.text("content"), "shared start.");
 
     // The server goes away; both edit.
-    server.kill();
+    server.kill().await;
     da.append_text("content", " alice offline.").await.unwrap();
     db.insert_text("content", 0, "bob offline. ").await.unwrap();
     let anchor_start = {
@@ -70,7 +70,7 @@ async fn offline_edits_converge_and_offline_comments_arrive() {
     let da = a.open_doc("plan").await.unwrap();
     assert_eq!(da.text("content"), "shared start. alice offline.");
 
-    server.spawn().await;
+    server.start_again().await;
     da.flush(TIMEOUT).await.unwrap();
     db.flush(TIMEOUT).await.unwrap();
     da.flush(TIMEOUT).await.unwrap();
@@ -189,7 +189,7 @@ async fn a_deleted_documents_replica_never_reaches_a_new_document_of_its_name() 
 /// must not recreate it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_documents_replica_does_not_recreate_it() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let dir = tempfile::tempdir().unwrap();
@@ -221,8 +221,8 @@ async fn a_deleted_documents_replica_does_not_recreate_it() {
         .unwrap()
         .status();
     assert_eq!(status, 204);
-    server.kill();
-    server.spawn().await;
+    server.kill().await;
+    server.start_again().await;
 
     let a = client(&server, &alice, &cache);
     let replica = a.open_doc("plan").await.unwrap();
@@ -336,7 +336,7 @@ async fn patch(
 async fn the_docs_upgrade_carries_the_token_in_a_header() {
     let server = TestServer::start(RELAXED).await;
     let alice = server.register("alice").await;
-    let proxy = RecordingProxy::start(server.port).await;
+    let proxy = Proxy::start(server.port()).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = ClientConfig::new(&proxy.url(), &alice, dir.path().join("a.db"));
     config.backoff_min = Duration::from_millis(20);

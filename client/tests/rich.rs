@@ -39,7 +39,7 @@ fn wait_for(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_and_deletes_reach_caches_and_search() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     server.create_channel(&alice, "team").await;
@@ -142,17 +142,17 @@ async fn edits_and_deletes_reach_caches_and_search() {
     }
 
     // Offline, an edit queues behind a send, in order.
-    server.kill();
+    server.kill().await;
     let sent = a.send("team", "draft").await.unwrap();
     assert_eq!(sent.state, "pending");
-    server.spawn().await;
+    server.start_again().await;
     assert!(a.flushed(TIMEOUT).await.unwrap());
     let history = server.history(&alice, "team").await;
     let draft = history.iter().find(|m| m["text"] == "draft").unwrap();
     let draft_id = draft["id"].as_i64().unwrap();
-    server.kill();
+    server.kill().await;
     a.edit("team", draft_id, "final").await.unwrap();
-    server.spawn().await;
+    server.start_again().await;
     assert!(a.flushed(TIMEOUT).await.unwrap());
     let history = server.history(&alice, "team").await;
     assert!(history
@@ -255,7 +255,7 @@ async fn an_upload_whose_session_stays_busy_backs_off_and_fails() {
         .unwrap();
     let received = state["received"].as_u64().unwrap();
     // Another request holds the session: a chunk whose body trickles in, a byte a second.
-    let mut held = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+    let mut held = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
         .await
         .unwrap();
     held.write_all(

@@ -1,9 +1,7 @@
 //! Accounts and tokens: the admin CLI, registration, login, logout and revocation.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
 #[tokio::test]

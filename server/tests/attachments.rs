@@ -2,9 +2,7 @@
 //! a message, download access, and headers that keep HTML and SVG from running in the app.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
 /// A real 640×480 PNG (a gradient).
@@ -24,8 +22,8 @@ async fn upload(
     bytes: Vec<u8>,
 ) -> (u16, serde_json::Value) {
     let resp = server
-        .http
-        .post(format!("{}/api/attachments?name={name}", server.url))
+        .http()
+        .post(format!("{}/api/attachments?name={name}", server.url()))
         .bearer_auth(token)
         // The client's claim is ignored: the server sniffs the content.
         .header("content-type", "image/png")
@@ -94,8 +92,8 @@ async fn attachments_end_to_end() {
     );
     let get = |id: &serde_json::Value, token: &str| {
         server
-            .http
-            .get(format!("{}/api/attachments/{id}", server.url))
+            .http()
+            .get(format!("{}/api/attachments/{id}", server.url()))
             .bearer_auth(token.to_owned())
             .send()
     };
@@ -137,10 +135,11 @@ async fn attachments_end_to_end() {
     // The thumbnail: a PNG at most 320 px on its longer side, same access rule.
     let thumbnail = |token: &str| {
         server
-            .http
+            .http()
             .get(format!(
                 "{}/api/attachments/{}/thumbnail",
-                server.url, image["id"]
+                server.url(),
+                image["id"]
             ))
             .bearer_auth(token.to_owned())
             .send()
@@ -224,8 +223,8 @@ async fn uploads_resume_where_they_broke_off() {
     let id = session["upload_id"].as_str().unwrap().to_owned();
     let put = |offset: usize, bytes: Vec<u8>| {
         server
-            .http
-            .put(format!("{}/api/uploads/{id}?offset={offset}", server.url))
+            .http()
+            .put(format!("{}/api/uploads/{id}?offset={offset}", server.url()))
             .bearer_auth(&token)
             .body(bytes)
             .send()

@@ -4,15 +4,13 @@
 //! session expires).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::{path::PathBuf, time::Duration};
 
-use common::*;
 use image::{
     codecs::png::{CompressionType, FilterType, PngEncoder},
     DynamicImage, ImageBuffer, Rgba,
 };
+use parley_testkit::*;
 use serde_json::{json, Value};
 use sha2::Digest;
 
@@ -47,8 +45,8 @@ async fn upload(server: &TestServer, token: &str, name: &str, bytes: Vec<u8>) ->
     let resp = tokio::time::timeout(
         Duration::from_secs(60),
         server
-            .http
-            .post(format!("{}/api/attachments?name={name}", server.url))
+            .http()
+            .post(format!("{}/api/attachments?name={name}", server.url()))
             .bearer_auth(token)
             .body(bytes)
             .send(),
@@ -72,7 +70,7 @@ async fn upload_all(server: &TestServer, token: &str, files: Vec<Vec<u8>>) -> Ve
 
 #[tokio::test]
 async fn image_bombs_are_stored_without_decoding() {
-    let server = TestServer::start(RELAXED).await;
+    let server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
     let bomb = png_bomb(6300, 1);
     assert!(bomb.len() < 1024 * 1024, "bomb is {} bytes", bomb.len());
@@ -98,7 +96,7 @@ async fn thumbnail_decodes_run_one_at_a_time_when_configured() {
     // 3000×3000 16-bit RGBA is 72 MB decoded: within a budget of 4 × 20M = 80 MB.
     let config = RELAXED.to_owned()
         + "[attachments]\nthumbnail_max_pixels = 20000000\nthumbnail_concurrency = 1\n";
-    let server = TestServer::start(&config).await;
+    let server = TestServer::start_process(&config).await;
     let token = server.register("alice").await;
     let images: Vec<Vec<u8>> = (1..=4).map(|seed| png_bomb(3000, seed)).collect();
     let before = server.peak_rss_mib();
@@ -118,7 +116,7 @@ async fn thumbnail_decodes_run_one_at_a_time_when_configured() {
 
 #[tokio::test]
 async fn stored_content_keeps_its_thumbnail_without_decoding_again() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
     let (status, first) = upload(&server, &token, "a.png", small_png(1)).await;
     assert_eq!((status, &first["thumbnail"]), (201, &json!(true)));
@@ -133,10 +131,11 @@ async fn stored_content_keeps_its_thumbnail_without_decoding_again() {
     assert_eq!(status, 201, "{other}");
     assert_eq!(other.get("thumbnail"), None, "{other}");
     let thumb = server
-        .http
+        .http()
         .get(format!(
             "{}/api/attachments/{}/thumbnail",
-            server.url, again["id"]
+            server.url(),
+            again["id"]
         ))
         .bearer_auth(&token)
         .send()
@@ -155,7 +154,7 @@ fn jpeg(img: DynamicImage) -> Vec<u8> {
 
 #[tokio::test]
 async fn jpeg_thumbnails_count_against_the_same_budget() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
     let rgb = DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
@@ -172,10 +171,11 @@ async fn jpeg_thumbnails_count_against_the_same_budget() {
         assert_eq!(attachment["mime"], "image/jpeg");
         assert_eq!(attachment["thumbnail"], true, "{name}: {attachment}");
         let thumb = server
-            .http
+            .http()
             .get(format!(
                 "{}/api/attachments/{}/thumbnail",
-                server.url, attachment["id"]
+                server.url(),
+                attachment["id"]
             ))
             .bearer_auth(&token)
             .send()
@@ -212,8 +212,8 @@ fn held_put(
             .map(|bytes| (Ok::<_, std::io::Error>(bytes), rx))
     });
     let request = server
-        .http
-        .put(format!("{}/api/uploads/{id}?offset={offset}", server.url))
+        .http()
+        .put(format!("{}/api/uploads/{id}?offset={offset}", server.url()))
         .bearer_auth(token)
         .body(reqwest::Body::wrap_stream(body))
         .send();
@@ -245,8 +245,8 @@ async fn put(
     bytes: &[u8],
 ) -> (u16, Value) {
     let resp = server
-        .http
-        .put(format!("{}/api/uploads/{id}?offset={offset}", server.url))
+        .http()
+        .put(format!("{}/api/uploads/{id}?offset={offset}", server.url()))
         .bearer_auth(token)
         .body(bytes.to_vec())
         .send()
@@ -298,8 +298,8 @@ async fn one_request_at_a_time_per_upload_session() {
     // While that chunk is still arriving, a second one, finish and cancel are refused. The
     // refused chunk's body is not read, so its connection is closed, and the reply says so.
     let refused = server
-        .http
-        .put(format!("{}/api/uploads/{id}?offset=0", server.url))
+        .http()
+        .put(format!("{}/api/uploads/{id}?offset=0", server.url()))
         .bearer_auth(&token)
         .body(file.clone())
         .send()
@@ -392,7 +392,7 @@ async fn a_chunk_racing_finish_cannot_change_a_stored_file() {
 
 #[tokio::test]
 async fn files_left_behind_are_removed_at_start() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
     let (status, photo) = upload(&server, &token, "photo.png", small_png(3)).await;
     assert_eq!((status, &photo["thumbnail"]), (201, &json!(true)));
@@ -428,8 +428,8 @@ async fn files_left_behind_are_removed_at_start() {
     );
     let get = |id: &Value, suffix: &str| {
         server
-            .http
-            .get(format!("{}/api/attachments/{id}{suffix}", server.url))
+            .http()
+            .get(format!("{}/api/attachments/{id}{suffix}", server.url()))
             .bearer_auth(&token)
             .send()
     };

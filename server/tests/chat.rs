@@ -2,12 +2,10 @@
 //! history paging, resume with `since` (including across a restart), epochs and retention.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
-async fn setup_channel(server: &TestServer, name: &str) -> (String, Client) {
+async fn setup_channel(server: &TestServer, name: &str) -> (String, WsClient) {
     let token = server.register(&unique("u")).await;
     let mut client = server.connect(Some(&token)).await;
     client
@@ -204,7 +202,7 @@ async fn resume_with_since_has_no_gap_and_no_duplicate() {
 
 #[tokio::test]
 async fn resume_across_restart_and_recreated_history_changes_epoch() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let (token, mut alice) = setup_channel(&server, "general").await;
     for i in 0..10 {
         alice.ok(json!({"type": "send", "channel": "general", "text": format!("m{i}"), "client_id": format!("c{i}")})).await;

@@ -3,9 +3,7 @@
 //! before the rules are repaired when the server starts.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use parley_testkit::*;
 use serde_json::{json, Value};
 
 async fn register_as(server: &TestServer, name: &str, display_name: &str) -> (u16, Value) {
@@ -123,7 +121,7 @@ async fn the_admin_cli_follows_the_same_rules() {
 
 #[tokio::test]
 async fn names_stored_before_the_rules_are_repaired_at_start() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     server.register("alice").await;
     let long = server.register("long").await;
     let bidi = server.register("bidi").await;

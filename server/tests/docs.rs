@@ -2,11 +2,9 @@
 //! randomized convergence, limits and malformed frames.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{unique, ydoc::covers, ydoc::DocClient, TestServer, RELAXED};
+use parley_testkit::{unique, ydoc::covers, ydoc::DocClient, TestServer, RELAXED};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use yrs::sync::{Message, SyncMessage};
@@ -18,13 +16,13 @@ async fn two_clients_converge_and_a_late_joiner_gets_everything() {
     let server = TestServer::start(RELAXED).await;
     let alice = server.register(&unique("alice")).await;
     let bob = server.register(&unique("bob")).await;
-    let mut a = DocClient::connect(&server.addr, "notes", &alice).await;
-    let mut b = DocClient::connect(&server.addr, "notes", &bob).await;
+    let mut a = DocClient::connect(&server.addr(), "notes", &alice).await;
+    let mut b = DocClient::connect(&server.addr(), "notes", &bob).await;
     a.insert(0, "hello").await;
     b.wait_text("hello").await;
     b.insert(5, " world").await;
     a.wait_text("hello world").await;
-    let mut late = DocClient::connect(&server.addr, "notes", &bob).await;
+    let mut late = DocClient::connect(&server.addr(), "notes", &bob).await;
     late.wait_text("hello world").await;
     // Connecting created it: it is listed, and its content is readable over HTTP.
     let (status, body) = server.get("/api/docs", Some(&alice)).await;
@@ -41,16 +39,16 @@ async fn two_clients_converge_and_a_late_joiner_gets_everything() {
 
 #[tokio::test]
 async fn offline_edits_merge_on_reconnect_and_survive_restart() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register(&unique("u")).await;
-    let mut a = DocClient::connect(&server.addr, "plan", &token).await;
-    let mut b = DocClient::connect(&server.addr, "plan", &token).await;
+    let mut a = DocClient::connect(&server.addr(), "plan", &token).await;
+    let mut b = DocClient::connect(&server.addr(), "plan", &token).await;
     a.insert(0, "abc").await;
     b.wait_text("abc").await;
     a.drop_connection();
     a.insert(3, "-offline").await;
     b.insert(0, "online-").await;
-    a.reconnect(&server.addr, "plan", &token).await;
+    a.reconnect(&server.addr(), "plan", &token).await;
     a.wait_text("online-abc-offline").await;
     b.wait_text("online-abc-offline").await;
     // A clean shutdown compacts the log into a snapshot; the content is intact after it.
@@ -67,9 +65,9 @@ async fn offline_edits_merge_on_reconnect_and_survive_restart() {
         assert_eq!(count("SELECT count(*) FROM doc_snapshots"), 1);
     }
     server.start_again().await;
-    let mut c = DocClient::connect(&server.addr, "plan", &token).await;
+    let mut c = DocClient::connect(&server.addr(), "plan", &token).await;
     c.wait_text("online-abc-offline").await;
-    a.reconnect(&server.addr, "plan", &token).await;
+    a.reconnect(&server.addr(), "plan", &token).await;
     a.sync().await;
     assert_eq!(c.state(), a.state());
 }
@@ -77,10 +75,10 @@ async fn offline_edits_merge_on_reconnect_and_survive_restart() {
 /// Nothing a client received from the server is lost when the server is killed outright.
 #[tokio::test]
 async fn sigkill_loses_no_update_a_client_received() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register(&unique("u")).await;
-    let mut writer = DocClient::connect(&server.addr, "log", &token).await;
-    let mut observer = DocClient::connect(&server.addr, "log", &token).await;
+    let mut writer = DocClient::connect(&server.addr(), "log", &token).await;
+    let mut observer = DocClient::connect(&server.addr(), "log", &token).await;
     for i in 0..300u32 {
         writer.insert(writer.len(), &format!("{i},")).await;
         if i == 150 {
@@ -96,15 +94,15 @@ async fn sigkill_loses_no_update_a_client_received() {
     server.kill().await;
     let observed = observer.state_vector();
     server.start_again().await;
-    let fresh = DocClient::connect(&server.addr, "log", &token).await;
+    let fresh = DocClient::connect(&server.addr(), "log", &token).await;
     assert!(
         covers(&fresh.state_vector(), &observed),
         "the restarted server lacks updates the observer had received"
     );
     // The writer resends what the server never committed: everyone converges.
-    writer.reconnect(&server.addr, "log", &token).await;
+    writer.reconnect(&server.addr(), "log", &token).await;
     writer.sync().await;
-    let mut check = DocClient::connect(&server.addr, "log", &token).await;
+    let mut check = DocClient::connect(&server.addr(), "log", &token).await;
     check.wait_text(&writer.text()).await;
 }
 
@@ -112,7 +110,7 @@ async fn sigkill_loses_no_update_a_client_received() {
 /// restarts in the middle; at the end every replica is byte-identical.
 #[tokio::test]
 async fn random_concurrent_edits_with_disconnects_and_a_restart_converge() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register(&unique("u")).await;
     let seed: u64 = std::env::var("PARLEY_TEST_SEED")
         .ok()
@@ -122,7 +120,7 @@ async fn random_concurrent_edits_with_disconnects_and_a_restart_converge() {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut clients = Vec::new();
     for _ in 0..5 {
-        clients.push(DocClient::connect(&server.addr, "random", &token).await);
+        clients.push(DocClient::connect(&server.addr(), "random", &token).await);
     }
     for step in 0..600 {
         if step == 300 {
@@ -135,8 +133,8 @@ async fn random_concurrent_edits_with_disconnects_and_a_restart_converge() {
         let c = &mut clients[i];
         match rng.gen_range(0..20) {
             0 => c.drop_connection(),
-            1 if !c.is_connected() => c.reconnect(&server.addr, "random", &token).await,
-            2..=5 if c.len() > 0 => {
+            1 if !c.is_connected() => c.reconnect(&server.addr(), "random", &token).await,
+            2..=5 if !c.is_empty() => {
                 let len = c.len();
                 let at = rng.gen_range(0..len);
                 let n = rng.gen_range(1..=(len - at).min(4));
@@ -158,7 +156,7 @@ async fn random_concurrent_edits_with_disconnects_and_a_restart_converge() {
     }
     for c in clients.iter_mut() {
         if !c.is_connected() {
-            c.reconnect(&server.addr, "random", &token).await;
+            c.reconnect(&server.addr(), "random", &token).await;
         }
         c.sync().await; // the server holds this client's edits
     }
@@ -177,7 +175,7 @@ async fn random_concurrent_edits_with_disconnects_and_a_restart_converge() {
             "replicas differ (seed {seed})"
         );
     }
-    let fresh = DocClient::connect(&server.addr, "random", &token).await;
+    let fresh = DocClient::connect(&server.addr(), "random", &token).await;
     assert!(
         canonical(&fresh.state()) == first,
         "server differs (seed {seed})"
@@ -204,7 +202,7 @@ async fn malformed_frames_close_only_that_connection() {
     )
     .await;
     let token = server.register(&unique("u")).await;
-    let mut good = DocClient::connect(&server.addr, "fragile", &token).await;
+    let mut good = DocClient::connect(&server.addr(), "fragile", &token).await;
     good.insert(0, "intact").await;
     good.sync().await;
     let bad_frames: Vec<(&str, Vec<u8>, Option<u16>)> = vec![
@@ -225,22 +223,22 @@ async fn malformed_frames_close_only_that_connection() {
     ];
     for (what, frame, expected) in bad_frames {
         let mut bad = DocClient::new();
-        bad.open(&server.addr, "fragile", &token).await.unwrap();
+        bad.open(&server.addr(), "fragile", &token).await.unwrap();
         bad.send_raw(frame).await;
         assert_eq!(bad.close_code().await, expected, "{what}");
     }
     let mut text = DocClient::new();
-    text.open(&server.addr, "fragile", &token).await.unwrap();
+    text.open(&server.addr(), "fragile", &token).await.unwrap();
     text.send_text("hello").await;
     assert_eq!(text.close_code().await, Some(1003));
     // The document and the good client are untouched and still live.
     good.insert(6, "!").await;
-    let mut check = DocClient::connect(&server.addr, "fragile", &token).await;
+    let mut check = DocClient::connect(&server.addr(), "fragile", &token).await;
     check.wait_text("intact!").await;
     assert!(good.is_connected());
 
     // The document size limit: updates that would pass it close the sender (4004), unapplied.
-    let mut big = DocClient::connect(&server.addr, "fragile", &token).await;
+    let mut big = DocClient::connect(&server.addr(), "fragile", &token).await;
     let mut closed = None;
     for _ in 0..8 {
         big.insert(0, &"x".repeat(3000)).await;
@@ -281,8 +279,8 @@ impl SyncOrClosed for DocClient {
 async fn awareness_is_relayed_and_cleared_when_a_connection_goes() {
     let server = TestServer::start(RELAXED).await;
     let token = server.register(&unique("u")).await;
-    let mut a = DocClient::connect(&server.addr, "aware", &token).await;
-    let mut b = DocClient::connect(&server.addr, "aware", &token).await;
+    let mut a = DocClient::connect(&server.addr(), "aware", &token).await;
+    let mut b = DocClient::connect(&server.addr(), "aware", &token).await;
     let mut update = yrs::sync::awareness::AwarenessUpdate {
         clients: Default::default(),
     };
@@ -305,7 +303,7 @@ async fn awareness_is_relayed_and_cleared_when_a_connection_goes() {
     .unwrap();
     // A late joiner gets the current awareness with the handshake.
     let mut c = DocClient::new();
-    c.open(&server.addr, "aware", &token).await.unwrap();
+    c.open(&server.addr(), "aware", &token).await.unwrap();
     c.pump_until(|c, _| c.awareness.iter().any(|u| u.clients.contains_key(&PEER)))
         .await
         .unwrap();
@@ -327,7 +325,7 @@ async fn idle_documents_unload_and_reload_intact() {
     )
     .await;
     let token = server.register(&unique("u")).await;
-    let mut a = DocClient::connect(&server.addr, "idle", &token).await;
+    let mut a = DocClient::connect(&server.addr(), "idle", &token).await;
     for i in 0..50 {
         a.insert(a.len(), &format!("line {i}\n")).await;
     }
@@ -338,7 +336,7 @@ async fn idle_documents_unload_and_reload_intact() {
     for _ in 0..3 {
         let (_, health) = server.get("/healthz", None).await;
         assert_eq!(health["status"], "ok");
-        let mut b = DocClient::connect(&server.addr, "idle", &token).await;
+        let mut b = DocClient::connect(&server.addr(), "idle", &token).await;
         b.wait_text(&expected).await;
         drop(b);
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -356,8 +354,8 @@ async fn a_slow_reader_catches_up_without_being_dropped() {
     let server =
         TestServer::start(&(RELAXED.to_owned() + "[documents]\noutbound_queue = 8\n")).await;
     let token = server.register(&unique("u")).await;
-    let mut slow = DocClient::connect(&server.addr, "flood", &token).await;
-    let mut writer = DocClient::connect(&server.addr, "flood", &token).await;
+    let mut slow = DocClient::connect(&server.addr(), "flood", &token).await;
+    let mut writer = DocClient::connect(&server.addr(), "flood", &token).await;
     for i in 0..2000u32 {
         writer.insert(writer.len(), &format!("{i} ")).await;
     }

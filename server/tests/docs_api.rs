@@ -2,10 +2,8 @@
 //! durable events (resume with `since`), mentions, named versions, rename and delete.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use base64::Engine;
-use common::{ydoc::DocClient, *};
+use parley_testkit::{ydoc::DocClient, *};
 use serde_json::{json, Value};
 use yrs::{Assoc, IndexedSequence, Transact};
 
@@ -165,7 +163,7 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
             .await;
         assert_eq!(status, 204, "{body}");
     }
-    let mut editor = DocClient::connect(&server.addr, "spec", &owner).await;
+    let mut editor = DocClient::connect(&server.addr(), "spec", &owner).await;
     editor.insert(0, "requirements").await;
     editor.sync().await;
     let (status, comment) = server
@@ -194,18 +192,18 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
     assert!(list["docs"].as_array().unwrap().is_empty(), "{list}");
     let mut refused = DocClient::new();
     let err = refused
-        .open(&server.addr, "spec", &outsider)
+        .open(&server.addr(), "spec", &outsider)
         .await
         .unwrap_err();
     assert_eq!(err.0, 403);
     // Without a token, or with a bad one: 401.
     let mut anon = DocClient::new();
     assert_eq!(
-        anon.open(&server.addr, "spec", "").await.unwrap_err().0,
+        anon.open(&server.addr(), "spec", "").await.unwrap_err().0,
         401
     );
     assert_eq!(
-        anon.open(&server.addr, "spec", "pl_bad")
+        anon.open(&server.addr(), "spec", "pl_bad")
             .await
             .unwrap_err()
             .0,
@@ -235,7 +233,7 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
         assert_eq!((what.as_str(), *status), (want_what, want), "viewer");
     }
     // Their updates over the socket are refused with the protocol's auth message.
-    let mut v = DocClient::connect(&server.addr, "spec", &viewer).await;
+    let mut v = DocClient::connect(&server.addr(), "spec", &viewer).await;
     v.insert(0, "vandalism ").await;
     v.sync().await;
     assert_eq!(v.denials.len(), 1, "{:?}", v.denials);
@@ -285,13 +283,13 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
             .0,
         403
     );
-    let mut c = DocClient::connect(&server.addr, "spec", &commenter).await;
+    let mut c = DocClient::connect(&server.addr(), "spec", &commenter).await;
     c.insert(0, "x").await;
     c.sync().await;
     assert_eq!(c.denials.len(), 1);
 
     // Members without a grant get the default role (editor): they edit content.
-    let mut m = DocClient::connect(&server.addr, "spec", &member).await;
+    let mut m = DocClient::connect(&server.addr(), "spec", &member).await;
     m.insert(12, "!").await;
     m.sync().await;
     assert!(m.denials.is_empty());
@@ -344,7 +342,7 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
         .await;
     assert_eq!(status, 204);
     assert_eq!(v.close_code().await, Some(4007));
-    v.reconnect(&server.addr, "spec", &viewer).await;
+    v.reconnect(&server.addr(), "spec", &viewer).await;
     v.insert(0, "now allowed: ").await;
     v.sync().await;
     assert_eq!(v.denials.len(), 1, "no new denial");
@@ -360,7 +358,7 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
         .await;
     assert_eq!(m.close_code().await, Some(4007));
     assert_eq!(
-        m.open(&server.addr, "spec", &member).await.unwrap_err().0,
+        m.open(&server.addr(), "spec", &member).await.unwrap_err().0,
         403
     );
     assert_eq!(
@@ -382,7 +380,7 @@ async fn workspace_document_creation_can_be_limited_to_admins() {
     let mut client = DocClient::new();
     assert_eq!(
         client
-            .open(&server.addr, "mine", &user)
+            .open(&server.addr(), "mine", &user)
             .await
             .unwrap_err()
             .0,
@@ -403,7 +401,7 @@ async fn workspace_document_creation_can_be_limited_to_admins() {
     let mut client = DocClient::new();
     assert_eq!(
         client
-            .open(&server.addr, "bad%20name", &user)
+            .open(&server.addr(), "bad%20name", &user)
             .await
             .unwrap_err()
             .0,
@@ -416,7 +414,7 @@ async fn comments_are_durable_events_that_resume_with_since() {
     let server = TestServer::start(RELAXED).await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
-    let mut editor = DocClient::connect(&server.addr, "paper", &alice).await;
+    let mut editor = DocClient::connect(&server.addr(), "paper", &alice).await;
     editor.insert(0, "The quick brown fox").await;
     editor.sync().await;
     let (_, info) = server.get("/api/docs/paper", Some(&alice)).await;
@@ -443,7 +441,7 @@ async fn comments_are_durable_events_that_resume_with_since() {
     let id = comment["id"].as_i64().unwrap();
 
     // Others edit in front of the anchor: it still resolves to the same text.
-    let mut other = DocClient::connect(&server.addr, "paper", &bob).await;
+    let mut other = DocClient::connect(&server.addr(), "paper", &bob).await;
     other.insert(0, "Lo! ").await;
     other.sync().await;
     let start = base64::engine::general_purpose::STANDARD
@@ -590,7 +588,7 @@ async fn comments_are_durable_events_that_resume_with_since() {
 async fn named_versions_rename_and_delete() {
     let server = TestServer::start(&(RELAXED.to_owned() + "[documents]\nmax_versions = 2\n")).await;
     let token = server.register(&unique("u")).await;
-    let mut a = DocClient::connect(&server.addr, "draft", &token).await;
+    let mut a = DocClient::connect(&server.addr(), "draft", &token).await;
     a.insert(0, "first draft").await;
     a.sync().await;
     let (status, v1) = server
@@ -660,7 +658,7 @@ async fn named_versions_rename_and_delete() {
         .await;
     assert_eq!(status, 200, "{renamed}");
     assert_eq!(renamed["title"], "Final");
-    let mut b = DocClient::connect(&server.addr, "final", &token).await;
+    let mut b = DocClient::connect(&server.addr(), "final", &token).await;
     b.wait_text("second draft").await;
     assert_eq!(server.get("/api/docs/draft", Some(&token)).await.0, 404);
     let (status, body) = server
@@ -672,7 +670,7 @@ async fn named_versions_rename_and_delete() {
     assert_eq!(server.delete("/api/docs/final", Some(&token)).await.0, 204);
     assert_eq!(b.close_code().await, Some(4005));
     assert_eq!(
-        b.open(&server.addr, "final", &token).await.unwrap_err().0,
+        b.open(&server.addr(), "final", &token).await.unwrap_err().0,
         404
     );
     assert_eq!(
@@ -700,7 +698,7 @@ async fn deleting_a_channel_deletes_its_documents() {
         )
         .await;
     assert_eq!(status, 201);
-    let mut client = DocClient::connect(&server.addr, "proj-notes", &token).await;
+    let mut client = DocClient::connect(&server.addr(), "proj-notes", &token).await;
     client.insert(0, "x").await;
     client.sync().await;
     assert_eq!(

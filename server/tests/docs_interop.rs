@@ -2,11 +2,9 @@
 //! through tests/interop/yclient.mjs) against the real server.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use common::{unique, TestServer, RELAXED};
+use parley_testkit::{unique, TestServer, RELAXED};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -71,7 +69,7 @@ impl YClient {
     async fn connect(&mut self, server: &TestServer, room: &str, token: &str) -> Value {
         self.ok(json!({
             "cmd": "connect",
-            "url": format!("ws://{}/docs", server.addr),
+            "url": format!("ws://{}/docs", server.addr()),
             "room": room,
             "params": {"token": token},
         }))
@@ -201,7 +199,7 @@ async fn awareness_is_shared_and_cleared() {
 
 #[tokio::test]
 async fn the_document_is_intact_after_a_restart() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register(&unique("u")).await;
     let mut a = YClient::spawn().await;
     a.connect(&server, "durable", &token).await;
@@ -269,7 +267,7 @@ async fn refused_clients_see_the_close_and_read_only_updates_are_rejected() {
     let reply = bad
         .call(json!({
             "cmd": "connect",
-            "url": format!("ws://{}/docs", server.addr),
+            "url": format!("ws://{}/docs", server.addr()),
             "room": "readonly",
             "params": {"token": "pl_nope"},
             "fail_on_close": true,

@@ -3,11 +3,9 @@
 //! connection, rate, and changing other clients' states).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{unique, ydoc::DocClient, TestServer, RELAXED};
+use parley_testkit::{unique, ydoc::DocClient, TestServer, RELAXED};
 use serde_json::json;
 use yrs::{
     block::ClientID,
@@ -48,8 +46,8 @@ async fn get_slow(
     let resp = tokio::time::timeout(
         Duration::from_secs(120),
         server
-            .http
-            .get(format!("{}{path}", server.url))
+            .http()
+            .get(format!("{}{path}", server.url()))
             .bearer_auth(token)
             .send(),
     )
@@ -69,7 +67,7 @@ async fn get_slow(
 async fn content_of_a_document_with_many_roots_is_bounded_and_others_stay_served() {
     let server = TestServer::start(RELAXED).await;
     let token = server.register(&unique("u")).await;
-    let mut client = DocClient::connect(&server.addr, "many-roots", &token).await;
+    let mut client = DocClient::connect(&server.addr(), "many-roots", &token).await;
     client
         .send_message(Message::Sync(SyncMessage::Update(many_roots(ROOTS))))
         .await;
@@ -94,7 +92,7 @@ async fn content_of_a_document_with_many_roots_is_bounded_and_others_stay_served
             } else {
                 version_path.clone()
             };
-            let (url, http, token) = (server.url.clone(), server.http.clone(), token.clone());
+            let (url, http, token) = (server.url().clone(), server.http().clone(), token.clone());
             tokio::spawn(async move {
                 let resp = tokio::time::timeout(
                     Duration::from_secs(120),
@@ -141,14 +139,14 @@ async fn content_reads_beyond_the_queue_are_refused_with_retry_after() {
     )
     .await;
     let token = server.register(&unique("u")).await;
-    let mut client = DocClient::connect(&server.addr, "busy", &token).await;
+    let mut client = DocClient::connect(&server.addr(), "busy", &token).await;
     client
         .send_message(Message::Sync(SyncMessage::Update(many_roots(ROOTS))))
         .await;
     client.sync().await;
     let reads: Vec<_> = (0..12)
         .map(|_| {
-            let (url, http, token) = (server.url.clone(), server.http.clone(), token.clone());
+            let (url, http, token) = (server.url().clone(), server.http().clone(), token.clone());
             tokio::spawn(async move {
                 let resp = tokio::time::timeout(
                     Duration::from_secs(120),
@@ -235,12 +233,12 @@ async fn oversized_or_malformed_awareness_states_close_the_connection() {
         ("a number", "42".to_owned()),
     ];
     for (what, state) in cases {
-        let mut client = DocClient::connect(&server.addr, "shapes", &token).await;
+        let mut client = DocClient::connect(&server.addr(), "shapes", &token).await;
         client.send_message(awareness(&[(7, 1, &state)])).await;
         assert_eq!(client.close_code().await, Some(4006), "{what}");
     }
     // Objects and null (a client leaving) are what y-protocols sends: accepted.
-    let mut client = DocClient::connect(&server.addr, "shapes", &token).await;
+    let mut client = DocClient::connect(&server.addr(), "shapes", &token).await;
     client
         .send_message(awareness(&[(7, 1, r#"{"user":{"name":"a"}}"#)]))
         .await;
@@ -254,7 +252,7 @@ async fn one_connection_announces_a_bounded_number_of_awareness_clients() {
     let server = TestServer::start(RELAXED).await;
     let token = server.register(&unique("u")).await;
     // Eight client ids (the default) from one connection are accepted, in one frame or several.
-    let mut ok = DocClient::connect(&server.addr, "crowd", &token).await;
+    let mut ok = DocClient::connect(&server.addr(), "crowd", &token).await;
     let eight: Vec<(u64, u32, &str)> = (1..=8).map(|id| (id, 1, r#"{"n":1}"#)).collect();
     ok.send_message(awareness(&eight[..4])).await;
     ok.send_message(awareness(&eight[4..])).await;
@@ -265,13 +263,13 @@ async fn one_connection_announces_a_bounded_number_of_awareness_clients() {
     ok.send_message(awareness(&renewed)).await;
     ok.sync().await;
     // A ninth fresh id closes the connection that announces it.
-    let mut greedy = DocClient::connect(&server.addr, "crowd", &token).await;
+    let mut greedy = DocClient::connect(&server.addr(), "crowd", &token).await;
     let nine: Vec<(u64, u32, &str)> = (100..109).map(|id| (id, 1, r#"{"n":1}"#)).collect();
     greedy.send_message(awareness(&nine)).await;
     assert_eq!(greedy.close_code().await, Some(4006));
     // Its states are gone with it; the first connection is unaffected.
     let mut late = DocClient::new();
-    late.open(&server.addr, "crowd", &token).await.unwrap();
+    late.open(&server.addr(), "crowd", &token).await.unwrap();
     late.sync().await;
     assert!(heard(&late, 8, r#""n":2"#), "{:?}", late.awareness);
     assert!(!(100..109).any(|id| heard(&late, id, "n")));
@@ -282,9 +280,9 @@ async fn a_connection_cannot_change_another_connections_awareness_state() {
     let server = TestServer::start(RELAXED).await;
     let alice = server.register(&unique("alice")).await;
     let mallory = server.register(&unique("mallory")).await;
-    let mut a = DocClient::connect(&server.addr, "spoof", &alice).await;
-    let mut m = DocClient::connect(&server.addr, "spoof", &mallory).await;
-    let mut watcher = DocClient::connect(&server.addr, "spoof", &alice).await;
+    let mut a = DocClient::connect(&server.addr(), "spoof", &alice).await;
+    let mut m = DocClient::connect(&server.addr(), "spoof", &mallory).await;
+    let mut watcher = DocClient::connect(&server.addr(), "spoof", &alice).await;
     a.send_message(awareness(&[(11, 1, r#"{"user":"alice"}"#)]))
         .await;
     watcher
@@ -334,8 +332,8 @@ async fn awareness_changes_beyond_the_rate_are_dropped() {
     )
     .await;
     let token = server.register(&unique("u")).await;
-    let mut sender = DocClient::connect(&server.addr, "rate", &token).await;
-    let mut watcher = DocClient::connect(&server.addr, "rate", &token).await;
+    let mut sender = DocClient::connect(&server.addr(), "rate", &token).await;
+    let mut watcher = DocClient::connect(&server.addr(), "rate", &token).await;
     let started = std::time::Instant::now();
     const SENT: u32 = 40;
     for clock in 1..=SENT {
@@ -368,9 +366,9 @@ async fn repeated_awareness_is_not_relayed_again() {
     // update it applies): the server relays only what changed its own state.
     let server = TestServer::start(RELAXED).await;
     let token = server.register(&unique("u")).await;
-    let mut a = DocClient::connect(&server.addr, "echo", &token).await;
-    let mut b = DocClient::connect(&server.addr, "echo", &token).await;
-    let mut watcher = DocClient::connect(&server.addr, "echo", &token).await;
+    let mut a = DocClient::connect(&server.addr(), "echo", &token).await;
+    let mut b = DocClient::connect(&server.addr(), "echo", &token).await;
+    let mut watcher = DocClient::connect(&server.addr(), "echo", &token).await;
     a.send_message(awareness(&[(31, 1, r#"{"u":"a"}"#)])).await;
     watcher.pump_until(|c, _| heard(c, 31, "a")).await.unwrap();
     for _ in 0..5 {

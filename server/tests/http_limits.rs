@@ -3,11 +3,9 @@
 //! client address holds a bounded number of HTTP and of WebSocket connections.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -33,6 +31,15 @@ async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> String {
     String::from_utf8_lossy(&received).into_owned()
 }
 
+/// An in-process server with the relaxed config and `env` as its environment.
+async fn relaxed_with(env: &[(&str, &str)]) -> TestServer {
+    TestServer::builder()
+        .config(RELAXED)
+        .envs(env)
+        .start()
+        .await
+}
+
 // The settings under test are given as environment variables, which a server without them
 // ignores: run against one, these tests show the defect rather than a refused config.
 const TIMEOUTS: &[(&str, &str)] = &[
@@ -42,8 +49,8 @@ const TIMEOUTS: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn a_request_head_that_stalls_is_cut() {
-    let server = TestServer::start_with_env(RELAXED, TIMEOUTS).await;
-    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
+    let server = relaxed_with(TIMEOUTS).await;
+    let mut stream = TcpStream::connect(&server.addr()).await.unwrap();
     // Half a head, then nothing (slowloris).
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
@@ -60,8 +67,8 @@ async fn a_request_head_that_stalls_is_cut() {
 
 #[tokio::test]
 async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
-    let server = TestServer::start_with_env(RELAXED, TIMEOUTS).await;
-    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
+    let server = relaxed_with(TIMEOUTS).await;
+    let mut stream = TcpStream::connect(&server.addr()).await.unwrap();
     stream
         .write_all(
             b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
@@ -78,7 +85,7 @@ async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
     // A body that arrives in pieces, each within the idle timeout, is read in full although
     // the whole takes longer than the timeout.
     let body = json!({"name": "nobody", "password": "wrong password"}).to_string();
-    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
+    let mut stream = TcpStream::connect(&server.addr()).await.unwrap();
     let head = format!(
         "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
@@ -97,16 +104,12 @@ async fn a_request_body_that_stalls_is_cut_but_a_slow_one_that_moves_is_not() {
 
 #[tokio::test]
 async fn one_address_holds_a_bounded_number_of_http_connections() {
-    let server = TestServer::start_with_env(
-        RELAXED,
-        &[("PARLEY_SERVER_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "2")],
-    )
-    .await;
+    let server = relaxed_with(&[("PARLEY_SERVER_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "2")]).await;
     // Two connections that say nothing (each within the deadlines) take the address's places.
-    let first = TcpStream::connect(&server.addr).await.unwrap();
-    let _second = TcpStream::connect(&server.addr).await.unwrap();
+    let first = TcpStream::connect(&server.addr()).await.unwrap();
+    let _second = TcpStream::connect(&server.addr()).await.unwrap();
     // Connections are accepted in order, so a third is the one refused: closed unread.
-    let mut third = TcpStream::connect(&server.addr).await.unwrap();
+    let mut third = TcpStream::connect(&server.addr()).await.unwrap();
     let _ = third
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .await;
@@ -116,7 +119,7 @@ async fn one_address_holds_a_bounded_number_of_http_connections() {
     drop(first);
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
-        let mut next = TcpStream::connect(&server.addr).await.unwrap();
+        let mut next = TcpStream::connect(&server.addr()).await.unwrap();
         let _ = next
             .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .await;
@@ -140,13 +143,13 @@ const HOSTS: &[(&str, &str)] = &[(
 
 #[tokio::test]
 async fn requests_for_other_hosts_are_refused() {
-    let server = TestServer::start_with_env(RELAXED, HOSTS).await;
-    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let server = relaxed_with(HOSTS).await;
+    let port = server.addr().rsplit(':').next().unwrap().to_owned();
     // The usual names (any port) are served.
     for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
         let response = server
-            .http
-            .get(format!("{}/healthz", server.url))
+            .http()
+            .get(format!("{}/healthz", server.url()))
             .header("host", host)
             .send()
             .await
@@ -156,8 +159,8 @@ async fn requests_for_other_hosts_are_refused() {
     // A rebinding page's host, on the API and on registration.
     for (method, path) in [("GET", "/healthz"), ("POST", "/api/register")] {
         let response = server
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", server.url))
+            .http()
+            .request(method.parse().unwrap(), format!("{}{path}", server.url()))
             .header("host", format!("attacker.example:{port}"))
             .json(&json!({"name": "mallory", "password": "correct horse"}))
             .send()
@@ -177,7 +180,7 @@ async fn requests_for_other_hosts_are_refused() {
         .expect_err("upgrade for another host");
     assert!(err.to_string().contains("403"), "{err}");
     // A raw request without a Host header (HTTP/1.0).
-    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
+    let mut stream = TcpStream::connect(&server.addr()).await.unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.0\r\n\r\n")
         .await
@@ -201,13 +204,10 @@ async fn requests_for_other_hosts_are_refused() {
 
 #[tokio::test]
 async fn one_address_holds_a_bounded_number_of_connections() {
-    let server = TestServer::start_with_env(
-        RELAXED,
-        &[
-            ("PARLEY_REALTIME_MAX_CONNECTIONS_PER_ADDRESS", "3"),
-            ("PARLEY_REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS", "2"),
-        ],
-    )
+    let server = relaxed_with(&[
+        ("PARLEY_REALTIME_MAX_CONNECTIONS_PER_ADDRESS", "3"),
+        ("PARLEY_REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS", "2"),
+    ])
     .await;
     let token = server.register("alice").await;
     let (status, _) = server
@@ -234,7 +234,7 @@ async fn one_address_holds_a_bounded_number_of_connections() {
             .expect_err("a fourth connection"),
     );
     // /docs counts against the same cap.
-    let docs_url = format!("ws://{}/docs/plan", server.addr);
+    let docs_url = format!("ws://{}/docs/plan", server.addr());
     refused(
         tokio_tungstenite::connect_async(with_token(&docs_url, &token))
             .await
@@ -242,8 +242,8 @@ async fn one_address_holds_a_bounded_number_of_connections() {
     );
     // The refusal is a JSON error with the stable code.
     let response = server
-        .http
-        .get(format!("{}/ws", server.url))
+        .http()
+        .get(format!("{}/ws", server.url()))
         .header("connection", "upgrade")
         .header("upgrade", "websocket")
         .header("sec-websocket-version", "13")

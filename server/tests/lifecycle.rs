@@ -2,19 +2,17 @@
 //! SIGINT (1001 after flushing, exit 0, nothing acknowledged lost), health and logs.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::{
     process::{Command, Stdio},
     time::Duration,
 };
 
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn sigterm_closes_sockets_with_1001_after_flushing_and_exits_zero() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
     let mut alice = server.connect(Some(&token)).await;
     alice
@@ -97,7 +95,7 @@ async fn sigterm_closes_sockets_with_1001_after_flushing_and_exits_zero() {
 
 #[tokio::test]
 async fn sigint_also_shuts_down_cleanly() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let mut client = server.connect(None).await;
     client.ok(json!({"type": "ping"})).await;
     let child = server.take_child();
@@ -119,7 +117,7 @@ async fn starts_with_no_arguments_using_default_data_dir() {
     let home = tempfile::tempdir().unwrap();
     // Only the port is overridden (through the environment, as an operator could), so the test
     // does not depend on a fixed port being free.
-    let mut child = Command::new(binary())
+    let mut child = Command::new(workspace_binary("parley-server"))
         .env("XDG_DATA_HOME", home.path())
         .env("HOME", home.path())
         .env("PARLEY_SERVER_LISTEN", "127.0.0.1:0")
@@ -154,7 +152,7 @@ async fn starts_with_no_arguments_using_default_data_dir() {
 #[tokio::test]
 async fn json_logs_and_bad_config_errors() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary())
+    let mut child = Command::new(workspace_binary("parley-server"))
         .args([
             "--data",
             data.path().to_str().unwrap(),
@@ -188,7 +186,7 @@ async fn json_logs_and_bad_config_errors() {
     // An invalid config is a clear error and a non-zero exit, not a panic.
     let config = data.path().join("bad.toml");
     std::fs::write(&config, "[websocket]\nmax_frame_size = \"lots\"\n").unwrap();
-    let out = Command::new(binary())
+    let out = Command::new(workspace_binary("parley-server"))
         .args(["--config", config.to_str().unwrap(), "serve"])
         .output()
         .unwrap();
@@ -205,7 +203,7 @@ async fn json_logs_and_bad_config_errors() {
 /// loses none of them, whatever the checkpointer had or had not copied out of the WAL.
 #[tokio::test]
 async fn sigkill_loses_no_acknowledged_message() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
     let mut alice = server.connect(Some(&token)).await;
     alice
@@ -241,7 +239,7 @@ fn the_data_directory_is_private() {
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let data = tmp.path().join("new").join("data");
     let add = |data: &std::path::Path, name: &str| {
-        let mut child = Command::new(binary())
+        let mut child = Command::new(workspace_binary("parley-server"))
             .arg("--data")
             .arg(data)
             .args(["user", "add", name, "--password-stdin"])

@@ -2,12 +2,10 @@
 //! connection and subscription caps, slow consumers, liveness, origins and versions.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use futures_util::{SinkExt, StreamExt};
+use parley_testkit::*;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::{
     client::IntoClientRequest,
@@ -200,7 +198,10 @@ async fn slow_consumer_is_closed_for_resync_without_hurting_others() {
     // The slow client: a tiny receive buffer and, after subscribing, no reading at all.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(server.addr.parse().unwrap()).await.unwrap();
+    let stream = socket
+        .connect(server.addr().parse().unwrap())
+        .await
+        .unwrap();
     let mut request = server.ws_url().into_client_request().unwrap();
     request
         .headers_mut()

@@ -2,9 +2,7 @@
 //! (`user_specific`) channels belong to one user, `max_participants` and `auto_subscribe`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -2,11 +2,9 @@
 //! counting once, typing expiry and rate limiting, and clean-up on leave and disconnect.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use parley_testkit::*;
 use serde_json::{json, Value};
 
 fn presence_names(list: &Value) -> Vec<String> {

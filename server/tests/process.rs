@@ -2,20 +2,18 @@
 //! refusal), the open-file limit raised at start, and `--exit-with-parent`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::{
     io::Read,
     path::Path,
     process::{Command, Stdio},
 };
 
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
 /// Starts `parley-server serve` on `data` (with `extra` arguments) and returns the child.
 fn serve_command(server: &TestServer, data: &Path, extra: &[&str]) -> Command {
-    let mut command = Command::new(binary());
+    let mut command = Command::new(workspace_binary("parley-server"));
     command
         .arg("--config")
         .arg(server.config_path())
@@ -65,7 +63,7 @@ async fn exit_of(mut child: std::process::Child) -> (std::process::ExitStatus, S
 
 #[tokio::test]
 async fn a_second_server_on_the_same_data_directory_is_refused() {
-    let mut server = TestServer::start(RELAXED).await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
     let second = serve_command(&server, server.data_dir(), &[])
         .stdout(Stdio::piped())
@@ -79,7 +77,7 @@ async fn a_second_server_on_the_same_data_directory_is_refused() {
         "parley-server: the data directory {} is in use by another parley-server (pid {}, {})",
         server.data_dir().display(),
         server.pid(),
-        server.url
+        server.url()
     );
     assert!(
         stderr.contains(&expected),
@@ -123,7 +121,11 @@ async fn the_open_file_limit_is_raised_to_the_hard_limit() {
         eprintln!("skipped: the hard open-file limit ({hard}) leaves nothing to raise");
         return;
     }
-    let server = TestServer::start_in_shell(RELAXED, "ulimit -Sn 256").await;
+    let server = TestServer::builder()
+        .config(RELAXED)
+        .shell_prefix("ulimit -Sn 256")
+        .start_process()
+        .await;
     let (soft, hard) = open_file_limits(server.pid());
     assert_eq!(
         soft, hard,
@@ -133,7 +135,7 @@ async fn the_open_file_limit_is_raised_to_the_hard_limit() {
 
 #[tokio::test]
 async fn the_server_ends_with_its_parent() {
-    let server = TestServer::start(RELAXED).await;
+    let server = TestServer::start_process(RELAXED).await;
     let data = tempfile::tempdir().unwrap();
     let log = data.path().join("server.log");
     // A parent that starts the server in the background and is then killed outright.
@@ -204,7 +206,7 @@ async fn the_server_ends_with_its_parent() {
 
 #[tokio::test]
 async fn exit_with_parent_refuses_to_start_as_an_orphan() {
-    let server = TestServer::start(RELAXED).await;
+    let server = TestServer::start_process(RELAXED).await;
     let data = tempfile::tempdir().unwrap();
     // The shell starts a subshell that waits for a line, then becomes the server; the shell
     // exits at once, so by the time the line comes the server-to-be is an orphan (adopted by

@@ -3,9 +3,7 @@
 //! changes, and read-state changes that change nothing storing no event.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{unique, ydoc::DocClient, TestServer, RELAXED};
+use parley_testkit::{unique, ydoc::DocClient, TestServer, WsClient, RELAXED};
 use serde_json::json;
 
 /// An admin (created with the CLI) and their token.
@@ -124,7 +122,7 @@ async fn documents_per_user_limits_creation_by_api_and_by_connecting() {
         .contains("limits.documents_per_user"));
     // Connecting to a new name would create one: refused the same way.
     let mut client = DocClient::new();
-    let refused = client.try_connect(&server.addr, "third", &alice).await;
+    let refused = client.try_connect(&server.addr(), "third", &alice).await;
     assert_eq!(refused.unwrap_err().0, 403);
     // Someone else's documents are theirs to count; opening an existing one creates nothing.
     let bob = server.register(&unique("bob")).await;
@@ -132,7 +130,7 @@ async fn documents_per_user_limits_creation_by_api_and_by_connecting() {
         .post("/api/docs", Some(&bob), json!({"name": "bobs"}))
         .await;
     assert_eq!(status, 201);
-    DocClient::connect(&server.addr, "bobs", &alice).await;
+    DocClient::connect(&server.addr(), "bobs", &alice).await;
     // Deleting frees the place.
     assert_eq!(server.delete("/api/docs/first", Some(&alice)).await.0, 204);
     let (status, _) = server
@@ -149,7 +147,7 @@ async fn named_versions_are_limited_per_document_and_in_bytes_per_user() {
     .await;
     let alice = server.register(&unique("alice")).await;
     let bob = server.register(&unique("bob")).await;
-    let mut a = DocClient::connect(&server.addr, "report", &alice).await;
+    let mut a = DocClient::connect(&server.addr(), "report", &alice).await;
     a.insert(0, &"x".repeat(700)).await;
     a.sync().await;
     let save = |token: String, name: &'static str| {
@@ -191,7 +189,7 @@ async fn named_versions_are_limited_per_document_and_in_bytes_per_user() {
 }
 
 /// The `@me` head: subscribing answers the newest seq.
-async fn me_head(client: &mut common::Client) -> u64 {
+async fn me_head(client: &mut WsClient) -> u64 {
     let reply = client
         .ok(json!({"type": "subscribe", "channel": "@me", "since": 0}))
         .await;

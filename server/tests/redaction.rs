@@ -3,9 +3,7 @@
 //! frame. The raw frames of the whole replay are searched.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{unique, ydoc::DocClient, TestServer, RELAXED};
+use parley_testkit::{unique, ydoc::DocClient, TestServer, RELAXED};
 use serde_json::{json, Value};
 
 /// Every frame of a replay from seq 0 (reply, backlog, up to `synced`), as raw text.
@@ -55,7 +53,7 @@ async fn edited_and_deleted_comments_are_not_replayed() {
     let alice = server.register(&unique("alice")).await;
     let bob_name = unique("bob");
     let bob = server.register(&bob_name).await;
-    DocClient::connect(&server.addr, "plan", &alice).await;
+    DocClient::connect(&server.addr(), "plan", &alice).await;
     let (_, info) = server.get("/api/docs/plan", Some(&alice)).await;
     let channel = info["comments_channel"].as_str().unwrap().to_owned();
     let post = |token: &str, body: Value| {

@@ -2,9 +2,7 @@
 //! storage, from replayed history and from what resuming clients receive.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -3,11 +3,9 @@
 //! once (more wait, then `server_busy`), and token checks never wait behind searches.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{unique, Client, TestServer, RELAXED};
+use parley_testkit::{unique, TestServer, WsClient, RELAXED};
 use serde_json::json;
 
 /// Messages in the history, and words per message: every word starts with `a`, so the one-letter
@@ -34,7 +32,7 @@ fn text(i: usize) -> String {
 }
 
 /// Sends the history as fast as the server acknowledges (sends are pipelined).
-async fn fill(client: &mut Client, channel: &str) {
+async fn fill(client: &mut WsClient, channel: &str) {
     let mut ids = Vec::with_capacity(MESSAGES);
     for i in 0..MESSAGES {
         ids.push(
@@ -57,7 +55,7 @@ async fn broad_searches_are_cut_and_token_checks_stay_answered() {
         RELAXED.to_owned()
             + &format!("[realtime]\nmax_message_length = 8000\nsearch_timeout = \"{timeout}\"\n")
     };
-    let mut server = TestServer::start(&config("10s")).await;
+    let mut server = TestServer::start_process(&config("10s")).await;
     let token = server.register(&unique("u")).await;
     let mut owner = server.connect(Some(&token)).await;
     owner

@@ -3,11 +3,9 @@
 //! requests stay fast meanwhile. Peak memory is read from the server process (VmHWM).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use parley_testkit::*;
 use serde_json::json;
 
 /// Sign-in attempts fired at once: half logins with unknown names, half registrations.
@@ -23,22 +21,22 @@ const PROBE_BOUND: Duration = Duration::from_secs(2);
 async fn parallel_unknown_logins_and_registrations_are_bounded() {
     // The new settings as environment variables, which a server without them ignores: the
     // same test then shows what happens without the bound.
-    let server = TestServer::start_with_env(
-        "[rate_limit]\nlogins_per_second = 0\n",
-        &[
+    let server = TestServer::builder()
+        .config("[rate_limit]\nlogins_per_second = 0\n")
+        .envs(&[
             ("PARLEY_RATE_LIMIT_ADDRESS_LOGINS_PER_SECOND", "0"),
             ("PARLEY_SERVER_MAX_HTTP_CONNECTIONS_PER_ADDRESS", "1000"),
             ("PARLEY_ACCOUNTS_HASH_CONCURRENCY", "2"),
             ("PARLEY_ACCOUNTS_HASH_QUEUE", "8"),
-        ],
-    )
-    .await;
+        ])
+        .start_process()
+        .await;
     let token = server.register("alice").await;
 
     let attempts: Vec<_> = (0..ATTEMPTS)
         .map(|i| {
-            let http = server.http.clone();
-            let url = server.url.clone();
+            let http = server.http().clone();
+            let url = server.url().clone();
             tokio::spawn(async move {
                 let (path, body) = if i % 2 == 0 {
                     (
@@ -119,14 +117,14 @@ async fn parallel_unknown_logins_and_registrations_are_bounded() {
 
 #[tokio::test]
 async fn sign_in_attempts_are_limited_per_address() {
-    let server = TestServer::start_with_env(
-        "[rate_limit]\nlogins_per_second = 0\n",
-        &[
+    let server = TestServer::builder()
+        .config("[rate_limit]\nlogins_per_second = 0\n")
+        .envs(&[
             ("PARLEY_RATE_LIMIT_ADDRESS_LOGINS_PER_SECOND", "0.001"),
             ("PARLEY_RATE_LIMIT_ADDRESS_LOGIN_BURST", "3"),
-        ],
-    )
-    .await;
+        ])
+        .start()
+        .await;
     // Three attempts with three different names, registration included, use the burst.
     server.register("first").await;
     for name in ["second", "third"] {
@@ -141,8 +139,8 @@ async fn sign_in_attempts_are_limited_per_address() {
     }
     // A fourth name from the same address waits, whatever the name.
     let response = server
-        .http
-        .post(format!("{}/api/login", server.url))
+        .http()
+        .post(format!("{}/api/login", server.url()))
         .json(&json!({"name": "fourth", "password": "wrong password"}))
         .send()
         .await

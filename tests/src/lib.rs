@@ -1,6 +1,7 @@
-//! The end-to-end harness: the real `parley-server`, a private desktop session (Xvfb, a D-Bus
-//! session bus, gnome-keyring's Secret Service, the dunst notification daemon) and the real
-//! desktop app driven through tauri-driver + WebKitWebDriver with fantoccini. Every wait has a
+//! The end-to-end harness: a private desktop session (Xvfb, a D-Bus session bus,
+//! gnome-keyring's Secret Service, the dunst notification daemon) and the real desktop app
+//! driven through tauri-driver + WebKitWebDriver with fantoccini, against the server of the
+//! shared test kit (`parley-testkit`'s `TestServer`, re-exported here). Every wait has a
 //! timeout; ports are chosen by the OS; each test gets its own display, bus and directories,
 //! so tests run in parallel. Screenshots (`import -window root`) land in
 //! `<target>/e2e-screenshots/<test>/`.
@@ -15,33 +16,10 @@ use std::{
 };
 
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+pub use parley_testkit::{free_port, target_profile_dir, workspace_binary, TestServer, RELAXED};
 use serde_json::{json, Value};
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A binary of the workspace build (next to the test executable's `deps/`).
-pub fn workspace_binary(name: &str) -> PathBuf {
-    let path = target_profile_dir().join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run ./scripts/test.sh, or build it yourself with `(cd ui && npm run build)` \
-         then `cargo build --workspace --bins` (the same profile as the tests)",
-        path.display()
-    );
-    path
-}
-
-fn target_profile_dir() -> PathBuf {
-    let mut dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    dir
-}
 
 /// A child process in its own process group, killed (group and all) when dropped.
 pub struct Proc {
@@ -90,143 +68,6 @@ impl Drop for Proc {
     }
 }
 
-/// The real server with a temporary data directory.
-pub struct Server {
-    pub url: String,
-    pub port: u16,
-    data: tempfile::TempDir,
-    proc: Option<Proc>,
-    http: reqwest::Client,
-}
-
-impl Server {
-    pub async fn start() -> Self {
-        let data = tempfile::tempdir().unwrap();
-        std::fs::write(
-            data.path().join("parley.toml"),
-            "[rate_limit]\nmessages_per_second = 0\nuser_messages_per_second = 0\nrequests_per_second = 0\nlogins_per_second = 0\n",
-        )
-        .unwrap();
-        let mut server = Self {
-            url: String::new(),
-            port: 0,
-            data,
-            proc: None,
-            http: reqwest::Client::new(),
-        };
-        server.spawn(0).await;
-        server
-    }
-
-    async fn spawn(&mut self, port: u16) {
-        let mut cmd = Command::new(workspace_binary("parley-server"));
-        cmd.arg("--config")
-            .arg(self.data.path().join("parley.toml"))
-            .arg("--data")
-            .arg(self.data.path())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("PARLEY_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut proc = Proc::spawn(&mut cmd);
-        let stdout = proc.child.stdout.take().unwrap();
-        let line = tokio::time::timeout(
-            TIMEOUT,
-            tokio::task::spawn_blocking(move || {
-                let mut line = String::new();
-                BufReader::new(stdout).read_line(&mut line).unwrap();
-                line
-            }),
-        )
-        .await
-        .expect("the server did not start")
-        .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        self.port = url.rsplit(':').next().unwrap().parse().unwrap();
-        self.url = url;
-        self.proc = Some(proc);
-    }
-
-    /// SIGTERM and wait.
-    pub async fn stop(&mut self) {
-        let mut proc = self.proc.take().expect("running");
-        tokio::task::spawn_blocking(move || proc.stop())
-            .await
-            .unwrap();
-    }
-
-    /// Starts again on the same port and data.
-    pub async fn start_again(&mut self) {
-        let port = self.port;
-        self.spawn(port).await;
-    }
-
-    pub async fn register(&self, name: &str, password: &str) -> String {
-        let (status, body) = self
-            .post(
-                "/api/register",
-                None,
-                json!({"name": name, "password": password}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["token"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.url)).json(&body);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let response = req.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "GET {path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
-    }
-
-    /// The texts of a channel's history on the server, oldest first.
-    pub async fn texts(&self, channel: &str, token: &str) -> Vec<String> {
-        let page = self
-            .get(
-                &format!("/api/channels/{channel}/messages?limit=200"),
-                token,
-            )
-            .await;
-        let mut messages: Vec<(u64, String)> = page["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["seq"].as_u64().unwrap(),
-                    m["text"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        messages.sort();
-        messages.into_iter().map(|(_, text)| text).collect()
-    }
-}
-
 /// Options for a desktop session.
 #[derive(Clone, Copy)]
 pub struct DesktopOptions {
@@ -252,14 +93,6 @@ pub struct Desktop {
     shot_count: Mutex<u32>,
     _session: Proc,
     _xvfb: Proc,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Desktop {

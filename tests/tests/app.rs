@@ -38,9 +38,9 @@ fn files_containing(files: &[std::path::PathBuf], secret: &str) -> Vec<std::path
         .collect()
 }
 
-async fn join_and_register(app: &App, desktop: &Desktop, server: &Server, user: &str) {
+async fn join_and_register(app: &App, desktop: &Desktop, server: &TestServer, user: &str) {
     app.click("[data-testid=join-workspace]").await;
-    app.type_into("#server-url", &server.url).await;
+    app.type_into("#server-url", &server.url()).await;
     app.click("[data-testid=submit-join]").await;
     app.type_into("#username", user).await;
     app.type_into("#password", PASSWORD).await;
@@ -58,7 +58,7 @@ async fn send(app: &App, text: &str) {
 /// it delivered once and in order, get a native notification for a mention, sign out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_offline_and_notifications() {
-    let mut server = Server::start().await;
+    let mut server = TestServer::start_process(RELAXED).await;
     let desktop = Desktop::start("chat_offline_and_notifications", DesktopOptions::default()).await;
     let app = desktop.launch().await;
     app.wait_for("[data-testid=join-workspace]").await;
@@ -66,7 +66,7 @@ async fn chat_offline_and_notifications() {
 
     join_and_register(&app, &desktop, &server, "alice").await;
     // The token is in the keyring, and in no file the app wrote.
-    let account = format!("alice@{}", server.url);
+    let account = format!("alice@{}", server.url());
     let token = keyring_token(&desktop, &account).expect("the token is in the keyring");
     assert!(token.len() >= 16, "{token}");
     let leaks = files_containing(&desktop.app_files(), &token);
@@ -87,10 +87,10 @@ async fn chat_offline_and_notifications() {
     .await;
 
     // A second user, through the command line, answers.
-    server.register("bob", PASSWORD).await;
+    server.register_with_password("bob", PASSWORD).await;
     let bob = Cli::new();
     bob.run(
-        &["login", &server.url, "--user", "bob", "--password-stdin"],
+        &["login", &server.url(), "--user", "bob", "--password-stdin"],
         Some(PASSWORD),
     )
     .await;
@@ -101,7 +101,7 @@ async fn chat_offline_and_notifications() {
         .await;
     desktop.screenshot_app(&app, "conversation").await;
     assert_eq!(
-        server.texts("general", &token).await,
+        server.history_texts(&token, "general").await,
         ["hello from the app", "hi alice, bob here"]
     );
 
@@ -147,7 +147,7 @@ async fn chat_offline_and_notifications() {
     ];
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
-        let texts = server.texts("general", &token).await;
+        let texts = server.history_texts(&token, "general").await;
         if texts.len() >= expected.len() || std::time::Instant::now() > deadline {
             assert_eq!(texts, expected);
             break;
@@ -205,7 +205,7 @@ async fn chat_offline_and_notifications() {
         .run(
             &[
                 "login",
-                &server.url,
+                &server.url(),
                 "--user",
                 "mallory",
                 "--password-stdin",
@@ -308,7 +308,7 @@ const IN_THREAD: &str = "aside[aria-label=Thread] [data-testid=message-text]";
 /// app sends an open thread's messages one by one), and search finds a message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reactions_threads_and_search() {
-    let server = Server::start().await;
+    let server = TestServer::start(RELAXED).await;
     let desktop = Desktop::start("reactions_threads_and_search", DesktopOptions::default()).await;
     let app = desktop.launch().await;
     app.wait_for("[data-testid=join-workspace]").await;
@@ -321,10 +321,10 @@ async fn reactions_threads_and_search() {
     send(&app, "When do we ship the release?").await;
     app.wait_for("[data-testid=message][data-state=sent]").await;
 
-    server.register("bob", PASSWORD).await;
+    server.register_with_password("bob", PASSWORD).await;
     let bob = Cli::new();
     bob.run(
-        &["login", &server.url, "--user", "bob", "--password-stdin"],
+        &["login", &server.url(), "--user", "bob", "--password-stdin"],
         Some(PASSWORD),
     )
     .await;
@@ -404,7 +404,7 @@ async fn reactions_threads_and_search() {
 /// Without a keyring service the app says so and keeps the session in memory only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_keyring_the_session_stays_in_memory() {
-    let server = Server::start().await;
+    let server = TestServer::start(RELAXED).await;
     let desktop = Desktop::start(
         "without_a_keyring_the_session_stays_in_memory",
         DesktopOptions { keyring: false },

@@ -1,42 +1,25 @@
-//! What one user has created and still keeps, for the per-user limits (`[limits]`). Counted
-//! inside the write that would add one more, so concurrent requests cannot both pass.
+//! The per-user limits (`[limits]`): what one user has created and still keeps is counted
+//! inside the write that would add one more, so concurrent requests cannot both pass. This is
+//! the refusal every implementation gives.
 
 use parley_protocol::ErrorCode;
-use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
 
-/// Channels the user created that still exist: ordinary channels when `dm` is false, direct
-/// messages (`dm:` names) when true. Threads, documents' comments channels and personal
-/// instances are not counted.
-pub fn channels_created(conn: &Connection, user_id: i64, dm: bool) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM channels
-             WHERE created_by = ?1 AND doc_id IS NULL AND thread_root IS NULL
-               AND template_id IS NULL AND user_specific = 0
-               AND (substr(name, 1, 3) = 'dm:') = ?2",
-        )?
-        .query_row(params![user_id, dm], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
+pub use super::sqlite::limits::{channels_created, documents_created, version_bytes_saved};
+
+/// The setting and what it counts, for channels (`dm`: direct-message channels).
+pub fn channel_limit(dm: bool) -> (&'static str, &'static str) {
+    if dm {
+        ("dms_per_user", "direct-message channels")
+    } else {
+        ("channels_per_user", "channels")
+    }
 }
 
-/// Documents the user created that still exist.
-pub fn documents_created(conn: &Connection, user_id: i64) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM docs WHERE created_by = ?1")?
-        .query_row([user_id], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
-}
-
-/// Bytes of the named versions the user saved.
-pub fn version_bytes_saved(conn: &Connection, user_id: i64) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT coalesce(sum(length(state)), 0) FROM doc_versions WHERE created_by = ?1",
-        )?
-        .query_row([user_id], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
+/// True for a direct-message channel's name.
+pub fn is_dm(name: &str) -> bool {
+    name.starts_with("dm:")
 }
 
 /// The refusal when `used` (plus `adding`) would pass `max` of the setting `key`.

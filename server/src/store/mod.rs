@@ -1,347 +1,109 @@
-//! Storage: SQLite in WAL mode. All SQL in the server lives under this module.
+//! Storage: the store traits, one per area (`traits.rs`), and their implementations: SQLite
+//! (`sqlite/`, the server's store, where all SQL lives) and in memory (`memory/`). One
+//! conformance suite (`conformance/`) states the traits' contract as tests and runs against
+//! both. The rest of the server reaches storage only through [`Stores`].
 //!
-//! Writes go to one writer thread that group-commits: it takes every write waiting in its queue
-//! (up to `max_batch`), runs each inside its own savepoint of one transaction, commits once, and
-//! only then answers the callers and publishes the durable events they produced, in commit
-//! order. Reads go through a small pool of read-only connections on blocking threads, so no SQL
-//! ever runs on the async workers. Token checks have a pool of their own (`read_auth`): every
-//! request and connection starts with one, and heavy reads (searches) must never make them wait.
+//! Writes commit before they are acknowledged, and the durable events they produce reach the
+//! [`Publisher`] after the commit, in commit order, each with the seq its channel gave it inside
+//! the write's transaction.
 
-mod attachments;
-mod channels;
-pub mod docs;
+mod frames;
 pub mod limits;
-mod messages;
-mod migrations;
-pub mod redact;
-mod search;
-mod users;
-mod writer;
+pub mod memory;
+mod records;
+mod refusals;
+pub mod sqlite;
+mod traits;
 
-use std::{
-    path::Path,
-    sync::{Arc, Mutex},
-};
+#[cfg(test)]
+mod conformance;
 
-use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use std::sync::Arc;
 
-pub use attachments::{
+pub use records::*;
+pub use traits::*;
+
+pub use sqlite::{admin::AdminStore, open, open_admin, SqliteStore, WriterState};
+
+/// The SQLite store under the name the rest of the server knew it by.
+pub type Store = SqliteStore;
+
+/// Called after each commit, for every durable event in commit order, on a thread of the
+/// store's own (never an async worker), before the write is acknowledged.
+pub type Publisher = Arc<dyn Fn(Published) + Send + Sync>;
+
+/// A write (SQLite): runs inside a savepoint of the current batch transaction.
+pub type WriteFn<T> = Box<
+    dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> crate::Result<(T, Vec<Published>)>
+        + Send,
+>;
+
+/// One store, seen per area: what the server holds. Every field is the same implementation.
+#[derive(Clone)]
+pub struct Stores {
+    pub events: Arc<dyn EventStore>,
+    pub channels: Arc<dyn ChannelStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub reactions: Arc<dyn ReactionStore>,
+    pub reads: Arc<dyn ReadStore>,
+    pub threads: Arc<dyn ThreadStore>,
+    pub search: Arc<dyn SearchStore>,
+    pub attachments: Arc<dyn AttachmentStore>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub documents: Arc<dyn DocumentStore>,
+    pub comments: Arc<dyn CommentStore>,
+    pub control: Arc<dyn StoreControl>,
+}
+
+impl Stores {
+    pub fn new<B: Backend>(backend: Arc<B>) -> Self {
+        Self {
+            events: backend.clone(),
+            channels: backend.clone(),
+            messages: backend.clone(),
+            reactions: backend.clone(),
+            reads: backend.clone(),
+            threads: backend.clone(),
+            search: backend.clone(),
+            attachments: backend.clone(),
+            accounts: backend.clone(),
+            documents: backend.clone(),
+            comments: backend.clone(),
+            control: backend,
+        }
+    }
+}
+
+// The SQL functions, under the names the server's callers use until they move to the traits.
+pub use sqlite::attachments::{
     attachment, attachment_channels, attachment_contents, attachments_of, forget_missing_content,
     insert_attachment, thumbnail_of, thumbnail_of_content, uploaded_bytes, NewAttachment,
 };
-pub use channels::{
+pub use sqlite::channels::{
     add_member as member_add, all as channels_all, all_members as members_all,
     by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
     head_seq as channel_head, insert as channel_insert, instances as channel_instances,
     member_count, members_of as channel_members, names as channel_names,
     pruned_through as channel_pruned_through, remove_member as member_remove,
-    update_settings as channel_update_settings, ChannelRecord, NewChannel,
+    update_settings as channel_update_settings,
 };
-pub use messages::{
+pub use sqlite::messages::{
     append_event, append_message, count_events_between, delete_message, edit_message,
-    events_between, history, message_in, prune, react, reactions_of, AppendOutcome, NewMessage,
-    Reacting, StoredEvent,
+    events_between, history, message_in, prune, NewMessage,
 };
-pub use messages::{
-    index_pending, mark_read, mention_event, mentions_of, open_thread, read_receipts_on,
-    read_state, set_mute, set_read_receipts, thread_reply, thread_summary, unread_counts,
+pub use sqlite::reactions::{react, reactions_of, Reacting};
+pub use sqlite::reads::{
+    mark_read, mention_event, mentions_of, read_receipts_on, read_state, set_mute,
+    set_read_receipts, unread_counts,
 };
-pub use search::{search as search_messages, SearchFilter};
-pub use users::{
+pub use sqlite::search::{index_pending, search as search_messages, SearchFilter};
+pub use sqlite::threads::{open_thread, thread_reply, thread_summary};
+pub use sqlite::users::{
     display_names, fill_name_keys, insert_token, insert_user, revoke_token_hash,
     revoke_user_tokens, revoked_among, set_display_name, token_by_hash, user_by_id, user_by_name,
-    user_named_like, user_with_password, TokenRecord, UserRecord,
+    user_named_like, user_with_password,
 };
-pub use writer::{Published, WriterState};
-
-use crate::{
-    config::{CommitMode, StorageConfig},
-    error::{Error, Result},
-};
-
-/// Called by the writer thread, after each commit, for every durable event in commit order.
-pub type Publisher = Arc<dyn Fn(Published) + Send + Sync>;
-
-/// A write: runs inside a savepoint of the current batch transaction.
-pub type WriteFn<T> =
-    Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)> + Send>;
-
-/// The handle every part of the server uses. Cheap to clone.
-#[derive(Clone)]
-pub struct Store {
-    writer: mpsc::Sender<writer::Job>,
-    readers: Arc<ReadPool>,
-    auth_readers: Arc<ReadPool>,
-}
-
-struct ReadPool {
-    connections: Mutex<Vec<Connection>>,
-    permits: Arc<Semaphore>,
-}
-
-impl ReadPool {
-    fn open(path: &Path, connections: usize) -> Result<Arc<Self>> {
-        let mut readers = Vec::with_capacity(connections);
-        for _ in 0..connections {
-            readers.push(open_connection(path, true)?);
-        }
-        Ok(Arc::new(Self {
-            permits: Arc::new(Semaphore::new(readers.len())),
-            connections: Mutex::new(readers),
-        }))
-    }
-
-    /// Runs `f` with one of the pool's connections on a blocking thread.
-    async fn run<T: Send + 'static>(
-        self: Arc<Self>,
-        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        // The permit moves into the blocking task: if this future is dropped (a client went
-        // away), the connection is still in use until the task ends, and so is the permit.
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("read pool closed"))?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut conn = self
-                .connections
-                .lock()
-                .map_err(|_| Error::internal("read pool poisoned"))?
-                .pop()
-                .ok_or_else(|| Error::internal("read pool empty under permit"))?;
-            let result = f(&mut conn);
-            if let Ok(mut conns) = self.connections.lock() {
-                conns.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| Error::internal(format_args!("read task failed: {e}")))?
-    }
-}
-
-/// Opens (creating if needed) the database in `dir`, runs migrations and starts the writer.
-/// The writer thread stops once every `Store` clone is dropped, after committing what it holds;
-/// the returned join handle lets the caller wait for that.
-pub fn open(
-    dir: &Path,
-    config: &StorageConfig,
-    publisher: Publisher,
-) -> Result<(Store, std::thread::JoinHandle<()>)> {
-    create_private_dir(dir)?;
-    let path = dir.join("parley.db");
-    let mut conn = open_connection(&path, false)?;
-    migrations::run(&mut conn)?;
-    // Checkpoints run on their own thread (below), not inside the writer's commits.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    // The connection that writes is the one that truncates the WAL when it restarts it.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    let checkpointer = Checkpointer::start(&path)?;
-    let readers = ReadPool::open(&path, config.read_connections.max(1))?;
-    let auth_readers = ReadPool::open(&path, config.auth_connections.max(1))?;
-    let (tx, rx) = mpsc::channel(config.write_queue.max(1));
-    let batch = match config.commit_mode {
-        CommitMode::PerBatch => config.max_batch,
-        CommitMode::PerWrite => 1,
-    };
-    let handle = std::thread::Builder::new()
-        .name("parley-store-writer".into())
-        .spawn(move || {
-            writer::run(conn, rx, batch, publisher);
-            // Last: fold the WAL into the database once the writer is done.
-            checkpointer.stop();
-        })
-        .map_err(|e| Error::internal(format_args!("cannot start writer thread: {e}")))?;
-    let store = Store {
-        writer: tx,
-        readers,
-        auth_readers,
-    };
-    Ok((store, handle))
-}
-
-/// Copies the WAL back into the database every second, on a connection of its own, so the
-/// writer thread never pays for checkpoints inside a commit (profiles showed ~7% of its time).
-/// PASSIVE never blocks the writer; the WAL file is kept from growing past 64 MiB once idle.
-struct Checkpointer {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl Checkpointer {
-    fn start(path: &Path) -> Result<Self> {
-        let conn = open_connection(path, false)?;
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("parley-store-checkpoint".into())
-            .spawn(move || loop {
-                let last = !matches!(
-                    stopped.recv_timeout(CHECKPOINT_EVERY),
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                );
-                let mode = if last { "TRUNCATE" } else { "PASSIVE" };
-                if let Err(err) =
-                    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
-                {
-                    tracing::warn!(%err, "checkpoint failed");
-                }
-                if last {
-                    return;
-                }
-            })
-            .map_err(|e| Error::internal(format_args!("cannot start checkpoint thread: {e}")))?;
-        Ok(Self { stop, thread })
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-    }
-}
-
-/// Creates the data directory readable by the server's user only (it holds every message,
-/// document, attachment and token hash), and tightens an existing one to 0700.
-fn create_private_dir(dir: &Path) -> Result<()> {
-    let failed = |e: std::io::Error| {
-        Error::internal(format_args!(
-            "cannot create data directory {}: {e}",
-            dir.display()
-        ))
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(failed)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir_all(dir).map_err(failed)
-    }
-}
-
-/// Opens the database for the admin subcommands (no writer thread: they run one statement at a
-/// time and SQLite's own locking keeps them safe beside a running server).
-pub fn open_admin(dir: &Path) -> Result<Connection> {
-    create_private_dir(dir)?;
-    let mut conn = open_connection(&dir.join("parley.db"), false)?;
-    migrations::run(&mut conn)?;
-    Ok(conn)
-}
-
-fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
-    let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    if !read_only {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // NORMAL in WAL mode: a commit survives a process crash (SIGKILL); only an OS crash or
-        // power loss can lose the last transactions. Durable against what a server process sees.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Each write runs in a savepoint; keep their sub-journals in memory, not temp files.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.pragma_update(None, "cache_size", -16_384)?; // KiB
-    }
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Query planner stability: without it, SQLite built with STAT4 may re-prepare statements
-    // whenever a bound value changes, which profiles showed as most of the writer's time.
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        true,
-    )?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
-impl Store {
-    /// Runs `f` on the writer thread inside the next batch; resolves after the batch commits.
-    pub async fn write<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)>
-            + Send
-            + 'static,
-    ) -> Result<T> {
-        self.submit(f).await?.await
-    }
-
-    /// Queues `f` for the writer and returns once it is queued (writes run in queue order);
-    /// the returned future resolves after its batch commits. Lets a connection keep reading
-    /// while its earlier writes commit, without giving up their order.
-    pub async fn submit<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)>
-            + Send
-            + 'static,
-    ) -> Result<impl std::future::Future<Output = Result<T>> + Send + 'static> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let job = writer::Job::new(Box::new(f), reply_tx);
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| Error::internal("the store writer has stopped"))?;
-        Ok(async move {
-            reply_rx
-                .await
-                .map_err(|_| Error::internal("the store writer dropped a write"))?
-        })
-    }
-
-    /// Asks the writer to commit what is queued and stop. Later writes fail.
-    pub async fn stop(&self) {
-        let _ = self.writer.send(writer::Job::stop()).await;
-    }
-
-    /// Runs `f` with a read-only connection on a blocking thread.
-    pub async fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        Arc::clone(&self.readers).run(|conn| f(conn)).await
-    }
-
-    /// Like [`Store::read`], with the connection mutable (to install a progress handler that
-    /// bounds a query's time); `f` must leave it as it found it.
-    pub async fn read_mut<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        Arc::clone(&self.readers).run(f).await
-    }
-
-    /// Runs `f` on the pool kept for token checks (`storage.auth_connections`): short lookups
-    /// only, so that they never wait behind heavy reads.
-    pub async fn read_auth<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        Arc::clone(&self.auth_readers).run(|conn| f(conn)).await
-    }
-
-    /// True when the database answers a trivial query (for `/healthz`).
-    pub async fn healthy(&self) -> bool {
-        self.read(|conn| {
-            conn.query_row("SELECT count(*) FROM channels", [], |r| r.get::<_, i64>(0))?;
-            Ok(())
-        })
-        .await
-        .is_ok()
-    }
-}
+pub use sqlite::{docs, redact};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

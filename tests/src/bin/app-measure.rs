@@ -125,7 +125,7 @@ fn stage(name: &str) {
     println!("  stage {name}: {}", figures.join(", "));
 }
 
-async fn populate(server: &Server, token: &str) {
+async fn populate(server: &TestServer, token: &str) {
     let http = reqwest::Client::new();
     for c in 0..CHANNELS {
         let name = format!("channel-{c}");
@@ -142,7 +142,7 @@ async fn populate(server: &Server, token: &str) {
     let mut tasks = Vec::new();
     for worker in 0..16 {
         let http = http.clone();
-        let url = server.url.clone();
+        let url = server.url();
         let token = token.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut i = worker;
@@ -175,8 +175,8 @@ async fn populate(server: &Server, token: &str) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let server = Server::start().await;
-    let token = server.register("mia", PASSWORD).await;
+    let server = TestServer::start_process(RELAXED).await;
+    let token = server.register_with_password("mia", PASSWORD).await;
     populate(&server, &token).await;
     let desktop = Desktop::start("app-measure", DesktopOptions::default()).await;
 
@@ -184,7 +184,7 @@ async fn main() {
     // their history), then measure memory.
     let app = desktop.launch().await;
     app.click("[data-testid=join-workspace]").await;
-    app.type_into("#server-url", &server.url).await;
+    app.type_into("#server-url", &server.url()).await;
     app.click("[data-testid=submit-join]").await;
     app.type_into("#username", "mia").await;
     app.type_into("#password", PASSWORD).await;

@@ -1,0 +1,115 @@
+//! Reactions (SQLite): one row per (message, emoji, user).
+
+use parley_protocol::{Event, ReactionChange, ReactionCount, UserRef};
+use rusqlite::{params, Connection};
+
+use super::{
+    messages::{append_event, message_in},
+    SqliteStore, WriterState,
+};
+use crate::store::refusals;
+use crate::{
+    error::Result,
+    store::{frames, now_ms, Published, ReactionStore, ReactionUpdate, StoreFuture},
+};
+
+/// Reactions of a message, by emoji (first reacted first).
+pub fn reactions_of(conn: &Connection, message_id: i64) -> Result<Vec<ReactionCount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT emoji, user_id FROM reactions WHERE message_id = ?1 ORDER BY created_at, user_id",
+    )?;
+    let rows = stmt
+        .query_map([message_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(frames::group_reactions(rows))
+}
+
+/// One user's reaction to add or remove.
+pub struct Reacting<'a> {
+    pub channel_id: i64,
+    pub message_id: i64,
+    pub user: &'a UserRef,
+    pub emoji: &'a str,
+    pub add: bool,
+    pub now: i64,
+}
+
+/// Adds or removes one user's reaction; no event when nothing changed (already there / not
+/// there).
+pub fn react(
+    tx: &Connection,
+    state: &mut WriterState,
+    reacting: Reacting<'_>,
+) -> Result<(ReactionChange, Option<Published>)> {
+    let Reacting {
+        channel_id,
+        message_id,
+        user,
+        emoji,
+        add,
+        now,
+    } = reacting;
+    let message = message_in(tx, channel_id, message_id)?
+        .filter(|m| !m.deleted)
+        .ok_or_else(|| refusals::message_not_found(message_id))?;
+    let changed = if add {
+        tx.prepare_cached(
+            "INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![message_id, user.id, emoji, now])?
+    } else {
+        tx.prepare_cached(
+            "DELETE FROM reactions WHERE message_id = ?1 AND user_id = ?2 AND emoji = ?3",
+        )?
+        .execute(params![message_id, user.id, emoji])?
+    } > 0;
+    let count: i64 = tx
+        .prepare_cached("SELECT count(*) FROM reactions WHERE message_id = ?1 AND emoji = ?2")?
+        .query_row(params![message_id, emoji], |r| r.get(0))?;
+    let change = ReactionChange {
+        channel: message.channel.clone(),
+        message_id,
+        emoji: emoji.to_owned(),
+        user: user.clone(),
+        added: add,
+        count: count as u64,
+    };
+    if !changed {
+        return Ok((change, None));
+    }
+    let published = append_event(
+        tx,
+        state,
+        channel_id,
+        &message.channel,
+        Event::Reaction {
+            reaction: change.clone(),
+        },
+        now,
+        Some(user.id),
+    )?;
+    Ok((change, Some(published)))
+}
+
+impl ReactionStore for SqliteStore {
+    fn react(&self, update: ReactionUpdate) -> StoreFuture<'_, ReactionChange> {
+        Box::pin(self.write(move |tx, state| {
+            let (change, published) = react(
+                tx,
+                state,
+                Reacting {
+                    channel_id: update.channel_id,
+                    message_id: update.message_id,
+                    user: &update.user,
+                    emoji: &update.emoji,
+                    add: update.add,
+                    now: now_ms(),
+                },
+            )?;
+            Ok((change, published.into_iter().collect()))
+        }))
+    }
+}

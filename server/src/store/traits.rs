@@ -1,0 +1,337 @@
+//! The store's interface, one trait per area. Every method is one operation of its area,
+//! including the compound writes that must be one transaction (a send with its mentions,
+//! attachment links and thread summary; a delete with its redaction rewrites; a comment change
+//! with its event); no caller sees a connection, a row or SQL.
+//!
+//! Written for a store that need not be in-process: methods are async and take owned inputs;
+//! writes may be batched (group commit) and answer only once committed; a durable event gets its
+//! channel's next `seq` inside the write's transaction, and the store hands committed events to
+//! its publisher (given when it is opened) in commit order, before the write is acknowledged.
+//! Access checks are the caller's; limits and uniqueness are checked inside the write, so
+//! concurrent requests cannot both pass. `store/conformance/` holds the contract as tests that
+//! every implementation runs.
+
+use std::{
+    collections::HashSet,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use futures_util::future::BoxFuture;
+use parley_protocol::{Comment, DocRole, Message, ReactionChange, SearchHit, VersionInfo};
+use tokio::sync::oneshot;
+
+use super::records::*;
+use crate::error::{Error, Result};
+
+/// What every store method returns: a boxed future, so the traits can be used as `dyn` (one
+/// small allocation per call, next to the write's own queue entry and reply channel).
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T>>;
+
+/// A write that is queued: resolves once it is committed (or failed). Writes queued by one
+/// caller commit in the order they were queued.
+pub struct Committed<T>(oneshot::Receiver<Result<T>>);
+
+impl<T> Committed<T> {
+    pub(crate) fn new(reply: oneshot::Receiver<Result<T>>) -> Self {
+        Self(reply)
+    }
+}
+
+impl<T> Future for Committed<T> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|reply| {
+            reply.unwrap_or_else(|_| Err(Error::internal("the store dropped a write")))
+        })
+    }
+}
+
+/// Each channel's durable log: events with their seq, replayed on resume, pruned by retention.
+pub trait EventStore: Send + Sync {
+    /// Appends an event under the channel's next seq; returns the seq.
+    fn append_event(&self, event: NewEvent) -> StoreFuture<'_, u64>;
+    /// The channel's head and retention mark (`channel_not_found` when it is gone).
+    fn log_position(&self, channel_id: i64) -> StoreFuture<'_, LogPosition>;
+    /// Events with `after < seq <= until`, oldest first, at most `limit`, as stored (redacted
+    /// frames as rewritten).
+    fn events_between(
+        &self,
+        channel_id: i64,
+        after: u64,
+        until: u64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<StoredEvent>>;
+    fn count_events_between(&self, channel_id: i64, after: u64, until: u64)
+        -> StoreFuture<'_, u64>;
+    /// Removes events (and their messages) created before `cutoff_ms`, or beyond the newest
+    /// `keep` (0: no count limit); returns the highest seq removed, which becomes the channel's
+    /// `pruned_through`.
+    fn prune(
+        &self,
+        channel_id: i64,
+        cutoff_ms: Option<i64>,
+        keep: Option<u64>,
+    ) -> StoreFuture<'_, Option<u64>>;
+}
+
+/// Channels and their members.
+pub trait ChannelStore: Send + Sync {
+    fn load_directory(&self) -> StoreFuture<'_, ChannelDirectory>;
+    fn channel_by_name(&self, name: String) -> StoreFuture<'_, Option<ChannelWithMembers>>;
+    fn channel_by_id(&self, channel_id: i64) -> StoreFuture<'_, Option<ChannelWithMembers>>;
+    /// The user's role in the channel, if they are a member (for a node whose directory does
+    /// not hold the channel, or holds an old copy of it).
+    fn member_role(&self, channel_id: i64, user_id: i64) -> StoreFuture<'_, Option<MemberRole>>;
+    /// Every channel the user is a member of.
+    fn memberships_of(&self, user_id: i64) -> StoreFuture<'_, Vec<Membership>>;
+    /// Names of all channels except personal instances.
+    fn channel_names(&self) -> StoreFuture<'_, Vec<String>>;
+    /// Creates a channel (`channel_exists` when the name is taken, `limit_reached` past the
+    /// creator's limit); the record's `head_seq` is its `member_joined` event.
+    fn create_channel(&self, create: CreateChannel) -> StoreFuture<'_, ChannelRecord>;
+    /// The channel of this name, created with these settings when there is none.
+    fn ensure_channel(&self, ensure: EnsureChannel) -> StoreFuture<'_, ChannelRecord>;
+    /// A channel declared in the configuration: created, or its settings applied (to its
+    /// personal instances too: history, retention, presence, auto-subscribe, topic).
+    fn configure_channel(&self, channel: NewChannel) -> StoreFuture<'_, ChannelRecord>;
+    /// Adds a member with a `member_joined` event; false (and no event) when they were one.
+    fn add_member(&self, join: Join) -> StoreFuture<'_, bool>;
+    /// Removes a member with a `member_left` event; false (and no event) when they were not.
+    fn remove_member(
+        &self,
+        channel_id: i64,
+        channel_name: String,
+        user: parley_protocol::UserRef,
+    ) -> StoreFuture<'_, bool>;
+    /// Deletes a channel with everything under it: history, members, read states, personal
+    /// instances (of a template), threads, its documents and their comments channels.
+    fn delete_channel(&self, channel_id: i64) -> StoreFuture<'_, ()>;
+}
+
+/// Messages: the idempotent durable send, edits, deletes, history.
+pub trait MessageStore: Send + Sync {
+    /// Queues a send and returns once it is queued; the `Committed` resolves after the commit.
+    /// A repeated (author, client_id) writes nothing and returns the original, `duplicate`.
+    fn submit_message(&self, post: PostMessage) -> StoreFuture<'_, Committed<AppendOutcome>>;
+    /// Replaces the text of a live message, with a `message_edited` event; the frame that
+    /// carried the previous text carries none from then on, and the `mention` frames carry the
+    /// new text. `message_not_found`, or `forbidden` for someone else's message.
+    fn edit_message(&self, edit: MessageEdit) -> StoreFuture<'_, Message>;
+    /// Deletes a live message's content everywhere it is stored (text, edit history,
+    /// reactions, attachment links, the frames of its `message`, `message_edited` and
+    /// `mention` events), with a `message_deleted` event. `message_not_found`, or `forbidden`
+    /// when `by` is neither the author nor a manager.
+    fn delete_message(&self, delete: MessageDelete) -> StoreFuture<'_, ()>;
+    /// Messages before `before` (exclusive; None: the newest), newest first; a deleted one is
+    /// only its place. Each carries its reactions, mentions, attachments and thread summary.
+    fn history(
+        &self,
+        channel_id: i64,
+        before: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'_, HistorySlice>;
+}
+
+/// Reactions to messages.
+pub trait ReactionStore: Send + Sync {
+    /// Adds or removes one user's reaction to a live message; a `reaction` event only when
+    /// something changed. The answer carries the emoji's new count either way.
+    fn react(&self, update: ReactionUpdate) -> StoreFuture<'_, ReactionChange>;
+}
+
+/// Read positions, mutes, unread counts.
+pub trait ReadStore: Send + Sync {
+    fn read_position(&self, user_id: i64, channel_id: i64) -> StoreFuture<'_, ReadPosition>;
+    fn read_counts(&self, user_id: i64, channel_id: i64) -> StoreFuture<'_, ReadCounts>;
+    /// Each user's mute of the channel, in the order asked.
+    fn mutes(&self, channel_id: i64, user_ids: Vec<i64>) -> StoreFuture<'_, Vec<Option<i64>>>;
+    /// Moves the read position forward; false (and nothing written) when `seq` is not beyond
+    /// it. With read receipts on, a `read_receipt` event.
+    fn mark_read(&self, mark: ReadMark) -> StoreFuture<'_, bool>;
+    /// Sets the mute (None: unmuted); false when it was that already.
+    fn set_mute(&self, user_id: i64, channel_id: i64, until: Option<i64>) -> StoreFuture<'_, bool>;
+}
+
+/// Threads under messages.
+pub trait ThreadStore: Send + Sync {
+    /// The thread under a live message of the channel, its channel created on first use.
+    fn open_thread(
+        &self,
+        channel_id: i64,
+        root_id: i64,
+        opened_by: i64,
+    ) -> StoreFuture<'_, OpenedThread>;
+}
+
+/// Full-text search over message text.
+pub trait SearchStore: Send + Sync {
+    /// Indexes messages sent since the last run (at most `batch`); true when more wait.
+    fn index_pending(&self, batch: i64) -> StoreFuture<'_, bool>;
+    /// Indexed, live messages of the given channels matching every word (the last may be a
+    /// prefix), best first, with a snippet marking the matches with `[` `]`.
+    fn search(&self, request: SearchRequest) -> StoreFuture<'_, Vec<SearchHit>>;
+}
+
+/// Uploaded files' records.
+pub trait AttachmentStore: Send + Sync {
+    fn attachment(&self, id: i64) -> StoreFuture<'_, Option<StoredAttachment>>;
+    fn attachment_access(&self, id: i64) -> StoreFuture<'_, Option<AttachmentAccess>>;
+    /// The first of `ids` that is not an attachment `user_id` uploaded.
+    fn first_not_owned(&self, user_id: i64, ids: Vec<i64>) -> StoreFuture<'_, Option<i64>>;
+    fn uploaded_bytes(&self, user_id: i64) -> StoreFuture<'_, u64>;
+    fn thumbnail_of(&self, id: i64) -> StoreFuture<'_, Option<String>>;
+    /// What the earliest upload of this content got for a thumbnail: None when the content was
+    /// never uploaded, Some(None) when it got none.
+    fn thumbnail_of_content(&self, sha256: String) -> StoreFuture<'_, Option<Option<String>>>;
+    /// Inserts the row (`quota_exceeded` past the uploader's quota), runs `place`, commits.
+    fn insert_attachment(
+        &self,
+        upload: AttachmentUpload,
+        place: PlaceFiles,
+    ) -> StoreFuture<'_, parley_protocol::Attachment>;
+    /// Every content hash a row refers to, files and thumbnails.
+    fn attachment_contents(&self) -> StoreFuture<'_, HashSet<[u8; 32]>>;
+    /// Contents whose file is missing: thumbnails pointing at them are forgotten. Returns
+    /// (attachments whose file is missing, thumbnails forgotten).
+    fn forget_missing_content(&self, missing: Vec<String>) -> StoreFuture<'_, (usize, usize)>;
+}
+
+/// Users and bearer tokens.
+pub trait AccountStore: Send + Sync {
+    /// The live token with this hash and its user. Never waits behind heavy reads.
+    fn token_by_hash(&self, hash: Vec<u8>) -> StoreFuture<'_, Option<TokenRecord>>;
+    fn user_with_password(&self, name: String) -> StoreFuture<'_, Option<(UserRecord, String)>>;
+    fn user_by_name(&self, name: String) -> StoreFuture<'_, Option<UserRecord>>;
+    /// Each name's user, in the order asked.
+    fn users_by_name(&self, names: Vec<String>) -> StoreFuture<'_, Vec<Option<UserRecord>>>;
+    /// The users of these ids that exist, in the order asked.
+    fn users_by_id(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<UserRecord>>;
+    /// Creates a user (`user_exists`), with a first token when `token` is given.
+    fn create_user(&self, user: NewUser, token: Option<NewToken>) -> StoreFuture<'_, UserCreation>;
+    fn issue_token(&self, user_id: i64, token: NewToken) -> StoreFuture<'_, i64>;
+    /// Revokes a live token; false when there was none with this hash.
+    fn revoke_token(&self, hash: Vec<u8>) -> StoreFuture<'_, bool>;
+    fn revoke_user_tokens(&self, user_id: i64) -> StoreFuture<'_, usize>;
+    /// Of these token ids, those revoked or gone.
+    fn revoked_among(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<i64>>;
+    /// Brings stored users under the current rules: missing name keys, and display names
+    /// repaired (cleared when they pass for another user's name). Returns how many changed.
+    fn repair_users(&self, rules: UserRules) -> StoreFuture<'_, usize>;
+}
+
+/// Documents: records, roles, the update log with its snapshot, named versions.
+pub trait DocumentStore: Send + Sync {
+    fn load_documents(&self) -> StoreFuture<'_, Vec<(DocRecord, Grants)>>;
+    /// A document with its grants, by name or by id (for a node whose directory does not hold
+    /// it, or holds an old copy of it).
+    fn document_by_name(&self, name: String) -> StoreFuture<'_, Option<(DocRecord, Grants)>>;
+    fn document_by_id(&self, doc_id: i64) -> StoreFuture<'_, Option<(DocRecord, Grants)>>;
+    /// Creates a document and its comments channel (`doc_exists`, `limit_reached`).
+    fn create_document(&self, new: NewDocument) -> StoreFuture<'_, (DocRecord, ChannelRecord)>;
+    /// Stores name, title and default role (`doc_exists` when the new name is taken).
+    fn update_document(&self, record: DocRecord) -> StoreFuture<'_, ()>;
+    /// Deletes a document with everything it owns, its comments channel included.
+    fn delete_document(&self, doc_id: i64) -> StoreFuture<'_, ()>;
+    /// Grants `role` to the user named `user_name` (None removes the grant); returns their id.
+    fn set_role(
+        &self,
+        doc_id: i64,
+        user_name: String,
+        role: Option<DocRole>,
+    ) -> StoreFuture<'_, i64>;
+    fn load_content(&self, doc_id: i64) -> StoreFuture<'_, StoredDoc>;
+    /// Appends updates to the log in one write; returns the id of the last.
+    fn append_updates(&self, doc_id: i64, updates: Vec<Vec<u8>>) -> StoreFuture<'_, i64>;
+    /// Replaces the log up to `through` (inclusive) with `state`, in one transaction.
+    fn compact(&self, doc_id: i64, state: Vec<u8>, through: i64) -> StoreFuture<'_, ()>;
+    fn save_version(&self, version: NewVersion) -> StoreFuture<'_, VersionInfo>;
+    fn versions(&self, doc_id: i64, doc_name: String) -> StoreFuture<'_, Vec<VersionInfo>>;
+    fn version(
+        &self,
+        doc_id: i64,
+        doc_name: String,
+        id: i64,
+    ) -> StoreFuture<'_, Option<(VersionInfo, Vec<u8>)>>;
+}
+
+/// Comments on documents. Each change is written with its durable event on the document's
+/// comments channel; a later edit or delete takes the text back out of the earlier frames.
+pub trait CommentStore: Send + Sync {
+    /// Every comment of the document, oldest first.
+    fn comments(&self, doc_id: i64, doc_name: String) -> StoreFuture<'_, Vec<Comment>>;
+    fn comment_row(&self, doc_id: i64, id: i64) -> StoreFuture<'_, Option<CommentRow>>;
+    /// The comment this author wrote with this `client_id` on this document;
+    /// `invalid_client_id` when it was used on another one.
+    fn comment_by_client_id(
+        &self,
+        doc: CommentsOf,
+        author_id: i64,
+        client_id: String,
+    ) -> StoreFuture<'_, Option<Comment>>;
+    /// `comment_not_found` for a missing parent, `invalid_comment` for a reply to a reply.
+    fn create_comment(&self, doc: CommentsOf, post: CommentPost) -> StoreFuture<'_, Comment>;
+    fn edit_comment(
+        &self,
+        doc: CommentsOf,
+        id: i64,
+        body: String,
+        mention_names: Vec<String>,
+        by: i64,
+    ) -> StoreFuture<'_, Comment>;
+    /// Resolves (`resolved_by: Some`) or reopens a comment.
+    fn resolve_comment(
+        &self,
+        doc: CommentsOf,
+        id: i64,
+        resolved_by: Option<i64>,
+        by: i64,
+    ) -> StoreFuture<'_, Comment>;
+    /// Deletes a comment with its replies; their frames keep no body, quote or mentions.
+    fn delete_comment(&self, doc: CommentsOf, id: i64, by: i64) -> StoreFuture<'_, ()>;
+}
+
+/// Health and shutdown.
+pub trait StoreControl: Send + Sync {
+    /// True when the store answers a trivial query (for `/healthz`).
+    fn healthy(&self) -> BoxFuture<'_, bool>;
+    /// Commits what is queued and stops; later writes fail.
+    fn stop(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Everything a store implementation provides.
+pub trait Backend:
+    EventStore
+    + ChannelStore
+    + MessageStore
+    + ReactionStore
+    + ReadStore
+    + ThreadStore
+    + SearchStore
+    + AttachmentStore
+    + AccountStore
+    + DocumentStore
+    + CommentStore
+    + StoreControl
+    + 'static
+{
+}
+
+impl<T> Backend for T where
+    T: EventStore
+        + ChannelStore
+        + MessageStore
+        + ReactionStore
+        + ReadStore
+        + ThreadStore
+        + SearchStore
+        + AttachmentStore
+        + AccountStore
+        + DocumentStore
+        + CommentStore
+        + StoreControl
+        + 'static
+{
+}

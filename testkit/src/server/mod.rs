@@ -1,0 +1,385 @@
+//! [`TestServer`]: one Parley server on `127.0.0.1` with a temporary data directory and its
+//! config file in it, started in one of two modes.
+//!
+//! - **In-process** ([`TestServer::start`], [`ServerBuilder::start`]): `Server::open` and
+//!   `serve` on a runtime of its own, on a thread of its own, so the test's runtime (often
+//!   single-threaded) and its blocking calls never stall the server, and two servers in one test
+//!   process share nothing but the log subscriber. Starts in milliseconds.
+//! - **A process** ([`TestServer::start_process`], [`ServerBuilder::start_process`]): the real
+//!   `parley-server` binary, for tests that kill it, signal it, read its `/proc` entries (pid,
+//!   memory with the binary's allocator, open-file limits), check the data-directory lock or
+//!   its output.
+//!
+//! Both modes stop the same way (a graceful shutdown that closes every socket with 1001 after
+//! flushing and commits what is pending), restart on the same address and data, and run the
+//! admin subcommands of the binary against the data directory.
+
+mod in_process;
+mod process;
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use self::{in_process::InProcessServer, process::ServerProcess};
+use crate::{Error, TIMEOUT};
+
+pub use self::process::{first_stdout_line, signal};
+
+/// How the server is run.
+enum Mode {
+    InProcess,
+    Process {
+        binary: PathBuf,
+        /// Shell commands run before the server (through `sh -c`), e.g. `ulimit -Sn 256`.
+        shell_prefix: Option<String>,
+    },
+}
+
+enum Running {
+    InProcess(InProcessServer),
+    Process(ServerProcess),
+}
+
+/// Settings for a [`TestServer`] before it starts.
+pub struct ServerBuilder {
+    config: String,
+    env: Vec<(String, String)>,
+    binary: Option<PathBuf>,
+    shell_prefix: Option<String>,
+    log_filter: String,
+    stop_timeout: Duration,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self {
+            config: String::new(),
+            env: Vec::new(),
+            binary: None,
+            shell_prefix: None,
+            log_filter: "warn".to_owned(),
+            stop_timeout: TIMEOUT,
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The config file's text (TOML).
+    pub fn config(mut self, text: &str) -> Self {
+        text.clone_into(&mut self.config);
+        self
+    }
+
+    /// `PARLEY_*` settings as environment variables: the process's environment, or applied
+    /// to the config in-process exactly as the binary applies its environment.
+    pub fn envs(mut self, env: &[(&str, &str)]) -> Self {
+        self.env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self
+    }
+
+    /// The server binary to run (process mode); by default `parley-server` of the workspace
+    /// build next to the running executable.
+    pub fn binary(mut self, path: &Path) -> Self {
+        self.binary = Some(path.to_owned());
+        self
+    }
+
+    /// Shell commands run before the server starts (process mode), e.g. `ulimit -Sn 256`.
+    pub fn shell_prefix(mut self, prefix: &str) -> Self {
+        self.shell_prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// `PARLEY_LOG` for a server process (`warn` unless set). In-process servers share the
+    /// test process's one log subscriber, filtered by its own `PARLEY_LOG`.
+    pub fn log_filter(mut self, filter: &str) -> Self {
+        filter.clone_into(&mut self.log_filter);
+        self
+    }
+
+    /// How long a stop waits for the server to end ([`TIMEOUT`] unless set).
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// Starts the server in this process.
+    pub async fn start(self) -> TestServer {
+        assert!(
+            self.binary.is_none() && self.shell_prefix.is_none(),
+            "a binary or a shell prefix needs start_process()"
+        );
+        self.launch(Mode::InProcess)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the real binary as a child process.
+    pub async fn start_process(self) -> TestServer {
+        self.try_start_process()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the real binary as a child process; errors are returned.
+    pub async fn try_start_process(mut self) -> Result<TestServer, Error> {
+        let binary = match self.binary.take() {
+            Some(binary) => binary,
+            None => crate::find_workspace_binary("parley-server")?,
+        };
+        let shell_prefix = self.shell_prefix.take();
+        self.launch(Mode::Process {
+            binary,
+            shell_prefix,
+        })
+        .await
+    }
+
+    async fn launch(self, mode: Mode) -> Result<TestServer, Error> {
+        let data = tempfile::tempdir()?;
+        let config_path = data.path().join("parley.toml");
+        std::fs::write(&config_path, &self.config)?;
+        let mut server = TestServer {
+            data,
+            config_path,
+            env: self.env,
+            log_filter: self.log_filter,
+            stop_timeout: self.stop_timeout,
+            mode,
+            running: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: reqwest::Client::new(),
+        };
+        server.try_start_again().await?;
+        Ok(server)
+    }
+}
+
+/// How a stopped server ended.
+#[derive(Debug)]
+pub struct Exit(ExitKind);
+
+#[derive(Debug)]
+enum ExitKind {
+    Process(std::process::ExitStatus),
+    /// What `serve` returned, or how the server's thread panicked.
+    InProcess(Result<(), String>),
+}
+
+impl Exit {
+    /// A clean end: exit status 0, or `serve` returned without an error.
+    pub fn success(&self) -> bool {
+        match &self.0 {
+            ExitKind::Process(status) => status.success(),
+            ExitKind::InProcess(result) => result.is_ok(),
+        }
+    }
+}
+
+/// A Parley server for one test (see the module's documentation for its two modes).
+pub struct TestServer {
+    data: tempfile::TempDir,
+    config_path: PathBuf,
+    env: Vec<(String, String)>,
+    log_filter: String,
+    stop_timeout: Duration,
+    mode: Mode,
+    running: Option<Running>,
+    /// Where it listens (port 0 before the first start); restarts listen here again.
+    addr: SocketAddr,
+    pub(crate) http: reqwest::Client,
+}
+
+impl TestServer {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// An in-process server with this config.
+    pub async fn start(config: &str) -> Self {
+        Self::builder().config(config).start().await
+    }
+
+    /// A server process with this config.
+    pub async fn start_process(config: &str) -> Self {
+        Self::builder().config(config).start_process().await
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// An HTTP client for this server's tests (it keeps connections alive between calls).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Replaces the config file; it takes effect at the next (re)start.
+    pub fn set_config(&self, config: &str) {
+        std::fs::write(&self.config_path, config).unwrap();
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Starts again (after [`stop`](Self::stop) or [`kill`](Self::kill)) on the same address
+    /// and data.
+    pub async fn start_again(&mut self) {
+        self.try_start_again()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub async fn try_start_again(&mut self) -> Result<(), Error> {
+        assert!(self.running.is_none(), "the server is running");
+        let (running, addr) = match &self.mode {
+            Mode::InProcess => {
+                let text = std::fs::read_to_string(&self.config_path)?;
+                let mut config =
+                    parley_server::config::Config::from_toml_and_env(&text, self.env.clone())
+                        .map_err(|e| Error::StartFailed(e.to_string()))?;
+                config.server.data_dir = Some(self.data.path().to_owned());
+                config.server.listen = self.addr;
+                let (server, addr) = InProcessServer::start(config, self.addr).await?;
+                (Running::InProcess(server), addr)
+            }
+            Mode::Process {
+                binary,
+                shell_prefix,
+            } => {
+                let launch = process::Launch {
+                    binary,
+                    shell_prefix: shell_prefix.as_deref(),
+                    config: &self.config_path,
+                    data: self.data.path(),
+                    listen: self.addr,
+                    env: &self.env,
+                    log_filter: &self.log_filter,
+                };
+                let (child, addr) = ServerProcess::spawn(&launch).await?;
+                (Running::Process(child), addr)
+            }
+        };
+        self.addr = addr;
+        self.running = Some(running);
+        Ok(())
+    }
+
+    /// A graceful shutdown (SIGTERM to a process), waited for: how it ended.
+    pub async fn stop(&mut self) -> Exit {
+        self.try_stop().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn try_stop(&mut self) -> Result<Exit, Error> {
+        let timeout = self.stop_timeout;
+        match self.running.take().expect("the server is not running") {
+            Running::InProcess(server) => {
+                Ok(Exit(ExitKind::InProcess(server.stop(timeout).await?)))
+            }
+            Running::Process(child) => Ok(Exit(ExitKind::Process(child.stop(timeout).await?))),
+        }
+    }
+
+    /// Stops (asserting a clean end), then starts again on the same address and data.
+    pub async fn restart(&mut self) {
+        let exit = self.stop().await;
+        assert!(exit.success(), "the server ended with {exit:?}");
+        self.start_again().await;
+    }
+
+    /// Stops, then starts again on the same address and data; errors are returned.
+    pub async fn try_restart(&mut self) -> Result<(), Error> {
+        let exit = self.try_stop().await?;
+        if !exit.success() {
+            return Err(Error::StartFailed(format!("it had ended with {exit:?}")));
+        }
+        self.try_start_again().await
+    }
+
+    /// SIGKILL: no shutdown at all (process mode).
+    pub async fn kill(&mut self) {
+        self.take_process("kill").kill().await;
+    }
+
+    /// Hands the server process to the test (to signal and wait for it itself).
+    pub fn take_child(&mut self) -> std::process::Child {
+        self.take_process("take_child").into_child()
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        match &self.running {
+            Some(Running::Process(child)) => child.pid(),
+            Some(Running::InProcess(_)) => panic!("pid needs a server process: start_process()"),
+            None => panic!("the server is not running"),
+        }
+    }
+
+    /// The server process's resident-memory high-water mark so far (VmHWM), in MiB.
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .expect("VmHWM in /proc/<pid>/status");
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        kib / 1024
+    }
+
+    fn take_process(&mut self, what: &str) -> ServerProcess {
+        match self.running.take() {
+            Some(Running::Process(child)) => child,
+            Some(Running::InProcess(_)) => panic!("{what} needs a server process: start_process()"),
+            None => panic!("the server is not running"),
+        }
+    }
+
+    /// Runs an admin subcommand of the server binary against this server's config and data
+    /// directory, with optional standard input.
+    pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+        let binary = match &self.mode {
+            Mode::Process { binary, .. } => binary.clone(),
+            Mode::InProcess => crate::workspace_binary("parley-server"),
+        };
+        process::admin(&binary, &self.config_path, self.data.path(), args, stdin)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // A process is killed; an in-process server shuts down (its drop waits for it), so the
+        // data directory is removed only after it let go of it.
+        drop(self.running.take());
+    }
+}
