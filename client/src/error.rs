@@ -2,8 +2,6 @@
 
 use parley_protocol::{ErrorBody, ErrorCode};
 
-use crate::docs;
-
 /// What can go wrong, with the server's error code when it answered.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,17 +25,29 @@ pub enum Error {
     /// The server answered HTTP in a way that is not Parley's (no error body, a cut stream).
     #[error("{0}")]
     Http(String),
-    /// A document replica stopped for good ([`docs::DocGone`]).
+    /// A document replica stopped for good ([`DocGone`]).
     #[error("{}", gone_message(.doc, *.reason))]
-    DocGone { doc: String, reason: docs::DocGone },
+    DocGone { doc: String, reason: DocGone },
 }
 
-fn gone_message(doc: &str, reason: docs::DocGone) -> String {
+/// Why a document replica stopped for good (`crate::docs::ReplicaEvent::Gone`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum DocGone {
+    /// The document was deleted on the server. Its cached state was dropped, and the comments
+    /// still queued for it failed: nothing of it can reach another document of that name.
+    Deleted,
+    /// The server refused the user access to the document (403).
+    Forbidden,
+}
+
+fn gone_message(doc: &str, reason: DocGone) -> String {
     match reason {
-        docs::DocGone::Deleted => {
+        DocGone::Deleted => {
             format!("document {doc} was deleted on the server; its local copy was removed")
         }
-        docs::DocGone::Forbidden => format!("you no longer have access to document {doc}"),
+        DocGone::Forbidden => format!("you no longer have access to document {doc}"),
     }
 }
 

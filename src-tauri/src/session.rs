@@ -215,7 +215,7 @@ pub async fn start_client(
     tokio::spawn(async move {
         let _ = follow.subscribe("@me").await;
         if follow.wait_online(Duration::from_secs(30)).await.is_ok() {
-            let _ = crate::commands::chat::refresh_channels(&follow_state, &follow).await;
+            let _ = crate::sidebar::refresh_channels(&follow_state, &follow).await;
         }
     });
     Ok(())
@@ -266,7 +266,7 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
                     let again = client.clone();
                     let st = Arc::clone(&state);
                     tokio::spawn(async move {
-                        let _ = crate::commands::chat::refresh_channels(&st, &again).await;
+                        let _ = crate::sidebar::refresh_channels(&st, &again).await;
                     });
                 }
             }
@@ -368,7 +368,7 @@ pub async fn restore(app: AppHandle) {
         return;
     };
     if file.hosted {
-        match crate::commands::session::start_hosted(&state, &mut file).await {
+        match start_hosted(&state, &mut file).await {
             Ok(()) => {
                 let _ = save_workspace(&state, &file);
             }
@@ -395,4 +395,30 @@ pub async fn restore(app: AppHandle) {
     }
     state.restored.send_replace(true);
     push_status(&state).await;
+}
+
+/// Starts the hosted server of `file` (on its port, or a new one if that is taken).
+pub async fn start_hosted(state: &AppState, file: &mut WorkspaceFile) -> CmdResult<()> {
+    let mut host = state.host.lock().await;
+    if host.is_some() {
+        return Ok(());
+    }
+    // A server of an earlier run still on this data holds the workspace's port: stop it first.
+    crate::host::stop_stale_servers(&state.paths.server_data()).await;
+    let port = match file.port {
+        Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
+        _ => crate::host::free_port()?,
+    };
+    let server = crate::host::HostedServer::start(&state.paths.server_data(), port).await?;
+    file.port = Some(port);
+    file.server = server.url();
+    *host = Some(server);
+    Ok(())
+}
+
+/// Stops the hosted server, if this app runs one.
+pub async fn stop_hosted(state: &AppState) {
+    if let Some(server) = state.host.lock().await.take() {
+        server.stop().await;
+    }
 }

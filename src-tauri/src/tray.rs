@@ -71,7 +71,8 @@ fn toggle_dnd(app: &AppHandle) {
     };
     let mut settings = state.settings();
     settings.do_not_disturb = !settings.do_not_disturb;
-    if let Ok(saved) = crate::commands::settings::apply(app, &state, settings) {
+    if let Ok(saved) = crate::settings::save(&state, settings) {
+        refresh(app, &state);
         state.push(AppEvent::Settings { settings: saved });
     }
 }

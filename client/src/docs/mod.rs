@@ -25,6 +25,8 @@ use yrs::{
     Update,
 };
 
+/// Why a replica stopped for good (defined with the error that carries it).
+pub use crate::error::DocGone;
 pub(crate) use comments::{comment_event, post_comment};
 pub use manage::check_name;
 use sync::sync_loop;
@@ -71,18 +73,6 @@ pub enum ReplicaEvent {
     Renamed(String),
     /// The replica stopped for good: the document is gone, or the user lost access.
     Gone(DocGone),
-}
-
-/// Why a replica stopped for good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum DocGone {
-    /// The document was deleted on the server. Its cached state was dropped, and the comments
-    /// still queued for it failed: nothing of it can reach another document of that name.
-    Deleted,
-    /// The server refused the user access to the document (403).
-    Forbidden,
 }
 
 struct Shared {

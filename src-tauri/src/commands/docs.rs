@@ -1,37 +1,20 @@
 //! Document commands: list, create, rename; open a replica and bridge it to the editor's
-//! Y.Doc (local updates come down through `doc_update`, remote ones and other people's
-//! awareness go up through the `open_doc` channel); comments. Everything that reaches the
+//! Y.Doc ([`crate::doc_bridge`]); comments. Everything that reaches the
 //! server goes through parley-client.
 
-use parley_client::{docs::ReplicaEvent, DocReplica, OutboxEntry};
+use parley_client::{DocReplica, OutboxEntry};
 use parley_protocol::{api, Comment, CommentAnchor, DocInfo, ErrorCode};
 use tauri::ipc::Channel;
 
 use super::AppRef;
 use crate::{
+    doc_bridge::OpenDoc,
     error::CmdResult,
     types::{AppError, DocPush},
 };
 
 /// The most bytes one update or awareness message from the editor may have.
 const MAX_UPDATE: usize = 8 * 1024 * 1024;
-
-/// An open document: its replica, the observer of its updates and the task relaying its
-/// awareness. Dropping it stops all three.
-pub struct OpenDoc {
-    replica: DocReplica,
-    relay: tokio::task::JoinHandle<()>,
-}
-
-/// The key of the update observer the bridge puts on a replica's document.
-const OBSERVER: &str = "parley-app-bridge";
-
-impl Drop for OpenDoc {
-    fn drop(&mut self) {
-        self.relay.abort();
-        let _ = self.replica.doc().unobserve_update_v1(OBSERVER);
-    }
-}
 
 /// The server's rule for document names, checked before anything is touched here.
 fn check_doc(name: &str) -> CmdResult<()> {
@@ -118,47 +101,8 @@ pub async fn open_doc(
         Some(info) => client.open_doc_as(&name, info.id).await?,
         None => client.open_doc(&name).await?,
     };
-    let push = on_push.clone();
-    let local = yrs::Origin::from(parley_client::docs::LOCAL_ORIGIN);
-    replica
-        .doc()
-        .observe_update_v1(OBSERVER, move |txn, event| {
-            if txn.origin() != Some(&local) {
-                let _ = push.send(DocPush::Update {
-                    update: event.update.clone(),
-                });
-            }
-        })
-        .map_err(AppError::internal)?;
-    let mut events = replica.events();
-    let push = on_push.clone();
-    let _ = push.send(DocPush::Connected {
-        connected: replica.is_connected(),
-    });
-    let relay = tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(ReplicaEvent::Awareness(update)) => {
-                    let _ = push.send(DocPush::Awareness { update });
-                }
-                Ok(ReplicaEvent::Connected(connected)) => {
-                    let _ = push.send(DocPush::Connected { connected });
-                }
-                Ok(ReplicaEvent::Renamed(name)) => {
-                    let _ = push.send(DocPush::Renamed { name });
-                }
-                // The editor stops: the document was deleted, or access was lost.
-                Ok(ReplicaEvent::Gone(reason)) => {
-                    let _ = push.send(DocPush::Gone { reason });
-                    return;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
     let state_bytes = replica.state();
-    docs.insert(name, OpenDoc { replica, relay });
+    docs.insert(name, OpenDoc::bridge(replica, on_push)?);
     Ok(state_bytes)
 }
 
@@ -168,7 +112,7 @@ async fn open_replica(state: &AppRef<'_>, name: &str) -> CmdResult<DocReplica> {
         .lock()
         .await
         .get(name)
-        .map(|d| d.replica.clone())
+        .map(|d| d.replica().clone())
         .ok_or_else(|| AppError::new("doc_not_open", format!("{name} is not open")))
 }
 
