@@ -85,6 +85,12 @@ impl Attention {
                     let pushed = self.burst.entry(message.channel.clone()).or_default();
                     if *pushed < BURST {
                         *pushed += 1;
+                        // Shown beside the one on screen: its counts still change.
+                        if self.open_channel.as_ref() != Some(&message.channel)
+                            && !message.channel.starts_with("thread#")
+                        {
+                            self.dirty.insert(message.channel.clone());
+                        }
                         return Route::Push;
                     }
                     self.dirty.insert(message.channel.clone());
@@ -95,6 +101,15 @@ impl Attention {
                 }
                 self.dirty.insert(message.channel.clone());
                 return Route::Summarize;
+            }
+            // Pushed (notifications, listeners), and the channel's counts follow in its summary.
+            ClientEvent::Mention { message, .. } => {
+                if !message.channel.starts_with("thread#") {
+                    let head = self.heads.entry(message.channel.clone()).or_default();
+                    *head = (*head).max(message.seq);
+                    self.dirty.insert(message.channel.clone());
+                }
+                return Route::Push;
             }
             ClientEvent::MessageEdited { message } => &message.channel,
             ClientEvent::MessageDeleted { channel, .. }
@@ -208,6 +223,23 @@ mod tests {
         );
         // The next window pushes one by one again.
         assert_eq!(a.route(&event(message("general", 52, "bob"))), Route::Push);
+    }
+
+    #[test]
+    fn a_mention_is_pushed_and_its_channel_summed_up() {
+        let mut a = attention();
+        let mention = ClientEvent::Mention {
+            message: Box::new(message("random", 8, "bob")),
+            muted: false,
+        };
+        assert_eq!(a.route(&mention), Route::Push);
+        assert_eq!(
+            a.take_activity(),
+            vec![ChannelActivity {
+                channel: "random".into(),
+                head: 8,
+            }]
+        );
     }
 
     #[test]

@@ -282,7 +282,10 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
         if let Some(notice) = notice_for(&state, &client, &event, &me) {
             notify::show(&app, &state, notice);
         }
-        if matches!(event, ClientEvent::Message { .. }) {
+        if matches!(
+            event,
+            ClientEvent::Message { .. } | ClientEvent::Mention { .. }
+        ) {
             // Summaries and the tray's count follow a moment later (once for a whole burst).
             flush_at.get_or_insert_with(|| tokio::time::Instant::now() + ACTIVITY_EVERY);
         }
@@ -330,11 +333,12 @@ fn push_activity(app: &AppHandle, state: &AppState, client: &Client) {
         .map(|mut a| a.take_activity())
         .unwrap_or_default();
     for a in activity {
-        let unread = client.read_state(&a.channel).map_or(0, |r| r.unread);
+        let read = client.read_state(&a.channel);
         state.push(AppEvent::Activity {
             channel: a.channel,
             head: a.head,
-            unread,
+            unread: read.as_ref().map_or(0, |r| r.unread),
+            mentions: read.as_ref().map_or(0, |r| r.mentions),
         });
     }
     crate::tray::show_unread(app, state, client);

@@ -4,7 +4,7 @@
 
 export type AppError = { code: string, message: string, };
 
-export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, };
+export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, mentions: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, };
 
 export type Attachment = { id: number, 
 /**

@@ -87,15 +87,12 @@ export class ChatStore {
   presence = $state.raw<Record<string, PresenceEntry[]>>({});
   /** channel -> user id -> the seq they have read up to (read receipts). */
   receipts = $state.raw<Record<string, Record<number, { user: UserRef; seq: number }>>>({});
-  /** The channel on screen (no unread counting there). */
+  /** The channel on screen (its counts are not shown: its messages are read as they come). */
   visible = $state<string | null>(null);
   /** The signed-in user. */
   me = $state.raw<UserRef | null>(null);
   /** A search hit to show: the channel view scrolls to it. */
   jump = $state.raw<{ channel: string; seq: number } | null>(null);
-  /** Channels whose messages were counted up to this seq (dedupes backlog replays). */
-  private counted = new Map<string, number>();
-  private mentionIds = new Set<number>();
   private timelines = new Map<string, Timeline>();
   effects: ChatEffects = {
     reloadChannels: () => {},
@@ -135,10 +132,6 @@ export class ChatStore {
 
   setChannels(list: ChannelView[]): void {
     this.channels = list;
-    for (const c of list) {
-      const seen = this.counted.get(c.info.name) ?? 0;
-      if (c.info.head > seen) this.counted.set(c.info.name, c.info.head);
-    }
   }
 
   /** The outbox as read from the app. Entries queued after that read (larger local ids, e.g.
@@ -265,8 +258,6 @@ export class ChatStore {
     this.receipts = {};
     this.visible = null;
     this.jump = null;
-    this.counted.clear();
-    this.mentionIds.clear();
     this.timelines.clear();
   }
 
@@ -300,8 +291,8 @@ export class ChatStore {
         this.existingTimeline(event.channel)?.update(thread.root_id, (m) => ({ ...m, thread }));
         break;
       }
+      // A mention's count comes with its channel's `activity` summary (the client counts it).
       case 'mention':
-        this.onMention(event.message);
         break;
       case 'read':
         this.onRead(event.read);
@@ -375,36 +366,23 @@ export class ChatStore {
       delete rest[m.author.name];
       this.typing = { ...this.typing, [m.channel]: rest };
     }
-    const seen = this.counted.get(m.channel) ?? 0;
-    if (m.seq <= seen) return;
-    this.counted.set(m.channel, m.seq);
-    this.patchChannel(m.channel, (c) => {
-      const info = m.seq > c.info.head ? { ...c.info, head: m.seq } : c.info;
-      const count = !mine && m.seq > c.last_read && this.visible !== m.channel && m.deleted !== true;
-      return { ...c, info, unread: count ? c.unread + 1 : c.unread };
-    });
+    // The head moves; the counts are the client's (`activity` summaries, `read` events).
+    this.patchChannel(m.channel, (c) =>
+      m.seq > c.info.head ? { ...c, info: { ...c.info, head: m.seq } } : c,
+    );
   }
 
-  /** News in a channel whose messages the app does not send one by one (not on screen). */
-  activity(channel: string, head: number, unread: number): void {
-    this.counted.set(channel, Math.max(this.counted.get(channel) ?? 0, head));
+  /** A channel's summary from the app: its newest seq and the client's unread and mention
+   * counts (sent instead of each message of a channel not on screen, and after a mention). */
+  activity(channel: string, head: number, unread: number, mentions: number): void {
     this.patchChannel(channel, (c) => ({
       ...c,
       info: head > c.info.head ? { ...c.info, head } : c.info,
       unread: this.visible === channel ? c.unread : unread,
+      mentions: this.visible === channel ? c.mentions : mentions,
     }));
     // Shown (a backlog streaming in, or opened just as they came): fetch what the view missed.
     void this.existingTimeline(channel)?.catchUp(head);
-  }
-
-  private onMention(m: Message): void {
-    if (this.mentionIds.has(m.id)) return;
-    this.mentionIds.add(m.id);
-    if (this.mentionIds.size > 5000) this.mentionIds.clear();
-    if (this.visible === m.channel) return;
-    this.patchChannel(m.channel, (c) =>
-      m.seq > c.last_read ? { ...c, mentions: c.mentions + 1 } : c,
-    );
   }
 
   private onRead(read: ReadState): void {
