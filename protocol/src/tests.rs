@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::*;
 
-fn user() -> UserRef {
+/// alice, the user of the snapshots (here and in `api`'s).
+pub(crate) fn user() -> UserRef {
     UserRef {
         id: 1,
         name: "alice".into(),

@@ -4,16 +4,8 @@
 use serde_json::json;
 
 use super::*;
-use crate::{ChannelType, CommentAnchor, DocRole, ErrorBody, ErrorCode, UserRef, VersionInfo};
-
-fn alice() -> UserRef {
-    UserRef {
-        id: 1,
-        name: "alice".into(),
-        display_name: None,
-        avatar: None,
-    }
-}
+use crate::tests::user as alice;
+use crate::{ChannelType, CommentAnchor, DocRole, ErrorBody, ErrorCode, VersionInfo};
 
 #[test]
 fn credentials_and_session() {
