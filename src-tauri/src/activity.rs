@@ -5,9 +5,10 @@
 //! first sign-in to a busy workspace) can be tens of thousands of messages: sending each one
 //! over IPC would grow the web process's memory for nothing. So messages of channels the UI
 //! does not show are noted here and summed up per channel in an `activity` push a moment
-//! later (the channel's newest seq here, its unread count from the client, which keeps read
-//! state); edits, reactions, deletions and typing in those channels are not sent at all (the
-//! UI reads the cache when it opens the channel).
+//! later (the channel's newest seq here, its unread and mention counts from the client, which
+//! keeps read state; a mention gets its channel such a push too); edits, reactions, deletions
+//! and typing in those channels are not sent at all (the UI reads the cache when it opens the
+//! channel).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
