@@ -7,7 +7,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::{
-    ErrorCode, Event, EventFrame, Op, Reply, Request, ResetReason, ServerFrame, SubscribeResult,
+    rpc::{self, RequestMessage},
+    ErrorCode, Event, EventFrame, Reply, Request, ResetReason, ServerFrame, SubscribeResult,
     PROTOCOL_VERSION,
 };
 use rand::Rng;
@@ -265,11 +266,12 @@ impl Conn {
         self.next_id += 1;
         let request = Request {
             id,
-            op: Op::Subscribe {
+            op: rpc::Subscribe {
                 channel: channel.clone(),
                 since: Some(since),
                 epoch,
-            },
+            }
+            .into_op(),
         };
         let text = serde_json::to_string(&request).map_err(|e| Ended::Lost(e.to_string()))?;
         self.subscribing.insert(id, channel);
@@ -290,11 +292,11 @@ impl Conn {
             ServerFrame::Reply { id, reply } => {
                 if let Some(channel) = self.subscribing.remove(&id) {
                     tracing::debug!(channel, "subscribed");
-                    let Reply::Subscribe(result) = reply else {
-                        return Err(Error::Invalid(format!(
+                    let result = rpc::Subscribe::take_reply(reply).map_err(|_| {
+                        Error::Invalid(format!(
                             "the server answered the subscription to {channel} with another reply"
-                        )));
-                    };
+                        ))
+                    })?;
                     apply_subscribed(inner, &result).await?;
                     self.active.insert(channel);
                 } else if let Some(waiting) = self.pending.remove(&id) {
