@@ -1,97 +1,58 @@
-//! parley-server: Parley's realtime server as a library, so tests and the desktop app can run
-//! the real thing in-process. `main.rs` only parses the command line, binds and calls [`run`].
+//! parley-server: Parley's realtime server as a library, so that tests (through the test kit)
+//! can run the real thing in-process; the desktop app runs the `parley-server` binary. `main.rs`
+//! only parses the command line, binds and calls [`run`].
 //!
-//! Layout: `session` (one WebSocket connection) → `channels` / `chat` / `auth` (operations and
-//! access rules) → `store` (all SQL, group-committing writer) and `hub` (per-channel fan-out,
-//! presence, typing). `http` serves the REST API, `/healthz` and the `/ws` upgrade.
+//! Layout, outside in (imports point one way; ARCHITECTURE.md "Inside the server"): `http`
+//! (router, extractors, upgrades, accept loop) → the two kinds of WebSocket connection
+//! (`chat::session`, `docs::conn`) → the areas `chat`, `docs`, `accounts`, `attachments` →
+//! `ws` (connection machinery both kinds share) and `store` (traits, SQLite, the
+//! group-committing writer). `config`, `error`, `names`, `ratelimit`, `gate` and `address` are
+//! used by all. [`AppState`] bundles every area's state; `maintenance` runs the upkeep loops.
 
+pub mod accounts;
 pub mod address;
 mod attachments;
-pub mod auth;
-pub mod channels;
 pub mod chat;
 pub mod config;
 pub mod datadir;
-pub mod display_names;
 pub mod docs;
 pub mod error;
 mod gate;
 mod http;
-pub mod hub;
 pub(crate) mod maintenance;
-pub mod passwords;
+pub mod names;
 pub mod process;
 pub mod ratelimit;
-mod reads;
-pub mod session;
 pub mod store;
-mod transport;
+pub mod ws;
 
 use std::{
     collections::HashMap,
     future::Future,
-    sync::{atomic::AtomicU64, Arc, Mutex},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
-use tokio::{net::TcpListener, sync::Semaphore};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use error::{Error, Result};
-
-/// One serialized frame, shared by every connection it is sent to. A thin pointer: each
-/// connection's outbound queue allocates its first 32 slots up front, so the slot size is paid
-/// by every idle connection (8 bytes here instead of 32 for the message itself). Text frames
-/// carry the JSON protocol on `/ws`; binary ones the y-websocket protocol on `/docs`.
-#[derive(Clone, Debug)]
-pub struct Frame(Arc<axum::extract::ws::Message>);
-
-impl Frame {
-    /// The text of a text frame ("" for a binary one).
-    pub fn as_str(&self) -> &str {
-        match &*self.0 {
-            axum::extract::ws::Message::Text(text) => text.as_str(),
-            _ => "",
-        }
-    }
-
-    /// A binary frame.
-    pub fn binary(bytes: Vec<u8>) -> Self {
-        Self(Arc::new(axum::extract::ws::Message::Binary(bytes.into())))
-    }
-
-    /// The WebSocket message carrying this frame (shares the bytes, copies nothing).
-    pub fn message(&self) -> axum::extract::ws::Message {
-        (*self.0).clone()
-    }
-}
-
-impl From<String> for Frame {
-    fn from(text: String) -> Self {
-        Self(Arc::new(axum::extract::ws::Message::Text(text.into())))
-    }
-}
 
 /// Everything a request handler needs, passed explicitly (no globals).
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: store::Store,
-    pub hubs: Arc<hub::Hubs>,
-    pub directory: channels::Directory,
+    pub hubs: Arc<chat::hub::Hubs>,
+    pub directory: Arc<chat::channels::Directory>,
     /// Documents: their directory and the actors of open ones.
     pub docs: docs::Docs,
-    /// Resumable upload sessions and the thumbnail decoder's permits.
-    pub(crate) uploads: attachments::Uploads,
-    /// One permit per WebSocket connection (`realtime.max_connections`).
-    pub connection_permits: Arc<Semaphore>,
-    /// WebSocket connections per client address (`realtime.max_connections_per_address`).
-    pub address_connections: Arc<address::AddressConnections>,
-    /// The bounded password-hashing workers (`[accounts]`).
-    pub hashing: passwords::PasswordHashing,
-    pub shutdown: CancellationToken,
-    pub sessions: session::SessionRegistry,
-    next_connection_id: AtomicU64,
+    /// Uploads, downloads, upload sessions and thumbnails.
+    pub(crate) attachments: Arc<attachments::Attachments>,
+    /// Signing in and out, registering, the user behind a token.
+    pub accounts: accounts::Accounts,
+    /// Every live WebSocket connection, their caps, and the shutdown signal.
+    pub connections: Arc<ws::Connections>,
     user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
     /// `mark_read`, `mute`, `unmute` per user.
     user_state_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
@@ -99,17 +60,10 @@ pub struct AppState {
     content_gate: gate::WorkGate,
     /// Searches running (`realtime.max_concurrent_searches`).
     search_gate: gate::WorkGate,
-    login_limits: ratelimit::KeyedBuckets<String>,
-    address_login_limits: ratelimit::KeyedBuckets<std::net::IpAddr>,
-    tracker: TaskTracker,
 }
 
 /// How long shutdown waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Most user names, and most client addresses, the login limits remember at once (full
-/// buckets are forgotten first; see `ratelimit::KeyedBuckets`). ~100 bytes each.
-const MAX_LOGIN_KEYS: usize = 100_000;
 
 /// A server whose storage is open and ready; [`Server::serve`] starts answering.
 pub struct Server {
@@ -130,7 +84,7 @@ impl Server {
     /// Opens the database (running migrations), loads channels and applies configured ones.
     pub async fn open(config: Config) -> Result<Self> {
         let config = Arc::new(config);
-        let hubs = Arc::new(hub::Hubs::new(hub::HubConfig {
+        let hubs = Arc::new(chat::hub::Hubs::new(chat::hub::HubConfig {
             presence_timeout: config.realtime.presence_timeout,
             typing_ttl: config.realtime.typing_ttl,
             typing_interval: config.realtime.typing_interval,
@@ -143,25 +97,29 @@ impl Server {
             &config.storage,
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
-        let directory = channels::Directory::load(&store).await?;
+        let directory = Arc::new(chat::channels::Directory::load(&store).await?);
         let docs = docs::Docs::load(&store, &directory).await?;
-        let token = CancellationToken::new();
+        let connections = Arc::new(ws::Connections::new(
+            config.realtime.max_connections,
+            CancellationToken::new(),
+        ));
         let state = Arc::new(AppState {
-            connection_permits: Arc::new(Semaphore::new(config.realtime.max_connections)),
-            address_connections: Arc::default(),
-            hashing: passwords::PasswordHashing::new(
-                config.accounts.hash_workers(),
-                config.accounts.hash_queue,
+            accounts: accounts::Accounts::new(
+                store.clone(),
+                Arc::clone(&config),
+                Arc::clone(&connections),
             ),
             config: Arc::clone(&config),
             store: store.clone(),
+            attachments: Arc::new(attachments::Attachments::new(
+                store.clone(),
+                Arc::clone(&config),
+                Arc::clone(&directory),
+            )),
             hubs,
             directory,
             docs,
-            uploads: attachments::Uploads::new(&config.attachments),
-            shutdown: token.clone(),
-            sessions: session::SessionRegistry::default(),
-            next_connection_id: AtomicU64::new(1),
+            connections,
             user_send_limits: Mutex::new(HashMap::new()),
             user_state_limits: Mutex::new(HashMap::new()),
             content_gate: gate::WorkGate::new(
@@ -174,21 +132,10 @@ impl Server {
                 config.realtime.max_concurrent_searches,
                 config.realtime.max_concurrent_searches * 4,
             ),
-            login_limits: ratelimit::KeyedBuckets::new(
-                config.rate_limit.logins_per_second,
-                config.rate_limit.login_burst,
-                MAX_LOGIN_KEYS,
-            ),
-            address_login_limits: ratelimit::KeyedBuckets::new(
-                config.rate_limit.address_logins_per_second,
-                config.rate_limit.address_login_burst,
-                MAX_LOGIN_KEYS,
-            ),
-            tracker: TaskTracker::new(),
         });
         let repaired = state
             .store
-            .write(|tx, _| Ok((auth::repair_stored_users(tx)?, Vec::new())))
+            .write(|tx, _| Ok((accounts::repair_stored_users(tx)?, Vec::new())))
             .await?;
         if repaired > 0 {
             tracing::warn!(
@@ -199,7 +146,7 @@ impl Server {
         state.apply_configured_channels().await?;
         state.ensure_personal_template().await?;
         // Before anyone can upload: files of cut-off uploads and files no row refers to.
-        attachments::sweep_at_start(&state).await;
+        attachments::sweep_at_start(&state.attachments).await;
         drop(store);
         Ok(Self { state, writer })
     }
@@ -212,7 +159,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let Self { state, writer } = self;
-        let token = state.shutdown.clone();
+        let token = state.connections.shutdown.clone();
         maintenance::spawn(Arc::clone(&state));
 
         let trigger = token.clone();
@@ -222,10 +169,10 @@ impl Server {
         });
 
         let router = http::router(Arc::clone(&state));
-        transport::serve(
+        http::transport::serve(
             listener,
             router,
-            transport::HttpSettings::from(&state.config.server),
+            http::transport::HttpSettings::from(&state.config.server),
             token.clone(),
             SHUTDOWN_GRACE,
         )
@@ -233,8 +180,8 @@ impl Server {
         token.cancel();
 
         // Sessions see the token, flush their queues and close with 1001.
-        state.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, state.tracker.wait())
+        state.connections.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, state.connections.tracker.wait())
             .await
             .is_err()
         {
@@ -249,11 +196,6 @@ impl Server {
 }
 
 impl AppState {
-    fn next_connection_id(&self) -> u64 {
-        self.next_connection_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// Per-user send limit, shared by all of the user's connections.
     pub fn check_user_send_rate(&self, user_id: i64) -> Result<()> {
         let rl = &self.config.rate_limit;
@@ -296,20 +238,6 @@ impl AppState {
             .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
     }
 
-    /// Login and registration attempts per user name.
-    pub fn check_login_rate(&self, name: &str) -> Result<()> {
-        self.login_limits
-            .take(name.to_ascii_lowercase())
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
-    }
-
-    /// Login and registration attempts per client address (IPv6: per /64).
-    pub fn check_address_login_rate(&self, client: std::net::IpAddr) -> Result<()> {
-        self.address_login_limits
-            .take(address::address_key(client))
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
-    }
-
     /// Forgets full buckets so the maps stay bounded by recent activity.
     fn prune_rate_limits(&self) {
         let now = std::time::Instant::now();
@@ -319,7 +247,6 @@ impl AppState {
         if let Ok(mut limits) = self.user_state_limits.lock() {
             limits.retain(|_, b| !b.is_idle(now));
         }
-        self.login_limits.prune();
-        self.address_login_limits.prune();
+        self.accounts.prune_rate_limits();
     }
 }

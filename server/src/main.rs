@@ -6,7 +6,7 @@ use std::{io::Read, net::SocketAddr, path::PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use parley_server::{
-    auth,
+    accounts,
     config::Config,
     datadir::{DataDirLock, LockError},
     process::{self, Parent, ParentError},
@@ -259,7 +259,8 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             display_name,
         } => {
             let password = read_stdin_line("password")?;
-            let user = auth::create_user(&conn, &name, &password, display_name.as_deref(), admin)?;
+            let user =
+                accounts::create_user(&conn, &name, &password, display_name.as_deref(), admin)?;
             eprintln!(
                 "created user {} (id {}){}",
                 user.name,
@@ -277,7 +278,7 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Create { name, label } => {
             let user =
                 store::user_by_name(&conn, &name)?.with_context(|| format!("no user {name:?}"))?;
-            println!("{}", auth::issue_token(&conn, user.id, &label)?);
+            println!("{}", accounts::issue_token(&conn, user.id, &label)?);
         }
         TokenCommand::Revoke {
             token,
@@ -297,7 +298,7 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
                 Some(token) => token,
                 None => read_stdin_line("token")?,
             };
-            if !store::revoke_token_hash(&conn, &auth::hash_token(&token))? {
+            if !store::revoke_token_hash(&conn, &accounts::hash_token(&token))? {
                 bail!("no such live token");
             }
             eprintln!("token revoked");
@@ -316,7 +317,7 @@ fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
             presence,
             max_participants,
         } => {
-            parley_server::channels::validate_name(&name).map_err(anyhow::Error::msg)?;
+            parley_server::names::validate_channel_name(&name).map_err(anyhow::Error::msg)?;
             let kind: parley_protocol::ChannelType =
                 serde_json::from_value(serde_json::Value::String(kind))
                     .context("--type is public, private or presence")?;

@@ -9,25 +9,26 @@ use crate::{store, AppState};
 pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(retention_loop(Arc::clone(&state)));
     tokio::spawn(index_loop(Arc::clone(&state)));
-    tokio::spawn(crate::attachments::expire_sessions(Arc::clone(&state)));
+    tokio::spawn(crate::attachments::expire_sessions(
+        Arc::clone(&state.attachments),
+        state.connections.shutdown.clone(),
+    ));
     tokio::spawn(token_check_loop(state));
 }
 
 /// How often new messages are added to the search index (searches also index first).
 const INDEX_EVERY: Duration = Duration::from_millis(250);
-/// Most messages indexed in one write.
-const INDEX_BATCH: i64 = 5000;
 
 /// Keeps the search index behind the writes by at most `INDEX_EVERY` (plus a backlog).
 async fn index_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(INDEX_EVERY);
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.connections.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
         loop {
-            match index_now(&state).await {
+            match state.index_pending().await {
                 Ok(true) => continue, // more waiting
                 Ok(false) => break,
                 Err(err) => {
@@ -37,14 +38,6 @@ async fn index_loop(state: Arc<AppState>) {
             }
         }
     }
-}
-
-/// Indexes what is pending (one batch); true when more wait.
-pub async fn index_now(state: &AppState) -> crate::Result<bool> {
-    state
-        .store
-        .write(|tx, _| Ok((store::index_pending(tx, INDEX_BATCH)?, Vec::new())))
-        .await
 }
 
 async fn retention_loop(state: Arc<AppState>) {
@@ -57,7 +50,7 @@ async fn retention_loop(state: Arc<AppState>) {
     );
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.connections.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
         if let Err(err) = enforce_retention(&state).await {
@@ -106,10 +99,10 @@ async fn token_check_loop(state: Arc<AppState>) {
     );
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = state.connections.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let ids = state.sessions.token_ids();
+        let ids = state.connections.token_ids();
         if ids.is_empty() {
             continue;
         }
@@ -118,7 +111,7 @@ async fn token_check_loop(state: Arc<AppState>) {
             .read(move |conn| store::revoked_among(conn, &ids))
             .await
         {
-            Ok(revoked) if !revoked.is_empty() => state.close_sessions_of_tokens(&revoked),
+            Ok(revoked) if !revoked.is_empty() => state.connections.close_tokens(&revoked),
             Ok(_) => {}
             Err(err) => tracing::warn!(%err, "token check failed"),
         }

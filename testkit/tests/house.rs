@@ -14,11 +14,18 @@ use std::path::{Path, PathBuf};
 
 const MAX_LINES: usize = 600;
 
+/// The repository checked: this one, or another checkout named by `PARLEY_HOUSE_ROOT` (to check a
+/// branch's tree without building it).
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    std::env::var_os("PARLEY_HOUSE_ROOT").map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap()
+                .to_path_buf()
+        },
+        PathBuf::from,
+    )
 }
 
 /// Every file under `dir` whose name ends in one of `exts`, recursively.

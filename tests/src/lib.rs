@@ -19,6 +19,12 @@ use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 pub use parley_testkit::{free_port, target_profile_dir, workspace_binary, TestServer, RELAXED};
 use serde_json::{json, Value};
 
+mod cli;
+mod processes;
+
+pub use cli::Cli;
+pub use processes::{alive, app_pid, mode, processes_named, servers_on, wait_until};
+
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A child process in its own process group, killed (group and all) when dropped.
@@ -520,131 +526,3 @@ pub const ESCAPE: &str = "\u{E00C}";
 pub const CONTROL: &str = "\u{E009}";
 /// WebDriver's NULL key: releases the modifiers held so far.
 pub const RELEASE_KEYS: &str = "\u{E000}";
-
-/// The `parley` command-line client with its own home (its token in a 0600 file: it runs
-/// outside the app's keyring session).
-pub struct Cli {
-    home: tempfile::TempDir,
-}
-
-impl Cli {
-    pub fn new() -> Self {
-        Self {
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    pub async fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.output(args, stdin).await;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "parley {args:?} failed: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    /// Runs a command that must fail; its error output.
-    pub async fn run_failing(&self, args: &[&str]) -> String {
-        let out = self.output(args, None).await;
-        assert!(!out.status.success(), "parley {args:?} succeeded");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    async fn output(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-        let mut cmd = tokio::process::Command::new(workspace_binary("parley"));
-        cmd.args(args)
-            .env("PARLEY_HOME", self.home.path())
-            .env("PARLEY_NO_KEYRING", "1")
-            .env_remove("PARLEY_TOKEN")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().unwrap();
-        if let Some(input) = stdin {
-            use tokio::io::AsyncWriteExt;
-            let mut pipe = child.stdin.take().unwrap();
-            pipe.write_all(input.as_bytes()).await.unwrap();
-        }
-        drop(child.stdin.take());
-        tokio::time::timeout(TIMEOUT, child.wait_with_output())
-            .await
-            .expect("parley timed out")
-            .unwrap()
-    }
-}
-
-impl Default for Cli {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-// ---- processes and files, for checks on what the app leaves running or writes ----------
-
-/// The permission bits of a file or directory.
-pub fn mode(path: &std::path::Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
-
-/// `parley-server serve` processes on this data directory (by their command line).
-pub fn servers_on(server_data: &std::path::Path) -> Vec<u32> {
-    processes_named("parley-server")
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| {
-                    let c = String::from_utf8_lossy(&c);
-                    c.contains(&*server_data.to_string_lossy()) && c.contains("serve")
-                })
-                .unwrap_or(false)
-        })
-        .filter(|pid| alive(*pid))
-        .collect()
-}
-
-/// Whether a process exists and is not a zombie.
-pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
-    })
-}
-
-/// The app's process in this desktop (by its `HOME`).
-pub fn app_pid(desktop: &Desktop) -> Option<u32> {
-    let home = format!("HOME={}", desktop.home.path().display());
-    processes_named("parley-app").into_iter().find(|pid| {
-        alive(*pid)
-            && std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == home.as_bytes()))
-    })
-}
-
-/// Waits until `check` holds (polling), or panics with `what`.
-pub async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while !check() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Processes with this command name (`/proc/<pid>/comm`).
-pub fn processes_named(name: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
-        })
-        .collect()
-}

@@ -18,12 +18,13 @@ use std::{
 
 use tempfile::TempPath;
 
+use super::Attachments;
 use crate::{
     error::{Error, Result},
-    store, AppState,
+    store,
 };
 
-pub(super) fn root(state: &AppState) -> PathBuf {
+pub(super) fn root(state: &Attachments) -> PathBuf {
     state.config.data_dir().join("attachments")
 }
 
@@ -121,13 +122,13 @@ fn remove(path: &Path) -> std::io::Result<()> {
 /// whose file is missing are kept (their messages still show them; downloads answer 404 and
 /// the server logs it), except that a missing thumbnail is forgotten so clients stop asking for
 /// it. A failure is logged, not fatal: the sweep only reclaims space.
-pub(crate) async fn sweep_at_start(state: &AppState) {
+pub(crate) async fn sweep_at_start(state: &Attachments) {
     if let Err(err) = sweep(state).await {
         tracing::warn!(%err, "could not tidy the attachments directory");
     }
 }
 
-async fn sweep(state: &AppState) -> Result<()> {
+async fn sweep(state: &Attachments) -> Result<()> {
     let root = root(state);
     if !root.exists() {
         return Ok(());

@@ -23,7 +23,8 @@ use tempfile::TempPath;
 use tokio::sync::Semaphore;
 
 use super::files;
-use crate::{config::AttachmentsConfig, store, AppState};
+use super::Attachments;
+use crate::{config::AttachmentsConfig, store};
 
 /// Longer side of a thumbnail.
 const THUMBNAIL_SIZE: u32 = 320;
@@ -63,7 +64,7 @@ impl Thumbnailer {
     /// got none before, an image over the budget, or one that does not decode.
     pub(super) async fn for_upload(
         &self,
-        state: &AppState,
+        state: &Attachments,
         sha: &str,
         path: &Path,
     ) -> Option<Thumbnail> {

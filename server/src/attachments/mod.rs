@@ -8,8 +8,9 @@
 //!
 //! Parts: `upload` (one-shot uploads and the path every upload ends in), `resumable` (upload
 //! sessions), `images` (thumbnails within a memory budget), `files` (the content-addressed
-//! files on disk and the start-up sweep). This file holds the routes, type sniffing and
-//! downloads.
+//! files on disk and the start-up sweep). This file holds type sniffing and downloads. The
+//! routes and their extractors are in `http::attachments`: the handlers here take the user and
+//! the request's parts as plain values.
 
 mod files;
 mod images;
@@ -20,57 +21,53 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::{Path, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Router,
 };
 use parley_protocol::{Attachment, ErrorCode};
 
 use crate::{
-    config::AttachmentsConfig,
+    chat::channels::Directory,
     error::{Error, Result},
-    http::Authed,
-    store::{self, UserRecord},
-    AppState,
+    store::{self, Store, UserRecord},
+    Config,
 };
 
 pub(crate) use files::sweep_at_start;
-pub(crate) use resumable::expire_sessions;
+pub(crate) use resumable::{
+    expire_sessions, session_append, session_cancel, session_finish, session_start, session_status,
+    StartSession,
+};
+pub(crate) use upload::upload;
 
-/// Most attachments on one message.
-pub const MAX_PER_MESSAGE: usize = 10;
+/// The attachments service: what uploads, downloads and the upkeep share.
+pub struct Attachments {
+    store: Store,
+    config: Arc<Config>,
+    /// Who may read the channels an attachment was posted in.
+    directory: Arc<Directory>,
+    uploads: Uploads,
+}
 
-/// What the attachment handlers share: open upload sessions and the thumbnail decoder's
-/// permits.
-pub struct Uploads {
+/// Open upload sessions and the thumbnail decoder's permits.
+struct Uploads {
     sessions: Arc<resumable::Sessions>,
     thumbnails: images::Thumbnailer,
 }
 
-impl Uploads {
-    pub fn new(config: &AttachmentsConfig) -> Self {
+impl Attachments {
+    pub fn new(store: Store, config: Arc<Config>, directory: Arc<Directory>) -> Self {
+        let uploads = Uploads {
+            sessions: Arc::new(resumable::Sessions::new(config.attachments.upload_expiry)),
+            thumbnails: images::Thumbnailer::new(&config.attachments),
+        };
         Self {
-            sessions: Arc::new(resumable::Sessions::new(config.upload_expiry)),
-            thumbnails: images::Thumbnailer::new(config),
+            store,
+            config,
+            directory,
+            uploads,
         }
     }
-}
-
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/attachments", post(upload::upload))
-        .route("/api/attachments/{id}", get(download))
-        .route("/api/attachments/{id}/thumbnail", get(thumbnail))
-        .route("/api/uploads", post(resumable::session_start))
-        .route(
-            "/api/uploads/{id}",
-            get(resumable::session_status)
-                .put(resumable::session_append)
-                .delete(resumable::session_cancel),
-        )
-        .route("/api/uploads/{id}/finish", post(resumable::session_finish))
 }
 
 /// Raster images a browser may show inline (never SVG: it can carry script).
@@ -126,7 +123,7 @@ fn closing(response: impl IntoResponse) -> Response {
 
 /// Opens a stored file for reading. A file that is gone (deleted behind the server's back, or
 /// lost with a disk) answers 404 like an unknown attachment, and is logged for the operator.
-async fn open_stored(state: &AppState, id: i64, sha: &str) -> Result<tokio::fs::File> {
+async fn open_stored(state: &Attachments, id: i64, sha: &str) -> Result<tokio::fs::File> {
     match tokio::fs::File::open(files::path_of(&files::root(state), sha)).await {
         Ok(file) => Ok(file),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -142,13 +139,9 @@ async fn open_stored(state: &AppState, id: i64, sha: &str) -> Result<tokio::fs::
 
 /// `GET /api/attachments/{id}`: for its uploader and anyone who can read a channel where it
 /// was posted. Others get 404 (not 403: no hint that it exists).
-async fn download(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    let attachment = check_access(&state, &authed.user, id).await?;
-    let file = open_stored(&state, id, &attachment.sha256).await?;
+pub(crate) async fn download(state: &Attachments, user: &UserRecord, id: i64) -> Result<Response> {
+    let attachment = check_access(state, user, id).await?;
+    let file = open_stored(state, id, &attachment.sha256).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let inline = INLINE.contains(&attachment.mime.as_str());
     let mime = if inline {
@@ -193,45 +186,9 @@ async fn download(
     Ok(response)
 }
 
-impl AppState {
-    /// Checks that every id is an attachment this user uploaded.
-    pub(crate) async fn own_attachments(&self, user: &UserRecord, ids: &[i64]) -> Result<Vec<i64>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        if ids.len() > MAX_PER_MESSAGE {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                format!("at most {MAX_PER_MESSAGE} attachments per message"),
-            ));
-        }
-        let (wanted, user_id) = (ids.to_vec(), user.id);
-        self.store
-            .read(move |conn| {
-                for id in &wanted {
-                    match store::attachment(conn, *id)? {
-                        Some((_, uploader)) if uploader == user_id => {}
-                        _ => {
-                            return Err(Error::new(
-                                ErrorCode::AttachmentNotFound,
-                                format!("no attachment {id} of yours"),
-                            ))
-                        }
-                    }
-                }
-                Ok(wanted)
-            })
-            .await
-    }
-}
-
 /// `GET /api/attachments/{id}/thumbnail`: the same access as the file.
-async fn thumbnail(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    check_access(&state, &authed.user, id).await?;
+pub(crate) async fn thumbnail(state: &Attachments, user: &UserRecord, id: i64) -> Result<Response> {
+    check_access(state, user, id).await?;
     let sha = state
         .store
         .read(move |conn| store::thumbnail_of(conn, id))
@@ -242,7 +199,7 @@ async fn thumbnail(
                 format!("no thumbnail for {id}"),
             )
         })?;
-    let file = open_stored(&state, id, &sha).await?;
+    let file = open_stored(state, id, &sha).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -263,7 +220,7 @@ async fn thumbnail(
 }
 
 /// The attachment, if this user may download it (404 otherwise, with no hint it exists).
-async fn check_access(state: &AppState, user: &UserRecord, id: i64) -> Result<Attachment> {
+async fn check_access(state: &Attachments, user: &UserRecord, id: i64) -> Result<Attachment> {
     let (attachment, channels) = state
         .store
         .read(move |conn| {

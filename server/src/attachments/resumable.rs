@@ -24,7 +24,6 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
@@ -33,12 +32,13 @@ use futures_util::StreamExt;
 use parley_protocol::{Attachment, ErrorCode};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
+use super::Attachments;
 use super::{files, upload};
 use crate::{
     error::{Error, Result},
-    http::Authed,
-    store, AppState,
+    store,
 };
 
 /// Open upload sessions per user.
@@ -160,13 +160,13 @@ impl Drop for Lease {
 }
 
 /// Removes expired sessions and their files until the server shuts down.
-pub(crate) async fn expire_sessions(state: Arc<AppState>) {
+pub(crate) async fn expire_sessions(state: Arc<Attachments>, shutdown: CancellationToken) {
     let every = (state.config.attachments.upload_expiry / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(60));
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
-            () = state.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
         for path in state.uploads.sessions.sweep() {
@@ -179,14 +179,15 @@ pub(crate) async fn expire_sessions(state: Arc<AppState>) {
     }
 }
 
+/// `POST /api/uploads`: the file's name (for display) and its size in bytes.
 #[derive(serde::Deserialize)]
-pub(super) struct StartSession {
+pub(crate) struct StartSession {
     name: String,
     size: u64,
 }
 
 #[derive(serde::Serialize)]
-pub(super) struct SessionState {
+pub(crate) struct SessionState {
     upload_id: String,
     size: u64,
     received: u64,
@@ -196,10 +197,10 @@ fn no_session(id: &str) -> Error {
     Error::new(ErrorCode::AttachmentNotFound, format!("no upload {id}"))
 }
 
-pub(super) async fn session_start(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    crate::http::ApiJson(body): crate::http::ApiJson<StartSession>,
+pub(crate) async fn session_start(
+    state: &Attachments,
+    user_id: i64,
+    body: StartSession,
 ) -> Result<(StatusCode, Json<SessionState>)> {
     let limits = &state.config.attachments;
     if body.size == 0 {
@@ -211,7 +212,6 @@ pub(super) async fn session_start(
             format!("attachments are at most {} bytes", limits.max_size),
         ));
     }
-    let user_id = authed.user.id;
     let used = state
         .store
         .read(move |conn| store::uploaded_bytes(conn, user_id))
@@ -240,7 +240,7 @@ pub(super) async fn session_start(
         return Err(err);
     }
     let id = hex::encode(rand::random::<[u8; 16]>());
-    let temp = files::root(&state)
+    let temp = files::root(state)
         .join("incoming")
         .join(format!("session-{id}"));
     if let Some(dir) = temp.parent() {
@@ -289,12 +289,12 @@ pub(super) async fn session_start(
     ))
 }
 
-pub(super) async fn session_status(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<String>,
+pub(crate) async fn session_status(
+    state: &Attachments,
+    user_id: i64,
+    id: String,
 ) -> Result<Json<SessionState>> {
-    let (size, received) = state.uploads.sessions.peek(authed.user.id, &id)?;
+    let (size, received) = state.uploads.sessions.peek(user_id, &id)?;
     Ok(Json(SessionState {
         upload_id: id,
         size,
@@ -302,25 +302,20 @@ pub(super) async fn session_status(
     }))
 }
 
-#[derive(serde::Deserialize)]
-pub(super) struct Offset {
-    offset: u64,
-}
-
 /// `PUT /api/uploads/{id}?offset=N`. Every refusal closes the connection after it (see
 /// [`super::closing`]): the chunk's body may still be on its way.
-pub(super) async fn session_append(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<String>,
-    Query(at): Query<Offset>,
+pub(crate) async fn session_append(
+    state: &Attachments,
+    user_id: i64,
+    id: String,
+    offset: u64,
     body: Body,
 ) -> Response {
-    let lease = match state.uploads.sessions.lease(authed.user.id, &id) {
+    let lease = match state.uploads.sessions.lease(user_id, &id) {
         Ok(lease) => lease,
         Err(err) => return super::closing(err),
     };
-    if at.offset != lease.received {
+    if offset != lease.received {
         let body = serde_json::json!({
             "code": "invalid_request",
             "message": format!("this upload has {} bytes; send from there", lease.received),
@@ -403,30 +398,29 @@ async fn append(mut lease: Lease, body: Body) -> (u64, Result<u64>) {
     }
 }
 
-pub(super) async fn session_cancel(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<String>,
+pub(crate) async fn session_cancel(
+    state: &Attachments,
+    user_id: i64,
+    id: String,
 ) -> Result<StatusCode> {
-    let lease = state.uploads.sessions.lease(authed.user.id, &id)?;
+    let lease = state.uploads.sessions.lease(user_id, &id)?;
     lease.end();
     let _ = tokio::fs::remove_file(&lease.temp).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) async fn session_finish(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Path(id): Path<String>,
+pub(crate) async fn session_finish(
+    state: Arc<Attachments>,
+    user_id: i64,
+    id: String,
 ) -> Result<(StatusCode, Json<Attachment>)> {
-    let lease = state.uploads.sessions.lease(authed.user.id, &id)?;
+    let lease = state.uploads.sessions.lease(user_id, &id)?;
     if lease.received != lease.size {
         return Err(Error::new(
             ErrorCode::InvalidRequest,
             format!("the upload has {} of {} bytes", lease.received, lease.size),
         ));
     }
-    let user_id = authed.user.id;
     let task = async move {
         let (copy, temp) = files::temp_file(&files::root(&state)).await?;
         let (source, size) = (lease.temp.clone(), lease.size);

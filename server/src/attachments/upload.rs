@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
@@ -16,18 +15,12 @@ use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
+use super::Attachments;
 use super::{files, images::Thumbnail, INLINE};
 use crate::{
     error::{Error, Result},
-    http::Authed,
-    store, AppState,
+    store,
 };
-
-#[derive(serde::Deserialize)]
-pub(super) struct UploadQuery {
-    /// The file's name, for display (`?name=report.pdf`).
-    name: Option<String>,
-}
 
 /// A complete file waiting in `incoming/`: its SHA-256, size and first KiB (for sniffing).
 pub(super) struct Received {
@@ -36,14 +29,14 @@ pub(super) struct Received {
     pub head: Vec<u8>,
 }
 
-/// `POST /api/attachments?name=…` with the file as the body.
-pub(super) async fn upload(
-    State(state): State<Arc<AppState>>,
-    authed: Authed,
-    Query(query): Query<UploadQuery>,
+/// `POST /api/attachments?name=…` with the file as the body; `name` is for display.
+pub(crate) async fn upload(
+    state: Arc<Attachments>,
+    user_id: i64,
+    name: Option<String>,
     body: Body,
 ) -> Response {
-    match store_upload(state, authed.user.id, query, body).await {
+    match store_upload(state, user_id, name, body).await {
         Ok(stored) => (StatusCode::CREATED, Json(stored)).into_response(),
         // A refusal can come before the body is read to its end (quota, size).
         Err(err) => super::closing(err),
@@ -51,13 +44,13 @@ pub(super) async fn upload(
 }
 
 async fn store_upload(
-    state: Arc<AppState>,
+    state: Arc<Attachments>,
     user_id: i64,
-    query: UploadQuery,
+    name: Option<String>,
     body: Body,
 ) -> Result<Attachment> {
     let quota = state.config.attachments.user_quota;
-    let name = super::clean_name(query.name.as_deref().unwrap_or("file"));
+    let name = super::clean_name(name.as_deref().unwrap_or("file"));
     let used = state
         .store
         .read(move |conn| store::uploaded_bytes(conn, user_id))
@@ -81,7 +74,7 @@ async fn store_upload(
 }
 
 /// Writes the body to `file`: its SHA-256, size and first KiB.
-async fn receive(state: &AppState, body: Body, mut file: tokio::fs::File) -> Result<Received> {
+async fn receive(state: &Attachments, body: Body, mut file: tokio::fs::File) -> Result<Received> {
     let max = state.config.attachments.max_size;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
@@ -127,7 +120,7 @@ async fn receive(state: &AppState, body: Body, mut file: tokio::fs::File) -> Res
 /// uploads) and the file's move into place happen in one store write. A refusal leaves
 /// nothing behind: the temporary files are removed when dropped.
 pub(super) async fn finalize(
-    state: Arc<AppState>,
+    state: Arc<Attachments>,
     user_id: i64,
     name: String,
     temp: TempPath,

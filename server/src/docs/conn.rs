@@ -7,7 +7,7 @@ use std::sync::{atomic::Ordering, Arc};
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures_util::StreamExt;
 use parley_protocol::{close_code, DocRole};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use yrs::{
     sync::{Message, MessageReader, SyncMessage},
     updates::{
@@ -19,13 +19,10 @@ use yrs::{
 
 use super::actor::{Command, Incoming};
 use crate::{
-    session::{write_loop, ConnControl, WriterTiming},
     store::{self, TokenRecord},
+    ws::{ConnControl, Opened, WriterTiming},
     AppState,
 };
-
-/// How long the connection waits for the client's close reply after closing.
-const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn run(
     state: Arc<AppState>,
@@ -35,19 +32,19 @@ pub fn run(
     (role, decided): (DocRole, std::time::Instant),
     permit: crate::address::ConnectionPermit,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let control = Arc::new(ConnControl::new(state.next_connection_id()));
+    let Opened {
+        control,
+        out,
+        mut stream,
+        writer,
+    } = state.connections.open(
+        socket,
+        state.config.documents.outbound_queue.max(4),
+        WriterTiming::from(&state.config),
+    );
     control.token_id.store(auth.id, Ordering::Relaxed);
-    state.sessions.add(Arc::clone(&control));
-    let tracker = state.tracker.clone();
+    let tracker = state.connections.tracker.clone();
     tracker.track_future(async move {
-        let (sink, mut stream) = socket.split();
-        let (out, out_rx) = mpsc::channel(state.config.documents.outbound_queue.max(4));
-        let writer = tokio::spawn(write_loop(
-            sink,
-            out_rx,
-            Arc::clone(&control),
-            WriterTiming::from(&state.config),
-        ));
         let env = state.docs.env(&state);
         let (joined, joined_rx) = oneshot::channel();
         let join = Command::Join {
@@ -74,17 +71,11 @@ pub fn run(
         }
         if !peer_gone {
             control.closing.cancel();
-            let drain = async {
-                while let Some(Ok(message)) = stream.next().await {
-                    if matches!(message, WsMessage::Close(_)) {
-                        break;
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
         }
-        let _ = writer.await;
-        state.sessions.remove(control.id);
+        state
+            .connections
+            .close(&control, stream, writer, peer_gone)
+            .await;
         drop(permit);
         tracing::debug!(conn = control.id, doc_id, "document connection closed");
     })
@@ -102,21 +93,16 @@ async fn read_loop(
         let next = tokio::select! {
             biased;
             () = control.closing.cancelled() => return false,
-            () = state.shutdown.cancelled() => {
+            () = state.connections.shutdown.cancelled() => {
                 control.close_with(1001, "server shutting down");
                 return false;
             }
             next = stream.next() => next,
         };
-        let message = match next {
-            None => return true,
-            Some(Ok(message)) => message,
-            Some(Err(err)) => {
-                control.close_for_read_error(err);
-                return false;
-            }
+        let message = match control.received(next) {
+            Ok(message) => message,
+            Err(peer_gone) => return peer_gone,
         };
-        control.touch();
         match message {
             WsMessage::Binary(bytes) => {
                 let max_state = state.config.documents.max_awareness_state;

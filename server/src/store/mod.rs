@@ -82,22 +82,23 @@ pub use sqlite::attachments::{
 pub use sqlite::channels::{
     add_member as member_add, all as channels_all, all_members as members_all,
     by_id as channel_by_id, by_name as channel_by_name, delete as channel_delete,
-    head_seq as channel_head, insert as channel_insert, instances as channel_instances,
-    member_count, members_of as channel_members, names as channel_names,
-    pruned_through as channel_pruned_through, remove_member as member_remove,
+    insert as channel_insert, instances as channel_instances, member_count,
+    members_of as channel_members, names as channel_names, remove_member as member_remove,
     update_settings as channel_update_settings,
 };
+pub use sqlite::heads::{head_seq as channel_head, pruned_through as channel_pruned_through};
+pub use sqlite::message_rows::{message_in, reactions_of, thread_summary};
 pub use sqlite::messages::{
     append_event, append_message, count_events_between, delete_message, edit_message,
-    events_between, history, message_in, prune, NewMessage,
+    events_between, history, prune, NewMessage,
 };
-pub use sqlite::reactions::{react, reactions_of, Reacting};
+pub use sqlite::reactions::{react, Reacting};
 pub use sqlite::reads::{
     mark_read, mention_event, mentions_of, read_receipts_on, read_state, set_mute,
     set_read_receipts, unread_counts,
 };
 pub use sqlite::search::{index_pending, search as search_messages, SearchFilter};
-pub use sqlite::threads::{open_thread, thread_reply, thread_summary};
+pub use sqlite::threads::{open_thread, thread_reply};
 pub use sqlite::users::{
     display_names, fill_name_keys, insert_token, insert_user, revoke_token_hash,
     revoke_user_tokens, revoked_among, set_display_name, token_by_hash, user_by_id, user_by_name,

@@ -12,8 +12,10 @@ use crate::error::Result;
 pub struct Published {
     pub channel_id: i64,
     pub seq: u64,
-    /// The event frame, serialized once; every subscriber gets the same bytes.
-    pub frame: crate::Frame,
+    /// The event frame as JSON text, serialized once: storage hands bytes to whoever delivers
+    /// them (the hub wraps it once per event, without copying, and every subscriber gets the
+    /// same bytes) and knows nothing of the transport.
+    pub frame: String,
     /// The user whose action produced it, when there is one.
     pub author_id: Option<i64>,
 }
@@ -22,7 +24,8 @@ pub struct Published {
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub seq: u64,
-    pub frame: crate::Frame,
+    /// The frame subscribers received, as JSON text.
+    pub frame: String,
 }
 
 /// Where a channel's log stands.

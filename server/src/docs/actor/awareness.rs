@@ -8,7 +8,7 @@ use parley_protocol::close_code;
 use yrs::sync::{awareness::AwarenessUpdate, Awareness, Message};
 
 use super::{encode, Actor};
-use crate::Frame;
+use crate::ws::Frame;
 
 /// yrs keeps a removed awareness state's clock forever; past this many the actor rebuilds its
 /// awareness from the live states, so connections that come and go with fresh client ids cannot

@@ -353,8 +353,8 @@ pub fn notice(user: &UserRecord, personal: &ChannelRecord, muted: bool) -> Menti
 }
 
 /// The (seq, event) a frame carries.
-pub fn event_of(frame: &crate::Frame) -> (u64, Event) {
-    match serde_json::from_str::<ServerFrame>(frame.as_str()).unwrap() {
+pub fn event_of(frame: &str) -> (u64, Event) {
+    match serde_json::from_str::<ServerFrame>(frame).unwrap() {
         ServerFrame::Event(e) => (e.seq.unwrap(), e.event),
         other => panic!("not an event frame: {other:?}"),
     }

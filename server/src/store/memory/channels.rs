@@ -193,7 +193,7 @@ impl EventStore for MemoryStore {
                 .take(limit as usize)
                 .map(|((_, seq), EventRow { frame, .. })| StoredEvent {
                     seq: *seq,
-                    frame: crate::Frame::from(frame.clone()),
+                    frame: frame.clone(),
                 })
                 .collect())
         });

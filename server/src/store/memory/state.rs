@@ -236,7 +236,7 @@ impl State {
         Ok(Published {
             channel_id,
             seq,
-            frame: crate::Frame::from(frame),
+            frame,
             author_id,
         })
     }

@@ -3,7 +3,7 @@
 use parley_protocol::{Authentication, ChannelType, Event, UserRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{messages::append_event, SqliteStore};
+use super::{events::append_event, SqliteStore};
 use crate::store::refusals;
 pub use crate::store::{ChannelRecord, NewChannel};
 use crate::{
@@ -135,22 +135,6 @@ pub fn members_of(conn: &Connection, channel_id: i64) -> Result<Vec<(i64, String
     Ok(rows)
 }
 
-pub fn head_seq(conn: &Connection, channel_id: i64) -> Result<u64> {
-    let head: Option<i64> = conn
-        .prepare_cached("SELECT head_seq FROM channels WHERE id = ?1")?
-        .query_row([channel_id], |r| r.get(0))
-        .optional()?;
-    head.map(|h| h as u64).ok_or_else(refusals::channel_gone)
-}
-
-pub fn pruned_through(conn: &Connection, channel_id: i64) -> Result<u64> {
-    let seq: Option<i64> = conn
-        .prepare_cached("SELECT pruned_through FROM channels WHERE id = ?1")?
-        .query_row([channel_id], |r| r.get(0))
-        .optional()?;
-    seq.map(|s| s as u64).ok_or_else(refusals::channel_gone)
-}
-
 /// Creates a channel; `channel_exists` if the name is taken.
 pub fn insert(
     conn: &Connection,
@@ -256,21 +240,6 @@ pub fn remove_member(conn: &Connection, channel_id: i64, user_id: i64) -> Result
         "DELETE FROM members WHERE channel_id = ?1 AND user_id = ?2",
         params![channel_id, user_id],
     )? > 0)
-}
-
-pub fn set_head(conn: &Connection, channel_id: i64, seq: u64) -> Result<()> {
-    conn.prepare_cached("UPDATE channels SET head_seq = ?2 WHERE id = ?1")?
-        .execute(params![channel_id, seq as i64])?;
-    Ok(())
-}
-
-/// Channels with a retention rule of their own or inheriting the instance default.
-pub fn set_pruned_through(conn: &Connection, channel_id: i64, seq: u64) -> Result<()> {
-    conn.execute(
-        "UPDATE channels SET pruned_through = MAX(pruned_through, ?2) WHERE id = ?1",
-        params![channel_id, seq as i64],
-    )?;
-    Ok(())
 }
 
 /// Channels whose `parent_id` is this one: its threads and its documents' comments channels.

@@ -4,7 +4,7 @@
 use parley_protocol::{Comment, CommentAnchor, Event};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{docs::user_ref, messages::append_event, redact, SqliteStore, WriterState};
+use super::{events::append_event, redact, users::user_ref, SqliteStore, WriterState};
 use crate::store::refusals;
 use crate::{
     error::{Error, Result},

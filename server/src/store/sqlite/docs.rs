@@ -8,7 +8,7 @@ pub use super::comments::{
     comment, comment_by_client_id, comment_row, comments, delete_comment, edit_comment,
     insert_comment, resolve_comment, users_named, NewComment,
 };
-use super::{channels, SqliteStore};
+use super::{channels, users, SqliteStore};
 use crate::store::refusals;
 pub use crate::store::{CommentRow, DocRecord, Grants, StoredDoc};
 use crate::{
@@ -228,21 +228,6 @@ pub fn compact(tx: &Connection, doc_id: i64, state: &[u8], through: i64) -> Resu
     Ok(())
 }
 
-pub(super) fn user_ref(conn: &Connection, id: Option<i64>) -> Result<Option<UserRef>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(conn
-        .prepare_cached("SELECT id, name, display_name, avatar FROM users WHERE id = ?1")?
-        .query_row([id], |r| {
-            Ok(UserRef {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                display_name: r.get(2)?,
-                avatar: r.get(3)?,
-            })
-        })
-        .optional()?)
-}
-
 pub fn version_count(conn: &Connection, doc_id: i64) -> Result<u64> {
     let n: i64 = conn
         .prepare_cached("SELECT count(*) FROM doc_versions WHERE doc_id = ?1")?
@@ -268,7 +253,7 @@ pub fn insert_version(
         id: tx.last_insert_rowid(),
         doc: doc_name.to_owned(),
         name: name.to_owned(),
-        created_by: user_ref(tx, Some(created_by))?,
+        created_by: users::user_ref(tx, Some(created_by))?,
         created_at: format_ts(now),
         size: state.len() as u64,
     })
@@ -296,7 +281,7 @@ pub fn versions(conn: &Connection, doc_id: i64, doc_name: &str) -> Result<Vec<Ve
                 id,
                 doc: doc_name.to_owned(),
                 name,
-                created_by: user_ref(conn, by)?,
+                created_by: users::user_ref(conn, by)?,
                 created_at: format_ts(at),
                 size: size.max(0) as u64,
             })
@@ -333,7 +318,7 @@ pub fn version(
             id,
             doc: doc_name.to_owned(),
             name,
-            created_by: user_ref(conn, by)?,
+            created_by: users::user_ref(conn, by)?,
             created_at: format_ts(at),
             size: state.len() as u64,
         },

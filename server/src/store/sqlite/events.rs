@@ -5,7 +5,7 @@
 use parley_protocol::Event;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{channels, SqliteStore, WriterState};
+use super::{heads, SqliteStore, WriterState};
 use crate::{
     error::Result,
     store::{
@@ -33,7 +33,7 @@ pub fn append_event(
     Ok(Published {
         channel_id,
         seq,
-        frame: crate::Frame::from(text),
+        frame: text,
         author_id,
     })
 }
@@ -56,7 +56,7 @@ pub fn events_between(
             |r| {
                 Ok(StoredEvent {
                     seq: r.get::<_, i64>(0)? as u64,
-                    frame: crate::Frame::from(r.get::<_, String>(1)?),
+                    frame: r.get::<_, String>(1)?,
                 })
             },
         )?
@@ -118,7 +118,7 @@ pub fn prune(
         "DELETE FROM messages WHERE channel_id = ?1 AND seq <= ?2",
         params![channel_id, through],
     )?;
-    channels::set_pruned_through(tx, channel_id, through as u64)?;
+    heads::set_pruned_through(tx, channel_id, through as u64)?;
     Ok(Some(through as u64))
 }
 
@@ -141,8 +141,8 @@ impl EventStore for SqliteStore {
     fn log_position(&self, channel_id: i64) -> StoreFuture<'_, LogPosition> {
         Box::pin(self.read(move |conn| {
             Ok(LogPosition {
-                head: channels::head_seq(conn, channel_id)?,
-                pruned_through: channels::pruned_through(conn, channel_id)?,
+                head: heads::head_seq(conn, channel_id)?,
+                pruned_through: heads::pruned_through(conn, channel_id)?,
             })
         }))
     }

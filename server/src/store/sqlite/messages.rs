@@ -7,9 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub use super::events::{append_event, count_events_between, events_between, prune};
 use super::{
     attachments::attachments_of,
-    reactions::reactions_of,
+    message_rows::{message_from_row, message_in, reactions_of, thread_summary, MESSAGE_SELECT},
     reads::{insert_mentions, mention_event, mentions_of},
-    threads::{thread_reply, thread_summary},
+    threads::thread_reply,
     SqliteStore, WriterState,
 };
 use crate::store::refusals;
@@ -117,36 +117,6 @@ pub fn append_message(
     ))
 }
 
-pub(super) const MESSAGE_SELECT: &str =
-    "SELECT m.id, c.name, m.seq, u.id, u.name, u.display_name, u.avatar,
-        m.text, m.client_id, m.created_at, m.edited_at, m.deleted_at
-    FROM messages m JOIN users u ON u.id = m.author_id JOIN channels c ON c.id = m.channel_id";
-
-pub(super) fn message_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
-    let ts: i64 = row.get(9)?;
-    Ok(Message {
-        id: row.get(0)?,
-        channel: row.get(1)?,
-        seq: row.get::<_, i64>(2)? as u64,
-        author: UserRef {
-            id: row.get(3)?,
-            name: row.get(4)?,
-            display_name: row.get(5)?,
-            avatar: row.get(6)?,
-        },
-        text: row.get(7)?,
-        client_id: row.get(8)?,
-        created_at: format_ts(ts),
-        ts,
-        edited_at: row.get::<_, Option<i64>>(10)?.map(format_ts),
-        deleted: row.get::<_, Option<i64>>(11)?.is_some(),
-        thread: None,
-        attachments: Vec::new(),
-        mentions: Vec::new(),
-        reactions: Vec::new(),
-    })
-}
-
 /// The message this author sent with this `client_id`, if any. Checked on every send, and
 /// almost always absent: the cheap index probe runs first, the full load only on a hit.
 fn message_by_client_id(
@@ -195,26 +165,6 @@ pub fn history(
         message.attachments = attachments_of(conn, message.id)?;
     }
     Ok((messages, has_more))
-}
-
-/// A message of a channel by id, with its reactions.
-pub fn message_in(conn: &Connection, channel_id: i64, message_id: i64) -> Result<Option<Message>> {
-    let found = conn
-        .prepare_cached(&format!(
-            "{MESSAGE_SELECT} WHERE m.id = ?1 AND m.channel_id = ?2"
-        ))?
-        .query_row(params![message_id, channel_id], message_from_row)
-        .optional()?;
-    match found {
-        Some(mut message) => {
-            message.reactions = reactions_of(conn, message.id)?;
-            message.mentions = mentions_of(conn, message.id)?;
-            message.attachments = attachments_of(conn, message.id)?;
-            message.thread = thread_summary(conn, message.id)?.map(Box::new);
-            Ok(Some(message))
-        }
-        None => Ok(None),
-    }
 }
 
 /// Replaces a message's text, keeping the old one in its edit history, and appends the

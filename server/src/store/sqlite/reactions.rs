@@ -1,30 +1,14 @@
 //! Reactions (SQLite): one row per (message, emoji, user).
 
-use parley_protocol::{Event, ReactionChange, ReactionCount, UserRef};
+use parley_protocol::{Event, ReactionChange, UserRef};
 use rusqlite::{params, Connection};
 
-use super::{
-    messages::{append_event, message_in},
-    SqliteStore, WriterState,
-};
+use super::{events::append_event, message_rows::message_in, SqliteStore, WriterState};
 use crate::store::refusals;
 use crate::{
     error::Result,
-    store::{frames, now_ms, Published, ReactionStore, ReactionUpdate, StoreFuture},
+    store::{now_ms, Published, ReactionStore, ReactionUpdate, StoreFuture},
 };
-
-/// Reactions of a message, by emoji (first reacted first).
-pub fn reactions_of(conn: &Connection, message_id: i64) -> Result<Vec<ReactionCount>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT emoji, user_id FROM reactions WHERE message_id = ?1 ORDER BY created_at, user_id",
-    )?;
-    let rows = stmt
-        .query_map([message_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(frames::group_reactions(rows))
-}
 
 /// One user's reaction to add or remove.
 pub struct Reacting<'a> {

@@ -3,7 +3,7 @@
 use parley_protocol::{Event, Message};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{messages::append_event, SqliteStore};
+use super::{events::append_event, SqliteStore};
 use crate::{
     error::Result,
     store::{now_ms, ReadCounts, ReadMark, ReadPosition, ReadStore, StoreFuture},

@@ -7,7 +7,7 @@ use parley_protocol::{ErrorCode, Message};
 use rusqlite::{params, Connection};
 
 use super::{
-    messages::{message_from_row, MESSAGE_SELECT},
+    message_rows::{message_from_row, MESSAGE_SELECT},
     SqliteStore,
 };
 use crate::{

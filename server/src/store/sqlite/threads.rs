@@ -1,41 +1,18 @@
 //! Threads (SQLite): a thread is a channel (`thread#<root id>`) with a summary kept on its root.
 
 use parley_protocol::ThreadSummary;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
-use super::{channels, messages::message_in, SqliteStore};
+use super::{
+    channels,
+    message_rows::{message_in, thread_summary},
+    SqliteStore,
+};
 use crate::store::refusals;
 use crate::{
     error::{Error, Result},
-    store::{format_ts, frames, now_ms, ChannelRecord, OpenedThread, StoreFuture, ThreadStore},
+    store::{frames, now_ms, ChannelRecord, OpenedThread, StoreFuture, ThreadStore},
 };
-
-/// The thread under `root_id`, if one was opened.
-pub fn thread_summary(conn: &Connection, root_id: i64) -> Result<Option<ThreadSummary>> {
-    let row = conn
-        .prepare_cached(
-            "SELECT c.name, t.reply_count, t.last_reply_at, t.participants
-             FROM threads t JOIN channels c ON c.id = t.channel_id WHERE t.root_id = ?1",
-        )?
-        .query_row([root_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })
-        .optional()?;
-    Ok(
-        row.map(|(channel, count, last, participants)| ThreadSummary {
-            root_id,
-            channel,
-            reply_count: count.max(0) as u64,
-            last_reply_at: last.map(format_ts),
-            participants: serde_json::from_str(&participants).unwrap_or_default(),
-        }),
-    )
-}
 
 /// Creates the channel of the thread under `root_id` (in `parent_id`).
 pub fn open_thread(

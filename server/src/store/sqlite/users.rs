@@ -1,6 +1,7 @@
 //! Users and bearer tokens (SQLite). Tokens are stored only as their SHA-256 (they are 256
 //! random bits, so a fast hash is enough; passwords, which people choose, get argon2id).
 
+use parley_protocol::UserRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::SqliteStore;
@@ -288,4 +289,20 @@ impl AccountStore for SqliteStore {
     fn repair_users(&self, rules: UserRules) -> StoreFuture<'_, usize> {
         Box::pin(self.write(move |tx, _| Ok((repair_users(tx, rules)?, Vec::new()))))
     }
+}
+
+/// A user as messages and documents name them, by id (None when there is none or it is gone).
+pub(super) fn user_ref(conn: &Connection, id: Option<i64>) -> Result<Option<UserRef>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(conn
+        .prepare_cached("SELECT id, name, display_name, avatar FROM users WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(UserRef {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                display_name: r.get(2)?,
+                avatar: r.get(3)?,
+            })
+        })
+        .optional()?)
 }

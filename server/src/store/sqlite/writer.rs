@@ -31,7 +31,7 @@ impl WriterState {
             .or_else(|| self.heads.get(&channel_id))
         {
             Some(head) => *head,
-            None => super::channels::head_seq(tx, channel_id)?,
+            None => super::heads::head_seq(tx, channel_id)?,
         };
         Ok(head + 1)
     }
@@ -61,7 +61,7 @@ impl WriterState {
     fn write_heads(&mut self, tx: &rusqlite::Connection) -> Result<()> {
         for channel in self.dirty.drain() {
             if let Some(seq) = self.heads.get(&channel) {
-                super::channels::set_head(tx, channel, *seq)?;
+                super::heads::set_head(tx, channel, *seq)?;
             }
         }
         Ok(())

@@ -9,6 +9,9 @@ use crate::{
     AppState,
 };
 
+/// Most attachments on one message.
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+
 /// Longest `client_id` a client may choose.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 
@@ -285,136 +288,6 @@ impl AppState {
     }
 }
 
-impl AppState {
-    /// The thread under a message, created on first use.
-    pub async fn thread_open(
-        &self,
-        user: &UserRecord,
-        channel: &str,
-        message_id: i64,
-    ) -> Result<(Message, parley_protocol::ThreadSummary)> {
-        let channel = self.channel(channel, Some(user)).await?;
-        channel.check_read(Some(user))?;
-        if channel.is_thread() || channel.is_document() {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                "threads live under messages of ordinary channels (no threads in threads)",
-            ));
-        }
-        let (channel_id, user_id) = (channel.record.id, user.id);
-        let (root, record, summary) = self
-            .store
-            .write(move |tx, _| {
-                let root = store::message_in(tx, channel_id, message_id)?
-                    .filter(|m| !m.deleted)
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorCode::MessageNotFound,
-                            format!("no message {message_id}"),
-                        )
-                    })?;
-                let record = store::open_thread(tx, message_id, channel_id, user_id)?;
-                let summary = store::thread_summary(tx, message_id)?
-                    .ok_or_else(|| Error::internal("thread vanished"))?;
-                Ok(((root, record, summary), Vec::new()))
-            })
-            .await?;
-        if self.directory.by_id(record.id).is_none() {
-            self.directory.insert_channel(record);
-        }
-        Ok((root, summary))
-    }
-}
-
-/// A search as asked (see `Op::Search`).
-pub struct SearchQuery<'a> {
-    pub query: &'a str,
-    pub channel: Option<&'a str>,
-    pub author: Option<&'a str>,
-    pub after: Option<i64>,
-    pub before: Option<i64>,
-    pub limit: Option<u32>,
-}
-
-impl AppState {
-    /// Full-text search over every message this user may read.
-    pub async fn search(
-        &self,
-        user: &UserRecord,
-        q: SearchQuery<'_>,
-    ) -> Result<Vec<parley_protocol::SearchHit>> {
-        let SearchQuery {
-            query,
-            channel,
-            author,
-            after,
-            before,
-            limit,
-        } = q;
-        if query.chars().count() > 500 {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                "the query is too long",
-            ));
-        }
-        let channels: Vec<i64> = match channel {
-            Some(name) => {
-                let channel = self.channel(name, Some(user)).await?;
-                channel.check_read(Some(user))?;
-                vec![channel.record.id]
-            }
-            None => self
-                .directory
-                .all()
-                .into_iter()
-                .filter(|c| !c.is_template() && c.check_read(Some(user)).is_ok())
-                .map(|c| c.record.id)
-                .collect(),
-        };
-        let author_id = match author {
-            Some(name) => {
-                let name = name.to_owned();
-                let found = self
-                    .store
-                    .read(move |conn| store::user_by_name(conn, &name))
-                    .await?;
-                match found {
-                    Some(u) => Some(u.id),
-                    None => return Ok(Vec::new()),
-                }
-            }
-            None => None,
-        };
-        let limit = limit
-            .unwrap_or(20)
-            .clamp(1, self.config.realtime.max_search_results);
-        // A bounded number run at once (each may hold a read connection for `search_timeout`),
-        // so other reads always find a connection; the rest wait or are refused.
-        let admission = self.search_gate.enter().await?;
-        // Whatever was sent until now is searchable.
-        while crate::maintenance::index_now(self).await? {}
-        let query = query.to_owned();
-        let timeout = self.config.realtime.search_timeout;
-        self.store
-            .read_mut(move |conn| {
-                let _admission = admission;
-                store::search_messages(
-                    conn,
-                    &query,
-                    &store::SearchFilter {
-                        channels: &channels,
-                        author_id,
-                        after,
-                        before,
-                        limit,
-                    },
-                    timeout,
-                )
-            })
-            .await
-    }
-}
-
 /// An emoji (or short code like `:tada:`): 1 to 64 bytes, no whitespace or control characters.
 pub fn validate_emoji(emoji: &str) -> Result<()> {
     let ok = !emoji.is_empty()
@@ -427,5 +300,37 @@ pub fn validate_emoji(emoji: &str) -> Result<()> {
             ErrorCode::InvalidEmoji,
             "an emoji is 1 to 64 bytes without spaces or control characters",
         ))
+    }
+}
+
+impl AppState {
+    /// Checks that every id is an attachment this user uploaded.
+    pub(crate) async fn own_attachments(&self, user: &UserRecord, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments per message"),
+            ));
+        }
+        let (wanted, user_id) = (ids.to_vec(), user.id);
+        self.store
+            .read(move |conn| {
+                for id in &wanted {
+                    match store::attachment(conn, *id)? {
+                        Some((_, uploader)) if uploader == user_id => {}
+                        _ => {
+                            return Err(Error::new(
+                                ErrorCode::AttachmentNotFound,
+                                format!("no attachment {id} of yours"),
+                            ))
+                        }
+                    }
+                }
+                Ok(wanted)
+            })
+            .await
     }
 }

@@ -12,10 +12,10 @@ use axum::{
 use parley_protocol::{Comment, DocInfo, DocRole, VersionInfo};
 use serde::{Deserialize, Serialize};
 
-use super::{DocChanges, NewComment};
+use super::{prepare_upgrade, ApiJson, Authed, UpgradeQuery};
 use crate::{
+    docs::{content::ContentJson, DocChanges, NewComment},
     error::{Error, Result},
-    http::{prepare_upgrade, ApiJson, Authed, UpgradeQuery},
     AppState,
 };
 
@@ -99,7 +99,9 @@ async fn upgrade(
                 .read_buffer_size(c.websocket.read_buffer_size as usize)
                 .write_buffer_size(c.websocket.write_buffer_size as usize)
                 .on_upgrade(move |socket| {
-                    tokio::spawn(super::conn::run(state, socket, auth, doc_id, role, permit));
+                    tokio::spawn(crate::docs::conn::run(
+                        state, socket, auth, doc_id, role, permit,
+                    ));
                     std::future::ready(())
                 });
             response.headers_mut().insert(
@@ -214,7 +216,7 @@ async fn content(
     State(state): AppRef,
     authed: Authed,
     Path(name): Path<String>,
-) -> Result<super::content::ContentJson> {
+) -> Result<ContentJson> {
     state.doc_content(&authed.user, &name).await
 }
 
@@ -253,7 +255,7 @@ async fn version(
     State(state): AppRef,
     authed: Authed,
     Path((name, id)): Path<(String, i64)>,
-) -> Result<super::content::ContentJson> {
+) -> Result<ContentJson> {
     state.version_content(&authed.user, &name, id).await
 }
 

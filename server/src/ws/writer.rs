@@ -12,9 +12,9 @@ use parley_protocol::close_code;
 use tokio::{sync::mpsc, time::Instant};
 
 use super::ConnControl;
-use crate::{store, Frame};
+use crate::{store, ws::Frame};
 
-pub(crate) struct WriterTiming {
+pub struct WriterTiming {
     ping_interval: Duration,
     pong_timeout: Duration,
 }
@@ -31,7 +31,7 @@ impl From<&Arc<crate::Config>> for WriterTiming {
 /// Frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 
-pub(crate) async fn write_loop(
+pub async fn write_loop(
     mut sink: SplitSink<WebSocket, WsMessage>,
     mut rx: mpsc::Receiver<Frame>,
     control: Arc<ConnControl>,

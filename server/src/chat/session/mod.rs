@@ -9,7 +9,7 @@ use std::{
 };
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{stream::SplitStream, StreamExt};
 use parley_protocol::{
     close_code, decode_request, ErrorBody, ErrorCode, Hello, Limits, Op, Reply, Request,
     ResetReason, ServerFrame, SubscribeResult, PROTOCOL_VERSION,
@@ -18,20 +18,30 @@ use tokio::{sync::mpsc, time::Instant};
 use tracing::Instrument;
 
 use crate::{
-    channels::Channel,
+    chat::{
+        channels::Channel,
+        hub::{HubCmd, HubHandle, SubscribeAck},
+    },
     error::{Error, Result},
-    hub::{HubCmd, HubHandle, SubscribeAck},
     ratelimit::TokenBucket,
     store::{self, TokenRecord, UserRecord},
-    AppState, Frame,
+    ws::{ConnControl, Frame, Opened, WriterTiming},
+    AppState,
 };
 
-mod control;
+mod channels;
+mod messages;
+mod presence;
+mod reads;
 mod subscriptions;
-mod writer;
 
-pub use control::{ConnControl, SessionRegistry};
-pub(crate) use writer::{write_loop, WriterTiming};
+/// An operation handed to an area's handler that `Session::handle` routes elsewhere (a bug).
+fn misrouted(op: &Op) -> Error {
+    Error::internal(format_args!(
+        "{} reached the wrong request handler",
+        op.name()
+    ))
+}
 
 struct Subscription {
     hub: HubHandle,
@@ -63,20 +73,17 @@ pub fn run(
     auth: Option<TokenRecord>,
     permit: crate::address::ConnectionPermit,
 ) -> impl std::future::Future<Output = ()> + Send {
-    let id = state.next_connection_id();
-    let span = tracing::info_span!("conn", id, user = tracing::field::Empty);
-    let control = Arc::new(ConnControl::new(id));
-    state.sessions.add(Arc::clone(&control));
-    let (sink, stream) = socket.split();
-    let (out, out_rx) = mpsc::channel(state.config.realtime.outbound_queue);
-    // Not instrumented: this future is polled once per delivery, and entering a span on every
-    // poll was measurable in fan-out profiles. It logs nothing on its hot path.
-    let writer = tokio::spawn(write_loop(
-        sink,
-        out_rx,
-        Arc::clone(&control),
+    let Opened {
+        control,
+        out,
+        stream,
+        writer,
+    } = state.connections.open(
+        socket,
+        state.config.realtime.outbound_queue,
         WriterTiming::from(&state.config),
-    ));
+    );
+    let span = tracing::info_span!("conn", id = control.id, user = tracing::field::Empty);
     let rl = &state.config.rate_limit;
     let session = Session {
         send_limit: TokenBucket::new(rl.messages_per_second, rl.message_burst),
@@ -97,7 +104,7 @@ pub fn run(
         bytes = std::mem::size_of_val(&task),
         "connection future size"
     );
-    state.tracker.track_future(task)
+    state.connections.tracker.track_future(task)
 }
 
 impl Session {
@@ -108,7 +115,7 @@ impl Session {
     #[allow(clippy::manual_async_fn)] // on purpose, see above
     fn drive(
         mut self,
-        mut stream: futures_util::stream::SplitStream<WebSocket>,
+        mut stream: SplitStream<WebSocket>,
         auth: Option<TokenRecord>,
         writer: tokio::task::JoinHandle<()>,
         permit: crate::address::ConnectionPermit,
@@ -117,21 +124,8 @@ impl Session {
             Box::pin(self.start(auth)).await;
             let peer_gone = self.read_loop(&mut stream).await;
             Box::pin(self.finish()).await;
-            if !peer_gone {
-                // We are closing: wait (bounded) for the client's close reply, reading and
-                // dropping whatever it still sends, so it sees our close frame before the
-                // socket goes.
-                let drain = async {
-                    while let Some(Ok(message)) = stream.next().await {
-                        if matches!(message, WsMessage::Close(_)) {
-                            break;
-                        }
-                    }
-                };
-                let _ = Box::pin(tokio::time::timeout(CLOSE_GRACE, drain)).await;
-            }
-            let _ = writer.await;
-            self.state.sessions.remove(self.control.id);
+            let connections = &self.state.connections;
+            Box::pin(connections.close(&self.control, stream, writer, peer_gone)).await;
             drop(permit);
             tracing::debug!("connection closed");
         }
@@ -214,10 +208,7 @@ impl Session {
 
     /// Reads and handles frames until the connection ends. True when the peer ended it (close
     /// frame or EOF); false when we are closing it.
-    async fn read_loop(
-        &mut self,
-        stream: &mut futures_util::stream::SplitStream<WebSocket>,
-    ) -> bool {
+    async fn read_loop(&mut self, stream: &mut SplitStream<WebSocket>) -> bool {
         let handshake = self.state.config.realtime.handshake_timeout;
         let first_deadline = Instant::now() + handshake;
         // Sessions authenticated at the upgrade may legitimately only listen (auto_subscribe);
@@ -227,7 +218,7 @@ impl Session {
             let next = tokio::select! {
                 biased;
                 () = self.control.closing.cancelled() => return false,
-                () = self.state.shutdown.cancelled() => {
+                () = self.state.connections.shutdown.cancelled() => {
                     // Let sends that are committing get their replies out first (bounded).
                     let all = u32::try_from(self.state.config.realtime.max_pending_sends.max(1))
                         .unwrap_or(u32::MAX);
@@ -246,16 +237,11 @@ impl Session {
                 }
                 next = stream.next() => next,
             };
-            let message = match next {
-                None => return true,
-                Some(Ok(message)) => message,
-                Some(Err(err)) => {
-                    self.close_for_read_error(err);
-                    return false;
-                }
+            let message = match self.control.received(next) {
+                Ok(message) => message,
+                Err(peer_gone) => return peer_gone,
             };
             got_frame = true;
-            self.control.touch();
             match message {
                 // Boxed for the same reason as `handle`: idle connections should not carry the
                 // state of request handling.
@@ -282,10 +268,6 @@ impl Session {
                 WsMessage::Close(_) => return true,
             }
         }
-    }
-
-    fn close_for_read_error(&self, err: axum::Error) {
-        self.control.close_for_read_error(err);
     }
 
     async fn handle_text(&mut self, text: &str) {
@@ -324,277 +306,59 @@ impl Session {
         self.user.as_ref().ok_or_else(Error::unauthenticated)
     }
 
-    /// Runs one request. `Ok(None)` means the handler queued its reply itself (subscribe).
+    /// Runs one request. `Ok(None)` means the handler queued its reply itself (subscribe,
+    /// send). This match is the table of which area's handler answers which operation.
     async fn handle(&mut self, request: Request) -> Result<Option<Reply>> {
-        let state = Arc::clone(&self.state);
-        let reply = match request.op {
-            Op::Auth { token } => {
-                if self.user.is_some() {
-                    return Err(Error::new(
-                        ErrorCode::AlreadyAuthenticated,
-                        "this session is signed in already",
-                    ));
-                }
-                let record = state.authenticate(&token).await?;
-                let user = record.user.to_ref();
-                let subscriptions = self.sign_in(record).await;
-                let reply = Reply::Auth {
-                    user,
-                    subscriptions: subscriptions.iter().map(|(r, _)| r.clone()).collect(),
-                };
-                self.push_frame(&ServerFrame::Reply {
-                    id: request.id,
-                    reply,
-                })
-                .await;
-                self.release(subscriptions).await;
-                return Ok(None);
-            }
+        let Request { id, op } = request;
+        let reply = match op {
+            Op::Auth { token } => return self.auth(id, token).await,
             Op::Ping => Reply::Ping {
                 server_time: store::now_ms(),
             },
-            Op::ChannelList => Reply::ChannelList {
-                channels: state.visible_channels(self.user.as_ref()).await?,
-            },
-            Op::ChannelCreate { channel, settings } => {
-                let channel = state
-                    .create_channel(self.user()?, &channel, settings)
-                    .await?;
-                Reply::ChannelCreate {
-                    channel: state.channel_info(&channel, self.user.as_ref()),
-                }
+            op @ (Op::ChannelList
+            | Op::ChannelCreate { .. }
+            | Op::ChannelJoin { .. }
+            | Op::ChannelLeave { .. }
+            | Op::ChannelInvite { .. }
+            | Op::DmOpen { .. }
+            | Op::Subscribe { .. }
+            | Op::Unsubscribe { .. }) => return self.channel_request(id, op).await,
+            op @ (Op::Send { .. }
+            | Op::History { .. }
+            | Op::MessageEdit { .. }
+            | Op::MessageDelete { .. }
+            | Op::ReactionAdd { .. }
+            | Op::ReactionRemove { .. }
+            | Op::ThreadOpen { .. }
+            | Op::Search { .. }) => return self.message_request(id, op).await,
+            op @ (Op::MarkRead { .. } | Op::Mute { .. } | Op::Unmute { .. } | Op::Unread) => {
+                self.read_state_request(op).await?
             }
-            Op::ChannelJoin { channel } => {
-                let channel = state.join_channel(self.user()?, &channel).await?;
-                Reply::ChannelJoin {
-                    channel: state.channel_info(&channel, self.user.as_ref()),
-                }
+            op @ (Op::PresenceList { .. } | Op::Typing { .. } | Op::SetStatus { .. }) => {
+                self.presence_request(op).await?
             }
-            Op::ChannelLeave { channel } => {
-                let channel = state.leave_channel(self.user()?, &channel).await?;
-                self.unsubscribe(channel.record.id).await;
-                Reply::ChannelLeave {
-                    channel: channel.record.name.clone(),
-                }
-            }
-            Op::ChannelInvite { channel, user } => {
-                let (channel, invitee) = state.invite(self.user()?, &channel, &user).await?;
-                Reply::ChannelInvite {
-                    channel: channel.record.name.clone(),
-                    user: invitee.to_ref(),
-                }
-            }
-            Op::Subscribe {
-                channel,
-                since,
-                epoch,
-            } => {
-                self.subscribe(request.id, &channel, since, epoch).await?;
-                return Ok(None);
-            }
-            Op::Unsubscribe { channel } => {
-                let found = state.channel(&channel, self.user.as_ref()).await?;
-                if !self.unsubscribe(found.record.id).await {
-                    return Err(Error::new(
-                        ErrorCode::NotSubscribed,
-                        format!("not subscribed to {channel:?}"),
-                    ));
-                }
-                Reply::Unsubscribe {
-                    channel: found.record.name.clone(),
-                }
-            }
-            Op::Send {
-                channel,
-                text,
-                client_id,
-                attachments,
-            } => {
-                let user = self.user()?.clone();
-                self.send_limit
-                    .take()
-                    .map_err(|ms| Error(ErrorBody::rate_limited(ms)))?;
-                // Sends are pipelined: the message is queued for storage in order, and its
-                // reply goes out when it commits while this connection reads on. A bounded
-                // number may be in flight; beyond that the reader waits (back-pressure).
-                let permit = Arc::clone(&self.inflight_sends)
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| Error::internal("send permits closed"))?;
-                let committed = state
-                    .submit_message(&user, &channel, &text, &client_id, &attachments)
-                    .await?;
-                let (out, control, id) = (self.out.clone(), Arc::clone(&self.control), request.id);
-                tokio::spawn(async move {
-                    let frame = match committed.await {
-                        Ok(result) => ServerFrame::Reply {
-                            id,
-                            reply: Reply::Send(result),
-                        },
-                        Err(err) => ServerFrame::Error {
-                            id: Some(id),
-                            error: err.0,
-                        },
-                    };
-                    push_serialized(&out, &control, &frame).await;
-                    drop(permit);
-                });
-                return Ok(None);
-            }
-            Op::History {
-                channel,
-                before,
-                limit,
-            } => Reply::History(
-                state
-                    .history(self.user.as_ref(), &channel, before, limit)
-                    .await?,
-            ),
-            Op::PresenceList { channel } => {
-                let channel = state.channel(&channel, self.user.as_ref()).await?;
-                channel.check_read(self.user.as_ref())?;
-                let presence = self.presence_of(&channel).await?;
-                Reply::PresenceList {
-                    channel: channel.record.name.clone(),
-                    presence,
-                }
-            }
-            Op::Typing { channel } => {
-                self.user()?;
-                let channel = state.channel(&channel, self.user.as_ref()).await?;
-                channel.check_send(self.user()?)?;
-                let Some(sub) = self.subs.get(&channel.record.id) else {
-                    return Err(Error::new(
-                        ErrorCode::NotSubscribed,
-                        "subscribe to the channel before typing in it",
-                    ));
-                };
-                let _ = sub
-                    .hub
-                    .send(HubCmd::Typing {
-                        conn_id: self.control.id,
-                    })
-                    .await;
-                Reply::Typing {
-                    channel: channel.record.name.clone(),
-                }
-            }
-            Op::SetStatus { status, text } => {
-                let user_id = self.user()?.id;
-                if !matches!(status.as_str(), "online" | "away" | "dnd") {
-                    return Err(Error::new(
-                        ErrorCode::InvalidRequest,
-                        "status is one of online, away, dnd",
-                    ));
-                }
-                if text.as_ref().is_some_and(|t| t.chars().count() > 140) {
-                    return Err(Error::new(
-                        ErrorCode::InvalidRequest,
-                        "status text is at most 140 characters",
-                    ));
-                }
-                for sub in self.subs.values().filter(|s| s.presence) {
-                    let cmd = HubCmd::SetStatus {
-                        user_id,
-                        status: status.clone(),
-                        text: text.clone(),
-                    };
-                    let _ = sub.hub.send(cmd).await;
-                }
-                self.status = Some((status.clone(), text));
-                Reply::SetStatus { status }
-            }
-            Op::MessageEdit {
-                channel,
-                message_id,
-                text,
-            } => Reply::MessageEdit {
-                message: state
-                    .edit_message(self.user()?, &channel, message_id, &text)
-                    .await?,
-            },
-            Op::MessageDelete {
-                channel,
-                message_id,
-            } => {
-                state
-                    .delete_message(self.user()?, &channel, message_id)
-                    .await?;
-                Reply::MessageDelete {
-                    channel,
-                    message_id,
-                }
-            }
-            Op::ReactionAdd {
-                channel,
-                message_id,
-                emoji,
-            } => Reply::ReactionAdd(
-                state
-                    .react(self.user()?, &channel, message_id, &emoji, true)
-                    .await?,
-            ),
-            Op::Search {
-                query,
-                channel,
-                author,
-                after,
-                before,
-                limit,
-            } => Reply::Search {
-                hits: state
-                    .search(
-                        self.user()?,
-                        crate::chat::SearchQuery {
-                            query: &query,
-                            channel: channel.as_deref(),
-                            author: author.as_deref(),
-                            after,
-                            before,
-                            limit,
-                        },
-                    )
-                    .await?,
-            },
-            Op::MarkRead { channel, seq } => {
-                Reply::MarkRead(state.mark_read(self.user()?, &channel, seq).await?)
-            }
-            Op::Mute { channel, until } => {
-                Reply::Mute(state.mute(self.user()?, &channel, until, false).await?)
-            }
-            Op::Unmute { channel } => {
-                Reply::Unmute(state.mute(self.user()?, &channel, None, true).await?)
-            }
-            Op::ThreadOpen {
-                channel,
-                message_id,
-            } => {
-                let (root, thread) = state
-                    .thread_open(self.user()?, &channel, message_id)
-                    .await?;
-                Reply::ThreadOpen { root, thread }
-            }
-            Op::Unread => Reply::Unread {
-                channels: state.unread(self.user()?).await?,
-            },
-            Op::DmOpen { users } => {
-                let user = self.user()?;
-                let channel = state.dm_open(user, &users).await?;
-                Reply::DmOpen {
-                    channel: state.channel_info(&channel, Some(user)),
-                }
-            }
-            Op::ReactionRemove {
-                channel,
-                message_id,
-                emoji,
-            } => Reply::ReactionRemove(
-                state
-                    .react(self.user()?, &channel, message_id, &emoji, false)
-                    .await?,
-            ),
         };
         Ok(Some(reply))
+    }
+
+    /// `auth`: signs the session in once, and subscribes it where the user auto-subscribes.
+    async fn auth(&mut self, id: u64, token: String) -> Result<Option<Reply>> {
+        if self.user.is_some() {
+            return Err(Error::new(
+                ErrorCode::AlreadyAuthenticated,
+                "this session is signed in already",
+            ));
+        }
+        let record = self.state.accounts.authenticate(&token).await?;
+        let user = record.user.to_ref();
+        let subscriptions = self.sign_in(record).await;
+        let reply = Reply::Auth {
+            user,
+            subscriptions: subscriptions.iter().map(|(r, _)| r.clone()).collect(),
+        };
+        self.push_frame(&ServerFrame::Reply { id, reply }).await;
+        self.release(subscriptions).await;
+        Ok(None)
     }
 
     async fn finish(&mut self) {
@@ -653,9 +417,6 @@ fn subscribe_result(
         presence: ack.presence.clone(),
     }
 }
-
-/// How long a closing connection waits for the client's close reply.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Backlog events read from the database per query while resuming.
 const BACKLOG_PAGE: u32 = 500;

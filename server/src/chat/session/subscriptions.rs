@@ -10,10 +10,13 @@ use tokio::sync::oneshot;
 
 use super::{subscribe_result, Session, Subscription, BACKLOG_PAGE};
 use crate::{
-    channels::Channel,
+    chat::{
+        channels::Channel,
+        hub::{HubCmd, HubHandle, SubscribeAck, Subscriber},
+    },
     error::{Error, Result},
-    hub::{HubCmd, HubHandle, SubscribeAck, Subscriber},
     store::{self, UserRecord},
+    ws::Frame,
 };
 
 impl Session {
@@ -177,7 +180,7 @@ impl Session {
             let Some(last) = page.last() else { break };
             cursor = last.seq;
             for event in page {
-                if !self.push(event.frame).await {
+                if !self.push(Frame::from(event.frame)).await {
                     return Ok(());
                 }
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use parley_protocol::{ErrorCode, Event, ReadState};
 
 use crate::{
-    channels::{Channel, PERSONAL},
+    chat::channels::{Channel, PERSONAL},
     error::{Error, Result},
     store::{self, UserRecord},
     AppState,
@@ -38,7 +38,7 @@ impl AppState {
         if !text.contains('@') {
             return Ok(Vec::new());
         }
-        let names = crate::docs::mentioned_names(text);
+        let names = crate::names::mentioned_names(text);
         if names.is_empty() {
             return Ok(Vec::new());
         }

@@ -1,17 +1,13 @@
 //! How the rest of the server reaches a connection: `ConnControl` (ask it to close, see when
-//! it was last heard from) and the registry of live sessions (for revoking tokens).
+//! it was last heard from, which channels dropped it).
 
-use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicI64, AtomicU16, Ordering},
-        Arc, Mutex, OnceLock,
-    },
+use std::sync::{
+    atomic::{AtomicI64, AtomicU16, Ordering},
+    Mutex, OnceLock,
 };
 
-use parley_protocol::close_code;
+use crate::store;
 
-use crate::{store, AppState};
 /// Shared between a connection, its writer and the hubs it is subscribed to: how to ask it to
 /// close, and when it was last heard from.
 pub struct ConnControl {
@@ -90,8 +86,28 @@ impl ConnControl {
         self.last_active.store(store::now_ms(), Ordering::Relaxed);
     }
 
+    /// Takes what one read of the connection gave: the message (the peer was heard from), or
+    /// how reading ends: `Err(true)` when the peer ended the stream, `Err(false)` when a read
+    /// error closes the connection (with the code that fits it).
+    pub fn received(
+        &self,
+        next: Option<Result<axum::extract::ws::Message, axum::Error>>,
+    ) -> Result<axum::extract::ws::Message, bool> {
+        match next {
+            None => Err(true),
+            Some(Ok(message)) => {
+                self.touch();
+                Ok(message)
+            }
+            Some(Err(err)) => {
+                self.close_for_read_error(err);
+                Err(false)
+            }
+        }
+    }
+
     /// Closes with the code that fits a failed read (oversize frame, bad UTF-8, protocol).
-    pub(crate) fn close_for_read_error(&self, err: axum::Error) {
+    fn close_for_read_error(&self, err: axum::Error) {
         let inner = err.into_inner();
         match inner.downcast_ref::<tungstenite::Error>() {
             Some(tungstenite::Error::Capacity(_)) => {
@@ -106,59 +122,6 @@ impl ConnControl {
             _ => {
                 tracing::debug!(error = %inner, "read failed");
                 self.close_with(1011, "read failed");
-            }
-        }
-    }
-}
-
-/// Live sessions by id, for closing the sessions of a revoked token.
-#[derive(Default)]
-pub struct SessionRegistry {
-    sessions: Mutex<HashMap<u64, Arc<ConnControl>>>,
-}
-
-impl SessionRegistry {
-    pub(crate) fn add(&self, control: Arc<ConnControl>) {
-        if let Ok(mut s) = self.sessions.lock() {
-            s.insert(control.id, control);
-        }
-    }
-    pub(crate) fn remove(&self, id: u64) {
-        if let Ok(mut s) = self.sessions.lock() {
-            s.remove(&id);
-        }
-    }
-    /// Token ids in use by live sessions.
-    pub fn token_ids(&self) -> Vec<i64> {
-        let Ok(s) = self.sessions.lock() else {
-            return Vec::new();
-        };
-        let mut ids: Vec<i64> = s
-            .values()
-            .map(|c| c.token_id.load(Ordering::Relaxed))
-            .filter(|id| *id > 0)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-    pub fn len(&self) -> usize {
-        self.sessions.lock().map(|s| s.len()).unwrap_or(0)
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl AppState {
-    /// Closes every live session that authenticated with one of these tokens.
-    pub fn close_sessions_of_tokens(&self, token_ids: &[i64]) {
-        let Ok(sessions) = self.sessions.sessions.lock() else {
-            return;
-        };
-        for control in sessions.values() {
-            if token_ids.contains(&control.token_id.load(Ordering::Relaxed)) {
-                control.close_with(close_code::TOKEN_REVOKED, "token revoked");
             }
         }
     }

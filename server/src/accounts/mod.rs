@@ -1,9 +1,12 @@
 //! Accounts: password hashing (argon2id), bearer tokens, and the account operations behind
-//! `/api/register`, `/api/login`, `/api/logout` and the admin CLI. Inside the server, hashing
-//! runs through the bounded workers of `passwords`; login and registration are limited per
-//! user name and per client address first.
+//! `/api/register`, `/api/login`, `/api/logout` and the admin CLI. Inside the server they are
+//! the [`Accounts`] service: hashing runs through the bounded workers of `passwords`; login and
+//! registration are limited per user name and per client address first.
 
-use std::net::IpAddr;
+pub mod display_names;
+pub mod passwords;
+
+use std::{net::IpAddr, sync::Arc};
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
@@ -13,11 +16,15 @@ use parley_protocol::ErrorCode;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
+use display_names::{impersonation_error, name_key, normalize_display_name};
+
 use crate::{
-    display_names::{impersonation_error, name_key, normalize_display_name},
+    address,
     error::{Error, Result},
-    store::{self, TokenRecord, UserRecord},
-    AppState,
+    ratelimit::KeyedBuckets,
+    store::{self, Store, TokenRecord, UserRecord},
+    ws::Connections,
+    Config,
 };
 
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -25,7 +32,7 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 pub const MAX_USER_NAME_LEN: usize = parley_protocol::names::USER_NAME_MAX_LEN;
 
 /// Hashes a password with argon2id (the crate's defaults: 19 MiB, 2 passes). Slow on purpose:
-/// inside the server, call it through [`crate::passwords::PasswordHashing`] only.
+/// inside the server, call it through [`passwords::PasswordHashing`] only.
 pub fn hash_password(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -88,7 +95,7 @@ pub fn validate_password(password: &str) -> Result<()> {
 }
 
 /// Creates a user from the admin CLI (its own process: it hashes on its own thread).
-/// Registration follows the same rules through [`AppState::register`].
+/// Registration follows the same rules through [`Accounts::register`].
 pub fn create_user(
     conn: &Connection,
     name: &str,
@@ -131,7 +138,7 @@ pub fn repair_stored_users(conn: &Connection) -> Result<usize> {
     store::fill_name_keys(conn, &name_key)?;
     let mut repaired = 0;
     for (id, name, stored) in store::display_names(conn)? {
-        let mut fixed = crate::display_names::repaired(&stored);
+        let mut fixed = display_names::repaired(&stored);
         if let Some(candidate) = &fixed {
             if store::user_named_like(conn, &name_key(candidate), Some(id))?.is_some() {
                 fixed = None;
@@ -153,7 +160,66 @@ pub fn issue_token(conn: &Connection, user_id: i64, label: &str) -> Result<Strin
     Ok(token)
 }
 
-impl AppState {
+/// Most user names, and most client addresses, the login limits remember at once (full
+/// buckets are forgotten first; see `ratelimit::KeyedBuckets`). ~100 bytes each.
+const MAX_LOGIN_KEYS: usize = 100_000;
+
+/// Signing in, registering, signing out, and the user behind a token: what the HTTP routes,
+/// the WebSocket upgrades and the `/ws` session's `auth` call.
+pub struct Accounts {
+    store: Store,
+    config: Arc<Config>,
+    /// The bounded password-hashing workers (`[accounts]`).
+    hashing: passwords::PasswordHashing,
+    /// Login and registration attempts per user name.
+    login_limits: KeyedBuckets<String>,
+    /// Login and registration attempts per client address (IPv6: per /64).
+    address_login_limits: KeyedBuckets<IpAddr>,
+    /// Logging out closes the connections that use the token.
+    connections: Arc<Connections>,
+}
+
+impl Accounts {
+    pub fn new(store: Store, config: Arc<Config>, connections: Arc<Connections>) -> Self {
+        Self {
+            hashing: passwords::PasswordHashing::new(
+                config.accounts.hash_workers(),
+                config.accounts.hash_queue,
+            ),
+            login_limits: KeyedBuckets::new(
+                config.rate_limit.logins_per_second,
+                config.rate_limit.login_burst,
+                MAX_LOGIN_KEYS,
+            ),
+            address_login_limits: KeyedBuckets::new(
+                config.rate_limit.address_logins_per_second,
+                config.rate_limit.address_login_burst,
+                MAX_LOGIN_KEYS,
+            ),
+            store,
+            config,
+            connections,
+        }
+    }
+
+    fn check_login_rate(&self, name: &str) -> Result<()> {
+        self.login_limits
+            .take(name.to_ascii_lowercase())
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
+    fn check_address_login_rate(&self, client: IpAddr) -> Result<()> {
+        self.address_login_limits
+            .take(address::address_key(client))
+            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+    }
+
+    /// Forgets full buckets so the limits stay bounded by recent activity.
+    pub(crate) fn prune_rate_limits(&self) {
+        self.login_limits.prune();
+        self.address_login_limits.prune();
+    }
+
     /// The user behind a bearer token, or `invalid_credentials`.
     pub async fn authenticate(&self, token: &str) -> Result<TokenRecord> {
         let hash = hash_token(token);
@@ -253,7 +319,7 @@ impl AppState {
         self.store
             .write(move |tx, _| Ok((store::revoke_token_hash(tx, &hash)?, Vec::new())))
             .await?;
-        self.close_sessions_of_tokens(&[record.id]);
+        self.connections.close_tokens(&[record.id]);
         Ok(())
     }
 }

@@ -29,7 +29,10 @@ use tokio::{
     time::Instant,
 };
 
-use crate::{session::ConnControl, store::Published, Frame};
+use crate::{
+    store::Published,
+    ws::{ConnControl, Frame},
+};
 
 /// Commands a hub accepts.
 pub enum HubCmd {
@@ -388,10 +391,12 @@ impl Hub {
             // A message ends its author's typing indicator (clients clear it on the message).
             self.typing.remove(&author);
         }
+        // The one conversion per event: every subscriber's queue gets a handle to these bytes.
+        let frame = Frame::from(event.frame);
         let limit = self.config.catchup_limit;
         let mut overflowed = Vec::new();
         for (id, sub) in &mut self.subs {
-            if !Self::offer(sub, event.frame.clone(), true, limit) {
+            if !Self::offer(sub, frame.clone(), true, limit) {
                 overflowed.push(*id);
             }
         }
@@ -461,26 +466,6 @@ impl Hub {
         }
     }
 
-    fn add_presence(&mut self, conn_id: u64, user: UserRef) {
-        let entry = self.present.entry(user.id).or_insert_with(|| Present {
-            user: user.clone(),
-            sessions: HashSet::new(),
-            status: "online".into(),
-            text: None,
-        });
-        let first = entry.sessions.is_empty();
-        entry.sessions.insert(conn_id);
-        if first {
-            let event = Event::Presence {
-                state: PresenceState::Joined,
-                user,
-                status: entry.status.clone(),
-                status_text: entry.text.clone(),
-            };
-            self.broadcast_ephemeral(event, Some(conn_id));
-        }
-    }
-
     /// Ends a subscription the connection did not ask to end, and tells it so.
     fn drop_sub(&mut self, conn_id: u64, reason: &str) {
         if let Some(sub) = self.subs.get(&conn_id) {
@@ -537,239 +522,9 @@ impl Hub {
             self.broadcast_ephemeral(event, None);
         }
     }
-
-    fn presence_snapshot(&self) -> Vec<PresenceEntry> {
-        let mut entries: Vec<PresenceEntry> = self
-            .present
-            .values()
-            .map(|p| PresenceEntry {
-                user: p.user.clone(),
-                status: p.status.clone(),
-                status_text: p.text.clone(),
-                sessions: p.sessions.len() as u32,
-            })
-            .collect();
-        entries.sort_by(|a, b| a.user.name.cmp(&b.user.name));
-        entries
-    }
-
-    fn typing(&mut self, conn_id: u64) {
-        let Some(user) = self.subs.get(&conn_id).and_then(|s| s.user.clone()) else {
-            return;
-        };
-        let now = Instant::now();
-        let ttl = self.config.typing_ttl;
-        if let Some(state) = self.typing.get_mut(&user.id) {
-            state.expires = now + ttl;
-            if now.duration_since(state.last_broadcast) < self.config.typing_interval {
-                return; // Rate limited: renewed silently.
-            }
-            state.last_broadcast = now;
-        } else {
-            self.typing.insert(
-                user.id,
-                Typing {
-                    expires: now + ttl,
-                    last_broadcast: now,
-                    user: user.clone(),
-                },
-            );
-        }
-        let event = Event::Typing {
-            user,
-            typing: true,
-            expires_in_ms: ttl.as_millis() as u64,
-        };
-        self.broadcast_ephemeral(event, Some(conn_id));
-    }
-
-    fn next_typing_expiry(&self) -> Option<Instant> {
-        self.typing.values().map(|t| t.expires).min()
-    }
-
-    fn expire_typing(&mut self, now: Instant) {
-        let expired: Vec<i64> = self
-            .typing
-            .iter()
-            .filter(|(_, t)| t.expires <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            if let Some(state) = self.typing.remove(&id) {
-                let event = Event::Typing {
-                    user: state.user,
-                    typing: false,
-                    expires_in_ms: 0,
-                };
-                self.broadcast_ephemeral(event, None);
-            }
-        }
-    }
-
-    /// Sessions silent for longer than `presence_timeout` are dropped and their connections
-    /// closed (a live connection answers pings well within that time).
-    fn sweep_idle_sessions(&mut self) {
-        let limit = self.config.presence_timeout.as_millis() as i64;
-        let now = crate::store::now_ms();
-        let idle: Vec<u64> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| s.user.is_some() && now - s.control.last_active() > limit)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in idle {
-            if let Some(sub) = self.subs.get(&id) {
-                sub.control
-                    .close_with(close_code::PONG_TIMEOUT, "presence timeout");
-            }
-            self.remove_sub(id);
-        }
-    }
 }
+
+mod presence;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> HubConfig {
-        HubConfig {
-            presence_timeout: Duration::from_secs(60),
-            typing_ttl: Duration::from_secs(5),
-            typing_interval: Duration::from_secs(1),
-            catchup_limit: 3,
-            queue: 64,
-        }
-    }
-
-    fn user(id: i64, name: &str) -> UserRef {
-        UserRef {
-            id,
-            name: name.into(),
-            display_name: None,
-            avatar: None,
-        }
-    }
-
-    fn published(seq: u64) -> Published {
-        Published {
-            channel_id: 1,
-            seq,
-            frame: Frame::from(format!("durable {seq}")),
-            author_id: None,
-        }
-    }
-
-    async fn subscribe(
-        hub: &HubHandle,
-        conn_id: u64,
-        who: UserRef,
-        queue: usize,
-    ) -> (mpsc::Receiver<Frame>, Arc<ConnControl>, u64) {
-        let (tx, rx) = mpsc::channel(queue);
-        let control = Arc::new(ConnControl::new(conn_id));
-        let (reply, ack) = oneshot::channel();
-        let sub = Subscriber {
-            conn_id,
-            user: Some(who),
-            tx,
-            control: Arc::clone(&control),
-        };
-        hub.send(HubCmd::Subscribe { sub, reply })
-            .await
-            .expect("hub alive");
-        let head = ack.await.expect("ack").head;
-        (rx, control, head)
-    }
-
-    /// Completes a catch-up, returning the held frames the connection would queue.
-    async fn caught_up(hub: &HubHandle, conn_id: u64) -> Vec<String> {
-        let mut all = Vec::new();
-        loop {
-            let (reply, held) = oneshot::channel();
-            hub.send(HubCmd::CaughtUp { conn_id, reply })
-                .await
-                .expect("send");
-            let held = held.await.expect("hub answered");
-            if held.is_empty() {
-                return all;
-            }
-            all.extend(held.iter().map(|f| f.as_str().to_owned()));
-        }
-    }
-
-    fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
-        let mut frames = Vec::new();
-        while let Ok(frame) = rx.try_recv() {
-            frames.push(frame.as_str().to_owned());
-        }
-        frames
-    }
-
-    /// A slow subscriber loses ephemeral events first, and is closed for resync (never silently
-    /// skipped) when a durable event does not fit.
-    #[tokio::test]
-    async fn sheds_ephemeral_then_closes_for_resync() {
-        let hubs = Hubs::new(config());
-        let hub = hubs.hub(1, "c", false, 0);
-        let (_bob_rx, _, _) = subscribe(&hub, 8, user(2, "bob"), 64).await;
-        caught_up(&hub, 8).await;
-        let (mut rx, control, head) = subscribe(&hub, 7, user(1, "alice"), 4).await;
-        assert_eq!(head, 0);
-        caught_up(&hub, 7).await;
-        for seq in 1..=3 {
-            hub.send(HubCmd::Publish(published(seq)))
-                .await
-                .expect("send");
-        }
-        hub.send(HubCmd::Typing { conn_id: 8 }).await.expect("send"); // more than half full: shed
-        hub.send(HubCmd::Publish(published(4))).await.expect("send"); // still fits
-        hub.send(HubCmd::Publish(published(5))).await.expect("send"); // does not: resync
-        tokio::time::timeout(Duration::from_secs(5), control.closing.cancelled())
-            .await
-            .expect("closed");
-        assert_eq!(control.close_code(), close_code::RESYNC);
-        let frames = drain(&mut rx);
-        assert_eq!(frames, ["durable 1", "durable 2", "durable 3", "durable 4"]);
-    }
-
-    /// Live events are held while a subscriber reads its backlog, released in order after it;
-    /// events at or below the head it was given are never delivered live (no duplicate).
-    #[tokio::test]
-    async fn holds_live_events_until_caught_up_and_bounds_the_buffer() {
-        let hubs = Hubs::new(config());
-        let hub = hubs.hub(1, "c", false, 2);
-        let (mut rx, control, head) = subscribe(&hub, 7, user(1, "alice"), 64).await;
-        assert_eq!(head, 2, "head comes from the stored head");
-        hub.send(HubCmd::Publish(published(2))).await.expect("send"); // covered by backlog
-        hub.send(HubCmd::Publish(published(3))).await.expect("send");
-        hub.send(HubCmd::Publish(published(4))).await.expect("send");
-        let (reply, presence) = oneshot::channel();
-        hub.send(HubCmd::PresenceList { reply })
-            .await
-            .expect("send");
-        presence.await.expect("hub answered");
-        assert!(drain(&mut rx).is_empty(), "nothing live before CaughtUp");
-        // The held events come back to the connection (which queues them after its backlog).
-        assert_eq!(caught_up(&hub, 7).await, ["durable 3", "durable 4"]);
-        hub.send(HubCmd::Publish(published(5))).await.expect("send");
-        let (reply, presence) = oneshot::channel();
-        hub.send(HubCmd::PresenceList { reply })
-            .await
-            .expect("send");
-        presence.await.expect("hub answered");
-        assert_eq!(drain(&mut rx), ["durable 5"]);
-
-        // A subscriber that never catches up overflows its bounded buffer and is resynced.
-        let (_rx2, control2, _) = subscribe(&hub, 9, user(3, "carol"), 64).await;
-        for seq in 6..=9 {
-            hub.send(HubCmd::Publish(published(seq)))
-                .await
-                .expect("send");
-        }
-        tokio::time::timeout(Duration::from_secs(5), control2.closing.cancelled())
-            .await
-            .expect("closed");
-        assert_eq!(control2.close_code(), close_code::RESYNC);
-        assert!(!control.closing.is_cancelled());
-    }
-}
+mod tests;

@@ -1,0 +1,27 @@
+//! The `/ws` requests about read state: mark read, mute, unmute, unread counts.
+
+use parley_protocol::{Op, Reply};
+
+use super::{misrouted, Session};
+use crate::error::Result;
+
+impl Session {
+    pub(super) async fn read_state_request(&mut self, op: Op) -> Result<Reply> {
+        let state = &self.state;
+        Ok(match op {
+            Op::MarkRead { channel, seq } => {
+                Reply::MarkRead(state.mark_read(self.user()?, &channel, seq).await?)
+            }
+            Op::Mute { channel, until } => {
+                Reply::Mute(state.mute(self.user()?, &channel, until, false).await?)
+            }
+            Op::Unmute { channel } => {
+                Reply::Unmute(state.mute(self.user()?, &channel, None, true).await?)
+            }
+            Op::Unread => Reply::Unread {
+                channels: state.unread(self.user()?).await?,
+            },
+            op => return Err(misrouted(&op)),
+        })
+    }
+}

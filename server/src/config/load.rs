@@ -1,0 +1,220 @@
+//! Reading the configuration: the TOML file, then `PARLEY_*` environment overrides, then the
+//! checks a loaded configuration must pass.
+
+use std::path::PathBuf;
+
+use super::{
+    normalize_host, AccountsConfig, AttachmentsConfig, Config, ConfigError, DocumentsConfig,
+    LimitsConfig, RateLimitConfig, RealtimeConfig, ServerConfig, StorageConfig, WebsocketConfig,
+};
+
+/// The top-level sections `PARLEY_<SECTION>_<KEY>` variables may address.
+const ENV_SECTIONS: &[&str] = &[
+    "server",
+    "realtime",
+    "websocket",
+    "rate_limit",
+    "accounts",
+    "storage",
+    "documents",
+    "attachments",
+    "limits",
+];
+
+impl Config {
+    /// Reads the file (if any), applies `PARLEY_*` overrides from `env`, and checks the result.
+    pub fn load(
+        path: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml_and_env(&text, env)
+    }
+
+    pub fn from_toml_and_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mut ignored_env = Vec::new();
+        for (name, value) in env {
+            if !apply_env_override(&mut table, &name, &value)? {
+                ignored_env.push(name);
+            }
+        }
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        config.ignored_env = ignored_env;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |msg: &str| Err(ConfigError::Parse(msg.to_owned()));
+        if self.websocket.max_frame_size < 256 {
+            return fail("websocket.max_frame_size must be at least 256 bytes");
+        }
+        if self.realtime.outbound_queue < 4 {
+            return fail("realtime.outbound_queue must be at least 4");
+        }
+        if self.realtime.max_message_length == 0 {
+            return fail("realtime.max_message_length must be at least 1");
+        }
+        if self.websocket.ping_interval.is_zero() || self.websocket.pong_timeout.is_zero() {
+            return fail("websocket.ping_interval and pong_timeout must be above zero");
+        }
+        if self.realtime.max_dm_members < 2 || self.realtime.max_search_results == 0 {
+            return fail(
+                "realtime.max_dm_members must be at least 2, max_search_results at least 1",
+            );
+        }
+        if self.realtime.max_history_page == 0 {
+            return fail("realtime.max_history_page must be at least 1");
+        }
+        if self.storage.read_connections == 0 || self.storage.max_batch == 0 {
+            return fail("storage.read_connections and storage.max_batch must be at least 1");
+        }
+        let docs = &self.documents;
+        if docs.max_update_size < 64 || docs.max_document_size < docs.max_update_size {
+            return fail(
+                "documents.max_update_size must be at least 64 bytes and at most max_document_size",
+            );
+        }
+        if docs.outbound_queue < 4 || docs.actor_queue < 1 || docs.max_comment_length == 0 {
+            return fail("documents.outbound_queue must be at least 4, actor_queue and max_comment_length at least 1");
+        }
+        if docs.max_awareness_clients_per_connection == 0 || docs.max_content_reads == 0 {
+            return fail(
+                "documents.max_awareness_clients_per_connection and max_content_reads must be at least 1",
+            );
+        }
+        if self.realtime.max_concurrent_searches == 0 || self.storage.auth_connections == 0 {
+            return fail(
+                "realtime.max_concurrent_searches and storage.auth_connections must be at least 1",
+            );
+        }
+        if !matches!(docs.create.as_str(), "members" | "admins") {
+            return fail("documents.create must be \"members\" or \"admins\"");
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            return fail("server.log_format must be \"text\" or \"json\"");
+        }
+        let files = &self.attachments;
+        if files.thumbnail_concurrency == 0 || files.upload_expiry.is_zero() {
+            return fail(
+                "attachments.thumbnail_concurrency must be at least 1, upload_expiry above zero",
+            );
+        }
+        if self.server.header_read_timeout.is_zero() || self.server.body_read_timeout.is_zero() {
+            return fail("server.header_read_timeout and body_read_timeout must be above zero");
+        }
+        for host in &self.server.allowed_hosts {
+            if normalize_host(host).is_none() {
+                return Err(ConfigError::Parse(format!(
+                    "server.allowed_hosts: {host:?} is not a host name or address"
+                )));
+            }
+        }
+        if self.realtime.max_connections_per_address == 0
+            || self.server.max_http_connections_per_address == 0
+        {
+            return fail(
+                "realtime.max_connections_per_address and \
+                 server.max_http_connections_per_address must be at least 1",
+            );
+        }
+        for name in self.channels.keys() {
+            if let Err(e) = crate::names::validate_channel_name(name) {
+                return Err(ConfigError::Parse(format!("channel {name:?}: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The data directory: configured, or the platform default.
+    pub fn data_dir(&self) -> PathBuf {
+        let configured = self
+            .server
+            .data_dir
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty());
+        configured.unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("parley")
+        })
+    }
+}
+
+/// `PARLEY_REALTIME_MAX_CONNECTIONS=500` sets `realtime.max_connections`. The value is read as
+/// a TOML value when it parses as one (numbers, booleans, arrays), else as a string. Variables
+/// that name no known key (`PARLEY_SERVER_URL`, used by other Parley tools) are ignored with a
+/// warning rather than stopping the server; a known key with a bad value is an error.
+/// Returns false for a `PARLEY_<SECTION>_...` variable that was ignored.
+fn apply_env_override(
+    table: &mut toml::Table,
+    name: &str,
+    value: &str,
+) -> Result<bool, ConfigError> {
+    let Some(rest) = name.strip_prefix("PARLEY_") else {
+        return Ok(true);
+    };
+    let rest = rest.to_ascii_lowercase();
+    let Some(section) = ENV_SECTIONS
+        .iter()
+        .find(|s| rest.starts_with(&format!("{s}_")))
+    else {
+        return Ok(true);
+    };
+    let key = &rest[section.len() + 1..];
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    if !section_has_key(section, key, &parsed) {
+        return Ok(false);
+    }
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(section_table) => {
+            section_table.insert(key.to_owned(), parsed);
+            Ok(true)
+        }
+        _ => Err(ConfigError::Parse(format!("[{section}] is not a table"))),
+    }
+}
+
+/// Whether `[section] key` exists: a table holding only that key is read into the section's
+/// type, which refuses unknown fields.
+fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
+    fn check<T: serde::de::DeserializeOwned>(table: toml::Table, key: &str) -> bool {
+        match toml::Value::Table(table).try_into::<T>() {
+            Ok(_) => true,
+            Err(e) => !e.to_string().contains(&format!("unknown field `{key}`")),
+        }
+    }
+    let mut table = toml::Table::new();
+    table.insert(key.to_owned(), value.clone());
+    match section {
+        "server" => check::<ServerConfig>(table, key),
+        "realtime" => check::<RealtimeConfig>(table, key),
+        "websocket" => check::<WebsocketConfig>(table, key),
+        "rate_limit" => check::<RateLimitConfig>(table, key),
+        "accounts" => check::<AccountsConfig>(table, key),
+        "storage" => check::<StorageConfig>(table, key),
+        "documents" => check::<DocumentsConfig>(table, key),
+        "attachments" => check::<AttachmentsConfig>(table, key),
+        "limits" => check::<LimitsConfig>(table, key),
+        _ => false,
+    }
+}

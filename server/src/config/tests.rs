@@ -1,0 +1,172 @@
+//! The configuration's defaults, overrides and checks.
+
+use super::*;
+
+#[test]
+fn defaults_without_file() {
+    let c = Config::from_toml_and_env("", []).expect("defaults");
+    assert_eq!(c.websocket.max_frame_size, 65536);
+    assert!(c.realtime.enabled);
+}
+
+#[test]
+fn modelled_keys_and_env_override() {
+    let text = r#"
+        [realtime]
+        enabled = true
+        max_connections = 100
+        channel_limit = 5
+        message_retention = "7d"
+        presence_timeout = "30s"
+        [websocket]
+        ping_interval = "20s"
+        pong_timeout = "10s"
+        max_frame_size = "64kb"
+        [channels."chat-room"]
+        type = "presence"
+        authentication = "optional"
+        presence = true
+        message_history = 100
+        user_specific = false
+        auto_subscribe = true
+        max_participants = 50
+    "#;
+    let env = [
+        (
+            "PARLEY_REALTIME_MAX_CONNECTIONS".to_string(),
+            "7".to_string(),
+        ),
+        (
+            "PARLEY_SERVER_REGISTRATION".to_string(),
+            "false".to_string(),
+        ),
+        (
+            "PARLEY_WEBSOCKET_MAX_FRAME_SIZE".to_string(),
+            "1mb".to_string(),
+        ),
+        ("UNRELATED".to_string(), "x".to_string()),
+        (
+            "PARLEY_SERVER_URL".to_string(),
+            "http://elsewhere".to_string(),
+        ),
+    ];
+    let c = Config::from_toml_and_env(text, env).expect("parses");
+    assert_eq!(c.ignored_env, ["PARLEY_SERVER_URL"]);
+    assert_eq!(c.realtime.max_connections, 7);
+    assert!(!c.server.registration);
+    assert_eq!(c.websocket.max_frame_size, 1024 * 1024);
+    assert_eq!(c.realtime.message_retention, Duration::from_secs(7 * 86400));
+    let room = &c.channels["chat-room"];
+    assert_eq!(room.kind, ChannelType::Presence);
+    assert_eq!(room.max_participants, Some(50));
+}
+
+#[test]
+fn limits_section_and_its_env_overrides() {
+    let c = Config::from_toml_and_env("", []).expect("defaults");
+    assert_eq!(c.limits.channels_per_user, 100);
+    assert_eq!(c.limits.version_bytes_per_user, 1024 * 1024 * 1024);
+    let env = [
+        (
+            "PARLEY_LIMITS_DOCUMENTS_PER_USER".to_string(),
+            "7".to_string(),
+        ),
+        (
+            "PARLEY_LIMITS_VERSION_BYTES_PER_USER".to_string(),
+            "10mb".to_string(),
+        ),
+        (
+            "PARLEY_DOCUMENTS_MAX_AWARENESS_STATE".to_string(),
+            "1kb".to_string(),
+        ),
+        (
+            "PARLEY_REALTIME_SEARCH_TIMEOUT".to_string(),
+            "500ms".to_string(),
+        ),
+    ];
+    let c = Config::from_toml_and_env("[limits]\ndms_per_user = 3\n", env).expect("parses");
+    assert_eq!(c.limits.documents_per_user, 7);
+    assert_eq!(c.limits.dms_per_user, 3);
+    assert_eq!(c.limits.version_bytes_per_user, 10 * 1024 * 1024);
+    assert_eq!(c.documents.max_awareness_state, 1024);
+    assert_eq!(c.realtime.search_timeout, Duration::from_millis(500));
+    assert!(c.ignored_env.is_empty());
+    assert!(Config::from_toml_and_env("[limits]\nbogus = 1", []).is_err());
+    assert!(Config::from_toml_and_env("[realtime]\nmax_concurrent_searches = 0", []).is_err());
+}
+
+#[test]
+fn bad_values_are_clear_errors() {
+    let err = Config::from_toml_and_env("[websocket]\nmax_frame_size = \"64 parsecs\"", [])
+        .expect_err("bad size");
+    assert!(err.to_string().contains("max_frame_size") || err.to_string().contains("size"));
+    assert!(Config::from_toml_and_env("[realtime]\nbogus = 1", []).is_err());
+    let env = [(
+        "PARLEY_REALTIME_MAX_CONNECTIONS".to_string(),
+        "many".to_string(),
+    )];
+    assert!(
+        Config::from_toml_and_env("", env).is_err(),
+        "a known key with a bad value"
+    );
+    assert!(Config::from_toml_and_env("[channels.\"bad name!\"]", []).is_err());
+}
+
+#[test]
+fn attachment_limits_are_checked_and_overridable() {
+    let c = Config::from_toml_and_env("", []).expect("defaults");
+    assert_eq!(c.attachments.thumbnail_max_pixels, 40_000_000);
+    assert_eq!(c.attachments.thumbnail_concurrency, 2);
+    assert_eq!(c.attachments.upload_expiry, Duration::from_secs(86_400));
+    for bad in [
+        "[attachments]\nthumbnail_concurrency = 0",
+        "[attachments]\nupload_expiry = \"0\"",
+    ] {
+        assert!(Config::from_toml_and_env(bad, []).is_err(), "{bad}");
+    }
+    let env = [
+        (
+            "PARLEY_ATTACHMENTS_UPLOAD_EXPIRY".to_string(),
+            "2h".to_string(),
+        ),
+        (
+            "PARLEY_ATTACHMENTS_THUMBNAIL_MAX_PIXELS".to_string(),
+            "1000".to_string(),
+        ),
+    ];
+    let c = Config::from_toml_and_env("", env).expect("parses");
+    assert_eq!(c.attachments.upload_expiry, Duration::from_secs(7200));
+    assert_eq!(c.attachments.thumbnail_max_pixels, 1000);
+    assert!(c.ignored_env.is_empty());
+}
+
+#[test]
+fn hardening_keys_from_file_and_env() {
+    let c = Config::from_toml_and_env("", []).expect("defaults");
+    assert!(c.server.allowed_hosts.is_empty());
+    assert_eq!(c.realtime.max_connections_per_address, 256);
+    assert!(c.accounts.hash_workers() >= 1);
+    let env = [
+        (
+            "PARLEY_SERVER_ALLOWED_HOSTS".to_string(),
+            r#"["127.0.0.1","localhost"]"#.to_string(),
+        ),
+        ("PARLEY_ACCOUNTS_HASH_QUEUE".to_string(), "3".to_string()),
+        (
+            "PARLEY_SERVER_HEADER_READ_TIMEOUT".to_string(),
+            "5s".to_string(),
+        ),
+    ];
+    let c = Config::from_toml_and_env("[accounts]\nhash_concurrency = 2", env).expect("parses");
+    assert_eq!(c.server.allowed_hosts, ["127.0.0.1", "localhost"]);
+    assert_eq!((c.accounts.hash_workers(), c.accounts.hash_queue), (2, 3));
+    assert_eq!(c.server.header_read_timeout, Duration::from_secs(5));
+    assert!(c.ignored_env.is_empty());
+    for bad in [
+        "[server]\nallowed_hosts = [\"not a host\"]",
+        "[server]\nbody_read_timeout = 0",
+        "[realtime]\nmax_connections_per_address = 0",
+    ] {
+        assert!(Config::from_toml_and_env(bad, []).is_err(), "{bad}");
+    }
+}

@@ -1,0 +1,74 @@
+//! The account routes: register, log in, log out, and who am I.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::StatusCode,
+    Json,
+};
+use parley_protocol::UserRef;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, AppRef, Authed};
+use crate::error::Result;
+
+#[derive(Deserialize)]
+pub(super) struct Credentials {
+    name: String,
+    password: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    /// A label for the token (e.g. the device), shown in token lists.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Session {
+    token: String,
+    user: UserRef,
+}
+
+pub(super) async fn register(
+    State(state): AppRef,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<(StatusCode, Json<Session>)> {
+    let (user, token) = state
+        .accounts
+        .register(client.ip(), &body.name, &body.password, body.display_name)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            token,
+            user: user.to_ref(),
+        }),
+    ))
+}
+
+pub(super) async fn login(
+    State(state): AppRef,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Json<Session>> {
+    let label = body.device.unwrap_or_else(|| "login".into());
+    let (user, token) = state
+        .accounts
+        .login(client.ip(), &body.name, &body.password, &label)
+        .await?;
+    Ok(Json(Session {
+        token,
+        user: user.to_ref(),
+    }))
+}
+
+pub(super) async fn logout(State(state): AppRef, authed: Authed) -> Result<StatusCode> {
+    state.accounts.logout(&authed.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn me(authed: Authed) -> Json<UserRef> {
+    Json(authed.user.to_ref())
+}

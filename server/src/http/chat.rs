@@ -1,0 +1,108 @@
+//! The chat routes (`/api/channels`): list, create, delete and join channels, read history and
+//! post a message, each handed to the chat area.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Json,
+};
+use parley_protocol::{ChannelInfo, ChannelSettings, HistoryPage, SendResult};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, AppRef, Authed, MaybeAuthed};
+use crate::error::Result;
+
+#[derive(Serialize)]
+pub(super) struct ChannelList {
+    channels: Vec<ChannelInfo>,
+}
+
+pub(super) async fn list_channels(
+    State(state): AppRef,
+    MaybeAuthed(user): MaybeAuthed,
+) -> Result<Json<ChannelList>> {
+    Ok(Json(ChannelList {
+        channels: state.visible_channels(user.as_ref()).await?,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateChannel {
+    channel: String,
+    #[serde(flatten)]
+    settings: ChannelSettings,
+}
+
+pub(super) async fn create_channel(
+    State(state): AppRef,
+    authed: Authed,
+    ApiJson(body): ApiJson<CreateChannel>,
+) -> Result<(StatusCode, Json<ChannelInfo>)> {
+    let channel = state
+        .create_channel(&authed.user, &body.channel, body.settings)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.channel_info(&channel, Some(&authed.user))),
+    ))
+}
+
+pub(super) async fn delete_channel(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode> {
+    state.delete_channel(&authed.user, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn join_channel(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelInfo>> {
+    let channel = state.join_channel(&authed.user, &name).await?;
+    Ok(Json(state.channel_info(&channel, Some(&authed.user))))
+}
+
+#[derive(Deserialize)]
+pub(super) struct HistoryQuery {
+    before: Option<u64>,
+    limit: Option<u32>,
+}
+
+pub(super) async fn channel_history(
+    State(state): AppRef,
+    MaybeAuthed(user): MaybeAuthed,
+    Path(name): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<HistoryPage>> {
+    Ok(Json(
+        state
+            .history(user.as_ref(), &name, query.before, query.limit)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct PostMessage {
+    text: String,
+    client_id: String,
+}
+
+pub(super) async fn post_message(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<PostMessage>,
+) -> Result<(StatusCode, Json<SendResult>)> {
+    let result = state
+        .send_message(&authed.user, &name, &body.text, &body.client_id)
+        .await?;
+    let status = if result.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(result)))
+}

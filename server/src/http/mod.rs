@@ -1,0 +1,70 @@
+//! HTTP, the outermost layer: the router and `/healthz` here; the REST API under `/api` in one
+//! route module per area (`accounts`, `chat`, `docs`, `attachments`) that turns requests into
+//! calls on the areas; the extractors they share (`extract`); the `/ws` upgrade, whose checks
+//! happen before any WebSocket exists (`upgrade`); and the accept loop (`transport`).
+
+mod accounts;
+mod attachments;
+mod chat;
+mod docs;
+mod extract;
+pub(crate) mod transport;
+mod upgrade;
+
+use accounts::{login, logout, me, register};
+use chat::{
+    channel_history, create_channel, delete_channel, join_channel, list_channels, post_message,
+};
+pub(crate) use extract::{ApiJson, Authed, MaybeAuthed};
+use upgrade::upgrade;
+pub(crate) use upgrade::{prepare_upgrade, UpgradeQuery};
+
+use std::sync::Arc;
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+    Json, Router,
+};
+
+use crate::AppState;
+
+type AppRef = State<Arc<AppState>>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/ws", get(upgrade))
+        .route("/healthz", get(healthz))
+        .route("/api/register", post(register))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/channels", get(list_channels).post(create_channel))
+        .route("/api/channels/{name}", delete(delete_channel))
+        .route("/api/channels/{name}/join", post(join_channel))
+        .route(
+            "/api/channels/{name}/messages",
+            get(channel_history).post(post_message),
+        )
+        .merge(docs::routes())
+        .merge(attachments::routes())
+        .with_state(state)
+}
+
+async fn healthz(State(state): AppRef) -> Response {
+    if state.store.healthy().await {
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "connections": state.connections.len()})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "database unavailable"})),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,130 @@
+//! The WebSocket upgrade for `/ws`, and the checks `/docs` shares with it: the origin, protocol
+//! version, shutdown, connection caps (per address first) and bearer token, all before any
+//! WebSocket exists.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    extract::{ws::WebSocketUpgrade, ConnectInfo, Query, State},
+    http::{header, HeaderMap},
+    response::{IntoResponse, Response},
+};
+use parley_protocol::{ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use serde::Deserialize;
+
+use super::{extract::bearer, AppRef};
+use crate::{
+    address::ConnectionPermit,
+    error::{Error, Result},
+    store::TokenRecord,
+    AppState,
+};
+
+#[derive(Deserialize)]
+pub(crate) struct UpgradeQuery {
+    pub(crate) v: Option<String>,
+    pub(crate) token: Option<String>,
+}
+pub(super) async fn upgrade(
+    State(state): AppRef,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<UpgradeQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    match prepare_upgrade(&state, client, &headers, query).await {
+        Ok((auth, permit)) => {
+            let ws_config = &state.config.websocket;
+            let max = ws_config.max_frame_size as usize;
+            ws.max_frame_size(max)
+                .max_message_size(max)
+                .read_buffer_size(ws_config.read_buffer_size as usize)
+                .write_buffer_size(ws_config.write_buffer_size as usize)
+                .on_upgrade(move |socket| {
+                    // Our own task rather than axum's upgrade task: that one keeps the space of
+                    // its upgrade machinery for as long as the connection lives (~4 KiB).
+                    tokio::spawn(crate::chat::session::run(state, socket, auth, permit));
+                    std::future::ready(())
+                })
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+pub(crate) async fn prepare_upgrade(
+    state: &Arc<AppState>,
+    client: SocketAddr,
+    headers: &HeaderMap,
+    query: UpgradeQuery,
+) -> Result<(Option<TokenRecord>, ConnectionPermit)> {
+    if !state.config.realtime.enabled {
+        return Err(Error::new(
+            ErrorCode::RealtimeDisabled,
+            "realtime is disabled on this server",
+        ));
+    }
+    if state.connections.shutdown.is_cancelled() {
+        return Err(Error::new(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let allowed = &state.config.server.allowed_origins;
+        if !allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+        {
+            return Err(Error::new(
+                ErrorCode::OriginNotAllowed,
+                format!("origin {origin:?} is not in allowed_origins"),
+            ));
+        }
+    }
+    let version = match headers.get(PROTOCOL_HEADER) {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .unwrap_or(0),
+        ),
+        None => query.v.map(|v| v.trim().parse::<u32>().unwrap_or(0)),
+    };
+    if let Some(version) = version {
+        if version != PROTOCOL_VERSION {
+            return Err(Error::new(
+                ErrorCode::VersionMismatch,
+                format!(
+                    "this server speaks protocol {PROTOCOL_VERSION}; the client speaks {version}"
+                ),
+            ));
+        }
+    }
+    let realtime = &state.config.realtime;
+    // The address's share first: one address at its cap must not take the server's last slots.
+    let (held, _) = state.connections.per_address.held_by(client.ip());
+    if held >= realtime.max_connections_per_address {
+        return Err(Error::new(
+            ErrorCode::TooManyConnections,
+            "this address holds as many connections as one address may              (realtime.max_connections_per_address)",
+        ));
+    }
+    let permit = Arc::clone(&state.connections.permits)
+        .try_acquire_owned()
+        .map_err(|_| Error::new(ErrorCode::ServerBusy, "the server is at max_connections"))?;
+    let token = bearer(headers).map(str::to_owned).or(query.token);
+    let auth = match token {
+        Some(token) => Some(state.accounts.authenticate(&token).await?),
+        None => None,
+    };
+    // Counted for good only now that we know whether the connection is anonymous.
+    let slot = state.connections.per_address.admit(
+        client.ip(),
+        auth.is_none(),
+        realtime.max_connections_per_address,
+        realtime.max_anonymous_connections_per_address,
+    )?;
+    Ok((auth, ConnectionPermit::new(permit, slot)))
+}

@@ -1,0 +1,86 @@
+//! The syntax of names people type: channel names (checked by the chat area and by the
+//! configuration's `[channels.*]` tables) and `@name` mentions (in messages and document
+//! comments). Pure functions with no dependencies, so every layer may use them.
+
+/// Longest channel name.
+pub const MAX_CHANNEL_NAME_LEN: usize = 100;
+
+/// `team:general`, `random`, `ops:alerts.prod`: lowercase letters, digits, `-`, `_`, `.`;
+/// namespaces separated by `:`; every segment non-empty. `#` is reserved for the personal
+/// instances of `user_specific` channels (`inbox#42`).
+pub fn validate_channel_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() || name.len() > MAX_CHANNEL_NAME_LEN {
+        return Err(format!(
+            "channel names are 1 to {MAX_CHANNEL_NAME_LEN} characters"
+        ));
+    }
+    for segment in name.split(':') {
+        let ok = !segment.is_empty()
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+        if !ok {
+            return Err(format!(
+                "invalid channel name {name:?}: use lowercase letters, digits, '-', '_', '.', \
+                 with ':' between namespaces"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `@name` mentions in a text (names as users choose them: letters, digits, `-`, `_`, `.`).
+pub fn mentioned_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let bytes = text.as_bytes();
+    for (i, _) in text.match_indices('@') {
+        // Not inside a word (e-mail addresses are not mentions).
+        if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'.') {
+            continue;
+        }
+        let name: String = text[i + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        let name = name.trim_end_matches('.').to_owned();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{mentioned_names, validate_channel_name};
+
+    #[test]
+    fn channel_names() {
+        assert!(validate_channel_name("team:general").is_ok());
+        assert!(validate_channel_name("a.b-c_d:e1").is_ok());
+        for bad in [
+            "",
+            "Team",
+            "a::b",
+            ":a",
+            "a:",
+            "a b",
+            "a#1",
+            &"x".repeat(101),
+        ] {
+            assert!(
+                validate_channel_name(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn mentions() {
+        assert_eq!(
+            mentioned_names("hi @alice and @bob.smith, mail x@example.com @alice."),
+            vec!["alice".to_owned(), "bob.smith".to_owned()]
+        );
+        assert!(mentioned_names("no mentions @ here").is_empty());
+    }
+}

@@ -1,0 +1,14 @@
+//! The WebSocket layer both kinds of connection share (`/ws` chat sessions and `/docs`
+//! document connections): the frames they queue, how the rest of the server reaches a
+//! connection (`ConnControl`), the registry of live connections with their set-up and
+//! close, and the writer task (bounded queue, batched flushes, pings).
+
+mod connections;
+mod control;
+mod frame;
+mod writer;
+
+pub use connections::{Connections, Opened};
+pub use control::ConnControl;
+pub use frame::Frame;
+pub use writer::{write_loop, WriterTiming};
