@@ -87,13 +87,13 @@ async fn edits_and_deletes_reach_caches_and_search() {
     assert_eq!(cached[0].reactions[0].count, 1);
     assert!(cached[0].edited_at.is_some());
     let opened = a
-        .request(parley_protocol::Op::ThreadOpen {
+        .request(parley_protocol::rpc::OpenThread {
             channel: "team".into(),
             message_id: id,
         })
         .await
         .unwrap();
-    let thread = opened["thread"]["channel"].as_str().unwrap().to_owned();
+    let thread = opened.thread.channel;
     let waiting = wait_for(&b, |e| matches!(e, ClientEvent::ThreadUpdated { .. }));
     a.send(&thread, "a reply").await.unwrap();
     waiting.await;
