@@ -7,14 +7,15 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures_util::{SinkExt, StreamExt};
 use parley_protocol::{
-    ErrorCode, Event, EventFrame, Op, Request, ResetReason, ServerFrame, SubscribeResult,
+    rpc::{self, RequestMessage},
+    ErrorCode, Event, EventFrame, Reply, Request, ResetReason, ServerFrame, SubscribeResult,
     PROTOCOL_VERSION,
 };
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message as WsMessage};
 
-use crate::{store, Call, ClientEvent, ConnectionState, Error, Inner, Result};
+use crate::{store, Call, ClientEvent, CommentEvent, ConnectionState, Error, Inner, Result};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -157,6 +158,7 @@ async fn session(
         }
     }
     let mut conn = Conn {
+        me: user.id,
         next_id: 1,
         pending: HashMap::new(),
         subscribing: HashMap::new(),
@@ -224,9 +226,11 @@ async fn session(
 }
 
 struct Conn {
+    /// The signed-in user's id (their own messages are not unread).
+    me: i64,
     next_id: u64,
     /// Requests waiting for their answer (dropped with the connection: callers see it).
-    pending: HashMap<u64, oneshot::Sender<Result<serde_json::Value>>>,
+    pending: HashMap<u64, oneshot::Sender<Result<Reply>>>,
     /// Subscribe requests sent by the connection itself, by request id.
     subscribing: HashMap<u64, String>,
     /// Channels subscribed on this connection.
@@ -262,11 +266,12 @@ impl Conn {
         self.next_id += 1;
         let request = Request {
             id,
-            op: Op::Subscribe {
+            op: rpc::Subscribe {
                 channel: channel.clone(),
                 since: Some(since),
                 epoch,
-            },
+            }
+            .into_op(),
         };
         let text = serde_json::to_string(&request).map_err(|e| Ended::Lost(e.to_string()))?;
         self.subscribing.insert(id, channel);
@@ -285,15 +290,17 @@ impl Conn {
         };
         match frame {
             ServerFrame::Reply { id, reply } => {
-                let value =
-                    serde_json::to_value(&reply).map_err(|e| Error::Invalid(e.to_string()))?;
-                let result = value.get("result").cloned().unwrap_or_default();
                 if let Some(channel) = self.subscribing.remove(&id) {
                     tracing::debug!(channel, "subscribed");
-                    subscribed(inner, &result).await?;
+                    let result = rpc::Subscribe::take_reply(reply).map_err(|_| {
+                        Error::Invalid(format!(
+                            "the server answered the subscription to {channel} with another reply"
+                        ))
+                    })?;
+                    apply_subscribed(inner, &result).await?;
                     self.active.insert(channel);
-                } else if let Some(reply) = self.pending.remove(&id) {
-                    let _ = reply.send(Ok(result));
+                } else if let Some(waiting) = self.pending.remove(&id) {
+                    let _ = waiting.send(Ok(reply));
                 }
             }
             ServerFrame::Error { id, error } => {
@@ -328,7 +335,7 @@ impl Conn {
                 if matches!(event.event, Event::Unsubscribed { .. }) {
                     self.active.remove(&event.channel);
                 }
-                store_event(inner, event).await?
+                store_event(inner, event, self.me).await?
             }
             ServerFrame::Synced(synced) => {
                 let channel = synced.channel.clone();
@@ -349,12 +356,6 @@ impl Conn {
 }
 
 /// A subscribe answer: a new epoch drops the cached history.
-pub(crate) async fn subscribed(inner: &Inner, value: &serde_json::Value) -> Result<()> {
-    let result: SubscribeResult =
-        serde_json::from_value(value.clone()).map_err(|e| Error::Invalid(e.to_string()))?;
-    apply_subscribed(inner, &result).await
-}
-
 async fn apply_subscribed(inner: &Inner, result: &SubscribeResult) -> Result<()> {
     let (channel, epoch) = (result.channel.clone(), result.epoch.clone());
     let forced = result.reset == Some(ResetReason::EpochChanged);
@@ -413,7 +414,7 @@ async fn apply(
         .await
 }
 
-async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
+async fn store_event(inner: &Arc<Inner>, frame: EventFrame, me: i64) -> Result<()> {
     let EventFrame {
         channel,
         seq,
@@ -427,6 +428,7 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
                 .run(move |c| store::insert_message(c, &stored, true))
                 .await?;
             if inserted {
+                inner.reads.count(&message, me);
                 inner.emit(ClientEvent::Message { message });
             }
         }
@@ -469,6 +471,7 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
         }
         Event::Mention { message, muted } => {
             apply(inner, &channel, seq, |_| Ok(())).await?;
+            inner.reads.mention(&message);
             inner.emit(ClientEvent::Mention { message, muted });
         }
         Event::Read { read } => {
@@ -477,6 +480,7 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
                 store::set_read(c, &state.channel, state.last_read)
             })
             .await?;
+            inner.reads.set(&read);
             inner.emit(ClientEvent::Read { read });
         }
         Event::MemberJoined { user } => member(inner, channel, seq, user, true).await?,
@@ -527,11 +531,21 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame) -> Result<()> {
                 .await?;
             inner.emit(ClientEvent::Unsubscribed { channel, reason });
         }
-        other => {
-            // Comment events (documents' comments channels) and anything newer.
-            let event = serde_json::to_value(&other).unwrap_or_default();
+        Event::CommentCreated { comment } => {
             apply(inner, &channel, seq, |_| Ok(())).await?;
-            crate::docs::comment_event(inner, &event).await?;
+            crate::docs::comment_event(inner, CommentEvent::CommentCreated { comment }).await?;
+        }
+        Event::CommentEdited { comment } => {
+            apply(inner, &channel, seq, |_| Ok(())).await?;
+            crate::docs::comment_event(inner, CommentEvent::CommentEdited { comment }).await?;
+        }
+        Event::CommentResolved { comment } => {
+            apply(inner, &channel, seq, |_| Ok(())).await?;
+            crate::docs::comment_event(inner, CommentEvent::CommentResolved { comment }).await?;
+        }
+        Event::CommentDeleted { comment_id } => {
+            apply(inner, &channel, seq, |_| Ok(())).await?;
+            crate::docs::comment_event(inner, CommentEvent::CommentDeleted { comment_id }).await?;
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use parley_protocol::{ErrorCode, Op, SendResult};
+use parley_protocol::{rpc, ErrorCode};
 
 use crate::{store, ClientEvent, ConnectionState, Error, Inner, OutboxEntry};
 
@@ -62,42 +62,74 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     }
 }
 
+/// The body of a queued edit, deletion or reaction (as `Client::edit`, `delete` and `react`
+/// write it).
+#[derive(serde::Deserialize)]
+struct ChangeBody {
+    message_id: i64,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    emoji: String,
+    /// A reaction added (true) or taken back.
+    #[serde(default = "added")]
+    add: bool,
+}
+
+fn added() -> bool {
+    true
+}
+
+/// The body of a queued message with attachments (`Client::send_with`).
+#[derive(serde::Deserialize)]
+struct FilesBody {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    attachments: Vec<i64>,
+}
+
 /// An edit, delete or reaction queued like a send. A retried delete whose first attempt went
 /// through finds the message gone: that is success.
 async fn message_change(client: &crate::Client, entry: &OutboxEntry) -> Result<(), Error> {
-    let body: serde_json::Value =
+    let body: ChangeBody =
         serde_json::from_str(&entry.body).map_err(|e| Error::Invalid(e.to_string()))?;
-    let channel = entry.target.clone();
-    let message_id = body["message_id"]
-        .as_i64()
-        .ok_or_else(|| Error::Invalid("no message_id".into()))?;
-    let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
-    let op = match entry.kind.as_str() {
-        "edit" => Op::MessageEdit {
-            channel,
-            message_id,
-            text: text("text"),
+    let (channel, message_id) = (entry.target.clone(), body.message_id);
+    match entry.kind.as_str() {
+        "edit" => client
+            .request(rpc::EditMessage {
+                channel,
+                message_id,
+                text: body.text,
+            })
+            .await
+            .map(drop),
+        "delete" => match client
+            .request(rpc::DeleteMessage {
+                channel,
+                message_id,
+            })
+            .await
+        {
+            Err(Error::Server(body)) if body.code == ErrorCode::MessageNotFound => Ok(()),
+            other => other.map(drop),
         },
-        "delete" => Op::MessageDelete {
-            channel,
-            message_id,
-        },
-        _ if body["add"] == false => Op::ReactionRemove {
-            channel,
-            message_id,
-            emoji: text("emoji"),
-        },
-        _ => Op::ReactionAdd {
-            channel,
-            message_id,
-            emoji: text("emoji"),
-        },
-    };
-    let is_delete = matches!(op, Op::MessageDelete { .. });
-    match client.request(op).await {
-        Ok(_) => Ok(()),
-        Err(Error::Server(body)) if is_delete && body.code == ErrorCode::MessageNotFound => Ok(()),
-        Err(err) => Err(err),
+        _ if !body.add => client
+            .request(rpc::RemoveReaction {
+                channel,
+                message_id,
+                emoji: body.emoji,
+            })
+            .await
+            .map(drop),
+        _ => client
+            .request(rpc::AddReaction {
+                channel,
+                message_id,
+                emoji: body.emoji,
+            })
+            .await
+            .map(drop),
     }
 }
 
@@ -120,39 +152,26 @@ async fn deliver(inner: &Arc<Inner>, entry: &OutboxEntry) -> Result<(), Wait> {
     };
     let result = match entry.kind.as_str() {
         "message" => client
-            .request(Op::Send {
+            .request(rpc::SendMessage {
                 channel: entry.target.clone(),
                 text: entry.body.clone(),
                 client_id: entry.client_id.clone(),
                 attachments: Vec::new(),
             })
             .await
-            .and_then(|value| {
-                serde_json::from_value::<SendResult>(value)
-                    .map(|r| Some(r.message))
-                    .map_err(|e| Error::Invalid(e.to_string()))
-            }),
-        "message_files" => {
-            let body: serde_json::Value = serde_json::from_str(&entry.body)
-                .map_err(|e| Error::Invalid(e.to_string()))
-                .unwrap_or_default();
-            client
-                .request(Op::Send {
+            .map(|sent| Some(sent.message)),
+        "message_files" => match serde_json::from_str::<FilesBody>(&entry.body) {
+            Ok(body) => client
+                .request(rpc::SendMessage {
                     channel: entry.target.clone(),
-                    text: body["text"].as_str().unwrap_or_default().to_owned(),
+                    text: body.text,
                     client_id: entry.client_id.clone(),
-                    attachments: body["attachments"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(|v| v.as_i64()).collect())
-                        .unwrap_or_default(),
+                    attachments: body.attachments,
                 })
                 .await
-                .and_then(|value| {
-                    serde_json::from_value::<SendResult>(value)
-                        .map(|r| Some(r.message))
-                        .map_err(|e| Error::Invalid(e.to_string()))
-                })
-        }
+                .map(|sent| Some(sent.message)),
+            Err(err) => Err(Error::Invalid(format!("queued message: {err}"))),
+        },
         "comment" => crate::docs::post_comment(&client, entry)
             .await
             .map(|()| None),

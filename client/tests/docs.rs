@@ -49,7 +49,14 @@ async fn offline_edits_converge_and_offline_comments_arrive() {
     let entry = a
         .comment(
             "plan",
-            json!({"body": "written offline", "anchor": {"start": anchor_start, "end": anchor_start}}),
+            parley_protocol::api::NewComment {
+                body: "written offline".into(),
+                anchor: Some(parley_protocol::CommentAnchor {
+                    start: anchor_start.clone(),
+                    end: anchor_start.clone(),
+                }),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
@@ -385,7 +392,13 @@ async fn a_comment_queued_for_a_deleted_document_never_lands_on_its_successor() 
     offline.backoff_min = Duration::from_millis(20);
     let a = Client::start(offline).unwrap();
     let entry = a
-        .comment("plan", json!({"body": "private remark"}))
+        .comment(
+            "plan",
+            parley_protocol::api::NewComment {
+                body: "private remark".into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(entry.state, "pending");
@@ -439,7 +452,7 @@ async fn a_replica_stops_when_access_is_lost() {
     let a = client(&server, &alice, &dir.path().join("a.db"));
     let b = client(&server, &bob, &dir.path().join("b.db"));
     a.wait_online(TIMEOUT).await.unwrap();
-    a.request(parley_protocol::Op::ChannelInvite {
+    a.request(parley_protocol::rpc::Invite {
         channel: "secret".into(),
         user: "bob".into(),
     })
@@ -449,7 +462,7 @@ async fn a_replica_stops_when_access_is_lost() {
     let plan = b.open_doc("plan").await.unwrap();
     plan.flush(TIMEOUT).await.unwrap();
     let mut events = plan.events();
-    b.request(parley_protocol::Op::ChannelLeave {
+    b.request(parley_protocol::rpc::LeaveChannel {
         channel: "secret".into(),
     })
     .await

@@ -87,13 +87,13 @@ async fn edits_and_deletes_reach_caches_and_search() {
     assert_eq!(cached[0].reactions[0].count, 1);
     assert!(cached[0].edited_at.is_some());
     let opened = a
-        .request(parley_protocol::Op::ThreadOpen {
+        .request(parley_protocol::rpc::OpenThread {
             channel: "team".into(),
             message_id: id,
         })
         .await
         .unwrap();
-    let thread = opened["thread"]["channel"].as_str().unwrap().to_owned();
+    let thread = opened.thread.channel;
     let waiting = wait_for(&b, |e| matches!(e, ClientEvent::ThreadUpdated { .. }));
     a.send(&thread, "a reply").await.unwrap();
     waiting.await;
@@ -244,16 +244,40 @@ async fn an_upload_whose_session_stays_busy_backs_off_and_fails() {
             .unwrap()
             .unwrap()
     };
-    let state: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/uploads/{id}", server.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let received = state["received"].as_u64().unwrap();
+    // The aborted chunk may still be written on the server after its client is gone: wait until
+    // the session is free again (an empty chunk at the offset it reports is accepted), so the
+    // offset read here is final.
+    let http = reqwest::Client::new();
+    let received = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let state: serde_json::Value = http
+                .get(format!("{}/api/uploads/{id}", server.url()))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let received = state["received"].as_u64().unwrap();
+            let probe = http
+                .put(format!(
+                    "{}/api/uploads/{id}?offset={received}",
+                    server.url()
+                ))
+                .bearer_auth(&token)
+                .body(Vec::new())
+                .send()
+                .await
+                .unwrap();
+            if probe.status().is_success() {
+                break received;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the aborted chunk lets the session go");
     // Another request holds the session: a chunk whose body trickles in, a byte a second.
     let mut held = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
         .await

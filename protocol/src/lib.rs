@@ -5,14 +5,19 @@
 //! [`Request`]s (an `id` plus an operation tagged by `type`); server → client frames are
 //! [`ServerFrame`]s. docs/protocol.md describes the same thing for people.
 //!
+//! Each request is paired with the type of its reply in [`rpc`]; the bodies of the HTTP API
+//! under `/api` are in [`api`]; the rules for names people type are in [`names`].
+//!
 //! Compatibility rules: add variants and optional fields; never reuse a retired tag or error code.
 
+pub mod api;
 mod doc;
 mod error;
 mod event;
 pub mod names;
 mod reply;
 mod request;
+pub mod rpc;
 
 pub use doc::{Comment, CommentAnchor, DocInfo, DocRole, VersionInfo};
 pub use error::{ErrorBody, ErrorCode};

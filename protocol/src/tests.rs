@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::*;
 
-fn user() -> UserRef {
+/// alice, the user of the snapshots (here and in `api`'s).
+pub(crate) fn user() -> UserRef {
     UserRef {
         id: 1,
         name: "alice".into(),
@@ -196,16 +197,16 @@ fn subscribe_reply_with_reset_round_trips() {
     );
 }
 
-/// The fuzz target's properties, checked on every test run over mutations of the fuzz corpus
-/// (cargo-fuzz itself needs a nightly-style build and does not run in CI): decoding never
+/// The fuzz target's properties, checked on every test run over mutations of the fuzz seeds
+/// (`fuzz/seeds`, committed; the generated corpus stays local; cargo-fuzz itself needs a nightly-style build and does not run in CI): decoding never
 /// panics, every failure has a message, and a decoded request survives a round trip.
 #[test]
 fn decoding_mutated_frames_never_panics() {
     let corpus: Vec<Vec<u8>> = std::fs::read_dir(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../fuzz/corpus/decode_request"
+        "/../fuzz/seeds/decode_request"
     ))
-    .expect("fuzz corpus")
+    .expect("fuzz seeds")
     .map(|entry| std::fs::read(entry.expect("entry").path()).expect("read"))
     .collect();
     assert!(!corpus.is_empty());

@@ -70,9 +70,13 @@ async fn upload_all(server: &TestServer, token: &str, files: Vec<Vec<u8>>) -> Ve
 
 #[tokio::test]
 async fn image_bombs_are_stored_without_decoding() {
+    // Made before the first request: encoding takes tens of seconds in a debug build, longer than
+    // the server keeps an idle connection, and a pooled one it closed meanwhile would be reused.
+    let bomb = tokio::task::spawn_blocking(|| png_bomb(6300, 1))
+        .await
+        .unwrap();
     let server = TestServer::start_process(RELAXED).await;
     let token = server.register("alice").await;
-    let bomb = png_bomb(6300, 1);
     assert!(bomb.len() < 1024 * 1024, "bomb is {} bytes", bomb.len());
     let before = server.peak_rss_mib();
     let answers = upload_all(&server, &token, vec![bomb; 8]).await;
@@ -96,9 +100,12 @@ async fn thumbnail_decodes_run_one_at_a_time_when_configured() {
     // 3000×3000 16-bit RGBA is 72 MB decoded: within a budget of 4 × 20M = 80 MB.
     let config = RELAXED.to_owned()
         + "[attachments]\nthumbnail_max_pixels = 20000000\nthumbnail_concurrency = 1\n";
+    // Made before the first request (see above).
+    let images = tokio::task::spawn_blocking(|| (1..=4).map(|seed| png_bomb(3000, seed)).collect())
+        .await
+        .unwrap();
     let server = TestServer::start_process(&config).await;
     let token = server.register("alice").await;
-    let images: Vec<Vec<u8>> = (1..=4).map(|seed| png_bomb(3000, seed)).collect();
     let before = server.peak_rss_mib();
     let answers = upload_all(&server, &token, images).await;
     let after = server.peak_rss_mib();

@@ -9,7 +9,9 @@ use crate::types::*;
 
 /// Every exported type, dependencies included (ts-rs declares each one on its own).
 fn declarations() -> Vec<String> {
-    use parley_client::{ClientEvent, ConnectionState, OutboxEntry, SearchHit as LocalHit};
+    use parley_client::{
+        ClientEvent, CommentEvent, ConnectionState, OutboxEntry, SearchHit as LocalHit,
+    };
     use parley_protocol::*;
     let mut decls = vec![
         AppError::decl(),
@@ -26,6 +28,7 @@ fn declarations() -> Vec<String> {
         parley_client::docs::DocGone::decl(),
         Settings::decl(),
         ClientEvent::decl(),
+        CommentEvent::decl(),
         ConnectionState::decl(),
         OutboxEntry::decl(),
         LocalHit::decl(),
@@ -84,10 +87,19 @@ fn render_rules() -> String {
          /** What a user name may be (the whole name must match). */\n\
          export const USER_NAME_PATTERN = new RegExp({});\n\n\
          /** The rule, said for people. */\n\
-         export const USER_NAME_RULE = {};\n",
+         export const USER_NAME_RULE = {};\n\n\
+         /** The longest document name. */\n\
+         export const DOC_NAME_MAX_LENGTH = {};\n\n\
+         /** What a document name may be (the whole name must match). */\n\
+         export const DOC_NAME_PATTERN = new RegExp({});\n\n\
+         /** The rule, said for people. */\n\
+         export const DOC_NAME_RULE = {};\n",
         names::USER_NAME_MAX_LEN,
         json(&names::user_name_pattern()),
         json(&names::user_name_rule()),
+        names::DOC_NAME_MAX_LEN,
+        json(&names::doc_name_pattern()),
+        json(&names::doc_name_rule()),
     )
 }
 

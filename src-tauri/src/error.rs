@@ -36,6 +36,7 @@ impl From<parley_client::Error> for AppError {
             E::Timeout => "timeout",
             E::Storage(_) => "storage",
             E::Invalid(_) => "invalid",
+            E::Unreachable(_) => "offline",
             E::Http(_) => "server_unreachable",
             E::DocGone { reason, .. } => match reason {
                 parley_client::docs::DocGone::Deleted => "doc_not_found",

@@ -269,8 +269,8 @@ impl HostedServer {
                     ),
                 )
             })?;
-        let url = format!("http://127.0.0.1:{port}/healthz");
-        let http = reqwest::Client::new();
+        let server = parley_client::HttpApi::new(&format!("http://127.0.0.1:{port}"))
+            .map_err(|e| AppError::new("host_failed", e.to_string()))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -282,12 +282,8 @@ impl HostedServer {
                     ),
                 ));
             }
-            if let Ok(Ok(r)) =
-                tokio::time::timeout(Duration::from_secs(2), http.get(&url).send()).await
-            {
-                if r.status().is_success() {
-                    return Ok(Self { child, port });
-                }
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), server.health()).await {
+                return Ok(Self { child, port });
             }
             if tokio::time::Instant::now() > deadline {
                 let _ = child.start_kill();

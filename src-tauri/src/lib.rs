@@ -7,10 +7,13 @@
 pub mod activity;
 pub mod chosen;
 pub mod commands;
+pub mod doc_bridge;
 mod error;
 pub mod host;
 pub mod notify;
 pub mod session;
+pub mod settings;
+pub mod sidebar;
 pub mod state;
 mod tray;
 pub mod types;
@@ -44,7 +47,7 @@ pub fn run() {
             let state = app.state::<Arc<AppState>>().inner().clone();
             tauri::async_runtime::block_on(async move {
                 session::stop_client(&state).await;
-                commands::session::stop_hosted(&state).await;
+                session::stop_hosted(&state).await;
             });
         }
     });
@@ -125,7 +128,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
                     tracing::warn!(dir = %dir.display(), %err, "cannot make the directory private");
                 }
             }
-            let settings = commands::settings::load(&paths.settings_file());
+            let settings = settings::load(&paths.settings_file());
             app.manage(Arc::new(AppState::new(paths, settings)));
             if let Err(err) = tray::create(&handle) {
                 // No tray host (some desktops): the app works without it.

@@ -3,8 +3,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use parley_client::{credentials::keyring_only, Client, ClientConfig, ClientEvent};
-use parley_protocol::UserRef;
+use parley_client::{credentials::keyring_only, Client, ClientConfig, ClientEvent, HttpApi};
+use parley_protocol::{api, UserRef};
 use sha2::{Digest, Sha256};
 use tauri::{AppHandle, Manager};
 
@@ -72,70 +72,53 @@ pub fn normalize_server(input: &str) -> CmdResult<String> {
     Ok(url)
 }
 
-/// Checks that a Parley server answers there.
+/// Checks that a Parley server answers there (`/healthz`).
 pub async fn check_server(server: &str) -> CmdResult<()> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(AppError::internal)?;
-    let response = http
-        .get(format!("{server}/healthz"))
-        .send()
+    HttpApi::new(server)?
+        .health()
         .await
-        .map_err(|e| AppError::new("server_unreachable", format!("cannot reach {server}: {e}")))?;
-    if !response.status().is_success() {
-        return Err(AppError::new(
-            "server_unreachable",
-            format!(
-                "{server} answered {} (is it a Parley server?)",
-                response.status()
-            ),
-        ));
-    }
-    Ok(())
+        .map(drop)
+        .map_err(unreachable_as_such)
 }
 
-/// `/api/login` or `/api/register`: the token and the user.
+/// How one signs in to a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    Login,
+    Register,
+}
+
+/// Signs in (or registers): the token and the user.
 pub async fn authenticate(
     server: &str,
-    path: &str,
+    how: SignIn,
     username: &str,
     password: &str,
 ) -> CmdResult<(String, UserRef)> {
     if username.trim().is_empty() || password.is_empty() {
         return Err(AppError::invalid("enter a user name and a password"));
     }
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(AppError::internal)?;
-    let response = http
-        .post(format!("{server}{path}"))
-        .json(&serde_json::json!({
-            "name": username.trim(),
-            "password": password,
-            "device": "parley-app",
-        }))
-        .send()
-        .await
-        .map_err(|e| AppError::new("server_unreachable", format!("cannot reach {server}: {e}")))?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(AppError::new(
-            body["code"].as_str().unwrap_or("invalid_credentials"),
-            body["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("the server answered {status}")),
-        ));
+    let credentials = api::Credentials {
+        name: username.trim().to_owned(),
+        password: password.to_owned(),
+        display_name: None,
+        device: Some("parley-app".into()),
+    };
+    let api = HttpApi::new(server)?;
+    let session = match how {
+        SignIn::Login => api.login(&credentials).await,
+        SignIn::Register => api.register(&credentials).await,
     }
-    let token = body["token"]
-        .as_str()
-        .ok_or_else(|| AppError::internal("no token in the server's answer"))?
-        .to_owned();
-    let user: UserRef = serde_json::from_value(body["user"].clone()).map_err(AppError::internal)?;
-    Ok((token, user))
+    .map_err(unreachable_as_such)?;
+    Ok((session.token, session.user))
+}
+
+/// A server that cannot be reached, said so (`server_unreachable`) on the first-run screens.
+fn unreachable_as_such(err: parley_client::Error) -> AppError {
+    match err {
+        parley_client::Error::Unreachable(message) => AppError::new("server_unreachable", message),
+        err => err.into(),
+    }
 }
 
 fn cache_path(state: &AppState, server: &str, user: &str) -> std::path::PathBuf {
@@ -232,7 +215,7 @@ pub async fn start_client(
     tokio::spawn(async move {
         let _ = follow.subscribe("@me").await;
         if follow.wait_online(Duration::from_secs(30)).await.is_ok() {
-            let _ = crate::commands::chat::refresh_channels(&follow_state, &follow).await;
+            let _ = crate::sidebar::refresh_channels(&follow_state, &follow).await;
         }
     });
     Ok(())
@@ -263,7 +246,7 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
         };
         let Some(received) = received else {
             flush_at = None;
-            push_activity(&app, &state);
+            push_activity(&app, &state, &client);
             continue;
         };
         let event = match received {
@@ -283,31 +266,26 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
                     let again = client.clone();
                     let st = Arc::clone(&state);
                     tokio::spawn(async move {
-                        let _ = crate::commands::chat::refresh_channels(&st, &again).await;
+                        let _ = crate::sidebar::refresh_channels(&st, &again).await;
                     });
                 }
             }
-            ClientEvent::Read { read } => {
-                if let Ok(mut attention) = state.attention.lock() {
-                    match read.muted_until {
-                        Some(until) => attention.muted_until.insert(read.channel.clone(), until),
-                        None => attention.muted_until.remove(&read.channel),
-                    };
-                    attention.unread.insert(read.channel.clone(), read.unread);
-                }
-                crate::tray::refresh(&app, &state);
-            }
+            // The client keeps read state; the tray shows its new total.
+            ClientEvent::Read { .. } => crate::tray::show_unread(&app, &state, &client),
             _ => {}
         }
         let route = state
             .attention
             .lock()
-            .map(|mut a| a.route(&event, &me))
+            .map(|mut a| a.route(&event))
             .unwrap_or(Route::Push);
-        if let Some(notice) = notice_for(&state, &event, &me) {
+        if let Some(notice) = notice_for(&state, &client, &event, &me) {
             notify::show(&app, &state, notice);
         }
-        if matches!(event, ClientEvent::Message { .. }) {
+        if matches!(
+            event,
+            ClientEvent::Message { .. } | ClientEvent::Mention { .. }
+        ) {
             // Summaries and the tray's count follow a moment later (once for a whole burst).
             flush_at.get_or_insert_with(|| tokio::time::Instant::now() + ACTIVITY_EVERY);
         }
@@ -318,15 +296,20 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
 }
 
 /// The notification an event deserves, if any.
-fn notice_for(state: &AppState, event: &ClientEvent, me: &str) -> Option<notify::Notice> {
+fn notice_for(
+    state: &AppState,
+    client: &Client,
+    event: &ClientEvent,
+    me: &str,
+) -> Option<notify::Notice> {
     let settings = state.settings();
     let attention = state.attention.lock().ok()?;
     let now = now_ms();
     let muted = |channel: &str| {
-        attention
-            .muted_until
-            .get(channel)
-            .is_some_and(|until| *until > now)
+        client
+            .read_state(channel)
+            .and_then(|read| read.muted_until)
+            .is_some_and(|until| until > now)
     };
     notify::decide(
         event,
@@ -341,21 +324,24 @@ fn notice_for(state: &AppState, event: &ClientEvent, me: &str) -> Option<notify:
     )
 }
 
-/// Sends the gathered summaries of channels not on screen, and the tray's new total.
-fn push_activity(app: &AppHandle, state: &AppState) {
+/// Sends the gathered summaries of channels not on screen (with the client's unread counts),
+/// and the tray's new total.
+fn push_activity(app: &AppHandle, state: &AppState, client: &Client) {
     let activity = state
         .attention
         .lock()
         .map(|mut a| a.take_activity())
         .unwrap_or_default();
     for a in activity {
+        let read = client.read_state(&a.channel);
         state.push(AppEvent::Activity {
             channel: a.channel,
             head: a.head,
-            unread: a.unread,
+            unread: read.as_ref().map_or(0, |r| r.unread),
+            mentions: read.as_ref().map_or(0, |r| r.mentions),
         });
     }
-    crate::tray::refresh(app, state);
+    crate::tray::show_unread(app, state, client);
 }
 
 pub fn now_ms() -> i64 {
@@ -386,7 +372,7 @@ pub async fn restore(app: AppHandle) {
         return;
     };
     if file.hosted {
-        match crate::commands::session::start_hosted(&state, &mut file).await {
+        match start_hosted(&state, &mut file).await {
             Ok(()) => {
                 let _ = save_workspace(&state, &file);
             }
@@ -413,4 +399,30 @@ pub async fn restore(app: AppHandle) {
     }
     state.restored.send_replace(true);
     push_status(&state).await;
+}
+
+/// Starts the hosted server of `file` (on its port, or a new one if that is taken).
+pub async fn start_hosted(state: &AppState, file: &mut WorkspaceFile) -> CmdResult<()> {
+    let mut host = state.host.lock().await;
+    if host.is_some() {
+        return Ok(());
+    }
+    // A server of an earlier run still on this data holds the workspace's port: stop it first.
+    crate::host::stop_stale_servers(&state.paths.server_data()).await;
+    let port = match file.port {
+        Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
+        _ => crate::host::free_port()?,
+    };
+    let server = crate::host::HostedServer::start(&state.paths.server_data(), port).await?;
+    file.port = Some(port);
+    file.server = server.url();
+    *host = Some(server);
+    Ok(())
+}
+
+/// Stops the hosted server, if this app runs one.
+pub async fn stop_hosted(state: &AppState) {
+    if let Some(server) = state.host.lock().await.take() {
+        server.stop().await;
+    }
 }

@@ -85,7 +85,7 @@ pub struct AppState {
     pub settings: Mutex<Settings>,
     pub attention: Mutex<Attention>,
     pub host: tokio::sync::Mutex<Option<HostedServer>>,
-    pub docs: tokio::sync::Mutex<HashMap<String, crate::commands::docs::OpenDoc>>,
+    pub docs: tokio::sync::Mutex<HashMap<String, crate::doc_bridge::OpenDoc>>,
     /// Notifications waiting for a click (bounded).
     pub pending_notifications: Arc<std::sync::atomic::AtomicUsize>,
     /// True once the launch-time restore (hosted server, keyring sign-in) is done.

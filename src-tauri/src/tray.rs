@@ -1,6 +1,11 @@
 //! The tray icon: the unread count, quick access to the window and do-not-disturb.
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
+
+use parley_client::Client;
 
 use tauri::{
     menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem},
@@ -15,6 +20,9 @@ const TRAY_ID: &str = "parley";
 /// The tray menu's do-not-disturb item, kept to show the setting's state.
 struct DndItem(CheckMenuItem<tauri::Wry>);
 
+/// The unread total the tray shows (the client's, as of the last `show_unread`).
+struct UnreadTotal(AtomicU64);
+
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open Parley", true, None::<&str>)?;
     let dnd = CheckMenuItem::with_id(app, "dnd", "Do not disturb", true, false, None::<&str>)?;
@@ -22,6 +30,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let separator = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(app, &[&open, &dnd, &separator, &quit])?;
     app.manage(DndItem(dnd.clone()));
+    app.manage(UnreadTotal(AtomicU64::new(0)));
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .tooltip("Parley")
         .menu(&menu)
@@ -62,19 +71,39 @@ fn toggle_dnd(app: &AppHandle) {
     };
     let mut settings = state.settings();
     settings.do_not_disturb = !settings.do_not_disturb;
-    if let Ok(saved) = crate::commands::settings::apply(app, &state, settings) {
+    if let Ok(saved) = crate::settings::save(&state, settings) {
+        refresh(app, &state);
         state.push(AppEvent::Settings { settings: saved });
     }
 }
 
-/// Counts a new message from someone else in a channel the user is not looking at.
+/// Shows the client's unread total: every channel the user is a member of, except the one
+/// they are looking at (its messages are read as they come).
+pub fn show_unread(app: &AppHandle, state: &AppState, client: &Client) {
+    let total: u64 = {
+        let attention = state.attention.lock();
+        client
+            .read_states()
+            .iter()
+            .filter(|read| {
+                attention
+                    .as_ref()
+                    .map_or(true, |a| !a.looking_at(&read.channel))
+            })
+            .map(|read| read.unread)
+            .sum()
+    };
+    if let Some(shown) = app.try_state::<UnreadTotal>() {
+        shown.0.store(total, Ordering::Relaxed);
+    }
+    refresh(app, state);
+}
+
 /// Shows the unread total and the do-not-disturb state.
 pub fn refresh(app: &AppHandle, state: &AppState) {
-    let total: u64 = state
-        .attention
-        .lock()
-        .map(|a| a.unread.values().sum())
-        .unwrap_or(0);
+    let total = app
+        .try_state::<UnreadTotal>()
+        .map_or(0, |shown| shown.0.load(Ordering::Relaxed));
     let dnd = state.settings().do_not_disturb;
     if let Some(item) = app.try_state::<DndItem>() {
         let _ = item.0.set_checked(dnd);

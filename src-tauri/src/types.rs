@@ -115,11 +115,13 @@ pub enum AppEvent {
     /// Signed in or out, workspace changed, keyring state.
     Session { status: SessionStatus },
     /// News in a channel whose messages are not on screen (sent instead of each message, a
-    /// moment after they came): its newest seq and unread count now.
+    /// moment after they came, or a mention in it): its newest seq and the client's unread and
+    /// mention counts now.
     Activity {
         channel: String,
         head: u64,
         unread: u64,
+        mentions: u64,
     },
     /// Show this channel (a notification was clicked).
     Navigate { channel: String },

@@ -3,13 +3,15 @@
 //! in-process for ordinary tests or as the real `parley-server` binary for tests that kill,
 //! restart, signal or measure the process; a WebSocket client whose every wait has a timeout
 //! ([`WsClient`]); a y-websocket document client ([`ydoc::DocClient`]); a proxy that cuts
-//! connections and records requests; and the relaxed config most tests run with.
+//! connections and records requests; the `parley` CLI run as a process ([`Cli`]); and the
+//! relaxed config most tests run with.
 //!
 //! A kit for tests: a failure panics the test that called it, with what went wrong. The few
 //! calls the benchmark makes have `try_` forms that return [`Error`] instead.
 #![allow(clippy::unwrap_used)]
 
 mod binaries;
+mod cli;
 mod http;
 mod proxy;
 mod server;
@@ -22,6 +24,7 @@ use std::{
 };
 
 pub use binaries::{find_workspace_binary, target_profile_dir, workspace_binary};
+pub use cli::{run_parley, Cli, CliOutput};
 pub use proxy::{free_port, Proxy};
 pub use server::{first_stdout_line, signal, Exit, ServerBuilder, TestServer};
 pub use ws::{seq_of, Ended, Ws, WsClient};

@@ -49,7 +49,6 @@ fn files(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-#[ignore = "on when the house re-cut (issue 14) lands"]
 fn no_source_file_is_over_600_lines() {
     let root = repo();
     let mut found = Vec::new();
@@ -89,7 +88,6 @@ fn no_source_file_is_over_600_lines() {
 }
 
 #[test]
-#[ignore = "on when the house re-cut (issue 14) lands"]
 fn no_import_circles_in_the_crates() {
     let root = repo();
     let mut report = Vec::new();

@@ -16,13 +16,13 @@ use std::{
 };
 
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
-pub use parley_testkit::{free_port, target_profile_dir, workspace_binary, TestServer, RELAXED};
+pub use parley_testkit::{
+    free_port, target_profile_dir, workspace_binary, Cli, TestServer, RELAXED,
+};
 use serde_json::{json, Value};
 
-mod cli;
 mod processes;
 
-pub use cli::Cli;
 pub use processes::{alive, app_pid, mode, processes_named, servers_on, wait_until};
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);

@@ -141,8 +141,10 @@ describe('App', () => {
     app.push({ kind: 'client', event: { kind: 'outbox', change: 'queued', entry: entry(9, { target: 'random' }), message: null } });
     await waitFor(() => expect(screen.getByTestId('queued-count').textContent).toBe('1 message queued'));
 
-    app.push({ kind: 'client', event: { kind: 'message', message: message(3, { channel: 'random' }) } });
+    // What the app sends for a channel not on screen: the mention, then the channel's summary
+    // with the client's counts.
     app.push({ kind: 'client', event: { kind: 'mention', message: message(3, { channel: 'random' }), muted: false } });
+    app.push({ kind: 'activity', channel: 'random', head: 3, unread: 1, mentions: 1 });
     const random = document.querySelector('[data-testid=channel-item][data-channel=random]');
     await waitFor(() => expect(random?.querySelector('[data-testid=unread-badge]')?.textContent).toBe('1'));
     expect(random?.querySelector('[data-testid=mention-badge]')?.textContent).toBe('@1');

@@ -4,22 +4,29 @@
 
 use std::sync::Arc;
 
-use parley_protocol::ErrorCode;
+use parley_protocol::{api, Comment, ErrorBody, ErrorCode};
 
-use crate::{store, Client, ClientEvent, Error, Inner, OutboxEntry, Result};
+use crate::{store, Client, ClientEvent, CommentEvent, Error, Inner, OutboxEntry, Result};
 
 impl Client {
     /// Writes a comment (or reply) on a document: queued like a message, sent when connected.
-    /// `comment` is the API's body (`body`, `anchor`, `quote`, `parent`).
-    pub async fn comment(&self, doc: &str, mut comment: serde_json::Value) -> Result<OutboxEntry> {
+    /// Its `client_id` is chosen here (any given is replaced).
+    pub async fn comment(&self, doc: &str, mut comment: api::NewComment) -> Result<OutboxEntry> {
+        super::check_name(doc)?;
+        if comment.body.trim().is_empty() {
+            return Err(Error::rule(
+                ErrorCode::InvalidComment,
+                "the comment is empty",
+            ));
+        }
         let client_id = self.new_client_id();
-        comment["client_id"] = serde_json::Value::String(client_id.clone());
-        self.queue("comment", doc, &comment.to_string(), &client_id)
-            .await
+        comment.client_id = Some(client_id.clone());
+        let body = serde_json::to_string(&comment).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.queue("comment", doc, &body, &client_id).await
     }
 
     /// Comments of a document as cached from its events and API reads.
-    pub async fn cached_comments(&self, doc: &str) -> Result<Vec<serde_json::Value>> {
+    pub async fn cached_comments(&self, doc: &str) -> Result<Vec<Comment>> {
         let name = doc.to_owned();
         let rows = self
             .inner
@@ -31,44 +38,96 @@ impl Client {
             .filter_map(|r| serde_json::from_str(&r).ok())
             .collect())
     }
+
+    /// Comments of a document: from the server when it answers (and kept in the cache), from
+    /// the cache when it cannot be reached.
+    pub async fn comments(&self, doc: &str) -> Result<Vec<Comment>> {
+        super::check_name(doc)?;
+        match self.api().comments(doc).await {
+            Ok(comments) => {
+                let (name, rows) = (doc.to_owned(), comment_rows(&comments));
+                self.inner
+                    .store
+                    .run(move |c| {
+                        for (id, body) in &rows {
+                            store::save_comment(c, &name, *id, body)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                Ok(comments)
+            }
+            Err(Error::Unreachable(_)) => self.cached_comments(doc).await,
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Replaces the body of one of the user's own comments (or replies).
+    pub async fn edit_comment(&self, doc: &str, id: i64, body: &str) -> Result<Comment> {
+        super::check_name(doc)?;
+        if body.trim().is_empty() {
+            return Err(Error::rule(
+                ErrorCode::InvalidComment,
+                "the comment is empty",
+            ));
+        }
+        self.api().edit_comment(doc, id, body).await
+    }
+
+    /// Deletes a comment (with its replies) or a reply: the author's, or any for a manager.
+    pub async fn delete_comment(&self, doc: &str, id: i64) -> Result<()> {
+        super::check_name(doc)?;
+        self.api().delete_comment(doc, id).await
+    }
+
+    /// Resolves (`true`) or reopens a comment.
+    pub async fn resolve_comment(&self, doc: &str, id: i64, resolved: bool) -> Result<Comment> {
+        super::check_name(doc)?;
+        self.api().resolve_comment(doc, id, resolved).await
+    }
+}
+
+/// `(id, JSON)` of each comment, as the cache keeps them.
+fn comment_rows(comments: &[Comment]) -> Vec<(i64, String)> {
+    comments
+        .iter()
+        .filter_map(|c| Some((c.id, serde_json::to_string(c).ok()?)))
+        .collect()
 }
 
 /// Caches a comment event (created/edited/resolved/deleted) and passes it on.
-pub(crate) async fn comment_event(inner: &Arc<Inner>, event: &serde_json::Value) -> Result<()> {
-    let kind = event["kind"].as_str().unwrap_or_default().to_owned();
-    match kind.as_str() {
-        "comment_created" | "comment_edited" | "comment_resolved" => {
-            let comment = event["comment"].clone();
-            let (doc, id) = (
-                comment["doc"].as_str().unwrap_or_default().to_owned(),
-                comment["id"].as_i64().unwrap_or_default(),
+pub(crate) async fn comment_event(inner: &Arc<Inner>, event: CommentEvent) -> Result<()> {
+    match &event {
+        CommentEvent::CommentCreated { comment }
+        | CommentEvent::CommentEdited { comment }
+        | CommentEvent::CommentResolved { comment } => {
+            let (doc, rows) = (
+                comment.doc.clone(),
+                comment_rows(std::slice::from_ref(comment)),
             );
-            let body = comment.to_string();
             let d = doc.clone();
             inner
                 .store
-                .run(move |c| store::save_comment(c, &d, id, &body))
-                .await?;
-            inner.emit(ClientEvent::Comment {
-                doc,
-                event: event.clone(),
-            });
-        }
-        "comment_deleted" => {
-            let id = event["comment_id"].as_i64().unwrap_or_default();
-            inner
-                .store
                 .run(move |c| {
-                    c.execute("DELETE FROM comments WHERE id = ?1", [id])?;
+                    for (id, body) in &rows {
+                        store::save_comment(c, &d, *id, body)?;
+                    }
                     Ok(())
                 })
                 .await?;
+            inner.emit(ClientEvent::Comment { doc, event });
+        }
+        CommentEvent::CommentDeleted { comment_id } => {
+            let id = *comment_id;
+            inner
+                .store
+                .run(move |c| store::forget_comment(c, id))
+                .await?;
             inner.emit(ClientEvent::Comment {
                 doc: String::new(),
-                event: event.clone(),
+                event,
             });
         }
-        _ => {}
     }
     Ok(())
 }
@@ -85,29 +144,12 @@ pub(crate) async fn post_comment(client: &Client, entry: &OutboxEntry) -> Result
         .run(move |c| store::doc_id(c, &target))
         .await?;
     if let Some(id) = bound {
-        let response = client
-            .inner
-            .http
-            .get(format!(
-                "{}/api/docs/{}",
-                client.config().server,
-                entry.target
-            ))
-            .bearer_auth(&client.config().token)
-            .send()
-            .await
-            .map_err(|e| Error::Http(e.to_string()))?;
-        let status = response.status();
-        let now = if status.is_success() {
-            response
-                .json::<parley_protocol::DocInfo>()
-                .await
-                .ok()
-                .map(|info| info.id)
-        } else {
-            None
+        let gone = match client.api().doc(&entry.target).await {
+            Ok(info) => info.id != id,
+            Err(Error::Server(body)) => body.code == ErrorCode::DocNotFound,
+            Err(_) => false,
         };
-        if status.as_u16() == 404 || (status.is_success() && now != Some(id)) {
+        if gone {
             let (target, message) = (
                 entry.target.clone(),
                 "the document was deleted on the server".to_owned(),
@@ -118,49 +160,24 @@ pub(crate) async fn post_comment(client: &Client, entry: &OutboxEntry) -> Result
                 .store
                 .run(move |c| store::doc_forget(c, &target, "doc_not_found", &reason))
                 .await?;
-            return Err(Error::Server(parley_protocol::ErrorBody::new(
+            return Err(Error::Server(ErrorBody::new(
                 ErrorCode::DocNotFound,
                 message,
             )));
         }
     }
-    let url = format!(
-        "{}/api/docs/{}/comments",
-        client.config().server,
-        entry.target
-    );
-    let body: serde_json::Value =
+    let comment: api::NewComment =
         serde_json::from_str(&entry.body).map_err(|e| Error::Invalid(e.to_string()))?;
-    let response = client
+    let posted = client.api().create_comment(&entry.target, &comment).await?;
+    let (doc, rows) = (entry.target.clone(), comment_rows(&[posted]));
+    client
         .inner
-        .http
-        .post(url)
-        .bearer_auth(&client.config().token)
-        .json(&body)
-        .send()
+        .store
+        .run(move |c| {
+            for (id, body) in &rows {
+                store::save_comment(c, &doc, *id, body)?;
+            }
+            Ok(())
+        })
         .await
-        .map_err(|e| Error::Http(e.to_string()))?;
-    let status = response.status();
-    let value: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| Error::Http(e.to_string()))?;
-    if status.is_success() {
-        let (doc, id, text) = (
-            entry.target.clone(),
-            value["id"].as_i64().unwrap_or_default(),
-            value.to_string(),
-        );
-        client
-            .inner
-            .store
-            .run(move |c| store::save_comment(c, &doc, id, &text))
-            .await?;
-        Ok(())
-    } else {
-        match serde_json::from_value::<parley_protocol::ErrorBody>(value) {
-            Ok(body) => Err(Error::Server(body)),
-            Err(_) => Err(Error::Http(format!("HTTP {status}"))),
-        }
-    }
 }

@@ -9,8 +9,12 @@
 //! the document is deleted (close 4005, or the id is no longer anywhere in `GET /api/docs`) the
 //! replica stops and its cached state is dropped; when it was renamed, the replica follows it
 //! to its new name; when access is lost (403), it stops.
+//!
+//! Documents are managed over HTTP (list, create, rename, delete, roles, versions: `manage`),
+//! and so are their comments (`comments`).
 
 mod comments;
+mod manage;
 mod sync;
 
 use std::{sync::Arc, time::Duration};
@@ -21,7 +25,10 @@ use yrs::{
     Update,
 };
 
+/// Why a replica stopped for good (defined with the error that carries it).
+pub use crate::error::DocGone;
 pub(crate) use comments::{comment_event, post_comment};
+pub use manage::check_name;
 use sync::sync_loop;
 
 use crate::{store, Client, Error, Inner, Result};
@@ -66,18 +73,6 @@ pub enum ReplicaEvent {
     Renamed(String),
     /// The replica stopped for good: the document is gone, or the user lost access.
     Gone(DocGone),
-}
-
-/// Why a replica stopped for good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum DocGone {
-    /// The document was deleted on the server. Its cached state was dropped, and the comments
-    /// still queued for it failed: nothing of it can reach another document of that name.
-    Deleted,
-    /// The server refused the user access to the document (403).
-    Forbidden,
 }
 
 struct Shared {

@@ -199,29 +199,11 @@ async fn resolve(this: &Arc<Shared>) -> Resolved {
     let Some(id) = this.doc_id() else {
         return Resolved::Unknown;
     };
-    let config = &this.client.config;
-    let response = this
-        .client
-        .http
-        .get(format!("{}/api/docs", config.server))
-        .bearer_auth(&config.token)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await;
-    let Ok(response) = response else {
+    let listed = tokio::time::timeout(Duration::from_secs(10), this.client.http.docs()).await;
+    let Ok(Ok(docs)) = listed else {
         return Resolved::Unknown;
     };
-    if !response.status().is_success() {
-        return Resolved::Unknown;
-    }
-    #[derive(serde::Deserialize)]
-    struct DocList {
-        docs: Vec<parley_protocol::DocInfo>,
-    }
-    let Ok(list) = response.json::<DocList>().await else {
-        return Resolved::Unknown;
-    };
-    match list.docs.into_iter().find(|d| d.id == id) {
+    match docs.into_iter().find(|d| d.id == id) {
         Some(info) if info.name != this.name() => Resolved::Renamed(info.name),
         // Still under this name: the 404 raced with something; try again later.
         Some(_) => Resolved::Unknown,

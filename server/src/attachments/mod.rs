@@ -36,7 +36,6 @@ use crate::{
 pub(crate) use files::sweep_at_start;
 pub(crate) use resumable::{
     expire_sessions, session_append, session_cancel, session_finish, session_start, session_status,
-    StartSession,
 };
 pub(crate) use upload::upload;
 

@@ -29,7 +29,10 @@ use axum::{
     Json,
 };
 use futures_util::StreamExt;
-use parley_protocol::{Attachment, ErrorCode};
+use parley_protocol::{
+    api::{StartUpload, UploadConflict, UploadState},
+    Attachment, ErrorBody, ErrorCode,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
@@ -176,20 +179,6 @@ pub(crate) async fn expire_sessions(state: Arc<Attachments>, shutdown: Cancellat
     }
 }
 
-/// `POST /api/uploads`: the file's name (for display) and its size in bytes.
-#[derive(serde::Deserialize)]
-pub(crate) struct StartSession {
-    name: String,
-    size: u64,
-}
-
-#[derive(serde::Serialize)]
-pub(crate) struct SessionState {
-    upload_id: String,
-    size: u64,
-    received: u64,
-}
-
 fn no_session(id: &str) -> Error {
     Error::new(ErrorCode::AttachmentNotFound, format!("no upload {id}"))
 }
@@ -197,8 +186,8 @@ fn no_session(id: &str) -> Error {
 pub(crate) async fn session_start(
     state: &Attachments,
     user_id: i64,
-    body: StartSession,
-) -> Result<(StatusCode, Json<SessionState>)> {
+    body: StartUpload,
+) -> Result<(StatusCode, Json<UploadState>)> {
     let limits = &state.config.attachments;
     if body.size == 0 {
         return Err(Error::new(ErrorCode::InvalidRequest, "the file is empty"));
@@ -275,7 +264,7 @@ pub(crate) async fn session_start(
     }
     Ok((
         StatusCode::CREATED,
-        Json(SessionState {
+        Json(UploadState {
             upload_id: id,
             size: body.size,
             received: 0,
@@ -287,9 +276,9 @@ pub(crate) async fn session_status(
     state: &Attachments,
     user_id: i64,
     id: String,
-) -> Result<Json<SessionState>> {
+) -> Result<Json<UploadState>> {
     let (size, received) = state.uploads.sessions.peek(user_id, &id)?;
-    Ok(Json(SessionState {
+    Ok(Json(UploadState {
         upload_id: id,
         size,
         received,
@@ -310,17 +299,21 @@ pub(crate) async fn session_append(
         Err(err) => return super::closing(err),
     };
     if offset != lease.received {
-        let body = serde_json::json!({
-            "code": "invalid_request",
-            "message": format!("this upload has {} bytes; send from there", lease.received),
-            "upload_id": id,
-            "size": lease.size,
-            "received": lease.received,
-        });
+        let body = UploadConflict {
+            error: ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                format!("this upload has {} bytes; send from there", lease.received),
+            ),
+            state: UploadState {
+                upload_id: id,
+                size: lease.size,
+                received: lease.received,
+            },
+        };
         return super::closing((StatusCode::CONFLICT, Json(body)));
     }
     match tokio::spawn(append(lease, body)).await {
-        Ok((size, Ok(received))) => Json(SessionState {
+        Ok((size, Ok(received))) => Json(UploadState {
             upload_id: id,
             size,
             received,

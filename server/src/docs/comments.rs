@@ -12,23 +12,8 @@ use crate::{
     AppState,
 };
 
-/// A new comment or reply.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewComment {
-    pub body: String,
-    #[serde(default)]
-    pub anchor: Option<CommentAnchor>,
-    #[serde(default)]
-    pub quote: Option<String>,
-    /// Reply to this comment.
-    #[serde(default)]
-    pub parent: Option<i64>,
-    /// Chosen by the client (1 to 64 characters): sending the same one again returns the
-    /// original comment instead of adding another.
-    #[serde(default)]
-    pub client_id: Option<String>,
-}
+/// A new comment or reply (the body of `POST /api/docs/{name}/comments`).
+pub use parley_protocol::api::NewComment;
 
 fn check_anchor(anchor: &CommentAnchor) -> Result<()> {
     let engine = base64::engine::general_purpose::STANDARD;

@@ -32,19 +32,14 @@ use crate::{
     AppState,
 };
 
-pub const MAX_NAME_LEN: usize = 100;
+pub const MAX_NAME_LEN: usize = parley_protocol::names::DOC_NAME_MAX_LEN;
 /// Longest title, version name or quote.
 const MAX_LABEL_LEN: usize = 500;
 
-/// Letters, digits, `-`, `_`, `.`; 1 to 100 characters; not starting with `.`.
+/// Letters, digits, `-`, `_`, `.`; 1 to 100 characters; not starting with `.`
+/// (`parley_protocol::names`, the rule every client checks too).
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
+    if parley_protocol::names::is_valid_doc_name(name) {
         Ok(())
     } else {
         Err(Error::new(
@@ -58,13 +53,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 }
 
 /// Fields a document update may change.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DocChanges {
-    pub name: Option<String>,
-    pub title: Option<String>,
-    pub default_role: Option<DocRole>,
-}
+pub use parley_protocol::api::DocChanges;
 
 pub(crate) fn not_found(name: &str) -> Error {
     Error::new(ErrorCode::DocNotFound, format!("no document {name:?}"))

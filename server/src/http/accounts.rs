@@ -7,28 +7,13 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use parley_protocol::UserRef;
-use serde::{Deserialize, Serialize};
+use parley_protocol::{
+    api::{Credentials, Session},
+    UserRef,
+};
 
 use super::{ApiJson, AppRef, Authed};
 use crate::error::Result;
-
-#[derive(Deserialize)]
-pub(super) struct Credentials {
-    name: String,
-    password: String,
-    #[serde(default)]
-    display_name: Option<String>,
-    /// A label for the token (e.g. the device), shown in token lists.
-    #[serde(default)]
-    device: Option<String>,
-}
-
-#[derive(Serialize)]
-pub(super) struct Session {
-    token: String,
-    user: UserRef,
-}
 
 pub(super) async fn register(
     State(state): AppRef,

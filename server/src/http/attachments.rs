@@ -12,12 +12,10 @@ use axum::{
     Router,
 };
 
+use parley_protocol::api::{StartUpload, UploadOffset, UploadQuery};
+
 use super::{ApiJson, AppRef, Authed};
-use crate::{
-    attachments::{self, StartSession},
-    error::Result,
-    AppState,
-};
+use crate::{attachments, error::Result, AppState};
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -32,17 +30,6 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
                 .delete(session_cancel),
         )
         .route("/api/uploads/{id}/finish", post(session_finish))
-}
-
-#[derive(serde::Deserialize)]
-struct UploadQuery {
-    /// The file's name, for display (`?name=report.pdf`).
-    name: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct Offset {
-    offset: u64,
 }
 
 async fn upload(
@@ -71,7 +58,7 @@ async fn thumbnail(State(state): AppRef, authed: Authed, Path(id): Path<i64>) ->
 async fn session_start(
     State(state): AppRef,
     authed: Authed,
-    ApiJson(body): ApiJson<StartSession>,
+    ApiJson(body): ApiJson<StartUpload>,
 ) -> Result<Response> {
     let started = attachments::session_start(&state.attachments, authed.user.id, body).await?;
     Ok(started.into_response())
@@ -90,7 +77,7 @@ async fn session_append(
     State(state): AppRef,
     authed: Authed,
     Path(id): Path<String>,
-    Query(at): Query<Offset>,
+    Query(at): Query<UploadOffset>,
     body: Body,
 ) -> Response {
     attachments::session_append(&state.attachments, authed.user.id, id, at.offset, body).await

@@ -6,16 +6,13 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use parley_protocol::{ChannelInfo, ChannelSettings, HistoryPage, SendResult};
-use serde::{Deserialize, Serialize};
+use parley_protocol::{
+    api::{ChannelList, CreateChannel, HistoryQuery, PostMessage},
+    ChannelInfo, HistoryPage, SendResult,
+};
 
 use super::{ApiJson, AppRef, Authed, MaybeAuthed};
 use crate::error::Result;
-
-#[derive(Serialize)]
-pub(super) struct ChannelList {
-    channels: Vec<ChannelInfo>,
-}
 
 pub(super) async fn list_channels(
     State(state): AppRef,
@@ -24,13 +21,6 @@ pub(super) async fn list_channels(
     Ok(Json(ChannelList {
         channels: state.visible_channels(user.as_ref()).await?,
     }))
-}
-
-#[derive(Deserialize)]
-pub(super) struct CreateChannel {
-    channel: String,
-    #[serde(flatten)]
-    settings: ChannelSettings,
 }
 
 pub(super) async fn create_channel(
@@ -65,12 +55,6 @@ pub(super) async fn join_channel(
     Ok(Json(state.channel_info(&channel, Some(&authed.user))))
 }
 
-#[derive(Deserialize)]
-pub(super) struct HistoryQuery {
-    before: Option<u64>,
-    limit: Option<u32>,
-}
-
 pub(super) async fn channel_history(
     State(state): AppRef,
     MaybeAuthed(user): MaybeAuthed,
@@ -82,12 +66,6 @@ pub(super) async fn channel_history(
             .history(user.as_ref(), &name, query.before, query.limit)
             .await?,
     ))
-}
-
-#[derive(Deserialize)]
-pub(super) struct PostMessage {
-    text: String,
-    client_id: String,
 }
 
 pub(super) async fn post_message(

@@ -9,12 +9,18 @@ use axum::{
     routing::{get, post, put},
     Json, Router,
 };
-use parley_protocol::{Comment, DocInfo, DocRole, VersionInfo};
-use serde::{Deserialize, Serialize};
+use parley_protocol::{
+    api::{
+        CommentList, CreateDoc, DocChanges, DocList, EditComment, NewComment, RoleGrant,
+        SaveVersion, VersionList,
+    },
+    Comment, DocInfo, DocRole, VersionInfo,
+};
+use serde::Deserialize;
 
 use super::{prepare_upgrade, ApiJson, Authed, UpgradeQuery};
 use crate::{
-    docs::{content::ContentJson, DocChanges, NewComment},
+    docs::content::ContentJson,
     error::{Error, Result},
     AppState,
 };
@@ -114,27 +120,10 @@ async fn upgrade(
     }
 }
 
-#[derive(Serialize)]
-struct DocList {
-    docs: Vec<DocInfo>,
-}
-
 async fn list(State(state): AppRef, authed: Authed) -> Json<DocList> {
     Json(DocList {
         docs: state.visible_docs(&authed.user),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateDoc {
-    name: String,
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    channel: Option<String>,
-    #[serde(default)]
-    default_role: Option<DocRole>,
 }
 
 async fn create(
@@ -185,17 +174,11 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoleBody {
-    role: DocRole,
-}
-
 async fn set_role(
     State(state): AppRef,
     authed: Authed,
     Path((name, user)): Path<(String, String)>,
-    ApiJson(body): ApiJson<RoleBody>,
+    ApiJson(body): ApiJson<RoleGrant>,
 ) -> Result<StatusCode> {
     state
         .set_doc_role(&authed.user, &name, &user, Some(body.role))
@@ -220,11 +203,6 @@ async fn content(
     state.doc_content(&authed.user, &name).await
 }
 
-#[derive(Serialize)]
-struct VersionList {
-    versions: Vec<VersionInfo>,
-}
-
 async fn versions(
     State(state): AppRef,
     authed: Authed,
@@ -233,12 +211,6 @@ async fn versions(
     Ok(Json(VersionList {
         versions: state.list_versions(&authed.user, &name).await?,
     }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SaveVersion {
-    name: String,
 }
 
 async fn save_version(
@@ -259,11 +231,6 @@ async fn version(
     state.version_content(&authed.user, &name, id).await
 }
 
-#[derive(Serialize)]
-struct CommentList {
-    comments: Vec<Comment>,
-}
-
 async fn comments(
     State(state): AppRef,
     authed: Authed,
@@ -282,12 +249,6 @@ async fn create_comment(
 ) -> Result<(StatusCode, Json<Comment>)> {
     let comment = state.create_comment(&authed.user, &name, body).await?;
     Ok((StatusCode::CREATED, Json(comment)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EditComment {
-    body: String,
 }
 
 async fn edit_comment(

@@ -28,6 +28,7 @@ use axum::{
     routing::{delete, get, post},
     Json, Router,
 };
+use parley_protocol::api::Health;
 
 use crate::AppState;
 
@@ -55,16 +56,16 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn healthz(State(state): AppRef) -> Response {
     if state.stores.control.healthy().await {
-        (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "ok", "connections": state.connections.len()})),
-        )
-            .into_response()
+        let health = Health {
+            status: "ok".into(),
+            connections: Some(state.connections.len() as u64),
+        };
+        (StatusCode::OK, Json(health)).into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "database unavailable"})),
-        )
-            .into_response()
+        let health = Health {
+            status: "database unavailable".into(),
+            connections: None,
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(health)).into_response()
     }
 }

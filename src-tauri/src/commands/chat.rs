@@ -1,11 +1,11 @@
 //! Chat commands: channels, history, sending through the outbox, edits, reactions, threads,
 //! read state, presence, search and attachments.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::path::PathBuf;
 
 use parley_client::{Client, OutboxEntry};
 use parley_protocol::{
-    ChannelInfo, ChannelSettings, ChannelType, Message, Op, PresenceEntry, ReadState, UserRef,
+    rpc, ChannelInfo, ChannelSettings, ChannelType, Message, PresenceEntry, UserRef,
 };
 use tauri::ipc::{Channel, Response};
 
@@ -21,85 +21,11 @@ const MAX_PAGE: u32 = 200;
 /// The largest file the picker may hand over in one call (drag and drop streams from disk).
 const MAX_PICKED_BYTES: usize = 64 * 1024 * 1024;
 
-fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> CmdResult<T> {
-    serde_json::from_value(value).map_err(|e| AppError::internal(format!("unexpected answer: {e}")))
-}
-
 fn check_channel(name: &str) -> CmdResult<()> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(AppError::invalid("no such channel name"));
     }
     Ok(())
-}
-
-/// The sidebar's channels with unread counts, following every channel the user is in.
-pub async fn refresh_channels(
-    state: &Arc<AppState>,
-    client: &Client,
-) -> CmdResult<Vec<ChannelView>> {
-    let infos: Vec<ChannelInfo> = client
-        .channels()
-        .await?
-        .into_iter()
-        .filter_map(|v| serde_json::from_value::<ChannelInfo>(v).ok())
-        // The personal channel (`@me`, mentions and read positions) is not a conversation.
-        .filter(|c| !c.name.starts_with('@'))
-        .collect();
-    let reads: Vec<ReadState> = match client.request(Op::Unread).await {
-        Ok(value) => parse(value["channels"].clone()).unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
-    let me = client.state();
-    let me = match me {
-        parley_client::ConnectionState::Online { user } => Some(user.name),
-        _ => None,
-    };
-    let mut views = Vec::with_capacity(infos.len());
-    let mut to_follow = Vec::new();
-    {
-        let mut attention = state.attention.lock().map_err(AppError::internal)?;
-        for info in infos {
-            let read = reads.iter().find(|r| r.channel == info.name);
-            if info.member && attention.followed.insert(info.name.clone()) {
-                to_follow.push(info.name.clone());
-            }
-            if let Some(read) = read {
-                attention.set_unread(&info.name, read.unread, info.head);
-                match read.muted_until {
-                    Some(until) => attention.muted_until.insert(info.name.clone(), until),
-                    None => attention.muted_until.remove(&info.name),
-                };
-            }
-            let dm_with = if info.name.starts_with("dm:") {
-                info.topic
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split(", ")
-                    .filter(|n| !n.is_empty() && Some(*n) != me.as_deref())
-                    .map(str::to_owned)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            views.push(ChannelView {
-                dm_with,
-                last_read: read.map(|r| r.last_read).unwrap_or(0),
-                unread: read.map(|r| r.unread).unwrap_or(0),
-                mentions: read.map(|r| r.mentions).unwrap_or(0),
-                muted_until: read.and_then(|r| r.muted_until),
-                info,
-            });
-        }
-    }
-    for name in to_follow {
-        let client = client.clone();
-        tokio::spawn(async move {
-            if let Err(err) = client.subscribe(&name).await {
-                tracing::warn!(channel = %name, %err, "cannot follow");
-            }
-        });
-    }
-    Ok(views)
 }
 
 #[tauri::command]
@@ -108,8 +34,8 @@ pub async fn list_channels(
     state: AppRef<'_>,
 ) -> CmdResult<Vec<ChannelView>> {
     let client = state.client().await?;
-    let views = refresh_channels(state.inner(), &client).await?;
-    crate::tray::refresh(&app, state.inner());
+    let views = crate::sidebar::refresh_channels(state.inner(), &client).await?;
+    crate::tray::show_unread(&app, state.inner(), &client);
     Ok(views)
 }
 
@@ -133,13 +59,12 @@ pub async fn create_channel(
         topic: topic.filter(|t| !t.trim().is_empty()),
         ..Default::default()
     };
-    let value = client
-        .request(Op::ChannelCreate {
-            channel: name.clone(),
+    let info = client
+        .request(rpc::CreateChannel {
+            channel: name,
             settings,
         })
         .await?;
-    let info: ChannelInfo = parse(value["channel"].clone())?;
     follow(&state, &client, &info.name).await;
     Ok(info)
 }
@@ -157,8 +82,7 @@ async fn follow(state: &AppState, client: &Client, name: &str) {
 pub async fn join_channel(state: AppRef<'_>, name: String) -> CmdResult<ChannelInfo> {
     let client = state.client().await?;
     check_channel(&name)?;
-    let value = client.join(&name).await?;
-    let info: ChannelInfo = parse(value["channel"].clone())?;
+    let info = client.join(&name).await?;
     follow(&state, &client, &info.name).await;
     Ok(info)
 }
@@ -173,8 +97,7 @@ pub async fn invite(state: AppRef<'_>, channel: String, user: String) -> CmdResu
     if user.is_empty() || user.len() > 64 {
         return Err(AppError::invalid("enter the name of the person to invite"));
     }
-    let value = client.request(Op::ChannelInvite { channel, user }).await?;
-    parse(value["user"].clone())
+    Ok(client.request(rpc::Invite { channel, user }).await?)
 }
 
 /// The channel on screen (None: none): followed now, and silent while the window has focus.
@@ -292,7 +215,7 @@ pub async fn react(
 #[tauri::command]
 pub async fn typing(state: AppRef<'_>, channel: String) -> CmdResult<()> {
     let client = state.client().await?;
-    match client.request(Op::Typing { channel }).await {
+    match client.request(rpc::Typing { channel }).await {
         Ok(_) | Err(parley_client::Error::Offline) => Ok(()),
         Err(err) => Err(err.into()),
     }
@@ -306,55 +229,29 @@ pub async fn mark_read(
     seq: u64,
 ) -> CmdResult<()> {
     let client = state.client().await?;
-    client.mark_read(&channel, seq).await?;
-    if let Ok(mut attention) = state.attention.lock() {
-        attention.unread.insert(channel.clone(), 0);
-    }
-    crate::tray::refresh(&app, state.inner());
-    match client.request(Op::MarkRead { channel, seq }).await {
-        // Offline: the local position is kept; the server learns it at the next read.
-        Ok(_) | Err(parley_client::Error::Offline) => Ok(()),
-        Err(err) => Err(err.into()),
-    }
+    // The client keeps the position (offline too), counts it and tells the server.
+    let marked = client.mark_read(&channel, seq).await;
+    crate::tray::show_unread(&app, state.inner(), &client);
+    Ok(marked?)
 }
 
 #[tauri::command]
 pub async fn mute(state: AppRef<'_>, channel: String, until: Option<i64>) -> CmdResult<()> {
-    let client = state.client().await?;
-    let value = client
-        .request(Op::Mute {
-            channel: channel.clone(),
-            until,
-        })
-        .await?;
-    let read: ReadState = parse(value)?;
-    if let Ok(mut attention) = state.attention.lock() {
-        attention
-            .muted_until
-            .insert(channel, read.muted_until.unwrap_or(i64::MAX));
-    }
+    state.client().await?.mute(&channel, until).await?;
     Ok(())
 }
 
 #[tauri::command]
 pub async fn unmute(state: AppRef<'_>, channel: String) -> CmdResult<()> {
-    let client = state.client().await?;
-    client
-        .request(Op::Unmute {
-            channel: channel.clone(),
-        })
-        .await?;
-    if let Ok(mut attention) = state.attention.lock() {
-        attention.muted_until.remove(&channel);
-    }
+    state.client().await?.unmute(&channel).await?;
     Ok(())
 }
 
 #[tauri::command]
 pub async fn presence(state: AppRef<'_>, channel: String) -> CmdResult<Vec<PresenceEntry>> {
     let client = state.client().await?;
-    match client.request(Op::PresenceList { channel }).await {
-        Ok(value) => parse(value["presence"].clone()),
+    match client.request(rpc::ListPresence { channel }).await {
+        Ok(presence) => Ok(presence),
         Err(parley_client::Error::Offline) => Ok(Vec::new()),
         Err(err) => Err(err.into()),
     }
@@ -371,8 +268,7 @@ pub async fn open_dm(state: AppRef<'_>, users: Vec<String>) -> CmdResult<Channel
     if users.is_empty() {
         return Err(AppError::invalid("name at least one person"));
     }
-    let value = client.request(Op::DmOpen { users }).await?;
-    let info: ChannelInfo = parse(value["channel"].clone())?;
+    let info = client.request(rpc::OpenDm { users }).await?;
     follow(&state, &client, &info.name).await;
     Ok(info)
 }
@@ -405,20 +301,18 @@ pub async fn open_thread(
     message_id: i64,
 ) -> CmdResult<ThreadOpened> {
     let client = state.client().await?;
-    let value = client
-        .request(Op::ThreadOpen {
+    let opened = client
+        .request(rpc::OpenThread {
             channel,
             message_id,
         })
         .await?;
-    let root: Message = parse(value["root"].clone())?;
-    let thread: parley_protocol::ThreadSummary = parse(value["thread"].clone())?;
-    let name = thread.channel.clone();
+    let name = opened.thread.channel.clone();
     follow(&state, &client, &name).await;
     Ok(ThreadOpened {
         channel: name,
-        root,
-        thread,
+        root: opened.root,
+        thread: opened.thread,
     })
 }
 
@@ -541,35 +435,5 @@ pub async fn upload_bytes(
 #[tauri::command]
 pub async fn attachment(state: AppRef<'_>, id: i64, thumbnail: bool) -> CmdResult<Response> {
     let client = state.client().await?;
-    let url = format!(
-        "{}/api/attachments/{id}{}",
-        client.config().server,
-        if thumbnail { "/thumbnail" } else { "" }
-    );
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .map_err(AppError::internal)?;
-    let response = http
-        .get(url)
-        .bearer_auth(&client.config().token)
-        .send()
-        .await
-        .map_err(|e| AppError::new("offline", e.to_string()))?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        return Err(AppError::new(
-            body["code"].as_str().unwrap_or("attachment_not_found"),
-            body["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("the server answered {status}")),
-        ));
-    }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| AppError::new("offline", e.to_string()))?;
-    Ok(Response::new(bytes.to_vec()))
+    Ok(Response::new(client.attachment(id, thumbnail).await?))
 }

@@ -1,15 +1,14 @@
 //! Document commands: list, create, rename; open a replica and bridge it to the editor's
-//! Y.Doc (local updates come down through `doc_update`, remote ones and other people's
-//! awareness go up through the `open_doc` channel); comments.
+//! Y.Doc ([`crate::doc_bridge`]); comments. Everything that reaches the
+//! server goes through parley-client.
 
-use std::time::Duration;
-
-use parley_client::{docs::ReplicaEvent, Client, DocReplica, OutboxEntry};
-use parley_protocol::{Comment, CommentAnchor, DocInfo};
+use parley_client::{DocReplica, OutboxEntry};
+use parley_protocol::{api, Comment, CommentAnchor, DocInfo, ErrorCode};
 use tauri::ipc::Channel;
 
 use super::AppRef;
 use crate::{
+    doc_bridge::OpenDoc,
     error::CmdResult,
     types::{AppError, DocPush},
 };
@@ -17,84 +16,14 @@ use crate::{
 /// The most bytes one update or awareness message from the editor may have.
 const MAX_UPDATE: usize = 8 * 1024 * 1024;
 
-/// An open document: its replica, the observer of its updates and the task relaying its
-/// awareness. Dropping it stops all three.
-pub struct OpenDoc {
-    replica: DocReplica,
-    relay: tokio::task::JoinHandle<()>,
-}
-
-/// The key of the update observer the bridge puts on a replica's document.
-const OBSERVER: &str = "parley-app-bridge";
-
-impl Drop for OpenDoc {
-    fn drop(&mut self) {
-        self.relay.abort();
-        let _ = self.replica.doc().unobserve_update_v1(OBSERVER);
-    }
-}
-
+/// The server's rule for document names, checked before anything is touched here.
 fn check_doc(name: &str) -> CmdResult<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            "invalid_doc_name",
-            "a document name has 1 to 100 letters, digits, '-', '_' or '.'",
-        ))
-    }
-}
-
-/// The server's HTTP API with the session's token.
-async fn api(
-    client: &Client,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<serde_json::Value>,
-) -> CmdResult<serde_json::Value> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(AppError::internal)?;
-    let mut request = http
-        .request(method, format!("{}{path}", client.config().server))
-        .bearer_auth(&client.config().token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| AppError::new("offline", format!("the server is not reachable: {e}")))?;
-    let status = response.status();
-    let value: serde_json::Value = response.json().await.unwrap_or_default();
-    if status.is_success() {
-        Ok(value)
-    } else {
-        Err(AppError::new(
-            value["code"].as_str().unwrap_or("internal"),
-            value["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("the server answered {status}")),
-        ))
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> CmdResult<T> {
-    serde_json::from_value(value).map_err(|e| AppError::internal(format!("unexpected answer: {e}")))
+    Ok(parley_client::docs::check_name(name)?)
 }
 
 #[tauri::command]
 pub async fn list_docs(state: AppRef<'_>) -> CmdResult<Vec<DocInfo>> {
-    let client = state.client().await?;
-    let value = api(&client, reqwest::Method::GET, "/api/docs", None).await?;
-    parse(value["docs"].clone())
+    Ok(state.client().await?.docs().await?)
 }
 
 #[tauri::command]
@@ -105,14 +34,7 @@ pub async fn create_doc(
     channel: Option<String>,
 ) -> CmdResult<DocInfo> {
     let client = state.client().await?;
-    let name = name.trim().to_owned();
-    check_doc(&name)?;
-    let body = serde_json::json!({
-        "name": name,
-        "title": title.filter(|t| !t.trim().is_empty()),
-        "channel": channel.filter(|c| !c.trim().is_empty()),
-    });
-    parse(api(&client, reqwest::Method::POST, "/api/docs", Some(body)).await?)
+    Ok(client.create_doc(name.trim(), title, channel).await?)
 }
 
 #[tauri::command]
@@ -123,20 +45,7 @@ pub async fn rename_doc(
     title: Option<String>,
 ) -> CmdResult<DocInfo> {
     let client = state.client().await?;
-    check_doc(&name)?;
-    if let Some(new) = &new_name {
-        check_doc(new)?;
-    }
-    let body = serde_json::json!({"name": new_name, "title": title});
-    let info: DocInfo = parse(
-        api(
-            &client,
-            reqwest::Method::PATCH,
-            &format!("/api/docs/{name}"),
-            Some(body),
-        )
-        .await?,
-    )?;
+    let info = client.rename_doc(&name, new_name, title).await?;
     if info.name != name {
         state.docs.lock().await.remove(&name);
     }
@@ -150,14 +59,7 @@ pub async fn delete_doc(state: AppRef<'_>, name: String) -> CmdResult<()> {
     let client = state.client().await?;
     check_doc(&name)?;
     state.docs.lock().await.remove(&name);
-    api(
-        &client,
-        reqwest::Method::DELETE,
-        &format!("/api/docs/{name}"),
-        None,
-    )
-    .await?;
-    Ok(())
+    Ok(client.delete_doc(&name).await?)
 }
 
 /// Opens the replica of `name` and returns its whole state as one update; from then on
@@ -173,17 +75,17 @@ pub async fn open_doc(
     // The document's identity (and its live comment events, on its comments channel). Online,
     // the replica is opened as this document: a cached replica of another document that had
     // the name is dropped. Offline, the replica's own binding applies.
-    let info = match api(
-        &client,
-        reqwest::Method::GET,
-        &format!("/api/docs/{name}"),
-        None,
-    )
-    .await
-    {
-        Ok(value) => parse::<DocInfo>(value).ok(),
+    let info = match client.doc_info(&name).await {
+        Ok(info) => Some(info),
         // Gone or never there: say so rather than open a replica that cannot sync.
-        Err(err) if err.code == "doc_not_found" || err.code == "forbidden" => return Err(err),
+        Err(err @ parley_client::Error::Server(_))
+            if matches!(
+                err.code(),
+                Some(ErrorCode::DocNotFound | ErrorCode::Forbidden)
+            ) =>
+        {
+            return Err(err.into())
+        }
         Err(_) => None,
     };
     if let Some(info) = &info {
@@ -199,47 +101,8 @@ pub async fn open_doc(
         Some(info) => client.open_doc_as(&name, info.id).await?,
         None => client.open_doc(&name).await?,
     };
-    let push = on_push.clone();
-    let local = yrs::Origin::from(parley_client::docs::LOCAL_ORIGIN);
-    replica
-        .doc()
-        .observe_update_v1(OBSERVER, move |txn, event| {
-            if txn.origin() != Some(&local) {
-                let _ = push.send(DocPush::Update {
-                    update: event.update.clone(),
-                });
-            }
-        })
-        .map_err(AppError::internal)?;
-    let mut events = replica.events();
-    let push = on_push.clone();
-    let _ = push.send(DocPush::Connected {
-        connected: replica.is_connected(),
-    });
-    let relay = tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(ReplicaEvent::Awareness(update)) => {
-                    let _ = push.send(DocPush::Awareness { update });
-                }
-                Ok(ReplicaEvent::Connected(connected)) => {
-                    let _ = push.send(DocPush::Connected { connected });
-                }
-                Ok(ReplicaEvent::Renamed(name)) => {
-                    let _ = push.send(DocPush::Renamed { name });
-                }
-                // The editor stops: the document was deleted, or access was lost.
-                Ok(ReplicaEvent::Gone(reason)) => {
-                    let _ = push.send(DocPush::Gone { reason });
-                    return;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
     let state_bytes = replica.state();
-    docs.insert(name, OpenDoc { replica, relay });
+    docs.insert(name, OpenDoc::bridge(replica, on_push)?);
     Ok(state_bytes)
 }
 
@@ -249,7 +112,7 @@ async fn open_replica(state: &AppRef<'_>, name: &str) -> CmdResult<DocReplica> {
         .lock()
         .await
         .get(name)
-        .map(|d| d.replica.clone())
+        .map(|d| d.replica().clone())
         .ok_or_else(|| AppError::new("doc_not_open", format!("{name} is not open")))
 }
 
@@ -282,25 +145,7 @@ pub async fn close_doc(state: AppRef<'_>, name: String) -> CmdResult<()> {
 /// Comments of a document: from the server when reachable, from the cache otherwise.
 #[tauri::command]
 pub async fn list_comments(state: AppRef<'_>, doc: String) -> CmdResult<Vec<Comment>> {
-    let client = state.client().await?;
-    check_doc(&doc)?;
-    match api(
-        &client,
-        reqwest::Method::GET,
-        &format!("/api/docs/{doc}/comments"),
-        None,
-    )
-    .await
-    {
-        Ok(value) => parse(value["comments"].clone()),
-        Err(err) if err.code == "offline" => Ok(client
-            .cached_comments(&doc)
-            .await?
-            .into_iter()
-            .filter_map(|c| serde_json::from_value(c).ok())
-            .collect()),
-        Err(err) => Err(err),
-    }
+    Ok(state.client().await?.comments(&doc).await?)
 }
 
 /// Adds a comment (or a reply): queued in the outbox, so it works offline.
@@ -313,18 +158,14 @@ pub async fn add_comment(
     quote: Option<String>,
     parent: Option<i64>,
 ) -> CmdResult<OutboxEntry> {
-    let client = state.client().await?;
-    check_doc(&doc)?;
-    if body.trim().is_empty() {
-        return Err(AppError::new("invalid_comment", "the comment is empty"));
-    }
-    let request = serde_json::json!({
-        "body": body,
-        "anchor": anchor,
-        "quote": quote,
-        "parent": parent,
-    });
-    Ok(client.comment(&doc, request).await?)
+    let comment = api::NewComment {
+        body,
+        anchor,
+        quote,
+        parent,
+        client_id: None,
+    };
+    Ok(state.client().await?.comment(&doc, comment).await?)
 }
 
 /// Replaces the body of one of the user's own comments (or replies).
@@ -335,35 +176,13 @@ pub async fn edit_comment(
     id: i64,
     body: String,
 ) -> CmdResult<Comment> {
-    let client = state.client().await?;
-    check_doc(&doc)?;
-    if body.trim().is_empty() {
-        return Err(AppError::new("invalid_comment", "the comment is empty"));
-    }
-    parse(
-        api(
-            &client,
-            reqwest::Method::PATCH,
-            &format!("/api/docs/{doc}/comments/{id}"),
-            Some(serde_json::json!({ "body": body })),
-        )
-        .await?,
-    )
+    Ok(state.client().await?.edit_comment(&doc, id, &body).await?)
 }
 
 /// Deletes a comment (with its replies) or a reply: the author's, or any for a manager.
 #[tauri::command]
 pub async fn delete_comment(state: AppRef<'_>, doc: String, id: i64) -> CmdResult<()> {
-    let client = state.client().await?;
-    check_doc(&doc)?;
-    api(
-        &client,
-        reqwest::Method::DELETE,
-        &format!("/api/docs/{doc}/comments/{id}"),
-        None,
-    )
-    .await?;
-    Ok(())
+    Ok(state.client().await?.delete_comment(&doc, id).await?)
 }
 
 #[tauri::command]
@@ -373,16 +192,9 @@ pub async fn resolve_comment(
     id: i64,
     resolved: bool,
 ) -> CmdResult<Comment> {
-    let client = state.client().await?;
-    check_doc(&doc)?;
-    let action = if resolved { "resolve" } else { "reopen" };
-    parse(
-        api(
-            &client,
-            reqwest::Method::POST,
-            &format!("/api/docs/{doc}/comments/{id}/{action}"),
-            None,
-        )
-        .await?,
-    )
+    Ok(state
+        .client()
+        .await?
+        .resolve_comment(&doc, id, resolved)
+        .await?)
 }

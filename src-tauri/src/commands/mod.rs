@@ -1,6 +1,6 @@
 //! The commands the UI invokes, grouped by domain. Each is async and thin: it checks its
-//! input, calls parley-client (or the server's HTTP API with the session's token) and maps
-//! errors to `AppError` with a stable code.
+//! input, calls parley-client (the app's only road to the server: WebSocket and HTTP alike)
+//! and maps errors to `AppError` with a stable code.
 
 pub mod chat;
 pub mod docs;

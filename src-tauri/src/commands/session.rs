@@ -7,8 +7,8 @@ use tauri::{ipc::Channel, AppHandle};
 use super::AppRef;
 use crate::{
     error::CmdResult,
-    host::{self, HostedServer},
-    session::{self, push_status, save_workspace},
+    host,
+    session::{self, push_status, save_workspace, SignIn},
     state::{AppState, WorkspaceFile},
     types::{AppError, AppEvent, SessionStatus},
 };
@@ -28,31 +28,6 @@ pub async fn subscribe_events(state: AppRef<'_>, on_event: Channel<AppEvent>) ->
     Ok(())
 }
 
-/// Starts the hosted server of `file` (on its port, or a new one if that is taken).
-pub async fn start_hosted(state: &AppState, file: &mut WorkspaceFile) -> CmdResult<()> {
-    let mut host = state.host.lock().await;
-    if host.is_some() {
-        return Ok(());
-    }
-    // A server of an earlier run still on this data holds the workspace's port: stop it first.
-    host::stop_stale_servers(&state.paths.server_data()).await;
-    let port = match file.port {
-        Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
-        _ => host::free_port()?,
-    };
-    let server = HostedServer::start(&state.paths.server_data(), port).await?;
-    file.port = Some(port);
-    file.server = server.url();
-    *host = Some(server);
-    Ok(())
-}
-
-pub async fn stop_hosted(state: &AppState) {
-    if let Some(server) = state.host.lock().await.take() {
-        server.stop().await;
-    }
-}
-
 #[tauri::command]
 pub async fn host_workspace(
     app: AppHandle,
@@ -67,15 +42,15 @@ pub async fn host_workspace(
         ));
     }
     session::stop_client(&state).await;
-    stop_hosted(&state).await;
+    session::stop_hosted(&state).await;
     host::create_admin(&state.paths.server_data(), username.trim(), &password).await?;
     let mut file = WorkspaceFile {
         hosted: true,
         ..WorkspaceFile::default()
     };
-    start_hosted(&state, &mut file).await?;
+    session::start_hosted(&state, &mut file).await?;
     let (token, user) =
-        session::authenticate(&file.server, "/api/login", &username, &password).await?;
+        session::authenticate(&file.server, SignIn::Login, &username, &password).await?;
     signed_in(&app, &state, file, &token, user).await
 }
 
@@ -103,7 +78,7 @@ pub async fn join_workspace(state: AppRef<'_>, server: String) -> CmdResult<Sess
     let server = session::normalize_server(&server)?;
     session::check_server(&server).await?;
     session::stop_client(&state).await;
-    stop_hosted(&state).await;
+    session::stop_hosted(&state).await;
     let file = WorkspaceFile {
         server,
         hosted: false,
@@ -119,7 +94,7 @@ pub async fn join_workspace(state: AppRef<'_>, server: String) -> CmdResult<Sess
 async fn sign(
     app: AppHandle,
     state: Arc<AppState>,
-    path: &str,
+    how: SignIn,
     username: String,
     password: String,
 ) -> CmdResult<SessionStatus> {
@@ -130,7 +105,7 @@ async fn sign(
         .workspace
         .clone()
         .ok_or_else(|| AppError::new("no_workspace", "host or join a workspace first"))?;
-    let (token, user) = session::authenticate(&file.server, path, &username, &password).await?;
+    let (token, user) = session::authenticate(&file.server, how, &username, &password).await?;
     signed_in(&app, &state, file, &token, user).await
 }
 
@@ -141,7 +116,14 @@ pub async fn sign_in(
     username: String,
     password: String,
 ) -> CmdResult<SessionStatus> {
-    sign(app, state.inner().clone(), "/api/login", username, password).await
+    sign(
+        app,
+        state.inner().clone(),
+        SignIn::Login,
+        username,
+        password,
+    )
+    .await
 }
 
 #[tauri::command]
@@ -154,7 +136,7 @@ pub async fn register(
     sign(
         app,
         state.inner().clone(),
-        "/api/register",
+        SignIn::Register,
         username,
         password,
     )
@@ -169,17 +151,8 @@ pub async fn sign_out(state: AppRef<'_>) -> CmdResult<SessionStatus> {
         (session.client.clone(), session.workspace.clone())
     };
     if let (Some(client), Some(file)) = (client, file) {
-        let token = client.config().token.clone();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(AppError::internal)?;
         // Offline: the token stays valid on the server until it expires or is revoked there.
-        let _ = http
-            .post(format!("{}/api/logout", file.server))
-            .bearer_auth(&token)
-            .send()
-            .await;
+        let _ = client.api().logout().await;
         if let (Some(user), None) = (&file.user, std::env::var_os("PARLEY_NO_KEYRING")) {
             if let Err(reason) =
                 parley_client::credentials::keyring_only::delete(&file.server, &user.name)
@@ -235,7 +208,7 @@ pub async fn add_person(state: AppRef<'_>, username: String, password: String) -
 #[tauri::command]
 pub async fn leave_workspace(state: AppRef<'_>) -> CmdResult<SessionStatus> {
     sign_out(state.clone()).await?;
-    stop_hosted(&state).await;
+    session::stop_hosted(&state).await;
     state.session.lock().await.workspace = None;
     let _ = std::fs::remove_file(state.paths.workspace_file());
     push_status(&state).await;

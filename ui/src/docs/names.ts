@@ -1,12 +1,12 @@
-// Document names (protocol §14.1): 1-100 ASCII letters, digits, `-`, `_`, `.`; not starting
-// with `.`. Checked here for a quick answer; the server has the last word.
-const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
+// Document names: the server's rule (parley_protocol::names, through the generated rules.ts),
+// checked here for a quick answer in words; the server has the last word.
+import { DOC_NAME_MAX_LENGTH, DOC_NAME_PATTERN } from '../lib/rules';
 
 /** Why `name` cannot be a document name, or null when it can. */
 export function docNameProblem(name: string): string | null {
   if (name.length === 0) return 'Give the document a name.';
-  if (name.length > 100) return 'A name has at most 100 characters.';
+  if (name.length > DOC_NAME_MAX_LENGTH) return `A name has at most ${DOC_NAME_MAX_LENGTH} characters.`;
   if (name.startsWith('.')) return 'A name cannot start with a dot.';
-  if (!NAME.test(name)) return 'Use only letters, digits, “-”, “_” and “.” (no spaces).';
+  if (!DOC_NAME_PATTERN.test(name)) return 'Use only letters, digits, “-”, “_” and “.” (no spaces).';
   return null;
 }

@@ -4,7 +4,7 @@
 
 export type AppError = { code: string, message: string, };
 
-export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, };
+export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, mentions: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, };
 
 export type Attachment = { id: number, 
 /**
@@ -49,7 +49,7 @@ dm_with: Array<string>, last_read: number, unread: number, mentions: number,
  */
 muted_until: number | null, };
 
-export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: JsonValue, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, };
+export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: CommentEvent, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, };
 
 export type Comment = { id: number, doc: string, 
 /**
@@ -66,6 +66,8 @@ quote: string | null, author: UserRef, body: string,
 mentions: Array<UserRef>, resolved: boolean, resolved_by: UserRef | null, created_at: string, edited_at: string | null, };
 
 export type CommentAnchor = { start: string, end: string, };
+
+export type CommentEvent = { "kind": "comment_created", comment: Comment, } | { "kind": "comment_edited", comment: Comment, } | { "kind": "comment_resolved", comment: Comment, } | { "kind": "comment_deleted", comment_id: number, };
 
 export type ConnectionState = { "state": "connecting", attempt: number, } | { "state": "online", user: UserRef, } | { "state": "offline", retry_at_ms: number, reason: string, } | { "state": "version_mismatch", message: string, } | { "state": "unauthorized" } | { "state": "stopped" };
 

@@ -9,3 +9,12 @@ export const USER_NAME_PATTERN = new RegExp("^[A-Za-z0-9][A-Za-z0-9\\-_.]{0,39}$
 
 /** The rule, said for people. */
 export const USER_NAME_RULE = "user names are 1 to 40 letters, digits, '-', '_' or '.', starting with a letter or digit";
+
+/** The longest document name. */
+export const DOC_NAME_MAX_LENGTH = 100;
+
+/** What a document name may be (the whole name must match). */
+export const DOC_NAME_PATTERN = new RegExp("^[A-Za-z0-9\\-_][A-Za-z0-9\\-_.]{0,99}$");
+
+/** The rule, said for people. */
+export const DOC_NAME_RULE = "document names are 1 to 100 letters, digits, '-', '_' or '.', not starting with '.'";

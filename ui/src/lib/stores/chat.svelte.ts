@@ -1,8 +1,10 @@
-// The chat state: the channel list with unread and mention counts, each open channel's loaded
-// window of messages (a Timeline), the outbox, typing, presence and read receipts. Every
-// client event goes through `ChatStore.apply`, the one reducer (tested on its own).
-import { api } from '../api';
+// The chat state: the channel list with unread and mention counts (as the client reports them:
+// the channel list, `read` events and `activity` summaries), each open channel's loaded window
+// of messages (a Timeline, ./timeline.svelte.ts), the outbox, typing, presence and read
+// receipts. Every client event goes through `ChatStore.apply`, the one reducer (tested on its
+// own).
 import { displayName } from '../format';
+import { Timeline } from './timeline.svelte';
 import type {
   ChannelView,
   ClientEvent,
@@ -13,11 +15,8 @@ import type {
   ReadState,
   UserRef,
 } from '../api';
+export { MAX_LOADED, PAGE, Timeline } from './timeline.svelte';
 
-/** Messages per history page. */
-export const PAGE = 50;
-/** Messages kept in memory per channel; farther pages are dropped and reloaded on demand. */
-export const MAX_LOADED = 400;
 /** How long a "typing" lasts without renewal (the server's default typing TTL is 5 s). */
 export const TYPING_TTL_MS = 6000;
 
@@ -49,231 +48,6 @@ export function entryMessageId(entry: OutboxEntry): number | null {
     return typeof body.message_id === 'number' ? body.message_id : null;
   } catch {
     return null;
-  }
-}
-
-function visibleMessage(m: Message): boolean {
-  return m.deleted !== true;
-}
-
-/** Inserts `m` into `list` (sorted by seq), replacing one with the same seq or id. */
-function insertSorted(list: Message[], m: Message): Message[] {
-  const existing = list.findIndex((x) => x.seq === m.seq || x.id === m.id);
-  if (existing >= 0) {
-    const next = list.slice();
-    next[existing] = m;
-    return next;
-  }
-  if (list.length === 0 || list[list.length - 1].seq < m.seq) return [...list, m];
-  let i = list.length;
-  while (i > 0 && list[i - 1].seq > m.seq) i--;
-  return [...list.slice(0, i), m, ...list.slice(i)];
-}
-
-function mergePage(list: Message[], page: Message[]): Message[] {
-  let out = list;
-  for (const m of page) if (visibleMessage(m)) out = insertSorted(out, m);
-  return out;
-}
-
-/** A channel's loaded window of messages: at most MAX_LOADED, paged in both directions. */
-export class Timeline {
-  readonly channel: string;
-  messages = $state.raw<Message[]>([]);
-  /** Older messages exist beyond the window. */
-  hasOlder = $state(true);
-  /** Newer messages exist beyond the window (after scrolling far up, or a jump). */
-  hasNewer = $state(false);
-  loading = $state<null | 'latest' | 'older' | 'newer'>(null);
-  loaded = $state(false);
-  error = $state<string | null>(null);
-  /** Bumped on reset: views re-anchor at the bottom. */
-  generation = $state(0);
-  private head: () => number;
-
-  constructor(channel: string, head: () => number = () => 0) {
-    this.channel = channel;
-    this.head = head;
-  }
-
-  private async fetch(before: number | null): Promise<Message[] | null> {
-    try {
-      const page = await api.history(this.channel, before, PAGE);
-      this.error = null;
-      return page;
-    } catch (err) {
-      this.error = err instanceof Error ? err.message : String(err);
-      return null;
-    }
-  }
-
-  /** Live messages that arrived while the newest page was loading: the page may have been read
-   * before they were stored, so they are merged into it (bounded). */
-  private arrived: Message[] = [];
-
-  /** The newest page (opening a channel, "jump to latest", after a reset). */
-  async loadLatest(): Promise<void> {
-    this.loading = 'latest';
-    this.arrived = [];
-    const page = await this.fetch(null);
-    this.loading = null;
-    const arrived = this.arrived;
-    this.arrived = [];
-    if (page == null) {
-      this.loaded = true;
-      return;
-    }
-    this.messages = mergePage(page.filter(visibleMessage), arrived);
-    this.hasOlder = page.length >= PAGE;
-    this.hasNewer = false;
-    this.loaded = true;
-    this.generation++;
-    this.settle();
-  }
-
-  /** The page before the oldest loaded message; drops the newest beyond MAX_LOADED. */
-  async loadOlder(): Promise<void> {
-    if (!this.hasOlder || this.loading != null || !this.loaded) return;
-    const first = this.messages[0];
-    if (first == null) {
-      this.hasOlder = false;
-      return;
-    }
-    this.loading = 'older';
-    const page = await this.fetch(first.seq);
-    this.loading = null;
-    if (page == null) return;
-    this.hasOlder = page.length >= PAGE;
-    let merged = mergePage(this.messages, page);
-    if (merged.length > MAX_LOADED) {
-      merged = merged.slice(0, MAX_LOADED);
-      this.hasNewer = true;
-    }
-    this.messages = merged;
-  }
-
-  /** Messages after the newest loaded one (only after newer ones were dropped). History pages
-   * are "the newest N before a seq", so ask for the N before (last + N): every message in
-   * between fits in one page, none is skipped. */
-  async loadNewer(): Promise<void> {
-    if (!this.hasNewer || this.loading != null) return;
-    this.loading = 'newer';
-    let upper = this.messages[this.messages.length - 1]?.seq ?? 0;
-    try {
-      for (let round = 0; round < 10; round++) {
-        const before = upper + PAGE;
-        const page = await this.fetch(before);
-        if (page == null) return;
-        const newer = page.filter((m) => m.seq > upper);
-        upper = before - 1;
-        if (newer.length > 0) this.messages = mergePage(this.messages, newer);
-        if (upper >= this.top) {
-          this.hasNewer = false;
-          break;
-        }
-        if (newer.length > 0) break;
-      }
-      if (this.messages.length > MAX_LOADED) {
-        this.messages = this.messages.slice(this.messages.length - MAX_LOADED);
-        this.hasOlder = true;
-      }
-    } finally {
-      this.loading = null;
-      this.settle();
-    }
-  }
-
-  /** Loads the page around `seq` (a search hit): the window no longer reaches the newest. */
-  async jumpTo(seq: number): Promise<boolean> {
-    if (this.messages.some((m) => m.seq === seq)) return true;
-    this.loading = 'latest';
-    const page = await this.fetch(seq + Math.floor(PAGE / 2));
-    this.loading = null;
-    if (page == null) return false;
-    this.messages = page.filter(visibleMessage);
-    this.hasOlder = page.length >= PAGE;
-    const last = this.messages[this.messages.length - 1]?.seq ?? seq;
-    this.hasNewer = last < this.top;
-    this.loaded = true;
-    this.generation++;
-    return this.messages.some((m) => m.seq === seq);
-  }
-
-  /** A live message: appended when the window reaches the newest. */
-  insertLive(m: Message): void {
-    if (!visibleMessage(m)) return;
-    if (this.loading === 'latest' && this.arrived.length < MAX_LOADED) this.arrived.push(m);
-    if (!this.loaded || this.hasNewer) return;
-    let next = insertSorted(this.messages, m);
-    if (next.length > MAX_LOADED + PAGE) {
-      next = next.slice(next.length - MAX_LOADED);
-      this.hasOlder = true;
-    }
-    this.messages = next;
-  }
-
-  update(id: number, f: (m: Message) => Message): boolean {
-    const i = this.messages.findIndex((m) => m.id === id);
-    if (i < 0) return false;
-    const next = this.messages.slice();
-    next[i] = f(next[i]);
-    this.messages = next;
-    return true;
-  }
-
-  remove(id: number): void {
-    const next = this.messages.filter((m) => m.id !== id);
-    if (next.length !== this.messages.length) this.messages = next;
-  }
-
-  /** Forgets everything (channel reset); loadLatest refills it. */
-  reset(): void {
-    this.messages = [];
-    this.hasOlder = true;
-    this.hasNewer = false;
-    this.loaded = false;
-    this.generation++;
-  }
-
-  /** Messages this window missed: summed up as `activity` by the app (a backlog streaming in
-   * while on screen, or messages that came before the app knew the view was open). Loads
-   * what lies beyond the newest loaded. */
-  async catchUp(head = 0): Promise<void> {
-    this.seenHead = Math.max(this.seenHead, head);
-    if (this.loading != null) {
-      this.behind = true;
-      return;
-    }
-    if (!this.loaded || this.hasNewer) return;
-    const newest = this.newestSeq;
-    if (newest >= this.top) return;
-    // Far behind (a backlog streamed in while on screen): the newest page, as when opening.
-    if (this.top - newest > MAX_LOADED) return this.loadLatest();
-    this.hasNewer = true;
-    // Page by page up to the newest (at most MAX_LOADED away, so a few pages).
-    for (let round = 0; this.hasNewer && round <= MAX_LOADED / PAGE; round++) await this.loadNewer();
-  }
-
-  /** The newest seq an `activity` summary reported (a thread's timeline has no channel head). */
-  private seenHead = 0;
-
-  /** The newest seq known to exist in this channel. */
-  private get top(): number {
-    return Math.max(this.head(), this.seenHead);
-  }
-
-  /** A catch-up was asked for while a page was loading. */
-  private behind = false;
-
-  /** Runs a catch-up asked for during a load. */
-  private settle(): void {
-    if (!this.behind) return;
-    this.behind = false;
-    void this.catchUp();
-  }
-
-  get newestSeq(): number {
-    return this.messages[this.messages.length - 1]?.seq ?? 0;
   }
 }
 
@@ -313,15 +87,12 @@ export class ChatStore {
   presence = $state.raw<Record<string, PresenceEntry[]>>({});
   /** channel -> user id -> the seq they have read up to (read receipts). */
   receipts = $state.raw<Record<string, Record<number, { user: UserRef; seq: number }>>>({});
-  /** The channel on screen (no unread counting there). */
+  /** The channel on screen (its counts are not shown: its messages are read as they come). */
   visible = $state<string | null>(null);
   /** The signed-in user. */
   me = $state.raw<UserRef | null>(null);
   /** A search hit to show: the channel view scrolls to it. */
   jump = $state.raw<{ channel: string; seq: number } | null>(null);
-  /** Channels whose messages were counted up to this seq (dedupes backlog replays). */
-  private counted = new Map<string, number>();
-  private mentionIds = new Set<number>();
   private timelines = new Map<string, Timeline>();
   effects: ChatEffects = {
     reloadChannels: () => {},
@@ -361,10 +132,6 @@ export class ChatStore {
 
   setChannels(list: ChannelView[]): void {
     this.channels = list;
-    for (const c of list) {
-      const seen = this.counted.get(c.info.name) ?? 0;
-      if (c.info.head > seen) this.counted.set(c.info.name, c.info.head);
-    }
   }
 
   /** The outbox as read from the app. Entries queued after that read (larger local ids, e.g.
@@ -491,8 +258,6 @@ export class ChatStore {
     this.receipts = {};
     this.visible = null;
     this.jump = null;
-    this.counted.clear();
-    this.mentionIds.clear();
     this.timelines.clear();
   }
 
@@ -526,8 +291,8 @@ export class ChatStore {
         this.existingTimeline(event.channel)?.update(thread.root_id, (m) => ({ ...m, thread }));
         break;
       }
+      // A mention's count comes with its channel's `activity` summary (the client counts it).
       case 'mention':
-        this.onMention(event.message);
         break;
       case 'read':
         this.onRead(event.read);
@@ -601,36 +366,23 @@ export class ChatStore {
       delete rest[m.author.name];
       this.typing = { ...this.typing, [m.channel]: rest };
     }
-    const seen = this.counted.get(m.channel) ?? 0;
-    if (m.seq <= seen) return;
-    this.counted.set(m.channel, m.seq);
-    this.patchChannel(m.channel, (c) => {
-      const info = m.seq > c.info.head ? { ...c.info, head: m.seq } : c.info;
-      const count = !mine && m.seq > c.last_read && this.visible !== m.channel && m.deleted !== true;
-      return { ...c, info, unread: count ? c.unread + 1 : c.unread };
-    });
+    // The head moves; the counts are the client's (`activity` summaries, `read` events).
+    this.patchChannel(m.channel, (c) =>
+      m.seq > c.info.head ? { ...c, info: { ...c.info, head: m.seq } } : c,
+    );
   }
 
-  /** News in a channel whose messages the app does not send one by one (not on screen). */
-  activity(channel: string, head: number, unread: number): void {
-    this.counted.set(channel, Math.max(this.counted.get(channel) ?? 0, head));
+  /** A channel's summary from the app: its newest seq and the client's unread and mention
+   * counts (sent instead of each message of a channel not on screen, and after a mention). */
+  activity(channel: string, head: number, unread: number, mentions: number): void {
     this.patchChannel(channel, (c) => ({
       ...c,
       info: head > c.info.head ? { ...c.info, head } : c.info,
       unread: this.visible === channel ? c.unread : unread,
+      mentions: this.visible === channel ? c.mentions : mentions,
     }));
     // Shown (a backlog streaming in, or opened just as they came): fetch what the view missed.
     void this.existingTimeline(channel)?.catchUp(head);
-  }
-
-  private onMention(m: Message): void {
-    if (this.mentionIds.has(m.id)) return;
-    this.mentionIds.add(m.id);
-    if (this.mentionIds.size > 5000) this.mentionIds.clear();
-    if (this.visible === m.channel) return;
-    this.patchChannel(m.channel, (c) =>
-      m.seq > c.last_read ? { ...c, mentions: c.mentions + 1 } : c,
-    );
   }
 
   private onRead(read: ReadState): void {

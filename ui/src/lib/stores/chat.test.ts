@@ -75,32 +75,36 @@ describe('outbox: pending, sent, failed', () => {
 });
 
 describe('unread and mention counts', () => {
-  it('counts new messages by others in channels not on screen, once', () => {
+  // The client core counts (parley-client's `reads`: once per seq, not the user's own, not
+  // what is read); the store shows what it reports.
+  it('counts nothing itself: a message moves the head only', () => {
     const s = store();
     s.visible = 'general';
     s.apply({ kind: 'message', message: message(6, { channel: 'random' }) });
     s.apply({ kind: 'message', message: message(6, { channel: 'random' }) }); // replayed
     s.apply({ kind: 'message', message: message(7, { channel: 'random', author: alice }) }); // mine
     s.apply({ kind: 'message', message: message(11) }); // on screen
-    expect(s.channel('random')?.unread).toBe(1);
+    expect(s.channel('random')?.unread).toBe(0);
     expect(s.channel('random')?.info.head).toBe(7);
     expect(s.channel('general')?.unread).toBe(0);
+    expect(s.channel('general')?.info.head).toBe(11);
   });
 
   it('takes the counts of channels not on screen from activity summaries', () => {
     const s = store();
     s.visible = 'general';
-    s.activity('random', 500, 42);
-    expect(s.channel('random')).toMatchObject({ unread: 42 });
+    s.activity('random', 500, 42, 3);
+    expect(s.channel('random')).toMatchObject({ unread: 42, mentions: 3 });
     expect(s.channel('random')?.info.head).toBe(500);
-    // A message replayed later (the channel opened meanwhile) is not counted again.
+    // A message replayed later (the channel opened meanwhile) changes no count.
     s.apply({ kind: 'message', message: message(450, { channel: 'random' }) });
     expect(s.channel('random')?.unread).toBe(42);
     // The head never goes back; the channel on screen shows no unread.
-    s.activity('random', 400, 43);
+    s.activity('random', 400, 43, 3);
     expect(s.channel('random')?.info.head).toBe(500);
-    s.activity('general', 11, 1);
-    expect(s.channel('general')?.unread).toBe(0);
+    expect(s.channel('random')?.unread).toBe(43);
+    s.activity('general', 11, 1, 1);
+    expect(s.channel('general')).toMatchObject({ unread: 0, mentions: 0 });
     expect(s.channel('general')?.info.head).toBe(11);
   });
 
@@ -110,12 +114,13 @@ describe('unread and mention counts', () => {
     expect(s.channel('random')?.unread).toBe(0);
   });
 
-  it('counts mentions from mention events, and mark read resets both', () => {
+  it('takes mentions from the summary that follows a mention, and mark read resets both', () => {
     const s = store();
     const m = message(8, { channel: 'random', mentions: [alice.id] });
     s.apply({ kind: 'message', message: m });
     s.apply({ kind: 'mention', message: m, muted: false });
-    s.apply({ kind: 'mention', message: m, muted: false }); // the same mention again
+    expect(s.channel('random')).toMatchObject({ unread: 0, mentions: 0 });
+    s.activity('random', 8, 1, 1);
     expect(s.channel('random')).toMatchObject({ unread: 1, mentions: 1 });
 
     s.markReadLocal('random', 8);

@@ -20,7 +20,7 @@ export function handleAppEvent(event: AppEvent): void {
       applyStatus(event.status);
       break;
     case 'activity':
-      chat.activity(event.channel, event.head, event.unread);
+      chat.activity(event.channel, event.head, event.unread, event.mentions);
       break;
     case 'navigate':
       // A notification for a thread reply opens the thread beside its channel.

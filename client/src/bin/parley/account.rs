@@ -1,0 +1,81 @@
+//! `parley login` and `parley logout`: a token from the server, kept in the OS keyring (or a
+//! private file where none runs), and the session file that says which server and user.
+
+use anyhow::{bail, Result};
+use parley_client::{credentials, HttpApi};
+use parley_protocol::api;
+use serde_json::json;
+
+use crate::{signed_in, Out, Paths, Session};
+
+pub async fn login(paths: &Paths, out: &Out, url: &str, user: &str, password: &str) -> Result<()> {
+    let server = HttpApi::new(url)?;
+    let credentials = api::Credentials {
+        name: user.to_owned(),
+        password: password.to_owned(),
+        display_name: None,
+        device: Some("parley-cli".into()),
+    };
+    let session = match server.login(&credentials).await {
+        Ok(session) => session,
+        Err(parley_client::Error::Server(body)) => bail!("sign-in refused: {}", body.message),
+        Err(parley_client::Error::Http(answer)) => bail!("sign-in refused: {answer}"),
+        Err(err) => return Err(err.into()),
+    };
+    let server = server.server().to_owned();
+    let name = session.user.name;
+    let stored = credentials::save(&server, &name, &session.token, &paths.config)?;
+    parley_client::files::private_dir(&paths.config)?;
+    std::fs::write(
+        paths.session_file(),
+        serde_json::to_string(&Session {
+            server: server.clone(),
+            user: name.clone(),
+        })?,
+    )?;
+    let (where_, warning) = match &stored {
+        credentials::Stored::Keyring => ("keyring".to_owned(), None),
+        credentials::Stored::File(path) => (
+            path.display().to_string(),
+            Some(format!(
+                "no keyring service is running: the token is in {} (readable only by you)",
+                path.display()
+            )),
+        ),
+    };
+    if let Some(warning) = &warning {
+        out.note(
+            json!({"kind": "warning", "warning": warning}),
+            &format!("warning: {warning}"),
+        );
+    }
+    out.line(
+        json!({"kind": "signed_in", "server": server, "user": name, "token_store": where_}),
+        || format!("signed in to {server} as {name}"),
+    );
+    Ok(())
+}
+
+pub async fn logout(paths: &Paths, out: &Out) -> Result<()> {
+    let (session, token) = signed_in(paths)?;
+    let revoked = match HttpApi::new(&session.server) {
+        Ok(server) => server.with_token(&token).logout().await.is_ok(),
+        Err(_) => false,
+    };
+    credentials::delete(&session.server, &session.user, &paths.config);
+    let _ = std::fs::remove_file(paths.session_file());
+    out.line(
+        json!({"kind": "signed_out", "user": session.user, "revoked_on_server": revoked}),
+        || {
+            if revoked {
+                format!("signed out {}", session.user)
+            } else {
+                format!(
+                    "signed out {} here (the server could not be reached to revoke the token)",
+                    session.user
+                )
+            }
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! The server's HTTP API, typed with [`parley_protocol::api`]: the server check, signing in and
+//! out, documents, comments, versions, roles, attachments and upload sessions. This is the only
+//! HTTP code of Parley's clients; the desktop app and the `parley` command line go through it
+//! (most often through a [`Client`](crate::Client), which carries one with its token).
+
+mod attachments;
+mod docs;
+
+use std::time::Duration;
+
+use parley_protocol::{api, ErrorBody, UserRef};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::{de::DeserializeOwned, Serialize};
+
+pub use attachments::ChunkAnswer;
+
+use crate::{Error, Result};
+
+/// How long an ordinary call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The server check and signing out: quick, or the server is not there.
+const QUICK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server's HTTP API at one address, with a session's token or without one (checking a
+/// server, signing in, registering). Cheap to clone.
+#[derive(Clone)]
+pub struct HttpApi {
+    server: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl HttpApi {
+    /// The API of `server` (`http://host:port`), without a token.
+    pub fn new(server: &str) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .build()
+            .map_err(|e| Error::Http(e.to_string()))?;
+        Ok(Self {
+            server: server.trim_end_matches('/').to_owned(),
+            token: None,
+            http,
+        })
+    }
+
+    /// The same API, signed in with `token`.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// `http://host:port`.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// `GET /healthz`: the server answers and its store is reachable. A 503 is the server's
+    /// refusal; anything else that is not 200 means this is not a Parley server.
+    pub async fn health(&self) -> Result<api::Health> {
+        let response = self
+            .call(Method::GET, &["healthz"])?
+            .timeout(QUICK_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status();
+        if status.is_success() {
+            return read_json(response).await;
+        }
+        Err(Error::Http(format!(
+            "{} answered {status} (is it a Parley server?)",
+            self.server
+        )))
+    }
+
+    /// `POST /api/login`: a token for the user (`device` labels it in the user's token list).
+    pub async fn login(&self, credentials: &api::Credentials) -> Result<api::Session> {
+        self.json(
+            self.call(Method::POST, &["api", "login"])?
+                .json(credentials),
+        )
+        .await
+    }
+
+    /// `POST /api/register` (when the server allows open registration): the new user's token.
+    pub async fn register(&self, credentials: &api::Credentials) -> Result<api::Session> {
+        self.json(
+            self.call(Method::POST, &["api", "register"])?
+                .json(credentials),
+        )
+        .await
+    }
+
+    /// `POST /api/logout`: the server revokes this token.
+    pub async fn logout(&self) -> Result<()> {
+        let request = self
+            .call(Method::POST, &["api", "logout"])?
+            .timeout(QUICK_TIMEOUT);
+        self.no_content(request).await
+    }
+
+    /// `GET /api/me`: who the token signs in.
+    pub async fn me(&self) -> Result<UserRef> {
+        self.json(self.call(Method::GET, &["api", "me"])?).await
+    }
+
+    /// A request to the path made of `segments` (each percent-encoded), with the token.
+    fn call(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder> {
+        let mut url = reqwest::Url::parse(&self.server)
+            .map_err(|e| Error::Invalid(format!("bad server address {}: {e}", self.server)))?;
+        url.path_segments_mut()
+            .map_err(|()| Error::Invalid(format!("bad server address {}", self.server)))?
+            .pop_if_empty()
+            .extend(segments);
+        let request = self.http.request(method, url);
+        Ok(match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        })
+    }
+
+    /// Sends a request; a refusal becomes `Error::Server` with the server's error body.
+    async fn send(&self, request: RequestBuilder) -> Result<Response> {
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(refusal(response).await)
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T> {
+        read_json(self.send(request).await?).await
+    }
+
+    async fn no_content(&self, request: RequestBuilder) -> Result<()> {
+        self.send(request).await.map(drop)
+    }
+
+    async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T> {
+        self.json(self.call(method, segments)?.json(body)).await
+    }
+
+    fn unreachable(&self, err: reqwest::Error) -> Error {
+        Error::Unreachable(format!("cannot reach {}: {err}", self.server))
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
+    let status = response.status();
+    response
+        .json()
+        .await
+        .map_err(|e| Error::Http(format!("unexpected answer ({status}): {e}")))
+}
+
+/// The server's refusal: its error body, or (not Parley answering) the status.
+async fn refusal(response: Response) -> Error {
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => Error::Server(body),
+        Err(_) => Error::Http(format!("the server answered {status}")),
+    }
+}
+
+/// `404`: for upload sessions, the server forgot the session.
+fn is_not_found(status: StatusCode) -> bool {
+    status == StatusCode::NOT_FOUND
+}

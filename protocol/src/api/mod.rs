@@ -1,0 +1,22 @@
+//! The HTTP API under `/api` (and `/healthz`): the request and response bodies of every route,
+//! as serde types the server, the client core, the `parley` command line and the desktop app
+//! share. docs/protocol.md §14 describes the same routes for people.
+//!
+//! A refusal is always an [`ErrorBody`](crate::ErrorBody) with the HTTP status the code implies.
+//! Routes that answer `204 No Content` have no response type here.
+
+mod accounts;
+mod attachments;
+mod channels;
+mod docs;
+
+pub use accounts::{Credentials, Health, Session};
+pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
+pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage};
+pub use docs::{
+    CommentList, CreateDoc, DocChanges, DocContent, DocList, EditComment, NewComment, RoleGrant,
+    SaveVersion, VersionList,
+};
+
+#[cfg(test)]
+mod tests;
