@@ -14,7 +14,7 @@ use crate::{
     error::{Error, Result},
     store::{
         ChannelDirectory, ChannelRecord, ChannelStore, ChannelWithMembers, EnsureChannel,
-        MemberRole, Membership, NewChannel, UserRecord,
+        Membership, NewChannel, UserRecord,
     },
     AppState,
 };
@@ -33,21 +33,8 @@ pub(crate) fn invalid_name(message: String) -> Error {
     Error::new(ErrorCode::InvalidChannelName, message)
 }
 
-/// Member role in a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Member,
-}
-
-impl From<MemberRole> for Role {
-    fn from(role: MemberRole) -> Self {
-        match role {
-            MemberRole::Admin => Role::Admin,
-            MemberRole::Member => Role::Member,
-        }
-    }
-}
+/// Member role in a channel (as the store records it).
+pub use crate::store::MemberRole as Role;
 
 /// A channel as the directory holds it: settings (replaced as a whole when they change) and
 /// the member set.
@@ -254,7 +241,7 @@ impl Directory {
         } in members
         {
             if let Some(channel) = directory.by_id(channel_id) {
-                channel.set_member(user_id, Some(role.into()));
+                channel.set_member(user_id, Some(role));
             }
         }
         Ok(directory)
@@ -352,10 +339,9 @@ impl AppState {
             .channel_by_name(name.to_owned())
             .await?;
         match found {
-            Some(ChannelWithMembers { record, members }) => Ok(self.directory.insert(
-                record,
-                members.into_iter().map(|(u, r)| (u, r.into())).collect(),
-            )),
+            Some(ChannelWithMembers { record, members }) => {
+                Ok(self.directory.insert(record, members))
+            }
             None => Err(Error::new(
                 ErrorCode::ChannelNotFound,
                 format!("no channel {name:?}"),
