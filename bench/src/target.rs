@@ -17,7 +17,8 @@ use parley_testkit::TestServer;
 use crate::client::{connect, Ws};
 
 /// Server settings for benchmarking: no rate limits, room for many connections, all of them
-/// from 127.0.0.1 (so no per-address caps either).
+/// from 127.0.0.1 (so no per-address caps either), and no per-user quotas (the docs scenario
+/// opens 1,000 documents as one user).
 pub fn bench_config(extra: &str) -> String {
     format!(
         "[rate_limit]\nmessages_per_second = 0\nuser_messages_per_second = 0\n\
@@ -26,7 +27,9 @@ pub fn bench_config(extra: &str) -> String {
          [realtime]\nmax_connections = 100000\nchannel_limit = 1000\n\
          max_connections_per_address = 100000\n\
          max_anonymous_connections_per_address = 100000\n\
-         max_message_length = 100000\nhandshake_timeout = \"10m\"\n{extra}"
+         max_message_length = 100000\nhandshake_timeout = \"10m\"\n\
+         [limits]\nchannels_per_user = 1000000\ndocuments_per_user = 1000000\n\
+         dms_per_user = 1000000\n{extra}"
     )
 }
 
