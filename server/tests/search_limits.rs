@@ -31,21 +31,28 @@ fn text(i: usize) -> String {
     words.join(" ")
 }
 
-/// Sends the history as fast as the server acknowledges (sends are pipelined).
+/// Sends the history as fast as the server acknowledges: pipelined, a window at a time, reading
+/// the replies (and the events of the channel) between windows, so the server never finds this
+/// client not reading for longer than its write-stall limit.
 async fn fill(client: &mut WsClient, channel: &str) {
-    let mut ids = Vec::with_capacity(MESSAGES);
-    for i in 0..MESSAGES {
-        ids.push(
-            client
-                .send(json!({"type": "send", "channel": channel, "text": text(i), "client_id": format!("f{i}")}))
-                .await,
-        );
-    }
-    for id in ids {
-        let reply = client
-            .wait_for(|f| f["id"] == json!(id) && (f["type"] == "reply" || f["type"] == "error"))
-            .await;
-        assert_eq!(reply["type"], "reply", "{reply}");
+    const WINDOW: usize = 200;
+    for start in (0..MESSAGES).step_by(WINDOW) {
+        let mut ids = Vec::with_capacity(WINDOW);
+        for i in start..(start + WINDOW).min(MESSAGES) {
+            ids.push(
+                client
+                    .send(json!({"type": "send", "channel": channel, "text": text(i), "client_id": format!("f{i}")}))
+                    .await,
+            );
+        }
+        for id in ids {
+            let reply = client
+                .wait_for(|f| {
+                    f["id"] == json!(id) && (f["type"] == "reply" || f["type"] == "error")
+                })
+                .await;
+            assert_eq!(reply["type"], "reply", "{reply}");
+        }
     }
 }
 
