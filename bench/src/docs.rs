@@ -39,9 +39,22 @@ pub struct Trace {
 pub fn default_trace() -> PathBuf {
     match std::env::var_os("PARLEY_TRACE") {
         Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/data/automerge-paper.json.gz"),
+        None => repo_path("../shared/data/automerge-paper.json.gz"),
     }
+}
+
+/// A path relative to the repository's root: the working directory when it is the repository
+/// (`make bench` runs there), else the checkout this binary was built from. The build's path
+/// alone is not enough: cargo does not rebuild when a checkout moves (its fingerprints are
+/// relative), so a binary can carry the path of a checkout that is gone.
+fn repo_path(relative: &str) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = if cwd.join("bench/Cargo.toml").is_file() {
+        cwd
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    };
+    root.join(relative)
 }
 
 /// A stand-in for smoke runs where the real trace is not at hand: `n` single-character edits
@@ -318,8 +331,7 @@ struct Reference {
 
 impl Reference {
     fn script() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/interop/node_modules/y-websocket/bin/server.js")
+        repo_path("tests/interop/node_modules/y-websocket/bin/server.js")
     }
 
     async fn start() -> Result<Self> {

@@ -26,12 +26,7 @@ pub mod ratelimit;
 pub mod store;
 pub mod ws;
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -39,28 +34,23 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use error::{Error, Result};
 
-/// Everything a request handler needs, passed explicitly (no globals).
+/// Everything a request handler needs, passed explicitly (no globals): one service per area.
 pub struct AppState {
     pub config: Arc<Config>,
     /// Storage, seen per area through its traits.
     pub stores: store::Stores,
-    pub hubs: Arc<chat::hub::Hubs>,
-    pub directory: Arc<chat::channels::Directory>,
-    /// Documents: their directory and the actors of open ones.
-    pub docs: docs::Docs,
+    /// Channels, members, messages, reads, threads, search, and the hubs that fan events out.
+    pub chat: Arc<chat::Chat>,
+    /// Documents: who may do what with them, comments, versions, the actors of open ones.
+    pub docs: docs::Documents,
     /// Uploads, downloads, upload sessions and thumbnails.
     pub(crate) attachments: Arc<attachments::Attachments>,
     /// Signing in and out, registering, the user behind a token.
     pub accounts: accounts::Accounts,
     /// Every live WebSocket connection, their caps, and the shutdown signal.
     pub connections: Arc<ws::Connections>,
-    user_send_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
-    /// `mark_read`, `mute`, `unmute` per user.
-    user_state_limits: Mutex<HashMap<i64, ratelimit::TokenBucket>>,
-    /// Document content answers being decoded (`documents.max_content_reads`).
-    content_gate: gate::WorkGate,
-    /// Searches running (`realtime.max_concurrent_searches`).
-    search_gate: gate::WorkGate,
+    /// Per-user limits shared by chat and documents (sends, read-state changes).
+    rates: Arc<ratelimit::UserRates>,
 }
 
 /// How long shutdown waits for connections to flush and close.
@@ -100,10 +90,20 @@ impl Server {
         )?;
         let stores = store::Stores::new(Arc::new(store));
         let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
-        let docs = docs::Docs::load(&*stores.documents, &directory).await?;
+        let doc_dir = Arc::new(docs::Docs::load(&*stores.documents, &directory).await?);
         let connections = Arc::new(ws::Connections::new(
             config.realtime.max_connections,
             CancellationToken::new(),
+        ));
+        let rates = Arc::new(ratelimit::UserRates::new(&config.rate_limit));
+        let chat = Arc::new(chat::Chat::new(
+            Arc::clone(&config),
+            stores.clone(),
+            hubs,
+            Arc::clone(&directory),
+            Arc::clone(&rates),
+            // Documents live in channels: leaving or deleting one changes who may open them.
+            vec![Arc::clone(&doc_dir) as Arc<dyn chat::ChannelListener>],
         ));
         let state = Arc::new(AppState {
             accounts: accounts::Accounts::new(
@@ -116,24 +116,19 @@ impl Server {
             attachments: Arc::new(attachments::Attachments::new(
                 Arc::clone(&stores.attachments),
                 Arc::clone(&config),
-                Arc::clone(&directory),
+                directory,
             )),
-            hubs,
-            directory,
-            docs,
+            docs: docs::Documents::new(
+                Arc::clone(&config),
+                stores,
+                Arc::clone(&chat),
+                doc_dir,
+                Arc::clone(&rates),
+                Arc::clone(&connections),
+            ),
+            chat,
             connections,
-            user_send_limits: Mutex::new(HashMap::new()),
-            user_state_limits: Mutex::new(HashMap::new()),
-            content_gate: gate::WorkGate::new(
-                "document content reads",
-                config.documents.max_content_reads,
-                config.documents.max_content_reads * 4,
-            ),
-            search_gate: gate::WorkGate::new(
-                "searches",
-                config.realtime.max_concurrent_searches,
-                config.realtime.max_concurrent_searches * 4,
-            ),
+            rates,
         });
         let repaired = state
             .stores
@@ -146,8 +141,8 @@ impl Server {
                 "display names brought under the display-name rules"
             );
         }
-        state.apply_configured_channels().await?;
-        state.ensure_personal_template().await?;
+        state.chat.apply_configured_channels().await?;
+        state.chat.ensure_personal_template().await?;
         // Before anyone can upload: files of cut-off uploads and files no row refers to.
         attachments::sweep_at_start(&state.attachments).await;
         Ok(Self { state, writer })
@@ -198,57 +193,9 @@ impl Server {
 }
 
 impl AppState {
-    /// Per-user send limit, shared by all of the user's connections.
-    pub fn check_user_send_rate(&self, user_id: i64) -> Result<()> {
-        let rl = &self.config.rate_limit;
-        if rl.user_messages_per_second <= 0.0 {
-            return Ok(());
-        }
-        let mut limits = self
-            .user_send_limits
-            .lock()
-            .map_err(|_| Error::internal("rate limit lock"))?;
-        limits
-            .entry(user_id)
-            .or_insert_with(|| {
-                ratelimit::TokenBucket::new(rl.user_messages_per_second, rl.user_message_burst)
-            })
-            .take()
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
-    }
-
-    /// Read-state changes (`mark_read`, `mute`, `unmute`) per user: each may append a durable
-    /// event to the user's `@me`.
-    pub fn check_user_state_rate(&self, user_id: i64) -> Result<()> {
-        let rl = &self.config.rate_limit;
-        if rl.user_state_changes_per_second <= 0.0 {
-            return Ok(());
-        }
-        let mut limits = self
-            .user_state_limits
-            .lock()
-            .map_err(|_| Error::internal("rate limit lock"))?;
-        limits
-            .entry(user_id)
-            .or_insert_with(|| {
-                ratelimit::TokenBucket::new(
-                    rl.user_state_changes_per_second,
-                    rl.user_state_change_burst,
-                )
-            })
-            .take()
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
-    }
-
     /// Forgets full buckets so the maps stay bounded by recent activity.
     fn prune_rate_limits(&self) {
-        let now = std::time::Instant::now();
-        if let Ok(mut limits) = self.user_send_limits.lock() {
-            limits.retain(|_, b| !b.is_idle(now));
-        }
-        if let Ok(mut limits) = self.user_state_limits.lock() {
-            limits.retain(|_, b| !b.is_idle(now));
-        }
+        self.rates.prune();
         self.accounts.prune_rate_limits();
     }
 }

@@ -28,7 +28,7 @@ async fn index_loop(state: Arc<AppState>) {
             _ = tick.tick() => {}
         }
         loop {
-            match state.index_pending().await {
+            match state.chat.index_pending().await {
                 Ok(true) => continue, // more waiting
                 Ok(false) => break,
                 Err(err) => {
@@ -63,7 +63,7 @@ async fn retention_loop(state: Arc<AppState>) {
 /// Applies each channel's retention (its own settings or the instance defaults).
 pub async fn enforce_retention(state: &AppState) -> crate::Result<()> {
     let realtime = &state.config.realtime;
-    for channel in state.directory.all() {
+    for channel in state.chat.directory.all() {
         let record = &channel.record;
         let retention = record
             .message_retention_secs

@@ -114,6 +114,52 @@ impl<K: Eq + Hash> KeyedBuckets<K> {
     }
 }
 
+/// The per-user limits every area shares, keyed by user id: sends (messages, edits, reactions,
+/// comments; `user_messages_per_second`) and read-state changes (`mark_read`, `mute`, `unmute`,
+/// each may append a durable event to the user's `@me`; `user_state_changes_per_second`).
+/// Keys are accounts, so the maps are bounded by the account table; idle buckets are pruned.
+pub struct UserRates {
+    sends: KeyedBuckets<i64>,
+    state_changes: KeyedBuckets<i64>,
+}
+
+impl UserRates {
+    pub fn new(limits: &crate::config::RateLimitConfig) -> Self {
+        Self {
+            sends: KeyedBuckets::new(
+                limits.user_messages_per_second,
+                limits.user_message_burst,
+                usize::MAX,
+            ),
+            state_changes: KeyedBuckets::new(
+                limits.user_state_changes_per_second,
+                limits.user_state_change_burst,
+                usize::MAX,
+            ),
+        }
+    }
+
+    /// One send by `user_id`, shared by all of the user's connections.
+    pub fn check_send(&self, user_id: i64) -> crate::Result<()> {
+        self.sends.take(user_id).map_err(rate_limited)
+    }
+
+    /// One read-state change by `user_id`.
+    pub fn check_state_change(&self, user_id: i64) -> crate::Result<()> {
+        self.state_changes.take(user_id).map_err(rate_limited)
+    }
+
+    /// Forgets full buckets so the maps stay bounded by recent activity.
+    pub fn prune(&self) {
+        self.sends.prune();
+        self.state_changes.prune();
+    }
+}
+
+fn rate_limited(retry_after_ms: u64) -> crate::Error {
+    crate::Error(parley_protocol::ErrorBody::rate_limited(retry_after_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

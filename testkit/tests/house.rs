@@ -103,6 +103,47 @@ fn no_import_circles_in_the_crates() {
     assert!(report.is_empty(), "import circles:\n{}", report.join("\n"));
 }
 
+/// The areas are services (`chat::Chat`, `docs::Documents`, `accounts::Accounts`,
+/// `attachments::Attachments`) that get what they need when the server opens. Only the outer
+/// layer (the router and the two kinds of connection, the upkeep loops) holds the bundle of
+/// them, `AppState`; an area that named it could reach into every other area through it.
+#[test]
+fn only_the_outer_layer_holds_the_app_state() {
+    let src = repo().join("server/src");
+    let outer = [
+        "lib.rs",
+        "maintenance.rs",
+        "http/",
+        "chat/session/",
+        "docs/conn.rs",
+    ];
+    let mut found = Vec::new();
+    files(&src, &["rs"], &mut found);
+    let mut inside: Vec<String> = found
+        .iter()
+        .filter_map(|path| {
+            let rel = path
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let text = std::fs::read_to_string(path).ok()?;
+            let names_it = tokens(&strip(&text)).iter().any(|t| t == "AppState");
+            (names_it
+                && !outer
+                    .iter()
+                    .any(|o| rel == *o || (o.ends_with('/') && rel.starts_with(o))))
+            .then_some(rel)
+        })
+        .collect();
+    inside.sort();
+    assert!(
+        inside.is_empty(),
+        "these area files name AppState; give the area's service what it needs instead:\n{}",
+        inside.join("\n")
+    );
+}
+
 #[test]
 fn the_checker_finds_a_circle_through_a_re_export() {
     let dir = tempfile::tempdir().unwrap();

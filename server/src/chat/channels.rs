@@ -1,6 +1,6 @@
-//! Channels: names, the in-memory directory of channels and members, who may do what, and
-//! finding a channel by name (loading it, or a user's personal instance, on first use).
-//! Changes to channels and members are in `membership`.
+//! Channels: names, the in-memory directory of channels and members, and who may do what.
+//! Finding a channel by name (loading it, or a user's personal instance, on first use) is in
+//! `service`; changes to channels and members are in `membership`.
 
 use std::{
     collections::HashMap,
@@ -12,11 +12,7 @@ use parley_protocol::{Authentication, ChannelInfo, ChannelType, ErrorCode};
 use crate::{
     config::RealtimeConfig,
     error::{Error, Result},
-    store::{
-        ChannelDirectory, ChannelRecord, ChannelStore, ChannelWithMembers, EnsureChannel,
-        Membership, NewChannel, UserRecord,
-    },
-    AppState,
+    store::{ChannelDirectory, ChannelRecord, ChannelStore, Membership, UserRecord},
 };
 
 /// Every user's personal channel (a `user_specific` template).
@@ -180,7 +176,7 @@ impl Channel {
         }
     }
 
-    /// The channel as listed to `user`; `head` is the newest seq (see `AppState::channel_info`).
+    /// The channel as listed to `user`; `head` is the newest seq (see `Chat::channel_info`).
     pub fn info(
         &self,
         user: Option<&UserRecord>,
@@ -311,107 +307,5 @@ impl Directory {
         let mut all: Vec<_> = inner.by_id.values().cloned().collect();
         all.sort_by(|a, b| a.record.name.cmp(&b.record.name));
         all
-    }
-}
-
-impl AppState {
-    /// Finds a channel by name, as `user` addresses it: the name of a `user_specific` channel
-    /// means the user's own instance (created on first use). Channels created by the admin CLI
-    /// while the server runs are picked up from the database.
-    pub async fn channel(&self, name: &str, user: Option<&UserRecord>) -> Result<Arc<Channel>> {
-        let channel = match self.directory.by_name(name) {
-            Some(channel) => channel,
-            None => self.load_channel(name).await?,
-        };
-        if !channel.is_template() {
-            return Ok(channel);
-        }
-        let Some(user) = user else {
-            return Err(Error::unauthenticated());
-        };
-        self.personal_instance(&channel, user).await
-    }
-
-    pub(crate) async fn load_channel(&self, name: &str) -> Result<Arc<Channel>> {
-        let found = self
-            .stores
-            .channels
-            .channel_by_name(name.to_owned())
-            .await?;
-        match found {
-            Some(ChannelWithMembers { record, members }) => {
-                Ok(self.directory.insert(record, members))
-            }
-            None => Err(Error::new(
-                ErrorCode::ChannelNotFound,
-                format!("no channel {name:?}"),
-            )),
-        }
-    }
-
-    pub(crate) async fn personal_instance(
-        &self,
-        template: &Channel,
-        user: &UserRecord,
-    ) -> Result<Arc<Channel>> {
-        let name = format!("{}#{}", template.record.name, user.id);
-        if let Some(instance) = self.directory.by_name(&name) {
-            return Ok(instance);
-        }
-        let t = &template.record;
-        let record = self
-            .stores
-            .channels
-            .ensure_channel(EnsureChannel {
-                channel: NewChannel {
-                    name,
-                    kind: ChannelType::Private,
-                    authentication: Authentication::Required,
-                    presence: t.presence,
-                    message_history: t.message_history,
-                    message_retention_secs: t.message_retention_secs,
-                    user_specific: true,
-                    auto_subscribe: t.auto_subscribe,
-                    max_participants: Some(1),
-                    topic: t.topic.clone(),
-                },
-                created_by: Some(user.id),
-                owner: Some((user.id, t.id)),
-            })
-            .await?;
-        Ok(self
-            .directory
-            .by_name(&record.name)
-            .unwrap_or_else(|| self.directory.insert(record, Vec::new())))
-    }
-
-    /// Channels this session may see.
-    pub async fn visible_channels(&self, user: Option<&UserRecord>) -> Result<Vec<ChannelInfo>> {
-        // Channels created by the admin CLI while the server runs are not in the directory yet.
-        let names = self.stores.channels.channel_names().await?;
-        for name in names {
-            if self.directory.by_name(&name).is_none() {
-                let _ = self.load_channel(&name).await;
-            }
-        }
-        Ok(self
-            .directory
-            .all()
-            .into_iter()
-            .filter(|c| {
-                !c.is_template() && !c.is_document() && !c.is_thread() && c.check_read(user).is_ok()
-            })
-            .map(|c| self.channel_info(&c, user))
-            .collect())
-    }
-
-    /// A channel's public description, with its current head.
-    pub fn channel_info(&self, channel: &Channel, user: Option<&UserRecord>) -> ChannelInfo {
-        let head = self
-            .hubs
-            .head(channel.record.id)
-            .unwrap_or(channel.record.head_seq)
-            .max(channel.record.head_seq);
-        channel.info(user, &self.config.realtime, head)
     }
 }

@@ -8,13 +8,13 @@ use parley_protocol::{Authentication, ChannelSettings, ChannelType, ErrorCode};
 
 use super::channels::{invalid_name, validate_name, Channel, Role, DM_PREFIX, PERSONAL};
 use crate::{
+    chat::Chat,
     config::ChannelConfig,
     error::{Error, Result},
     store::{self, CreateChannel, EnsureChannel, Join, NewChannel, UserRecord},
-    AppState,
 };
 
-impl AppState {
+impl Chat {
     /// Creates a channel; the creator becomes its admin.
     pub async fn create_channel(
         &self,
@@ -262,7 +262,9 @@ impl AppState {
             }
         }
         // Their role on the channel's documents changed (viewer, or no access at all).
-        self.docs.left_channel(channel.record.id, user.id);
+        for listener in &self.listeners {
+            listener.member_left(channel.record.id, user.id);
+        }
         Ok(channel)
     }
 
@@ -296,7 +298,9 @@ impl AppState {
             .map(|c| c.record.id)
             .collect();
         self.directory.forget(id);
-        self.docs.forget_channel(id);
+        for listener in &self.listeners {
+            listener.channel_deleted(id);
+        }
         for channel_id in std::iter::once(id).chain(instances) {
             self.hubs.remove(channel_id);
         }

@@ -7,8 +7,10 @@ mod membership;
 mod reads;
 mod search;
 pub mod send;
+mod service;
 pub mod session;
 mod threads;
 
 pub use search::SearchQuery;
 pub use send::validate_client_id;
+pub use service::{ChannelListener, Chat};

@@ -7,15 +7,15 @@ use parley_protocol::{ErrorCode, Event, ReadState};
 
 use crate::{
     chat::channels::{Channel, PERSONAL},
+    chat::Chat,
     error::{Error, Result},
     store::{self, MentionNotice, NewEvent, ReadCounts, ReadMark, UserRecord},
-    AppState,
 };
 
 /// Most users one message may notify (`@channel` in a huge channel notifies the first ones).
 const MAX_MENTIONED: usize = 1000;
 
-impl AppState {
+impl Chat {
     async fn personal(&self, user: &UserRecord) -> Result<Arc<Channel>> {
         self.channel(PERSONAL, Some(user)).await
     }
@@ -109,7 +109,7 @@ impl AppState {
     /// Records a read position (never moving back) and tells the user's other devices. A
     /// position that is not beyond the current one changes nothing and stores no event.
     pub async fn mark_read(&self, user: &UserRecord, channel: &str, seq: u64) -> Result<ReadState> {
-        self.check_user_state_rate(user.id)?;
+        self.rates.check_state_change(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_read(Some(user))?;
         let head = self.channel_info(&channel, Some(user)).head;
@@ -140,7 +140,7 @@ impl AppState {
         until: Option<i64>,
         unmute: bool,
     ) -> Result<ReadState> {
-        self.check_user_state_rate(user.id)?;
+        self.rates.check_state_change(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_read(Some(user))?;
         if until.is_some_and(|t| t <= store::now_ms()) {

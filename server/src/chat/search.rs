@@ -3,9 +3,9 @@
 use parley_protocol::ErrorCode;
 
 use crate::{
+    chat::Chat,
     error::{Error, Result},
     store::{SearchRequest, UserRecord},
-    AppState,
 };
 
 /// Most messages indexed in one write.
@@ -21,7 +21,7 @@ pub struct SearchQuery<'a> {
     pub limit: Option<u32>,
 }
 
-impl AppState {
+impl Chat {
     /// Full-text search over every message this user may read.
     pub async fn search(
         &self,

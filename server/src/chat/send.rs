@@ -4,12 +4,12 @@
 use parley_protocol::{ErrorCode, HistoryPage, Message, ReactionChange, SendResult};
 
 use crate::{
+    chat::Chat,
     error::{Error, Result},
     store::{
         HistorySlice, MessageDelete, MessageEdit, PostMessage, ReactionUpdate, ThreadReply,
         UserRecord,
     },
-    AppState,
 };
 
 /// Most attachments on one message.
@@ -32,7 +32,7 @@ pub fn validate_client_id(client_id: &str) -> Result<()> {
     }
 }
 
-impl AppState {
+impl Chat {
     /// Validates and stores a message; answers only after it is committed. A repeated
     /// `client_id` from the same author returns the original message with `duplicate: true`.
     pub async fn send_message(
@@ -70,7 +70,7 @@ impl AppState {
                 format!("the message is {length} characters; the limit is {max}"),
             ));
         }
-        self.check_user_send_rate(user.id)?;
+        self.rates.check_send(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         let mentions = self.mention_targets(&channel, user, text).await?;
@@ -160,7 +160,7 @@ impl AppState {
         text: &str,
     ) -> Result<Message> {
         self.check_text(text)?;
-        self.check_user_send_rate(user.id)?;
+        self.rates.check_send(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         self.stores
@@ -204,7 +204,7 @@ impl AppState {
         add: bool,
     ) -> Result<ReactionChange> {
         validate_emoji(emoji)?;
-        self.check_user_send_rate(user.id)?;
+        self.rates.check_send(user.id)?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         self.stores
@@ -235,7 +235,7 @@ pub fn validate_emoji(emoji: &str) -> Result<()> {
     }
 }
 
-impl AppState {
+impl Chat {
     /// Checks that every id is an attachment this user uploaded.
     pub(crate) async fn own_attachments(&self, user: &UserRecord, ids: &[i64]) -> Result<Vec<i64>> {
         if ids.is_empty() {

@@ -3,12 +3,12 @@
 use parley_protocol::{ErrorCode, Message};
 
 use crate::{
+    chat::Chat,
     error::{Error, Result},
     store::{OpenedThread, UserRecord},
-    AppState,
 };
 
-impl AppState {
+impl Chat {
     /// The thread under a message, created on first use.
     pub async fn thread_open(
         &self,

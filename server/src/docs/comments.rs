@@ -7,9 +7,9 @@ use yrs::updates::decoder::Decode;
 
 use super::{check_label, DocEntry};
 use crate::{
+    docs::Documents,
     error::{Error, Result},
     store::{CommentPost, CommentRow, CommentsOf, UserRecord},
-    AppState,
 };
 
 /// A new comment or reply (the body of `POST /api/docs/{name}/comments`).
@@ -34,7 +34,7 @@ fn check_anchor(anchor: &CommentAnchor) -> Result<()> {
     Ok(())
 }
 
-impl AppState {
+impl Documents {
     pub async fn list_comments(&self, user: &UserRecord, name: &str) -> Result<Vec<Comment>> {
         let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
         self.stores
@@ -81,7 +81,7 @@ impl AppState {
         }
         self.check_comment_body(&new.body)?;
         // Comments are durable events like messages: the same per-user send limit applies.
-        self.check_user_send_rate(user.id)?;
+        self.rates.check_send(user.id)?;
         if let Some(quote) = &new.quote {
             check_label("quote", quote)?;
         }
@@ -147,7 +147,7 @@ impl AppState {
     ) -> Result<Comment> {
         let (doc, _) = self.doc_access(name, user, DocRole::Commenter)?;
         self.check_comment_body(&body)?;
-        self.check_user_send_rate(user.id)?;
+        self.rates.check_send(user.id)?;
         let row = self.comment_for_change(&doc, user, id, true).await?;
         let names = crate::names::mentioned_names(&body);
         self.stores

@@ -45,7 +45,7 @@ pub fn run(
     control.token_id.store(auth.id, Ordering::Relaxed);
     let tracker = state.connections.tracker.clone();
     tracker.track_future(async move {
-        let env = state.docs.env(&state);
+        let env = state.docs.actor_env();
         let (joined, joined_rx) = oneshot::channel();
         let join = Command::Join {
             conn: Arc::clone(&control),
@@ -56,11 +56,11 @@ pub fn run(
             joined,
         };
         let started =
-            state.docs.actors.send(doc_id, &env, join).await.is_ok() && joined_rx.await.is_ok();
+            state.docs.dir.actors.send(doc_id, &env, join).await.is_ok() && joined_rx.await.is_ok();
         let mut peer_gone = false;
         if started {
             peer_gone = read_loop(&state, &control, &mut stream, doc_id, &env).await;
-            state.docs.actors.send_if_open(
+            state.docs.dir.actors.send_if_open(
                 doc_id,
                 Command::Leave {
                     conn_id: control.id,
@@ -124,7 +124,14 @@ async fn read_loop(
                     messages,
                 };
                 // Waits when the actor is busy: back-pressure on a fast writer.
-                if state.docs.actors.send(doc_id, env, command).await.is_err() {
+                if state
+                    .docs
+                    .dir
+                    .actors
+                    .send(doc_id, env, command)
+                    .await
+                    .is_err()
+                {
                     control.close_with(1011, "the document is unavailable");
                     return false;
                 }

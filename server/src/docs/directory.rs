@@ -10,10 +10,9 @@ use parley_protocol::DocRole;
 
 use super::actor;
 use crate::{
-    chat::channels::Channel,
+    chat::{channels::Channel, ChannelListener},
     error::Result,
     store::{DocRecord, DocumentStore},
-    AppState,
 };
 
 /// A document as the directory holds it.
@@ -164,7 +163,7 @@ impl Docs {
     }
 
     /// A user left (or was removed from) a channel: their connections to its documents close.
-    pub fn left_channel(&self, channel_id: i64, user_id: i64) {
+    fn left_channel(&self, channel_id: i64, user_id: i64) {
         for entry in self.all() {
             if entry.record().channel_id == Some(channel_id) {
                 self.access_changed(entry.id, Some(user_id));
@@ -186,7 +185,7 @@ impl Docs {
     }
 
     /// Forgets the documents of a deleted channel (the database cascades).
-    pub fn forget_channel(&self, channel_id: i64) {
+    fn forget_channel(&self, channel_id: i64) {
         let ids: Vec<i64> = self
             .all()
             .into_iter()
@@ -197,24 +196,14 @@ impl Docs {
             self.remove(id);
         }
     }
+}
 
-    /// What actors need from the server.
-    pub fn env(&self, state: &AppState) -> actor::ActorEnv {
-        let c = &state.config.documents;
-        actor::ActorEnv {
-            store: Arc::clone(&state.stores.documents),
-            actors: Arc::clone(&self.actors),
-            config: actor::ActorConfig {
-                max_document_size: c.max_document_size,
-                compact_after: c.compact_after,
-                idle_timeout: c.idle_timeout,
-                queue: c.actor_queue,
-                max_awareness_clients: c.max_awareness_clients_per_connection,
-                awareness_per_second: c.awareness_per_second,
-                awareness_burst: c.awareness_burst,
-            },
-            shutdown: state.connections.shutdown.clone(),
-            tracker: state.connections.tracker.clone(),
-        }
+impl ChannelListener for Docs {
+    fn member_left(&self, channel_id: i64, user_id: i64) {
+        self.left_channel(channel_id, user_id);
+    }
+
+    fn channel_deleted(&self, channel_id: i64) {
+        self.forget_channel(channel_id);
     }
 }

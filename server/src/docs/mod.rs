@@ -13,10 +13,12 @@ mod comments;
 pub mod conn;
 pub mod content;
 mod directory;
+mod service;
 mod versions;
 
 pub use comments::NewComment;
 pub use directory::{DocEntry, Docs};
+pub use service::Documents;
 
 use std::{
     collections::HashMap,
@@ -29,7 +31,6 @@ use crate::{
     chat::channels::{Channel, Role},
     error::{Error, Result},
     store::{self, DocRecord, NewDocument, UserRecord},
-    AppState,
 };
 
 pub const MAX_NAME_LEN: usize = parley_protocol::names::DOC_NAME_MAX_LEN;
@@ -69,13 +70,14 @@ pub(crate) fn check_label(what: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
-impl AppState {
+impl Documents {
     /// The user's role on a document; an error when they may not see it at all.
     pub fn doc_role(&self, doc: &DocEntry, user: &UserRecord) -> Result<DocRole> {
         let record = doc.record();
         let parent = match record.channel_id {
             Some(id) => Some(
-                self.directory
+                self.chat
+                    .directory
                     .by_id(id)
                     .ok_or_else(|| not_found(&record.name))?,
             ),
@@ -112,7 +114,9 @@ impl AppState {
     pub(crate) fn check_manage_doc(&self, doc: &DocEntry, user: &UserRecord) -> Result<()> {
         self.doc_role(doc, user)?;
         let record = doc.record();
-        let parent = record.channel_id.and_then(|id| self.directory.by_id(id));
+        let parent = record
+            .channel_id
+            .and_then(|id| self.chat.directory.by_id(id));
         if self.can_manage_doc(&record, parent.as_deref(), user) {
             Ok(())
         } else {
@@ -129,7 +133,7 @@ impl AppState {
         user: &UserRecord,
         needed: DocRole,
     ) -> Result<(Arc<DocEntry>, DocRole)> {
-        let doc = self.docs.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
         let role = self.doc_role(&doc, user)?;
         if role < needed {
             return Err(Error::forbidden(format!(
@@ -149,7 +153,7 @@ impl AppState {
             title: record.title.clone(),
             channel: record
                 .channel_id
-                .and_then(|id| self.directory.by_id(id))
+                .and_then(|id| self.chat.directory.by_id(id))
                 .map(|c| c.record.name.clone()),
             comments_channel: doc.comments.record.name.clone(),
             default_role: record.default_role,
@@ -161,7 +165,7 @@ impl AppState {
 
     /// Documents the user may see.
     pub fn visible_docs(&self, user: &UserRecord) -> Vec<DocInfo> {
-        self.docs
+        self.dir
             .all()
             .into_iter()
             .filter(|d| self.doc_role(d, user).is_ok())
@@ -184,7 +188,7 @@ impl AppState {
         }
         let channel_id = match channel {
             Some(channel) => {
-                let channel = self.channel(channel, Some(user)).await?;
+                let channel = self.chat.channel(channel, Some(user)).await?;
                 if channel.record.doc_id.is_some() || channel.is_template() {
                     return Err(Error::forbidden("documents cannot belong to this channel"));
                 }
@@ -212,15 +216,15 @@ impl AppState {
                 limit: (!user.is_admin).then_some(self.config.limits.documents_per_user),
             })
             .await?;
-        let comments = self.directory.insert_channel(channel_record);
+        let comments = self.chat.directory.insert_channel(channel_record);
         let entry = Arc::new(DocEntry {
             id: record.id,
             record: RwLock::new(record),
             grants: RwLock::new(HashMap::new()),
             comments,
         });
-        self.docs.insert(Arc::clone(&entry));
-        self.docs.unretire(&entry.record().name);
+        self.dir.insert(Arc::clone(&entry));
+        self.dir.unretire(&entry.record().name);
         tracing::info!(doc = %entry.record().name, user = %user.name, "document created");
         Ok(entry)
     }
@@ -243,7 +247,7 @@ impl AppState {
                     format!("document {id} is not named {name:?} (it was deleted or renamed)"),
                 )
             };
-            if self.docs.by_name(name).is_none_or(|doc| doc.id != id) {
+            if self.dir.by_name(name).is_none_or(|doc| doc.id != id) {
                 return Err(moved());
             }
             let (doc, role) = self.doc_access(name, user, DocRole::Viewer)?;
@@ -253,8 +257,8 @@ impl AppState {
             }
             return Ok((doc, role));
         }
-        if self.docs.by_name(name).is_none() {
-            if self.docs.is_retired(name) {
+        if self.dir.by_name(name).is_none() {
+            if self.dir.is_retired(name) {
                 return Err(Error::new(
                     ErrorCode::DocNotFound,
                     format!("document {name:?} was deleted or renamed; create it again explicitly"),
@@ -276,7 +280,7 @@ impl AppState {
         name: &str,
         changes: DocChanges,
     ) -> Result<Arc<DocEntry>> {
-        let doc = self.docs.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let mut record = doc.record();
         let old = record.name.clone();
@@ -301,21 +305,21 @@ impl AppState {
         if let Ok(mut r) = doc.record.write() {
             *r = record;
         }
-        self.docs.rename(&doc, &old);
+        self.dir.rename(&doc, &old);
         if role_changed {
-            self.docs.access_changed(doc.id, None);
+            self.dir.access_changed(doc.id, None);
         }
         Ok(doc)
     }
 
     pub async fn delete_doc(&self, user: &UserRecord, name: &str) -> Result<()> {
-        let doc = self.docs.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let (id, channel_id) = (doc.id, doc.comments.record.id);
         self.stores.documents.delete_document(id).await?;
-        self.docs.remove(id);
-        self.directory.forget_channel(channel_id);
-        self.hubs.remove(channel_id);
+        self.dir.remove(id);
+        self.chat.directory.forget_channel(channel_id);
+        self.chat.hubs.remove(channel_id);
         Ok(())
     }
 
@@ -327,7 +331,7 @@ impl AppState {
         target: &str,
         role: Option<DocRole>,
     ) -> Result<()> {
-        let doc = self.docs.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let target_id = self
             .stores
@@ -343,7 +347,7 @@ impl AppState {
             false
         };
         if changed {
-            self.docs.access_changed(doc.id, Some(target_id));
+            self.dir.access_changed(doc.id, Some(target_id));
         }
         Ok(())
     }
@@ -351,8 +355,8 @@ impl AppState {
     /// The committed state of a document as one Yjs update (opens the document if needed).
     pub(crate) async fn doc_state(&self, doc: &DocEntry) -> Result<Vec<u8>> {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let env = self.docs.env(self);
-        self.docs
+        let env = self.actor_env();
+        self.dir
             .actors
             .send(doc.id, &env, actor::Command::State { reply })
             .await?;

@@ -5,12 +5,12 @@ use parley_protocol::{DocRole, ErrorCode, VersionInfo};
 
 use super::{check_label, content};
 use crate::{
+    docs::Documents,
     error::{Error, Result},
     store::{NewVersion, UserRecord},
-    AppState,
 };
 
-impl AppState {
+impl Documents {
     pub async fn save_version(
         &self,
         user: &UserRecord,

@@ -19,7 +19,7 @@ pub(super) async fn list_channels(
     MaybeAuthed(user): MaybeAuthed,
 ) -> Result<Json<ChannelList>> {
     Ok(Json(ChannelList {
-        channels: state.visible_channels(user.as_ref()).await?,
+        channels: state.chat.visible_channels(user.as_ref()).await?,
     }))
 }
 
@@ -29,11 +29,12 @@ pub(super) async fn create_channel(
     ApiJson(body): ApiJson<CreateChannel>,
 ) -> Result<(StatusCode, Json<ChannelInfo>)> {
     let channel = state
+        .chat
         .create_channel(&authed.user, &body.channel, body.settings)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.channel_info(&channel, Some(&authed.user))),
+        Json(state.chat.channel_info(&channel, Some(&authed.user))),
     ))
 }
 
@@ -42,7 +43,7 @@ pub(super) async fn delete_channel(
     authed: Authed,
     Path(name): Path<String>,
 ) -> Result<StatusCode> {
-    state.delete_channel(&authed.user, &name).await?;
+    state.chat.delete_channel(&authed.user, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -51,8 +52,8 @@ pub(super) async fn join_channel(
     authed: Authed,
     Path(name): Path<String>,
 ) -> Result<Json<ChannelInfo>> {
-    let channel = state.join_channel(&authed.user, &name).await?;
-    Ok(Json(state.channel_info(&channel, Some(&authed.user))))
+    let channel = state.chat.join_channel(&authed.user, &name).await?;
+    Ok(Json(state.chat.channel_info(&channel, Some(&authed.user))))
 }
 
 pub(super) async fn channel_history(
@@ -63,6 +64,7 @@ pub(super) async fn channel_history(
 ) -> Result<Json<HistoryPage>> {
     Ok(Json(
         state
+            .chat
             .history(user.as_ref(), &name, query.before, query.limit)
             .await?,
     ))
@@ -75,6 +77,7 @@ pub(super) async fn post_message(
     ApiJson(body): ApiJson<PostMessage>,
 ) -> Result<(StatusCode, Json<SendResult>)> {
     let result = state
+        .chat
         .send_message(&authed.user, &name, &body.text, &body.client_id)
         .await?;
     let status = if result.duplicate {

@@ -91,6 +91,7 @@ async fn upgrade(
         // The role is decided now: access changes after this instant close the connection.
         let decided = std::time::Instant::now();
         let (doc, role) = state
+            .docs
             .doc_for_connection(&name, &auth.user, expected)
             .await?;
         Ok::<_, Error>((auth, doc.id, (role, decided), permit))
@@ -122,7 +123,7 @@ async fn upgrade(
 
 async fn list(State(state): AppRef, authed: Authed) -> Json<DocList> {
     Json(DocList {
-        docs: state.visible_docs(&authed.user),
+        docs: state.docs.visible_docs(&authed.user),
     })
 }
 
@@ -132,6 +133,7 @@ async fn create(
     ApiJson(body): ApiJson<CreateDoc>,
 ) -> Result<(StatusCode, Json<DocInfo>)> {
     let doc = state
+        .docs
         .create_doc(
             &authed.user,
             &body.name,
@@ -142,7 +144,7 @@ async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.doc_info(&doc, Some(&authed.user))),
+        Json(state.docs.doc_info(&doc, Some(&authed.user))),
     ))
 }
 
@@ -151,8 +153,10 @@ async fn info(
     authed: Authed,
     Path(name): Path<String>,
 ) -> Result<Json<DocInfo>> {
-    let (doc, _) = state.doc_access(&name, &authed.user, DocRole::Viewer)?;
-    Ok(Json(state.doc_info(&doc, Some(&authed.user))))
+    let (doc, _) = state
+        .docs
+        .doc_access(&name, &authed.user, DocRole::Viewer)?;
+    Ok(Json(state.docs.doc_info(&doc, Some(&authed.user))))
 }
 
 async fn update(
@@ -161,8 +165,8 @@ async fn update(
     Path(name): Path<String>,
     ApiJson(changes): ApiJson<DocChanges>,
 ) -> Result<Json<DocInfo>> {
-    let doc = state.update_doc(&authed.user, &name, changes).await?;
-    Ok(Json(state.doc_info(&doc, Some(&authed.user))))
+    let doc = state.docs.update_doc(&authed.user, &name, changes).await?;
+    Ok(Json(state.docs.doc_info(&doc, Some(&authed.user))))
 }
 
 async fn remove(
@@ -170,7 +174,7 @@ async fn remove(
     authed: Authed,
     Path(name): Path<String>,
 ) -> Result<StatusCode> {
-    state.delete_doc(&authed.user, &name).await?;
+    state.docs.delete_doc(&authed.user, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -181,6 +185,7 @@ async fn set_role(
     ApiJson(body): ApiJson<RoleGrant>,
 ) -> Result<StatusCode> {
     state
+        .docs
         .set_doc_role(&authed.user, &name, &user, Some(body.role))
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -191,7 +196,10 @@ async fn remove_role(
     authed: Authed,
     Path((name, user)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    state.set_doc_role(&authed.user, &name, &user, None).await?;
+    state
+        .docs
+        .set_doc_role(&authed.user, &name, &user, None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,7 +208,7 @@ async fn content(
     authed: Authed,
     Path(name): Path<String>,
 ) -> Result<ContentJson> {
-    state.doc_content(&authed.user, &name).await
+    state.docs.doc_content(&authed.user, &name).await
 }
 
 async fn versions(
@@ -209,7 +217,7 @@ async fn versions(
     Path(name): Path<String>,
 ) -> Result<Json<VersionList>> {
     Ok(Json(VersionList {
-        versions: state.list_versions(&authed.user, &name).await?,
+        versions: state.docs.list_versions(&authed.user, &name).await?,
     }))
 }
 
@@ -219,7 +227,10 @@ async fn save_version(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<SaveVersion>,
 ) -> Result<(StatusCode, Json<VersionInfo>)> {
-    let info = state.save_version(&authed.user, &name, &body.name).await?;
+    let info = state
+        .docs
+        .save_version(&authed.user, &name, &body.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -228,7 +239,7 @@ async fn version(
     authed: Authed,
     Path((name, id)): Path<(String, i64)>,
 ) -> Result<ContentJson> {
-    state.version_content(&authed.user, &name, id).await
+    state.docs.version_content(&authed.user, &name, id).await
 }
 
 async fn comments(
@@ -237,7 +248,7 @@ async fn comments(
     Path(name): Path<String>,
 ) -> Result<Json<CommentList>> {
     Ok(Json(CommentList {
-        comments: state.list_comments(&authed.user, &name).await?,
+        comments: state.docs.list_comments(&authed.user, &name).await?,
     }))
 }
 
@@ -247,7 +258,7 @@ async fn create_comment(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<NewComment>,
 ) -> Result<(StatusCode, Json<Comment>)> {
-    let comment = state.create_comment(&authed.user, &name, body).await?;
+    let comment = state.docs.create_comment(&authed.user, &name, body).await?;
     Ok((StatusCode::CREATED, Json(comment)))
 }
 
@@ -259,6 +270,7 @@ async fn edit_comment(
 ) -> Result<Json<Comment>> {
     Ok(Json(
         state
+            .docs
             .edit_comment(&authed.user, &name, id, body.body)
             .await?,
     ))
@@ -269,7 +281,7 @@ async fn delete_comment(
     authed: Authed,
     Path((name, id)): Path<(String, i64)>,
 ) -> Result<StatusCode> {
-    state.delete_comment(&authed.user, &name, id).await?;
+    state.docs.delete_comment(&authed.user, &name, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -279,7 +291,10 @@ async fn resolve(
     Path((name, id)): Path<(String, i64)>,
 ) -> Result<Json<Comment>> {
     Ok(Json(
-        state.resolve_comment(&authed.user, &name, id, true).await?,
+        state
+            .docs
+            .resolve_comment(&authed.user, &name, id, true)
+            .await?,
     ))
 }
 
@@ -290,6 +305,7 @@ async fn reopen(
 ) -> Result<Json<Comment>> {
     Ok(Json(
         state
+            .docs
             .resolve_comment(&authed.user, &name, id, false)
             .await?,
     ))

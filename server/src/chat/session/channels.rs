@@ -14,31 +14,32 @@ impl Session {
         let state = Arc::clone(&self.state);
         let reply = match op {
             Op::ChannelList => Reply::ChannelList {
-                channels: state.visible_channels(self.user.as_ref()).await?,
+                channels: state.chat.visible_channels(self.user.as_ref()).await?,
             },
             Op::ChannelCreate { channel, settings } => {
                 let channel = state
+                    .chat
                     .create_channel(self.user()?, &channel, settings)
                     .await?;
                 Reply::ChannelCreate {
-                    channel: state.channel_info(&channel, self.user.as_ref()),
+                    channel: state.chat.channel_info(&channel, self.user.as_ref()),
                 }
             }
             Op::ChannelJoin { channel } => {
-                let channel = state.join_channel(self.user()?, &channel).await?;
+                let channel = state.chat.join_channel(self.user()?, &channel).await?;
                 Reply::ChannelJoin {
-                    channel: state.channel_info(&channel, self.user.as_ref()),
+                    channel: state.chat.channel_info(&channel, self.user.as_ref()),
                 }
             }
             Op::ChannelLeave { channel } => {
-                let channel = state.leave_channel(self.user()?, &channel).await?;
+                let channel = state.chat.leave_channel(self.user()?, &channel).await?;
                 self.unsubscribe(channel.record.id).await;
                 Reply::ChannelLeave {
                     channel: channel.record.name.clone(),
                 }
             }
             Op::ChannelInvite { channel, user } => {
-                let (channel, invitee) = state.invite(self.user()?, &channel, &user).await?;
+                let (channel, invitee) = state.chat.invite(self.user()?, &channel, &user).await?;
                 Reply::ChannelInvite {
                     channel: channel.record.name.clone(),
                     user: invitee.to_ref(),
@@ -46,9 +47,9 @@ impl Session {
             }
             Op::DmOpen { users } => {
                 let user = self.user()?;
-                let channel = state.dm_open(user, &users).await?;
+                let channel = state.chat.dm_open(user, &users).await?;
                 Reply::DmOpen {
-                    channel: state.channel_info(&channel, Some(user)),
+                    channel: state.chat.channel_info(&channel, Some(user)),
                 }
             }
             Op::Subscribe {
@@ -60,7 +61,7 @@ impl Session {
                 return Ok(None);
             }
             Op::Unsubscribe { channel } => {
-                let found = state.channel(&channel, self.user.as_ref()).await?;
+                let found = state.chat.channel(&channel, self.user.as_ref()).await?;
                 if !self.unsubscribe(found.record.id).await {
                     return Err(Error::new(
                         ErrorCode::NotSubscribed,

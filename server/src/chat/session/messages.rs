@@ -31,6 +31,7 @@ impl Session {
                     .await
                     .map_err(|_| Error::internal("send permits closed"))?;
                 let committed = state
+                    .chat
                     .submit_message(&user, &channel, &text, &client_id, &attachments)
                     .await?;
                 let (out, control) = (self.out.clone(), Arc::clone(&self.control));
@@ -56,6 +57,7 @@ impl Session {
                 limit,
             } => Reply::History(
                 state
+                    .chat
                     .history(self.user.as_ref(), &channel, before, limit)
                     .await?,
             ),
@@ -65,6 +67,7 @@ impl Session {
                 text,
             } => Reply::MessageEdit {
                 message: state
+                    .chat
                     .edit_message(self.user()?, &channel, message_id, &text)
                     .await?,
             },
@@ -73,6 +76,7 @@ impl Session {
                 message_id,
             } => {
                 state
+                    .chat
                     .delete_message(self.user()?, &channel, message_id)
                     .await?;
                 Reply::MessageDelete {
@@ -86,6 +90,7 @@ impl Session {
                 emoji,
             } => Reply::ReactionAdd(
                 state
+                    .chat
                     .react(self.user()?, &channel, message_id, &emoji, true)
                     .await?,
             ),
@@ -95,6 +100,7 @@ impl Session {
                 emoji,
             } => Reply::ReactionRemove(
                 state
+                    .chat
                     .react(self.user()?, &channel, message_id, &emoji, false)
                     .await?,
             ),
@@ -103,6 +109,7 @@ impl Session {
                 message_id,
             } => {
                 let (root, thread) = state
+                    .chat
                     .thread_open(self.user()?, &channel, message_id)
                     .await?;
                 Reply::ThreadOpen { root, thread }
@@ -116,6 +123,7 @@ impl Session {
                 limit,
             } => Reply::Search {
                 hits: state
+                    .chat
                     .search(
                         self.user()?,
                         crate::chat::SearchQuery {

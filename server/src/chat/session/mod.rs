@@ -172,6 +172,7 @@ impl Session {
         let mut subscribed = Vec::new();
         let auto: Vec<String> = self
             .state
+            .chat
             .directory
             .all()
             .into_iter()
@@ -179,7 +180,7 @@ impl Session {
             .map(|c| c.record.name.clone())
             .collect();
         for name in auto {
-            let Ok(channel) = self.state.channel(&name, self.user.as_ref()).await else {
+            let Ok(channel) = self.state.chat.channel(&name, self.user.as_ref()).await else {
                 continue;
             };
             // Already subscribed (anonymously, before signing in): `SetUser` above kept it.

@@ -15,7 +15,7 @@ impl Session {
         let state = Arc::clone(&self.state);
         Ok(match op {
             Op::PresenceList { channel } => {
-                let channel = state.channel(&channel, self.user.as_ref()).await?;
+                let channel = state.chat.channel(&channel, self.user.as_ref()).await?;
                 channel.check_read(self.user.as_ref())?;
                 let presence = self.presence_of(&channel).await?;
                 Reply::PresenceList {
@@ -25,7 +25,7 @@ impl Session {
             }
             Op::Typing { channel } => {
                 self.user()?;
-                let channel = state.channel(&channel, self.user.as_ref()).await?;
+                let channel = state.chat.channel(&channel, self.user.as_ref()).await?;
                 channel.check_send(self.user()?)?;
                 let Some(sub) = self.subs.get(&channel.record.id) else {
                     return Err(Error::new(

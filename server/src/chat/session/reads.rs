@@ -10,16 +10,19 @@ impl Session {
         let state = &self.state;
         Ok(match op {
             Op::MarkRead { channel, seq } => {
-                Reply::MarkRead(state.mark_read(self.user()?, &channel, seq).await?)
+                Reply::MarkRead(state.chat.mark_read(self.user()?, &channel, seq).await?)
             }
-            Op::Mute { channel, until } => {
-                Reply::Mute(state.mute(self.user()?, &channel, until, false).await?)
-            }
+            Op::Mute { channel, until } => Reply::Mute(
+                state
+                    .chat
+                    .mute(self.user()?, &channel, until, false)
+                    .await?,
+            ),
             Op::Unmute { channel } => {
-                Reply::Unmute(state.mute(self.user()?, &channel, None, true).await?)
+                Reply::Unmute(state.chat.mute(self.user()?, &channel, None, true).await?)
             }
             Op::Unread => Reply::Unread {
-                channels: state.unread(self.user()?).await?,
+                channels: state.chat.unread(self.user()?).await?,
             },
             op => return Err(misrouted(&op)),
         })

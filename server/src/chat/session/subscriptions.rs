@@ -35,7 +35,7 @@ impl Session {
             head: stored_head,
             pruned_through,
         } = self.state.stores.events.log_position(id).await?;
-        let hub = self.state.hubs.hub(
+        let hub = self.state.chat.hubs.hub(
             id,
             &channel.record.name,
             channel.presence_enabled(),
@@ -84,7 +84,7 @@ impl Session {
         since: Option<u64>,
         epoch: Option<String>,
     ) -> Result<()> {
-        let channel = self.state.channel(name, self.user.as_ref()).await?;
+        let channel = self.state.chat.channel(name, self.user.as_ref()).await?;
         channel.check_read(self.user.as_ref())?;
         if self.at_channel_limit(&channel) {
             return Err(Error::new(
@@ -237,7 +237,7 @@ impl Session {
                 "presence is not enabled in this channel",
             ));
         }
-        let Some(hub) = self.state.hubs.existing(channel.record.id) else {
+        let Some(hub) = self.state.chat.hubs.existing(channel.record.id) else {
             return Ok(Vec::new());
         };
         let (reply, rx) = oneshot::channel();
