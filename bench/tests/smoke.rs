@@ -54,4 +54,41 @@ fn every_scenario_runs_quickly_and_loses_nothing() {
     }
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert!(svg.contains("<svg") && svg.contains("deliveries per second"));
+    committed_results_match_this_build(&reports);
+}
+
+/// `docs/bench-results.txt` is the committed record of the last `make bench` (docs/benchmarks.md
+/// cites it). It cannot be re-measured here, but it must still be this benchmark's output: every
+/// scenario and target this build reports appears there, with the same fields.
+fn committed_results_match_this_build(reports: &[serde_json::Value]) {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    );
+    let path = dir.join("../docs/bench-results.txt");
+    let committed: Vec<serde_json::Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let keys = |r: &serde_json::Value| {
+        let mut keys: Vec<String> = r.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    for report in reports {
+        let same = committed.iter().find(|c| {
+            c["scenario"] == report["scenario"]
+                && c["target"] == report["target"]
+                && keys(c) == keys(report)
+        });
+        assert!(
+            same.is_some(),
+            "docs/bench-results.txt has no {} / {} report with the fields {:?}: run `make bench`",
+            report["scenario"],
+            report["target"],
+            keys(report)
+        );
+    }
 }

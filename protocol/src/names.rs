@@ -1,6 +1,7 @@
 //! Rules for names that people type, in one place: the server enforces them, the clients check
 //! them before asking, and the desktop UI gets them through its generated bindings
-//! (`ui/src/lib/rules.ts`), so the three never disagree. User names and document names.
+//! (`ui/src/lib/rules.ts`), so the three never disagree. User names, document names and the
+//! names of channels people create.
 
 /// The longest user name, in bytes (names are ASCII).
 pub const USER_NAME_MAX_LEN: usize = 40;
@@ -70,6 +71,44 @@ pub fn doc_name_pattern() -> String {
     )
 }
 
+/// The longest channel name, in bytes (names are ASCII).
+pub const CHANNEL_NAME_MAX_LEN: usize = 100;
+
+/// The characters a channel name's segments may hold besides lowercase letters and digits.
+pub const CHANNEL_NAME_PUNCTUATION: &str = "-_.";
+
+/// What a channel name may be, said for people.
+pub fn channel_name_rule() -> String {
+    format!(
+        "channel names are 1 to {CHANNEL_NAME_MAX_LEN} lowercase letters, digits, '-', '_' or \
+         '.', with ':' between namespaces (team:general)"
+    )
+}
+
+/// Whether `name` is a valid name for a new channel: `team:general`, `random`,
+/// `ops:alerts.prod`; namespaces separated by `:`, every segment non-empty. Names the server
+/// makes itself are outside this rule on purpose: `#` marks the personal instances of
+/// `user_specific` channels (`inbox#42`), `@me` is every user's own channel, `dm:1-2` a direct
+/// conversation.
+pub fn is_valid_channel_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= CHANNEL_NAME_MAX_LEN
+        && name.split(':').all(|segment| {
+            !segment.is_empty()
+                && segment.chars().all(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || CHANNEL_NAME_PUNCTUATION.contains(c)
+                })
+        })
+}
+
+/// The channel-name rule as a regular expression (JavaScript; the length is a lookahead).
+pub fn channel_name_pattern() -> String {
+    let segment = format!("[a-z0-9{}]+", escaped_for_class(CHANNEL_NAME_PUNCTUATION));
+    format!("^(?=.{{1,{CHANNEL_NAME_MAX_LEN}}}$){segment}(?::{segment})*$")
+}
+
 /// `chars` written so that they stand for themselves inside a regular expression's `[...]`.
 fn escaped_for_class(chars: &str) -> String {
     chars
@@ -105,5 +144,37 @@ mod tests {
             assert!(!is_valid_doc_name(bad), "{bad}");
         }
         assert_eq!(doc_name_pattern(), r"^[A-Za-z0-9\-_][A-Za-z0-9\-_.]{0,99}$");
+    }
+
+    #[test]
+    fn channel_names() {
+        for good in [
+            "general",
+            "team:general",
+            "ops:alerts.prod",
+            "a-b_c",
+            "0",
+            &"c".repeat(100),
+        ] {
+            assert!(is_valid_channel_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "General",
+            "a b",
+            ":a",
+            "a:",
+            "a::b",
+            "@me",
+            "inbox#42",
+            "é",
+            &"c".repeat(101),
+        ] {
+            assert!(!is_valid_channel_name(bad), "{bad}");
+        }
+        assert_eq!(
+            channel_name_pattern(),
+            r"^(?=.{1,100}$)[a-z0-9\-_.]+(?::[a-z0-9\-_.]+)*$"
+        );
     }
 }

@@ -7,7 +7,8 @@
 //! (`chat::session`, `docs::conn`) → the areas `chat`, `docs`, `accounts`, `attachments` →
 //! `ws` (connection machinery both kinds share) and `store` (traits, SQLite, the
 //! group-committing writer). `config`, `error`, `names`, `ratelimit`, `gate` and `address` are
-//! used by all. [`AppState`] bundles every area's state; `maintenance` runs the upkeep loops.
+//! used by all. [`AppState`] bundles the areas' services (`chat::Chat`, `docs::Documents`,
+//! `accounts::Accounts`, `attachments::Attachments`); `maintenance` runs the upkeep loops.
 
 pub mod accounts;
 pub mod address;

@@ -1,32 +1,26 @@
-//! The syntax of names people type: channel names (checked by the chat area and by the
-//! configuration's `[channels.*]` tables) and `@name` mentions (in messages and document
-//! comments). Pure functions with no dependencies, so every layer may use them.
+//! The syntax of names people type, as the server checks them: channel names (by the chat
+//! area and the configuration's `[channels.*]` tables; the rule itself is
+//! `parley_protocol::names`') and `@name` mentions (in messages and document comments). Pure
+//! functions, so every layer may use them.
 
 /// Longest channel name.
-pub const MAX_CHANNEL_NAME_LEN: usize = 100;
+pub use parley_protocol::names::CHANNEL_NAME_MAX_LEN as MAX_CHANNEL_NAME_LEN;
 
-/// `team:general`, `random`, `ops:alerts.prod`: lowercase letters, digits, `-`, `_`, `.`;
-/// namespaces separated by `:`; every segment non-empty. `#` is reserved for the personal
-/// instances of `user_specific` channels (`inbox#42`).
+/// The channel-name rule of `parley_protocol::names` (the one the clients check too), with
+/// the reason when a name breaks it.
 pub fn validate_channel_name(name: &str) -> std::result::Result<(), String> {
+    if parley_protocol::names::is_valid_channel_name(name) {
+        return Ok(());
+    }
     if name.is_empty() || name.len() > MAX_CHANNEL_NAME_LEN {
         return Err(format!(
             "channel names are 1 to {MAX_CHANNEL_NAME_LEN} characters"
         ));
     }
-    for segment in name.split(':') {
-        let ok = !segment.is_empty()
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
-        if !ok {
-            return Err(format!(
-                "invalid channel name {name:?}: use lowercase letters, digits, '-', '_', '.', \
-                 with ':' between namespaces"
-            ));
-        }
-    }
-    Ok(())
+    Err(format!(
+        "invalid channel name {name:?}: use lowercase letters, digits, '-', '_', '.', with ':' \
+         between namespaces"
+    ))
 }
 
 /// `@name` mentions in a text (names as users choose them: letters, digits, `-`, `_`, `.`).

@@ -19,7 +19,7 @@ struct YClient {
 }
 
 fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop")
+    manifest_dir().join("../tests/interop")
 }
 
 impl YClient {
@@ -276,4 +276,13 @@ async fn refused_clients_see_the_close_and_read_only_updates_are_rejected() {
         .await;
     assert_eq!(reply["ok"], false);
     assert!(reply.to_string().contains("401"), "{reply}");
+}
+
+/// This package's directory: as cargo gives it to the running test, else as it was at build
+/// time. (A build reused from a checkout at another path carries that path in `env!`.)
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    )
 }

@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(manifest_dir().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[test]
@@ -59,4 +58,13 @@ fn commands_permissions_and_capabilities_agree() {
             "capabilities/{domain}.json must grant exactly the {domain} set"
         );
     }
+}
+
+/// This package's directory: as cargo gives it to the running test, else as it was at build
+/// time. (A build reused from a checkout at another path carries that path in `env!`.)
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    )
 }

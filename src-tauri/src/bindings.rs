@@ -93,19 +93,28 @@ fn render_rules() -> String {
          /** What a document name may be (the whole name must match). */\n\
          export const DOC_NAME_PATTERN = new RegExp({});\n\n\
          /** The rule, said for people. */\n\
-         export const DOC_NAME_RULE = {};\n",
+         export const DOC_NAME_RULE = {};\n\n\
+         /** The longest channel name. */\n\
+         export const CHANNEL_NAME_MAX_LENGTH = {};\n\n\
+         /** What a new channel's name may be (the whole name must match). */\n\
+         export const CHANNEL_NAME_PATTERN = new RegExp({});\n\n\
+         /** The rule, said for people. */\n\
+         export const CHANNEL_NAME_RULE = {};\n",
         names::USER_NAME_MAX_LEN,
         json(&names::user_name_pattern()),
         json(&names::user_name_rule()),
         names::DOC_NAME_MAX_LEN,
         json(&names::doc_name_pattern()),
         json(&names::doc_name_rule()),
+        names::CHANNEL_NAME_MAX_LEN,
+        json(&names::channel_name_pattern()),
+        json(&names::channel_name_rule()),
     )
 }
 
 #[test]
 fn bindings_rules_are_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/rules.ts");
+    let path = manifest_dir().join("../ui/src/lib/rules.ts");
     let want = render_rules();
     if std::env::var_os("PARLEY_UPDATE_BINDINGS").is_some() {
         std::fs::write(&path, &want).expect("write rules.ts");
@@ -120,7 +129,7 @@ fn bindings_rules_are_current() {
 
 #[test]
 fn bindings_are_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
+    let path = manifest_dir().join("../ui/src/lib/bindings.ts");
     let want = render();
     if std::env::var_os("PARLEY_UPDATE_BINDINGS").is_some() {
         std::fs::write(&path, &want).expect("write bindings.ts");
@@ -131,4 +140,13 @@ fn bindings_are_current() {
         have == want,
         "ui/src/lib/bindings.ts is stale: run PARLEY_UPDATE_BINDINGS=1 cargo test -p parley-app bindings"
     );
+}
+
+/// This package's directory: as cargo gives it to the running test, else as it was at build
+/// time. (A build reused from a checkout at another path carries that path in `env!`.)
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    )
 }

@@ -18,12 +18,7 @@ const MAX_LINES: usize = 600;
 /// branch's tree without building it).
 fn repo() -> PathBuf {
     std::env::var_os("PARLEY_HOUSE_ROOT").map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .unwrap()
-                .to_path_buf()
-        },
+        || manifest_dir().parent().unwrap().to_path_buf(),
         PathBuf::from,
     )
 }
@@ -694,4 +689,13 @@ fn strongly_connected(sources: &[SourceFile], edges: &[BTreeMap<usize, String>])
 struct Circle {
     files: Vec<String>,
     why: Vec<String>,
+}
+
+/// This package's directory: as cargo gives it to the running test, else as it was at build
+/// time. (A build reused from a checkout at another path carries that path in `env!`.)
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    )
 }

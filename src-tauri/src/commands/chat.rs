@@ -21,6 +21,9 @@ const MAX_PAGE: u32 = 200;
 /// The largest file the picker may hand over in one call (drag and drop streams from disk).
 const MAX_PICKED_BYTES: usize = 64 * 1024 * 1024;
 
+/// A channel as the UI addresses it: any name the server may have made (`@me`, `dm:1-2`,
+/// `inbox#42`, a thread's or a document's channel), so only bounded here; the server decides.
+/// A new channel's name follows `parley_protocol::names` instead (`create_channel`).
 fn check_channel(name: &str) -> CmdResult<()> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(AppError::invalid("no such channel name"));
@@ -48,7 +51,10 @@ pub async fn create_channel(
 ) -> CmdResult<ChannelInfo> {
     let client = state.client().await?;
     let name = name.trim().trim_start_matches('#').to_owned();
-    check_channel(&name)?;
+    if !parley_protocol::names::is_valid_channel_name(&name) {
+        let rule = parley_protocol::names::channel_name_rule();
+        return Err(AppError::invalid(format!("{name:?}: {rule}")));
+    }
     let settings = ChannelSettings {
         kind: Some(if private {
             ChannelType::Private

@@ -70,4 +70,21 @@ describe('Sidebar', () => {
     expect(calls[0]).toEqual({ cmd: 'create_channel', args: { name: 'design', private: false, topic: null } });
     expect(get(nav).channel).toBe('design');
   });
+
+  it('says the channel-name rule instead of asking for a name the server refuses', async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      return [];
+    });
+    render(Sidebar);
+    await fireEvent.click(screen.getByTestId('new-channel'));
+    const name = document.querySelector<HTMLInputElement>('#new-channel-name');
+    if (name == null) throw new Error('no name field');
+    await fireEvent.input(name, { target: { value: 'Design Team' } });
+    await fireEvent.click(screen.getByTestId('create-channel'));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('lowercase letters');
+    expect(calls).not.toContain('create_channel');
+  });
 });

@@ -18,3 +18,12 @@ export const DOC_NAME_PATTERN = new RegExp("^[A-Za-z0-9\\-_][A-Za-z0-9\\-_.]{0,9
 
 /** The rule, said for people. */
 export const DOC_NAME_RULE = "document names are 1 to 100 letters, digits, '-', '_' or '.', not starting with '.'";
+
+/** The longest channel name. */
+export const CHANNEL_NAME_MAX_LENGTH = 100;
+
+/** What a new channel's name may be (the whole name must match). */
+export const CHANNEL_NAME_PATTERN = new RegExp("^(?=.{1,100}$)[a-z0-9\\-_.]+(?::[a-z0-9\\-_.]+)*$");
+
+/** The rule, said for people. */
+export const CHANNEL_NAME_RULE = "channel names are 1 to 100 lowercase letters, digits, '-', '_' or '.', with ':' between namespaces (team:general)";
