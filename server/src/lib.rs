@@ -87,6 +87,7 @@ impl Server {
         let (store, writer) = store::open(
             &config.data_dir(),
             &config.storage,
+            config.workspace.first_channel(),
             Arc::new(move |event| publisher_hubs.publish(event)),
         )?;
         let stores = store::Stores::new(Arc::new(store));

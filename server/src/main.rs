@@ -250,7 +250,7 @@ fn read_stdin_line(what: &str) -> anyhow::Result<String> {
 }
 
 fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let store = store::AdminStore::open(&config.data_dir())?;
+    let store = store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
     match cmd {
         UserCommand::Add {
             name,
@@ -273,7 +273,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
-    let store = store::AdminStore::open(&config.data_dir())?;
+    let store = store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
     match cmd {
         TokenCommand::Create { name, label } => {
             let user = store
@@ -312,7 +312,7 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
 }
 
 fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
-    let store = store::AdminStore::open(&config.data_dir())?;
+    let store = store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
     match cmd {
         ChannelCommand::Create {
             name,

@@ -1,5 +1,6 @@
-//! The hosted server's life: it ends with the app however the app ends, and a launch never
-//! leaves two servers on one workspace's data. The real app under tauri-driver, in a private
+//! The hosted server's life: it starts a new workspace with its `general` channel, it ends
+//! with the app however the app ends, and a launch never leaves two servers on one workspace's
+//! data. The real app under tauri-driver, in a private
 //! desktop, as in `app.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,6 +25,10 @@ async fn the_hosted_server_ends_with_the_app() {
     app.type_into("#password", PASSWORD).await;
     app.click("[data-testid=submit-host]").await;
     app.wait_text("[data-testid=current-user]", "dana").await;
+    // A new workspace starts with `general`, which its first account has joined.
+    app.wait_for("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    desktop.screenshot_app(&app, "hosted-general").await;
     let servers = servers_on(&server_data);
     assert_eq!(servers.len(), 1, "{servers:?}");
 

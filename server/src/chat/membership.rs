@@ -175,6 +175,24 @@ impl Chat {
         Ok(added)
     }
 
+    /// A new account joins the channels everyone joins (`ChannelRecord::everyone_joins`, e.g.
+    /// the workspace's first channel); their members see `member_joined`. A full channel is
+    /// skipped, not an error: the account exists either way.
+    pub async fn welcome(&self, user: &UserRecord) {
+        let channels: Vec<Arc<Channel>> = self
+            .directory
+            .all()
+            .into_iter()
+            .filter(|c| c.record.everyone_joins())
+            .collect();
+        for channel in channels {
+            if let Err(err) = self.add_member(&channel, user).await {
+                tracing::info!(%err, channel = %channel.record.name, user = %user.name,
+                    "a new account did not join a channel everyone joins");
+            }
+        }
+    }
+
     pub async fn join_channel(&self, user: &UserRecord, name: &str) -> Result<Arc<Channel>> {
         let channel = self.channel(name, Some(user)).await?;
         channel.check_read(Some(user))?;

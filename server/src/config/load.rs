@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::{
     normalize_host, AccountsConfig, AttachmentsConfig, Config, ConfigError, DocumentsConfig,
     LimitsConfig, RateLimitConfig, RealtimeConfig, ServerConfig, StorageConfig, WebsocketConfig,
+    WorkspaceConfig,
 };
 
 /// The top-level sections `PARLEY_<SECTION>_<KEY>` variables may address.
@@ -19,6 +20,7 @@ const ENV_SECTIONS: &[&str] = &[
     "documents",
     "attachments",
     "limits",
+    "workspace",
 ];
 
 impl Config {
@@ -131,6 +133,11 @@ impl Config {
                  server.max_http_connections_per_address must be at least 1",
             );
         }
+        if let Some(name) = self.workspace.first_channel() {
+            if let Err(e) = crate::names::validate_channel_name(name) {
+                return Err(ConfigError::Parse(format!("workspace.first_channel: {e}")));
+            }
+        }
         for name in self.channels.keys() {
             if let Err(e) = crate::names::validate_channel_name(name) {
                 return Err(ConfigError::Parse(format!("channel {name:?}: {e}")));
@@ -215,6 +222,7 @@ fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
         "documents" => check::<DocumentsConfig>(table, key),
         "attachments" => check::<AttachmentsConfig>(table, key),
         "limits" => check::<LimitsConfig>(table, key),
+        "workspace" => check::<WorkspaceConfig>(table, key),
         _ => false,
     }
 }

@@ -38,6 +38,7 @@ pub struct Config {
     pub documents: DocumentsConfig,
     pub attachments: AttachmentsConfig,
     pub limits: LimitsConfig,
+    pub workspace: WorkspaceConfig,
     /// Channels declared by the operator, keyed by name. Created at start if missing; their
     /// settings are applied on every start.
     pub channels: BTreeMap<String, ChannelConfig>,
@@ -474,3 +475,28 @@ impl Default for StorageConfig {
 
 #[cfg(test)]
 mod tests;
+
+/// What a new workspace starts with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    /// The public channel a fresh workspace is created with, which every account joins (it
+    /// auto-subscribes, see `[channels.*] auto_subscribe`). Made once, when the data directory
+    /// is first opened: a workspace whose admins delete it does not get it back. Empty: none.
+    pub first_channel: String,
+}
+
+impl Default for WorkspaceConfig {
+    fn default() -> Self {
+        Self {
+            first_channel: "general".to_owned(),
+        }
+    }
+}
+
+impl WorkspaceConfig {
+    /// `first_channel`, or None when it is empty.
+    pub fn first_channel(&self) -> Option<&str> {
+        Some(self.first_channel.as_str()).filter(|name| !name.is_empty())
+    }
+}

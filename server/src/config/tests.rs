@@ -170,3 +170,26 @@ fn hardening_keys_from_file_and_env() {
         assert!(Config::from_toml_and_env(bad, []).is_err(), "{bad}");
     }
 }
+
+/// docs/parley.example.toml is a config a person copies: it must load as it is.
+#[test]
+fn the_example_config_loads() {
+    let text = include_str!("../../../docs/parley.example.toml");
+    let config = Config::from_toml_and_env(text, Vec::<(String, String)>::new())
+        .unwrap_or_else(|e| panic!("docs/parley.example.toml: {e}"));
+    assert_eq!(config.workspace.first_channel(), Some("general"));
+}
+
+#[test]
+fn the_first_channel_can_be_turned_off_and_is_checked() {
+    let off = Config::from_toml_and_env(
+        "",
+        [("PARLEY_WORKSPACE_FIRST_CHANNEL".to_owned(), String::new())],
+    )
+    .expect("an empty first channel");
+    assert_eq!(off.workspace.first_channel(), None);
+    let bad = Config::from_toml_and_env("[workspace]\nfirst_channel = \"Team Room\"\n", Vec::new())
+        .expect_err("not a channel name")
+        .to_string();
+    assert!(bad.contains("workspace.first_channel"), "{bad}");
+}

@@ -24,6 +24,7 @@ pub(super) async fn register(
         .accounts
         .register(client.ip(), &body.name, &body.password, body.display_name)
         .await?;
+    state.chat.welcome(&user).await;
     Ok((
         StatusCode::CREATED,
         Json(Session {

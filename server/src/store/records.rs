@@ -66,6 +66,22 @@ pub struct ChannelRecord {
     pub thread_root: Option<i64>,
 }
 
+impl ChannelRecord {
+    /// A channel every account joins when it is created: public, auto-subscribed and
+    /// workspace-wide (not a personal channel or its template, not a thread's or a document's
+    /// channel). The workspace's first channel is one (`[workspace] first_channel`).
+    pub fn everyone_joins(&self) -> bool {
+        self.kind == ChannelType::Public
+            && self.auto_subscribe
+            && !self.user_specific
+            && self.owner_id.is_none()
+            && self.template_id.is_none()
+            && self.parent_id.is_none()
+            && self.doc_id.is_none()
+            && self.thread_root.is_none()
+    }
+}
+
 /// What is needed to create a channel (or apply a configured one).
 #[derive(Debug, Clone)]
 pub struct NewChannel {

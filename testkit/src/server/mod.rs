@@ -51,17 +51,22 @@ pub struct ServerBuilder {
     shell_prefix: Option<String>,
     log_filter: String,
     stop_timeout: Duration,
+    /// Admin subcommands run on the new data directory before the server first starts.
+    admin_first: Vec<(Vec<String>, Option<String>)>,
 }
 
 impl Default for ServerBuilder {
     fn default() -> Self {
         Self {
             config: String::new(),
-            env: Vec::new(),
+            // Test servers start with no channels: tests make the ones they use (many make a
+            // `general` of their own). Tests of the first channel set it back with `envs`.
+            env: vec![("PARLEY_WORKSPACE_FIRST_CHANNEL".to_owned(), String::new())],
             binary: None,
             shell_prefix: None,
             log_filter: "warn".to_owned(),
             stop_timeout: TIMEOUT,
+            admin_first: Vec::new(),
         }
     }
 }
@@ -98,6 +103,16 @@ impl ServerBuilder {
     /// test process's one log subscriber, filtered by its own `PARLEY_LOG`.
     pub fn log_filter(mut self, filter: &str) -> Self {
         filter.clone_into(&mut self.log_filter);
+        self
+    }
+
+    /// An admin subcommand (`user add …`, `token create …`) run on the new data directory before
+    /// the server first starts, as an operator prepares a workspace; it must succeed.
+    pub fn admin_first(mut self, args: &[&str], stdin: Option<&str>) -> Self {
+        self.admin_first.push((
+            args.iter().map(|a| (*a).to_owned()).collect(),
+            stdin.map(str::to_owned),
+        ));
         self
     }
 
@@ -154,6 +169,16 @@ impl ServerBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http: reqwest::Client::new(),
         };
+        for (args, stdin) in &self.admin_first {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = server.admin(&args, stdin.as_deref());
+            if !out.status.success() {
+                return Err(Error::StartFailed(format!(
+                    "parley-server {args:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )));
+            }
+        }
         server.try_start_again().await?;
         Ok(server)
     }
@@ -365,14 +390,21 @@ impl TestServer {
         }
     }
 
-    /// Runs an admin subcommand of the server binary against this server's config and data
-    /// directory, with optional standard input.
+    /// Runs an admin subcommand of the server binary against this server's config, settings
+    /// (`envs`) and data directory, with optional standard input.
     pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> std::process::Output {
         let binary = match &self.mode {
             Mode::Process { binary, .. } => binary.clone(),
             Mode::InProcess => crate::workspace_binary("parley-server"),
         };
-        process::admin(&binary, &self.config_path, self.data.path(), args, stdin)
+        process::admin(
+            &binary,
+            &self.config_path,
+            self.data.path(),
+            &self.env,
+            args,
+            stdin,
+        )
     }
 }
 

@@ -175,6 +175,7 @@ pub(super) fn admin(
     binary: &Path,
     config: &Path,
     data: &Path,
+    env: &[(String, String)],
     args: &[&str],
     stdin: Option<&str>,
 ) -> std::process::Output {
@@ -185,6 +186,7 @@ pub(super) fn admin(
         .arg(data)
         .args(args)
         .env("PARLEY_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

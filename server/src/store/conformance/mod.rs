@@ -149,7 +149,7 @@ impl Harness {
             auth_connections: 1,
             ..StorageConfig::default()
         };
-        let (store, _writer) = super::open(dir.path(), &config, publisher).unwrap();
+        let (store, _writer) = super::open(dir.path(), &config, None, publisher).unwrap();
         Self {
             stores: Stores::new(Arc::new(store)),
             published,

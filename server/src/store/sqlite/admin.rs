@@ -15,22 +15,32 @@ pub struct AdminStore {
 }
 
 impl AdminStore {
-    /// Opens (creating if needed) the database in `dir` and runs migrations.
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Opens (creating if needed) the database in `dir` and runs migrations; a database
+    /// created here starts with `first_channel`, as the server's would.
+    pub fn open(dir: &Path, first_channel: Option<&str>) -> Result<Self> {
         Ok(Self {
-            conn: super::open_admin(dir)?,
+            conn: super::open_admin(dir, first_channel)?,
         })
     }
 
     /// Creates a user, after giving users stored before look-alike keys existed their key
-    /// (the server does that at start; the CLI may run before it ever did).
+    /// (the server does that at start; the CLI may run before it ever did). The user joins the
+    /// channels everyone joins, as an account registered through the server does; no
+    /// `member_joined` event is stored (a running server owns the event log), and a running
+    /// server sees the membership when it next loads the channel (at its next start).
     pub fn create_user(
         &self,
         user: &NewUser,
         name_key: fn(&str) -> String,
     ) -> Result<UserCreation> {
-        users::fill_name_keys(&self.conn, &name_key)?;
-        users::create_user(&self.conn, user, None)
+        let tx = self.conn.unchecked_transaction()?;
+        users::fill_name_keys(&tx, &name_key)?;
+        let created = users::create_user(&tx, user, None)?;
+        if let UserCreation::Created(record) = &created {
+            join_everyone_channels(&tx, record.id)?;
+        }
+        tx.commit()?;
+        Ok(created)
     }
 
     pub fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>> {
@@ -54,4 +64,24 @@ impl AdminStore {
     pub fn create_channel(&self, channel: &NewChannel) -> Result<ChannelRecord> {
         channels::insert(&self.conn, channel, None, None)
     }
+}
+
+/// Makes `user_id` a member of every channel everyone joins (`ChannelRecord::everyone_joins`,
+/// the same test in SQL) that has room.
+fn join_everyone_channels(conn: &rusqlite::Connection, user_id: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO members (channel_id, user_id, role, joined_at)
+         SELECT c.id, ?1, ?2, ?3 FROM channels c
+          WHERE c.kind = 'public' AND c.auto_subscribe = 1 AND c.user_specific = 0
+            AND c.owner_id IS NULL AND c.template_id IS NULL AND c.parent_id IS NULL
+            AND c.doc_id IS NULL AND c.thread_root IS NULL
+            AND (c.max_participants IS NULL
+                 OR (SELECT COUNT(*) FROM members m WHERE m.channel_id = c.id)
+                    < c.max_participants)",
+        rusqlite::params![
+            user_id,
+            crate::store::MemberRole::Member.as_str(),
+            crate::store::now_ms()
+        ],
+    )?)
 }

@@ -342,7 +342,10 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-pub fn run(conn: &mut Connection) -> Result<()> {
+/// Brings the database to the current schema. A database created here (schema version 0)
+/// starts with `first_channel`, made in the same transaction, so it exists exactly once per
+/// workspace: opening it again, or upgrading an older workspace, never makes it.
+pub fn run(conn: &mut Connection, first_channel: Option<&str>) -> Result<()> {
     // IMMEDIATE takes the write lock before reading the version, so two processes opening a
     // fresh data directory at once (a server and an admin command) cannot both migrate.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -360,8 +363,31 @@ pub fn run(conn: &mut Connection) -> Result<()> {
         tx.pragma_update(None, "user_version", (index + 1) as i64)?;
         tracing::info!(version = index + 1, "applied migration");
     }
+    if current == 0 {
+        if let Some(name) = first_channel {
+            super::channels::insert(&tx, &first_channel_settings(name), None, None)?;
+            tracing::info!(channel = name, "created the workspace's first channel");
+        }
+    }
     tx.commit()?;
     Ok(())
+}
+
+/// The first channel: public, for signed-in users, with presence, auto-subscribed, so every
+/// account joins it (`ChannelRecord::everyone_joins`).
+fn first_channel_settings(name: &str) -> crate::store::NewChannel {
+    crate::store::NewChannel {
+        name: name.to_owned(),
+        kind: parley_protocol::ChannelType::Public,
+        authentication: parley_protocol::Authentication::Required,
+        presence: true,
+        message_history: None,
+        message_retention_secs: None,
+        user_specific: false,
+        auto_subscribe: true,
+        max_participants: None,
+        topic: Some("Everyone in the workspace".to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -376,6 +402,41 @@ mod tests {
             |r| r.get(0),
         )
         .unwrap()
+    }
+
+    fn channels_named(conn: &Connection, name: &str) -> i64 {
+        conn.query_row(
+            "SELECT COUNT(*) FROM channels WHERE name = ?1 AND auto_subscribe = 1 AND kind = 'public'",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    /// The first channel is made with a new database, in its first migration run, and never
+    /// again: not when the database is opened later, not when an older one is upgraded.
+    #[test]
+    fn only_a_new_database_gets_the_first_channel() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        run(&mut conn, Some("general")).unwrap();
+        assert_eq!(channels_named(&conn, "general"), 1);
+        run(&mut conn, Some("lobby")).unwrap();
+        assert_eq!(channels_named(&conn, "lobby"), 0);
+
+        let mut older = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..12] {
+            older.execute_batch(sql).unwrap();
+        }
+        older.pragma_update(None, "user_version", 12).unwrap();
+        run(&mut older, Some("general")).unwrap();
+        assert_eq!(channels_named(&older, "general"), 0);
+
+        let mut none = Connection::open_in_memory().unwrap();
+        run(&mut none, None).unwrap();
+        let count: i64 = none
+            .query_row("SELECT COUNT(*) FROM channels", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 0);
     }
 
     /// Migration 13 brings frames stored before it in line with the rewrites that edits and

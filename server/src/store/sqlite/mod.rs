@@ -110,17 +110,19 @@ impl ReadPool {
 }
 
 /// Opens (creating if needed) the database in `dir`, runs migrations and starts the writer.
+/// A database created here starts with `first_channel` (`migrations::run`).
 /// The writer thread stops once every `Store` clone is dropped, after committing what it holds;
 /// the returned join handle lets the caller wait for that.
 pub fn open(
     dir: &Path,
     config: &StorageConfig,
+    first_channel: Option<&str>,
     publisher: Publisher,
 ) -> Result<(SqliteStore, std::thread::JoinHandle<()>)> {
     create_private_dir(dir)?;
     let path = dir.join("parley.db");
     let mut conn = open_connection(&path, false)?;
-    migrations::run(&mut conn)?;
+    migrations::run(&mut conn, first_channel)?;
     // Checkpoints run on their own thread (below), not inside the writer's commits.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     // The connection that writes is the one that truncates the WAL when it restarts it.
@@ -218,10 +220,10 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 /// Opens the database for the admin subcommands (no writer thread: they run one statement at a
 /// time and SQLite's own locking keeps them safe beside a running server).
-pub(super) fn open_admin(dir: &Path) -> Result<Connection> {
+pub(super) fn open_admin(dir: &Path, first_channel: Option<&str>) -> Result<Connection> {
     create_private_dir(dir)?;
     let mut conn = open_connection(&dir.join("parley.db"), false)?;
-    migrations::run(&mut conn)?;
+    migrations::run(&mut conn, first_channel)?;
     Ok(conn)
 }
 
