@@ -52,6 +52,9 @@ pub struct AppState {
     pub connections: Arc<ws::Connections>,
     /// Per-user limits shared by chat and documents (sends, read-state changes).
     rates: Arc<ratelimit::UserRates>,
+    /// Cancelled when a shutdown is requested: `/readyz` answers 503 from then on, through
+    /// `server.drain_period` and the stop that follows.
+    pub(crate) draining: CancellationToken,
 }
 
 /// How long shutdown waits for connections to flush and close.
@@ -131,6 +134,7 @@ impl Server {
             chat,
             connections,
             rates,
+            draining: CancellationToken::new(),
         });
         let repaired = state
             .stores
@@ -162,8 +166,18 @@ impl Server {
         maintenance::spawn(Arc::clone(&state));
 
         let trigger = token.clone();
+        let draining = state.draining.clone();
+        let drain_period = state.config.server.drain_period;
         tokio::spawn(async move {
             shutdown.await;
+            draining.cancel();
+            if !drain_period.is_zero() {
+                tracing::info!(
+                    ?drain_period,
+                    "draining: /readyz answers 503 until the stop"
+                );
+                tokio::time::sleep(drain_period).await;
+            }
             trigger.cancel();
         });
 

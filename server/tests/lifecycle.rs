@@ -269,3 +269,56 @@ fn the_data_directory_is_private() {
     add(&data, "bob");
     assert_eq!(mode(&data), 0o700, "an existing directory is tightened");
 }
+
+/// `/healthz` is liveness, `/readyz` readiness: once a shutdown is requested, `/readyz` answers
+/// 503 while the server, through `server.drain_period`, still serves everyone (a load balancer
+/// stops sending new clients before the server stops accepting them).
+#[tokio::test]
+async fn readyz_turns_503_when_draining_while_everything_still_works() {
+    let server = TestServer::builder()
+        .config(RELAXED)
+        .envs(&[("PARLEY_SERVER_DRAIN_PERIOD", "5m")])
+        .start_process()
+        .await;
+    let (status, body) = server.get("/readyz", None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ready")),
+        "{body}"
+    );
+    let (status, body) = server.get("/healthz", None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
+    let token = server.register("alice").await;
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let (status, body) = server.get("/readyz", None).await;
+        if status == 503 {
+            assert_eq!(body["status"], "shutting down");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz stayed {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Draining: alive, and serving WebSockets and requests as before.
+    assert_eq!(server.get("/healthz", None).await.0, 200);
+    let mut alice = server.connect(Some(&token)).await;
+    alice
+        .ok(json!({"type": "channel_create", "channel": "still-here"}))
+        .await;
+    alice
+        .ok(json!({"type": "send", "channel": "still-here", "text": "draining", "client_id": "d1"}))
+        .await;
+}

@@ -78,6 +78,11 @@ pub struct ServerConfig {
     /// HTTP connections one client address (IPv6: one /64) may hold open at once, upgraded
     /// WebSockets not counted; further connections are closed as soon as they are accepted.
     pub max_http_connections_per_address: usize,
+    /// After a shutdown request (SIGTERM), how long the server keeps serving everything while
+    /// `/readyz` answers 503, so that a load balancer stops sending it new clients before it
+    /// stops accepting them. 0: stop at once.
+    #[serde(deserialize_with = "duration")]
+    pub drain_period: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -272,6 +277,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             max_http_connections_per_address: 256,
+            drain_period: Duration::ZERO,
         }
     }
 }

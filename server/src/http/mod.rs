@@ -1,7 +1,8 @@
-//! HTTP, the outermost layer: the router and `/healthz` here; the REST API under `/api` in one
-//! route module per area (`accounts`, `chat`, `docs`, `attachments`) that turns requests into
-//! calls on the areas; the extractors they share (`extract`); the `/ws` upgrade, whose checks
-//! happen before any WebSocket exists (`upgrade`); and the accept loop (`transport`).
+//! HTTP, the outermost layer: the router, `/healthz` and `/readyz` here; the REST API under
+//! `/api` in one route module per area (`accounts`, `chat`, `docs`, `attachments`) that turns
+//! requests into calls on the areas; the extractors they share (`extract`); the `/ws` upgrade,
+//! whose checks happen before any WebSocket exists (`upgrade`); and the accept loop
+//! (`transport`).
 
 mod accounts;
 mod attachments;
@@ -38,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/ws", get(upgrade))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/register", post(register))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
@@ -54,18 +56,36 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Liveness: the process answers requests. Nothing else is checked, so a slow disk does not
+/// get a working server restarted; readiness is `/readyz`.
 async fn healthz(State(state): AppRef) -> Response {
-    if state.stores.control.healthy().await {
-        let health = Health {
-            status: "ok".into(),
-            connections: Some(state.connections.len() as u64),
-        };
-        (StatusCode::OK, Json(health)).into_response()
-    } else {
-        let health = Health {
-            status: "database unavailable".into(),
-            connections: None,
-        };
-        (StatusCode::SERVICE_UNAVAILABLE, Json(health)).into_response()
+    health(StatusCode::OK, "ok", Some(state.connections.len() as u64))
+}
+
+/// Readiness: the store answers and the server is not shutting down (or draining before it
+/// does, `server.drain_period`). A load balancer sends new clients only while this is 200.
+async fn readyz(State(state): AppRef) -> Response {
+    if state.draining.is_cancelled() || state.connections.shutdown.is_cancelled() {
+        return health(StatusCode::SERVICE_UNAVAILABLE, "shutting down", None);
     }
+    if !state.stores.control.healthy().await {
+        return health(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+            None,
+        );
+    }
+    health(
+        StatusCode::OK,
+        "ready",
+        Some(state.connections.len() as u64),
+    )
+}
+
+fn health(status: StatusCode, text: &str, connections: Option<u64>) -> Response {
+    let health = Health {
+        status: text.to_owned(),
+        connections,
+    };
+    (status, Json(health)).into_response()
 }
