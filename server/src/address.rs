@@ -48,6 +48,11 @@ pub struct ConnectionPermit {
 }
 
 impl ConnectionPermit {
+    /// The client address (or IPv6 /64) the connection is counted under.
+    pub(crate) fn client(&self) -> IpAddr {
+        self._address.key
+    }
+
     pub(crate) fn new(global: OwnedSemaphorePermit, address: AddressSlot) -> Self {
         Self {
             _global: global,

@@ -322,3 +322,96 @@ async fn readyz_turns_503_when_draining_while_everything_still_works() {
         .ok(json!({"type": "send", "channel": "still-here", "text": "draining", "client_id": "d1"}))
         .await;
 }
+
+/// The access log: a line per HTTP request and per WebSocket session, with route, status,
+/// duration, user id and client address, and never a token (not even one given as `?token=`).
+#[tokio::test]
+async fn the_access_log_has_a_line_per_request_and_session_and_no_token() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(workspace_binary("parley-server"))
+        .args(["--data", data.path().to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("PARLEY_LOG", "warn,parley::access=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = first_stdout_line(&mut child).await;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let session: serde_json::Value = http
+        .post(format!("{url}/api/register"))
+        .json(&json!({"name": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["token"].as_str().unwrap().to_owned();
+    let user_id = session["user"]["id"].as_i64().unwrap();
+    let listed = http
+        .get(format!("{url}/api/channels"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let missing = http
+        .get(format!("{url}/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    // A WebSocket that signs in with the token in the query, then closes.
+    let ws_url = format!("{}/ws?v=1&token={token}", url.replace("http://", "ws://"));
+    let mut ws = WsClient::connect(&ws_url, None).await;
+    assert_eq!(ws.hello["user"]["id"], user_id);
+    ws.ws.close(None).await.unwrap();
+    drop(ws);
+
+    signal(&child, "TERM");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        !stderr.contains(&token),
+        "a token reached the log:\n{stderr}"
+    );
+    let access: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["target"] == "parley::access")
+        .map(|l| l["fields"].clone())
+        .collect();
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+        access
+            .iter()
+            .find(|f| pred(f))
+            .unwrap_or_else(|| panic!("no such access line in {access:#?}"))
+            .clone()
+    };
+    let register = find(&|f| f["route"] == "/api/register");
+    assert_eq!(register["method"], "POST");
+    assert_eq!(register["status"], 201);
+    assert_eq!(register["client"], "127.0.0.1");
+    assert!(register["duration_ms"].as_f64().unwrap() >= 0.0);
+    let channels = find(&|f| f["route"] == "/api/channels");
+    assert_eq!(channels["status"], 200);
+    assert_eq!(channels["user_id"], user_id);
+    let unmatched = find(&|f| f["status"] == 404);
+    assert_eq!(unmatched["route"], "-");
+    let upgrade = find(&|f| f["route"] == "/ws" && f["kind"] == "http");
+    assert_eq!(upgrade["status"], 101);
+    let session = find(&|f| f["kind"] == "websocket");
+    assert_eq!(session["route"], "/ws");
+    assert_eq!(session["user_id"], user_id);
+    assert_eq!(session["closed_by"], "client");
+    assert_eq!(session["client"], "127.0.0.1");
+}

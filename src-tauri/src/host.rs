@@ -53,6 +53,11 @@ fn server_command_with(binary: &Path, data: &Path) -> Command {
         .env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0")
         .kill_on_drop(true);
+    // `server.log` is appended to for the workspace's life: keep the server's own lines, not
+    // an access line per request, unless the person asks for them.
+    if std::env::var_os("PARLEY_LOG").is_none() {
+        cmd.env("PARLEY_LOG", "info,parley::access=off");
+    }
     cmd
 }
 

@@ -41,8 +41,10 @@ pub fn run(
         socket,
         state.config.documents.outbound_queue.max(4),
         WriterTiming::from(&state.config),
+        ("/docs/{name}", permit.client()),
     );
     control.token_id.store(auth.id, Ordering::Relaxed);
+    control.user_id.store(auth.user.id, Ordering::Relaxed);
     let tracker = state.connections.tracker.clone();
     tracker.track_future(async move {
         let env = state.docs.actor_env();

@@ -40,6 +40,9 @@ impl FromRequestParts<Arc<AppState>> for Authed {
             .ok_or_else(Error::unauthenticated)?
             .to_owned();
         let record = state.accounts.authenticate(&token).await?;
+        if let Some(access) = parts.extensions.get::<super::access::AccessUser>() {
+            access.set(record.user.id);
+        }
         Ok(Self {
             user: record.user,
             token,
@@ -55,7 +58,13 @@ impl FromRequestParts<Arc<AppState>> for MaybeAuthed {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
         match bearer(&parts.headers) {
-            Some(token) => Ok(Self(Some(state.accounts.authenticate(token).await?.user))),
+            Some(token) => {
+                let user = state.accounts.authenticate(token).await?.user;
+                if let Some(access) = parts.extensions.get::<super::access::AccessUser>() {
+                    access.set(user.id);
+                }
+                Ok(Self(Some(user)))
+            }
             None => Ok(Self(None)),
         }
     }

@@ -4,6 +4,7 @@
 //! whose checks happen before any WebSocket exists (`upgrade`); and the accept loop
 //! (`transport`).
 
+mod access;
 mod accounts;
 mod attachments;
 mod chat;
@@ -53,6 +54,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(docs::routes())
         .merge(attachments::routes())
+        .route_layer(axum::middleware::from_fn(access::log_request))
+        .fallback(access::not_found)
         .with_state(state)
 }
 

@@ -59,9 +59,16 @@ impl Connections {
     /// Registers a new connection, splits its socket and starts its writer, which drains a
     /// queue of `queue` frames. Call it outside the connection's long-lived future: what is
     /// only needed to set up should not take space in it.
-    pub fn open(&self, socket: WebSocket, queue: usize, timing: WriterTiming) -> Opened {
+    /// `route` and `client` are for the access line written when it ends (`close`).
+    pub fn open(
+        &self,
+        socket: WebSocket,
+        queue: usize,
+        timing: WriterTiming,
+        (route, client): (&'static str, std::net::IpAddr),
+    ) -> Opened {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let control = Arc::new(ConnControl::new(id));
+        let control = Arc::new(ConnControl::new(id, route, client));
         if let Ok(mut live) = self.live.lock() {
             live.insert(id, Arc::clone(&control));
         }
@@ -103,6 +110,20 @@ impl Connections {
         if let Ok(mut live) = self.live.lock() {
             live.remove(&control.id);
         }
+        let user_id = control.user_id.load(Ordering::Relaxed);
+        // The session's access line (see `http::access`): never a token.
+        tracing::info!(
+            target: "parley::access",
+            kind = "websocket",
+            route = control.route,
+            conn = control.id,
+            closed_by = if peer_gone { "client" } else { "server" },
+            close_code = control.close_code(),
+            duration_ms = control.opened.elapsed().as_secs_f64() * 1000.0,
+            user_id = (user_id > 0).then_some(user_id),
+            client = %control.client,
+            "session"
+        );
     }
 
     /// Token ids in use by live connections.

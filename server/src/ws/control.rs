@@ -25,10 +25,16 @@ pub struct ConnControl {
     /// Channels whose hub ended this connection's subscription on its own (access revoked,
     /// channel deleted); the session forgets them before handling its next request.
     pub(crate) dropped: Mutex<Vec<i64>>,
+    /// For the access line written when the connection ends: its route, client, start and the
+    /// user it signed in as (0 = anonymous).
+    pub(crate) route: &'static str,
+    pub(crate) client: std::net::IpAddr,
+    pub(crate) opened: std::time::Instant,
+    pub(crate) user_id: AtomicI64,
 }
 
 impl ConnControl {
-    pub(crate) fn new(id: u64) -> Self {
+    pub(crate) fn new(id: u64, route: &'static str, client: std::net::IpAddr) -> Self {
         let now = store::now_ms();
         Self {
             id,
@@ -40,6 +46,10 @@ impl ConnControl {
             token_id: AtomicI64::new(0),
             busy: std::sync::atomic::AtomicBool::new(false),
             dropped: Mutex::new(Vec::new()),
+            route,
+            client,
+            opened: std::time::Instant::now(),
+            user_id: AtomicI64::new(0),
         }
     }
 

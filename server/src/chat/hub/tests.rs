@@ -37,7 +37,11 @@ async fn subscribe(
     queue: usize,
 ) -> (mpsc::Receiver<Frame>, Arc<ConnControl>, u64) {
     let (tx, rx) = mpsc::channel(queue);
-    let control = Arc::new(ConnControl::new(conn_id));
+    let control = Arc::new(ConnControl::new(
+        conn_id,
+        "/ws",
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    ));
     let (reply, ack) = oneshot::channel();
     let sub = Subscriber {
         conn_id,

@@ -82,6 +82,7 @@ pub fn run(
         socket,
         state.config.realtime.outbound_queue,
         WriterTiming::from(&state.config),
+        ("/ws", permit.client()),
     );
     let span = tracing::info_span!("conn", id = control.id, user = tracing::field::Empty);
     let rl = &state.config.rate_limit;
@@ -160,6 +161,9 @@ impl Session {
     async fn sign_in(&mut self, record: TokenRecord) -> Vec<(SubscribeResult, HubHandle)> {
         tracing::Span::current().record("user", record.user.name.as_str());
         self.control.token_id.store(record.id, Ordering::Relaxed);
+        self.control
+            .user_id
+            .store(record.user.id, Ordering::Relaxed);
         // Subscriptions made anonymously now belong to the user (presence, typing).
         for sub in self.subs.values() {
             let cmd = HubCmd::SetUser {
