@@ -68,3 +68,55 @@ async fn the_readme_steps_work_on_a_new_workspace() {
         "{out}{err}"
     );
 }
+
+/// A bot signs the CLI in with its token (`--token-stdin`) and sends text from standard input
+/// (`send CHANNEL -`); a wrong token is refused with the server's reason.
+#[tokio::test]
+async fn a_bot_signs_in_with_its_token_and_sends_from_stdin() {
+    let server = TestServer::start_process(RELAXED).await;
+    let owner = server.register("ops").await;
+    server.create_channel(&owner, "alerts").await;
+    let input = format!("{PASSWORD}\n");
+    let out = server.admin(
+        &["user", "add", "deploy-bot", "--password-stdin"],
+        Some(&input),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = server.admin(&["token", "create", "deploy-bot"], None);
+    let bot_token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let home = tempfile::tempdir().unwrap();
+    let (ok, out, err) = parley(
+        home.path(),
+        &["login", &server.url(), "--token-stdin"],
+        Some("pl_not-a-real-token\n"),
+    )
+    .await;
+    assert!(!ok && err.contains("token refused"), "{out}{err}");
+    let (ok, out, err) = parley(
+        home.path(),
+        &["login", &server.url(), "--token-stdin"],
+        Some(&format!("{bot_token}\n")),
+    )
+    .await;
+    assert!(ok && out.contains("as deploy-bot"), "{out}{err}");
+    let (ok, out, err) = parley(home.path(), &["join", "alerts"], None).await;
+    assert!(ok, "{out}{err}");
+    let report = "deploy 42 finished\nall checks green\n";
+    let (ok, out, err) = parley(home.path(), &["send", "alerts", "-"], Some(report)).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        server.history_texts(&owner, "alerts").await,
+        ["deploy 42 finished\nall checks green"]
+    );
+    let (ok, _, err) = parley(home.path(), &["send", "alerts", "-"], Some("\n")).await;
+    assert!(!ok && err.contains("empty"), "{err}");
+    // The two ways of signing in do not mix.
+    let (ok, _, err) = parley(
+        home.path(),
+        &["login", &server.url(), "--user", "x", "--token-stdin"],
+        Some("t\n"),
+    )
+    .await;
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}

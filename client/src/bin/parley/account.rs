@@ -8,6 +8,23 @@ use serde_json::json;
 
 use crate::{signed_in, Out, Paths, Session};
 
+/// Signs in with an existing token (a bot's, from `parley-server token create`): the server
+/// says whose it is, or refuses it.
+pub async fn login_with_token(paths: &Paths, out: &Out, url: &str, token: &str) -> Result<()> {
+    if token.is_empty() {
+        bail!("no token on standard input");
+    }
+    let server = HttpApi::new(url)?;
+    let user = match server.with_token(token).me().await {
+        Ok(user) => user,
+        Err(parley_client::Error::Server(body)) => bail!("token refused: {}", body.message),
+        Err(parley_client::Error::Http(answer)) => bail!("token refused: {answer}"),
+        Err(err) => return Err(err.into()),
+    };
+    let server = server.server().to_owned();
+    remember(paths, out, server, user.name, token)
+}
+
 pub async fn login(paths: &Paths, out: &Out, url: &str, user: &str, password: &str) -> Result<()> {
     let server = HttpApi::new(url)?;
     let credentials = api::Credentials {
@@ -23,8 +40,12 @@ pub async fn login(paths: &Paths, out: &Out, url: &str, user: &str, password: &s
         Err(err) => return Err(err.into()),
     };
     let server = server.server().to_owned();
-    let name = session.user.name;
-    let stored = credentials::save(&server, &name, &session.token, &paths.config)?;
+    remember(paths, out, server, session.user.name, &session.token)
+}
+
+/// Keeps the token (keyring, else a private file) and the session, and says so.
+fn remember(paths: &Paths, out: &Out, server: String, name: String, token: &str) -> Result<()> {
+    let stored = credentials::save(&server, &name, token, &paths.config)?;
     parley_client::files::private_dir(&paths.config)?;
     std::fs::write(
         paths.session_file(),

@@ -35,11 +35,20 @@ enum Command {
     Login {
         /// The server, e.g. http://127.0.0.1:7878
         url: String,
-        #[arg(long)]
-        user: String,
+        /// The account to sign in as (with --password-stdin).
+        #[arg(long, required_unless_present = "token_stdin")]
+        user: Option<String>,
         /// Read the password from standard input (the only way: never on the command line).
-        #[arg(long, required = true)]
+        #[arg(
+            long,
+            conflicts_with = "token_stdin",
+            required_unless_present = "token_stdin"
+        )]
         password_stdin: bool,
+        /// Read an existing token (`parley-server token create`, for bots) from standard input
+        /// instead; it is checked with the server, which says whose it is.
+        #[arg(long, conflicts_with = "user")]
+        token_stdin: bool,
     },
     /// Sign out: revoke the token on the server and forget it here.
     Logout,
@@ -47,7 +56,8 @@ enum Command {
     Channels,
     /// Become a member of a channel.
     Join { channel: String },
-    /// Send a message (queued when offline; sent by the next command that connects).
+    /// Send a message (queued when offline; sent by the next command that connects). A text
+    /// of `-` is read from standard input (at most 1 MiB; one trailing newline dropped).
     Send { channel: String, text: String },
     /// Recent messages of a channel (from the cache, filled from the server).
     History {
@@ -122,6 +132,24 @@ enum DocCommand {
     Cat { doc: String },
     /// Append text to a document (kept locally and synced later when offline).
     Append { doc: String, text: String },
+}
+
+/// The most a password or a token read from standard input may be.
+const MAX_SECRET: u64 = 4096;
+/// The most a message text read from standard input may be (the server's own limit is lower).
+const MAX_STDIN_TEXT: u64 = 1024 * 1024;
+
+/// Standard input as text, refused beyond `limit` bytes rather than read without bound.
+fn read_stdin(limit: u64) -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(limit + 1)
+        .read_to_string(&mut text)
+        .context("reading standard input")?;
+    if text.len() as u64 > limit {
+        bail!("standard input is longer than {limit} bytes");
+    }
+    Ok(text)
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -246,13 +274,16 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Login {
             url,
             user,
-            password_stdin,
+            password_stdin: _,
+            token_stdin,
         } => {
-            let _ = password_stdin;
-            let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password)?;
-            let password = password.trim_end_matches(['\n', '\r']);
-            account::login(&paths, &out, &url, &user, password).await
+            let secret = read_stdin(MAX_SECRET)?;
+            let secret = secret.trim_end_matches(['\n', '\r']);
+            match (token_stdin, user) {
+                (true, _) => account::login_with_token(&paths, &out, &url, secret.trim()).await,
+                (false, Some(user)) => account::login(&paths, &out, &url, &user, secret).await,
+                (false, None) => bail!("--user is needed with --password-stdin"),
+            }
         }
         Command::Logout => account::logout(&paths, &out).await,
         command => {
@@ -344,6 +375,16 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
             reply,
         } => channels::thread(client, out, online, &channel, message_id, reply).await,
         Command::Send { channel, text } => {
+            let text = if text == "-" {
+                let text = read_stdin(MAX_STDIN_TEXT)?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                text.strip_suffix('\r').unwrap_or(text).to_owned()
+            } else {
+                text
+            };
+            if text.trim().is_empty() {
+                bail!("nothing to send: the text is empty");
+            }
             messages::send(client, out, online, &channel, &text).await
         }
         Command::Edit {
