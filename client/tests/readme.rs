@@ -120,3 +120,34 @@ async fn a_bot_signs_in_with_its_token_and_sends_from_stdin() {
     .await;
     assert!(!ok && err.contains("cannot be used with"), "{err}");
 }
+
+/// `parley passwd`: the current and the new password on standard input; `--sign-out-others`
+/// revokes the account's other tokens (a bot's included) and keeps this one.
+#[tokio::test]
+async fn passwd_changes_the_password_and_can_sign_out_the_rest() {
+    let server = TestServer::start(RELAXED).await;
+    let elsewhere = server.register("erin").await;
+    let home = tempfile::tempdir().unwrap();
+    let (ok, out, err) = parley(
+        home.path(),
+        &["login", &server.url(), "--user", "erin", "--password-stdin"],
+        Some("correct horse\n"),
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = parley(home.path(), &["passwd"], Some("not it\nsomething long\n")).await;
+    assert!(!ok && err.contains("current password is wrong"), "{err}");
+    let (ok, out, err) = parley(
+        home.path(),
+        &["passwd", "--sign-out-others"],
+        Some("correct horse\nsomething long\n"),
+    )
+    .await;
+    assert!(
+        ok && out.contains("1 other session(s) signed out"),
+        "{out}{err}"
+    );
+    assert_eq!(server.get("/api/me", Some(&elsewhere)).await.0, 401);
+    let (ok, out, err) = parley(home.path(), &["channels"], None).await;
+    assert!(ok, "still signed in here: {out}{err}");
+}

@@ -227,3 +227,94 @@ async fn registration_can_be_closed_and_logins_are_rate_limited() {
     );
     assert!(body["retry_after_ms"].as_u64().unwrap() > 0);
 }
+
+/// `POST /api/me/password`: the current password is checked, the new one follows the rules,
+/// and `sign_out_others` revokes the account's other tokens and closes their sessions at once
+/// (4002) while the token that asked stays signed in.
+#[tokio::test]
+async fn changing_ones_password_can_sign_out_the_other_sessions() {
+    let server = TestServer::start(RELAXED).await;
+    let here = server.register("alice").await;
+    let login = |password: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .post(
+                    "/api/login",
+                    None,
+                    json!({"name": "alice", "password": password}),
+                )
+                .await
+        }
+    };
+    let (status, other) = login(PASSWORD).await;
+    assert_eq!(status, 200, "{other}");
+    let elsewhere = other["token"].as_str().unwrap().to_owned();
+    let mut elsewhere_ws = server.connect(Some(&elsewhere)).await;
+
+    let change = |current: &str, new: &str, others: bool| json!({"current_password": current, "new_password": new, "sign_out_others": others});
+    let (status, body) = server
+        .post(
+            "/api/me/password",
+            Some(&here),
+            change("wrong one", "a new password", true),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    let (status, body) = server
+        .post(
+            "/api/me/password",
+            Some(&here),
+            change(PASSWORD, "short", true),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_user")),
+        "{body}"
+    );
+    let (status, body) = server
+        .post(
+            "/api/me/password",
+            None,
+            change(PASSWORD, "a new password", true),
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+
+    let (status, body) = server
+        .post(
+            "/api/me/password",
+            Some(&here),
+            change(PASSWORD, "a new password", true),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["signed_out"], 1);
+    assert_eq!(elsewhere_ws.close_code().await, Some(4002));
+    assert_eq!(server.get("/api/me", Some(&elsewhere)).await.0, 401);
+    assert_eq!(server.get("/api/me", Some(&here)).await.0, 200);
+    assert_eq!(login(PASSWORD).await.0, 401);
+    assert_eq!(login("a new password").await.0, 200);
+
+    // Without `sign_out_others`, other sessions stay.
+    let (_, third) = login("a new password").await;
+    let third = third["token"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .post(
+            "/api/me/password",
+            Some(&here),
+            change("a new password", "another new one", false),
+        )
+        .await;
+    assert_eq!(
+        (status, body["signed_out"].as_u64()),
+        (200, Some(0)),
+        "{body}"
+    );
+    assert_eq!(server.get("/api/me", Some(&third)).await.0, 200);
+}

@@ -107,6 +107,19 @@ impl HttpApi {
         self.json(self.call(Method::GET, &["api", "me"])?).await
     }
 
+    /// `POST /api/me/password`: changes this account's password; with `sign_out_others`, its
+    /// other tokens are revoked. The answer says how many.
+    pub async fn change_password(
+        &self,
+        change: &api::PasswordChange,
+    ) -> Result<api::PasswordChanged> {
+        self.json(
+            self.call(Method::POST, &["api", "me", "password"])?
+                .json(change),
+        )
+        .await
+    }
+
     /// A request to the path made of `segments` (each percent-encoded), with the token.
     fn call(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder> {
         let mut url = reqwest::Url::parse(&self.server)

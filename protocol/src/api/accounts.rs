@@ -1,5 +1,5 @@
-//! Accounts: `POST /api/register`, `POST /api/login`, `POST /api/logout`, `GET /api/me`, and the
-//! server check `GET /healthz`.
+//! Accounts: `POST /api/register`, `POST /api/login`, `POST /api/logout`, `GET /api/me`,
+//! `POST /api/me/password`, and the server checks `GET /healthz` and `GET /readyz`.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,12 +27,31 @@ pub struct Session {
     pub user: UserRef,
 }
 
-/// `GET /healthz`: 200 with `status: "ok"` and the number of live sessions, or 503 with the
-/// reason in `status` (the store cannot be reached).
+/// `GET /healthz` (liveness: 200, `status: "ok"`) and `GET /readyz` (readiness: 200 `ready`,
+/// or 503 with the reason in `status`), with the number of live sessions when answering 200.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Health {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<u64>,
+}
+
+/// `POST /api/me/password`: change one's own password. `sign_out_others` revokes every other
+/// token of the account (its other devices and bots) and closes their connections; the token
+/// making the request stays signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+    #[serde(default)]
+    pub sign_out_others: bool,
+}
+
+/// The answer to a password change: how many other tokens were revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PasswordChanged {
+    pub signed_out: u64,
 }

@@ -10,7 +10,7 @@ mod attachments;
 mod channels;
 mod docs;
 
-pub use accounts::{Credentials, Health, Session};
+pub use accounts::{Credentials, Health, PasswordChange, PasswordChanged, Session};
 pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
 pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage};
 pub use docs::{

@@ -306,6 +306,42 @@ impl Accounts {
         Ok((created(creation)?, token))
     }
 
+    /// Changes the password of the account behind `token` (checked against the current one,
+    /// under the same per-name and per-address limits as a login: a stolen token must not make
+    /// guessing the password cheap). With `sign_out_others`, every other token of the account is
+    /// revoked and its connections closed at once. Returns how many tokens were revoked.
+    pub async fn change_password(
+        &self,
+        client: IpAddr,
+        token: &TokenRecord,
+        current: &str,
+        new: &str,
+        sign_out_others: bool,
+    ) -> Result<usize> {
+        let user = &token.user;
+        self.check_address_login_rate(client)?;
+        self.check_login_rate(&user.name)?;
+        validate_password(new)?;
+        let ticket = self.hashing.admit()?;
+        let found = self.store.user_with_password(user.name.clone()).await?;
+        let (current, new) = (current.to_owned(), new.to_owned());
+        let hash = ticket
+            .run(move || match found {
+                Some((_, stored)) if verify_password(&current, &stored) => {
+                    Some(hash_password(&new))
+                }
+                _ => None,
+            })
+            .await?
+            .ok_or_else(|| Error::forbidden("the current password is wrong"))??;
+        let revoked = self
+            .store
+            .change_password(user.id, hash, sign_out_others.then_some(token.id))
+            .await?;
+        self.connections.close_tokens(&revoked);
+        Ok(revoked.len())
+    }
+
     /// Revokes the token and closes every live session that uses it.
     pub async fn logout(&self, token: &str) -> Result<()> {
         let record = self.authenticate(token).await?;

@@ -1,4 +1,4 @@
-//! The account routes: register, log in, log out, and who am I.
+//! The account routes: register, log in, log out, who am I, and changing one's password.
 
 use std::net::SocketAddr;
 
@@ -8,12 +8,12 @@ use axum::{
     Json,
 };
 use parley_protocol::{
-    api::{Credentials, Session},
+    api::{Credentials, PasswordChange, PasswordChanged, Session},
     UserRef,
 };
 
 use super::{ApiJson, AppRef, Authed};
-use crate::error::Result;
+use crate::{error::Result, store::TokenRecord};
 
 pub(super) async fn register(
     State(state): AppRef,
@@ -57,4 +57,29 @@ pub(super) async fn logout(State(state): AppRef, authed: Authed) -> Result<Statu
 
 pub(super) async fn me(authed: Authed) -> Json<UserRef> {
     Json(authed.user.to_ref())
+}
+
+pub(super) async fn change_password(
+    State(state): AppRef,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    authed: Authed,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<Json<PasswordChanged>> {
+    let token = TokenRecord {
+        id: authed.token_id,
+        user: authed.user,
+    };
+    let revoked = state
+        .accounts
+        .change_password(
+            client.ip(),
+            &token,
+            &body.current_password,
+            &body.new_password,
+            body.sign_out_others,
+        )
+        .await?;
+    Ok(Json(PasswordChanged {
+        signed_out: revoked as u64,
+    }))
 }

@@ -30,6 +30,8 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub(crate) struct Authed {
     pub(crate) user: UserRecord,
     pub(crate) token: String,
+    /// The token's id (what revocation works with).
+    pub(crate) token_id: i64,
 }
 
 impl FromRequestParts<Arc<AppState>> for Authed {
@@ -46,6 +48,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         Ok(Self {
             user: record.user,
             token,
+            token_id: record.id,
         })
     }
 }

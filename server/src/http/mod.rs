@@ -13,7 +13,7 @@ mod extract;
 pub(crate) mod transport;
 mod upgrade;
 
-use accounts::{login, logout, me, register};
+use accounts::{change_password, login, logout, me, register};
 use chat::{
     channel_history, create_channel, delete_channel, join_channel, list_channels, post_message,
 };
@@ -45,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
+        .route("/api/me/password", post(change_password))
         .route("/api/channels", get(list_channels).post(create_channel))
         .route("/api/channels/{name}", delete(delete_channel))
         .route("/api/channels/{name}/join", post(join_channel))

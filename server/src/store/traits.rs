@@ -215,6 +215,14 @@ pub trait AccountStore: Send + Sync {
     /// Revokes a live token; false when there was none with this hash.
     fn revoke_token(&self, hash: Vec<u8>) -> StoreFuture<'_, bool>;
     fn revoke_user_tokens(&self, user_id: i64) -> StoreFuture<'_, usize>;
+    /// Replaces the user's password hash and, when `keep_token` is given, revokes every other
+    /// live token of the user in the same write: the ids of the tokens revoked.
+    fn change_password(
+        &self,
+        user_id: i64,
+        hash: String,
+        keep_token: Option<i64>,
+    ) -> StoreFuture<'_, Vec<i64>>;
     /// Of these token ids, those revoked or gone.
     fn revoked_among(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<i64>>;
     /// Brings stored users under the current rules: missing name keys, and display names

@@ -1,4 +1,4 @@
-//! `parley login` and `parley logout`: a token from the server, kept in the OS keyring (or a
+//! `parley login`, `parley logout` and `parley passwd`: a token from the server, kept in the OS keyring (or a
 //! private file where none runs), and the session file that says which server and user.
 
 use anyhow::{bail, Result};
@@ -73,6 +73,36 @@ fn remember(paths: &Paths, out: &Out, server: String, name: String, token: &str)
     out.line(
         json!({"kind": "signed_in", "server": server, "user": name, "token_store": where_}),
         || format!("signed in to {server} as {name}"),
+    );
+    Ok(())
+}
+
+/// Changes the signed-in account's password (`POST /api/me/password`).
+pub async fn passwd(
+    paths: &Paths,
+    out: &Out,
+    current: &str,
+    new: &str,
+    sign_out_others: bool,
+) -> Result<()> {
+    let (session, token) = signed_in(paths)?;
+    let server = HttpApi::new(&session.server)?.with_token(&token);
+    let change = api::PasswordChange {
+        current_password: current.to_owned(),
+        new_password: new.to_owned(),
+        sign_out_others,
+    };
+    let changed = match server.change_password(&change).await {
+        Ok(changed) => changed,
+        Err(parley_client::Error::Server(body)) => bail!("not changed: {}", body.message),
+        Err(err) => return Err(err.into()),
+    };
+    out.line(
+        json!({"kind": "password_changed", "user": session.user, "signed_out": changed.signed_out}),
+        || match changed.signed_out {
+            0 => "password changed".to_owned(),
+            n => format!("password changed; {n} other session(s) signed out"),
+        },
     );
     Ok(())
 }

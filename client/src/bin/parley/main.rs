@@ -52,6 +52,12 @@ enum Command {
     },
     /// Sign out: revoke the token on the server and forget it here.
     Logout,
+    /// Change your password: the current one, then the new one, on two lines of standard input.
+    Passwd {
+        /// Also sign out every other device and token of the account.
+        #[arg(long)]
+        sign_out_others: bool,
+    },
     /// Channels you can see.
     Channels,
     /// Become a member of a channel.
@@ -286,6 +292,14 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Logout => account::logout(&paths, &out).await,
+        Command::Passwd { sign_out_others } => {
+            let input = read_stdin(2 * MAX_SECRET)?;
+            let mut lines = input.lines();
+            let (Some(current), Some(new)) = (lines.next(), lines.next()) else {
+                bail!("give the current password and the new one on two lines of standard input");
+            };
+            account::passwd(&paths, &out, current, new, sign_out_others).await
+        }
         command => {
             let (session, token) = signed_in(&paths)?;
             parley_client::files::private_dir(&paths.data)?;
@@ -364,7 +378,9 @@ async fn connect(client: &Client, out: &Out, timeout: Duration) -> Result<bool> 
 
 async fn command_with(client: &Client, out: &Out, command: Command, online: bool) -> Result<()> {
     match command {
-        Command::Login { .. } | Command::Logout => bail!("signing in and out needs no connection"),
+        Command::Login { .. } | Command::Logout | Command::Passwd { .. } => {
+            bail!("signing in and out needs no connection")
+        }
         Command::Channels => channels::list(client, out).await,
         Command::Join { channel } => channels::join(client, out, online, &channel).await,
         Command::Dm { users } => channels::dm(client, out, online, users).await,

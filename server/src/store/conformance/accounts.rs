@@ -119,6 +119,41 @@ pub async fn tokens_are_issued_found_and_revoked(h: &Harness) {
         .is_none());
 }
 
+pub async fn a_password_change_can_revoke_the_other_tokens(h: &Harness) {
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let accounts = &h.stores.accounts;
+    let kept = accounts.issue_token(alice.id, token("a-1")).await.unwrap();
+    let other = accounts.issue_token(alice.id, token("a-2")).await.unwrap();
+    let bobs = accounts.issue_token(bob.id, token("b-1")).await.unwrap();
+    // Without `keep_token` no token is touched.
+    let revoked = accounts
+        .change_password(alice.id, "hash-2".into(), None)
+        .await
+        .unwrap();
+    assert!(revoked.is_empty());
+    let (_, hash) = accounts
+        .user_with_password("alice".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hash, "hash-2");
+    let revoked = accounts
+        .change_password(alice.id, "hash-3".into(), Some(kept))
+        .await
+        .unwrap();
+    assert_eq!(revoked, [other]);
+    assert_eq!(
+        accounts
+            .revoked_among(vec![kept, other, bobs])
+            .await
+            .unwrap(),
+        [other]
+    );
+    let missing = accounts.change_password(9999, "x".into(), None).await;
+    assert!(missing.is_err());
+}
+
 pub async fn login_reads_the_password_hash(h: &Harness) {
     let alice = h.user("alice").await;
     let accounts = &h.stores.accounts;

@@ -81,6 +81,7 @@ macro_rules! store_conformance {
                 look_alike_display_names_are_refused,
                 tokens_are_issued_found_and_revoked,
                 login_reads_the_password_hash,
+                a_password_change_can_revoke_the_other_tokens,
                 stored_users_are_repaired,
             ],
             attachments: [

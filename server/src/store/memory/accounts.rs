@@ -188,6 +188,31 @@ impl AccountStore for MemoryStore {
         }))
     }
 
+    fn change_password(
+        &self,
+        user_id: i64,
+        hash: String,
+        keep_token: Option<i64>,
+    ) -> StoreFuture<'_, Vec<i64>> {
+        Box::pin(self.write(move |state| {
+            let Some(user) = state.users.get_mut(&user_id) else {
+                return Err(Error::new(ErrorCode::UserNotFound, "no such user"));
+            };
+            user.password_hash = hash;
+            let mut revoked = Vec::new();
+            if let Some(keep) = keep_token {
+                for (id, token) in state.tokens.iter_mut() {
+                    if token.user_id == user_id && *id != keep && !token.revoked {
+                        token.revoked = true;
+                        revoked.push(*id);
+                    }
+                }
+            }
+            revoked.sort_unstable();
+            Ok((revoked, Vec::new()))
+        }))
+    }
+
     fn revoked_among(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<i64>> {
         let found = self.read(|state| {
             Ok(ids

@@ -172,6 +172,37 @@ pub fn revoke_user_tokens(conn: &Connection, user_id: i64) -> Result<usize> {
     )?)
 }
 
+/// See `AccountStore::change_password`.
+pub fn change_password(
+    conn: &Connection,
+    user_id: i64,
+    hash: &str,
+    keep_token: Option<i64>,
+) -> Result<Vec<i64>> {
+    let changed = conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![user_id, hash],
+    )?;
+    if changed == 0 {
+        return Err(crate::error::Error::new(
+            parley_protocol::ErrorCode::UserNotFound,
+            "no such user",
+        ));
+    }
+    let Some(keep) = keep_token else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn.prepare_cached(
+        "UPDATE tokens SET revoked_at = ?3
+          WHERE user_id = ?1 AND id != ?2 AND revoked_at IS NULL RETURNING id",
+    )?;
+    let mut ids = stmt
+        .query_map(params![user_id, keep, now_ms()], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 /// Of the given token ids, those that are revoked (or gone).
 pub fn revoked_among(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached("SELECT revoked_at IS NULL FROM tokens WHERE id = ?1")?;
@@ -280,6 +311,19 @@ impl AccountStore for SqliteStore {
 
     fn revoke_user_tokens(&self, user_id: i64) -> StoreFuture<'_, usize> {
         Box::pin(self.write(move |tx, _| Ok((revoke_user_tokens(tx, user_id)?, Vec::new()))))
+    }
+
+    fn change_password(
+        &self,
+        user_id: i64,
+        hash: String,
+        keep_token: Option<i64>,
+    ) -> StoreFuture<'_, Vec<i64>> {
+        Box::pin(
+            self.write(move |tx, _| {
+                Ok((change_password(tx, user_id, &hash, keep_token)?, Vec::new()))
+            }),
+        )
     }
 
     fn revoked_among(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<i64>> {
