@@ -152,29 +152,9 @@ async fn starts_with_no_arguments_using_default_data_dir() {
 #[tokio::test]
 async fn json_logs_and_bad_config_errors() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(workspace_binary("parley-server"))
-        .args([
-            "--data",
-            data.path().to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .env("PARLEY_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = first_stdout_line(&mut child).await;
-    assert!(line.starts_with("listening on http://"), "{line}");
-    signal(&child, "TERM");
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert!(output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let (child, url) = json_logging_server(data.path(), "info").await;
+    assert!(url.starts_with("http://"), "{url}");
+    let stderr = stop_for_logs(child).await;
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
     assert!(!lines.is_empty());
     for line in lines {
@@ -328,20 +308,7 @@ async fn readyz_turns_503_when_draining_while_everything_still_works() {
 #[tokio::test]
 async fn the_access_log_has_a_line_per_request_and_session_and_no_token() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(workspace_binary("parley-server"))
-        .args(["--data", data.path().to_str().unwrap()])
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env("PARLEY_LOG", "warn,parley::access=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = first_stdout_line(&mut child).await;
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let (child, url) = json_logging_server(data.path(), "warn,parley::access=info").await;
     let http = reqwest::Client::new();
     let session: serde_json::Value = http
         .post(format!("{url}/api/register"))
@@ -374,12 +341,7 @@ async fn the_access_log_has_a_line_per_request_and_session_and_no_token() {
     ws.ws.close(None).await.unwrap();
     drop(ws);
 
-    signal(&child, "TERM");
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert!(output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = stop_for_logs(child).await;
     assert!(
         !stderr.contains(&token),
         "a token reached the log:\n{stderr}"
@@ -414,4 +376,34 @@ async fn the_access_log_has_a_line_per_request_and_session_and_no_token() {
     assert_eq!(session["user_id"], user_id);
     assert_eq!(session["closed_by"], "client");
     assert_eq!(session["client"], "127.0.0.1");
+}
+
+/// The real binary on a free port with JSON logs filtered by `log` on a piped stderr: the
+/// child and its URL (`http://…`).
+async fn json_logging_server(data: &std::path::Path, log: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(workspace_binary("parley-server"))
+        .args(["--data", data.to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("PARLEY_LOG", log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = first_stdout_line(&mut child).await;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("not a listening line: {line}"))
+        .to_owned();
+    (child, url)
+}
+
+/// SIGTERM, a clean exit, and everything the server logged.
+async fn stop_for_logs(child: std::process::Child) -> String {
+    signal(&child, "TERM");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stderr).unwrap()
 }

@@ -100,3 +100,31 @@ async fn a_workspace_can_start_without_a_first_channel() {
     let token = server.register("carol").await;
     assert!(channels(&server, &token).await.is_empty());
 }
+
+/// Any public `auto_subscribe` channel is one everyone joins, not only the first; a full one is
+/// skipped and the account is still created.
+#[tokio::test]
+async fn new_accounts_join_public_auto_subscribe_channels_that_have_room() {
+    let config = format!(
+        "{RELAXED}\n[channels.\"news\"]\nauto_subscribe = true\n\
+         [channels.\"desk\"]\nauto_subscribe = true\nmax_participants = 1\n\
+         [channels.\"quiet\"]\n"
+    );
+    let server = TestServer::start(&config).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let listed = channels(&server, &bob).await;
+    let news = named(&listed, "news").unwrap();
+    assert_eq!(
+        (news["member"].as_bool(), news["member_count"].as_u64()),
+        (Some(true), Some(2))
+    );
+    let desk = named(&listed, "desk").unwrap();
+    assert_eq!(
+        (desk["member"].as_bool(), desk["member_count"].as_u64()),
+        (Some(false), Some(1))
+    );
+    assert_eq!(named(&listed, "quiet").unwrap()["member"], false);
+    let listed = channels(&server, &alice).await;
+    assert_eq!(named(&listed, "desk").unwrap()["member"], true);
+}
