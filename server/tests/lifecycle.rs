@@ -339,6 +339,13 @@ async fn the_access_log_has_a_line_per_request_and_session_and_no_token() {
     let mut ws = WsClient::connect(&ws_url, None).await;
     assert_eq!(ws.hello["user"]["id"], user_id);
     ws.ws.close(None).await.unwrap();
+    // The server's answer to the close: from then on the session has seen the client close it,
+    // and the shutdown below cannot be mistaken for the end of the session.
+    tokio::time::timeout(TIMEOUT, async {
+        while let Some(Ok(_)) = futures_util::StreamExt::next(&mut ws.ws).await {}
+    })
+    .await
+    .expect("the server answers the close");
     drop(ws);
 
     let stderr = stop_for_logs(child).await;
