@@ -101,6 +101,8 @@ impl Inner {
     }
 }
 
+use crate::tls::WsConnectError;
+
 async fn connect(inner: &Inner) -> std::result::Result<Ws, Ended> {
     let url = format!("{}/ws?v={PROTOCOL_VERSION}", inner.config.ws_base());
     let mut request = url
@@ -110,11 +112,11 @@ async fn connect(inner: &Inner) -> std::result::Result<Ws, Ended> {
         .parse()
         .map_err(|_| Ended::Unauthorized)?;
     request.headers_mut().insert("authorization", auth);
-    let connecting = tokio_tungstenite::connect_async(request);
+    let connecting = crate::tls::connect_ws(&inner.config.server, request);
     match tokio::time::timeout(Duration::from_secs(10), connecting).await {
         Err(_) => Err(Ended::Failed("connect timed out".into())),
         Ok(Ok((ws, _))) => Ok(ws),
-        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
+        Ok(Err(WsConnectError::Http(resp))) => {
             let status = resp.status().as_u16();
             let body = resp
                 .body()
@@ -127,7 +129,9 @@ async fn connect(inner: &Inner) -> std::result::Result<Ws, Ended> {
                 _ => Err(Ended::Failed(format!("HTTP {status} {body}"))),
             }
         }
-        Ok(Err(err)) => Err(Ended::Failed(err.to_string())),
+        Ok(Err(WsConnectError::Certificate(reason) | WsConnectError::Other(reason))) => {
+            Err(Ended::Failed(reason))
+        }
     }
 }
 

@@ -22,6 +22,10 @@ pub enum Error {
     /// The server could not be reached over HTTP (no answer at all).
     #[error("{0}")]
     Unreachable(String),
+    /// The server's certificate did not verify (unknown issuer, wrong name, expired...): the
+    /// message names the server and the reason. Never retried over plain HTTP.
+    #[error("{0}")]
+    Certificate(String),
     /// The server answered HTTP in a way that is not Parley's (no error body, a cut stream).
     #[error("{0}")]
     Http(String),

@@ -27,6 +27,7 @@ mod messages;
 mod outbox;
 mod reads;
 pub mod store;
+pub mod tls;
 
 use std::{
     path::PathBuf,

@@ -1,8 +1,9 @@
 //! Client addresses: the key that per-address limits count by, and the WebSocket connections
 //! each address holds (`realtime.max_connections_per_address` and its anonymous share).
 //!
-//! The address is the TCP peer. `X-Forwarded-For` is not read: behind a reverse proxy every
-//! client shares the proxy's address, so such a deployment raises these limits.
+//! The address is the TCP peer, unless the peer is one of `server.trusted_proxies`: then it is
+//! the last address in `X-Forwarded-For` that is not itself a trusted proxy ([`TrustedProxies`]).
+//! A header from anyone else is ignored, so a client cannot pick its own address.
 
 use std::{
     collections::HashMap,
@@ -172,5 +173,140 @@ mod tests {
         drop((anon, signed, third));
         assert_eq!(registry.held_by(ip), (0, 0));
         assert!(registry.counts.lock().expect("lock").is_empty());
+    }
+}
+
+/// `server.trusted_proxies`: the peers whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies {
+    nets: Vec<ipnet::IpNet>,
+}
+
+impl TrustedProxies {
+    /// Parses addresses (`10.0.0.5`, `::1`) and CIDR ranges (`10.0.0.0/8`).
+    pub fn parse(entries: &[String]) -> std::result::Result<Self, String> {
+        let nets = entries
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{entry:?} is not an address or CIDR range"))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Self { nets })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.nets.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client behind `peer`: `peer` itself unless it is trusted; then, walking
+    /// `X-Forwarded-For` (every instance, in order) from the right, the first address that is
+    /// not a trusted proxy. A malformed entry ends the walk at the last trusted hop, so garbage
+    /// never becomes the client's address. Ports in entries are accepted and dropped.
+    pub fn client<'a>(&self, peer: IpAddr, forwarded_for: impl Iterator<Item = &'a str>) -> IpAddr {
+        if !self.contains(peer) {
+            return peer;
+        }
+        // Bounded by the request head's size limit.
+        let hops: Vec<&str> = forwarded_for
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|hop| !hop.is_empty())
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev().take(MAX_FORWARDED_HOPS) {
+            let Some(ip) = parse_hop(hop) else { break };
+            client = ip.to_canonical();
+            if !self.contains(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// Hops of `X-Forwarded-For` walked from the right: more proxies than this in a row is not a
+/// deployment, and the walk stays cheap whatever the header holds.
+const MAX_FORWARDED_HOPS: usize = 64;
+
+/// `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]:5678`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    fn proxies(list: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("valid list")
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn a_header_from_an_untrusted_peer_is_ignored() {
+        let p = proxies(&["127.0.0.1"]);
+        assert_eq!(
+            p.client(ip("203.0.113.9"), ["10.1.1.1"].into_iter()),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            proxies(&[]).client(ip("127.0.0.1"), ["10.1.1.1"].into_iter()),
+            ip("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop_is_the_client() {
+        let p = proxies(&["127.0.0.1", "10.0.0.0/8"]);
+        // The client forged the first entry; the proxies appended the real ones.
+        let header = ["6.6.6.6, 198.51.100.7", "10.2.3.4"];
+        assert_eq!(
+            p.client(ip("127.0.0.1"), header.into_iter()),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            p.client(ip("127.0.0.1"), ["[2001:db8::1]:443"].into_iter()),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            p.client(ip("::ffff:127.0.0.1"), ["192.0.2.1:80"].into_iter()),
+            ip("192.0.2.1")
+        );
+    }
+
+    #[test]
+    fn garbage_or_no_header_leaves_the_last_trusted_hop() {
+        let p = proxies(&["127.0.0.1", "10.0.0.0/8"]);
+        assert_eq!(
+            p.client(ip("127.0.0.1"), std::iter::empty()),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            p.client(ip("127.0.0.1"), ["1.1.1.1, junk, 10.0.0.9"].into_iter()),
+            ip("10.0.0.9")
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        let bad = TrustedProxies::parse(&["10.0.0.0/33".into()]);
+        assert!(bad.is_err());
+        assert!(TrustedProxies::parse(&["localhost".into()]).is_err());
     }
 }

@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use http::tls::{Tls, TlsError};
 
 /// Everything a request handler needs, passed explicitly (no globals): one service per area.
 pub struct AppState {
@@ -64,6 +65,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Server {
     state: Arc<AppState>,
     writer: std::thread::JoinHandle<()>,
+    tls: Option<Arc<Tls>>,
 }
 
 /// Opens storage and serves on `listener` until `shutdown` completes (see [`Server::serve`]).
@@ -151,7 +153,27 @@ impl Server {
         state.chat.ensure_personal_template().await?;
         // Before anyone can upload: files of cut-off uploads and files no row refers to.
         attachments::sweep_at_start(&state.attachments).await;
-        Ok(Self { state, writer })
+        Ok(Self {
+            state,
+            writer,
+            tls: None,
+        })
+    }
+
+    /// Serves HTTPS and WSS with `tls` (loaded from `server.tls_cert`/`tls_key` by the caller,
+    /// which can then report a bad file as it likes), reloaded on SIGHUP.
+    pub fn with_tls(mut self, tls: Option<Arc<Tls>>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// `https` when the server serves TLS, else `http`: how its address is written.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// Serves until `shutdown` completes, then closes every WebSocket with 1001 after flushing
@@ -161,9 +183,11 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let Self { state, writer } = self;
+        let Self { state, writer, tls } = self;
         let token = state.connections.shutdown.clone();
         maintenance::spawn(Arc::clone(&state));
+        #[cfg(unix)]
+        reload_on_sighup(tls.clone(), token.clone());
 
         let trigger = token.clone();
         let draining = state.draining.clone();
@@ -185,7 +209,7 @@ impl Server {
         http::transport::serve(
             listener,
             router,
-            http::transport::HttpSettings::from(&state.config.server),
+            http::transport::HttpSettings::new(&state.config.server, tls),
             token.clone(),
             SHUTDOWN_GRACE,
         )
@@ -206,6 +230,38 @@ impl Server {
         tracing::info!("shut down");
         Ok(())
     }
+}
+
+/// SIGHUP reads the TLS files again (what a certificate renewal hook or `systemctl reload`
+/// sends); without TLS there is nothing to reload, and the signal is only logged rather than
+/// ending the server as its default action would.
+#[cfg(unix)]
+fn reload_on_sighup(tls: Option<Arc<Tls>>, stop: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(err) => {
+            tracing::warn!(%err, "cannot handle SIGHUP; TLS files will not be reloaded");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                got = hangups.recv() => if got.is_none() { return },
+            }
+            match &tls {
+                None => tracing::info!("SIGHUP: no TLS files to reload"),
+                Some(tls) => match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+                    Err(err) => {
+                        tracing::error!(%err, "SIGHUP: TLS reload failed; keeping the certificate in use")
+                    }
+                },
+            }
+        }
+    });
 }
 
 impl AppState {

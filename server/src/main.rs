@@ -184,19 +184,28 @@ fn serve(mut config: Config, args: ServeArgs, parent: Parent) -> anyhow::Result<
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Before binding: a bad certificate is a configuration error, reported as one.
+    let tls = match config.server.tls_files() {
+        Some((cert, key)) => match parley_server::Tls::load(&cert, &key) {
+            Ok(tls) => Some(tls),
+            Err(err) => exit_with(&err),
+        },
+        None => None,
+    };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
-        lock.record_url(&format!("http://{addr}"))
-            .context("cannot write the data directory's lock file")?;
         tracing::info!(data = %config.data_dir().display(), "starting");
-        let server = parley_server::Server::open(config).await?;
+        let server = parley_server::Server::open(config).await?.with_tls(tls);
+        let url = format!("{}://{addr}", server.scheme());
+        lock.record_url(&url)
+            .context("cannot write the data directory's lock file")?;
         let shutdown = shutdown_signal()?;
         // The one line on stdout, printed once the server is ready: scripts and tests read
         // the port from it.
-        println!("listening on http://{addr}");
+        println!("listening on {url}");
         use std::io::Write;
         std::io::stdout().flush()?;
         server.serve(listener, shutdown).await?;

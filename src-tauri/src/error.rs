@@ -38,6 +38,7 @@ impl From<parley_client::Error> for AppError {
             E::Invalid(_) => "invalid",
             E::Unreachable(_) => "offline",
             E::Http(_) => "server_unreachable",
+            E::Certificate(_) => "untrusted_certificate",
             E::DocGone { reason, .. } => match reason {
                 parley_client::docs::DocGone::Deleted => "doc_not_found",
                 parley_client::docs::DocGone::Forbidden => "forbidden",

@@ -17,8 +17,19 @@ pub struct CliOutput {
 
 /// Runs `parley` with `PARLEY_HOME` = `home`, `stdin` written to it (or closed).
 pub async fn run_parley(home: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    run_parley_with(home, args, stdin, &[]).await
+}
+
+/// [`run_parley`] with more environment variables (`PARLEY_CA_FILE`, ...).
+pub async fn run_parley_with(
+    home: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &Path)],
+) -> CliOutput {
     let mut cmd = tokio::process::Command::new(workspace_binary("parley"));
     cmd.args(args)
+        .envs(env.iter().copied())
         .env("PARLEY_HOME", home)
         .env("PARLEY_NO_KEYRING", "1")
         .env_remove("PARLEY_TOKEN")

@@ -15,6 +15,7 @@ mod cli;
 mod http;
 mod proxy;
 mod server;
+pub mod tls;
 mod ws;
 pub mod ydoc;
 
@@ -24,7 +25,7 @@ use std::{
 };
 
 pub use binaries::{find_workspace_binary, target_profile_dir, workspace_binary};
-pub use cli::{run_parley, Cli, CliOutput};
+pub use cli::{run_parley, run_parley_with, Cli, CliOutput};
 pub use proxy::{free_port, Proxy};
 pub use server::{first_stdout_line, signal, Exit, ServerBuilder, TestServer};
 pub use ws::{seq_of, Ended, Ws, WsClient};

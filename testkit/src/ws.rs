@@ -34,13 +34,24 @@ pub enum Ended {
 
 impl WsClient {
     pub async fn connect(url: &str, token: Option<&str>) -> Self {
+        Self::connect_with(url, token, None).await
+    }
+
+    /// The same, through `connector` (a `wss://` URL with a rustls configuration of its own).
+    pub async fn connect_with(
+        url: &str,
+        token: Option<&str>,
+        connector: Option<tokio_tungstenite::Connector>,
+    ) -> Self {
         let mut request = url.into_client_request().unwrap();
         if let Some(token) = token {
             request
                 .headers_mut()
                 .insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
-        let (ws, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+        let connecting =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector);
+        let (ws, _) = tokio::time::timeout(TIMEOUT, connecting)
             .await
             .expect("connect timed out")
             .expect("connect failed");
@@ -233,6 +244,9 @@ pub fn seq_of(frame: &Value) -> u64 {
 impl TestServer {
     /// A `/ws` connection (signed in with `token` as a bearer header, if given), past `hello`.
     pub async fn connect(&self, token: Option<&str>) -> WsClient {
-        WsClient::connect(&self.ws_url(), token).await
+        let connector = self
+            .tls_ca()
+            .map(|ca| tokio_tungstenite::Connector::Rustls(crate::tls::rustls_client(ca)));
+        WsClient::connect_with(&self.ws_url(), token, connector).await
     }
 }

@@ -144,12 +144,12 @@ async fn connect_once(
     request.headers_mut().insert("authorization", auth);
     let connected = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(request),
+        crate::tls::connect_ws(&this.client.config.server, request),
     )
     .await;
     let (mut ws, response) = match connected {
         Ok(Ok(pair)) => pair,
-        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+        Ok(Err(crate::tls::WsConnectError::Http(response))) => {
             let code = response
                 .body()
                 .as_deref()

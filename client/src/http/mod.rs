@@ -33,8 +33,11 @@ pub struct HttpApi {
 impl HttpApi {
     /// The API of `server` (`http://host:port`), without a token.
     pub fn new(server: &str) -> Result<Self> {
+        let tls = crate::tls::client_config()?;
         let http = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
+            .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
+            .redirect(no_downgrade())
             .build()
             .map_err(|e| Error::Http(e.to_string()))?;
         Ok(Self {
@@ -163,8 +166,26 @@ impl HttpApi {
     }
 
     fn unreachable(&self, err: reqwest::Error) -> Error {
-        Error::Unreachable(format!("cannot reach {}: {err}", self.server))
+        crate::tls::classify(&self.server, &err, || {
+            Error::Unreachable(format!("cannot reach {}: {err}", self.server))
+        })
     }
+}
+
+/// Redirects are followed (a proxy sending `http://` to `https://`), but never from `https://`
+/// to `http://`: a token must not leave a secure connection for a plain one.
+fn no_downgrade() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from_https = attempt.previous().iter().any(|u| u.scheme() == "https");
+        if from_https && attempt.url().scheme() != "https" {
+            let to = attempt.url().to_string();
+            attempt.error(format!("refused a redirect from https to {to}"))
+        } else if attempt.previous().len() > 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {

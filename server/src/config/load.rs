@@ -125,6 +125,13 @@ impl Config {
                 )));
             }
         }
+        if let Err(e) = crate::address::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return Err(ConfigError::Parse(format!("server.trusted_proxies: {e}")));
+        }
+        let set = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| !p.as_os_str().is_empty());
+        if set(&self.server.tls_cert) != set(&self.server.tls_key) {
+            return fail("server.tls_cert and server.tls_key must be set together");
+        }
         if self.realtime.max_connections_per_address == 0
             || self.server.max_http_connections_per_address == 0
         {

@@ -83,6 +83,15 @@ pub struct ServerConfig {
     /// stops accepting them. 0: stop at once.
     #[serde(deserialize_with = "duration")]
     pub drain_period: Duration,
+    /// PEM certificate chain (leaf first) for serving HTTPS and WSS. Set with `tls_key`;
+    /// both empty: plain HTTP. The files are read again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies (addresses or CIDR ranges such as `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` header names the client. Requests from anyone else are taken to come
+    /// from their peer address, whatever they claim. Empty: no proxy is trusted.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +269,14 @@ pub struct ChannelConfig {
     pub topic: Option<String>,
 }
 
+impl ServerConfig {
+    /// The certificate and key files when TLS is configured (empty paths count as unset).
+    pub fn tls_files(&self) -> Option<(PathBuf, PathBuf)> {
+        let set = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        Some((set(&self.tls_cert)?, set(&self.tls_key)?))
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -278,6 +295,9 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(30),
             max_http_connections_per_address: 256,
             drain_period: Duration::ZERO,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

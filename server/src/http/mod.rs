@@ -10,6 +10,7 @@ mod attachments;
 mod chat;
 mod docs;
 mod extract;
+pub mod tls;
 pub(crate) mod transport;
 mod upgrade;
 

@@ -10,8 +10,13 @@
 //! - a cap on the HTTP connections one client address holds at once
 //!   (`server.max_http_connections_per_address`), so that one client cannot hold every file
 //!   descriptor with connections that each stay just inside the deadlines;
-//! - the client's address for handlers (`ConnectInfo<SocketAddr>`), TCP_NODELAY, WebSocket
-//!   upgrades, accept errors that back off instead of ending the loop, and a graceful stop.
+//! - TLS when configured (`http::tls`), the handshake held to the same deadline as a head;
+//! - the client's address for handlers (`ConnectInfo<SocketAddr>`): the peer, or for a peer
+//!   in `server.trusted_proxies` the client its `X-Forwarded-For` names (per request, since a
+//!   proxy's keep-alive connection carries many clients); trusted proxies are not held to the
+//!   per-address HTTP connection cap, their clients' limits apply per request instead;
+//! - TCP_NODELAY, WebSocket upgrades, accept errors that back off instead of ending the loop,
+//!   and a graceful stop.
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -25,12 +30,17 @@ use axum::{
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use parley_protocol::ErrorCode;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
-use crate::{address::AddressConnections, config::ServerConfig, error::Error};
+use super::tls::Tls;
+use crate::{
+    address::{AddressConnections, TrustedProxies},
+    config::ServerConfig,
+    error::Error,
+};
 
 /// How long the accept loop pauses after an error that is not about one connection (out of
 /// file descriptors, most often): the condition usually clears as connections close.
@@ -44,11 +54,16 @@ pub(crate) struct HttpSettings {
     /// Normalised (`normalize_host`); empty means any host.
     allowed_hosts: Arc<[String]>,
     max_connections_per_address: usize,
+    tls: Option<Arc<Tls>>,
+    proxies: Arc<TrustedProxies>,
 }
 
-impl From<&ServerConfig> for HttpSettings {
-    fn from(config: &ServerConfig) -> Self {
+impl HttpSettings {
+    pub(crate) fn new(config: &ServerConfig, tls: Option<Arc<Tls>>) -> Self {
         Self {
+            tls,
+            // Checked when the configuration was loaded.
+            proxies: Arc::new(TrustedProxies::parse(&config.trusted_proxies).unwrap_or_default()),
             header_read_timeout: config.header_read_timeout,
             body_read_timeout: config.body_read_timeout,
             allowed_hosts: config
@@ -92,28 +107,46 @@ pub(crate) async fn serve(
                 }
             }
         };
-        let max = settings.max_connections_per_address;
-        let place = match per_address.admit(remote.ip(), false, max, max) {
-            Ok(place) => place,
-            Err(_) => {
-                // Closed unread: answering would cost what the cap is there to save.
-                tracing::debug!(%remote, "refused: server.max_http_connections_per_address");
-                continue;
+        let place = if settings.proxies.contains(remote.ip()) {
+            None
+        } else {
+            let max = settings.max_connections_per_address;
+            match per_address.admit(remote.ip(), false, max, max) {
+                Ok(place) => Some(place),
+                Err(_) => {
+                    // Closed unread: answering would cost what the cap is there to save.
+                    tracing::debug!(%remote, "refused: server.max_http_connections_per_address");
+                    continue;
+                }
             }
         };
         // Small realtime frames must not wait for Nagle's algorithm.
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(%err, "cannot set TCP_NODELAY");
         }
-        let connection = serve_connection(
-            stream,
-            remote,
-            router.clone(),
-            settings.clone(),
-            closing.clone(),
-        );
+        let router = router.clone();
+        let settings = settings.clone();
+        let closing = closing.clone();
         connections.spawn(async move {
-            connection.await;
+            match settings.tls.as_ref().map(|tls| tls.acceptor()) {
+                None => serve_connection(stream, remote, router, settings, closing).await,
+                Some(acceptor) => {
+                    let handshake = tokio::select! {
+                        () = closing.cancelled() => return,
+                        done = tokio::time::timeout(
+                            settings.header_read_timeout,
+                            acceptor.accept(stream),
+                        ) => done,
+                    };
+                    match handshake {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, remote, router, settings, closing).await;
+                        }
+                        Ok(Err(err)) => tracing::debug!(%err, %remote, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                    }
+                }
+            }
             drop(place);
         });
     }
@@ -138,24 +171,29 @@ fn is_connection_error(err: &std::io::Error) -> bool {
     )
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     remote: SocketAddr,
     router: Router,
     settings: HttpSettings,
     closing: CancellationToken,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let body_timeout = settings.body_read_timeout;
     let hosts = Arc::clone(&settings.allowed_hosts);
+    let proxies = Arc::clone(&settings.proxies);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let router = router.clone();
         let hosts = Arc::clone(&hosts);
+        let proxies = Arc::clone(&proxies);
         async move {
             if let Err(refusal) = check_host(&hosts, &request) {
                 return Ok::<_, Infallible>(refusal.into_response());
             }
+            let client = client_address(&proxies, remote, &request);
             let mut request = request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
-            request.extensions_mut().insert(ConnectInfo(remote));
+            request.extensions_mut().insert(ConnectInfo(client));
             router.oneshot(request).await
         }
     });
@@ -178,6 +216,24 @@ async fn serve_connection(
     if let Err(err) = result {
         tracing::debug!(%err, %remote, "HTTP connection ended with an error");
     }
+}
+
+/// The client a request comes from (see the module's notes). A forwarded client keeps the
+/// peer's port: it has no meaningful one of its own.
+fn client_address(
+    proxies: &TrustedProxies,
+    peer: SocketAddr,
+    request: &Request<Incoming>,
+) -> SocketAddr {
+    if proxies.is_empty() {
+        return peer;
+    }
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    SocketAddr::new(proxies.client(peer.ip(), forwarded), peer.port())
 }
 
 /// Refuses a request whose host is not in `allowed` (when it lists any). The host comes from

@@ -135,9 +135,16 @@ fn run(
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            let tls = match config.server.tls_files() {
+                Some((cert, key)) => {
+                    Some(parley_server::Tls::load(&cert, &key).map_err(|e| e.to_string())?)
+                }
+                None => None,
+            };
             let server = parley_server::Server::open(config)
                 .await
-                .map_err(|e| format!("cannot open the server: {e}"))?;
+                .map_err(|e| format!("cannot open the server: {e}"))?
+                .with_tls(tls);
             Ok::<_, String>((listener, addr, server))
         };
         let (listener, addr, server) = match opened.await {

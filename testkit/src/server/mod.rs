@@ -53,6 +53,8 @@ pub struct ServerBuilder {
     stop_timeout: Duration,
     /// Admin subcommands run on the new data directory before the server first starts.
     admin_first: Vec<(Vec<String>, Option<String>)>,
+    /// The CA the test trusts when the server serves TLS.
+    tls_ca: Option<PathBuf>,
 }
 
 impl Default for ServerBuilder {
@@ -67,6 +69,7 @@ impl Default for ServerBuilder {
             log_filter: "warn".to_owned(),
             stop_timeout: TIMEOUT,
             admin_first: Vec::new(),
+            tls_ca: None,
         }
     }
 }
@@ -113,6 +116,18 @@ impl ServerBuilder {
             args.iter().map(|a| (*a).to_owned()).collect(),
             stdin.map(str::to_owned),
         ));
+        self
+    }
+
+    /// Serves HTTPS and WSS with `cert` (`server.tls_cert`/`tls_key` through the environment);
+    /// the server's [`TestServer::http`] client trusts `ca` only.
+    pub fn tls(mut self, cert: &crate::tls::ServerCert, ca: &Path) -> Self {
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        self.env
+            .push(("PARLEY_SERVER_TLS_CERT".to_owned(), path(&cert.cert)));
+        self.env
+            .push(("PARLEY_SERVER_TLS_KEY".to_owned(), path(&cert.key)));
+        self.tls_ca = Some(ca.to_owned());
         self
     }
 
@@ -167,7 +182,12 @@ impl ServerBuilder {
             mode,
             running: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            http: reqwest::Client::new(),
+            scheme: "http",
+            http: match &self.tls_ca {
+                Some(ca) => crate::tls::http_client(ca),
+                None => reqwest::Client::new(),
+            },
+            tls_ca: self.tls_ca,
         };
         for (args, stdin) in &self.admin_first {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -216,6 +236,10 @@ pub struct TestServer {
     running: Option<Running>,
     /// Where it listens (port 0 before the first start); restarts listen here again.
     addr: SocketAddr,
+    /// `http`, or `https` for a server given a certificate.
+    scheme: &'static str,
+    /// The CA its clients trust, for a server given a certificate.
+    tls_ca: Option<PathBuf>,
     pub(crate) http: reqwest::Client,
 }
 
@@ -234,9 +258,9 @@ impl TestServer {
         Self::builder().config(config).start_process().await
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// `127.0.0.1:<port>`.
@@ -248,8 +272,15 @@ impl TestServer {
         self.addr.port()
     }
 
+    /// `ws://127.0.0.1:<port>/ws` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        let scheme = if self.scheme == "https" { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.addr)
+    }
+
+    /// The CA file its clients trust ([`ServerBuilder::tls`]).
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.tls_ca.as_deref()
     }
 
     /// An HTTP client for this server's tests (it keeps connections alive between calls).
@@ -292,8 +323,13 @@ impl TestServer {
                         .map_err(|e| Error::StartFailed(e.to_string()))?;
                 config.server.data_dir = Some(self.data.path().to_owned());
                 config.server.listen = self.addr;
+                let scheme = if config.server.tls_files().is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
                 let (server, addr) = InProcessServer::start(config, self.addr).await?;
-                (Running::InProcess(server), addr)
+                (Running::InProcess(server), (scheme, addr))
             }
             Mode::Process {
                 binary,
@@ -312,7 +348,7 @@ impl TestServer {
                 (Running::Process(child), addr)
             }
         };
-        self.addr = addr;
+        (self.scheme, self.addr) = addr;
         self.running = Some(running);
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! The server as a child process: `parley-server --config … --data … serve --listen …`,
-//! ready once it prints its one stdout line, `listening on http://<addr>`; stopped with
+//! ready once it prints its one stdout line, `listening on http(s)://<addr>`; stopped with
 //! SIGTERM, killed with SIGKILL. Also the admin subcommands and the process helpers the
 //! lifecycle tests use on processes they start themselves.
 
@@ -30,7 +30,10 @@ pub(super) struct ServerProcess {
 }
 
 impl ServerProcess {
-    pub(super) async fn spawn(launch: &Launch<'_>) -> Result<(Self, SocketAddr), Error> {
+    /// The process and where it listens (`http` or `https`, and the address).
+    pub(super) async fn spawn(
+        launch: &Launch<'_>,
+    ) -> Result<(Self, (&'static str, SocketAddr)), Error> {
         let mut command = match launch.shell_prefix {
             None => Command::new(launch.binary),
             Some(prefix) => {
@@ -57,12 +60,17 @@ impl ServerProcess {
         })?;
         let mut process = Self { child: Some(child) };
         let line = read_first_line(process.child_mut()).await?;
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|addr| addr.parse().ok())
+        let url = line.trim().strip_prefix("listening on ");
+        let at = |scheme: &'static str| {
+            url.and_then(|u| u.strip_prefix(scheme))
+                .and_then(|u| u.strip_prefix("://"))
+                .and_then(|addr| addr.parse().ok())
+                .map(|addr| (scheme, addr))
+        };
+        let listening = at("http")
+            .or_else(|| at("https"))
             .ok_or_else(|| Error::StartFailed(format!("its first line was {line:?}")))?;
-        Ok((process, addr))
+        Ok((process, listening))
     }
 
     fn child_mut(&mut self) -> &mut Child {
