@@ -5,6 +5,8 @@
 # through cargo-nextest.
 # Debian packages (common.sh): the app's (WebKitGTK), its headless desktop for the end-to-end
 # tests (Xvfb, D-Bus, gnome-keyring, dunst, ImageMagick for screenshots) and WebKitWebDriver.
+# nginx: the reverse-proxy test runs Parley behind a real one (client/tests/tls.rs).
+EXTRA_DEBIAN_PACKAGES=(nginx)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"

@@ -99,13 +99,15 @@ pub(crate) fn describe(server: &str, err: &(dyn std::error::Error + 'static)) ->
         {
             return Some(sentence(server, tls));
         }
-        // reqwest wraps the handshake's failure in an io::Error.
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return Some(sentence(server, tls));
-            }
-        }
-        cause = e.source();
+        // reqwest wraps the handshake's failure in io::Errors, whose `source` skips the error
+        // they wrap: step into them instead.
+        cause = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }

@@ -13,6 +13,8 @@
 mod binaries;
 mod cli;
 mod http;
+#[cfg(unix)]
+pub mod nginx;
 mod proxy;
 mod server;
 pub mod tls;
