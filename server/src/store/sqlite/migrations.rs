@@ -342,6 +342,10 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The schema version this server brings a database to (SQLite's `user_version` after the last
+/// migration); a database at a higher version was written by a newer server.
+pub const LATEST: usize = MIGRATIONS.len();
+
 /// Brings the database to the current schema. A database created here (schema version 0)
 /// starts with `first_channel`, made in the same transaction, so it exists exactly once per
 /// workspace: opening it again, or upgrading an older workspace, never makes it.
