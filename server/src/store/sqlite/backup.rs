@@ -12,8 +12,9 @@ use rusqlite::{backup::StepResult, Connection, OpenFlags};
 /// The database's file name inside the data directory.
 pub const DATABASE: &str = "parley.db";
 
-/// The schema version this server supports (and migrates older databases to).
-pub const SCHEMA_VERSION: usize = super::migrations::LATEST;
+/// The schema version this server supports and migrates older databases to (SQLite's
+/// `user_version` after the last migration); a database above it was written by a newer server.
+pub const SCHEMA_VERSION: usize = super::migrations::MIGRATIONS.len();
 
 /// How long a backup waits for a database another process holds locked (a migration, say).
 const BUSY_FOR: Duration = Duration::from_secs(60);

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: accounts, channels, membership, messages and the durable event log.
     r#"
     CREATE TABLE users (
@@ -341,10 +341,6 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX users_name_key ON users(name_key);
     "#,
 ];
-
-/// The schema version this server brings a database to (SQLite's `user_version` after the last
-/// migration); a database at a higher version was written by a newer server.
-pub const LATEST: usize = MIGRATIONS.len();
 
 /// Brings the database to the current schema. A database created here (schema version 0)
 /// starts with `first_channel`, made in the same transaction, so it exists exactly once per
