@@ -12,7 +12,8 @@ APP_DEBIAN_PACKAGES=(libwebkit2gtk-4.1-dev file libxdo-dev libssl-dev libayatana
 # Workspace builds include the app, so they need them; SERVER_ONLY=1 (run.sh --server)
 # builds the server alone and skips them.
 if [ "${SERVER_ONLY:-0}" = 1 ]; then APP_DEBIAN_PACKAGES=(); fi
-DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev
+# systemd: systemd-analyze, with which the server package's test checks its unit file.
+DEBIAN_PACKAGES=(build-essential pkg-config procps ca-certificates libdbus-1-dev systemd
     "${APP_DEBIAN_PACKAGES[@]:-}" "${EXTRA_DEBIAN_PACKAGES[@]:-}")
 
 as_root() {

@@ -6,7 +6,8 @@
 //! left behind by a crash is simply locked again by the next server.
 //!
 //! Admin subcommands do not take it: they work beside a running server through SQLite's own
-//! locking.
+//! locking. `restore` does, for its whole run: it replaces the database and must never run
+//! beside a server (crate::backup).
 
 use std::{
     fs::{File, OpenOptions, TryLockError},

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod address;
 mod attachments;
+pub mod backup;
 pub mod chat;
 pub mod config;
 pub mod datadir;

@@ -6,7 +6,7 @@ use std::{io::Read, net::SocketAddr, path::PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use parley_server::{
-    accounts,
+    accounts, backup,
     config::Config,
     datadir::{DataDirLock, LockError},
     process::{self, Parent, ParentError},
@@ -52,6 +52,18 @@ enum Command {
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Copy the data directory (database and attachments) into DEST, a new or empty
+    /// directory; works while a server runs on it.
+    Backup { dest: PathBuf },
+    /// Check the backup in SRC and install it into the data directory (no server may be
+    /// running on it).
+    Restore {
+        src: PathBuf,
+        /// Replace data already in the data directory, after moving it to a timestamped
+        /// directory beside it.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Args, Default)]
@@ -133,6 +145,8 @@ fn main() -> anyhow::Result<()> {
         Command::User(cmd) => user_command(&config, cmd),
         Command::Token(cmd) => token_command(&config, cmd),
         Command::Channel(cmd) => channel_command(&config, cmd),
+        Command::Backup { dest } => backup_command(&config, &dest),
+        Command::Restore { src, force } => restore_command(&config, &src, force),
     }
 }
 
@@ -317,6 +331,42 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
             eprintln!("token revoked");
         }
     }
+    Ok(())
+}
+
+fn backup_command(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
+    let summary = backup::backup(&config.data_dir(), dest).unwrap_or_else(|err| exit_with(&err));
+    let manifest = &summary.manifest;
+    eprintln!(
+        "backed up {} to {}: {} files, {} bytes, schema version {}",
+        config.data_dir().display(),
+        dest.display(),
+        manifest.files.len(),
+        summary.bytes,
+        manifest.schema_version
+    );
+    if !manifest.missing_attachments.is_empty() {
+        eprintln!(
+            "warning: {} attachment files were already missing from the data directory",
+            manifest.missing_attachments.len()
+        );
+    }
+    Ok(())
+}
+
+fn restore_command(config: &Config, src: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let restored =
+        backup::restore(&config.data_dir(), src, force).unwrap_or_else(|err| exit_with(&err));
+    if let Some(aside) = &restored.moved_aside {
+        eprintln!("moved the previous data to {}", aside.display());
+    }
+    eprintln!(
+        "restored the backup of {} (schema version {}, {} files) into {}",
+        restored.manifest.created_at,
+        restored.manifest.schema_version,
+        restored.manifest.files.len(),
+        config.data_dir().display()
+    );
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 pub use records::*;
 pub use traits::*;
 
-pub use sqlite::{admin::AdminStore, open, SqliteStore};
+pub use sqlite::{admin::AdminStore, backup, open, SqliteStore};
 
 /// Called after each commit, for every durable event in commit order, on a thread of the
 /// store's own (never an async worker), before the write is acknowledged.

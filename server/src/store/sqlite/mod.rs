@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod attachments;
+pub mod backup;
 pub mod channels;
 pub mod comments;
 pub mod docs;
