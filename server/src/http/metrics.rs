@@ -64,9 +64,104 @@ fn same_secret(presented: &str, configured: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::{
+        net::{Ipv4Addr, Ipv6Addr},
+        sync::Arc,
+    };
+
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt;
 
     use super::*;
+    use crate::{Config, Server};
+
+    /// The whole route, called as the accept loop calls it, with the TCP peer it would set.
+    async fn scrape(
+        server: &Server,
+        peer: [u8; 4],
+        authorization: Option<&str>,
+    ) -> (u16, Option<String>, String) {
+        let mut request = Request::get("/metrics");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let request = request
+            .header("x-forwarded-for", "127.0.0.1")
+            .extension(ConnectInfo(SocketAddr::from((peer, 40000))))
+            .body(Body::empty())
+            .expect("a request");
+        let response = super::super::router(Arc::clone(&server.state))
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("a body");
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_route_serves_other_peers_only_with_the_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "[server]\ndata_dir = {:?}\n[metrics]\ntoken = \"s3cret\"\n",
+            dir.path().display().to_string()
+        );
+        let config = Config::from_toml_and_env(&text, []).expect("config");
+        let server = Server::open(config).await.expect("server");
+        let (status, content_type, text) = scrape(&server, [127, 0, 0, 1], None).await;
+        assert_eq!(status, 200);
+        assert_eq!(content_type.as_deref(), Some(metrics::CONTENT_TYPE));
+        assert!(text.contains("# TYPE parley_connections gauge"), "{text}");
+        let remote = [192, 0, 2, 7];
+        // A forwarded-for header naming loopback changes nothing: the peer decides.
+        for refused in [
+            None,
+            Some("Bearer wrong"),
+            Some("s3cret"),
+            Some("Basic s3cret"),
+        ] {
+            let (status, content_type, body) = scrape(&server, remote, refused).await;
+            assert_eq!(status, 403, "{refused:?}");
+            assert_eq!(content_type.as_deref(), Some("application/json"));
+            let body: serde_json::Value = serde_json::from_str(&body).expect("error JSON");
+            assert_eq!(body["code"], "forbidden", "{body}");
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        let (status, _, text) = scrape(&server, remote, Some("Bearer s3cret")).await;
+        assert_eq!(status, 200);
+        assert!(
+            text.contains(
+                "parley_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"403\"} 4"
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_token_other_peers_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "[server]\ndata_dir = {:?}\n",
+            dir.path().display().to_string()
+        );
+        let config = Config::from_toml_and_env(&text, []).expect("config");
+        let server = Server::open(config).await.expect("server");
+        let (status, _, body) = scrape(&server, [192, 0, 2, 7], Some("Bearer anything")).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("loopback"), "{body}");
+        assert_eq!(scrape(&server, [127, 1, 2, 3], None).await.0, 200);
+    }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("an address")
