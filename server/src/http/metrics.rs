@@ -1,8 +1,11 @@
 //! `GET /metrics`: the server's metrics (`crate::metrics`) in the Prometheus text format. Loopback
 //! peers read them without credentials; anyone else needs `Authorization: Bearer <metrics.token>`
 //! and gets 403 `forbidden` without it (or when no token is configured). The peer is the TCP
-//! peer (`ConnectInfo`), never a forwarded-for header, which any client can write. The route
-//! exists only while `metrics.enabled` (otherwise: 404).
+//! peer (`ConnectInfo`), never a forwarded-for header, which any client can write. A request
+//! that says it was relayed (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) loses the loopback
+//! pass: a reverse proxy on the same machine connects from loopback on behalf of clients from
+//! anywhere. Those headers can only take access away, never grant it. The route exists only
+//! while `metrics.enabled` (otherwise: 404).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -23,11 +26,12 @@ pub(super) async fn metrics(
     headers: HeaderMap,
 ) -> Response {
     let token = state.config.metrics.token.as_deref();
-    if !may_read(peer.ip(), bearer(&headers), token) {
+    let relayed = RELAY_HEADERS.iter().any(|h| headers.contains_key(*h));
+    if !may_read(peer.ip(), relayed, bearer(&headers), token) {
         let hint = if token.is_some() {
             "metrics need `Authorization: Bearer` with the metrics token from this address"
         } else {
-            "metrics are served to loopback addresses only"
+            "metrics are served only to direct connections from loopback addresses"
         };
         return Error::forbidden(hint).into_response();
     }
@@ -41,11 +45,20 @@ pub(super) async fn metrics(
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
 }
 
+/// Headers by which a proxy says it relays a request for someone else.
+const RELAY_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
 /// Whether a request from the TCP peer `peer`, carrying the bearer token `presented`, may read
 /// the metrics when `configured` is the metrics token: a loopback peer (127.0.0.0/8, ::1, and
-/// 127.0.0.0/8 mapped into IPv6) always may; any other only with the configured token.
-pub(crate) fn may_read(peer: IpAddr, presented: Option<&str>, configured: Option<&str>) -> bool {
-    if peer.to_canonical().is_loopback() {
+/// 127.0.0.0/8 mapped into IPv6) may unless the request says a proxy `relayed` it; any other
+/// request only with the configured token.
+pub(crate) fn may_read(
+    peer: IpAddr,
+    relayed: bool,
+    presented: Option<&str>,
+    configured: Option<&str>,
+) -> bool {
+    if peer.to_canonical().is_loopback() && !relayed {
         return true;
     }
     match (presented, configured) {
@@ -79,14 +92,13 @@ mod tests {
     async fn scrape(
         server: &Server,
         peer: [u8; 4],
-        authorization: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> (u16, Option<String>, String) {
         let mut request = Request::get("/metrics");
-        if let Some(value) = authorization {
-            request = request.header(header::AUTHORIZATION, value);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request
-            .header("x-forwarded-for", "127.0.0.1")
             .extension(ConnectInfo(SocketAddr::from((peer, 40000))))
             .body(Body::empty())
             .expect("a request");
@@ -119,30 +131,40 @@ mod tests {
         );
         let config = Config::from_toml_and_env(&text, []).expect("config");
         let server = Server::open(config).await.expect("server");
-        let (status, content_type, text) = scrape(&server, [127, 0, 0, 1], None).await;
+        let (status, content_type, text) = scrape(&server, [127, 0, 0, 1], &[]).await;
         assert_eq!(status, 200);
         assert_eq!(content_type.as_deref(), Some(metrics::CONTENT_TYPE));
         assert!(text.contains("# TYPE parley_connections gauge"), "{text}");
         let remote = [192, 0, 2, 7];
-        // A forwarded-for header naming loopback changes nothing: the peer decides.
-        for refused in [
-            None,
-            Some("Bearer wrong"),
-            Some("s3cret"),
-            Some("Basic s3cret"),
-        ] {
-            let (status, content_type, body) = scrape(&server, remote, refused).await;
-            assert_eq!(status, 403, "{refused:?}");
+        let forwarded = ("x-forwarded-for", "127.0.0.1");
+        let auth = |value| (header::AUTHORIZATION.as_str(), value);
+        let refused: [(&[u8; 4], Vec<(&str, &str)>); 7] = [
+            (&remote, vec![]),
+            (&remote, vec![auth("Bearer wrong")]),
+            (&remote, vec![auth("s3cret")]),
+            (&remote, vec![auth("Basic s3cret")]),
+            // A forwarded-for header naming loopback grants nothing: the peer decides.
+            (&remote, vec![forwarded]),
+            // Relayed by a proxy on this machine: the client is elsewhere.
+            (&[127, 0, 0, 1], vec![forwarded]),
+            (&[127, 0, 0, 1], vec![("forwarded", "for=198.51.100.1")]),
+        ];
+        for (peer, headers) in &refused {
+            let (status, content_type, body) = scrape(&server, **peer, headers).await;
+            assert_eq!(status, 403, "{peer:?} {headers:?}");
             assert_eq!(content_type.as_deref(), Some("application/json"));
             let body: serde_json::Value = serde_json::from_str(&body).expect("error JSON");
             assert_eq!(body["code"], "forbidden", "{body}");
             assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
-        let (status, _, text) = scrape(&server, remote, Some("Bearer s3cret")).await;
-        assert_eq!(status, 200);
+        for peer in [remote, [127, 0, 0, 1]] {
+            let headers = [auth("Bearer s3cret"), forwarded];
+            assert_eq!(scrape(&server, peer, &headers).await.0, 200, "{peer:?}");
+        }
+        let (_, _, text) = scrape(&server, [127, 0, 0, 1], &[]).await;
         assert!(
             text.contains(
-                "parley_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"403\"} 4"
+                "parley_http_requests_total{method=\"GET\",route=\"/metrics\",status=\"403\"} 7"
             ),
             "{text}"
         );
@@ -157,10 +179,11 @@ mod tests {
         );
         let config = Config::from_toml_and_env(&text, []).expect("config");
         let server = Server::open(config).await.expect("server");
-        let (status, _, body) = scrape(&server, [192, 0, 2, 7], Some("Bearer anything")).await;
+        let headers = [(header::AUTHORIZATION.as_str(), "Bearer anything")];
+        let (status, _, body) = scrape(&server, [192, 0, 2, 7], &headers).await;
         assert_eq!(status, 403);
         assert!(body.contains("loopback"), "{body}");
-        assert_eq!(scrape(&server, [127, 1, 2, 3], None).await.0, 200);
+        assert_eq!(scrape(&server, [127, 1, 2, 3], &[]).await.0, 200);
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -168,10 +191,22 @@ mod tests {
     }
 
     #[test]
-    fn loopback_peers_need_nothing() {
+    fn loopback_peers_need_nothing_unless_relayed() {
         for peer in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
-            assert!(may_read(ip(peer), None, None), "{peer}");
-            assert!(may_read(ip(peer), Some("wrong"), Some("right")), "{peer}");
+            let peer = ip(peer);
+            assert!(may_read(peer, false, None, None), "{peer}");
+            assert!(
+                may_read(peer, false, Some("wrong"), Some("right")),
+                "{peer}"
+            );
+            // Relayed by a proxy on this machine: the client is elsewhere, so the token rules.
+            assert!(!may_read(peer, true, None, None), "{peer}");
+            assert!(!may_read(peer, true, None, Some("right")), "{peer}");
+            assert!(
+                !may_read(peer, true, Some("wrong"), Some("right")),
+                "{peer}"
+            );
+            assert!(may_read(peer, true, Some("right"), Some("right")), "{peer}");
         }
     }
 
@@ -187,27 +222,33 @@ mod tests {
             // ::2 is not loopback, whatever it looks like.
             ip("::2"),
         ];
-        for peer in peers {
-            assert!(!may_read(peer, None, None), "{peer}: no token configured");
+        for (peer, relayed) in peers.into_iter().flat_map(|p| [(p, false), (p, true)]) {
             assert!(
-                !may_read(peer, Some("anything"), None),
+                !may_read(peer, relayed, None, None),
+                "{peer}: no token configured"
+            );
+            assert!(
+                !may_read(peer, relayed, Some("anything"), None),
                 "{peer}: a token is refused when none is configured"
             );
             assert!(
-                !may_read(peer, None, Some("s3cret")),
+                !may_read(peer, relayed, None, Some("s3cret")),
                 "{peer}: no token sent"
             );
             assert!(
-                !may_read(peer, Some("s3cre"), Some("s3cret")),
+                !may_read(peer, relayed, Some("s3cre"), Some("s3cret")),
                 "{peer}: prefix"
             );
             assert!(
-                !may_read(peer, Some("s3cret!"), Some("s3cret")),
+                !may_read(peer, relayed, Some("s3cret!"), Some("s3cret")),
                 "{peer}: longer"
             );
-            assert!(!may_read(peer, Some(""), Some("s3cret")), "{peer}: empty");
             assert!(
-                may_read(peer, Some("s3cret"), Some("s3cret")),
+                !may_read(peer, relayed, Some(""), Some("s3cret")),
+                "{peer}: empty"
+            );
+            assert!(
+                may_read(peer, relayed, Some("s3cret"), Some("s3cret")),
                 "{peer}: the token"
             );
         }
