@@ -6,9 +6,10 @@
 //! (router, extractors, upgrades, accept loop) → the two kinds of WebSocket connection
 //! (`chat::session`, `docs::conn`) → the areas `chat`, `docs`, `accounts`, `attachments` →
 //! `ws` (connection machinery both kinds share) and `store` (traits, SQLite, the
-//! group-committing writer). `config`, `error`, `metrics`, `names`, `ratelimit`, `gate` and `address` are
-//! used by all. [`AppState`] bundles the areas' services (`chat::Chat`, `docs::Documents`,
-//! `accounts::Accounts`, `attachments::Attachments`); `maintenance` runs the upkeep loops.
+//! group-committing writer). `config`, `error`, `metrics`, `names`, `ratelimit`, `gate` and
+//! `address` are used by all. [`AppState`] bundles the areas' services (`chat::Chat`,
+//! `docs::Documents`, `accounts::Accounts`, `attachments::Attachments`); `maintenance` runs the
+//! upkeep loops.
 
 pub mod accounts;
 pub mod address;
