@@ -6,9 +6,10 @@
 //! (router, extractors, upgrades, accept loop) → the two kinds of WebSocket connection
 //! (`chat::session`, `docs::conn`) → the areas `chat`, `docs`, `accounts`, `attachments` →
 //! `ws` (connection machinery both kinds share) and `store` (traits, SQLite, the
-//! group-committing writer). `config`, `error`, `names`, `ratelimit`, `gate` and `address` are
-//! used by all. [`AppState`] bundles the areas' services (`chat::Chat`, `docs::Documents`,
-//! `accounts::Accounts`, `attachments::Attachments`); `maintenance` runs the upkeep loops.
+//! group-committing writer). `config`, `error`, `metrics`, `names`, `ratelimit`, `gate` and
+//! `address` are used by all. [`AppState`] bundles the areas' services (`chat::Chat`,
+//! `docs::Documents`, `accounts::Accounts`, `attachments::Attachments`); `maintenance` runs the
+//! upkeep loops.
 
 pub mod accounts;
 pub mod address;
@@ -22,6 +23,7 @@ pub mod error;
 mod gate;
 mod http;
 pub(crate) mod maintenance;
+pub mod metrics;
 pub mod names;
 pub mod process;
 pub mod ratelimit;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub connections: Arc<ws::Connections>,
     /// Per-user limits shared by chat and documents (sends, read-state changes).
     rates: Arc<ratelimit::UserRates>,
+    /// What `/metrics` serves; the services count into it too.
+    pub metrics: Arc<metrics::Metrics>,
     /// Cancelled when a shutdown is requested: `/readyz` answers 503 from then on, through
     /// `server.drain_period` and the stop that follows.
     pub(crate) draining: CancellationToken,
@@ -82,19 +86,24 @@ impl Server {
     /// Opens the database (running migrations), loads channels and applies configured ones.
     pub async fn open(config: Config) -> Result<Self> {
         let config = Arc::new(config);
-        let hubs = Arc::new(chat::hub::Hubs::new(chat::hub::HubConfig {
-            presence_timeout: config.realtime.presence_timeout,
-            typing_ttl: config.realtime.typing_ttl,
-            typing_interval: config.realtime.typing_interval,
-            catchup_limit: config.realtime.outbound_queue * 4,
-            queue: 4096,
-        }));
+        let metrics = Arc::new(metrics::Metrics::new());
+        let hubs = Arc::new(chat::hub::Hubs::new(
+            chat::hub::HubConfig {
+                presence_timeout: config.realtime.presence_timeout,
+                typing_ttl: config.realtime.typing_ttl,
+                typing_interval: config.realtime.typing_interval,
+                catchup_limit: config.realtime.outbound_queue * 4,
+                queue: 4096,
+            },
+            Arc::clone(&metrics),
+        ));
         let publisher_hubs = Arc::clone(&hubs);
         let (store, writer) = store::open(
             &config.data_dir(),
             &config.storage,
             config.workspace.first_channel(),
             Arc::new(move |event| publisher_hubs.publish(event)),
+            Arc::clone(&metrics),
         )?;
         let stores = store::Stores::new(Arc::new(store));
         let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
@@ -103,7 +112,10 @@ impl Server {
             config.realtime.max_connections,
             CancellationToken::new(),
         ));
-        let rates = Arc::new(ratelimit::UserRates::new(&config.rate_limit));
+        let rates = Arc::new(ratelimit::UserRates::new(
+            &config.rate_limit,
+            Arc::clone(&metrics),
+        ));
         let chat = Arc::new(chat::Chat::new(
             Arc::clone(&config),
             stores.clone(),
@@ -112,12 +124,14 @@ impl Server {
             Arc::clone(&rates),
             // Documents live in channels: leaving or deleting one changes who may open them.
             vec![Arc::clone(&doc_dir) as Arc<dyn chat::ChannelListener>],
+            Arc::clone(&metrics),
         ));
         let state = Arc::new(AppState {
             accounts: accounts::Accounts::new(
                 Arc::clone(&stores.accounts),
                 Arc::clone(&config),
                 Arc::clone(&connections),
+                Arc::clone(&metrics),
             ),
             config: Arc::clone(&config),
             stores: stores.clone(),
@@ -133,10 +147,12 @@ impl Server {
                 doc_dir,
                 Arc::clone(&rates),
                 Arc::clone(&connections),
+                Arc::clone(&metrics),
             ),
             chat,
             connections,
             rates,
+            metrics,
             draining: CancellationToken::new(),
         });
         let repaired = state

@@ -1,6 +1,13 @@
 //! Token buckets for the per-connection, per-user, per-login-name and per-address rate limits.
 
-use std::{collections::HashMap, hash::Hash, sync::Mutex, time::Instant};
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use crate::metrics::Metrics;
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`. A rate of 0 disables it.
 #[derive(Debug, Clone)]
@@ -121,11 +128,14 @@ impl<K: Eq + Hash> KeyedBuckets<K> {
 pub struct UserRates {
     sends: KeyedBuckets<i64>,
     state_changes: KeyedBuckets<i64>,
+    /// Refusals are counted (`parley_rate_limited_total`).
+    metrics: Arc<Metrics>,
 }
 
 impl UserRates {
-    pub fn new(limits: &crate::config::RateLimitConfig) -> Self {
+    pub fn new(limits: &crate::config::RateLimitConfig, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             sends: KeyedBuckets::new(
                 limits.user_messages_per_second,
                 limits.user_message_burst,
@@ -141,12 +151,18 @@ impl UserRates {
 
     /// One send by `user_id`, shared by all of the user's connections.
     pub fn check_send(&self, user_id: i64) -> crate::Result<()> {
-        self.sends.take(user_id).map_err(rate_limited)
+        self.sends.take(user_id).map_err(|ms| {
+            self.metrics.rate_limited.user_sends.inc();
+            rate_limited(ms)
+        })
     }
 
     /// One read-state change by `user_id`.
     pub fn check_state_change(&self, user_id: i64) -> crate::Result<()> {
-        self.state_changes.take(user_id).map_err(rate_limited)
+        self.state_changes.take(user_id).map_err(|ms| {
+            self.metrics.rate_limited.user_state_changes.inc();
+            rate_limited(ms)
+        })
     }
 
     /// Forgets full buckets so the maps stay bounded by recent activity.

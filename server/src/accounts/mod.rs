@@ -20,6 +20,7 @@ use display_names::{impersonation_error, name_key, normalize_display_name};
 use crate::{
     address,
     error::{Error, Result},
+    metrics::Metrics,
     ratelimit::KeyedBuckets,
     store::{
         AccountStore, AdminStore, NewToken, NewUser, TokenRecord, UserCreation, UserRecord,
@@ -177,6 +178,8 @@ pub struct Accounts {
     address_login_limits: KeyedBuckets<IpAddr>,
     /// Logging out closes the connections that use the token.
     connections: Arc<Connections>,
+    /// Login outcomes and refusals by the login limits are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Accounts {
@@ -184,6 +187,7 @@ impl Accounts {
         store: Arc<dyn AccountStore>,
         config: Arc<Config>,
         connections: Arc<Connections>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             hashing: passwords::PasswordHashing::new(
@@ -203,19 +207,26 @@ impl Accounts {
             store,
             config,
             connections,
+            metrics,
         }
     }
 
     fn check_login_rate(&self, name: &str) -> Result<()> {
         self.login_limits
             .take(name.to_ascii_lowercase())
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+            .map_err(|ms| {
+                self.metrics.rate_limited.login_name.inc();
+                Error(parley_protocol::ErrorBody::rate_limited(ms))
+            })
     }
 
     fn check_address_login_rate(&self, client: IpAddr) -> Result<()> {
         self.address_login_limits
             .take(address::address_key(client))
-            .map_err(|ms| Error(parley_protocol::ErrorBody::rate_limited(ms)))
+            .map_err(|ms| {
+                self.metrics.rate_limited.login_address.inc();
+                Error(parley_protocol::ErrorBody::rate_limited(ms))
+            })
     }
 
     /// Forgets full buckets so the limits stay bounded by recent activity.
@@ -233,8 +244,29 @@ impl Accounts {
             .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "unknown or revoked token"))
     }
 
-    /// Checks a name and password from `client`; returns the user and a fresh token.
+    /// Checks a name and password from `client`; returns the user and a fresh token. Every
+    /// attempt is counted by its outcome.
     pub async fn login(
+        &self,
+        client: IpAddr,
+        name: &str,
+        password: &str,
+        label: &str,
+    ) -> Result<(UserRecord, String)> {
+        let result = self.check_login(client, name, password, label).await;
+        let logins = &self.metrics.logins;
+        let outcome = match result.as_ref().map_err(Error::code) {
+            Ok(_) => &logins.success,
+            Err(ErrorCode::InvalidCredentials) => &logins.invalid_credentials,
+            Err(ErrorCode::RateLimited) => &logins.rate_limited,
+            Err(ErrorCode::ServerBusy) => &logins.busy,
+            Err(_) => &logins.error,
+        };
+        outcome.inc();
+        result
+    }
+
+    async fn check_login(
         &self,
         client: IpAddr,
         name: &str,

@@ -102,8 +102,12 @@ impl Chat {
                 thread,
             })
             .await?;
+        let metrics = std::sync::Arc::clone(&self.metrics);
         Ok(async move {
             let outcome = committed.await?;
+            if !outcome.duplicate {
+                metrics.messages_accepted.inc();
+            }
             Ok(SendResult {
                 message: outcome.message,
                 duplicate: outcome.duplicate,

@@ -15,6 +15,7 @@ use crate::{
     config::Config,
     error::{Error, Result},
     gate::WorkGate,
+    metrics::Metrics,
     ratelimit::UserRates,
     store::{ChannelWithMembers, EnsureChannel, NewChannel, Stores, UserRecord},
 };
@@ -42,6 +43,8 @@ pub struct Chat {
     /// Searches running (`realtime.max_concurrent_searches`).
     pub(super) search_gate: WorkGate,
     pub(super) listeners: Vec<Arc<dyn ChannelListener>>,
+    /// Stored messages are counted.
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl Chat {
@@ -52,6 +55,7 @@ impl Chat {
         directory: Arc<Directory>,
         rates: Arc<UserRates>,
         listeners: Vec<Arc<dyn ChannelListener>>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let searches = config.realtime.max_concurrent_searches;
         Self {
@@ -62,6 +66,7 @@ impl Chat {
             directory,
             rates,
             listeners,
+            metrics,
         }
     }
 

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use super::{
     normalize_host, AccountsConfig, AttachmentsConfig, Config, ConfigError, DocumentsConfig,
-    LimitsConfig, RateLimitConfig, RealtimeConfig, ServerConfig, StorageConfig, WebsocketConfig,
-    WorkspaceConfig,
+    LimitsConfig, MetricsConfig, RateLimitConfig, RealtimeConfig, ServerConfig, StorageConfig,
+    WebsocketConfig, WorkspaceConfig,
 };
 
 /// The top-level sections `PARLEY_<SECTION>_<KEY>` variables may address.
@@ -21,6 +21,7 @@ const ENV_SECTIONS: &[&str] = &[
     "attachments",
     "limits",
     "workspace",
+    "metrics",
 ];
 
 impl Config {
@@ -132,6 +133,14 @@ impl Config {
         if set(&self.server.tls_cert) != set(&self.server.tls_key) {
             return fail("server.tls_cert and server.tls_key must be set together");
         }
+        if self
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return fail("metrics.token must not be empty: leave it out to serve loopback only");
+        }
         if self.realtime.max_connections_per_address == 0
             || self.server.max_http_connections_per_address == 0
         {
@@ -189,13 +198,20 @@ fn apply_env_override(
         return Ok(true);
     };
     let key = &rest[section.len() + 1..];
+    let text = toml::Value::String(value.to_owned());
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    if !section_has_key(section, key, &parsed) {
+        .unwrap_or_else(|| text.clone());
+    let Some(fits) = section_key_fits(section, key, &parsed) else {
         return Ok(false);
-    }
+    };
+    // A string setting keeps the text as given: a token of digits (or `1e5`) stays a string.
+    let parsed = if !fits && section_key_fits(section, key, &text) == Some(true) {
+        text
+    } else {
+        parsed
+    };
     let entry = table
         .entry(section.to_string())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -208,13 +224,14 @@ fn apply_env_override(
     }
 }
 
-/// Whether `[section] key` exists: a table holding only that key is read into the section's
-/// type, which refuses unknown fields.
-fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
-    fn check<T: serde::de::DeserializeOwned>(table: toml::Table, key: &str) -> bool {
+/// Whether `[section] key` exists (None: it does not) and takes `value`: a table holding only
+/// that key is read into the section's type, which refuses unknown fields.
+fn section_key_fits(section: &str, key: &str, value: &toml::Value) -> Option<bool> {
+    fn check<T: serde::de::DeserializeOwned>(table: toml::Table, key: &str) -> Option<bool> {
         match toml::Value::Table(table).try_into::<T>() {
-            Ok(_) => true,
-            Err(e) => !e.to_string().contains(&format!("unknown field `{key}`")),
+            Ok(_) => Some(true),
+            Err(e) if e.to_string().contains(&format!("unknown field `{key}`")) => None,
+            Err(_) => Some(false),
         }
     }
     let mut table = toml::Table::new();
@@ -230,6 +247,7 @@ fn section_has_key(section: &str, key: &str, value: &toml::Value) -> bool {
         "attachments" => check::<AttachmentsConfig>(table, key),
         "limits" => check::<LimitsConfig>(table, key),
         "workspace" => check::<WorkspaceConfig>(table, key),
-        _ => false,
+        "metrics" => check::<MetricsConfig>(table, key),
+        _ => None,
     }
 }

@@ -39,6 +39,7 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     pub limits: LimitsConfig,
     pub workspace: WorkspaceConfig,
+    pub metrics: MetricsConfig,
     /// Channels declared by the operator, keyed by name. Created at start if missing; their
     /// settings are applied on every start.
     pub channels: BTreeMap<String, ChannelConfig>,
@@ -496,6 +497,36 @@ impl Default for StorageConfig {
             write_queue: 8192,
             commit_mode: CommitMode::PerBatch,
         }
+    }
+}
+
+/// `GET /metrics` (docs/metrics.md).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` at all (off: 404).
+    pub enabled: bool,
+    /// A bearer token that lets addresses other than loopback read `/metrics`. Unset: only
+    /// loopback peers may.
+    pub token: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: None,
+        }
+    }
+}
+
+/// The token stays out of debug output (and so out of logs).
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
     }
 }
 

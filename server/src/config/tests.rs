@@ -193,3 +193,33 @@ fn the_first_channel_can_be_turned_off_and_is_checked() {
         .to_string();
     assert!(bad.contains("workspace.first_channel"), "{bad}");
 }
+
+#[test]
+fn metrics_section_and_its_token() {
+    let c = Config::from_toml_and_env("", []).expect("defaults");
+    assert!(c.metrics.enabled);
+    assert_eq!(c.metrics.token, None);
+    let text = "[metrics]\nenabled = false\ntoken = \"s3cret\"\n";
+    let c = Config::from_toml_and_env(text, []).expect("parses");
+    assert!(!c.metrics.enabled);
+    assert_eq!(c.metrics.token.as_deref(), Some("s3cret"));
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "the token stays out of debug output"
+    );
+    // A token that reads as a TOML number stays the text it was.
+    for token in ["12345678901234567890", "1e5", "true"] {
+        let env = [("PARLEY_METRICS_TOKEN".to_string(), token.to_string())];
+        let c = Config::from_toml_and_env("", env).expect("a token from the environment");
+        assert_eq!(c.metrics.token.as_deref(), Some(token));
+    }
+    let env = [("PARLEY_METRICS_ENABLED".to_string(), "false".to_string())];
+    assert!(
+        !Config::from_toml_and_env("", env)
+            .expect("parses")
+            .metrics
+            .enabled
+    );
+    let err = Config::from_toml_and_env("[metrics]\ntoken = \" \"\n", []).expect_err("empty");
+    assert!(err.to_string().contains("metrics.token"), "{err}");
+}

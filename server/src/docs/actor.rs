@@ -106,6 +106,7 @@ pub struct ActorEnv {
     pub config: ActorConfig,
     pub shutdown: tokio_util::sync::CancellationToken,
     pub tracker: tokio_util::task::TaskTracker,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Actors {
@@ -192,6 +193,8 @@ struct Conn {
     /// client certainly has. No more updates are queued for it until it drains; then one
     /// catch-up (sync step 2 from this state vector) replaces everything it missed.
     behind: Option<StateVector>,
+    /// Dropped frames and awareness over its budget are counted here.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Conn {
@@ -209,7 +212,18 @@ impl Conn {
 
     /// Queues an ephemeral frame (awareness, notices): dropped when the queue is full.
     fn push_ephemeral(&self, frame: Frame) {
-        let _ = self.out.try_send(frame);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(frame) {
+            self.metrics.dropped_documents.inc();
+        }
+    }
+
+    /// Takes a token from the connection's awareness budget; false (counted) when it is spent.
+    fn awareness_allowed(&mut self) -> bool {
+        let allowed = self.awareness_budget.take().is_ok();
+        if !allowed {
+            self.metrics.rate_limited.document_awareness.inc();
+        }
+        allowed
     }
 }
 

@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     docs::{actor, directory::Docs},
     gate::WorkGate,
+    metrics::Metrics,
     ratelimit::UserRates,
     store::Stores,
     ws::Connections,
@@ -26,6 +27,8 @@ pub struct Documents {
     pub(super) content_gate: WorkGate,
     /// Actors stop with the server and are waited for at shutdown.
     connections: Arc<Connections>,
+    /// Actors count what they drop.
+    metrics: Arc<Metrics>,
 }
 
 impl Documents {
@@ -36,6 +39,7 @@ impl Documents {
         dir: Arc<Docs>,
         rates: Arc<UserRates>,
         connections: Arc<Connections>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let reads = config.documents.max_content_reads;
         Self {
@@ -46,6 +50,7 @@ impl Documents {
             dir,
             rates,
             connections,
+            metrics,
         }
     }
 
@@ -66,6 +71,7 @@ impl Documents {
             },
             shutdown: self.connections.shutdown.clone(),
             tracker: self.connections.tracker.clone(),
+            metrics: Arc::clone(&self.metrics),
         }
     }
 }

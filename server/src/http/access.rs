@@ -4,6 +4,8 @@
 //! the request's own path and query: a `?token=` must never reach a log), the status, the
 //! duration, the signed-in user's id when the request carried a valid token, and the client's
 //! address. WebSocket sessions get their own line when they end (`ws::Connections::close`).
+//! The same middleware counts every request by method, route template and status
+//! (`parley_http_requests_total`), logged or not.
 
 use std::{
     net::SocketAddr,
@@ -12,11 +14,13 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, MatchedPath, Request},
+    extract::{ConnectInfo, MatchedPath, Request, State},
     http::StatusCode,
     middleware::Next,
     response::{IntoResponse, Response},
 };
+
+use crate::metrics::Metrics;
 
 /// Where the extractors that authenticate (`Authed`, `MaybeAuthed`) leave the user's id for the
 /// request's access line.
@@ -30,24 +34,34 @@ impl AccessUser {
 }
 
 /// The middleware of every matched route (`Router::route_layer`).
-pub(crate) async fn log_request(mut request: Request, next: Next) -> Response {
-    // Filtered out (`PARLEY_LOG`): no allocation, no slot, no clock.
+pub(crate) async fn log_request(
+    State(metrics): State<Arc<Metrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    // A cheap handle (the router's own `Arc<str>`), not a copy of the text.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    // Filtered out (`PARLEY_LOG`): no slot, no clock.
     if !tracing::enabled!(target: "parley::access", tracing::Level::INFO) {
-        return next.run(request).await;
+        let response = next.run(request).await;
+        metrics.http_request(
+            &method,
+            route.as_ref().map(MatchedPath::as_str),
+            response.status(),
+        );
+        return response;
     }
     let started = Instant::now();
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "-".to_owned(), |p| p.as_str().to_owned());
     let client = client_of(&request);
     let user = AccessUser::default();
     request.extensions_mut().insert(user.clone());
     let response = next.run(request).await;
+    let route = route.as_ref().map(MatchedPath::as_str);
+    metrics.http_request(&method, route, response.status());
     log_line(
         &method,
-        &route,
+        route.unwrap_or("-"),
         response.status(),
         started,
         user.0.get().copied(),
@@ -57,8 +71,9 @@ pub(crate) async fn log_request(mut request: Request, next: Next) -> Response {
 }
 
 /// Requests no route matches: 404, logged with the route `-`.
-pub(crate) async fn not_found(request: Request) -> Response {
+pub(crate) async fn not_found(State(state): super::AppRef, request: Request) -> Response {
     let status = StatusCode::NOT_FOUND;
+    state.metrics.http_request(request.method(), None, status);
     log_line(
         request.method(),
         "-",

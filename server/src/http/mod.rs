@@ -10,6 +10,7 @@ mod attachments;
 mod chat;
 mod docs;
 mod extract;
+mod metrics;
 pub mod tls;
 pub(crate) mod transport;
 mod upgrade;
@@ -38,7 +39,11 @@ use crate::AppState;
 type AppRef = State<Arc<AppState>>;
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if state.config.metrics.enabled {
+        router = router.route("/metrics", get(metrics::metrics));
+    }
+    router
         .route("/ws", get(upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -56,7 +61,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(docs::routes())
         .merge(attachments::routes())
-        .route_layer(axum::middleware::from_fn(access::log_request))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            access::log_request,
+        ))
         .fallback(access::not_found)
         .with_state(state)
 }

@@ -307,6 +307,8 @@ pub trait StoreControl: Send + Sync {
     fn healthy(&self) -> BoxFuture<'_, bool>;
     /// Commits what is queued and stops; later writes fail.
     fn stop(&self) -> BoxFuture<'_, ()>;
+    /// Writes queued for the writer and not yet taken into a batch (for metrics).
+    fn queued_writes(&self) -> usize;
 }
 
 /// Everything a store implementation provides.

@@ -161,4 +161,12 @@ impl Connections {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Live connections opened on `route` (as given to [`Connections::open`]).
+    pub fn count_route(&self, route: &str) -> usize {
+        self.live
+            .lock()
+            .map(|s| s.values().filter(|c| c.route == route).count())
+            .unwrap_or(0)
+    }
 }

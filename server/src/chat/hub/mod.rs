@@ -30,6 +30,7 @@ use tokio::{
 };
 
 use crate::{
+    metrics::Metrics,
     store::Published,
     ws::{ConnControl, Frame},
 };
@@ -110,6 +111,8 @@ pub struct HubConfig {
 pub struct Hubs {
     slots: Mutex<HashMap<i64, Slot>>,
     config: Arc<HubConfig>,
+    /// Subscriptions, deliveries and shed events are counted here.
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Default)]
@@ -122,10 +125,11 @@ struct Slot {
 pub type HubHandle = mpsc::Sender<HubCmd>;
 
 impl Hubs {
-    pub fn new(config: HubConfig) -> Self {
+    pub fn new(config: HubConfig, metrics: Arc<Metrics>) -> Self {
         Self {
             slots: Mutex::new(HashMap::new()),
             config: Arc::new(config),
+            metrics,
         }
     }
 
@@ -171,6 +175,7 @@ impl Hubs {
             present: HashMap::new(),
             typing: HashMap::new(),
             config: Arc::clone(&self.config),
+            metrics: Arc::clone(&self.metrics),
         };
         tokio::spawn(hub.run(rx));
         slot.hub = Some(tx.clone());
@@ -238,6 +243,18 @@ struct Hub {
     present: HashMap<i64, Present>,
     typing: HashMap<i64, Typing>,
     config: Arc<HubConfig>,
+    metrics: Arc<Metrics>,
+}
+
+/// What became of a frame offered to one subscriber.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    /// Queued, or held for a subscriber reading its backlog.
+    Queued,
+    /// An ephemeral frame shed for a subscriber that is falling behind.
+    Shed,
+    /// The subscriber must go: a durable frame did not fit, or it disconnected.
+    Gone,
 }
 
 impl Hub {
@@ -257,7 +274,11 @@ impl Hub {
                         }
                         break;
                     }
-                    None => break,
+                    None => {
+                        // Subscriptions end with the hub.
+                        self.metrics.subscriptions.dec_by(gauge(self.subs.len()));
+                        break;
+                    }
                     Some(cmd) => {
                         self.handle(cmd);
                         self.reap();
@@ -296,6 +317,7 @@ impl Hub {
                         catching_up: Some(Vec::new()),
                     },
                 );
+                self.metrics.subscriptions.inc();
                 if let (true, Some(user)) = (self.presence_enabled, user) {
                     self.add_presence(conn_id, user);
                 }
@@ -395,42 +417,49 @@ impl Hub {
         let frame = Frame::from(event.frame);
         let limit = self.config.catchup_limit;
         let mut overflowed = Vec::new();
+        let mut delivered = 0;
         for (id, sub) in &mut self.subs {
-            if !Self::offer(sub, frame.clone(), true, limit) {
-                overflowed.push(*id);
+            match Self::offer(sub, frame.clone(), true, limit) {
+                Offer::Queued => delivered += 1,
+                Offer::Shed => {}
+                Offer::Gone => overflowed.push(*id),
             }
+        }
+        // One count per event, not per subscriber: the counter is shared by every hub.
+        if delivered > 0 {
+            self.metrics.deliveries_durable.inc_by(delivered);
         }
         self.doomed.extend(overflowed);
     }
 
-    /// Queues a frame for one subscriber. Returns false when the subscriber must go (its
-    /// queue or catch-up buffer overflowed with a durable event, or it disconnected).
-    fn offer(sub: &mut Sub, frame: Frame, durable: bool, catchup_limit: usize) -> bool {
+    /// Queues a frame for one subscriber, sheds it, or says the subscriber must go (its queue
+    /// or catch-up buffer overflowed with a durable event, or it disconnected).
+    fn offer(sub: &mut Sub, frame: Frame, durable: bool, catchup_limit: usize) -> Offer {
         if let Some(held) = sub.catching_up.as_mut() {
             if !durable && held.len() >= catchup_limit / 2 {
                 // Shed ephemeral events for a resuming subscriber before they cost it a resync.
-                return true;
+                return Offer::Shed;
             }
             if held.len() >= catchup_limit {
                 sub.control
                     .close_with(close_code::RESYNC, "fell behind while resuming");
-                return false;
+                return Offer::Gone;
             }
             held.push(frame);
-            return true;
+            return Offer::Queued;
         }
         if !durable && sub.tx.capacity() < sub.tx.max_capacity() / 2 {
             // Shed ephemeral events for a connection that is falling behind.
-            return true;
+            return Offer::Shed;
         }
         match sub.tx.try_send(frame) {
-            Ok(()) => true,
+            Ok(()) => Offer::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 sub.control
                     .close_with(close_code::RESYNC, "too slow: resume with since");
-                false
+                Offer::Gone
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
         }
     }
 
@@ -446,13 +475,22 @@ impl Hub {
         let frame = Frame::from(text);
         let limit = self.config.catchup_limit;
         let mut gone = Vec::new();
+        let (mut delivered, mut shed) = (0, 0);
         for (id, sub) in &mut self.subs {
             if Some(*id) == except_conn {
                 continue;
             }
-            if !Self::offer(sub, frame.clone(), false, limit) {
-                gone.push(*id);
+            match Self::offer(sub, frame.clone(), false, limit) {
+                Offer::Queued => delivered += 1,
+                Offer::Shed => shed += 1,
+                Offer::Gone => gone.push(*id),
             }
+        }
+        if delivered > 0 {
+            self.metrics.deliveries_ephemeral.inc_by(delivered);
+        }
+        if shed > 0 {
+            self.metrics.dropped_chat.inc_by(shed);
         }
         // Not removed here: removing broadcasts (left, typing stopped), which can overflow
         // more queues; `reap` works through them in a loop instead of recursing.
@@ -488,6 +526,7 @@ impl Hub {
         let Some(sub) = self.subs.remove(&conn_id) else {
             return;
         };
+        self.metrics.subscriptions.dec();
         let Some(user) = sub.user else { return };
         if let Some(present) = self.present.get_mut(&user.id) {
             present.sessions.remove(&conn_id);
@@ -522,6 +561,11 @@ impl Hub {
             self.broadcast_ephemeral(event, None);
         }
     }
+}
+
+/// A count as a gauge's change.
+fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 mod presence;

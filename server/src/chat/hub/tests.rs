@@ -84,7 +84,7 @@ fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
 /// skipped) when a durable event does not fit.
 #[tokio::test]
 async fn sheds_ephemeral_then_closes_for_resync() {
-    let hubs = Hubs::new(config());
+    let hubs = Hubs::new(config(), Arc::default());
     let hub = hubs.hub(1, "c", false, 0);
     let (_bob_rx, _, _) = subscribe(&hub, 8, user(2, "bob"), 64).await;
     caught_up(&hub, 8).await;
@@ -111,7 +111,7 @@ async fn sheds_ephemeral_then_closes_for_resync() {
 /// events at or below the head it was given are never delivered live (no duplicate).
 #[tokio::test]
 async fn holds_live_events_until_caught_up_and_bounds_the_buffer() {
-    let hubs = Hubs::new(config());
+    let hubs = Hubs::new(config(), Arc::default());
     let hub = hubs.hub(1, "c", false, 2);
     let (mut rx, control, head) = subscribe(&hub, 7, user(1, "alice"), 64).await;
     assert_eq!(head, 2, "head comes from the stored head");

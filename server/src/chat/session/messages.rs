@@ -20,9 +20,10 @@ impl Session {
                 attachments,
             } => {
                 let user = self.user()?.clone();
-                self.send_limit
-                    .take()
-                    .map_err(|ms| Error(ErrorBody::rate_limited(ms)))?;
+                self.send_limit.take().map_err(|ms| {
+                    state.metrics.rate_limited.connection_sends.inc();
+                    Error(ErrorBody::rate_limited(ms))
+                })?;
                 // Sends are pipelined: the message is queued for storage in order, and its
                 // reply goes out when it commits while this connection reads on. A bounded
                 // number may be in flight; beyond that the reader waits (back-pressure).

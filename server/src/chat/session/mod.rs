@@ -280,6 +280,7 @@ impl Session {
             self.subs.remove(&channel_id);
         }
         if let Err(ms) = self.request_limit.take() {
+            self.state.metrics.rate_limited.connection_requests.inc();
             // Every frame counts, decodable or not; the id is recovered when possible.
             let id = decode_request(text).map_or_else(|e| e.request_id, |r| Some(r.id));
             self.push_error(id, ErrorBody::rate_limited(ms)).await;

@@ -63,7 +63,7 @@ impl Actor {
             );
             return;
         }
-        if kept.is_empty() || conn.awareness_budget.take().is_err() {
+        if kept.is_empty() || !conn.awareness_allowed() {
             return;
         }
         let relay = if kept.len() == total {

@@ -129,6 +129,7 @@ impl Actor {
                 self.env.config.awareness_burst,
             ),
             behind: None,
+            metrics: Arc::clone(&self.env.metrics),
         };
         // The server's side of the handshake: its state vector, then who is here (the queue is
         // empty: both fit).
@@ -229,7 +230,7 @@ impl Actor {
                 let Some(conn) = self.conns.get_mut(&conn_id) else {
                     return;
                 };
-                if conn.awareness_budget.take().is_ok() {
+                if conn.awareness_allowed() {
                     if let Ok(update) = self.awareness.update() {
                         conn.push_ephemeral(encode(&Message::Awareness(update)));
                     }

@@ -150,7 +150,8 @@ impl Harness {
             auth_connections: 1,
             ..StorageConfig::default()
         };
-        let (store, _writer) = super::open(dir.path(), &config, None, publisher).unwrap();
+        let (store, _writer) =
+            super::open(dir.path(), &config, None, publisher, Arc::default()).unwrap();
         Self {
             stores: Stores::new(Arc::new(store)),
             published,

@@ -130,4 +130,8 @@ impl StoreControl for MemoryStore {
             let _ = self.writer.send(None).await;
         })
     }
+
+    fn queued_writes(&self) -> usize {
+        self.writer.max_capacity() - self.writer.capacity()
+    }
 }

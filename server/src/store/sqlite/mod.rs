@@ -119,6 +119,7 @@ pub fn open(
     config: &StorageConfig,
     first_channel: Option<&str>,
     publisher: Publisher,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<(SqliteStore, std::thread::JoinHandle<()>)> {
     create_private_dir(dir)?;
     let path = dir.join("parley.db");
@@ -139,7 +140,7 @@ pub fn open(
     let handle = std::thread::Builder::new()
         .name("parley-store-writer".into())
         .spawn(move || {
-            writer::run(conn, rx, batch, publisher);
+            writer::run(conn, rx, batch, publisher, &metrics);
             // Last: fold the WAL into the database once the writer is done.
             checkpointer.stop();
         })
@@ -336,5 +337,9 @@ impl crate::store::StoreControl for SqliteStore {
 
     fn stop(&self) -> futures_util::future::BoxFuture<'_, ()> {
         Box::pin(SqliteStore::stop(self))
+    }
+
+    fn queued_writes(&self) -> usize {
+        self.writer.max_capacity() - self.writer.capacity()
     }
 }

@@ -1,6 +1,9 @@
 //! The writer thread: group commit with one savepoint per write.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Instant,
+};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -8,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::WriteFn;
 use crate::{
     error::{Error, Result},
+    metrics::Metrics,
     store::{Published, Publisher},
 };
 
@@ -113,6 +117,7 @@ pub fn run(
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     publish: Publisher,
+    metrics: &Metrics,
 ) {
     let mut state = WriterState::default();
     let mut batch = Vec::with_capacity(max_batch);
@@ -134,7 +139,11 @@ pub fn run(
         if batch.is_empty() {
             break;
         }
-        let pending = match commit_batch(&mut conn, &mut state, batch.drain(..)) {
+        let started = Instant::now();
+        let committed = commit_batch(&mut conn, &mut state, batch.drain(..));
+        // Failed batches too: a disk that fails slowly shows here.
+        metrics.store_committed(started.elapsed());
+        let pending = match committed {
             Ok(pending) => pending,
             Err((err, pending)) => {
                 tracing::error!(%err, writes = pending.len(), "batch failed to commit");
