@@ -23,9 +23,8 @@ async fn parley_ca(home: &Path, ca: &Path, args: &[&str], stdin: Option<&str>) -
     run_parley_with(home, args, stdin, &[("PARLEY_CA_FILE", ca)]).await
 }
 
-/// Signs in at `url`, joins `general`, follows it with `tail` in another process, sends two
-/// messages and sees them arrive there: the HTTP API and the WebSocket both over TLS.
-async fn send_and_tail(url: &str, ca: &Path, user: &str) {
+/// A new CLI home signed in at `url` as `user`, a member of `general`.
+async fn sign_in(url: &str, ca: &Path, user: &str) -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
     let out = parley_ca(
         home.path(),
@@ -43,10 +42,19 @@ async fn send_and_tail(url: &str, ca: &Path, user: &str) {
     );
     let out = parley_ca(home.path(), ca, &["join", "general"], None).await;
     assert!(out.success, "join: {}{}", out.stdout, out.stderr);
+    home
+}
 
+/// Signs in at `url`, joins `general`, follows it with `tail` in another process, sends two
+/// messages and sees them arrive there: the HTTP API and the WebSocket both over TLS.
+async fn send_and_tail(url: &str, ca: &Path, user: &str) {
+    // Two homes, as two computers: a home's local cache would already hold what it sent, and
+    // the tail shows messages that are new to it.
+    let home = sign_in(url, ca, user).await;
+    let tail_home = sign_in(url, ca, user).await;
     let mut tail = tokio::process::Command::new(workspace_binary("parley"))
         .args(["--json", "tail", "general"])
-        .env("PARLEY_HOME", home.path())
+        .env("PARLEY_HOME", tail_home.path())
         .env("PARLEY_NO_KEYRING", "1")
         .env("PARLEY_CA_FILE", ca)
         .stdout(Stdio::piped())

@@ -81,6 +81,8 @@ async fn download(server: &TestServer, token: &str, id: &Value) -> (u16, Vec<u8>
 struct Acked {
     before_backup: Vec<String>,
     total: usize,
+    /// Of them, client 0's (each with an attachment).
+    with_files: usize,
 }
 
 /// One of the clients: sends up to `count` messages to `general` (each of client 0's with a
@@ -92,7 +94,7 @@ async fn sender(
     backup_started: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Acked>>,
-    progress: tokio::sync::watch::Sender<usize>,
+    progress: tokio::sync::watch::Sender<(usize, usize)>,
 ) {
     let token = server.register(&format!("sender{client}")).await;
     let mut ws = server.connect(Some(&token)).await;
@@ -122,7 +124,10 @@ async fn sender(
             acked.before_backup.push(text);
         }
         acked.total += 1;
-        progress.send_replace(acked.total);
+        if client == 0 {
+            acked.with_files += 1;
+        }
+        progress.send_replace((acked.total, acked.with_files));
     }
 }
 
@@ -137,7 +142,7 @@ async fn a_backup_under_load_restores_every_message_acknowledged_before_it() {
     let backup_started = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(Acked::default()));
-    let (progress, mut seen) = tokio::sync::watch::channel(0usize);
+    let (progress, mut seen) = tokio::sync::watch::channel((0usize, 0usize));
     let senders: Vec<_> = (0..5)
         .map(|client| {
             tokio::spawn(sender(
@@ -153,20 +158,24 @@ async fn a_backup_under_load_restores_every_message_acknowledged_before_it() {
         .collect();
     drop(progress);
 
-    // Some messages in, then the backup while they keep coming.
-    tokio::time::timeout(TIMEOUT, seen.wait_for(|n| *n >= 100))
-        .await
-        .expect("100 messages acknowledged in time")
-        .unwrap();
+    // Some messages in, attachments among them (client 0 may start last: each sender
+    // registers first), then the backup while they keep coming.
+    tokio::time::timeout(
+        TIMEOUT,
+        seen.wait_for(|&(n, with_files)| n >= 100 && with_files >= 3),
+    )
+    .await
+    .expect("100 messages, 3 with attachments, acknowledged in time")
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("backup");
     backup_started.store(true, Ordering::SeqCst);
-    let at_start = *seen.borrow();
+    let at_start = seen.borrow().0;
     let out = admin(&server, &["backup", path_str(&backup)]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let at_end = *seen.borrow();
+    let at_end = seen.borrow().0;
     // More are acknowledged after the backup ended: it ran under load, and the server went on.
-    tokio::time::timeout(TIMEOUT, seen.wait_for(|n| *n >= at_end + 50))
+    tokio::time::timeout(TIMEOUT, seen.wait_for(|(n, _)| *n >= at_end + 50))
         .await
         .expect("messages still acknowledged after the backup")
         .unwrap();
