@@ -22,6 +22,7 @@ pub mod docs;
 mod error;
 mod events;
 pub mod files;
+pub mod invite;
 mod http;
 mod messages;
 mod outbox;

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod doc_bridge;
 mod error;
 pub mod host;
+pub mod lan;
 pub mod notify;
 pub mod session;
 pub mod settings;
@@ -170,6 +171,11 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::session::sign_out,
             commands::session::leave_workspace,
             commands::session::add_person,
+            commands::session::host_info,
+            commands::session::host_log,
+            commands::session::restart_host,
+            commands::session::create_invite_link,
+            commands::session::accept_invite,
             commands::chat::list_channels,
             commands::chat::create_channel,
             commands::chat::join_channel,

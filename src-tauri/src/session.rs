@@ -103,6 +103,7 @@ pub async fn authenticate(
         password: password.to_owned(),
         display_name: None,
         device: Some("parley-app".into()),
+        invite: None,
     };
     let api = HttpApi::new(server)?;
     let session = match how {
@@ -110,6 +111,27 @@ pub async fn authenticate(
         SignIn::Register => api.register(&credentials).await,
     }
     .map_err(unreachable_as_such)?;
+    Ok((session.token, session.user))
+}
+
+/// Registers with an invite code: a token and the new user.
+pub async fn authenticate_with_invite(
+    server: &str,
+    username: &str,
+    password: &str,
+    code: &str,
+) -> CmdResult<(String, UserRef)> {
+    let credentials = api::Credentials {
+        name: username.to_owned(),
+        password: password.to_owned(),
+        display_name: None,
+        device: Some("parley-app".into()),
+        invite: Some(code.to_owned()),
+    };
+    let session = HttpApi::new(server)?
+        .register(&credentials)
+        .await
+        .map_err(unreachable_as_such)?;
     Ok((session.token, session.user))
 }
 
@@ -379,6 +401,12 @@ pub async fn restore(app: AppHandle) {
             Err(err) => tracing::error!(?err, "cannot start the hosted workspace"),
         }
     }
+    if let (false, Some(fingerprint)) = (file.hosted, &file.fingerprint) {
+        // Joined with an invite link: its certificate is trusted by its pinned fingerprint.
+        if let Err(err) = parley_client::tls::pin(&file.server, fingerprint) {
+            tracing::error!(?err, "cannot pin the workspace's certificate");
+        }
+    }
     let user = file.user.clone();
     let server = file.server.clone();
     state.session.lock().await.workspace = Some(file);
@@ -401,21 +429,36 @@ pub async fn restore(app: AppHandle) {
     push_status(&state).await;
 }
 
-/// Starts the hosted server of `file` (on its port, or a new one if that is taken).
-pub async fn start_hosted(state: &AppState, file: &mut WorkspaceFile) -> CmdResult<()> {
+/// Starts the hosted server of `file` (on its port, or a new one if that is taken), open to
+/// the LAN when `file.lan`; its state changes reach the UI as [`AppEvent::Host`].
+pub async fn start_hosted(state: &Arc<AppState>, file: &mut WorkspaceFile) -> CmdResult<()> {
     let mut host = state.host.lock().await;
     if host.is_some() {
         return Ok(());
     }
     // A server of an earlier run still on this data holds the workspace's port: stop it first.
     crate::host::stop_stale_servers(&state.paths.server_data()).await;
+    let any = if file.lan {
+        std::net::Ipv4Addr::UNSPECIFIED
+    } else {
+        std::net::Ipv4Addr::LOCALHOST
+    };
     let port = match file.port {
-        Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
+        Some(port) if std::net::TcpListener::bind((any, port)).is_ok() => port,
         _ => crate::host::free_port()?,
     };
-    let server = crate::host::HostedServer::start(&state.paths.server_data(), port).await?;
+    let weak = Arc::downgrade(state);
+    let on_state: crate::host::OnHostState = Arc::new(move |host_state| {
+        if let Some(state) = weak.upgrade() {
+            state.push(AppEvent::Host { state: host_state });
+        }
+    });
+    let server =
+        crate::host::HostedServer::start(&state.paths.server_data(), port, file.lan, on_state)
+            .await?;
     file.port = Some(port);
     file.server = server.url();
+    file.fingerprint = server.fingerprint();
     *host = Some(server);
     Ok(())
 }

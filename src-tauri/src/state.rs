@@ -31,6 +31,12 @@ pub struct WorkspaceFile {
     /// Signed in as (None after signing out).
     #[serde(default)]
     pub user: Option<UserRef>,
+    /// Hosted: open to the local network (TLS on all interfaces) rather than loopback only.
+    #[serde(default)]
+    pub lan: bool,
+    /// The server's pinned certificate: the hosted one's, or the one an invite link named.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 impl WorkspaceFile {

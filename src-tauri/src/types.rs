@@ -127,6 +127,8 @@ pub enum AppEvent {
     Navigate { channel: String },
     /// Settings changed outside the UI (the tray's do-not-disturb).
     Settings { settings: Settings },
+    /// The hosted server stopped, is restarting, runs again, or was given up on.
+    Host { state: crate::host::HostState },
 }
 
 /// Pushed on the channel given to `open_doc`.

@@ -33,7 +33,7 @@ pub struct HttpApi {
 impl HttpApi {
     /// The API of `server` (`http://host:port`), without a token.
     pub fn new(server: &str) -> Result<Self> {
-        let tls = crate::tls::client_config()?;
+        let tls = crate::tls::config_for(server)?;
         let http = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
             .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
@@ -95,6 +95,13 @@ impl HttpApi {
                 .json(credentials),
         )
         .await
+    }
+
+    /// `POST /api/invites` (admins; members where the server allows): a new invite, as the
+    /// server describes it (`code`, `expires_at`, `uses_left`, ...).
+    pub async fn create_invite(&self, body: &serde_json::Value) -> Result<serde_json::Value> {
+        self.json(self.call(Method::POST, &["api", "invites"])?.json(body))
+            .await
     }
 
     /// `POST /api/logout`: the server revokes this token.

@@ -34,6 +34,7 @@ pub async fn host_workspace(
     state: AppRef<'_>,
     username: String,
     password: String,
+    lan: Option<bool>,
 ) -> CmdResult<SessionStatus> {
     let state: Arc<AppState> = state.inner().clone();
     if username.trim().is_empty() || password.len() < 8 {
@@ -46,6 +47,7 @@ pub async fn host_workspace(
     host::create_admin(&state.paths.server_data(), username.trim(), &password).await?;
     let mut file = WorkspaceFile {
         hosted: true,
+        lan: lan.unwrap_or(false),
         ..WorkspaceFile::default()
     };
     session::start_hosted(&state, &mut file).await?;
@@ -81,9 +83,7 @@ pub async fn join_workspace(state: AppRef<'_>, server: String) -> CmdResult<Sess
     session::stop_hosted(&state).await;
     let file = WorkspaceFile {
         server,
-        hosted: false,
-        port: None,
-        user: None,
+        ..WorkspaceFile::default()
     };
     save_workspace(&state, &file)?;
     state.session.lock().await.workspace = Some(file);
@@ -213,4 +213,159 @@ pub async fn leave_workspace(state: AppRef<'_>) -> CmdResult<SessionStatus> {
     let _ = std::fs::remove_file(state.paths.workspace_file());
     push_status(&state).await;
     Ok(session::status(&state).await)
+}
+
+/// The hosted workspace as its host sees it: where the app reaches it, where others join, the
+/// certificate they pin, and how the server is doing.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct HostInfo {
+    pub url: String,
+    pub lan: bool,
+    /// `https://ADDRESS:PORT` for each of this computer's LAN addresses (LAN hosting only).
+    pub join_urls: Vec<String>,
+    pub fingerprint: Option<String>,
+    pub state: host::HostState,
+}
+
+#[tauri::command]
+pub async fn host_info(state: AppRef<'_>) -> CmdResult<Option<HostInfo>> {
+    let host = state.host.lock().await;
+    Ok(host.as_ref().map(|server| {
+        let fingerprint = server.fingerprint();
+        HostInfo {
+            url: server.url(),
+            lan: fingerprint.is_some(),
+            join_urls: if fingerprint.is_some() {
+                crate::lan::join_urls(server.port)
+            } else {
+                Vec::new()
+            },
+            fingerprint,
+            state: server.state(),
+        }
+    }))
+}
+
+/// The hosted server's recent log lines (Settings shows them, e.g. after it crashed).
+#[tauri::command]
+pub async fn host_log(state: AppRef<'_>) -> CmdResult<Vec<String>> {
+    Ok(host::recent_log(&state.paths.server_data(), 200))
+}
+
+/// Starts the hosted server again after the supervisor gave up on it.
+#[tauri::command]
+pub async fn restart_host(state: AppRef<'_>) -> CmdResult<SessionStatus> {
+    let state: Arc<AppState> = state.inner().clone();
+    session::stop_hosted(&state).await;
+    let mut file = state
+        .session
+        .lock()
+        .await
+        .workspace
+        .clone()
+        .filter(|w| w.hosted)
+        .ok_or_else(|| AppError::new("not_hosted", "this computer hosts no workspace"))?;
+    session::start_hosted(&state, &mut file).await?;
+    save_workspace(&state, &file)?;
+    state.session.lock().await.workspace = Some(file);
+    push_status(&state).await;
+    Ok(session::status(&state).await)
+}
+
+/// An invite link to the workspace this computer hosts on the LAN: its first join address,
+/// its certificate's fingerprint, and a new invite code (`POST /api/invites`).
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct InviteLinkView {
+    pub link: String,
+    pub server: String,
+    pub fingerprint: Option<String>,
+    /// Unix milliseconds.
+    pub expires_at: Option<i64>,
+    pub uses: u32,
+}
+
+#[tauri::command]
+pub async fn create_invite_link(
+    state: AppRef<'_>,
+    uses: Option<u32>,
+    expires_in: Option<String>,
+) -> CmdResult<InviteLinkView> {
+    let client = state
+        .session
+        .lock()
+        .await
+        .client
+        .clone()
+        .ok_or_else(|| AppError::new("not_signed_in", "sign in first"))?;
+    let info = host_info(state.clone())
+        .await?
+        .filter(|info| info.lan)
+        .ok_or_else(|| {
+            AppError::new(
+                "not_hosted",
+                "invite links are made for a workspace this computer hosts on the local network",
+            )
+        })?;
+    let uses = uses.unwrap_or(1).max(1);
+    let body = serde_json::json!({
+        "uses": uses,
+        "expires_in": expires_in.unwrap_or_else(|| "7d".into()),
+    });
+    let created = client.api().create_invite(&body).await?;
+    let code = created["code"]
+        .as_str()
+        .ok_or_else(|| AppError::new("internal", "the server's answer had no invite code"))?
+        .to_owned();
+    let server = info
+        .join_urls
+        .first()
+        .cloned()
+        .unwrap_or_else(|| info.url.clone());
+    let link = parley_client::invite::InviteLink {
+        server: server.clone(),
+        fingerprint: info.fingerprint.clone(),
+        code,
+    };
+    Ok(InviteLinkView {
+        link: link.to_link(),
+        server,
+        fingerprint: info.fingerprint,
+        expires_at: created["expires_at"].as_i64(),
+        uses,
+    })
+}
+
+/// Joins a workspace with an invite link: pins the certificate it names (trust on first use),
+/// creates the account with its code, and signs in.
+#[tauri::command]
+pub async fn accept_invite(
+    app: AppHandle,
+    state: AppRef<'_>,
+    link: String,
+    username: String,
+    password: String,
+) -> CmdResult<SessionStatus> {
+    let state: Arc<AppState> = state.inner().clone();
+    let invite = parley_client::invite::InviteLink::parse(&link)?;
+    if let Some(fingerprint) = &invite.fingerprint {
+        parley_client::tls::pin(&invite.server, fingerprint)?;
+    }
+    session::check_server(&invite.server).await?;
+    session::stop_client(&state).await;
+    session::stop_hosted(&state).await;
+    let (token, user) = session::authenticate_with_invite(
+        &invite.server,
+        username.trim(),
+        &password,
+        &invite.code,
+    )
+    .await?;
+    let file = WorkspaceFile {
+        server: invite.server.clone(),
+        fingerprint: invite.fingerprint.clone(),
+        ..WorkspaceFile::default()
+    };
+    signed_in(&app, &state, file, &token, user).await
 }

@@ -10,6 +10,8 @@ import type {
   Comment,
   DocInfo,
   DocPush,
+  HostInfo,
+  InviteLinkView,
   Message,
   OutboxEntry,
   PresenceEntry,
@@ -50,8 +52,20 @@ export const api = {
   status: () => call<SessionStatus>('session_status'),
   /** Starts the bundled server with its data in the app data directory, creates the first
    * admin account and signs in. */
-  hostWorkspace: (username: string, password: string) =>
-    call<SessionStatus>('host_workspace', { username, password }),
+  hostWorkspace: (username: string, password: string, lan = false) =>
+    call<SessionStatus>('host_workspace', { username, password, lan }),
+  /** The hosted workspace: its addresses, certificate fingerprint and state (null: none). */
+  hostInfo: () => call<HostInfo | null>('host_info'),
+  /** The hosted server's recent log lines. */
+  hostLog: () => call<string[]>('host_log'),
+  /** Starts the hosted server again after it was given up on. */
+  restartHost: () => call<SessionStatus>('restart_host'),
+  /** A new invite link to the workspace hosted here on the LAN. */
+  createInviteLink: (uses?: number, expiresIn?: string) =>
+    call<InviteLinkView>('create_invite_link', { uses, expiresIn }),
+  /** Joins with an invite link: pins its certificate, creates the account, signs in. */
+  acceptInvite: (link: string, username: string, password: string) =>
+    call<SessionStatus>('accept_invite', { link, username, password }),
   /** Remembers a server (checked with /healthz); sign in or register next. */
   joinWorkspace: (server: string) => call<SessionStatus>('join_workspace', { server }),
   register: (username: string, password: string) =>

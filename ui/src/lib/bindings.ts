@@ -4,7 +4,7 @@
 
 export type AppError = { code: string, message: string, };
 
-export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, mentions: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, };
+export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, mentions: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, } | { "kind": "host", state: HostState, };
 
 export type Attachment = { id: number, 
 /**
@@ -98,6 +98,20 @@ role: DocRole | null, created_by: UserRef | null, created_at: string, };
 export type DocPush = { "kind": "update", update: Array<number>, } | { "kind": "awareness", update: Array<number>, } | { "kind": "connected", connected: boolean, } | { "kind": "renamed", name: string, } | { "kind": "gone", reason: DocGone, };
 
 export type DocRole = "viewer" | "commenter" | "editor";
+
+export type HostInfo = { url: string, lan: boolean, 
+/**
+ * `https://ADDRESS:PORT` for each of this computer's LAN addresses (LAN hosting only).
+ */
+join_urls: Array<string>, fingerprint: string | null, state: HostState, };
+
+export type HostState = { "state": "running" } | { "state": "restarting", reason: string, attempt: number, retry_in_ms: number, } | { "state": "failed", reason: string, };
+
+export type InviteLinkView = { link: string, server: string, fingerprint: string | null, 
+/**
+ * Unix milliseconds.
+ */
+expires_at: number | null, uses: number, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 

@@ -32,6 +32,7 @@ pub async fn login(paths: &Paths, out: &Out, url: &str, user: &str, password: &s
         password: password.to_owned(),
         display_name: None,
         device: Some("parley-cli".into()),
+        invite: None,
     };
     let session = match server.login(&credentials).await {
         Ok(session) => session,
@@ -43,8 +44,62 @@ pub async fn login(paths: &Paths, out: &Out, url: &str, user: &str, password: &s
     remember(paths, out, server, session.user.name, &session.token)
 }
 
+/// Registers `user` with the invite of `link` (at `via` when given), pinning the link's
+/// certificate fingerprint first, and signs in.
+pub async fn accept_invite(
+    paths: &Paths,
+    out: &Out,
+    link: &str,
+    via: Option<&str>,
+    user: &str,
+    password: &str,
+) -> Result<()> {
+    let invite = parley_client::invite::InviteLink::parse(link)?;
+    let url = via.unwrap_or(&invite.server);
+    if let Some(fingerprint) = &invite.fingerprint {
+        parley_client::tls::pin(url, fingerprint)?;
+        out.note(
+            json!({"kind": "pinned", "server": url, "fingerprint": fingerprint}),
+            &format!("trusting the certificate {fingerprint} for {url} (from the invite link)"),
+        );
+    }
+    let server = HttpApi::new(url)?;
+    let credentials = api::Credentials {
+        name: user.to_owned(),
+        password: password.to_owned(),
+        display_name: None,
+        device: Some("parley-cli".into()),
+        invite: Some(invite.code.clone()),
+    };
+    let session = match server.register(&credentials).await {
+        Ok(session) => session,
+        Err(parley_client::Error::Server(body)) => bail!("registration refused: {}", body.message),
+        Err(err) => return Err(err.into()),
+    };
+    let server = server.server().to_owned();
+    remember_pinned(
+        paths,
+        out,
+        server,
+        session.user.name,
+        &session.token,
+        invite.fingerprint,
+    )
+}
+
 /// Keeps the token (keyring, else a private file) and the session, and says so.
 fn remember(paths: &Paths, out: &Out, server: String, name: String, token: &str) -> Result<()> {
+    remember_pinned(paths, out, server, name, token, None)
+}
+
+fn remember_pinned(
+    paths: &Paths,
+    out: &Out,
+    server: String,
+    name: String,
+    token: &str,
+    fingerprint: Option<String>,
+) -> Result<()> {
     let stored = credentials::save(&server, &name, token, &paths.config)?;
     parley_client::files::private_dir(&paths.config)?;
     std::fs::write(
@@ -52,6 +107,7 @@ fn remember(paths: &Paths, out: &Out, server: String, name: String, token: &str)
         serde_json::to_string(&Session {
             server: server.clone(),
             user: name.clone(),
+            fingerprint,
         })?,
     )?;
     let (where_, warning) = match &stored {

@@ -50,6 +50,21 @@ enum Command {
         #[arg(long, conflicts_with = "user")]
         token_stdin: bool,
     },
+    /// Create an account with an invite link (`parley://join?...`, from the workspace's host)
+    /// and sign in. A certificate fingerprint in the link is pinned: that certificate, and only
+    /// it, is trusted for the server from now on.
+    AcceptInvite {
+        link: String,
+        /// The account to create (its password is read from standard input).
+        #[arg(long)]
+        user: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Connect here instead of the link's address (same workspace, another route to it),
+        /// e.g. https://127.0.0.1:7878 on the host itself.
+        #[arg(long)]
+        via: Option<String>,
+    },
     /// Sign out: revoke the token on the server and forget it here.
     Logout,
     /// Change your password: the current one, then the new one, on two lines of standard input.
@@ -214,6 +229,9 @@ impl Paths {
 struct Session {
     server: String,
     user: String,
+    /// The server's pinned certificate (from an invite link), re-pinned for every command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
 }
 
 struct Out {
@@ -291,6 +309,16 @@ async fn run(cli: Cli) -> Result<()> {
                 (false, None) => bail!("--user is needed with --password-stdin"),
             }
         }
+        Command::AcceptInvite {
+            link,
+            user,
+            password_stdin: _,
+            via,
+        } => {
+            let secret = read_stdin(MAX_SECRET)?;
+            let password = secret.trim_end_matches(['\n', '\r']);
+            account::accept_invite(&paths, &out, &link, via.as_deref(), &user, password).await
+        }
         Command::Logout => account::logout(&paths, &out).await,
         Command::Passwd { sign_out_others } => {
             let input = read_stdin(2 * MAX_SECRET)?;
@@ -317,6 +345,9 @@ fn signed_in(paths: &Paths) -> Result<(Session, String)> {
     let text = std::fs::read_to_string(paths.session_file())
         .context("not signed in: run `parley login URL --user NAME --password-stdin`")?;
     let session: Session = serde_json::from_str(&text).context("the session file is damaged")?;
+    if let Some(fingerprint) = &session.fingerprint {
+        parley_client::tls::pin(&session.server, fingerprint)?;
+    }
     let token = credentials::load(&session.server, &session.user, &paths.config)
         .context("no token for this session: sign in again with `parley login`")?;
     Ok((session, token))
@@ -378,7 +409,10 @@ async fn connect(client: &Client, out: &Out, timeout: Duration) -> Result<bool> 
 
 async fn command_with(client: &Client, out: &Out, command: Command, online: bool) -> Result<()> {
     match command {
-        Command::Login { .. } | Command::Logout | Command::Passwd { .. } => {
+        Command::Login { .. }
+        | Command::AcceptInvite { .. }
+        | Command::Logout
+        | Command::Passwd { .. } => {
             bail!("signing in and out needs no connection")
         }
         Command::Channels => channels::list(client, out).await,

@@ -29,6 +29,9 @@ export function handleAppEvent(event: AppEvent): void {
     case 'settings':
       session.setSettings(event.settings);
       break;
+    case 'host':
+      session.host = event.state;
+      break;
   }
   // Then to every other listener (the documents view's comments, ...).
   emitAppEvent(event);

@@ -1,7 +1,7 @@
 // The session: workspace, signed-in user, keyring, connection, settings. Fed by api.status()
 // at startup and by `session` / `settings` / connection events. Read by the chat and the
 // documents parts of the UI: `session.status`, `session.user`, `session.settings`.
-import type { ConnectionState, SessionStatus, Settings, UserRef } from '../bindings';
+import type { ConnectionState, HostState, SessionStatus, Settings, UserRef } from '../bindings';
 
 export const DEFAULT_SETTINGS: Settings = {
   notifications: true,
@@ -13,6 +13,8 @@ export const DEFAULT_SETTINGS: Settings = {
 export class Session {
   status = $state.raw<SessionStatus | null>(null);
   settings = $state.raw<Settings>(DEFAULT_SETTINGS);
+  /** The hosted server's state, as its supervisor last reported it (null: nothing reported). */
+  host = $state.raw<HostState | null>(null);
 
   get user(): UserRef | null {
     return this.status?.user ?? null;
