@@ -38,7 +38,7 @@ describe('First run', () => {
     await fireEvent.input(input('#username'), { target: { value: 'alice' } });
     await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
     await fireEvent.click(screen.getByTestId('submit-host'));
-    await waitFor(() => expect(calls).toContainEqual({ cmd: 'host_workspace', args: { username: 'alice', password: 'correct horse' } }));
+    await waitFor(() => expect(calls).toContainEqual({ cmd: 'host_workspace', args: { username: 'alice', password: 'correct horse', lan: false } }));
     await waitFor(() => expect(session.user?.name).toBe('alice'));
   });
 
