@@ -40,15 +40,22 @@ impl InviteLink {
             }
         }
         let server = server.ok_or_else(|| bad("no server"))?;
-        let parsed = reqwest::Url::parse(&server).map_err(|_| bad("the server is not an address"))?;
+        let parsed =
+            reqwest::Url::parse(&server).map_err(|_| bad("the server is not an address"))?;
         if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
             return Err(bad("the server must be an https:// address"));
         }
         if let Some(fp) = &fingerprint {
             crate::tls::parse_fingerprint(fp)?;
         }
-        let code = code.filter(|c| !c.is_empty()).ok_or_else(|| bad("no invite code"))?;
-        if code.len() > 200 || !code.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) {
+        let code = code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| bad("no invite code"))?;
+        if code.len() > 200
+            || !code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+        {
             return Err(bad("the invite code is malformed"));
         }
         Ok(Self {
@@ -89,9 +96,15 @@ mod tests {
     #[test]
     fn a_link_reads_back_as_written() {
         let text = link().to_link();
-        assert!(text.starts_with("parley://join?server=https%3A%2F%2F192.168.1.5%3A7878"), "{text}");
+        assert!(
+            text.starts_with("parley://join?server=https%3A%2F%2F192.168.1.5%3A7878"),
+            "{text}"
+        );
         assert_eq!(InviteLink::parse(&format!("  {text}\n")).unwrap(), link());
-        let no_pin = InviteLink { fingerprint: None, ..link() };
+        let no_pin = InviteLink {
+            fingerprint: None,
+            ..link()
+        };
         assert_eq!(InviteLink::parse(&no_pin.to_link()).unwrap(), no_pin);
     }
 
@@ -100,10 +113,19 @@ mod tests {
         let cases = [
             ("https://example.org/join?invite=x", "parley://join"),
             ("parley://join?invite=inv_1", "no server"),
-            ("parley://join?server=ftp%3A%2F%2Fh&invite=inv_1", "https://"),
+            (
+                "parley://join?server=ftp%3A%2F%2Fh&invite=inv_1",
+                "https://",
+            ),
             ("parley://join?server=https%3A%2F%2Fh", "no invite code"),
-            ("parley://join?server=https%3A%2F%2Fh&invite=a%20b", "malformed"),
-            ("parley://join?server=https%3A%2F%2Fh&invite=i&fingerprint=md5", "fingerprint"),
+            (
+                "parley://join?server=https%3A%2F%2Fh&invite=a%20b",
+                "malformed",
+            ),
+            (
+                "parley://join?server=https%3A%2F%2Fh&invite=i&fingerprint=md5",
+                "fingerprint",
+            ),
         ];
         for (text, expected) in cases {
             let err = InviteLink::parse(text).unwrap_err().to_string();

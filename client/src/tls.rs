@@ -366,6 +366,9 @@ mod tests {
     fn pins_are_keyed_by_origin() {
         assert_eq!(origin("https://Host.LAN:7878/"), "https://host.lan:7878");
         assert_eq!(origin("https://host.lan"), "https://host.lan:443");
-        assert_eq!(origin("https://192.168.1.5:7878/ws"), "https://192.168.1.5:7878");
+        assert_eq!(
+            origin("https://192.168.1.5:7878/ws"),
+            "https://192.168.1.5:7878"
+        );
     }
 }

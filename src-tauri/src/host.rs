@@ -235,7 +235,12 @@ fn servers_on(data: &Path) -> Vec<i32> {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum HostState {
-    Running,
+    /// Serving; `restarts` times restarted since the app started it, the last time because of
+    /// `last_exit`.
+    Running {
+        restarts: u32,
+        last_exit: Option<String>,
+    },
     /// It stopped unexpectedly; the next start is in `retry_in_ms`.
     Restarting {
         reason: String,
@@ -423,7 +428,10 @@ impl HostedServer {
             lan,
         };
         let child = launch.start().await?;
-        let (state_tx, state) = tokio::sync::watch::channel(HostState::Running);
+        let (state_tx, state) = tokio::sync::watch::channel(HostState::Running {
+            restarts: 0,
+            last_exit: None,
+        });
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(supervise(
             child,
@@ -492,6 +500,7 @@ async fn supervise(
         on_state(next);
     };
     let mut crashes: std::collections::VecDeque<tokio::time::Instant> = Default::default();
+    let mut restarts = 0u32;
     loop {
         let status = tokio::select! {
             status = child.wait() => status,
@@ -544,7 +553,11 @@ async fn supervise(
                 Ok(started) => {
                     tracing::info!(attempt, "the hosted server is running again");
                     child = started;
-                    set(HostState::Running);
+                    restarts += 1;
+                    set(HostState::Running {
+                        restarts,
+                        last_exit: Some(reason.clone()),
+                    });
                     break;
                 }
                 Err(err) => reason = err.message,

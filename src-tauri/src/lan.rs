@@ -75,7 +75,11 @@ pub fn lan_addresses() -> Vec<std::net::IpAddr> {
 /// This computer's name, and `NAME.local` (mDNS), as others on the LAN may know it.
 pub fn host_names() -> Vec<String> {
     let uname = rustix::system::uname();
-    let name = uname.nodename().to_string_lossy().trim().to_ascii_lowercase();
+    let name = uname
+        .nodename()
+        .to_string_lossy()
+        .trim()
+        .to_ascii_lowercase();
     if name.is_empty() || name == "localhost" {
         return Vec::new();
     }
@@ -110,7 +114,10 @@ mod tests {
         let first = certificate(data.path()).unwrap();
         assert!(first.fingerprint.starts_with("sha256:"));
         let again = certificate(data.path()).unwrap();
-        assert_eq!(first.fingerprint, again.fingerprint, "a new one would lock joiners out");
+        assert_eq!(
+            first.fingerprint, again.fingerprint,
+            "a new one would lock joiners out"
+        );
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&first.key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);

@@ -355,13 +355,9 @@ pub async fn accept_invite(
     session::check_server(&invite.server).await?;
     session::stop_client(&state).await;
     session::stop_hosted(&state).await;
-    let (token, user) = session::authenticate_with_invite(
-        &invite.server,
-        username.trim(),
-        &password,
-        &invite.code,
-    )
-    .await?;
+    let (token, user) =
+        session::authenticate_with_invite(&invite.server, username.trim(), &password, &invite.code)
+            .await?;
     let file = WorkspaceFile {
         server: invite.server.clone(),
         fingerprint: invite.fingerprint.clone(),
