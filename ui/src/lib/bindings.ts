@@ -105,7 +105,7 @@ export type HostInfo = { url: string, lan: boolean,
  */
 join_urls: Array<string>, fingerprint: string | null, state: HostState, };
 
-export type HostState = { "state": "running" } | { "state": "restarting", reason: string, attempt: number, retry_in_ms: number, } | { "state": "failed", reason: string, };
+export type HostState = { "state": "running", restarts: number, last_exit: string | null, } | { "state": "restarting", reason: string, attempt: number, retry_in_ms: number, } | { "state": "failed", reason: string, };
 
 export type InviteLinkView = { link: string, server: string, fingerprint: string | null, 
 /**
