@@ -8,6 +8,7 @@ mod account;
 mod channels;
 mod docs;
 mod messages;
+mod tokens;
 
 use std::{io::Read, path::PathBuf, time::Duration};
 
@@ -57,6 +58,11 @@ enum Command {
         /// Also sign out every other device and token of the account.
         #[arg(long)]
         sign_out_others: bool,
+    },
+    /// Your tokens (signed-in devices, scripts): label, created, last used; `revoke ID` one.
+    Tokens {
+        #[command(subcommand)]
+        command: Option<TokensCommand>,
     },
     /// Channels you can see.
     Channels,
@@ -130,6 +136,12 @@ enum Command {
         #[command(subcommand)]
         command: DocCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Revoke one of your tokens by its id (its live sessions close at once).
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -292,6 +304,10 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Logout => account::logout(&paths, &out).await,
+        Command::Tokens { command } => match command {
+            None => tokens::list(&paths, &out).await,
+            Some(TokensCommand::Revoke { id }) => tokens::revoke(&paths, &out, id).await,
+        },
         Command::Passwd { sign_out_others } => {
             let input = read_stdin(2 * MAX_SECRET)?;
             let mut lines = input.lines();
@@ -378,7 +394,10 @@ async fn connect(client: &Client, out: &Out, timeout: Duration) -> Result<bool> 
 
 async fn command_with(client: &Client, out: &Out, command: Command, online: bool) -> Result<()> {
     match command {
-        Command::Login { .. } | Command::Logout | Command::Passwd { .. } => {
+        Command::Login { .. }
+        | Command::Logout
+        | Command::Passwd { .. }
+        | Command::Tokens { .. } => {
             bail!("signing in and out needs no connection")
         }
         Command::Channels => channels::list(client, out).await,
