@@ -1,12 +1,14 @@
 //! Token lists, revocation by id, last use, the per-user token cap and bot accounts (SQLite).
 //! Expired tokens count as revoked: they are never found, listed or counted.
 
-use parley_protocol::api::TokenScope;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{users, SqliteStore};
+use super::{
+    token_rows::{insert, scope_column},
+    users, SqliteStore,
+};
 use crate::{
-    error::{Error, Result},
+    error::Result,
     store::{
         now_ms, refusals, Issued, NewToken, NewUser, StoreFuture, StoredToken, TokenStore,
         UserCreation, UserRecord,
@@ -23,46 +25,6 @@ pub(super) const MIGRATION: &str = r#"
 
 /// The condition a live token meets (`?now` bound by the caller as the named parameter).
 const LIVE: &str = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now)";
-
-/// A scope column read back (stored by [`insert`] as JSON).
-pub(super) fn scope_column(
-    row: &rusqlite::Row<'_>,
-    index: usize,
-) -> rusqlite::Result<Option<TokenScope>> {
-    let text: Option<String> = row.get(index)?;
-    text.map(|text| {
-        serde_json::from_str(&text).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                Box::new(e),
-            )
-        })
-    })
-    .transpose()
-}
-
-pub(super) fn insert(conn: &Connection, user_id: i64, token: &NewToken) -> Result<i64> {
-    let scope = token
-        .scope
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| Error::internal(format_args!("cannot store a token scope: {e}")))?;
-    conn.execute(
-        "INSERT INTO tokens (user_id, token_hash, label, created_at, scope, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            user_id,
-            token.hash,
-            token.label,
-            now_ms(),
-            scope,
-            token.expires_at
-        ],
-    )?;
-    Ok(conn.last_insert_rowid())
-}
 
 pub(super) fn list(conn: &Connection, user_id: i64, limit: u32) -> Result<Vec<StoredToken>> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -140,7 +140,7 @@ pub fn token_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<Toke
             Ok(TokenRecord {
                 id: row.get(5)?,
                 user: user_from_row(row)?,
-                scope: super::tokens::scope_column(row, 6)?.map(std::sync::Arc::new),
+                scope: super::token_rows::scope_column(row, 6)?.map(std::sync::Arc::new),
                 expires_at: row.get(7)?,
             })
         })
@@ -234,7 +234,7 @@ pub fn create_user(
         user.is_admin,
     )?;
     if let Some(token) = token {
-        super::tokens::insert(conn, record.id, token)?;
+        super::token_rows::insert(conn, record.id, token)?;
     }
     Ok(UserCreation::Created(record))
 }
@@ -293,7 +293,9 @@ impl AccountStore for SqliteStore {
 
     fn issue_token(&self, user_id: i64, token: NewToken) -> StoreFuture<'_, i64> {
         Box::pin(
-            self.write(move |tx, _| Ok((super::tokens::insert(tx, user_id, &token)?, Vec::new()))),
+            self.write(move |tx, _| {
+                Ok((super::token_rows::insert(tx, user_id, &token)?, Vec::new()))
+            }),
         )
     }
 
