@@ -99,6 +99,11 @@ pub enum ErrorCode {
     HostNotAllowed,
     /// The client's address already holds as many connections as the server allows one address.
     TooManyConnections,
+    /// The request's token is scoped (a bot's token) and this operation, or this channel, is
+    /// outside its scope.
+    TokenScope,
+    /// No such live token of the signed-in user.
+    TokenNotFound,
 }
 
 impl ErrorCode {
@@ -149,6 +154,8 @@ impl ErrorCode {
             Self::UploadConflict => "upload_conflict",
             Self::HostNotAllowed => "host_not_allowed",
             Self::TooManyConnections => "too_many_connections",
+            Self::TokenScope => "token_scope",
+            Self::TokenNotFound => "token_not_found",
         }
     }
 }

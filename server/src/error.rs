@@ -61,14 +61,16 @@ impl Error {
             | ErrorCode::RegistrationClosed
             | ErrorCode::OriginNotAllowed
             | ErrorCode::LimitReached
-            | ErrorCode::HostNotAllowed => StatusCode::FORBIDDEN,
+            | ErrorCode::HostNotAllowed
+            | ErrorCode::TokenScope => StatusCode::FORBIDDEN,
             ErrorCode::ChannelNotFound
             | ErrorCode::UserNotFound
             | ErrorCode::DocNotFound
             | ErrorCode::CommentNotFound
             | ErrorCode::VersionNotFound
             | ErrorCode::MessageNotFound
-            | ErrorCode::AttachmentNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::AttachmentNotFound
+            | ErrorCode::TokenNotFound => StatusCode::NOT_FOUND,
             ErrorCode::AttachmentTooLarge | ErrorCode::QuotaExceeded => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod names;
 pub mod process;
 pub mod ratelimit;
+pub mod scope;
 pub mod store;
 pub mod ws;
 
@@ -129,6 +130,7 @@ impl Server {
         let state = Arc::new(AppState {
             accounts: accounts::Accounts::new(
                 Arc::clone(&stores.accounts),
+                Arc::clone(&stores.tokens),
                 Arc::clone(&config),
                 Arc::clone(&connections),
                 Arc::clone(&metrics),

@@ -49,6 +49,9 @@ enum Command {
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage bot accounts (they sign in only with tokens made for them).
+    #[command(subcommand)]
+    Bot(BotCommand),
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
@@ -96,17 +99,39 @@ enum UserCommand {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Print a new bearer token for a user (for bots and scripts).
+    /// Print a new bearer token for a user (for bots and scripts). With --channel and --op
+    /// the token is scoped to those channels and operations (read, send, docs).
     Create {
         name: String,
         #[arg(long, default_value = "cli")]
         label: String,
+        /// A channel the token may act in (repeat for more); needs --op.
+        #[arg(long = "channel")]
+        channels: Vec<String>,
+        /// An operation the token may do there: read, send or docs (repeat for more).
+        #[arg(long = "op")]
+        ops: Vec<String>,
+        /// How long the token lives, e.g. 30d or 12h (default: until revoked).
+        #[arg(long)]
+        expires: Option<String>,
     },
+    /// List a user's live tokens (never the tokens themselves).
+    List { name: String },
     /// Revoke a token (given as argument or on standard input), or all of a user's tokens.
     Revoke {
         token: Option<String>,
         #[arg(long, conflicts_with = "token")]
         all_of: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BotCommand {
+    /// Create a bot account; give it tokens with `token create NAME --channel ... --op ...`.
+    Add {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
     },
 }
 
@@ -144,6 +169,13 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(config, args, parent),
         Command::User(cmd) => user_command(&config, cmd),
         Command::Token(cmd) => token_command(&config, cmd),
+        Command::Bot(BotCommand::Add { name, display_name }) => {
+            let store =
+                store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
+            let bot = accounts::tokens::create_bot_admin(&store, &name, display_name.as_deref())?;
+            eprintln!("created bot {} (id {})", bot.name, bot.id);
+            Ok(())
+        }
         Command::Channel(cmd) => channel_command(&config, cmd),
         Command::Backup { dest } => backup_command(&config, &dest),
         Command::Restore { src, force } => restore_command(&config, &src, force),
@@ -298,13 +330,53 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     let store = store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
     match cmd {
-        TokenCommand::Create { name, label } => {
+        TokenCommand::Create {
+            name,
+            label,
+            channels,
+            ops,
+            expires,
+        } => {
             let user = store
                 .user_by_name(&name)?
                 .with_context(|| format!("no user {name:?}"))?;
-            let (token, stored) = accounts::token_for(&label);
-            store.issue_token(user.id, &stored)?;
+            let scope = if channels.is_empty() && ops.is_empty() {
+                None
+            } else {
+                Some(accounts::tokens::parse_scope(&channels, &ops)?)
+            };
+            let expires_at = expires
+                .as_deref()
+                .map(accounts::tokens::expiry)
+                .transpose()?;
+            let (token, stored) = accounts::tokens::scoped_token(&label, scope, expires_at)?;
+            store.issue_token(user.id, &stored, config.accounts.max_tokens_per_user)?;
             println!("{token}");
+        }
+        TokenCommand::List { name } => {
+            let user = store
+                .user_by_name(&name)?
+                .with_context(|| format!("no user {name:?}"))?;
+            let tokens = store.list_tokens(user.id, accounts::tokens::MAX_LISTED)?;
+            for token in tokens {
+                let info = accounts::tokens::token_info(token, 0);
+                let scope = info.scope.map_or_else(
+                    || "all".to_owned(),
+                    |s| {
+                        let ops: Vec<&str> = s.operations.iter().map(|o| o.as_str()).collect();
+                        format!("{} in {}", ops.join(","), s.channels.join(","))
+                    },
+                );
+                println!(
+                    "{}\t{}\tcreated {}\tlast used {}\texpires {}\tscope {}",
+                    info.id,
+                    info.label,
+                    info.created_at,
+                    info.last_used_at.as_deref().unwrap_or("never"),
+                    info.expires_at.as_deref().unwrap_or("never"),
+                    scope
+                );
+            }
         }
         TokenCommand::Revoke {
             token,

@@ -130,6 +130,19 @@ impl HttpApi {
         .await
     }
 
+    /// `GET /api/me/tokens`: this account's live tokens (never the tokens themselves).
+    pub async fn tokens(&self) -> Result<api::TokenList> {
+        self.json(self.call(Method::GET, &["api", "me", "tokens"])?)
+            .await
+    }
+
+    /// `DELETE /api/me/tokens/{id}`: revokes one of this account's tokens; its sessions close.
+    pub async fn revoke_token(&self, id: i64) -> Result<()> {
+        let id = id.to_string();
+        self.no_content(self.call(Method::DELETE, &["api", "me", "tokens", &id])?)
+            .await
+    }
+
     /// A request to the path made of `segments` (each percent-encoded), with the token.
     fn call(&self, method: Method, segments: &[&str]) -> Result<RequestBuilder> {
         let mut url = reqwest::Url::parse(&self.server)

@@ -9,6 +9,7 @@ mod accounts;
 mod attachments;
 mod channels;
 mod docs;
+mod tokens;
 
 pub use accounts::{Credentials, Health, PasswordChange, PasswordChanged, Session};
 pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
@@ -16,6 +17,10 @@ pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage};
 pub use docs::{
     CommentList, CreateDoc, DocChanges, DocContent, DocList, EditComment, NewComment, RoleGrant,
     SaveVersion, VersionList,
+};
+
+pub use tokens::{
+    Bot, IssuedToken, NewBot, NewBotToken, ScopeOp, TokenInfo, TokenList, TokenScope,
 };
 
 #[cfg(test)]

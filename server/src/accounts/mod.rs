@@ -5,6 +5,7 @@
 
 pub mod display_names;
 pub mod passwords;
+pub mod tokens;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -23,8 +24,8 @@ use crate::{
     metrics::Metrics,
     ratelimit::KeyedBuckets,
     store::{
-        AccountStore, AdminStore, NewToken, NewUser, TokenRecord, UserCreation, UserRecord,
-        UserRules,
+        AccountStore, AdminStore, NewToken, NewUser, TokenRecord, TokenStore, UserCreation,
+        UserRecord, UserRules,
     },
     ws::Connections,
     Config,
@@ -157,6 +158,7 @@ pub fn token_for(label: &str) -> (String, NewToken) {
         NewToken {
             hash,
             label: label.to_owned(),
+            ..NewToken::default()
         },
     )
 }
@@ -169,6 +171,10 @@ const MAX_LOGIN_KEYS: usize = 100_000;
 /// the WebSocket upgrades and the `/ws` session's `auth` call.
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
+    /// Token lists, last uses, the per-user cap, bots (`tokens`).
+    tokens: Arc<dyn TokenStore>,
+    /// When a token's use is worth recording (`accounts.token_last_used_resolution`).
+    last_use: tokens::LastUse,
     config: Arc<Config>,
     /// The bounded password-hashing workers (`[accounts]`).
     hashing: passwords::PasswordHashing,
@@ -185,11 +191,14 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(
         store: Arc<dyn AccountStore>,
+        tokens: Arc<dyn TokenStore>,
         config: Arc<Config>,
         connections: Arc<Connections>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
+            last_use: tokens::LastUse::new(config.accounts.token_last_used_resolution),
+            tokens,
             hashing: passwords::PasswordHashing::new(
                 config.accounts.hash_workers(),
                 config.accounts.hash_queue,
@@ -235,13 +244,18 @@ impl Accounts {
         self.address_login_limits.prune();
     }
 
-    /// The user behind a bearer token, or `invalid_credentials`.
+    /// The user behind a bearer token, or `invalid_credentials` (also for an expired one).
+    /// The use is recorded (`tokens::LastUse`).
     pub async fn authenticate(&self, token: &str) -> Result<TokenRecord> {
         let hash = hash_token(token);
-        self.store
-            .token_by_hash(hash)
-            .await?
-            .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials, "unknown or revoked token"))
+        let record = self.store.token_by_hash(hash).await?.ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidCredentials,
+                "unknown, revoked or expired token",
+            )
+        })?;
+        self.record_use(record.id);
+        Ok(record)
     }
 
     /// Checks a name and password from `client`; returns the user and a fresh token. Every
@@ -301,7 +315,7 @@ impl Accounts {
                 Error::new(ErrorCode::InvalidCredentials, "wrong user name or password")
             })?;
         let (token, stored) = token_for(label);
-        self.store.issue_token(user.id, stored).await?;
+        self.issue_login_token(user.id, stored).await?;
         Ok((user, token))
     }
 

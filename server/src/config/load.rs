@@ -68,6 +68,9 @@ impl Config {
         if self.realtime.outbound_queue < 4 {
             return fail("realtime.outbound_queue must be at least 4");
         }
+        if self.accounts.max_tokens_per_user == 0 {
+            return fail("accounts.max_tokens_per_user must be at least 1");
+        }
         if self.realtime.max_message_length == 0 {
             return fail("realtime.max_message_length must be at least 1");
         }

@@ -202,6 +202,12 @@ pub struct AccountsConfig {
     /// Logins and registrations that may wait for a hashing slot; beyond that they are refused
     /// with 503 `server_busy` and a `Retry-After`.
     pub hash_queue: usize,
+    /// Live tokens one account may hold. A login past it revokes the least recently used;
+    /// a token made for a bot or by the admin CLI is refused with `limit_reached`.
+    pub max_tokens_per_user: usize,
+    /// How finely a token's last use is recorded: at most one write per token per this long.
+    #[serde(deserialize_with = "duration")]
+    pub token_last_used_resolution: Duration,
 }
 
 impl Default for AccountsConfig {
@@ -209,6 +215,8 @@ impl Default for AccountsConfig {
         Self {
             hash_concurrency: 0,
             hash_queue: 64,
+            max_tokens_per_user: 100,
+            token_last_used_resolution: Duration::from_secs(300),
         }
     }
 }

@@ -68,6 +68,8 @@ pub(super) async fn change_password(
     let token = TokenRecord {
         id: authed.token_id,
         user: authed.user,
+        scope: authed.scope,
+        expires_at: None,
     };
     let revoked = state
         .accounts

@@ -16,11 +16,11 @@ use crate::error::Result;
 
 pub(super) async fn list_channels(
     State(state): AppRef,
-    MaybeAuthed(user): MaybeAuthed,
+    authed: super::extract::MaybeScoped,
 ) -> Result<Json<ChannelList>> {
-    Ok(Json(ChannelList {
-        channels: state.chat.visible_channels(user.as_ref()).await?,
-    }))
+    let mut channels = state.chat.visible_channels(authed.user.as_ref()).await?;
+    channels.retain(|c| crate::scope::shows(authed.scope.as_deref(), &c.name));
+    Ok(Json(ChannelList { channels }))
 }
 
 pub(super) async fn create_channel(

@@ -61,6 +61,29 @@ struct DocIdQuery {
     doc_id: Option<String>,
 }
 
+/// A scoped token opens only existing documents of its channels, with the `docs` operation:
+/// the one check of a scope on `/docs` (before anything could create a document).
+fn scoped_doc(state: &AppState, auth: &crate::store::TokenRecord, name: &str) -> Result<()> {
+    let Some(scope) = auth.scope.as_deref() else {
+        return Ok(());
+    };
+    let doc = state
+        .docs
+        .dir
+        .by_name(name)
+        .ok_or_else(|| crate::scope::refused("a scoped token cannot create documents"))?;
+    let channel = doc
+        .record()
+        .channel_id
+        .and_then(|id| state.chat.directory.by_id(id))
+        .ok_or_else(|| crate::scope::refused("a scoped token cannot open workspace documents"))?;
+    let need = crate::scope::Need::Op(
+        parley_protocol::api::ScopeOp::Docs,
+        channel.record.name.clone(),
+    );
+    crate::scope::check(Some(scope), &need)
+}
+
 /// The y-websocket endpoint. Checks everything before upgrading, so a refused client gets an
 /// HTTP status with a JSON error body: 401 without a valid token, 403/404 without access,
 /// and the same origin, version and connection-limit answers as `/ws`. A client that names the
@@ -88,6 +111,7 @@ async fn upgrade(
         };
         let (auth, permit) = prepare_upgrade(&state, client, &headers, query).await?;
         let auth = auth.ok_or_else(Error::unauthenticated)?;
+        scoped_doc(&state, &auth, &name)?;
         // The role is decided now: access changes after this instant close the connection.
         let decided = std::time::Instant::now();
         let (doc, role) = state

@@ -5,16 +5,17 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{FromRequest, FromRequestParts, Request},
+    extract::{FromRequest, FromRequestParts, MatchedPath, RawPathParams, Request},
     http::{header, request::Parts, HeaderMap},
     Json,
 };
-use parley_protocol::ErrorCode;
+use parley_protocol::{api::TokenScope, ErrorCode};
 use serde::de::DeserializeOwned;
 
 use crate::{
     error::{Error, Result},
-    store::UserRecord,
+    scope,
+    store::{TokenRecord, UserRecord},
     AppState,
 };
 
@@ -32,6 +33,31 @@ pub(crate) struct Authed {
     pub(crate) token: String,
     /// The token's id (what revocation works with).
     pub(crate) token_id: i64,
+    /// A scoped token's scope; the route was checked against it already.
+    pub(crate) scope: Option<Arc<TokenScope>>,
+}
+
+/// The token's user, after checking the route against a scoped token's scope: the one place
+/// every authenticated `/api` request passes (`scope::for_route`).
+async fn signed_in(parts: &mut Parts, state: &Arc<AppState>, token: &str) -> Result<TokenRecord> {
+    let record = state.accounts.authenticate(token).await?;
+    if let Some(access) = parts.extensions.get::<super::access::AccessUser>() {
+        access.set(record.user.id);
+    }
+    if let Some(token_scope) = record.scope.as_deref() {
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        let params = RawPathParams::from_request_parts(parts, state).await.ok();
+        let channel = params
+            .as_ref()
+            .and_then(|p| p.iter().find(|(key, _)| *key == "name").map(|(_, v)| v));
+        let need = scope::for_route(parts.method.as_str(), &route, channel);
+        scope::check(Some(token_scope), &need)?;
+    }
+    Ok(record)
 }
 
 impl FromRequestParts<Arc<AppState>> for Authed {
@@ -41,14 +67,12 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         let token = bearer(&parts.headers)
             .ok_or_else(Error::unauthenticated)?
             .to_owned();
-        let record = state.accounts.authenticate(&token).await?;
-        if let Some(access) = parts.extensions.get::<super::access::AccessUser>() {
-            access.set(record.user.id);
-        }
+        let record = signed_in(parts, state, &token).await?;
         Ok(Self {
             user: record.user,
             token,
             token_id: record.id,
+            scope: record.scope,
         })
     }
 }
@@ -60,15 +84,33 @@ impl FromRequestParts<Arc<AppState>> for MaybeAuthed {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
-        match bearer(&parts.headers) {
+        let scoped = MaybeScoped::from_request_parts(parts, state).await?;
+        Ok(Self(scoped.user))
+    }
+}
+
+/// Like [`MaybeAuthed`], with a scoped token's scope (for listings that show only its channels).
+pub(crate) struct MaybeScoped {
+    pub(crate) user: Option<UserRecord>,
+    pub(crate) scope: Option<Arc<TokenScope>>,
+}
+
+impl FromRequestParts<Arc<AppState>> for MaybeScoped {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
+        match bearer(&parts.headers).map(str::to_owned) {
             Some(token) => {
-                let user = state.accounts.authenticate(token).await?.user;
-                if let Some(access) = parts.extensions.get::<super::access::AccessUser>() {
-                    access.set(user.id);
-                }
-                Ok(Self(Some(user)))
+                let record = signed_in(parts, state, &token).await?;
+                Ok(Self {
+                    user: Some(record.user),
+                    scope: record.scope,
+                })
             }
-            None => Ok(Self(None)),
+            None => Ok(Self {
+                user: None,
+                scope: None,
+            }),
         }
     }
 }

@@ -12,6 +12,7 @@ mod docs;
 mod extract;
 mod metrics;
 pub mod tls;
+mod tokens;
 pub(crate) mod transport;
 mod upgrade;
 
@@ -52,6 +53,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
         .route("/api/me/password", post(change_password))
+        .merge(tokens::routes())
         .route("/api/channels", get(list_channels).post(create_channel))
         .route("/api/channels/{name}", delete(delete_channel))
         .route("/api/channels/{name}/join", post(join_channel))

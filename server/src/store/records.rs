@@ -367,6 +367,10 @@ impl UserRecord {
 pub struct TokenRecord {
     pub id: i64,
     pub user: UserRecord,
+    /// A scoped token (a bot's) may act only within this scope.
+    pub scope: Option<std::sync::Arc<parley_protocol::api::TokenScope>>,
+    /// Milliseconds since the epoch; an expired token is not found.
+    pub expires_at: Option<i64>,
 }
 
 /// A user to create. User names are unique without regard to ASCII case. `name_key` is the
@@ -382,11 +386,33 @@ pub struct NewUser {
     pub is_admin: bool,
 }
 
-/// A bearer token to store: its SHA-256 and a label.
-#[derive(Debug, Clone)]
+/// A bearer token to store: its SHA-256 and a label, and for a scoped or expiring token its
+/// scope and expiry (milliseconds since the epoch).
+#[derive(Debug, Clone, Default)]
 pub struct NewToken {
     pub hash: Vec<u8>,
     pub label: String,
+    pub scope: Option<parley_protocol::api::TokenScope>,
+    pub expires_at: Option<i64>,
+}
+
+/// A live token as its owner's token list shows it (`TokenStore::list_tokens`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub id: i64,
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub scope: Option<parley_protocol::api::TokenScope>,
+}
+
+/// What issuing a token under the per-user cap came to: its id, and the tokens revoked to make
+/// room (when the caller asked for that rather than a refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub id: i64,
+    pub evicted: Vec<i64>,
 }
 
 /// What creating a user came to.

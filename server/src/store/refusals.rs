@@ -88,3 +88,13 @@ pub fn client_id_used_elsewhere() -> Error {
         "this client_id was used for a comment on another document",
     )
 }
+
+pub fn too_many_tokens(cap: usize) -> Error {
+    Error::new(
+        ErrorCode::LimitReached,
+        format!(
+            "this account has {cap} live tokens, the most accounts.max_tokens_per_user allows; \
+             revoke one first"
+        ),
+    )
+}

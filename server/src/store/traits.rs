@@ -230,6 +230,31 @@ pub trait AccountStore: Send + Sync {
     fn repair_users(&self, rules: UserRules) -> StoreFuture<'_, usize>;
 }
 
+/// Token lists, revocation by id, last use, the per-user cap, and bot accounts. Expired tokens
+/// count as revoked everywhere (`token_by_hash`, `revoked_among`, lists, the cap).
+pub trait TokenStore: Send + Sync {
+    /// The user's live tokens, newest first, at most `limit`.
+    fn list_tokens(&self, user_id: i64, limit: u32) -> StoreFuture<'_, Vec<StoredToken>>;
+    /// Revokes the user's live token `token_id`; false when the user has no such live token.
+    fn revoke_token_of(&self, user_id: i64, token_id: i64) -> StoreFuture<'_, bool>;
+    /// Records last uses: (token id, milliseconds). Never moves a time backwards.
+    fn touch_tokens(&self, uses: Vec<(i64, i64)>) -> StoreFuture<'_, ()>;
+    /// Issues a token unless the user already has `cap` live ones: then, with `evict`, the
+    /// least recently used are revoked to make room (their ids returned); without it,
+    /// `limit_reached` naming `accounts.max_tokens_per_user`. Counted inside the write.
+    fn issue_capped(
+        &self,
+        user_id: i64,
+        token: NewToken,
+        cap: usize,
+        evict: bool,
+    ) -> StoreFuture<'_, Issued>;
+    /// Creates a bot account: no password matches it (`user_exists` as for any user).
+    fn create_bot(&self, user: NewUser) -> StoreFuture<'_, UserCreation>;
+    /// The bot with this id (None for a person's account or no account).
+    fn bot_by_id(&self, id: i64) -> StoreFuture<'_, Option<UserRecord>>;
+}
+
 /// Documents: records, roles, the update log with its snapshot, named versions.
 pub trait DocumentStore: Send + Sync {
     fn load_documents(&self) -> StoreFuture<'_, Vec<(DocRecord, Grants)>>;
@@ -322,6 +347,7 @@ pub trait Backend:
     + SearchStore
     + AttachmentStore
     + AccountStore
+    + TokenStore
     + DocumentStore
     + CommentStore
     + StoreControl
@@ -339,6 +365,7 @@ impl<T> Backend for T where
         + SearchStore
         + AttachmentStore
         + AccountStore
+        + TokenStore
         + DocumentStore
         + CommentStore
         + StoreControl

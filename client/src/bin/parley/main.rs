@@ -8,6 +8,7 @@ mod account;
 mod channels;
 mod docs;
 mod messages;
+mod tokens;
 
 use std::{io::Read, path::PathBuf, time::Duration};
 
@@ -72,6 +73,11 @@ enum Command {
         /// Also sign out every other device and token of the account.
         #[arg(long)]
         sign_out_others: bool,
+    },
+    /// Your tokens (signed-in devices, scripts): label, created, last used; `revoke ID` one.
+    Tokens {
+        #[command(subcommand)]
+        command: Option<TokensCommand>,
     },
     /// Channels you can see.
     Channels,
@@ -145,6 +151,12 @@ enum Command {
         #[command(subcommand)]
         command: DocCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Revoke one of your tokens by its id (its live sessions close at once).
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -320,6 +332,10 @@ async fn run(cli: Cli) -> Result<()> {
             account::accept_invite(&paths, &out, &link, via.as_deref(), &user, password).await
         }
         Command::Logout => account::logout(&paths, &out).await,
+        Command::Tokens { command } => match command {
+            None => tokens::list(&paths, &out).await,
+            Some(TokensCommand::Revoke { id }) => tokens::revoke(&paths, &out, id).await,
+        },
         Command::Passwd { sign_out_others } => {
             let input = read_stdin(2 * MAX_SECRET)?;
             let mut lines = input.lines();
@@ -412,7 +428,8 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
         Command::Login { .. }
         | Command::AcceptInvite { .. }
         | Command::Logout
-        | Command::Passwd { .. } => {
+        | Command::Passwd { .. }
+        | Command::Tokens { .. } => {
             bail!("signing in and out needs no connection")
         }
         Command::Channels => channels::list(client, out).await,

@@ -13,9 +13,11 @@ impl Session {
     pub(super) async fn channel_request(&mut self, id: u64, op: Op) -> Result<Option<Reply>> {
         let state = Arc::clone(&self.state);
         let reply = match op {
-            Op::ChannelList => Reply::ChannelList {
-                channels: state.chat.visible_channels(self.user.as_ref()).await?,
-            },
+            Op::ChannelList => {
+                let mut channels = state.chat.visible_channels(self.user.as_ref()).await?;
+                channels.retain(|c| crate::scope::shows(self.scope.as_deref(), &c.name));
+                Reply::ChannelList { channels }
+            }
             Op::ChannelCreate { channel, settings } => {
                 let channel = state
                     .chat

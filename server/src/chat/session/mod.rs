@@ -53,6 +53,8 @@ struct Session {
     control: Arc<ConnControl>,
     out: mpsc::Sender<Frame>,
     user: Option<UserRecord>,
+    /// A scoped token's scope: every request is checked against it before it is routed.
+    scope: Option<Arc<parley_protocol::api::TokenScope>>,
     subs: HashMap<i64, Subscription>,
     send_limit: TokenBucket,
     request_limit: TokenBucket,
@@ -96,6 +98,7 @@ pub fn run(
         control,
         out,
         user: None,
+        scope: None,
         subs: HashMap::new(),
         status: None,
     };
@@ -173,6 +176,7 @@ impl Session {
             let _ = sub.hub.send(cmd).await;
         }
         self.user = Some(record.user);
+        self.scope = record.scope;
         let mut subscribed = Vec::new();
         let auto: Vec<String> = self
             .state
@@ -181,6 +185,13 @@ impl Session {
             .all()
             .into_iter()
             .filter(|c| c.record.auto_subscribe && c.record.owner_id.is_none())
+            .filter(|c| {
+                let need = crate::scope::Need::Op(
+                    parley_protocol::api::ScopeOp::Read,
+                    c.record.name.clone(),
+                );
+                crate::scope::check(self.scope.as_deref(), &need).is_ok()
+            })
             .map(|c| c.record.name.clone())
             .collect();
         for name in auto {
@@ -316,6 +327,8 @@ impl Session {
     /// send). This match is the table of which area's handler answers which operation.
     async fn handle(&mut self, request: Request) -> Result<Option<Reply>> {
         let Request { id, op } = request;
+        // The one check of a scoped token on this surface, before any handler runs.
+        crate::scope::check(self.scope.as_deref(), &crate::scope::for_op(&op))?;
         let reply = match op {
             Op::Auth { token } => return self.auth(id, token).await,
             Op::Ping => Reply::Ping {

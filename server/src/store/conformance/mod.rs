@@ -17,6 +17,7 @@ mod docs;
 mod messages;
 mod reads;
 mod search;
+mod tokens;
 
 use std::sync::{Arc, Mutex};
 
@@ -83,6 +84,12 @@ macro_rules! store_conformance {
                 login_reads_the_password_hash,
                 a_password_change_can_revoke_the_other_tokens,
                 stored_users_are_repaired,
+            ],
+            tokens: [
+                tokens_are_listed_touched_and_revoked_by_id,
+                expired_tokens_count_as_revoked,
+                the_token_cap_refuses_or_evicts_inside_the_write,
+                bots_are_told_apart,
             ],
             attachments: [
                 the_quota_is_counted_inside_the_write,

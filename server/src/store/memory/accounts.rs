@@ -10,8 +10,8 @@ use crate::store::refusals;
 use crate::{
     error::{Error, Result},
     store::{
-        AccountStore, NewToken, NewUser, StoreFuture, TokenRecord, UserCreation, UserRecord,
-        UserRules,
+        now_ms, AccountStore, NewToken, NewUser, StoreFuture, TokenRecord, UserCreation,
+        UserRecord, UserRules,
     },
 };
 
@@ -24,7 +24,11 @@ impl State {
             .map(|u| u.record.name.clone())
     }
 
-    fn create_user(&mut self, user: NewUser, token: Option<NewToken>) -> Result<UserCreation> {
+    pub(super) fn create_user(
+        &mut self,
+        user: NewUser,
+        token: Option<NewToken>,
+    ) -> Result<UserCreation> {
         if let Some(key) = &user.display_key {
             if let Some(other) = self.user_named_like(key, None) {
                 if !other.eq_ignore_ascii_case(&user.name) {
@@ -56,7 +60,7 @@ impl State {
         Ok(UserCreation::Created(record))
     }
 
-    fn issue_token(&mut self, user_id: i64, token: NewToken) -> i64 {
+    pub(super) fn issue_token(&mut self, user_id: i64, token: NewToken) -> i64 {
         let id = self.next_id(Table::Token);
         self.tokens.insert(
             id,
@@ -64,6 +68,11 @@ impl State {
                 user_id,
                 hash: token.hash,
                 revoked: false,
+                label: token.label,
+                created_at: now_ms(),
+                last_used_at: None,
+                expires_at: token.expires_at,
+                scope: token.scope,
             },
         );
         id
@@ -101,15 +110,18 @@ impl State {
 
 impl AccountStore for MemoryStore {
     fn token_by_hash(&self, hash: Vec<u8>) -> StoreFuture<'_, Option<TokenRecord>> {
+        let now = now_ms();
         let found = self.read(|state| {
             Ok(state
                 .tokens
                 .iter()
-                .find(|(_, t)| t.hash == hash && !t.revoked)
+                .find(|(_, t)| t.hash == hash && t.live(now))
                 .and_then(|(id, t)| {
                     Some(TokenRecord {
                         id: *id,
                         user: state.users.get(&t.user_id)?.record.clone(),
+                        scope: t.scope.clone().map(std::sync::Arc::new),
+                        expires_at: t.expires_at,
                     })
                 }))
         });
@@ -214,10 +226,11 @@ impl AccountStore for MemoryStore {
     }
 
     fn revoked_among(&self, ids: Vec<i64>) -> StoreFuture<'_, Vec<i64>> {
+        let now = now_ms();
         let found = self.read(|state| {
             Ok(ids
                 .into_iter()
-                .filter(|id| state.tokens.get(id).is_none_or(|t| t.revoked))
+                .filter(|id| state.tokens.get(id).is_none_or(|t| !t.live(now)))
                 .collect())
         });
         Box::pin(async move { found })

@@ -17,6 +17,7 @@ mod docs;
 mod messages;
 mod search;
 mod state;
+mod tokens;
 
 use std::sync::{Arc, RwLock};
 

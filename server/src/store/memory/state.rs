@@ -41,6 +41,8 @@ pub struct State {
     pub message_attachments: BTreeSet<(i64, i64)>,
     pub users: BTreeMap<i64, UserRow>,
     pub tokens: BTreeMap<i64, TokenRow>,
+    /// Ids of bot accounts.
+    pub bots: BTreeSet<i64>,
     pub docs: BTreeMap<i64, DocRow>,
     /// (doc, user) → granted role.
     pub doc_roles: BTreeMap<(i64, i64), DocRole>,
@@ -147,6 +149,18 @@ pub struct TokenRow {
     pub user_id: i64,
     pub hash: Vec<u8>,
     pub revoked: bool,
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub scope: Option<parley_protocol::api::TokenScope>,
+}
+
+impl TokenRow {
+    /// Not revoked and not expired at `now`.
+    pub fn live(&self, now: i64) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|at| at > now)
+    }
 }
 
 pub struct DocRow {

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use super::{channels, users};
+use super::{channels, tokens, users};
 use crate::{
     error::Result,
-    store::{ChannelRecord, NewChannel, NewToken, NewUser, UserCreation, UserRecord},
+    store::{ChannelRecord, NewChannel, NewToken, NewUser, StoredToken, UserCreation, UserRecord},
 };
 
 pub struct AdminStore {
@@ -47,8 +47,26 @@ impl AdminStore {
         users::user_by_name(&self.conn, name)
     }
 
-    pub fn issue_token(&self, user_id: i64, token: &NewToken) -> Result<i64> {
-        users::insert_token(&self.conn, user_id, &token.hash, &token.label)
+    /// Issues a token (with its scope and expiry) unless the user has `cap` live ones already.
+    pub fn issue_token(&self, user_id: i64, token: &NewToken, cap: usize) -> Result<i64> {
+        let tx = self.conn.unchecked_transaction()?;
+        let issued = tokens::issue_capped(&tx, user_id, token, cap, false)?;
+        tx.commit()?;
+        Ok(issued.id)
+    }
+
+    /// Creates a bot account (no password matches it).
+    pub fn create_bot(&self, user: &NewUser, name_key: fn(&str) -> String) -> Result<UserCreation> {
+        let tx = self.conn.unchecked_transaction()?;
+        users::fill_name_keys(&tx, &name_key)?;
+        let created = tokens::create_bot(&tx, user)?;
+        tx.commit()?;
+        Ok(created)
+    }
+
+    /// The user's live tokens, newest first.
+    pub fn list_tokens(&self, user_id: i64, limit: u32) -> Result<Vec<StoredToken>> {
+        tokens::list(&self.conn, user_id, limit)
     }
 
     /// Revokes a live token; false when there was none with this hash.

@@ -25,6 +25,8 @@ pub mod reads;
 pub mod redact;
 pub mod search;
 pub mod threads;
+pub mod token_rows;
+pub mod tokens;
 pub mod users;
 pub mod writer;
 

@@ -127,30 +127,21 @@ pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<UserRecord>> {
         .optional()?)
 }
 
-pub fn insert_token(
-    conn: &Connection,
-    user_id: i64,
-    token_hash: &[u8],
-    label: &str,
-) -> Result<i64> {
-    conn.execute(
-        "INSERT INTO tokens (user_id, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![user_id, token_hash, label, now_ms()],
-    )?;
-    Ok(conn.last_insert_rowid())
-}
-
 /// The live (not revoked) token with this hash and its user.
 pub fn token_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<TokenRecord>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS}, t.id FROM tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
+            "SELECT {USER_COLUMNS}, t.id, t.scope, t.expires_at
+               FROM tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
+               AND (t.expires_at IS NULL OR t.expires_at > ?2)"
         ))?
-        .query_row([token_hash], |row| {
+        .query_row(params![token_hash, now_ms()], |row| {
             Ok(TokenRecord {
                 id: row.get(5)?,
                 user: user_from_row(row)?,
+                scope: super::token_rows::scope_column(row, 6)?.map(std::sync::Arc::new),
+                expires_at: row.get(7)?,
             })
         })
         .optional()?)
@@ -203,12 +194,16 @@ pub fn change_password(
     Ok(ids)
 }
 
-/// Of the given token ids, those that are revoked (or gone).
+/// Of the given token ids, those that are revoked, expired (or gone).
 pub fn revoked_among(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT revoked_at IS NULL FROM tokens WHERE id = ?1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)
+           FROM tokens WHERE id = ?1",
+    )?;
+    let now = now_ms();
     let mut revoked = Vec::new();
     for id in ids {
-        let live: Option<bool> = stmt.query_row([id], |r| r.get(0)).optional()?;
+        let live: Option<bool> = stmt.query_row(params![id, now], |r| r.get(0)).optional()?;
         if live != Some(true) {
             revoked.push(*id);
         }
@@ -239,7 +234,7 @@ pub fn create_user(
         user.is_admin,
     )?;
     if let Some(token) = token {
-        insert_token(conn, record.id, &token.hash, &token.label)?;
+        super::token_rows::insert(conn, record.id, token)?;
     }
     Ok(UserCreation::Created(record))
 }
@@ -297,12 +292,11 @@ impl AccountStore for SqliteStore {
     }
 
     fn issue_token(&self, user_id: i64, token: NewToken) -> StoreFuture<'_, i64> {
-        Box::pin(self.write(move |tx, _| {
-            Ok((
-                insert_token(tx, user_id, &token.hash, &token.label)?,
-                Vec::new(),
-            ))
-        }))
+        Box::pin(
+            self.write(move |tx, _| {
+                Ok((super::token_rows::insert(tx, user_id, &token)?, Vec::new()))
+            }),
+        )
     }
 
     fn revoke_token(&self, hash: Vec<u8>) -> StoreFuture<'_, bool> {
