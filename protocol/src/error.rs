@@ -99,6 +99,14 @@ pub enum ErrorCode {
     HostNotAllowed,
     /// The client's address already holds as many connections as the server allows one address.
     TooManyConnections,
+    /// Registration needs an invite, and this one is unknown, used up, expired or revoked.
+    InvalidInvite,
+    /// The account is disabled by a workspace admin: it cannot sign in.
+    AccountDisabled,
+    /// The password-reset code is unknown, used, expired, or not this user's.
+    InvalidResetCode,
+    /// The upload is not an image the server can decode (PNG, JPEG, GIF, WebP) within its bounds.
+    InvalidImage,
 }
 
 impl ErrorCode {
@@ -149,6 +157,10 @@ impl ErrorCode {
             Self::UploadConflict => "upload_conflict",
             Self::HostNotAllowed => "host_not_allowed",
             Self::TooManyConnections => "too_many_connections",
+            Self::InvalidInvite => "invalid_invite",
+            Self::AccountDisabled => "account_disabled",
+            Self::InvalidResetCode => "invalid_reset_code",
+            Self::InvalidImage => "invalid_image",
         }
     }
 }

@@ -54,14 +54,18 @@ impl Error {
             | ErrorCode::InvalidDocName
             | ErrorCode::InvalidComment
             | ErrorCode::InvalidEmoji
-            | ErrorCode::QueryTooBroad => StatusCode::BAD_REQUEST,
+            | ErrorCode::QueryTooBroad
+            | ErrorCode::InvalidImage => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden
             | ErrorCode::NotMember
             | ErrorCode::RegistrationClosed
             | ErrorCode::OriginNotAllowed
             | ErrorCode::LimitReached
-            | ErrorCode::HostNotAllowed => StatusCode::FORBIDDEN,
+            | ErrorCode::HostNotAllowed
+            | ErrorCode::InvalidInvite
+            | ErrorCode::AccountDisabled
+            | ErrorCode::InvalidResetCode => StatusCode::FORBIDDEN,
             ErrorCode::ChannelNotFound
             | ErrorCode::UserNotFound
             | ErrorCode::DocNotFound

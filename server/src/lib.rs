@@ -129,6 +129,7 @@ impl Server {
         let state = Arc::new(AppState {
             accounts: accounts::Accounts::new(
                 Arc::clone(&stores.accounts),
+                Arc::clone(&stores.people),
                 Arc::clone(&config),
                 Arc::clone(&connections),
                 Arc::clone(&metrics),

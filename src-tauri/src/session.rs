@@ -103,6 +103,7 @@ pub async fn authenticate(
         password: password.to_owned(),
         display_name: None,
         device: Some("parley-app".into()),
+        invite: None,
     };
     let api = HttpApi::new(server)?;
     let session = match how {

@@ -17,6 +17,10 @@ pub struct Credentials {
     /// Login: a label for the token (e.g. the device), shown in token lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// Registration only: the invite code (`inv_…`), needed when the server registers by
+    /// invitation (`accounts.registration = "invite"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 /// The answer to a registration (201) or a login (200): a bearer token and who it signs in.

@@ -14,6 +14,7 @@ fn credentials_and_session() {
         password: "correct horse".into(),
         display_name: None,
         device: Some("parley-cli".into()),
+        invite: None,
     };
     assert_eq!(
         serde_json::to_value(&login).expect("json"),

@@ -4,7 +4,9 @@
 //! registration are limited per user name and per client address first.
 
 pub mod display_names;
+pub mod invites;
 pub mod passwords;
+pub mod people;
 
 use std::{net::IpAddr, sync::Arc};
 
@@ -23,8 +25,8 @@ use crate::{
     metrics::Metrics,
     ratelimit::KeyedBuckets,
     store::{
-        AccountStore, AdminStore, NewToken, NewUser, TokenRecord, UserCreation, UserRecord,
-        UserRules,
+        AccountStore, AdminStore, NewToken, NewUser, PeopleStore, TokenRecord, UserCreation,
+        UserRecord, UserRules,
     },
     ws::Connections,
     Config,
@@ -169,6 +171,8 @@ const MAX_LOGIN_KEYS: usize = 100_000;
 /// the WebSocket upgrades and the `/ws` session's `auth` call.
 pub struct Accounts {
     store: Arc<dyn AccountStore>,
+    /// Invites, account states, reset codes, avatars (`invites.rs`, `people.rs`).
+    people: Arc<dyn PeopleStore>,
     config: Arc<Config>,
     /// The bounded password-hashing workers (`[accounts]`).
     hashing: passwords::PasswordHashing,
@@ -185,6 +189,7 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(
         store: Arc<dyn AccountStore>,
+        people: Arc<dyn PeopleStore>,
         config: Arc<Config>,
         connections: Arc<Connections>,
         metrics: Arc<Metrics>,
@@ -205,6 +210,7 @@ impl Accounts {
                 MAX_LOGIN_KEYS,
             ),
             store,
+            people,
             config,
             connections,
             metrics,
@@ -300,25 +306,23 @@ impl Accounts {
             .ok_or_else(|| {
                 Error::new(ErrorCode::InvalidCredentials, "wrong user name or password")
             })?;
+        self.check_enabled(user.id).await?;
         let (token, stored) = token_for(label);
         self.store.issue_token(user.id, stored).await?;
         Ok((user, token))
     }
 
-    /// Open registration from `client`: creates the user and signs them in.
+    /// Registration from `client` (open, or with an invite as `accounts.registration` says):
+    /// creates the user and signs them in.
     pub async fn register(
         &self,
         client: IpAddr,
         name: &str,
         password: &str,
         display_name: Option<String>,
+        invite: Option<&str>,
     ) -> Result<(UserRecord, String)> {
-        if !self.config.server.registration {
-            return Err(Error::new(
-                ErrorCode::RegistrationClosed,
-                "registration is closed on this server",
-            ));
-        }
+        let invite = self.registration_invite(invite)?;
         validate_user_name(name)?;
         self.check_address_login_rate(client)?;
         self.check_login_rate(name)?;
@@ -331,10 +335,16 @@ impl Accounts {
         let password = password.to_owned();
         let hash = ticket.run(move || hash_password(&password)).await??;
         let (token, stored) = token_for("registration");
-        let creation = self
-            .store
-            .create_user(new_user(name, display_name, hash, false), Some(stored))
-            .await?;
+        let user = new_user(name, display_name, hash, false);
+        let creation = match invite {
+            Some(code_hash) => {
+                let now = crate::store::now_ms();
+                (self.people)
+                    .register_with_invite(code_hash, now, user, stored)
+                    .await?
+            }
+            None => self.store.create_user(user, Some(stored)).await?,
+        };
         Ok((created(creation)?, token))
     }
 

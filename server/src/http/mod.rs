@@ -11,6 +11,7 @@ mod chat;
 mod docs;
 mod extract;
 mod metrics;
+mod people;
 pub mod tls;
 pub(crate) mod transport;
 mod upgrade;
@@ -50,7 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/register", post(register))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
-        .route("/api/me", get(me))
+        .route("/api/me", get(me).patch(people::update_me))
         .route("/api/me/password", post(change_password))
         .route("/api/channels", get(list_channels).post(create_channel))
         .route("/api/channels/{name}", delete(delete_channel))
@@ -61,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(docs::routes())
         .merge(attachments::routes())
+        .merge(people::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),
             access::log_request,

@@ -10,6 +10,7 @@
 mod frames;
 pub mod limits;
 pub mod memory;
+mod people;
 mod records;
 mod refusals;
 mod sqlite;
@@ -20,6 +21,7 @@ mod conformance;
 
 use std::sync::Arc;
 
+pub use people::*;
 pub use records::*;
 pub use traits::*;
 
@@ -43,6 +45,7 @@ pub struct Stores {
     pub accounts: Arc<dyn AccountStore>,
     pub documents: Arc<dyn DocumentStore>,
     pub comments: Arc<dyn CommentStore>,
+    pub people: Arc<dyn PeopleStore>,
     pub control: Arc<dyn StoreControl>,
 }
 
@@ -60,6 +63,7 @@ impl Stores {
             accounts: backend.clone(),
             documents: backend.clone(),
             comments: backend.clone(),
+            people: backend.clone(),
             control: backend,
         }
     }

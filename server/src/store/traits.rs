@@ -324,6 +324,7 @@ pub trait Backend:
     + AccountStore
     + DocumentStore
     + CommentStore
+    + super::PeopleStore
     + StoreControl
     + 'static
 {
@@ -341,6 +342,7 @@ impl<T> Backend for T where
         + AccountStore
         + DocumentStore
         + CommentStore
+        + super::PeopleStore
         + StoreControl
         + 'static
 {

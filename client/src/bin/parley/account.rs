@@ -32,11 +32,33 @@ pub async fn login(paths: &Paths, out: &Out, url: &str, user: &str, password: &s
         password: password.to_owned(),
         display_name: None,
         device: Some("parley-cli".into()),
+        invite: None,
     };
     let session = match server.login(&credentials).await {
         Ok(session) => session,
         Err(parley_client::Error::Server(body)) => bail!("sign-in refused: {}", body.message),
         Err(parley_client::Error::Http(answer)) => bail!("sign-in refused: {answer}"),
+        Err(err) => return Err(err.into()),
+    };
+    let server = server.server().to_owned();
+    remember(paths, out, server, session.user.name, &session.token)
+}
+
+/// Creates an account (`POST /api/register`, with an invite where the server needs one) and
+/// keeps its token as `login` does.
+pub async fn register(
+    paths: &Paths,
+    out: &Out,
+    url: &str,
+    credentials: &api::Credentials,
+) -> Result<()> {
+    let server = HttpApi::new(url)?;
+    let session = match server.register(credentials).await {
+        Ok(session) => session,
+        Err(parley_client::Error::Server(body)) => {
+            bail!("registration refused: {} ({})", body.message, body.code)
+        }
+        Err(parley_client::Error::Http(answer)) => bail!("registration refused: {answer}"),
         Err(err) => return Err(err.into()),
     };
     let server = server.server().to_owned();

@@ -50,6 +50,21 @@ enum Command {
         #[arg(long, conflicts_with = "user")]
         token_stdin: bool,
     },
+    /// Create an account and sign in as it; the password is read from standard input.
+    Register {
+        /// The server, e.g. http://127.0.0.1:7878
+        url: String,
+        #[arg(long)]
+        user: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The invite code, on a server that registers by invitation.
+        #[arg(long)]
+        invite: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
     /// Sign out: revoke the token on the server and forget it here.
     Logout,
     /// Change your password: the current one, then the new one, on two lines of standard input.
@@ -291,6 +306,24 @@ async fn run(cli: Cli) -> Result<()> {
                 (false, None) => bail!("--user is needed with --password-stdin"),
             }
         }
+        Command::Register {
+            url,
+            user,
+            password_stdin: _,
+            invite,
+            display_name,
+        } => {
+            let secret = read_stdin(MAX_SECRET)?;
+            let password = secret.trim_end_matches(['\n', '\r']).to_owned();
+            let credentials = parley_protocol::api::Credentials {
+                name: user,
+                password,
+                display_name,
+                device: None,
+                invite,
+            };
+            account::register(&paths, &out, &url, &credentials).await
+        }
         Command::Logout => account::logout(&paths, &out).await,
         Command::Passwd { sign_out_others } => {
             let input = read_stdin(2 * MAX_SECRET)?;
@@ -378,7 +411,10 @@ async fn connect(client: &Client, out: &Out, timeout: Duration) -> Result<bool> 
 
 async fn command_with(client: &Client, out: &Out, command: Command, online: bool) -> Result<()> {
     match command {
-        Command::Login { .. } | Command::Logout | Command::Passwd { .. } => {
+        Command::Login { .. }
+        | Command::Register { .. }
+        | Command::Logout
+        | Command::Passwd { .. } => {
             bail!("signing in and out needs no connection")
         }
         Command::Channels => channels::list(client, out).await,

@@ -24,7 +24,11 @@ impl State {
             .map(|u| u.record.name.clone())
     }
 
-    fn create_user(&mut self, user: NewUser, token: Option<NewToken>) -> Result<UserCreation> {
+    pub(super) fn create_user(
+        &mut self,
+        user: NewUser,
+        token: Option<NewToken>,
+    ) -> Result<UserCreation> {
         if let Some(key) = &user.display_key {
             if let Some(other) = self.user_named_like(key, None) {
                 if !other.eq_ignore_ascii_case(&user.name) {
@@ -105,7 +109,7 @@ impl AccountStore for MemoryStore {
             Ok(state
                 .tokens
                 .iter()
-                .find(|(_, t)| t.hash == hash && !t.revoked)
+                .find(|(_, t)| t.hash == hash && !t.revoked && !state.people.blocked(t.user_id))
                 .and_then(|(id, t)| {
                     Some(TokenRecord {
                         id: *id,

@@ -15,6 +15,7 @@ mod attachments;
 mod channels;
 mod docs;
 mod messages;
+pub(crate) mod people;
 mod search;
 mod state;
 

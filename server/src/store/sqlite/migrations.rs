@@ -340,6 +340,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN name_key TEXT;
     CREATE INDEX users_name_key ON users(name_key);
     "#,
+    super::people::MIGRATION, // 15: account states, invites, reset codes, avatars (people.rs).
 ];
 
 /// Brings the database to the current schema. A database created here (schema version 0)

@@ -145,7 +145,8 @@ pub fn token_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<Toke
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS}, t.id FROM tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL"
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
+               AND u.disabled_at IS NULL AND u.deleted_at IS NULL"
         ))?
         .query_row([token_hash], |row| {
             Ok(TokenRecord {
