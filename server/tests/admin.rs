@@ -8,8 +8,10 @@ use serde_json::{json, Value};
 
 /// A server with an admin `root` (made with the CLI) and open registration: root's token.
 async fn workspace(extra: &str) -> (TestServer, String) {
+    // The session-closing tests must see sessions closed at once, not by the periodic check.
     let server = TestServer::builder()
         .config(&format!("{RELAXED}\n{extra}\n"))
+        .envs(&[("PARLEY_SERVER_TOKEN_CHECK_INTERVAL", "1h")])
         .admin_first(
             &["user", "add", "root", "--admin", "--password-stdin"],
             Some(&format!("{PASSWORD}\n")),
@@ -100,7 +102,7 @@ async fn admins_list_people_page_by_page() {
 
 #[tokio::test]
 async fn disabling_closes_live_sessions_at_once_and_stops_sign_in() {
-    let (server, root) = workspace("[server]\ntoken_check_interval = \"1h\"").await;
+    let (server, root) = workspace("").await;
     let alice = server.register("alice").await;
     let alice_id = id_of(&server, &alice).await;
     let mut ws = server.connect(Some(&alice)).await;
@@ -150,7 +152,7 @@ async fn nobody_disables_or_deletes_themselves_out_of_the_last_admin() {
 
 #[tokio::test]
 async fn deleting_keeps_messages_as_by_deleted_user() {
-    let (server, root) = workspace("[server]\ntoken_check_interval = \"1h\"").await;
+    let (server, root) = workspace("").await;
     let alice = server.register("alice").await;
     let alice_id = id_of(&server, &alice).await;
     server.create_channel(&root, "team").await;
@@ -186,7 +188,7 @@ async fn deleting_keeps_messages_as_by_deleted_user() {
 
 #[tokio::test]
 async fn reset_codes_work_once_and_sign_out_everywhere() {
-    let (server, root) = workspace("[server]\ntoken_check_interval = \"1h\"").await;
+    let (server, root) = workspace("").await;
     let alice = server.register("alice").await;
     let alice_id = id_of(&server, &alice).await;
     let mut ws = server.connect(Some(&alice)).await;
@@ -234,6 +236,15 @@ async fn reset_codes_expire_as_configured() {
     let (_, answer) = server
         .post(&format!("/api/users/{alice_id}/reset-code"), Some(&root), json!({}))
         .await;
+    // Wait (bounded) until the code's expiry has passed: a loopback request can take under 1 ms.
+    let until = answer["expires_at"].as_i64().unwrap();
+    tokio::time::timeout(TIMEOUT, async {
+        while now_ms() <= until {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
     let (s, b) = server
         .post(
             "/api/password-reset",
@@ -302,4 +313,11 @@ async fn avatars_are_checked_reencoded_and_served() {
     assert_eq!((s, user["avatar"].clone()), (200, Value::Null));
     let (s, b) = server.get(&format!("/api/users/{alice_id}/avatar"), Some(&root)).await;
     assert_eq!((s, b["code"].clone()), (404, json!("user_not_found")));
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }

@@ -115,7 +115,7 @@ fn take_invite(conn: &Connection, hash: &[u8], now: i64, user_id: i64) -> Result
     let id: Option<i64> = conn
         .prepare_cached(&format!(
             "UPDATE invites AS i SET uses_left = uses_left - 1
-              WHERE i.code_hash = ? AND {LIVE} RETURNING i.id"
+              WHERE i.code_hash = ? AND {LIVE} RETURNING id"
         ))?
         .query_row(params![hash, now], |r| r.get(0))
         .optional()?;
