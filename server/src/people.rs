@@ -108,7 +108,10 @@ pub(crate) fn user_command(
         UserCommand::Delete { name } => {
             let user = user_named(store, &name)?;
             store.delete_user(user.id)?;
-            eprintln!("deleted {} (their messages stay, as by \"deleted user\")", user.name);
+            eprintln!(
+                "deleted {} (their messages stay, as by \"deleted user\")",
+                user.name
+            );
         }
         UserCommand::ResetCode { name } => {
             let user = user_named(store, &name)?;

@@ -20,13 +20,21 @@ async fn admin(server: &TestServer) -> String {
         &["user", "add", "root", "--admin", "--password-stdin"],
         Some(&format!("{PASSWORD}\n")),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     login(server, "root").await
 }
 
 async fn login(server: &TestServer, name: &str) -> String {
     let (status, body) = server
-        .post("/api/login", None, json!({"name": name, "password": PASSWORD}))
+        .post(
+            "/api/login",
+            None,
+            json!({"name": name, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
@@ -85,7 +93,14 @@ async fn invite_mode_is_the_default_and_needs_a_good_invite() {
         (403, json!("invalid_invite"))
     );
     assert_eq!(
-        code(&register(&server, "alice", Some("inv_00000000000000000000000000000000")).await),
+        code(
+            &register(
+                &server,
+                "alice",
+                Some("inv_00000000000000000000000000000000")
+            )
+            .await
+        ),
         (403, json!("invalid_invite"))
     );
     assert_eq!(
@@ -127,7 +142,10 @@ async fn multi_use_expired_and_revoked_invites() {
     let text = inv["code"].as_str().unwrap().to_owned();
     assert_eq!(register(&server, "a1", Some(&text)).await.0, 201);
     assert_eq!(register(&server, "a2", Some(&text)).await.0, 201);
-    assert_eq!(code(&register(&server, "a3", Some(&text)).await).1, "invalid_invite");
+    assert_eq!(
+        code(&register(&server, "a3", Some(&text)).await).1,
+        "invalid_invite"
+    );
     // Over the configured maximums: refused.
     for body in [
         json!({"uses": 4}),
@@ -137,7 +155,11 @@ async fn multi_use_expired_and_revoked_invites() {
         json!({"expires_in": "soon"}),
     ] {
         let (status, answer) = server.post("/api/invites", Some(&root), body.clone()).await;
-        assert_eq!((status, answer["code"].clone()), (400, json!("invalid_request")), "{body}");
+        assert_eq!(
+            (status, answer["code"].clone()),
+            (400, json!("invalid_request")),
+            "{body}"
+        );
     }
     // Expired: an invite of 1 s, used after it ran out (the wait is bounded by the expiry).
     let inv = invite(&server, &root, json!({"expires_in": "1s"})).await;
@@ -155,20 +177,43 @@ async fn multi_use_expired_and_revoked_invites() {
     })
     .await
     .unwrap();
-    assert_eq!(code(&register(&server, "late", Some(&text)).await).1, "invalid_invite");
+    assert_eq!(
+        code(&register(&server, "late", Some(&text)).await).1,
+        "invalid_invite"
+    );
     // Revoked: listed before, gone after, unusable.
     let inv = invite(&server, &root, json!({})).await;
     let text = inv["code"].as_str().unwrap().to_owned();
     let id = inv["id"].as_i64().unwrap();
     let (status, list) = server.get("/api/invites", Some(&root)).await;
     assert_eq!(status, 200);
-    let listed: Vec<i64> = list["invites"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    let listed: Vec<i64> = list["invites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
     assert!(listed.contains(&id), "{list}");
-    assert!(!list.to_string().contains(&text), "the list never shows codes");
-    assert_eq!(server.delete(&format!("/api/invites/{id}"), Some(&root)).await.0, 204);
-    assert_eq!(code(&register(&server, "revoked", Some(&text)).await).1, "invalid_invite");
+    assert!(
+        !list.to_string().contains(&text),
+        "the list never shows codes"
+    );
+    assert_eq!(
+        server
+            .delete(&format!("/api/invites/{id}"), Some(&root))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        code(&register(&server, "revoked", Some(&text)).await).1,
+        "invalid_invite"
+    );
     let (_, list) = server.get("/api/invites", Some(&root)).await;
-    assert!(!list.to_string().contains(&format!("\"id\":{id},")), "{list}");
+    assert!(
+        !list.to_string().contains(&format!("\"id\":{id},")),
+        "{list}"
+    );
 }
 
 #[tokio::test]
@@ -205,8 +250,15 @@ async fn members_invite_only_when_allowed_and_within_their_cap() {
     let first = invite(&server, &alice, json!({})).await;
     invite(&server, &alice, json!({})).await;
     let (status, body) = server.post("/api/invites", Some(&alice), json!({})).await;
-    assert_eq!((status, body["code"].clone()), (403, json!("limit_reached")), "{body}");
-    assert!(body["message"].as_str().unwrap().contains("max_live_invites_per_user"));
+    assert_eq!(
+        (status, body["code"].clone()),
+        (403, json!("limit_reached")),
+        "{body}"
+    );
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_live_invites_per_user"));
     // Members see their own invites; admins see all; only the creator or an admin revokes.
     let (_, mine) = server.get("/api/invites", Some(&alice)).await;
     assert_eq!(mine["invites"].as_array().unwrap().len(), 2);
@@ -215,9 +267,17 @@ async fn members_invite_only_when_allowed_and_within_their_cap() {
     let (_, all) = server.get("/api/invites", Some(&root)).await;
     assert_eq!(all["invites"].as_array().unwrap().len(), 2);
     let id = first["id"].as_i64().unwrap();
-    let (status, body) = server.delete(&format!("/api/invites/{id}"), Some(&bob)).await;
+    let (status, body) = server
+        .delete(&format!("/api/invites/{id}"), Some(&bob))
+        .await;
     assert_eq!((status, body["code"].clone()), (403, json!("forbidden")));
-    assert_eq!(server.delete(&format!("/api/invites/{id}"), Some(&alice)).await.0, 204);
+    assert_eq!(
+        server
+            .delete(&format!("/api/invites/{id}"), Some(&alice))
+            .await
+            .0,
+        204
+    );
     // A revoked invite frees a place under the cap.
     invite(&server, &alice, json!({})).await;
 }
@@ -237,18 +297,37 @@ async fn cli_invites_create_list_revoke() {
         )
         .start()
         .await;
-    let out = server.admin(&["invite", "create", "--uses", "2", "--expires", "1d"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = server.admin(
+        &["invite", "create", "--uses", "2", "--expires", "1d"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(text.starts_with("inv_"), "{text}");
     assert_eq!(register(&server, "alice", Some(&text)).await.0, 201);
     let out = server.admin(&["invite", "list"], None);
     let listed = String::from_utf8(out.stdout).unwrap();
-    assert!(listed.contains("by root") && listed.contains("1 use(s) left"), "{listed}");
+    assert!(
+        listed.contains("by root") && listed.contains("1 use(s) left"),
+        "{listed}"
+    );
     let id = listed.split('\t').next().unwrap().trim().to_owned();
-    assert!(server.admin(&["invite", "revoke", &id], None).status.success());
-    assert_eq!(code(&register(&server, "bob", Some(&text)).await).1, "invalid_invite");
-    assert!(!server.admin(&["invite", "revoke", &id], None).status.success());
+    assert!(server
+        .admin(&["invite", "revoke", &id], None)
+        .status
+        .success());
+    assert_eq!(
+        code(&register(&server, "bob", Some(&text)).await).1,
+        "invalid_invite"
+    );
+    assert!(!server
+        .admin(&["invite", "revoke", &id], None)
+        .status
+        .success());
     let out = server.admin(&["invite", "create", "--by", "nobody"], None);
     assert!(!out.status.success());
     let out = server.admin(&["invite", "create", "--uses", "1000"], None);

@@ -13,14 +13,14 @@ mod people;
 
 pub use accounts::{Credentials, Health, PasswordChange, PasswordChanged, Session};
 pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
-pub use people::{
-    CreateInvite, InviteCreated, InviteInfo, InviteList, PasswordReset, ProfileChange, ResetCode,
-    UserInfo, UserList, UsersQuery,
-};
 pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage};
 pub use docs::{
     CommentList, CreateDoc, DocChanges, DocContent, DocList, EditComment, NewComment, RoleGrant,
     SaveVersion, VersionList,
+};
+pub use people::{
+    CreateInvite, InviteCreated, InviteInfo, InviteList, PasswordReset, ProfileChange, ResetCode,
+    UserInfo, UserList, UsersQuery,
 };
 
 #[cfg(test)]

@@ -137,7 +137,9 @@ impl Accounts {
             return Err(Error::new(ErrorCode::InvalidInvite, "no such live invite"));
         };
         if !user.is_admin && invite.created_by.id != user.id {
-            return Err(Error::forbidden("only its creator or an admin may revoke an invite"));
+            return Err(Error::forbidden(
+                "only its creator or an admin may revoke an invite",
+            ));
         }
         if !self.people.revoke_invite(id, now).await? {
             return Err(Error::new(ErrorCode::InvalidInvite, "no such live invite"));

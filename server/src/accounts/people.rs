@@ -81,7 +81,9 @@ impl Accounts {
         admin_only(by)?;
         let (code, hash) = new_code(RESET_PREFIX);
         let expires_at = now_ms().saturating_add(reset_expiry_ms(&self.config.accounts));
-        self.people.set_reset_code(user_id, hash, expires_at).await?;
+        self.people
+            .set_reset_code(user_id, hash, expires_at)
+            .await?;
         Ok((code, expires_at))
     }
 
@@ -118,7 +120,11 @@ impl Accounts {
 
     /// `PATCH /api/me`: a new display name (an empty one clears it), under the display-name
     /// rules.
-    pub async fn set_display_name(&self, user: &UserRecord, display_name: &str) -> Result<UserRecord> {
+    pub async fn set_display_name(
+        &self,
+        user: &UserRecord,
+        display_name: &str,
+    ) -> Result<UserRecord> {
         let display_name = match display_name.trim() {
             "" => None,
             text => Some(normalize_display_name(text)?),

@@ -48,7 +48,9 @@ impl Config {
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         if let Some(toml::Value::Table(server)) = table.get("server") {
             if server.contains_key("registration") {
-                return Err(ConfigError::Parse(super::accounts::REGISTRATION_MOVED.into()));
+                return Err(ConfigError::Parse(
+                    super::accounts::REGISTRATION_MOVED.into(),
+                ));
             }
         }
         let mut ignored_env = Vec::new();
@@ -205,7 +207,9 @@ fn apply_env_override(
     };
     let key = &rest[section.len() + 1..];
     if *section == "server" && key == "registration" {
-        return Err(ConfigError::Parse(super::accounts::REGISTRATION_MOVED.into()));
+        return Err(ConfigError::Parse(
+            super::accounts::REGISTRATION_MOVED.into(),
+        ));
     }
     let text = toml::Value::String(value.to_owned());
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))

@@ -230,21 +230,34 @@ fn registration_modes_and_the_removed_server_key() {
     assert_eq!(c.accounts.registration, Registration::Invite);
     assert!(!c.accounts.members_can_invite);
     assert_eq!(c.accounts.max_invite_uses, 100);
-    assert_eq!(c.accounts.max_invite_expiry, Duration::from_secs(30 * 86400));
+    assert_eq!(
+        c.accounts.max_invite_expiry,
+        Duration::from_secs(30 * 86400)
+    );
     assert_eq!(c.accounts.max_live_invites_per_user, 100);
     assert_eq!(c.accounts.reset_code_expiry, Duration::from_secs(86400));
     assert_eq!(c.accounts.max_avatar_size, 2 * 1024 * 1024);
-    let open = Config::from_toml_and_env("[accounts]\nregistration = \"open\"\n", [])
-        .expect("open");
+    let open =
+        Config::from_toml_and_env("[accounts]\nregistration = \"open\"\n", []).expect("open");
     assert_eq!(open.accounts.registration, Registration::Open);
     let bad = Config::from_toml_and_env("[accounts]\nregistration = \"maybe\"\n", []);
     assert!(bad.is_err());
-    for text in ["[server]\nregistration = false\n", "[server]\nregistration = true\n"] {
-        let err = Config::from_toml_and_env(text, []).expect_err("removed key").to_string();
+    for text in [
+        "[server]\nregistration = false\n",
+        "[server]\nregistration = true\n",
+    ] {
+        let err = Config::from_toml_and_env(text, [])
+            .expect_err("removed key")
+            .to_string();
         assert!(err.contains("accounts.registration"), "{err}");
     }
-    let env = [("PARLEY_SERVER_REGISTRATION".to_string(), "false".to_string())];
-    let err = Config::from_toml_and_env("", env).expect_err("removed variable").to_string();
+    let env = [(
+        "PARLEY_SERVER_REGISTRATION".to_string(),
+        "false".to_string(),
+    )];
+    let err = Config::from_toml_and_env("", env)
+        .expect_err("removed variable")
+        .to_string();
     assert!(err.contains("PARLEY_ACCOUNTS_REGISTRATION"), "{err}");
     let zero = Config::from_toml_and_env("[accounts]\nmax_invite_uses = 0\n", []);
     assert!(zero.is_err());

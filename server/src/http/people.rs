@@ -146,7 +146,11 @@ async fn delete_user(
         return Ok(StatusCode::NO_CONTENT);
     };
     for membership in memberships {
-        let Some(channel) = state.stores.channels.channel_by_id(membership.channel_id).await?
+        let Some(channel) = state
+            .stores
+            .channels
+            .channel_by_id(membership.channel_id)
+            .await?
         else {
             continue;
         };
@@ -228,7 +232,10 @@ async fn avatar(
     headers: HeaderMap,
 ) -> Result<Response> {
     let Some((image, tag)) = state.accounts.avatar(id).await? else {
-        return Err(Error::new(ErrorCode::UserNotFound, "this user has no avatar"));
+        return Err(Error::new(
+            ErrorCode::UserNotFound,
+            "this user has no avatar",
+        ));
     };
     let etag = format!("\"{tag}\"");
     let cache = [

@@ -79,8 +79,12 @@ pub trait PeopleStore: Send + Sync {
     /// last enabled admin.
     fn delete_user(&self, user_id: i64) -> StoreFuture<'_, Vec<i64>>;
     /// Replaces the user's reset code.
-    fn set_reset_code(&self, user_id: i64, code_hash: Vec<u8>, expires_at: i64)
-        -> StoreFuture<'_, ()>;
+    fn set_reset_code(
+        &self,
+        user_id: i64,
+        code_hash: Vec<u8>,
+        expires_at: i64,
+    ) -> StoreFuture<'_, ()>;
     /// The user (enabled, not deleted) named `name` whose reset code hashes to `code_hash` and
     /// is live at `now`.
     fn reset_code_user(

@@ -111,7 +111,10 @@ impl State {
         let revoked = self.revoke_all(user_id);
         let mut name = format!("deleted-{user_id}");
         if self.user_named(&name).is_some_and(|u| u.id != user_id) {
-            name = format!("deleted-{user_id}-{}", hex::encode(rand::random::<[u8; 4]>()));
+            name = format!(
+                "deleted-{user_id}-{}",
+                hex::encode(rand::random::<[u8; 4]>())
+            );
         }
         if let Some(row) = self.users.get_mut(&user_id) {
             row.record.name = name;
@@ -338,7 +341,10 @@ impl PeopleStore for MemoryStore {
                     u.name_key.as_deref() == Some(key.as_str()) && u.record.id != user_id
                 });
                 if let Some(other) = other {
-                    return Ok((UserCreation::LooksLike(other.record.name.clone()), Vec::new()));
+                    return Ok((
+                        UserCreation::LooksLike(other.record.name.clone()),
+                        Vec::new(),
+                    ));
                 }
             }
             let row = state

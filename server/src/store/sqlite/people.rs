@@ -71,7 +71,11 @@ fn invite_from_row(conn: &Connection, row: &rusqlite::Row<'_>) -> Result<InviteR
 const INVITE_COLUMNS: &str =
     "i.id, i.created_by, i.created_at, i.expires_at, i.uses_left, i.revoked_at";
 
-fn invites_where(conn: &Connection, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<InviteRecord>> {
+fn invites_where(
+    conn: &Connection,
+    filter: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<InviteRecord>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {INVITE_COLUMNS} FROM invites i WHERE {filter} ORDER BY i.id"
     ))?;
@@ -102,7 +106,13 @@ fn create_invite(conn: &Connection, invite: &NewInvite) -> Result<InviteRecord> 
     conn.execute(
         "INSERT INTO invites (code_hash, created_by, created_at, expires_at, uses_left)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![invite.code_hash, invite.created_by, now, invite.expires_at, invite.uses],
+        params![
+            invite.code_hash,
+            invite.created_by,
+            now,
+            invite.expires_at,
+            invite.uses
+        ],
     )?;
     let id = conn.last_insert_rowid();
     invites_where(conn, "i.id = ?", &[&id])?
@@ -197,7 +207,10 @@ fn revoke_all(conn: &Connection, user_id: i64) -> Result<Vec<i64>> {
 pub(super) fn set_disabled(conn: &Connection, user_id: i64, disabled: bool) -> Result<Vec<i64>> {
     let account = live_account(conn, user_id)?;
     if !disabled {
-        conn.execute("UPDATE users SET disabled_at = NULL WHERE id = ?1", [user_id])?;
+        conn.execute(
+            "UPDATE users SET disabled_at = NULL WHERE id = ?1",
+            [user_id],
+        )?;
         return Ok(Vec::new());
     }
     keep_an_admin(conn, &account)?;
@@ -224,7 +237,10 @@ pub(super) fn delete_user(conn: &Connection, user_id: i64) -> Result<Vec<i64>> {
         params![user_id, DELETED_DISPLAY_NAME, now_ms()],
     )?;
     for table in ["members", "reset_codes", "avatars"] {
-        conn.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [user_id])?;
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE user_id = ?1"),
+            [user_id],
+        )?;
     }
     conn.execute("DELETE FROM invites WHERE created_by = ?1", [user_id])?;
     // Stored frames of their messages (and of their edits) name the author as they were.
@@ -384,7 +400,12 @@ pub(super) fn accounts(conn: &Connection, after: i64, limit: u32) -> Result<Vec<
         .collect::<rusqlite::Result<_>>()?)
 }
 
-pub(super) fn set_reset_code(conn: &Connection, user_id: i64, hash: &[u8], expires_at: i64) -> Result<()> {
+pub(super) fn set_reset_code(
+    conn: &Connection,
+    user_id: i64,
+    hash: &[u8],
+    expires_at: i64,
+) -> Result<()> {
     live_account(conn, user_id)?;
     conn.execute(
         "INSERT INTO reset_codes (user_id, code_hash, expires_at) VALUES (?1, ?2, ?3)
@@ -496,7 +517,13 @@ impl PeopleStore for SqliteStore {
         now: i64,
     ) -> StoreFuture<'_, Vec<i64>> {
         Box::pin(self.write(move |tx, _| {
-            nothing(reset_password(tx, user_id, &code_hash, &password_hash, now)?)
+            nothing(reset_password(
+                tx,
+                user_id,
+                &code_hash,
+                &password_hash,
+                now,
+            )?)
         }))
     }
 
