@@ -15,6 +15,7 @@ mod attachments;
 mod channels;
 mod docs;
 mod messages;
+mod people;
 mod reads;
 mod search;
 
@@ -83,6 +84,13 @@ macro_rules! store_conformance {
                 login_reads_the_password_hash,
                 a_password_change_can_revoke_the_other_tokens,
                 stored_users_are_repaired,
+            ],
+            people: [
+                invites_are_used_once_per_use_and_capped,
+                disabled_and_deleted_accounts_lose_their_tokens,
+                the_last_admin_stays,
+                reset_codes_burn_on_use,
+                display_names_and_avatars_are_set,
             ],
             attachments: [
                 the_quota_is_counted_inside_the_write,

@@ -15,7 +15,8 @@ mod attachments;
 mod channels;
 mod docs;
 mod messages;
-pub(crate) mod people;
+mod people;
+mod people_state;
 mod search;
 mod state;
 

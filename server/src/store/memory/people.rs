@@ -1,11 +1,13 @@
 //! Invites, account states, reset codes, display names and avatars, in memory.
 
-use std::collections::{BTreeMap, HashMap};
-
 use parley_protocol::ErrorCode;
 use sha2::{Digest, Sha256};
 
-use super::{state::State, MemoryStore};
+use super::{
+    people_state::{InviteRow, People},
+    state::State,
+    MemoryStore,
+};
 use crate::{
     error::{Error, Result},
     store::{
@@ -13,34 +15,6 @@ use crate::{
         PeopleStore, StoreFuture, UserCreation, UserRecord, DELETED_DISPLAY_NAME,
     },
 };
-
-struct InviteRow {
-    code_hash: Vec<u8>,
-    created_by: i64,
-    created_at: i64,
-    expires_at: i64,
-    uses_left: u32,
-    revoked: bool,
-    used_by: Vec<i64>,
-}
-
-#[derive(Default)]
-pub(crate) struct People {
-    invites: BTreeMap<i64, InviteRow>,
-    last_invite: i64,
-    disabled: HashMap<i64, bool>,
-    deleted: HashMap<i64, bool>,
-    reset_codes: HashMap<i64, (Vec<u8>, i64)>,
-    avatars: HashMap<i64, (Vec<u8>, String)>,
-}
-
-impl People {
-    /// Whether the user's tokens are refused (disabled or deleted).
-    pub(crate) fn blocked(&self, user_id: i64) -> bool {
-        self.disabled.get(&user_id).copied().unwrap_or(false)
-            || self.deleted.get(&user_id).copied().unwrap_or(false)
-    }
-}
 
 fn live(row: &InviteRow, now: i64) -> bool {
     !row.revoked && row.uses_left > 0 && row.expires_at > now

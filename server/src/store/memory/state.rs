@@ -54,7 +54,7 @@ pub struct State {
     /// (channel, seq) → (comment, the frame still carries its body).
     pub comment_events: BTreeMap<(i64, u64), (i64, bool)>,
     /// Invites, account states, reset codes and avatars (`people.rs`).
-    pub people: super::people::People,
+    pub people: super::people_state::People,
 }
 
 /// The last id given per table (ids are never reused, as with SQLite's AUTOINCREMENT).
