@@ -3,11 +3,7 @@
 use parley_protocol::ErrorCode;
 use sha2::{Digest, Sha256};
 
-use super::{
-    people_state::{InviteRow, People},
-    state::State,
-    MemoryStore,
-};
+use super::{people_state::InviteRow, state::State, MemoryStore};
 use crate::{
     error::{Error, Result},
     store::{
