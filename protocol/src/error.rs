@@ -104,6 +104,14 @@ pub enum ErrorCode {
     TokenScope,
     /// No such live token of the signed-in user.
     TokenNotFound,
+    /// Registration needs an invite, and this one is unknown, used up, expired or revoked.
+    InvalidInvite,
+    /// The account is disabled by a workspace admin: it cannot sign in.
+    AccountDisabled,
+    /// The password-reset code is unknown, used, expired, or not this user's.
+    InvalidResetCode,
+    /// The upload is not an image the server can decode (PNG, JPEG, GIF, WebP) within its bounds.
+    InvalidImage,
 }
 
 impl ErrorCode {
@@ -156,6 +164,10 @@ impl ErrorCode {
             Self::TooManyConnections => "too_many_connections",
             Self::TokenScope => "token_scope",
             Self::TokenNotFound => "token_not_found",
+            Self::InvalidInvite => "invalid_invite",
+            Self::AccountDisabled => "account_disabled",
+            Self::InvalidResetCode => "invalid_reset_code",
+            Self::InvalidImage => "invalid_image",
         }
     }
 }

@@ -54,7 +54,8 @@ impl Error {
             | ErrorCode::InvalidDocName
             | ErrorCode::InvalidComment
             | ErrorCode::InvalidEmoji
-            | ErrorCode::QueryTooBroad => StatusCode::BAD_REQUEST,
+            | ErrorCode::QueryTooBroad
+            | ErrorCode::InvalidImage => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden
             | ErrorCode::NotMember
@@ -62,7 +63,10 @@ impl Error {
             | ErrorCode::OriginNotAllowed
             | ErrorCode::LimitReached
             | ErrorCode::HostNotAllowed
-            | ErrorCode::TokenScope => StatusCode::FORBIDDEN,
+            | ErrorCode::TokenScope
+            | ErrorCode::InvalidInvite
+            | ErrorCode::AccountDisabled
+            | ErrorCode::InvalidResetCode => StatusCode::FORBIDDEN,
             ErrorCode::ChannelNotFound
             | ErrorCode::UserNotFound
             | ErrorCode::DocNotFound

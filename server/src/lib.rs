@@ -131,6 +131,7 @@ impl Server {
             accounts: accounts::Accounts::new(
                 Arc::clone(&stores.accounts),
                 Arc::clone(&stores.tokens),
+                Arc::clone(&stores.people),
                 Arc::clone(&config),
                 Arc::clone(&connections),
                 Arc::clone(&metrics),

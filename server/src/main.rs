@@ -1,6 +1,8 @@
 //! The `parley-server` command: parses arguments, loads configuration, binds, and runs the
 //! library's server; plus admin subcommands that work on the same data directory.
 
+mod people;
+
 use std::{io::Read, net::SocketAddr, path::PathBuf};
 
 use anyhow::{bail, Context};
@@ -52,6 +54,9 @@ enum Command {
     /// Manage bot accounts (they sign in only with tokens made for them).
     #[command(subcommand)]
     Bot(BotCommand),
+    /// Manage invites (registration with `accounts.registration = "invite"`).
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
@@ -95,6 +100,36 @@ enum UserCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// List the accounts (not deleted ones).
+    List,
+    /// Disable an account: it cannot sign in and its tokens are revoked.
+    Disable { name: String },
+    /// Enable a disabled account again.
+    Enable { name: String },
+    /// Delete an account; its messages stay, shown as by "deleted user".
+    Delete { name: String },
+    /// Print a one-time password-reset code for the user (`accounts.reset_code_expiry`).
+    ResetCode { name: String },
+}
+
+#[derive(Subcommand)]
+enum InviteCommand {
+    /// Print a new invite code.
+    Create {
+        /// How many registrations it admits.
+        #[arg(long)]
+        uses: Option<u32>,
+        /// How long it stays valid, e.g. 7d (at most accounts.max_invite_expiry).
+        #[arg(long)]
+        expires: Option<String>,
+        /// The admin (or member) it is made by; default: the first admin.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List the live invites.
+    List,
+    /// Revoke an invite by its id.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -176,6 +211,7 @@ fn main() -> anyhow::Result<()> {
             eprintln!("created bot {} (id {})", bot.name, bot.id);
             Ok(())
         }
+        Command::Invite(cmd) => people::invite_command(&config, cmd),
         Command::Channel(cmd) => channel_command(&config, cmd),
         Command::Backup { dest } => backup_command(&config, &dest),
         Command::Restore { src, force } => restore_command(&config, &src, force),
@@ -323,6 +359,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
                 if admin { " as admin" } else { "" }
             );
         }
+        other => people::user_command(config, &store, other)?,
     }
     Ok(())
 }

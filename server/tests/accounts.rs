@@ -184,9 +184,12 @@ async fn register_login_logout() {
 
 #[tokio::test]
 async fn registration_can_be_closed_and_logins_are_rate_limited() {
-    let config =
-        "[server]\nregistration = false\n[rate_limit]\nlogins_per_second = 0.01\nlogin_burst = 3\n";
-    let server = TestServer::start(config).await;
+    let config = "[rate_limit]\nlogins_per_second = 0.01\nlogin_burst = 3\n";
+    let server = TestServer::builder()
+        .config(config)
+        .envs(&[("PARLEY_ACCOUNTS_REGISTRATION", "closed")])
+        .start()
+        .await;
     let (status, body) = server
         .post(
             "/api/register",

@@ -44,7 +44,7 @@ fn server_command_with(binary: &Path, data: &Path) -> Command {
     let mut cmd = Command::new(binary);
     cmd.arg("--data")
         .arg(data)
-        .env("PARLEY_SERVER_REGISTRATION", "false")
+        .env("PARLEY_ACCOUNTS_REGISTRATION", "invite")
         .env("PARLEY_SERVER_ALLOWED_HOSTS", LOOPBACK_HOSTS)
         .env("RUST_BACKTRACE", "0")
         .env("RUST_LIB_BACKTRACE", "0")

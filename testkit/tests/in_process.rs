@@ -41,7 +41,7 @@ async fn a_restart_keeps_the_address_and_the_data() {
 async fn environment_settings_apply_and_servers_are_apart() {
     let closed = TestServer::builder()
         .config(RELAXED)
-        .envs(&[("PARLEY_SERVER_REGISTRATION", "false")])
+        .envs(&[("PARLEY_ACCOUNTS_REGISTRATION", "closed")])
         .start()
         .await;
     let open = TestServer::start(RELAXED).await;

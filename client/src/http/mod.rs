@@ -88,7 +88,8 @@ impl HttpApi {
         .await
     }
 
-    /// `POST /api/register` (when the server allows open registration): the new user's token.
+    /// `POST /api/register` (open registration, or with `credentials.invite` where the server
+    /// registers by invitation): the new user's token.
     pub async fn register(&self, credentials: &api::Credentials) -> Result<api::Session> {
         self.json(
             self.call(Method::POST, &["api", "register"])?

@@ -17,7 +17,8 @@ pub struct Credentials {
     /// Login: a label for the token (e.g. the device), shown in token lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
-    /// Registration: an invite code (needed when `accounts.registration` is `invite`).
+    /// Registration only: the invite code (`inv_…`), needed when the server registers by
+    /// invitation (`accounts.registration = "invite"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invite: Option<String>,
 }

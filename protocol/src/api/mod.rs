@@ -9,6 +9,7 @@ mod accounts;
 mod attachments;
 mod channels;
 mod docs;
+mod people;
 mod tokens;
 
 pub use accounts::{Credentials, Health, PasswordChange, PasswordChanged, Session};
@@ -17,6 +18,10 @@ pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage};
 pub use docs::{
     CommentList, CreateDoc, DocChanges, DocContent, DocList, EditComment, NewComment, RoleGrant,
     SaveVersion, VersionList,
+};
+pub use people::{
+    CreateInvite, InviteCreated, InviteInfo, InviteList, PasswordReset, ProfileChange, ResetCode,
+    UserInfo, UserList, UsersQuery,
 };
 
 pub use tokens::{

@@ -4,7 +4,9 @@
 //! registration are limited per user name and per client address first.
 
 pub mod display_names;
+pub mod invites;
 pub mod passwords;
+pub mod people;
 pub mod tokens;
 
 use std::{net::IpAddr, sync::Arc};
@@ -24,8 +26,8 @@ use crate::{
     metrics::Metrics,
     ratelimit::KeyedBuckets,
     store::{
-        AccountStore, AdminStore, NewToken, NewUser, TokenRecord, TokenStore, UserCreation,
-        UserRecord, UserRules,
+        AccountStore, AdminStore, NewToken, NewUser, PeopleStore, TokenRecord, TokenStore,
+        UserCreation, UserRecord, UserRules,
     },
     ws::Connections,
     Config,
@@ -175,6 +177,8 @@ pub struct Accounts {
     tokens: Arc<dyn TokenStore>,
     /// When a token's use is worth recording (`accounts.token_last_used_resolution`).
     last_use: tokens::LastUse,
+    /// Invites, account states, reset codes, avatars (`invites.rs`, `people.rs`).
+    people: Arc<dyn PeopleStore>,
     config: Arc<Config>,
     /// The bounded password-hashing workers (`[accounts]`).
     hashing: passwords::PasswordHashing,
@@ -192,6 +196,7 @@ impl Accounts {
     pub fn new(
         store: Arc<dyn AccountStore>,
         tokens: Arc<dyn TokenStore>,
+        people: Arc<dyn PeopleStore>,
         config: Arc<Config>,
         connections: Arc<Connections>,
         metrics: Arc<Metrics>,
@@ -214,6 +219,7 @@ impl Accounts {
                 MAX_LOGIN_KEYS,
             ),
             store,
+            people,
             config,
             connections,
             metrics,
@@ -314,25 +320,23 @@ impl Accounts {
             .ok_or_else(|| {
                 Error::new(ErrorCode::InvalidCredentials, "wrong user name or password")
             })?;
+        self.check_enabled(user.id).await?;
         let (token, stored) = token_for(label);
         self.issue_login_token(user.id, stored).await?;
         Ok((user, token))
     }
 
-    /// Open registration from `client`: creates the user and signs them in.
+    /// Registration from `client` (open, or with an invite as `accounts.registration` says):
+    /// creates the user and signs them in.
     pub async fn register(
         &self,
         client: IpAddr,
         name: &str,
         password: &str,
         display_name: Option<String>,
+        invite: Option<&str>,
     ) -> Result<(UserRecord, String)> {
-        if !self.config.server.registration {
-            return Err(Error::new(
-                ErrorCode::RegistrationClosed,
-                "registration is closed on this server",
-            ));
-        }
+        let invite = self.registration_invite(invite)?;
         validate_user_name(name)?;
         self.check_address_login_rate(client)?;
         self.check_login_rate(name)?;
@@ -345,10 +349,16 @@ impl Accounts {
         let password = password.to_owned();
         let hash = ticket.run(move || hash_password(&password)).await??;
         let (token, stored) = token_for("registration");
-        let creation = self
-            .store
-            .create_user(new_user(name, display_name, hash, false), Some(stored))
-            .await?;
+        let user = new_user(name, display_name, hash, false);
+        let creation = match invite {
+            Some(code_hash) => {
+                let now = crate::store::now_ms();
+                (self.people)
+                    .register_with_invite(code_hash, now, user, stored)
+                    .await?
+            }
+            None => self.store.create_user(user, Some(stored)).await?,
+        };
         Ok((created(creation)?, token))
     }
 

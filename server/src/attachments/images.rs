@@ -96,22 +96,55 @@ impl Thumbnailer {
 /// Decodes the image at `path` (if it fits `budget`), scales it to fit `THUMBNAIL_SIZE` and
 /// encodes it as PNG.
 fn render(path: &Path, budget: u64) -> Option<Vec<u8>> {
+    let thumb = decode(path, budget)?.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+    let mut png = std::io::Cursor::new(Vec::new());
+    thumb.write_to(&mut png, ImageFormat::Png).ok()?;
+    Some(png.into_inner())
+}
+
+/// The image at `path` (PNG, JPEG, GIF or WebP), decoded only if the decode fits `budget`.
+fn decode(path: &Path, budget: u64) -> Option<DynamicImage> {
     let format = ImageReader::open(path)
         .ok()?
         .with_guessed_format()
         .ok()?
         .format()?;
-    let image = match format {
-        ImageFormat::Jpeg => decode_jpeg(path, budget)?,
+    match format {
+        ImageFormat::Jpeg => decode_jpeg(path, budget),
         ImageFormat::Png | ImageFormat::Gif | ImageFormat::WebP => {
-            decode_bounded(path, format, budget)?
+            decode_bounded(path, format, budget)
         }
-        _ => return None,
-    };
-    let thumb = image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+        _ => None,
+    }
+}
+
+/// An avatar: the image at `path` decoded as a thumbnail is (same budget), its centre cropped
+/// to a square, scaled to at most `size` pixels a side and encoded as PNG.
+pub(super) fn render_avatar(path: &Path, budget: u64, size: u32) -> Option<Vec<u8>> {
+    let mut image = decode(path, budget)?;
+    let side = image.width().min(image.height());
+    let (x, y) = ((image.width() - side) / 2, (image.height() - side) / 2);
+    let square = image.crop(x, y, side, side).thumbnail(size, size);
     let mut png = std::io::Cursor::new(Vec::new());
-    thumb.write_to(&mut png, ImageFormat::Png).ok()?;
+    square.write_to(&mut png, ImageFormat::Png).ok()?;
     Some(png.into_inner())
+}
+
+impl Thumbnailer {
+    /// Runs `f` on a blocking thread holding one of the decode permits.
+    pub(super) async fn decode_with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(u64) -> T + Send + 'static,
+    ) -> Option<T> {
+        let permit = Arc::clone(&self.permits).acquire_owned().await.ok()?;
+        let budget = self.budget;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f(budget)
+        })
+        .await
+        .ok()
+    }
 }
 
 fn too_large(cost: u64, budget: u64, width: u64, height: u64) -> bool {

@@ -12,6 +12,7 @@
 //! routes and their extractors are in `http::attachments`: the handlers here take the user and
 //! the request's parts as plain values.
 
+mod avatars;
 mod files;
 mod images;
 mod resumable;
@@ -33,6 +34,7 @@ use crate::{
     Config,
 };
 
+pub(crate) use avatars::too_large as avatar_too_large;
 pub(crate) use files::sweep_at_start;
 pub(crate) use resumable::{
     expire_sessions, session_append, session_cancel, session_finish, session_start, session_status,

@@ -46,6 +46,13 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let mut table: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        if let Some(toml::Value::Table(server)) = table.get("server") {
+            if server.contains_key("registration") {
+                return Err(ConfigError::Parse(
+                    super::accounts::REGISTRATION_MOVED.into(),
+                ));
+            }
+        }
         let mut ignored_env = Vec::new();
         for (name, value) in env {
             if !apply_env_override(&mut table, &name, &value)? {
@@ -82,6 +89,7 @@ impl Config {
                 "realtime.max_dm_members must be at least 2, max_search_results at least 1",
             );
         }
+        self.accounts.validate().map_err(ConfigError::Parse)?;
         if self.realtime.max_history_page == 0 {
             return fail("realtime.max_history_page must be at least 1");
         }
@@ -201,6 +209,11 @@ fn apply_env_override(
         return Ok(true);
     };
     let key = &rest[section.len() + 1..];
+    if *section == "server" && key == "registration" {
+        return Err(ConfigError::Parse(
+            super::accounts::REGISTRATION_MOVED.into(),
+        ));
+    }
     let text = toml::Value::String(value.to_owned());
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
         .ok()

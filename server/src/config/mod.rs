@@ -7,10 +7,12 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration}
 use parley_protocol::{Authentication, ChannelType};
 use serde::Deserialize;
 
+mod accounts;
 mod hosts;
 mod load;
 mod units;
 
+pub use accounts::{AccountsConfig, Registration};
 pub use hosts::normalize_host;
 use units::{byte_size, duration, opt_duration};
 pub use units::{parse_byte_size, parse_duration};
@@ -57,8 +59,6 @@ pub struct ServerConfig {
     /// Browser origins allowed to open `/ws`. Requests without an `Origin` header (native
     /// clients) are always allowed. `"*"` allows every origin.
     pub allowed_origins: Vec<String>,
-    /// Open registration through `POST /api/register`.
-    pub registration: bool,
     /// `text` or `json`.
     pub log_format: String,
     /// How often live sessions are checked for revoked tokens.
@@ -192,45 +192,6 @@ pub struct RateLimitConfig {
     pub address_login_burst: f64,
 }
 
-/// Accounts: how much password hashing the server does at once.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AccountsConfig {
-    /// Password hashes (argon2id, 19 MiB and ~50 ms of one core each) computed at once, for
-    /// logins and registrations together. 0: the number of cores.
-    pub hash_concurrency: usize,
-    /// Logins and registrations that may wait for a hashing slot; beyond that they are refused
-    /// with 503 `server_busy` and a `Retry-After`.
-    pub hash_queue: usize,
-    /// Live tokens one account may hold. A login past it revokes the least recently used;
-    /// a token made for a bot or by the admin CLI is refused with `limit_reached`.
-    pub max_tokens_per_user: usize,
-    /// How finely a token's last use is recorded: at most one write per token per this long.
-    #[serde(deserialize_with = "duration")]
-    pub token_last_used_resolution: Duration,
-}
-
-impl Default for AccountsConfig {
-    fn default() -> Self {
-        Self {
-            hash_concurrency: 0,
-            hash_queue: 64,
-            max_tokens_per_user: 100,
-            token_last_used_resolution: Duration::from_secs(300),
-        }
-    }
-}
-
-impl AccountsConfig {
-    /// `hash_concurrency`, with 0 resolved to the number of cores.
-    pub fn hash_workers(&self) -> usize {
-        match self.hash_concurrency {
-            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            n => n,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
@@ -296,7 +257,6 @@ impl Default for ServerConfig {
                 "http://tauri.localhost".into(),
                 "https://tauri.localhost".into(),
             ],
-            registration: true,
             log_format: "text".into(),
             token_check_interval: Duration::from_secs(30),
             allowed_hosts: Vec::new(),

@@ -37,8 +37,8 @@ fn modelled_keys_and_env_override() {
             "7".to_string(),
         ),
         (
-            "PARLEY_SERVER_REGISTRATION".to_string(),
-            "false".to_string(),
+            "PARLEY_ACCOUNTS_REGISTRATION".to_string(),
+            "closed".to_string(),
         ),
         (
             "PARLEY_WEBSOCKET_MAX_FRAME_SIZE".to_string(),
@@ -53,7 +53,7 @@ fn modelled_keys_and_env_override() {
     let c = Config::from_toml_and_env(text, env).expect("parses");
     assert_eq!(c.ignored_env, ["PARLEY_SERVER_URL"]);
     assert_eq!(c.realtime.max_connections, 7);
-    assert!(!c.server.registration);
+    assert_eq!(c.accounts.registration, Registration::Closed);
     assert_eq!(c.websocket.max_frame_size, 1024 * 1024);
     assert_eq!(c.realtime.message_retention, Duration::from_secs(7 * 86400));
     let room = &c.channels["chat-room"];
@@ -222,4 +222,43 @@ fn metrics_section_and_its_token() {
     );
     let err = Config::from_toml_and_env("[metrics]\ntoken = \" \"\n", []).expect_err("empty");
     assert!(err.to_string().contains("metrics.token"), "{err}");
+}
+
+#[test]
+fn registration_modes_and_the_removed_server_key() {
+    let c = Config::from_toml_and_env("", []).expect("defaults");
+    assert_eq!(c.accounts.registration, Registration::Invite);
+    assert!(!c.accounts.members_can_invite);
+    assert_eq!(c.accounts.max_invite_uses, 100);
+    assert_eq!(
+        c.accounts.max_invite_expiry,
+        Duration::from_secs(30 * 86400)
+    );
+    assert_eq!(c.accounts.max_live_invites_per_user, 100);
+    assert_eq!(c.accounts.reset_code_expiry, Duration::from_secs(86400));
+    assert_eq!(c.accounts.max_avatar_size, 2 * 1024 * 1024);
+    let open =
+        Config::from_toml_and_env("[accounts]\nregistration = \"open\"\n", []).expect("open");
+    assert_eq!(open.accounts.registration, Registration::Open);
+    let bad = Config::from_toml_and_env("[accounts]\nregistration = \"maybe\"\n", []);
+    assert!(bad.is_err());
+    for text in [
+        "[server]\nregistration = false\n",
+        "[server]\nregistration = true\n",
+    ] {
+        let err = Config::from_toml_and_env(text, [])
+            .expect_err("removed key")
+            .to_string();
+        assert!(err.contains("accounts.registration"), "{err}");
+    }
+    let env = [(
+        "PARLEY_SERVER_REGISTRATION".to_string(),
+        "false".to_string(),
+    )];
+    let err = Config::from_toml_and_env("", env)
+        .expect_err("removed variable")
+        .to_string();
+    assert!(err.contains("PARLEY_ACCOUNTS_REGISTRATION"), "{err}");
+    let zero = Config::from_toml_and_env("[accounts]\nmax_invite_uses = 0\n", []);
+    assert!(zero.is_err());
 }

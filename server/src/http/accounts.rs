@@ -22,7 +22,13 @@ pub(super) async fn register(
 ) -> Result<(StatusCode, Json<Session>)> {
     let (user, token) = state
         .accounts
-        .register(client.ip(), &body.name, &body.password, body.display_name)
+        .register(
+            client.ip(),
+            &body.name,
+            &body.password,
+            body.display_name,
+            body.invite.as_deref(),
+        )
         .await?;
     state.chat.welcome(&user).await;
     Ok((

@@ -11,6 +11,7 @@ mod chat;
 mod docs;
 mod extract;
 mod metrics;
+mod people;
 pub mod tls;
 mod tokens;
 pub(crate) mod transport;
@@ -51,7 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/register", post(register))
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
-        .route("/api/me", get(me))
+        .route("/api/me", get(me).patch(people::update_me))
         .route("/api/me/password", post(change_password))
         .merge(tokens::routes())
         .route("/api/channels", get(list_channels).post(create_channel))
@@ -63,6 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .merge(docs::routes())
         .merge(attachments::routes())
+        .merge(people::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),
             access::log_request,

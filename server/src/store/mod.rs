@@ -10,6 +10,7 @@
 mod frames;
 pub mod limits;
 pub mod memory;
+mod people;
 mod records;
 mod refusals;
 mod sqlite;
@@ -20,6 +21,7 @@ mod conformance;
 
 use std::sync::Arc;
 
+pub use people::*;
 pub use records::*;
 pub use traits::*;
 
@@ -44,6 +46,7 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     pub documents: Arc<dyn DocumentStore>,
     pub comments: Arc<dyn CommentStore>,
+    pub people: Arc<dyn PeopleStore>,
     pub control: Arc<dyn StoreControl>,
 }
 
@@ -62,6 +65,7 @@ impl Stores {
             tokens: backend.clone(),
             documents: backend.clone(),
             comments: backend.clone(),
+            people: backend.clone(),
             control: backend,
         }
     }

@@ -350,6 +350,7 @@ pub trait Backend:
     + TokenStore
     + DocumentStore
     + CommentStore
+    + super::PeopleStore
     + StoreControl
     + 'static
 {
@@ -368,6 +369,7 @@ impl<T> Backend for T where
         + TokenStore
         + DocumentStore
         + CommentStore
+        + super::PeopleStore
         + StoreControl
         + 'static
 {

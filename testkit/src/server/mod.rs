@@ -63,7 +63,12 @@ impl Default for ServerBuilder {
             config: String::new(),
             // Test servers start with no channels: tests make the ones they use (many make a
             // `general` of their own). Tests of the first channel set it back with `envs`.
-            env: vec![("PARLEY_WORKSPACE_FIRST_CHANNEL".to_owned(), String::new())],
+            // Registration is open, so tests register freely; tests of the registration modes
+            // set it back with `envs` (a later value wins).
+            env: vec![
+                ("PARLEY_WORKSPACE_FIRST_CHANNEL".to_owned(), String::new()),
+                ("PARLEY_ACCOUNTS_REGISTRATION".to_owned(), "open".to_owned()),
+            ],
             binary: None,
             shell_prefix: None,
             log_filter: "warn".to_owned(),

@@ -87,6 +87,27 @@ pub async fn accept_invite(
     )
 }
 
+/// Creates an account (`POST /api/register`, with an invite where the server needs one) and
+/// keeps its token as `login` does.
+pub async fn register(
+    paths: &Paths,
+    out: &Out,
+    url: &str,
+    credentials: &api::Credentials,
+) -> Result<()> {
+    let server = HttpApi::new(url)?;
+    let session = match server.register(credentials).await {
+        Ok(session) => session,
+        Err(parley_client::Error::Server(body)) => {
+            bail!("registration refused: {} ({})", body.message, body.code)
+        }
+        Err(parley_client::Error::Http(answer)) => bail!("registration refused: {answer}"),
+        Err(err) => return Err(err.into()),
+    };
+    let server = server.server().to_owned();
+    remember(paths, out, server, session.user.name, &session.token)
+}
+
 /// Keeps the token (keyring, else a private file) and the session, and says so.
 fn remember(paths: &Paths, out: &Out, server: String, name: String, token: &str) -> Result<()> {
     remember_pinned(paths, out, server, name, token, None)

@@ -66,6 +66,21 @@ enum Command {
         #[arg(long)]
         via: Option<String>,
     },
+    /// Create an account and sign in as it; the password is read from standard input.
+    Register {
+        /// The server, e.g. http://127.0.0.1:7878
+        url: String,
+        #[arg(long)]
+        user: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The invite code, on a server that registers by invitation.
+        #[arg(long)]
+        invite: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
     /// Sign out: revoke the token on the server and forget it here.
     Logout,
     /// Change your password: the current one, then the new one, on two lines of standard input.
@@ -331,6 +346,24 @@ async fn run(cli: Cli) -> Result<()> {
             let password = secret.trim_end_matches(['\n', '\r']);
             account::accept_invite(&paths, &out, &link, via.as_deref(), &user, password).await
         }
+        Command::Register {
+            url,
+            user,
+            password_stdin: _,
+            invite,
+            display_name,
+        } => {
+            let secret = read_stdin(MAX_SECRET)?;
+            let password = secret.trim_end_matches(['\n', '\r']).to_owned();
+            let credentials = parley_protocol::api::Credentials {
+                name: user,
+                password,
+                display_name,
+                device: None,
+                invite,
+            };
+            account::register(&paths, &out, &url, &credentials).await
+        }
         Command::Logout => account::logout(&paths, &out).await,
         Command::Tokens { command } => match command {
             None => tokens::list(&paths, &out).await,
@@ -427,6 +460,7 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
     match command {
         Command::Login { .. }
         | Command::AcceptInvite { .. }
+        | Command::Register { .. }
         | Command::Logout
         | Command::Passwd { .. }
         | Command::Tokens { .. } => {

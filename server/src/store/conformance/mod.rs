@@ -15,6 +15,7 @@ mod attachments;
 mod channels;
 mod docs;
 mod messages;
+mod people;
 mod reads;
 mod search;
 mod tokens;
@@ -90,6 +91,13 @@ macro_rules! store_conformance {
                 expired_tokens_count_as_revoked,
                 the_token_cap_refuses_or_evicts_inside_the_write,
                 bots_are_told_apart,
+            ],
+            people: [
+                invites_are_used_once_per_use_and_capped,
+                disabled_and_deleted_accounts_lose_their_tokens,
+                the_last_admin_stays,
+                reset_codes_burn_on_use,
+                display_names_and_avatars_are_set,
             ],
             attachments: [
                 the_quota_is_counted_inside_the_write,

@@ -115,7 +115,7 @@ impl AccountStore for MemoryStore {
             Ok(state
                 .tokens
                 .iter()
-                .find(|(_, t)| t.hash == hash && t.live(now))
+                .find(|(_, t)| t.hash == hash && t.live(now) && !state.people.blocked(t.user_id))
                 .and_then(|(id, t)| {
                     Some(TokenRecord {
                         id: *id,

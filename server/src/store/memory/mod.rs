@@ -15,6 +15,8 @@ mod attachments;
 mod channels;
 mod docs;
 mod messages;
+mod people;
+mod people_state;
 mod search;
 mod state;
 mod tokens;

@@ -55,6 +55,8 @@ pub struct State {
     pub comment_mentions: BTreeSet<(i64, i64)>,
     /// (channel, seq) → (comment, the frame still carries its body).
     pub comment_events: BTreeMap<(i64, u64), (i64, bool)>,
+    /// Invites, account states, reset codes and avatars (`people.rs`).
+    pub people: super::people_state::People,
 }
 
 /// The last id given per table (ids are never reused, as with SQLite's AUTOINCREMENT).

@@ -43,6 +43,11 @@ impl AdminStore {
         Ok(created)
     }
 
+    /// The connection, for the admin operations other files define (`people.rs`).
+    pub(super) fn conn(&self) -> &rusqlite::Connection {
+        &self.conn
+    }
+
     pub fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>> {
         users::user_by_name(&self.conn, name)
     }

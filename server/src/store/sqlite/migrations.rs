@@ -334,13 +334,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
        AND m.edited_at IS NOT NULL AND m.deleted_at IS NULL;
     "#,
     // 14: the key look-alike user names share (display_names::name_key), so a display name that
-    // passes for another user's name is found by index. Computed in Rust: the server fills it
-    // in for existing users at start, and every new user gets it when inserted.
+    // passes for another user's name is found by index. Computed in Rust (at start, and per insert).
     r#"
     ALTER TABLE users ADD COLUMN name_key TEXT;
     CREATE INDEX users_name_key ON users(name_key);
     "#,
     super::tokens::MIGRATION, // 15: bots, token scopes, expiry and last use (tokens.rs)
+    super::people::MIGRATION, // 16: account states, invites, reset codes, avatars (people.rs)
 ];
 
 /// Brings the database to the current schema. A database created here (schema version 0)

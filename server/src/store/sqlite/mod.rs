@@ -20,6 +20,7 @@ pub mod limits;
 pub mod message_rows;
 pub mod messages;
 mod migrations;
+pub mod people;
 pub mod reactions;
 pub mod reads;
 pub mod redact;

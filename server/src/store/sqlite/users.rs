@@ -134,7 +134,8 @@ pub fn token_by_hash(conn: &Connection, token_hash: &[u8]) -> Result<Option<Toke
             "SELECT {USER_COLUMNS}, t.id, t.scope, t.expires_at
                FROM tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
-               AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+               AND (t.expires_at IS NULL OR t.expires_at > ?2)
+               AND u.disabled_at IS NULL AND u.deleted_at IS NULL"
         ))?
         .query_row(params![token_hash, now_ms()], |row| {
             Ok(TokenRecord {
