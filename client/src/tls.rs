@@ -350,8 +350,7 @@ mod tests {
             Sha256::digest(b"certificate").as_slice()
         );
         // Colon-separated and upper case, as other tools print them.
-        let colons = written[7..]
-            .as_bytes()
+        let colons = written.as_bytes()[7..]
             .chunks(2)
             .map(|c| std::str::from_utf8(c).unwrap().to_ascii_uppercase())
             .collect::<Vec<_>>()

@@ -9,6 +9,7 @@ fn token(hash: &str) -> NewToken {
     NewToken {
         hash: hash.as_bytes().to_vec(),
         label: "test".into(),
+        ..NewToken::default()
     }
 }
 
