@@ -162,7 +162,13 @@ async fn a_lan_workspace_invites_people_and_survives_its_server_dying() {
     assert!(link.contains(&fingerprint.replace(':', "%3A")), "{link}");
     desktop.screenshot_app(&app, "lan-invite").await;
     app.click("[data-testid=show-host-log]").await;
-    app.wait_text("[data-testid=host-log]", "starting").await;
+    let log = app
+        .wait_text("[data-testid=host-log]", "listening on https://0.0.0.0:")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!log.contains('\u{1b}'), "colour codes in the log: {log}");
     app.type_into("#add-person-name", ESCAPE).await;
 
     // Erin joins with the link from the command line, pinning the certificate.
