@@ -19,6 +19,7 @@ fn main() {
         "restart_host",
         "create_invite_link",
         "accept_invite",
+        "change_password",
         "list_channels",
         "create_channel",
         "join_channel",

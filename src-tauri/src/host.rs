@@ -251,6 +251,9 @@ pub enum HostState {
     Failed { reason: String },
 }
 
+/// The shortest password the app lets anyone choose (the server's rule).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
 /// Restarts within [`CRASH_WINDOW`] after which the supervisor gives up.
 const MAX_CRASHES: usize = 5;
 const CRASH_WINDOW: Duration = Duration::from_secs(300);
@@ -526,8 +529,9 @@ async fn supervise(
             }
             if crashes.len() >= MAX_CRASHES {
                 let reason = format!(
-                    "the hosted server stopped {} times within {} minutes and is not restarted \
-                     again; the last time, {reason}. Its recent log is in Settings.",
+                    "The workspace server on this computer stopped {} times within {} minutes, \
+                     so Parley stopped restarting it. The last time, {reason}. Its recent log \
+                     is in Settings → Hosting.",
                     crashes.len(),
                     CRASH_WINDOW.as_secs() / 60
                 );

@@ -176,6 +176,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::session::restart_host,
             commands::session::create_invite_link,
             commands::session::accept_invite,
+            commands::session::change_password,
             commands::chat::list_channels,
             commands::chat::create_channel,
             commands::chat::join_channel,

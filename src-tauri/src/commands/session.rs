@@ -365,3 +365,34 @@ pub async fn accept_invite(
     };
     signed_in(&app, &state, file, &token, user).await
 }
+
+/// Changes the signed-in account's password (`POST /api/me/password`); with
+/// `sign_out_others`, every other device and token of the account is signed out. Answers how
+/// many were.
+#[tauri::command]
+pub async fn change_password(
+    state: AppRef<'_>,
+    current_password: String,
+    new_password: String,
+    sign_out_others: bool,
+) -> CmdResult<u64> {
+    if new_password.chars().count() < crate::host::MIN_PASSWORD_CHARS {
+        return Err(AppError::invalid("a password has at least 8 characters"));
+    }
+    let client = state
+        .session
+        .lock()
+        .await
+        .client
+        .clone()
+        .ok_or_else(|| AppError::new("not_signed_in", "sign in first"))?;
+    let changed = client
+        .api()
+        .change_password(&parley_protocol::api::PasswordChange {
+            current_password,
+            new_password,
+            sign_out_others,
+        })
+        .await?;
+    Ok(changed.signed_out)
+}

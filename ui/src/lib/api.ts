@@ -66,6 +66,9 @@ export const api = {
   /** Joins with an invite link: pins its certificate, creates the account, signs in. */
   acceptInvite: (link: string, username: string, password: string) =>
     call<SessionStatus>('accept_invite', { link, username, password }),
+  /** Changes the account's password; answers how many other sessions were signed out. */
+  changePassword: (currentPassword: string, newPassword: string, signOutOthers: boolean) =>
+    call<number>('change_password', { currentPassword, newPassword, signOutOthers }),
   /** Remembers a server (checked with /healthz); sign in or register next. */
   joinWorkspace: (server: string) => call<SessionStatus>('join_workspace', { server }),
   register: (username: string, password: string) =>
