@@ -191,6 +191,7 @@ fn server_with_access_log(
         .env("PARLEY_LOG", "warn,parley::access=info")
         .env("PARLEY_SERVER_TRUSTED_PROXIES", format!("[\"{trusted}\"]"))
         .env("PARLEY_WORKSPACE_FIRST_CHANNEL", "general")
+        .env("PARLEY_ACCOUNTS_REGISTRATION", "open")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

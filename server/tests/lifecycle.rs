@@ -392,6 +392,7 @@ async fn json_logging_server(data: &std::path::Path, log: &str) -> (std::process
         .args(["--data", data.to_str().unwrap()])
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .env("PARLEY_LOG", log)
+        .env("PARLEY_ACCOUNTS_REGISTRATION", "open")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

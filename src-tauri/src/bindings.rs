@@ -24,7 +24,7 @@ fn declarations() -> Vec<String> {
         SearchResults::decl(),
         UploadProgress::decl(),
         AppEvent::decl(),
-        crate::host::HostState::decl(),
+        HostState::decl(),
         crate::commands::session::HostInfo::decl(),
         crate::commands::session::InviteLinkView::decl(),
         DocPush::decl(),

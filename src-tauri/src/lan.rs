@@ -9,6 +9,9 @@ use rustls_pki_types::{pem::PemObject, CertificateDer};
 
 use crate::types::AppError;
 
+/// The hosts a hosted server answers to (`server.allowed_hosts`; the port is not compared).
+pub const LOOPBACK_HOSTS: &str = r#"["127.0.0.1","localhost","[::1]"]"#;
+
 /// The hosted server's certificate files and fingerprint.
 #[derive(Debug, Clone)]
 pub struct HostCertificate {
@@ -100,7 +103,7 @@ pub fn allowed_hosts() -> String {
     let mut hosts: Vec<String> = vec!["127.0.0.1".into(), "localhost".into(), "[::1]".into()];
     hosts.extend(host_names());
     hosts.extend(lan_addresses().iter().map(|ip| ip.to_string()));
-    serde_json::to_string(&hosts).unwrap_or_else(|_| crate::host::LOOPBACK_HOSTS.to_owned())
+    serde_json::to_string(&hosts).unwrap_or_else(|_| LOOPBACK_HOSTS.to_owned())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod doc_bridge;
 mod error;
 pub mod host;
+pub mod hosted;
 pub mod lan;
 pub mod notify;
 pub mod session;

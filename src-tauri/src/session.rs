@@ -448,13 +448,13 @@ pub async fn start_hosted(state: &Arc<AppState>, file: &mut WorkspaceFile) -> Cm
         _ => crate::host::free_port()?,
     };
     let weak = Arc::downgrade(state);
-    let on_state: crate::host::OnHostState = Arc::new(move |host_state| {
+    let on_state: crate::hosted::OnHostState = Arc::new(move |host_state| {
         if let Some(state) = weak.upgrade() {
             state.push(AppEvent::Host { state: host_state });
         }
     });
     let server =
-        crate::host::HostedServer::start(&state.paths.server_data(), port, file.lan, on_state)
+        crate::hosted::HostedServer::start(&state.paths.server_data(), port, file.lan, on_state)
             .await?;
     file.port = Some(port);
     file.server = server.url();

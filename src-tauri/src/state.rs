@@ -15,7 +15,7 @@ use tauri::ipc::Channel;
 
 pub use crate::activity::Attention;
 use crate::{
-    host::HostedServer,
+    hosted::HostedServer,
     types::{AppEvent, KeyringState, Settings, Workspace},
 };
 

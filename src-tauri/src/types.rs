@@ -128,7 +128,7 @@ pub enum AppEvent {
     /// Settings changed outside the UI (the tray's do-not-disturb).
     Settings { settings: Settings },
     /// The hosted server stopped, is restarting, runs again, or was given up on.
-    Host { state: crate::host::HostState },
+    Host { state: HostState },
 }
 
 /// Pushed on the channel given to `open_doc`.
@@ -176,4 +176,25 @@ impl Default for Settings {
             theme: "system".into(),
         }
     }
+}
+
+/// How the hosted server is doing, as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(TS))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HostState {
+    /// Serving; `restarts` times restarted since the app started it, the last time because of
+    /// `last_exit`.
+    Running {
+        restarts: u32,
+        last_exit: Option<String>,
+    },
+    /// It stopped unexpectedly; the next start is in `retry_in_ms`.
+    Restarting {
+        reason: String,
+        attempt: u32,
+        retry_in_ms: u64,
+    },
+    /// It stopped too often: not restarted again until the person asks.
+    Failed { reason: String },
 }

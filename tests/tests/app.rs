@@ -481,7 +481,8 @@ async fn hosted_workspace_documents_and_comments() {
     ] {
         assert_eq!(mode(&dir), 0o700, "{}", dir.display());
     }
-    // Nobody registers on it (a web page that found the port cannot make an account) ...
+    // Nobody registers on it without an invite (a web page that found the port cannot make an
+    // account) ...
     let http = reqwest::Client::new();
     let response = http
         .post(format!("{url}/api/register"))
@@ -491,7 +492,7 @@ async fn hosted_workspace_documents_and_comments() {
         .unwrap();
     assert_eq!(response.status(), 403);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["code"], "registration_closed", "{body}");
+    assert_eq!(body["code"], "invalid_invite", "{body}");
     // ... and a request naming another host (DNS rebinding) is refused.
     let response = http
         .get(format!("{url}/healthz"))

@@ -225,7 +225,7 @@ pub struct HostInfo {
     /// `https://ADDRESS:PORT` for each of this computer's LAN addresses (LAN hosting only).
     pub join_urls: Vec<String>,
     pub fingerprint: Option<String>,
-    pub state: host::HostState,
+    pub state: crate::types::HostState,
 }
 
 #[tauri::command]
@@ -250,7 +250,7 @@ pub async fn host_info(state: AppRef<'_>) -> CmdResult<Option<HostInfo>> {
 /// The hosted server's recent log lines (Settings shows them, e.g. after it crashed).
 #[tauri::command]
 pub async fn host_log(state: AppRef<'_>) -> CmdResult<Vec<String>> {
-    Ok(host::recent_log(&state.paths.server_data(), 200))
+    Ok(crate::hosted::recent_log(&state.paths.server_data(), 200))
 }
 
 /// Starts the hosted server again after the supervisor gave up on it.
@@ -376,7 +376,7 @@ pub async fn change_password(
     new_password: String,
     sign_out_others: bool,
 ) -> CmdResult<u64> {
-    if new_password.chars().count() < crate::host::MIN_PASSWORD_CHARS {
+    if new_password.chars().count() < crate::hosted::MIN_PASSWORD_CHARS {
         return Err(AppError::invalid("a password has at least 8 characters"));
     }
     let client = state
