@@ -289,6 +289,10 @@ fn serve(mut config: Config, args: ServeArgs, parent: Parent) -> anyhow::Result<
         lock.record_url(&url)
             .context("cannot write the data directory's lock file")?;
         let shutdown = shutdown_signal()?;
+        // SIGHUP must not end the server from the ready line on: registering any handler
+        // replaces the default action at once (the serving loop installs the one that reloads).
+        #[cfg(unix)]
+        let _hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         // The one line on stdout, printed once the server is ready: scripts and tests read
         // the port from it.
         println!("listening on {url}");
