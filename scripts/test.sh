@@ -5,8 +5,9 @@
 # through cargo-nextest.
 # Debian packages (common.sh): the app's (WebKitGTK), its headless desktop for the end-to-end
 # tests (Xvfb, D-Bus, gnome-keyring, dunst, ImageMagick for screenshots) and WebKitWebDriver.
-# nginx: the reverse-proxy test runs Parley behind a real one (client/tests/tls.rs).
-EXTRA_DEBIAN_PACKAGES=(nginx)
+# nginx and caddy: the reverse-proxy tests run Parley behind real ones (client/tests/tls.rs,
+# client/tests/caddy.rs).
+EXTRA_DEBIAN_PACKAGES=(nginx caddy)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"

@@ -1,5 +1,6 @@
 //! The `parley` command line end to end: login, send, history, tail, search, outbox, documents,
-//! logout; and messages composed while the server is down, across separate processes.
+//! logout; registration on a server that registers by invitation; and messages composed while
+//! the server is down, across separate processes.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -318,6 +319,98 @@ async fn conversation_commands() {
         .await;
     assert_eq!(page["messages"][0]["text"], "the notes");
     assert_eq!(page["messages"][0]["attachments"][0]["size"], 14000);
+}
+
+/// `parley register` on a server with `accounts.registration = "invite"`: refused without an
+/// invite (the server's code shown, a failing exit), admitted with an admin's invite (and able
+/// to send), and the single-use code refused the second time.
+#[tokio::test]
+async fn register_needs_an_invite_on_an_invite_only_server() {
+    let server = TestServer::builder()
+        .config(RELAXED)
+        .envs(&[("PARLEY_ACCOUNTS_REGISTRATION", "invite")])
+        .admin_first(
+            &["user", "add", "root", "--admin", "--password-stdin"],
+            Some("correct horse\n"),
+        )
+        .start()
+        .await;
+    let url = server.url();
+    let (status, body) = server
+        .post(
+            "/api/login",
+            None,
+            serde_json::json!({"name": "root", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let root = body["token"].as_str().unwrap().to_owned();
+    server.create_channel(&root, "general").await;
+    let password = format!("{PASSWORD}\n");
+    let register = |user: &'static str, invite: Option<&str>| {
+        let mut args = vec!["register", url.as_str(), "--user", user, "--password-stdin"];
+        args.extend(invite.map(|code| ["--invite", code]).into_iter().flatten());
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        let password = password.clone();
+        async move {
+            let home = tempfile::tempdir().unwrap();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (ok, out, err) = parley(home.path(), &args, Some(&password)).await;
+            (home, ok, out, err)
+        }
+    };
+
+    // No invite: refused, with the server's reason and code, and nothing kept.
+    let (home, ok, out, err) = register("erin", None).await;
+    assert!(!ok, "registered without an invite: {out}");
+    assert!(
+        err.contains("registration refused: registration on this server needs an invite code (invalid_invite)"),
+        "{err}"
+    );
+    let (ok, _, err) = parley(home.path(), &["channels"], None).await;
+    assert!(!ok, "signed in after a refused registration: {err}");
+
+    // An admin's invite (single use, the default) admits one account.
+    let (status, invite) = server
+        .post("/api/invites", Some(&root), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 201, "{invite}");
+    assert_eq!(invite["uses_left"], 1, "{invite}");
+    let code = invite["code"].as_str().unwrap().to_owned();
+    let (erin, ok, out, err) = register("erin", Some(&code)).await;
+    assert!(ok, "register with the invite: {out}{err}");
+    assert!(
+        out.contains(&format!("signed in to {url} as erin")),
+        "{out}"
+    );
+    let (ok, out, err) = parley(erin.path(), &["join", "general"], None).await;
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = parley(erin.path(), &["send", "general", "invited and here"], None).await;
+    assert!(ok && out.starts_with("sent to general (#"), "{out}{err}");
+    let history = server.history(&root, "general").await;
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["text"], "invited and here");
+    assert_eq!(history[0]["author"]["name"], "erin", "{}", history[0]);
+
+    // The same code again: used up.
+    let (_, ok, out, err) = register("frank", Some(&code)).await;
+    assert!(!ok, "a single-use invite admitted a second account: {out}");
+    assert!(
+        err.contains("registration refused: this invite is unknown, used up, expired or revoked (invalid_invite)"),
+        "{err}"
+    );
+    let (status, body) = server
+        .post(
+            "/api/login",
+            None,
+            serde_json::json!({"name": "frank", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_credentials")),
+        "frank has no account: {body}"
+    );
 }
 
 /// The CLI's files hold a token (in the fallback) and private conversations (the cache): its

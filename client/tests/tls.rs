@@ -6,85 +6,18 @@
 
 mod common;
 
-use std::{
-    io::BufRead,
-    net::IpAddr,
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::{net::IpAddr, path::Path};
 
 use common::*;
-use parley_testkit::tls::TestCa;
-use tokio::io::AsyncBufReadExt;
+use parley_testkit::{
+    proxied::{logged_client, send_and_tail, server_with_access_log},
+    tls::TestCa,
+};
 
 /// `parley` with the CA file, as a user would run it.
 async fn parley_ca(home: &Path, ca: &Path, args: &[&str], stdin: Option<&str>) -> CliOutput {
     eprintln!("parley {args:?}");
     run_parley_with(home, args, stdin, &[("PARLEY_CA_FILE", ca)]).await
-}
-
-/// A new CLI home signed in at `url` as `user`, a member of `general`.
-async fn sign_in(url: &str, ca: &Path, user: &str) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    let out = parley_ca(
-        home.path(),
-        ca,
-        &["login", url, "--user", user, "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    )
-    .await;
-    assert!(out.success, "login: {}{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout
-            .contains(&format!("signed in to {url} as {user}")),
-        "{}",
-        out.stdout
-    );
-    let out = parley_ca(home.path(), ca, &["join", "general"], None).await;
-    assert!(out.success, "join: {}{}", out.stdout, out.stderr);
-    home
-}
-
-/// Signs in at `url`, joins `general`, follows it with `tail` in another process, sends two
-/// messages and sees them arrive there: the HTTP API and the WebSocket both over TLS.
-async fn send_and_tail(url: &str, ca: &Path, user: &str) {
-    // Two homes, as two computers: a home's local cache would already hold what it sent, and
-    // the tail shows messages that are new to it.
-    let home = sign_in(url, ca, user).await;
-    let tail_home = sign_in(url, ca, user).await;
-    let mut tail = tokio::process::Command::new(workspace_binary("parley"))
-        .args(["--json", "tail", "general"])
-        .env("PARLEY_HOME", tail_home.path())
-        .env("PARLEY_NO_KEYRING", "1")
-        .env("PARLEY_CA_FILE", ca)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
-    let mut next_line = async || {
-        tokio::time::timeout(TIMEOUT, lines.next_line())
-            .await
-            .expect("tail said nothing in time")
-            .unwrap()
-            .expect("tail ended")
-    };
-    while !next_line().await.contains("\"online\"") {}
-
-    for text in ["over TLS", "and back"] {
-        let out = parley_ca(home.path(), ca, &["send", "general", text], None).await;
-        assert!(out.success, "send: {}{}", out.stdout, out.stderr);
-    }
-    let mut seen = Vec::new();
-    while seen.len() < 2 {
-        let value: serde_json::Value = serde_json::from_str(&next_line().await).unwrap();
-        if value["kind"] == "message" {
-            seen.push(value["message"]["text"].as_str().unwrap().to_owned());
-        }
-    }
-    assert_eq!(seen, ["over TLS", "and back"]);
-    tail.kill().await.unwrap();
 }
 
 #[tokio::test]
@@ -174,71 +107,6 @@ async fn certificates_the_cli_cannot_trust_are_refused_with_the_reason() {
         "{}",
         out.stderr
     );
-}
-
-/// The server with JSON logs (its access log on), `trusted_proxies` set, and its log lines.
-fn server_with_access_log(
-    data: &Path,
-    trusted: &str,
-) -> (
-    std::process::Child,
-    String,
-    tokio::sync::mpsc::UnboundedReceiver<String>,
-) {
-    let mut child = Command::new(workspace_binary("parley-server"))
-        .args(["--data", data.to_str().unwrap()])
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .env("PARLEY_LOG", "warn,parley::access=info")
-        .env("PARLEY_SERVER_TRUSTED_PROXIES", format!("[\"{trusted}\"]"))
-        .env("PARLEY_WORKSPACE_FIRST_CHANNEL", "general")
-        .env("PARLEY_ACCOUNTS_REGISTRATION", "open")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, url, rx)
-}
-
-/// The client address of the next access-log line for `route`.
-async fn logged_client(
-    log: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
-    route: &str,
-) -> String {
-    tokio::time::timeout(TIMEOUT, async {
-        loop {
-            let line = log.recv().await.expect("the server's log ended");
-            let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            let fields = &value["fields"];
-            if fields["route"] == route {
-                return fields["client"].as_str().unwrap().to_owned();
-            }
-        }
-    })
-    .await
-    .expect("no access-log line in time")
 }
 
 #[tokio::test]

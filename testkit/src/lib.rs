@@ -3,18 +3,22 @@
 //! in-process for ordinary tests or as the real `parley-server` binary for tests that kill,
 //! restart, signal or measure the process; a WebSocket client whose every wait has a timeout
 //! ([`WsClient`]); a y-websocket document client ([`ydoc::DocClient`]); a proxy that cuts
-//! connections and records requests; the `parley` CLI run as a process ([`Cli`]); and the
-//! relaxed config most tests run with.
+//! connections and records requests; the `parley` CLI run as a process ([`Cli`]); a real
+//! nginx or Caddy in front of a server, as docs/deployment.md configures them ([`nginx`],
+//! [`caddy`], [`proxied`]); and the relaxed config most tests run with.
 //!
 //! A kit for tests: a failure panics the test that called it, with what went wrong. The few
 //! calls the benchmark makes have `try_` forms that return [`Error`] instead.
 #![allow(clippy::unwrap_used)]
 
 mod binaries;
+#[cfg(unix)]
+pub mod caddy;
 mod cli;
 mod http;
 #[cfg(unix)]
 pub mod nginx;
+pub mod proxied;
 mod proxy;
 mod server;
 pub mod tls;
