@@ -97,6 +97,22 @@ pub fn join_urls(port: u16) -> Vec<String> {
         .collect()
 }
 
+/// Whether `url` names this computer only (127.0.0.0/8, `::1`, `localhost`): a link to it
+/// works for other accounts on this computer, not for other computers.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some(host) = tauri::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+    else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 /// `server.allowed_hosts` for a LAN-hosted server: loopback, this computer's names and
 /// addresses.
 pub fn allowed_hosts() -> String {
@@ -131,6 +147,25 @@ mod tests {
     fn parley_server_accepts(cert: &HostCertificate) -> bool {
         let pem = std::fs::read(&cert.key).unwrap();
         rustls_pki_types::PrivateKeyDer::from_pem_slice(&pem).is_ok()
+    }
+
+    #[test]
+    fn loopback_urls_are_told_apart() {
+        for url in [
+            "http://127.0.0.1:7878",
+            "https://127.8.0.1",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://192.168.1.4:7878",
+            "https://chat.example.org",
+            "not a url",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
     }
 
     #[test]

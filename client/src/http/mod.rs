@@ -1,10 +1,12 @@
 //! The server's HTTP API, typed with [`parley_protocol::api`]: the server check, signing in and
-//! out, documents, comments, versions, roles, attachments and upload sessions. This is the only
+//! out, documents, comments, versions, roles, attachments and upload sessions, profiles,
+//! avatars and the people of a workspace. This is the only
 //! HTTP code of Parley's clients; the desktop app and the `parley` command line go through it
 //! (most often through a [`Client`](crate::Client), which carries one with its token).
 
 mod attachments;
 mod docs;
+mod people;
 
 use std::time::Duration;
 
@@ -96,13 +98,6 @@ impl HttpApi {
                 .json(credentials),
         )
         .await
-    }
-
-    /// `POST /api/invites` (admins; members where the server allows): a new invite, as the
-    /// server describes it (`code`, `expires_at`, `uses_left`, ...).
-    pub async fn create_invite(&self, body: &serde_json::Value) -> Result<serde_json::Value> {
-        self.json(self.call(Method::POST, &["api", "invites"])?.json(body))
-            .await
     }
 
     /// `POST /api/logout`: the server revokes this token.

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod docs;
+pub mod people;
 pub mod session;
 pub mod settings;
 

@@ -126,6 +126,45 @@ pub async fn sign_in(
     .await
 }
 
+/// Sets a new password with the one-time reset code an admin gave (`POST /api/password-reset`),
+/// then signs in with it.
+#[tauri::command]
+pub async fn reset_password(
+    app: AppHandle,
+    state: AppRef<'_>,
+    username: String,
+    code: String,
+    new_password: String,
+) -> CmdResult<SessionStatus> {
+    if new_password.chars().count() < crate::hosted::MIN_PASSWORD_CHARS {
+        return Err(AppError::invalid("a password has at least 8 characters"));
+    }
+    let server = state
+        .session
+        .lock()
+        .await
+        .workspace
+        .as_ref()
+        .map(|w| w.server.clone())
+        .ok_or_else(|| AppError::new("no_workspace", "host or join a workspace first"))?;
+    let username = username.trim().to_owned();
+    parley_client::HttpApi::new(&server)?
+        .reset_password(&parley_protocol::api::PasswordReset {
+            name: username.clone(),
+            code: code.trim().to_owned(),
+            new_password: new_password.clone(),
+        })
+        .await?;
+    sign(
+        app,
+        state.inner().clone(),
+        SignIn::Login,
+        username,
+        new_password,
+    )
+    .await
+}
+
 #[tauri::command]
 pub async fn register(
     app: AppHandle,
@@ -271,70 +310,6 @@ pub async fn restart_host(state: AppRef<'_>) -> CmdResult<SessionStatus> {
     state.session.lock().await.workspace = Some(file);
     push_status(&state).await;
     Ok(session::status(&state).await)
-}
-
-/// An invite link to the workspace this computer hosts on the LAN: its first join address,
-/// its certificate's fingerprint, and a new invite code (`POST /api/invites`).
-#[derive(Debug, Clone, serde::Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct InviteLinkView {
-    pub link: String,
-    pub server: String,
-    pub fingerprint: Option<String>,
-    /// Unix milliseconds.
-    pub expires_at: Option<i64>,
-    pub uses: u32,
-}
-
-#[tauri::command]
-pub async fn create_invite_link(
-    state: AppRef<'_>,
-    uses: Option<u32>,
-    expires_in: Option<String>,
-) -> CmdResult<InviteLinkView> {
-    let client = state
-        .session
-        .lock()
-        .await
-        .client
-        .clone()
-        .ok_or_else(|| AppError::new("not_signed_in", "sign in first"))?;
-    let info = host_info(state.clone())
-        .await?
-        .filter(|info| info.lan)
-        .ok_or_else(|| {
-            AppError::new(
-                "not_hosted",
-                "invite links are made for a workspace this computer hosts on the local network",
-            )
-        })?;
-    let uses = uses.unwrap_or(1).max(1);
-    let body = serde_json::json!({
-        "uses": uses,
-        "expires_in": expires_in.unwrap_or_else(|| "7d".into()),
-    });
-    let created = client.api().create_invite(&body).await?;
-    let code = created["code"]
-        .as_str()
-        .ok_or_else(|| AppError::new("internal", "the server's answer had no invite code"))?
-        .to_owned();
-    let server = info
-        .join_urls
-        .first()
-        .cloned()
-        .unwrap_or_else(|| info.url.clone());
-    let link = parley_client::invite::InviteLink {
-        server: server.clone(),
-        fingerprint: info.fingerprint.clone(),
-        code,
-    };
-    Ok(InviteLinkView {
-        link: link.to_link(),
-        server,
-        fingerprint: info.fingerprint,
-        expires_at: created["expires_at"].as_i64(),
-        uses,
-    })
 }
 
 /// Joins a workspace with an invite link: pins the certificate it names (trust on first use),

@@ -129,4 +129,35 @@ describe('First run: user names', () => {
     expect(error.dataset.code).toBe('invalid_user');
     expect(calls).not.toContain('register');
   });
+
+  it('sets a new password with a reset code and signs in', async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    const joined: SessionStatus = { ...fresh, workspace: { server: 'http://127.0.0.1:7000', hosted: false } };
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      if (cmd === 'reset_password') {
+        if ((args as { code: string }).code !== 'GOOD') throw { code: 'invalid_reset_code', message: 'this reset code is unknown, used or expired' };
+        return { ...joined, user: alice, connection: { state: 'connecting', attempt: 0 } };
+      }
+      return null;
+    });
+    render(FirstRun, { status: joined });
+    await fireEvent.click(screen.getByTestId('forgot-password'));
+    await fireEvent.input(input('#reset-username'), { target: { value: 'alice' } });
+    await fireEvent.input(input('#reset-code'), { target: { value: 'BAD' } });
+    await fireEvent.input(input('#reset-password'), { target: { value: 'short' } });
+    await fireEvent.click(screen.getByTestId('submit-reset'));
+    expect((await screen.findByTestId('form-error')).textContent).toContain('at least 8');
+    expect(calls.map((c) => c.cmd)).not.toContain('reset_password');
+    await fireEvent.input(input('#reset-password'), { target: { value: 'a new password' } });
+    await fireEvent.click(screen.getByTestId('submit-reset'));
+    await waitFor(() => expect(screen.getByTestId('form-error').dataset.code).toBe('invalid_reset_code'));
+    await fireEvent.input(input('#reset-code'), { target: { value: ' GOOD ' } });
+    await fireEvent.click(screen.getByTestId('submit-reset'));
+    await waitFor(() => expect(session.user?.name).toBe('alice'));
+    expect(calls).toContainEqual({
+      cmd: 'reset_password',
+      args: { username: 'alice', code: 'GOOD', newPassword: 'a new password' },
+    });
+  });
 });

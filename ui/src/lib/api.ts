@@ -11,16 +11,19 @@ import type {
   DocInfo,
   DocPush,
   HostInfo,
+  InviteInfo,
   InviteLinkView,
   Message,
   OutboxEntry,
   PresenceEntry,
+  ResetCode,
   SearchResults,
   SessionStatus,
   Settings,
   ThreadOpened,
   ThreadPlace,
   UploadProgress,
+  UserInfo,
   UserRef,
 } from './bindings';
 
@@ -60,12 +63,12 @@ export const api = {
   hostLog: () => call<string[]>('host_log'),
   /** Starts the hosted server again after it was given up on. */
   restartHost: () => call<SessionStatus>('restart_host'),
-  /** A new invite link to the workspace hosted here on the LAN. */
-  createInviteLink: (uses?: number, expiresIn?: string) =>
-    call<InviteLinkView>('create_invite_link', { uses, expiresIn }),
   /** Joins with an invite link: pins its certificate, creates the account, signs in. */
   acceptInvite: (link: string, username: string, password: string) =>
     call<SessionStatus>('accept_invite', { link, username, password }),
+  /** Sets a new password with an admin's one-time reset code, then signs in with it. */
+  resetPassword: (username: string, code: string, newPassword: string) =>
+    call<SessionStatus>('reset_password', { username, code, newPassword }),
   /** Changes the account's password; answers how many other sessions were signed out. */
   changePassword: (currentPassword: string, newPassword: string, signOutOthers: boolean) =>
     call<number>('change_password', { currentPassword, newPassword, signOutOthers }),
@@ -141,6 +144,31 @@ export const api = {
   /** An attachment's bytes (thumbnail: the 320 px PNG preview). */
   attachment: (id: number, thumbnail: boolean) =>
     call<ArrayBuffer>('attachment', { id, thumbnail }),
+
+  // --- people: one's profile, avatars, invites, the accounts admins manage
+  /** Sets the account's display name; the account as it is now. */
+  setDisplayName: (name: string) => call<UserRef>('set_display_name', { name }),
+  /** Makes an image the account's avatar. */
+  setAvatar: async (file: Blob) => {
+    const bytes = Array.from(new Uint8Array(await file.arrayBuffer()));
+    return call<UserRef>('set_avatar', { bytes });
+  },
+  removeAvatar: () => call<UserRef>('remove_avatar'),
+  /** An avatar's PNG bytes, from the path a user carries. */
+  avatar: (path: string) => call<ArrayBuffer>('avatar', { path }),
+  /** A new invite and its link (admins; members where the server allows). */
+  createInviteLink: (uses?: number, expiresIn?: string) =>
+    call<InviteLinkView>('create_invite_link', { uses, expiresIn }),
+  /** The live invites (admins: all; members: their own). */
+  invites: () => call<InviteInfo[]>('list_invites'),
+  revokeInvite: (id: number) => call<void>('revoke_invite', { id }),
+  /** The workspace's accounts (admins; `forbidden` for others). */
+  people: () => call<UserInfo[]>('people'),
+  setUserDisabled: (id: number, disabled: boolean) =>
+    call<void>('set_user_disabled', { id, disabled }),
+  deleteUser: (id: number) => call<void>('delete_user', { id }),
+  /** A one-time password-reset code for the account. */
+  resetCode: (id: number) => call<ResetCode>('reset_code', { id }),
 
   // --- documents and comments
   docs: () => call<DocInfo[]>('list_docs'),

@@ -4,7 +4,7 @@ import { api } from './api';
 const MAX = 100;
 const cache = new Map<string, Promise<Blob>>();
 
-function toBytes(data: unknown): Uint8Array<ArrayBuffer> {
+export function toBytes(data: unknown): Uint8Array<ArrayBuffer> {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(0) as ArrayBuffer);
   if (Array.isArray(data)) return new Uint8Array(data as number[]);

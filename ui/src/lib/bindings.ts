@@ -107,11 +107,25 @@ join_urls: Array<string>, fingerprint: string | null, state: HostState, };
 
 export type HostState = { "state": "running", restarts: number, last_exit: string | null, } | { "state": "restarting", reason: string, attempt: number, retry_in_ms: number, } | { "state": "failed", reason: string, };
 
+export type InviteInfo = { id: number, uses_left: number, 
+/**
+ * Unix milliseconds.
+ */
+expires_at: number, created_by: UserRef, 
+/**
+ * Unix milliseconds.
+ */
+created_at: number, };
+
 export type InviteLinkView = { link: string, server: string, fingerprint: string | null, 
 /**
  * Unix milliseconds.
  */
-expires_at: number | null, uses: number, };
+expires_at: number, uses: number, 
+/**
+ * Only people on this computer can use it (a workspace hosted on the loopback address).
+ */
+this_computer_only: boolean, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
@@ -220,6 +234,12 @@ mentions: number,
  */
 muted_until?: number | null, };
 
+export type ResetCode = { code: string, 
+/**
+ * Unix milliseconds.
+ */
+expires_at: number, };
+
 export type SearchHit = { message: Message, 
 /**
  * The text with matches between `[` and `]`.
@@ -284,6 +304,12 @@ export type ThreadSummary = { root_id: number, channel: string, reply_count: num
 participants: Array<number>, };
 
 export type UploadProgress = { sent: number, total: number, };
+
+export type UserInfo = { id: number, name: string, display_name: string | null, avatar: string | null, admin: boolean, disabled: boolean, 
+/**
+ * Unix milliseconds.
+ */
+created_at: number, };
 
 export type UserRef = { id: number, name: string, display_name: string | null, avatar: string | null, };
 
