@@ -456,3 +456,34 @@ fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// A session that signed in before its user changed their display name or avatar stamps the
+/// new ones on what it sends next: a long-lived connection never speaks with an old profile.
+#[tokio::test]
+async fn live_sessions_send_with_the_profile_as_it_is_now() {
+    let (server, _root) = workspace("").await;
+    let alice = server.register("alice").await;
+    let mut ws = server.connect(Some(&alice)).await;
+    ws.ok(json!({"type": "channel_create", "channel": "room"}))
+        .await;
+    let send = |text: &str, id: &str| json!({"type": "send", "channel": "room", "text": text, "client_id": id});
+    let before = ws.ok(send("before", "m1")).await;
+    assert_eq!(before["message"]["author"]["display_name"], Value::Null);
+    assert_eq!(before["message"]["author"]["avatar"], Value::Null);
+
+    let (s, _) = server
+        .patch("/api/me", Some(&alice), json!({"display_name": "Alice A."}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, user) = put_avatar(&server, &alice, png(32, 32)).await;
+    assert_eq!(s, 200, "{user}");
+    let after = ws.ok(send("after", "m2")).await;
+    assert_eq!(after["message"]["author"]["display_name"], "Alice A.");
+    assert_eq!(after["message"]["author"]["avatar"], user["avatar"]);
+
+    // Removing the avatar reaches the session too.
+    let (s, _) = server.delete("/api/me/avatar", Some(&alice)).await;
+    assert_eq!(s, 200);
+    let last = ws.ok(send("last", "m3")).await;
+    assert_eq!(last["message"]["author"]["avatar"], Value::Null);
+}

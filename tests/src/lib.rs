@@ -23,7 +23,9 @@ use serde_json::{json, Value};
 
 mod processes;
 
-pub use processes::{alive, app_pid, mode, processes_named, servers_on, wait_until};
+pub use processes::{
+    alive, app_pid, mode, processes_named, servers_on, wait_until, wait_until_async,
+};
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 

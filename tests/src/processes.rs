@@ -68,3 +68,18 @@ pub fn processes_named(name: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// Polls an async check until it holds, for at most the kit's timeout.
+pub async fn wait_until_async<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    tokio::time::timeout(TIMEOUT, async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out: {what}"));
+}

@@ -294,18 +294,3 @@ async fn app_gave_up(app: &App) -> bool {
         .await
         .is_ok_and(|els| !els.is_empty())
 }
-
-/// Polls an async check with the kit's timeout.
-async fn wait_until_async<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        while !check().await {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out: {what}"));
-}

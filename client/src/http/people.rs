@@ -15,7 +15,8 @@ const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_AVATAR_ANSWER: usize = 4 * 1024 * 1024;
 
 impl HttpApi {
-    /// `PATCH /api/me`: sets this account's display name; the account as it is now.
+    /// `PATCH /api/me`: sets this account's display name (`""` clears it); the account as it
+    /// is now.
     pub async fn set_display_name(&self, name: &str) -> Result<UserRef> {
         let change = api::ProfileChange {
             display_name: Some(name.to_owned()),

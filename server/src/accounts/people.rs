@@ -134,14 +134,19 @@ impl Accounts {
             .set_display_name(user.id, display_name, key)
             .await?
         {
-            UserCreation::Created(user) => Ok(user),
+            UserCreation::Created(user) => {
+                self.connections.update_profile(&user);
+                Ok(user)
+            }
             UserCreation::LooksLike(other) => Err(impersonation_error(&other)),
         }
     }
 
     /// Stores (or with None removes) the user's avatar, an image already checked and encoded.
     pub async fn set_avatar(&self, user: &UserRecord, png: Option<Vec<u8>>) -> Result<UserRecord> {
-        self.people.set_avatar(user.id, png).await
+        let user = self.people.set_avatar(user.id, png).await?;
+        self.connections.update_profile(&user);
+        Ok(user)
     }
 
     /// The user's avatar and its tag, if they have one.

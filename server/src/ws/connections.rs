@@ -153,6 +153,19 @@ impl Connections {
         }
     }
 
+    /// Tells every live connection signed in as `user` that the account changed (display
+    /// name, avatar): what they send from now on carries the new one.
+    pub fn update_profile(&self, user: &crate::store::UserRecord) {
+        let Ok(live) = self.live.lock() else {
+            return;
+        };
+        for control in live.values() {
+            if control.user_id.load(Ordering::Relaxed) == user.id {
+                control.note_profile(user.clone());
+            }
+        }
+    }
+
     /// Live connections.
     pub fn len(&self) -> usize {
         self.live.lock().map(|s| s.len()).unwrap_or(0)

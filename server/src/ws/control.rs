@@ -31,6 +31,11 @@ pub struct ConnControl {
     pub(crate) client: std::net::IpAddr,
     pub(crate) opened: std::time::Instant,
     pub(crate) user_id: AtomicI64,
+    /// The signed-in user's account as it is now, when it changed (display name, avatar)
+    /// since the session signed in; the session takes it before its next request, so what it
+    /// stamps on messages is current.
+    profile: Mutex<Option<store::UserRecord>>,
+    profile_changed: std::sync::atomic::AtomicBool,
 }
 
 impl ConnControl {
@@ -50,6 +55,8 @@ impl ConnControl {
             client,
             opened: std::time::Instant::now(),
             user_id: AtomicI64::new(0),
+            profile: Mutex::new(None),
+            profile_changed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -65,6 +72,22 @@ impl ConnControl {
             .lock()
             .map(|mut d| std::mem::take(&mut *d))
             .unwrap_or_default()
+    }
+
+    /// The signed-in user's account changed: the session uses `user` from its next request on.
+    pub(crate) fn note_profile(&self, user: store::UserRecord) {
+        if let Ok(mut profile) = self.profile.lock() {
+            *profile = Some(user);
+            self.profile_changed.store(true, Ordering::Release);
+        }
+    }
+
+    /// The account as it is now, if it changed since the last call (one atomic load when not).
+    pub(crate) fn take_profile(&self) -> Option<store::UserRecord> {
+        if !self.profile_changed.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        self.profile.lock().ok().and_then(|mut p| p.take())
     }
 
     /// Asks the connection to close with `code`. The first request wins.

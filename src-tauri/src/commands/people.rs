@@ -38,7 +38,7 @@ async fn became(state: &AppState, user: UserRef) -> CmdResult<UserRef> {
     Ok(user)
 }
 
-/// Sets the signed-in account's display name (the server validates it).
+/// Sets the signed-in account's display name (the server validates it; empty clears it).
 #[tauri::command]
 pub async fn set_display_name(state: AppRef<'_>, name: String) -> CmdResult<UserRef> {
     let client = state.client().await?;

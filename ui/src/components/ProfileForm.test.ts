@@ -9,17 +9,21 @@ function nameInput(): HTMLInputElement {
 }
 
 describe('Profile', () => {
-  it('refuses an empty display name without asking the server', async () => {
-    const calls: string[] = [];
-    mockIPC((cmd) => {
-      calls.push(cmd);
-      return null;
+  it('refuses a display name that is too long without asking the server, and clears an empty one', async () => {
+    const calls: { cmd: string; args: unknown }[] = [];
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args });
+      return { ...alice, display_name: null };
     });
-    render(ProfileForm, { user: alice });
+    render(ProfileForm, { user: { ...alice, display_name: 'Alice' } });
+    await fireEvent.input(nameInput(), { target: { value: 'x'.repeat(65) } });
+    await fireEvent.click(screen.getByTestId('save-display-name'));
+    await waitFor(() => expect(screen.getByTestId('profile-error').textContent).toContain('at most 64'));
+    expect(calls).toHaveLength(0);
     await fireEvent.input(nameInput(), { target: { value: '   ' } });
     await fireEvent.click(screen.getByTestId('save-display-name'));
-    await waitFor(() => expect(screen.getByTestId('profile-error').textContent).toContain('cannot be empty'));
-    expect(calls).not.toContain('set_display_name');
+    await waitFor(() => expect(screen.getByTestId('profile-done').textContent).toContain('cleared'));
+    expect(calls).toContainEqual({ cmd: 'set_display_name', args: { name: '' } });
   });
 
   it('saves the display name, and shows the server’s refusal', async () => {

@@ -146,7 +146,7 @@ export const api = {
     call<ArrayBuffer>('attachment', { id, thumbnail }),
 
   // --- people: one's profile, avatars, invites, the accounts admins manage
-  /** Sets the account's display name; the account as it is now. */
+  /** Sets the account's display name ('' clears it); the account as it is now. */
   setDisplayName: (name: string) => call<UserRef>('set_display_name', { name }),
   /** Makes an image the account's avatar. */
   setAvatar: async (file: Blob) => {

@@ -290,6 +290,11 @@ impl Session {
         for channel_id in self.control.take_dropped() {
             self.subs.remove(&channel_id);
         }
+        if let Some(now) = self.control.take_profile() {
+            if self.user.as_ref().is_some_and(|u| u.id == now.id) {
+                self.user = Some(now);
+            }
+        }
         if let Err(ms) = self.request_limit.take() {
             self.state.metrics.rate_limited.connection_requests.inc();
             // Every frame counts, decodable or not; the id is recovered when possible.
