@@ -112,6 +112,10 @@ pub enum ErrorCode {
     InvalidResetCode,
     /// The upload is not an image the server can decode (PNG, JPEG, GIF, WebP) within its bounds.
     InvalidImage,
+    /// A custom event's name is not 1 to 64 of `a-z 0-9 _ . : -`.
+    InvalidEvent,
+    /// A custom event's data is larger than `realtime.max_event_size`.
+    EventTooLarge,
 }
 
 impl ErrorCode {
@@ -168,6 +172,8 @@ impl ErrorCode {
             Self::AccountDisabled => "account_disabled",
             Self::InvalidResetCode => "invalid_reset_code",
             Self::InvalidImage => "invalid_image",
+            Self::InvalidEvent => "invalid_event",
+            Self::EventTooLarge => "event_too_large",
         }
     }
 }

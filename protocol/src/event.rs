@@ -190,6 +190,15 @@ pub enum Event {
     CommentResolved { comment: Box<crate::Comment> },
     /// Durable: a comment was deleted (its replies with it).
     CommentDeleted { comment_id: i64 },
+    /// An application's own event (`publish`): its name, its data (any JSON) and who published
+    /// it. Durable when it was published with `durable: true` (the frame then has a `seq`),
+    /// ephemeral otherwise (shed first when a subscriber falls behind).
+    Custom {
+        event: String,
+        #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+        data: serde_json::Value,
+        publisher: UserRef,
+    },
 }
 
 impl Event {

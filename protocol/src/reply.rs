@@ -115,6 +115,18 @@ pub struct SendResult {
     pub duplicate: bool,
 }
 
+/// The answer to `publish`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PublishResult {
+    pub channel: String,
+    /// The event's seq in the channel's log (durable events only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// True when this `client_id` had been published before: nothing was published again.
+    pub duplicate: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HistoryPage {
@@ -169,6 +181,7 @@ pub enum Reply {
         channel: String,
     },
     Send(SendResult),
+    Publish(PublishResult),
     History(HistoryPage),
     PresenceList {
         channel: String,

@@ -214,6 +214,24 @@ pub enum Op {
         channel: String,
         message_id: i64,
     },
+    /// Publishes an application event to a channel's subscribers (a `custom` event). With
+    /// `durable`, it is stored in the channel's log under a seq (resumable, subject to
+    /// retention); `client_id` makes it idempotent per publisher. `user` addresses that user's
+    /// instance of a `user_specific` channel (workspace admins and bot tokens with the
+    /// `publish` scope only).
+    Publish {
+        channel: String,
+        event: String,
+        #[serde(default)]
+        #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+        data: serde_json::Value,
+        #[serde(default)]
+        durable: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
 }
 
 impl Op {
@@ -244,6 +262,7 @@ impl Op {
         "unmute",
         "unread",
         "thread_open",
+        "publish",
     ];
 
     pub fn is_known_type(kind: &str) -> bool {
@@ -278,6 +297,7 @@ impl Op {
             Op::Unmute { .. } => "unmute",
             Op::Unread => "unread",
             Op::ThreadOpen { .. } => "thread_open",
+            Op::Publish { .. } => "publish",
         }
     }
 }

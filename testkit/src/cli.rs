@@ -41,7 +41,10 @@ pub async fn run_parley_with(
     let input = child.stdin.take();
     if let (Some(text), Some(mut pipe)) = (stdin, input) {
         use tokio::io::AsyncWriteExt;
-        pipe.write_all(text.as_bytes()).await.unwrap();
+        // A command that refuses its arguments exits before reading: its input is not wanted.
+        if let Err(err) = pipe.write_all(text.as_bytes()).await {
+            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err}");
+        }
     }
     let output = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
         .await
