@@ -551,6 +551,21 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame, me: i64) -> Result<(
             apply(inner, &channel, seq, |_| Ok(())).await?;
             crate::docs::comment_event(inner, CommentEvent::CommentDeleted { comment_id }).await?;
         }
+        Event::Custom {
+            event,
+            data,
+            publisher,
+        } => {
+            // A durable one moves the channel's resume point on; nothing else is cached.
+            apply(inner, &channel, seq, |_| Ok(())).await?;
+            inner.emit(ClientEvent::Custom {
+                channel,
+                seq,
+                event,
+                data,
+                publisher,
+            });
+        }
     }
     Ok(())
 }

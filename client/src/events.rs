@@ -123,6 +123,15 @@ pub enum ClientEvent {
         channel: String,
         reason: String,
     },
+    /// An application's own event (`publish`); `seq` only when it was published durable.
+    Custom {
+        channel: String,
+        seq: Option<u64>,
+        event: String,
+        #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+        data: serde_json::Value,
+        publisher: UserRef,
+    },
 }
 
 /// A document's comment event, as the server sent it on the document's comments channel.

@@ -95,6 +95,27 @@ impl Client {
         self.queue("react", channel, &body, &client_id).await
     }
 
+    /// Publishes a custom event to a channel's subscribers (online only: custom events are not
+    /// queued in the outbox). A durable one is stored under a seq and gets a fresh
+    /// `client_id`, so a retry of this call after a lost answer cannot publish it twice.
+    pub async fn publish(
+        &self,
+        channel: &str,
+        event: &str,
+        data: serde_json::Value,
+        durable: bool,
+    ) -> Result<parley_protocol::PublishResult> {
+        self.request(rpc::PublishEvent {
+            channel: channel.to_owned(),
+            event: event.to_owned(),
+            data,
+            durable,
+            client_id: Some(self.new_client_id()),
+            user: None,
+        })
+        .await
+    }
+
     /// A fresh `client_id`: random, so two devices or processes never collide.
     pub fn new_client_id(&self) -> String {
         let n = self.inner.next_client_id.fetch_add(1, Ordering::Relaxed);

@@ -61,15 +61,7 @@ async fn the_command_line_end_to_end() {
     login(&server, bob_home.path(), "bob").await;
     let (ok, _, _) = parley(bob_home.path(), &["join", "general"], None).await;
     assert!(ok);
-    let mut tail = tokio::process::Command::new(workspace_binary("parley"))
-        .args(["--json", "tail", "general"])
-        .env("PARLEY_HOME", bob_home.path())
-        .env("PARLEY_NO_KEYRING", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut tail = spawn_tail(bob_home.path(), "general");
     let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
     // The tail is connected once it says so.
     loop {
@@ -451,4 +443,87 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// `parley publish` sends custom events (JSON data from the argument or stdin, ephemeral or
+/// durable) and `parley tail` shows them; bad data and bad names are refused with the reason.
+#[tokio::test]
+async fn custom_events_are_published_and_tailed() {
+    let server = TestServer::start(RELAXED).await;
+    let token = server.register("alice").await;
+    server.register("bob").await;
+    server.create_channel(&token, "ops").await;
+    let alice = tempfile::tempdir().unwrap();
+    login(&server, alice.path(), "alice").await;
+    let bob = tempfile::tempdir().unwrap();
+    login(&server, bob.path(), "bob").await;
+    let (ok, _, _) = parley(bob.path(), &["join", "ops"], None).await;
+    assert!(ok);
+    let mut tail = spawn_tail(bob.path(), "ops");
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().unwrap()).lines();
+    while next_json(&mut lines).await["state"]["state"] != "online" {}
+
+    let (ok, out, err) = parley(
+        alice.path(),
+        &["publish", "ops", "data_update", r#"{"rows": 3}"#],
+        None,
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.trim(), "published data_update to ops");
+    let (ok, out, err) = parley(
+        alice.path(),
+        &["publish", "--durable", "ops", "achievement_unlocked", "-"],
+        Some("{\"badge\": 7}\n"),
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.starts_with("published achievement_unlocked to ops as #"),
+        "{out}"
+    );
+    let mut custom = Vec::new();
+    while custom.len() < 2 {
+        let line = next_json(&mut lines).await;
+        if line["kind"] == "custom" {
+            custom.push(line);
+        }
+    }
+    assert_eq!(custom[0]["event"], "data_update");
+    assert_eq!(custom[0]["data"], serde_json::json!({"rows": 3}));
+    assert_eq!(custom[0]["seq"], serde_json::Value::Null);
+    assert_eq!(custom[0]["publisher"]["name"], "alice");
+    assert_eq!(custom[1]["event"], "achievement_unlocked");
+    assert!(custom[1]["seq"].as_u64().is_some(), "{}", custom[1]);
+    tail.kill().await.unwrap();
+
+    let (ok, _, err) = parley(alice.path(), &["publish", "ops", "x", "{not json"], None).await;
+    assert!(!ok && err.contains("not JSON"), "{err}");
+    let (ok, _, err) = parley(alice.path(), &["publish", "ops", "Bad Name"], None).await;
+    assert!(!ok && err.contains("invalid_event"), "{err}");
+}
+
+/// The next line of a `--json` command's output, parsed.
+async fn next_json<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+) -> serde_json::Value {
+    let line = tokio::time::timeout(TIMEOUT, lines.next_line())
+        .await
+        .expect("a line in time")
+        .unwrap()
+        .expect("the command runs");
+    serde_json::from_str(&line).unwrap()
+}
+
+/// `parley --json tail CHANNEL` of `home`, its output piped.
+fn spawn_tail(home: &std::path::Path, channel: &str) -> tokio::process::Child {
+    tokio::process::Command::new(workspace_binary("parley"))
+        .args(["--json", "tail", channel])
+        .env("PARLEY_HOME", home)
+        .env("PARLEY_NO_KEYRING", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }

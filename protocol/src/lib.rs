@@ -26,10 +26,10 @@ pub use event::{
     ReactionCount, ThreadSummary, UserRef,
 };
 pub use reply::{
-    ChannelInfo, Hello, HistoryPage, Limits, ReadState, Reply, ResetReason, SearchHit, SendResult,
-    ServerFrame, SubscribeResult, Synced,
+    ChannelInfo, Hello, HistoryPage, Limits, PublishResult, ReadState, Reply, ResetReason,
+    SearchHit, SendResult, ServerFrame, SubscribeResult, Synced,
 };
-pub use request::{Authentication, ChannelSettings, ChannelType, Op, Request};
+pub use request::{Authentication, ChannelSettings, ChannelType, Op, PublishPolicy, Request};
 
 /// The protocol version. A client states the version it speaks at the upgrade (`?v=` query or the
 /// `Parley-Protocol` header); a mismatch is refused with HTTP 426 before any frame is exchanged.

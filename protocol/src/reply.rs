@@ -86,6 +86,9 @@ pub struct ChannelInfo {
     pub head: u64,
     pub member: bool,
     pub member_count: u64,
+    /// Who may publish custom events.
+    #[serde(default)]
+    pub publish: crate::PublishPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

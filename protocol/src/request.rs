@@ -38,6 +38,37 @@ pub enum ChannelType {
     Presence,
 }
 
+/// Who may publish custom events (`publish`) in a channel. Workspace admins always may.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PublishPolicy {
+    /// Whoever may send messages there (and bot tokens with the `publish` scope).
+    #[default]
+    Members,
+    /// The channel's admins.
+    Admins,
+    /// Bot tokens with the `publish` scope for the channel.
+    Bots,
+}
+
+impl PublishPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Members => "members",
+            Self::Admins => "admins",
+            Self::Bots => "bots",
+        }
+    }
+
+    /// The policy of this wire name, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Members, Self::Admins, Self::Bots]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
+}
+
 /// Settings given when creating a channel. Every field is optional; defaults come from the
 /// server's configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -66,6 +97,9 @@ pub struct ChannelSettings {
     /// Members see who read how far (`read_receipt` events after each `mark_read`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_receipts: Option<bool>,
+    /// Who may publish custom events (default `members`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishPolicy>,
 }
 
 /// Every operation a client can request.

@@ -6,8 +6,9 @@
 //! answers it is taken apart by [`RequestMessage::take_reply`].
 
 use crate::{
-    ChannelInfo, ChannelSettings, HistoryPage, Message, Op, PresenceEntry, ReactionChange,
-    ReadState, Reply, SearchHit, SendResult, SubscribeResult, ThreadSummary, UserRef,
+    ChannelInfo, ChannelSettings, HistoryPage, Message, Op, PresenceEntry, PublishResult,
+    ReactionChange, ReadState, Reply, SearchHit, SendResult, SubscribeResult, ThreadSummary,
+    UserRef,
 };
 
 /// A request the server answers with a `Self::Reply`.
@@ -148,6 +149,15 @@ requests! {
     /// `thread_open`: the thread under a message (created on first use).
     OpenThread => ThreadOpen { channel: String, message_id: i64 }
         -> ThreadOpened = |Reply::ThreadOpen { root, thread }| ThreadOpened { root, thread };
+    /// `publish`: a custom event to a channel's subscribers (stored when `durable`).
+    PublishEvent => Publish {
+        channel: String,
+        event: String,
+        data: serde_json::Value,
+        durable: bool,
+        client_id: Option<String>,
+        user: Option<String>,
+    } -> PublishResult = |Reply::Publish(result)| result;
 }
 
 #[cfg(test)]
@@ -295,6 +305,15 @@ mod tests {
             OpenThread {
                 channel: "c".into(),
                 message_id: 1,
+            }
+            .into_op(),
+            PublishEvent {
+                channel: "c".into(),
+                event: "e".into(),
+                data: serde_json::Value::Null,
+                durable: false,
+                client_id: None,
+                user: None,
             }
             .into_op(),
         ];

@@ -55,7 +55,8 @@ impl Error {
             | ErrorCode::InvalidComment
             | ErrorCode::InvalidEmoji
             | ErrorCode::QueryTooBroad
-            | ErrorCode::InvalidImage => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidImage
+            | ErrorCode::InvalidEvent => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden
             | ErrorCode::NotMember
@@ -75,7 +76,7 @@ impl Error {
             | ErrorCode::MessageNotFound
             | ErrorCode::AttachmentNotFound
             | ErrorCode::TokenNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::AttachmentTooLarge | ErrorCode::QuotaExceeded => {
+            ErrorCode::AttachmentTooLarge | ErrorCode::EventTooLarge | ErrorCode::QuotaExceeded => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ErrorCode::ChannelExists

@@ -516,6 +516,7 @@ fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
                 auto_subscribe: false,
                 max_participants,
                 topic: None,
+                publish: parley_protocol::PublishPolicy::Members,
             };
             let record = store.create_channel(&new)?;
             eprintln!("created channel {} (epoch {})", record.name, record.epoch);

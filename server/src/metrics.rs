@@ -64,6 +64,12 @@ pub struct RateLimited {
     pub document_awareness: Counter,
 }
 
+/// Custom events published (`parley_custom_events_total`), by kind.
+pub struct CustomEvents {
+    pub durable: Counter,
+    pub ephemeral: Counter,
+}
+
 /// How a login attempt (`POST /api/login`) ended, each a label value of
 /// `parley_login_attempts_total`.
 pub struct Logins {
@@ -87,6 +93,8 @@ pub struct Metrics {
     pub subscriptions: Gauge,
     /// New chat messages committed (idempotent resends not counted).
     pub messages_accepted: Counter,
+    /// Custom events published (a repeated `client_id` not counted).
+    pub custom_events: CustomEvents,
     /// Durable events queued to chat subscribers (or held for one catching up).
     pub deliveries_durable: Counter,
     /// Ephemeral events (typing, presence) queued to chat subscribers.
@@ -136,6 +144,12 @@ impl Metrics {
             "messages_accepted",
             "Chat messages stored (a resend of a stored message is not counted)",
             messages_accepted.clone(),
+        );
+        let custom = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "custom_events",
+            "Custom events published (a repeated client_id is not counted), by kind: durable or ephemeral",
+            custom.clone(),
         );
         let deliveries = Family::<KindLabel, Counter>::default();
         registry.register(
@@ -194,6 +208,10 @@ impl Metrics {
             connections,
             subscriptions,
             messages_accepted,
+            custom_events: CustomEvents {
+                durable: custom.get_or_create_owned(&KindLabel { kind: "durable" }),
+                ephemeral: custom.get_or_create_owned(&KindLabel { kind: "ephemeral" }),
+            },
             deliveries_durable: kind("durable"),
             deliveries_ephemeral: kind("ephemeral"),
             dropped_chat: area("chat"),

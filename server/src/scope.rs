@@ -77,6 +77,7 @@ pub fn for_op(op: &Op) -> Need {
         | Op::ReactionAdd { channel, .. }
         | Op::ReactionRemove { channel, .. }
         | Op::ThreadOpen { channel, .. } => send(channel),
+        Op::Publish { channel, .. } => Need::Op(ScopeOp::Publish, channel.clone()),
         Op::ChannelCreate { .. } => Need::Refused("create channels"),
         Op::ChannelInvite { .. } => Need::Refused("invite"),
         Op::DmOpen { .. } => Need::Refused("open direct messages"),
@@ -97,6 +98,7 @@ pub fn for_route(method: &str, route: &str, channel: Option<&str>) -> Need {
         ("GET", "/api/me") | ("POST", "/api/logout") | ("GET", "/api/channels") => Need::Nothing,
         ("GET", "/api/channels/{name}/messages") => named(ScopeOp::Read),
         ("POST", "/api/channels/{name}/messages") => named(ScopeOp::Send),
+        ("POST", "/api/channels/{name}/events") => named(ScopeOp::Publish),
         ("POST", "/api/channels/{name}/join") => channel
             .map_or(Need::Refused("use this route"), |c| {
                 Need::Channel(c.to_owned())

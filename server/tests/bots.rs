@@ -519,7 +519,7 @@ async fn an_expired_token_is_refused_and_its_session_closes() {
         None,
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("read, send and docs"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read, send, docs and publish"));
 }
 
 #[tokio::test]

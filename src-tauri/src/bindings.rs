@@ -48,6 +48,7 @@ fn declarations() -> Vec<String> {
         PresenceState::decl(),
         ChannelInfo::decl(),
         ChannelType::decl(),
+        PublishPolicy::decl(),
         Authentication::decl(),
         ReadState::decl(),
         DocInfo::decl(),

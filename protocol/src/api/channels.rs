@@ -23,6 +23,26 @@ pub struct CreateChannel {
     pub settings: ChannelSettings,
 }
 
+/// `POST /api/channels/{name}/events`: a custom event, as the `publish` operation carries it
+/// (the answer is a [`PublishResult`](crate::PublishResult), 201, or 200 for a repeated
+/// `client_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct PublishEvent {
+    pub event: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub data: serde_json::Value,
+    #[serde(default)]
+    pub durable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// For a `user_specific` channel: whose instance (admins and bots only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
 /// The query of `GET /api/channels/{name}/messages`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

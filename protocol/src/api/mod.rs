@@ -14,7 +14,7 @@ mod tokens;
 
 pub use accounts::{Credentials, Health, PasswordChange, PasswordChanged, Session};
 pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
-pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage};
+pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage, PublishEvent};
 pub use docs::{
     CommentList, CreateDoc, DocChanges, DocContent, DocList, EditComment, NewComment, RoleGrant,
     SaveVersion, VersionList,

@@ -14,16 +14,25 @@ pub enum ScopeOp {
     Send,
     /// Open the channels' documents on `/docs`.
     Docs,
+    /// Publish custom events in the channels (and, for a `user_specific` channel named in the
+    /// scope, to any user's instance of it).
+    Publish,
 }
 
 impl ScopeOp {
-    pub const ALL: [ScopeOp; 3] = [ScopeOp::Read, ScopeOp::Send, ScopeOp::Docs];
+    pub const ALL: [ScopeOp; 4] = [
+        ScopeOp::Read,
+        ScopeOp::Send,
+        ScopeOp::Docs,
+        ScopeOp::Publish,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Send => "send",
             Self::Docs => "docs",
+            Self::Publish => "publish",
         }
     }
 

@@ -87,8 +87,12 @@ pub fn parse_scope(channels: &[String], operations: &[String]) -> Result<TokenSc
     let mut names: Vec<String> = Vec::with_capacity(channels.len());
     for channel in channels {
         let channel = channel.trim();
-        crate::names::validate_channel_name(channel)
-            .map_err(|why| Error::new(ErrorCode::InvalidChannelName, why))?;
+        // Every user's personal channel has a name of its own: a bot scoped to it may publish
+        // to anyone's (`publish` with `user`).
+        if channel != crate::chat::channels::PERSONAL {
+            crate::names::validate_channel_name(channel)
+                .map_err(|why| Error::new(ErrorCode::InvalidChannelName, why))?;
+        }
         if !names.iter().any(|n| n == channel) {
             names.push(channel.to_owned());
         }
@@ -97,7 +101,7 @@ pub fn parse_scope(channels: &[String], operations: &[String]) -> Result<TokenSc
     for op in operations {
         let parsed = ScopeOp::parse(op.trim()).ok_or_else(|| {
             invalid(format!(
-                "unknown operation {op:?}; the operations are read, send and docs"
+                "unknown operation {op:?}; the operations are read, send, docs and publish"
             ))
         })?;
         if !ops.contains(&parsed) {

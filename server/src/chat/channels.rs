@@ -201,6 +201,7 @@ impl Channel {
             head,
             member: user.is_some_and(|u| self.is_instance() || self.is_member(u.id)),
             member_count: self.member_count(),
+            publish: r.publish,
         }
     }
 }

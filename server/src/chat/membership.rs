@@ -58,6 +58,7 @@ impl Chat {
             auto_subscribe: false,
             max_participants: settings.max_participants,
             topic: settings.topic,
+            publish: settings.publish.unwrap_or_default(),
         };
         // Workspace admins are exempt from the per-user limits.
         let limits = &self.config.limits;
@@ -346,6 +347,7 @@ impl Chat {
                     auto_subscribe: false,
                     max_participants: Some(1),
                     topic: Some("your mentions and read positions".into()),
+                    publish: parley_protocol::PublishPolicy::Members,
                 },
                 created_by: None,
                 owner: None,
@@ -389,5 +391,6 @@ fn configured_channel(name: &str, config: &ChannelConfig) -> NewChannel {
         auto_subscribe: config.auto_subscribe,
         max_participants: config.max_participants,
         topic: config.topic.clone(),
+        publish: config.publish,
     }
 }

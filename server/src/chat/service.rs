@@ -45,6 +45,8 @@ pub struct Chat {
     pub(super) listeners: Vec<Arc<dyn ChannelListener>>,
     /// Stored messages are counted.
     pub(super) metrics: Arc<Metrics>,
+    /// `client_id`s of recent ephemeral custom events.
+    pub(super) recent_publishes: super::dedup::RecentPublishes,
 }
 
 impl Chat {
@@ -58,8 +60,13 @@ impl Chat {
         metrics: Arc<Metrics>,
     ) -> Self {
         let searches = config.realtime.max_concurrent_searches;
+        let recent_publishes = super::dedup::RecentPublishes::new(
+            config.realtime.publish_dedup_window,
+            config.realtime.publish_dedup_entries,
+        );
         Self {
             search_gate: WorkGate::new("searches", searches, searches * 4),
+            recent_publishes,
             config,
             stores,
             hubs,
@@ -129,6 +136,7 @@ impl Chat {
                     auto_subscribe: t.auto_subscribe,
                     max_participants: Some(1),
                     topic: t.topic.clone(),
+                    publish: t.publish,
                 },
                 created_by: Some(user.id),
                 owner: Some((user.id, t.id)),

@@ -81,6 +81,9 @@ impl Config {
         if self.realtime.max_message_length == 0 {
             return fail("realtime.max_message_length must be at least 1");
         }
+        if self.realtime.max_event_size == 0 {
+            return fail("realtime.max_event_size must be at least 1 byte");
+        }
         if self.websocket.ping_interval.is_zero() || self.websocket.pong_timeout.is_zero() {
             return fail("websocket.ping_interval and pong_timeout must be above zero");
         }

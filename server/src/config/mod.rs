@@ -149,6 +149,16 @@ pub struct RealtimeConfig {
     pub search_timeout: Duration,
     /// Searches that run at once (more wait, up to four times this many; beyond, `server_busy`).
     pub max_concurrent_searches: usize,
+    /// Largest `data` of a custom event (`publish`), as JSON bytes; more is `event_too_large`.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_event_size: u64,
+    /// How long the `client_id` of an ephemeral custom event is remembered (a repeat within it
+    /// is answered `duplicate` and not published again). Durable ones are remembered as long
+    /// as the server keeps the channel's events.
+    #[serde(deserialize_with = "duration")]
+    pub publish_dedup_window: Duration,
+    /// Most `client_id`s of ephemeral custom events remembered at once (the oldest go first).
+    pub publish_dedup_entries: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +247,9 @@ pub struct ChannelConfig {
     pub auto_subscribe: bool,
     pub max_participants: Option<u32>,
     pub topic: Option<String>,
+    /// Who may publish custom events: `members` (whoever may send), `admins` (the channel's
+    /// admins) or `bots` (bot tokens with the `publish` scope). Workspace admins always may.
+    pub publish: parley_protocol::PublishPolicy,
 }
 
 impl ServerConfig {
@@ -294,6 +307,9 @@ impl Default for RealtimeConfig {
             max_pending_sends: 64,
             max_dm_members: 9,
             max_search_results: 100,
+            max_event_size: 16 * 1024,
+            publish_dedup_window: Duration::from_secs(600),
+            publish_dedup_entries: 65_536,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The chat routes (`/api/channels`): list, create, delete and join channels, read history and
-//! post a message, each handed to the chat area.
+//! The chat routes (`/api/channels`): list, create, delete and join channels, read history,
+//! post a message and publish a custom event, each handed to the chat area.
 
 use axum::{
     extract::{Path, Query, State},
@@ -7,8 +7,8 @@ use axum::{
     Json,
 };
 use parley_protocol::{
-    api::{ChannelList, CreateChannel, HistoryQuery, PostMessage},
-    ChannelInfo, HistoryPage, SendResult,
+    api::{ChannelList, CreateChannel, HistoryQuery, PostMessage, PublishEvent},
+    ChannelInfo, HistoryPage, PublishResult, SendResult,
 };
 
 use super::{ApiJson, AppRef, Authed, MaybeAuthed};
@@ -70,6 +70,28 @@ pub(super) async fn channel_history(
     ))
 }
 
+/// `POST /api/channels/{name}/events`: 201 with the result, 200 for a repeated `client_id`.
+pub(super) async fn publish_event(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<PublishEvent>,
+) -> Result<(StatusCode, Json<PublishResult>)> {
+    let request = crate::chat::Publish {
+        channel: name,
+        event: body.event,
+        data: body.data,
+        durable: body.durable,
+        client_id: body.client_id,
+        user: body.user,
+    };
+    let result = state
+        .chat
+        .publish(&authed.user, authed.scope.as_deref(), request)
+        .await?;
+    Ok((created_unless(result.duplicate), Json(result)))
+}
+
 pub(super) async fn post_message(
     State(state): AppRef,
     authed: Authed,
@@ -80,10 +102,14 @@ pub(super) async fn post_message(
         .chat
         .send_message(&authed.user, &name, &body.text, &body.client_id)
         .await?;
-    let status = if result.duplicate {
+    Ok((created_unless(result.duplicate), Json(result)))
+}
+
+/// 201 for something new, 200 for a repeat of an earlier request (`duplicate`).
+fn created_unless(duplicate: bool) -> StatusCode {
+    if duplicate {
         StatusCode::OK
     } else {
         StatusCode::CREATED
-    };
-    Ok((status, Json(result)))
+    }
 }

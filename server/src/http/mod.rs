@@ -62,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/channels/{name}/messages",
             get(channel_history).post(post_message),
         )
+        .route("/api/channels/{name}/events", post(chat::publish_event))
         .merge(docs::routes())
         .merge(attachments::routes())
         .merge(people::routes())

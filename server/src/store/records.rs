@@ -2,7 +2,8 @@
 //! implementation of the store traits.
 
 use parley_protocol::{
-    Attachment, Authentication, ChannelType, CommentAnchor, DocRole, Event, Message, UserRef,
+    Attachment, Authentication, ChannelType, CommentAnchor, DocRole, Event, Message, PublishPolicy,
+    UserRef,
 };
 
 use crate::error::Result;
@@ -64,6 +65,8 @@ pub struct ChannelRecord {
     pub parent_id: Option<i64>,
     /// For a thread's channel: the root message.
     pub thread_root: Option<i64>,
+    /// Who may publish custom events.
+    pub publish: PublishPolicy,
 }
 
 impl ChannelRecord {
@@ -95,6 +98,8 @@ pub struct NewChannel {
     pub auto_subscribe: bool,
     pub max_participants: Option<u32>,
     pub topic: Option<String>,
+    /// Who may publish custom events.
+    pub publish: PublishPolicy,
 }
 
 /// A member's role in a channel.
@@ -180,6 +185,24 @@ pub struct NewEvent {
     pub channel_name: String,
     pub event: Event,
     pub author_id: Option<i64>,
+}
+
+/// A durable custom event, published once per (publisher, `client_id`).
+#[derive(Debug, Clone)]
+pub struct CustomEvent {
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub publisher_id: i64,
+    pub client_id: Option<String>,
+    pub event: Event,
+}
+
+/// What storing a [`CustomEvent`] did: its seq, and whether its `client_id` was published
+/// before (then `seq` is the first one's and nothing was stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomStored {
+    pub seq: u64,
+    pub duplicate: bool,
 }
 
 /// A mentioned user, with where to tell them (their personal channel `@me`).

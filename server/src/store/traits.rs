@@ -53,6 +53,9 @@ impl<T> Future for Committed<T> {
 pub trait EventStore: Send + Sync {
     /// Appends an event under the channel's next seq; returns the seq.
     fn append_event(&self, event: NewEvent) -> StoreFuture<'_, u64>;
+    /// Appends a durable custom event, unless its publisher already published its
+    /// `client_id` (kept until retention removes the first one's event).
+    fn append_custom(&self, event: CustomEvent) -> StoreFuture<'_, CustomStored>;
     /// The channel's head and retention mark (`channel_not_found` when it is gone).
     fn log_position(&self, channel_id: i64) -> StoreFuture<'_, LogPosition>;
     /// Events with `after < seq <= until`, oldest first, at most `limit`, as stored (redacted

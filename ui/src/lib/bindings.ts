@@ -35,7 +35,11 @@ export type ChannelInfo = { name: string, channel_type: ChannelType, authenticat
 /**
  * The seq of the newest durable event.
  */
-head: number, member: boolean, member_count: number, };
+head: number, member: boolean, member_count: number, 
+/**
+ * Who may publish custom events.
+ */
+publish: PublishPolicy, };
 
 export type ChannelType = "public" | "private" | "presence";
 
@@ -49,7 +53,7 @@ dm_with: Array<string>, last_read: number, unread: number, mentions: number,
  */
 muted_until: number | null, };
 
-export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: CommentEvent, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, };
+export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: CommentEvent, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, } | { "kind": "custom", channel: string, seq: number | null, event: string, data: unknown, publisher: UserRef, };
 
 export type Comment = { id: number, doc: string, 
 /**
@@ -207,6 +211,8 @@ status: string, status_text: string | null,
 sessions: number, };
 
 export type PresenceState = "joined" | "left" | "status";
+
+export type PublishPolicy = "members" | "admins" | "bots";
 
 export type ReactionChange = { channel: string, message_id: number, emoji: string, user: UserRef, added: boolean, count: number, };
 

@@ -20,6 +20,7 @@ export function info(name: string, patch: Partial<ChannelInfo> = {}): ChannelInf
     head: 0,
     member: true,
     member_count: 2,
+    publish: 'members',
     ...patch,
   };
 }

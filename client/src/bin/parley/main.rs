@@ -101,6 +101,17 @@ enum Command {
     /// Send a message (queued when offline; sent by the next command that connects). A text
     /// of `-` is read from standard input (at most 1 MiB; one trailing newline dropped).
     Send { channel: String, text: String },
+    /// Publish a custom event to a channel's subscribers (online only). DATA is JSON (default
+    /// null); `-` reads it from standard input.
+    Publish {
+        channel: String,
+        event: String,
+        #[arg(default_value = "null")]
+        data: String,
+        /// Store it in the channel's log (a seq; resumable, like a message).
+        #[arg(long)]
+        durable: bool,
+    },
     /// Recent messages of a channel (from the cache, filled from the server).
     History {
         channel: String,
@@ -487,6 +498,22 @@ async fn command_with(client: &Client, out: &Out, command: Command, online: bool
                 bail!("nothing to send: the text is empty");
             }
             messages::send(client, out, online, &channel, &text).await
+        }
+        Command::Publish {
+            channel,
+            event,
+            data,
+            durable,
+        } => {
+            if !online {
+                bail!("publishing needs the server: custom events are not queued offline");
+            }
+            let data = if data == "-" {
+                read_stdin(MAX_STDIN_TEXT)?
+            } else {
+                data
+            };
+            messages::publish(client, out, &channel, &event, &data, durable).await
         }
         Command::Edit {
             channel,

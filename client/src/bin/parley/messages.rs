@@ -3,7 +3,7 @@
 
 use std::{path::Path, time::Duration};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use parley_client::{Client, ClientEvent, ConnectionState, OutboxEntry};
 use serde_json::json;
 
@@ -188,6 +188,21 @@ pub async fn tail(client: &Client, out: &Out, online: bool, channel: &str) -> Re
             Ok(ClientEvent::Unsubscribed { channel: c, reason }) if c == channel => {
                 bail!("the server ended the subscription: {reason}")
             }
+            Ok(ClientEvent::Custom {
+                channel: c,
+                seq,
+                event,
+                data,
+                publisher,
+            }) if c == channel => {
+                let place = seq.map_or_else(|| "       ".to_owned(), |s| format!("#{s:<6}"));
+                let line = format!("{place} {}: [{event}] {data}", publisher.name);
+                out.line(
+                    json!({"kind": "custom", "channel": c, "seq": seq, "event": event,
+                           "data": data, "publisher": publisher}),
+                    || line,
+                );
+            }
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 out.note(
@@ -198,6 +213,26 @@ pub async fn tail(client: &Client, out: &Out, online: bool, channel: &str) -> Re
             Err(_) => return Ok(()),
         }
     }
+}
+
+/// Publishes a custom event (`data` is JSON text).
+pub async fn publish(
+    client: &Client,
+    out: &Out,
+    channel: &str,
+    event: &str,
+    data: &str,
+    durable: bool,
+) -> Result<()> {
+    let data: serde_json::Value =
+        serde_json::from_str(data).context("the event's data is not JSON")?;
+    let result = client.publish(channel, event, data, durable).await?;
+    let line = match result.seq {
+        Some(seq) => format!("published {event} to {} as #{seq}", result.channel),
+        None => format!("published {event} to {}", result.channel),
+    };
+    out.line(json!({"kind": "published", "result": result}), || line);
+    Ok(())
 }
 
 /// Searches the local cache.

@@ -38,6 +38,8 @@ use crate::{
 /// Commands a hub accepts.
 pub enum HubCmd {
     Publish(Published),
+    /// An ephemeral event for every subscriber (a custom event published without `durable`).
+    Ephemeral(Event),
     Subscribe {
         sub: Subscriber,
         reply: oneshot::Sender<SubscribeAck>,
@@ -399,6 +401,7 @@ impl Hub {
             HubCmd::PresenceList { reply } => {
                 let _ = reply.send(self.presence_snapshot());
             }
+            HubCmd::Ephemeral(event) => self.broadcast_ephemeral(event, None),
             HubCmd::Shutdown => {}
         }
     }

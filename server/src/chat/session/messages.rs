@@ -1,5 +1,5 @@
 //! The `/ws` requests about messages: send (pipelined), history, edit, delete, reactions,
-//! threads and search.
+//! threads, search, and custom events (`publish`).
 
 use std::sync::Arc;
 
@@ -138,6 +138,34 @@ impl Session {
                     )
                     .await?,
             },
+            Op::Publish {
+                channel,
+                event,
+                data,
+                durable,
+                client_id,
+                user,
+            } => {
+                let publisher = self.user()?.clone();
+                self.send_limit.take().map_err(|ms| {
+                    state.metrics.rate_limited.connection_sends.inc();
+                    Error(ErrorBody::rate_limited(ms))
+                })?;
+                let request = crate::chat::Publish {
+                    channel,
+                    event,
+                    data,
+                    durable,
+                    client_id,
+                    user,
+                };
+                Reply::Publish(
+                    state
+                        .chat
+                        .publish(&publisher, self.scope.as_deref(), request)
+                        .await?,
+                )
+            }
             op => return Err(misrouted(&op)),
         };
         Ok(Some(reply))

@@ -354,7 +354,8 @@ impl Session {
             | Op::ReactionAdd { .. }
             | Op::ReactionRemove { .. }
             | Op::ThreadOpen { .. }
-            | Op::Search { .. }) => return self.message_request(id, op).await,
+            | Op::Search { .. }
+            | Op::Publish { .. }) => return self.message_request(id, op).await,
             op @ (Op::MarkRead { .. } | Op::Mute { .. } | Op::Unmute { .. } | Op::Unread) => {
                 self.read_state_request(op).await?
             }

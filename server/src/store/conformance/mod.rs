@@ -50,6 +50,7 @@ macro_rules! store_conformance {
                 delete_channel_takes_everything_under_it,
                 a_missing_channel_has_no_log,
                 channels_and_memberships_are_found_on_demand,
+                custom_events_are_logged_once_per_client_id,
             ],
             messages: [
                 a_send_commits_the_message_and_its_event,
@@ -323,6 +324,7 @@ pub fn new_channel(name: &str) -> NewChannel {
         auto_subscribe: false,
         max_participants: None,
         topic: None,
+        publish: parley_protocol::PublishPolicy::Members,
     }
 }
 
@@ -339,6 +341,7 @@ pub fn template_instance(template: &ChannelRecord, user: &UserRecord) -> NewChan
         auto_subscribe: template.auto_subscribe,
         max_participants: Some(1),
         topic: template.topic.clone(),
+        publish: template.publish,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use parley_protocol::{Authentication, ChannelType, Event, UserRef};
+use parley_protocol::{Authentication, ChannelType, Event, PublishPolicy, UserRef};
 
 use super::{
     state::{ChannelRow, EventRow, State, Table},
@@ -13,8 +13,8 @@ use crate::{
     error::Result,
     store::{
         limits, now_ms, ChannelDirectory, ChannelRecord, ChannelStore, ChannelWithMembers,
-        CreateChannel, EnsureChannel, EventStore, Join, LogPosition, MemberRole, Membership,
-        NewChannel, NewEvent, StoreFuture, StoredEvent,
+        CreateChannel, CustomEvent, CustomStored, EnsureChannel, EventStore, Join, LogPosition,
+        MemberRole, Membership, NewChannel, NewEvent, StoreFuture, StoredEvent,
     },
 };
 
@@ -47,6 +47,7 @@ pub(super) fn plain_channel(id: i64, name: String) -> ChannelRecord {
         doc_id: None,
         parent_id: None,
         thread_root: None,
+        publish: PublishPolicy::Members,
     }
 }
 
@@ -123,6 +124,8 @@ impl State {
         let through = by_age.max(by_count)?;
         self.events
             .retain(|(c, seq), _| *c != channel_id || *seq > through);
+        self.published
+            .retain(|_, (c, seq)| *c != channel_id || *seq > through);
         let gone: HashSet<i64> = self
             .message_at
             .range((channel_id, 0)..=(channel_id, through))
@@ -146,6 +149,7 @@ fn apply_settings(record: &mut ChannelRecord, new: &NewChannel) {
     record.user_specific = new.user_specific;
     record.auto_subscribe = new.auto_subscribe;
     record.max_participants = new.max_participants;
+    record.publish = new.publish;
     if new.topic.is_some() {
         record.topic.clone_from(&new.topic);
     }
@@ -162,6 +166,29 @@ impl EventStore for MemoryStore {
                 new.author_id,
             )?;
             Ok((published.seq, vec![published]))
+        }))
+    }
+
+    fn append_custom(&self, new: CustomEvent) -> StoreFuture<'_, CustomStored> {
+        Box::pin(self.write(move |state| {
+            let key = new.client_id.map(|id| (new.publisher_id, id));
+            if let Some(seq) = key.as_ref().and_then(|k| state.published.get(k)) {
+                let stored = CustomStored {
+                    seq: seq.1,
+                    duplicate: true,
+                };
+                return Ok((stored, Vec::new()));
+            }
+            let published =
+                state.append_event(new.channel_id, &new.channel_name, new.event, now_ms(), None)?;
+            if let Some(key) = key {
+                state.published.insert(key, (new.channel_id, published.seq));
+            }
+            let stored = CustomStored {
+                seq: published.seq,
+                duplicate: false,
+            };
+            Ok((stored, vec![published]))
         }))
     }
 
@@ -359,6 +386,7 @@ impl ChannelStore for MemoryStore {
                     record.message_history = channel.message_history;
                     record.message_retention_secs = channel.message_retention_secs;
                     record.auto_subscribe = channel.auto_subscribe;
+                    record.publish = channel.publish;
                     if channel.topic.is_some() {
                         record.topic.clone_from(&channel.topic);
                     }

@@ -57,6 +57,8 @@ pub struct State {
     pub comment_events: BTreeMap<(i64, u64), (i64, bool)>,
     /// Invites, account states, reset codes and avatars (`people.rs`).
     pub people: super::people_state::People,
+    /// (publisher, client_id) → (channel, seq) of durable custom events.
+    pub published: HashMap<(i64, String), (i64, u64)>,
 }
 
 /// The last id given per table (ids are never reused, as with SQLite's AUTOINCREMENT).
@@ -434,6 +436,8 @@ impl State {
             self.channels.remove(id);
             self.read_receipts.remove(id);
         }
+        self.published
+            .retain(|_, (channel, _)| !gone_channels.contains(channel));
         let messages: HashSet<i64> = self
             .messages
             .iter()

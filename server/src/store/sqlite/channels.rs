@@ -1,6 +1,6 @@
 //! Channels and their members (SQLite), and the channel operations of the store traits.
 
-use parley_protocol::{Authentication, ChannelType, Event, UserRef};
+use parley_protocol::{Authentication, ChannelType, Event, PublishPolicy, UserRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{events::append_event, SqliteStore};
@@ -16,7 +16,7 @@ use crate::{
 
 const COLUMNS: &str = "id, name, kind, authentication, presence, message_history, \
     message_retention_secs, user_specific, auto_subscribe, max_participants, topic, owner_id, \
-    template_id, epoch, head_seq, pruned_through, doc_id, parent_id, thread_root";
+    template_id, epoch, head_seq, pruned_through, doc_id, parent_id, thread_root, publish";
 
 fn kind_to_str(kind: ChannelType) -> &'static str {
     match kind {
@@ -68,7 +68,26 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ChannelRecord> {
         doc_id: row.get(16)?,
         parent_id: row.get(17)?,
         thread_root: row.get(18)?,
+        publish: PublishPolicy::parse(&row.get::<_, String>(19)?).unwrap_or_default(),
     })
+}
+
+/// The first channel: public, for signed-in users, with presence, auto-subscribed, so every
+/// account joins it (`ChannelRecord::everyone_joins`).
+pub fn first_channel(name: &str) -> NewChannel {
+    NewChannel {
+        name: name.to_owned(),
+        kind: parley_protocol::ChannelType::Public,
+        authentication: parley_protocol::Authentication::Required,
+        presence: true,
+        message_history: None,
+        message_retention_secs: None,
+        user_specific: false,
+        auto_subscribe: true,
+        max_participants: None,
+        topic: Some("Everyone in the workspace".to_owned()),
+        publish: parley_protocol::PublishPolicy::Members,
+    }
 }
 
 /// A fresh random epoch. A history gets a new one only when it is created (or recreated).
@@ -146,8 +165,8 @@ pub fn insert(
     let inserted = conn.execute(
         "INSERT INTO channels (name, kind, authentication, presence, message_history,
              message_retention_secs, user_specific, auto_subscribe, max_participants, topic,
-             owner_id, template_id, epoch, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             owner_id, template_id, epoch, created_by, created_at, publish)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT(name) DO NOTHING",
         params![
             new.name,
@@ -164,7 +183,8 @@ pub fn insert(
             owner.map(|(_, template)| template),
             epoch,
             created_by,
-            now_ms()
+            now_ms(),
+            new.publish.as_str()
         ],
     )?;
     if inserted == 0 {
@@ -181,7 +201,7 @@ pub fn update_settings(conn: &Connection, id: i64, new: &NewChannel) -> Result<(
     conn.execute(
         "UPDATE channels SET kind = ?2, authentication = ?3, presence = ?4, message_history = ?5,
              message_retention_secs = ?6, user_specific = ?7, auto_subscribe = ?8,
-             max_participants = ?9, topic = COALESCE(?10, topic)
+             max_participants = ?9, topic = COALESCE(?10, topic), publish = ?11
          WHERE id = ?1",
         params![
             id,
@@ -194,11 +214,12 @@ pub fn update_settings(conn: &Connection, id: i64, new: &NewChannel) -> Result<(
             new.auto_subscribe,
             new.max_participants,
             new.topic,
+            new.publish.as_str(),
         ],
     )?;
     conn.execute(
         "UPDATE channels SET presence = ?2, message_history = ?3, message_retention_secs = ?4,
-             auto_subscribe = ?5, topic = COALESCE(?6, topic)
+             auto_subscribe = ?5, topic = COALESCE(?6, topic), publish = ?7
          WHERE template_id = ?1",
         params![
             id,
@@ -207,6 +228,7 @@ pub fn update_settings(conn: &Connection, id: i64, new: &NewChannel) -> Result<(
             new.message_retention_secs.map(|v| v as i64),
             new.auto_subscribe,
             new.topic,
+            new.publish.as_str(),
         ],
     )?;
     Ok(())

@@ -9,7 +9,8 @@ use super::{heads, SqliteStore, WriterState};
 use crate::{
     error::Result,
     store::{
-        frames, now_ms, EventStore, LogPosition, NewEvent, Published, StoreFuture, StoredEvent,
+        frames, now_ms, CustomEvent, CustomStored, EventStore, LogPosition, NewEvent, Published,
+        StoreFuture, StoredEvent,
     },
 };
 
@@ -118,6 +119,9 @@ pub fn prune(
         "DELETE FROM messages WHERE channel_id = ?1 AND seq <= ?2",
         params![channel_id, through],
     )?;
+    // The client ids of durable custom events go with them (custom_events.rs).
+    tx.prepare_cached("DELETE FROM published WHERE channel_id = ?1 AND seq <= ?2")?
+        .execute(params![channel_id, through])?;
     heads::set_pruned_through(tx, channel_id, through as u64)?;
     Ok(Some(through as u64))
 }
@@ -136,6 +140,10 @@ impl EventStore for SqliteStore {
             )?;
             Ok((published.seq, vec![published]))
         }))
+    }
+
+    fn append_custom(&self, new: CustomEvent) -> StoreFuture<'_, CustomStored> {
+        self.append_custom_event(new)
     }
 
     fn log_position(&self, channel_id: i64) -> StoreFuture<'_, LogPosition> {

@@ -341,6 +341,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "#,
     super::tokens::MIGRATION, // 15: bots, token scopes, expiry and last use (tokens.rs)
     super::people::MIGRATION, // 16: account states, invites, reset codes, avatars (people.rs)
+    super::custom_events::MIGRATION, // 17: publish policies, custom events' client ids
 ];
 
 /// Brings the database to the current schema. A database created here (schema version 0)
@@ -366,29 +367,12 @@ pub fn run(conn: &mut Connection, first_channel: Option<&str>) -> Result<()> {
     }
     if current == 0 {
         if let Some(name) = first_channel {
-            super::channels::insert(&tx, &first_channel_settings(name), None, None)?;
+            super::channels::insert(&tx, &super::channels::first_channel(name), None, None)?;
             tracing::info!(channel = name, "created the workspace's first channel");
         }
     }
     tx.commit()?;
     Ok(())
-}
-
-/// The first channel: public, for signed-in users, with presence, auto-subscribed, so every
-/// account joins it (`ChannelRecord::everyone_joins`).
-fn first_channel_settings(name: &str) -> crate::store::NewChannel {
-    crate::store::NewChannel {
-        name: name.to_owned(),
-        kind: parley_protocol::ChannelType::Public,
-        authentication: parley_protocol::Authentication::Required,
-        presence: true,
-        message_history: None,
-        message_retention_secs: None,
-        user_specific: false,
-        auto_subscribe: true,
-        max_participants: None,
-        topic: Some("Everyone in the workspace".to_owned()),
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod attachments;
 pub mod backup;
 pub mod channels;
 pub mod comments;
+pub mod custom_events;
 pub mod docs;
 pub mod events;
 pub mod heads;
