@@ -116,6 +116,10 @@ pub enum ErrorCode {
     InvalidEvent,
     /// A custom event's data is larger than `realtime.max_event_size`.
     EventTooLarge,
+    /// No webhook endpoint with that id.
+    WebhookNotFound,
+    /// A webhook endpoint's URL, secret, event types or channel patterns are not usable.
+    InvalidWebhook,
 }
 
 impl ErrorCode {
@@ -174,6 +178,8 @@ impl ErrorCode {
             Self::InvalidImage => "invalid_image",
             Self::InvalidEvent => "invalid_event",
             Self::EventTooLarge => "event_too_large",
+            Self::WebhookNotFound => "webhook_not_found",
+            Self::InvalidWebhook => "invalid_webhook",
         }
     }
 }

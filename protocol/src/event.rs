@@ -202,6 +202,25 @@ pub enum Event {
 }
 
 impl Event {
+    /// The Standard Webhooks type of this event (`message.created`, `custom.<name>`...), when
+    /// it is one outbound webhooks deliver.
+    pub fn webhook_type(&self) -> Option<String> {
+        let kind = match self {
+            Event::Message { .. } => "message.created",
+            Event::MessageEdited { .. } => "message.edited",
+            Event::MessageDeleted { .. } => "message.deleted",
+            Event::Reaction { reaction } if reaction.added => "reaction.added",
+            Event::MemberJoined { .. } => "member.joined",
+            Event::MemberLeft { .. } => "member.left",
+            Event::Presence { .. } => "presence.changed",
+            Event::CommentCreated { .. } => "comment.created",
+            Event::CommentResolved { comment } if comment.resolved => "comment.resolved",
+            Event::Custom { event, .. } => return Some(format!("custom.{event}")),
+            _ => return None,
+        };
+        Some(kind.to_owned())
+    }
+
     /// Durable events are stored and get a seq; ephemeral ones are neither.
     pub fn is_durable(&self) -> bool {
         matches!(

@@ -56,7 +56,8 @@ impl Error {
             | ErrorCode::InvalidEmoji
             | ErrorCode::QueryTooBroad
             | ErrorCode::InvalidImage
-            | ErrorCode::InvalidEvent => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidEvent
+            | ErrorCode::InvalidWebhook => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden
             | ErrorCode::NotMember
@@ -69,6 +70,7 @@ impl Error {
             | ErrorCode::AccountDisabled
             | ErrorCode::InvalidResetCode => StatusCode::FORBIDDEN,
             ErrorCode::ChannelNotFound
+            | ErrorCode::WebhookNotFound
             | ErrorCode::UserNotFound
             | ErrorCode::DocNotFound
             | ErrorCode::CommentNotFound

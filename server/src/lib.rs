@@ -29,6 +29,7 @@ pub mod process;
 pub mod ratelimit;
 pub mod scope;
 pub mod store;
+pub mod webhooks;
 pub mod ws;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -62,6 +63,8 @@ pub struct AppState {
     /// Cancelled when a shutdown is requested: `/readyz` answers 503 from then on, through
     /// `server.drain_period` and the stop that follows.
     pub(crate) draining: CancellationToken,
+    /// Outbound webhooks: what the outbox holds goes to the endpoints.
+    pub webhooks: Arc<webhooks::Dispatcher>,
 }
 
 /// How long shutdown waits for connections to flush and close.
@@ -95,6 +98,7 @@ impl Server {
                 typing_interval: config.realtime.typing_interval,
                 catchup_limit: config.realtime.outbound_queue * 4,
                 queue: 4096,
+                presence_tap: std::sync::OnceLock::new(),
             },
             Arc::clone(&metrics),
         ));
@@ -117,6 +121,14 @@ impl Server {
             &config.rate_limit,
             Arc::clone(&metrics),
         ));
+        let draining = CancellationToken::new();
+        let dispatcher = webhooks::Dispatcher::start(
+            Arc::clone(&stores.webhooks),
+            &config,
+            Arc::clone(&metrics),
+            draining.clone(),
+        )
+        .await?;
         let chat = Arc::new(chat::Chat::new(
             Arc::clone(&config),
             stores.clone(),
@@ -127,6 +139,7 @@ impl Server {
             vec![Arc::clone(&doc_dir) as Arc<dyn chat::ChannelListener>],
             Arc::clone(&metrics),
         ));
+        chat.set_webhooks(Arc::clone(&dispatcher));
         let state = Arc::new(AppState {
             accounts: accounts::Accounts::new(
                 Arc::clone(&stores.accounts),
@@ -156,7 +169,8 @@ impl Server {
             connections,
             rates,
             metrics,
-            draining: CancellationToken::new(),
+            draining,
+            webhooks: dispatcher,
         });
         let repaired = state
             .stores

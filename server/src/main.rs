@@ -2,6 +2,7 @@
 //! library's server; plus admin subcommands that work on the same data directory.
 
 mod people;
+mod webhook_admin;
 
 use std::{io::Read, net::SocketAddr, path::PathBuf};
 
@@ -57,6 +58,10 @@ enum Command {
     /// Manage invites (registration with `accounts.registration = "invite"`).
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// Manage outbound webhook endpoints (those made here or over the API; `[[webhooks]]` in
+    /// the configuration are changed there).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
@@ -110,6 +115,29 @@ enum UserCommand {
     Delete { name: String },
     /// Print a one-time password-reset code for the user (`accounts.reset_code_expiry`).
     ResetCode { name: String },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// List the endpoints with their pending and dead deliveries.
+    List,
+    /// Add an endpoint; prints its secret (whsec_…) once.
+    Add {
+        url: String,
+        /// Event types, comma-separated (message.created, custom.*, *...).
+        #[arg(long, value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        /// Channel patterns, comma-separated (team:*); default: every channel.
+        #[arg(long, value_delimiter = ',')]
+        channels: Vec<String>,
+        /// The secret (whsec_ and base64); default: a new random one.
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Remove an endpoint and its deliveries.
+    Remove { id: i64 },
+    /// Send an endpoint's dead deliveries again (and enable it if a 410 disabled it).
+    Replay { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -212,6 +240,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Invite(cmd) => people::invite_command(&config, cmd),
+        Command::Webhook(cmd) => webhook_admin::webhook_command(&config, cmd),
         Command::Channel(cmd) => channel_command(&config, cmd),
         Command::Backup { dest } => backup_command(&config, &dest),
         Command::Restore { src, force } => restore_command(&config, &src, force),

@@ -64,6 +64,18 @@ pub struct RateLimited {
     pub document_awareness: Counter,
 }
 
+/// Webhook delivery attempts and events not recorded (`parley_webhook_deliveries_total`).
+pub struct WebhookCounters {
+    /// Answered 2xx.
+    pub delivered: Counter,
+    /// Failed (another attempt follows, or it was dead-lettered).
+    pub failed: Counter,
+    /// Out of retries.
+    pub dead: Counter,
+    /// Not recorded: the endpoint's backlog was full, or too many ephemeral events at once.
+    pub dropped: Counter,
+}
+
 /// Custom events published (`parley_custom_events_total`), by kind.
 pub struct CustomEvents {
     pub durable: Counter,
@@ -95,6 +107,7 @@ pub struct Metrics {
     pub messages_accepted: Counter,
     /// Custom events published (a repeated `client_id` not counted).
     pub custom_events: CustomEvents,
+    pub webhooks: WebhookCounters,
     /// Durable events queued to chat subscribers (or held for one catching up).
     pub deliveries_durable: Counter,
     /// Ephemeral events (typing, presence) queued to chat subscribers.
@@ -145,6 +158,13 @@ impl Metrics {
             "Chat messages stored (a resend of a stored message is not counted)",
             messages_accepted.clone(),
         );
+        let hooks = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, failed, dead), and events not recorded for an endpoint (dropped)",
+            hooks.clone(),
+        );
+        let hook = |outcome| hooks.get_or_create_owned(&OutcomeLabel { outcome });
         let custom = Family::<KindLabel, Counter>::default();
         registry.register(
             "custom_events",
@@ -208,6 +228,12 @@ impl Metrics {
             connections,
             subscriptions,
             messages_accepted,
+            webhooks: WebhookCounters {
+                delivered: hook("delivered"),
+                failed: hook("failed"),
+                dead: hook("dead"),
+                dropped: hook("dropped"),
+            },
             custom_events: CustomEvents {
                 durable: custom.get_or_create_owned(&KindLabel { kind: "durable" }),
                 ephemeral: custom.get_or_create_owned(&KindLabel { kind: "ephemeral" }),

@@ -44,6 +44,26 @@ pub fn mentioned_names(text: &str) -> Vec<String> {
     names
 }
 
+/// Longest custom event name.
+pub const MAX_EVENT_NAME_LEN: usize = 64;
+
+/// `[a-z0-9_.:-]{1,64}`.
+pub fn validate_event_name(name: &str) -> crate::error::Result<()> {
+    let allowed = |c: char| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | ':' | '-')
+    };
+    if !name.is_empty() && name.len() <= MAX_EVENT_NAME_LEN && name.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(crate::error::Error::new(
+            parley_protocol::ErrorCode::InvalidEvent,
+            format!(
+                "an event name is 1 to {MAX_EVENT_NAME_LEN} of a-z, 0-9, '_', '.', ':' and '-'"
+            ),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{mentioned_names, validate_channel_name};
@@ -76,5 +96,26 @@ mod tests {
             vec!["alice".to_owned(), "bob.smith".to_owned()]
         );
         assert!(mentioned_names("no mentions @ here").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod event_name_tests {
+    use super::*;
+
+    #[test]
+    fn event_names() {
+        for good in [
+            "data_update",
+            "a",
+            "metrics.v2",
+            "ns:thing-1",
+            &"x".repeat(64),
+        ] {
+            assert!(validate_event_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Data", "a b", "é", "a/b", &"x".repeat(65), "a\n"] {
+            assert!(validate_event_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -11,6 +11,7 @@ mod channels;
 mod docs;
 mod people;
 mod tokens;
+mod webhooks;
 
 pub use accounts::{Credentials, Health, PasswordChange, PasswordChanged, Session};
 pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
@@ -23,6 +24,8 @@ pub use people::{
     CreateInvite, InviteCreated, InviteInfo, InviteList, PasswordReset, ProfileChange, ResetCode,
     UserInfo, UserList, UsersQuery,
 };
+
+pub use webhooks::{NewWebhook, WebhookCreated, WebhookInfo, WebhookList, WebhookReplayed};
 
 pub use tokens::{
     Bot, IssuedToken, NewBot, NewBotToken, ScopeOp, TokenInfo, TokenList, TokenScope,

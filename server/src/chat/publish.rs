@@ -8,17 +8,15 @@ use std::time::Instant;
 
 use parley_protocol::{
     api::{ScopeOp, TokenScope},
-    ErrorCode, Event, PublishPolicy, PublishResult,
+    ErrorCode, Event, EventFrame, PublishPolicy, PublishResult, ServerFrame,
 };
 
 use super::{channels::Channel, hub::HubCmd, send::validate_client_id, Chat};
+pub use crate::names::validate_event_name;
 use crate::{
     error::{Error, Result},
     store::{CustomEvent, UserRecord},
 };
-
-/// Longest custom event name.
-pub const MAX_EVENT_NAME_LEN: usize = 64;
 
 /// What a publisher asks for (the fields of `publish` and of the HTTP body).
 #[derive(Debug, Clone)]
@@ -30,23 +28,6 @@ pub struct Publish {
     pub client_id: Option<String>,
     /// For a `user_specific` channel: whose instance.
     pub user: Option<String>,
-}
-
-/// `[a-z0-9_.:-]{1,64}`.
-pub fn validate_event_name(name: &str) -> Result<()> {
-    let allowed = |c: char| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | ':' | '-')
-    };
-    if !name.is_empty() && name.len() <= MAX_EVENT_NAME_LEN && name.chars().all(allowed) {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorCode::InvalidEvent,
-            format!(
-                "an event name is 1 to {MAX_EVENT_NAME_LEN} of a-z, 0-9, '_', '.', ':' and '-'"
-            ),
-        ))
-    }
 }
 
 impl Chat {
@@ -128,6 +109,17 @@ impl Chat {
             }
         }
         self.metrics.custom_events.ephemeral.inc();
+        if let (Some(webhooks), Some(kind)) = (self.webhooks.get(), event.webhook_type()) {
+            if webhooks.wants(&name, &kind) {
+                let frame = ServerFrame::Event(EventFrame {
+                    channel: name.clone(),
+                    seq: None,
+                    event: event.clone(),
+                });
+                let text = serde_json::to_string(&frame).map_err(Error::internal)?;
+                webhooks.ephemeral(&name, &kind, text);
+            }
+        }
         if let Some(hub) = self.hubs.existing(channel.record.id) {
             // Never waits: a hub too busy to take it sheds it, as it would for a slow reader.
             if hub.try_send(HubCmd::Ephemeral(event)).is_err() {
@@ -196,26 +188,5 @@ fn check_publish(channel: &Channel, publisher: &UserRecord, bot: bool) -> Result
         PublishPolicy::Bots => Err(Error::forbidden(
             "only bots may publish events in this channel",
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn event_names() {
-        for good in [
-            "data_update",
-            "a",
-            "metrics.v2",
-            "ns:thing-1",
-            &"x".repeat(64),
-        ] {
-            assert!(validate_event_name(good).is_ok(), "{good}");
-        }
-        for bad in ["", "Data", "a b", "é", "a/b", &"x".repeat(65), "a\n"] {
-            assert!(validate_event_name(bad).is_err(), "{bad:?}");
-        }
     }
 }

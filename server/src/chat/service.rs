@@ -47,6 +47,8 @@ pub struct Chat {
     pub(super) metrics: Arc<Metrics>,
     /// `client_id`s of recent ephemeral custom events.
     pub(super) recent_publishes: super::dedup::RecentPublishes,
+    /// Outbound webhooks, told of ephemeral events (set once at start).
+    pub(super) webhooks: std::sync::OnceLock<Arc<crate::webhooks::Dispatcher>>,
 }
 
 impl Chat {
@@ -67,6 +69,7 @@ impl Chat {
         Self {
             search_gate: WorkGate::new("searches", searches, searches * 4),
             recent_publishes,
+            webhooks: std::sync::OnceLock::new(),
             config,
             stores,
             hubs,
@@ -75,6 +78,17 @@ impl Chat {
             listeners,
             metrics,
         }
+    }
+
+    /// Hands ephemeral events to outbound webhooks from now on (once, at start); presence
+    /// changes too, through the hubs.
+    pub fn set_webhooks(&self, webhooks: Arc<crate::webhooks::Dispatcher>) {
+        let tap = Arc::clone(&webhooks);
+        self.hubs
+            .set_presence_tap(Arc::new(move |channel: &str, frame: String| {
+                tap.ephemeral(channel, "presence.changed", frame);
+            }));
+        let _ = self.webhooks.set(webhooks);
     }
 
     /// Finds a channel by name, as `user` addresses it: the name of a `user_specific` channel

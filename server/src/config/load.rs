@@ -84,6 +84,24 @@ impl Config {
         if self.realtime.max_event_size == 0 {
             return fail("realtime.max_event_size must be at least 1 byte");
         }
+        let delivery = &self.webhook_delivery;
+        if delivery.concurrency == 0 || delivery.timeout.is_zero() || delivery.max_endpoints == 0 {
+            return fail(
+                "webhook_delivery.concurrency, timeout and max_endpoints must be above zero",
+            );
+        }
+        if delivery.retry_schedule.len() > 50 {
+            return fail("webhook_delivery.retry_schedule has at most 50 waits");
+        }
+        if self.webhooks.len() > delivery.max_endpoints {
+            return fail("more [[webhooks]] than webhook_delivery.max_endpoints");
+        }
+        for hook in &self.webhooks {
+            crate::webhooks::check_endpoint(&hook.url, &hook.secret, &hook.events, &hook.channels)
+                .map_err(|e| {
+                    ConfigError::Parse(format!("[[webhooks]] {}: {}", hook.url, e.0.message))
+                })?;
+        }
         if self.websocket.ping_interval.is_zero() || self.websocket.pong_timeout.is_zero() {
             return fail("websocket.ping_interval and pong_timeout must be above zero");
         }

@@ -11,11 +11,13 @@ mod accounts;
 mod hosts;
 mod load;
 mod units;
+mod webhooks;
 
 pub use accounts::{AccountsConfig, Registration};
 pub use hosts::normalize_host;
 use units::{byte_size, duration, opt_duration};
 pub use units::{parse_byte_size, parse_duration};
+pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -45,6 +47,9 @@ pub struct Config {
     /// Channels declared by the operator, keyed by name. Created at start if missing; their
     /// settings are applied on every start.
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// Webhook endpoints declared by the operator (`[[webhooks]]`).
+    pub webhooks: Vec<WebhookConfig>,
+    pub webhook_delivery: WebhookDeliveryConfig,
     /// `PARLEY_*` variables that named no setting and were ignored (logged once logging runs).
     #[serde(skip)]
     pub ignored_env: Vec<String>,

@@ -16,6 +16,7 @@ pub mod tls;
 mod tokens;
 pub(crate) mod transport;
 mod upgrade;
+mod webhooks;
 
 use accounts::{change_password, login, logout, me, register};
 use chat::{
@@ -66,6 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(docs::routes())
         .merge(attachments::routes())
         .merge(people::routes())
+        .merge(webhooks::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),
             access::log_request,

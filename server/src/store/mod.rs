@@ -15,6 +15,7 @@ mod records;
 mod refusals;
 mod sqlite;
 mod traits;
+mod webhook_records;
 
 #[cfg(test)]
 mod conformance;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 pub use people::*;
 pub use records::*;
 pub use traits::*;
+pub use webhook_records::*;
 
 pub use sqlite::{admin::AdminStore, backup, open, SqliteStore};
 
@@ -47,6 +49,7 @@ pub struct Stores {
     pub documents: Arc<dyn DocumentStore>,
     pub comments: Arc<dyn CommentStore>,
     pub people: Arc<dyn PeopleStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     pub control: Arc<dyn StoreControl>,
 }
 
@@ -66,6 +69,7 @@ impl Stores {
             documents: backend.clone(),
             comments: backend.clone(),
             people: backend.clone(),
+            webhooks: backend.clone(),
             control: backend,
         }
     }

@@ -12,7 +12,7 @@
 //! every implementation runs.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     future::Future,
     pin::Pin,
     task::{Context, Poll},
@@ -23,6 +23,7 @@ use parley_protocol::{Comment, DocRole, Message, ReactionChange, SearchHit, Vers
 use tokio::sync::oneshot;
 
 use super::records::*;
+use super::webhook_records::*;
 use crate::error::{Error, Result};
 
 /// What every store method returns: a boxed future, so the traits can be used as `dyn` (one
@@ -340,6 +341,58 @@ pub trait StoreControl: Send + Sync {
 }
 
 /// Everything a store implementation provides.
+/// Outbound webhooks: endpoints, the outbox every captured event is written to (by the write
+/// that commits it), and the deliveries made of it (`crate::webhooks`).
+pub trait WebhookStore: Send + Sync {
+    /// From the next write on, durable events with a webhook type are also written to the
+    /// outbox (or no longer are).
+    fn set_webhook_capture(&self, on: bool) -> StoreFuture<'_, ()>;
+    /// An ephemeral event an endpoint wants (`presence.changed`, an ephemeral custom event),
+    /// written to the outbox while capture is on.
+    fn capture_ephemeral(
+        &self,
+        channel: String,
+        kind: String,
+        frame: String,
+    ) -> StoreFuture<'_, ()>;
+    fn webhook_endpoints(&self) -> StoreFuture<'_, Vec<EndpointRecord>>;
+    /// Adds an endpoint (`limit_reached` beyond `max` endpoints).
+    fn add_endpoint(&self, endpoint: NewEndpoint, max: usize) -> StoreFuture<'_, EndpointRecord>;
+    /// Removes an endpoint and its deliveries; false when there was none.
+    fn remove_endpoint(&self, id: i64) -> StoreFuture<'_, bool>;
+    /// Makes the `config` endpoints exactly these (known by URL; others removed, settings
+    /// updated, a changed one enabled again).
+    fn sync_config_endpoints(&self, endpoints: Vec<NewEndpoint>) -> StoreFuture<'_, ()>;
+    /// Disables an endpoint (it answered 410) with the reason, or enables it again.
+    fn set_endpoint_disabled(&self, id: i64, disabled: Option<String>) -> StoreFuture<'_, ()>;
+    /// The oldest outbox events, at most `limit`.
+    fn outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxRow>>;
+    /// Records deliveries and removes the outbox events up to `through`, in one write. An
+    /// endpoint already holding `max_per_endpoint` deliveries gets no more: how many were
+    /// dropped so.
+    fn record_deliveries(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        through: i64,
+        max_per_endpoint: u64,
+    ) -> StoreFuture<'_, u64>;
+    /// An endpoint's deliveries that are due at `now`: per channel only the oldest waiting
+    /// one (so each channel's events arrive in order), oldest first, at most `limit`.
+    fn due_deliveries(
+        &self,
+        endpoint_id: i64,
+        now: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<DeliveryRow>>;
+    /// When the endpoint's next delivery is due: the earliest of each channel's oldest waiting
+    /// one (those behind it wait for it). None: nothing waits.
+    fn next_due(&self, endpoint_id: i64) -> StoreFuture<'_, Option<i64>>;
+    fn finish_delivery(&self, id: i64, outcome: DeliveryOutcome) -> StoreFuture<'_, ()>;
+    /// Queues an endpoint's dead deliveries again (and enables it); how many.
+    fn replay_dead(&self, endpoint_id: i64) -> StoreFuture<'_, u64>;
+    fn webhook_backlog(&self) -> StoreFuture<'_, HashMap<i64, EndpointBacklog>>;
+}
+
 pub trait Backend:
     EventStore
     + ChannelStore
@@ -354,6 +407,7 @@ pub trait Backend:
     + DocumentStore
     + CommentStore
     + super::PeopleStore
+    + WebhookStore
     + StoreControl
     + 'static
 {
@@ -373,6 +427,7 @@ impl<T> Backend for T where
         + DocumentStore
         + CommentStore
         + super::PeopleStore
+        + WebhookStore
         + StoreControl
         + 'static
 {

@@ -98,7 +98,7 @@ pub struct SubscribeAck {
     pub stored_head: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HubConfig {
     pub presence_timeout: Duration,
     pub typing_ttl: Duration,
@@ -107,7 +107,12 @@ pub struct HubConfig {
     pub catchup_limit: usize,
     /// Commands queued for one hub.
     pub queue: usize,
+    /// Told of every presence change (channel, frame): outbound webhooks' `presence.changed`.
+    pub presence_tap: std::sync::OnceLock<PresenceTap>,
 }
+
+/// What [`HubConfig::presence_tap`] calls; it must not wait.
+pub type PresenceTap = Arc<dyn Fn(&str, String) + Send + Sync>;
 
 /// All hubs, keyed by channel id, with the newest published seq of every channel.
 pub struct Hubs {
@@ -182,6 +187,11 @@ impl Hubs {
         tokio::spawn(hub.run(rx));
         slot.hub = Some(tx.clone());
         tx
+    }
+
+    /// Hands every presence change to `tap` from now on (once).
+    pub fn set_presence_tap(&self, tap: PresenceTap) {
+        let _ = self.config.presence_tap.set(tap);
     }
 
     /// The newest seq published for a channel since start, if any.
@@ -475,6 +485,16 @@ impl Hub {
         let Ok(text) = serde_json::to_string(&frame) else {
             return;
         };
+        if let (
+            ServerFrame::Event(EventFrame {
+                event: Event::Presence { .. },
+                ..
+            }),
+            Some(tap),
+        ) = (&frame, self.config.presence_tap.get())
+        {
+            tap(&self.channel, text.clone());
+        }
         let frame = Frame::from(text);
         let limit = self.config.catchup_limit;
         let mut gone = Vec::new();

@@ -392,45 +392,6 @@ pub async fn prune_by_count_and_by_age(h: &Harness) {
     assert_eq!(next.seq, 11, "retention never gives a seq again");
 }
 
-pub async fn custom_events_are_logged_once_per_client_id(h: &Harness) {
-    let alice = h.user("alice").await;
-    let team = h.channel("team", &alice).await;
-    let custom = |client_id: Option<&str>, n: i64| crate::store::CustomEvent {
-        channel_id: team.id,
-        channel_name: team.name.clone(),
-        publisher_id: alice.id,
-        client_id: client_id.map(str::to_owned),
-        event: parley_protocol::Event::Custom {
-            event: "data_update".into(),
-            data: serde_json::json!({"n": n}),
-            publisher: alice.to_ref(),
-        },
-    };
-    let events = &h.stores.events;
-    let first = events.append_custom(custom(Some("c1"), 1)).await.unwrap();
-    assert_eq!((first.seq, first.duplicate), (2, false), "after the join");
-    let again = events.append_custom(custom(Some("c1"), 2)).await.unwrap();
-    assert_eq!(
-        (again.seq, again.duplicate),
-        (2, true),
-        "the first one's seq"
-    );
-    let other = events.append_custom(custom(None, 3)).await.unwrap();
-    assert_eq!((other.seq, other.duplicate), (3, false));
-    let log = h.log(team.id).await;
-    assert_eq!(log.len(), 3, "{log:?}");
-    let (seq, event) = &log[1];
-    assert_eq!(*seq, 2);
-    assert!(
-        matches!(event, parley_protocol::Event::Custom { data, .. } if data["n"] == 1),
-        "{event:?}"
-    );
-    // Retention forgets the client id with its event: the same id publishes anew.
-    assert_eq!(events.prune(team.id, None, Some(1)).await.unwrap(), Some(2));
-    let later = events.append_custom(custom(Some("c1"), 4)).await.unwrap();
-    assert_eq!((later.seq, later.duplicate), (4, false));
-}
-
 pub async fn delete_channel_takes_everything_under_it(h: &Harness) {
     let alice = h.user("alice").await;
     let team = h.channel("team", &alice).await;

@@ -19,6 +19,7 @@ mod people;
 mod reads;
 mod search;
 mod tokens;
+mod webhooks;
 
 use std::sync::{Arc, Mutex};
 
@@ -50,7 +51,10 @@ macro_rules! store_conformance {
                 delete_channel_takes_everything_under_it,
                 a_missing_channel_has_no_log,
                 channels_and_memberships_are_found_on_demand,
+            ],
+            webhooks: [
                 custom_events_are_logged_once_per_client_id,
+                webhook_outbox_deliveries_and_retries,
             ],
             messages: [
                 a_send_commits_the_message_and_its_event,

@@ -20,6 +20,7 @@ mod people_state;
 mod search;
 mod state;
 mod tokens;
+mod webhooks;
 
 use std::sync::{Arc, RwLock};
 

@@ -59,6 +59,8 @@ pub struct State {
     pub people: super::people_state::People,
     /// (publisher, client_id) → (channel, seq) of durable custom events.
     pub published: HashMap<(i64, String), (i64, u64)>,
+    /// Webhook endpoints, outbox and deliveries (`webhooks.rs`).
+    pub webhooks: super::webhooks::Webhooks,
 }
 
 /// The last id given per table (ids are never reused, as with SQLite's AUTOINCREMENT).
@@ -240,7 +242,15 @@ impl State {
         author_id: Option<i64>,
     ) -> Result<Published> {
         let seq = self.channel(channel_id)?.head_seq + 1;
+        let webhook = self
+            .webhooks
+            .capture
+            .then(|| event.webhook_type())
+            .flatten();
         let frame = frames::event_frame(channel_name, seq, event)?;
+        if let Some(kind) = webhook {
+            self.webhooks.enqueue(channel_name, &kind, &frame, now);
+        }
         self.events.insert(
             (channel_id, seq),
             EventRow {

@@ -2,12 +2,15 @@
 //! connection of their own, one statement at a time, beside a running server (SQLite's locking
 //! keeps them safe; a running server picks their channels up from the database on demand).
 
-use std::path::Path;
+use std::{collections::HashMap, path::Path};
 
-use super::{channels, tokens, users};
+use super::{channels, tokens, users, webhooks};
 use crate::{
     error::Result,
-    store::{ChannelRecord, NewChannel, NewToken, NewUser, StoredToken, UserCreation, UserRecord},
+    store::{
+        ChannelRecord, EndpointBacklog, EndpointRecord, NewChannel, NewEndpoint, NewToken, NewUser,
+        StoredToken, UserCreation, UserRecord,
+    },
 };
 
 pub struct AdminStore {
@@ -107,4 +110,37 @@ fn join_everyone_channels(conn: &rusqlite::Connection, user_id: i64) -> Result<u
             crate::store::now_ms()
         ],
     )?)
+}
+
+/// The admin CLI's webhook commands (`parley-server webhook …`), beside a running server,
+/// which picks the changes up within `webhook_delivery.poll_interval`.
+impl AdminStore {
+    pub fn webhook_endpoints(&self) -> Result<Vec<EndpointRecord>> {
+        webhooks::endpoints(self.conn())
+    }
+
+    pub fn webhook_backlog(&self) -> Result<HashMap<i64, EndpointBacklog>> {
+        webhooks::backlog(self.conn())
+    }
+
+    pub fn add_webhook(&self, new: &NewEndpoint, max: usize) -> Result<EndpointRecord> {
+        let tx = self.conn().unchecked_transaction()?;
+        let record = webhooks::add(&tx, new, max)?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    pub fn remove_webhook(&self, id: i64) -> Result<bool> {
+        let tx = self.conn().unchecked_transaction()?;
+        let removed = webhooks::remove(&tx, id)?;
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    pub fn replay_webhook(&self, id: i64) -> Result<u64> {
+        let tx = self.conn().unchecked_transaction()?;
+        let n = webhooks::replay(&tx, id)?;
+        tx.commit()?;
+        Ok(n)
+    }
 }

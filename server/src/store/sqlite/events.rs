@@ -25,11 +25,16 @@ pub fn append_event(
     author_id: Option<i64>,
 ) -> Result<Published> {
     let seq = state.next_seq(tx, channel_id)?;
+    let webhook = state.webhooks.then(|| event.webhook_type()).flatten();
     let text = frames::event_frame(channel_name, seq, event)?;
     tx.prepare_cached(
         "INSERT INTO events (channel_id, seq, created_at, frame) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![channel_id, seq as i64, now, text])?;
+    if let Some(kind) = webhook {
+        // In the event's own transaction: committed together, or not at all.
+        super::webhooks::enqueue(tx, channel_name, &kind, &text, now)?;
+    }
     state.set_head(channel_id, seq);
     Ok(Published {
         channel_id,

@@ -342,6 +342,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::tokens::MIGRATION, // 15: bots, token scopes, expiry and last use (tokens.rs)
     super::people::MIGRATION, // 16: account states, invites, reset codes, avatars (people.rs)
     super::custom_events::MIGRATION, // 17: publish policies, custom events' client ids
+    super::webhooks::MIGRATION, // 18: webhook endpoints, outbox and deliveries
 ];
 
 /// Brings the database to the current schema. A database created here (schema version 0)

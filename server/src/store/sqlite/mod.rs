@@ -30,6 +30,7 @@ pub mod threads;
 pub mod token_rows;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod writer;
 
 use std::{

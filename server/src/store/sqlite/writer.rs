@@ -20,6 +20,9 @@ use crate::{
 /// per channel per batch rather than once per event). Reset whenever a batch fails to commit.
 #[derive(Default)]
 pub struct WriterState {
+    /// Events with a webhook type go to the webhook outbox too (`webhooks.rs`); kept when a
+    /// batch fails.
+    pub webhooks: bool,
     heads: HashMap<i64, u64>,
     /// Heads set by the write in progress; kept only if it succeeds.
     job: HashMap<i64, u64>,
@@ -147,7 +150,10 @@ pub fn run(
             Ok(pending) => pending,
             Err((err, pending)) => {
                 tracing::error!(%err, writes = pending.len(), "batch failed to commit");
-                state = WriterState::default();
+                state = WriterState {
+                    webhooks: state.webhooks,
+                    ..WriterState::default()
+                };
                 for p in pending {
                     (p.deliver)(Err(err.clone()));
                 }
