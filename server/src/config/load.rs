@@ -22,6 +22,7 @@ const ENV_SECTIONS: &[&str] = &[
     "limits",
     "workspace",
     "metrics",
+    "webhook_delivery",
 ];
 
 impl Config {
@@ -285,6 +286,7 @@ fn section_key_fits(section: &str, key: &str, value: &toml::Value) -> Option<boo
         "limits" => check::<LimitsConfig>(table, key),
         "workspace" => check::<WorkspaceConfig>(table, key),
         "metrics" => check::<MetricsConfig>(table, key),
+        "webhook_delivery" => check::<super::WebhookDeliveryConfig>(table, key),
         _ => None,
     }
 }

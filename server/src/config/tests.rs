@@ -262,3 +262,53 @@ fn registration_modes_and_the_removed_server_key() {
     let zero = Config::from_toml_and_env("[accounts]\nmax_invite_uses = 0\n", []);
     assert!(zero.is_err());
 }
+
+#[test]
+fn webhooks_and_their_delivery_settings() {
+    let text = r#"
+        [[webhooks]]
+        url = "https://n8n.example/webhook/parley"
+        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        events = ["message.created", "custom.*"]
+        channels = ["team:*"]
+        [webhook_delivery]
+        retry_schedule = ["1s", "1m"]
+        timeout = "3s"
+        [channels."ops"]
+        publish = "bots"
+    "#;
+    let env = [(
+        "PARLEY_WEBHOOK_DELIVERY_CONCURRENCY".to_string(),
+        "3".to_string(),
+    )];
+    let c = Config::from_toml_and_env(text, env).expect("webhooks");
+    assert_eq!(c.webhooks.len(), 1);
+    assert_eq!(c.webhooks[0].channels, ["team:*"]);
+    assert_eq!(
+        c.webhook_delivery.retry_schedule,
+        [Duration::from_secs(1), Duration::from_secs(60)]
+    );
+    assert_eq!(c.webhook_delivery.timeout, Duration::from_secs(3));
+    assert_eq!(c.webhook_delivery.concurrency, 3);
+    assert_eq!(
+        c.channels["ops"].publish,
+        parley_protocol::PublishPolicy::Bots
+    );
+    let defaults = Config::from_toml_and_env("", []).expect("defaults");
+    assert_eq!(defaults.webhook_delivery.retry_schedule.len(), 9);
+    assert!(defaults.webhooks.is_empty());
+    for (bad, why) in [
+        ("[[webhooks]]\nurl = \"ftp://x.example/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"*\"]\n", "http"),
+        ("[[webhooks]]\nurl = \"https://x.example/\"\nsecret = \"nope\"\nevents = [\"*\"]\n", "whsec_"),
+        ("[[webhooks]]\nurl = \"https://x.example/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"message.sent\"]\n", "unknown event type"),
+        ("[webhook_delivery]\ntimeout = \"0s\"\n", "timeout"),
+        ("[webhook_delivery]\nretry_schedule = [\"soon\"]\n", "soon"),
+        ("[realtime]\nmax_event_size = 0\n", "max_event_size"),
+        ("[channels.\"ops\"]\npublish = \"everyone\"\n", "everyone"),
+    ] {
+        let err = Config::from_toml_and_env(bad, [])
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
