@@ -251,6 +251,9 @@ fn warn_ignored_env(config: &Config) {
     for name in &config.ignored_env {
         tracing::warn!(variable = %name, "ignoring environment variable: no such setting");
     }
+    for notice in config.notices() {
+        tracing::info!("{notice}");
+    }
 }
 
 fn init_logging(format: &str) {

@@ -35,6 +35,9 @@ pub enum ConfigError {
 pub struct Config {
     pub server: ServerConfig,
     pub realtime: RealtimeConfig,
+    /// `[websocket_config]`, as the realtime product Parley is modelled on names it, is the same
+    /// section.
+    #[serde(alias = "websocket_config")]
     pub websocket: WebsocketConfig,
     pub rate_limit: RateLimitConfig,
     pub accounts: AccountsConfig,
@@ -255,6 +258,8 @@ pub struct ChannelConfig {
     /// Who may publish custom events: `members` (whoever may send), `admins` (the channel's
     /// admins) or `bots` (bot tokens with the `publish` scope). Workspace admins always may.
     pub publish: parley_protocol::PublishPolicy,
+    /// How the channel's documents merge concurrent edits (see [`DocumentsConfig`]).
+    pub conflict_resolution: Option<ConflictResolution>,
 }
 
 impl ServerConfig {
@@ -425,6 +430,43 @@ pub struct DocumentsConfig {
     /// more are dropped.
     pub awareness_per_second: f64,
     pub awareness_burst: f64,
+    /// How concurrent edits are merged. Parley's documents are a Yjs CRDT, which converges
+    /// whatever the order: `"crdt"`, or `"operational_transform"` (accepted, with a notice at
+    /// start, for configurations written for OT-based products).
+    pub conflict_resolution: Option<ConflictResolution>,
+}
+
+/// `conflict_resolution` of a channel or of `[documents]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictResolution {
+    Crdt,
+    OperationalTransform,
+}
+
+impl Config {
+    /// What the configuration asks for that Parley does differently, to log at start (one line
+    /// each; nothing is refused).
+    pub fn notices(&self) -> Vec<String> {
+        let ot = |place: &str| {
+            format!(
+                "{place}: conflict_resolution = \"operational_transform\" is accepted; Parley's \
+                 documents are a Yjs CRDT, which converges to the same content for everyone \
+                 whatever the order edits arrive in, so there is nothing to transform (see \
+                 docs/configuration.md)"
+            )
+        };
+        let mut notices = Vec::new();
+        if self.documents.conflict_resolution == Some(ConflictResolution::OperationalTransform) {
+            notices.push(ot("[documents]"));
+        }
+        for (name, channel) in &self.channels {
+            if channel.conflict_resolution == Some(ConflictResolution::OperationalTransform) {
+                notices.push(ot(&format!("[channels.\"{name}\"]")));
+            }
+        }
+        notices
+    }
 }
 
 impl Default for DocumentsConfig {
@@ -445,6 +487,7 @@ impl Default for DocumentsConfig {
             max_awareness_clients_per_connection: 8,
             awareness_per_second: 20.0,
             awareness_burst: 60.0,
+            conflict_resolution: None,
         }
     }
 }

@@ -312,3 +312,44 @@ fn webhooks_and_their_delivery_settings() {
         assert!(err.contains(why), "{bad}: {err}");
     }
 }
+
+/// The blocks of the realtime product Parley is modelled on load as written:
+/// `[websocket_config]` is `[websocket]`, and `conflict_resolution` is accepted on channels and
+/// documents, operational transform with a notice (Parley's documents are a CRDT).
+#[test]
+fn the_modelled_products_blocks_load() {
+    let text = r#"
+        [realtime]
+        enabled = true
+        max_connections = 10000
+        channel_limit = 100
+        message_retention = "24h"
+        presence_timeout = "60s"
+
+        [websocket_config]
+        ping_interval = "25s"
+        pong_timeout = "10s"
+        max_frame_size = "64kb"
+
+        [channels."document-edit"]
+        type = "presence"
+        authentication = "required"
+        presence = true
+        message_history = 1000
+        conflict_resolution = "operational_transform"
+
+        [documents]
+        conflict_resolution = "operational_transform"
+    "#;
+    let c = Config::from_toml_and_env(text, []).expect("the modelled blocks");
+    assert_eq!(c.websocket.ping_interval, Duration::from_secs(25));
+    assert_eq!(c.websocket.max_frame_size, 64 * 1024);
+    let notices = c.notices();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(notices.iter().all(|n| n.contains("CRDT")), "{notices:?}");
+    let crdt = Config::from_toml_and_env("[documents]\nconflict_resolution = \"crdt\"\n", [])
+        .expect("crdt");
+    assert!(crdt.notices().is_empty());
+    let bad = Config::from_toml_and_env("[documents]\nconflict_resolution = \"lww\"\n", []);
+    assert!(bad.is_err());
+}
