@@ -568,3 +568,31 @@ async fn the_admin_cli_manages_endpoints_beside_a_running_server() {
     let gone = server.admin(&["webhook", "remove", &id], None);
     assert!(!gone.status.success());
 }
+
+#[tokio::test]
+async fn a_new_document_is_announced() {
+    let receiver = Receiver::start().await;
+    let (server, root) = workspace(&endpoint(
+        &receiver.url(),
+        &["document.created"],
+        &["team:*"],
+    ))
+    .await;
+    server.create_channel(&root, "team:a").await;
+    let (status, doc) = server
+        .post(
+            "/api/docs",
+            Some(&root),
+            json!({"name": "plan", "title": "The plan", "channel": "team:a"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{doc}");
+    let seen = receiver.until("document.created", |s| !s.is_empty()).await;
+    verify(&seen[0]);
+    let body = seen[0].json();
+    assert_eq!(body["type"], "document.created");
+    assert_eq!(body["data"]["channel"], "team:a");
+    assert_eq!(body["data"]["doc"]["name"], "plan");
+    assert_eq!(body["data"]["doc"]["title"], "The plan");
+    assert_eq!(body["data"]["doc"]["creator"]["name"], "root");
+}

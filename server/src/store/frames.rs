@@ -30,6 +30,25 @@ pub fn event_frame(channel: &str, seq: u64, event: Event) -> Result<String> {
     .map_err(Error::internal)
 }
 
+/// The webhook frame of a new document (`document.created`; documents have no event of their
+/// own on a channel): under the channel it belongs to, or its comments channel
+/// (`doc#<id>`) for a workspace document.
+pub fn document_created(channel: &str, doc: &super::DocRecord) -> Result<String> {
+    serde_json::to_string(&serde_json::json!({
+        "type": "event",
+        "channel": channel,
+        "kind": "document_created",
+        "doc": {
+            "id": doc.id,
+            "name": doc.name,
+            "title": doc.title,
+            "creator": doc.creator,
+            "created_at": doc.created_at,
+        },
+    }))
+    .map_err(Error::internal)
+}
+
 /// `stored` with `change` applied to its event.
 pub fn rewrite(stored: &str, change: impl FnOnce(&mut Event)) -> Result<String> {
     let mut frame: ServerFrame = serde_json::from_str(stored).map_err(Error::internal)?;

@@ -270,7 +270,21 @@ impl DocumentStore for MemoryStore {
     }
 
     fn create_document(&self, new: NewDocument) -> StoreFuture<'_, (DocRecord, ChannelRecord)> {
-        Box::pin(self.write(move |state| Ok((state.create_document(new)?, Vec::new()))))
+        Box::pin(self.write(move |state| {
+            let created = state.create_document(new)?;
+            if state.webhooks.capture {
+                let (doc, comments) = &created;
+                let channel = doc
+                    .channel_id
+                    .and_then(|id| state.channel(id).ok().map(|c| c.name.clone()))
+                    .unwrap_or_else(|| comments.name.clone());
+                let frame = crate::store::frames::document_created(&channel, doc)?;
+                state
+                    .webhooks
+                    .enqueue(&channel, "document.created", &frame, doc.created_at);
+            }
+            Ok((created, Vec::new()))
+        }))
     }
 
     fn update_document(&self, record: DocRecord) -> StoreFuture<'_, ()> {

@@ -370,7 +370,7 @@ impl DocumentStore for SqliteStore {
     }
 
     fn create_document(&self, new: NewDocument) -> StoreFuture<'_, (DocRecord, ChannelRecord)> {
-        Box::pin(self.write(move |tx, _| {
+        Box::pin(self.write(move |tx, state| {
             if let Some(max) = new.limit {
                 let used = super::limits::documents_created(tx, new.created_by)?;
                 limits::check("documents_per_user", "documents", used, 1, max)?;
@@ -383,6 +383,16 @@ impl DocumentStore for SqliteStore {
                 new.default_role,
                 new.created_by,
             )?;
+            if state.webhooks {
+                let (doc, comments) = &created;
+                let channel = match doc.channel_id {
+                    Some(id) => super::channels::by_id(tx, id)?.map(|c| c.name),
+                    None => None,
+                }
+                .unwrap_or_else(|| comments.name.clone());
+                let frame = crate::store::frames::document_created(&channel, doc)?;
+                super::webhooks::enqueue(tx, &channel, "document.created", &frame, doc.created_at)?;
+            }
             Ok((created, Vec::new()))
         }))
     }
