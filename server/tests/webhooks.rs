@@ -596,3 +596,97 @@ async fn a_new_document_is_announced() {
     assert_eq!(body["data"]["doc"]["title"], "The plan");
     assert_eq!(body["data"]["doc"]["creator"]["name"], "root");
 }
+
+/// Inbound hooks, Slack-compatible: a URL an admin makes posts `{"text"}` to one channel as
+/// a bot; a wrong secret, another hook's id or a disabled bot get nothing in.
+#[tokio::test]
+async fn inbound_hooks_post_as_a_bot() {
+    let (server, root) = workspace("").await;
+    server.create_channel(&root, "alerts").await;
+    let (status, bot) = server
+        .post(
+            "/api/bots",
+            Some(&root),
+            json!({"name": "ci", "display_name": "CI"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{bot}");
+    let bot_id = bot["id"].as_i64().unwrap();
+    let alice = server.register("alice").await;
+    let (status, body) = server
+        .post(
+            "/api/hooks",
+            Some(&alice),
+            json!({"channel": "alerts", "bot": bot_id}),
+        )
+        .await;
+    assert_eq!((status, body["code"].clone()), (403, json!("forbidden")));
+    let (status, hook) = server
+        .post(
+            "/api/hooks",
+            Some(&root),
+            json!({"channel": "alerts", "bot": bot_id}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let path = hook["path"].as_str().unwrap().to_owned();
+    assert!(
+        path.starts_with(&format!("/hooks/{}/", hook["id"])),
+        "{path}"
+    );
+
+    let post = |path: String, body: String| {
+        let http = server.http().clone();
+        let url = format!("{}{path}", server.url());
+        async move {
+            let response = http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, text) = post(
+        path.clone(),
+        r#"{"text": "build 42 deployed", "username": "x"}"#.into(),
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (200, "ok"));
+    let history = server.history(&root, "alerts").await;
+    let last = history.last().unwrap();
+    assert_eq!(last["text"], "build 42 deployed");
+    assert_eq!(last["author"]["name"], "ci");
+
+    let (status, text) = post(path.clone(), r#"{"text": "  "}"#.into()).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("message_empty"), "{text}");
+    let (status, text) = post(path.clone(), "not json".into()).await;
+    assert!(status == 400 && text.contains("invalid_request"), "{text}");
+    let wrong_secret = format!("{}x", &path[..path.len() - 1]);
+    let (status, text) = post(wrong_secret, r#"{"text": "hi"}"#.into()).await;
+    assert!(
+        status == 401 && text.contains("invalid_credentials"),
+        "{text}"
+    );
+    let secret = path.rsplit('/').next().unwrap();
+    let (status, _) = post(
+        format!("/hooks/999999/{secret}"),
+        r#"{"text": "hi"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 401, "another id");
+    // A disabled bot's hook stops.
+    let (status, _) = server
+        .post(
+            &format!("/api/users/{bot_id}/disable"),
+            Some(&root),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = post(path, r#"{"text": "still?"}"#.into()).await;
+    assert_eq!(status, 401);
+}

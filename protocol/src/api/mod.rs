@@ -25,7 +25,9 @@ pub use people::{
     UserInfo, UserList, UsersQuery,
 };
 
-pub use webhooks::{NewWebhook, WebhookCreated, WebhookInfo, WebhookList, WebhookReplayed};
+pub use webhooks::{
+    HookCreated, NewHook, NewWebhook, WebhookCreated, WebhookInfo, WebhookList, WebhookReplayed,
+};
 
 pub use tokens::{
     Bot, IssuedToken, NewBot, NewBotToken, ScopeOp, TokenInfo, TokenList, TokenScope,

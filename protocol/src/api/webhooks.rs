@@ -66,3 +66,24 @@ pub struct WebhookList {
 pub struct WebhookReplayed {
     pub requeued: u64,
 }
+
+/// `POST /api/hooks` (admins): an inbound hook that posts to `channel` as the bot `bot`
+/// (a bot account's id, `POST /api/bots`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewHook {
+    pub channel: String,
+    pub bot: i64,
+}
+
+/// The answer to `POST /api/hooks` (201): the hook's path (its secret in it), shown this once.
+/// Revoking the hook is revoking the bot's token `id` (or disabling the bot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HookCreated {
+    pub id: i64,
+    pub channel: String,
+    /// `/hooks/{id}/{secret}`: POST `{"text": "..."}` to it, as to a Slack incoming webhook.
+    pub path: String,
+}

@@ -10,6 +10,7 @@ mod attachments;
 mod chat;
 mod docs;
 mod extract;
+mod hooks;
 mod metrics;
 mod people;
 pub mod tls;
@@ -68,6 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(attachments::routes())
         .merge(people::routes())
         .merge(webhooks::routes())
+        .merge(hooks::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),
             access::log_request,
