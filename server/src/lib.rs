@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod address;
+mod analytics;
 mod attachments;
 pub mod backup;
 pub mod chat;
@@ -21,6 +22,7 @@ pub mod datadir;
 pub mod docs;
 pub mod error;
 mod gate;
+pub mod hook_rules;
 mod http;
 pub(crate) mod maintenance;
 pub mod metrics;
@@ -220,6 +222,7 @@ impl Server {
         let Self { state, writer, tls } = self;
         let token = state.connections.shutdown.clone();
         maintenance::spawn(Arc::clone(&state));
+        analytics::spawn(Arc::clone(&state));
         #[cfg(unix)]
         reload_on_sighup(tls.clone(), token.clone());
 

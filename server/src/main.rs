@@ -171,7 +171,7 @@ enum TokenCommand {
         /// A channel the token may act in (repeat for more); needs --op.
         #[arg(long = "channel")]
         channels: Vec<String>,
-        /// An operation the token may do there: read, send or docs (repeat for more).
+        /// An operation the token may do there: read, send, docs or publish (repeat for more).
         #[arg(long = "op")]
         ops: Vec<String>,
         /// How long the token lives, e.g. 30d or 12h (default: until revoked).

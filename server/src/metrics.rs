@@ -64,6 +64,56 @@ pub struct RateLimited {
     pub document_awareness: Counter,
 }
 
+impl RateLimited {
+    /// Every refusal so far, whatever the limit.
+    pub fn total(&self) -> u64 {
+        [
+            &self.connection_requests,
+            &self.connection_sends,
+            &self.user_sends,
+            &self.user_state_changes,
+            &self.login_name,
+            &self.login_address,
+            &self.document_awareness,
+        ]
+        .iter()
+        .map(|c| c.get())
+        .sum()
+    }
+}
+
+/// The send latencies of the current analytics window (from a `send` arriving to its commit),
+/// in microseconds: at most [`LatencyWindow::MAX`] kept per window (then every other one is
+/// counted only), so a busy minute costs bounded memory.
+#[derive(Default)]
+pub struct LatencyWindow {
+    samples: std::sync::Mutex<(Vec<u32>, u64)>,
+}
+
+impl LatencyWindow {
+    pub const MAX: usize = 20_000;
+
+    pub fn record(&self, elapsed: Duration) {
+        if let Ok(mut guard) = self.samples.lock() {
+            let (samples, seen) = &mut *guard;
+            *seen += 1;
+            if samples.len() < Self::MAX {
+                samples.push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+            }
+        }
+    }
+
+    /// The window's samples (sorted) and how many sends there were; starts a new window.
+    pub fn take(&self) -> (Vec<u32>, u64) {
+        let Ok(mut guard) = self.samples.lock() else {
+            return (Vec::new(), 0);
+        };
+        let (mut samples, seen) = std::mem::take(&mut *guard);
+        samples.sort_unstable();
+        (samples, seen)
+    }
+}
+
 /// Webhook delivery attempts and events not recorded (`parley_webhook_deliveries_total`).
 pub struct WebhookCounters {
     /// Answered 2xx.
@@ -107,6 +157,10 @@ pub struct Metrics {
     pub messages_accepted: Counter,
     /// Custom events published (a repeated `client_id` not counted).
     pub custom_events: CustomEvents,
+    /// Requests answered with an error: WebSocket error frames and HTTP 4xx/5xx answers.
+    pub errors: Counter,
+    /// Send latencies since the last analytics tick (`analytics.rs`).
+    pub send_latency: LatencyWindow,
     pub webhooks: WebhookCounters,
     /// Durable events queued to chat subscribers (or held for one catching up).
     pub deliveries_durable: Counter,
@@ -157,6 +211,12 @@ impl Metrics {
             "messages_accepted",
             "Chat messages stored (a resend of a stored message is not counted)",
             messages_accepted.clone(),
+        );
+        let errors = Counter::default();
+        registry.register(
+            "errors",
+            "Requests answered with an error (WebSocket error frames, HTTP 4xx and 5xx)",
+            errors.clone(),
         );
         let hooks = Family::<OutcomeLabel, Counter>::default();
         registry.register(
@@ -228,6 +288,8 @@ impl Metrics {
             connections,
             subscriptions,
             messages_accepted,
+            errors,
+            send_latency: LatencyWindow::default(),
             webhooks: WebhookCounters {
                 delivered: hook("delivered"),
                 failed: hook("failed"),
@@ -275,6 +337,9 @@ impl Metrics {
             status: status.as_u16(),
         };
         self.http_requests.get_or_create(&labels).inc();
+        if status.as_u16() >= 400 {
+            self.errors.inc();
+        }
     }
 
     /// Counts one store batch that took `elapsed`.

@@ -44,6 +44,9 @@ pub fn mentioned_names(text: &str) -> Vec<String> {
     names
 }
 
+/// Every user's personal channel (a `user_specific` template; `chat::channels::PERSONAL`).
+pub const PERSONAL_CHANNEL: &str = "@me";
+
 /// Longest custom event name.
 pub const MAX_EVENT_NAME_LEN: usize = 64;
 

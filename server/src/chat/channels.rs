@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Every user's personal channel (a `user_specific` template).
-pub const PERSONAL: &str = "@me";
+pub const PERSONAL: &str = crate::names::PERSONAL_CHANNEL;
 
 /// Direct-message channels are named `dm:<user ids, ascending, joined by '-'>`.
 pub const DM_PREFIX: &str = "dm:";

@@ -357,6 +357,55 @@ impl Chat {
         Ok(())
     }
 
+    /// The private channel of workspace admins alone (live analytics), made if missing, with
+    /// every admin a member (those made since the last call are added). Only admins publish
+    /// there.
+    pub async fn ensure_admin_channel(&self, name: &str, history: u64) -> Result<Arc<Channel>> {
+        let channel = match self.directory.by_name(name) {
+            Some(channel) => channel,
+            None => {
+                let record = self
+                    .stores
+                    .channels
+                    .ensure_channel(EnsureChannel {
+                        channel: NewChannel {
+                            name: name.to_owned(),
+                            kind: ChannelType::Private,
+                            authentication: Authentication::Required,
+                            presence: false,
+                            message_history: Some(history),
+                            message_retention_secs: None,
+                            user_specific: false,
+                            auto_subscribe: false,
+                            max_participants: None,
+                            topic: Some("live numbers of the workspace, for its admins".into()),
+                            publish: parley_protocol::PublishPolicy::Admins,
+                        },
+                        created_by: None,
+                        owner: None,
+                    })
+                    .await?;
+                match self.directory.by_name(name) {
+                    Some(channel) => channel,
+                    None => self.load_channel(&record.name).await?,
+                }
+            }
+        };
+        let mut after = 0;
+        loop {
+            let page = self.stores.people.accounts(after, 200).await?;
+            let Some(last) = page.last() else { break };
+            after = last.user.id;
+            for account in &page {
+                let admin = account.user.is_admin && !account.disabled && !account.deleted;
+                if admin && !channel.is_member(account.user.id) {
+                    self.add_member(&channel, &account.user).await?;
+                }
+            }
+        }
+        Ok(channel)
+    }
+
     /// Creates or updates the channels declared in the configuration.
     pub async fn apply_configured_channels(&self) -> Result<()> {
         for (name, config) in &self.config.channels {

@@ -58,6 +58,7 @@ impl Chat {
         client_id: &str,
         attachments: &[i64],
     ) -> Result<impl std::future::Future<Output = Result<SendResult>> + Send + 'static> {
+        let started = std::time::Instant::now();
         validate_client_id(client_id)?;
         if text.trim().is_empty() {
             return Err(Error::new(ErrorCode::MessageEmpty, "the message is empty"));
@@ -107,6 +108,7 @@ impl Chat {
             let outcome = committed.await?;
             if !outcome.duplicate {
                 metrics.messages_accepted.inc();
+                metrics.send_latency.record(started.elapsed());
             }
             Ok(SendResult {
                 message: outcome.message,

@@ -23,6 +23,7 @@ const ENV_SECTIONS: &[&str] = &[
     "workspace",
     "metrics",
     "webhook_delivery",
+    "analytics",
 ];
 
 impl Config {
@@ -85,11 +86,21 @@ impl Config {
         if self.realtime.max_event_size == 0 {
             return fail("realtime.max_event_size must be at least 1 byte");
         }
+        if self.analytics.enabled {
+            if self.analytics.interval < std::time::Duration::from_millis(100) {
+                return fail("analytics.interval must be at least 100ms");
+            }
+            crate::names::validate_channel_name(&self.analytics.channel)
+                .map_err(|e| ConfigError::Parse(format!("analytics.channel: {e}")))?;
+        }
         let delivery = &self.webhook_delivery;
         if delivery.concurrency == 0 || delivery.timeout.is_zero() || delivery.max_endpoints == 0 {
             return fail(
                 "webhook_delivery.concurrency, timeout and max_endpoints must be above zero",
             );
+        }
+        if delivery.poll_interval < std::time::Duration::from_millis(10) {
+            return fail("webhook_delivery.poll_interval must be at least 10ms");
         }
         if delivery.retry_schedule.len() > 50 {
             return fail("webhook_delivery.retry_schedule has at most 50 waits");
@@ -98,10 +109,15 @@ impl Config {
             return fail("more [[webhooks]] than webhook_delivery.max_endpoints");
         }
         for hook in &self.webhooks {
-            crate::webhooks::check_endpoint(&hook.url, &hook.secret, &hook.events, &hook.channels)
-                .map_err(|e| {
-                    ConfigError::Parse(format!("[[webhooks]] {}: {}", hook.url, e.0.message))
-                })?;
+            crate::hook_rules::check_endpoint(
+                &hook.url,
+                &hook.secret,
+                &hook.events,
+                &hook.channels,
+            )
+            .map_err(|e| {
+                ConfigError::Parse(format!("[[webhooks]] {}: {}", hook.url, e.0.message))
+            })?;
         }
         if self.websocket.ping_interval.is_zero() || self.websocket.pong_timeout.is_zero() {
             return fail("websocket.ping_interval and pong_timeout must be above zero");
@@ -287,6 +303,7 @@ fn section_key_fits(section: &str, key: &str, value: &toml::Value) -> Option<boo
         "workspace" => check::<WorkspaceConfig>(table, key),
         "metrics" => check::<MetricsConfig>(table, key),
         "webhook_delivery" => check::<super::WebhookDeliveryConfig>(table, key),
+        "analytics" => check::<super::AnalyticsConfig>(table, key),
         _ => None,
     }
 }

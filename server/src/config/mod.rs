@@ -8,12 +8,14 @@ use parley_protocol::{Authentication, ChannelType};
 use serde::Deserialize;
 
 mod accounts;
+mod analytics;
 mod hosts;
 mod load;
 mod units;
 mod webhooks;
 
 pub use accounts::{AccountsConfig, Registration};
+pub use analytics::AnalyticsConfig;
 pub use hosts::normalize_host;
 use units::{byte_size, duration, opt_duration};
 pub use units::{parse_byte_size, parse_duration};
@@ -53,6 +55,7 @@ pub struct Config {
     /// Webhook endpoints declared by the operator (`[[webhooks]]`).
     pub webhooks: Vec<WebhookConfig>,
     pub webhook_delivery: WebhookDeliveryConfig,
+    pub analytics: AnalyticsConfig,
     /// `PARLEY_*` variables that named no setting and were ignored (logged once logging runs).
     #[serde(skip)]
     pub ignored_env: Vec<String>,

@@ -9,7 +9,7 @@ use super::units::{duration, parse_duration};
 
 /// One endpoint of `[[webhooks]]`. Applied at every start: an endpoint is known by its URL;
 /// one removed from the file is removed from the server (with its pending deliveries).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub url: String,
@@ -20,6 +20,18 @@ pub struct WebhookConfig {
     /// Channel name patterns (`team:*`); none: every channel.
     #[serde(default)]
     pub channels: Vec<String>,
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("secret", &"…")
+            .field("events", &self.events)
+            .field("channels", &self.channels)
+            .finish()
+    }
 }
 
 /// How deliveries are made.

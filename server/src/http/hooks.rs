@@ -96,6 +96,16 @@ async fn incoming(
         }
         _ => return Err(unknown_hook()),
     };
+    // Bots' tokens only: a person's scoped token is not a hook.
+    if state
+        .stores
+        .tokens
+        .bot_by_id(record.user.id)
+        .await?
+        .is_none()
+    {
+        return Err(unknown_hook());
+    }
     #[derive(serde::Deserialize)]
     struct Payload {
         #[serde(default)]

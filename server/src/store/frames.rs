@@ -43,7 +43,7 @@ pub fn document_created(channel: &str, doc: &super::DocRecord) -> Result<String>
             "name": doc.name,
             "title": doc.title,
             "creator": doc.creator,
-            "created_at": doc.created_at,
+            "created_at": super::format_ts(doc.created_at),
         },
     }))
     .map_err(Error::internal)

@@ -42,6 +42,8 @@ pub struct Dispatcher {
     /// only when some endpoint wants them).
     filters: RwLock<Vec<(Vec<String>, Vec<String>)>>,
     ephemeral_in_flight: Arc<tokio::sync::Semaphore>,
+    /// Requests in flight across every endpoint (`webhook_delivery.concurrency`).
+    sending: Arc<tokio::sync::Semaphore>,
 }
 
 struct Sender {
@@ -88,6 +90,9 @@ impl Dispatcher {
             metrics,
             filters: RwLock::new(Vec::new()),
             ephemeral_in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_EPHEMERAL_IN_FLIGHT)),
+            sending: Arc::new(tokio::sync::Semaphore::new(
+                config.webhook_delivery.concurrency,
+            )),
         });
         // Capture is on before the server serves: no event of this run is missed.
         let endpoints = dispatcher.store.webhook_endpoints().await?;
@@ -284,13 +289,18 @@ impl Dispatcher {
                 continue;
             }
             for delivery in due {
+                let Ok(permit) = Arc::clone(&self.sending).acquire_owned().await else {
+                    return;
+                };
                 let attempt = self.attempt(&endpoint, &key, &delivery).await;
+                drop(permit);
                 let outcome = match attempt {
                     Attempt::Delivered => {
                         self.metrics.webhooks.delivered.inc();
                         DeliveryOutcome::Delivered
                     }
                     Attempt::Gone => {
+                        self.metrics.webhooks.failed.inc();
                         tracing::warn!(url = %endpoint.url, "webhook endpoint answered 410 Gone: disabled");
                         let reason = format!("{} answered 410 Gone: disabled", endpoint.url);
                         if let Err(err) = self

@@ -1,42 +1,10 @@
-//! Standard Webhooks secrets and signatures: a secret is `whsec_` and the base64 of its key; a
-//! delivery's `webhook-signature` is `v1,` and the base64 of HMAC-SHA256 over
-//! `{webhook-id}.{webhook-timestamp}.{body}` with that key.
+//! Standard Webhooks signatures: a delivery's `webhook-signature` is `v1,` and the base64 of
+//! HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}` with the secret's key
+//! (`crate::hook_rules::parse_secret`).
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-
-use super::invalid;
-use crate::error::Result;
-
-const PREFIX: &str = "whsec_";
-/// Key lengths accepted (Standard Webhooks suggests 24 to 64 bytes).
-const KEY_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
-
-/// A new random secret (32 bytes).
-pub fn new_secret() -> String {
-    let key: [u8; 32] = rand::random();
-    format!("{PREFIX}{}", STANDARD.encode(key))
-}
-
-/// The key of a `whsec_…` secret.
-pub fn parse_secret(secret: &str) -> Result<Vec<u8>> {
-    let encoded = secret
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| invalid("a secret starts with whsec_ (then the key in base64)"))?;
-    let key = STANDARD
-        .decode(encoded)
-        .map_err(|_| invalid("the secret after whsec_ is not base64"))?;
-    if !KEY_BYTES.contains(&key.len()) {
-        return Err(invalid(format!(
-            "the secret's key is {} bytes; it must be {} to {}",
-            key.len(),
-            KEY_BYTES.start(),
-            KEY_BYTES.end()
-        )));
-    }
-    Ok(key)
-}
 
 /// The `webhook-signature` header of a delivery.
 pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
@@ -56,6 +24,7 @@ pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::hook_rules::{new_secret, parse_secret};
 
     #[test]
     fn the_specifications_example_signs_alike() {

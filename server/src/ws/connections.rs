@@ -166,6 +166,19 @@ impl Connections {
         }
     }
 
+    /// How many different users have a live connection now.
+    pub fn active_users(&self) -> usize {
+        let Ok(live) = self.live.lock() else {
+            return 0;
+        };
+        let users: std::collections::HashSet<i64> = live
+            .values()
+            .map(|c| c.user_id.load(Ordering::Relaxed))
+            .filter(|id| *id > 0)
+            .collect();
+        users.len()
+    }
+
     /// Live connections.
     pub fn len(&self) -> usize {
         self.live.lock().map(|s| s.len()).unwrap_or(0)

@@ -36,16 +36,20 @@ impl Session {
                     .submit_message(&user, &channel, &text, &client_id, &attachments)
                     .await?;
                 let (out, control) = (self.out.clone(), Arc::clone(&self.control));
+                let metrics = Arc::clone(&state.metrics);
                 tokio::spawn(async move {
                     let frame = match committed.await {
                         Ok(result) => ServerFrame::Reply {
                             id,
                             reply: Reply::Send(result),
                         },
-                        Err(err) => ServerFrame::Error {
-                            id: Some(id),
-                            error: err.0,
-                        },
+                        Err(err) => {
+                            metrics.errors.inc();
+                            ServerFrame::Error {
+                                id: Some(id),
+                                error: err.0,
+                            }
+                        }
                     };
                     push_serialized(&out, &control, &frame).await;
                     drop(permit);

@@ -399,6 +399,7 @@ impl Session {
     }
 
     async fn push_error(&self, id: Option<u64>, error: ErrorBody) {
+        self.state.metrics.errors.inc();
         self.push_frame(&ServerFrame::Error { id, error }).await;
     }
 

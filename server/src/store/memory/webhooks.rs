@@ -283,6 +283,11 @@ impl WebhookStore for MemoryStore {
             }
             match outcome {
                 DeliveryOutcome::Delivered => {
+                    if let Some(e) = endpoint.and_then(|e| hooks.endpoints.get_mut(&e)) {
+                        if !e.disabled {
+                            e.last_error = None;
+                        }
+                    }
                     hooks.deliveries.remove(&id);
                 }
                 DeliveryOutcome::Retry { at, .. } => {

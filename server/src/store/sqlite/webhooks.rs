@@ -320,6 +320,12 @@ impl WebhookStore for SqliteStore {
             };
             match outcome {
                 DeliveryOutcome::Delivered => {
+                    tx.execute(
+                        "UPDATE webhook_endpoints SET last_error = NULL
+                         WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = ?1)
+                           AND disabled IS NULL",
+                        [id],
+                    )?;
                     tx.execute("DELETE FROM webhook_deliveries WHERE id = ?1", [id])?;
                 }
                 DeliveryOutcome::Retry { at, error } => {

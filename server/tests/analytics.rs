@@ -1,0 +1,121 @@
+//! Live analytics: `metrics_update` custom events on the admins' channel at
+//! `analytics.interval`, their numbers moving as traffic flows, kept for a dashboard opened
+//! later, and hidden from members.
+#![allow(clippy::unwrap_used)]
+
+use parley_testkit::*;
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "s3cret-password";
+
+#[tokio::test]
+async fn admins_see_the_numbers_move() {
+    let server = TestServer::builder()
+        .config(&format!("{RELAXED}\n[analytics]\ninterval = \"200ms\"\n"))
+        .admin_first(
+            &["user", "add", "root", "--admin", "--password-stdin"],
+            Some(&format!("{PASSWORD}\n")),
+        )
+        .start()
+        .await;
+    let (status, body) = server
+        .post(
+            "/api/login",
+            None,
+            json!({"name": "root", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let root = body["token"].as_str().unwrap().to_owned();
+    let alice = server.register("alice").await;
+    server.create_channel(&alice, "busy").await;
+
+    // The admins' channel exists once the first update is out; a member may not read it.
+    let mut r = server.connect(Some(&root)).await;
+    let subscribed = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let reply = r
+                .request(json!({"type": "subscribe", "channel": "admin-dashboard"}))
+                .await;
+            if reply["type"] == "reply" {
+                return reply;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the analytics channel appears");
+    assert_eq!(subscribed["result"]["channel"], "admin-dashboard");
+    let mut a = server.connect(Some(&alice)).await;
+    a.err(
+        json!({"type": "subscribe", "channel": "admin-dashboard"}),
+        "forbidden",
+    )
+    .await;
+    a.err(
+        json!({"type": "publish", "channel": "admin-dashboard", "event": "metrics_update", "data": {}}),
+        "forbidden",
+    )
+    .await;
+
+    let update = |r: &Value| r["type"] == "event" && r["kind"] == "custom";
+    let first = r.wait_for(update).await;
+    assert_eq!(first["event"], "metrics_update");
+    assert_eq!(first["publisher"]["name"], "parley");
+    assert!(first["seq"].as_u64().is_some(), "durable: {first}");
+    let data = &first["data"];
+    for key in [
+        "active_users",
+        "connections",
+        "messages",
+        "events",
+        "errors",
+        "rate_limited",
+        "webhook_backlog",
+    ] {
+        assert!(data[key].as_u64().is_some(), "{key}: {data}");
+    }
+    assert!(data["connections"].as_u64().unwrap() >= 2, "{data}");
+    assert!(data["active_users"].as_u64().unwrap() >= 2, "{data}");
+
+    // Traffic: messages and an error; the next updates count them.
+    for n in 0..5 {
+        a.ok(json!({"type": "send", "channel": "busy", "text": format!("m{n}"), "client_id": format!("c{n}")}))
+            .await;
+    }
+    a.err(
+        json!({"type": "send", "channel": "nowhere", "text": "x", "client_id": "e1"}),
+        "channel_not_found",
+    )
+    .await;
+    let moved = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let next = r.wait_for(update).await;
+            if next["data"]["messages"].as_u64().unwrap_or(0) >= 5 {
+                return next;
+            }
+        }
+    })
+    .await
+    .expect("an update counting the messages");
+    let data = &moved["data"];
+    assert!(data["errors"].as_u64().unwrap() >= 1, "{data}");
+    assert!(
+        data["send_latency_ms"]["avg"].as_f64().unwrap() > 0.0,
+        "{data}"
+    );
+    assert!(data["send_latency_ms"]["p95"].as_f64().is_some(), "{data}");
+    assert_eq!(data["send_latency_ms"]["sends"].as_u64(), Some(5), "{data}");
+
+    // A dashboard opened later draws the recent past: the updates are in the channel's log.
+    let mut later = server.connect(Some(&root)).await;
+    later
+        .ok(json!({"type": "subscribe", "channel": "admin-dashboard", "since": 0}))
+        .await;
+    let replayed = later.wait_for(update).await;
+    assert_eq!(replayed["event"], "metrics_update");
+    assert!(
+        replayed["seq"].as_u64().unwrap() <= first["seq"].as_u64().unwrap(),
+        "the backlog starts before the first live update: {replayed}"
+    );
+}
