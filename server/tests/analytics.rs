@@ -6,27 +6,14 @@
 use parley_testkit::*;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "s3cret-password";
-
 #[tokio::test]
 async fn admins_see_the_numbers_move() {
     let server = TestServer::builder()
         .config(&format!("{RELAXED}\n[analytics]\ninterval = \"200ms\"\n"))
-        .admin_first(
-            &["user", "add", "root", "--admin", "--password-stdin"],
-            Some(&format!("{PASSWORD}\n")),
-        )
+        .with_root_admin()
         .start()
         .await;
-    let (status, body) = server
-        .post(
-            "/api/login",
-            None,
-            json!({"name": "root", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let root = body["token"].as_str().unwrap().to_owned();
+    let root = server.root().await;
     let alice = server.register("alice").await;
     server.create_channel(&alice, "busy").await;
 
@@ -46,6 +33,15 @@ async fn admins_see_the_numbers_move() {
     .await
     .expect("the analytics channel appears");
     assert_eq!(subscribed["result"]["channel"], "admin-dashboard");
+    // Not a conversation: channel lists (clients' sidebars) leave it out, even for admins.
+    let listed = r.ok(json!({"type": "channel_list"})).await;
+    let names: Vec<&str> = listed["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"admin-dashboard"), "{names:?}");
     let mut a = server.connect(Some(&alice)).await;
     a.err(
         json!({"type": "subscribe", "channel": "admin-dashboard"}),

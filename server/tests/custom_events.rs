@@ -6,27 +6,15 @@
 use parley_testkit::*;
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "s3cret-password";
-
 /// A server with an admin `root` (its token) and open registration.
 async fn workspace(config: &str) -> (TestServer, String) {
     let server = TestServer::builder()
         .config(&format!("{RELAXED}\n{config}\n"))
-        .admin_first(
-            &["user", "add", "root", "--admin", "--password-stdin"],
-            Some(&format!("{PASSWORD}\n")),
-        )
+        .with_root_admin()
         .start()
         .await;
-    let (status, body) = server
-        .post(
-            "/api/login",
-            None,
-            json!({"name": "root", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    (server, body["token"].as_str().unwrap().to_owned())
+    let root = server.root().await;
+    (server, root)
 }
 
 fn publish(channel: &str, event: &str, data: Value) -> Value {

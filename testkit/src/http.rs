@@ -48,6 +48,26 @@ impl TestServer {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// Signs `name` in with `password`: its token.
+    pub async fn login(&self, name: &str, password: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/login",
+                None,
+                json!({"name": name, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "login {name}: {body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in the workspace admin `root` of [`ServerBuilder::with_root_admin`]: its token.
+    ///
+    /// [`ServerBuilder::with_root_admin`]: crate::ServerBuilder::with_root_admin
+    pub async fn root(&self) -> String {
+        self.login("root", PASSWORD).await
+    }
+
     /// Creates a channel as `token`'s user.
     pub async fn create_channel(&self, token: &str, name: &str) {
         let (status, body) = self

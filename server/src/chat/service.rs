@@ -163,6 +163,8 @@ impl Chat {
     }
 
     /// Channels this session may see.
+    /// The analytics channel is not a conversation: dashboards subscribe to it by name, and
+    /// channel lists (so clients' sidebars) leave it out.
     pub async fn visible_channels(&self, user: Option<&UserRecord>) -> Result<Vec<ChannelInfo>> {
         // Channels created by the admin CLI while the server runs are not in the directory yet.
         let names = self.stores.channels.channel_names().await?;
@@ -171,12 +173,18 @@ impl Chat {
                 let _ = self.load_channel(&name).await;
             }
         }
+        let analytics = &self.config.analytics;
+        let system = |c: &Channel| analytics.enabled && c.record.name == analytics.channel;
         Ok(self
             .directory
             .all()
             .into_iter()
             .filter(|c| {
-                !c.is_template() && !c.is_document() && !c.is_thread() && c.check_read(user).is_ok()
+                !c.is_template()
+                    && !c.is_document()
+                    && !c.is_thread()
+                    && !system(c)
+                    && c.check_read(user).is_ok()
             })
             .map(|c| self.channel_info(&c, user))
             .collect())

@@ -124,6 +124,16 @@ impl ServerBuilder {
         self
     }
 
+    /// A workspace admin `root` (password [`crate::PASSWORD`]) made with the admin CLI before
+    /// the server starts; [`TestServer::root`] signs it in.
+    pub fn with_root_admin(self) -> Self {
+        let stdin = format!("{}\n", crate::PASSWORD);
+        self.admin_first(
+            &["user", "add", "root", "--admin", "--password-stdin"],
+            Some(&stdin),
+        )
+    }
+
     /// Serves HTTPS and WSS with `cert` (`server.tls_cert`/`tls_key` through the environment);
     /// the server's [`TestServer::http`] client trusts `ca` only.
     pub fn tls(mut self, cert: &crate::tls::ServerCert, ca: &Path) -> Self {

@@ -20,10 +20,7 @@ impl Session {
                 attachments,
             } => {
                 let user = self.user()?.clone();
-                self.send_limit.take().map_err(|ms| {
-                    state.metrics.rate_limited.connection_sends.inc();
-                    Error(ErrorBody::rate_limited(ms))
-                })?;
+                self.take_send()?;
                 // Sends are pipelined: the message is queued for storage in order, and its
                 // reply goes out when it commits while this connection reads on. A bounded
                 // number may be in flight; beyond that the reader waits (back-pressure).
@@ -151,10 +148,7 @@ impl Session {
                 user,
             } => {
                 let publisher = self.user()?.clone();
-                self.send_limit.take().map_err(|ms| {
-                    state.metrics.rate_limited.connection_sends.inc();
-                    Error(ErrorBody::rate_limited(ms))
-                })?;
+                self.take_send()?;
                 let request = crate::chat::Publish {
                     channel,
                     event,
@@ -173,5 +167,15 @@ impl Session {
             op => return Err(misrouted(&op)),
         };
         Ok(Some(reply))
+    }
+}
+
+impl Session {
+    /// One from this connection's send allowance (sends and publishes share it).
+    fn take_send(&mut self) -> Result<()> {
+        self.send_limit.take().map_err(|ms| {
+            self.state.metrics.rate_limited.connection_sends.inc();
+            Error(ErrorBody::rate_limited(ms))
+        })
     }
 }
