@@ -51,6 +51,13 @@ pub fn parse_stamp(frame: &str) -> Option<(u32, u32, u64)> {
     Some((publisher, n, sent))
 }
 
+/// Every stamp in a frame's text: one, or several in a batched frame (a JSON array).
+pub fn stamps_in(frame: &str) -> impl Iterator<Item = (u32, u32, u64)> + '_ {
+    frame
+        .match_indices("B|")
+        .filter_map(|(at, _)| parse_stamp(&frame[at..]))
+}
+
 /// Per-subscriber delivery bookkeeping: which (publisher, n) arrived, in what order.
 pub struct DeliveryCheck {
     seen: Vec<Vec<u64>>,
@@ -62,6 +69,8 @@ pub struct DeliveryCheck {
     pub last_delivery_us: u64,
     /// Bytes of the frames that carried deliveries.
     pub frame_bytes: u64,
+    /// Frames that carried deliveries.
+    pub frames: u64,
 }
 
 impl DeliveryCheck {
@@ -76,6 +85,7 @@ impl DeliveryCheck {
             latencies_us: Vec::new(),
             last_delivery_us: 0,
             frame_bytes: 0,
+            frames: 0,
         }
     }
 

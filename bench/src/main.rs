@@ -105,6 +105,10 @@ struct FanoutArgs {
     /// Padding bytes per message.
     #[arg(long, default_value_t = 64)]
     pad: usize,
+    /// Batch window of a second Parley run whose subscribers connect with `batch_ms`
+    /// (0 = no batched run).
+    #[arg(long, default_value_t = 50)]
+    batch_ms: u32,
 }
 
 fn main() -> Result<()> {
@@ -154,6 +158,7 @@ async fn run(cli: Cli) -> Result<()> {
                     messages: args.messages,
                     rate: args.rate,
                     pad: args.pad,
+                    batch_ms: args.batch_ms,
                 };
                 fanout_reports.extend(scenarios::fanout(&binary, params).await?);
             }
@@ -209,6 +214,7 @@ async fn run(cli: Cli) -> Result<()> {
                     messages,
                     rate,
                     pad: 64,
+                    batch_ms: 50,
                 };
                 let pair = scenarios::fanout(&binary, params).await?;
                 pair.iter().for_each(emit);

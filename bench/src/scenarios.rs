@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
-    client::{connect, now_us, parse_stamp, stamp, DeliveryCheck, Ws},
+    client::{connect, now_us, stamp, stamps_in, DeliveryCheck, Ws},
     reference,
     stats::{percentile, Report},
     target::{bench_config, request, ParleyServer},
@@ -119,26 +119,48 @@ pub struct FanoutParams {
     /// Messages per second across all publishers; 0 = as fast as possible.
     pub rate: u32,
     pub pad: usize,
+    /// Subscribers' batch window (`batch_ms` at connect) for a second Parley run; 0 = none.
+    pub batch_ms: u32,
 }
 
 enum Target<'a> {
-    Parley(&'a ParleyServer, String),
+    /// The server, a publisher's token, and the subscribers' `batch_ms` (0 = unbatched).
+    Parley(&'a ParleyServer, String, u32),
     Raw(String),
 }
 
-pub async fn fanout(binary: &Path, params: FanoutParams) -> Result<Vec<Report>> {
+/// One Parley fan-out run on a fresh server, with the server's CPU time per delivery.
+async fn parley_fanout(binary: &Path, params: FanoutParams, batch_ms: u32) -> Result<Report> {
     let server = ParleyServer::start(binary, &bench_config("")).await?;
     let token = server.token("publisher").await?;
     server
         .create_channels(&token, &["bench:fanout".to_owned()])
         .await?;
     let cpu_before = server.cpu_time()?;
-    let mut parley = run_fanout(Target::Parley(&server, token), params).await?;
-    parley.set(
-        "server_cpu_secs",
-        (server.cpu_time()? - cpu_before).as_secs_f64(),
+    let mut report = run_fanout(Target::Parley(&server, token, batch_ms), params).await?;
+    let cpu = (server.cpu_time()? - cpu_before).as_secs_f64();
+    report.set("server_cpu_secs", cpu);
+    per_delivery_cpu(&mut report, cpu);
+    Ok(report)
+}
+
+fn per_delivery_cpu(report: &mut Report, cpu_secs: f64) {
+    let deliveries = report.number("deliveries").max(1.0);
+    report.set(
+        "cpu_us_per_delivery",
+        (cpu_secs * 1e6 / deliveries * 100.0).round() / 100.0,
     );
-    drop(server);
+}
+
+/// Parley unbatched, Parley with the subscribers batched (when `batch_ms` is set), and the
+/// raw reference, with the same load.
+pub async fn fanout(binary: &Path, params: FanoutParams) -> Result<Vec<Report>> {
+    let mut parley = parley_fanout(binary, params, 0).await?;
+    let batched = if params.batch_ms > 0 {
+        Some(parley_fanout(binary, params, params.batch_ms).await?)
+    } else {
+        None
+    };
     // Same bytes per delivery for both: the raw frame is padded to Parley's frame size, so the
     // comparison measures the servers, not the size of Parley's message envelope.
     let raw_frame = json!({"type": "event", "channel": "bench:fanout",
@@ -153,20 +175,35 @@ pub async fn fanout(binary: &Path, params: FanoutParams) -> Result<Vec<Report>> 
     let reference = reference::ReferenceProcess::start().await?;
     let cpu_before = reference.cpu_time()?;
     let mut raw = run_fanout(Target::Raw(reference.addr.clone()), raw_params).await?;
-    raw.set(
-        "server_cpu_secs",
-        (reference.cpu_time()? - cpu_before).as_secs_f64(),
-    );
-    let ratio = parley.number("deliveries_per_sec") / raw.number("deliveries_per_sec").max(1.0);
+    let cpu = (reference.cpu_time()? - cpu_before).as_secs_f64();
+    raw.set("server_cpu_secs", cpu);
+    per_delivery_cpu(&mut raw, cpu);
+    let raw_rate = raw.number("deliveries_per_sec").max(1.0);
+    let ratio = parley.number("deliveries_per_sec") / raw_rate;
     parley.set("ratio_to_raw", (ratio * 1000.0).round() / 1000.0);
-    Ok(vec![parley, raw])
+    let mut reports = vec![parley];
+    if let Some(mut batched) = batched {
+        let ratio = batched.number("deliveries_per_sec") / raw_rate;
+        batched.set("ratio_to_raw", (ratio * 1000.0).round() / 1000.0);
+        reports.push(batched);
+    }
+    reports.push(raw);
+    Ok(reports)
 }
 
 async fn run_fanout(target: Target<'_>, p: FanoutParams) -> Result<Report> {
     let epoch = Instant::now();
-    let (url, name) = match &target {
-        Target::Parley(server, _) => (server.ws_url(), "parley"),
-        Target::Raw(addr) => (format!("ws://{addr}/"), "raw"),
+    let (url, sub_url, name) = match &target {
+        Target::Parley(server, _, 0) => (server.ws_url(), server.ws_url(), "parley".to_owned()),
+        Target::Parley(server, _, batch_ms) => (
+            server.ws_url(),
+            format!("{}?batch_ms={batch_ms}", server.ws_url()),
+            format!("parley-batch{batch_ms}ms"),
+        ),
+        Target::Raw(addr) => {
+            let url = format!("ws://{addr}/");
+            (url.clone(), url, "raw".to_owned())
+        }
     };
     // Subscribers.
     let subscribe_frame = match &target {
@@ -175,7 +212,7 @@ async fn run_fanout(target: Target<'_>, p: FanoutParams) -> Result<Report> {
     };
     let subs: Vec<Result<Ws>> = stream::iter(0..p.subscribers)
         .map(|_| {
-            let (url, frame) = (url.clone(), subscribe_frame.clone());
+            let (url, frame) = (sub_url.clone(), subscribe_frame.clone());
             async move {
                 let mut ws = connect(&url, None).await?;
                 ws.send(Message::text(frame.to_string())).await?;
@@ -191,14 +228,14 @@ async fn run_fanout(target: Target<'_>, p: FanoutParams) -> Result<Report> {
     let mut pubs = Vec::new();
     for _ in 0..p.publishers {
         let token = match &target {
-            Target::Parley(_, token) => Some(token.as_str()),
+            Target::Parley(_, token, _) => Some(token.as_str()),
             Target::Raw(_) => None,
         };
         pubs.push(connect(&url, token).await?);
     }
     let parley = matches!(target, Target::Parley(..));
     let subs = warm_up(&mut pubs[0], subs, parley).await?;
-    measure_fanout(subs, pubs, parley, p, epoch, name).await
+    measure_fanout(subs, pubs, parley, p, epoch, &name).await
 }
 
 /// Sends a marker until every subscriber has seen one, so measurement starts with everyone
@@ -281,8 +318,15 @@ async fn measure_fanout(
                     let left = deadline.saturating_duration_since(Instant::now());
                     match tokio::time::timeout(left, ws.next()).await {
                         Ok(Some(Ok(Message::Text(t)))) => {
-                            if let Some((publisher, n, sent)) = parse_stamp(&t) {
-                                check.record(publisher, n, sent, now_us(epoch));
+                            // One stamp per frame, or several in a batch.
+                            let now = now_us(epoch);
+                            let mut stamps = 0;
+                            for (publisher, n, sent) in stamps_in(&t) {
+                                check.record(publisher, n, sent, now);
+                                stamps += 1;
+                            }
+                            if stamps > 0 {
+                                check.frames += 1;
                                 check.frame_bytes += t.len() as u64;
                             }
                         }
@@ -306,10 +350,11 @@ async fn measure_fanout(
     }
     let mut latencies = Vec::new();
     let (mut received, mut duplicates, mut out_of_order, mut last) = (0u64, 0u64, 0u64, 0u64);
-    let mut bytes = 0u64;
+    let (mut bytes, mut frames) = (0u64, 0u64);
     for reader in readers {
         let check = reader.await?;
         bytes += check.frame_bytes;
+        frames += check.frames;
         received += check.received;
         duplicates += check.duplicates;
         out_of_order += check.out_of_order;
@@ -325,7 +370,17 @@ async fn measure_fanout(
     report.set("messages", p.messages);
     report.set("rate", p.rate);
     report.set("deliveries", received);
+    // Bytes on the wire per delivery (a batch's share included).
     report.set("frame_bytes", bytes / received.max(1));
+    report.set("frames", frames);
+    report.set(
+        "frames_per_sec",
+        if secs > 0.0 {
+            (frames as f64 / secs).round()
+        } else {
+            0.0
+        },
+    );
     report.set(
         "deliveries_per_sec",
         if secs > 0.0 {

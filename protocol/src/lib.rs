@@ -88,6 +88,16 @@ pub fn search_terms(text: &str) -> Option<String> {
     Some(terms.join(" "))
 }
 
+/// Decodes one server text frame into the frames it carries: one, or on a batched connection
+/// (`batch_ms` at connect) the JSON array of them, in order.
+pub fn decode_server_frames(text: &str) -> serde_json::Result<Vec<ServerFrame>> {
+    if text.trim_start().starts_with('[') {
+        serde_json::from_str(text)
+    } else {
+        serde_json::from_str(text).map(|frame| vec![frame])
+    }
+}
+
 /// Decodes one client text frame. Kept here (pure, no IO) so the fuzz target and the server
 /// decode frames the same way.
 pub fn decode_request(text: &str) -> Result<Request, ErrorBody> {

@@ -53,6 +53,11 @@ pub struct Hello {
     /// Channels this session was subscribed to on its own (`auto_subscribe`), from their head.
     #[serde(default)]
     pub subscriptions: Vec<SubscribeResult>,
+    /// The batch window asked for at connect (`batch_ms`), when batched: every frame on this
+    /// connection, this one included, is then a JSON array of frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub batch_ms: Option<u32>,
 }
 
 /// Why a subscribe could not simply resume from `since`.

@@ -83,6 +83,9 @@ impl Config {
         if self.realtime.max_message_length == 0 {
             return fail("realtime.max_message_length must be at least 1");
         }
+        if self.websocket.max_batch_bytes == 0 {
+            return fail("websocket.max_batch_bytes must be at least 1 byte");
+        }
         if self.realtime.max_event_size == 0 {
             return fail("realtime.max_event_size must be at least 1 byte");
         }

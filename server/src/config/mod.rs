@@ -187,6 +187,13 @@ pub struct WebsocketConfig {
     pub read_buffer_size: u64,
     #[serde(deserialize_with = "byte_size")]
     pub write_buffer_size: u64,
+    /// Longest batch window a client may ask for at connect (`/ws?batch_ms=N`); longer asks
+    /// are refused with `invalid_request`.
+    #[serde(deserialize_with = "duration")]
+    pub max_batch_window: Duration,
+    /// A batch goes out early once it holds this many bytes.
+    #[serde(deserialize_with = "byte_size")]
+    pub max_batch_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -335,6 +342,8 @@ impl Default for WebsocketConfig {
             max_frame_size: 64 * 1024,
             read_buffer_size: 1024,
             write_buffer_size: 16 * 1024,
+            max_batch_window: Duration::from_secs(1),
+            max_batch_bytes: 256 * 1024,
         }
     }
 }

@@ -304,6 +304,8 @@ fn webhooks_and_their_delivery_settings() {
         ("[webhook_delivery]\ntimeout = \"0s\"\n", "timeout"),
         ("[webhook_delivery]\nretry_schedule = [\"soon\"]\n", "soon"),
         ("[realtime]\nmax_event_size = 0\n", "max_event_size"),
+        ("[websocket]\nmax_batch_bytes = 0\n", "max_batch_bytes"),
+        ("[websocket]\nmax_batch_window = \"soon\"\n", "soon"),
         ("[channels.\"ops\"]\npublish = \"everyone\"\n", "everyone"),
     ] {
         let err = Config::from_toml_and_env(bad, [])

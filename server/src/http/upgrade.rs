@@ -24,7 +24,38 @@ use crate::{
 pub(crate) struct UpgradeQuery {
     pub(crate) v: Option<String>,
     pub(crate) token: Option<String>,
+    /// `/ws` only: batched delivery, the window in milliseconds (0 = off).
+    pub(crate) batch_ms: Option<String>,
 }
+
+/// The batching a `/ws` client asked for with `batch_ms`, checked against
+/// `websocket.max_batch_window`.
+fn batching(state: &AppState, asked: Option<&str>) -> Result<Option<crate::ws::Batching>> {
+    let Some(asked) = asked else {
+        return Ok(None);
+    };
+    let ms: u32 = asked.trim().parse().map_err(|_| {
+        Error::new(
+            ErrorCode::InvalidRequest,
+            "batch_ms must be a whole number of milliseconds",
+        )
+    })?;
+    let ws = &state.config.websocket;
+    if u128::from(ms) > ws.max_batch_window.as_millis() {
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "batch_ms may be at most {} (websocket.max_batch_window)",
+                ws.max_batch_window.as_millis()
+            ),
+        ));
+    }
+    Ok((ms > 0).then(|| crate::ws::Batching {
+        window: std::time::Duration::from_millis(ms.into()),
+        max_bytes: usize::try_from(ws.max_batch_bytes).unwrap_or(usize::MAX),
+    }))
+}
+
 pub(super) async fn upgrade(
     State(state): AppRef,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -32,6 +63,10 @@ pub(super) async fn upgrade(
     Query(query): Query<UpgradeQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let batching = match batching(&state, query.batch_ms.as_deref()) {
+        Ok(batching) => batching,
+        Err(err) => return err.into_response(),
+    };
     match prepare_upgrade(&state, client, &headers, query).await {
         Ok((auth, permit)) => {
             let ws_config = &state.config.websocket;
@@ -43,7 +78,9 @@ pub(super) async fn upgrade(
                 .on_upgrade(move |socket| {
                     // Our own task rather than axum's upgrade task: that one keeps the space of
                     // its upgrade machinery for as long as the connection lives (~4 KiB).
-                    tokio::spawn(crate::chat::session::run(state, socket, auth, permit));
+                    tokio::spawn(crate::chat::session::run(
+                        state, socket, auth, permit, batching,
+                    ));
                     std::future::ready(())
                 })
         }

@@ -20,6 +20,15 @@ impl Frame {
         }
     }
 
+    /// Whether a batched connection may hold this frame until its window ends: events and
+    /// `synced` may wait; `hello`, replies and errors are answers a client waits for, so they
+    /// end the window at once (taking the events queued before them along, in order). The
+    /// server's frames are serialized with their `type` tag first.
+    pub fn may_wait(&self) -> bool {
+        let text = self.as_str();
+        text.starts_with(r#"{"type":"event""#) || text.starts_with(r#"{"type":"synced""#)
+    }
+
     /// A binary frame.
     pub fn binary(bytes: Vec<u8>) -> Self {
         Self(Arc::new(Message::Binary(bytes.into())))

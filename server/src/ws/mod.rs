@@ -1,13 +1,15 @@
 //! The WebSocket layer both kinds of connection share (`/ws` chat sessions and `/docs`
 //! document connections): the frames they queue, how the rest of the server reaches a
 //! connection (`ConnControl`), the registry of live connections with their set-up and
-//! close, and the writer task (bounded queue, batched flushes, pings).
+//! close, and the writer task (bounded queue, batched flushes, pings, batched delivery).
 
+mod batch;
 mod connections;
 mod control;
 mod frame;
 mod writer;
 
+pub use batch::Batching;
 pub use connections::{Connections, Opened};
 pub use control::ConnControl;
 pub use frame::Frame;

@@ -11,12 +11,14 @@ use futures_util::{stream::SplitSink, SinkExt};
 use parley_protocol::close_code;
 use tokio::{sync::mpsc, time::Instant};
 
-use super::ConnControl;
+use super::{batch, Batching, ConnControl};
 use crate::{store, ws::Frame};
 
 pub struct WriterTiming {
     ping_interval: Duration,
     pong_timeout: Duration,
+    /// Batched delivery, when the client asked for it.
+    pub batching: Option<Batching>,
 }
 
 impl From<&Arc<crate::Config>> for WriterTiming {
@@ -24,6 +26,7 @@ impl From<&Arc<crate::Config>> for WriterTiming {
         Self {
             ping_interval: config.websocket.ping_interval,
             pong_timeout: config.websocket.pong_timeout,
+            batching: None,
         }
     }
 }
@@ -55,6 +58,9 @@ pub async fn write_loop(
             biased;
             frame = rx.recv() => {
                 let Some(mut frame) = frame else { break };
+                if let Some(batching) = timing.batching {
+                    frame = batch::gather(frame, &mut rx, batching, closing.as_mut()).await;
+                }
                 // Under constant traffic the queue never empties: look at the close signal
                 // once per batch too (cheap enough here, unlike per frame).
                 if token.is_cancelled() {
@@ -88,6 +94,10 @@ pub async fn write_loop(
                     }
                     written += 1;
                     if written >= MAX_FRAMES_PER_FLUSH {
+                        break;
+                    }
+                    // A batched connection writes one frame per window.
+                    if timing.batching.is_some() {
                         break;
                     }
                     match rx.try_recv() {
@@ -151,6 +161,13 @@ pub async fn write_loop(
             if let Some(frame) = unsent.take() {
                 if sink.feed(frame.message()).await.is_err() {
                     return;
+                }
+            }
+            if timing.batching.is_some() {
+                if let Some(frame) = batch::drain(&mut rx) {
+                    if sink.feed(frame.message()).await.is_err() {
+                        return;
+                    }
                 }
             }
             while let Ok(frame) = rx.try_recv() {

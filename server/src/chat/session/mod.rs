@@ -25,7 +25,7 @@ use crate::{
     error::{Error, Result},
     ratelimit::TokenBucket,
     store::{self, TokenRecord, UserRecord},
-    ws::{ConnControl, Frame, Opened, WriterTiming},
+    ws::{Batching, ConnControl, Frame, Opened, WriterTiming},
     AppState,
 };
 
@@ -74,7 +74,11 @@ pub fn run(
     socket: WebSocket,
     auth: Option<TokenRecord>,
     permit: crate::address::ConnectionPermit,
+    batching: Option<Batching>,
 ) -> impl std::future::Future<Output = ()> + Send {
+    let mut timing = WriterTiming::from(&state.config);
+    timing.batching = batching;
+    let batch_ms = batching.map(|b| b.window.as_millis() as u32);
     let Opened {
         control,
         out,
@@ -83,7 +87,7 @@ pub fn run(
     } = state.connections.open(
         socket,
         state.config.realtime.outbound_queue,
-        WriterTiming::from(&state.config),
+        timing,
         ("/ws", permit.client()),
     );
     let span = tracing::info_span!("conn", id = control.id, user = tracing::field::Empty);
@@ -102,7 +106,7 @@ pub fn run(
         subs: HashMap::new(),
         status: None,
     };
-    let task = session.drive(stream, auth, writer, permit).instrument(span);
+    let task = session.drive(stream, (auth, batch_ms), writer, permit).instrument(span);
     // Idle memory per connection is mostly this future and the writer's; keep an eye on it.
     tracing::trace!(
         bytes = std::mem::size_of_val(&task),
@@ -120,12 +124,12 @@ impl Session {
     fn drive(
         mut self,
         mut stream: SplitStream<WebSocket>,
-        auth: Option<TokenRecord>,
+        (auth, batch_ms): (Option<TokenRecord>, Option<u32>),
         writer: tokio::task::JoinHandle<()>,
         permit: crate::address::ConnectionPermit,
     ) -> impl std::future::Future<Output = ()> + Send {
         async move {
-            Box::pin(self.start(auth)).await;
+            Box::pin(self.start(auth, batch_ms)).await;
             let peer_gone = self.read_loop(&mut stream).await;
             Box::pin(self.finish()).await;
             let connections = &self.state.connections;
@@ -135,7 +139,7 @@ impl Session {
         }
     }
 
-    async fn start(&mut self, auth: Option<TokenRecord>) {
+    async fn start(&mut self, auth: Option<TokenRecord>, batch_ms: Option<u32>) {
         let mut subscriptions = Vec::new();
         if let Some(record) = auth {
             subscriptions = self.sign_in(record).await;
@@ -154,6 +158,7 @@ impl Session {
                 typing_ttl_ms: config.realtime.typing_ttl.as_millis() as u64,
             },
             subscriptions: subscriptions.iter().map(|(r, _)| r.clone()).collect(),
+            batch_ms,
         });
         self.push_frame(&hello).await;
         self.release(subscriptions).await;
