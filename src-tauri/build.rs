@@ -28,6 +28,7 @@ fn main() {
         "remove_avatar",
         "avatar",
         "people",
+        "dashboard",
         "set_user_disabled",
         "delete_user",
         "reset_code",

@@ -5,6 +5,7 @@ mod cache;
 mod chart;
 mod client;
 mod docs;
+mod fanout;
 mod reference;
 mod scenarios;
 mod stats;
@@ -15,7 +16,7 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::{scenarios::FanoutParams, stats::Report};
+use crate::{fanout::FanoutParams, stats::Report};
 
 #[derive(Parser)]
 #[command(name = "parley-bench", about = "Load benchmark for parley-server")]
@@ -160,7 +161,7 @@ async fn run(cli: Cli) -> Result<()> {
                     pad: args.pad,
                     batch_ms: args.batch_ms,
                 };
-                fanout_reports.extend(scenarios::fanout(&binary, params).await?);
+                fanout_reports.extend(fanout::fanout(&binary, params).await?);
             }
         }
         Scenario::Durable { senders, seconds } => {
@@ -216,7 +217,7 @@ async fn run(cli: Cli) -> Result<()> {
                     pad: 64,
                     batch_ms: 50,
                 };
-                let pair = scenarios::fanout(&binary, params).await?;
+                let pair = fanout::fanout(&binary, params).await?;
                 pair.iter().for_each(emit);
                 if rate == 0 {
                     fanout_reports.extend(pair);

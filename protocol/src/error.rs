@@ -118,6 +118,8 @@ pub enum ErrorCode {
     EventTooLarge,
     /// No webhook endpoint with that id.
     WebhookNotFound,
+    /// `GET /api/analytics` on a server whose live analytics are off (`analytics.enabled`).
+    AnalyticsDisabled,
     /// A webhook endpoint's URL, secret, event types or channel patterns are not usable.
     InvalidWebhook,
 }
@@ -179,6 +181,7 @@ impl ErrorCode {
             Self::InvalidEvent => "invalid_event",
             Self::EventTooLarge => "event_too_large",
             Self::WebhookNotFound => "webhook_not_found",
+            Self::AnalyticsDisabled => "analytics_disabled",
             Self::InvalidWebhook => "invalid_webhook",
         }
     }

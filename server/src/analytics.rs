@@ -10,7 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use parley_protocol::{Event, UserRef};
+use parley_protocol::{
+    api::{AnalyticsHistory, AnalyticsSample},
+    Event, UserRef,
+};
 use serde_json::json;
 
 use crate::{store::CustomEvent, AppState};
@@ -129,6 +132,7 @@ async fn publish(
         .map(|b| b.pending)
         .sum();
     let data = json!({
+        "at": crate::store::now_ms(),
         "window_secs": minute.as_secs(),
         "interval_secs": config.interval.as_secs_f64(),
         "active_users": state.connections.active_users(),
@@ -156,4 +160,52 @@ async fn publish(
         })
         .await?;
     Ok(())
+}
+
+/// The stored `metrics_update` events of the analytics channel (at most `analytics.history`),
+/// oldest first, for `GET /api/analytics`. The caller checked that the user is an admin.
+pub async fn recent(state: &AppState) -> crate::error::Result<AnalyticsHistory> {
+    let config = &state.config.analytics;
+    if !config.enabled {
+        return Err(crate::error::Error::new(
+            parley_protocol::ErrorCode::AnalyticsDisabled,
+            "live analytics are off on this server (analytics.enabled)",
+        ));
+    }
+    let channel = state
+        .chat
+        .ensure_admin_channel(&config.channel, config.history)
+        .await?;
+    let id = channel.record.id;
+    let events = &state.stores.events;
+    let position = events.log_position(id).await?;
+    // Membership changes share the log: read a little further back than `history`.
+    let limit = u32::try_from(config.history.saturating_mul(2)).unwrap_or(u32::MAX);
+    let after = position
+        .pruned_through
+        .max(position.head.saturating_sub(u64::from(limit)));
+    let stored = events
+        .events_between(id, after, position.head, limit)
+        .await?;
+    let mut samples: Vec<AnalyticsSample> = stored
+        .into_iter()
+        .filter_map(|e| {
+            let frame: serde_json::Value = serde_json::from_str(&e.frame).ok()?;
+            (frame["kind"] == "custom" && frame["event"] == "metrics_update").then(|| {
+                AnalyticsSample {
+                    seq: e.seq,
+                    data: frame["data"].clone(),
+                }
+            })
+        })
+        .collect();
+    let keep = usize::try_from(config.history).unwrap_or(usize::MAX);
+    if samples.len() > keep {
+        samples.drain(..samples.len() - keep);
+    }
+    Ok(AnalyticsHistory {
+        channel: channel.record.name.clone(),
+        interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
+        samples,
+    })
 }

@@ -71,6 +71,7 @@ impl Error {
             | ErrorCode::InvalidResetCode => StatusCode::FORBIDDEN,
             ErrorCode::ChannelNotFound
             | ErrorCode::WebhookNotFound
+            | ErrorCode::AnalyticsDisabled
             | ErrorCode::UserNotFound
             | ErrorCode::DocNotFound
             | ErrorCode::CommentNotFound

@@ -114,4 +114,66 @@ async fn admins_see_the_numbers_move() {
         replayed["seq"].as_u64().unwrap() <= first["seq"].as_u64().unwrap(),
         "the backlog starts before the first live update: {replayed}"
     );
+
+    // The same past over HTTP, oldest first, for admins only.
+    let (status, history) = server.get("/api/analytics", Some(&root)).await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(history["channel"], "admin-dashboard");
+    assert_eq!(history["interval_ms"], 200);
+    let samples = history["samples"].as_array().unwrap();
+    assert!(samples.len() >= 2, "{history}");
+    let seqs: Vec<u64> = samples.iter().map(|s| s["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert!(seqs.contains(&moved["seq"].as_u64().unwrap()), "{seqs:?}");
+    assert!(samples
+        .iter()
+        .all(|s| s["data"]["at"].as_i64().unwrap() > 0));
+    let (status, body) = server.get("/api/analytics", Some(&alice)).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+}
+
+#[tokio::test]
+async fn the_history_keeps_the_newest_and_is_refused_when_analytics_are_off() {
+    let server = TestServer::builder()
+        .config(&format!(
+            "{RELAXED}\n[analytics]\ninterval = \"100ms\"\nhistory = 3\n"
+        ))
+        .with_root_admin()
+        .start()
+        .await;
+    let root = server.root().await;
+    // Wait for well over `history` updates: only the newest 3 are kept and returned.
+    let history = tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let (status, history) = server.get("/api/analytics", Some(&root)).await;
+            assert_eq!(status, 200, "{history}");
+            let seqs: Vec<u64> = history["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["seq"].as_u64().unwrap())
+                .collect();
+            if seqs.last().is_some_and(|last| *last > 6) {
+                return seqs;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("updates pile up");
+    assert!(history.len() <= 3, "{history:?}");
+    assert!(!history.is_empty());
+
+    let off = TestServer::builder()
+        .config(&format!("{RELAXED}\n[analytics]\nenabled = false\n"))
+        .with_root_admin()
+        .start()
+        .await;
+    let root = off.root().await;
+    let (status, body) = off.get("/api/analytics", Some(&root)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("analytics_disabled")),
+        "{body}"
+    );
 }

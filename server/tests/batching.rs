@@ -33,7 +33,9 @@ async fn next_batch(ws: &mut Ws) -> Vec<Value> {
             .expect("read failed");
         if let Message::Text(text) = msg {
             let value: Value = serde_json::from_str(&text).unwrap();
-            let frames = value.as_array().unwrap_or_else(|| panic!("not a batch: {text}"));
+            let frames = value
+                .as_array()
+                .unwrap_or_else(|| panic!("not a batch: {text}"));
             assert!(!frames.is_empty(), "an empty batch");
             // The protocol crate reads the same frame into typed frames.
             let typed = parley_protocol::decode_server_frames(&text).unwrap();
@@ -56,7 +58,10 @@ async fn batched_subscriber(server: &TestServer, bob: &str, batch_ms: &str) -> W
     let hello = next_batch(&mut ws).await;
     assert_eq!(hello.len(), 1, "{hello:?}");
     assert_eq!(hello[0]["type"], "hello");
-    assert_eq!(hello[0]["batch_ms"], json!(batch_ms.parse::<u64>().unwrap()));
+    assert_eq!(
+        hello[0]["batch_ms"],
+        json!(batch_ms.parse::<u64>().unwrap())
+    );
     request(&mut ws, 1, json!({"type": "subscribe", "channel": "ops"})).await;
     // The reply goes out at once, whatever the window (the test's timeout is shorter than it).
     let mut seen = Vec::new();
@@ -94,7 +99,8 @@ fn message_texts(frames: &[Value]) -> Vec<String> {
 #[tokio::test]
 async fn a_window_gathers_events_in_order_and_a_reply_ends_it() {
     // A window far longer than any wait in this test: events can only leave with a reply.
-    let (server, alice, bob) = workspace("[websocket]\nmax_batch_window = \"10m\"\n").await;
+    let (server, alice, bob) =
+        workspace("[websocket]\nmax_batch_window = \"10m\"\nping_interval = \"10m\"\n").await;
     let mut b = batched_subscriber(&server, &bob, "600000").await;
     let mut a = server.connect(Some(&alice)).await;
     let sent: Vec<String> = (0..5).map(|i| format!("m{i}")).collect();
@@ -123,7 +129,11 @@ async fn a_window_gathers_events_in_order_and_a_reply_ends_it() {
         }
     }
     assert_eq!(received, sent, "all delivered, in order, once");
-    assert!(frames <= sent.len(), "{frames} frames for {} events", sent.len());
+    assert!(
+        frames <= sent.len(),
+        "{frames} frames for {} events",
+        sent.len()
+    );
 }
 
 #[tokio::test]
@@ -151,7 +161,11 @@ async fn a_window_ends_on_time_and_a_full_batch_goes_early() {
     while received.len() < texts.len() {
         let batch = next_batch(&mut b).await;
         let events = message_texts(&batch);
-        assert!(events.len() <= 2, "{} events in a 1 KiB batch", events.len());
+        assert!(
+            events.len() <= 2,
+            "{} events in a 1 KiB batch",
+            events.len()
+        );
         received.extend(events);
     }
     assert_eq!(received, texts);

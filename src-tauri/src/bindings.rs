@@ -30,6 +30,8 @@ fn declarations() -> Vec<String> {
         api::UserInfo::decl(),
         api::InviteInfo::decl(),
         api::ResetCode::decl(),
+        api::AnalyticsHistory::decl(),
+        api::AnalyticsSample::decl(),
         DocPush::decl(),
         parley_client::docs::DocGone::decl(),
         Settings::decl(),

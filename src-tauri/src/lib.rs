@@ -183,6 +183,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::people::remove_avatar,
             commands::people::avatar,
             commands::people::people,
+            commands::people::dashboard,
             commands::people::set_user_disabled,
             commands::people::delete_user,
             commands::people::reset_code,

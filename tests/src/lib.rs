@@ -81,11 +81,17 @@ impl Drop for Proc {
 pub struct DesktopOptions {
     /// Run gnome-keyring's Secret Service on the session bus.
     pub keyring: bool,
+    /// More environment for the desktop session: the app, and the server it hosts, inherit it
+    /// (`PARLEY_ANALYTICS_INTERVAL`, ...).
+    pub env: &'static [(&'static str, &'static str)],
 }
 
 impl Default for DesktopOptions {
     fn default() -> Self {
-        Self { keyring: true }
+        Self {
+            keyring: true,
+            env: &[],
+        }
     }
 }
 
@@ -179,6 +185,7 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
         let session = Proc::spawn(
             Command::new("dbus-run-session")
                 .args(["--", "sh", "-c", &script])
+                .envs(options.env.iter().copied())
                 .env("DISPLAY", &display)
                 .env("HOME", h)
                 .env("XDG_CONFIG_HOME", h.join("config"))
@@ -494,6 +501,16 @@ impl App {
             }
         }
         all.swap_remove(idx)
+    }
+
+    /// Hosts a new workspace on this computer (the bundled server) from the first screen, as
+    /// `user`, its admin; returns once the app shows that user signed in.
+    pub async fn host_workspace(&self, user: &str, password: &str) {
+        self.click("[data-testid=host-workspace]").await;
+        self.type_into("#username", user).await;
+        self.type_into("#password", password).await;
+        self.click("[data-testid=submit-host]").await;
+        self.wait_text("[data-testid=current-user]", user).await;
     }
 
     pub async fn click(&self, css: &str) {

@@ -407,7 +407,10 @@ async fn without_a_keyring_the_session_stays_in_memory() {
     let server = TestServer::start(RELAXED).await;
     let desktop = Desktop::start(
         "without_a_keyring_the_session_stays_in_memory",
-        DesktopOptions { keyring: false },
+        DesktopOptions {
+            keyring: false,
+            ..DesktopOptions::default()
+        },
     )
     .await;
     let app = desktop.launch().await;
@@ -449,11 +452,7 @@ async fn hosted_workspace_documents_and_comments() {
     )
     .await;
     let app = desktop.launch().await;
-    app.click("[data-testid=host-workspace]").await;
-    app.type_into("#username", "dana").await;
-    app.type_into("#password", PASSWORD).await;
-    app.click("[data-testid=submit-host]").await;
-    app.wait_text("[data-testid=current-user]", "dana").await;
+    app.host_workspace("dana", PASSWORD).await;
     // Online: no connection banner.
     app.wait_until("[data-testid=connection-banner]", "no banner", |els| {
         els.is_empty()

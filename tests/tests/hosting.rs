@@ -20,11 +20,7 @@ async fn the_hosted_server_ends_with_the_app() {
     .await;
     let server_data = desktop.home.path().join("data/app.parley.desktop/server");
     let app = desktop.launch().await;
-    app.click("[data-testid=host-workspace]").await;
-    app.type_into("#username", "dana").await;
-    app.type_into("#password", PASSWORD).await;
-    app.click("[data-testid=submit-host]").await;
-    app.wait_text("[data-testid=current-user]", "dana").await;
+    app.host_workspace("dana", PASSWORD).await;
     // A new workspace starts with `general`, which its first account has joined.
     app.wait_for("[data-testid=channel-item][data-channel=\"general\"]")
         .await;

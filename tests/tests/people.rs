@@ -50,11 +50,7 @@ async fn an_admin_manages_people_and_pictures_from_the_app() {
     )
     .await;
     let app = desktop.launch().await;
-    app.click("[data-testid=host-workspace]").await;
-    app.type_into("#username", "dana").await;
-    app.type_into("#password", PASSWORD).await;
-    app.click("[data-testid=submit-host]").await;
-    app.wait_text("[data-testid=current-user]", "dana").await;
+    app.host_workspace("dana", PASSWORD).await;
     app.wait_for("[data-testid=channel-item][data-channel=\"general\"]")
         .await;
     let server = desktop.workspace_file()["server"]
@@ -211,5 +207,80 @@ async fn an_admin_manages_people_and_pictures_from_the_app() {
         .login(&credentials("erin", "a brand new password"))
         .await;
     assert!(gone.is_err());
+    app.quit().await;
+}
+
+/// The admins' Dashboard: the hosted server publishes its numbers every second here
+/// (`PARLEY_ANALYTICS_INTERVAL`, inherited by the server the app starts); the view opens with
+/// the current values and charts, and the values move as messages are sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_watches_the_dashboard_move() {
+    let desktop = Desktop::start(
+        "an_admin_watches_the_dashboard_move",
+        DesktopOptions {
+            env: &[("PARLEY_ANALYTICS_INTERVAL", "1s")],
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let app = desktop.launch().await;
+    app.host_workspace("dana", PASSWORD).await;
+    app.wait_for("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    // The analytics channel is not a conversation: it is not in the sidebar.
+    app.wait_until(
+        "[data-testid=channel-item][data-channel=\"admin-dashboard\"]",
+        "no analytics channel in the sidebar",
+        |els| els.is_empty(),
+    )
+    .await;
+
+    // Dana hosts the workspace, so she is its admin and has the Dashboard.
+    app.click("[data-testid=nav-dashboard]").await;
+    app.wait_for("[data-testid=dashboard]").await;
+    let stat = |key: &str| format!("[data-testid=stat-{key}] [data-testid=stat-value]");
+    app.wait_until(&stat("connections"), "a connection counted", |els| {
+        els.first()
+            .and_then(|(t, _)| t.trim().parse::<u64>().ok())
+            .is_some_and(|n| n >= 1)
+    })
+    .await;
+    app.wait_for("[data-testid=chart-traffic] canvas").await;
+    app.wait_for("[data-testid=chart-latency] canvas").await;
+    let before: u64 = app
+        .find(&stat("messages"))
+        .await
+        .text()
+        .await
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("a number of messages");
+    desktop.screenshot_app(&app, "dashboard-quiet").await;
+
+    // Three messages in general; back on the Dashboard, the next updates count them.
+    app.click("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    for n in 1..=3 {
+        app.type_into("[data-testid=composer]", &format!("busy day {n}"))
+            .await;
+        app.type_into("[data-testid=composer]", ENTER).await;
+    }
+    app.wait_text("[data-testid=message-text]", "busy day 3")
+        .await;
+    app.click("[data-testid=nav-dashboard]").await;
+    app.wait_until(&stat("messages"), "the messages counted", |els| {
+        els.first()
+            .and_then(|(t, _)| t.trim().parse::<u64>().ok())
+            .is_some_and(|n| n >= before + 3)
+    })
+    .await;
+    app.wait_until(&stat("latency"), "a send latency", |els| {
+        els.first().is_some_and(|(t, _)| !t.starts_with('—'))
+    })
+    .await;
+    app.wait_text("[data-testid=dashboard-updated]", "every 1 s")
+        .await;
+    desktop.screenshot_app(&app, "dashboard-busy").await;
     app.quit().await;
 }

@@ -76,6 +76,13 @@ impl HttpApi {
             .await
     }
 
+    /// `GET /api/analytics` (admins): the recent live analytics, oldest first, and the channel
+    /// the next ones arrive on.
+    pub async fn analytics(&self) -> Result<api::AnalyticsHistory> {
+        self.json(self.call(Method::GET, &["api", "analytics"])?)
+            .await
+    }
+
     /// `POST /api/users/{id}/disable` or `/enable` (admins). Disabling closes the account's
     /// sessions at once.
     pub async fn set_user_disabled(&self, id: i64, disabled: bool) -> Result<()> {

@@ -6,6 +6,7 @@
 //! Routes that answer `204 No Content` have no response type here.
 
 mod accounts;
+mod analytics;
 mod attachments;
 mod channels;
 mod docs;
@@ -14,6 +15,7 @@ mod tokens;
 mod webhooks;
 
 pub use accounts::{Credentials, Health, PasswordChange, PasswordChanged, Session};
+pub use analytics::{AnalyticsHistory, AnalyticsSample};
 pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
 pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage, PublishEvent};
 pub use docs::{

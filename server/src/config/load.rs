@@ -86,6 +86,12 @@ impl Config {
         if self.websocket.max_batch_bytes == 0 {
             return fail("websocket.max_batch_bytes must be at least 1 byte");
         }
+        // A connection's writer sends no ping while it gathers a batch.
+        if self.websocket.max_batch_window > self.websocket.ping_interval {
+            return fail(
+                "websocket.max_batch_window may not be longer than websocket.ping_interval",
+            );
+        }
         if self.realtime.max_event_size == 0 {
             return fail("realtime.max_event_size must be at least 1 byte");
         }

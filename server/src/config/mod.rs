@@ -13,6 +13,7 @@ mod hosts;
 mod load;
 mod units;
 mod webhooks;
+mod websocket;
 
 pub use accounts::{AccountsConfig, Registration};
 pub use analytics::AnalyticsConfig;
@@ -20,6 +21,7 @@ pub use hosts::normalize_host;
 use units::{byte_size, duration, opt_duration};
 pub use units::{parse_byte_size, parse_duration};
 pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
+pub use websocket::WebsocketConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -174,30 +176,6 @@ pub struct RealtimeConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct WebsocketConfig {
-    #[serde(deserialize_with = "duration")]
-    pub ping_interval: Duration,
-    #[serde(deserialize_with = "duration")]
-    pub pong_timeout: Duration,
-    /// Largest frame (and message) a client may send; bigger ones close with 1009.
-    #[serde(deserialize_with = "byte_size")]
-    pub max_frame_size: u64,
-    /// Socket buffer sizes; small values keep idle connections light.
-    #[serde(deserialize_with = "byte_size")]
-    pub read_buffer_size: u64,
-    #[serde(deserialize_with = "byte_size")]
-    pub write_buffer_size: u64,
-    /// Longest batch window a client may ask for at connect (`/ws?batch_ms=N`); longer asks
-    /// are refused with `invalid_request`.
-    #[serde(deserialize_with = "duration")]
-    pub max_batch_window: Duration,
-    /// A batch goes out early once it holds this many bytes.
-    #[serde(deserialize_with = "byte_size")]
-    pub max_batch_bytes: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Sends per second per connection (0 disables), with a burst allowance.
     pub messages_per_second: f64,
@@ -330,20 +308,6 @@ impl Default for RealtimeConfig {
             max_event_size: 16 * 1024,
             publish_dedup_window: Duration::from_secs(600),
             publish_dedup_entries: 65_536,
-        }
-    }
-}
-
-impl Default for WebsocketConfig {
-    fn default() -> Self {
-        Self {
-            ping_interval: Duration::from_secs(30),
-            pong_timeout: Duration::from_secs(20),
-            max_frame_size: 64 * 1024,
-            read_buffer_size: 1024,
-            write_buffer_size: 16 * 1024,
-            max_batch_window: Duration::from_secs(1),
-            max_batch_bytes: 256 * 1024,
         }
     }
 }

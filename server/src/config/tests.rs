@@ -306,6 +306,7 @@ fn webhooks_and_their_delivery_settings() {
         ("[realtime]\nmax_event_size = 0\n", "max_event_size"),
         ("[websocket]\nmax_batch_bytes = 0\n", "max_batch_bytes"),
         ("[websocket]\nmax_batch_window = \"soon\"\n", "soon"),
+        ("[websocket]\nmax_batch_window = \"1m\"\n", "ping_interval"),
         ("[channels.\"ops\"]\npublish = \"everyone\"\n", "everyone"),
     ] {
         let err = Config::from_toml_and_env(bad, [])

@@ -6,6 +6,7 @@
 
 mod access;
 mod accounts;
+mod analytics;
 mod attachments;
 mod chat;
 mod docs;
@@ -69,6 +70,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(attachments::routes())
         .merge(people::routes())
         .merge(webhooks::routes())
+        .merge(analytics::routes())
         .merge(hooks::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),

@@ -3,7 +3,7 @@
 //! codes). Every refusal is the server's (an admin-only operation by a member is `forbidden`).
 
 use parley_protocol::{
-    api::{InviteInfo, ResetCode, UserInfo},
+    api::{AnalyticsHistory, InviteInfo, ResetCode, UserInfo},
     UserRef,
 };
 use tauri::ipc::Response;
@@ -95,6 +95,20 @@ pub async fn people(state: AppRef<'_>) -> CmdResult<Vec<UserInfo>> {
     }
     users.truncate(MAX_PEOPLE);
     Ok(users)
+}
+
+/// The workspace's live analytics for the Dashboard (admins; `forbidden` for others,
+/// `analytics_disabled` when the server's are off): the stored updates, oldest first. The
+/// channel they come on is followed first, so every later update arrives as a `custom` event
+/// (none falls between the two).
+#[tauri::command]
+pub async fn dashboard(state: AppRef<'_>) -> CmdResult<AnalyticsHistory> {
+    let client = state.client().await?;
+    // The first read names the channel (and refuses non-admins); the second, made once the
+    // channel is followed, is what the view starts from.
+    let channel = client.api().analytics().await?.channel;
+    client.subscribe(&channel).await?;
+    Ok(client.api().analytics().await?)
 }
 
 /// Disables (closing its sessions at once) or enables an account (admins).

@@ -3,6 +3,7 @@
 // Rust types (`cargo test -p parley-app bindings`), so the two cannot drift.
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
+  AnalyticsHistory,
   AppEvent,
   AppError,
   ChannelInfo,
@@ -164,6 +165,9 @@ export const api = {
   revokeInvite: (id: number) => call<void>('revoke_invite', { id }),
   /** The workspace's accounts (admins; `forbidden` for others). */
   people: () => call<UserInfo[]>('people'),
+  /** The live analytics for the Dashboard (admins; `forbidden` for others,
+   * `analytics_disabled` when off); the app follows their channel from then on. */
+  dashboard: () => call<AnalyticsHistory>('dashboard'),
   setUserDisabled: (id: number, disabled: boolean) =>
     call<void>('set_user_disabled', { id, disabled }),
   deleteUser: (id: number) => call<void>('delete_user', { id }),

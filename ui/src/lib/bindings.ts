@@ -2,6 +2,10 @@
 // Do not edit: change the Rust type and regenerate.
 // 64-bit integers are JSON numbers on the wire, so they are `number` here.
 
+export type AnalyticsHistory = { channel: string, interval_ms: number, samples: Array<AnalyticsSample>, };
+
+export type AnalyticsSample = { seq: number, data: unknown, };
+
 export type AppError = { code: string, message: string, };
 
 export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, mentions: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, } | { "kind": "host", state: HostState, };

@@ -24,6 +24,7 @@ export const ICONS = {
   close: ['M18 6L6 18M6 6l12 12'],
   clock: [c(12, 12, 9), 'M12 7v5l3 2'],
   down: ['M12 5v14M19 12l-7 7-7-7'],
+  chart: ['M3 3v18h18', 'M7 15l4-4 3 3 6-7'],
   hash: ['M4 9h16M4 15h16M10 3L8 21M16 3l-2 18'],
 } as const;
 

@@ -2,7 +2,7 @@
 // Read it with `$nav` in a component (or `get(nav)`), change it with the helpers below.
 import { get, writable } from 'svelte/store';
 
-export type View = 'chat' | 'docs';
+export type View = 'chat' | 'docs' | 'dashboard';
 
 export type Nav = {
   /** What the main area shows. */
@@ -43,6 +43,11 @@ export function showChannel(channel: string | null): void {
 
 export function showDocs(doc: string | null = get(nav).doc): void {
   nav.update((n) => ({ ...n, view: 'docs', doc }));
+}
+
+/** The admins' Dashboard (live analytics). */
+export function showDashboard(): void {
+  nav.update((n) => ({ ...n, view: 'dashboard' }));
 }
 
 /** Ctrl+N: the documents view with its "new document" form open. */

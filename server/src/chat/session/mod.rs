@@ -106,7 +106,9 @@ pub fn run(
         subs: HashMap::new(),
         status: None,
     };
-    let task = session.drive(stream, (auth, batch_ms), writer, permit).instrument(span);
+    let task = session
+        .drive(stream, (auth, batch_ms), writer, permit)
+        .instrument(span);
     // Idle memory per connection is mostly this future and the writer's; keep an eye on it.
     tracing::trace!(
         bytes = std::mem::size_of_val(&task),

@@ -4,6 +4,7 @@ import { emitAppEvent } from '../events';
 import { showChannelOrThread } from '../actions';
 import { showChannel } from '../nav';
 import { chat } from './chat.svelte';
+import { dashboard } from './dashboard.svelte';
 import { session } from './session.svelte';
 
 export function handleAppEvent(event: AppEvent): void {
@@ -45,6 +46,7 @@ export function applyStatus(status: SessionStatus): void {
   const after = status.user?.id ?? null;
   if (after !== before) {
     chat.clear();
+    dashboard.clear();
     chat.me = status.user;
     if (after != null) chat.effects.reloadChannels();
   } else {
