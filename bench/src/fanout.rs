@@ -18,7 +18,7 @@ use crate::{
     reference,
     scenarios::CONNECT_CONCURRENCY,
     stats::{percentile, Report},
-    target::{bench_config, ParleyServer},
+    target::{bench_config, cpu_time_of, ParleyServer},
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -145,7 +145,17 @@ async fn run_fanout(target: Target<'_>, p: FanoutParams) -> Result<Report> {
     }
     let parley = matches!(target, Target::Parley(..));
     let subs = warm_up(&mut pubs[0], subs, parley).await?;
-    measure_fanout(subs, pubs, parley, p, epoch, &name).await
+    // The load generator's own CPU (subscribers reading frames, publishers): what frames cost
+    // the receiving side, which batching is for.
+    let own_before = cpu_time_of(std::process::id())?;
+    let mut report = measure_fanout(subs, pubs, parley, p, epoch, &name).await?;
+    let own = (cpu_time_of(std::process::id())? - own_before).as_secs_f64();
+    let deliveries = report.number("deliveries").max(1.0);
+    report.set(
+        "client_cpu_us_per_delivery",
+        (own * 1e6 / deliveries * 100.0).round() / 100.0,
+    );
+    Ok(report)
 }
 
 /// Sends a marker until every subscriber has seen one, so measurement starts with everyone

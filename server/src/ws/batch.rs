@@ -29,7 +29,12 @@ pub async fn gather(
     mut closing: Pin<&mut WaitForCancellationFuture<'_>>,
 ) -> Frame {
     let deadline = Instant::now() + batching.window;
-    let mut text = String::with_capacity(first.as_str().len() + 2);
+    // One timer for the whole window (registered when first waited on), not one per wait.
+    let window = tokio::time::sleep_until(deadline);
+    tokio::pin!(window);
+    // Room for what is queued already, within the bound.
+    let guess = (first.as_str().len() + 1).saturating_mul(rx.len() + 1) + 2;
+    let mut text = String::with_capacity(guess.min(batching.max_bytes + first.as_str().len()));
     text.push('[');
     text.push_str(first.as_str());
     let mut ends = !first.may_wait();
@@ -48,7 +53,7 @@ pub async fn gather(
                     Some(next) => next,
                     None => break,
                 },
-                () = tokio::time::sleep_until(deadline) => break,
+                () = &mut window => break,
                 () = closing.as_mut() => break,
             },
         };
