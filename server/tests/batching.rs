@@ -9,18 +9,28 @@ use parley_testkit::*;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-/// A raw connection to `/ws?batch_ms=…`, signed in with `token`.
-async fn connect_batched(server: &TestServer, token: &str, batch_ms: &str) -> Ws {
+/// Connects to `/ws?batch_ms=…`, signed in with `token`: the socket, or the refusal.
+async fn try_batched(
+    server: &TestServer,
+    token: &str,
+    batch_ms: &str,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let url = format!("{}?batch_ms={batch_ms}", server.ws_url());
     let mut request = url.into_client_request().unwrap();
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (ws, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+    tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
         .await
         .expect("connect timed out")
-        .expect("connect failed");
-    ws
+        .map(|(ws, _)| ws)
+}
+
+/// A raw connection to `/ws?batch_ms=…`, signed in with `token`.
+async fn connect_batched(server: &TestServer, token: &str, batch_ms: &str) -> Ws {
+    try_batched(server, token, batch_ms)
+        .await
+        .expect("connect failed")
 }
 
 /// The next text frame, which must be a JSON array of frames.
@@ -190,12 +200,7 @@ async fn unbatched_connections_are_unchanged_and_bad_asks_are_refused() {
         ("-5", "whole number"),
         ("1001", "websocket.max_batch_window"),
     ] {
-        let url = format!("{}?batch_ms={asked}", server.ws_url());
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {bob}").parse().unwrap());
-        let err = tokio_tungstenite::connect_async(request)
+        let err = try_batched(&server, &bob, asked)
             .await
             .expect_err("refused");
         let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
@@ -207,4 +212,13 @@ async fn unbatched_connections_are_unchanged_and_bad_asks_are_refused() {
         let message = body["message"].as_str().unwrap();
         assert!(message.contains(why), "batch_ms={asked}: {message}");
     }
+
+    // No window outlasts ping_interval (the writer sends no ping while it gathers).
+    let (short, _, carol) = workspace("[websocket]\nping_interval = \"300ms\"\n").await;
+    let err = try_batched(&short, &carol, "500")
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("400"), "{err}");
+    let mut ok = connect_batched(&short, &carol, "300").await;
+    assert_eq!(next_batch(&mut ok).await[0]["batch_ms"], 300);
 }

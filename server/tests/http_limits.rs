@@ -283,3 +283,123 @@ fn with_token(
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
 }
+
+/// CORS: pages on `server.cors_origins` may call the API (preflight and the call itself, with
+/// credentials); other origins, other paths and a server without the setting answer no CORS
+/// headers; `"*"` allows any origin without credentials.
+#[tokio::test]
+async fn the_api_answers_cors_for_listed_origins_only() {
+    const APP: &str = "https://app.example.com";
+    let server = TestServer::builder()
+        .config(&format!("[server]\ncors_origins = [\"{APP}\"]\n"))
+        .start()
+        .await;
+    let token = server.register("alice").await;
+    let http = reqwest::Client::new();
+    let preflight = |origin: &str, path: &str| {
+        http.request(reqwest::Method::OPTIONS, format!("{}{path}", server.url()))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    let answer = preflight(APP, "/api/channels").await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert_eq!(
+        header(&answer, "access-control-allow-origin").as_deref(),
+        Some(APP)
+    );
+    assert_eq!(
+        header(&answer, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    let methods = header(&answer, "access-control-allow-methods").unwrap();
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let headers = header(&answer, "access-control-allow-headers").unwrap();
+    assert!(headers.contains("authorization"), "{headers}");
+
+    // The call itself: answered, with the origin allowed and Retry-After readable.
+    let call = http
+        .get(format!("{}/api/channels", server.url()))
+        .header("origin", "HTTPS://APP.example.com")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    assert_eq!(
+        header(&call, "access-control-allow-origin").as_deref(),
+        Some("HTTPS://APP.example.com")
+    );
+    let exposed = header(&call, "access-control-expose-headers").unwrap();
+    assert!(exposed.contains("retry-after"), "{exposed}");
+
+    // Another origin, or a listed one outside /api: no CORS headers.
+    for (origin, path) in [
+        ("https://evil.example", "/api/channels"),
+        ("https://app.example.com.evil.example", "/api/channels"),
+        (APP, "/healthz"),
+        (APP, "/metrics"),
+    ] {
+        let answer = preflight(origin, path).await.unwrap();
+        assert_eq!(
+            header(&answer, "access-control-allow-origin"),
+            None,
+            "{origin} {path}"
+        );
+    }
+
+    // The default: no CORS at all.
+    let plain = TestServer::start("").await;
+    let answer = http
+        .get(format!("{}/healthz", plain.url()))
+        .header("origin", APP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&answer, "access-control-allow-origin"), None);
+    let answer = http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/channels", plain.url()),
+        )
+        .header("origin", APP)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&answer, "access-control-allow-origin"), None);
+
+    // "*": any origin may call, never with credentials.
+    let open = TestServer::builder()
+        .config("[server]\ncors_origins = [\"*\"]\n")
+        .start()
+        .await;
+    let answer = http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/login", open.url()),
+        )
+        .header("origin", "https://anywhere.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&answer, "access-control-allow-origin").as_deref(),
+        Some("https://anywhere.example")
+    );
+    assert_eq!(header(&answer, "access-control-allow-credentials"), None);
+}

@@ -255,7 +255,9 @@ async fn families_are_typed_and_counters_follow_the_traffic() {
     assert_eq!(start.value(CONNECTIONS, &[("kind", "chat")]), 0.0);
     assert_eq!(start.value(CONNECTIONS, &[("kind", "documents")]), 0.0);
     assert_eq!(start.value(SUBSCRIPTIONS, &[]), 0.0);
-    assert_eq!(start.value("parley_store_write_queue", &[]), 0.0);
+    // Start-up upkeep (the first retention sweep, the search indexer) may hold a write for a
+    // moment on a loaded machine; the queue is seen empty at the end, once the server is idle.
+    assert!(start.value("parley_store_write_queue", &[]) <= 1.0);
 
     // Logins: one good, one wrong password, then alice's name is over its limit (burst 3,
     // registration took the first token).
@@ -365,6 +367,11 @@ async fn families_are_typed_and_counters_follow_the_traffic() {
     close(b).await;
     let closed = scrape_until(&server, "no chat connections or subscriptions", |s| {
         s.value(CONNECTIONS, &[("kind", "chat")]) == 0.0 && s.value(SUBSCRIPTIONS, &[]) == 0.0
+    })
+    .await;
+    // Idle: no write waits for the store.
+    scrape_until(&server, "an empty write queue", |s| {
+        s.value("parley_store_write_queue", &[]) == 0.0
     })
     .await;
     assert_eq!(closed.value(ACCEPTED, &[]), posted.value(ACCEPTED, &[]));

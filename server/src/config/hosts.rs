@@ -1,5 +1,5 @@
 //! Host names as `server.allowed_hosts` lists them and as requests name them: one normal form
-//! both are compared in.
+//! both are compared in; and the origins `server.cors_origins` may list.
 
 use std::net::IpAddr;
 
@@ -48,6 +48,29 @@ pub fn normalize_host(text: &str) -> Option<String> {
 
 fn port_ok(port: &str) -> bool {
     port.is_empty() || port.parse::<u16>().is_ok()
+}
+
+/// Why `origin` cannot be an entry of `server.cors_origins`, if it cannot: `"*"`, or
+/// `http(s)://host[:port]` with nothing after it (a browser's `Origin`).
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!("{origin:?} is not an origin: it starts with http:// or https://")
+        })?;
+    if rest.is_empty()
+        || rest.contains(['/', '?', '#', '@', ' '])
+        || !origin.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(format!(
+            "{origin:?} is not an origin: scheme://host[:port] with no path, e.g. https://app.example.com"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

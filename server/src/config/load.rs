@@ -86,12 +86,6 @@ impl Config {
         if self.websocket.max_batch_bytes == 0 {
             return fail("websocket.max_batch_bytes must be at least 1 byte");
         }
-        // A connection's writer sends no ping while it gathers a batch.
-        if self.websocket.max_batch_window > self.websocket.ping_interval {
-            return fail(
-                "websocket.max_batch_window may not be longer than websocket.ping_interval",
-            );
-        }
         if self.realtime.max_event_size == 0 {
             return fail("realtime.max_event_size must be at least 1 byte");
         }
@@ -182,6 +176,11 @@ impl Config {
                 return Err(ConfigError::Parse(format!(
                     "server.allowed_hosts: {host:?} is not a host name or address"
                 )));
+            }
+        }
+        for origin in &self.server.cors_origins {
+            if let Err(why) = super::check_origin(origin) {
+                return Err(ConfigError::Parse(format!("server.cors_origins: {why}")));
             }
         }
         if let Err(e) = crate::address::TrustedProxies::parse(&self.server.trusted_proxies) {

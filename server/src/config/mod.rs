@@ -17,7 +17,7 @@ mod websocket;
 
 pub use accounts::{AccountsConfig, Registration};
 pub use analytics::AnalyticsConfig;
-pub use hosts::normalize_host;
+pub use hosts::{check_origin, normalize_host};
 use units::{byte_size, duration, opt_duration};
 pub use units::{parse_byte_size, parse_duration};
 pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
@@ -81,6 +81,9 @@ pub struct ServerConfig {
     /// Empty: any. A DNS-rebinding page reaches a local server under its own host name, so a
     /// server only meant for `localhost` lists it here.
     pub allowed_hosts: Vec<String>,
+    /// Browser origins whose pages may call the HTTP API (`/api/…`): CORS answers for them
+    /// only. Empty (the default): none. `"*"`: every origin, without credentials.
+    pub cors_origins: Vec<String>,
     /// Longest wait for a request's head (request line and headers), and for the next request
     /// on an idle keep-alive connection. Cuts connections that trickle their headers.
     #[serde(deserialize_with = "duration")]
@@ -271,6 +274,7 @@ impl Default for ServerConfig {
             log_format: "text".into(),
             token_check_interval: Duration::from_secs(30),
             allowed_hosts: Vec::new(),
+            cors_origins: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
             max_http_connections_per_address: 256,

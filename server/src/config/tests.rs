@@ -305,8 +305,10 @@ fn webhooks_and_their_delivery_settings() {
         ("[webhook_delivery]\nretry_schedule = [\"soon\"]\n", "soon"),
         ("[realtime]\nmax_event_size = 0\n", "max_event_size"),
         ("[websocket]\nmax_batch_bytes = 0\n", "max_batch_bytes"),
+        ("[server]\ncors_origins = [\"app.example.com\"]\n", "http:// or https://"),
+        ("[server]\ncors_origins = [\"https://app.example.com/\"]\n", "no path"),
+        ("[server]\ncors_origins = [\"https://\"]\n", "no path"),
         ("[websocket]\nmax_batch_window = \"soon\"\n", "soon"),
-        ("[websocket]\nmax_batch_window = \"1m\"\n", "ping_interval"),
         ("[channels.\"ops\"]\npublish = \"everyone\"\n", "everyone"),
     ] {
         let err = Config::from_toml_and_env(bad, [])

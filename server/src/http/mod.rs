@@ -9,6 +9,7 @@ mod accounts;
 mod analytics;
 mod attachments;
 mod chat;
+mod cors;
 mod docs;
 mod extract;
 mod hooks;
@@ -48,7 +49,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     if state.config.metrics.enabled {
         router = router.route("/metrics", get(metrics::metrics));
     }
-    router
+    let router = router
         .route("/ws", get(upgrade))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -76,8 +77,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::clone(&state.metrics),
             access::log_request,
         ))
-        .fallback(access::not_found)
-        .with_state(state)
+        .fallback(access::not_found);
+    let router = match cors::layer(&state.config.server.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// Liveness: the process answers requests. Nothing else is checked, so a slow disk does not

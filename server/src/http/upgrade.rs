@@ -41,12 +41,15 @@ fn batching(state: &AppState, asked: Option<&str>) -> Result<Option<crate::ws::B
         )
     })?;
     let ws = &state.config.websocket;
-    if u128::from(ms) > ws.max_batch_window.as_millis() {
+    // A connection's writer sends no ping while it gathers a batch: no window outlasts
+    // ping_interval.
+    let longest = ws.max_batch_window.min(ws.ping_interval);
+    if u128::from(ms) > longest.as_millis() {
         return Err(Error::new(
             ErrorCode::InvalidRequest,
             format!(
-                "batch_ms may be at most {} (websocket.max_batch_window)",
-                ws.max_batch_window.as_millis()
+                "batch_ms may be at most {} (websocket.max_batch_window, at most ping_interval)",
+                longest.as_millis()
             ),
         ));
     }
@@ -145,7 +148,7 @@ pub(crate) async fn prepare_upgrade(
     if held >= realtime.max_connections_per_address {
         return Err(Error::new(
             ErrorCode::TooManyConnections,
-            "this address holds as many connections as one address may              (realtime.max_connections_per_address)",
+            "this address holds as many connections as one address may (realtime.max_connections_per_address)",
         ));
     }
     let permit = Arc::clone(&state.connections.permits)
