@@ -293,22 +293,15 @@ async fn measure_fanout(
     // Bytes on the wire per delivery (a batch's share included).
     report.set("frame_bytes", bytes / received.max(1));
     report.set("frames", frames);
-    report.set(
-        "frames_per_sec",
+    let per_sec = |n: u64| {
         if secs > 0.0 {
-            (frames as f64 / secs).round()
+            (n as f64 / secs).round()
         } else {
             0.0
-        },
-    );
-    report.set(
-        "deliveries_per_sec",
-        if secs > 0.0 {
-            (received as f64 / secs).round()
-        } else {
-            0.0
-        },
-    );
+        }
+    };
+    report.set("frames_per_sec", per_sec(frames));
+    report.set("deliveries_per_sec", per_sec(received));
     report.set("p50_ms", percentile(&latencies, 50.0));
     report.set("p99_ms", percentile(&latencies, 99.0));
     report.set("p999_ms", percentile(&latencies, 99.9));

@@ -222,3 +222,48 @@ async fn unbatched_connections_are_unchanged_and_bad_asks_are_refused() {
     let mut ok = connect_batched(&short, &carol, "300").await;
     assert_eq!(next_batch(&mut ok).await[0]["batch_ms"], 300);
 }
+
+/// Shutdown: events waiting in a batched connection's window are not dropped; they go out as
+/// one last array before the 1001 close.
+#[tokio::test]
+async fn a_shutdown_delivers_the_open_window_before_closing() {
+    let mut server = TestServer::start_process(RELAXED).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    server.create_channel(&alice, "ops").await;
+    let mut join = server.connect(Some(&bob)).await;
+    join.ok(json!({"type": "channel_join", "channel": "ops"}))
+        .await;
+    // The longest window allowed: the messages are still in it when the server stops.
+    let mut b = batched_subscriber(&server, &bob, "1000").await;
+    let mut a = server.connect(Some(&alice)).await;
+    let sent: Vec<String> = (0..3).map(|i| format!("last{i}")).collect();
+    for text in &sent {
+        a.ok(json!({"type": "send", "channel": "ops", "text": text, "client_id": text}))
+            .await;
+    }
+    let status = server.stop().await;
+    assert!(status.success(), "exit status {status:?}");
+    let mut received = Vec::new();
+    let code = loop {
+        let msg = tokio::time::timeout(TIMEOUT, b.next())
+            .await
+            .expect("timed out before the close");
+        match msg {
+            Some(Ok(Message::Text(text))) => {
+                let frames = parley_protocol::decode_server_frames(&text).expect("frames");
+                assert!(text.starts_with('['), "not a batch: {text}");
+                let values: Vec<Value> = frames
+                    .iter()
+                    .map(|f| serde_json::to_value(f).expect("json"))
+                    .collect();
+                received.extend(message_texts(&values));
+            }
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            other => panic!("ended without a close: {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(1001));
+    assert_eq!(received, sent, "every event in the open window, in order");
+}
