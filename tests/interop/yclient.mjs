@@ -39,6 +39,13 @@ const text = doc.getText('content')
 // reconnects (peers ignore states whose clock is not newer than what they saw).
 const awareness = new awarenessProtocol.Awareness(doc)
 
+/** The text of the rich-text fragment "default": its paragraphs' text, one per line. */
+function xmlText () {
+  return doc.getXmlFragment('default').toArray()
+    .map((node) => node instanceof Y.XmlElement ? node.toArray().map((t) => t.toString()).join('') : node.toString())
+    .join('\n')
+}
+
 /** @type {WebsocketProvider|null} */
 let provider = null
 /** every close event any provider's websocket saw, in order */
@@ -277,6 +284,29 @@ const commands = {
       throw err
     }
     return { text: text.toString() }
+  },
+
+  // A rich-text editor's document (TipTap/ProseMirror: an XmlFragment named "default" of
+  // paragraphs): append a paragraph, read the plain text, wait for a piece of it.
+  async xml_append (c) {
+    if (typeof c.text !== 'string') throw new Error('"text" must be a string')
+    const paragraph = new Y.XmlElement('paragraph')
+    paragraph.insert(0, [new Y.XmlText(c.text)])
+    const fragment = doc.getXmlFragment('default')
+    fragment.insert(fragment.length, [paragraph])
+    return { text: xmlText() }
+  },
+
+  async wait_xml_contains (c) {
+    if (typeof c.text !== 'string') throw new Error('"text" must be a string')
+    try {
+      await waitFor(() => xmlText().includes(c.text), timeoutOf(c), 'xml text')
+    } catch (e) {
+      const err = new Error(e.message)
+      err.extra = { text: xmlText() }
+      throw err
+    }
+    return { text: xmlText() }
   },
 
   async state () {
