@@ -51,7 +51,12 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+/** Which build this is: the web build (./web/api.ts) hides what only the desktop app can do. */
+export type Platform = 'desktop' | 'web';
+
 export const api = {
+  platform: 'desktop' as Platform,
+
   // --- session: workspace, account, events
   status: () => call<SessionStatus>('session_status'),
   /** Starts the bundled server with its data in the app data directory, creates the first
@@ -65,7 +70,7 @@ export const api = {
   /** Starts the hosted server again after it was given up on. */
   restartHost: () => call<SessionStatus>('restart_host'),
   /** Joins with an invite link: pins its certificate, creates the account, signs in. */
-  acceptInvite: (link: string, username: string, password: string) =>
+  acceptInvite: (link: string, username: string, password: string, _staySignedIn = false) =>
     call<SessionStatus>('accept_invite', { link, username, password }),
   /** Sets a new password with an admin's one-time reset code, then signs in with it. */
   resetPassword: (username: string, code: string, newPassword: string) =>
@@ -75,9 +80,10 @@ export const api = {
     call<number>('change_password', { currentPassword, newPassword, signOutOthers }),
   /** Remembers a server (checked with /healthz); sign in or register next. */
   joinWorkspace: (server: string) => call<SessionStatus>('join_workspace', { server }),
-  register: (username: string, password: string) =>
+  /** `staySignedIn` is the web app's choice; the app keeps its token in the keyring. */
+  register: (username: string, password: string, _staySignedIn = false) =>
     call<SessionStatus>('register', { username, password }),
-  signIn: (username: string, password: string) =>
+  signIn: (username: string, password: string, _staySignedIn = false) =>
     call<SessionStatus>('sign_in', { username, password }),
   signOut: () => call<SessionStatus>('sign_out'),
   /** Forgets the workspace (back to the first-run screen); stops a hosted server. */
