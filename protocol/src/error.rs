@@ -122,6 +122,13 @@ pub enum ErrorCode {
     AnalyticsDisabled,
     /// A webhook endpoint's URL, secret, event types or channel patterns are not usable.
     InvalidWebhook,
+    /// `GET /` on a server whose web app was built without the browser build of the UI
+    /// (`npm run build:web` in `ui/`), or whose `web.dir` holds no `index.html`.
+    WebNotBuilt,
+    /// A request signed in by the session cookie changes something (POST, PUT, PATCH, DELETE)
+    /// without an `Origin` of this server (or of `server.cors_origins`): possible cross-site
+    /// request forgery, refused.
+    CsrfRejected,
 }
 
 impl ErrorCode {
@@ -183,6 +190,8 @@ impl ErrorCode {
             Self::WebhookNotFound => "webhook_not_found",
             Self::AnalyticsDisabled => "analytics_disabled",
             Self::InvalidWebhook => "invalid_webhook",
+            Self::WebNotBuilt => "web_not_built",
+            Self::CsrfRejected => "csrf_rejected",
         }
     }
 }

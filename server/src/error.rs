@@ -68,7 +68,8 @@ impl Error {
             | ErrorCode::TokenScope
             | ErrorCode::InvalidInvite
             | ErrorCode::AccountDisabled
-            | ErrorCode::InvalidResetCode => StatusCode::FORBIDDEN,
+            | ErrorCode::InvalidResetCode
+            | ErrorCode::CsrfRejected => StatusCode::FORBIDDEN,
             ErrorCode::ChannelNotFound
             | ErrorCode::WebhookNotFound
             | ErrorCode::AnalyticsDisabled
@@ -78,7 +79,8 @@ impl Error {
             | ErrorCode::VersionNotFound
             | ErrorCode::MessageNotFound
             | ErrorCode::AttachmentNotFound
-            | ErrorCode::TokenNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::TokenNotFound
+            | ErrorCode::WebNotBuilt => StatusCode::NOT_FOUND,
             ErrorCode::AttachmentTooLarge | ErrorCode::EventTooLarge | ErrorCode::QuotaExceeded => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

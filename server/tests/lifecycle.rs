@@ -328,12 +328,20 @@ async fn the_access_log_has_a_line_per_request_and_session_and_no_token() {
         .await
         .unwrap();
     assert_eq!(listed.status(), 200);
+    // Under /api, so that the web app at / does not answer it.
     let missing = http
-        .get(format!("{url}/no/such/page"))
+        .get(format!("{url}/api/no/such/page"))
         .send()
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    // A file the web app does not have (404 whether or not the app is built).
+    let missing_file = http
+        .get(format!("{url}/no/such/file.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing_file.status(), 404);
     // A WebSocket that signs in with the token in the query, then closes.
     let ws_url = format!("{}/ws?v=1&token={token}", url.replace("http://", "ws://"));
     let mut ws = WsClient::connect(&ws_url, None).await;
@@ -374,8 +382,13 @@ async fn the_access_log_has_a_line_per_request_and_session_and_no_token() {
     let channels = find(&|f| f["route"] == "/api/channels");
     assert_eq!(channels["status"], 200);
     assert_eq!(channels["user_id"], user_id);
-    let unmatched = find(&|f| f["status"] == 404);
+    let unmatched = find(&|f| f["status"] == 404 && f["route"] != "web");
     assert_eq!(unmatched["route"], "-");
+    let web = find(&|f| f["route"] == "web");
+    assert_eq!(
+        (web["method"].clone(), web["status"].clone()),
+        (json!("GET"), json!(404))
+    );
     let upgrade = find(&|f| f["route"] == "/ws" && f["kind"] == "http");
     assert_eq!(upgrade["status"], 101);
     let session = find(&|f| f["kind"] == "websocket");

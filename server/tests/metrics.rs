@@ -406,11 +406,17 @@ async fn documents_count_as_their_own_connections_and_open_documents() {
 #[tokio::test]
 async fn unmatched_paths_are_counted_under_one_label() {
     let server = TestServer::start(CONFIG).await;
-    for path in ["/nope", "/nope/again", "/api/channels/x/y/z"] {
+    // Under /api: elsewhere the web app at / answers.
+    for path in ["/api/nope", "/api/nope/again", "/api/channels/x/y/z"] {
+        assert_eq!(server.get(path, None).await.0, 404, "{path}");
+    }
+    // The web app's answers have a label of their own (a missing file: 404 built or not).
+    for path in ["/nope.js", "/nope/again.css"] {
         assert_eq!(server.get(path, None).await.0, 404, "{path}");
     }
     let now = scrape(&server).await;
     assert_eq!(now.value(HTTP, &http("GET", "unmatched", "404")), 3.0);
+    assert_eq!(now.value(HTTP, &http("GET", "web", "404")), 2.0);
     assert!(
         !now.samples.keys().any(|k| k.contains("/nope")),
         "a raw path never becomes a label"

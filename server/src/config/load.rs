@@ -24,6 +24,7 @@ const ENV_SECTIONS: &[&str] = &[
     "metrics",
     "webhook_delivery",
     "analytics",
+    "web",
 ];
 
 impl Config {
@@ -131,6 +132,7 @@ impl Config {
             );
         }
         self.accounts.validate().map_err(ConfigError::Parse)?;
+        self.web.validate().map_err(ConfigError::Parse)?;
         if self.realtime.max_history_page == 0 {
             return fail("realtime.max_history_page must be at least 1");
         }
@@ -312,6 +314,7 @@ fn section_key_fits(section: &str, key: &str, value: &toml::Value) -> Option<boo
         "metrics" => check::<MetricsConfig>(table, key),
         "webhook_delivery" => check::<super::WebhookDeliveryConfig>(table, key),
         "analytics" => check::<super::AnalyticsConfig>(table, key),
+        "web" => check::<super::WebConfig>(table, key),
         _ => None,
     }
 }

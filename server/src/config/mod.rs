@@ -12,6 +12,7 @@ mod analytics;
 mod hosts;
 mod load;
 mod units;
+mod web;
 mod webhooks;
 mod websocket;
 
@@ -20,6 +21,7 @@ pub use analytics::AnalyticsConfig;
 pub use hosts::{check_origin, normalize_host};
 use units::{byte_size, duration, opt_duration};
 pub use units::{parse_byte_size, parse_duration};
+pub use web::WebConfig;
 pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
 pub use websocket::WebsocketConfig;
 
@@ -58,6 +60,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     pub webhook_delivery: WebhookDeliveryConfig,
     pub analytics: AnalyticsConfig,
+    /// The web app at `/` and browsers' session cookie.
+    pub web: WebConfig,
     /// `PARLEY_*` variables that named no setting and were ignored (logged once logging runs).
     #[serde(skip)]
     pub ignored_env: Vec<String>,

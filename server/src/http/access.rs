@@ -85,7 +85,19 @@ pub(crate) async fn not_found(State(state): super::AppRef, request: Request) -> 
     status.into_response()
 }
 
-fn client_of(request: &Request) -> Option<SocketAddr> {
+/// A request the fallback answered for the web app: counted and logged under the route `web`.
+pub(crate) fn web_request(
+    metrics: &Metrics,
+    method: &axum::http::Method,
+    status: StatusCode,
+    started: Instant,
+    client: Option<SocketAddr>,
+) {
+    metrics.http_request(method, Some("web"), status);
+    log_line(method, "web", status, started, None, client);
+}
+
+pub(crate) fn client_of(request: &Request) -> Option<SocketAddr> {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

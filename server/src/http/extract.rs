@@ -1,6 +1,7 @@
 //! What handlers take from a request besides the state: the signed-in user (`Authed`, or
-//! `MaybeAuthed` for routes anonymous users may read) from the bearer token, and JSON bodies whose
-//! refusals are Parley errors (`ApiJson`).
+//! `MaybeAuthed` for routes anonymous users may read) from the bearer token or else the
+//! session cookie (`session_cookie`, whose requests pass its forgery check here), and JSON
+//! bodies whose refusals are Parley errors (`ApiJson`).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use axum::{
 use parley_protocol::{api::TokenScope, ErrorCode};
 use serde::de::DeserializeOwned;
 
+use super::session_cookie;
 use crate::{
     error::{Error, Result},
     scope,
@@ -27,7 +29,25 @@ pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
         .map(str::trim)
 }
-/// The signed-in user of an API request (`Authorization: Bearer`).
+
+/// The request's token: the bearer header's, else the session cookie's after the check that
+/// a cookie-signed request changing something comes from this server's pages. None: neither.
+fn request_token(parts: &Parts, state: &AppState) -> Result<Option<String>> {
+    if let Some(token) = bearer(&parts.headers) {
+        return Ok(Some(token.to_owned()));
+    }
+    let Some(token) = session_cookie::token(&parts.headers) else {
+        return Ok(None);
+    };
+    session_cookie::check_csrf(
+        &parts.method,
+        &parts.headers,
+        &state.config.server.cors_origins,
+    )?;
+    Ok(Some(token.to_owned()))
+}
+
+/// The signed-in user of an API request (`Authorization: Bearer`, or the session cookie).
 pub(crate) struct Authed {
     pub(crate) user: UserRecord,
     pub(crate) token: String,
@@ -64,9 +84,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
-        let token = bearer(&parts.headers)
-            .ok_or_else(Error::unauthenticated)?
-            .to_owned();
+        let token = request_token(parts, state)?.ok_or_else(Error::unauthenticated)?;
         let record = signed_in(parts, state, &token).await?;
         Ok(Self {
             user: record.user,
@@ -77,7 +95,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
     }
 }
 
-/// The user, if the request carries a bearer token (anonymous otherwise).
+/// The user, if the request carries a bearer token or session cookie (anonymous otherwise).
 pub(crate) struct MaybeAuthed(pub(crate) Option<UserRecord>);
 
 impl FromRequestParts<Arc<AppState>> for MaybeAuthed {
@@ -99,7 +117,7 @@ impl FromRequestParts<Arc<AppState>> for MaybeScoped {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self> {
-        match bearer(&parts.headers).map(str::to_owned) {
+        match request_token(parts, state)? {
             Some(token) => {
                 let record = signed_in(parts, state, &token).await?;
                 Ok(Self {

@@ -1,7 +1,8 @@
 //! HTTP, the outermost layer: the router, `/healthz` and `/readyz` here; the REST API under
 //! `/api` in one route module per area (`accounts`, `chat`, `docs`, `attachments`) that turns
-//! requests into calls on the areas; the extractors they share (`extract`); the `/ws` upgrade,
-//! whose checks happen before any WebSocket exists (`upgrade`); and the accept loop
+//! requests into calls on the areas; the extractors they share (`extract`) and the browsers'
+//! session cookie they accept (`session_cookie`); the `/ws` upgrade, whose checks happen before
+//! any WebSocket exists (`upgrade`); the web app at `/` (`web`); and the accept loop
 //! (`transport`).
 
 mod access;
@@ -15,10 +16,12 @@ mod extract;
 mod hooks;
 mod metrics;
 mod people;
+mod session_cookie;
 pub mod tls;
 mod tokens;
 pub(crate) mod transport;
 mod upgrade;
+mod web;
 mod webhooks;
 
 use accounts::{change_password, login, logout, me, register};
@@ -76,8 +79,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),
             access::log_request,
-        ))
-        .fallback(access::not_found);
+        ));
+    // Everything the routes above do not match: the web app, or a plain 404.
+    let router = if state.config.web.enabled {
+        router.fallback(web::serve)
+    } else {
+        router.fallback(access::not_found)
+    };
     let router = match cors::layer(&state.config.server.cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,

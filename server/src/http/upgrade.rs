@@ -1,6 +1,7 @@
-//! The WebSocket upgrade for `/ws`, and the checks `/docs` shares with it: the origin, protocol
-//! version, shutdown, connection caps (per address first) and bearer token, all before any
-//! WebSocket exists.
+//! The WebSocket upgrade for `/ws`, and the checks `/docs` shares with it: the origin (listed,
+//! or this server's own web app), protocol version, shutdown, connection caps (per address
+//! first) and token (bearer header, `?token=`, or the session cookie), all before any WebSocket
+//! exists.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -12,7 +13,7 @@ use axum::{
 use parley_protocol::{ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde::Deserialize;
 
-use super::{extract::bearer, AppRef};
+use super::{extract::bearer, session_cookie, AppRef};
 use crate::{
     address::ConnectionPermit,
     error::{Error, Result},
@@ -112,13 +113,16 @@ pub(crate) async fn prepare_upgrade(
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let allowed = &state.config.server.allowed_origins;
-        if !allowed
-            .iter()
-            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+        // The web app served here (`web.enabled`) comes from the request's own host.
+        let own_app = state.config.web.enabled && session_cookie::same_origin(headers);
+        if !own_app
+            && !allowed
+                .iter()
+                .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
         {
             return Err(Error::new(
                 ErrorCode::OriginNotAllowed,
-                format!("origin {origin:?} is not in allowed_origins"),
+                format!("origin {origin:?} is not this server's and not in allowed_origins"),
             ));
         }
     }
@@ -154,7 +158,11 @@ pub(crate) async fn prepare_upgrade(
     let permit = Arc::clone(&state.connections.permits)
         .try_acquire_owned()
         .map_err(|_| Error::new(ErrorCode::ServerBusy, "the server is at max_connections"))?;
-    let token = bearer(headers).map(str::to_owned).or(query.token);
+    // A browser's session cookie last: the origin check above already kept other sites out.
+    let token = bearer(headers)
+        .map(str::to_owned)
+        .or(query.token)
+        .or_else(|| session_cookie::token(headers).map(str::to_owned));
     let auth = match token {
         Some(token) => Some(state.accounts.authenticate(&token).await?),
         None => None,
