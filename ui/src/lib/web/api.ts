@@ -274,15 +274,13 @@ export const api = {
     }),
   mute: (channel: string, until: number | null) =>
     request(async (c): Promise<void> => {
-      const read = await c.request('mute', until == null ? { channel } : { channel, until });
-      core.setRead(read);
-      core.emitClient({ kind: 'read', read });
+      // The server tells every session with a `read` event on @me as well.
+      core.setRead(await c.request('mute', until == null ? { channel } : { channel, until }));
     }),
   unmute: (channel: string) =>
     request(async (c): Promise<void> => {
-      const read = await c.request('unmute', { channel });
-      core.setRead(read);
-      core.emitClient({ kind: 'read', read });
+      // The server tells every session with a `read` event on @me as well.
+      core.setRead(await c.request('unmute', { channel }));
     }),
   presence: (channel: string) =>
     request(async (c): Promise<PresenceEntry[]> => {
@@ -415,7 +413,7 @@ export const api = {
   },
   /** Opens the document with y-websocket; resolves to its whole state once synced, then
    * pushes remote updates, other people's awareness and connection changes. */
-  openDoc: async (name: string, onPush: (push: DocPush) => void): Promise<Uint8Array> => {
+  openDoc: async (name: string, onPush: (push: DocPush) => void) => {
     const info = await http<DocInfo>('GET', `/api/docs/${enc(name)}`);
     core.commentDocs.set(info.comments_channel, info.name);
     core.follow(info.comments_channel);

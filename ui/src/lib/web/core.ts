@@ -3,7 +3,7 @@
 // ClientEvents; the channels the user is a member of are followed, and those not on screen
 // reach the UI as `activity` summaries (newest seq, unread and mention counts) like the
 // desktop's (src-tauri/src/activity.rs); sends and changes go through the outbox (./outbox.ts).
-import { EVENT_KINDS, ParleyClient, type EventFrame, type ReadState as WireReadState } from '@parley/client';
+import { EVENT_KINDS, me, ParleyClient, type EventFrame, type ReadState as WireReadState } from '@parley/client';
 import type {
   AppEvent,
   ClientEvent,
@@ -136,6 +136,7 @@ export class WebCore {
     on<{ user: UserRef | null }>('hello', (h) => this.onHello(client, h.user));
     on<{ code: number; reason: string }>('disconnect', (d) => {
       this.lastReason = d.reason || `connection closed (${d.code})`;
+      if (this.token == null) void this.checkCookie(client);
     });
     on<{ code: string; message: string }>('error', (err) => {
       if (isSignedOut(err.code)) {
@@ -174,6 +175,23 @@ export class WebCore {
   requireClient(): ClientLike {
     if (this.client == null) throw toCommandError({ code: 'not_signed_in', message: 'sign in first' });
     return this.client;
+  }
+
+  private cookieChecked = 0;
+
+  /** A cookie session that keeps failing to connect: browsers hide why an upgrade was
+   * refused, so the API says whether the cookie is still good (at most every 10 s). */
+  private async checkCookie(client: ClientLike): Promise<void> {
+    if (Date.now() - this.cookieChecked < 10_000) return;
+    this.cookieChecked = Date.now();
+    try {
+      await me(client.http);
+    } catch (err) {
+      if (this.client !== client || !isSignedOut(toCommandError(err).code)) return;
+      this.signedOut = true;
+      this.setConnection({ state: 'unauthorized' });
+      client.close();
+    }
   }
 
   private setConnection(state: ConnectionState): void {
@@ -277,8 +295,9 @@ export class WebCore {
         const c = this.countsOf(m.channel);
         if (m.seq > c.head) {
           c.head = m.seq;
-          if (this.user != null && m.author.id === this.user.id) c.last_read = Math.max(c.last_read, m.seq);
-          else if (m.seq > c.last_read && m.deleted !== true) c.unread += 1;
+          // The server's count: messages by others after the read position (§15.4).
+          const mine = this.user != null && m.author.id === this.user.id;
+          if (!mine && m.seq > c.last_read && m.deleted !== true) c.unread += 1;
         }
         this.notify(event);
         if (this.watched.has(m.channel)) {

@@ -28,7 +28,7 @@ export class WebDocs {
     private readonly lookup: (info: DocInfo) => Promise<DocPush | null>,
   ) {}
 
-  async openDoc(info: DocInfo, onPush: (push: DocPush) => void): Promise<Uint8Array> {
+  async openDoc(info: DocInfo, onPush: (push: DocPush) => void): Promise<Uint8Array<ArrayBuffer>> {
     const name = info.name;
     this.close(name);
     const doc = new Y.Doc();
@@ -80,7 +80,7 @@ export class WebDocs {
         }
       });
     });
-    const state = Y.encodeStateAsUpdate(doc);
+    const state = new Uint8Array(Y.encodeStateAsUpdate(doc));
     entry.ready = true;
     onPush({ kind: 'connected', connected: provider.wsconnected });
     return state;
