@@ -107,7 +107,7 @@ describe('the web core', () => {
     const { fake, core, events } = setup();
     core.setRead({ channel: 'random', last_read: 3, unread: 1, mentions: 0, muted_until: null }, 4);
     core.show('general', []);
-    expect(fake.subscribed).toEqual(['general']);
+    expect(fake.subscribed).toEqual(['@me', 'general']);
     fake.frame({ kind: 'message', channel: 'general', seq: 1, message: msg('general', 1) });
     fake.frame({ kind: 'message', channel: 'random', seq: 5, message: msg('random', 5) });
     fake.frame({ kind: 'message', channel: 'random', seq: 6, message: msg('random', 6) });

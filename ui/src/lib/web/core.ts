@@ -152,6 +152,8 @@ export class WebCore {
     on<{ channel: string }>('reset', (r) => this.emitClient({ kind: 'channel_reset', channel: r.channel }));
     for (const kind of EVENT_KINDS) on<EventFrame>(kind, (frame) => this.onFrame(frame));
     client.connect().catch(() => undefined);
+    // The personal channel: mentions and read positions (not subscribed automatically).
+    this.follow('@me');
   }
 
   /** Signed out: the client closes, everything of the session is forgotten. */
