@@ -251,8 +251,8 @@ export class ParleyClient {
   /** Gives up for good with this error. */
   private fail(err: ParleyError): void {
     this.emitter.emit('error', err);
-    this.close();
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
+    this.close();
   }
 
   private scheduleReconnect(wasOpen: boolean): void {
@@ -376,9 +376,17 @@ export class ParleyClient {
   /** Sends any operation; resolves with its typed result. Requests made while disconnected
    * wait for the connection (bounded); one cut off by a disconnect fails with
    * `disconnected` (sends and publishes retry on their own: use `send`/`publish`). */
-  request<T extends OpName>(type: T, fields: OpFields<T>): Promise<ResultOf<T>> {
+  request<T extends OpName>(
+    type: T,
+    fields: OpFields<T>,
+    onReply?: (result: ResultOf<T>) => void,
+  ): Promise<ResultOf<T>> {
     if (this.connState === 'closed') return Promise.reject(new ParleyError('closed', 'the client was closed'));
-    const done = this.requests.make(JSON.stringify({ type, ...fields }), type) as Promise<ResultOf<T>>;
+    const done = this.requests.make(
+      JSON.stringify({ type, ...fields }),
+      type,
+      onReply as ((result: unknown) => void) | undefined,
+    ) as Promise<ResultOf<T>>;
     if (this.connState === 'idle') void this.connect().catch(() => undefined);
     return done;
   }
@@ -437,7 +445,7 @@ export class ParleyClient {
   }
 
   private resume(f: Followed): Promise<void> {
-    return resumeChannel(f, (fields) => this.request('subscribe', fields), this.emitter, () => {
+    return resumeChannel(f, (fields, onReply) => this.request('subscribe', fields, onReply), this.emitter, () => {
       this.followed.delete(f.channel);
     });
   }

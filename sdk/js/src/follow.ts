@@ -25,12 +25,13 @@ export function newFollowed(channel: string, epoch: string | null, seq: number |
 }
 
 /** (Re)subscribes from where the channel stands: the backlog after its seq follows, then
- * live events; a reset or a gap is told to its handlers. */
+ * live events; a reset or a gap is told to its handlers. The reply is applied the moment it
+ * is read (`onReply`), before the backlog frames behind it, which the resume lets through. */
 export async function resumeChannel(
-f: Followed,
-subscribe: (fields: SubscribeFields) => Promise<SubscribeResult>,
-emitter: Emitter,
-forget: () => void,
+  f: Followed,
+  subscribe: (fields: SubscribeFields, onReply: (result: SubscribeResult) => void) => Promise<SubscribeResult>,
+  emitter: Emitter,
+  forget: () => void,
 ): Promise<void> {
   f.resuming = true;
   const since = f.seq;
@@ -39,26 +40,24 @@ forget: () => void,
     fields.since = since;
     if (f.epoch) fields.epoch = f.epoch;
   }
-  try {
-    const result = await subscribe(fields);
+  const applied = (result: SubscribeResult) => {
     f.result = result;
     f.resuming = false;
+    f.epoch = result.epoch;
     if (since === null) {
-      f.epoch = result.epoch;
       f.seq = result.head;
     } else if (result.reset === 'epoch_changed') {
-      f.epoch = result.epoch;
       f.seq = result.head;
       for (const h of f.handlers) h.onReset?.(result);
       emitter.emit('reset', result);
-    } else {
-      f.epoch = result.epoch;
-      if (result.reset === 'history_truncated') {
-        const gap = { channel: f.channel, from: since + 1, to: result.oldest_seq - 1 };
-        for (const h of f.handlers) h.onGap?.(gap);
-        emitter.emit('gap', gap);
-      }
+    } else if (result.reset === 'history_truncated') {
+      const gap = { channel: f.channel, from: since + 1, to: result.oldest_seq - 1 };
+      for (const h of f.handlers) h.onGap?.(gap);
+      emitter.emit('gap', gap);
     }
+  };
+  try {
+    await subscribe(fields, applied);
   } catch (err) {
     f.resuming = false;
     if (err instanceof ParleyError && !isTransient(err) && err.code !== 'closed') {
@@ -70,4 +69,3 @@ forget: () => void,
     throw err;
   }
 }
-

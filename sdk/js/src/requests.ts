@@ -8,6 +8,9 @@ interface Pending {
   body: string;
   resolve: (result: unknown) => void;
   reject: (err: ParleyError) => void;
+  /** Runs as the answer is read, before the frames after it: a promise's continuation
+   * would run too late (`ws` dispatches every frame of a network read in one go). */
+  onReply?: (result: unknown) => void;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -25,9 +28,9 @@ export class Requests {
     private readonly socket: () => { send(data: string): void } | null,
   ) {}
 
-  make(body: string, what: string): Promise<unknown> {
+  make(body: string, what: string, onReply?: (result: unknown) => void): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const p: Pending = { id: this.nextId++, body, resolve, reject, timer: null };
+      const p: Pending = { id: this.nextId++, body, resolve, reject, onReply, timer: null };
       if (!this.socket() && this.waiting.length >= this.maxWaiting) {
         reject(new ParleyError('queue_full', 'too many requests wait for the connection'));
         return;
@@ -49,8 +52,12 @@ export class Requests {
     if (!p) return false;
     this.pending.delete(id);
     if (p.timer) clearTimeout(p.timer);
-    if (err) p.reject(err);
-    else p.resolve(result);
+    if (err) {
+      p.reject(err);
+    } else {
+      p.onReply?.(result);
+      p.resolve(result);
+    }
     return true;
   }
 

@@ -84,7 +84,12 @@ const commands = {
     return { sends };
   },
   async wait_messages({ channel, count, timeoutMs }) {
-    await until(() => (messages.get(channel) ?? []).length >= count, timeoutMs ?? 20000, `${count} messages in ${channel} (have ${(messages.get(channel) ?? []).length})`);
+    try {
+      await until(() => (messages.get(channel) ?? []).length >= count, timeoutMs ?? 20000, `${count} messages in ${channel}`);
+    } catch (err) {
+      const have = (messages.get(channel) ?? []).map((m) => `${m.seq}:${m.text}`);
+      throw new Error(`${err.message}: have ${JSON.stringify(have)}; states ${states.join(',')}; state ${client.state}; unacknowledged ${client.unacknowledged.length}; position ${JSON.stringify(client.position(channel))}`);
+    }
     return { messages: messages.get(channel), resets, gaps };
   },
   async listen({ name }) {
