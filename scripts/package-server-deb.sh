@@ -15,6 +15,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parley-target}"
 binary="${1:-}"
 outdir="${2:-$CARGO_TARGET_DIR/debian}"
 if [ -z "$binary" ]; then
+    # The release binary embeds the web app: build it first (ui/dist-web).
+    if [ -f "$root/ui/node_modules/.package-lock.json" ]; then
+        (cd "$root/ui" && npm run --silent build:web)
+    else
+        echo "package-server-deb: run 'npm ci' in ui/ first, so the web app can be built" >&2
+        exit 1
+    fi
     (cd "$root" && cargo build --release --locked -p parley-server)
     binary="$CARGO_TARGET_DIR/release/parley-server"
 fi

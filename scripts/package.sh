@@ -3,7 +3,8 @@
 # /usr/bin next to the app. Output: $CARGO_TARGET_DIR/release/bundle/deb/Parley_*.deb
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_node_packages ui
-(cd ui && npm run --silent build)
+(cd ui && npm run --silent build && npm run --silent build:web)
+# The bundled server carries the web app (ui/dist-web) for teammates without the app.
 cargo build --release --locked -p parley-server
 mkdir -p src-tauri/binaries
 cp "$CARGO_TARGET_DIR/release/parley-server" src-tauri/binaries/parley-server

@@ -4,14 +4,16 @@
 # computer" (the bundled server, data in ~/.local/share/app.parley.desktop/server) or join one.
 #   ./scripts/run.sh --server [parley-server args]   runs only the server (headless machines):
 #   builds and starts parley-server on 127.0.0.1:7878 with its data in ~/.local/share/parley.
+# Either way the server carries the web app (ui/dist-web, built here), served at its address.
 if [ "${1:-}" = "--server" ]; then SERVER_ONLY=1; fi
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+install_node_packages ui
+(cd ui && npm run --silent build:web)
 if [ "${1:-}" = "--server" ]; then
     shift
     cargo build --release -p parley-server
     exec "$CARGO_TARGET_DIR/release/parley-server" "$@"
 fi
-install_node_packages ui
 (cd ui && npm run --silent build)
 # The app starts the server binary installed next to it (target/release/parley-server).
 cargo build --release -p parley-server -p parley-app

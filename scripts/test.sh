@@ -6,8 +6,9 @@
 # Debian packages (common.sh): the app's (WebKitGTK), its headless desktop for the end-to-end
 # tests (Xvfb, D-Bus, gnome-keyring, dunst, ImageMagick for screenshots) and WebKitWebDriver.
 # nginx and caddy: the reverse-proxy tests run Parley behind real ones (client/tests/tls.rs,
-# client/tests/caddy.rs).
-EXTRA_DEBIAN_PACKAGES=(nginx caddy)
+# client/tests/caddy.rs). chromium and chromium-driver: the web app's and the SDK's browser
+# tests (tests/tests/web.rs) drive headless Chromium through chromedriver.
+EXTRA_DEBIAN_PACKAGES=(nginx caddy chromium chromium-driver)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
@@ -19,7 +20,13 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
 fi
 # Stock Yjs clients (yjs + y-websocket under Node) for the document interop tests.
 install_node_packages tests/interop
-# The app's UI: type check, unit tests, then the build the app embeds.
+# The TypeScript SDK (@parley/client): type check and build (its tests under Node and in
+# Chromium, tests/tests/sdk.rs and web.rs, load sdk/js/dist).
+install_node_packages sdk/js
+echo "==> sdk: build"
+(cd sdk/js && npm run --silent build)
+# The app's UI: type check, unit tests, then the builds the app embeds (dist) and the server
+# serves as the web app (dist-web).
 install_node_packages ui
 echo "==> ui: svelte-check"
 (cd ui && npm run --silent check)
@@ -27,6 +34,8 @@ echo "==> ui: vitest"
 (cd ui && npm test --silent)
 echo "==> ui: build"
 (cd ui && npm run --silent build)
+echo "==> ui: build the web app"
+(cd ui && npm run --silent build:web)
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"

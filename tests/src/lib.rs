@@ -21,6 +21,7 @@ pub use parley_testkit::{
 };
 use serde_json::{json, Value};
 
+pub mod browser;
 mod processes;
 
 pub use processes::{
@@ -266,7 +267,7 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
         .expect("WebDriver session");
         App {
             client,
-            display: self.display.clone(),
+            display: Some(self.display.clone()),
             shots: self.shots.clone(),
         }
     }
@@ -418,25 +419,38 @@ impl NotificationWatch {
     }
 }
 
-/// The app under WebDriver.
+/// The app under WebDriver: the desktop app (tauri-driver), or the web app in a browser
+/// (chromedriver, [`browser::Browser`]).
 pub struct App {
     pub client: Client,
-    display: String,
+    /// The X display of the desktop app (screenshots of the whole screen); None for a
+    /// browser, whose page WebDriver captures.
+    display: Option<String>,
     shots: PathBuf,
 }
 
 impl App {
     /// A screenshot named after a failed wait, before the test panics.
-    fn failure_shot(&self, what: &str) {
+    async fn failure_shot(&self, what: &str) {
         let name: String = what
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .take(60)
             .collect();
-        let _ = Command::new("import")
-            .args(["-display", &self.display, "-window", "root"])
-            .arg(self.shots.join(format!("failed-{name}.png")))
-            .status();
+        let path = self.shots.join(format!("failed-{name}.png"));
+        match &self.display {
+            Some(display) => {
+                let _ = Command::new("import")
+                    .args(["-display", display, "-window", "root"])
+                    .arg(path)
+                    .status();
+            }
+            None => {
+                if let Ok(png) = self.client.screenshot().await {
+                    let _ = std::fs::write(path, png);
+                }
+            }
+        }
     }
 
     pub async fn find(&self, css: &str) -> Element {
@@ -451,7 +465,7 @@ impl App {
             match self.client.find(Locator::Css(css)).await {
                 Ok(element) => return element,
                 Err(e) if Instant::now() > deadline => {
-                    self.failure_shot(css);
+                    self.failure_shot(css).await;
                     panic!("no element {css}: {e}")
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -480,7 +494,7 @@ impl App {
                 return with_text.into_iter().map(|(_, e)| e).collect();
             }
             if Instant::now() > deadline {
-                self.failure_shot(what);
+                self.failure_shot(what).await;
                 let texts: Vec<&String> = with_text.iter().map(|(t, _)| t).collect();
                 panic!("timed out waiting for {what} ({css}); found {texts:?}");
             }

@@ -13,8 +13,10 @@ const client = new ParleyClient({
 });
 const list = document.getElementById('messages');
 const sends = [];
+const states = [];
 
 client.on('state', (state) => {
+  states.push(state);
   document.body.dataset.state = state;
   document.getElementById('state').textContent = state;
 });
@@ -29,6 +31,7 @@ client.on('message', (frame) => {
 window.page = {
   client,
   sends,
+  states,
   sendMany(prefix, count) {
     for (let i = 0; i < count; i++) {
       const entry = { text: `${prefix}${i}`, done: false, error: null };

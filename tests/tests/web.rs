@@ -1,0 +1,383 @@
+//! The browser side, in headless Chromium (chromedriver + fantoccini) against the real server:
+//! the built SDK loaded by a page the server serves under its strict CSP, resuming through cut
+//! connections and a restart; and the web app (the UI built for the browser, served at `/`):
+//! sign in, history, live messages both ways with the command line, a reaction, a session that
+//! survives a reload, and a document co-edited with a stock Yjs client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use parley_testkit::{unique, Proxy, PASSWORD};
+use parley_tests::{
+    browser::Browser, wait_until_async, App, Cli, TestServer, ENTER, RELAXED, TIMEOUT,
+};
+use serde_json::{json, Value};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    process::{Child, ChildStdin, ChildStdout, Command},
+};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Copies a directory's files (recursively) into another.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Runs `script` in the page and returns its value.
+async fn eval(app: &App, script: &str) -> Value {
+    app.client
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+async fn wait_js(app: &App, what: &str, script: &str) -> Value {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let value = eval(app, script).await;
+        if !value.is_null() && value != json!(false) {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn post(server: &TestServer, token: &str, channel: &str, text: &str) {
+    let (status, body) = server
+        .post(
+            &format!("/api/channels/{channel}/messages"),
+            Some(token),
+            json!({ "text": text, "client_id": unique("c") }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn the_built_sdk_in_chromium_resumes_through_cuts_and_a_restart() {
+    let sdk = repo().join("sdk/js/dist/index.js");
+    assert!(
+        sdk.exists(),
+        "build the SDK first: npm run build in sdk/js (scripts/test.sh does)"
+    );
+    // The page and the built SDK, served by the server itself (`web.dir`) under its CSP.
+    let site = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("sdk/js/test/browser"), site.path());
+    copy_dir(&repo().join("sdk/js/dist"), &site.path().join("sdk"));
+    let config = format!(
+        "{RELAXED}\n[web]\ndir = {:?}\n",
+        site.path().display().to_string()
+    );
+    let mut server = TestServer::start(&config).await;
+    let alice = server.register(&unique("alice")).await;
+    let bob = server.register(&unique("bob")).await;
+    let channel = unique("room");
+    server.create_channel(&alice, &channel).await;
+    let (status, body) = server
+        .post(
+            &format!("/api/channels/{channel}/join"),
+            Some(&bob),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    post(&server, &bob, &channel, "before the page").await;
+
+    // Through a proxy that can cut every connection: the page's origin is the proxy's.
+    let proxy = Proxy::start(server.port()).await;
+    let browser = Browser::start("sdk_in_chromium").await;
+    let page = browser
+        .open(&format!("{}/#channel={channel}&token={alice}", proxy.url()))
+        .await;
+    wait_js(
+        &page,
+        "the page to connect",
+        "return document.body.dataset.ready === 'true' || document.body.dataset.error || null",
+    )
+    .await;
+    assert_eq!(
+        eval(&page, "return document.body.dataset.ready ?? null").await,
+        json!("true"),
+        "{}",
+        eval(&page, "return document.body.dataset.error ?? null").await
+    );
+
+    let count = "return document.querySelectorAll('#messages li').length";
+    for n in 0..5 {
+        post(&server, &bob, &channel, &format!("bob-{n}")).await;
+    }
+    eval(&page, "window.page.sendMany('web-a-', 5); return null").await;
+    proxy.cut();
+    for n in 5..10 {
+        post(&server, &bob, &channel, &format!("bob-{n}")).await;
+    }
+    eval(&page, "window.page.sendMany('web-b-', 5); return null").await;
+    wait_js(&page, "20 messages", &format!("{count} >= 20 || null")).await;
+    server.restart().await;
+    for n in 10..15 {
+        post(&server, &bob, &channel, &format!("bob-{n}")).await;
+    }
+    eval(&page, "window.page.sendMany('web-c-', 5); return null").await;
+    let acks = wait_js(
+        &page,
+        "acknowledgements",
+        "return window.page.acknowledged()",
+    )
+    .await;
+    for send in acks.as_array().unwrap() {
+        assert!(
+            send["error"].is_null(),
+            "a send failed in the browser: {send}"
+        );
+    }
+    wait_js(&page, "30 messages", &format!("{count} >= 30 || null")).await;
+    browser.screenshot(&page, "sdk-page").await;
+
+    let shown: Vec<String> = serde_json::from_value(
+        eval(
+            &page,
+            "return [...document.querySelectorAll('#messages li')].map(li => li.textContent)",
+        )
+        .await,
+    )
+    .unwrap();
+    let stored = server.history_texts(&alice, &channel).await;
+    // The page followed from its subscribe on: everything after "before the page", once, in order.
+    assert_eq!(stored.first().map(String::as_str), Some("before the page"));
+    assert_eq!(
+        shown,
+        stored[1..].to_vec(),
+        "the browser saw exactly what was stored"
+    );
+    assert_eq!(stored.len(), 31, "{stored:?}");
+    assert_eq!(
+        eval(&page, "return document.body.dataset.state").await,
+        json!("open")
+    );
+    // Through reconnects, not one lucky connection.
+    let states = eval(&page, "return window.page.states").await;
+    assert!(
+        states
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| *s == "reconnecting")
+            .count()
+            >= 2,
+        "{states}"
+    );
+    page.quit().await;
+}
+
+/// One stock Yjs client (yjs + y-websocket under Node, tests/interop/yclient.mjs).
+struct YClient {
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl YClient {
+    async fn spawn() -> Self {
+        let dir = repo().join("tests/interop");
+        let mut child = Command::new("node")
+            .arg(dir.join("yclient.mjs"))
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            _child: child,
+            stdin,
+            stdout,
+        }
+    }
+
+    async fn ok(&mut self, cmd: Value) -> Value {
+        self.stdin
+            .write_all(format!("{cmd}\n").as_bytes())
+            .await
+            .unwrap();
+        let line = tokio::time::timeout(Duration::from_secs(40), self.stdout.next_line())
+            .await
+            .expect("yclient did not answer")
+            .unwrap()
+            .expect("yclient exited");
+        let reply: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(reply["ok"], true, "{cmd} -> {reply}");
+        reply
+    }
+}
+
+#[tokio::test]
+async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
+    let index = repo().join("ui/dist-web/index.html");
+    assert!(
+        index.exists(),
+        "build the web app first: npm run build:web in ui/ (scripts/test.sh does)"
+    );
+    let server = TestServer::start(RELAXED).await;
+    let alice = unique("alice");
+    let alice_token = server.register(&alice).await;
+    let bob = unique("bob");
+    server.register(&bob).await;
+    let channel = unique("team");
+    server.create_channel(&alice_token, &channel).await;
+
+    // bob, on the command line, joins and says something before alice opens the web app.
+    let cli = Cli::new();
+    cli.run(
+        &["login", &server.url(), "--user", &bob, "--password-stdin"],
+        Some(PASSWORD),
+    )
+    .await;
+    cli.run(&["join", &channel], None).await;
+    cli.run(
+        &["send", &channel, "Morning! The agenda is in the doc."],
+        None,
+    )
+    .await;
+
+    // The web app, from the server's own address: sign in, staying signed in.
+    let browser = Browser::start("web_app_in_chromium").await;
+    let app = browser.open(&server.url()).await;
+    app.type_into("#username", &alice).await;
+    app.type_into("#password", PASSWORD).await;
+    app.click("[data-testid=stay-signed-in]").await;
+    browser.screenshot(&app, "sign-in").await;
+    app.click("[data-testid=sign-in]").await;
+    app.wait_text("[data-testid=current-user]", &alice).await;
+    // The token is in an HttpOnly cookie, not in the page's storage.
+    let storage = eval(
+        &app,
+        "return JSON.stringify({...sessionStorage, ...localStorage}) + document.cookie",
+    )
+    .await;
+    assert!(
+        !storage.as_str().unwrap().contains("pl_"),
+        "a token in script-readable storage: {storage}"
+    );
+
+    // History.
+    app.click(&format!(
+        "[data-testid=channel-item][data-channel=\"{channel}\"]"
+    ))
+    .await;
+    app.wait_text("[data-testid=message-text]", "The agenda is in the doc")
+        .await;
+    // Live: a message from the command line arrives.
+    cli.run(&["send", &channel, "Sent from the terminal"], None)
+        .await;
+    app.wait_text("[data-testid=message-text]", "Sent from the terminal")
+        .await;
+    // Alice answers from the browser; bob's command line reads it.
+    app.type_into("[data-testid=composer]", "Answered from the browser")
+        .await;
+    app.type_into("[data-testid=composer]", ENTER).await;
+    app.wait_text(
+        "[data-testid=message][data-state=sent]",
+        "Answered from the browser",
+    )
+    .await;
+    let history = cli.run(&["--json", "history", &channel], None).await;
+    let answer = history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|l| l["message"].clone())
+        .find(|m| m["text"] == "Answered from the browser")
+        .unwrap_or_else(|| panic!("alice's message in bob's history: {history}"));
+    assert_eq!(answer["author"]["name"], json!(alice));
+
+    // A reaction on bob's message, from the toolbar's picker.
+    eval(
+        &app,
+        "const row = [...document.querySelectorAll('[data-testid=message]')].find(m => m.textContent.includes('Sent from the terminal'));\
+         row.querySelector('[aria-label=\"Add reaction\"]').click(); return null",
+    )
+    .await;
+    let emoji = app
+        .wait_for("[aria-label=\"Pick a reaction\"] button.emoji")
+        .await;
+    let picked = emoji.text().await.unwrap();
+    emoji.click().await.unwrap();
+    app.wait_until(
+        "[data-testid=message] .reactions .reaction",
+        "the reaction",
+        |els| {
+            els.iter()
+                .any(|(t, _)| t.contains(&picked) && t.contains('1'))
+        },
+    )
+    .await;
+    let stored = server.history(&alice_token, &channel).await;
+    let reacted = stored
+        .iter()
+        .find(|m| m["text"] == "Sent from the terminal")
+        .unwrap();
+    assert_eq!(reacted["reactions"][0]["emoji"], json!(picked), "{reacted}");
+    browser.screenshot(&app, "conversation").await;
+
+    // A reload keeps the session (the cookie), and the conversation is still there.
+    app.client.refresh().await.unwrap();
+    app.wait_text("[data-testid=current-user]", &alice).await;
+
+    // A document, co-edited with a stock Yjs client.
+    app.click("[data-testid=nav-docs]").await;
+    app.click("[data-testid=new-doc]").await;
+    app.type_into("#new-doc-name", "agenda").await;
+    app.click("[data-testid=create-doc]").await;
+    app.wait_for("[data-testid=doc-sync-state][data-connected=true]")
+        .await;
+    app.click(".ProseMirror").await;
+    app.type_into(".ProseMirror", "Typed in the browser").await;
+    let bob_token = server.login(&bob, PASSWORD).await;
+    let mut yjs = YClient::spawn().await;
+    yjs.ok(json!({
+        "cmd": "connect",
+        "url": format!("ws://{}/docs", server.addr()),
+        "room": "agenda",
+        "params": {"token": bob_token},
+    }))
+    .await;
+    yjs.ok(
+        json!({"cmd": "wait_xml_contains", "text": "Typed in the browser", "timeout_ms": 20000}),
+    )
+    .await;
+    yjs.ok(json!({"cmd": "xml_append", "text": "Written by a stock Yjs client"}))
+        .await;
+    app.wait_text(".ProseMirror", "Written by a stock Yjs client")
+        .await;
+    browser.screenshot(&app, "document-two-writers").await;
+    // The server holds both.
+    wait_until_async("the document's two paragraphs on the server", || async {
+        let (status, body) = server
+            .get("/api/docs/agenda/content", Some(&alice_token))
+            .await;
+        let text = body.to_string();
+        status == 200
+            && text.contains("Typed in the browser")
+            && text.contains("Written by a stock Yjs client")
+    })
+    .await;
+    app.quit().await;
+}
