@@ -284,3 +284,89 @@ async fn the_sdk_gives_up_on_a_refused_token_with_a_stable_code() {
     assert_eq!(reply["ok"], false, "{reply}");
     assert_eq!(reply["code"], "invalid_credentials", "{reply}");
 }
+
+#[tokio::test]
+async fn the_sdk_packs_as_a_package_versioned_with_the_protocol() {
+    let dir = sdk_dir();
+    let out = tempfile::tempdir().unwrap();
+    let pack = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new("npm")
+            .args(["pack", "--json", "--pack-destination"])
+            .arg(out.path())
+            .current_dir(&dir)
+            .output(),
+    )
+    .await
+    .expect("npm pack in time")
+    .expect("npm runs");
+    assert!(
+        pack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pack.stderr)
+    );
+    let report: Value = serde_json::from_slice(&pack.stdout).unwrap();
+    let version = report[0]["version"].as_str().unwrap();
+    let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+    assert_eq!(
+        major,
+        parley_protocol::PROTOCOL_VERSION,
+        "the package's major version is the protocol's"
+    );
+    let files: Vec<&str> = report[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for needed in [
+        "README.md",
+        "package.json",
+        "dist/index.js",
+        "dist/index.d.ts",
+        "dist/node.js",
+        "dist/protocol.d.ts",
+    ] {
+        assert!(
+            files.contains(&needed),
+            "{needed} missing from the package: {files:?}"
+        );
+    }
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with("src/") || f.starts_with("test/")),
+        "{files:?}"
+    );
+
+    // Unpacked on its own (no node_modules around it), the package loads and speaks its protocol.
+    let tarball = out.path().join(report[0]["filename"].as_str().unwrap());
+    let status = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let entry = out.path().join("package/dist/node.js");
+    let script = format!(
+        "const m = await import({:?}); console.log(JSON.stringify({{client: typeof m.ParleyClient, login: typeof m.login, v: m.PROTOCOL_VERSION}}))",
+        entry.display().to_string()
+    );
+    let run = Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let loaded: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(
+        loaded,
+        json!({"client": "function", "login": "function", "v": parley_protocol::PROTOCOL_VERSION})
+    );
+}
