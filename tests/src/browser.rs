@@ -1,7 +1,7 @@
 //! Headless Chromium (Debian's `chromium` and `chromium-driver`) under WebDriver, for the web
 //! app and the SDK in a real browser engine. One chromedriver per test on a port the OS
 //! chose; each page ([`Browser::open`]) is its own browser with its own profile (its own
-//! cookies and storage). Screenshots are WebDriver's capture of the page, saved as
+//! cookies and storage), in which notifications are allowed. Screenshots are WebDriver's capture of the page, saved as
 //! `<target>/e2e-screenshots/<test>/<n>-<label>.png`.
 
 use std::{
@@ -102,6 +102,8 @@ impl Browser {
                     "--window-size=1280,800",
                     format!("--user-data-dir={}", profile.display()),
                 ],
+                // As if the user had allowed this site's notifications when asked.
+                "prefs": {"profile.default_content_setting_values.notifications": 1},
             }),
         );
         let client = tokio::time::timeout(

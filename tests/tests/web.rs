@@ -243,6 +243,8 @@ async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
     server.register(&bob).await;
     let channel = unique("team");
     server.create_channel(&alice_token, &channel).await;
+    let side = unique("side");
+    server.create_channel(&alice_token, &side).await;
 
     // bob, on the command line, joins and says something before alice opens the web app.
     let cli = Cli::new();
@@ -252,6 +254,7 @@ async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
     )
     .await;
     cli.run(&["join", &channel], None).await;
+    cli.run(&["join", &side], None).await;
     cli.run(
         &["send", &channel, "Morning! The agenda is in the doc."],
         None,
@@ -336,6 +339,41 @@ async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
         .unwrap();
     assert_eq!(reacted["reactions"][0]["emoji"], json!(picked), "{reacted}");
     browser.screenshot(&app, "conversation").await;
+
+    // A mention elsewhere notifies through the Web Notifications API (allowed in this
+    // browser's profile; recorded by wrapping the page's Notification), and a click on the
+    // notification opens that channel.
+    eval(
+        &app,
+        "const Real = window.Notification; window.notes = [];\
+         window.Notification = class extends Real { constructor(title, options) { super(title, options); window.notes.push({title, body: options && options.body, n: this}); } };\
+         Object.defineProperty(window.Notification, 'permission', { get: () => Real.permission });\
+         return Real.permission",
+    )
+    .await;
+    cli.run(
+        &[
+            "send",
+            &side,
+            &format!("@{alice} can you check the numbers?"),
+        ],
+        None,
+    )
+    .await;
+    let notes = wait_js(&app, "a notification", "return window.notes.length ? window.notes.map(n => ({title: n.title, body: n.body})) : null").await;
+    assert_eq!(
+        notes[0]["title"],
+        json!(format!("{bob} mentioned you in #{side}")),
+        "{notes}"
+    );
+    assert_eq!(
+        notes[0]["body"],
+        json!(format!("@{alice} can you check the numbers?"))
+    );
+    eval(&app, "window.notes[0].n.onclick(); return null").await;
+    app.wait_text("[data-testid=channel-title]", &side).await;
+    app.wait_text("[data-testid=message-text]", "can you check the numbers?")
+        .await;
 
     // A reload keeps the session (the cookie), and the conversation is still there.
     app.client.refresh().await.unwrap();
