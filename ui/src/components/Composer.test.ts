@@ -101,4 +101,61 @@ describe('Composer', () => {
     await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('the message is too long'));
     expect(box.value).toBe('x');
   });
+
+  it('attaches an image pasted from the clipboard, like the file picker', async () => {
+    // jsdom's Blob has no arrayBuffer(); the webviews' do. Read it through FileReader here.
+    Object.defineProperty(Blob.prototype, 'arrayBuffer', {
+      configurable: true,
+      value(this: Blob) {
+        return new Promise<ArrayBuffer>((resolve) => {
+          const reader = new FileReader();
+          reader.onload = () => resolve(reader.result as ArrayBuffer);
+          reader.readAsArrayBuffer(this);
+        });
+      },
+    });
+    const calls = setup();
+    const uploaded: { name: string; bytes: number[] }[] = [];
+    mockIPC((cmd, args) => {
+      calls.push({ cmd, args: args as Record<string, unknown> });
+      if (cmd === 'upload_bytes') {
+        const a = args as { name: string; bytes: number[] };
+        uploaded.push({ name: a.name, bytes: a.bytes });
+        return 41;
+      }
+      if (cmd === 'send_message') return entry(1, { body: (args as { text: string }).text });
+      return null;
+    });
+    render(Composer, { channel: 'general', placeholder: 'Message general' });
+    const box = screen.getByTestId('composer') as HTMLTextAreaElement;
+    const png = new File([new Uint8Array([137, 80, 78, 71])], 'image.png', { type: 'image/png' });
+    const notPrevented = await fireEvent.paste(box, {
+      clipboardData: { files: [png], items: [], getData: () => '' },
+    });
+    expect(notPrevented).toBe(false);
+    const list = await screen.findByRole('list', { name: 'Attachments' });
+    expect(list.textContent).toMatch(/Pasted image \d{4}-\d\d-\d\d \d\d\.\d\d\.\d\d\.png/);
+    await waitFor(() => expect(uploaded).toHaveLength(1));
+    expect(uploaded[0].bytes).toEqual([137, 80, 78, 71]);
+    expect(uploaded[0].name).toMatch(/^Pasted image .*\.png$/);
+    await fireEvent.keyDown(box, { key: 'Enter' });
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'send_message')).toBe(true));
+    expect(calls.find((c) => c.cmd === 'send_message')?.args.attachments).toEqual([41]);
+  });
+
+  it('leaves a text paste alone, even when the clipboard also holds a picture of it', async () => {
+    const calls = setup();
+    render(Composer, { channel: 'general', placeholder: 'Message general' });
+    const box = screen.getByTestId('composer');
+    const png = new File([new Uint8Array([1])], 'image.png', { type: 'image/png' });
+    for (const clipboardData of [
+      { files: [], items: [], getData: (t: string) => (t === 'text/plain' ? 'hello' : '') },
+      { files: [png], items: [], getData: (t: string) => (t === 'text/plain' ? 'A1\tB1' : '') },
+    ]) {
+      const notPrevented = await fireEvent.paste(box, { clipboardData });
+      expect(notPrevented).toBe(true);
+    }
+    expect(screen.queryByRole('list', { name: 'Attachments' })).toBeNull();
+    expect(calls.some((c) => c.cmd === 'upload_bytes')).toBe(false);
+  });
 });

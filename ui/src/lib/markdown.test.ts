@@ -70,3 +70,58 @@ describe('renderMarkdown', () => {
     expect(mentionedNames('@Alice hi @bob. not a@b.c')).toEqual(['alice', 'bob']);
   });
 });
+
+describe('code blocks', () => {
+  it('highlights a fenced block that names a language, with escaped text only', () => {
+    const el = dom(renderMarkdown('```js\nconst a = "<b>x</b>"; // note\n```'));
+    const code = el.querySelector('pre code');
+    expect(code?.className).toBe('language-js');
+    expect(code?.querySelector('.hljs-keyword')?.textContent).toBe('const');
+    expect(code?.querySelector('.hljs-string')?.textContent).toBe('"<b>x</b>"');
+    expect(code?.querySelector('.hljs-comment')?.textContent).toBe('// note');
+    expect(code?.querySelector('b')).toBeNull();
+    expect(code?.textContent).toBe('const a = "<b>x</b>"; // note\n');
+    // Only spans with hljs classes: no attribute beyond class, no script.
+    for (const span of code?.querySelectorAll('*') ?? []) {
+      expect(span.tagName).toBe('SPAN');
+      expect([...span.attributes].map((a) => a.name)).toEqual(['class']);
+    }
+  });
+
+  it('knows the common languages by their usual names', () => {
+    const samples: Record<string, string> = {
+      rust: 'fn main() { let x = 1; }',
+      rs: 'let x: u32 = 1;',
+      python: 'def f(): return 1',
+      py: 'import os',
+      ts: 'const x: number = 1;',
+      js: 'let x = 1;',
+      bash: 'echo "hi"',
+      sh: 'if true; then echo 1; fi',
+      json: '{"a": 1}',
+      go: 'func main() {}',
+      sql: 'SELECT 1 FROM t;',
+      yaml: 'a: 1',
+      toml: '[table]\nkey = "v"',
+      html: '<p class="x">hi</p>',
+      c: 'int main(void) { return 0; }',
+      cpp: 'int main() { return 0; }',
+      java: 'public class A {}',
+      css: '.a { color: red; }',
+      diff: '+added\n-removed',
+    };
+    for (const [lang, sample] of Object.entries(samples)) {
+      const el = dom(renderMarkdown('```' + lang + '\n' + sample + '\n```'));
+      expect(el.querySelector('pre code span'), lang).not.toBeNull();
+    }
+  });
+
+  it('leaves a block without a language, or with an unknown one, as plain escaped text', () => {
+    for (const src of ['```\n<i>x</i> if\n```', '```klingon\n<i>x</i> if\n```']) {
+      const el = dom(renderMarkdown(src));
+      expect(el.querySelector('pre code')?.textContent).toBe('<i>x</i> if\n');
+      expect(el.querySelector('pre code span')).toBeNull();
+      expect(el.querySelector('i')).toBeNull();
+    }
+  });
+});

@@ -1,7 +1,9 @@
 // Message text to safe HTML: markdown-it with raw HTML off, images off (nothing is fetched),
-// links limited to http/https/mailto and opened outside the webview, `@name` mentions marked.
+// links limited to http/https/mailto and opened outside the webview, `@name` mentions marked,
+// fenced code blocks that name a language highlighted (highlight.ts).
 import MarkdownIt from 'markdown-it';
 import type { StateInline } from 'markdown-it';
+import { highlightCode } from './highlight';
 
 const SAFE_LINK = /^(https?:|mailto:)/i;
 
@@ -28,7 +30,9 @@ function mentionRule(state: StateInline, silent: boolean): boolean {
 }
 
 function create(): MarkdownIt {
-  const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
+  const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false,
+    highlight: (code, lang) => highlightCode(code, lang),
+  });
   md.disable(['image', 'heading', 'lheading', 'hr', 'table']);
   md.validateLink = (url: string) => SAFE_LINK.test(url.trim());
   md.inline.ruler.after('emphasis', 'mention', mentionRule);
