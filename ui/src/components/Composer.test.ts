@@ -158,4 +158,78 @@ describe('Composer', () => {
     expect(screen.queryByRole('list', { name: 'Attachments' })).toBeNull();
     expect(calls.some((c) => c.cmd === 'upload_bytes')).toBe(false);
   });
+
+  it('completes :shortcodes: from a listbox (arrows, Enter or Tab, Escape)', async () => {
+    const calls = setup();
+    render(Composer, { channel: 'general', placeholder: 'Message general' });
+    const box = screen.getByTestId('composer') as HTMLTextAreaElement;
+    box.value = 'nice :thu';
+    box.setSelectionRange(9, 9);
+    await fireEvent.input(box);
+    const list = await screen.findByRole('listbox', { name: 'Emoji' });
+    const options = screen.getAllByRole('option');
+    expect(options[0].textContent?.replace(/\s+/g, ' ').trim()).toBe('👍 :thumbsup:');
+    // One row per emoji (👍 is also :+1:).
+    const shown = options.map((o) => o.querySelector('.emoji')?.textContent);
+    expect(new Set(shown).size).toBe(shown.length);
+    expect(box.getAttribute('aria-controls')).toBe(list.id);
+    expect(box.getAttribute('aria-activedescendant')).toBe(options[0].id);
+    expect(options[0].getAttribute('aria-selected')).toBe('true');
+    await fireEvent.keyDown(box, { key: 'ArrowDown' });
+    expect(box.getAttribute('aria-activedescendant')).toBe(options[1].id);
+    await fireEvent.keyDown(box, { key: 'ArrowUp' });
+    await fireEvent.keyDown(box, { key: 'Tab' });
+    expect(box.value).toBe('nice 👍');
+    expect(screen.queryByRole('listbox')).toBeNull();
+    expect(calls.some((c) => c.cmd === 'send_message')).toBe(false);
+
+    box.value = 'nice 👍 :tad';
+    box.setSelectionRange(box.value.length, box.value.length);
+    await fireEvent.input(box);
+    await screen.findByRole('listbox', { name: 'Emoji' });
+    await fireEvent.keyDown(box, { key: 'Escape' });
+    expect(screen.queryByRole('listbox')).toBeNull();
+    expect(box.value).toBe('nice 👍 :tad');
+
+    // Not after a letter or digit: times and URLs stay as they are.
+    box.value = 'at 10:30 see http://x:80';
+    await fireEvent.input(box);
+    expect(screen.queryByRole('listbox')).toBeNull();
+  });
+
+  it('turns a complete :shortcode: typed with its closing colon into the emoji', async () => {
+    setup();
+    render(Composer, { channel: 'general', placeholder: 'Message general' });
+    const box = screen.getByTestId('composer') as HTMLTextAreaElement;
+    box.value = 'ok :th';
+    box.setSelectionRange(6, 6);
+    await fireEvent.input(box);
+    await screen.findByRole('listbox', { name: 'Emoji' });
+    box.value = 'ok :thumbsup: then';
+    box.setSelectionRange(13, 13);
+    await fireEvent.input(box);
+    await waitFor(() => expect(box.value).toBe('ok 👍 then'));
+    expect(box.selectionStart).toBe('ok 👍'.length);
+    box.value = 'ok 👍 then :nosuchcode:';
+    box.setSelectionRange(box.value.length, box.value.length);
+    await fireEvent.input(box);
+    expect(box.value).toBe('ok 👍 then :nosuchcode:');
+  });
+
+  it('inserts an emoji from the picker at the caret', async () => {
+    setup();
+    render(Composer, { channel: 'general', placeholder: 'Message general' });
+    const box = screen.getByTestId('composer') as HTMLTextAreaElement;
+    await fireEvent.input(box, { target: { value: 'hello world' } });
+    box.setSelectionRange(5, 5);
+    await fireEvent.click(screen.getByRole('button', { name: 'Insert emoji' }));
+    const dialog = screen.getByRole('dialog', { name: 'Insert an emoji' });
+    await fireEvent.input(screen.getByLabelText('Search emoji'), { target: { value: 'wave' } });
+    await waitFor(() => expect(dialog.querySelector('button.emoji')?.textContent).toBe('👋'));
+    await fireEvent.click(dialog.querySelector('button.emoji') as HTMLButtonElement);
+    await waitFor(() => expect(box.value).toBe('hello👋 world'));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    await waitFor(() => expect(document.activeElement).toBe(box));
+    expect(box.selectionStart).toBe('hello👋'.length);
+  });
 });
