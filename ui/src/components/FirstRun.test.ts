@@ -50,7 +50,7 @@ describe('First run', () => {
     render(FirstRun, { status: fresh });
     await fireEvent.click(screen.getByTestId('host-workspace'));
     await fireEvent.input(input('#username'), { target: { value: 'alice' } });
-    await fireEvent.input(input('#password'), { target: { value: 'pw' } });
+    await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
     await fireEvent.click(screen.getByTestId('submit-host'));
     const error = await screen.findByTestId('form-error');
     expect(error.textContent?.trim()).toBe('The port is in use');
@@ -80,6 +80,7 @@ describe('First run', () => {
     const error = await screen.findByTestId('form-error');
     expect(error.dataset.code).toBe('invalid_credentials');
 
+    await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
     await fireEvent.click(screen.getByTestId('register'));
     await waitFor(() => expect(calls.some((c) => c.cmd === 'register')).toBe(true));
   });
@@ -105,12 +106,21 @@ describe('First run: user names', () => {
     await fireEvent.input(input('#username'), { target: { value: 'john smith' } });
     await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
     await fireEvent.click(screen.getByTestId('submit-host'));
-    const error = await screen.findByTestId('form-error');
+    const error = await screen.findByTestId('username-error');
     expect(error.textContent?.trim()).toBe(
-      "User names are 1 to 40 letters, digits, '-', '_' or '.', starting with a letter or digit.",
+      'A user name cannot contain spaces: only letters a–z and A–Z, digits, “-”, “_” and “.”.',
     );
-    expect(error.dataset.code).toBe('invalid_user');
+    const name = input('#username');
+    expect(name.getAttribute('aria-invalid')).toBe('true');
+    expect(name.getAttribute('aria-describedby')).toBe(error.id);
+    expect(document.activeElement).toBe(name);
+    expect(input('#password').getAttribute('aria-invalid')).toBe('false');
+    expect(screen.queryByTestId('form-error')).toBeNull();
     expect(calls).not.toContain('host_workspace');
+    // Editing the field clears its message.
+    await fireEvent.input(name, { target: { value: 'john' } });
+    expect(screen.queryByTestId('username-error')).toBeNull();
+    expect(name.getAttribute('aria-describedby')).toBeNull();
   });
 
   it('checks a new account on a joined server the same way', async () => {
@@ -125,8 +135,8 @@ describe('First run: user names', () => {
     await fireEvent.input(input('#username'), { target: { value: '.hidden' } });
     await fireEvent.input(input('#password'), { target: { value: 'correct horse' } });
     await fireEvent.click(screen.getByTestId('register'));
-    const error = await screen.findByTestId('form-error');
-    expect(error.dataset.code).toBe('invalid_user');
+    const error = await screen.findByTestId('username-error');
+    expect(error.textContent).toBe('A user name starts with a letter or a digit, not “.”.');
     expect(calls).not.toContain('register');
   });
 
@@ -147,7 +157,9 @@ describe('First run: user names', () => {
     await fireEvent.input(input('#reset-code'), { target: { value: 'BAD' } });
     await fireEvent.input(input('#reset-password'), { target: { value: 'short' } });
     await fireEvent.click(screen.getByTestId('submit-reset'));
-    expect((await screen.findByTestId('form-error')).textContent).toContain('at least 8');
+    expect((await screen.findByTestId('reset-password-error')).textContent).toBe(
+      'A password has at least 8 characters; this one has 5.',
+    );
     expect(calls.map((c) => c.cmd)).not.toContain('reset_password');
     await fireEvent.input(input('#reset-password'), { target: { value: 'a new password' } });
     await fireEvent.click(screen.getByTestId('submit-reset'));
@@ -159,5 +171,71 @@ describe('First run: user names', () => {
       cmd: 'reset_password',
       args: { username: 'alice', code: 'GOOD', newPassword: 'a new password' },
     });
+  });
+});
+
+describe('First run: each refused field says why, next to it', () => {
+  it('checks a new password and both fields at once, and sends nothing', async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      return null;
+    });
+    render(FirstRun, { status: fresh });
+    await fireEvent.click(screen.getByTestId('host-workspace'));
+    await fireEvent.click(screen.getByTestId('submit-host'));
+    expect(screen.getByTestId('username-error').textContent).toBe('Enter a user name.');
+    expect(screen.getByTestId('password-error').textContent).toBe('Enter a password.');
+    expect(document.activeElement).toBe(input('#username'));
+    await fireEvent.input(input('#username'), { target: { value: 'a'.repeat(41) } });
+    await fireEvent.input(input('#password'), { target: { value: 'x'.repeat(1025) } });
+    await fireEvent.click(screen.getByTestId('submit-host'));
+    expect(screen.getByTestId('username-error').textContent).toBe('A user name has at most 40 characters; this one has 41.');
+    expect(screen.getByTestId('password-error').textContent).toBe('A password has at most 1024 characters; this one has 1025.');
+    expect(input('#password').getAttribute('aria-describedby')).toBe('password-error');
+    await fireEvent.input(input('#username'), { target: { value: 'alice' } });
+    await fireEvent.input(input('#password'), { target: { value: 'seven77' } });
+    await fireEvent.click(screen.getByTestId('submit-host'));
+    expect(screen.queryByTestId('username-error')).toBeNull();
+    expect(screen.getByTestId('password-error').textContent).toBe('A password has at least 8 characters; this one has 7.');
+    expect(document.activeElement).toBe(input('#password'));
+    expect(calls).not.toContain('host_workspace');
+  });
+
+  it('checks the invite form and the server address the same way', async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      return null;
+    });
+    render(FirstRun, { status: fresh });
+    await fireEvent.click(screen.getByTestId('join-workspace'));
+    await fireEvent.click(screen.getByTestId('submit-join'));
+    expect(screen.getByTestId('server-url-error').textContent).toBe('Enter the address of the Parley server.');
+    await fireEvent.input(input('#invite-link'), { target: { value: 'https://example.org' } });
+    await fireEvent.input(input('#invite-username'), { target: { value: 'bob/2' } });
+    await fireEvent.input(input('#invite-password'), { target: { value: 'short' } });
+    await fireEvent.click(screen.getByTestId('submit-invite'));
+    expect(screen.getByTestId('invite-link-error').textContent).toContain('parley://join?');
+    expect(screen.getByTestId('invite-username-error').textContent).toContain('cannot contain “/”');
+    expect(screen.getByTestId('invite-password-error').textContent).toContain('at least 8');
+    expect(calls).toEqual([]);
+  });
+
+  it('signing in only asks for both fields (old passwords are not judged)', async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      throw { code: 'invalid_credentials', message: 'Wrong user name or password' };
+    });
+    render(FirstRun, { status: { ...fresh, workspace: { server: 'http://127.0.0.1:7000', hosted: false } } });
+    await fireEvent.click(screen.getByTestId('sign-in'));
+    expect(screen.getByTestId('username-error').textContent).toBe('Enter your user name.');
+    expect(screen.getByTestId('password-error').textContent).toBe('Enter your password.');
+    expect(calls).toEqual([]);
+    await fireEvent.input(input('#username'), { target: { value: 'alice' } });
+    await fireEvent.input(input('#password'), { target: { value: 'pw' } });
+    await fireEvent.click(screen.getByTestId('sign-in'));
+    await waitFor(() => expect(calls).toEqual(['sign_in']));
   });
 });

@@ -25,10 +25,20 @@ describe('Change password', () => {
     render(PasswordForm);
     await fill('old password', 'short', 'short');
     await fireEvent.click(screen.getByTestId('change-password'));
-    await waitFor(() => expect(screen.getByTestId('password-error').textContent).toContain('at least 8'));
+    const tooShort = await screen.findByTestId('pw-new-error');
+    expect(tooShort.textContent).toBe('A password has at least 8 characters; this one has 5.');
+    expect(input('#pw-new').getAttribute('aria-invalid')).toBe('true');
+    expect(input('#pw-new').getAttribute('aria-describedby')).toBe('pw-new-error');
+    expect(document.activeElement).toBe(input('#pw-new'));
     await fill('old password', 'a new password', 'another one');
+    expect(screen.queryByTestId('pw-new-error')).toBeNull();
     await fireEvent.click(screen.getByTestId('change-password'));
-    await waitFor(() => expect(screen.getByTestId('password-error').textContent).toContain('differ'));
+    await waitFor(() => expect(screen.getByTestId('pw-again-error').textContent).toBe('The two new passwords differ.'));
+    await fill('', 'x'.repeat(1025), 'x'.repeat(1025));
+    await fireEvent.click(screen.getByTestId('change-password'));
+    expect(screen.getByTestId('pw-current-error').textContent).toBe('Enter your current password.');
+    expect(screen.getByTestId('pw-new-error').textContent).toBe('A password has at most 1024 characters; this one has 1025.');
+    expect(screen.queryByTestId('password-error')).toBeNull();
     expect(calls).not.toContain('change_password');
   });
 
