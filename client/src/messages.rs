@@ -293,4 +293,37 @@ impl Client {
         })
         .await
     }
+
+    /// Stops being a member (the server also ends this connection's subscription).
+    pub async fn leave(&self, channel: &str) -> Result<String> {
+        self.request(rpc::LeaveChannel {
+            channel: channel.to_owned(),
+        })
+        .await
+    }
+
+    /// Every member of a channel with their role, page by page (at most `max`).
+    pub async fn members(
+        &self,
+        channel: &str,
+        max: usize,
+    ) -> Result<Vec<parley_protocol::ChannelMember>> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, more) = self
+                .request(rpc::ListMembers {
+                    channel: channel.to_owned(),
+                    after,
+                    limit: Some(500),
+                })
+                .await?;
+            after = page.last().map(|m| m.user.id);
+            all.extend(page);
+            if !more || after.is_none() || all.len() >= max {
+                all.truncate(max);
+                return Ok(all);
+            }
+        }
+    }
 }

@@ -26,8 +26,8 @@ pub use event::{
     ReactionCount, ThreadSummary, UserRef,
 };
 pub use reply::{
-    ChannelInfo, Hello, HistoryPage, Limits, PublishResult, ReadState, Reply, ResetReason,
-    SearchHit, SendResult, ServerFrame, SubscribeResult, Synced,
+    ChannelInfo, ChannelMember, Hello, HistoryPage, Limits, PublishResult, ReadState, Reply,
+    ResetReason, SearchHit, SendResult, ServerFrame, SubscribeResult, Synced,
 };
 pub use request::{Authentication, ChannelSettings, ChannelType, Op, PublishPolicy, Request};
 

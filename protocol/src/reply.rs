@@ -184,6 +184,12 @@ pub enum Reply {
         channel: String,
         user: UserRef,
     },
+    ChannelMembers {
+        channel: String,
+        members: Vec<ChannelMember>,
+        /// More members follow: ask again with `after` = the last `user.id` here.
+        has_more: bool,
+    },
     Subscribe(SubscribeResult),
     Unsubscribe {
         channel: String,
@@ -226,6 +232,14 @@ pub enum Reply {
         root: Message,
         thread: crate::ThreadSummary,
     },
+}
+
+/// A member of a channel and their role in it (`admin` or `member`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ChannelMember {
+    pub user: UserRef,
+    pub role: String,
 }
 
 /// Where a user stands in a channel.

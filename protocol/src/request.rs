@@ -135,6 +135,15 @@ pub enum Op {
         channel: String,
         user: String,
     },
+    /// The channel's members with their roles, a page at a time in user id order (`after`:
+    /// the last id of the previous page).
+    ChannelMembers {
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
     /// Start receiving a channel's events. With `since`, first the durable events after that seq
     /// (when `epoch` matches), then a `synced` frame, then live events.
     Subscribe {
@@ -278,6 +287,7 @@ impl Op {
         "channel_join",
         "channel_leave",
         "channel_invite",
+        "channel_members",
         "subscribe",
         "unsubscribe",
         "send",
@@ -313,6 +323,7 @@ impl Op {
             Op::ChannelJoin { .. } => "channel_join",
             Op::ChannelLeave { .. } => "channel_leave",
             Op::ChannelInvite { .. } => "channel_invite",
+            Op::ChannelMembers { .. } => "channel_members",
             Op::Subscribe { .. } => "subscribe",
             Op::Unsubscribe { .. } => "unsubscribe",
             Op::Send { .. } => "send",

@@ -6,9 +6,9 @@
 //! answers it is taken apart by [`RequestMessage::take_reply`].
 
 use crate::{
-    ChannelInfo, ChannelSettings, HistoryPage, Message, Op, PresenceEntry, PublishResult,
-    ReactionChange, ReadState, Reply, SearchHit, SendResult, SubscribeResult, ThreadSummary,
-    UserRef,
+    ChannelInfo, ChannelMember, ChannelSettings, HistoryPage, Message, Op, PresenceEntry,
+    PublishResult, ReactionChange, ReadState, Reply, SearchHit, SendResult, SubscribeResult,
+    ThreadSummary, UserRef,
 };
 
 /// A request the server answers with a `Self::Reply`.
@@ -91,6 +91,9 @@ requests! {
     /// `channel_invite`: who was added.
     Invite => ChannelInvite { channel: String, user: String }
         -> UserRef = |Reply::ChannelInvite { user, .. }| user;
+    /// `channel_members`: one page of members (and whether more follow).
+    ListMembers => ChannelMembers { channel: String, after: Option<i64>, limit: Option<u32> }
+        -> (Vec<ChannelMember>, bool) = |Reply::ChannelMembers { members, has_more, .. }| (members, has_more);
     /// `subscribe`: where the backlog starts and ends (it follows, then `synced`).
     Subscribe => Subscribe { channel: String, since: Option<u64>, epoch: Option<String> }
         -> SubscribeResult = |Reply::Subscribe(result)| result;

@@ -32,6 +32,7 @@ fn declarations() -> Vec<String> {
         PresenceEntry::decl(),
         PresenceState::decl(),
         ChannelInfo::decl(),
+        ChannelMember::decl(),
         ChannelType::decl(),
         ChannelSettings::decl(),
         PublishPolicy::decl(),

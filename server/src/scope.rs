@@ -61,6 +61,7 @@ pub fn for_op(op: &Op) -> Need {
             Need::Channel(channel.clone())
         }
         Op::Subscribe { channel, .. }
+        | Op::ChannelMembers { channel, .. }
         | Op::History { channel, .. }
         | Op::PresenceList { channel }
         | Op::MarkRead { channel, .. }

@@ -49,6 +49,7 @@ fn declarations() -> Vec<String> {
         PresenceEntry::decl(),
         PresenceState::decl(),
         ChannelInfo::decl(),
+        ChannelMember::decl(),
         ChannelType::decl(),
         PublishPolicy::decl(),
         Authentication::decl(),

@@ -417,5 +417,47 @@ async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
             && text.contains("Written by a stock Yjs client")
     })
     .await;
+
+    // The channel's people: members with roles; then alice leaves one channel and deletes
+    // another for everyone.
+    app.click(&format!(
+        "[data-testid=channel-item][data-channel=\"{channel}\"]"
+    ))
+    .await;
+    app.click("button[aria-label^=\"Members (\"]").await;
+    app.wait_for(&format!("[data-testid=member][data-user=\"{bob}\"]"))
+        .await;
+    app.wait_text(
+        &format!("[data-testid=member][data-user=\"{alice}\"]"),
+        "admin",
+    )
+    .await;
+    browser.screenshot(&app, "members").await;
+    app.click("[data-testid=leave-channel]").await;
+    app.wait_until(
+        "[data-testid=channel-title]",
+        "another channel on screen",
+        |els| els.iter().all(|(t, _)| !t.contains(&channel)),
+    )
+    .await;
+    app.click(&format!(
+        "[data-testid=channel-item][data-channel=\"{side}\"]"
+    ))
+    .await;
+    app.click("button[aria-label^=\"Members (\"]").await;
+    app.click("[data-testid=delete-channel]").await;
+    app.click("[data-testid=confirm-delete-channel]").await;
+    app.wait_until(
+        "[data-testid=channel-item]",
+        "the deleted channel gone",
+        |els| els.iter().all(|(t, _)| !t.contains(&side)),
+    )
+    .await;
+    let (status, list) = server.get("/api/channels", Some(&alice_token)).await;
+    assert_eq!(status, 200, "{list}");
+    let listed = list["channels"].as_array().unwrap();
+    assert!(!listed.iter().any(|c| c["name"] == json!(side)), "{list}");
+    let team = listed.iter().find(|c| c["name"] == json!(channel)).unwrap();
+    assert_eq!(team["member"], false, "{team}");
     app.quit().await;
 }

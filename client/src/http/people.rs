@@ -94,6 +94,13 @@ impl HttpApi {
 
     /// `DELETE /api/users/{id}` (admins): the account is gone; its messages stay, attributed to
     /// "deleted user".
+    /// `DELETE /api/channels/{name}` (the channel's admins and workspace admins): the channel
+    /// and everything in it, for everyone.
+    pub async fn delete_channel(&self, name: &str) -> Result<()> {
+        self.no_content(self.call(Method::DELETE, &["api", "channels", name])?)
+            .await
+    }
+
     pub async fn delete_user(&self, id: i64) -> Result<()> {
         let id = id.to_string();
         self.no_content(self.call(Method::DELETE, &["api", "users", &id])?)

@@ -41,6 +41,8 @@ head: number, member: boolean, member_count: number,
  */
 publish: PublishPolicy, };
 
+export type ChannelMember = { user: UserRef, role: string, };
+
 export type ChannelSettings = { channel_type?: ChannelType | null, authentication?: Authentication | null, presence?: boolean | null, 
 /**
  * Keep at most this many messages (0 = no count limit).
@@ -230,7 +232,7 @@ read_receipts?: boolean | null,
 /**
  * Who may publish custom events (default `members`).
  */
-publish?: PublishPolicy | null, } | { "type": "channel_join", channel: string, } | { "type": "channel_leave", channel: string, } | { "type": "channel_invite", channel: string, user: string, } | { "type": "subscribe", channel: string, since?: number | null, epoch?: string | null, } | { "type": "unsubscribe", channel: string, } | { "type": "send", channel: string, text: string, client_id: string, 
+publish?: PublishPolicy | null, } | { "type": "channel_join", channel: string, } | { "type": "channel_leave", channel: string, } | { "type": "channel_invite", channel: string, user: string, } | { "type": "channel_members", channel: string, after?: number | null, limit?: number | null, } | { "type": "subscribe", channel: string, since?: number | null, epoch?: string | null, } | { "type": "unsubscribe", channel: string, } | { "type": "send", channel: string, text: string, client_id: string, 
 /**
  * Attachments uploaded by this user (`POST /api/attachments`) to post with the text.
  */
@@ -302,7 +304,11 @@ export type Reply = { "op": "auth", "result": { user: UserRef,
 /**
  * Auto-subscribed channels, as in `hello`.
  */
-subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "subscribe", "result": SubscribeResult } | { "op": "unsubscribe", "result": { channel: string, } } | { "op": "send", "result": SendResult } | { "op": "publish", "result": PublishResult } | { "op": "history", "result": HistoryPage } | { "op": "presence_list", "result": { channel: string, presence: Array<PresenceEntry>, } } | { "op": "typing", "result": { channel: string, } } | { "op": "set_status", "result": { status: string, } } | { "op": "message_edit", "result": { message: Message, } } | { "op": "message_delete", "result": { channel: string, message_id: number, } } | { "op": "reaction_add", "result": ReactionChange } | { "op": "reaction_remove", "result": ReactionChange } | { "op": "search", "result": { hits: Array<SearchHit>, } } | { "op": "dm_open", "result": { channel: ChannelInfo, } } | { "op": "mark_read", "result": ReadState } | { "op": "mute", "result": ReadState } | { "op": "unmute", "result": ReadState } | { "op": "unread", "result": { channels: Array<ReadState>, } } | { "op": "thread_open", "result": { root: Message, thread: ThreadSummary, } };
+subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "channel_members", "result": { channel: string, members: Array<ChannelMember>, 
+/**
+ * More members follow: ask again with `after` = the last `user.id` here.
+ */
+has_more: boolean, } } | { "op": "subscribe", "result": SubscribeResult } | { "op": "unsubscribe", "result": { channel: string, } } | { "op": "send", "result": SendResult } | { "op": "publish", "result": PublishResult } | { "op": "history", "result": HistoryPage } | { "op": "presence_list", "result": { channel: string, presence: Array<PresenceEntry>, } } | { "op": "typing", "result": { channel: string, } } | { "op": "set_status", "result": { status: string, } } | { "op": "message_edit", "result": { message: Message, } } | { "op": "message_delete", "result": { channel: string, message_id: number, } } | { "op": "reaction_add", "result": ReactionChange } | { "op": "reaction_remove", "result": ReactionChange } | { "op": "search", "result": { hits: Array<SearchHit>, } } | { "op": "dm_open", "result": { channel: ChannelInfo, } } | { "op": "mark_read", "result": ReadState } | { "op": "mute", "result": ReadState } | { "op": "unmute", "result": ReadState } | { "op": "unread", "result": { channels: Array<ReadState>, } } | { "op": "thread_open", "result": { root: Message, thread: ThreadSummary, } };
 
 export type ResetReason = "epoch_changed" | "history_truncated";
 
@@ -318,7 +324,11 @@ export type ServerFrame = { "type": "hello" } & Hello | { "type": "reply", id: n
 /**
  * Auto-subscribed channels, as in `hello`.
  */
-subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "subscribe", "result": SubscribeResult } | { "op": "unsubscribe", "result": { channel: string, } } | { "op": "send", "result": SendResult } | { "op": "publish", "result": PublishResult } | { "op": "history", "result": HistoryPage } | { "op": "presence_list", "result": { channel: string, presence: Array<PresenceEntry>, } } | { "op": "typing", "result": { channel: string, } } | { "op": "set_status", "result": { status: string, } } | { "op": "message_edit", "result": { message: Message, } } | { "op": "message_delete", "result": { channel: string, message_id: number, } } | { "op": "reaction_add", "result": ReactionChange } | { "op": "reaction_remove", "result": ReactionChange } | { "op": "search", "result": { hits: Array<SearchHit>, } } | { "op": "dm_open", "result": { channel: ChannelInfo, } } | { "op": "mark_read", "result": ReadState } | { "op": "mute", "result": ReadState } | { "op": "unmute", "result": ReadState } | { "op": "unread", "result": { channels: Array<ReadState>, } } | { "op": "thread_open", "result": { root: Message, thread: ThreadSummary, } }) | { "type": "error", id: number | null, code: ErrorCode, message: string, 
+subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "channel_members", "result": { channel: string, members: Array<ChannelMember>, 
+/**
+ * More members follow: ask again with `after` = the last `user.id` here.
+ */
+has_more: boolean, } } | { "op": "subscribe", "result": SubscribeResult } | { "op": "unsubscribe", "result": { channel: string, } } | { "op": "send", "result": SendResult } | { "op": "publish", "result": PublishResult } | { "op": "history", "result": HistoryPage } | { "op": "presence_list", "result": { channel: string, presence: Array<PresenceEntry>, } } | { "op": "typing", "result": { channel: string, } } | { "op": "set_status", "result": { status: string, } } | { "op": "message_edit", "result": { message: Message, } } | { "op": "message_delete", "result": { channel: string, message_id: number, } } | { "op": "reaction_add", "result": ReactionChange } | { "op": "reaction_remove", "result": ReactionChange } | { "op": "search", "result": { hits: Array<SearchHit>, } } | { "op": "dm_open", "result": { channel: ChannelInfo, } } | { "op": "mark_read", "result": ReadState } | { "op": "mute", "result": ReadState } | { "op": "unmute", "result": ReadState } | { "op": "unread", "result": { channels: Array<ReadState>, } } | { "op": "thread_open", "result": { root: Message, thread: ThreadSummary, } }) | { "type": "error", id: number | null, code: ErrorCode, message: string, 
 /**
  * For `rate_limited`: how long to wait before trying again.
  */

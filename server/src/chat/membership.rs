@@ -14,6 +14,17 @@ use crate::{
     store::{self, CreateChannel, EnsureChannel, Join, NewChannel, UserRecord},
 };
 
+/// A `channel_members` page when the request names no `limit`, and the largest one.
+pub const DEFAULT_MEMBERS_PAGE: u32 = 100;
+pub const MAX_MEMBERS_PAGE: u32 = 500;
+
+/// One page of a channel's members.
+pub struct MemberPage {
+    pub channel: String,
+    pub members: Vec<parley_protocol::ChannelMember>,
+    pub has_more: bool,
+}
+
 impl Chat {
     /// Creates a channel; the creator becomes its admin.
     pub async fn create_channel(
@@ -241,6 +252,63 @@ impl Chat {
             .ok_or_else(|| Error::new(ErrorCode::UserNotFound, format!("no user {invitee:?}")))?;
         self.add_member(&channel, &invitee).await?;
         Ok((channel, invitee))
+    }
+
+    /// A page of a channel's members in user id order, after `after`: anyone signed in who may
+    /// read the channel may list them. Threads and documents' comment channels have none of
+    /// their own. One page costs a pass over the member set and one store read of at most
+    /// [`MAX_MEMBERS_PAGE`] users.
+    pub async fn members(
+        &self,
+        user: &UserRecord,
+        name: &str,
+        after: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<MemberPage> {
+        let channel = self.channel(name, Some(user)).await?;
+        channel.check_read(Some(user))?;
+        if channel.is_document() || channel.is_thread() {
+            return Err(Error::forbidden(
+                "this channel has no members of its own; ask its parent channel",
+            ));
+        }
+        let limit = limit
+            .unwrap_or(DEFAULT_MEMBERS_PAGE)
+            .clamp(1, MAX_MEMBERS_PAGE) as usize;
+        let mut page: Vec<(i64, Role)> = channel
+            .members
+            .read()
+            .map(|m| {
+                m.iter()
+                    .filter(|(id, _)| after.is_none_or(|a| **id > a))
+                    .map(|(id, role)| (*id, *role))
+                    .collect()
+            })
+            .unwrap_or_default();
+        page.sort_unstable_by_key(|(id, _)| *id);
+        let has_more = page.len() > limit;
+        page.truncate(limit);
+        let users = self
+            .stores
+            .accounts
+            .users_by_id(page.iter().map(|(id, _)| *id).collect())
+            .await?;
+        let by_id: std::collections::HashMap<i64, UserRecord> =
+            users.into_iter().map(|u| (u.id, u)).collect();
+        let members = page
+            .into_iter()
+            .filter_map(|(id, role)| {
+                by_id.get(&id).map(|u| parley_protocol::ChannelMember {
+                    user: u.to_ref(),
+                    role: role.as_str().to_owned(),
+                })
+            })
+            .collect();
+        Ok(MemberPage {
+            channel: channel.record.name.clone(),
+            members,
+            has_more,
+        })
     }
 
     /// Leaves a channel. Returns it so the caller can drop subscriptions.

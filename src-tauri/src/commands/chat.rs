@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use parley_client::{Client, OutboxEntry};
 use parley_protocol::{
-    rpc, ChannelInfo, ChannelSettings, ChannelType, Message, PresenceEntry, UserRef,
+    rpc, ChannelInfo, ChannelMember, ChannelSettings, ChannelType, Message, PresenceEntry, UserRef,
 };
 use tauri::ipc::{Channel, Response};
 
@@ -91,6 +91,43 @@ pub async fn join_channel(state: AppRef<'_>, name: String) -> CmdResult<ChannelI
     let info = client.join(&name).await?;
     follow(&state, &client, &info.name).await;
     Ok(info)
+}
+
+/// Stops being a member of a channel: it leaves the sidebar, and is no longer followed.
+#[tauri::command]
+pub async fn leave_channel(state: AppRef<'_>, name: String) -> CmdResult<()> {
+    let client = state.client().await?;
+    check_channel(&name)?;
+    client.leave(&name).await?;
+    unfollow(&state, &name);
+    Ok(())
+}
+
+/// Deletes a channel for everyone (its admins and workspace admins; the server decides).
+#[tauri::command]
+pub async fn delete_channel(state: AppRef<'_>, name: String) -> CmdResult<()> {
+    let client = state.client().await?;
+    check_channel(&name)?;
+    client.api().delete_channel(&name).await?;
+    unfollow(&state, &name);
+    Ok(())
+}
+
+fn unfollow(state: &AppState, name: &str) {
+    if let Ok(mut attention) = state.attention.lock() {
+        attention.followed.remove(name);
+    }
+}
+
+/// The most members one `channel_members` call gathers.
+const MAX_MEMBERS: usize = 5000;
+
+/// A channel's members with their roles (at most [`MAX_MEMBERS`]).
+#[tauri::command]
+pub async fn channel_members(state: AppRef<'_>, channel: String) -> CmdResult<Vec<ChannelMember>> {
+    let client = state.client().await?;
+    check_channel(&channel)?;
+    Ok(client.members(&channel, MAX_MEMBERS).await?)
 }
 
 /// Adds `user` to `channel` as a member (any member may invite; a private channel's only way

@@ -7,6 +7,7 @@ import type {
   AppEvent,
   AppError,
   ChannelInfo,
+  ChannelMember,
   ChannelView,
   Comment,
   DocInfo,
@@ -101,6 +102,12 @@ export const api = {
   createChannel: (name: string, isPrivate: boolean, topic: string | null) =>
     call<ChannelInfo>('create_channel', { name, private: isPrivate, topic }),
   joinChannel: (name: string) => call<ChannelInfo>('join_channel', { name }),
+  /** Stops being a member: the channel is no longer followed. */
+  leaveChannel: (name: string) => call<void>('leave_channel', { name }),
+  /** Deletes the channel for everyone (its admins and workspace admins). */
+  deleteChannel: (name: string) => call<void>('delete_channel', { name }),
+  /** The channel's members and their roles. */
+  channelMembers: (channel: string) => call<ChannelMember[]>('channel_members', { channel }),
   /** Adds a person to a channel (a private channel's only way in); returns who was added. */
   invite: (channel: string, user: string) => call<UserRef>('invite', { channel, user }),
   /** The channel now on screen (null: none): followed, and not notified while focused. */

@@ -45,6 +45,8 @@ head: number, member: boolean, member_count: number,
  */
 publish: PublishPolicy, };
 
+export type ChannelMember = { user: UserRef, role: string, };
+
 export type ChannelType = "public" | "private" | "presence";
 
 export type ChannelView = { info: ChannelInfo, 

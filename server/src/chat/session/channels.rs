@@ -1,5 +1,5 @@
-//! The `/ws` requests about channels: list, create, join, leave, invite, open a direct
-//! message, subscribe and unsubscribe.
+//! The `/ws` requests about channels: list, create, join, leave, invite, list members, open a
+//! direct message, subscribe and unsubscribe.
 
 use std::sync::Arc;
 
@@ -45,6 +45,21 @@ impl Session {
                 Reply::ChannelInvite {
                     channel: channel.record.name.clone(),
                     user: invitee.to_ref(),
+                }
+            }
+            Op::ChannelMembers {
+                channel,
+                after,
+                limit,
+            } => {
+                let page = state
+                    .chat
+                    .members(self.user()?, &channel, after, limit)
+                    .await?;
+                Reply::ChannelMembers {
+                    channel: page.channel,
+                    members: page.members,
+                    has_more: page.has_more,
                 }
             }
             Op::DmOpen { users } => {

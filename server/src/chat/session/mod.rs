@@ -351,6 +351,7 @@ impl Session {
             | Op::ChannelJoin { .. }
             | Op::ChannelLeave { .. }
             | Op::ChannelInvite { .. }
+            | Op::ChannelMembers { .. }
             | Op::DmOpen { .. }
             | Op::Subscribe { .. }
             | Op::Unsubscribe { .. }) => return self.channel_request(id, op).await,

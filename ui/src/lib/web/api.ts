@@ -9,6 +9,7 @@ import type {
   AnalyticsHistory,
   AppEvent,
   ChannelInfo,
+  ChannelMember,
   ChannelView,
   Comment,
   DocInfo,
@@ -45,6 +46,8 @@ export { CommandError };
 export type Platform = 'desktop' | 'web';
 
 const core = new WebCore();
+/** The most members one `channelMembers` call gathers (as the desktop app). */
+const MAX_MEMBERS = 5000;
 const docs = new WebDocs(() => core.requireClient() as ParleyClient, docFate);
 
 let restoring: Promise<void> | null = null;
@@ -232,6 +235,27 @@ export const api = {
       const r = await c.request('channel_join', { channel: name });
       core.follow(r.channel.name);
       return r.channel;
+    }),
+  leaveChannel: (name: string) =>
+    request(async (c): Promise<void> => {
+      await c.request('channel_leave', { channel: name });
+      core.unfollow(name);
+    }),
+  deleteChannel: (name: string) =>
+    request(async (c): Promise<void> => {
+      await c.api<null>('DELETE', `/api/channels/${enc(name)}`);
+      core.unfollow(name);
+    }),
+  channelMembers: (channel: string) =>
+    request(async (c): Promise<ChannelMember[]> => {
+      const all: ChannelMember[] = [];
+      let after: number | undefined;
+      for (;;) {
+        const page = await c.request('channel_members', { channel, after, limit: 500 });
+        all.push(...page.members);
+        after = page.members.at(-1)?.user.id;
+        if (!page.has_more || after === undefined || all.length >= MAX_MEMBERS) return all.slice(0, MAX_MEMBERS);
+      }
     }),
   invite: (channel: string, user: string) =>
     request(async (c): Promise<UserRef> => {

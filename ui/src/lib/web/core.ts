@@ -3,7 +3,14 @@
 // ClientEvents; the channels the user is a member of are followed, and those not on screen
 // reach the UI as `activity` summaries (newest seq, unread and mention counts) like the
 // desktop's (src-tauri/src/activity.rs); sends and changes go through the outbox (./outbox.ts).
-import { EVENT_KINDS, me, ParleyClient, type EventFrame, type ReadState as WireReadState } from '@parley/client';
+import {
+  EVENT_KINDS,
+  me,
+  ParleyClient,
+  type EventFrame,
+  type ReadState as WireReadState,
+  type Subscription,
+} from '@parley/client';
 import type {
   AppEvent,
   ClientEvent,
@@ -69,6 +76,7 @@ export class WebCore {
   private early: AppEvent[] = [];
   private offs: (() => void)[] = [];
   private followed = new Set<string>();
+  private subscriptions = new Map<string, Promise<Subscription>>();
   private counts = new Map<string, Counts>();
   private openName: string | null = null;
   private watched = new Set<string>();
@@ -163,6 +171,7 @@ export class WebCore {
     this.client = null;
     this.outbox.clear();
     this.followed.clear();
+    this.subscriptions.clear();
     this.counts.clear();
     this.places.clear();
     this.commentDocs.clear();
@@ -234,9 +243,21 @@ export class WebCore {
     const client = this.client;
     if (client == null || this.followed.has(channel)) return;
     this.followed.add(channel);
-    client.subscribe(channel, {}).catch(() => {
-      if (this.client === client) this.followed.delete(channel);
+    const sub = client.subscribe(channel, {});
+    this.subscriptions.set(channel, sub);
+    sub.catch(() => {
+      if (this.client !== client) return;
+      this.followed.delete(channel);
+      this.subscriptions.delete(channel);
     });
+  }
+
+  /** Stops following a channel (left or deleted): no events, no resume after reconnects. */
+  unfollow(channel: string): void {
+    this.followed.delete(channel);
+    const sub = this.subscriptions.get(channel);
+    this.subscriptions.delete(channel);
+    void sub?.then((s) => s.unsubscribe()).catch(() => undefined);
   }
 
   /** The channel on screen and the others whose messages are shown (an open thread's). */
