@@ -1,5 +1,6 @@
 // Routes every push from the app (api.subscribe) to the stores.
 import type { AppEvent, ClientEvent, SessionStatus } from '../api';
+import { announceMessage } from '../announce.svelte';
 import { emitAppEvent } from '../events';
 import { showChannelOrThread } from '../actions';
 import { showChannel } from '../nav';
@@ -14,7 +15,11 @@ export function handleAppEvent(event: AppEvent): void {
       if (ev.kind === 'connection') {
         session.setConnection(ev.state);
         chat.me = session.user;
-      } else chat.apply(ev);
+      } else {
+        chat.apply(ev);
+        // Announced to screen readers (rate-limited; not this user's own messages).
+        if (ev.kind === 'message') announceMessage(ev.message);
+      }
       break;
     }
     case 'session':

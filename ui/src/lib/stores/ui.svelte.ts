@@ -1,4 +1,4 @@
-// Which panels are open (search, settings, a thread, the member list).
+// Which panels are open (shortcuts help, search, settings, a thread, the member list).
 export class UiState {
   search = $state(false);
   settings = $state(false);
@@ -7,10 +7,13 @@ export class UiState {
   members = $state(false);
   /** The sidebar's "new channel" form. */
   newChannel = $state(false);
+  /** The keyboard shortcuts help. */
+  help = $state(false);
 
   /** Escape: closes the topmost panel; false when none was open. */
   closeTop(): boolean {
-    if (this.search) this.search = false;
+    if (this.help) this.help = false;
+    else if (this.search) this.search = false;
     else if (this.settings) this.settings = false;
     else if (this.thread != null) this.thread = null;
     else if (this.members) this.members = false;
