@@ -75,6 +75,7 @@ fn main() {
         "resolve_comment",
         "get_settings",
         "set_settings",
+        "set_my_status",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

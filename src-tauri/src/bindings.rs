@@ -35,6 +35,7 @@ fn declarations() -> Vec<String> {
         DocPush::decl(),
         parley_client::docs::DocGone::decl(),
         Settings::decl(),
+        MyStatus::decl(),
         ClientEvent::decl(),
         CommentEvent::decl(),
         ConnectionState::decl(),

@@ -17,6 +17,7 @@ pub mod session;
 pub mod settings;
 pub mod sidebar;
 pub mod state;
+pub mod status;
 mod tray;
 pub mod types;
 
@@ -233,6 +234,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::docs::resolve_comment,
             commands::settings::get_settings,
             commands::settings::set_settings,
+            commands::settings::set_my_status,
         ])
         .build(tauri::generate_context!())
 }

@@ -288,6 +288,8 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
                     let again = client.clone();
                     let st = Arc::clone(&state);
                     tokio::spawn(async move {
+                        // The server holds a status per connection: this one gets the user's.
+                        crate::status::apply(&st, &again).await;
                         let _ = crate::sidebar::refresh_channels(&st, &again).await;
                     });
                 }

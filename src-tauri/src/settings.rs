@@ -20,6 +20,9 @@ pub fn save(state: &AppState, settings: Settings) -> CmdResult<Settings> {
     if !matches!(settings.theme.as_str(), "system" | "light" | "dark") {
         return Err(AppError::invalid("theme is system, light or dark"));
     }
+    if let Some(status) = &settings.status {
+        crate::status::check(status)?;
+    }
     let path = state.paths.settings_file();
     if let Some(dir) = path.parent() {
         parley_client::files::private_dir(dir).map_err(AppError::internal)?;

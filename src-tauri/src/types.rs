@@ -165,6 +165,21 @@ pub struct Settings {
     pub channel_notifications: BTreeMap<String, bool>,
     /// `system` (follow the OS), `light` or `dark`.
     pub theme: String,
+    /// The status this user set (away, do not disturb, a text): applied to every connection
+    /// until changed or until it expires. None: active.
+    pub status: Option<MyStatus>,
+}
+
+/// A status the user chose, with an optional text and expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct MyStatus {
+    /// `away` or `dnd`.
+    pub status: String,
+    /// At most 140 characters (the server's limit).
+    pub text: Option<String>,
+    /// Cleared at this instant (Unix ms); None: until changed.
+    pub until: Option<i64>,
 }
 
 impl Default for Settings {
@@ -174,6 +189,7 @@ impl Default for Settings {
             do_not_disturb: false,
             channel_notifications: BTreeMap::new(),
             theme: "system".into(),
+            status: None,
         }
     }
 }

@@ -284,3 +284,121 @@ async fn an_admin_watches_the_dashboard_move() {
     desktop.screenshot_app(&app, "dashboard-busy").await;
     app.quit().await;
 }
+
+/// Dana's status in erin's presence list of `general`, polled until `want` holds.
+async fn wait_status(
+    erin: &mut parley_testkit::WsClient,
+    want: impl Fn(&serde_json::Value) -> bool,
+) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let list = erin
+            .ok(serde_json::json!({"type": "presence_list", "channel": "general"}))
+            .await;
+        let dana = list["presence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["user"]["name"] == "dana")
+            .cloned()
+            .unwrap_or_default();
+        if want(&dana) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dana's status: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_sets_a_status_and_sees_who_is_in_a_channel() {
+    let desktop = Desktop::start(
+        "a_person_sets_a_status_and_sees_who_is_in_a_channel",
+        DesktopOptions::default(),
+    )
+    .await;
+    let app = desktop.launch().await;
+    app.host_workspace("dana", PASSWORD).await;
+    app.wait_for("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    let server = desktop.workspace_file()["server"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.click("[data-testid=nav-settings]").await;
+    app.type_into("#add-person-name", "erin").await;
+    app.type_into("#add-person-password", PASSWORD).await;
+    app.click("[data-testid=add-person]").await;
+    app.wait_text("[data-testid=add-person-done]", "erin can now sign in")
+        .await;
+    app.type_into("#add-person-name", ESCAPE).await;
+    let token = HttpApi::new(&server)
+        .unwrap()
+        .login(&credentials("erin", PASSWORD))
+        .await
+        .unwrap()
+        .token;
+    let ws = format!("{}/ws", server.replacen("http://", "ws://", 1));
+    let mut erin = parley_testkit::WsClient::connect(&ws, Some(&token)).await;
+
+    // Dana sets do not disturb with a text, for 30 minutes; erin sees it.
+    app.click("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    app.click("[data-testid=my-status]").await;
+    app.click("[data-testid=status-dnd]").await;
+    app.type_into("#status-text", "Heads down").await;
+    app.wait_for("#status-clear").await;
+    app.client
+        .execute(
+            "const s = document.getElementById('status-clear'); s.value = '30m'; s.dispatchEvent(new Event('change', {bubbles: true})); return null",
+            vec![],
+        )
+        .await
+        .unwrap();
+    app.click("[data-testid=save-status]").await;
+    app.wait_for("[data-testid=my-status][data-status=dnd]")
+        .await;
+    wait_status(&mut erin, |dana| {
+        dana["status"] == "dnd" && dana["status_text"] == "Heads down"
+    })
+    .await;
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            desktop
+                .app_files()
+                .iter()
+                .find(|p| p.ends_with("settings.json"))
+                .expect("settings.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let until = settings["status"]["until"].as_i64().expect("an expiry");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!((until - now - 30 * 60_000).abs() < 120_000, "{settings}");
+
+    // The members panel: both members (erin joined general when added, through the running
+    // server), with dana's status and erin online.
+    app.click("button[aria-label^=\"Members (\"]").await;
+    app.wait_text("[data-testid=member-count]", "2").await;
+    app.wait_for("[data-testid=member][data-user=dana][data-status=dnd]")
+        .await;
+    app.wait_for("[data-testid=member][data-user=erin][data-status=online]")
+        .await;
+    desktop.screenshot_app(&app, "status-and-members").await;
+
+    // Back to active: erin sees dana online again.
+    app.click("[data-testid=my-status]").await;
+    app.click("[data-testid=status-online]").await;
+    app.click("[data-testid=save-status]").await;
+    app.wait_for("[data-testid=my-status][data-status=online]")
+        .await;
+    wait_status(&mut erin, |dana| dana["status"] == "online").await;
+    app.quit().await;
+}

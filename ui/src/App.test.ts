@@ -32,7 +32,7 @@ function fakeApp() {
       case 'session_status':
         return status;
       case 'get_settings':
-        return { notifications: true, do_not_disturb: false, channel_notifications: {}, theme: 'system' };
+        return { notifications: true, do_not_disturb: false, channel_notifications: {}, theme: 'system', status: null };
       case 'subscribe_events':
         events = args.onEvent as Channel<AppEvent>;
         return null;

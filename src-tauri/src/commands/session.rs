@@ -214,8 +214,8 @@ pub async fn sign_out(state: AppRef<'_>) -> CmdResult<SessionStatus> {
 }
 
 /// Adds an account to the workspace this computer hosts (registration is off there: people
-/// get their accounts from its administrator). Runs `parley-server user add` on the hosted
-/// data, beside the running server.
+/// get their accounts from its administrator): through the running server when the app is
+/// connected to it, else with `parley-server user add` on the hosted data.
 #[tauri::command]
 pub async fn add_person(state: AppRef<'_>, username: String, password: String) -> CmdResult<()> {
     let hosted = state
@@ -234,13 +234,67 @@ pub async fn add_person(state: AppRef<'_>, username: String, password: String) -
     if password.chars().count() < 8 {
         return Err(AppError::invalid("a password has at least 8 characters"));
     }
-    host::add_account(
-        &state.paths.server_data(),
-        username.trim(),
-        &password,
-        false,
-    )
-    .await
+    match add_through_server(&state, username.trim(), &password).await {
+        Ok(()) => Ok(()),
+        // The server's own answer about the account stands.
+        Err(err) if matches!(err.code.as_str(), "user_exists" | "invalid_user") => Err(err),
+        // Not connected (or the server refuses invites): the admin command beside it, whose
+        // memberships the running server only sees at its next start.
+        Err(err) => {
+            tracing::info!(code = %err.code, "adding the account with the admin command");
+            host::add_account(
+                &state.paths.server_data(),
+                username.trim(),
+                &password,
+                false,
+            )
+            .await
+        }
+    }
+}
+
+/// Adds the account through the running server, so it joins the channels everyone joins at
+/// once (members see it join): a one-use invite for ten minutes, a registration with it, and
+/// the registration's session signed out again (the person signs in on their own device).
+async fn add_through_server(state: &AppState, username: &str, password: &str) -> CmdResult<()> {
+    let client = state.client().await?;
+    let api = client.api();
+    let invite = api
+        .create_invite(&parley_protocol::api::CreateInvite {
+            uses: Some(1),
+            expires_in: Some("10m".into()),
+        })
+        .await?;
+    let server = state
+        .session
+        .lock()
+        .await
+        .workspace
+        .as_ref()
+        .map(|w| w.server.clone())
+        .ok_or_else(|| AppError::new("not_hosted", "no workspace"))?;
+    let fresh = parley_client::HttpApi::new(&server)?;
+    let created = fresh
+        .register(&parley_protocol::api::Credentials {
+            name: username.to_owned(),
+            password: password.to_owned(),
+            display_name: None,
+            device: Some("added by an admin".into()),
+            invite: Some(invite.code),
+        })
+        .await;
+    let session = match created {
+        Ok(session) => session,
+        Err(err) => {
+            // The invite is of no use to anyone else: take it back.
+            let _ = api.revoke_invite(invite.id).await;
+            return Err(err.into());
+        }
+    };
+    if let Err(err) = fresh.with_token(&session.token).logout().await {
+        tracing::warn!(%err, "the new account's first session stays signed in");
+    }
+    Ok(())
 }
 
 /// Forgets the workspace (signing out first); a hosted server stops (its data stays).

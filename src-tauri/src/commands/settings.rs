@@ -1,9 +1,10 @@
-//! Settings commands: notifications, do-not-disturb, per-channel notifications, theme.
+//! Settings commands: notifications, do-not-disturb, per-channel notifications, theme, and
+//! the user's status.
 
 use super::AppRef;
 use crate::{
     error::CmdResult,
-    types::{AppEvent, Settings},
+    types::{AppEvent, MyStatus, Settings},
 };
 
 #[tauri::command]
@@ -22,5 +23,34 @@ pub async fn set_settings(
     state.push(AppEvent::Settings {
         settings: saved.clone(),
     });
+    Ok(saved)
+}
+
+/// Sets this user's status: `online` (active: none), `away` or `dnd`, with an optional text
+/// and expiry (Unix ms). Kept in the settings and applied to the server now when connected,
+/// and on every later connection until it is changed or expires.
+#[tauri::command]
+pub async fn set_my_status(
+    state: AppRef<'_>,
+    status: String,
+    text: Option<String>,
+    until: Option<i64>,
+) -> CmdResult<Settings> {
+    let mut settings = state.settings();
+    settings.status = match status.as_str() {
+        "online" => None,
+        _ => Some(MyStatus {
+            status,
+            text: text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+            until,
+        }),
+    };
+    let saved = crate::settings::save(&state, settings)?;
+    state.push(AppEvent::Settings {
+        settings: saved.clone(),
+    });
+    if let Ok(client) = state.client().await {
+        crate::status::apply(state.inner(), &client).await;
+    }
     Ok(saved)
 }

@@ -227,4 +227,8 @@ export const api = {
   // --- settings
   settings: () => call<Settings>('get_settings'),
   setSettings: (settings: Settings) => call<Settings>('set_settings', { settings }),
+  /** This user's status: `online` (active), `away` or `dnd`, with an optional text and an
+   * expiry (Unix ms); applied to every connection until changed or expired. */
+  setMyStatus: (status: string, text: string | null, until: number | null) =>
+    call<Settings>('set_my_status', { status, text, until }),
 };

@@ -188,6 +188,20 @@ mentions?: Array<number>,
  */
 reactions?: Array<ReactionCount>, };
 
+export type MyStatus = { 
+/**
+ * `away` or `dnd`.
+ */
+status: string, 
+/**
+ * At most 140 characters (the server's limit).
+ */
+text: string | null, 
+/**
+ * Cleared at this instant (Unix ms); None: until changed.
+ */
+until: number | null, };
+
 export type OutboxEntry = { local_id: number, 
 /**
  * `message` or `comment`.
@@ -299,7 +313,12 @@ channel_notifications: { [key in string]?: boolean },
 /**
  * `system` (follow the OS), `light` or `dark`.
  */
-theme: string, };
+theme: string, 
+/**
+ * The status this user set (away, do not disturb, a text): applied to every connection
+ * until changed or until it expires. None: active.
+ */
+status: MyStatus | null, };
 
 export type ThreadOpened = { 
 /**

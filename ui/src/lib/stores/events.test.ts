@@ -39,7 +39,7 @@ describe('app events', () => {
 
     handleAppEvent({
       kind: 'settings',
-      settings: { notifications: false, do_not_disturb: true, channel_notifications: {}, theme: 'dark' },
+      settings: { notifications: false, do_not_disturb: true, channel_notifications: {}, theme: 'dark', status: null },
     });
     expect(session.settings).toMatchObject({ do_not_disturb: true, theme: 'dark' });
   });

@@ -8,6 +8,7 @@ export const DEFAULT_SETTINGS: Settings = {
   do_not_disturb: false,
   channel_notifications: {},
   theme: 'system',
+  status: null,
 };
 
 export class Session {

@@ -470,6 +470,18 @@ export const api = {
 
   // --- settings (this browser's localStorage)
   settings: async (): Promise<Settings> => core.settings,
+  setMyStatus: async (status: string, text: string | null, until: number | null): Promise<Settings> => {
+    if (status !== 'online' && status !== 'away' && status !== 'dnd') throw invalid('a status is online, away or dnd');
+    const trimmed = text?.trim() ?? '';
+    if ([...trimmed].length > 140) throw invalid('a status text has at most 140 characters');
+    core.settings = {
+      ...core.settings,
+      status: status === 'online' ? null : { status, text: trimmed === '' ? null : trimmed, until },
+    };
+    saveSettings(core.settings);
+    core.applyStatus();
+    return core.settings;
+  },
   setSettings: async (settings: Settings): Promise<Settings> => {
     // Turned on by a click: the browser asks for permission now (it refuses outside a gesture).
     if (settings.notifications && !core.settings.notifications) askPermission();

@@ -47,6 +47,11 @@ class FakeClient {
   position() {
     return { epoch: 'e', seq: 9 };
   }
+  requests: { type: string; fields: unknown }[] = [];
+  request(type: string, fields: unknown) {
+    this.requests.push({ type, fields });
+    return Promise.resolve({});
+  }
 }
 
 function memoryStore(): SessionStore & { saved: TabSession | null } {
@@ -77,6 +82,18 @@ function setup(token: string | null = 'pl_1') {
 const clientEvents = (events: AppEvent[]) => events.flatMap((e) => (e.kind === 'client' ? [e.event] : []));
 
 describe('the web core', () => {
+  it("gives each connection the user's status, and forgets an expired one", () => {
+    const { fake, core, events } = setup();
+    core.settings = { ...core.settings, status: { status: 'away', text: 'lunch', until: Date.now() + 60_000 } };
+    fake.fire('hello', { user: alice });
+    expect(fake.requests.at(-1)).toEqual({ type: 'set_status', fields: { status: 'away', text: 'lunch' } });
+    core.settings = { ...core.settings, status: { status: 'dnd', text: null, until: Date.now() - 1 } };
+    fake.fire('hello', { user: alice });
+    expect(fake.requests.at(-1)).toEqual({ type: 'set_status', fields: { status: 'online' } });
+    expect(core.settings.status).toBeNull();
+    expect(events.some((e) => e.kind === 'settings' && e.settings.status === null)).toBe(true);
+  });
+
   it('tells the connection as the desktop does: connecting, online, offline, unauthorized', () => {
     const { fake, core, events, store } = setup();
     expect(core.status()).toMatchObject({

@@ -26,7 +26,7 @@ import { frameToEvent } from './mapping';
 import { decide, show, tabFocused } from './notify';
 import { untilDone, WebOutbox } from './outbox';
 import { isSignedOut, tabSessionStore, type SessionStore } from './session';
-import { loadSettings } from './settings';
+import { loadSettings, saveSettings } from './settings';
 
 /** The part of ParleyClient the core uses (a fake one in tests). */
 export type ClientLike = Pick<
@@ -234,6 +234,37 @@ export class WebCore {
     this.user = user;
     if (this.token != null) this.store.save({ token: this.token, user });
     this.setConnection({ state: 'online', user });
+    // The server holds a status per connection: this one gets the user's.
+    this.applyStatus();
+  }
+
+  private statusTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Tells the server the user's status (active when none; an expired one is forgotten) and
+   * clears it when it expires. */
+  applyStatus(): void {
+    const client = this.client;
+    if (client == null) return;
+    let chosen = this.settings.status;
+    if (chosen != null && chosen.until != null && chosen.until <= Date.now()) {
+      this.settings = { ...this.settings, status: null };
+      saveSettings(this.settings);
+      this.emit({ kind: 'settings', settings: this.settings });
+      chosen = null;
+    }
+    const fields =
+      chosen == null
+        ? { status: 'online' }
+        : chosen.text != null && chosen.text !== ''
+          ? { status: chosen.status, text: chosen.text }
+          : { status: chosen.status };
+    client.request('set_status', fields).catch(() => undefined);
+    if (this.statusTimer != null) clearTimeout(this.statusTimer);
+    this.statusTimer = null;
+    if (chosen?.until != null) {
+      const wait = Math.min(Math.max(chosen.until - Date.now(), 0), 2 ** 31 - 1);
+      this.statusTimer = setTimeout(() => this.applyStatus(), wait);
+    }
   }
 
   // --- channels, counts and activity ----------------------------------------------------

@@ -20,7 +20,7 @@ function message(channel: string, text: string, author = 'bob'): Message {
 function cx(extra: Partial<NotifyContext> = {}): NotifyContext {
   return {
     me: 'alice',
-    settings: { notifications: true, do_not_disturb: false, channel_notifications: {}, theme: 'system' },
+    settings: { notifications: true, do_not_disturb: false, channel_notifications: {}, theme: 'system', status: null },
     focused: false,
     openChannel: 'general',
     muted: () => false,

@@ -1,6 +1,6 @@
 // The web app's settings, kept in the browser's localStorage (the desktop keeps them in its
 // data directory).
-import type { Settings } from '../bindings';
+import type { MyStatus, Settings } from '../bindings';
 
 const KEY = 'parley.settings';
 
@@ -15,6 +15,7 @@ export function defaultSettings(): Settings {
     do_not_disturb: false,
     channel_notifications: {},
     theme: 'system',
+    status: null,
   };
 }
 
@@ -32,10 +33,23 @@ export function loadSettings(storage: Storage | undefined = globalThis.localStor
           ? saved.channel_notifications
           : {},
       theme: typeof saved.theme === 'string' ? saved.theme : base.theme,
+      status: validStatus(saved.status),
     };
   } catch {
     return base;
   }
+}
+
+/** A saved status, if it is one (`away`/`dnd`, a text, an expiry). */
+function validStatus(value: unknown): MyStatus | null {
+  if (value == null || typeof value !== 'object') return null;
+  const s = value as Partial<MyStatus>;
+  if (s.status !== 'away' && s.status !== 'dnd') return null;
+  return {
+    status: s.status,
+    text: typeof s.text === 'string' ? s.text.slice(0, 140) : null,
+    until: typeof s.until === 'number' ? s.until : null,
+  };
 }
 
 export function saveSettings(settings: Settings, storage: Storage | undefined = globalThis.localStorage): void {
