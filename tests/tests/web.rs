@@ -245,6 +245,15 @@ async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
     server.create_channel(&alice_token, &channel).await;
     let side = unique("side");
     server.create_channel(&alice_token, &side).await;
+    let lounge = unique("lounge");
+    let (status, body) = server
+        .post(
+            "/api/channels",
+            Some(&alice_token),
+            json!({"channel": lounge, "presence": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
 
     // bob, on the command line, joins and says something before alice opens the web app.
     let cli = Cli::new();
@@ -417,6 +426,38 @@ async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
             && text.contains("Written by a stock Yjs client")
     })
     .await;
+
+    // Alice says she is away, with a text, for an hour: bob sees it in a presence channel.
+    app.click("[data-testid=my-status]").await;
+    app.click("[data-testid=status-away]").await;
+    app.type_into("#status-text", "In a meeting").await;
+    app.click("[data-testid=save-status]").await;
+    app.wait_for("[data-testid=my-status][data-status=away]")
+        .await;
+    let mut watcher = server.connect(Some(&bob_token)).await;
+    watcher
+        .ok(json!({"type": "channel_join", "channel": lounge}))
+        .await;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let list = watcher
+            .ok(json!({"type": "presence_list", "channel": lounge}))
+            .await;
+        let away = list["presence"].as_array().unwrap().iter().any(|p| {
+            p["user"]["name"] == json!(alice)
+                && p["status"] == "away"
+                && p["status_text"] == "In a meeting"
+        });
+        if away {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice never showed as away to bob: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.screenshot(&app, "status-away").await;
 
     // The channel's people: members with roles; then alice leaves one channel and deletes
     // another for everyone.
