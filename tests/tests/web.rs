@@ -502,3 +502,130 @@ async fn the_web_app_in_chromium_signs_in_chats_reacts_and_co_edits() {
     assert_eq!(team["member"], false, "{team}");
     app.quit().await;
 }
+
+/// The keys WebDriver sends for Shift, Up, Down and Tab.
+const SHIFT: &str = "\u{E008}";
+const UP: &str = "\u{E013}";
+const TAB: &str = "\u{E004}";
+
+/// The element that has focus: its `data-testid` (or tag) and text.
+async fn focused(app: &App) -> Value {
+    eval(
+        app,
+        "const e = document.activeElement; return {id: e.getAttribute('data-testid') || e.tagName, text: e.textContent.slice(0, 200), label: e.getAttribute('aria-label')}",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_web_app_works_from_the_keyboard_alone() {
+    let server = TestServer::start(RELAXED).await;
+    let alice = unique("alice");
+    let token = server.register(&alice).await;
+    let channel = unique("keys");
+    server.create_channel(&token, &channel).await;
+    for text in ["first of all", "then this", "and finally this"] {
+        post(&server, &token, &channel, text).await;
+    }
+    let browser = Browser::start("web_app_from_the_keyboard").await;
+    let app = browser.open(&server.url()).await;
+    // Sign in by typing and Enter.
+    app.type_into("#username", &alice).await;
+    app.type_into("#password", PASSWORD).await;
+    app.type_into("#password", ENTER).await;
+    app.wait_text("[data-testid=current-user]", &alice).await;
+    app.click(&format!(
+        "[data-testid=channel-item][data-channel=\"{channel}\"]"
+    ))
+    .await;
+    app.wait_text("[data-testid=message-text]", "and finally this")
+        .await;
+
+    // From the composer, Shift+Tab (past the composer's buttons) reaches the timeline: one
+    // message takes focus, the newest; Up moves to an older one.
+    let composer = app.wait_for("[data-testid=composer]").await;
+    composer.click().await.unwrap();
+    let mut presses = 0;
+    loop {
+        let here = focused(&app).await;
+        if here["id"] == "message" || here["id"] == "message-list" {
+            break;
+        }
+        presses += 1;
+        assert!(presses <= 6, "Shift+Tab never reached the timeline: {here}");
+        app.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("{SHIFT}{TAB}{}", parley_tests::RELEASE_KEYS))
+            .await
+            .unwrap();
+    }
+    let list = app.client.active_element().await.unwrap();
+    list.send_keys(UP).await.unwrap();
+    if focused(&app).await["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("and finally this")
+    {
+        // The list itself had focus: the first Up entered at the newest message.
+        app.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(UP)
+            .await
+            .unwrap();
+    }
+    let row = focused(&app).await;
+    assert_eq!(row["id"], "message", "{row}");
+    assert!(row["text"].as_str().unwrap().contains("then this"), "{row}");
+
+    // R on the focused message: the picker, its search field focused; a name and Enter react.
+    app.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("r")
+        .await
+        .unwrap();
+    app.wait_for("[aria-label=\"Pick a reaction\"]").await;
+    let search = focused(&app).await;
+    assert_eq!(search["label"], "Search emoji", "{search}");
+    let field = app.client.active_element().await.unwrap();
+    field.send_keys("thumbs up").await.unwrap();
+    field.send_keys(ENTER).await.unwrap();
+    app.wait_until(
+        "[data-testid=message] .reactions .reaction",
+        "the reaction",
+        |els| els.iter().any(|(t, _)| t.contains('👍')),
+    )
+    .await;
+    let stored = server.history(&token, &channel).await;
+    let reacted = stored.iter().find(|m| m["text"] == "then this").unwrap();
+    assert_eq!(reacted["reactions"][0]["emoji"], "👍", "{reacted}");
+
+    // Ctrl+/ opens the shortcuts; Escape closes it.
+    let body = app.client.active_element().await.unwrap();
+    body.send_keys(&format!(
+        "{}/{}",
+        parley_tests::CONTROL,
+        parley_tests::RELEASE_KEYS
+    ))
+    .await
+    .unwrap();
+    app.wait_for("[data-testid=shortcuts-help]").await;
+    browser.screenshot(&app, "shortcuts").await;
+    app.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(parley_tests::ESCAPE)
+        .await
+        .unwrap();
+    app.wait_until("[data-testid=shortcuts-help]", "the help closed", |els| {
+        els.is_empty()
+    })
+    .await;
+    app.quit().await;
+}

@@ -84,6 +84,11 @@ describe('Members panel', () => {
     const del = await screen.findByTestId('delete-channel');
     await fireEvent.click(del);
     expect(calls.some((c) => c.cmd === 'delete_channel')).toBe(false);
+    // The confirmation takes focus on its safe choice; Escape backs out.
+    await waitFor(() => expect(document.activeElement?.getAttribute('data-testid')).toBe('cancel-delete-channel'));
+    await fireEvent.keyDown(document.activeElement as HTMLElement, { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByTestId('confirm-delete-channel')).toBeNull());
+    await fireEvent.click(screen.getByTestId('delete-channel'));
     await fireEvent.click(screen.getByTestId('confirm-delete-channel'));
     await waitFor(() => expect(calls.some((c) => c.cmd === 'delete_channel')).toBe(true));
     expect(calls.find((c) => c.cmd === 'delete_channel')?.args).toEqual({ name: 'team' });
