@@ -305,6 +305,12 @@ mod tests {
             }
             .into_op(),
             Unread {}.into_op(),
+            ListMembers {
+                channel: "c".into(),
+                after: None,
+                limit: None,
+            }
+            .into_op(),
             OpenThread {
                 channel: "c".into(),
                 message_id: 1,

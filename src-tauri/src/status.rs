@@ -9,33 +9,9 @@ use parley_client::Client;
 use parley_protocol::rpc;
 
 use crate::{
-    error::CmdResult,
     state::AppState,
-    types::{AppError, AppEvent, MyStatus},
+    types::{AppEvent, MyStatus},
 };
-
-/// The server's limit on a status text, in characters.
-const MAX_TEXT: usize = 140;
-
-/// A status the server will take.
-pub fn check(status: &MyStatus) -> CmdResult<()> {
-    if !matches!(status.status.as_str(), "away" | "dnd") {
-        return Err(AppError::invalid(
-            "a status is away or dnd (no status: active)",
-        ));
-    }
-    if let Some(text) = &status.text {
-        if text.chars().count() > MAX_TEXT {
-            return Err(AppError::invalid(format!(
-                "a status text has at most {MAX_TEXT} characters"
-            )));
-        }
-        if text.chars().any(char::is_control) {
-            return Err(AppError::invalid("a status text is one line"));
-        }
-    }
-    Ok(())
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -103,30 +79,4 @@ fn expire_later(state: Arc<AppState>, client: Client, status: MyStatus) {
             apply(&state, &client).await;
         }
     });
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn status(s: &str, text: Option<&str>) -> MyStatus {
-        MyStatus {
-            status: s.into(),
-            text: text.map(str::to_owned),
-            until: None,
-        }
-    }
-
-    #[test]
-    fn only_what_the_server_takes_passes() {
-        assert!(check(&status("away", Some("lunch"))).is_ok());
-        assert!(check(&status("dnd", None)).is_ok());
-        assert!(check(&status("online", None)).is_err());
-        assert!(check(&status("busy", None)).is_err());
-        assert!(check(&status("away", Some(&"é".repeat(140)))).is_ok());
-        let long = check(&status("away", Some(&"é".repeat(141)))).unwrap_err();
-        assert!(long.message.contains("140"), "{}", long.message);
-        assert!(check(&status("away", Some("two\nlines"))).is_err());
-    }
 }
