@@ -22,6 +22,7 @@ pub use parley_testkit::{
 use serde_json::{json, Value};
 
 pub mod browser;
+pub mod node;
 mod processes;
 
 pub use processes::{

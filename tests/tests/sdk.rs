@@ -4,66 +4,28 @@
 //! refused credentials.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use parley_testkit::{unique, Proxy, TestServer, RELAXED};
+use parley_tests::node::NodeDriver;
 use serde_json::{json, Value};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    process::{Child, ChildStdin, ChildStdout, Command},
-};
-
-/// One ParleyClient in a Node process.
-struct Driver {
-    _child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
-}
+use tokio::process::Command;
 
 fn sdk_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk/js")
 }
 
+/// One ParleyClient in a Node process (sdk/js/test/driver.mjs).
+struct Driver;
+
 impl Driver {
-    async fn spawn() -> Self {
+    async fn spawn() -> NodeDriver {
         let dir = sdk_dir();
         assert!(
             dir.join("dist/node.js").exists() && dir.join("node_modules/ws").exists(),
             "build the SDK first: `npm ci && npm run build` in sdk/js (scripts/test.sh does)"
         );
-        let mut child = Command::new("node")
-            .arg(dir.join("test/driver.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self {
-            _child: child,
-            stdin,
-            stdout,
-        }
-    }
-
-    async fn call(&mut self, cmd: Value) -> Value {
-        let line = format!("{cmd}\n");
-        self.stdin.write_all(line.as_bytes()).await.unwrap();
-        let reply = tokio::time::timeout(Duration::from_secs(60), self.stdout.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("the SDK driver did not answer {cmd}"))
-            .unwrap()
-            .expect("the SDK driver exited");
-        serde_json::from_str(&reply).unwrap()
-    }
-
-    async fn ok(&mut self, cmd: Value) -> Value {
-        let reply = self.call(cmd.clone()).await;
-        assert_eq!(reply["ok"], true, "{cmd} -> {reply}");
-        reply
+        NodeDriver::spawn(&dir, "test/driver.mjs", true)
     }
 }
 

@@ -5,17 +5,14 @@
 //! survives a reload, and a document co-edited with a stock Yjs client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use parley_testkit::{unique, Proxy, PASSWORD};
 use parley_tests::{
-    browser::Browser, wait_until_async, App, Cli, TestServer, ENTER, RELAXED, TIMEOUT,
+    browser::Browser, node::NodeDriver, wait_until_async, App, Cli, TestServer, ENTER, RELAXED,
+    TIMEOUT,
 };
 use serde_json::{json, Value};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    process::{Child, ChildStdin, ChildStdout, Command},
-};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -186,46 +183,11 @@ async fn the_built_sdk_in_chromium_resumes_through_cuts_and_a_restart() {
 }
 
 /// One stock Yjs client (yjs + y-websocket under Node, tests/interop/yclient.mjs).
-struct YClient {
-    _child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
-}
+struct YClient;
 
 impl YClient {
-    async fn spawn() -> Self {
-        let dir = repo().join("tests/interop");
-        let mut child = Command::new("node")
-            .arg(dir.join("yclient.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self {
-            _child: child,
-            stdin,
-            stdout,
-        }
-    }
-
-    async fn ok(&mut self, cmd: Value) -> Value {
-        self.stdin
-            .write_all(format!("{cmd}\n").as_bytes())
-            .await
-            .unwrap();
-        let line = tokio::time::timeout(Duration::from_secs(40), self.stdout.next_line())
-            .await
-            .expect("yclient did not answer")
-            .unwrap()
-            .expect("yclient exited");
-        let reply: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(reply["ok"], true, "{cmd} -> {reply}");
-        reply
+    async fn spawn() -> NodeDriver {
+        NodeDriver::spawn(&repo().join("tests/interop"), "yclient.mjs", false)
     }
 }
 
