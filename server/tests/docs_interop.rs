@@ -2,21 +2,13 @@
 //! through tests/interop/yclient.mjs) against the real server.
 #![allow(clippy::unwrap_used)]
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::path::PathBuf;
 
-use parley_testkit::{unique, TestServer, RELAXED};
+use parley_testkit::{node::NodeDriver, unique, TestServer, RELAXED};
 use serde_json::{json, Value};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    process::{Child, ChildStdin, ChildStdout, Command},
-};
 
 /// One stock Yjs client in a Node process.
-struct YClient {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
-}
+struct YClient(NodeDriver);
 
 fn interop_dir() -> PathBuf {
     manifest_dir().join("../tests/interop")
@@ -29,35 +21,11 @@ impl YClient {
             dir.join("node_modules/y-websocket").exists(),
             "run `npm ci` in tests/interop first (scripts/test.sh does)"
         );
-        let mut child = Command::new("node")
-            .arg(dir.join("yclient.mjs"))
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self {
-            child,
-            stdin,
-            stdout,
-        }
+        Self(NodeDriver::spawn(&dir, "yclient.mjs", false))
     }
 
-    /// Sends a command and returns its reply (commands carry their own deadlines; this one
-    /// is a backstop).
     async fn call(&mut self, cmd: Value) -> Value {
-        let line = format!("{cmd}\n");
-        self.stdin.write_all(line.as_bytes()).await.unwrap();
-        let reply = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line())
-            .await
-            .expect("yclient did not answer")
-            .unwrap()
-            .expect("yclient exited");
-        serde_json::from_str(&reply).unwrap()
+        self.0.call(cmd).await
     }
 
     async fn ok(&mut self, cmd: Value) -> Value {
@@ -90,12 +58,6 @@ impl YClient {
     async fn insert(&mut self, index: u32, text: &str) {
         self.ok(json!({"cmd": "insert", "index": index, "text": text}))
             .await;
-    }
-}
-
-impl Drop for YClient {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
     }
 }
 

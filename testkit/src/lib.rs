@@ -18,6 +18,7 @@ mod cli;
 mod http;
 #[cfg(unix)]
 pub mod nginx;
+pub mod node;
 pub mod proxied;
 mod proxy;
 mod server;

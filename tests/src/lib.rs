@@ -17,12 +17,11 @@ use std::{
 
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 pub use parley_testkit::{
-    free_port, target_profile_dir, workspace_binary, Cli, TestServer, RELAXED,
+    free_port, node, target_profile_dir, workspace_binary, Cli, TestServer, RELAXED,
 };
 use serde_json::{json, Value};
 
 pub mod browser;
-pub mod node;
 mod processes;
 
 pub use processes::{
