@@ -591,3 +591,70 @@ async fn the_web_app_works_from_the_keyboard_alone() {
     .await;
     app.quit().await;
 }
+
+#[tokio::test]
+async fn the_web_app_posts_a_pasted_image() {
+    let server = TestServer::start(RELAXED).await;
+    let alice = unique("alice");
+    let token = server.register(&alice).await;
+    let channel = unique("pics");
+    server.create_channel(&token, &channel).await;
+    let browser = Browser::start("web_app_pasted_image").await;
+    let app = browser.open(&server.url()).await;
+    app.type_into("#username", &alice).await;
+    app.type_into("#password", PASSWORD).await;
+    app.type_into("#password", ENTER).await;
+    app.click(&format!(
+        "[data-testid=channel-item][data-channel=\"{channel}\"]"
+    ))
+    .await;
+    app.wait_for("[data-testid=composer]").await;
+
+    // A screenshot on the clipboard, pasted into the composer: a PNG drawn on a canvas, in a
+    // paste event's clipboard data, as the browser hands one over.
+    app.client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             const canvas = document.createElement('canvas'); canvas.width = 120; canvas.height = 80;\
+             const g = canvas.getContext('2d'); g.fillStyle = '#d33'; g.fillRect(0, 0, 120, 80);\
+             canvas.toBlob((blob) => {\
+               const data = new DataTransfer();\
+               data.items.add(new File([blob], 'image.png', {type: 'image/png'}));\
+               const composer = document.querySelector('[data-testid=composer]');\
+               composer.focus();\
+               composer.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));\
+               done(true);\
+             }, 'image/png');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // It uploads as an attachment of the message being written (the usual row, its progress).
+    app.wait_until(
+        "ul[aria-label=Attachments] .upload-name",
+        "the pasted image",
+        |els| els.iter().any(|(t, _)| t.starts_with("Pasted image")),
+    )
+    .await;
+    app.type_into("[data-testid=composer]", "the red one").await;
+    app.type_into("[data-testid=composer]", ENTER).await;
+    // Posted with the message: the server has it, and the timeline shows its thumbnail.
+    app.wait_text("[data-testid=message-text]", "the red one")
+        .await;
+    app.wait_for("[data-testid=message] img[alt^=\"Pasted image\"]")
+        .await;
+    browser.screenshot(&app, "pasted-image").await;
+    let stored = server.history(&token, &channel).await;
+    let posted = stored.iter().find(|m| m["text"] == "the red one").unwrap();
+    let attachment = &posted["attachments"][0];
+    assert!(
+        attachment["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Pasted image"),
+        "{posted}"
+    );
+    assert_eq!(attachment["mime"], "image/png", "{posted}");
+    assert_eq!(attachment["width"], 120, "{posted}");
+    app.quit().await;
+}
