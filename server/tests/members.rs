@@ -66,6 +66,15 @@ async fn members_are_listed_with_roles_page_by_page() {
         .await;
     assert_eq!(names(&all).len(), 6);
     assert_eq!(all["has_more"], false);
+    let least = ws
+        .ok(json!({"type": "channel_members", "channel": "crew", "limit": 0}))
+        .await;
+    assert_eq!(
+        names(&least).len(),
+        1,
+        "a limit of 0 is clamped to 1: {least}"
+    );
+    assert_eq!(least["has_more"], true);
 
     // A member who leaves is no longer listed.
     let mut leaver = server.connect(Some(&tokens[0])).await;

@@ -76,6 +76,18 @@ impl TestServer {
         assert_eq!(status, 201, "{body}");
     }
 
+    /// Posts a message over HTTP as `token`'s user (a fresh `client_id`).
+    pub async fn post_message(&self, token: &str, channel: &str, text: &str) {
+        let (status, body) = self
+            .post(
+                &format!("/api/channels/{channel}/messages"),
+                Some(token),
+                json!({ "text": text, "client_id": crate::unique("c") }),
+            )
+            .await;
+        assert_eq!(status, 201, "post to {channel}: {body}");
+    }
+
     /// Every message of a channel, oldest first (all pages).
     pub async fn history(&self, token: &str, channel: &str) -> Vec<Value> {
         let mut all = Vec::new();

@@ -8,7 +8,6 @@ use std::{
     path::PathBuf,
     process::{Command, Stdio},
     sync::Mutex,
-    time::{Duration, Instant},
 };
 
 use fantoccini::ClientBuilder;
@@ -47,21 +46,7 @@ impl Browser {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );
-        let deadline = Instant::now() + TIMEOUT;
-        let http = reqwest::Client::new();
-        loop {
-            let ready = http
-                .get(format!("http://127.0.0.1:{port}/status"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .is_ok();
-            if ready {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::wait_listening(port, "chromedriver").await;
         let shots = target_profile_dir()
             .parent()
             .unwrap()

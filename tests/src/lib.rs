@@ -30,6 +30,19 @@ pub use processes::{
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Waits (at most [`TIMEOUT`]) until something listens on `127.0.0.1:<port>`: a WebDriver
+/// server just started (`what` names it in the failure).
+pub async fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A child process in its own process group, killed (group and all) when dropped.
 pub struct Proc {
     child: Child,
@@ -220,14 +233,7 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         // tauri-driver answers once it listens.
-        let deadline = Instant::now() + TIMEOUT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", driver_port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "tauri-driver did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_listening(driver_port, "tauri-driver").await;
         let shots = target_profile_dir()
             .parent()
             .unwrap()

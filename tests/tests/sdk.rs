@@ -29,18 +29,6 @@ impl Driver {
     }
 }
 
-/// Posts as another user over HTTP (straight to the server, not through the proxy).
-async fn post(server: &TestServer, token: &str, channel: &str, text: &str) {
-    let (status, body) = server
-        .post(
-            &format!("/api/channels/{channel}/messages"),
-            Some(token),
-            json!({ "text": text, "client_id": unique("c") }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
 fn texts(messages: &Value) -> Vec<String> {
     messages
         .as_array()
@@ -86,12 +74,12 @@ async fn the_sdk_resumes_across_cuts_and_a_restart_with_nothing_lost_duplicated_
     sdk.ok(json!({"cmd": "send_many", "channel": channel, "prefix": "a1-", "count": 10}))
         .await;
     for n in 0..5 {
-        post(&server, &bob, &channel, &bob_says(n)).await;
+        server.post_message(&bob, &channel, &bob_says(n)).await;
     }
     // Cut mid-stream: what bob says while alice is away comes with the resume.
     proxy.cut();
     for n in 5..10 {
-        post(&server, &bob, &channel, &bob_says(n)).await;
+        server.post_message(&bob, &channel, &bob_says(n)).await;
     }
     sdk.ok(json!({"cmd": "send_many", "channel": channel, "prefix": "a2-", "count": 10}))
         .await;
@@ -104,13 +92,13 @@ async fn the_sdk_resumes_across_cuts_and_a_restart_with_nothing_lost_duplicated_
         .await;
     server.restart().await;
     for n in 10..15 {
-        post(&server, &bob, &channel, &bob_says(n)).await;
+        server.post_message(&bob, &channel, &bob_says(n)).await;
     }
     sdk.ok(json!({"cmd": "send_many", "channel": channel, "prefix": "a4-", "count": 5}))
         .await;
     proxy.cut();
     for n in 15..20 {
-        post(&server, &bob, &channel, &bob_says(n)).await;
+        server.post_message(&bob, &channel, &bob_says(n)).await;
     }
 
     let acks = sdk
@@ -191,7 +179,9 @@ async fn the_sdk_speaks_the_familiar_event_names_custom_events_and_batches() {
     sdk.ok(json!({"cmd": "subscribe", "channel": channel}))
         .await;
 
-    post(&server, &bob, &channel, "the numbers are in").await;
+    server
+        .post_message(&bob, &channel, "the numbers are in")
+        .await;
     let seen = sdk.ok(json!({"cmd": "seen", "name": "new_message"})).await;
     let frame = &seen["seen"][0];
     assert_eq!(frame["kind"], "message");

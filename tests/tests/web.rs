@@ -55,17 +55,6 @@ async fn wait_js(app: &App, what: &str, script: &str) -> Value {
     }
 }
 
-async fn post(server: &TestServer, token: &str, channel: &str, text: &str) {
-    let (status, body) = server
-        .post(
-            &format!("/api/channels/{channel}/messages"),
-            Some(token),
-            json!({ "text": text, "client_id": unique("c") }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-}
-
 #[tokio::test]
 async fn the_built_sdk_in_chromium_resumes_through_cuts_and_a_restart() {
     let sdk = repo().join("sdk/js/dist/index.js");
@@ -94,7 +83,7 @@ async fn the_built_sdk_in_chromium_resumes_through_cuts_and_a_restart() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    post(&server, &bob, &channel, "before the page").await;
+    server.post_message(&bob, &channel, "before the page").await;
 
     // Through a proxy that can cut every connection: the page's origin is the proxy's.
     let proxy = Proxy::start(server.port()).await;
@@ -117,18 +106,24 @@ async fn the_built_sdk_in_chromium_resumes_through_cuts_and_a_restart() {
 
     let count = "return document.querySelectorAll('#messages li').length";
     for n in 0..5 {
-        post(&server, &bob, &channel, &format!("bob-{n}")).await;
+        server
+            .post_message(&bob, &channel, &format!("bob-{n}"))
+            .await;
     }
     eval(&page, "window.page.sendMany('web-a-', 5); return null").await;
     proxy.cut();
     for n in 5..10 {
-        post(&server, &bob, &channel, &format!("bob-{n}")).await;
+        server
+            .post_message(&bob, &channel, &format!("bob-{n}"))
+            .await;
     }
     eval(&page, "window.page.sendMany('web-b-', 5); return null").await;
     wait_js(&page, "20 messages", &format!("{count} >= 20 || null")).await;
     server.restart().await;
     for n in 10..15 {
-        post(&server, &bob, &channel, &format!("bob-{n}")).await;
+        server
+            .post_message(&bob, &channel, &format!("bob-{n}"))
+            .await;
     }
     eval(&page, "window.page.sendMany('web-c-', 5); return null").await;
     let acks = wait_js(
@@ -487,7 +482,7 @@ async fn the_web_app_works_from_the_keyboard_alone() {
     let channel = unique("keys");
     server.create_channel(&token, &channel).await;
     for text in ["first of all", "then this", "and finally this"] {
-        post(&server, &token, &channel, text).await;
+        server.post_message(&token, &channel, text).await;
     }
     let browser = Browser::start("web_app_from_the_keyboard").await;
     let app = browser.open(&server.url()).await;
