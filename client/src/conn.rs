@@ -489,6 +489,14 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame, me: i64) -> Result<(
         }
         Event::MemberJoined { user } => member(inner, channel, seq, user, true).await?,
         Event::MemberLeft { user } => member(inner, channel, seq, user, false).await?,
+        Event::ChannelUpdated { topic, by } => {
+            let (name, t) = (channel.clone(), topic.clone());
+            apply(inner, &channel, seq, move |c| {
+                store::set_topic(c, &name, t.as_deref())
+            })
+            .await?;
+            inner.emit(ClientEvent::ChannelUpdated { channel, topic, by });
+        }
         Event::Presence {
             state,
             user,

@@ -102,6 +102,12 @@ pub enum ClientEvent {
         user: UserRef,
         joined: bool,
     },
+    /// The channel's topic was set (None: cleared) by `by`; the cached description has it.
+    ChannelUpdated {
+        channel: String,
+        topic: Option<String>,
+        by: UserRef,
+    },
     /// The outbox changed: `queued`, `sent` (with the server's message), `failed`, `retried`,
     /// `discarded`.
     Outbox {

@@ -302,6 +302,25 @@ impl Client {
         .await
     }
 
+    /// Sets the channel's topic (empty: clears it); its members may. The channel as it is now
+    /// is kept in the cache.
+    pub async fn set_topic(&self, channel: &str, topic: &str) -> Result<ChannelInfo> {
+        let info = self
+            .request(rpc::UpdateChannel {
+                channel: channel.to_owned(),
+                topic: topic.to_owned(),
+            })
+            .await?;
+        if let Ok(json) = serde_json::to_string(&info) {
+            let name = info.name.clone();
+            self.inner
+                .store
+                .run(move |c| store::save_channel_info(c, &name, &json))
+                .await?;
+        }
+        Ok(info)
+    }
+
     /// Every member of a channel with their role, page by page (at most `max`).
     pub async fn members(
         &self,

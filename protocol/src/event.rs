@@ -145,6 +145,12 @@ pub enum Event {
     MemberJoined { user: UserRef },
     /// Durable: a user stopped being a member.
     MemberLeft { user: UserRef },
+    /// Durable: the channel's topic was set (`None`: cleared) by `by`.
+    ChannelUpdated {
+        #[serde(default)]
+        topic: Option<String>,
+        by: UserRef,
+    },
     /// Ephemeral: presence changed (`joined`, `left`, or a `status` change).
     Presence {
         state: PresenceState,
@@ -212,6 +218,7 @@ impl Event {
             Event::Reaction { reaction } if reaction.added => "reaction.added",
             Event::MemberJoined { .. } => "member.joined",
             Event::MemberLeft { .. } => "member.left",
+            Event::ChannelUpdated { .. } => "channel.updated",
             Event::Presence { .. } => "presence.changed",
             Event::CommentCreated { .. } => "comment.created",
             Event::CommentResolved { comment } if comment.resolved => "comment.resolved",
@@ -235,6 +242,7 @@ impl Event {
                 | Event::Read { .. }
                 | Event::MemberJoined { .. }
                 | Event::MemberLeft { .. }
+                | Event::ChannelUpdated { .. }
                 | Event::CommentCreated { .. }
                 | Event::CommentEdited { .. }
                 | Event::CommentResolved { .. }

@@ -184,6 +184,9 @@ pub enum Reply {
         channel: String,
         user: UserRef,
     },
+    ChannelUpdate {
+        channel: ChannelInfo,
+    },
     ChannelMembers {
         channel: String,
         members: Vec<ChannelMember>,

@@ -135,6 +135,12 @@ pub enum Op {
         channel: String,
         user: String,
     },
+    /// Set the channel's topic (an empty one clears it); its members may. The members get a
+    /// durable `channel_updated` event.
+    ChannelUpdate {
+        channel: String,
+        topic: String,
+    },
     /// The channel's members with their roles, a page at a time in user id order (`after`:
     /// the last id of the previous page).
     ChannelMembers {
@@ -288,6 +294,7 @@ impl Op {
         "channel_leave",
         "channel_invite",
         "channel_members",
+        "channel_update",
         "subscribe",
         "unsubscribe",
         "send",
@@ -324,6 +331,7 @@ impl Op {
             Op::ChannelLeave { .. } => "channel_leave",
             Op::ChannelInvite { .. } => "channel_invite",
             Op::ChannelMembers { .. } => "channel_members",
+            Op::ChannelUpdate { .. } => "channel_update",
             Op::Subscribe { .. } => "subscribe",
             Op::Unsubscribe { .. } => "unsubscribe",
             Op::Send { .. } => "send",

@@ -91,6 +91,9 @@ requests! {
     /// `channel_invite`: who was added.
     Invite => ChannelInvite { channel: String, user: String }
         -> UserRef = |Reply::ChannelInvite { user, .. }| user;
+    /// `channel_update`: the channel as it is now.
+    UpdateChannel => ChannelUpdate { channel: String, topic: String }
+        -> ChannelInfo = |Reply::ChannelUpdate { channel }| channel;
     /// `channel_members`: one page of members (and whether more follow).
     ListMembers => ChannelMembers { channel: String, after: Option<i64>, limit: Option<u32> }
         -> (Vec<ChannelMember>, bool) = |Reply::ChannelMembers { members, has_more, .. }| (members, has_more);
@@ -309,6 +312,11 @@ mod tests {
                 channel: "c".into(),
                 after: None,
                 limit: None,
+            }
+            .into_op(),
+            UpdateChannel {
+                channel: "c".into(),
+                topic: "t".into(),
             }
             .into_op(),
             OpenThread {

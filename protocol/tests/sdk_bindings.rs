@@ -48,6 +48,7 @@ fn declarations() -> Vec<String> {
         DocRole::decl(),
         Comment::decl(),
         CommentAnchor::decl(),
+        DocRoleEntry::decl(),
         Credentials::decl(),
         Session::decl(),
     ];

@@ -49,6 +49,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "reaction.added",
     "member.joined",
     "member.left",
+    "channel.updated",
     "presence.changed",
     "comment.created",
     "comment.resolved",

@@ -77,7 +77,8 @@ pub fn for_op(op: &Op) -> Need {
         | Op::MessageDelete { channel, .. }
         | Op::ReactionAdd { channel, .. }
         | Op::ReactionRemove { channel, .. }
-        | Op::ThreadOpen { channel, .. } => send(channel),
+        | Op::ThreadOpen { channel, .. }
+        | Op::ChannelUpdate { channel, .. } => send(channel),
         Op::Publish { channel, .. } => Need::Op(ScopeOp::Publish, channel.clone()),
         Op::ChannelCreate { .. } => Need::Refused("create channels"),
         Op::ChannelInvite { .. } => Need::Refused("invite"),

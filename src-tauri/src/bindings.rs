@@ -59,6 +59,9 @@ fn declarations() -> Vec<String> {
         DocRole::decl(),
         Comment::decl(),
         CommentAnchor::decl(),
+        VersionInfo::decl(),
+        api::DocContent::decl(),
+        api::DocRoleEntry::decl(),
         <serde_json::Value as TS>::decl(),
     ];
     // The server's SearchHit and the cache's have the same shape; the UI knows the cache's

@@ -80,6 +80,13 @@ impl Client {
         self.api().set_doc_role(name, user, role).await
     }
 
+    /// The people given a role of their own on a document (`forbidden` unless the user may
+    /// manage it).
+    pub async fn doc_roles(&self, name: &str) -> Result<Vec<api::DocRoleEntry>> {
+        check_name(name)?;
+        self.api().doc_roles(name).await
+    }
+
     /// The server's copy of a document's content (for the local one, open a replica).
     pub async fn doc_content(&self, name: &str) -> Result<api::DocContent> {
         check_name(name)?;

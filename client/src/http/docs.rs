@@ -47,6 +47,14 @@ impl HttpApi {
         self.no_content(request).await
     }
 
+    /// The people given a role of their own on the document (for its managers).
+    pub async fn doc_roles(&self, name: &str) -> Result<Vec<api::DocRoleEntry>> {
+        let list: api::DocRoleList = self
+            .json(self.call(Method::GET, &["api", "docs", name, "roles"])?)
+            .await?;
+        Ok(list.roles)
+    }
+
     /// The document's content now.
     pub async fn doc_content(&self, name: &str) -> Result<api::DocContent> {
         self.json(self.call(Method::GET, &["api", "docs", name, "content"])?)

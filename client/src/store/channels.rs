@@ -83,6 +83,16 @@ pub fn save_channel_info(conn: &Connection, channel: &str, info: &str) -> Result
     Ok(())
 }
 
+/// A new topic in the cached description of a channel (None: cleared).
+pub fn set_topic(conn: &Connection, channel: &str, topic: Option<&str>) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE channels SET info = json_set(info, '$.topic', ?2)
+         WHERE name = ?1 AND info IS NOT NULL AND json_valid(info)",
+    )?
+    .execute(params![channel, topic])?;
+    Ok(())
+}
+
 /// A cached channel: name, the server's description (JSON), followed, last stored seq.
 pub type ChannelRow = (String, Option<String>, bool, u64);
 

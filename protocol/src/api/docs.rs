@@ -54,6 +54,22 @@ pub struct RoleGrant {
     pub role: DocRole,
 }
 
+/// One person's own role on a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DocRoleEntry {
+    pub user: crate::UserRef,
+    pub role: DocRole,
+}
+
+/// `GET /api/docs/{name}/roles`: the people given a role of their own (by name), for the
+/// document's managers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DocRoleList {
+    pub roles: Vec<DocRoleEntry>,
+}
+
 /// `GET /api/docs/{name}/content` and `GET /api/docs/{name}/versions/{id}`: the whole state as
 /// one Yjs update and the text of each root type (XML for rich-text roots).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -118,6 +118,8 @@ role: DocRole | null, created_by: UserRef | null, created_at: string, };
 
 export type DocRole = "viewer" | "commenter" | "editor";
 
+export type DocRoleEntry = { user: UserRef, role: DocRole, };
+
 export type ErrorBody = { code: ErrorCode, message: string, 
 /**
  * For `rate_limited`: how long to wait before trying again.
@@ -130,13 +132,13 @@ request_id?: number | null, };
 
 export type ErrorCode = "invalid_json" | "invalid_request" | "unknown_type" | "unauthenticated" | "invalid_credentials" | "forbidden" | "channel_not_found" | "channel_exists" | "invalid_channel_name" | "channel_full" | "channel_limit" | "not_member" | "not_subscribed" | "message_empty" | "message_too_long" | "invalid_client_id" | "rate_limited" | "user_not_found" | "user_exists" | "invalid_user" | "registration_closed" | "server_busy" | "version_mismatch" | "origin_not_allowed" | "realtime_disabled" | "already_authenticated" | "shutting_down" | "internal" | "doc_not_found" | "doc_exists" | "invalid_doc_name" | "comment_not_found" | "invalid_comment" | "version_not_found" | "message_not_found" | "invalid_emoji" | "attachment_too_large" | "quota_exceeded" | "attachment_not_found" | "limit_reached" | "query_too_broad" | "upload_conflict" | "host_not_allowed" | "too_many_connections" | "token_scope" | "token_not_found" | "invalid_invite" | "account_disabled" | "invalid_reset_code" | "invalid_image" | "invalid_event" | "event_too_large" | "webhook_not_found" | "analytics_disabled" | "invalid_webhook" | "web_not_built" | "csrf_rejected";
 
-export type Event = { "kind": "message", message: Message, } | { "kind": "member_joined", user: UserRef, } | { "kind": "member_left", user: UserRef, } | { "kind": "presence", state: PresenceState, user: UserRef, status: string, status_text: string | null, } | { "kind": "typing", user: UserRef, typing: boolean, expires_in_ms: number, } | { "kind": "unsubscribed", reason: string, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", message_id: number, message_seq: number, by: UserRef, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "comment_created", comment: Comment, } | { "kind": "comment_edited", comment: Comment, } | { "kind": "comment_resolved", comment: Comment, } | { "kind": "comment_deleted", comment_id: number, } | { "kind": "custom", event: string, data: unknown, publisher: UserRef, };
+export type Event = { "kind": "message", message: Message, } | { "kind": "member_joined", user: UserRef, } | { "kind": "member_left", user: UserRef, } | { "kind": "channel_updated", topic: string | null, by: UserRef, } | { "kind": "presence", state: PresenceState, user: UserRef, status: string, status_text: string | null, } | { "kind": "typing", user: UserRef, typing: boolean, expires_in_ms: number, } | { "kind": "unsubscribed", reason: string, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", message_id: number, message_seq: number, by: UserRef, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "comment_created", comment: Comment, } | { "kind": "comment_edited", comment: Comment, } | { "kind": "comment_resolved", comment: Comment, } | { "kind": "comment_deleted", comment_id: number, } | { "kind": "custom", event: string, data: unknown, publisher: UserRef, };
 
 export type EventFrame = { channel: string, 
 /**
  * Present on durable events only.
  */
-seq?: number | null, } & ({ "kind": "message", message: Message, } | { "kind": "member_joined", user: UserRef, } | { "kind": "member_left", user: UserRef, } | { "kind": "presence", state: PresenceState, user: UserRef, status: string, status_text: string | null, } | { "kind": "typing", user: UserRef, typing: boolean, expires_in_ms: number, } | { "kind": "unsubscribed", reason: string, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", message_id: number, message_seq: number, by: UserRef, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "comment_created", comment: Comment, } | { "kind": "comment_edited", comment: Comment, } | { "kind": "comment_resolved", comment: Comment, } | { "kind": "comment_deleted", comment_id: number, } | { "kind": "custom", event: string, data: unknown, publisher: UserRef, });
+seq?: number | null, } & ({ "kind": "message", message: Message, } | { "kind": "member_joined", user: UserRef, } | { "kind": "member_left", user: UserRef, } | { "kind": "channel_updated", topic: string | null, by: UserRef, } | { "kind": "presence", state: PresenceState, user: UserRef, status: string, status_text: string | null, } | { "kind": "typing", user: UserRef, typing: boolean, expires_in_ms: number, } | { "kind": "unsubscribed", reason: string, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", message_id: number, message_seq: number, by: UserRef, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "comment_created", comment: Comment, } | { "kind": "comment_edited", comment: Comment, } | { "kind": "comment_resolved", comment: Comment, } | { "kind": "comment_deleted", comment_id: number, } | { "kind": "custom", event: string, data: unknown, publisher: UserRef, });
 
 export type Hello = { protocol: number, server_version: string, 
 /**
@@ -232,7 +234,7 @@ read_receipts?: boolean | null,
 /**
  * Who may publish custom events (default `members`).
  */
-publish?: PublishPolicy | null, } | { "type": "channel_join", channel: string, } | { "type": "channel_leave", channel: string, } | { "type": "channel_invite", channel: string, user: string, } | { "type": "channel_members", channel: string, after?: number | null, limit?: number | null, } | { "type": "subscribe", channel: string, since?: number | null, epoch?: string | null, } | { "type": "unsubscribe", channel: string, } | { "type": "send", channel: string, text: string, client_id: string, 
+publish?: PublishPolicy | null, } | { "type": "channel_join", channel: string, } | { "type": "channel_leave", channel: string, } | { "type": "channel_invite", channel: string, user: string, } | { "type": "channel_update", channel: string, topic: string, } | { "type": "channel_members", channel: string, after?: number | null, limit?: number | null, } | { "type": "subscribe", channel: string, since?: number | null, epoch?: string | null, } | { "type": "unsubscribe", channel: string, } | { "type": "send", channel: string, text: string, client_id: string, 
 /**
  * Attachments uploaded by this user (`POST /api/attachments`) to post with the text.
  */
@@ -304,7 +306,7 @@ export type Reply = { "op": "auth", "result": { user: UserRef,
 /**
  * Auto-subscribed channels, as in `hello`.
  */
-subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "channel_members", "result": { channel: string, members: Array<ChannelMember>, 
+subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "channel_update", "result": { channel: ChannelInfo, } } | { "op": "channel_members", "result": { channel: string, members: Array<ChannelMember>, 
 /**
  * More members follow: ask again with `after` = the last `user.id` here.
  */
@@ -324,7 +326,7 @@ export type ServerFrame = { "type": "hello" } & Hello | { "type": "reply", id: n
 /**
  * Auto-subscribed channels, as in `hello`.
  */
-subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "channel_members", "result": { channel: string, members: Array<ChannelMember>, 
+subscriptions: Array<SubscribeResult>, } } | { "op": "ping", "result": { server_time: number, } } | { "op": "channel_list", "result": { channels: Array<ChannelInfo>, } } | { "op": "channel_create", "result": { channel: ChannelInfo, } } | { "op": "channel_join", "result": { channel: ChannelInfo, } } | { "op": "channel_leave", "result": { channel: string, } } | { "op": "channel_invite", "result": { channel: string, user: UserRef, } } | { "op": "channel_update", "result": { channel: ChannelInfo, } } | { "op": "channel_members", "result": { channel: string, members: Array<ChannelMember>, 
 /**
  * More members follow: ask again with `after` = the last `user.id` here.
  */

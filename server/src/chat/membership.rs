@@ -49,12 +49,7 @@ impl Chat {
         settings: ChannelSettings,
     ) -> Result<Arc<Channel>> {
         if let Some(topic) = &settings.topic {
-            if topic.chars().count() > 500 {
-                return Err(Error::new(
-                    ErrorCode::InvalidRequest,
-                    "topics are at most 500 characters",
-                ));
-            }
+            check_topic(topic)?;
         }
         let kind = settings.kind.unwrap_or_default();
         let settings_read_receipts = settings.read_receipts.unwrap_or(false);
@@ -394,6 +389,54 @@ impl Chat {
         Ok(())
     }
 
+    /// Sets a channel's topic (an empty or blank one clears it): its members and workspace
+    /// admins may, in channels people made (not direct messages, threads, documents' comments
+    /// or personal channels). Everyone following the channel gets `channel_updated`.
+    pub async fn set_topic(
+        &self,
+        user: &UserRecord,
+        name: &str,
+        topic: &str,
+    ) -> Result<Arc<Channel>> {
+        let channel = self.channel(name, Some(user)).await?;
+        if channel.is_thread() || channel.is_document() || channel.is_instance() {
+            return Err(Error::forbidden("this channel has no topic of its own"));
+        }
+        if channel.record.name.starts_with(DM_PREFIX) {
+            return Err(Error::forbidden(
+                "a direct message is titled by its people; it has no topic to set",
+            ));
+        }
+        if !channel.is_member(user.id) && !user.is_admin {
+            return Err(Error::new(
+                ErrorCode::NotMember,
+                "only the channel's members may set its topic",
+            ));
+        }
+        check_topic(topic)?;
+        self.rates.check_state_change(user.id)?;
+        let topic = Some(topic.trim()).filter(|t| !t.is_empty()).map(str::to_owned);
+        if topic == channel.record.topic {
+            return Ok(channel);
+        }
+        let record = self
+            .stores
+            .channels
+            .set_topic(
+                channel.record.id,
+                channel.record.name.clone(),
+                topic,
+                user.to_ref(),
+            )
+            .await?;
+        let members = channel
+            .members
+            .read()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default();
+        Ok(self.directory.insert(record, members))
+    }
+
     /// The built-in template of every user's personal channel `@me` (mentions, read positions
     /// and mutes of their other devices). `@` cannot appear in channel names people choose.
     pub async fn ensure_personal_template(&self) -> Result<()> {
@@ -492,6 +535,25 @@ impl Chat {
         }
         Ok(())
     }
+}
+
+/// The longest topic, in characters.
+pub const MAX_TOPIC_CHARS: usize = 500;
+
+fn check_topic(topic: &str) -> Result<()> {
+    if topic.chars().count() > MAX_TOPIC_CHARS {
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            format!("topics are at most {MAX_TOPIC_CHARS} characters"),
+        ));
+    }
+    if topic.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            "a topic cannot hold control characters",
+        ));
+    }
+    Ok(())
 }
 
 fn configured_channel(name: &str, config: &ChannelConfig) -> NewChannel {

@@ -324,6 +324,38 @@ impl Documents {
     }
 
     /// Grants `role` on the document to the user named `target` (None removes their grant).
+    /// The people given a role of their own on a document, by name: for its managers.
+    pub async fn doc_roles(
+        &self,
+        user: &UserRecord,
+        name: &str,
+    ) -> Result<Vec<parley_protocol::api::DocRoleEntry>> {
+        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
+        self.check_manage_doc(&doc, user)?;
+        let grants: Vec<(i64, DocRole)> = doc
+            .grants
+            .read()
+            .map(|g| g.iter().map(|(id, role)| (*id, *role)).collect())
+            .unwrap_or_default();
+        let users = self
+            .stores
+            .accounts
+            .users_by_id(grants.iter().map(|(id, _)| *id).collect())
+            .await?;
+        let mut roles: Vec<_> = users
+            .into_iter()
+            .filter_map(|u| {
+                let role = grants.iter().find(|(id, _)| *id == u.id)?.1;
+                Some(parley_protocol::api::DocRoleEntry {
+                    user: u.to_ref(),
+                    role,
+                })
+            })
+            .collect();
+        roles.sort_by(|a, b| a.user.name.cmp(&b.user.name));
+        Ok(roles)
+    }
+
     pub async fn set_doc_role(
         &self,
         user: &UserRecord,

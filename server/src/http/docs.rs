@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/docs/{name}", get(upgrade))
         .route("/api/docs", get(list).post(create))
         .route("/api/docs/{name}", get(info).patch(update).delete(remove))
+        .route("/api/docs/{name}/roles", get(roles))
         .route(
             "/api/docs/{name}/roles/{user}",
             put(set_role).delete(remove_role),
@@ -200,6 +201,15 @@ async fn remove(
 ) -> Result<StatusCode> {
     state.docs.delete_doc(&authed.user, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn roles(
+    State(state): AppRef,
+    authed: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<parley_protocol::api::DocRoleList>> {
+    let roles = state.docs.doc_roles(&authed.user, &name).await?;
+    Ok(Json(parley_protocol::api::DocRoleList { roles }))
 }
 
 async fn set_role(

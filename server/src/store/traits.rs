@@ -110,6 +110,15 @@ pub trait ChannelStore: Send + Sync {
         channel_name: String,
         user: parley_protocol::UserRef,
     ) -> StoreFuture<'_, bool>;
+    /// Sets (Some) or clears (None) a channel's topic with a `channel_updated` event by `by`;
+    /// the record as it is now (`channel_not_found` when it is gone).
+    fn set_topic(
+        &self,
+        channel_id: i64,
+        channel_name: String,
+        topic: Option<String>,
+        by: parley_protocol::UserRef,
+    ) -> StoreFuture<'_, ChannelRecord>;
     /// Deletes a channel with everything under it: history, members, read states, personal
     /// instances (of a template), threads, its documents and their comments channels.
     fn delete_channel(&self, channel_id: i64) -> StoreFuture<'_, ()>;

@@ -103,6 +103,19 @@ pub async fn leave_channel(state: AppRef<'_>, name: String) -> CmdResult<()> {
     Ok(())
 }
 
+/// Sets the channel's topic (empty: clears it); its members may. Everyone following the
+/// channel sees the new one (`channel_updated`).
+#[tauri::command]
+pub async fn set_channel_topic(
+    state: AppRef<'_>,
+    name: String,
+    topic: String,
+) -> CmdResult<ChannelInfo> {
+    let client = state.client().await?;
+    check_channel(&name)?;
+    Ok(client.set_topic(&name, &topic).await?)
+}
+
 /// Deletes a channel for everyone (its admins and workspace admins; the server decides).
 #[tauri::command]
 pub async fn delete_channel(state: AppRef<'_>, name: String) -> CmdResult<()> {

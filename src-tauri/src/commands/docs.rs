@@ -3,7 +3,7 @@
 //! server goes through parley-client.
 
 use parley_client::{DocReplica, OutboxEntry};
-use parley_protocol::{api, Comment, CommentAnchor, DocInfo, ErrorCode};
+use parley_protocol::{api, Comment, CommentAnchor, DocInfo, DocRole, ErrorCode, VersionInfo};
 use tauri::ipc::Channel;
 
 use super::AppRef;
@@ -196,5 +196,55 @@ pub async fn resolve_comment(
         .client()
         .await?
         .resolve_comment(&doc, id, resolved)
+        .await?)
+}
+
+/// The document's named versions, newest first.
+#[tauri::command]
+pub async fn doc_versions(state: AppRef<'_>, name: String) -> CmdResult<Vec<VersionInfo>> {
+    Ok(state.client().await?.versions(&name).await?)
+}
+
+/// Saves the document as it is on the server now as a named version (editors).
+#[tauri::command]
+pub async fn save_doc_version(
+    state: AppRef<'_>,
+    name: String,
+    version: String,
+) -> CmdResult<VersionInfo> {
+    let version = version.trim();
+    if version.is_empty() {
+        return Err(AppError::new("invalid_request", "a version needs a name"));
+    }
+    Ok(state.client().await?.save_version(&name, version).await?)
+}
+
+/// A named version's content: its whole state as one Yjs update (base64) and its text. The
+/// editor shows it read-only, and restores it as a new edit of the live document.
+#[tauri::command]
+pub async fn doc_version(state: AppRef<'_>, name: String, id: i64) -> CmdResult<api::DocContent> {
+    Ok(state.client().await?.version_content(&name, id).await?)
+}
+
+/// The people given a role of their own on the document (its managers only).
+#[tauri::command]
+pub async fn doc_roles(state: AppRef<'_>, name: String) -> CmdResult<Vec<api::DocRoleEntry>> {
+    Ok(state.client().await?.doc_roles(&name).await?)
+}
+
+/// Shares the document with `user` as a viewer, commenter or editor (None: takes their own
+/// role away; they keep what everyone with access has).
+#[tauri::command]
+pub async fn set_doc_role(
+    state: AppRef<'_>,
+    name: String,
+    user: String,
+    role: Option<DocRole>,
+) -> CmdResult<()> {
+    let user = user.trim().trim_start_matches('@');
+    Ok(state
+        .client()
+        .await?
+        .set_doc_role(&name, user, role)
         .await?)
 }

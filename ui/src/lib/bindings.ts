@@ -59,7 +59,7 @@ dm_with: Array<string>, last_read: number, unread: number, mentions: number,
  */
 muted_until: number | null, };
 
-export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: CommentEvent, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, } | { "kind": "custom", channel: string, seq: number | null, event: string, data: unknown, publisher: UserRef, };
+export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "channel_updated", channel: string, topic: string | null, by: UserRef, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: CommentEvent, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, } | { "kind": "custom", channel: string, seq: number | null, event: string, data: unknown, publisher: UserRef, };
 
 export type Comment = { id: number, doc: string, 
 /**
@@ -80,6 +80,24 @@ export type CommentAnchor = { start: string, end: string, };
 export type CommentEvent = { "kind": "comment_created", comment: Comment, } | { "kind": "comment_edited", comment: Comment, } | { "kind": "comment_resolved", comment: Comment, } | { "kind": "comment_deleted", comment_id: number, };
 
 export type ConnectionState = { "state": "connecting", attempt: number, } | { "state": "online", user: UserRef, } | { "state": "offline", retry_at_ms: number, reason: string, } | { "state": "version_mismatch", message: string, } | { "state": "unauthorized" } | { "state": "stopped" };
+
+export type DocContent = { doc: string, 
+/**
+ * The named version this is (null for the current content).
+ */
+version: VersionInfo | null, 
+/**
+ * The full state, a Yjs v1 update, in standard base64.
+ */
+update: string, 
+/**
+ * Root name → its text, by name order, at most `documents.max_content_roots` of them.
+ */
+text: { [key in string]?: string }, 
+/**
+ * More roots exist than `text` holds.
+ */
+truncated: boolean, };
 
 export type DocGone = "deleted" | "forbidden";
 
@@ -108,6 +126,8 @@ role: DocRole | null, created_by: UserRef | null, created_at: string, };
 export type DocPush = { "kind": "update", update: Array<number>, } | { "kind": "awareness", update: Array<number>, } | { "kind": "connected", connected: boolean, } | { "kind": "renamed", name: string, } | { "kind": "gone", reason: DocGone, };
 
 export type DocRole = "viewer" | "commenter" | "editor";
+
+export type DocRoleEntry = { user: UserRef, role: DocRole, };
 
 export type HostInfo = { url: string, lan: boolean, 
 /**
@@ -343,6 +363,12 @@ export type UserInfo = { id: number, name: string, display_name: string | null, 
 created_at: number, };
 
 export type UserRef = { id: number, name: string, display_name: string | null, avatar: string | null, };
+
+export type VersionInfo = { id: number, doc: string, name: string, created_by: UserRef | null, created_at: string, 
+/**
+ * Size of the stored state in bytes.
+ */
+size: number, };
 
 export type Workspace = { 
 /**

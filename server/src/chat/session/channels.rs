@@ -1,5 +1,5 @@
-//! The `/ws` requests about channels: list, create, join, leave, invite, list members, open a
-//! direct message, subscribe and unsubscribe.
+//! The `/ws` requests about channels: list, create, join, leave, invite, set the topic, list
+//! members, open a direct message, subscribe and unsubscribe.
 
 use std::sync::Arc;
 
@@ -45,6 +45,12 @@ impl Session {
                 Reply::ChannelInvite {
                     channel: channel.record.name.clone(),
                     user: invitee.to_ref(),
+                }
+            }
+            Op::ChannelUpdate { channel, topic } => {
+                let channel = state.chat.set_topic(self.user()?, &channel, &topic).await?;
+                Reply::ChannelUpdate {
+                    channel: state.chat.channel_info(&channel, self.user.as_ref()),
                 }
             }
             Op::ChannelMembers {

@@ -352,6 +352,7 @@ impl Session {
             | Op::ChannelLeave { .. }
             | Op::ChannelInvite { .. }
             | Op::ChannelMembers { .. }
+            | Op::ChannelUpdate { .. }
             | Op::DmOpen { .. }
             | Op::Subscribe { .. }
             | Op::Unsubscribe { .. }) => return self.channel_request(id, op).await,

@@ -448,6 +448,36 @@ impl ChannelStore for MemoryStore {
         }))
     }
 
+    fn set_topic(
+        &self,
+        channel_id: i64,
+        channel_name: String,
+        topic: Option<String>,
+        by: UserRef,
+    ) -> StoreFuture<'_, ChannelRecord> {
+        Box::pin(self.write(move |state| {
+            let row = state
+                .channels
+                .get_mut(&channel_id)
+                .ok_or_else(refusals::channel_gone)?;
+            row.record.topic = topic.clone();
+            let by_id = by.id;
+            let event = state.append_event(
+                channel_id,
+                &channel_name,
+                Event::ChannelUpdated { topic, by },
+                now_ms(),
+                Some(by_id),
+            )?;
+            let record = state
+                .channels
+                .get(&channel_id)
+                .map(|c| c.record.clone())
+                .ok_or_else(refusals::channel_gone)?;
+            Ok((record, vec![event]))
+        }))
+    }
+
     fn delete_channel(&self, channel_id: i64) -> StoreFuture<'_, ()> {
         Box::pin(self.write(move |state| {
             state.cascade(vec![channel_id], Vec::new());

@@ -461,6 +461,36 @@ impl ChannelStore for SqliteStore {
         }))
     }
 
+    fn set_topic(
+        &self,
+        channel_id: i64,
+        channel_name: String,
+        topic: Option<String>,
+        by: UserRef,
+    ) -> StoreFuture<'_, ChannelRecord> {
+        Box::pin(self.write(move |tx, state| {
+            let changed = tx.execute(
+                "UPDATE channels SET topic = ?2 WHERE id = ?1",
+                params![channel_id, topic],
+            )?;
+            if changed == 0 {
+                return Err(refusals::channel_gone());
+            }
+            let by_id = by.id;
+            let event = append_event(
+                tx,
+                state,
+                channel_id,
+                &channel_name,
+                Event::ChannelUpdated { topic, by },
+                now_ms(),
+                Some(by_id),
+            )?;
+            let record = self::by_id(tx, channel_id)?.ok_or_else(refusals::channel_gone)?;
+            Ok((record, vec![event]))
+        }))
+    }
+
     fn delete_channel(&self, channel_id: i64) -> StoreFuture<'_, ()> {
         Box::pin(self.write(move |tx, state| {
             let mut gone = instances(tx, channel_id)?;
