@@ -10,6 +10,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'message',
   'member_joined',
   'member_left',
+  'channel_updated',
   'presence',
   'typing',
   'unsubscribed',
@@ -39,6 +40,7 @@ export const ALIASES = {
   reaction_update: 'reaction',
   member_join: 'member_joined',
   member_leave: 'member_left',
+  channel_update: 'channel_updated',
 } as const satisfies Record<string, EventKind>;
 
 export type Alias = keyof typeof ALIASES;

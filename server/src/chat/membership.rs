@@ -399,6 +399,8 @@ impl Chat {
         topic: &str,
     ) -> Result<Arc<Channel>> {
         let channel = self.channel(name, Some(user)).await?;
+        // Outsiders of a private channel learn nothing more than "forbidden".
+        channel.check_read(Some(user))?;
         if channel.is_thread() || channel.is_document() || channel.is_instance() {
             return Err(Error::forbidden("this channel has no topic of its own"));
         }

@@ -66,3 +66,19 @@ export function createDocEditor(options: DocEditorOptions): Editor {
 export function textBetween(editor: Editor, from: number, to: number): string {
   return editor.state.doc.textBetween(from, to, ' ', ' ').replace(/\s+/g, ' ').trim();
 }
+
+/** A read-only editor showing a Y.Doc that is not the live one (a named version): the same
+ * schema as the document's editor, no carets, no comment highlights. */
+export function createVersionViewer(element: HTMLElement, doc: Y.Doc): Editor {
+  return new Editor({
+    element,
+    editable: false,
+    extensions: [
+      StarterKit.configure({ undoRedo: false, link: { openOnClick: false } }),
+      Collaboration.configure({ document: doc, field: 'default' }),
+    ],
+    editorProps: {
+      attributes: { 'aria-label': 'Content of the version', 'aria-readonly': 'true' },
+    },
+  });
+}

@@ -10,8 +10,11 @@ import type {
   ChannelMember,
   ChannelView,
   Comment,
+  DocContent,
   DocInfo,
   DocPush,
+  DocRole,
+  DocRoleEntry,
   HostInfo,
   InviteInfo,
   InviteLinkView,
@@ -27,6 +30,7 @@ import type {
   UploadProgress,
   UserInfo,
   UserRef,
+  VersionInfo,
 } from './bindings';
 
 export type * from './bindings';
@@ -106,6 +110,9 @@ export const api = {
   leaveChannel: (name: string) => call<void>('leave_channel', { name }),
   /** Deletes the channel for everyone (its admins and workspace admins). */
   deleteChannel: (name: string) => call<void>('delete_channel', { name }),
+  /** Sets the channel's topic (empty or blank: clears it); its members and workspace admins
+   * may. Everyone following it gets `channel_updated`. */
+  setChannelTopic: (name: string, topic: string) => call<ChannelInfo>('set_channel_topic', { name, topic }),
   /** The channel's members and their roles. */
   channelMembers: (channel: string) => call<ChannelMember[]>('channel_members', { channel }),
   /** Adds a person to a channel (a private channel's only way in); returns who was added. */
@@ -210,6 +217,18 @@ export const api = {
   docAwareness: (name: string, update: Uint8Array) =>
     call<void>('doc_awareness', { name, update: Array.from(update) }),
   closeDoc: (name: string) => call<void>('close_doc', { name }),
+  /** The document's named versions, newest first. */
+  docVersions: (name: string) => call<VersionInfo[]>('doc_versions', { name }),
+  /** Saves the document as the server has it now as a named version (editors). */
+  saveDocVersion: (name: string, version: string) =>
+    call<VersionInfo>('save_doc_version', { name, version }),
+  /** A named version's content: its whole state (a base64 Yjs update) and its text. */
+  docVersion: (name: string, id: number) => call<DocContent>('doc_version', { name, id }),
+  /** The people with a role of their own on the document (its managers only: `forbidden`). */
+  docRoles: (name: string) => call<DocRoleEntry[]>('doc_roles', { name }),
+  /** Gives `user` (a user name) a role of their own on the document; null takes it away. */
+  setDocRole: (name: string, user: string, role: DocRole | null) =>
+    call<void>('set_doc_role', { name, user, role }),
   comments: (doc: string) => call<Comment[]>('list_comments', { doc }),
   /** anchor: base64 Y.encodeRelativePosition of the start and end; replies have none. */
   addComment: (

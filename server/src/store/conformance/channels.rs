@@ -220,6 +220,49 @@ pub async fn members_join_and_leave_once(h: &Harness) {
     );
 }
 
+pub async fn set_topic_stores_it_with_its_event(h: &Harness) {
+    let alice = h.user("alice").await;
+    let team = h.channel("team", &alice).await;
+    let channels = &h.stores.channels;
+    let record = channels
+        .set_topic(team.id, team.name.clone(), Some("ship it".into()), alice.to_ref())
+        .await
+        .unwrap();
+    assert_eq!(record.topic.as_deref(), Some("ship it"));
+    assert_eq!(record.head_seq, 2, "the record carries the event's seq");
+    let cleared = channels
+        .set_topic(team.id, team.name.clone(), None, alice.to_ref())
+        .await
+        .unwrap();
+    assert_eq!(cleared.topic, None);
+    let found = channels.channel_by_id(team.id).await.unwrap().unwrap();
+    assert_eq!(found.record.topic, None);
+    assert_eq!(
+        h.log(team.id).await[1..],
+        [
+            (
+                2,
+                Event::ChannelUpdated {
+                    topic: Some("ship it".into()),
+                    by: alice.to_ref()
+                }
+            ),
+            (
+                3,
+                Event::ChannelUpdated {
+                    topic: None,
+                    by: alice.to_ref()
+                }
+            ),
+        ]
+    );
+    channels.delete_channel(team.id).await.unwrap();
+    let gone = channels
+        .set_topic(team.id, team.name.clone(), Some("late".into()), alice.to_ref())
+        .await;
+    assert_eq!(code(gone), ErrorCode::ChannelNotFound);
+}
+
 pub async fn add_member_refuses_a_full_channel(h: &Harness) {
     let alice = h.user("alice").await;
     let team = h.channel("team", &alice).await;

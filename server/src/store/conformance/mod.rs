@@ -43,6 +43,7 @@ macro_rules! store_conformance {
                 ensure_channel_finds_or_creates,
                 configure_channel_applies_settings_to_personal_instances,
                 members_join_and_leave_once,
+                set_topic_stores_it_with_its_event,
                 add_member_refuses_a_full_channel,
                 seqs_are_per_channel_in_commit_order,
                 concurrent_appends_get_distinct_seqs,

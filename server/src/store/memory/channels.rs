@@ -469,11 +469,12 @@ impl ChannelStore for MemoryStore {
                 now_ms(),
                 Some(by_id),
             )?;
-            let record = state
+            let mut record = state
                 .channels
                 .get(&channel_id)
                 .map(|c| c.record.clone())
                 .ok_or_else(refusals::channel_gone)?;
+            record.head_seq = event.seq;
             Ok((record, vec![event]))
         }))
     }

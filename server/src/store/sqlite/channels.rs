@@ -486,7 +486,8 @@ impl ChannelStore for SqliteStore {
                 now_ms(),
                 Some(by_id),
             )?;
-            let record = self::by_id(tx, channel_id)?.ok_or_else(refusals::channel_gone)?;
+            let mut record = self::by_id(tx, channel_id)?.ok_or_else(refusals::channel_gone)?;
+            record.head_seq = event.seq;
             Ok((record, vec![event]))
         }))
     }

@@ -196,6 +196,13 @@ export class ChatStore {
     this.channels = next;
   }
 
+  /** A channel's new topic (null or empty: none), from `channel_updated` or a change made here. */
+  setTopic(name: string, topic: string | null): void {
+    const next = topic != null && topic !== '' ? topic : null;
+    if ((this.channel(name)?.info.topic ?? null) === next) return;
+    this.patchChannel(name, (c) => ({ ...c, info: { ...c.info, topic: next } }));
+  }
+
   /** Read up to `seq` here (the caller told the app): counts drop to zero. */
   markReadLocal(channel: string, seq: number): void {
     this.patchChannel(channel, (c) => ({
@@ -326,6 +333,9 @@ export class ChatStore {
             },
           }));
         }
+        break;
+      case 'channel_updated':
+        this.setTopic(event.channel, event.topic);
         break;
       case 'outbox':
         this.onOutbox(event.change, event.entry, event.message);

@@ -241,6 +241,31 @@ describe('side effects', () => {
   });
 });
 
+describe('channel topics', () => {
+  it('applies channel_updated to the channel, and a cleared topic is none', () => {
+    const s = store();
+    const calls: string[] = [];
+    s.effects = { ...s.effects, reloadChannels: () => calls.push('channels') };
+    const before = s.channel('random');
+    s.apply({ kind: 'channel_updated', channel: 'general', topic: 'Release on Friday', by: bob });
+    expect(s.channel('general')?.info.topic).toBe('Release on Friday');
+    // The other channels are untouched, the timeline stays, nothing is reloaded.
+    expect(s.channel('random')).toBe(before);
+    expect(s.timeline('general').messages.map((m) => m.seq)).toEqual([9, 10]);
+    expect(calls).toEqual([]);
+
+    s.apply({ kind: 'channel_updated', channel: 'general', topic: null, by: alice });
+    expect(s.channel('general')?.info.topic).toBeNull();
+    s.setTopic('general', 'again');
+    s.setTopic('general', '');
+    expect(s.channel('general')?.info.topic).toBeNull();
+
+    // A channel not in the list (not a member) is ignored.
+    s.apply({ kind: 'channel_updated', channel: 'elsewhere', topic: 'x', by: bob });
+    expect(s.channel('elsewhere')).toBeUndefined();
+  });
+});
+
 describe('Timeline window', () => {
   it('ignores live messages while newer ones are not loaded, and trims when too long', () => {
     const t = new Timeline('general');

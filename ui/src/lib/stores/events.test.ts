@@ -44,6 +44,13 @@ describe('app events', () => {
     expect(session.settings).toMatchObject({ do_not_disturb: true, theme: 'dark' });
   });
 
+  it('shows a channel’s new topic from channel_updated', () => {
+    chat.setChannels([channelView('general'), channelView('random')]);
+    handleAppEvent({ kind: 'client', event: { kind: 'channel_updated', channel: 'general', topic: 'Ship it', by: bob } });
+    expect(chat.channel('general')?.info.topic).toBe('Ship it');
+    expect(chat.channel('random')?.info.topic).toBeNull();
+  });
+
   it('marks read at once locally and tells the app once for a burst', async () => {
     vi.useFakeTimers();
     const calls: unknown[] = [];

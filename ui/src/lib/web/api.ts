@@ -12,8 +12,11 @@ import type {
   ChannelMember,
   ChannelView,
   Comment,
+  DocContent,
   DocInfo,
   DocPush,
+  DocRole,
+  DocRoleEntry,
   HostInfo,
   InviteInfo,
   InviteLinkView,
@@ -29,6 +32,7 @@ import type {
   UploadProgress,
   UserInfo,
   UserRef,
+  VersionInfo,
 } from '../bindings';
 import { WebCore } from './core';
 import { WebDocs } from './docs';
@@ -246,6 +250,8 @@ export const api = {
       await c.api<null>('DELETE', `/api/channels/${enc(name)}`);
       core.unfollow(name);
     }),
+  setChannelTopic: (name: string, topic: string) =>
+    request(async (c): Promise<ChannelInfo> => (await c.request('channel_update', { channel: name, topic })).channel),
   channelMembers: (channel: string) =>
     request(async (c): Promise<ChannelMember[]> => {
       const all: ChannelMember[] = [];
@@ -451,6 +457,21 @@ export const api = {
   },
   closeDoc: async (name: string): Promise<void> => {
     docs.close(name);
+  },
+  docVersions: async (name: string) =>
+    (await http<{ versions: VersionInfo[] }>('GET', `/api/docs/${enc(name)}/versions`)).versions,
+  saveDocVersion: async (name: string, version: string) => {
+    const v = version.trim();
+    if (v === '') throw invalid('a version needs a name');
+    return http<VersionInfo>('POST', `/api/docs/${enc(name)}/versions`, { name: v });
+  },
+  docVersion: (name: string, id: number) => http<DocContent>('GET', `/api/docs/${enc(name)}/versions/${id}`),
+  docRoles: async (name: string) =>
+    (await http<{ roles: DocRoleEntry[] }>('GET', `/api/docs/${enc(name)}/roles`)).roles,
+  setDocRole: async (name: string, user: string, role: DocRole | null): Promise<void> => {
+    const path = `/api/docs/${enc(name)}/roles/${enc(user.trim().replace(/^@+/, ''))}`;
+    if (role === null) await http('DELETE', path);
+    else await http('PUT', path, { role });
   },
   comments: async (doc: string) => (await http<{ comments: Comment[] }>('GET', `/api/docs/${enc(doc)}/comments`)).comments,
   addComment: (

@@ -70,6 +70,15 @@ describe('frames as the desktop core’s client events', () => {
     ).toEqual({ kind: 'typing', channel: 'general', user: bob, typing: true });
   });
 
+  it('maps a topic change, and a cleared topic is null', () => {
+    expect(
+      frameToEvent({ channel: 'general', seq: 4, kind: 'channel_updated', topic: 'Ship it', by: bob } as EventFrame, none),
+    ).toEqual({ kind: 'channel_updated', channel: 'general', topic: 'Ship it', by: bob });
+    expect(
+      frameToEvent({ channel: 'general', seq: 5, kind: 'channel_updated', topic: null, by: bob } as EventFrame, none),
+    ).toEqual({ kind: 'channel_updated', channel: 'general', topic: null, by: bob });
+  });
+
   it('names the document of comment events by their comments channel', () => {
     const docOf = (ch: string) => (ch === 'doc#3' ? 'design' : null);
     expect(frameToEvent({ channel: 'doc#3', seq: 6, kind: 'comment_deleted', comment_id: 12 } as EventFrame, docOf)).toEqual({

@@ -32,6 +32,8 @@ export function frameToEvent(frame: EventFrame, docOf: (channel: string) => stri
       return { kind: 'member', channel, user: frame.user, joined: true };
     case 'member_left':
       return { kind: 'member', channel, user: frame.user, joined: false };
+    case 'channel_updated':
+      return { kind: 'channel_updated', channel, topic: frame.topic ?? null, by: frame.by };
     case 'unsubscribed':
       return { kind: 'unsubscribed', channel, reason: frame.reason };
     case 'custom':
