@@ -478,6 +478,20 @@ async fn store_event(inner: &Arc<Inner>, frame: EventFrame, me: i64) -> Result<(
             inner.reads.mention(&message);
             inner.emit(ClientEvent::Mention { message, muted });
         }
+        Event::CommentMention {
+            doc,
+            comment_id,
+            by,
+            ts,
+        } => {
+            apply(inner, &channel, seq, |_| Ok(())).await?;
+            inner.emit(ClientEvent::CommentMention {
+                doc,
+                comment_id,
+                by,
+                ts,
+            });
+        }
         Event::Read { read } => {
             let state = read.clone();
             apply(inner, &channel, seq, move |c| {

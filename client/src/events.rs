@@ -102,6 +102,13 @@ pub enum ClientEvent {
         user: UserRef,
         joined: bool,
     },
+    /// `by` mentioned this user in a comment on document `doc` (from the personal channel).
+    CommentMention {
+        doc: String,
+        comment_id: i64,
+        by: UserRef,
+        ts: i64,
+    },
     /// The channel's topic was set (None: cleared) by `by`; the cached description has it.
     ChannelUpdated {
         channel: String,

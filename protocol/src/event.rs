@@ -184,6 +184,15 @@ pub enum Event {
     /// Durable, on the user's personal channel `@me`: a message mentions them (`muted` when
     /// they muted that channel: count it, do not notify).
     Mention { message: Box<Message>, muted: bool },
+    /// Durable, on the user's personal channel `@me`: `by` mentioned them in a comment (or
+    /// reply) on document `doc`, at `ts` (Unix ms). The comment's text stays on the document
+    /// (read it there, with its access rules), so deleting the comment leaves nothing here.
+    CommentMention {
+        doc: String,
+        comment_id: i64,
+        by: UserRef,
+        ts: i64,
+    },
     /// Durable, in channels created with `read_receipts`: a member read up to `seq`.
     ReadReceipt { user: UserRef, seq: u64 },
     /// Durable, on `@me`: the user read a channel up to `seq` (on any of their devices).
@@ -238,6 +247,7 @@ impl Event {
                 | Event::Reaction { .. }
                 | Event::ThreadUpdated { .. }
                 | Event::Mention { .. }
+                | Event::CommentMention { .. }
                 | Event::ReadReceipt { .. }
                 | Event::Read { .. }
                 | Event::MemberJoined { .. }

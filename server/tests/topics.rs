@@ -62,8 +62,10 @@ async fn members_set_and_clear_the_topic_and_followers_see_it_live_and_on_resume
 
     // A session that was away resumes and gets both changes, in order.
     let mut late = server.connect(Some(&member)).await;
-    late.send(json!({"type": "subscribe", "channel": "crew", "since": head, "epoch": sub["epoch"]}))
-        .await;
+    late.send(
+        json!({"type": "subscribe", "channel": "crew", "since": head, "epoch": sub["epoch"]}),
+    )
+    .await;
     let first = late.event("crew", "channel_updated").await;
     assert_eq!(first["topic"], "ship it");
     let second = late.event("crew", "channel_updated").await;
@@ -130,9 +132,7 @@ async fn topics_are_refused_to_outsiders_and_where_there_is_none_to_set() {
         .await;
 
     // Direct messages are titled by their people; threads and @me have no topic of their own.
-    let dm = ws
-        .ok(json!({"type": "dm_open", "users": ["friend"]}))
-        .await;
+    let dm = ws.ok(json!({"type": "dm_open", "users": ["friend"]})).await;
     ws.err(
         json!({"type": "channel_update", "channel": dm["channel"]["name"], "topic": "x"}),
         "forbidden",

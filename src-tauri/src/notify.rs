@@ -20,6 +20,8 @@ const FRESH_MS: i64 = 120_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub channel: String,
+    /// A document the notice is about (a click opens it rather than `channel`).
+    pub doc: Option<String>,
     pub title: String,
     pub body: String,
 }
@@ -39,6 +41,18 @@ pub struct Context<'a> {
 pub fn decide(event: &ClientEvent, cx: &Context) -> Option<Notice> {
     if !cx.settings.notifications || cx.settings.do_not_disturb {
         return None;
+    }
+    if let ClientEvent::CommentMention { doc, by, ts, .. } = event {
+        if by.name == cx.me || cx.now_ms - ts > FRESH_MS {
+            return None;
+        }
+        // The comment's text is fetched before the notice is shown (see `session`).
+        return Some(Notice {
+            channel: String::new(),
+            doc: Some(doc.clone()),
+            title: format!("{} mentioned you on {doc}", display_user(by)),
+            body: String::new(),
+        });
     }
     let (message, mention) = match event {
         ClientEvent::Mention { message, muted } => {
@@ -69,6 +83,7 @@ pub fn decide(event: &ClientEvent, cx: &Context) -> Option<Notice> {
     if mention {
         return Some(Notice {
             channel: channel.to_owned(),
+            doc: None,
             title: if direct {
                 format!("{who} (direct message)")
             } else {
@@ -84,6 +99,7 @@ pub fn decide(event: &ClientEvent, cx: &Context) -> Option<Notice> {
     if direct {
         return Some(Notice {
             channel: channel.to_owned(),
+            doc: None,
             title: format!("{who} (direct message)"),
             body: excerpt(&message.text),
         });
@@ -93,6 +109,7 @@ pub fn decide(event: &ClientEvent, cx: &Context) -> Option<Notice> {
     }
     Some(Notice {
         channel: channel.to_owned(),
+        doc: None,
         title: format!("{who} in #{channel}"),
         body: excerpt(&message.text),
     })
@@ -110,8 +127,13 @@ fn mentions_me(message: &Message, me: &str) -> bool {
 /// newcomer who calls themselves "alice" shows as `alice (@mallory)` and cannot pass for
 /// @alice.
 pub fn display(message: &Message) -> String {
-    let name = &message.author.name;
-    match message.author.display_name.as_deref().map(str::trim) {
+    display_user(&message.author)
+}
+
+/// A user as [`display`] shows them.
+pub fn display_user(user: &parley_protocol::UserRef) -> String {
+    let name = &user.name;
+    match user.display_name.as_deref().map(str::trim) {
         Some(display) if !display.is_empty() && display != name => {
             format!("{display} (@{name})")
         }
@@ -136,7 +158,7 @@ pub fn escape_markup(text: &str) -> String {
     out
 }
 
-fn excerpt(text: &str) -> String {
+pub fn excerpt(text: &str) -> String {
     const MAX: usize = 200;
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= MAX {
@@ -172,21 +194,21 @@ pub fn show(app: &AppHandle, state: &Arc<AppState>, notice: Notice) {
             waiting.fetch_sub(1, Ordering::SeqCst);
             return; // shown, but too many are waiting for a click already
         }
-        let channel = notice.channel.clone();
+        let (channel, doc) = (notice.channel.clone(), notice.doc.clone());
         #[cfg(all(unix, not(target_os = "macos")))]
         handle.wait_for_action(|action| {
             if action == "default" || action == "Open" {
-                focus_on(&app, &channel);
+                focus_on(&app, &channel, doc.as_deref());
             }
         });
         #[cfg(not(all(unix, not(target_os = "macos"))))]
-        drop((handle, channel, &app));
+        drop((handle, channel, doc, &app));
         waiting.fetch_sub(1, Ordering::SeqCst);
     });
 }
 
-/// Brings the window forward and tells the UI to show `channel`.
-pub fn focus_on(app: &AppHandle, channel: &str) {
+/// Brings the window forward and tells the UI to show `channel` (or document `doc`).
+pub fn focus_on(app: &AppHandle, channel: &str, doc: Option<&str>) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();
@@ -195,6 +217,7 @@ pub fn focus_on(app: &AppHandle, channel: &str) {
     if let Some(state) = app.try_state::<Arc<AppState>>() {
         state.push(AppEvent::Navigate {
             channel: channel.to_owned(),
+            doc: doc.map(str::to_owned),
         });
     }
 }
@@ -295,6 +318,32 @@ mod tests {
             "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;a href=&quot;x&quot;&gt;&#39;l&#39;&lt;/a&gt;"
         );
         assert_eq!(escape_markup("plain, é 👍"), "plain, é 👍");
+    }
+
+    #[test]
+    fn comment_mentions_notify_unless_stale_or_own_or_quiet() {
+        let settings = Settings::default();
+        let mention = |by: &str, ts: i64| ClientEvent::CommentMention {
+            doc: "plan".into(),
+            comment_id: 7,
+            by: UserRef {
+                id: 3,
+                name: by.into(),
+                display_name: Some("Bobby".into()),
+                avatar: None,
+            },
+            ts,
+        };
+        let notice = decide(&mention("bob", 1_000_000), &cx(&settings, true, None)).unwrap();
+        assert_eq!(notice.doc.as_deref(), Some("plan"));
+        assert_eq!(notice.title, "Bobby (@bob) mentioned you on plan");
+        assert!(decide(&mention("me", 1_000_000), &cx(&settings, false, None)).is_none());
+        assert!(decide(&mention("bob", 1), &cx(&settings, false, None)).is_none());
+        let quiet = Settings {
+            do_not_disturb: true,
+            ..Settings::default()
+        };
+        assert!(decide(&mention("bob", 1_000_000), &cx(&quiet, false, None)).is_none());
     }
 
     #[test]

@@ -304,7 +304,12 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
             .map(|mut a| a.route(&event))
             .unwrap_or(Route::Push);
         if let Some(notice) = notice_for(&state, &client, &event, &me) {
-            notify::show(&app, &state, notice);
+            match &event {
+                ClientEvent::CommentMention {
+                    doc, comment_id, ..
+                } => show_with_comment(&app, &state, &client, notice, doc, *comment_id),
+                _ => notify::show(&app, &state, notice),
+            }
         }
         if matches!(
             event,
@@ -317,6 +322,34 @@ async fn forward(app: AppHandle, state: Arc<AppState>, client: Client, me: Strin
             state.push(AppEvent::Client { event });
         }
     }
+}
+
+/// A comment mention's notice shows the comment's text, read from the document (with the
+/// document's access rules) when the notice is shown; without it if that fails or takes long.
+fn show_with_comment(
+    app: &AppHandle,
+    state: &Arc<AppState>,
+    client: &Client,
+    mut notice: notify::Notice,
+    doc: &str,
+    comment_id: i64,
+) {
+    let (app, state, client, doc) = (
+        app.clone(),
+        Arc::clone(state),
+        client.clone(),
+        doc.to_owned(),
+    );
+    tokio::spawn(async move {
+        let read = tokio::time::timeout(Duration::from_secs(5), client.comments(&doc)).await;
+        if let Ok(Ok(comments)) = read {
+            match comments.iter().find(|c| c.id == comment_id) {
+                Some(comment) => notice.body = notify::excerpt(&comment.body),
+                None => return, // deleted since: nothing to tell
+            }
+        }
+        notify::show(&app, &state, notice);
+    });
 }
 
 /// The notification an event deserves, if any.

@@ -124,7 +124,12 @@ pub enum AppEvent {
         mentions: u64,
     },
     /// Show this channel (a notification was clicked).
-    Navigate { channel: String },
+    Navigate {
+        channel: String,
+        /// A document to open instead (a comment mention's notification).
+        #[serde(default)]
+        doc: Option<String>,
+    },
     /// Settings changed outside the UI (the tray's do-not-disturb).
     Settings { settings: Settings },
     /// The hosted server stopped, is restarting, runs again, or was given up on.

@@ -19,9 +19,8 @@ pub use analytics::{AnalyticsHistory, AnalyticsSample};
 pub use attachments::{StartUpload, UploadConflict, UploadOffset, UploadQuery, UploadState};
 pub use channels::{ChannelList, CreateChannel, HistoryQuery, PostMessage, PublishEvent};
 pub use docs::{
-    CommentList, CreateDoc, DocChanges, DocContent, DocList, DocRoleEntry, DocRoleList, EditComment,
-    NewComment, RoleGrant,
-    SaveVersion, VersionList,
+    CommentList, CreateDoc, DocChanges, DocContent, DocList, DocRoleEntry, DocRoleList,
+    EditComment, NewComment, RoleGrant, SaveVersion, VersionList,
 };
 pub use people::{
     CreateInvite, InviteCreated, InviteInfo, InviteList, PasswordReset, ProfileChange, ResetCode,

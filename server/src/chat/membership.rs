@@ -417,7 +417,9 @@ impl Chat {
         }
         check_topic(topic)?;
         self.rates.check_state_change(user.id)?;
-        let topic = Some(topic.trim()).filter(|t| !t.is_empty()).map(str::to_owned);
+        let topic = Some(topic.trim())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
         if topic == channel.record.topic {
             return Ok(channel);
         }

@@ -166,6 +166,26 @@ impl Chat {
         }
     }
 
+    /// A durable event on `user`'s personal channel (`author`: who caused it).
+    pub(crate) async fn tell_personal(
+        &self,
+        user: &UserRecord,
+        event: parley_protocol::Event,
+        author: i64,
+    ) -> Result<()> {
+        let personal = self.personal(user).await?;
+        self.stores
+            .events
+            .append_event(NewEvent {
+                channel_id: personal.record.id,
+                channel_name: personal.record.name.clone(),
+                event,
+                author_id: Some(author),
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The new read state, as a durable `read` event on the user's personal channel.
     async fn announce(&self, user: &UserRecord, channel: &Channel) -> Result<ReadState> {
         let state = self.read_state_of(user, channel).await?;

@@ -12,6 +12,9 @@ use crate::{
     store::{CommentPost, CommentRow, CommentsOf, UserRecord},
 };
 
+/// Most people one comment may notify.
+const MAX_MENTIONED: usize = 100;
+
 /// A new comment or reply (the body of `POST /api/docs/{name}/comments`).
 pub use parley_protocol::api::NewComment;
 
@@ -111,10 +114,51 @@ impl Documents {
             body: new.body,
             client_id: new.client_id,
         };
-        self.stores
+        let comment = self
+            .stores
             .comments
             .create_comment(comments_of(&doc), post)
-            .await
+            .await?;
+        self.tell_mentioned(&doc, &comment, user).await;
+        Ok(comment)
+    }
+
+    /// A `comment_mention` on the personal channel of each person the new comment mentions
+    /// who may read the document (not its author). After the comment's commit: a failure is
+    /// logged, and the comment stands.
+    async fn tell_mentioned(&self, doc: &DocEntry, comment: &Comment, author: &UserRecord) {
+        let ids: Vec<i64> = comment
+            .mentions
+            .iter()
+            .map(|u| u.id)
+            .filter(|id| *id != author.id)
+            .take(MAX_MENTIONED)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let users = match self.stores.accounts.users_by_id(ids).await {
+            Ok(users) => users,
+            Err(err) => {
+                tracing::warn!(%err, "comment mentions: users not found");
+                return;
+            }
+        };
+        let ts = crate::store::now_ms();
+        for user in users {
+            if self.doc_role(doc, &user).is_err() {
+                continue;
+            }
+            let event = parley_protocol::Event::CommentMention {
+                doc: comment.doc.clone(),
+                comment_id: comment.id,
+                by: author.to_ref(),
+                ts,
+            };
+            if let Err(err) = self.chat.tell_personal(&user, event, author.id).await {
+                tracing::warn!(%err, user = user.id, "comment mention not delivered");
+            }
+        }
     }
 
     /// Looks up a comment of the document for a change by `user`; `author_only` refuses

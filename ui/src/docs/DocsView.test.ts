@@ -8,7 +8,7 @@ import type { Editor } from '@tiptap/core';
 import DocsView from './DocsView.svelte';
 import { nav, resetNav } from '../lib/nav';
 import { emitAppEvent } from '../lib/events';
-import type { Comment, DocInfo, DocPush, OutboxEntry } from '../lib/api';
+import type { Comment, DocContent, DocInfo, DocPush, OutboxEntry, VersionInfo } from '../lib/api';
 
 const alice = { id: 1, name: 'alice', display_name: 'Alice', avatar: null };
 
@@ -30,6 +30,16 @@ interface Backend {
   calls: { cmd: string; args: Record<string, unknown> }[];
   docs: DocInfo[];
   push: (p: DocPush) => void;
+  /** The server's copy: every doc_update applied. */
+  server: Y.Doc;
+  /** Saved versions, newest first, with their state. */
+  versions: { info: VersionInfo; update: string }[];
+}
+
+function base64(bytes: Uint8Array): string {
+  let bin = '';
+  for (const x of bytes) bin += String.fromCharCode(x);
+  return btoa(bin);
 }
 
 function backend(): Backend {
@@ -37,6 +47,8 @@ function backend(): Backend {
     calls: [],
     docs: [info('design', 'Design notes', 1), info('roadmap', null, 2)],
     push: () => {},
+    server: new Y.Doc(),
+    versions: [],
   };
   let nextLocal = 100;
   mockIPC((cmd, args) => {
@@ -68,6 +80,28 @@ function backend(): Backend {
         if (a.name === 'roadmap') throw { code: 'forbidden', message: 'only a manager can delete this document' };
         b.docs = b.docs.filter((d) => d.name !== a.name);
         return null;
+      case 'doc_update':
+        Y.applyUpdate(b.server, Uint8Array.from(a.update as number[]));
+        return null;
+      case 'doc_versions':
+        return b.versions.map((v) => v.info);
+      case 'save_doc_version': {
+        const v: VersionInfo = {
+          id: b.versions.length + 1,
+          doc: a.name as string,
+          name: a.version as string,
+          created_by: alice,
+          created_at: new Date().toISOString(),
+          size: Y.encodeStateAsUpdate(b.server).length,
+        };
+        b.versions = [{ info: v, update: base64(Y.encodeStateAsUpdate(b.server)) }, ...b.versions];
+        return v;
+      }
+      case 'doc_version': {
+        const v = b.versions.find((x) => x.info.id === a.id)!;
+        const content: DocContent = { doc: a.name as string, version: v.info, update: v.update, text: {}, truncated: false };
+        return content;
+      }
       case 'list_comments':
         return [];
       case 'outbox':
@@ -258,5 +292,34 @@ describe('DocsView', () => {
     );
     expect(document.querySelector('[data-testid=reopen-comment]')).toBeTruthy();
     await waitFor(() => expect(document.querySelector('.ProseMirror .comment-highlight')).toBeNull());
+  });
+
+  it('saves a named version and restores it as a new edit that reaches the replica', async () => {
+    const b = backend();
+    nav.update((n) => ({ ...n, view: 'docs', doc: 'design' }));
+    render(DocsView);
+    await waitFor(() => pmEditor());
+    const editor = pmEditor();
+    editor.commands.setContent('<p>First draft</p>');
+    await waitFor(() => expect(b.server.getXmlFragment('default').toString()).toBe('<paragraph>First draft</paragraph>'));
+
+    await fireEvent.click(screen.getByTestId('doc-versions-button'));
+    await fireEvent.input(await screen.findByTestId('save-version-name'), { target: { value: 'Draft 1' } });
+    await fireEvent.click(screen.getByTestId('save-version'));
+    await waitFor(() => expect(document.querySelectorAll('[data-testid=version-row]')).toHaveLength(1));
+    await fireEvent.keyDown(screen.getByTestId('versions-panel'), { key: 'Escape' });
+    await waitFor(() => expect(screen.queryByTestId('versions-panel')).toBeNull());
+
+    editor.commands.setContent('<p>Rewritten</p><p>entirely</p>');
+    await waitFor(() => expect(b.server.getXmlFragment('default').toString()).toContain('Rewritten'));
+    const sent = b.calls.filter((c) => c.cmd === 'doc_update').length;
+
+    await fireEvent.click(screen.getByTestId('doc-versions-button'));
+    await fireEvent.click(await screen.findByTestId('version-restore'));
+    await fireEvent.click(await screen.findByTestId('confirm-restore'));
+    // The editor shows the version, and the restore went to the replica like any edit.
+    await waitFor(() => expect(editor.getText()).toBe('First draft'));
+    await waitFor(() => expect(b.calls.filter((c) => c.cmd === 'doc_update').length).toBeGreaterThan(sent));
+    await waitFor(() => expect(b.server.getXmlFragment('default').toString()).toBe('<paragraph>First draft</paragraph>'));
   });
 });

@@ -46,7 +46,8 @@ export function restoreVersion(
 ): boolean {
   const target = live.getXmlFragment(root);
   const source = version.getXmlFragment(root);
-  const copies = source.toArray().map((node) => node.clone());
+  // XmlHooks (which TipTap never makes) are inserted the same way: the cast only narrows the type.
+  const copies = source.toArray().map((node) => node.clone()) as (Y.XmlElement | Y.XmlText)[];
   if (target.length === 0 && copies.length === 0) return false;
   live.transact(() => {
     if (target.length > 0) target.delete(0, target.length);

@@ -8,7 +8,11 @@ export type AnalyticsSample = { seq: number, data: unknown, };
 
 export type AppError = { code: string, message: string, };
 
-export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, mentions: number, } | { "kind": "navigate", channel: string, } | { "kind": "settings", settings: Settings, } | { "kind": "host", state: HostState, };
+export type AppEvent = { "kind": "client", event: ClientEvent, } | { "kind": "session", status: SessionStatus, } | { "kind": "activity", channel: string, head: number, unread: number, mentions: number, } | { "kind": "navigate", channel: string, 
+/**
+ * A document to open instead (a comment mention's notification).
+ */
+doc: string | null, } | { "kind": "settings", settings: Settings, } | { "kind": "host", state: HostState, };
 
 export type Attachment = { id: number, 
 /**
@@ -59,7 +63,7 @@ dm_with: Array<string>, last_read: number, unread: number, mentions: number,
  */
 muted_until: number | null, };
 
-export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "channel_updated", channel: string, topic: string | null, by: UserRef, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: CommentEvent, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, } | { "kind": "custom", channel: string, seq: number | null, event: string, data: unknown, publisher: UserRef, };
+export type ClientEvent = { "kind": "connection", state: ConnectionState, } | { "kind": "message", message: Message, } | { "kind": "message_edited", message: Message, } | { "kind": "message_deleted", channel: string, message_id: number, seq: number, } | { "kind": "reaction", reaction: ReactionChange, } | { "kind": "thread_updated", channel: string, thread: ThreadSummary, } | { "kind": "mention", message: Message, muted: boolean, } | { "kind": "read_receipt", channel: string, user: UserRef, seq: number, } | { "kind": "read", read: ReadState, } | { "kind": "channel_reset", channel: string, } | { "kind": "synced", channel: string, seq: number, } | { "kind": "presence", channel: string, user: UserRef, state: string, status: string, } | { "kind": "typing", channel: string, user: UserRef, typing: boolean, } | { "kind": "member", channel: string, user: UserRef, joined: boolean, } | { "kind": "comment_mention", doc: string, comment_id: number, by: UserRef, ts: number, } | { "kind": "channel_updated", channel: string, topic: string | null, by: UserRef, } | { "kind": "outbox", change: string, entry: OutboxEntry, message: Message | null, } | { "kind": "comment", doc: string, event: CommentEvent, } | { "kind": "doc_updated", doc: string, } | { "kind": "unsubscribed", channel: string, reason: string, } | { "kind": "custom", channel: string, seq: number | null, event: string, data: unknown, publisher: UserRef, };
 
 export type Comment = { id: number, doc: string, 
 /**

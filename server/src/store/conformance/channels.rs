@@ -225,7 +225,12 @@ pub async fn set_topic_stores_it_with_its_event(h: &Harness) {
     let team = h.channel("team", &alice).await;
     let channels = &h.stores.channels;
     let record = channels
-        .set_topic(team.id, team.name.clone(), Some("ship it".into()), alice.to_ref())
+        .set_topic(
+            team.id,
+            team.name.clone(),
+            Some("ship it".into()),
+            alice.to_ref(),
+        )
         .await
         .unwrap();
     assert_eq!(record.topic.as_deref(), Some("ship it"));
@@ -258,7 +263,12 @@ pub async fn set_topic_stores_it_with_its_event(h: &Harness) {
     );
     channels.delete_channel(team.id).await.unwrap();
     let gone = channels
-        .set_topic(team.id, team.name.clone(), Some("late".into()), alice.to_ref())
+        .set_topic(
+            team.id,
+            team.name.clone(),
+            Some("late".into()),
+            alice.to_ref(),
+        )
         .await;
     assert_eq!(code(gone), ErrorCode::ChannelNotFound);
 }
