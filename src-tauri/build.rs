@@ -82,6 +82,7 @@ fn main() {
         "get_settings",
         "set_settings",
         "set_my_status",
+        "desktop_info",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

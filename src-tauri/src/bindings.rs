@@ -36,6 +36,7 @@ fn declarations() -> Vec<String> {
         parley_client::docs::DocGone::decl(),
         Settings::decl(),
         MyStatus::decl(),
+        DesktopInfo::decl(),
         ClientEvent::decl(),
         CommentEvent::decl(),
         ConnectionState::decl(),

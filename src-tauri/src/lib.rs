@@ -18,6 +18,7 @@ pub mod settings;
 pub mod sidebar;
 pub mod state;
 pub mod status;
+pub mod stay;
 mod tray;
 pub mod types;
 
@@ -105,6 +106,13 @@ async fn quit_on_signal(app: tauri::AppHandle) {
     drop(app);
 }
 
+/// Closing the window hides it: the setting is on and a tray shows Parley.
+fn hides_to_tray(app: &tauri::AppHandle) -> bool {
+    app.try_state::<Arc<AppState>>().is_some_and(|state| {
+        state.tray.load(std::sync::atomic::Ordering::Relaxed) && state.settings().close_to_tray
+    })
+}
+
 /// The app on a given builder (tests can pass a mock runtime's builder).
 pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<tauri::Wry>> {
     builder
@@ -133,13 +141,33 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             }
             let settings = settings::load(&paths.settings_file());
             app.manage(Arc::new(AppState::new(paths, settings)));
-            if let Err(err) = tray::create(&handle) {
-                // No tray host (some desktops): the app works without it.
-                tracing::warn!(%err, "no tray icon");
+            match tray::create(&handle) {
+                Ok(()) => {
+                    let host = stay::tray_host_present();
+                    if !host {
+                        tracing::info!("no tray host on this desktop: closing the window quits");
+                    }
+                    if let Some(state) = app.try_state::<Arc<AppState>>() {
+                        state.tray.store(host, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                // No tray (some desktops): the app works without it.
+                Err(err) => tracing::warn!(%err, "no tray icon"),
             }
             if let Some(window) = app.get_webview_window("main") {
                 let h = handle.clone();
+                // Started at login: stay in the tray until asked for.
+                let hidden = std::env::args().any(|a| a == stay::HIDDEN_ARG);
+                if hidden && hides_to_tray(&handle) {
+                    let _ = window.hide();
+                }
+                let w = window.clone();
                 window.on_window_event(move |event| match event {
+                    // Closing hides the window to the tray, where notifications lead back.
+                    WindowEvent::CloseRequested { api, .. } if hides_to_tray(&h) => {
+                        api.prevent_close();
+                        let _ = w.hide();
+                    }
                     WindowEvent::Focused(focused) => {
                         if let Some(state) = h.try_state::<Arc<AppState>>() {
                             if let Ok(mut attention) = state.attention.lock() {
@@ -241,6 +269,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
             commands::settings::get_settings,
             commands::settings::set_settings,
             commands::settings::set_my_status,
+            commands::settings::desktop_info,
         ])
         .build(tauri::generate_context!())
 }

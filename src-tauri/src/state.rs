@@ -98,6 +98,8 @@ pub struct AppState {
     pub restored: tokio::sync::watch::Sender<bool>,
     /// Files dropped on the window: the only paths `upload_path` reads.
     pub chosen: Mutex<crate::chosen::ChosenPaths>,
+    /// A tray icon is shown and the desktop has a tray host to show it (`stay`).
+    pub tray: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -114,6 +116,7 @@ impl AppState {
             pending_notifications: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             restored: tokio::sync::watch::channel(false).0,
             chosen: Mutex::new(crate::chosen::ChosenPaths::default()),
+            tray: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

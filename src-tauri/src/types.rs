@@ -173,6 +173,21 @@ pub struct Settings {
     /// The status this user set (away, do not disturb, a text): applied to every connection
     /// until changed or until it expires. None: active.
     pub status: Option<MyStatus>,
+    /// Closing the window hides it to the tray (when the desktop shows one) instead of
+    /// quitting, so notifications keep coming.
+    pub close_to_tray: bool,
+    /// Start Parley (hidden in the tray) when the user logs in: an XDG autostart entry.
+    pub start_at_login: bool,
+}
+
+/// What this desktop offers the app (for the settings to say what applies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(TS))]
+pub struct DesktopInfo {
+    /// A tray shows Parley's icon: closing the window can hide it there.
+    pub tray: bool,
+    /// Where the autostart entry is written (None: no configuration directory).
+    pub autostart_file: Option<String>,
 }
 
 /// A status the user chose, with an optional text and expiry.
@@ -195,6 +210,8 @@ impl Default for Settings {
             channel_notifications: BTreeMap::new(),
             theme: "system".into(),
             status: None,
+            close_to_tray: true,
+            start_at_login: false,
         }
     }
 }

@@ -1,10 +1,10 @@
-//! Settings commands: notifications, do-not-disturb, per-channel notifications, theme, and
-//! the user's status.
+//! Settings commands: notifications, do-not-disturb, per-channel notifications, theme,
+//! closing to the tray and starting at login, and the user's status.
 
 use super::AppRef;
 use crate::{
     error::CmdResult,
-    types::{AppEvent, MyStatus, Settings},
+    types::{AppEvent, DesktopInfo, MyStatus, Settings},
 };
 
 #[tauri::command]
@@ -18,12 +18,28 @@ pub async fn set_settings(
     state: AppRef<'_>,
     settings: Settings,
 ) -> CmdResult<Settings> {
+    // The autostart entry first: when it cannot be written, the setting stays as it was.
+    if settings.start_at_login != state.settings().start_at_login
+        || settings.start_at_login != crate::stay::autostart_enabled()
+    {
+        crate::stay::set_autostart(settings.start_at_login)?;
+    }
     let saved = crate::settings::save(&state, settings)?;
     crate::tray::refresh(&app, &state);
     state.push(AppEvent::Settings {
         settings: saved.clone(),
     });
     Ok(saved)
+}
+
+/// What this desktop offers: a tray (closing the window hides it there) and where the
+/// autostart entry goes.
+#[tauri::command]
+pub async fn desktop_info(state: AppRef<'_>) -> CmdResult<DesktopInfo> {
+    Ok(DesktopInfo {
+        tray: state.tray.load(std::sync::atomic::Ordering::Relaxed),
+        autostart_file: crate::stay::autostart_file().map(|f| f.display().to_string()),
+    })
 }
 
 /// Sets this user's status: `online` (active: none), `away` or `dnd`, with an optional text

@@ -85,6 +85,16 @@ export type CommentEvent = { "kind": "comment_created", comment: Comment, } | { 
 
 export type ConnectionState = { "state": "connecting", attempt: number, } | { "state": "online", user: UserRef, } | { "state": "offline", retry_at_ms: number, reason: string, } | { "state": "version_mismatch", message: string, } | { "state": "unauthorized" } | { "state": "stopped" };
 
+export type DesktopInfo = { 
+/**
+ * A tray shows Parley's icon: closing the window can hide it there.
+ */
+tray: boolean, 
+/**
+ * Where the autostart entry is written (None: no configuration directory).
+ */
+autostart_file: string | null, };
+
 export type DocContent = { doc: string, 
 /**
  * The named version this is (null for the current content).
@@ -342,7 +352,16 @@ theme: string,
  * The status this user set (away, do not disturb, a text): applied to every connection
  * until changed or until it expires. None: active.
  */
-status: MyStatus | null, };
+status: MyStatus | null, 
+/**
+ * Closing the window hides it to the tray (when the desktop shows one) instead of
+ * quitting, so notifications keep coming.
+ */
+close_to_tray: boolean, 
+/**
+ * Start Parley (hidden in the tray) when the user logs in: an XDG autostart entry.
+ */
+start_at_login: boolean, };
 
 export type ThreadOpened = { 
 /**
