@@ -19,6 +19,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'reaction',
   'thread_updated',
   'mention',
+  'comment_mention',
   'read_receipt',
   'read',
   'comment_created',

@@ -10,6 +10,7 @@ import type {
   ChannelMember,
   ChannelView,
   Comment,
+  DesktopInfo,
   DocContent,
   DocInfo,
   DocPush,
@@ -246,6 +247,9 @@ export const api = {
   // --- settings
   settings: () => call<Settings>('get_settings'),
   setSettings: (settings: Settings) => call<Settings>('set_settings', { settings }),
+  /** What this desktop offers: a tray (closing the window can hide it there) and where the
+   * start-at-login entry is written. */
+  desktopInfo: () => call<DesktopInfo>('desktop_info'),
   /** This user's status: `online` (active), `away` or `dnd`, with an optional text and an
    * expiry (Unix ms); applied to every connection until changed or expired. */
   setMyStatus: (status: string, text: string | null, until: number | null) =>

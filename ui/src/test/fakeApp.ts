@@ -2,10 +2,20 @@
 // #general with three messages (the last hers) and #random.
 import type { Channel } from '@tauri-apps/api/core';
 import { mockIPC } from '@tauri-apps/api/mocks';
-import type { AppEvent, Message, SessionStatus } from '../lib/api';
+import type { AppEvent, ChannelView, DesktopInfo, Message, SessionStatus } from '../lib/api';
 import { alice, bob, channelView, entry, message } from './fixtures';
 
-export type FakeOptions = { history?: Message[]; lastRead?: number; unread?: number };
+export type FakeOptions = {
+  history?: Message[];
+  lastRead?: number;
+  unread?: number;
+  /** More channels in the list, after #general and #random. */
+  channels?: ChannelView[];
+  /** false: alice is no workspace admin (the Dashboard is refused). */
+  admin?: boolean;
+  /** The desktop's tray and autostart entry (default: a tray, ~/.config/autostart). */
+  desktop?: DesktopInfo;
+};
 
 export function fakeApp(opts: FakeOptions = {}) {
   const history = opts.history ?? [message(1, { text: 'welcome' }), message(2), message(4, { author: alice, text: 'mine' })];
@@ -26,7 +36,19 @@ export function fakeApp(opts: FakeOptions = {}) {
       case 'session_status':
         return status;
       case 'get_settings':
-        return { notifications: true, do_not_disturb: false, channel_notifications: {}, theme: 'system' };
+        return {
+          notifications: true,
+          do_not_disturb: false,
+          channel_notifications: {},
+          theme: 'system',
+          status: null,
+          close_to_tray: true,
+          start_at_login: false,
+        };
+      case 'set_settings':
+        return args.settings;
+      case 'desktop_info':
+        return opts.desktop ?? { tray: true, autostart_file: '/home/alice/.config/autostart/parley.desktop' };
       case 'subscribe_events':
         events = args.onEvent as Channel<AppEvent>;
         return null;
@@ -38,6 +60,7 @@ export function fakeApp(opts: FakeOptions = {}) {
             unread: opts.unread ?? 0,
           }),
           channelView('random', { info: { ...channelView('random').info, head: 2 }, last_read: 2 }),
+          ...(opts.channels ?? []),
         ];
       case 'outbox':
       case 'list_invites':
@@ -49,6 +72,13 @@ export function fakeApp(opts: FakeOptions = {}) {
         return [{ user: bob, status: 'online', status_text: null, sessions: 1 }];
       case 'send_message':
         return entry(nextLocal++, { body: args.text as string, target: args.channel as string });
+      case 'dashboard':
+        if (opts.admin === false) throw { code: 'forbidden', message: 'only workspace admins see the dashboard' };
+        return null;
+      case 'set_channel_topic': {
+        const topic = String(args.topic).trim();
+        return { ...channelView(String(args.name)).info, topic: topic === '' ? null : topic };
+      }
       case 'edit_message':
       case 'delete_message':
       case 'react':

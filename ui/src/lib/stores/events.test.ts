@@ -34,14 +34,48 @@ describe('app events', () => {
     handleAppEvent({ kind: 'client', event: { kind: 'connection', state: { state: 'online', user: bob } } });
     expect(session.connection?.state).toBe('online');
 
-    handleAppEvent({ kind: 'navigate', channel: 'random' });
+    handleAppEvent({ kind: 'navigate', channel: 'random', doc: null });
     expect(get(nav)).toMatchObject({ view: 'chat', channel: 'random' });
 
     handleAppEvent({
       kind: 'settings',
-      settings: { notifications: false, do_not_disturb: true, channel_notifications: {}, theme: 'dark', status: null },
+      settings: {
+        notifications: false,
+        do_not_disturb: true,
+        channel_notifications: {},
+        theme: 'dark',
+        status: null,
+        close_to_tray: false,
+        start_at_login: true,
+      },
     });
-    expect(session.settings).toMatchObject({ do_not_disturb: true, theme: 'dark' });
+    expect(session.settings).toMatchObject({ do_not_disturb: true, theme: 'dark', close_to_tray: false, start_at_login: true });
+  });
+
+  it('opens the document of a comment mention’s notification, not its channel', () => {
+    handleAppEvent({ kind: 'navigate', channel: 'doc#7', doc: 'design' });
+    expect(get(nav)).toMatchObject({ view: 'docs', doc: 'design' });
+    // A chat mention's notification still opens its channel.
+    handleAppEvent({ kind: 'navigate', channel: 'general', doc: null });
+    expect(get(nav)).toMatchObject({ view: 'chat', channel: 'general' });
+  });
+
+  it('takes a comment_mention event quietly: it changes no chat state', () => {
+    const logged = [vi.spyOn(console, 'error'), vi.spyOn(console, 'warn')];
+    chat.setChannels([channelView('general', { unread: 1, mentions: 1 })]);
+    const before = chat.channels;
+    expect(() =>
+      handleAppEvent({
+        kind: 'client',
+        event: { kind: 'comment_mention', doc: 'design', comment_id: 3, by: bob, ts: 1_700_000_000_000 },
+      }),
+    ).not.toThrow();
+    expect(chat.channels).toBe(before);
+    expect(get(nav)).toMatchObject({ view: 'chat' });
+    for (const spy of logged) {
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+    }
   });
 
   it('shows a channel’s new topic from channel_updated', () => {
@@ -73,7 +107,7 @@ describe('event bus', () => {
     const { onAppEvent } = await import('../events');
     const seen: string[] = [];
     const off = onAppEvent((e) => seen.push(e.kind));
-    handleAppEvent({ kind: 'navigate', channel: 'general' });
+    handleAppEvent({ kind: 'navigate', channel: 'general', doc: null });
     handleAppEvent({ kind: 'client', event: { kind: 'doc_updated', doc: 'plan' } });
     off();
     expect(seen).toEqual(['navigate', 'client']);

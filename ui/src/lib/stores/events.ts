@@ -3,7 +3,7 @@ import type { AppEvent, ClientEvent, SessionStatus } from '../api';
 import { announceMessage } from '../announce.svelte';
 import { emitAppEvent } from '../events';
 import { showChannelOrThread } from '../actions';
-import { showChannel } from '../nav';
+import { showChannel, showDocs } from '../nav';
 import { chat } from './chat.svelte';
 import { dashboard } from './dashboard.svelte';
 import { session } from './session.svelte';
@@ -29,8 +29,10 @@ export function handleAppEvent(event: AppEvent): void {
       chat.activity(event.channel, event.head, event.unread, event.mentions);
       break;
     case 'navigate':
-      // A notification for a thread reply opens the thread beside its channel.
-      showChannelOrThread(event.channel).catch(() => showChannel(event.channel));
+      // A notification for a mention in a document's comment opens the document; one for a
+      // thread reply opens the thread beside its channel.
+      if (event.doc != null) showDocs(event.doc);
+      else showChannelOrThread(event.channel).catch(() => showChannel(event.channel));
       break;
     case 'settings':
       session.setSettings(event.settings);

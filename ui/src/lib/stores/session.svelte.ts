@@ -9,6 +9,8 @@ export const DEFAULT_SETTINGS: Settings = {
   channel_notifications: {},
   theme: 'system',
   status: null,
+  close_to_tray: true,
+  start_at_login: false,
 };
 
 export class Session {

@@ -12,6 +12,7 @@ import type {
   ChannelMember,
   ChannelView,
   Comment,
+  DesktopInfo,
   DocContent,
   DocInfo,
   DocPush,
@@ -510,4 +511,6 @@ export const api = {
     saveSettings(settings);
     return settings;
   },
+  /** A browser has no tray and starts nothing at login. */
+  desktopInfo: async (): Promise<DesktopInfo> => ({ tray: false, autostart_file: null }),
 };

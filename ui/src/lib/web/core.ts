@@ -410,7 +410,7 @@ export class WebCore {
       muted: (ch) => this.muted(ch),
       now: Date.now(),
     });
-    if (notice != null) show(notice, (channel) => this.emit({ kind: 'navigate', channel }));
+    if (notice != null) show(notice, (channel) => this.emit({ kind: 'navigate', channel, doc: null }));
   }
 
   // --- the outbox's deliveries ----------------------------------------------------------

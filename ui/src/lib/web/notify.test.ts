@@ -20,7 +20,15 @@ function message(channel: string, text: string, author = 'bob'): Message {
 function cx(extra: Partial<NotifyContext> = {}): NotifyContext {
   return {
     me: 'alice',
-    settings: { notifications: true, do_not_disturb: false, channel_notifications: {}, theme: 'system', status: null },
+    settings: {
+      notifications: true,
+      do_not_disturb: false,
+      channel_notifications: {},
+      theme: 'system',
+      status: null,
+      close_to_tray: false,
+      start_at_login: false,
+    },
     focused: false,
     openChannel: 'general',
     muted: () => false,

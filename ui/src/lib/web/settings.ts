@@ -16,6 +16,9 @@ export function defaultSettings(): Settings {
     channel_notifications: {},
     theme: 'system',
     status: null,
+    // The desktop app's (no tray or autostart in a browser).
+    close_to_tray: false,
+    start_at_login: false,
   };
 }
 
@@ -34,6 +37,8 @@ export function loadSettings(storage: Storage | undefined = globalThis.localStor
           : {},
       theme: typeof saved.theme === 'string' ? saved.theme : base.theme,
       status: validStatus(saved.status),
+      close_to_tray: base.close_to_tray,
+      start_at_login: base.start_at_login,
     };
   } catch {
     return base;
