@@ -28,9 +28,18 @@ pub fn save(state: &AppState, settings: Settings) -> CmdResult<Settings> {
         parley_client::files::private_dir(dir).map_err(AppError::internal)?;
     }
     let json = serde_json::to_string_pretty(&settings).map_err(AppError::internal)?;
-    std::fs::write(&path, json).map_err(|e| AppError::new("storage", e.to_string()))?;
-    if let Ok(mut current) = state.settings.lock() {
-        *current = settings.clone();
+    // In effect before the file says so (what reads the file sees settings already applied);
+    // put back when the file cannot be written.
+    let before = state
+        .settings
+        .lock()
+        .map(|mut current| std::mem::replace(&mut *current, settings.clone()))
+        .ok();
+    if let Err(err) = std::fs::write(&path, json) {
+        if let (Some(before), Ok(mut current)) = (before, state.settings.lock()) {
+            *current = before;
+        }
+        return Err(AppError::new("storage", err.to_string()));
     }
     Ok(settings)
 }

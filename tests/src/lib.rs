@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 pub mod browser;
 mod processes;
+pub mod windows;
 
 pub use processes::{
     alive, app_pid, mode, processes_named, servers_on, wait_until, wait_until_async,

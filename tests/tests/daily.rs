@@ -1,0 +1,186 @@
+//! Using the app all day: closing the window keeps Parley in the tray (where the desktop has
+//! one) and starting at login writes an XDG autostart entry; a channel's topic is edited from
+//! its header and follows someone else's change live. The real app under tauri-driver in a
+//! private desktop, as in `app.rs`; the window manager's close request and the tray host are
+//! played by the test (`parley_tests::windows`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use parley_client::HttpApi;
+use parley_protocol::api;
+use parley_tests::{windows::*, *};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Waits until the topic in the channel's header says `text` (its `textContent`: WebKit's
+/// WebDriver reports no visible text for the one-line, ellipsized topic).
+async fn wait_topic(app: &App, text: &str) {
+    let script = "const e = document.querySelector('[data-testid=channel-topic]'); \
+                  return e ? e.textContent : null;";
+    let mut seen = serde_json::Value::Null;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while std::time::Instant::now() < deadline {
+        seen = app.client.execute(script, vec![]).await.unwrap();
+        if seen.as_str() == Some(text) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the topic is not {text:?}: {seen}");
+}
+
+async fn token(server: &str, name: &str) -> String {
+    let session = HttpApi::new(server)
+        .unwrap()
+        .login(&api::Credentials {
+            name: name.into(),
+            password: PASSWORD.into(),
+            display_name: None,
+            device: None,
+            invite: None,
+        })
+        .await
+        .unwrap();
+    session.token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_window_keeps_parley_in_the_tray_and_it_can_start_at_login() {
+    let desktop = Desktop::start(
+        "closing_the_window_keeps_parley_in_the_tray",
+        DesktopOptions::default(),
+    )
+    .await;
+    // A desktop that shows tray icons, before the app looks for one.
+    let _tray = TrayHost::start(&desktop.dbus);
+    let app = desktop.launch().await;
+    app.host_workspace("dana", PASSWORD).await;
+    app.wait_for("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    let pid = app_pid(&desktop).expect("the app runs");
+
+    // The settings say what closing does, and start at login writes its entry.
+    app.click("[data-testid=nav-settings]").await;
+    let close_to_tray = app.wait_for("[data-testid=close-to-tray]").await;
+    assert_eq!(close_to_tray.prop("checked").await.unwrap().as_deref(), Some("true"));
+    assert_eq!(close_to_tray.prop("disabled").await.unwrap().as_deref(), Some("false"));
+    let entry = desktop.home.path().join("config/autostart/parley.desktop");
+    assert!(!entry.exists());
+    app.click("[data-testid=start-at-login]").await;
+    wait_until("the autostart entry is written", || entry.is_file()).await;
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let exe = workspace_binary("parley-app");
+    assert!(
+        text.contains(&format!("\nExec=\"{}\" --hidden\n", exe.display())),
+        "{text}"
+    );
+    desktop.screenshot_app(&app, "settings-background").await;
+
+    // The window manager's close button: the window goes, Parley stays.
+    let window = *windows_titled(&desktop.display, "Parley")
+        .first()
+        .expect("the app's window");
+    assert!(is_viewable(&desktop.display, window));
+    request_close(&desktop.display, window);
+    wait_until("the window is hidden", || {
+        !is_viewable(&desktop.display, window)
+    })
+    .await;
+    assert!(alive(pid), "closing the window did not quit");
+    desktop.screenshot("closed-to-tray");
+    // Still signed in and connected: the page answers.
+    app.wait_for("[data-testid=current-user]").await;
+
+    // Launching Parley again brings the running one forward and ends at once.
+    let status = desktop
+        .command(&exe)
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the second launch: {status}");
+    wait_until("the window is shown again", || {
+        is_viewable(&desktop.display, window)
+    })
+    .await;
+    assert_eq!(app_pid(&desktop), Some(pid), "one Parley, the same one");
+    desktop.screenshot_app(&app, "shown-again").await;
+
+    // Start at login off removes the entry; close to tray off makes closing quit.
+    app.click("[data-testid=start-at-login]").await;
+    wait_until("the autostart entry is removed", || !entry.exists()).await;
+    app.click("[data-testid=close-to-tray]").await;
+    let settings = desktop
+        .home
+        .path()
+        .join("config/app.parley.desktop/settings.json");
+    wait_until("the setting is saved", || {
+        std::fs::read_to_string(&settings).is_ok_and(|s| s.contains("\"close_to_tray\": false"))
+    })
+    .await;
+    request_close(&desktop.display, window);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while windows_titled(&desktop.display, "Parley").contains(&window) {
+        if std::time::Instant::now() > deadline {
+            desktop.screenshot("not-closed");
+            panic!(
+                "the window is not closed (viewable: {})",
+                is_viewable(&desktop.display, window)
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    wait_until("closing quits Parley now", || !alive(pid)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_topic_is_edited_in_the_app_and_follows_others_live() {
+    let desktop = Desktop::start(
+        "a_channel_topic_is_edited_in_the_app",
+        DesktopOptions::default(),
+    )
+    .await;
+    let app = desktop.launch().await;
+    app.host_workspace("dana", PASSWORD).await;
+    app.click("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    let server = desktop.workspace_file()["server"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Edited with the keyboard from the header: Enter saves.
+    app.click("[data-testid=edit-topic]").await;
+    let input = app.wait_for("[data-testid=topic-input]").await;
+    input.clear().await.unwrap();
+    input
+        .send_keys(&format!("Launch on Friday{ENTER}"))
+        .await
+        .unwrap();
+    wait_topic(&app, "Launch on Friday").await;
+    desktop.screenshot_app(&app, "topic-set").await;
+
+    // The server has it, and another session's change shows here live.
+    let token = token(&server, "dana").await;
+    let ws = format!("{}/ws", server.replacen("http://", "ws://", 1));
+    let mut other = parley_testkit::WsClient::connect(&ws, Some(&token)).await;
+    let list = other.ok(json!({"type": "channel_list"})).await;
+    let general = list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "general")
+        .unwrap()
+        .clone();
+    assert_eq!(general["topic"], "Launch on Friday");
+    other
+        .ok(json!({"type": "channel_update", "channel": "general", "topic": "Moved to Monday"}))
+        .await;
+    wait_topic(&app, "Moved to Monday").await;
+
+    // Escape cancels and keeps the topic as it was.
+    app.click("[data-testid=edit-topic]").await;
+    let input = app.wait_for("[data-testid=topic-input]").await;
+    input.send_keys(&format!(" and more{ESCAPE}")).await.unwrap();
+    wait_topic(&app, "Moved to Monday").await;
+    desktop.screenshot_app(&app, "topic-live").await;
+}
