@@ -68,7 +68,10 @@ async fn people_mentioned_in_a_comment_are_told_on_their_personal_channel() {
     assert_eq!(event["comment_id"], comment["id"]);
     assert_eq!(event["by"]["name"], "alice");
     assert!(event["ts"].as_i64().unwrap() > 0);
-    assert!(event.get("body").is_none(), "no text in the notice: {event}");
+    assert!(
+        event.get("body").is_none(),
+        "no text in the notice: {event}"
+    );
     assert!(seq_of(&event) > me["head"].as_u64().unwrap());
     let quiet = std::time::Duration::from_millis(300);
     assert!(

@@ -62,8 +62,14 @@ async fn closing_the_window_keeps_parley_in_the_tray_and_it_can_start_at_login()
     // The settings say what closing does, and start at login writes its entry.
     app.click("[data-testid=nav-settings]").await;
     let close_to_tray = app.wait_for("[data-testid=close-to-tray]").await;
-    assert_eq!(close_to_tray.prop("checked").await.unwrap().as_deref(), Some("true"));
-    assert_eq!(close_to_tray.prop("disabled").await.unwrap().as_deref(), Some("false"));
+    assert_eq!(
+        close_to_tray.prop("checked").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        close_to_tray.prop("disabled").await.unwrap().as_deref(),
+        Some("false")
+    );
     let entry = desktop.home.path().join("config/autostart/parley.desktop");
     assert!(!entry.exists());
     app.click("[data-testid=start-at-login]").await;
@@ -180,7 +186,10 @@ async fn a_channel_topic_is_edited_in_the_app_and_follows_others_live() {
     // Escape cancels and keeps the topic as it was.
     app.click("[data-testid=edit-topic]").await;
     let input = app.wait_for("[data-testid=topic-input]").await;
-    input.send_keys(&format!(" and more{ESCAPE}")).await.unwrap();
+    input
+        .send_keys(&format!(" and more{ESCAPE}"))
+        .await
+        .unwrap();
     wait_topic(&app, "Moved to Monday").await;
     desktop.screenshot_app(&app, "topic-live").await;
 }
@@ -252,7 +261,8 @@ async fn a_document_version_is_saved_viewed_and_restored_as_a_new_edit() {
     desktop.screenshot_app(&app, "version-viewed").await;
     app.click("[data-testid=version-restore]").await;
     app.click("[data-testid=confirm-restore]").await;
-    app.wait_text("[data-testid=versions-status]", "Restored").await;
+    app.wait_text("[data-testid=versions-status]", "Restored")
+        .await;
     desktop.screenshot_app(&app, "version-restored").await;
 
     // The live document (and the server's copy) is the version again: a new edit.
