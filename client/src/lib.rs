@@ -23,6 +23,7 @@ mod error;
 mod events;
 pub mod files;
 mod http;
+mod incoming;
 pub mod invite;
 mod messages;
 mod outbox;
