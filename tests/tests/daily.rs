@@ -274,3 +274,169 @@ async fn a_document_version_is_saved_viewed_and_restored_as_a_new_edit() {
     let versions = http.versions("plan").await.unwrap();
     assert_eq!(versions.len(), 1, "restoring saves no version of its own");
 }
+
+/// The texts of the attachments being written with the message (`textContent`).
+async fn pending_uploads(app: &App) -> Vec<String> {
+    let script = "return [...document.querySelectorAll('ul[aria-label=Attachments] .upload-name')]\
+                  .map((e) => e.textContent);";
+    serde_json::from_value(app.client.execute(script, vec![]).await.unwrap()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_attached_by_drop_and_by_paste_with_their_progress() {
+    let desktop = Desktop::start(
+        "files_are_attached_by_drop_and_by_paste",
+        DesktopOptions::default(),
+    )
+    .await;
+    let app = desktop.launch().await;
+    app.host_workspace("dana", PASSWORD).await;
+    app.click("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    app.wait_for("[data-testid=composer]").await;
+    let server = desktop.workspace_file()["server"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A picture and a larger file, as a file manager has them.
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("red square.png");
+    let status = std::process::Command::new("convert")
+        .args(["-size", "90x60", "xc:#c22"])
+        .arg(&picture)
+        .status()
+        .expect("ImageMagick's convert");
+    assert!(status.success());
+    let big = dir.path().join("field-notes.bin");
+    let bytes: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&big, &bytes).unwrap();
+
+    // Every progress value the composer shows, from now on.
+    app.client
+        .execute(
+            "window.parleyProgress = [];\
+             new MutationObserver(() => document.querySelectorAll('progress')\
+               .forEach((p) => window.parleyProgress.push(Number(p.value))))\
+             .observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['value']});\
+             return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    // Dropped on the window, over the timeline.
+    let window = *windows_titled(&desktop.display, "Parley")
+        .first()
+        .expect("the app's window");
+    let (display, files) = (desktop.display.clone(), vec![picture.clone(), big.clone()]);
+    tokio::task::spawn_blocking(move || drop_files(&display, window, 600, 300, &files))
+        .await
+        .unwrap();
+    wait_until_async("both dropped files are being attached", || async {
+        let names = pending_uploads(&app).await;
+        names.iter().any(|n| n == "red square.png") && names.iter().any(|n| n == "field-notes.bin")
+    })
+    .await;
+    desktop.screenshot_app(&app, "dropped").await;
+    app.type_into("[data-testid=composer]", "notes and the square")
+        .await;
+    app.type_into("[data-testid=composer]", ENTER).await;
+    app.wait_text("[data-testid=message-text]", "notes and the square")
+        .await;
+    app.wait_for("[data-testid=message] img[alt=\"red square.png\"]")
+        .await;
+    app.wait_for("[data-testid=message] button[aria-label^=\"Download field-notes.bin\"]")
+        .await;
+    let seen: Vec<f64> = serde_json::from_value(
+        app.client
+            .execute("return window.parleyProgress;", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        seen.iter().any(|v| *v > 0.0 && *v < 100.0),
+        "the progress of the 6 MiB upload was shown on its way: {seen:?}"
+    );
+    desktop.screenshot_app(&app, "dropped-posted").await;
+
+    // A screenshot on the clipboard, pasted into the composer (as WebKit hands a pasted image
+    // to the page: a file in the paste event's clipboard data).
+    app.client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             const canvas = document.createElement('canvas'); canvas.width = 120; canvas.height = 80;\
+             const g = canvas.getContext('2d'); g.fillStyle = '#36c'; g.fillRect(0, 0, 120, 80);\
+             canvas.toBlob((blob) => {\
+               const data = new DataTransfer();\
+               data.items.add(new File([blob], 'image.png', {type: 'image/png'}));\
+               const composer = document.querySelector('[data-testid=composer]');\
+               composer.focus();\
+               composer.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));\
+               done(true);\
+             }, 'image/png');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until_async("the pasted image is being attached", || async {
+        pending_uploads(&app)
+            .await
+            .iter()
+            .any(|n| n.starts_with("Pasted image"))
+    })
+    .await;
+    app.type_into("[data-testid=composer]", "the blue one")
+        .await;
+    app.type_into("[data-testid=composer]", ENTER).await;
+    app.wait_text("[data-testid=message-text]", "the blue one")
+        .await;
+    app.wait_for("[data-testid=message] img[alt^=\"Pasted image\"]")
+        .await;
+    desktop.screenshot_app(&app, "pasted-posted").await;
+
+    // The server has both messages with their files.
+    let token = token(&server, "dana").await;
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!("{server}/api/channels/general/messages"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = page["messages"].as_array().expect("a history page");
+    let dropped = messages
+        .iter()
+        .find(|m| m["text"] == "notes and the square")
+        .unwrap();
+    let sizes: Vec<(String, u64)> = dropped["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        sizes.contains(&("field-notes.bin".to_owned(), bytes.len() as u64)),
+        "{sizes:?}"
+    );
+    assert!(
+        sizes.iter().any(|(n, _)| n == "red square.png"),
+        "{sizes:?}"
+    );
+    let pasted = messages
+        .iter()
+        .find(|m| m["text"] == "the blue one")
+        .unwrap();
+    assert_eq!(pasted["attachments"][0]["mime"], "image/png", "{pasted}");
+    assert_eq!(pasted["attachments"][0]["width"], 120, "{pasted}");
+}
