@@ -440,3 +440,145 @@ async fn files_are_attached_by_drop_and_by_paste_with_their_progress() {
     assert_eq!(pasted["attachments"][0]["mime"], "image/png", "{pasted}");
     assert_eq!(pasted["attachments"][0]["width"], 120, "{pasted}");
 }
+
+const SHIFT: &str = "\u{E008}";
+const UP: &str = "\u{E013}";
+const TAB: &str = "\u{E004}";
+
+/// What has the keyboard focus: its test id (or tag), text and label.
+async fn focused(app: &App) -> serde_json::Value {
+    app.client
+        .execute(
+            "const e = document.activeElement; return {id: e.getAttribute('data-testid') || e.tagName, \
+             text: e.textContent.slice(0, 200), label: e.getAttribute('aria-label')}",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+/// Keys to whatever has the focus.
+async fn press(app: &App, keys: &str) {
+    app.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_works_from_the_keyboard_alone() {
+    let desktop = Desktop::start("the_app_from_the_keyboard", DesktopOptions::default()).await;
+    let app = desktop.launch().await;
+    app.host_workspace("dana", PASSWORD).await;
+    let server = desktop.workspace_file()["server"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = token(&server, "dana").await;
+    let http = reqwest::Client::new();
+    for (n, text) in ["first of all", "then this", "and finally this"]
+        .iter()
+        .enumerate()
+    {
+        let status = http
+            .post(format!("{server}/api/channels/general/messages"))
+            .bearer_auth(&token)
+            .json(&json!({"text": text, "client_id": format!("k{n}")}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "{status}");
+    }
+    app.click("[data-testid=channel-item][data-channel=\"general\"]")
+        .await;
+    app.wait_text("[data-testid=message-text]", "and finally this")
+        .await;
+
+    // Up in the empty composer edits one's last message; Enter saves.
+    let composer = app.wait_for("[data-testid=composer]").await;
+    composer.click().await.unwrap();
+    press(&app, UP).await;
+    app.wait_for("textarea[id^=edit-]").await;
+    let editor = focused(&app).await;
+    assert_eq!(
+        editor["id"], "TEXTAREA",
+        "the editor has the focus: {editor}"
+    );
+    press(&app, " (edited)").await;
+    press(&app, ENTER).await;
+    app.wait_text("[data-testid=message-text]", "and finally this (edited)")
+        .await;
+
+    // From the composer, Shift+Tab reaches the timeline; Up moves to an older message.
+    app.wait_for("[data-testid=composer]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let mut presses = 0;
+    loop {
+        let here = focused(&app).await;
+        if here["id"] == "message" || here["id"] == "message-list" {
+            break;
+        }
+        presses += 1;
+        assert!(presses <= 6, "Shift+Tab never reached the timeline: {here}");
+        press(&app, &format!("{SHIFT}{TAB}{RELEASE_KEYS}")).await;
+    }
+    press(&app, UP).await;
+    if focused(&app).await["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("and finally this")
+    {
+        press(&app, UP).await;
+    }
+    let row = focused(&app).await;
+    assert_eq!(row["id"], "message", "{row}");
+    assert!(row["text"].as_str().unwrap().contains("then this"), "{row}");
+
+    // R on the focused message: the picker with its search focused; a name and Enter react.
+    press(&app, "r").await;
+    app.wait_for("[aria-label=\"Pick a reaction\"]").await;
+    assert_eq!(focused(&app).await["label"], "Search emoji");
+    press(&app, "thumbs up").await;
+    press(&app, ENTER).await;
+    app.wait_until(
+        "[data-testid=message] .reactions .reaction",
+        "the reaction",
+        |els| els.iter().any(|(t, _)| t.contains('👍')),
+    )
+    .await;
+    desktop.screenshot_app(&app, "reacted-by-keyboard").await;
+
+    // Ctrl+/ opens the shortcuts, focus inside; Escape closes it.
+    press(&app, &format!("{CONTROL}/{RELEASE_KEYS}")).await;
+    app.wait_for("[data-testid=shortcuts-help]").await;
+    desktop.screenshot_app(&app, "shortcuts").await;
+    press(&app, ESCAPE).await;
+    app.wait_until("[data-testid=shortcuts-help]", "the help closed", |els| {
+        els.is_empty()
+    })
+    .await;
+
+    // The server has the edit and the reaction.
+    let page: serde_json::Value = http
+        .get(format!("{server}/api/channels/general/messages"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let messages = page["messages"].as_array().unwrap();
+    assert!(messages
+        .iter()
+        .any(|m| m["text"] == "and finally this (edited)"));
+    let reacted = messages.iter().find(|m| m["text"] == "then this").unwrap();
+    assert_eq!(reacted["reactions"][0]["emoji"], "👍", "{reacted}");
+}
