@@ -328,7 +328,9 @@ export class ParleyClient {
     // replaced by the explicit one: its backlog fills whatever happened in between).
     const auto = new Set(hello.subscriptions.map((s) => s.channel));
     for (const f of this.followed.values()) {
-      if (f.explicit || !auto.has(f.channel) || f.seq !== null) void this.resume(f);
+      // A refusal is reported by resumeChannel (onEnded, 'error'); a cut is retried at the
+      // next hello. Either way nobody awaits this promise: it must not reject unhandled.
+      if (f.explicit || !auto.has(f.channel) || f.seq !== null) this.resume(f).catch(() => undefined);
     }
     this.outbox.pump();
     this.requests.flush();
