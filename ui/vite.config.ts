@@ -42,6 +42,12 @@ export default defineConfig(({ mode }) => {
       outDir: web ? 'dist-web' : 'dist',
       emptyOutDir: true,
       chunkSizeWarningLimit: 2000,
+      rolldownOptions: {
+        // ASCII only (other characters as \u escapes): WebKit keeps a script's source text in
+        // memory for as long as the page lives, as Latin-1 when every character fits, else as
+        // UTF-16 at twice the size (one `…` or one of markdown-it's entity tables is enough).
+        output: { charset: 'ascii' },
+      },
     },
     resolve: {
       alias: { '@parley/client': sdk },

@@ -1,26 +1,27 @@
 // Small display helpers: times, days, sizes, names.
 import type { UserRef } from './bindings';
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
-const dayFmt = new Intl.DateTimeFormat(undefined, {
-  weekday: 'long',
-  day: 'numeric',
-  month: 'long',
-  year: 'numeric',
-});
-const shortDayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+/** A formatter made on first use (each holds ICU's data for its pattern; some are rarely used). */
+function formatter(options: Intl.DateTimeFormatOptions): () => Intl.DateTimeFormat {
+  let made: Intl.DateTimeFormat | null = null;
+  return () => (made ??= new Intl.DateTimeFormat(undefined, options));
+}
+
+const timeFmt = formatter({ hour: 'numeric', minute: '2-digit' });
+const fullFmt = formatter({ dateStyle: 'full', timeStyle: 'short' });
+const dayFmt = formatter({ weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const shortDayFmt = formatter({ day: 'numeric', month: 'short' });
 
 export function formatTime(ts: number): string {
-  return timeFmt.format(new Date(ts));
+  return timeFmt().format(ts);
 }
 
 export function formatFull(ts: number): string {
-  return fullFmt.format(new Date(ts));
+  return fullFmt().format(ts);
 }
 
 export function formatShortDay(ts: number): string {
-  return shortDayFmt.format(new Date(ts));
+  return shortDayFmt().format(ts);
 }
 
 /** A local calendar day, for grouping (e.g. "2026-3-14"). */
@@ -35,7 +36,7 @@ export function dayLabel(ts: number, now: number = Date.now()): string {
   const y = new Date(now);
   y.setDate(y.getDate() - 1);
   if (dayKey(ts) === dayKey(y.getTime())) return 'Yesterday';
-  return dayFmt.format(new Date(ts));
+  return dayFmt().format(ts);
 }
 
 export function formatSize(bytes: number): string {

@@ -29,3 +29,9 @@ export const ICONS = {
 } as const;
 
 export type IconName = keyof typeof ICONS;
+
+/** Each icon as one path (its strokes as subpaths): an icon is one `<path>` element, not one
+ * per stroke, which matters for the icons every message row carries. */
+export const ICON_PATHS = Object.fromEntries(
+  Object.entries(ICONS).map(([name, strokes]) => [name, strokes.join(' ')]),
+) as Record<IconName, string>;

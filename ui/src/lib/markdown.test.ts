@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { mentionedNames, renderMarkdown } from './markdown';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadHighlighter } from './highlight.svelte';
+import { MARKDOWN_CACHE_MAX, markdownCache, mentionedNames, renderMarkdown } from './markdown';
 
 function dom(html: string): HTMLElement {
   const div = document.createElement('div');
@@ -71,7 +72,72 @@ describe('renderMarkdown', () => {
   });
 });
 
+describe('the cache of rendered texts', () => {
+  it('keeps at most MARKDOWN_CACHE_MAX texts, dropping the least recently used', () => {
+    for (let i = 0; i < MARKDOWN_CACHE_MAX; i++) renderMarkdown(`cache test ${i}`);
+    expect(markdownCache.size()).toBe(MARKDOWN_CACHE_MAX);
+    expect(markdownCache.has('cache test 0')).toBe(true);
+    // Used again: now the most recent, so 'cache test 1' is the oldest and goes first.
+    expect(renderMarkdown('cache test 0')).toBe('<p>cache test 0</p>');
+    renderMarkdown('cache test new');
+    expect(markdownCache.size()).toBe(MARKDOWN_CACHE_MAX);
+    expect(markdownCache.has('cache test new')).toBe(true);
+    expect(markdownCache.has('cache test 0')).toBe(true);
+    expect(markdownCache.has('cache test 1')).toBe(false);
+    expect(markdownCache.has('cache test 2')).toBe(true);
+    // A text dropped renders again, the same.
+    expect(renderMarkdown('cache test 1')).toBe('<p>cache test 1</p>');
+    expect(markdownCache.has('cache test 2')).toBe(false);
+    expect(markdownCache.size()).toBe(MARKDOWN_CACHE_MAX);
+  });
+
+  it('keeps a text per signed-in user (mentions of oneself render differently)', () => {
+    const mine = renderMarkdown('hi @cachealice', 'cachealice');
+    const theirs = renderMarkdown('hi @cachealice', 'cachebob');
+    expect(mine).toContain('mention-me');
+    expect(theirs).not.toContain('mention-me');
+    expect(markdownCache.has('hi @cachealice', 'cachealice')).toBe(true);
+    expect(markdownCache.has('hi @cachealice', 'cachebob')).toBe(true);
+  });
+});
+
+describe('code blocks before the highlighter has loaded', () => {
+  it('shows a block as plain escaped text, loads the highlighter, and highlights it after', async () => {
+    // Fresh modules: no highlighter loaded yet (other tests here load it).
+    vi.resetModules();
+    const markdown = await import('./markdown');
+    const highlight = await import('./highlight.svelte');
+    expect(highlight.highlighterStatus()).toBe('idle');
+    const src = '```js\nconst a = "<b>x</b>";\n```';
+    const plain = dom(markdown.renderMarkdown(src));
+    expect(plain.querySelector('pre code')?.textContent).toBe('const a = "<b>x</b>";\n');
+    expect(plain.querySelector('pre code span')).toBeNull();
+    expect(plain.querySelector('b')).toBeNull();
+    // Not cached unhighlighted; the render started the highlighter's load.
+    expect(markdown.markdownCache.has(src)).toBe(false);
+    expect(highlight.highlighterStatus()).toBe('loading');
+    await highlight.loadHighlighter();
+    expect(highlight.highlighterStatus()).toBe('ready');
+    const done = dom(markdown.renderMarkdown(src));
+    expect(done.querySelector('pre code .hljs-keyword')?.textContent).toBe('const');
+    expect(done.querySelector('b')).toBeNull();
+    expect(markdown.markdownCache.has(src)).toBe(true);
+  });
+
+  it('does not load it for texts without a fenced block that names a language', async () => {
+    vi.resetModules();
+    const markdown = await import('./markdown');
+    const highlight = await import('./highlight.svelte');
+    const el = dom(markdown.renderMarkdown('plain `code` and\n```\n<b>no</b> language\n```'));
+    expect(el.querySelector('pre code')?.textContent).toBe('<b>no</b> language\n');
+    expect(highlight.highlighterStatus()).toBe('idle');
+    expect(markdown.markdownCache.has('plain `code` and\n```\n<b>no</b> language\n```')).toBe(true);
+  });
+});
+
 describe('code blocks', () => {
+  beforeAll(() => loadHighlighter());
+
   it('highlights a fenced block that names a language, with escaped text only', () => {
     const el = dom(renderMarkdown('```js\nconst a = "<b>x</b>"; // note\n```'));
     const code = el.querySelector('pre code');

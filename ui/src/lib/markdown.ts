@@ -1,9 +1,10 @@
 // Message text to safe HTML: markdown-it with raw HTML off, images off (nothing is fetched),
 // links limited to http/https/mailto and opened outside the webview, `@name` mentions marked,
-// fenced code blocks that name a language highlighted (highlight.ts).
+// fenced code blocks that name a language highlighted (highlight.svelte.ts, loaded on first
+// use: such a block is plain escaped text until then, and is rendered again once it is there).
 import MarkdownIt from 'markdown-it';
 import type { StateInline } from 'markdown-it';
-import { highlightCode } from './highlight';
+import { highlightCode, highlighterStatus } from './highlight.svelte';
 
 const SAFE_LINK = /^(https?:|mailto:)/i;
 
@@ -31,7 +32,11 @@ function mentionRule(state: StateInline, silent: boolean): boolean {
 
 function create(): MarkdownIt {
   const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false,
-    highlight: (code, lang) => highlightCode(code, lang),
+    highlight: (code, lang) => {
+      const html = highlightCode(code, lang);
+      if (html === '' && lang.trim() !== '' && highlighterStatus() !== 'ready') unhighlighted = true;
+      return html;
+    },
   });
   md.disable(['image', 'heading', 'lheading', 'hr', 'table']);
   md.validateLink = (url: string) => SAFE_LINK.test(url.trim());
@@ -60,25 +65,46 @@ function create(): MarkdownIt {
 type RenderEnv = { me: string | null };
 
 let instance: MarkdownIt | null = null;
+/** Set while rendering when a code block waited for the highlighter: that HTML is not cached. */
+let unhighlighted = false;
+
+/** Rendered HTML kept for this many texts, the least recently used dropped first: more than
+ * the rows a channel's loaded window (MAX_LOADED) and a thread show, so scrolling back and
+ * forth does not render again, and the cache does not grow with every channel visited. */
+export const MARKDOWN_CACHE_MAX = 500;
 const cache = new Map<string, string>();
-const CACHE_MAX = 2000;
 
 /** Renders message text to HTML safe for `{@html}`. `me`: the signed-in user's name (their
- * mentions are highlighted more strongly). */
+ * mentions are highlighted more strongly). Called from a `$derived`, a text with a code block
+ * in a language renders again once the highlighter has loaded. */
 export function renderMarkdown(text: string, me: string | null = null): string {
   const key = `${me ?? ''}\u0000${text}`;
   const hit = cache.get(key);
-  if (hit != null) return hit;
+  if (hit != null) {
+    // The most recently used last: the first key is the one to drop.
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
   instance ??= create();
   const env: RenderEnv = { me };
+  unhighlighted = false;
   const html = instance.render(text, env).trim();
-  if (cache.size >= CACHE_MAX) {
-    const first = cache.keys().next().value;
-    if (first != null) cache.delete(first);
+  if (unhighlighted) return html;
+  while (cache.size >= MARKDOWN_CACHE_MAX) {
+    const oldest = cache.keys().next().value;
+    if (oldest == null) break;
+    cache.delete(oldest);
   }
   cache.set(key, html);
   return html;
 }
+
+/** The cache as it is (tests): how many texts it holds, and whether it holds one. */
+export const markdownCache = {
+  size: (): number => cache.size,
+  has: (text: string, me: string | null = null): boolean => cache.has(`${me ?? ''}\u0000${text}`),
+};
 
 /** The names `@mentioned` in a text (lower case), for tests and highlighting decisions. */
 export function mentionedNames(text: string): string[] {

@@ -96,16 +96,18 @@ export function estimateRow(row: Row): number {
     case 'top':
       return row.state === 'start' ? 96 : 40;
     case 'day':
-      return 40;
+      return 33;
     case 'new':
       return 24;
     case 'bottom':
-      return row.loading ? 40 : 12;
+      return row.loading ? 40 : 16;
     case 'root':
     case 'message': {
       const m = row.message;
       const lines = Math.max(1, Math.ceil(m.text.length / 90));
-      let h = (row.kind === 'message' && row.compact ? 8 : 34) + lines * 20;
+      // A grouped row is its text (20 px lines) and 4 px of padding; a row with a header
+      // has a 20 px header line and 10 px of padding more (MessageRow's styles).
+      let h = (row.kind === 'message' && row.compact ? 4 : 30) + lines * 20;
       if ((m.attachments ?? []).length > 0) h += 220;
       if ((m.reactions ?? []).length > 0) h += 30;
       if (m.thread != null) h += 22;

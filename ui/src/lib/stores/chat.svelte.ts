@@ -188,11 +188,15 @@ export class ChatStore {
     this.presence = { ...this.presence, [channel]: entries };
   }
 
+  /** Replaces a channel's view with `f`'s; `f` returning the same view changes nothing (the
+   * list, and what is derived from it, stays as it is). */
   patchChannel(name: string, f: (c: ChannelView) => ChannelView): void {
     const i = this.channels.findIndex((c) => c.info.name === name);
     if (i < 0) return;
+    const updated = f(this.channels[i]);
+    if (updated === this.channels[i]) return;
     const next = this.channels.slice();
-    next[i] = f(next[i]);
+    next[i] = updated;
     this.channels = next;
   }
 
@@ -385,12 +389,12 @@ export class ChatStore {
   /** A channel's summary from the app: its newest seq and the client's unread and mention
    * counts (sent instead of each message of a channel not on screen, and after a mention). */
   activity(channel: string, head: number, unread: number, mentions: number): void {
-    this.patchChannel(channel, (c) => ({
-      ...c,
-      info: head > c.info.head ? { ...c.info, head } : c.info,
-      unread: this.visible === channel ? c.unread : unread,
-      mentions: this.visible === channel ? c.mentions : mentions,
-    }));
+    this.patchChannel(channel, (c) => {
+      const shown = this.visible === channel;
+      const next = { unread: shown ? c.unread : unread, mentions: shown ? c.mentions : mentions };
+      if (head <= c.info.head && next.unread === c.unread && next.mentions === c.mentions) return c;
+      return { ...c, ...next, info: head > c.info.head ? { ...c.info, head } : c.info };
+    });
     // Shown (a backlog streaming in, or opened just as they came): fetch what the view missed.
     void this.existingTimeline(channel)?.catchUp(head);
   }

@@ -283,9 +283,73 @@ describe('Timeline window', () => {
   it('inserts out-of-order messages in seq order', () => {
     const t = new Timeline('general');
     t.loaded = true;
+    t.hasOlder = false; // the window reaches the channel's start
     t.insertLive(message(3));
     t.insertLive(message(1));
     t.insertLive(message(2));
     expect(t.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('leaves a message older than the window to paging when older ones exist beyond it', () => {
+    // The newest page shows while the channel's backlog streams in from its start.
+    const t = new Timeline('general');
+    t.loaded = true;
+    t.hasOlder = true;
+    t.messages = [message(9951), message(9952)];
+    const shown = t.messages;
+    t.insertLive(message(1));
+    t.insertLive(message(2));
+    expect(t.messages).toBe(shown); // unchanged: nothing re-renders
+    t.insertLive(message(9953));
+    expect(t.messages.map((m) => m.seq)).toEqual([9951, 9952, 9953]);
+    // Between the first and the newest: in its place.
+    t.messages = [message(9951), message(9953)];
+    t.insertLive(message(9952));
+    expect(t.messages.map((m) => m.seq)).toEqual([9951, 9952, 9953]);
+  });
+});
+
+describe('timelines kept in memory', () => {
+  it('keeps the timelines of the channels shown only; one dropped is a new, empty one on return', () => {
+    const s = store();
+    const general = s.timeline('general');
+    const random = s.timeline('random');
+    random.messages = [message(5, { channel: 'random' })];
+    random.loaded = true;
+    s.timeline('thread#7');
+    // #random on screen, with a thread of #general beside it.
+    s.dropTimelinesExcept(['random', 'thread#7']);
+    expect(s.existingTimeline('general')).toBeUndefined();
+    expect(s.existingTimeline('random')).toBe(random);
+    expect(s.existingTimeline('thread#7')).toBeDefined();
+    // Events for a dropped channel touch no timeline (the counts still move).
+    s.apply({ kind: 'message', message: message(11) });
+    expect(s.existingTimeline('general')).toBeUndefined();
+    expect(s.channel('general')?.info.head).toBe(11);
+    // Back to #general: a timeline of its own again, not loaded (the view loads its newest
+    // page from the app's cache), not the one dropped.
+    s.dropTimelinesExcept(['general']);
+    const again = s.timeline('general');
+    expect(again).not.toBe(general);
+    expect(again.loaded).toBe(false);
+    expect(again.messages).toEqual([]);
+    expect(s.existingTimeline('random')).toBeUndefined();
+    expect(s.existingTimeline('thread#7')).toBeUndefined();
+  });
+});
+
+describe('channel list changes', () => {
+  it('keeps the list as it is when an event changes nothing in it', () => {
+    const s = store();
+    s.visible = 'general';
+    const list = s.channels;
+    // A replayed message behind the head, and a summary with the counts already shown.
+    s.apply({ kind: 'message', message: message(3, { channel: 'random' }) });
+    s.activity('random', 5, 0, 0);
+    s.activity('general', 10, 4, 1); // on screen: its counts are not shown
+    expect(s.channels).toBe(list);
+    s.activity('random', 6, 1, 0);
+    expect(s.channels).not.toBe(list);
+    expect(s.channel('random')).toMatchObject({ unread: 1, mentions: 0, info: { head: 6 } });
   });
 });

@@ -79,8 +79,13 @@ export class Timeline {
       this.loaded = true;
       return;
     }
-    this.messages = mergePage(page.filter(visibleMessage), arrived);
-    this.hasOlder = page.length >= PAGE;
+    const hasOlder = page.length >= PAGE;
+    const first = page[0]?.seq ?? 0;
+    this.messages = mergePage(
+      page.filter(visibleMessage),
+      hasOlder ? arrived.filter((m) => m.seq > first) : arrived,
+    );
+    this.hasOlder = hasOlder;
     this.hasNewer = false;
     this.loaded = true;
     this.generation++;
@@ -155,11 +160,16 @@ export class Timeline {
     return this.messages.some((m) => m.seq === seq);
   }
 
-  /** A live message: appended when the window reaches the newest. */
+  /** A live message: appended when the window reaches the newest. One older than the window
+   * while older messages exist beyond it (a channel's backlog streaming in from its start
+   * while its newest page shows) is left to `loadOlder`: inserted, it would sit above a gap,
+   * and every one of them would re-render the list for nothing. */
   insertLive(m: Message): void {
     if (!visibleMessage(m)) return;
     if (this.loading === 'latest' && this.arrived.length < MAX_LOADED) this.arrived.push(m);
     if (!this.loaded || this.hasNewer) return;
+    const first = this.messages[0];
+    if (this.hasOlder && first != null && m.seq < first.seq) return;
     let next = insertSorted(this.messages, m);
     if (next.length > MAX_LOADED + PAGE) {
       next = next.slice(next.length - MAX_LOADED);

@@ -93,6 +93,34 @@ describe('Timeline reloads', () => {
   });
 });
 
+describe('Timeline while a backlog streams in', () => {
+  it('keeps messages older than the newest page out of it when they arrive during its load', async () => {
+    let release: (page: unknown) => void = () => {};
+    mockIPC((cmd) => {
+      if (cmd !== 'history') throw new Error(`unexpected ${cmd}`);
+      return new Promise((resolve) => {
+        release = resolve;
+      });
+    });
+    const t = new Timeline('general', () => 2 * TOTAL);
+    const loading = t.loadLatest();
+    await Promise.resolve();
+    // The backlog from the channel's start, and one new message, while the page loads.
+    t.insertLive(message(2));
+    t.insertLive(message(4));
+    t.insertLive(message(2 * TOTAL + 2));
+    const page = [];
+    for (let seq = 2 * TOTAL - 2 * (PAGE - 1); seq <= 2 * TOTAL; seq += 2) page.push(message(seq));
+    release(page);
+    await loading;
+    const seqs = t.messages.map((m) => m.seq);
+    expect(seqs[0]).toBe(2 * TOTAL - 2 * (PAGE - 1));
+    expect(seqs).toHaveLength(PAGE + 1);
+    expect(seqs[seqs.length - 1]).toBe(2 * TOTAL + 2);
+    expect(t.hasOlder).toBe(true);
+  });
+});
+
 describe('Timeline catch-up', () => {
   /** A history page over messages 1..top (the store's `top` can grow). */
   function pageOf(store: { top: number }, args: unknown): ReturnType<typeof message>[] {

@@ -1,7 +1,9 @@
 // Syntax highlighting of fenced code blocks in messages: highlight.js's core with a handful of
 // common languages registered (bundled: nothing is fetched, no eval). Its output is escaped
 // text inside `<span class="hljs-…">`, so it stays safe for `{@html}`; the colours are theme
-// variables in app.css.
+// variables in app.css. A chunk of its own, imported by highlight.svelte.ts the first time a
+// message has a fenced block that names a language: few do, and the app's start does not
+// carry it.
 import hljs from 'highlight.js/lib/core';
 import bash from 'highlight.js/lib/languages/bash';
 import c from 'highlight.js/lib/languages/c';
