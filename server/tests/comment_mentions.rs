@@ -2,21 +2,8 @@
 //! chat mention), when they may read the document; the notice carries no text of its own.
 #![allow(clippy::unwrap_used)]
 
-use base64::Engine;
 use parley_testkit::{ydoc::DocClient, *};
-use serde_json::{json, Value};
-use yrs::{Assoc, IndexedSequence, Transact};
-
-fn anchor(client: &DocClient, start: u32, end: u32) -> Value {
-    let text = client.doc.get_or_insert_text("content");
-    let txn = client.doc.transact();
-    let encode = |index: u32, assoc: Assoc| {
-        let pos = text.sticky_index(&txn, index, assoc).unwrap();
-        base64::engine::general_purpose::STANDARD
-            .encode(yrs::updates::encoder::Encode::encode_v1(&pos))
-    };
-    json!({"start": encode(start, Assoc::After), "end": encode(end, Assoc::Before)})
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn people_mentioned_in_a_comment_are_told_on_their_personal_channel() {
@@ -59,7 +46,7 @@ async fn people_mentioned_in_a_comment_are_told_on_their_personal_channel() {
         .post(
             "/api/docs/plan/comments",
             Some(&alice),
-            json!({"body": "@bob @carol @alice faster?", "anchor": anchor(&editor, 4, 9)}),
+            json!({"body": "@bob @carol @alice faster?", "anchor": editor.anchor(4, 9)}),
         )
         .await;
     assert_eq!(status, 201, "{comment}");

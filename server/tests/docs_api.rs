@@ -4,21 +4,8 @@
 
 use base64::Engine;
 use parley_testkit::{ydoc::DocClient, *};
-use serde_json::{json, Value};
-use yrs::{Assoc, IndexedSequence, Transact};
-
-/// Base64 relative positions around `[start, end)` of the client's text, as Yjs editors
-/// send them (`Y.encodeRelativePosition`).
-fn anchor(client: &DocClient, start: u32, end: u32) -> Value {
-    let text = client.doc.get_or_insert_text("content");
-    let txn = client.doc.transact();
-    let encode = |index: u32, assoc: Assoc| {
-        let pos = text.sticky_index(&txn, index, assoc).unwrap();
-        base64::engine::general_purpose::STANDARD
-            .encode(yrs::updates::encoder::Encode::encode_v1(&pos))
-    };
-    json!({"start": encode(start, Assoc::After), "end": encode(end, Assoc::Before)})
-}
+use serde_json::json;
+use yrs::Transact;
 
 /// Every document operation, in order, with what a caller without the needed role gets.
 async fn every_operation(server: &TestServer, doc: &str, token: &str) -> Vec<(String, u16)> {
@@ -170,7 +157,7 @@ async fn access_is_checked_for_every_document_and_comment_operation() {
         .post(
             "/api/docs/spec/comments",
             Some(&owner),
-            json!({"body": "first", "anchor": anchor(&editor, 0, 4), "quote": "requ"}),
+            json!({"body": "first", "anchor": editor.anchor(0, 4), "quote": "requ"}),
         )
         .await;
     assert_eq!(status, 201, "{comment}");
@@ -425,7 +412,7 @@ async fn comments_are_durable_events_that_resume_with_since() {
         .await;
 
     // A comment on "quick", mentioning bob.
-    let a = anchor(&editor, 4, 9);
+    let a = editor.anchor(4, 9);
     let (status, comment) = server
         .post(
             "/api/docs/paper/comments",

@@ -39,6 +39,23 @@ pub struct DocClient {
 pub struct Refused(pub u16);
 
 impl DocClient {
+    /// Base64 relative positions around `[start, end)` of the `content` text, as a comment's
+    /// anchor (what Yjs editors send: `Y.encodeRelativePosition`).
+    pub fn anchor(&self, start: u32, end: u32) -> serde_json::Value {
+        use base64::Engine;
+        use yrs::{Assoc, IndexedSequence, Transact};
+        let text = self.doc.get_or_insert_text("content");
+        let txn = self.doc.transact();
+        let encode = |index: u32, assoc: Assoc| {
+            let pos = text
+                .sticky_index(&txn, index, assoc)
+                .expect("a position inside the text");
+            base64::engine::general_purpose::STANDARD
+                .encode(yrs::updates::encoder::Encode::encode_v1(&pos))
+        };
+        serde_json::json!({"start": encode(start, Assoc::After), "end": encode(end, Assoc::Before)})
+    }
+
     pub fn new() -> Self {
         Self {
             doc: yrs::Doc::new(),

@@ -558,6 +558,25 @@ impl App {
     }
 }
 
+/// A script for `execute_async`: an image on the clipboard pasted into the composer, as a
+/// browser hands one to the page (a 120×80 PNG of `colour`, drawn on a canvas, as a file in a
+/// paste event's clipboard data).
+pub fn paste_image_script(colour: &str) -> String {
+    format!(
+        "const done = arguments[arguments.length - 1];\
+         const canvas = document.createElement('canvas'); canvas.width = 120; canvas.height = 80;\
+         const g = canvas.getContext('2d'); g.fillStyle = '{colour}'; g.fillRect(0, 0, 120, 80);\
+         canvas.toBlob((blob) => {{\
+           const data = new DataTransfer();\
+           data.items.add(new File([blob], 'image.png', {{type: 'image/png'}}));\
+           const composer = document.querySelector('[data-testid=composer]');\
+           composer.focus();\
+           composer.dispatchEvent(new ClipboardEvent('paste', {{clipboardData: data, bubbles: true, cancelable: true}}));\
+           done(true);\
+         }}, 'image/png');"
+    )
+}
+
 /// WebDriver's Enter key.
 pub const ENTER: &str = "\u{E007}";
 /// WebDriver's Escape key.

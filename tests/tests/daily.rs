@@ -366,20 +366,7 @@ async fn files_are_attached_by_drop_and_by_paste_with_their_progress() {
     // A screenshot on the clipboard, pasted into the composer (as WebKit hands a pasted image
     // to the page: a file in the paste event's clipboard data).
     app.client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];\
-             const canvas = document.createElement('canvas'); canvas.width = 120; canvas.height = 80;\
-             const g = canvas.getContext('2d'); g.fillStyle = '#36c'; g.fillRect(0, 0, 120, 80);\
-             canvas.toBlob((blob) => {\
-               const data = new DataTransfer();\
-               data.items.add(new File([blob], 'image.png', {type: 'image/png'}));\
-               const composer = document.querySelector('[data-testid=composer]');\
-               composer.focus();\
-               composer.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));\
-               done(true);\
-             }, 'image/png');",
-            vec![],
-        )
+        .execute_async(&parley_tests::paste_image_script("#36c"), vec![])
         .await
         .unwrap();
     wait_until_async("the pasted image is being attached", || async {

@@ -608,20 +608,7 @@ async fn the_web_app_posts_a_pasted_image() {
     // A screenshot on the clipboard, pasted into the composer: a PNG drawn on a canvas, in a
     // paste event's clipboard data, as the browser hands one over.
     app.client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];\
-             const canvas = document.createElement('canvas'); canvas.width = 120; canvas.height = 80;\
-             const g = canvas.getContext('2d'); g.fillStyle = '#d33'; g.fillRect(0, 0, 120, 80);\
-             canvas.toBlob((blob) => {\
-               const data = new DataTransfer();\
-               data.items.add(new File([blob], 'image.png', {type: 'image/png'}));\
-               const composer = document.querySelector('[data-testid=composer]');\
-               composer.focus();\
-               composer.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));\
-               done(true);\
-             }, 'image/png');",
-            vec![],
-        )
+        .execute_async(&parley_tests::paste_image_script("#d33"), vec![])
         .await
         .unwrap();
     // It uploads as an attachment of the message being written (the usual row, its progress).
