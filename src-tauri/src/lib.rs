@@ -8,6 +8,7 @@ pub mod activity;
 pub mod chosen;
 pub mod commands;
 pub mod doc_bridge;
+mod engine;
 mod error;
 pub mod host;
 pub mod hosted;
@@ -30,7 +31,7 @@ use crate::state::{AppState, Paths};
 
 /// Runs the app (the binary's `main`).
 pub fn run() {
-    prefer_cpu_rendering_without_gpu();
+    engine::configure_before_start();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
@@ -55,31 +56,6 @@ pub fn run() {
             });
         }
     });
-}
-
-/// Without a GPU (no DRM render node: a virtual machine, a remote or headless desktop) WebKit's
-/// accelerated compositing runs on software OpenGL, which is slower than its CPU path and
-/// costs about 60 MB more; there the app turns it off. Called first thing in `main`, before
-/// any thread exists (it sets an environment variable the web process inherits). An explicit
-/// `WEBKIT_DISABLE_COMPOSITING_MODE` is left as it is.
-fn prefer_cpu_rendering_without_gpu() {
-    #[cfg(target_os = "linux")]
-    {
-        const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-        if std::env::var_os(VAR).is_some() {
-            return;
-        }
-        let gpu = std::fs::read_dir("/dev/dri")
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
-            })
-            .unwrap_or(false);
-        if !gpu {
-            std::env::set_var(VAR, "1");
-        }
-    }
 }
 
 /// SIGTERM (a logout or shutdown ends the session's programs so) and SIGINT quit the app the
@@ -155,6 +131,7 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
                 Err(err) => tracing::warn!(%err, "no tray icon"),
             }
             if let Some(window) = app.get_webview_window("main") {
+                engine::configure_webview(&window);
                 let h = handle.clone();
                 // Started at login: stay in the tray until asked for.
                 let hidden = std::env::args().any(|a| a == stay::HIDDEN_ARG);
