@@ -156,16 +156,16 @@ fn replay_locally(trace: &Trace) -> Result<(Duration, Vec<Vec<u8>>)> {
 }
 
 /// A document server under test: where rooms are and how to measure the process.
-struct Target {
-    name: &'static str,
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
     /// `ws://host:port/prefix` + `/{room}` (+ query).
-    base: String,
-    query: String,
-    pid: u32,
+    pub(crate) base: String,
+    pub(crate) query: String,
+    pub(crate) pid: u32,
 }
 
 impl Target {
-    fn url(&self, room: &str) -> String {
+    pub(crate) fn url(&self, room: &str) -> String {
         format!("{}/{room}{}", self.base, self.query)
     }
 }
@@ -185,7 +185,7 @@ async fn open(url: &str) -> Result<Ws> {
 }
 
 /// Connects and completes the y-websocket handshake for an empty local document.
-async fn handshake(url: &str) -> Result<Ws> {
+pub(crate) async fn handshake(url: &str) -> Result<Ws> {
     let mut ws = open(url).await?;
     let step1 = Message::Sync(SyncMessage::SyncStep1(StateVector::default())).encode_v1();
     ws.send(WsMessage::binary(step1)).await?;
@@ -324,9 +324,9 @@ async fn idle_documents(target: &Target, count: usize) -> Result<f64> {
 }
 
 /// The reference server: y-websocket 1.x `bin/server.js` (in memory) on a free port.
-struct Reference {
-    child: Child,
-    port: u16,
+pub(crate) struct Reference {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Reference {
@@ -334,7 +334,7 @@ impl Reference {
         repo_path("tests/interop/node_modules/y-websocket/bin/server.js")
     }
 
-    async fn start() -> Result<Self> {
+    pub(crate) async fn start() -> Result<Self> {
         let script = Self::script();
         if !script.exists() {
             bail!(
@@ -451,10 +451,10 @@ pub async fn docs(binary: &Path, params: DocsParams) -> Result<Vec<Report>> {
     Ok(reports)
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
-fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }

@@ -5,6 +5,7 @@ mod cache;
 mod chart;
 mod client;
 mod docs;
+mod docs_paced;
 mod fanout;
 mod reference;
 mod scenarios;
@@ -71,6 +72,22 @@ enum Scenario {
     },
     /// parley-client's cache and outbox: search over N cached messages, opening a channel of M,
     /// queueing and draining the outbox.
+    /// Documents edited at a typing pace: each writer sends one update per keystroke, each in
+    /// its own frame, `rate` a second.
+    DocsPaced {
+        #[arg(long, default_value_t = 100)]
+        docs: usize,
+        #[arg(long, default_value_t = 2)]
+        writers: usize,
+        #[arg(long, default_value_t = 1)]
+        observers: usize,
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
     Cache {
         #[arg(long, default_value_t = 1_000_000)]
         messages: usize,
@@ -184,6 +201,24 @@ async fn run(cli: Cli) -> Result<()> {
             };
             reports.extend(docs::docs(&binary, params).await?);
         }
+        Scenario::DocsPaced {
+            docs,
+            writers,
+            observers,
+            rate,
+            seconds,
+            trace,
+        } => {
+            let params = docs_paced::PacedParams {
+                docs,
+                writers,
+                observers,
+                rate,
+                seconds,
+                trace: trace.unwrap_or_else(docs::default_trace),
+            };
+            reports.extend(docs_paced::docs_paced(&binary, params).await?);
+        }
         Scenario::Cache {
             messages,
             channel_messages,
@@ -247,6 +282,25 @@ async fn run(cli: Cli) -> Result<()> {
             let docs_reports = docs::docs(&binary, params).await?;
             docs_reports.iter().for_each(emit);
             reports.extend(docs_reports);
+            // At a typing pace: many documents with two writers each, then one fast writer.
+            let (many, fast) = if quick {
+                ((3, 20.0), 200.0)
+            } else {
+                ((100, 10.0), 2000.0)
+            };
+            for (docs, writers, rate) in [(many.0, 2, many.1), (1, 1, fast)] {
+                let params = docs_paced::PacedParams {
+                    docs,
+                    writers,
+                    observers: 1,
+                    rate,
+                    seconds: seconds as f64,
+                    trace: docs::default_trace(),
+                };
+                let paced = docs_paced::docs_paced(&binary, params).await?;
+                paced.iter().for_each(emit);
+                reports.extend(paced);
+            }
             let params = if quick {
                 cache::CacheParams {
                     messages: 5000,

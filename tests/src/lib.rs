@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 pub mod browser;
 mod processes;
+pub mod tray;
 pub mod windows;
 
 pub use processes::{

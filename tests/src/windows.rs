@@ -212,20 +212,3 @@ fn atom(conn: &RustConnection, name: &str) -> u32 {
         .unwrap()
         .atom
 }
-
-/// A tray host as far as the app can tell: the StatusNotifier watcher's name owned on the
-/// desktop's session bus (as KDE, XFCE or GNOME's AppIndicator extension do). Kept while the
-/// value lives.
-pub struct TrayHost(#[allow(dead_code)] zbus::blocking::Connection);
-
-impl TrayHost {
-    pub fn start(dbus_address: &str) -> Self {
-        let conn = zbus::blocking::connection::Builder::address(dbus_address)
-            .unwrap()
-            .name("org.kde.StatusNotifierWatcher")
-            .unwrap()
-            .build()
-            .expect("the tray host's name on the session bus");
-        Self(conn)
-    }
-}

@@ -7,7 +7,7 @@
 
 use parley_client::HttpApi;
 use parley_protocol::api;
-use parley_tests::{windows::*, *};
+use parley_tests::{tray::TrayHost, windows::*, *};
 use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery";
