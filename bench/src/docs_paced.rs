@@ -386,10 +386,10 @@ mod tests {
             for (index, frame) in stream.frames.iter().enumerate() {
                 let mut decoder = DecoderV1::from(frame.as_slice());
                 for m in MessageReader::new(&mut decoder) {
-                    let Message::Sync(SyncMessage::Update(u)) = m.unwrap() else {
+                    let Message::Sync(SyncMessage::Update(u)) = m.expect("a message") else {
                         panic!("not an update");
                     };
-                    let update = Update::decode_v1(&u).unwrap();
+                    let update = Update::decode_v1(&u).expect("an update");
                     for (client, start) in update.state_vector_lower().iter() {
                         assert_eq!(*client, stream.client);
                         if stream.by_start_clock.get(start) == Some(&index) {

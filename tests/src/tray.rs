@@ -63,6 +63,13 @@ pub struct TrayHost {
     items: Arc<Mutex<Vec<String>>>,
 }
 
+/// A dbusmenu layout node: `(ia{sv}av)`, an id, its properties and its children.
+type Layout = (
+    i32,
+    std::collections::HashMap<String, OwnedValue>,
+    Vec<OwnedValue>,
+);
+
 /// One entry of a tray menu: its dbusmenu id and label (mnemonic underscores removed).
 #[derive(Debug, Clone)]
 pub struct TrayMenuItem {
@@ -124,14 +131,7 @@ impl TrayHost {
     /// The menu's top-level items (separators left out), as a panel shows them.
     pub async fn menu(&self) -> Vec<TrayMenuItem> {
         let proxy = self.menu_proxy().await;
-        let (_revision, (_root, _props, children)): (
-            u32,
-            (
-                i32,
-                std::collections::HashMap<String, OwnedValue>,
-                Vec<OwnedValue>,
-            ),
-        ) = proxy
+        let (_revision, (_root, _props, children)): (u32, Layout) = proxy
             .call("GetLayout", &(0i32, 1i32, Vec::<String>::new()))
             .expect("the menu's layout");
         children
