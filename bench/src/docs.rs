@@ -323,6 +323,24 @@ async fn idle_documents(target: &Target, count: usize) -> Result<f64> {
     Ok(rss_after.saturating_sub(rss_before) as f64 / count as f64)
 }
 
+/// A Parley server for documents (loaded documents stay for an hour, no size limit to speak
+/// of) and its `/docs` endpoint as `user`; the target lives as long as the server.
+pub(crate) async fn parley_target(binary: &Path, user: &str) -> Result<(ParleyServer, Target)> {
+    let server = ParleyServer::start(
+        binary,
+        &bench_config("[documents]\nidle_timeout = \"1h\"\nmax_document_size = \"1GiB\"\n"),
+    )
+    .await?;
+    let token = server.token(user).await?;
+    let target = Target {
+        name: "parley",
+        base: format!("ws://{}/docs", server.addr()),
+        query: format!("?token={token}"),
+        pid: server.pid().context("pid")?,
+    };
+    Ok((server, target))
+}
+
 /// The reference server: y-websocket 1.x `bin/server.js` (in memory) on a free port.
 pub(crate) struct Reference {
     pub(crate) child: Child,
@@ -403,18 +421,7 @@ pub async fn docs(binary: &Path, params: DocsParams) -> Result<Vec<Report>> {
     local_report.set("apply_ms", ms(local));
     reports.push(local_report);
 
-    let server = ParleyServer::start(
-        binary,
-        &bench_config("[documents]\nidle_timeout = \"1h\"\nmax_document_size = \"1GiB\"\n"),
-    )
-    .await?;
-    let token = server.token("docs-bench").await?;
-    let parley = Target {
-        name: "parley",
-        base: format!("ws://{}/docs", server.addr()),
-        query: format!("?token={token}"),
-        pid: server.pid().context("pid")?,
-    };
+    let (_server, parley) = parley_target(binary, "docs-bench").await?;
     let reference = Reference::start().await;
     let mut targets = vec![parley];
     match &reference {

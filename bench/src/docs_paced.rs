@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use yrs::{
@@ -31,9 +31,11 @@ use yrs::{
 };
 
 use crate::{
-    docs::{handshake, load_trace, ms, round2, synthetic_trace, Reference, Target, Trace},
+    docs::{
+        handshake, load_trace, ms, parley_target, round2, synthetic_trace, Reference, Target, Trace,
+    },
     stats::{percentile, Report},
-    target::{bench_config, cpu_time_of, ParleyServer},
+    target::cpu_time_of,
 };
 
 #[derive(Clone)]
@@ -338,18 +340,7 @@ pub async fn docs_paced(binary: &std::path::Path, params: PacedParams) -> Result
     {
         bail!("the trace's first {keystrokes} keystrokes insert nothing");
     }
-    let server = ParleyServer::start(
-        binary,
-        &bench_config("[documents]\nidle_timeout = \"1h\"\nmax_document_size = \"1GiB\"\n"),
-    )
-    .await?;
-    let token = server.token("docs-paced").await?;
-    let parley = Target {
-        name: "parley",
-        base: format!("ws://{}/docs", server.addr()),
-        query: format!("?token={token}"),
-        pid: server.pid().context("pid")?,
-    };
+    let (server, parley) = parley_target(binary, "docs-paced").await?;
     let mut reports = vec![run_against(&parley, &params, Arc::clone(&streams)).await?];
     drop(server);
     match Reference::start().await {

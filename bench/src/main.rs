@@ -70,8 +70,6 @@ enum Scenario {
         #[arg(long)]
         trace: Option<PathBuf>,
     },
-    /// parley-client's cache and outbox: search over N cached messages, opening a channel of M,
-    /// queueing and draining the outbox.
     /// Documents edited at a typing pace: each writer sends one update per keystroke, each in
     /// its own frame, `rate` a second.
     DocsPaced {
@@ -88,6 +86,8 @@ enum Scenario {
         #[arg(long)]
         trace: Option<PathBuf>,
     },
+    /// parley-client's cache and outbox: search over N cached messages, opening a channel of M,
+    /// queueing and draining the outbox.
     Cache {
         #[arg(long, default_value_t = 1_000_000)]
         messages: usize,

@@ -1,5 +1,6 @@
 //! How the app sets up its web engine (WebKitGTK on Linux) to use less memory: a chat UI
-//! needs neither WebKit's browser-sized caches nor JavaScriptCore's top compiler tiers.
+//! needs neither JavaScriptCore's top compiler tiers nor accelerated compositing on a
+//! computer without a GPU.
 //! Measured by `make measure-app` (docs/benchmarks.md, "Desktop app").
 
 /// JavaScriptCore settings the web process reads from its environment at start, each left
@@ -44,26 +45,6 @@ fn prefer_cpu_rendering_without_gpu() {
         if !gpu {
             std::env::set_var(VAR, "1");
         }
-    }
-}
-
-/// The app shows its own bundled pages, never the web: WebKit's "document viewer" cache
-/// model keeps no back/forward page cache and frees resources nothing shows any more
-/// (decoded images, style sheets, scripts) instead of keeping a browser-sized memory cache.
-pub fn configure_webview(window: &tauri::WebviewWindow) {
-    let result = window.with_webview(|webview| {
-        #[cfg(target_os = "linux")]
-        {
-            use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
-            if let Some(context) = webview.inner().context() {
-                context.set_cache_model(CacheModel::DocumentViewer);
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = webview;
-    });
-    if let Err(err) = result {
-        tracing::warn!(%err, "cannot configure the web view");
     }
 }
 

@@ -131,7 +131,6 @@ pub fn build(builder: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<ta
                 Err(err) => tracing::warn!(%err, "no tray icon"),
             }
             if let Some(window) = app.get_webview_window("main") {
-                engine::configure_webview(&window);
                 let h = handle.clone();
                 // Started at login: stay in the tray until asked for.
                 let hidden = std::env::args().any(|a| a == stay::HIDDEN_ARG);

@@ -191,12 +191,12 @@ pub fn stored_token(state: &AppState, server: &str, user: &str) -> Option<String
     }
 }
 
-/// Starts the client core for a signed-in user and wires its events.
 /// SQLite's page cache for the app's local cache: 2 MiB (the client's default is 8). The UI
 /// reads a page of 50 messages at a time and the OS page cache holds the database file, so
 /// a bigger cache buys the app nothing but resident memory after a large sync.
 pub const CACHE_MEMORY_KIB: u32 = 2 * 1024;
 
+/// Starts the client core for a signed-in user and wires its events.
 pub async fn start_client(
     app: &AppHandle,
     state: &Arc<AppState>,

@@ -384,6 +384,21 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
         files
     }
 
+    /// Waits until the app's settings file holds `value` under `key`.
+    pub async fn wait_setting(&self, key: &str, value: Value) {
+        let path = self
+            .home
+            .path()
+            .join("config/app.parley.desktop/settings.json");
+        wait_until(&format!("settings.json has {key} = {value}"), || {
+            std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+                .is_some_and(|s| s[key] == value)
+        })
+        .await;
+    }
+
     /// The app's workspace file.
     pub fn workspace_file(&self) -> Value {
         let path = self

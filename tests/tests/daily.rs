@@ -115,14 +115,7 @@ async fn closing_the_window_keeps_parley_in_the_tray_and_it_can_start_at_login()
     app.click("[data-testid=start-at-login]").await;
     wait_until("the autostart entry is removed", || !entry.exists()).await;
     app.click("[data-testid=close-to-tray]").await;
-    let settings = desktop
-        .home
-        .path()
-        .join("config/app.parley.desktop/settings.json");
-    wait_until("the setting is saved", || {
-        std::fs::read_to_string(&settings).is_ok_and(|s| s.contains("\"close_to_tray\": false"))
-    })
-    .await;
+    desktop.wait_setting("close_to_tray", json!(false)).await;
     request_close(&desktop.display, window);
     let deadline = std::time::Instant::now() + TIMEOUT;
     while windows_titled(&desktop.display, "Parley").contains(&window) {

@@ -42,14 +42,9 @@ async fn the_tray_menu_opens_the_window_toggles_do_not_disturb_and_quits() {
 
     // Do not disturb from the tray: saved, shown in the settings, checked in the menu.
     tray.click("Do not disturb").await;
-    let settings = desktop
-        .home
-        .path()
-        .join("config/app.parley.desktop/settings.json");
-    wait_until("do not disturb is saved", || {
-        std::fs::read_to_string(&settings).is_ok_and(|s| s.contains("\"do_not_disturb\": true"))
-    })
-    .await;
+    desktop
+        .wait_setting("do_not_disturb", serde_json::json!(true))
+        .await;
     app.click("[data-testid=nav-settings]").await;
     let dnd = app.wait_for("[data-testid=do-not-disturb]").await;
     wait_until_async("the settings show do not disturb", || {
