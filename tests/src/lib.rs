@@ -19,8 +19,9 @@ use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 pub use parley_testkit::{
     free_port, node, target_profile_dir, workspace_binary, Cli, TestServer, RELAXED,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
+mod app_files;
 pub mod browser;
 mod processes;
 pub mod tray;
@@ -382,30 +383,6 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
         walk(&self.home.path().join("config"), &mut files);
         walk(&self.home.path().join("data"), &mut files);
         files
-    }
-
-    /// Waits until the app's settings file holds `value` under `key`.
-    pub async fn wait_setting(&self, key: &str, value: Value) {
-        let path = self
-            .home
-            .path()
-            .join("config/app.parley.desktop/settings.json");
-        wait_until(&format!("settings.json has {key} = {value}"), || {
-            std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-                .is_some_and(|s| s[key] == value)
-        })
-        .await;
-    }
-
-    /// The app's workspace file.
-    pub fn workspace_file(&self) -> Value {
-        let path = self
-            .home
-            .path()
-            .join("config/app.parley.desktop/workspace.json");
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 }
 
