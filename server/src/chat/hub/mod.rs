@@ -77,6 +77,11 @@ pub enum HubCmd {
     },
     /// The channel was deleted: drop everyone and stop.
     Shutdown,
+    /// Answered once every command queued before it is handled: at a server stop, a session
+    /// waits on it so events committed (and acknowledged) before the stop reach its queue.
+    Flush {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// A connection's subscription as the hub sees it.
@@ -312,6 +317,9 @@ impl Hub {
     fn handle(&mut self, cmd: HubCmd) {
         match cmd {
             HubCmd::Publish(event) => self.publish(event),
+            HubCmd::Flush { reply } => {
+                let _ = reply.send(());
+            }
             HubCmd::Subscribe { sub, reply } => {
                 let conn_id = sub.conn_id;
                 // Re-subscribing replaces the old subscription of this connection.

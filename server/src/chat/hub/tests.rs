@@ -148,3 +148,30 @@ async fn holds_live_events_until_caught_up_and_bounds_the_buffer() {
     assert_eq!(control2.close_code(), close_code::RESYNC);
     assert!(!control.closing.is_cancelled());
 }
+
+/// A flush is answered only after what was queued before it reached the subscribers: what a
+/// session waits on at a server stop so acknowledged messages are delivered before the 1001.
+#[tokio::test]
+async fn a_flush_answers_after_everything_queued_before_it() {
+    let hubs = Arc::new(Hubs::new(config(), Arc::default()));
+    let hub = hubs.hub(1, "c", false, 0);
+    let (mut rx, _, _) = subscribe(&hub, 7, user(1, "alice"), 64).await;
+    caught_up(&hub, 7).await;
+    // As the store's writer thread hands over commits.
+    let writer = Arc::clone(&hubs);
+    tokio::task::spawn_blocking(move || {
+        for seq in 1..=20 {
+            writer.publish(published(seq));
+        }
+    })
+    .await
+    .expect("published");
+    let (reply, done) = oneshot::channel();
+    hub.send(HubCmd::Flush { reply }).await.expect("send");
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("answered in time")
+        .expect("hub alive");
+    let expected: Vec<String> = (1..=20).map(|seq| format!("durable {seq}")).collect();
+    assert_eq!(drain(&mut rx), expected);
+}

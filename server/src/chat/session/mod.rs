@@ -14,7 +14,10 @@ use parley_protocol::{
     close_code, decode_request, ErrorBody, ErrorCode, Hello, Limits, Op, Reply, Request,
     ResetReason, ServerFrame, SubscribeResult, PROTOCOL_VERSION,
 };
-use tokio::{sync::mpsc, time::Instant};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
 use tracing::Instrument;
 
 use crate::{
@@ -223,6 +226,16 @@ impl Session {
         subscribed
     }
 
+    /// Waits until every subscribed hub has handled what was queued to it before now.
+    async fn flush_hubs(&self) {
+        for sub in self.subs.values() {
+            let (reply, done) = oneshot::channel();
+            if sub.hub.send(HubCmd::Flush { reply }).await.is_ok() {
+                let _ = done.await;
+            }
+        }
+    }
+
     async fn release(&mut self, subscriptions: Vec<(SubscribeResult, HubHandle)>) {
         for (_, hub) in subscriptions {
             self.go_live(&hub).await;
@@ -242,14 +255,14 @@ impl Session {
                 biased;
                 () = self.control.closing.cancelled() => return false,
                 () = self.state.connections.shutdown.cancelled() => {
-                    // Let sends that are committing get their replies out first (bounded).
+                    // Let sends that are committing get their replies out first, then let each
+                    // subscribed hub hand over what was committed before now (bounded).
+                    let deadline = Instant::now() + Duration::from_secs(2);
                     let all = u32::try_from(self.state.config.realtime.max_pending_sends.max(1))
                         .unwrap_or(u32::MAX);
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(2),
-                        self.inflight_sends.acquire_many(all),
-                    )
-                    .await;
+                    let _ = tokio::time::timeout_at(deadline, self.inflight_sends.acquire_many(all))
+                        .await;
+                    let _ = tokio::time::timeout_at(deadline, self.flush_hubs()).await;
                     self.control.close_with(1001, "server shutting down");
                     return false;
                 }
