@@ -6,6 +6,7 @@ use std::{
     io::Read,
     path::Path,
     process::{Command, Stdio},
+    time::Duration,
 };
 
 use parley_testkit::*;
@@ -244,6 +245,79 @@ async fn exit_with_parent_refuses_to_start_as_an_orphan() {
         err.contains("parley-server: the process that started parley-server has already exited"),
         "{err:?}"
     );
+}
+
+/// Under writes that never pause, the write-ahead log stays near `storage.checkpoint_pages`:
+/// the writer folds it into the database itself and it starts again from its beginning, where
+/// before it grew by the size of everything written (gigabytes a minute at full speed).
+#[tokio::test]
+async fn the_write_ahead_log_stays_bounded_under_sustained_writes() {
+    const WRITERS: usize = 4;
+    const SENDS: usize = 1500;
+    let server = TestServer::start(&format!(
+        "{RELAXED}\n[storage]\ncheckpoint_pages = 64\n[realtime]\nmax_message_length = 4000\n"
+    ))
+    .await;
+    let owner = server.register("owner").await;
+    server.create_channel(&owner, "load").await;
+    let wal = server.data_dir().join("parley.db-wal");
+    let largest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = tokio_util::sync::CancellationToken::new();
+    let watcher = {
+        let (wal, largest, done) = (wal.clone(), largest.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(2));
+            while !done.is_cancelled() {
+                tick.tick().await;
+                let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                largest.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let text = "x".repeat(2000);
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let token = server.register(&format!("writer{w}")).await;
+        let mut ws = server.connect(Some(&token)).await;
+        ws.ok(json!({"type": "channel_join", "channel": "load"}))
+            .await;
+        let text = text.clone();
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(SENDS);
+            for i in 0..SENDS {
+                let op = json!({"type": "send", "channel": "load", "text": text, "client_id": format!("w{w}-{i}")});
+                ids.push(ws.send(op).await);
+            }
+            for id in ids {
+                let reply = ws.wait_for(|f| f["id"] == json!(id)).await;
+                assert_eq!(reply["type"], "reply", "{reply}");
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    done.cancel();
+    watcher.await.unwrap();
+    // 6,000 messages of 2,000 characters wrote more than 24 MB through the log (each is
+    // stored as a message and as its event). 64 pages is 256 KiB; one batch of at most
+    // 4 × 64 pipelined sends adds up to about 1.5 MiB before the writer's checkpoint.
+    let largest = largest.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("the log's largest size: {largest} bytes");
+    assert!(
+        largest <= 3 * 1024 * 1024,
+        "the log reached {largest} bytes"
+    );
+    let mut reader = server.connect(Some(&owner)).await;
+    let list = reader.ok(json!({"type": "channel_list"})).await;
+    let head = list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "load")
+        .map(|c| c["head"].as_u64().unwrap())
+        .unwrap();
+    assert!(head >= (WRITERS * SENDS) as u64, "head {head}");
 }
 
 struct KillOnDrop(u64);

@@ -136,8 +136,13 @@ impl Config {
         if self.realtime.max_history_page == 0 {
             return fail("realtime.max_history_page must be at least 1");
         }
-        if self.storage.read_connections == 0 || self.storage.max_batch == 0 {
-            return fail("storage.read_connections and storage.max_batch must be at least 1");
+        if self.storage.read_connections == 0
+            || self.storage.max_batch == 0
+            || self.storage.checkpoint_pages == 0
+        {
+            return fail(
+                "storage.read_connections, storage.max_batch and storage.checkpoint_pages must be at least 1",
+            );
         }
         let docs = &self.documents;
         if docs.max_update_size < 64 || docs.max_document_size < docs.max_update_size {

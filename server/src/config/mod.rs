@@ -220,6 +220,9 @@ pub struct StorageConfig {
     /// `per_batch` (group commit, the default) or `per_write` (one transaction per write;
     /// only for measuring what group commit buys).
     pub commit_mode: CommitMode,
+    /// The writer folds the write-ahead log into the database once it holds this many pages,
+    /// so the log restarts from its beginning instead of growing while writes never pause.
+    pub checkpoint_pages: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -512,6 +515,7 @@ impl Default for StorageConfig {
             max_batch: 1024,
             write_queue: 8192,
             commit_mode: CommitMode::PerBatch,
+            checkpoint_pages: 2000,
         }
     }
 }

@@ -305,6 +305,7 @@ fn webhooks_and_their_delivery_settings() {
         ("[webhook_delivery]\nretry_schedule = [\"soon\"]\n", "soon"),
         ("[realtime]\nmax_event_size = 0\n", "max_event_size"),
         ("[websocket]\nmax_batch_bytes = 0\n", "max_batch_bytes"),
+        ("[storage]\ncheckpoint_pages = 0\n", "checkpoint_pages"),
         ("[server]\ncors_origins = [\"app.example.com\"]\n", "http:// or https://"),
         ("[server]\ncors_origins = [\"https://app.example.com/\"]\n", "no path"),
         ("[server]\ncors_origins = [\"https://\"]\n", "no path"),

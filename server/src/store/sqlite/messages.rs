@@ -52,7 +52,22 @@ pub fn append_message(
         mentions,
         attachments,
     } = new;
-    if let Some(original) = message_by_client_id(tx, author.id, client_id)? {
+    // The seq is only taken (`set_head` in `append_event`) once the row is in. A resend of a
+    // stored message meets the (author, client_id) index and inserts nothing: one index probe
+    // on every send instead of a lookup before each insert.
+    let seq = state.next_seq(tx, channel_id)?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO messages (channel_id, seq, author_id, client_id, text, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (author_id, client_id) DO NOTHING",
+        )?
+        .execute(params![
+            channel_id, seq as i64, author.id, client_id, text, now
+        ])?;
+    if inserted == 0 {
+        let original = message_by_client_id(tx, author.id, client_id)?.ok_or_else(|| {
+            Error::internal("a message conflicted on its client_id but cannot be read")
+        })?;
         return Ok((
             AppendOutcome {
                 message: original,
@@ -61,14 +76,6 @@ pub fn append_message(
             None,
         ));
     }
-    let seq = state.next_seq(tx, channel_id)?;
-    tx.prepare_cached(
-        "INSERT INTO messages (channel_id, seq, author_id, client_id, text, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        channel_id, seq as i64, author.id, client_id, text, now
-    ])?;
     let mut message = Message {
         id: tx.last_insert_rowid(),
         channel: channel_name.to_owned(),
@@ -95,7 +102,9 @@ pub fn append_message(
         )?
         .execute(params![message.id, id])?;
     }
-    message.attachments = attachments_of(tx, message.id)?;
+    if !attachments.is_empty() {
+        message.attachments = attachments_of(tx, message.id)?;
+    }
     let published = append_event(
         tx,
         state,
@@ -117,8 +126,8 @@ pub fn append_message(
     ))
 }
 
-/// The message this author sent with this `client_id`, if any. Checked on every send, and
-/// almost always absent: the cheap index probe runs first, the full load only on a hit.
+/// The message this author sent with this `client_id`, if any (a resend: its insert met the
+/// index).
 fn message_by_client_id(
     conn: &Connection,
     author_id: i64,
