@@ -47,7 +47,7 @@ pub fn default_trace() -> PathBuf {
 /// (`make bench` runs there), else the checkout this binary was built from. The build's path
 /// alone is not enough: cargo does not rebuild when a checkout moves (its fingerprints are
 /// relative), so a binary can carry the path of a checkout that is gone.
-fn repo_path(relative: &str) -> PathBuf {
+pub(crate) fn repo_path(relative: &str) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_default();
     let root = if cwd.join("bench/Cargo.toml").is_file() {
         cwd

@@ -166,7 +166,7 @@ async fn run(cli: Cli) -> Result<()> {
             connections,
             channels,
         } => {
-            reports.push(scenarios::connections(&binary, connections, channels).await?);
+            reports.extend(scenarios::connections(&binary, connections, channels).await?);
         }
         Scenario::Fanout(args) => {
             for subscribers in &args.subscribers {
@@ -239,9 +239,10 @@ async fn run(cli: Cli) -> Result<()> {
                 (10_000, vec![100, 1000, 10_000], 500, 10, 1000)
             };
             for channels in [3, 0] {
-                let report = scenarios::connections(&binary, conns, channels).await?;
-                emit(&report);
-                reports.push(report);
+                for report in scenarios::connections(&binary, conns, channels).await? {
+                    emit(&report);
+                    reports.push(report);
+                }
             }
             for (rate, subscribers) in subs.iter().flat_map(|s| [(500, *s), (0, *s)]) {
                 let params = FanoutParams {

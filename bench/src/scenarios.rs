@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::{
     client::{connect, Ws},
     stats::{percentile, Report},
-    target::{bench_config, request, ParleyServer},
+    target::{bench_config, request, rss_of, ParleyServer},
 };
 
 /// Connections opened at once while ramping up.
@@ -23,7 +23,10 @@ pub(crate) const CONNECT_CONCURRENCY: usize = 128;
 // ---------------------------------------------------------------------------------------------
 // connections
 
-pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Report> {
+/// N connections subscribed to K channels each, on Parley and then on Node's `ws` holding the
+/// same connections and subscriptions (tests/interop/ws-channels.mjs): resident memory grown
+/// per connection on each, and Parley's as a ratio to Node's from the same run.
+pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Vec<Report>> {
     let server = ParleyServer::start(binary, &bench_config("")).await?;
     let owner = server.token("owner").await?;
     let channels: Vec<String> = (0..k).map(|i| format!("bench:c{i}")).collect();
@@ -33,48 +36,132 @@ pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Report> {
     for i in 0..users {
         tokens.push(server.token(&format!("user{i}")).await?);
     }
+    let parley = measure_connections(&server.ws_url(), || server.rss(), &channels, tokens, n)
+        .await?
+        .into_report("parley", n, k);
+    drop(server);
+    let node = NodeChannels::start().await?;
+    let url = format!("ws://127.0.0.1:{}/", node.port);
+    let pid = node.child.id().context("node has no pid")?;
+    let tokens = vec!["unused".to_owned()];
+    let mut reference = measure_connections(&url, || rss_of(pid), &channels, tokens, n)
+        .await?
+        .into_report("node ws", n, k);
+    let ratio = |field: &str| {
+        let theirs = reference.number(field);
+        (theirs > 0.0).then(|| (parley.number(field) / theirs * 100.0).round() / 100.0)
+    };
+    let (marginal, total) = (
+        ratio("rss_marginal_per_connection_kib"),
+        ratio("rss_per_connection_kib"),
+    );
+    let mut parley = parley;
+    if let Some(r) = marginal {
+        parley.set("marginal_vs_reference", r);
+    }
+    if let Some(r) = total {
+        parley.set("total_vs_reference", r);
+    }
+    reference.set("reference_of", "parley");
+    Ok(vec![parley, reference])
+}
+
+/// What one run of [`measure_connections`] saw.
+struct ConnectionFigures {
+    connect_per_sec: f64,
+    rss_before: u64,
+    rss_after: u64,
+    per_conn: f64,
+    marginal: f64,
+}
+
+impl ConnectionFigures {
+    fn into_report(self, target: &str, n: usize, k: usize) -> Report {
+        let mut report = Report::new("connections", target);
+        report.set("connections", n);
+        report.set("channels_per_connection", k);
+        report.set("connect_per_sec", self.connect_per_sec.round());
+        report.set("rss_before_mib", mib(self.rss_before));
+        report.set("rss_after_mib", mib(self.rss_after));
+        report.set(
+            "rss_per_connection_kib",
+            (self.per_conn / 1024.0 * 100.0).round() / 100.0,
+        );
+        report.set(
+            "rss_marginal_per_connection_kib",
+            (self.marginal / 1024.0 * 100.0).round() / 100.0,
+        );
+        report
+    }
+}
+
+/// Opens `n` connections to `url` in two halves, each subscribing to every channel, and reads
+/// the server's resident memory before, between and after.
+async fn measure_connections(
+    url: &str,
+    rss: impl Fn() -> Result<u64>,
+    channels: &[String],
+    tokens: Vec<String>,
+    n: usize,
+) -> Result<ConnectionFigures> {
     // Let the server settle (allocator, first connections) before the baseline.
-    let warm = connect(&server.ws_url(), Some(&tokens[0])).await?;
+    let warm = connect(url, Some(&tokens[0])).await?;
     drop(warm);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = server.rss()?;
+    let rss_before = rss()?;
     let started = Instant::now();
-    let url = server.ws_url();
-    let channels = Arc::new(channels);
+    let channels = Arc::new(channels.to_vec());
     let tokens = Arc::new(tokens);
     // Two halves: the growth over the second half is the marginal cost of a connection, free
     // of start-up effects (memory the allocator kept from account setup gets reused first).
     let half = n / 2;
-    let first = open_connections(&url, 0..half, &channels, &tokens).await?;
+    let first = open_connections(url, 0..half, &channels, &tokens).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_mid = server.rss()?;
-    let second_started = Instant::now();
-    let second = open_connections(&url, half..n, &channels, &tokens).await?;
+    let rss_mid = rss()?;
+    let second = open_connections(url, half..n, &channels, &tokens).await?;
     let elapsed = started.elapsed() - Duration::from_millis(500);
-    let _ = second_started;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after = server.rss()?;
-    let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
-    let marginal = (rss_after.saturating_sub(rss_mid)) as f64 / (n - half).max(1) as f64;
-    let mut report = Report::new("connections", "parley");
-    report.set("connections", n);
-    report.set("channels_per_connection", k);
-    report.set(
-        "connect_per_sec",
-        (n as f64 / elapsed.as_secs_f64()).round(),
-    );
-    report.set("rss_before_mib", mib(rss_before));
-    report.set("rss_after_mib", mib(rss_after));
-    report.set(
-        "rss_per_connection_kib",
-        (per_conn / 1024.0 * 100.0).round() / 100.0,
-    );
-    report.set(
-        "rss_marginal_per_connection_kib",
-        (marginal / 1024.0 * 100.0).round() / 100.0,
-    );
+    let rss_after = rss()?;
     drop((first, second));
-    Ok(report)
+    Ok(ConnectionFigures {
+        connect_per_sec: n as f64 / elapsed.as_secs_f64(),
+        rss_before,
+        rss_after,
+        per_conn: (rss_after.saturating_sub(rss_before)) as f64 / n as f64,
+        marginal: (rss_after.saturating_sub(rss_mid)) as f64 / (n - half).max(1) as f64,
+    })
+}
+
+/// Node's `ws` with channels (tests/interop/ws-channels.mjs) on a free port; killed on drop.
+struct NodeChannels {
+    child: tokio::process::Child,
+    port: u16,
+}
+
+impl NodeChannels {
+    async fn start() -> Result<Self> {
+        let script = crate::docs::repo_path("tests/interop/ws-channels.mjs");
+        if !script.with_file_name("node_modules").join("ws").exists() {
+            bail!("tests/interop/node_modules is missing: run `npm ci` in tests/interop (scripts/test.sh does)");
+        }
+        let mut child = tokio::process::Command::new("node")
+            .arg(&script)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start node")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .context("node did not start")??
+            .context("node ended")?;
+        let port = line
+            .strip_prefix("listening on ")
+            .and_then(|p| p.trim().parse().ok())
+            .with_context(|| format!("unexpected {line:?}"))?;
+        Ok(Self { child, port })
+    }
 }
 
 async fn open_connections(

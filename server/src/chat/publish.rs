@@ -122,7 +122,7 @@ impl Chat {
         }
         if let Some(hub) = self.hubs.existing(channel.record.id) {
             // Never waits: a hub too busy to take it sheds it, as it would for a slow reader.
-            if hub.try_send(HubCmd::Ephemeral(event)).is_err() {
+            if hub.try_send(HubCmd::Ephemeral(Box::new(event))).is_err() {
                 self.metrics.dropped_chat.inc();
             }
         }

@@ -37,7 +37,7 @@ impl Default for WebsocketConfig {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(20),
             max_frame_size: 64 * 1024,
-            read_buffer_size: 1024,
+            read_buffer_size: 256,
             write_buffer_size: 16 * 1024,
             max_batch_window: Duration::from_secs(1),
             max_batch_bytes: 256 * 1024,

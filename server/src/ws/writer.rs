@@ -42,7 +42,8 @@ pub async fn write_loop(
 ) {
     let mut ping =
         tokio::time::interval_at(Instant::now() + timing.ping_interval, timing.ping_interval);
-    let mut pong_deadline: Option<(Instant, i64)> = None;
+    // The pong's deadline and the ping's time, while a pong is awaited (boxed: see `gather`).
+    let mut pong_deadline: Option<(std::pin::Pin<Box<tokio::time::Sleep>>, i64)> = None;
     // One cancellation future for the whole loop: making a new one per frame registers and
     // deregisters a waiter each time, which showed up in fan-out profiles.
     let token = control.closing.clone();
@@ -59,7 +60,9 @@ pub async fn write_loop(
             frame = rx.recv() => {
                 let Some(mut frame) = frame else { break };
                 if let Some(batching) = timing.batching {
-                    frame = batch::gather(frame, &mut rx, batching, closing.as_mut()).await;
+                    // Boxed, as every path an idle connection is not on: this future lives as
+                    // long as the connection and is as large as its largest state.
+                    frame = Box::pin(batch::gather(frame, &mut rx, batching, closing.as_mut())).await;
                 }
                 // Under constant traffic the queue never empties: look at the close signal
                 // once per batch too (cheap enough here, unlike per frame).
@@ -122,7 +125,7 @@ pub async fn write_loop(
             _ = ping.tick() => {
                 let sent_at = store::now_ms();
                 let ping = sink.send(WsMessage::Ping(Default::default()));
-                match tokio::time::timeout(timing.pong_timeout, ping).await {
+                match Box::pin(tokio::time::timeout(timing.pong_timeout, ping)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => {
                         control.close_with(1011, "write failed");
@@ -134,12 +137,13 @@ pub async fn write_loop(
                     }
                 }
                 if pong_deadline.is_none() {
-                    pong_deadline = Some((Instant::now() + timing.pong_timeout, sent_at));
+                    let at = Instant::now() + timing.pong_timeout;
+                    pong_deadline = Some((Box::pin(tokio::time::sleep_until(at)), sent_at));
                 }
             }
             () = &mut closing => break,
-            () = async { if let Some((at, _)) = pong_deadline { tokio::time::sleep_until(at).await } }, if pong_deadline.is_some() => {
-                let sent_at = pong_deadline.map_or(0, |(_, s)| s);
+            () = async { if let Some((at, _)) = pong_deadline.as_mut() { at.as_mut().await } }, if pong_deadline.is_some() => {
+                let sent_at = pong_deadline.take().map_or(0, |(_, s)| s);
                 // Any frame read since the ping proves the peer alive (its pong may be queued
                 // behind requests it sent), and a reader busy with a long request (a big
                 // backlog) cannot have read the pong yet: only silence closes.
@@ -183,5 +187,5 @@ pub async fn write_loop(
         let _ = sink.send(WsMessage::Close(Some(close))).await;
         let _ = sink.close().await;
     };
-    let _ = tokio::time::timeout(Duration::from_secs(3), finish).await;
+    let _ = Box::pin(tokio::time::timeout(Duration::from_secs(3), finish)).await;
 }

@@ -61,12 +61,12 @@ impl Hub {
                 Typing {
                     expires: now + ttl,
                     last_broadcast: now,
-                    user: user.clone(),
+                    user: UserRef::clone(&user),
                 },
             );
         }
         let event = Event::Typing {
-            user,
+            user: UserRef::clone(&user),
             typing: true,
             expires_in_ms: ttl.as_millis() as u64,
         };

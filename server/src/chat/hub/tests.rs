@@ -46,7 +46,7 @@ async fn subscribe(
     let (reply, ack) = oneshot::channel();
     let sub = Subscriber {
         conn_id,
-        user: Some(who),
+        user: Some(Arc::new(who)),
         tx,
         control: Arc::clone(&control),
     };

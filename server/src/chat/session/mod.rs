@@ -56,6 +56,8 @@ struct Session {
     control: Arc<ConnControl>,
     out: mpsc::Sender<Frame>,
     user: Option<UserRecord>,
+    /// `user` as the hubs keep it: one copy shared by every subscription of the connection.
+    user_ref: Option<Arc<parley_protocol::UserRef>>,
     /// A scoped token's scope: every request is checked against it before it is routed.
     scope: Option<Arc<parley_protocol::api::TokenScope>>,
     subs: HashMap<i64, Subscription>,
@@ -105,6 +107,7 @@ pub fn run(
         control,
         out,
         user: None,
+        user_ref: None,
         scope: None,
         subs: HashMap::new(),
         status: None,
@@ -177,15 +180,17 @@ impl Session {
         self.control
             .user_id
             .store(record.user.id, Ordering::Relaxed);
+        self.set_user(record.user);
         // Subscriptions made anonymously now belong to the user (presence, typing).
-        for sub in self.subs.values() {
-            let cmd = HubCmd::SetUser {
-                conn_id: self.control.id,
-                user: record.user.to_ref(),
-            };
-            let _ = sub.hub.send(cmd).await;
+        if let Some(user) = &self.user_ref {
+            for sub in self.subs.values() {
+                let cmd = HubCmd::SetUser {
+                    conn_id: self.control.id,
+                    user: Arc::clone(user),
+                };
+                let _ = sub.hub.send(cmd).await;
+            }
         }
-        self.user = Some(record.user);
         self.scope = record.scope;
         let mut subscribed = Vec::new();
         let auto: Vec<String> = self
@@ -226,6 +231,11 @@ impl Session {
         subscribed
     }
 
+    fn set_user(&mut self, user: UserRecord) {
+        self.user_ref = Some(Arc::new(user.to_ref()));
+        self.user = Some(user);
+    }
+
     /// Waits until every subscribed hub has handled what was queued to it before now.
     async fn flush_hubs(&self) {
         for sub in self.subs.values() {
@@ -242,42 +252,72 @@ impl Session {
         }
     }
 
+    /// The first frame of an anonymous connection, within the handshake timeout; None when
+    /// the connection is closing instead.
+    async fn first_frame(
+        &mut self,
+        stream: &mut SplitStream<WebSocket>,
+    ) -> Option<Option<std::result::Result<WsMessage, axum::Error>>> {
+        let deadline = Instant::now() + self.state.config.realtime.handshake_timeout;
+        tokio::select! {
+            biased;
+            () = self.control.closing.cancelled() => None,
+            () = self.state.connections.shutdown.cancelled() => {
+                self.drain_for_shutdown().await;
+                None
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                // Nothing at all from the client: a connection held open without a word.
+                self.control.close_with(close_code::HANDSHAKE_TIMEOUT, "no frame before handshake timeout");
+                None
+            }
+            next = stream.next() => Some(next),
+        }
+    }
+
+    /// The server is stopping: lets sends that are committing get their replies out, then each
+    /// subscribed hub hand over what was committed before now (bounded), and closes with 1001.
+    async fn drain_for_shutdown(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let all =
+            u32::try_from(self.state.config.realtime.max_pending_sends.max(1)).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout_at(deadline, self.inflight_sends.acquire_many(all)).await;
+        let _ = tokio::time::timeout_at(deadline, self.flush_hubs()).await;
+        self.control.close_with(1001, "server shutting down");
+    }
+
     /// Reads and handles frames until the connection ends. True when the peer ended it (close
     /// frame or EOF); false when we are closing it.
+    ///
+    /// This future lives as long as the connection: what only the first frame or the stop
+    /// needs (the handshake deadline's timer, the shutdown's waits) is in boxed futures of
+    /// their own, so it does not take room in every idle connection.
     async fn read_loop(&mut self, stream: &mut SplitStream<WebSocket>) -> bool {
-        let handshake = self.state.config.realtime.handshake_timeout;
-        let first_deadline = Instant::now() + handshake;
         // Sessions authenticated at the upgrade may legitimately only listen (auto_subscribe);
         // an anonymous connection must say something within the handshake timeout.
-        let mut got_frame = self.user.is_some();
+        let mut first = self.user.is_none();
         loop {
-            let next = tokio::select! {
-                biased;
-                () = self.control.closing.cancelled() => return false,
-                () = self.state.connections.shutdown.cancelled() => {
-                    // Let sends that are committing get their replies out first, then let each
-                    // subscribed hub hand over what was committed before now (bounded).
-                    let deadline = Instant::now() + Duration::from_secs(2);
-                    let all = u32::try_from(self.state.config.realtime.max_pending_sends.max(1))
-                        .unwrap_or(u32::MAX);
-                    let _ = tokio::time::timeout_at(deadline, self.inflight_sends.acquire_many(all))
-                        .await;
-                    let _ = tokio::time::timeout_at(deadline, self.flush_hubs()).await;
-                    self.control.close_with(1001, "server shutting down");
-                    return false;
+            let next = if first {
+                first = false;
+                match Box::pin(self.first_frame(stream)).await {
+                    Some(next) => next,
+                    None => return false,
                 }
-                () = tokio::time::sleep_until(first_deadline), if !got_frame => {
-                    // Nothing at all from the client: a connection held open without a word.
-                    self.control.close_with(close_code::HANDSHAKE_TIMEOUT, "no frame before handshake timeout");
-                    return false;
+            } else {
+                tokio::select! {
+                    biased;
+                    () = self.control.closing.cancelled() => return false,
+                    () = self.state.connections.shutdown.cancelled() => {
+                        Box::pin(self.drain_for_shutdown()).await;
+                        return false;
+                    }
+                    next = stream.next() => next,
                 }
-                next = stream.next() => next,
             };
             let message = match self.control.received(next) {
                 Ok(message) => message,
                 Err(peer_gone) => return peer_gone,
             };
-            got_frame = true;
             match message {
                 // Boxed for the same reason as `handle`: idle connections should not carry the
                 // state of request handling.
@@ -312,7 +352,7 @@ impl Session {
         }
         if let Some(now) = self.control.take_profile() {
             if self.user.as_ref().is_some_and(|u| u.id == now.id) {
-                self.user = Some(now);
+                self.set_user(now);
             }
         }
         if let Err(ms) = self.request_limit.take() {

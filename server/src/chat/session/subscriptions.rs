@@ -15,7 +15,7 @@ use crate::{
         hub::{HubCmd, HubHandle, SubscribeAck, Subscriber},
     },
     error::{Error, Result},
-    store::{LogPosition, UserRecord},
+    store::LogPosition,
     ws::Frame,
 };
 
@@ -44,7 +44,7 @@ impl Session {
         let (reply, ack) = oneshot::channel();
         let sub = Subscriber {
             conn_id: self.control.id,
-            user: self.user.as_ref().map(UserRecord::to_ref),
+            user: self.user_ref.clone(),
             tx: self.out.clone(),
             control: Arc::clone(&self.control),
         };
