@@ -21,89 +21,14 @@ use std::{
     time::Duration,
 };
 
-use parley_protocol::{
-    close_code, Event, EventFrame, PresenceEntry, PresenceState, ServerFrame, UserRef,
-};
-use tokio::{
-    sync::{mpsc, oneshot},
-    time::Instant,
-};
+use parley_protocol::{close_code, Event, EventFrame, PresenceState, ServerFrame, UserRef};
+use tokio::{sync::mpsc, time::Instant};
 
 use crate::{
     metrics::Metrics,
     store::Published,
     ws::{ConnControl, Frame},
 };
-
-/// Commands a hub accepts.
-pub enum HubCmd {
-    Publish(Published),
-    /// An ephemeral event for every subscriber (a custom event published without `durable`).
-    /// Boxed: every slot of a hub's queue is as large as the largest command.
-    Ephemeral(Box<Event>),
-    Subscribe {
-        sub: Subscriber,
-        reply: oneshot::Sender<SubscribeAck>,
-    },
-    /// The subscriber has queued its backlog. The hub answers with the live events it held
-    /// meanwhile (the subscriber queues them, then asks again) or, once none are held, with an
-    /// empty list and from then on delivers live: the subscriber's own back-pressure paces the
-    /// hand-over instead of a forced resync.
-    CaughtUp {
-        conn_id: u64,
-        reply: oneshot::Sender<Vec<Frame>>,
-    },
-    /// A session that subscribed anonymously has signed in.
-    SetUser {
-        conn_id: u64,
-        user: Arc<UserRef>,
-    },
-    Unsubscribe {
-        conn_id: u64,
-    },
-    /// Drop every subscription of a user (they lost access to a private channel).
-    RemoveUser {
-        user_id: i64,
-    },
-    Typing {
-        conn_id: u64,
-    },
-    SetStatus {
-        user_id: i64,
-        status: String,
-        text: Option<String>,
-    },
-    PresenceList {
-        reply: oneshot::Sender<Vec<PresenceEntry>>,
-    },
-    /// The channel was deleted: drop everyone and stop.
-    Shutdown,
-    /// Answered once every command queued before it is handled: at a server stop, a session
-    /// waits on it so events committed (and acknowledged) before the stop reach its queue.
-    Flush {
-        reply: oneshot::Sender<()>,
-    },
-}
-
-/// A connection's subscription as the hub sees it.
-pub struct Subscriber {
-    pub conn_id: u64,
-    /// Shared with the session's other subscriptions (one copy per connection, not per hub).
-    pub user: Option<Arc<UserRef>>,
-    pub tx: mpsc::Sender<Frame>,
-    pub control: Arc<ConnControl>,
-}
-
-pub struct SubscribeAck {
-    /// The seq up to which the subscriber must read the backlog itself.
-    pub head: u64,
-    pub presence: Option<Vec<PresenceEntry>>,
-    /// Filled in by the subscriber from the store: events up to here were removed by retention.
-    pub pruned_through: u64,
-    /// Filled in by the subscriber: the head stored when it registered (it can be ahead of
-    /// `head` by events committed but not yet handed to the hub).
-    pub stored_head: u64,
-}
 
 #[derive(Clone)]
 pub struct HubConfig {
@@ -605,7 +530,10 @@ fn gauge(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+mod commands;
 mod presence;
+
+pub use commands::{HubCmd, SubscribeAck, Subscriber};
 
 #[cfg(test)]
 mod tests;

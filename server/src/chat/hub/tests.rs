@@ -1,6 +1,7 @@
 //! The hub's delivery rules: shedding, resync, and catching up without losing live events.
 
 use super::*;
+use tokio::sync::oneshot;
 
 fn config() -> HubConfig {
     HubConfig {
