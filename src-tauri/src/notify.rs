@@ -37,9 +37,21 @@ pub struct Context<'a> {
     pub now_ms: i64,
 }
 
+/// The status the user chose is *do not disturb* and has not run out: it silences this app too,
+/// as the *Do not disturb* setting does (the status also tells others).
+fn status_is_dnd(settings: &crate::types::Settings, now_ms: i64) -> bool {
+    settings
+        .status
+        .as_ref()
+        .is_some_and(|s| s.status == "dnd" && s.until.is_none_or(|until| until > now_ms))
+}
+
 /// Whether an event notifies, and how. Pure, so the rules are tested on their own.
 pub fn decide(event: &ClientEvent, cx: &Context) -> Option<Notice> {
-    if !cx.settings.notifications || cx.settings.do_not_disturb {
+    if !cx.settings.notifications
+        || cx.settings.do_not_disturb
+        || status_is_dnd(cx.settings, cx.now_ms)
+    {
         return None;
     }
     if let ClientEvent::CommentMention { doc, by, ts, .. } = event {
@@ -295,6 +307,29 @@ mod tests {
             ..Settings::default()
         };
         assert!(decide(&mention("general", false), &cx(&dnd, false, None)).is_none());
+        // The status "do not disturb" silences too, until it runs out; "away" does not.
+        let status = |status: &str, until: Option<i64>| Settings {
+            status: Some(crate::types::MyStatus {
+                status: status.into(),
+                text: None,
+                until,
+            }),
+            ..Settings::default()
+        };
+        assert!(decide(
+            &mention("general", false),
+            &cx(&status("dnd", None), false, None)
+        )
+        .is_none());
+        let until_later = status("dnd", Some(1_000_000 + 60_000));
+        assert!(decide(&mention("general", false), &cx(&until_later, false, None)).is_none());
+        let ran_out = status("dnd", Some(1_000_000 - 1));
+        assert!(decide(&mention("general", false), &cx(&ran_out, false, None)).is_some());
+        assert!(decide(
+            &mention("general", false),
+            &cx(&status("away", None), false, None)
+        )
+        .is_some());
         let off = Settings {
             notifications: false,
             ..Settings::default()

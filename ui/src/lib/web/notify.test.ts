@@ -60,6 +60,12 @@ describe('web notifications follow the desktop’s rules', () => {
     const off = cx().settings;
     expect(decide(msg(message('random', 'x')), cx({ settings: { ...off, notifications: false } }))).toBe(null);
     expect(decide(msg(message('random', 'x')), cx({ settings: { ...off, do_not_disturb: true } }))).toBe(null);
+    // The status "do not disturb" silences too, until it runs out; "away" does not.
+    const status = (s: string, until: number | null) => cx({ settings: { ...off, status: { status: s, text: null, until } } });
+    expect(decide(msg(message('random', 'x')), status('dnd', null))).toBe(null);
+    expect(decide(msg(message('random', 'x')), status('dnd', now + 60_000))).toBe(null);
+    expect(decide(msg(message('random', 'x')), status('dnd', now - 1))).not.toBe(null);
+    expect(decide(msg(message('random', 'x')), status('away', null))).not.toBe(null);
     expect(decide(msg(message('random', 'x')), cx({ settings: { ...off, channel_notifications: { random: false } } }))).toBe(null);
     expect(decide({ kind: 'mention', message: message('random', '@alice'), muted: true }, cx())).toBe(null);
     expect(decide(msg({ ...message('random', 'old'), ts: now - 600_000 }), cx())).toBe(null);

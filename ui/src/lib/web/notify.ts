@@ -35,9 +35,17 @@ function excerpt(text: string): string {
   return chars.length > 200 ? `${chars.slice(0, 200).join('')}…` : text;
 }
 
+/** The chosen status is "do not disturb" and has not run out: it silences notifications too. */
+function statusIsDnd(settings: Settings, now: number): boolean {
+  const status = settings.status;
+  return status?.status === 'dnd' && (status.until === null || status.until > now);
+}
+
 /** Whether an event notifies, and how (pure: tested on its own). */
 export function decide(event: ClientEvent, cx: NotifyContext): Notice | null {
-  if (!cx.settings.notifications || cx.settings.do_not_disturb) return null;
+  if (!cx.settings.notifications || cx.settings.do_not_disturb || statusIsDnd(cx.settings, cx.now)) {
+    return null;
+  }
   let message: Message;
   let mention = false;
   if (event.kind === 'mention') {
