@@ -55,13 +55,11 @@ pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Vec<Report
         ratio("rss_marginal_per_connection_kib"),
         ratio("rss_per_connection_kib"),
     );
+    // Always both fields (null when the reference grew by nothing: a very short run), so the
+    // report keeps its shape.
     let mut parley = parley;
-    if let Some(r) = marginal {
-        parley.set("marginal_vs_reference", r);
-    }
-    if let Some(r) = total {
-        parley.set("total_vs_reference", r);
-    }
+    parley.set("marginal_vs_reference", marginal);
+    parley.set("total_vs_reference", total);
     reference.set("reference_of", "parley");
     Ok(vec![parley, reference])
 }

@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 use tokio::process::Command;
 
 fn sdk_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk/js")
+    // As cargo gives it when the test runs (a reused build carries its old path in `env!`).
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
+        .join("../sdk/js")
 }
 
 /// One ParleyClient in a Node process (sdk/js/test/driver.mjs).
