@@ -153,7 +153,6 @@ pub async fn write_loop(
                     control.close_with(close_code::PONG_TIMEOUT, "no pong within pong_timeout");
                     break;
                 }
-                pong_deadline = None;
             }
         }
     }
