@@ -8,7 +8,9 @@
 # nginx and caddy: the reverse-proxy tests run Parley behind real ones (client/tests/tls.rs,
 # client/tests/caddy.rs). chromium and chromium-driver: the web app's and the SDK's browser
 # tests (tests/tests/web.rs) drive headless Chromium through chromedriver.
-EXTRA_DEBIAN_PACKAGES=(nginx caddy chromium chromium-driver)
+# postgresql and redis-server: the PostgreSQL store's conformance suite and the scale-out
+# tests start throwaway ones on free ports (testkit/src/postgres.rs).
+EXTRA_DEBIAN_PACKAGES=(nginx caddy chromium chromium-driver postgresql redis-server)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"

@@ -19,6 +19,8 @@ mod http;
 #[cfg(unix)]
 pub mod nginx;
 pub mod node;
+#[cfg(unix)]
+pub mod postgres;
 pub mod proxied;
 mod proxy;
 mod server;

@@ -11,6 +11,7 @@ mod frames;
 pub mod limits;
 pub mod memory;
 mod people;
+pub mod pg;
 mod records;
 mod refusals;
 mod sqlite;

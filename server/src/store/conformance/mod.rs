@@ -148,11 +148,17 @@ mod memory {
     store_conformance!(crate::store::conformance::Harness::memory);
 }
 
+mod postgres {
+    store_conformance!(crate::store::conformance::Harness::postgres);
+}
+
 /// An empty store with what the tests need to look at it.
 pub struct Harness {
     pub stores: Stores,
     published: Arc<Mutex<Vec<Published>>>,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL cluster of a `postgres` harness (stopped last).
+    _postgres: Option<parley_testkit::postgres::Postgres>,
 }
 
 impl Harness {
@@ -177,6 +183,7 @@ impl Harness {
             stores: Stores::new(Arc::new(store)),
             published,
             _dir: Some(dir),
+            _postgres: None,
         }
     }
 
@@ -187,6 +194,31 @@ impl Harness {
             stores: Stores::new(Arc::new(store)),
             published,
             _dir: None,
+            _postgres: None,
+        }
+    }
+
+    /// A PostgreSQL store on a cluster of its own (Debian's package, started by the test kit).
+    pub async fn postgres() -> Self {
+        let (published, publisher) = Self::collector();
+        let config = StorageConfig {
+            read_connections: 2,
+            auth_connections: 1,
+            ..StorageConfig::default()
+        };
+        let (pg, store) = tokio::task::spawn_blocking(move || {
+            let pg = parley_testkit::postgres::Postgres::start();
+            let (store, _writer) =
+                super::pg::open(&pg.url(), &config, None, publisher, Arc::default()).unwrap();
+            (pg, store)
+        })
+        .await
+        .unwrap();
+        Self {
+            stores: Stores::new(Arc::new(store)),
+            published,
+            _dir: None,
+            _postgres: Some(pg),
         }
     }
 

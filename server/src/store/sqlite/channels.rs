@@ -18,7 +18,7 @@ const COLUMNS: &str = "id, name, kind, authentication, presence, message_history
     message_retention_secs, user_specific, auto_subscribe, max_participants, topic, owner_id, \
     template_id, epoch, head_seq, pruned_through, doc_id, parent_id, thread_root, publish";
 
-fn kind_to_str(kind: ChannelType) -> &'static str {
+pub(in crate::store) fn kind_to_str(kind: ChannelType) -> &'static str {
     match kind {
         ChannelType::Public => "public",
         ChannelType::Private => "private",
@@ -26,7 +26,7 @@ fn kind_to_str(kind: ChannelType) -> &'static str {
     }
 }
 
-fn kind_from_str(text: &str) -> ChannelType {
+pub(in crate::store) fn kind_from_str(text: &str) -> ChannelType {
     match text {
         "private" => ChannelType::Private,
         "presence" => ChannelType::Presence,
@@ -34,7 +34,7 @@ fn kind_from_str(text: &str) -> ChannelType {
     }
 }
 
-fn auth_to_str(auth: Authentication) -> &'static str {
+pub(in crate::store) fn auth_to_str(auth: Authentication) -> &'static str {
     match auth {
         Authentication::Optional => "optional",
         Authentication::Required => "required",
