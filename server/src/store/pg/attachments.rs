@@ -50,3 +50,42 @@ impl AttachmentStore for PgStore {
         Box::pin(async { Err(super::not_yet()) })
     }
 }
+
+pub(super) const ATTACHMENT_COLUMNS: &str =
+    "a.id, a.sha256, a.size, a.mime, a.name, a.width, a.height, a.thumbnail_sha256";
+
+pub(super) fn attachment_from_row(r: &postgres::Row) -> parley_protocol::Attachment {
+    parley_protocol::Attachment {
+        id: r.get(0),
+        sha256: r.get(1),
+        size: r.get::<_, i64>(2).max(0) as u64,
+        mime: r.get(3),
+        name: r.get(4),
+        width: r
+            .get::<_, Option<i64>>(5)
+            .map(|v| v.clamp(0, i64::from(u32::MAX)) as u32),
+        height: r
+            .get::<_, Option<i64>>(6)
+            .map(|v| v.clamp(0, i64::from(u32::MAX)) as u32),
+        thumbnail: r.get::<_, Option<String>>(7).is_some(),
+    }
+}
+
+/// The attachments a message carries, oldest first.
+pub fn attachments_of(
+    client: &mut impl postgres::GenericClient,
+    message_id: i64,
+) -> crate::error::Result<Vec<parley_protocol::Attachment>> {
+    Ok(client
+        .query(
+            &format!(
+                "SELECT {ATTACHMENT_COLUMNS} FROM message_attachments ma
+                 JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_id = $1
+                 ORDER BY a.id"
+            ),
+            &[&message_id],
+        )?
+        .iter()
+        .map(attachment_from_row)
+        .collect())
+}

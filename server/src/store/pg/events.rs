@@ -25,6 +25,30 @@ pub fn append_event(
     author_id: Option<i64>,
 ) -> Result<Published> {
     let seq = state.next_seq(tx, channel_id)?;
+    store_event(
+        tx,
+        state,
+        channel_id,
+        channel_name,
+        seq,
+        event,
+        now,
+        author_id,
+    )
+}
+
+/// Stores a durable event under a seq the write already took (`WriterState::next_seq`).
+#[allow(clippy::too_many_arguments)]
+pub fn store_event(
+    tx: &mut Transaction<'_>,
+    state: &WriterState,
+    channel_id: i64,
+    channel_name: &str,
+    seq: u64,
+    event: Event,
+    now: i64,
+    author_id: Option<i64>,
+) -> Result<Published> {
     let webhook = state.webhooks.then(|| event.webhook_type()).flatten();
     let text = frames::event_frame(channel_name, seq, event)?;
     tx.execute(

@@ -18,6 +18,7 @@ pub mod comments;
 pub mod custom_events;
 pub mod docs;
 pub mod events;
+pub mod message_rows;
 pub mod messages;
 pub mod people;
 pub mod reactions;

@@ -36,11 +36,67 @@ impl ReadStore for PgStore {
     }
 }
 
+/// The users a message mentions.
+pub fn mentions_of(
+    client: &mut impl postgres::GenericClient,
+    message_id: i64,
+) -> crate::error::Result<Vec<i64>> {
+    Ok(client
+        .query(
+            "SELECT user_id FROM mentions WHERE message_id = $1 ORDER BY user_id",
+            &[&message_id],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+pub fn insert_mentions(
+    tx: &mut postgres::Transaction<'_>,
+    message: &Message,
+    channel_id: i64,
+) -> crate::error::Result<()> {
+    for user in &message.mentions {
+        tx.execute(
+            "INSERT INTO mentions (user_id, message_id, channel_id, seq) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[user, &message.id, &channel_id, &(message.seq as i64)],
+        )?;
+    }
+    Ok(())
+}
+
+/// Where a mention's `mention` event is stored, so that deleting the message redacts it.
+pub fn mention_event(
+    tx: &mut postgres::Transaction<'_>,
+    user_id: i64,
+    message_id: i64,
+    event_channel_id: i64,
+    event_seq: u64,
+) -> crate::error::Result<()> {
+    tx.execute(
+        "UPDATE mentions SET event_channel_id = $3, event_seq = $4
+         WHERE user_id = $1 AND message_id = $2",
+        &[
+            &user_id,
+            &message_id,
+            &event_channel_id,
+            &(event_seq as i64),
+        ],
+    )?;
+    Ok(())
+}
+
 /// Turns read receipts on or off for a channel.
 pub fn set_read_receipts(
-    _tx: &mut postgres::Transaction<'_>,
-    _channel_id: i64,
-    _on: bool,
+    tx: &mut postgres::Transaction<'_>,
+    channel_id: i64,
+    on: bool,
 ) -> crate::error::Result<()> {
-    Err(super::not_yet())
+    tx.execute(
+        "INSERT INTO channel_options (channel_id, read_receipts) VALUES ($1, $2)
+         ON CONFLICT (channel_id) DO UPDATE SET read_receipts = excluded.read_receipts",
+        &[&channel_id, &on],
+    )?;
+    Ok(())
 }

@@ -36,6 +36,18 @@ impl WriterState {
     }
 }
 
+impl WriterState {
+    /// Gives back the seq this write just took (nothing was stored under it). Only right
+    /// while the write holds the channel's row, which it does from `next_seq` on.
+    pub fn give_back_seq(&mut self, tx: &mut Transaction<'_>, channel_id: i64) -> Result<()> {
+        tx.execute(
+            "UPDATE channels SET head_seq = head_seq - 1 WHERE id = $1",
+            &[&channel_id],
+        )?;
+        Ok(())
+    }
+}
+
 /// One queued write with the way back to its caller.
 pub struct Job {
     /// None: stop after committing everything queued before this job.
