@@ -88,6 +88,43 @@ pub async fn run(
     Server::open(config).await?.serve(listener, shutdown).await
 }
 
+/// Opens the store the configuration names (`storage.backend`).
+async fn open_store(
+    config: &Arc<Config>,
+    publisher: store::Publisher,
+    metrics: Arc<metrics::Metrics>,
+) -> Result<(store::Stores, std::thread::JoinHandle<()>)> {
+    match config.storage.backend {
+        config::StorageBackend::Sqlite => {
+            let (store, writer) = store::open(
+                &config.data_dir(),
+                &config.storage,
+                config.workspace.first_channel(),
+                publisher,
+                metrics,
+            )?;
+            Ok((store::Stores::new(Arc::new(store)), writer))
+        }
+        config::StorageBackend::Postgres => {
+            let config = Arc::clone(config);
+            // Connecting blocks (the client is synchronous): off the async workers.
+            let (store, writer) = tokio::task::spawn_blocking(move || {
+                let url = config.storage.postgres_url.as_deref().unwrap_or_default();
+                store::pg::open(
+                    url,
+                    &config.storage,
+                    config.workspace.first_channel(),
+                    publisher,
+                    metrics,
+                )
+            })
+            .await
+            .map_err(|e| error::Error::internal(format_args!("opening the store failed: {e}")))??;
+            Ok((store::Stores::new(Arc::new(store)), writer))
+        }
+    }
+}
+
 impl Server {
     /// Opens the database (running migrations), loads channels and applies configured ones.
     pub async fn open(config: Config) -> Result<Self> {
@@ -105,14 +142,8 @@ impl Server {
             Arc::clone(&metrics),
         ));
         let publisher_hubs = Arc::clone(&hubs);
-        let (store, writer) = store::open(
-            &config.data_dir(),
-            &config.storage,
-            config.workspace.first_channel(),
-            Arc::new(move |event| publisher_hubs.publish(event)),
-            Arc::clone(&metrics),
-        )?;
-        let stores = store::Stores::new(Arc::new(store));
+        let publisher: store::Publisher = Arc::new(move |event| publisher_hubs.publish(event));
+        let (stores, writer) = open_store(&config, publisher, Arc::clone(&metrics)).await?;
         let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
         let doc_dir = Arc::new(docs::Docs::load(&*stores.documents, &directory).await?);
         let connections = Arc::new(ws::Connections::new(

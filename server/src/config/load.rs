@@ -136,6 +136,18 @@ impl Config {
         if self.realtime.max_history_page == 0 {
             return fail("realtime.max_history_page must be at least 1");
         }
+        if self.storage.backend == super::StorageBackend::Postgres {
+            match &self.storage.postgres_url {
+                None => return fail("storage.backend = \"postgres\" needs storage.postgres_url"),
+                Some(url) => {
+                    if let Err(e) = url.parse::<postgres::Config>() {
+                        return Err(ConfigError::Parse(format!(
+                            "storage.postgres_url is not a PostgreSQL URL: {e}"
+                        )));
+                    }
+                }
+            }
+        }
         if self.storage.read_connections == 0
             || self.storage.max_batch == 0
             || self.storage.checkpoint_pages == 0

@@ -208,6 +208,12 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
+    /// Where everything durable lives: `sqlite` (the data directory; one node) or `postgres`
+    /// (`postgres_url`; the database several nodes share, docs/scaling.md).
+    pub backend: StorageBackend,
+    /// The PostgreSQL database (`postgres://user:password@host:port/database`), for
+    /// `backend = "postgres"`. Also `PARLEY_STORAGE_POSTGRES_URL`.
+    pub postgres_url: Option<String>,
     /// Read-only SQLite connections in the read pool.
     pub read_connections: usize,
     /// Read-only SQLite connections kept for token checks alone, so heavy reads (searches,
@@ -223,6 +229,14 @@ pub struct StorageConfig {
     /// The writer folds the write-ahead log into the database once it holds this many pages,
     /// so the log restarts from its beginning instead of growing while writes never pause.
     pub checkpoint_pages: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageBackend {
+    #[default]
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -510,6 +524,8 @@ impl Default for LimitsConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
+            backend: StorageBackend::Sqlite,
+            postgres_url: None,
             read_connections: 4,
             auth_connections: 2,
             max_batch: 1024,

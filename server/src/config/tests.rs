@@ -295,6 +295,23 @@ fn webhooks_and_their_delivery_settings() {
         parley_protocol::PublishPolicy::Bots
     );
     let defaults = Config::from_toml_and_env("", []).expect("defaults");
+    assert_eq!(defaults.storage.backend, super::StorageBackend::Sqlite);
+    let pg = Config::from_toml_and_env(
+        "",
+        [
+            ("PARLEY_STORAGE_BACKEND".to_owned(), "postgres".to_owned()),
+            (
+                "PARLEY_STORAGE_POSTGRES_URL".to_owned(),
+                "postgres://parley@db.internal:5432/parley".to_owned(),
+            ),
+        ],
+    )
+    .expect("postgres from the environment");
+    assert_eq!(pg.storage.backend, super::StorageBackend::Postgres);
+    assert_eq!(
+        pg.storage.postgres_url.as_deref(),
+        Some("postgres://parley@db.internal:5432/parley")
+    );
     assert_eq!(defaults.webhook_delivery.retry_schedule.len(), 9);
     assert!(defaults.webhooks.is_empty());
     for (bad, why) in [
@@ -306,6 +323,9 @@ fn webhooks_and_their_delivery_settings() {
         ("[realtime]\nmax_event_size = 0\n", "max_event_size"),
         ("[websocket]\nmax_batch_bytes = 0\n", "max_batch_bytes"),
         ("[storage]\ncheckpoint_pages = 0\n", "checkpoint_pages"),
+        ("[storage]\nbackend = \"postgres\"\n", "needs storage.postgres_url"),
+        ("[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h:notaport/db\"\n", "not a PostgreSQL URL"),
+        ("[storage]\nbackend = \"mysql\"\n", "mysql"),
         ("[server]\ncors_origins = [\"app.example.com\"]\n", "http:// or https://"),
         ("[server]\ncors_origins = [\"https://app.example.com/\"]\n", "no path"),
         ("[server]\ncors_origins = [\"https://\"]\n", "no path"),

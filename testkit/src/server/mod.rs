@@ -55,6 +55,8 @@ pub struct ServerBuilder {
     admin_first: Vec<(Vec<String>, Option<String>)>,
     /// The CA the test trusts when the server serves TLS.
     tls_ca: Option<PathBuf>,
+    /// Store everything in this PostgreSQL database (`storage.backend = "postgres"`).
+    postgres_url: Option<String>,
 }
 
 impl Default for ServerBuilder {
@@ -75,6 +77,7 @@ impl Default for ServerBuilder {
             stop_timeout: TIMEOUT,
             admin_first: Vec::new(),
             tls_ca: None,
+            postgres_url: None,
         }
     }
 }
@@ -184,7 +187,33 @@ impl ServerBuilder {
         .await
     }
 
-    async fn launch(self, mode: Mode) -> Result<TestServer, Error> {
+    /// Stores everything in the PostgreSQL database at `url` (`storage.backend = "postgres"`)
+    /// instead of SQLite in the data directory: for several servers sharing one database.
+    pub fn postgres(mut self, url: &str) -> Self {
+        self.postgres_url = Some(url.to_owned());
+        self
+    }
+
+    async fn launch(mut self, mode: Mode) -> Result<TestServer, Error> {
+        // `PARLEY_TEST_BACKEND=postgres` runs every test server on a PostgreSQL cluster of its
+        // own (started here, stopped with the server): the whole suite against that store.
+        let mut own_postgres = None;
+        if self.postgres_url.is_none()
+            && std::env::var("PARLEY_TEST_BACKEND").as_deref() == Ok("postgres")
+        {
+            let pg = tokio::task::spawn_blocking(crate::postgres::Postgres::try_start)
+                .await
+                .map_err(|e| Error::StartFailed(e.to_string()))?
+                .map_err(Error::StartFailed)?;
+            self.postgres_url = Some(pg.url());
+            own_postgres = Some(pg);
+        }
+        if let Some(url) = &self.postgres_url {
+            self.env
+                .push(("PARLEY_STORAGE_BACKEND".to_owned(), "postgres".to_owned()));
+            self.env
+                .push(("PARLEY_STORAGE_POSTGRES_URL".to_owned(), url.clone()));
+        }
         let data = tempfile::tempdir()?;
         let config_path = data.path().join("parley.toml");
         std::fs::write(&config_path, &self.config)?;
@@ -203,6 +232,7 @@ impl ServerBuilder {
                 None => reqwest::Client::new(),
             },
             tls_ca: self.tls_ca,
+            _postgres: own_postgres,
         };
         for (args, stdin) in &self.admin_first {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -256,6 +286,9 @@ pub struct TestServer {
     /// The CA its clients trust, for a server given a certificate.
     tls_ca: Option<PathBuf>,
     pub(crate) http: reqwest::Client,
+    /// The PostgreSQL cluster started for this server alone (`PARLEY_TEST_BACKEND`); dropped
+    /// after the server.
+    _postgres: Option<crate::postgres::Postgres>,
 }
 
 impl TestServer {
