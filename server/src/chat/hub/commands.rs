@@ -13,6 +13,15 @@ use crate::{
 /// Commands a hub accepts.
 pub enum HubCmd {
     Publish(Published),
+    /// The events of a gap, read from the store (None: the read failed), through `through`.
+    Filled {
+        events: Option<Vec<Published>>,
+        through: u64,
+    },
+    /// The store's head of the channel (several nodes: after the link to the others was lost).
+    Sync {
+        stored_head: u64,
+    },
     /// An ephemeral event for every subscriber (a custom event published without `durable`).
     /// Boxed: every slot of a hub's queue is as large as the largest command.
     Ephemeral(Box<Event>),

@@ -41,6 +41,9 @@ pub struct HubConfig {
     pub queue: usize,
     /// Told of every presence change (channel, frame): outbound webhooks' `presence.changed`.
     pub presence_tap: std::sync::OnceLock<PresenceTap>,
+    /// Set when several nodes publish into these hubs (`gap.rs`): events are then delivered in
+    /// seq order, gaps filled from the store.
+    pub gap_filler: std::sync::OnceLock<GapFiller>,
 }
 
 /// What [`HubConfig::presence_tap`] calls; it must not wait.
@@ -70,6 +73,39 @@ impl Hubs {
             config: Arc::new(config),
             metrics,
         }
+    }
+
+    /// An event another node committed (async: called from the task reading Redis, which
+    /// waits for room in a busy hub rather than buffer without bound).
+    pub async fn publish_remote(&self, event: Published) {
+        let hub = {
+            let Ok(mut slots) = self.slots.lock() else {
+                return;
+            };
+            let slot = slots.entry(event.channel_id).or_default();
+            slot.head = slot.head.max(event.seq);
+            slot.hub.clone()
+        };
+        if let Some(hub) = hub {
+            let _ = hub.send(HubCmd::Publish(event)).await;
+        }
+    }
+
+    /// Every running hub (to bring each up to the store's head after a lost link).
+    pub fn running(&self) -> Vec<(i64, HubHandle)> {
+        let Ok(slots) = self.slots.lock() else {
+            return Vec::new();
+        };
+        slots
+            .iter()
+            .filter_map(|(id, slot)| Some((*id, slot.hub.clone()?)))
+            .filter(|(_, hub)| !hub.is_closed())
+            .collect()
+    }
+
+    /// Events of other nodes are ordered and their gaps filled by `filler` from now on (once).
+    pub fn set_gap_filler(&self, filler: GapFiller) {
+        let _ = self.config.gap_filler.set(filler);
     }
 
     /// Called on the store's writer thread after each commit, in seq order.
@@ -115,6 +151,8 @@ impl Hubs {
             typing: HashMap::new(),
             config: Arc::clone(&self.config),
             metrics: Arc::clone(&self.metrics),
+            gaps: gap::Gaps::default(),
+            me: tx.downgrade(),
         };
         tokio::spawn(hub.run(rx));
         slot.hub = Some(tx.clone());
@@ -192,6 +230,11 @@ struct Hub {
     typing: HashMap<i64, Typing>,
     config: Arc<HubConfig>,
     metrics: Arc<Metrics>,
+    /// Events held behind a gap (several nodes only).
+    gaps: gap::Gaps,
+    /// This hub's own queue, for answers to its gap requests (weak: the hub ends when every
+    /// handle to it is gone).
+    me: mpsc::WeakSender<HubCmd>,
 }
 
 /// What became of a frame offered to one subscriber.
@@ -247,7 +290,9 @@ impl Hub {
 
     fn handle(&mut self, cmd: HubCmd) {
         match cmd {
-            HubCmd::Publish(event) => self.publish(event),
+            HubCmd::Publish(event) => self.accept(event),
+            HubCmd::Filled { events, through } => self.filled(events, through),
+            HubCmd::Sync { stored_head } => self.sync(stored_head),
             HubCmd::Flush { reply } => {
                 let _ = reply.send(());
             }
@@ -531,9 +576,13 @@ fn gauge(n: usize) -> i64 {
 }
 
 mod commands;
+mod gap;
 mod presence;
 
 pub use commands::{HubCmd, SubscribeAck, Subscriber};
+pub use gap::{GapFiller, GapRequest};
 
+#[cfg(test)]
+mod gap_tests;
 #[cfg(test)]
 mod tests;

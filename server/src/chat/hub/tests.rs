@@ -3,9 +3,10 @@
 use super::*;
 use tokio::sync::oneshot;
 
-fn config() -> HubConfig {
+pub(super) fn config() -> HubConfig {
     HubConfig {
         presence_tap: std::sync::OnceLock::new(),
+        gap_filler: std::sync::OnceLock::new(),
         presence_timeout: Duration::from_secs(60),
         typing_ttl: Duration::from_secs(5),
         typing_interval: Duration::from_secs(1),
@@ -14,7 +15,7 @@ fn config() -> HubConfig {
     }
 }
 
-fn user(id: i64, name: &str) -> UserRef {
+pub(super) fn user(id: i64, name: &str) -> UserRef {
     UserRef {
         id,
         name: name.into(),
@@ -23,7 +24,7 @@ fn user(id: i64, name: &str) -> UserRef {
     }
 }
 
-fn published(seq: u64) -> Published {
+pub(super) fn published(seq: u64) -> Published {
     Published {
         channel_id: 1,
         seq,
@@ -32,7 +33,7 @@ fn published(seq: u64) -> Published {
     }
 }
 
-async fn subscribe(
+pub(super) async fn subscribe(
     hub: &HubHandle,
     conn_id: u64,
     who: UserRef,
@@ -59,7 +60,7 @@ async fn subscribe(
 }
 
 /// Completes a catch-up, returning the held frames the connection would queue.
-async fn caught_up(hub: &HubHandle, conn_id: u64) -> Vec<String> {
+pub(super) async fn caught_up(hub: &HubHandle, conn_id: u64) -> Vec<String> {
     let mut all = Vec::new();
     loop {
         let (reply, held) = oneshot::channel();
@@ -74,7 +75,7 @@ async fn caught_up(hub: &HubHandle, conn_id: u64) -> Vec<String> {
     }
 }
 
-fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
+pub(super) fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
     let mut frames = Vec::new();
     while let Ok(frame) = rx.try_recv() {
         frames.push(frame.as_str().to_owned());
