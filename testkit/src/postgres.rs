@@ -201,22 +201,17 @@ impl Drop for Postgres {
     }
 }
 
-/// True when something on the port speaks PostgreSQL (answers an SSL request with `S` or `N`).
-fn postgres_answers(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    // SSLRequest: length 8, code 80877103.
-    if stream
-        .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = [0u8; 1];
-    matches!(stream.read(&mut answer), Ok(1) if answer[0] == b'N' || answer[0] == b'S')
+/// True once the server accepts connections (`pg_isready`: a server still starting answers,
+/// but refuses logins).
+fn accepts_connections(port: u16) -> bool {
+    let Ok(bin) = bin_dir() else { return false };
+    Command::new(bin.join("pg_isready"))
+        .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-t", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Debian's server binaries: `/usr/lib/postgresql/<version>/bin`, the newest installed, or
@@ -275,7 +270,7 @@ fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("postgres exited at start: {status}"));
         }
-        if postgres_answers(port) {
+        if accepts_connections(port) {
             return Ok(());
         }
         if started.elapsed() > START_TIMEOUT {
