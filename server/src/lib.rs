@@ -17,6 +17,7 @@ mod analytics;
 mod attachments;
 pub mod backup;
 pub mod chat;
+pub mod cluster;
 pub mod config;
 pub mod datadir;
 pub mod docs;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub(crate) draining: CancellationToken,
     /// Outbound webhooks: what the outbox holds goes to the endpoints.
     pub webhooks: Arc<webhooks::Dispatcher>,
+    /// Cancelled once the store has stopped: the relay to the other nodes stops with it.
+    cluster_stop: CancellationToken,
 }
 
 /// How long shutdown waits for connections to flush and close.
@@ -138,12 +141,27 @@ impl Server {
                 catchup_limit: config.realtime.outbound_queue * 4,
                 queue: 4096,
                 presence_tap: std::sync::OnceLock::new(),
+                gap_filler: std::sync::OnceLock::new(),
             },
             Arc::clone(&metrics),
         ));
-        let publisher_hubs = Arc::clone(&hubs);
-        let publisher: store::Publisher = Arc::new(move |event| publisher_hubs.publish(event));
+        let cluster = cluster::Cluster::new(&config.cluster)?;
+        let publisher: store::Publisher = match &cluster {
+            Some(cluster) => cluster.publisher(Arc::clone(&hubs)),
+            None => {
+                let hubs = Arc::clone(&hubs);
+                Arc::new(move |event| hubs.publish(event))
+            }
+        };
         let (stores, writer) = open_store(&config, publisher, Arc::clone(&metrics)).await?;
+        let cluster_stop = CancellationToken::new();
+        if let Some(cluster) = &cluster {
+            cluster.start(
+                Arc::clone(&hubs),
+                Arc::clone(&stores.events),
+                cluster_stop.clone(),
+            );
+        }
         let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
         let doc_dir = Arc::new(docs::Docs::load(&*stores.documents, &directory).await?);
         let connections = Arc::new(ws::Connections::new(
@@ -204,6 +222,7 @@ impl Server {
             metrics,
             draining,
             webhooks: dispatcher,
+            cluster_stop,
         });
         let repaired = state
             .stores
@@ -293,8 +312,10 @@ impl Server {
             tracing::warn!("some connections did not close in time");
         }
         state.stores.control.stop().await;
+        let cluster_stop = state.cluster_stop.clone();
         drop(state);
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        cluster_stop.cancel();
         tracing::info!("shut down");
         Ok(())
     }

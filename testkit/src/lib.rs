@@ -23,6 +23,8 @@ pub mod node;
 pub mod postgres;
 pub mod proxied;
 mod proxy;
+#[cfg(unix)]
+pub mod redis;
 mod server;
 pub mod tls;
 mod ws;

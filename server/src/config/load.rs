@@ -132,6 +132,9 @@ impl Config {
             );
         }
         self.accounts.validate().map_err(ConfigError::Parse)?;
+        self.cluster
+            .validate(self.storage.backend)
+            .map_err(ConfigError::Parse)?;
         self.web.validate().map_err(ConfigError::Parse)?;
         if self.realtime.max_history_page == 0 {
             return fail("realtime.max_history_page must be at least 1");

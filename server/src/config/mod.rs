@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 mod accounts;
 mod analytics;
+mod cluster;
 mod hosts;
 mod load;
 mod units;
@@ -18,6 +19,7 @@ mod websocket;
 
 pub use accounts::{AccountsConfig, Registration};
 pub use analytics::AnalyticsConfig;
+pub use cluster::ClusterConfig;
 pub use hosts::{check_origin, normalize_host};
 use units::{byte_size, duration, opt_duration};
 pub use units::{parse_byte_size, parse_duration};
@@ -48,6 +50,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub accounts: AccountsConfig,
     pub storage: StorageConfig,
+    pub cluster: ClusterConfig,
     pub documents: DocumentsConfig,
     pub attachments: AttachmentsConfig,
     pub limits: LimitsConfig,

@@ -1,0 +1,306 @@
+//! Several nodes (docs/scaling.md): PostgreSQL holds the truth, Redis carries what is live.
+//!
+//! Every event a node commits is handed to its own hubs (as on a single node) and queued for
+//! Redis pub/sub (`<prefix>:events`); every node subscribes and hands the others' events to its
+//! hubs, which deliver each channel in seq order and fill any gap from the store (`chat::hub`,
+//! `gap.rs`): pub/sub may lose a message or a whole link, the store never does, so a
+//! subscriber on any node sees every event once, in order, and the single-node resume contract
+//! holds across nodes.
+//!
+//! Liveness: each node publishes a heartbeat every `cluster.heartbeat_interval` on the same
+//! pub/sub channel. A subscriber that hears nothing for three intervals, not even its own
+//! heartbeat, takes the link for dead and reconnects; after every (re)subscription it brings
+//! each running hub up to the store's head, since events may have passed while it was away.
+
+mod wire;
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    chat::hub::{GapFiller, GapRequest, HubCmd, Hubs},
+    config::ClusterConfig,
+    error::{Error, Result},
+    store::{EventStore, Published, Publisher},
+};
+
+/// Most events read from the store to fill one gap (a longer gap is filled in turns).
+const FILL_BATCH: u64 = 1000;
+
+/// This node's part in a cluster.
+pub struct Cluster {
+    /// Random per process: tells this node's own messages apart when they come back.
+    node: u64,
+    client: redis::Client,
+    channel: String,
+    heartbeat: Duration,
+    outbox: mpsc::Sender<Vec<u8>>,
+    outbox_rx: std::sync::Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
+    /// Events not sent because the queue was full (the other nodes fill those gaps).
+    pub dropped: AtomicU64,
+    /// Messages received from other nodes.
+    pub received: AtomicU64,
+    /// When each other node was last heard from (its heartbeat or an event).
+    peers: std::sync::Mutex<std::collections::HashMap<u64, tokio::time::Instant>>,
+}
+
+impl Cluster {
+    /// Prepared before the store opens (the store needs [`Cluster::publisher`]); nothing is
+    /// connected until [`Cluster::start`].
+    pub fn new(config: &ClusterConfig) -> Result<Option<Arc<Self>>> {
+        let Some(url) = &config.redis_url else {
+            return Ok(None);
+        };
+        let client = redis::Client::open(url.as_str())
+            .map_err(|e| Error::internal(format_args!("cluster.redis_url: {e}")))?;
+        let (outbox, outbox_rx) = mpsc::channel(config.publish_queue.max(1));
+        Ok(Some(Arc::new(Self {
+            node: rand::random(),
+            client,
+            channel: format!("{}:events", config.prefix),
+            heartbeat: config.heartbeat_interval,
+            outbox,
+            outbox_rx: std::sync::Mutex::new(Some(outbox_rx)),
+            dropped: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            peers: std::sync::Mutex::default(),
+        })))
+    }
+
+    /// The store's publisher on a node of a cluster: local hubs first (this node's subscribers
+    /// see their events as on a single node), then the queue to Redis, never waiting (this runs
+    /// on the store's writer thread).
+    pub fn publisher(self: &Arc<Self>, hubs: Arc<Hubs>) -> Publisher {
+        let cluster = Arc::clone(self);
+        Arc::new(move |event: Published| {
+            let bytes = wire::encode(cluster.node, &event);
+            if cluster.outbox.try_send(bytes).is_err() {
+                cluster.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            hubs.publish(event);
+        })
+    }
+
+    /// Connects to Redis (retrying in the background until it can) and starts relaying:
+    /// this node's events out, the others' in, gaps filled from `events`.
+    pub fn start(
+        self: &Arc<Self>,
+        hubs: Arc<Hubs>,
+        events: Arc<dyn EventStore>,
+        stop: CancellationToken,
+    ) {
+        hubs.set_gap_filler(gap_filler(Arc::clone(&events)));
+        let outbox = self.outbox_rx.lock().ok().and_then(|mut rx| rx.take());
+        if let Some(outbox) = outbox {
+            tokio::spawn(Arc::clone(self).send_loop(outbox, stop.clone()));
+        }
+        tokio::spawn(Arc::clone(self).receive_loop(hubs, events, stop));
+    }
+
+    /// Publishes queued events and this node's heartbeat, reconnecting as needed. A message
+    /// whose publish failed is not retried: pub/sub is at most once anyway.
+    async fn send_loop(
+        self: Arc<Self>,
+        mut outbox: mpsc::Receiver<Vec<u8>>,
+        stop: CancellationToken,
+    ) {
+        let mut backoff = Backoff::default();
+        'connect: loop {
+            let mut conn = tokio::select! {
+                () = stop.cancelled() => return,
+                conn = self.client.get_multiplexed_async_connection() => match conn {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot reach Redis to publish");
+                        if backoff.wait(&stop).await { return; }
+                        continue 'connect;
+                    }
+                },
+            };
+            backoff.reset();
+            let mut beat = tokio::time::interval(self.heartbeat);
+            loop {
+                let message = tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = beat.tick() => wire::heartbeat(self.node),
+                    message = outbox.recv() => match message {
+                        Some(message) => message,
+                        None => return,
+                    },
+                };
+                let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                    .arg(&self.channel)
+                    .arg(message)
+                    .query_async(&mut conn)
+                    .await;
+                if let Err(err) = sent {
+                    tracing::warn!(%err, "publishing to Redis failed; reconnecting");
+                    continue 'connect;
+                }
+            }
+        }
+    }
+
+    /// Subscribes and hands the other nodes' events to the hubs; after each subscription, brings
+    /// every running hub up to the store's head.
+    async fn receive_loop(
+        self: Arc<Self>,
+        hubs: Arc<Hubs>,
+        events: Arc<dyn EventStore>,
+        stop: CancellationToken,
+    ) {
+        let mut backoff = Backoff::default();
+        let silence = self.heartbeat * 3;
+        loop {
+            let subscribed = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&self.channel).await?;
+                redis::RedisResult::Ok(pubsub)
+            };
+            let pubsub = tokio::select! {
+                () = stop.cancelled() => return,
+                pubsub = subscribed => pubsub,
+            };
+            let mut messages = match pubsub {
+                Ok(pubsub) => pubsub.into_on_message(),
+                Err(err) => {
+                    tracing::warn!(%err, "cannot subscribe to Redis");
+                    if backoff.wait(&stop).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            backoff.reset();
+            tracing::info!(channel = %self.channel, "subscribed to the other nodes' events");
+            sync_hubs(&hubs, &*events).await;
+            loop {
+                let message = tokio::select! {
+                    () = stop.cancelled() => return,
+                    message = tokio::time::timeout(silence, messages.next()) => message,
+                };
+                let message = match message {
+                    Ok(Some(message)) => message,
+                    Ok(None) => {
+                        tracing::warn!("the Redis subscription ended; subscribing again");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::warn!("no heartbeat from Redis; subscribing again");
+                        break;
+                    }
+                };
+                match wire::decode(message.get_payload_bytes()) {
+                    Some(wire::Message::Event { node, event }) if node != self.node => {
+                        self.received.fetch_add(1, Ordering::Relaxed);
+                        self.heard(node);
+                        hubs.publish_remote(event).await;
+                    }
+                    Some(wire::Message::Heartbeat { node }) if node != self.node => {
+                        self.heard(node);
+                    }
+                    Some(_) => {}
+                    None => tracing::debug!("ignored a message that is not a Parley event"),
+                }
+            }
+        }
+    }
+}
+
+impl Cluster {
+    fn heard(&self, node: u64) {
+        if let Ok(mut peers) = self.peers.lock() {
+            peers.insert(node, tokio::time::Instant::now());
+        }
+    }
+
+    /// Other nodes heard from within three heartbeats.
+    pub fn peers(&self) -> usize {
+        let Ok(mut peers) = self.peers.lock() else {
+            return 0;
+        };
+        let silence = self.heartbeat * 3;
+        peers.retain(|_, seen| seen.elapsed() < silence);
+        peers.len()
+    }
+}
+
+/// Brings every running hub up to its channel's stored head (events may have passed unseen).
+async fn sync_hubs(hubs: &Hubs, events: &dyn EventStore) {
+    for (channel_id, hub) in hubs.running() {
+        if let Ok(position) = events.log_position(channel_id).await {
+            let _ = hub
+                .send(HubCmd::Sync {
+                    stored_head: position.head,
+                })
+                .await;
+        }
+    }
+}
+
+/// Reads the events of a gap from the store and gives them to the hub that asked.
+fn gap_filler(events: Arc<dyn EventStore>) -> GapFiller {
+    Arc::new(move |request: GapRequest| {
+        let events = Arc::clone(&events);
+        tokio::spawn(async move {
+            let until = request.until.min(request.after + FILL_BATCH);
+            let read = events
+                .events_between(request.channel_id, request.after, until, FILL_BATCH as u32)
+                .await;
+            let filled = match read {
+                Ok(stored) => Some(
+                    stored
+                        .into_iter()
+                        .map(|e| Published {
+                            channel_id: request.channel_id,
+                            seq: e.seq,
+                            frame: e.frame,
+                            author_id: None,
+                        })
+                        .collect(),
+                ),
+                Err(err) => {
+                    tracing::warn!(%err, "cannot read a gap's events");
+                    None
+                }
+            };
+            if let Some(hub) = request.hub.upgrade() {
+                let _ = hub
+                    .send(HubCmd::Filled {
+                        events: filled,
+                        through: until,
+                    })
+                    .await;
+            }
+        });
+    })
+}
+
+/// Waits between reconnection attempts: 50 ms doubling to 5 s.
+#[derive(Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    /// True when stopped meanwhile.
+    async fn wait(&mut self, stop: &CancellationToken) -> bool {
+        let wait = Duration::from_millis(50 << self.0.min(7)).min(Duration::from_secs(5));
+        self.0 += 1;
+        tokio::select! {
+            () = stop.cancelled() => true,
+            () = tokio::time::sleep(wait) => false,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+}

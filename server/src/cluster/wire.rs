@@ -1,0 +1,116 @@
+//! How a committed event travels between nodes on Redis pub/sub: one binary message per event,
+//! `[1][node u64][channel i64][seq u64][author i64, 0: none][frame bytes]`, integers
+//! little-endian; a node's heartbeat is `[2][node u64]`. The frame is the exact JSON the committing node's subscribers got, so every
+//! node delivers identical bytes.
+
+use crate::store::Published;
+
+const VERSION: u8 = 1;
+const HEARTBEAT: u8 = 2;
+
+/// What one pub/sub message carries.
+pub enum Message {
+    Event { node: u64, event: Published },
+    Heartbeat { node: u64 },
+}
+
+pub fn heartbeat(node: u64) -> Vec<u8> {
+    let mut out = vec![HEARTBEAT];
+    out.extend_from_slice(&node.to_le_bytes());
+    out
+}
+const HEADER: usize = 1 + 8 * 4;
+
+pub fn encode(node: u64, event: &Published) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + event.frame.len());
+    out.push(VERSION);
+    out.extend_from_slice(&node.to_le_bytes());
+    out.extend_from_slice(&event.channel_id.to_le_bytes());
+    out.extend_from_slice(&event.seq.to_le_bytes());
+    out.extend_from_slice(&event.author_id.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(event.frame.as_bytes());
+    out
+}
+
+/// None for anything else (a newer version, a short or garbled message): ignored, and the gap
+/// it leaves is filled from the store.
+pub fn decode(bytes: &[u8]) -> Option<Message> {
+    if bytes.len() == 9 && bytes[0] == HEARTBEAT {
+        let node = u64::from_le_bytes(bytes[1..9].try_into().ok()?);
+        return Some(Message::Heartbeat { node });
+    }
+    if bytes.len() < HEADER || bytes[0] != VERSION {
+        return None;
+    }
+    let word = |i: usize| -> Option<[u8; 8]> { bytes.get(1 + 8 * i..9 + 8 * i)?.try_into().ok() };
+    let node = u64::from_le_bytes(word(0)?);
+    let channel_id = i64::from_le_bytes(word(1)?);
+    let seq = u64::from_le_bytes(word(2)?);
+    let author = i64::from_le_bytes(word(3)?);
+    let frame = std::str::from_utf8(&bytes[HEADER..]).ok()?.to_owned();
+    Some(Message::Event {
+        node,
+        event: Published {
+            channel_id,
+            seq,
+            frame,
+            author_id: (author != 0).then_some(author),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_of(bytes: &[u8]) -> Option<(u64, Published)> {
+        match decode(bytes)? {
+            Message::Event { node, event } => Some((node, event)),
+            Message::Heartbeat { .. } => None,
+        }
+    }
+
+    #[test]
+    fn events_round_trip_and_garbage_is_ignored() {
+        let event = Published {
+            channel_id: 42,
+            seq: 7,
+            frame: r#"{"type":"event","seq":7}"#.into(),
+            author_id: Some(3),
+        };
+        let bytes = encode(9, &event);
+        let (node, back) = event_of(&bytes).expect("decodes");
+        assert_eq!(node, 9);
+        assert_eq!(
+            (
+                back.channel_id,
+                back.seq,
+                back.frame.as_str(),
+                back.author_id
+            ),
+            (42, 7, event.frame.as_str(), Some(3))
+        );
+        let anonymous = Published {
+            author_id: None,
+            ..event
+        };
+        assert_eq!(
+            event_of(&encode(1, &anonymous)).map(|(_, e)| e.author_id),
+            Some(None)
+        );
+        assert!(matches!(
+            decode(&heartbeat(5)),
+            Some(Message::Heartbeat { node: 5 })
+        ));
+        for bad in [
+            &b""[..],
+            &b"\x02whatever-is-long-enough-for-a-header-xx"[..],
+            &bytes[..10],
+        ] {
+            assert!(decode(bad).is_none());
+        }
+        let mut not_utf8 = encode(1, &anonymous);
+        not_utf8.push(0xff);
+        assert!(decode(&not_utf8).is_none());
+    }
+}
