@@ -1,19 +1,18 @@
 //! Channels and their members (PostgreSQL), and the channel operations of the store traits.
-#![allow(unused_imports)] // scaffolding: the stubs below are being ported
 
-use parley_protocol::{Authentication, Event, PublishPolicy};
-use postgres::{GenericClient, Row, Transaction};
+use parley_protocol::{Authentication, ErrorCode, Event, PublishPolicy, UserRef};
+use postgres::{GenericClient, IsolationLevel, Row, Transaction};
 
 use super::{events::append_event, is_unique_violation, PgStore};
 use crate::store::sqlite::channels::{
     auth_to_str, first_channel, kind_from_str, kind_to_str, new_epoch,
 };
-use crate::store::*;
 use crate::{
     error::{Error, Result},
     store::{
-        limits, now_ms, refusals, ChannelRecord, ChannelStore, CreateChannel, EnsureChannel,
-        MemberRole, NewChannel, StoreFuture,
+        limits, now_ms, refusals, ChannelDirectory, ChannelRecord, ChannelStore,
+        ChannelWithMembers, CreateChannel, EnsureChannel, Join, MemberRole, Membership, NewChannel,
+        StoreFuture,
     },
 };
 
@@ -157,6 +156,148 @@ pub fn channels_created(client: &mut impl GenericClient, user_id: i64, dm: bool)
     Ok(n.max(0) as u64)
 }
 
+/// Every channel, by name (bytewise, as SQLite orders them, whatever the database's locale).
+pub fn all(client: &mut impl GenericClient) -> Result<Vec<ChannelRecord>> {
+    Ok(client
+        .query(
+            &format!("SELECT {COLUMNS} FROM channels ORDER BY name COLLATE \"C\""),
+            &[],
+        )?
+        .iter()
+        .map(from_row)
+        .collect())
+}
+
+/// Names of all channels except personal instances (which only their owner addresses).
+pub fn names(client: &mut impl GenericClient) -> Result<Vec<String>> {
+    Ok(client
+        .query("SELECT name FROM channels WHERE template_id IS NULL", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// The personal instances of a `user_specific` template.
+pub fn instances(client: &mut impl GenericClient, template_id: i64) -> Result<Vec<i64>> {
+    Ok(client
+        .query(
+            "SELECT id FROM channels WHERE template_id = $1",
+            &[&template_id],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Every (channel, user, role) membership, for loading the directory at start.
+pub fn all_members(client: &mut impl GenericClient) -> Result<Vec<(i64, i64, String)>> {
+    Ok(client
+        .query("SELECT channel_id, user_id, role FROM members", &[])?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+pub fn members_of(client: &mut impl GenericClient, channel_id: i64) -> Result<Vec<(i64, String)>> {
+    Ok(client
+        .query(
+            "SELECT user_id, role FROM members WHERE channel_id = $1",
+            &[&channel_id],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// Applies configured settings to an existing channel (configuration wins on every start).
+/// Personal instances of a `user_specific` template keep their own kind, authentication and
+/// single participant; they follow the template's history, presence and topic settings.
+pub fn update_settings(tx: &mut Transaction<'_>, id: i64, new: &NewChannel) -> Result<()> {
+    let history = new.message_history.map(|v| v as i64);
+    let retention = new.message_retention_secs.map(|v| v as i64);
+    tx.execute(
+        "UPDATE channels SET kind = $2, authentication = $3, presence = $4, message_history = $5,
+             message_retention_secs = $6, user_specific = $7, auto_subscribe = $8,
+             max_participants = $9, topic = COALESCE($10, topic), publish = $11
+         WHERE id = $1",
+        &[
+            &id,
+            &kind_to_str(new.kind),
+            &auth_to_str(new.authentication),
+            &new.presence,
+            &history,
+            &retention,
+            &new.user_specific,
+            &new.auto_subscribe,
+            &new.max_participants.map(i64::from),
+            &new.topic,
+            &new.publish.as_str(),
+        ],
+    )?;
+    tx.execute(
+        "UPDATE channels SET presence = $2, message_history = $3, message_retention_secs = $4,
+             auto_subscribe = $5, topic = COALESCE($6, topic), publish = $7
+         WHERE template_id = $1",
+        &[
+            &id,
+            &new.presence,
+            &history,
+            &retention,
+            &new.auto_subscribe,
+            &new.topic,
+            &new.publish.as_str(),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete(tx: &mut Transaction<'_>, id: i64) -> Result<bool> {
+    Ok(tx.execute(
+        "DELETE FROM channels WHERE id = $1 OR template_id = $1",
+        &[&id],
+    )? > 0)
+}
+
+pub fn member_count(client: &mut impl GenericClient, channel_id: i64) -> Result<u64> {
+    let n: i64 = client
+        .query_one(
+            "SELECT count(*) FROM members WHERE channel_id = $1",
+            &[&channel_id],
+        )?
+        .get(0);
+    Ok(n.max(0) as u64)
+}
+
+pub fn remove_member(tx: &mut Transaction<'_>, channel_id: i64, user_id: i64) -> Result<bool> {
+    Ok(tx.execute(
+        "DELETE FROM members WHERE channel_id = $1 AND user_id = $2",
+        &[&channel_id, &user_id],
+    )? > 0)
+}
+
+/// Channels whose `parent_id` is this one: its threads and its documents' comments channels.
+pub fn children(client: &mut impl GenericClient, channel_id: i64) -> Result<Vec<i64>> {
+    Ok(client
+        .query(
+            "SELECT id FROM channels WHERE parent_id = $1",
+            &[&channel_id],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+fn with_members(
+    client: &mut impl GenericClient,
+    record: ChannelRecord,
+) -> Result<ChannelWithMembers> {
+    let members = members_of(client, record.id)?
+        .into_iter()
+        .map(|(user, role)| (user, MemberRole::parse(&role)))
+        .collect();
+    Ok(ChannelWithMembers { record, members })
+}
+
 impl ChannelStore for PgStore {
     fn create_channel(&self, create: CreateChannel) -> StoreFuture<'_, ChannelRecord> {
         Box::pin(self.write(move |tx, state| {
@@ -203,57 +344,194 @@ impl ChannelStore for PgStore {
     }
 
     fn load_directory(&self) -> StoreFuture<'_, ChannelDirectory> {
-        Box::pin(async { Err(super::not_yet()) })
+        Box::pin(self.read(|client| {
+            // One snapshot: no membership of a channel the list does not hold.
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let channels = all(&mut tx)?;
+            let members = all_members(&mut tx)?
+                .into_iter()
+                .map(|(channel_id, user_id, role)| Membership {
+                    channel_id,
+                    user_id,
+                    role: MemberRole::parse(&role),
+                })
+                .collect();
+            tx.commit()?;
+            Ok(ChannelDirectory { channels, members })
+        }))
     }
 
-    fn channel_by_name(&self, _name: String) -> StoreFuture<'_, Option<ChannelWithMembers>> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn channel_by_name(&self, name: String) -> StoreFuture<'_, Option<ChannelWithMembers>> {
+        Box::pin(self.read(move |client| {
+            let Some(record) = by_name(client, &name)? else {
+                return Ok(None);
+            };
+            Ok(Some(with_members(client, record)?))
+        }))
     }
 
-    fn channel_by_id(&self, _channel_id: i64) -> StoreFuture<'_, Option<ChannelWithMembers>> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn channel_by_id(&self, channel_id: i64) -> StoreFuture<'_, Option<ChannelWithMembers>> {
+        Box::pin(self.read(move |client| {
+            let Some(record) = by_id(client, channel_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(with_members(client, record)?))
+        }))
     }
 
-    fn member_role(&self, _channel_id: i64, _user_id: i64) -> StoreFuture<'_, Option<MemberRole>> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn member_role(&self, channel_id: i64, user_id: i64) -> StoreFuture<'_, Option<MemberRole>> {
+        Box::pin(self.read(move |client| {
+            let role = client.query_opt(
+                "SELECT role FROM members WHERE channel_id = $1 AND user_id = $2",
+                &[&channel_id, &user_id],
+            )?;
+            Ok(role.map(|r| MemberRole::parse(r.get(0))))
+        }))
     }
 
-    fn memberships_of(&self, _user_id: i64) -> StoreFuture<'_, Vec<Membership>> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn memberships_of(&self, user_id: i64) -> StoreFuture<'_, Vec<Membership>> {
+        Box::pin(self.read(move |client| {
+            let rows = client.query(
+                "SELECT channel_id, role FROM members WHERE user_id = $1 ORDER BY channel_id",
+                &[&user_id],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| Membership {
+                    channel_id: r.get(0),
+                    user_id,
+                    role: MemberRole::parse(r.get(1)),
+                })
+                .collect())
+        }))
     }
 
     fn channel_names(&self) -> StoreFuture<'_, Vec<String>> {
-        Box::pin(async { Err(super::not_yet()) })
+        Box::pin(self.read(names))
     }
 
-    fn configure_channel(&self, _channel: NewChannel) -> StoreFuture<'_, ChannelRecord> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn configure_channel(&self, channel: NewChannel) -> StoreFuture<'_, ChannelRecord> {
+        Box::pin(self.write(move |tx, _| {
+            let existing = match by_name(tx, &channel.name)? {
+                Some(existing) => existing,
+                None => match insert(tx, &channel, None, None) {
+                    Ok(record) => return Ok((record, Vec::new())),
+                    // Another node, starting with the same configuration, created it first
+                    // (`insert` does nothing on a taken name, so the write can go on).
+                    Err(e) if e.code() == ErrorCode::ChannelExists => {
+                        by_name(tx, &channel.name)?
+                            .ok_or_else(|| Error::internal("configured channel vanished"))?
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            update_settings(tx, existing.id, &channel)?;
+            let record = by_id(tx, existing.id)?
+                .ok_or_else(|| Error::internal("configured channel vanished"))?;
+            Ok((record, Vec::new()))
+        }))
     }
 
-    fn add_member(&self, _join: Join) -> StoreFuture<'_, bool> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn add_member(&self, join: Join) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |tx, state| {
+            let Join {
+                channel_id,
+                channel_name,
+                user,
+                max_participants,
+            } = join;
+            if let Some(max) = max_participants {
+                // The channel's row first: joins on every node count one after the other, so
+                // two of them cannot both take the last place.
+                tx.query_opt(
+                    "SELECT 1 FROM channels WHERE id = $1 FOR UPDATE",
+                    &[&channel_id],
+                )?;
+                if member_count(tx, channel_id)? >= u64::from(max) {
+                    return Err(refusals::channel_full(&channel_name, max));
+                }
+            }
+            if !add_member(tx, channel_id, user.id, MemberRole::Member.as_str())? {
+                return Ok((false, Vec::new()));
+            }
+            let event = append_event(
+                tx,
+                state,
+                channel_id,
+                &channel_name,
+                Event::MemberJoined { user },
+                now_ms(),
+                None,
+            )?;
+            Ok((true, vec![event]))
+        }))
     }
 
     fn remove_member(
         &self,
-        _channel_id: i64,
-        _channel_name: String,
-        _user: parley_protocol::UserRef,
+        channel_id: i64,
+        channel_name: String,
+        user: UserRef,
     ) -> StoreFuture<'_, bool> {
-        Box::pin(async { Err(super::not_yet()) })
+        Box::pin(self.write(move |tx, state| {
+            if !remove_member(tx, channel_id, user.id)? {
+                return Ok((false, Vec::new()));
+            }
+            let event = append_event(
+                tx,
+                state,
+                channel_id,
+                &channel_name,
+                Event::MemberLeft { user },
+                now_ms(),
+                None,
+            )?;
+            Ok((true, vec![event]))
+        }))
     }
 
     fn set_topic(
         &self,
-        _channel_id: i64,
-        _channel_name: String,
-        _topic: Option<String>,
-        _by: parley_protocol::UserRef,
+        channel_id: i64,
+        channel_name: String,
+        topic: Option<String>,
+        by: UserRef,
     ) -> StoreFuture<'_, ChannelRecord> {
-        Box::pin(async { Err(super::not_yet()) })
+        Box::pin(self.write(move |tx, state| {
+            let changed = tx.execute(
+                "UPDATE channels SET topic = $2 WHERE id = $1",
+                &[&channel_id, &topic],
+            )?;
+            if changed == 0 {
+                return Err(refusals::channel_gone());
+            }
+            let by_id = by.id;
+            let event = append_event(
+                tx,
+                state,
+                channel_id,
+                &channel_name,
+                Event::ChannelUpdated { topic, by },
+                now_ms(),
+                Some(by_id),
+            )?;
+            let mut record = self::by_id(tx, channel_id)?.ok_or_else(refusals::channel_gone)?;
+            record.head_seq = event.seq;
+            Ok((record, vec![event]))
+        }))
     }
 
-    fn delete_channel(&self, _channel_id: i64) -> StoreFuture<'_, ()> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn delete_channel(&self, channel_id: i64) -> StoreFuture<'_, ()> {
+        // Its personal instances go with it; its threads, documents' comments channels,
+        // members, events and messages follow by the foreign keys' cascades. The writer keeps
+        // nothing per channel here (seqs live in the row), so there is nothing to forget.
+        Box::pin(self.write(move |tx, _| {
+            delete(tx, channel_id)?;
+            Ok(((), Vec::new()))
+        }))
     }
 }
