@@ -155,13 +155,6 @@ impl Server {
         };
         let (stores, writer) = open_store(&config, publisher, Arc::clone(&metrics)).await?;
         let cluster_stop = CancellationToken::new();
-        if let Some(cluster) = &cluster {
-            cluster.start(
-                Arc::clone(&hubs),
-                Arc::clone(&stores.events),
-                cluster_stop.clone(),
-            );
-        }
         let directory = Arc::new(chat::channels::Directory::load(&*stores.channels).await?);
         let doc_dir = Arc::new(docs::Docs::load(&*stores.documents, &directory).await?);
         let connections = Arc::new(ws::Connections::new(
@@ -191,6 +184,13 @@ impl Server {
             Arc::clone(&metrics),
         ));
         chat.set_webhooks(Arc::clone(&dispatcher));
+        if let Some(cluster) = &cluster {
+            cluster.start(
+                Arc::clone(&chat),
+                Arc::clone(&stores.events),
+                cluster_stop.clone(),
+            );
+        }
         let state = Arc::new(AppState {
             accounts: accounts::Accounts::new(
                 Arc::clone(&stores.accounts),

@@ -7,6 +7,7 @@ pub mod hub;
 mod membership;
 mod publish;
 mod reads;
+mod remote;
 mod search;
 pub mod send;
 mod service;

@@ -27,7 +27,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    chat::hub::{GapFiller, GapRequest, HubCmd, Hubs},
+    chat::{
+        hub::{GapFiller, GapRequest, HubCmd, Hubs},
+        Chat,
+    },
     config::ClusterConfig,
     error::{Error, Result},
     store::{EventStore, Published, Publisher},
@@ -94,16 +97,16 @@ impl Cluster {
     /// this node's events out, the others' in, gaps filled from `events`.
     pub fn start(
         self: &Arc<Self>,
-        hubs: Arc<Hubs>,
+        chat: Arc<Chat>,
         events: Arc<dyn EventStore>,
         stop: CancellationToken,
     ) {
-        hubs.set_gap_filler(gap_filler(Arc::clone(&events)));
+        chat.hubs.set_gap_filler(gap_filler(Arc::clone(&events)));
         let outbox = self.outbox_rx.lock().ok().and_then(|mut rx| rx.take());
         if let Some(outbox) = outbox {
             tokio::spawn(Arc::clone(self).send_loop(outbox, stop.clone()));
         }
-        tokio::spawn(Arc::clone(self).receive_loop(hubs, events, stop));
+        tokio::spawn(Arc::clone(self).receive_loop(chat, events, stop));
     }
 
     /// Publishes queued events and this node's heartbeat, reconnecting as needed. A message
@@ -154,10 +157,11 @@ impl Cluster {
     /// every running hub up to the store's head.
     async fn receive_loop(
         self: Arc<Self>,
-        hubs: Arc<Hubs>,
+        chat: Arc<Chat>,
         events: Arc<dyn EventStore>,
         stop: CancellationToken,
     ) {
+        let hubs = Arc::clone(&chat.hubs);
         let mut backoff = Backoff::default();
         let silence = self.heartbeat * 3;
         loop {
@@ -203,6 +207,7 @@ impl Cluster {
                     Some(wire::Message::Event { node, event }) if node != self.node => {
                         self.received.fetch_add(1, Ordering::Relaxed);
                         self.heard(node);
+                        chat.apply_remote(&event).await;
                         hubs.publish_remote(event).await;
                     }
                     Some(wire::Message::Heartbeat { node }) if node != self.node => {
