@@ -206,7 +206,17 @@ impl Drop for Postgres {
 fn accepts_connections(port: u16) -> bool {
     let Ok(bin) = bin_dir() else { return false };
     Command::new(bin.join("pg_isready"))
-        .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-t", "2"])
+        .args([
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-t",
+            "2",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

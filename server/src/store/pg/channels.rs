@@ -136,7 +136,7 @@ pub fn add_member(
 /// Takes the lock on a user's row that per-user limits are counted under: a second write of
 /// the same user, on any node, waits for this one's commit before it counts.
 pub fn lock_user(tx: &mut Transaction<'_>, user_id: i64) -> Result<()> {
-    tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+    tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&user_id])?;
     Ok(())
 }
 
@@ -448,7 +448,7 @@ impl ChannelStore for PgStore {
                 // The channel's row first: joins on every node count one after the other, so
                 // two of them cannot both take the last place.
                 tx.query_opt(
-                    "SELECT 1 FROM channels WHERE id = $1 FOR UPDATE",
+                    "SELECT 1 FROM channels WHERE id = $1 FOR NO KEY UPDATE",
                     &[&channel_id],
                 )?;
                 if member_count(tx, channel_id)? >= u64::from(max) {

@@ -64,7 +64,7 @@ pub fn thread_reply(
 ) -> Result<ThreadSummary> {
     // The row lock first: replies through several nodes count one after the other.
     tx.execute(
-        "SELECT 1 FROM threads WHERE root_id = $1 FOR UPDATE",
+        "SELECT 1 FROM threads WHERE root_id = $1 FOR NO KEY UPDATE",
         &[&root_id],
     )?;
     let mut summary = thread_summary(tx, root_id)?.ok_or_else(refusals::thread_root_gone)?;
