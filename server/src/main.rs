@@ -77,6 +77,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Copy the data directory's database into an empty PostgreSQL database (ids, seqs and
+    /// epochs kept), for `storage.backend = "postgres"` (docs/scaling.md). No server may be
+    /// running on the data directory.
+    MigrateToPostgres {
+        /// The PostgreSQL database (default: storage.postgres_url).
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Args, Default)]
@@ -228,8 +236,19 @@ fn main() -> anyhow::Result<()> {
         init_logging(&config.server.log_format);
         warn_ignored_env(&config);
     }
+    let sqlite_only = !matches!(
+        command,
+        Command::Serve(_) | Command::MigrateToPostgres { .. }
+    );
+    if sqlite_only && config.storage.backend == parley_server::config::StorageBackend::Postgres {
+        bail!(
+            "this command works on a SQLite data directory; with storage.backend = \"postgres\" \
+             use the HTTP admin API (docs/protocol.md) or PostgreSQL's own tools (pg_dump)"
+        );
+    }
     match command {
         Command::Serve(args) => serve(config, args, parent),
+        Command::MigrateToPostgres { to } => migrate_command(&config, to),
         Command::User(cmd) => user_command(&config, cmd),
         Command::Token(cmd) => token_command(&config, cmd),
         Command::Bot(BotCommand::Add { name, display_name }) => {
@@ -480,6 +499,24 @@ fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
             eprintln!("token revoked");
         }
     }
+    Ok(())
+}
+
+fn migrate_command(config: &Config, to: Option<String>) -> anyhow::Result<()> {
+    let Some(url) = to.or_else(|| config.storage.postgres_url.clone()) else {
+        bail!("name the PostgreSQL database with --to or storage.postgres_url");
+    };
+    let dir = config.data_dir();
+    let _lock = DataDirLock::acquire(&dir)?;
+    let migrated = store::pg::migrate::migrate(&dir, &url).unwrap_or_else(|err| exit_with(&err));
+    for (table, rows) in &migrated.tables {
+        eprintln!("{table}: {rows} rows");
+    }
+    eprintln!(
+        "copied {} into PostgreSQL; attachment files stay in {}",
+        dir.display(),
+        dir.join("attachments").display()
+    );
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod docs;
 pub mod events;
 pub mod message_rows;
 pub mod messages;
+pub mod migrate;
 pub mod people;
 pub mod reactions;
 pub mod reads;
