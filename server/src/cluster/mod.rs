@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     chat::{
-        hub::{GapFiller, GapRequest, HubCmd, Hubs},
+        hub::{EphemeralRelay, GapFiller, GapRequest, HubCmd, Hubs},
         Chat,
     },
     config::ClusterConfig,
@@ -83,6 +83,10 @@ impl Cluster {
     /// see their events as on a single node), then the queue to Redis, never waiting (this runs
     /// on the store's writer thread).
     pub fn publisher(self: &Arc<Self>, hubs: Arc<Hubs>) -> Publisher {
+        hubs.set_relay(Arc::new(Relay {
+            node: self.node,
+            outbox: self.outbox.clone(),
+        }));
         let cluster = Arc::clone(self);
         Arc::new(move |event: Published| {
             let bytes = wire::encode(cluster.node, &event);
@@ -187,22 +191,38 @@ impl Cluster {
             backoff.reset();
             tracing::info!(channel = %self.channel, "subscribed to the other nodes' events");
             sync_hubs(&hubs, &*events).await;
+            // Presence may have changed unseen too: ask again for every channel served here.
+            for (channel_id, _) in hubs.running() {
+                let _ = self
+                    .outbox
+                    .try_send(wire::presence_request(self.node, channel_id));
+            }
+            let mut sweep = tokio::time::interval(self.heartbeat);
+            let mut last_heard = tokio::time::Instant::now();
             loop {
                 let message = tokio::select! {
                     () = stop.cancelled() => return,
-                    message = tokio::time::timeout(silence, messages.next()) => message,
-                };
-                let message = match message {
-                    Ok(Some(message)) => message,
-                    Ok(None) => {
-                        tracing::warn!("the Redis subscription ended; subscribing again");
-                        break;
+                    _ = sweep.tick() => {
+                        if last_heard.elapsed() > silence {
+                            // Not even our own heartbeat came back: the link is dead.
+                            tracing::warn!("no heartbeat from Redis; subscribing again");
+                            break;
+                        }
+                        for node in self.silent_peers() {
+                            tracing::warn!(node, "a node fell silent; its presence is gone");
+                            for (_, hub) in hubs.running() {
+                                let _ = hub.send(HubCmd::NodeGone { node }).await;
+                            }
+                        }
+                        continue;
                     }
-                    Err(_) => {
-                        tracing::warn!("no heartbeat from Redis; subscribing again");
-                        break;
-                    }
+                    message = messages.next() => message,
                 };
+                let Some(message) = message else {
+                    tracing::warn!("the Redis subscription ended; subscribing again");
+                    break;
+                };
+                last_heard = tokio::time::Instant::now();
                 match wire::decode(message.get_payload_bytes()) {
                     Some(wire::Message::Event { node, event }) if node != self.node => {
                         self.received.fetch_add(1, Ordering::Relaxed);
@@ -212,6 +232,22 @@ impl Cluster {
                     }
                     Some(wire::Message::Heartbeat { node }) if node != self.node => {
                         self.heard(node);
+                    }
+                    Some(wire::Message::Ephemeral {
+                        node,
+                        channel_id,
+                        frame,
+                    }) if node != self.node => {
+                        if let Some(hub) = hubs.existing(channel_id) {
+                            let _ = hub.send(HubCmd::Remote { node, frame }).await;
+                        }
+                    }
+                    Some(wire::Message::PresenceRequest { node, channel_id })
+                        if node != self.node =>
+                    {
+                        if let Some(hub) = hubs.existing(channel_id) {
+                            let _ = hub.send(HubCmd::AnnouncePresence).await;
+                        }
                     }
                     Some(_) => {}
                     None => tracing::debug!("ignored a message that is not a Parley event"),
@@ -230,12 +266,51 @@ impl Cluster {
 
     /// Other nodes heard from within three heartbeats.
     pub fn peers(&self) -> usize {
-        let Ok(mut peers) = self.peers.lock() else {
-            return 0;
-        };
         let silence = self.heartbeat * 3;
-        peers.retain(|_, seen| seen.elapsed() < silence);
-        peers.len()
+        self.peers.lock().map_or(0, |peers| {
+            peers
+                .values()
+                .filter(|seen| seen.elapsed() < silence)
+                .count()
+        })
+    }
+
+    /// Nodes not heard from for three heartbeats, forgotten here (reported once).
+    fn silent_peers(&self) -> Vec<u64> {
+        let silence = self.heartbeat * 3;
+        let Ok(mut peers) = self.peers.lock() else {
+            return Vec::new();
+        };
+        let silent: Vec<u64> = peers
+            .iter()
+            .filter(|(_, seen)| seen.elapsed() >= silence)
+            .map(|(node, _)| *node)
+            .collect();
+        for node in &silent {
+            peers.remove(node);
+        }
+        silent
+    }
+}
+
+/// The hubs' way to the other nodes: ephemeral events and presence requests, queued for the
+/// send loop (never waiting; a full queue drops them, as pub/sub may).
+struct Relay {
+    node: u64,
+    outbox: mpsc::Sender<Vec<u8>>,
+}
+
+impl EphemeralRelay for Relay {
+    fn ephemeral(&self, channel_id: i64, frame: &str) {
+        let _ = self
+            .outbox
+            .try_send(wire::ephemeral(self.node, channel_id, frame));
+    }
+
+    fn hub_started(&self, channel_id: i64) {
+        let _ = self
+            .outbox
+            .try_send(wire::presence_request(self.node, channel_id));
     }
 }
 

@@ -1,17 +1,51 @@
 //! How a committed event travels between nodes on Redis pub/sub: one binary message per event,
 //! `[1][node u64][channel i64][seq u64][author i64, 0: none][frame bytes]`, integers
-//! little-endian; a node's heartbeat is `[2][node u64]`. The frame is the exact JSON the committing node's subscribers got, so every
+//! little-endian; a node's heartbeat is `[2][node u64]`; an ephemeral event (typing, presence,
+//! a custom event) `[3][node u64][channel i64][frame bytes]`; a node asking who is present in a
+//! channel `[4][node u64][channel i64]`. The frame is the exact JSON the committing node's subscribers got, so every
 //! node delivers identical bytes.
 
 use crate::store::Published;
 
 const VERSION: u8 = 1;
 const HEARTBEAT: u8 = 2;
+const EPHEMERAL: u8 = 3;
+const PRESENCE_REQUEST: u8 = 4;
 
 /// What one pub/sub message carries.
 pub enum Message {
-    Event { node: u64, event: Published },
-    Heartbeat { node: u64 },
+    Event {
+        node: u64,
+        event: Published,
+    },
+    Heartbeat {
+        node: u64,
+    },
+    Ephemeral {
+        node: u64,
+        channel_id: i64,
+        frame: String,
+    },
+    PresenceRequest {
+        node: u64,
+        channel_id: i64,
+    },
+}
+
+pub fn ephemeral(node: u64, channel_id: i64, frame: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(17 + frame.len());
+    out.push(EPHEMERAL);
+    out.extend_from_slice(&node.to_le_bytes());
+    out.extend_from_slice(&channel_id.to_le_bytes());
+    out.extend_from_slice(frame.as_bytes());
+    out
+}
+
+pub fn presence_request(node: u64, channel_id: i64) -> Vec<u8> {
+    let mut out = vec![PRESENCE_REQUEST];
+    out.extend_from_slice(&node.to_le_bytes());
+    out.extend_from_slice(&channel_id.to_le_bytes());
+    out
 }
 
 pub fn heartbeat(node: u64) -> Vec<u8> {
@@ -35,14 +69,31 @@ pub fn encode(node: u64, event: &Published) -> Vec<u8> {
 /// None for anything else (a newer version, a short or garbled message): ignored, and the gap
 /// it leaves is filled from the store.
 pub fn decode(bytes: &[u8]) -> Option<Message> {
-    if bytes.len() == 9 && bytes[0] == HEARTBEAT {
-        let node = u64::from_le_bytes(bytes[1..9].try_into().ok()?);
-        return Some(Message::Heartbeat { node });
+    let word = |i: usize| -> Option<[u8; 8]> { bytes.get(1 + 8 * i..9 + 8 * i)?.try_into().ok() };
+    match bytes.first()? {
+        &HEARTBEAT if bytes.len() == 9 => {
+            return Some(Message::Heartbeat {
+                node: u64::from_le_bytes(word(0)?),
+            })
+        }
+        &PRESENCE_REQUEST if bytes.len() == 17 => {
+            return Some(Message::PresenceRequest {
+                node: u64::from_le_bytes(word(0)?),
+                channel_id: i64::from_le_bytes(word(1)?),
+            })
+        }
+        &EPHEMERAL if bytes.len() >= 17 => {
+            return Some(Message::Ephemeral {
+                node: u64::from_le_bytes(word(0)?),
+                channel_id: i64::from_le_bytes(word(1)?),
+                frame: std::str::from_utf8(&bytes[17..]).ok()?.to_owned(),
+            })
+        }
+        _ => {}
     }
     if bytes.len() < HEADER || bytes[0] != VERSION {
         return None;
     }
-    let word = |i: usize| -> Option<[u8; 8]> { bytes.get(1 + 8 * i..9 + 8 * i)?.try_into().ok() };
     let node = u64::from_le_bytes(word(0)?);
     let channel_id = i64::from_le_bytes(word(1)?);
     let seq = u64::from_le_bytes(word(2)?);
@@ -66,7 +117,7 @@ mod tests {
     fn event_of(bytes: &[u8]) -> Option<(u64, Published)> {
         match decode(bytes)? {
             Message::Event { node, event } => Some((node, event)),
-            Message::Heartbeat { .. } => None,
+            _ => None,
         }
     }
 

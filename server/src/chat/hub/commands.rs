@@ -22,6 +22,17 @@ pub enum HubCmd {
     Sync {
         stored_head: u64,
     },
+    /// An ephemeral event another node's subscribers caused (the frame as they got it).
+    Remote {
+        node: u64,
+        frame: String,
+    },
+    /// Another node is gone: so is the presence it reported.
+    NodeGone {
+        node: u64,
+    },
+    /// Another node asks who is present here (it just started a hub for this channel).
+    AnnouncePresence,
     /// An ephemeral event for every subscriber (a custom event published without `durable`).
     /// Boxed: every slot of a hub's queue is as large as the largest command.
     Ephemeral(Box<Event>),

@@ -44,6 +44,9 @@ pub struct HubConfig {
     /// Set when several nodes publish into these hubs (`gap.rs`): events are then delivered in
     /// seq order, gaps filled from the store.
     pub gap_filler: std::sync::OnceLock<GapFiller>,
+    /// Set with several nodes (`ephemeral.rs`): told of every ephemeral event this node's
+    /// subscribers cause, and of every hub started (to ask the others who is present).
+    pub relay: std::sync::OnceLock<Arc<dyn EphemeralRelay>>,
 }
 
 /// What [`HubConfig::presence_tap`] calls; it must not wait.
@@ -103,6 +106,11 @@ impl Hubs {
             .collect()
     }
 
+    /// Ephemeral events go to (and presence is asked of) the other nodes through `relay` (once).
+    pub fn set_relay(&self, relay: Arc<dyn EphemeralRelay>) {
+        let _ = self.config.relay.set(relay);
+    }
+
     /// Events of other nodes are ordered and their gaps filled by `filler` from now on (once).
     pub fn set_gap_filler(&self, filler: GapFiller) {
         let _ = self.config.gap_filler.set(filler);
@@ -153,7 +161,11 @@ impl Hubs {
             metrics: Arc::clone(&self.metrics),
             gaps: gap::Gaps::default(),
             me: tx.downgrade(),
+            remote_present: HashMap::new(),
         };
+        if let Some(relay) = self.config.relay.get() {
+            relay.hub_started(channel_id);
+        }
         tokio::spawn(hub.run(rx));
         slot.hub = Some(tx.clone());
         tx
@@ -235,6 +247,8 @@ struct Hub {
     /// This hub's own queue, for answers to its gap requests (weak: the hub ends when every
     /// handle to it is gone).
     me: mpsc::WeakSender<HubCmd>,
+    /// Users present through other nodes, by (node, user) (`ephemeral.rs`).
+    remote_present: HashMap<(u64, i64), parley_protocol::PresenceEntry>,
 }
 
 /// What became of a frame offered to one subscriber.
@@ -293,6 +307,9 @@ impl Hub {
             HubCmd::Publish(event) => self.accept(event),
             HubCmd::Filled { events, through } => self.filled(events, through),
             HubCmd::Sync { stored_head } => self.sync(stored_head),
+            HubCmd::Remote { node, frame } => self.remote_ephemeral(node, &frame),
+            HubCmd::NodeGone { node } => self.node_gone(node),
+            HubCmd::AnnouncePresence => self.announce_all_presence(),
             HubCmd::Flush { reply } => {
                 let _ = reply.send(());
             }
@@ -460,50 +477,6 @@ impl Hub {
         }
     }
 
-    fn broadcast_ephemeral(&mut self, event: Event, except_conn: Option<u64>) {
-        let frame = ServerFrame::Event(EventFrame {
-            channel: self.channel.clone(),
-            seq: None,
-            event,
-        });
-        let Ok(text) = serde_json::to_string(&frame) else {
-            return;
-        };
-        if let (
-            ServerFrame::Event(EventFrame {
-                event: Event::Presence { .. },
-                ..
-            }),
-            Some(tap),
-        ) = (&frame, self.config.presence_tap.get())
-        {
-            tap(&self.channel, text.clone());
-        }
-        let frame = Frame::from(text);
-        let limit = self.config.catchup_limit;
-        let mut gone = Vec::new();
-        let (mut delivered, mut shed) = (0, 0);
-        for (id, sub) in &mut self.subs {
-            if Some(*id) == except_conn {
-                continue;
-            }
-            match Self::offer(sub, frame.clone(), false, limit) {
-                Offer::Queued => delivered += 1,
-                Offer::Shed => shed += 1,
-                Offer::Gone => gone.push(*id),
-            }
-        }
-        if delivered > 0 {
-            self.metrics.deliveries_ephemeral.inc_by(delivered);
-        }
-        if shed > 0 {
-            self.metrics.dropped_chat.inc_by(shed);
-        }
-        // Not removed here: removing broadcasts (left, typing stopped), which can overflow
-        // more queues; `reap` works through them in a loop instead of recursing.
-        self.doomed.extend(gone);
-    }
-
     /// Removes the subscribers whose queues overflowed, and those their removal overflowed.
     fn reap(&mut self) {
         while let Some(id) = self.doomed.pop() {
@@ -565,7 +538,7 @@ impl Hub {
                 status: present.status,
                 status_text: None,
             };
-            self.broadcast_ephemeral(event, None);
+            self.announce_presence(event, None);
         }
     }
 }
@@ -576,12 +549,16 @@ fn gauge(n: usize) -> i64 {
 }
 
 mod commands;
+mod ephemeral;
 mod gap;
 mod presence;
 
 pub use commands::{HubCmd, SubscribeAck, Subscriber};
+pub use ephemeral::EphemeralRelay;
 pub use gap::{GapFiller, GapRequest};
 
+#[cfg(test)]
+mod ephemeral_tests;
 #[cfg(test)]
 mod gap_tests;
 #[cfg(test)]

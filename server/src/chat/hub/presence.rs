@@ -25,20 +25,32 @@ impl Hub {
                 status: entry.status.clone(),
                 status_text: entry.text.clone(),
             };
-            self.broadcast_ephemeral(event, Some(conn_id));
+            self.announce_presence(event, Some(conn_id));
         }
     }
+    /// Who is here: this node's sessions and, with several nodes, the others' (a user present
+    /// through several nodes once, their sessions added up).
     pub(super) fn presence_snapshot(&self) -> Vec<PresenceEntry> {
-        let mut entries: Vec<PresenceEntry> = self
+        let mut by_user: std::collections::HashMap<i64, PresenceEntry> = self
             .present
             .values()
-            .map(|p| PresenceEntry {
-                user: p.user.clone(),
-                status: p.status.clone(),
-                status_text: p.text.clone(),
-                sessions: p.sessions.len() as u32,
+            .map(|p| {
+                let entry = PresenceEntry {
+                    user: p.user.clone(),
+                    status: p.status.clone(),
+                    status_text: p.text.clone(),
+                    sessions: p.sessions.len() as u32,
+                };
+                (p.user.id, entry)
             })
             .collect();
+        for ((_, user_id), remote) in &self.remote_present {
+            by_user
+                .entry(*user_id)
+                .and_modify(|e| e.sessions += remote.sessions)
+                .or_insert_with(|| remote.clone());
+        }
+        let mut entries: Vec<PresenceEntry> = by_user.into_values().collect();
         entries.sort_by(|a, b| a.user.name.cmp(&b.user.name));
         entries
     }

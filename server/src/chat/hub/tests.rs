@@ -7,6 +7,7 @@ pub(super) fn config() -> HubConfig {
     HubConfig {
         presence_tap: std::sync::OnceLock::new(),
         gap_filler: std::sync::OnceLock::new(),
+        relay: std::sync::OnceLock::new(),
         presence_timeout: Duration::from_secs(60),
         typing_ttl: Duration::from_secs(5),
         typing_interval: Duration::from_secs(1),
