@@ -172,3 +172,82 @@ async fn a_lost_redis_costs_no_event() {
         ["after"]
     );
 }
+
+fn names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["user"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn presence_and_typing_are_seen_from_every_node_and_a_killed_nodes_users_leave() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let config = format!("{RELAXED}\n[channels.\"lobby\"]\ntype = \"presence\"\n");
+    let envs = [
+        ("PARLEY_CLUSTER_REDIS_URL", redis.url()),
+        ("PARLEY_CLUSTER_HEARTBEAT_INTERVAL", "200ms".to_owned()),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = TestServer::builder()
+        .config(&config)
+        .postgres(&pg.url())
+        .envs(&envs)
+        .start()
+        .await;
+    // B is a process, to be killed.
+    let mut b = TestServer::builder()
+        .config(&config)
+        .postgres(&pg.url())
+        .envs(&envs)
+        .start_process()
+        .await;
+    let alice_token = a.register("alice").await;
+    let bob_token = b.register("bob").await;
+    let mut alice = a.connect(Some(&alice_token)).await;
+    let sub = alice
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
+    assert_eq!(names(&sub["presence"]), ["alice"]);
+
+    let mut bob = b.connect(Some(&bob_token)).await;
+    let sub = bob
+        .ok(json!({"type": "subscribe", "channel": "lobby"}))
+        .await;
+    // Alice is in Bob's snapshot, or announced right after it (B asked A who is here).
+    if names(&sub["presence"]) != ["alice", "bob"] {
+        let joined = bob
+            .wait_for(|f| f["kind"] == "presence" && f["user"]["name"] == "alice")
+            .await;
+        assert_eq!(joined["state"], "joined");
+    }
+    let joined = alice
+        .wait_for(|f| f["kind"] == "presence" && f["user"]["name"] == "bob")
+        .await;
+    assert_eq!(joined["state"], "joined");
+    let list = alice
+        .ok(json!({"type": "presence_list", "channel": "lobby"}))
+        .await;
+    assert_eq!(names(&list["presence"]), ["alice", "bob"]);
+
+    // Typing on B shows on A.
+    bob.send(json!({"type": "typing", "channel": "lobby"})).await;
+    let typing = alice.wait_for(|f| f["kind"] == "typing").await;
+    assert_eq!(typing["user"]["name"], "bob");
+
+    // B dies without a word: within three heartbeats Bob has left, as A sees it.
+    b.kill().await;
+    let left = alice
+        .wait_for(|f| f["kind"] == "presence" && f["user"]["name"] == "bob")
+        .await;
+    assert_eq!(left["state"], "left");
+    let list = alice
+        .ok(json!({"type": "presence_list", "channel": "lobby"}))
+        .await;
+    assert_eq!(names(&list["presence"]), ["alice"]);
+}
