@@ -142,6 +142,7 @@ impl Server {
                 queue: 4096,
                 presence_tap: std::sync::OnceLock::new(),
                 gap_filler: std::sync::OnceLock::new(),
+                relay: std::sync::OnceLock::new(),
             },
             Arc::clone(&metrics),
         ));

@@ -136,7 +136,10 @@ pub fn add_member(
 /// Takes the lock on a user's row that per-user limits are counted under: a second write of
 /// the same user, on any node, waits for this one's commit before it counts.
 pub fn lock_user(tx: &mut Transaction<'_>, user_id: i64) -> Result<()> {
-    tx.query_opt("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&user_id])?;
+    tx.query_opt(
+        "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        &[&user_id],
+    )?;
     Ok(())
 }
 

@@ -173,7 +173,7 @@ fn lock_admins(tx: &mut Transaction<'_>) -> Result<Vec<i64>> {
     Ok(tx
         .query(
             "SELECT id FROM users WHERE is_admin AND disabled_at IS NULL AND deleted_at IS NULL
-              ORDER BY id FOR UPDATE",
+              ORDER BY id FOR NO KEY UPDATE",
             &[],
         )?
         .iter()
