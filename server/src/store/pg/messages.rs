@@ -1,5 +1,6 @@
 //! Messages (PostgreSQL): the idempotent send with its mentions, attachments and thread
-//! summary, edits and deletes with their redaction rewrites, history pages.
+//! summary, edits and deletes with their redaction rewrites (`redact.rs`); history pages are in
+//! `history.rs`.
 
 use parley_protocol::{Event, Message, UserRef};
 use postgres::{GenericClient, Transaction};
@@ -7,14 +8,20 @@ use postgres::{GenericClient, Transaction};
 use super::events::{append_event, store_event};
 use super::{
     attachments::attachments_of,
-    message_rows::{message_from_row, MESSAGE_SELECT},
+    history::history,
+    message_rows::{message_from_row, message_in, MESSAGE_SELECT},
     reads::{insert_mentions, mention_event},
+    redact,
+    search_text::vector_literal,
     threads::thread_reply,
-    WriterState,
+    PgStore, WriterState,
 };
 use crate::{
     error::{Error, Result},
-    store::{format_ts, now_ms, AppendOutcome, PostMessage, Published},
+    store::{
+        format_ts, frames, now_ms, refusals, AppendOutcome, Committed, HistorySlice, MessageDelete,
+        MessageEdit, MessageStore, PostMessage, Published, StoreFuture,
+    },
 };
 
 /// A message to store.
@@ -206,35 +213,225 @@ pub fn post_message(
     Ok((outcome, published))
 }
 
-#[allow(unused_imports)]
-use std::collections::{HashMap, HashSet};
+/// Takes the message's row lock: edits, deletes and reactions of one message, through any
+/// node, run one after the other, each reading what the one before it left (the frame that
+/// carries the current text, the reactions to count).
+pub fn lock_message(tx: &mut Transaction<'_>, message_id: i64) -> Result<()> {
+    tx.execute(
+        "SELECT 1 FROM messages WHERE id = $1 FOR UPDATE",
+        &[&message_id],
+    )?;
+    Ok(())
+}
 
-#[allow(unused_imports)]
-use parley_protocol::*;
+/// Replaces a message's text, keeping the old one in its edit history, and appends the
+/// `message_edited` event. The caller checked who may edit.
+pub fn edit_message(
+    tx: &mut Transaction<'_>,
+    state: &mut WriterState,
+    channel_id: i64,
+    message_id: i64,
+    text: &str,
+    now: i64,
+    editor: i64,
+) -> Result<(Message, Published)> {
+    lock_message(tx, message_id)?;
+    let old = message_in(tx, channel_id, message_id)?
+        .filter(|m| !m.deleted)
+        .ok_or_else(|| refusals::message_not_found(message_id))?;
+    if old.author.id != editor {
+        return Err(refusals::not_the_editor());
+    }
+    let previous = redact::message_text_frame(tx, message_id, old.seq)?;
+    // An indexed message is indexed again with its new text; one still waiting for the
+    // indexer keeps waiting (it reads the text then).
+    tx.execute(
+        "UPDATE messages SET text = $2, edited_at = $3,
+             search_vector = CASE WHEN search_vector IS NULL THEN NULL
+                                  ELSE CAST($4::text AS tsvector) END
+         WHERE id = $1",
+        &[&message_id, &text, &now, &vector_literal(text)],
+    )?;
+    let mut message = message_in(tx, channel_id, message_id)?
+        .ok_or_else(|| Error::internal("edited message vanished"))?;
+    message.reactions = Vec::new(); // events carry the text; reactions have their own events
+    let channel_name = message.channel.clone();
+    let published = append_event(
+        tx,
+        state,
+        channel_id,
+        &channel_name,
+        Event::MessageEdited {
+            message: Box::new(message.clone()),
+        },
+        now,
+        Some(editor),
+    )?;
+    tx.execute(
+        "INSERT INTO message_edits (message_id, event_seq, old_text, edited_at)
+         VALUES ($1, $2, $3, $4)",
+        &[&message_id, &(published.seq as i64), &old.text, &now],
+    )?;
+    redact::message_edited(tx, channel_id, previous, &message)?;
+    Ok((message, published))
+}
 
-use super::PgStore;
-#[allow(unused_imports)]
-use crate::store::*;
+/// Deletes a message's content everywhere it is stored (its text, its search vector, its edit
+/// history, the stored frames of its `message` and `message_edited` events, which resuming
+/// clients would replay) and appends the `message_deleted` event. The caller checked who may
+/// delete, holding the message's row (`lock_message`).
+pub fn delete_message(
+    tx: &mut Transaction<'_>,
+    state: &mut WriterState,
+    channel_id: i64,
+    message_id: i64,
+    by: &UserRef,
+    now: i64,
+) -> Result<Published> {
+    let message = message_in(tx, channel_id, message_id)?
+        .filter(|m| !m.deleted)
+        .ok_or_else(|| refusals::message_not_found(message_id))?;
+    let edit_seqs: Vec<i64> = tx
+        .query(
+            "SELECT event_seq FROM message_edits WHERE message_id = $1",
+            &[&message_id],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.execute(
+        "UPDATE messages SET text = '', deleted_at = $2, search_vector = NULL WHERE id = $1",
+        &[&message_id, &now],
+    )?;
+    tx.execute(
+        "DELETE FROM message_edits WHERE message_id = $1",
+        &[&message_id],
+    )?;
+    tx.execute(
+        "DELETE FROM reactions WHERE message_id = $1",
+        &[&message_id],
+    )?;
+    // Its files are no longer reachable through it.
+    tx.execute(
+        "DELETE FROM message_attachments WHERE message_id = $1",
+        &[&message_id],
+    )?;
+    let redacted = frames::redacted(&message);
+    let frame = |seq: u64, event: Event| frames::event_frame(&message.channel, seq, event);
+    let seq = message.seq as i64;
+    let own = frame(
+        message.seq,
+        Event::Message {
+            message: redacted.clone(),
+        },
+    )?;
+    redact::set_frame(tx, channel_id, seq, &own)?;
+    for seq in edit_seqs {
+        let edited = frame(
+            seq as u64,
+            Event::MessageEdited {
+                message: Box::new(redacted.clone()),
+            },
+        )?;
+        redact::set_frame(tx, channel_id, seq, &edited)?;
+    }
+    // The mention notifications on personal channels carry the message too.
+    let mention_events: Vec<(i64, i64, String)> = tx
+        .query(
+            "SELECT n.event_channel_id, n.event_seq, c.name FROM mentions n
+             JOIN channels c ON c.id = n.event_channel_id
+             WHERE n.message_id = $1 AND n.event_seq IS NOT NULL",
+            &[&message_id],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    for (event_channel, event_seq, name) in mention_events {
+        let text = frames::event_frame(
+            &name,
+            event_seq as u64,
+            Event::Mention {
+                message: Box::new(redacted.clone()),
+                muted: false,
+            },
+        )?;
+        redact::set_frame(tx, event_channel, event_seq, &text)?;
+    }
+    append_event(
+        tx,
+        state,
+        channel_id,
+        &message.channel,
+        Event::MessageDeleted {
+            message_id,
+            message_seq: message.seq,
+            by: by.clone(),
+        },
+        now,
+        Some(by.id),
+    )
+}
+
+/// A delete by the author or a manager (`forbidden` for anyone else).
+fn delete_checked(
+    tx: &mut Transaction<'_>,
+    state: &mut WriterState,
+    delete: &MessageDelete,
+) -> Result<Published> {
+    lock_message(tx, delete.message_id)?;
+    let author = message_in(tx, delete.channel_id, delete.message_id)?
+        .filter(|m| !m.deleted)
+        .map(|m| m.author.id)
+        .ok_or_else(|| refusals::message_not_found(delete.message_id))?;
+    if author != delete.by.id && !delete.as_manager {
+        return Err(refusals::not_a_deleter());
+    }
+    delete_message(
+        tx,
+        state,
+        delete.channel_id,
+        delete.message_id,
+        &delete.by,
+        now_ms(),
+    )
+}
 
 impl MessageStore for PgStore {
     fn submit_message(&self, post: PostMessage) -> StoreFuture<'_, Committed<AppendOutcome>> {
         Box::pin(self.submit(move |tx, state| post_message(tx, state, &post)))
     }
 
-    fn edit_message(&self, _edit: MessageEdit) -> StoreFuture<'_, Message> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn edit_message(&self, edit: MessageEdit) -> StoreFuture<'_, Message> {
+        Box::pin(self.write(move |tx, state| {
+            let (message, published) = edit_message(
+                tx,
+                state,
+                edit.channel_id,
+                edit.message_id,
+                &edit.text,
+                now_ms(),
+                edit.editor,
+            )?;
+            Ok((message, vec![published]))
+        }))
     }
 
-    fn delete_message(&self, _delete: MessageDelete) -> StoreFuture<'_, ()> {
-        Box::pin(async { Err(super::not_yet()) })
+    fn delete_message(&self, delete: MessageDelete) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(move |tx, state| {
+            let published = delete_checked(tx, state, &delete)?;
+            Ok(((), vec![published]))
+        }))
     }
 
     fn history(
         &self,
-        _channel_id: i64,
-        _before: Option<u64>,
-        _limit: u32,
+        channel_id: i64,
+        before: Option<u64>,
+        limit: u32,
     ) -> StoreFuture<'_, HistorySlice> {
-        Box::pin(async { Err(super::not_yet()) })
+        Box::pin(self.read(move |client| {
+            let (messages, has_more) = history(client, channel_id, before, limit)?;
+            Ok(HistorySlice { messages, has_more })
+        }))
     }
 }

@@ -104,6 +104,9 @@ pub(super) const MIGRATIONS: &[&str] = &[r#"
     );
     CREATE UNIQUE INDEX messages_author_client ON messages (author_id, client_id);
     CREATE INDEX messages_search ON messages USING GIN (search_vector);
+    -- The messages the search indexer has still to do (`search.rs`).
+    CREATE INDEX messages_unindexed ON messages (id)
+        WHERE search_vector IS NULL AND deleted_at IS NULL;
     CREATE TABLE events (
         channel_id BIGINT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
         seq        BIGINT NOT NULL,
@@ -125,6 +128,7 @@ pub(super) const MIGRATIONS: &[&str] = &[r#"
         created_at BIGINT NOT NULL,
         PRIMARY KEY (message_id, emoji, user_id)
     );
+    -- The highest message id indexed (which ones wait is told by their NULL vector).
     CREATE TABLE search_state (
         id              INTEGER PRIMARY KEY CHECK (id = 1),
         indexed_through BIGINT NOT NULL
