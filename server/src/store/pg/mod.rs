@@ -48,11 +48,6 @@ use crate::{
     error::{Error, Result},
 };
 
-/// Scaffolding while the areas are ported: an operation not written yet.
-pub(crate) fn not_yet() -> Error {
-    Error::internal("not yet ported to PostgreSQL")
-}
-
 /// A failed statement is an internal error: callers learn nothing of the database.
 impl From<postgres::Error> for Error {
     fn from(err: postgres::Error) -> Self {
