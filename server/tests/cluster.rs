@@ -235,8 +235,10 @@ async fn presence_and_typing_are_seen_from_every_node_and_a_killed_nodes_users_l
         .await;
     assert_eq!(names(&list["presence"]), ["alice", "bob"]);
 
-    // Typing on B shows on A.
-    bob.send(json!({"type": "typing", "channel": "lobby"})).await;
+    // Typing on B shows on A (members type).
+    bob.ok(json!({"type": "channel_join", "channel": "lobby"}))
+        .await;
+    bob.ok(json!({"type": "typing", "channel": "lobby"})).await;
     let typing = alice.wait_for(|f| f["kind"] == "typing").await;
     assert_eq!(typing["user"]["name"], "bob");
 

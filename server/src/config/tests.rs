@@ -308,6 +308,26 @@ fn webhooks_and_their_delivery_settings() {
     )
     .expect("postgres from the environment");
     assert_eq!(pg.storage.backend, super::StorageBackend::Postgres);
+    let cluster = Config::from_toml_and_env(
+        "[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h/db\"\n",
+        [
+            (
+                "PARLEY_CLUSTER_REDIS_URL".to_owned(),
+                "redis://r:6379".to_owned(),
+            ),
+            (
+                "PARLEY_CLUSTER_HEARTBEAT_INTERVAL".to_owned(),
+                "500ms".to_owned(),
+            ),
+        ],
+    )
+    .expect("cluster from the environment");
+    assert_eq!(cluster.cluster.redis_url.as_deref(), Some("redis://r:6379"));
+    assert_eq!(
+        cluster.cluster.heartbeat_interval,
+        Duration::from_millis(500)
+    );
+    assert!(cluster.ignored_env.is_empty());
     assert_eq!(
         pg.storage.postgres_url.as_deref(),
         Some("postgres://parley@db.internal:5432/parley")
