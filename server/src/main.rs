@@ -236,14 +236,11 @@ fn main() -> anyhow::Result<()> {
         init_logging(&config.server.log_format);
         warn_ignored_env(&config);
     }
-    let sqlite_only = !matches!(
-        command,
-        Command::Serve(_) | Command::MigrateToPostgres { .. }
-    );
+    let sqlite_only = matches!(command, Command::Backup { .. } | Command::Restore { .. });
     if sqlite_only && config.storage.backend == parley_server::config::StorageBackend::Postgres {
         bail!(
-            "this command works on a SQLite data directory; with storage.backend = \"postgres\" \
-             use the HTTP admin API (docs/protocol.md) or PostgreSQL's own tools (pg_dump)"
+            "backup and restore copy a SQLite data directory; with storage.backend = \"postgres\" \
+             use PostgreSQL's own tools (pg_dump, point-in-time recovery)"
         );
     }
     match command {
@@ -252,8 +249,7 @@ fn main() -> anyhow::Result<()> {
         Command::User(cmd) => user_command(&config, cmd),
         Command::Token(cmd) => token_command(&config, cmd),
         Command::Bot(BotCommand::Add { name, display_name }) => {
-            let store =
-                store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
+            let store = store::AdminStore::open(&config)?;
             let bot = accounts::tokens::create_bot_admin(&store, &name, display_name.as_deref())?;
             eprintln!("created bot {} (id {})", bot.name, bot.id);
             Ok(())
@@ -400,7 +396,7 @@ fn read_stdin_line(what: &str) -> anyhow::Result<String> {
 }
 
 fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
-    let store = store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
+    let store = store::AdminStore::open(config)?;
     match cmd {
         UserCommand::Add {
             name,
@@ -424,7 +420,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 }
 
 fn token_command(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
-    let store = store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
+    let store = store::AdminStore::open(config)?;
     match cmd {
         TokenCommand::Create {
             name,
@@ -557,7 +553,7 @@ fn restore_command(config: &Config, src: &std::path::Path, force: bool) -> anyho
 }
 
 fn channel_command(config: &Config, cmd: ChannelCommand) -> anyhow::Result<()> {
-    let store = store::AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
+    let store = store::AdminStore::open(config)?;
     match cmd {
         ChannelCommand::Create {
             name,

@@ -21,7 +21,7 @@ fn date(ms: i64) -> String {
 }
 
 pub(crate) fn invite_command(config: &Config, cmd: InviteCommand) -> anyhow::Result<()> {
-    let store = AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
+    let store = AdminStore::open(config)?;
     match cmd {
         InviteCommand::Create { uses, expires, by } => {
             let by = match by {

@@ -10,7 +10,7 @@ use parley_server::{
 use crate::WebhookCommand;
 
 pub(crate) fn webhook_command(config: &Config, cmd: WebhookCommand) -> anyhow::Result<()> {
-    let store = AdminStore::open(&config.data_dir(), config.workspace.first_channel())?;
+    let store = AdminStore::open(config)?;
     match cmd {
         WebhookCommand::List => {
             let backlog = store.webhook_backlog()?;

@@ -133,7 +133,13 @@ async fn sender(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_load_restores_every_message_acknowledged_before_it() {
-    let server = Arc::new(TestServer::start_process(RELAXED).await);
+    let server = Arc::new(
+        TestServer::builder()
+            .config(RELAXED)
+            .sqlite()
+            .start_process()
+            .await,
+    );
     let owner = server.register("owner").await;
     let mut ws = server.connect(Some(&owner)).await;
     ws.ok(json!({"type": "channel_create", "channel": "general"}))
@@ -218,6 +224,7 @@ async fn a_backup_under_load_restores_every_message_acknowledged_before_it() {
     // Restored into a fresh data directory, a server has every one of them.
     let restored = TestServer::builder()
         .config(RELAXED)
+        .sqlite()
         .admin_first(&["restore", path_str(&backup)], None)
         .start_process()
         .await;
@@ -253,7 +260,11 @@ async fn a_backup_under_load_restores_every_message_acknowledged_before_it() {
 
 /// A server with a message and an attachment, and a backup of it in a temporary directory.
 async fn server_with_backup() -> (TestServer, String, tempfile::TempDir, PathBuf) {
-    let server = TestServer::start_process(RELAXED).await;
+    let server = TestServer::builder()
+        .config(RELAXED)
+        .sqlite()
+        .start_process()
+        .await;
     let token = server.register("alice").await;
     let mut ws = server.connect(Some(&token)).await;
     ws.ok(json!({"type": "channel_create", "channel": "general"}))

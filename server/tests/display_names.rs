@@ -121,7 +121,11 @@ async fn the_admin_cli_follows_the_same_rules() {
 
 #[tokio::test]
 async fn names_stored_before_the_rules_are_repaired_at_start() {
-    let mut server = TestServer::start_process(RELAXED).await;
+    let mut server = TestServer::builder()
+        .config(RELAXED)
+        .sqlite()
+        .start_process()
+        .await;
     server.register("alice").await;
     let long = server.register("long").await;
     let bidi = server.register("bidi").await;

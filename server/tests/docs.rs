@@ -39,7 +39,11 @@ async fn two_clients_converge_and_a_late_joiner_gets_everything() {
 
 #[tokio::test]
 async fn offline_edits_merge_on_reconnect_and_survive_restart() {
-    let mut server = TestServer::start_process(RELAXED).await;
+    let mut server = TestServer::builder()
+        .config(RELAXED)
+        .sqlite()
+        .start_process()
+        .await;
     let token = server.register(&unique("u")).await;
     let mut a = DocClient::connect(&server.addr(), "plan", &token).await;
     let mut b = DocClient::connect(&server.addr(), "plan", &token).await;

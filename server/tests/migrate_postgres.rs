@@ -10,7 +10,11 @@ use serde_json::json;
 #[tokio::test]
 async fn a_sqlite_workspace_moves_into_postgres_and_clients_resume_there() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
-    let mut old = TestServer::start_process(RELAXED).await;
+    let mut old = TestServer::builder()
+        .config(RELAXED)
+        .sqlite()
+        .start_process()
+        .await;
     let alice_token = old.register("alice").await;
     let mut alice = old.connect(Some(&alice_token)).await;
     alice

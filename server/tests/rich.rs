@@ -7,7 +7,8 @@ use serde_json::json;
 
 #[tokio::test]
 async fn edits_deletes_and_reactions() {
-    let server = TestServer::start(RELAXED).await;
+    // SQLite: the test reads the database file for deleted content.
+    let server = TestServer::builder().config(RELAXED).sqlite().start().await;
     let alice_token = server.register("alice").await;
     let bob_token = server.register("bob").await;
     let carol_token = server.register("carol").await;

@@ -7,6 +7,7 @@
 //! [`Publisher`] after the commit, in commit order, each with the seq its channel gave it inside
 //! the write's transaction.
 
+mod admin;
 mod frames;
 pub mod limits;
 pub mod memory;
@@ -28,7 +29,8 @@ pub use records::*;
 pub use traits::*;
 pub use webhook_records::*;
 
-pub use sqlite::{admin::AdminStore, backup, open, SqliteStore};
+pub use admin::AdminStore;
+pub use sqlite::{backup, open, SqliteStore};
 
 /// Called after each commit, for every durable event in commit order, on a thread of the
 /// store's own (never an async worker), before the write is acknowledged.

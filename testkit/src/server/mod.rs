@@ -57,6 +57,8 @@ pub struct ServerBuilder {
     tls_ca: Option<PathBuf>,
     /// Store everything in this PostgreSQL database (`storage.backend = "postgres"`).
     postgres_url: Option<String>,
+    /// SQLite whatever `PARLEY_TEST_BACKEND` says (the test reads the database file).
+    sqlite: bool,
 }
 
 impl Default for ServerBuilder {
@@ -78,6 +80,7 @@ impl Default for ServerBuilder {
             admin_first: Vec::new(),
             tls_ca: None,
             postgres_url: None,
+            sqlite: false,
         }
     }
 }
@@ -194,11 +197,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Keeps SQLite even under `PARLEY_TEST_BACKEND=postgres`: for tests that open the data
+    /// directory's database file themselves.
+    pub fn sqlite(mut self) -> Self {
+        self.sqlite = true;
+        self
+    }
+
     async fn launch(mut self, mode: Mode) -> Result<TestServer, Error> {
         // `PARLEY_TEST_BACKEND=postgres` runs every test server on a PostgreSQL cluster of its
         // own (started here, stopped with the server): the whole suite against that store.
         let mut own_postgres = None;
         if self.postgres_url.is_none()
+            && !self.sqlite
             && std::env::var("PARLEY_TEST_BACKEND").as_deref() == Ok("postgres")
         {
             let pg = tokio::task::spawn_blocking(crate::postgres::Postgres::try_start)

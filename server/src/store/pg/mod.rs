@@ -12,6 +12,7 @@
 //! channel's row and seqs follow commit order; limits and uniqueness are checked by statements
 //! inside the write (constraints, or a row lock on what is counted).
 
+pub mod admin;
 pub mod attachments;
 pub mod channels;
 pub mod comments;

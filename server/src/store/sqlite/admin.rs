@@ -13,11 +13,11 @@ use crate::{
     },
 };
 
-pub struct AdminStore {
+pub struct SqliteAdmin {
     conn: rusqlite::Connection,
 }
 
-impl AdminStore {
+impl SqliteAdmin {
     /// Opens (creating if needed) the database in `dir` and runs migrations; a database
     /// created here starts with `first_channel`, as the server's would.
     pub fn open(dir: &Path, first_channel: Option<&str>) -> Result<Self> {
@@ -114,7 +114,7 @@ fn join_everyone_channels(conn: &rusqlite::Connection, user_id: i64) -> Result<u
 
 /// The admin CLI's webhook commands (`parley-server webhook …`), beside a running server,
 /// which picks the changes up within `webhook_delivery.poll_interval`.
-impl AdminStore {
+impl SqliteAdmin {
     pub fn webhook_endpoints(&self) -> Result<Vec<EndpointRecord>> {
         webhooks::endpoints(self.conn())
     }

@@ -342,7 +342,7 @@ fn set_avatar(conn: &Connection, user_id: i64, image: Option<&[u8]>) -> Result<U
 /// The admin CLI's people operations (`parley-server invite|user …`), each one transaction
 /// on the CLI's own connection, beside a running server (which sees revoked tokens within
 /// `server.token_check_interval` and closes their sessions).
-impl super::admin::AdminStore {
+impl super::admin::SqliteAdmin {
     fn in_transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let tx = self.conn().unchecked_transaction()?;
         let value = f(&tx)?;
