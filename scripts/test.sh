@@ -50,3 +50,8 @@ echo "==> build: every binary the tests run"
 cargo build --workspace --bins --locked
 echo "==> tests"
 cargo nextest run --workspace --locked "$@"
+# The server's integration tests once more with every test server on a PostgreSQL cluster of its
+# own (the test kit starts them): the PostgreSQL store behind the real server, not only the
+# store's conformance suite (docs/scaling.md). Tests that read the SQLite file keep SQLite.
+echo "==> the server's tests on PostgreSQL"
+PARLEY_TEST_BACKEND=postgres cargo nextest run -p parley-server --locked -E 'kind(test)' "$@"
