@@ -70,19 +70,19 @@ pub fn encode(node: u64, event: &Published) -> Vec<u8> {
 /// it leaves is filled from the store.
 pub fn decode(bytes: &[u8]) -> Option<Message> {
     let word = |i: usize| -> Option<[u8; 8]> { bytes.get(1 + 8 * i..9 + 8 * i)?.try_into().ok() };
-    match bytes.first()? {
-        &HEARTBEAT if bytes.len() == 9 => {
+    match *bytes.first()? {
+        HEARTBEAT if bytes.len() == 9 => {
             return Some(Message::Heartbeat {
                 node: u64::from_le_bytes(word(0)?),
             })
         }
-        &PRESENCE_REQUEST if bytes.len() == 17 => {
+        PRESENCE_REQUEST if bytes.len() == 17 => {
             return Some(Message::PresenceRequest {
                 node: u64::from_le_bytes(word(0)?),
                 channel_id: i64::from_le_bytes(word(1)?),
             })
         }
-        &EPHEMERAL if bytes.len() >= 17 => {
+        EPHEMERAL if bytes.len() >= 17 => {
             return Some(Message::Ephemeral {
                 node: u64::from_le_bytes(word(0)?),
                 channel_id: i64::from_le_bytes(word(1)?),

@@ -7,7 +7,10 @@ use super::tests::{caught_up, config, drain, published, subscribe, user};
 use super::*;
 
 /// A filler that answers from a fixed history (seq -> present), recording each request.
-fn filler_with(history: Vec<u64>, fail: bool) -> (GapFiller, Arc<Mutex<Vec<(u64, u64)>>>) {
+/// The (after, until) of each gap request a filler got.
+type Asked = Arc<Mutex<Vec<(u64, u64)>>>;
+
+fn filler_with(history: Vec<u64>, fail: bool) -> (GapFiller, Asked) {
     let asked = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&asked);
     let filler: GapFiller = Arc::new(move |request: GapRequest| {

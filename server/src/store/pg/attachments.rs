@@ -220,7 +220,7 @@ impl AttachmentStore for PgStore {
     }
 
     fn attachment_contents(&self) -> StoreFuture<'_, HashSet<[u8; 32]>> {
-        Box::pin(self.read(|client| attachment_contents(client)))
+        Box::pin(self.read(attachment_contents))
     }
 
     fn forget_missing_content(&self, missing: Vec<String>) -> StoreFuture<'_, (usize, usize)> {

@@ -173,7 +173,7 @@ impl WebhookStore for PgStore {
     }
 
     fn webhook_endpoints(&self) -> StoreFuture<'_, Vec<EndpointRecord>> {
-        Box::pin(self.read(|client| endpoints(client)))
+        Box::pin(self.read(endpoints))
     }
 
     fn add_endpoint(&self, new: NewEndpoint, max: usize) -> StoreFuture<'_, EndpointRecord> {
@@ -283,7 +283,7 @@ impl WebhookStore for PgStore {
     }
 
     fn webhook_backlog(&self) -> StoreFuture<'_, HashMap<i64, EndpointBacklog>> {
-        Box::pin(self.read(|client| backlog(client)))
+        Box::pin(self.read(backlog))
     }
 }
 
