@@ -1,7 +1,7 @@
 //! Channels and their members (PostgreSQL), and the channel operations of the store traits.
 
 use parley_protocol::{Authentication, ErrorCode, Event, PublishPolicy, UserRef};
-use postgres::{GenericClient, IsolationLevel, Row, Transaction};
+use postgres::{GenericClient, Row, Transaction};
 
 use super::{events::append_event, is_unique_violation, PgStore};
 use crate::store::sqlite::channels::{
@@ -349,11 +349,7 @@ impl ChannelStore for PgStore {
     fn load_directory(&self) -> StoreFuture<'_, ChannelDirectory> {
         Box::pin(self.read(|client| {
             // One snapshot: no membership of a channel the list does not hold.
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
+            let mut tx = super::snapshot(client)?;
             let channels = all(&mut tx)?;
             let members = all_members(&mut tx)?
                 .into_iter()

@@ -16,25 +16,6 @@ use crate::{
     },
 };
 
-/// A user as clients see them; None for no id, or a user who is gone.
-pub(super) fn user_ref(
-    client: &mut impl GenericClient,
-    id: Option<i64>,
-) -> Result<Option<UserRef>> {
-    let Some(id) = id else { return Ok(None) };
-    Ok(client
-        .query_opt(
-            "SELECT id, name, display_name, avatar FROM users WHERE id = $1",
-            &[&id],
-        )?
-        .map(|r| UserRef {
-            id: r.get(0),
-            name: r.get(1),
-            display_name: r.get(2),
-            avatar: r.get(3),
-        }))
-}
-
 pub struct NewComment<'a> {
     pub doc_id: i64,
     pub parent_id: Option<i64>,
@@ -386,7 +367,7 @@ pub fn comment_deleted(tx: &mut Transaction<'_>, comment_id: i64) -> Result<()> 
 impl CommentStore for PgStore {
     fn comments(&self, doc_id: i64, doc_name: String) -> StoreFuture<'_, Vec<Comment>> {
         Box::pin(self.read(move |client| {
-            let mut tx = super::docs::snapshot(client)?;
+            let mut tx = super::snapshot(client)?;
             let listed = comments(&mut tx, doc_id, &doc_name)?;
             tx.commit()?;
             Ok(listed)

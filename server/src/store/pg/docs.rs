@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use parley_protocol::{DocRole, UserRef, VersionInfo};
-use postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
+use postgres::{GenericClient, Row, Transaction};
 
-use super::{channels, comments::user_ref, is_unique_violation, PgStore};
+use super::{channels, is_unique_violation, snapshot, users::user_ref, PgStore};
 use crate::{
     error::{Error, Result},
     store::{
@@ -40,16 +40,6 @@ fn doc_from_row(row: &Row) -> DocRecord {
         },
         created_at: row.get(6),
     }
-}
-
-/// A read that spans several statements sees one snapshot: a compaction or a new grant that
-/// commits in between cannot show half of itself (a snapshot without the updates it replaced).
-pub(super) fn snapshot(client: &mut Client) -> Result<Transaction<'_>> {
-    Ok(client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?)
 }
 
 /// Every document with its per-user roles.

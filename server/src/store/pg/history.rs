@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use parley_protocol::{Attachment, Message, ThreadSummary};
-use postgres::{Client, IsolationLevel};
+use postgres::Client;
 
 use super::{
     attachments::{attachment_from_row, ATTACHMENT_COLUMNS},
@@ -26,11 +26,7 @@ pub fn history(
 ) -> Result<(Vec<Message>, bool)> {
     let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
     // One snapshot: a page never shows a reaction or reply its messages do not have yet.
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?;
+    let mut tx = super::snapshot(client)?;
     let mut messages: Vec<Message> = tx
         .query(
             &format!(

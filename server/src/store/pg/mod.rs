@@ -49,6 +49,16 @@ use crate::{
     error::{Error, Result},
 };
 
+/// A read-only transaction at REPEATABLE READ: a read of several statements sees one
+/// snapshot, so a write that commits in between cannot show half of itself.
+pub(super) fn snapshot(client: &mut Client) -> Result<Transaction<'_>> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?)
+}
+
 /// A failed statement is an internal error: callers learn nothing of the database.
 impl From<postgres::Error> for Error {
     fn from(err: postgres::Error) -> Self {

@@ -1,7 +1,7 @@
 //! Read positions, mutes, unread counts, mentions and read receipts (PostgreSQL).
 
 use parley_protocol::{Event, Message};
-use postgres::{GenericClient, IsolationLevel, Transaction};
+use postgres::{GenericClient, Transaction};
 
 use super::{events::append_event, PgStore};
 use crate::{
@@ -126,11 +126,7 @@ impl ReadStore for PgStore {
     fn read_counts(&self, user_id: i64, channel_id: i64) -> StoreFuture<'_, ReadCounts> {
         Box::pin(self.read(move |client| {
             // One snapshot: the counts are of what follows the position read.
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
+            let mut tx = super::snapshot(client)?;
             let position = position(&mut tx, user_id, channel_id)?;
             let (unread, mentions) =
                 unread_counts(&mut tx, user_id, channel_id, position.last_read)?;

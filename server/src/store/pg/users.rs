@@ -420,3 +420,22 @@ impl AccountStore for PgStore {
         Box::pin(self.write(move |tx, _| Ok((repair_users(tx, rules)?, Vec::new()))))
     }
 }
+
+/// A user as clients see them; None for no id, or a user who is gone.
+pub(super) fn user_ref(
+    client: &mut impl GenericClient,
+    id: Option<i64>,
+) -> Result<Option<parley_protocol::UserRef>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(client
+        .query_opt(
+            "SELECT id, name, display_name, avatar FROM users WHERE id = $1",
+            &[&id],
+        )?
+        .map(|r| parley_protocol::UserRef {
+            id: r.get(0),
+            name: r.get(1),
+            display_name: r.get(2),
+            avatar: r.get(3),
+        }))
+}
