@@ -253,3 +253,76 @@ async fn presence_and_typing_are_seen_from_every_node_and_a_killed_nodes_users_l
         .await;
     assert_eq!(names(&list["presence"]), ["alice"]);
 }
+
+/// Receives webhook deliveries on a free loopback port, counting each `webhook-id`.
+async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::{extract::State, http::HeaderMap, routing::post, Router};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    async fn record(State(seen): State<Seen>, headers: HeaderMap) -> &'static str {
+        let id = headers["webhook-id"].to_str().unwrap().to_owned();
+        seen.lock().unwrap().push(id);
+        "ok"
+    }
+    let seen: Seen = std::sync::Arc::default();
+    let app = Router::new()
+        .route("/hook", post(record))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn every_node_captures_webhooks_and_one_delivers_each_once() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let (url, seen) = webhook_receiver().await;
+    let config = format!(
+        "{RELAXED}\n[webhook_delivery]\npoll_interval = \"50ms\"\n\
+         [[webhooks]]\nurl = \"{url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+         events = [\"message.created\"]\nchannels = []\n"
+    );
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(
+            TestServer::builder()
+                .config(&config)
+                .postgres(&pg.url())
+                .envs(&[("PARLEY_CLUSTER_REDIS_URL", &redis.url())])
+                .start()
+                .await,
+        );
+    }
+    let mut clients = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let token = node.register(&format!("user{i}")).await;
+        let mut client = node.connect(Some(&token)).await;
+        let create = if i == 0 {
+            "channel_create"
+        } else {
+            "channel_join"
+        };
+        client.ok(json!({"type": create, "channel": "team"})).await;
+        clients.push(client);
+    }
+    for round in 0..10 {
+        for (i, client) in clients.iter_mut().enumerate() {
+            send_all(client, "team", [format!("n{i}-{round}")]).await;
+        }
+    }
+    tokio::time::timeout(TIMEOUT, async {
+        while seen.lock().unwrap().len() < 30 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("30 deliveries in time");
+    // Had two nodes delivered, the 30 arrivals would hold repeated ids.
+    let ids = seen.lock().unwrap().clone();
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 30, "{ids:?}");
+    assert_eq!(ids.len(), 30, "a delivery went out twice: {ids:?}");
+}

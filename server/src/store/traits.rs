@@ -376,13 +376,14 @@ pub trait WebhookStore: Send + Sync {
     fn set_endpoint_disabled(&self, id: i64, disabled: Option<String>) -> StoreFuture<'_, ()>;
     /// The oldest outbox events, at most `limit`.
     fn outbox(&self, limit: u32) -> StoreFuture<'_, Vec<OutboxRow>>;
-    /// Records deliveries and removes the outbox events up to `through`, in one write. An
-    /// endpoint already holding `max_per_endpoint` deliveries gets no more: how many were
-    /// dropped so.
+    /// Records deliveries and removes the outbox events that were read (`read`, their ids; not
+    /// "everything up to the last": with several nodes, a lower id can commit after a higher
+    /// one was read), in one write. An endpoint already holding `max_per_endpoint` deliveries
+    /// gets no more: how many were dropped so.
     fn record_deliveries(
         &self,
         deliveries: Vec<NewDelivery>,
-        through: i64,
+        read: Vec<i64>,
         max_per_endpoint: u64,
     ) -> StoreFuture<'_, u64>;
     /// An endpoint's deliveries that are due at `now`: per channel only the oldest waiting
@@ -400,6 +401,10 @@ pub trait WebhookStore: Send + Sync {
     /// Queues an endpoint's dead deliveries again (and enables it); how many.
     fn replay_dead(&self, endpoint_id: i64) -> StoreFuture<'_, u64>;
     fn webhook_backlog(&self) -> StoreFuture<'_, HashMap<i64, EndpointBacklog>>;
+    /// Whether this node turns the outbox into deliveries and sends them: always, for a store
+    /// one node uses; with several nodes on one database, exactly one of them at a time (the
+    /// one holding the database's lock for it, until it stops or loses its connection).
+    fn lead_deliveries(&self) -> StoreFuture<'_, bool>;
 }
 
 pub trait Backend:

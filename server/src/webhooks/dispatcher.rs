@@ -191,6 +191,13 @@ impl Dispatcher {
             }
             keep
         });
+        // With several nodes, one delivers (the outbox is shared): the others only capture.
+        if !self.store.lead_deliveries().await? {
+            for (_, sender) in senders.drain() {
+                sender.task.abort();
+            }
+            return Ok(());
+        }
         for endpoint in &enabled {
             senders.entry(endpoint.id).or_insert_with(|| {
                 let wake = Arc::new(Notify::new());
@@ -205,9 +212,10 @@ impl Dispatcher {
         }
         loop {
             let rows = self.store.outbox(FAN_OUT_BATCH).await?;
-            let Some(through) = rows.last().map(|r| r.id) else {
+            if rows.is_empty() {
                 return Ok(());
-            };
+            }
+            let read: Vec<i64> = rows.iter().map(|r| r.id).collect();
             let mut deliveries = Vec::new();
             for row in &rows {
                 let targets: Vec<&EndpointRecord> = enabled
@@ -233,7 +241,7 @@ impl Dispatcher {
             let woken: Vec<i64> = deliveries.iter().map(|d| d.endpoint_id).collect();
             let dropped = self
                 .store
-                .record_deliveries(deliveries, through, self.delivery.max_pending_per_endpoint)
+                .record_deliveries(deliveries, read, self.delivery.max_pending_per_endpoint)
                 .await?;
             if dropped > 0 {
                 self.metrics.webhooks.dropped.inc_by(dropped);

@@ -184,7 +184,7 @@ impl WebhookStore for MemoryStore {
     fn record_deliveries(
         &self,
         deliveries: Vec<NewDelivery>,
-        through: i64,
+        read: Vec<i64>,
         max_per_endpoint: u64,
     ) -> StoreFuture<'_, u64> {
         Box::pin(self.write(move |state| {
@@ -223,7 +223,9 @@ impl WebhookStore for MemoryStore {
                     },
                 );
             }
-            hooks.outbox.retain(|id, _| *id > through);
+            for id in &read {
+                hooks.outbox.remove(id);
+            }
             Ok((dropped, Vec::new()))
         }))
     }
@@ -327,6 +329,11 @@ impl WebhookStore for MemoryStore {
             }
             Ok((n, Vec::new()))
         }))
+    }
+
+    fn lead_deliveries(&self) -> StoreFuture<'_, bool> {
+        // Only one node ever uses this store.
+        Box::pin(async { Ok(true) })
     }
 
     fn webhook_backlog(&self) -> StoreFuture<'_, HashMap<i64, EndpointBacklog>> {

@@ -20,6 +20,7 @@ pub mod custom_events;
 pub mod docs;
 pub mod events;
 pub mod history;
+mod leader;
 pub mod message_rows;
 pub mod messages;
 pub mod migrate;
@@ -77,6 +78,9 @@ pub struct PgStore {
     writer: mpsc::Sender<writer::Job>,
     readers: Arc<ReadPool>,
     auth_readers: Arc<ReadPool>,
+    /// The connection holding the webhook deliveries' lock, on the node that holds it
+    /// (`leader.rs`).
+    leader: Arc<leader::Leader>,
 }
 
 /// How to reach the database: parsed once, used for every connection (and reconnection).
@@ -189,6 +193,7 @@ pub fn open(
     metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<(PgStore, std::thread::JoinHandle<()>)> {
     let target = Target::parse(url)?;
+    let target_for_leader = target.clone();
     let mut client = target.connect()?;
     schema::run(&mut client, first_channel)?;
     let readers = ReadPool::open(&target, config.read_connections.max(1))?;
@@ -207,6 +212,7 @@ pub fn open(
             writer: tx,
             readers,
             auth_readers,
+            leader: Arc::new(leader::Leader::new(target_for_leader)),
         },
         handle,
     ))

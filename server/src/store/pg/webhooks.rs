@@ -225,12 +225,12 @@ impl WebhookStore for PgStore {
     fn record_deliveries(
         &self,
         deliveries: Vec<NewDelivery>,
-        through: i64,
+        read: Vec<i64>,
         max_per_endpoint: u64,
     ) -> StoreFuture<'_, u64> {
         Box::pin(self.write(move |tx, _| {
             Ok((
-                record(tx, &deliveries, through, max_per_endpoint)?,
+                record(tx, &deliveries, &read, max_per_endpoint)?,
                 Vec::new(),
             ))
         }))
@@ -282,25 +282,29 @@ impl WebhookStore for PgStore {
         Box::pin(self.write(move |tx, _| Ok((replay(tx, endpoint_id)?, Vec::new()))))
     }
 
+    fn lead_deliveries(&self) -> StoreFuture<'_, bool> {
+        Box::pin(self.lead())
+    }
+
     fn webhook_backlog(&self) -> StoreFuture<'_, HashMap<i64, EndpointBacklog>> {
         Box::pin(self.read(backlog))
     }
 }
 
-/// Records the deliveries made of the outbox through `through` and takes those rows out of it.
+/// Records the deliveries made of the outbox rows `read` and takes those rows out of it.
 /// Returns how many deliveries were dropped because their endpoint holds `max_per_endpoint`.
 fn record(
     tx: &mut Transaction<'_>,
     deliveries: &[NewDelivery],
-    through: i64,
+    read: &[i64],
     max_per_endpoint: u64,
 ) -> Result<u64> {
     // The claim: only the outbox rows this write deletes are turned into deliveries. Another
     // node that read them too waits here for our commit, then finds them gone.
     let claimed: HashSet<i64> = tx
         .query(
-            "DELETE FROM webhook_outbox WHERE id <= $1 RETURNING id",
-            &[&through],
+            "DELETE FROM webhook_outbox WHERE id = ANY($1) RETURNING id",
+            &[&read],
         )?
         .iter()
         .map(|r| r.get(0))
@@ -313,7 +317,7 @@ fn record(
     // is not locked, and gets nothing.
     let live: HashSet<i64> = tx
         .query(
-            "SELECT id FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            "SELECT id FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
             &[&ids],
         )?
         .iter()

@@ -236,7 +236,7 @@ impl WebhookStore for SqliteStore {
     fn record_deliveries(
         &self,
         deliveries: Vec<NewDelivery>,
-        through: i64,
+        read: Vec<i64>,
         max_per_endpoint: u64,
     ) -> StoreFuture<'_, u64> {
         Box::pin(self.write(move |tx, _| {
@@ -267,8 +267,10 @@ impl WebhookStore for SqliteStore {
                     .execute(params![d.endpoint_id, d.event_id, d.channel, d.body, now])?;
                 held.insert(d.endpoint_id, count + inserted as u64);
             }
-            tx.prepare_cached("DELETE FROM webhook_outbox WHERE id <= ?1")?
-                .execute([through])?;
+            let mut delete = tx.prepare_cached("DELETE FROM webhook_outbox WHERE id = ?1")?;
+            for id in &read {
+                delete.execute([id])?;
+            }
             Ok((dropped, Vec::new()))
         }))
     }
@@ -351,6 +353,11 @@ impl WebhookStore for SqliteStore {
 
     fn replay_dead(&self, endpoint_id: i64) -> StoreFuture<'_, u64> {
         Box::pin(self.write(move |tx, _| Ok((replay(tx, endpoint_id)?, Vec::new()))))
+    }
+
+    fn lead_deliveries(&self) -> StoreFuture<'_, bool> {
+        // Only one node ever uses this store.
+        Box::pin(async { Ok(true) })
     }
 
     fn webhook_backlog(&self) -> StoreFuture<'_, HashMap<i64, EndpointBacklog>> {
