@@ -17,10 +17,9 @@ struct Cluster {
 async fn cluster(nodes: usize) -> Cluster {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
-    let mut started = Vec::new();
-    for _ in 0..nodes {
-        started.push(node(&pg, &redis).await);
-    }
+    // All at once, as an orchestrator starts them: one migrates the empty database, the others
+    // wait for it; channels they all ensure are made once.
+    let started = futures_util::future::join_all((0..nodes).map(|_| node(&pg, &redis))).await;
     Cluster {
         nodes: started,
         redis,

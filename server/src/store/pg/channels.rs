@@ -341,8 +341,16 @@ impl ChannelStore for PgStore {
             if let Some(existing) = by_name(tx, &ensure.channel.name)? {
                 return Ok((existing, Vec::new()));
             }
-            let record = insert(tx, &ensure.channel, ensure.created_by, ensure.owner)?;
-            Ok((record, Vec::new()))
+            match insert(tx, &ensure.channel, ensure.created_by, ensure.owner) {
+                Ok(record) => Ok((record, Vec::new())),
+                // Made by another node between the lookup and the insert (nodes starting
+                // together ensure the same channels): the insert did nothing; take theirs.
+                Err(err) if err.code() == ErrorCode::ChannelExists => {
+                    let existing = by_name(tx, &ensure.channel.name)?.ok_or(err)?;
+                    Ok((existing, Vec::new()))
+                }
+                Err(err) => Err(err),
+            }
         }))
     }
 
