@@ -70,6 +70,8 @@ pub struct AppState {
     pub webhooks: Arc<webhooks::Dispatcher>,
     /// Cancelled once the store has stopped: the relay to the other nodes stops with it.
     cluster_stop: CancellationToken,
+    /// This node's part in a cluster (`cluster.redis_url`), if any.
+    pub cluster: Option<Arc<cluster::Cluster>>,
 }
 
 /// How long shutdown waits for connections to flush and close.
@@ -146,7 +148,7 @@ impl Server {
             },
             Arc::clone(&metrics),
         ));
-        let cluster = cluster::Cluster::new(&config.cluster)?;
+        let cluster = cluster::Cluster::new(&config.cluster, Arc::clone(&metrics))?;
         let publisher: store::Publisher = match &cluster {
             Some(cluster) => cluster.publisher(Arc::clone(&hubs)),
             None => {
@@ -224,6 +226,7 @@ impl Server {
             draining,
             webhooks: dispatcher,
             cluster_stop,
+            cluster,
         });
         let repaired = state
             .stores

@@ -126,6 +126,17 @@ pub struct WebhookCounters {
     pub dropped: Counter,
 }
 
+/// Several nodes (`cluster/`, docs/scaling.md): what travels between them.
+pub struct ClusterCounters {
+    /// Events other nodes committed, received over Redis.
+    pub received: Counter,
+    /// Messages for the other nodes not queued (the queue was full): they fill such gaps from
+    /// the store.
+    pub unsent: Counter,
+    /// Runs of events read from the store because pub/sub lost or reordered them.
+    pub gap_fills: Counter,
+}
+
 /// Custom events published (`parley_custom_events_total`), by kind.
 pub struct CustomEvents {
     pub durable: Counter,
@@ -162,6 +173,9 @@ pub struct Metrics {
     /// Send latencies since the last analytics tick (`analytics.rs`).
     pub send_latency: LatencyWindow,
     pub webhooks: WebhookCounters,
+    pub cluster: ClusterCounters,
+    /// Other nodes heard from lately; set at each scrape.
+    cluster_peers: Gauge,
     /// Durable events queued to chat subscribers (or held for one catching up).
     pub deliveries_durable: Counter,
     /// Ephemeral events (typing, presence) queued to chat subscribers.
@@ -274,6 +288,24 @@ impl Metrics {
             "HTTP requests answered, by method, route template and status (WebSocket upgrades included)",
             http_requests.clone(),
         );
+        let cluster = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "cluster_messages",
+            "Messages between nodes: received (events from other nodes) and unsent (dropped: the queue to Redis was full)",
+            cluster.clone(),
+        );
+        let gap_fills = Counter::default();
+        registry.register(
+            "cluster_gap_fills",
+            "Runs of events read from the store because pub/sub lost or reordered them",
+            gap_fills.clone(),
+        );
+        let cluster_peers = Gauge::default();
+        registry.register(
+            "cluster_peers",
+            "Other nodes heard from within three heartbeats",
+            cluster_peers.clone(),
+        );
         let logins = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "login_attempts",
@@ -296,6 +328,12 @@ impl Metrics {
                 dead: hook("dead"),
                 dropped: hook("dropped"),
             },
+            cluster: ClusterCounters {
+                received: cluster.get_or_create_owned(&KindLabel { kind: "received" }),
+                unsent: cluster.get_or_create_owned(&KindLabel { kind: "unsent" }),
+                gap_fills,
+            },
+            cluster_peers,
             custom_events: CustomEvents {
                 durable: custom.get_or_create_owned(&KindLabel { kind: "durable" }),
                 ephemeral: custom.get_or_create_owned(&KindLabel { kind: "ephemeral" }),
@@ -360,6 +398,7 @@ impl Metrics {
         }
         self.write_queue.set(gauge_value(now.write_queue));
         self.open_documents.set(gauge_value(now.open_documents));
+        self.cluster_peers.set(gauge_value(now.cluster_peers));
         let mut text = String::new();
         if let Err(e) =
             prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
@@ -383,6 +422,8 @@ pub struct Snapshot {
     pub document_connections: usize,
     pub write_queue: usize,
     pub open_documents: usize,
+    /// Other nodes heard from (0 for a node alone).
+    pub cluster_peers: usize,
 }
 
 /// The `Content-Type` of [`Metrics::render`]'s text.

@@ -136,6 +136,28 @@ async fn what_one_node_commits_reaches_the_others_in_order_and_resumes_on_a_thir
     assert!(resumed["reset"].is_null(), "{resumed}");
     let texts = read_in_order(&mut bob, "team", last, 20).await;
     assert_eq!(texts, (50..70).map(|i| format!("a{i}")).collect::<Vec<_>>());
+
+    // B's metrics tell what crossed: events received, the two other nodes heard from.
+    let metrics = b
+        .http()
+        .get(format!("{}/metrics", b.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(value("parley_cluster_messages_total{kind=\"received\"}") >= 100.0);
+    assert_eq!(value("parley_cluster_peers"), 2.0);
+    assert_eq!(value("parley_cluster_messages_total{kind=\"unsent\"}"), 0.0);
 }
 
 #[tokio::test]

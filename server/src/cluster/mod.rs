@@ -14,13 +14,7 @@
 
 mod wire;
 
-use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -33,6 +27,7 @@ use crate::{
     },
     config::ClusterConfig,
     error::{Error, Result},
+    metrics::Metrics,
     store::{EventStore, Published, Publisher},
 };
 
@@ -48,10 +43,7 @@ pub struct Cluster {
     heartbeat: Duration,
     outbox: mpsc::Sender<Vec<u8>>,
     outbox_rx: std::sync::Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
-    /// Events not sent because the queue was full (the other nodes fill those gaps).
-    pub dropped: AtomicU64,
-    /// Messages received from other nodes.
-    pub received: AtomicU64,
+    metrics: Arc<Metrics>,
     /// When each other node was last heard from (its heartbeat or an event).
     peers: std::sync::Mutex<std::collections::HashMap<u64, tokio::time::Instant>>,
 }
@@ -59,7 +51,7 @@ pub struct Cluster {
 impl Cluster {
     /// Prepared before the store opens (the store needs [`Cluster::publisher`]); nothing is
     /// connected until [`Cluster::start`].
-    pub fn new(config: &ClusterConfig) -> Result<Option<Arc<Self>>> {
+    pub fn new(config: &ClusterConfig, metrics: Arc<Metrics>) -> Result<Option<Arc<Self>>> {
         let Some(url) = &config.redis_url else {
             return Ok(None);
         };
@@ -73,8 +65,7 @@ impl Cluster {
             heartbeat: config.heartbeat_interval,
             outbox,
             outbox_rx: std::sync::Mutex::new(Some(outbox_rx)),
-            dropped: AtomicU64::new(0),
-            received: AtomicU64::new(0),
+            metrics,
             peers: std::sync::Mutex::default(),
         })))
     }
@@ -86,12 +77,13 @@ impl Cluster {
         hubs.set_relay(Arc::new(Relay {
             node: self.node,
             outbox: self.outbox.clone(),
+            metrics: Arc::clone(&self.metrics),
         }));
         let cluster = Arc::clone(self);
         Arc::new(move |event: Published| {
             let bytes = wire::encode(cluster.node, &event);
             if cluster.outbox.try_send(bytes).is_err() {
-                cluster.dropped.fetch_add(1, Ordering::Relaxed);
+                cluster.metrics.cluster.unsent.inc();
             }
             hubs.publish(event);
         })
@@ -105,7 +97,8 @@ impl Cluster {
         events: Arc<dyn EventStore>,
         stop: CancellationToken,
     ) {
-        chat.hubs.set_gap_filler(gap_filler(Arc::clone(&events)));
+        chat.hubs
+            .set_gap_filler(gap_filler(Arc::clone(&events), Arc::clone(&self.metrics)));
         let outbox = self.outbox_rx.lock().ok().and_then(|mut rx| rx.take());
         if let Some(outbox) = outbox {
             tokio::spawn(Arc::clone(self).send_loop(outbox, stop.clone()));
@@ -225,7 +218,7 @@ impl Cluster {
                 last_heard = tokio::time::Instant::now();
                 match wire::decode(message.get_payload_bytes()) {
                     Some(wire::Message::Event { node, event }) if node != self.node => {
-                        self.received.fetch_add(1, Ordering::Relaxed);
+                        self.metrics.cluster.received.inc();
                         self.heard(node);
                         chat.apply_remote(&event).await;
                         hubs.publish_remote(event).await;
@@ -298,13 +291,18 @@ impl Cluster {
 struct Relay {
     node: u64,
     outbox: mpsc::Sender<Vec<u8>>,
+    metrics: Arc<Metrics>,
 }
 
 impl EphemeralRelay for Relay {
     fn ephemeral(&self, channel_id: i64, frame: &str) {
-        let _ = self
+        if self
             .outbox
-            .try_send(wire::ephemeral(self.node, channel_id, frame));
+            .try_send(wire::ephemeral(self.node, channel_id, frame))
+            .is_err()
+        {
+            self.metrics.cluster.unsent.inc();
+        }
     }
 
     fn hub_started(&self, channel_id: i64) {
@@ -328,8 +326,9 @@ async fn sync_hubs(hubs: &Hubs, events: &dyn EventStore) {
 }
 
 /// Reads the events of a gap from the store and gives them to the hub that asked.
-fn gap_filler(events: Arc<dyn EventStore>) -> GapFiller {
+fn gap_filler(events: Arc<dyn EventStore>, metrics: Arc<Metrics>) -> GapFiller {
     Arc::new(move |request: GapRequest| {
+        metrics.cluster.gap_fills.inc();
         let events = Arc::clone(&events);
         tokio::spawn(async move {
             let until = request.until.min(request.after + FILL_BATCH);
