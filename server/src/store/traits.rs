@@ -347,6 +347,10 @@ pub trait StoreControl: Send + Sync {
     fn stop(&self) -> BoxFuture<'_, ()>;
     /// Writes queued for the writer and not yet taken into a batch (for metrics).
     fn queued_writes(&self) -> usize;
+    /// Resolves once every write queued before it has committed and its events were handed to
+    /// the publisher (writes commit in queue order): at a stop, sessions wait for it before
+    /// their last flush, so every event acknowledged to anyone reaches them first.
+    fn barrier(&self) -> BoxFuture<'_, ()>;
 }
 
 /// Everything a store implementation provides.

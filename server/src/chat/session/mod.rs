@@ -282,6 +282,9 @@ impl Session {
         let all =
             u32::try_from(self.state.config.realtime.max_pending_sends.max(1)).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout_at(deadline, self.inflight_sends.acquire_many(all)).await;
+        // Other sessions' sends, read before the stop and still committing, are acknowledged
+        // to their senders: their events must reach this connection before its 1001.
+        let _ = tokio::time::timeout_at(deadline, self.state.stores.control.barrier()).await;
         let _ = tokio::time::timeout_at(deadline, self.flush_hubs()).await;
         self.control.close_with(1001, "server shutting down");
     }

@@ -135,6 +135,12 @@ impl StoreControl for MemoryStore {
         })
     }
 
+    fn barrier(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self.write(|_| Ok(((), Vec::new()))).await;
+        })
+    }
+
     fn queued_writes(&self) -> usize {
         self.writer.max_capacity() - self.writer.capacity()
     }

@@ -291,6 +291,12 @@ impl crate::store::StoreControl for PgStore {
         Box::pin(PgStore::stop(self))
     }
 
+    fn barrier(&self) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self.write(|_, _| Ok(((), Vec::new()))).await;
+        })
+    }
+
     fn queued_writes(&self) -> usize {
         self.writer.max_capacity() - self.writer.capacity()
     }
