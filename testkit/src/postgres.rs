@@ -29,7 +29,7 @@ impl Postgres {
 
     pub fn try_start() -> Result<Self, String> {
         let bin = bin_dir()?;
-        let base = if Path::new("/dev/shm").is_dir() {
+        let base = if roomy_shm() {
             tempfile::Builder::new()
                 .prefix("parley-pg-")
                 .tempdir_in("/dev/shm")
@@ -199,6 +199,14 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Whether `/dev/shm` (memory) has room for clusters: a container's is often 64 MiB, where two
+/// clusters at once would not fit; then the temporary directory on disk is used.
+fn roomy_shm() -> bool {
+    rustix::fs::statvfs("/dev/shm")
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize) > 2 << 30)
+        .unwrap_or(false)
 }
 
 /// True once the server accepts connections (`pg_isready`: a server still starting answers,
