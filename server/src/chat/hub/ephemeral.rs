@@ -4,7 +4,7 @@
 //! [`HubCmd::Remote`](super::HubCmd) and is delivered here as it was there.
 //!
 //! Presence is per user across nodes: each node keeps who is present through the others
-//! (`remote_present`, by node and user), learned from their presence events, from their answers
+//! (`remote_present`, by user and node), learned from their presence events, from their answers
 //! when a hub starts (`EphemeralRelay::hub_started`: every node with that channel announces its
 //! present users), and forgotten when a node falls silent (`HubCmd::NodeGone`). Subscribers see
 //! a user join when they become present on the first node and leave when they are present on
@@ -76,13 +76,19 @@ impl Hub {
         } = frame.event
         {
             let was_present = self.present_anywhere(user.id);
-            let key = (node, user.id);
+            let user_id = user.id;
             match state {
                 PresenceState::Left => {
-                    self.remote_present.remove(&key);
+                    if let Some(nodes) = self.remote_present.get_mut(&user_id) {
+                        nodes.remove(&node);
+                        if nodes.is_empty() {
+                            self.remote_present.remove(&user_id);
+                        }
+                    }
                 }
                 PresenceState::Joined | PresenceState::Status => {
-                    let entry = self.remote_present.entry(key).or_insert(PresenceEntry {
+                    let nodes = self.remote_present.entry(user_id).or_default();
+                    let entry = nodes.entry(node).or_insert(PresenceEntry {
                         user: user.clone(),
                         status: status.clone(),
                         status_text: status_text.clone(),
@@ -92,7 +98,7 @@ impl Hub {
                     entry.status_text = status_text;
                 }
             }
-            let now_present = self.present_anywhere(user.id);
+            let now_present = self.present_anywhere(user_id);
             let changes = match state {
                 PresenceState::Joined => !was_present,
                 PresenceState::Left => !now_present,
@@ -108,14 +114,14 @@ impl Hub {
 
     /// Another node is gone: the users present only through it leave.
     pub(super) fn node_gone(&mut self, node: u64) {
-        let gone: Vec<(i64, PresenceEntry)> = self
-            .remote_present
-            .iter()
-            .filter(|((n, _), _)| *n == node)
-            .map(|((_, user), entry)| (*user, entry.clone()))
-            .collect();
+        let mut gone: Vec<(i64, PresenceEntry)> = Vec::new();
+        self.remote_present.retain(|user_id, nodes| {
+            if let Some(entry) = nodes.remove(&node) {
+                gone.push((*user_id, entry));
+            }
+            !nodes.is_empty()
+        });
         for (user_id, entry) in gone {
-            self.remote_present.remove(&(node, user_id));
             if self.present_anywhere(user_id) {
                 continue;
             }
@@ -155,7 +161,7 @@ impl Hub {
     }
 
     fn present_remotely(&self, user_id: i64) -> bool {
-        self.remote_present.keys().any(|(_, user)| *user == user_id)
+        self.remote_present.contains_key(&user_id)
     }
 
     fn present_anywhere(&self, user_id: i64) -> bool {

@@ -248,7 +248,9 @@ struct Hub {
     /// handle to it is gone).
     me: mpsc::WeakSender<HubCmd>,
     /// Users present through other nodes, by (node, user) (`ephemeral.rs`).
-    remote_present: HashMap<(u64, i64), parley_protocol::PresenceEntry>,
+    /// By user, then node: "is this user present elsewhere" is one lookup on every local join
+    /// and leave.
+    remote_present: HashMap<i64, HashMap<u64, parley_protocol::PresenceEntry>>,
 }
 
 /// What became of a frame offered to one subscriber.

@@ -44,11 +44,13 @@ impl Hub {
                 (p.user.id, entry)
             })
             .collect();
-        for ((_, user_id), remote) in &self.remote_present {
-            by_user
-                .entry(*user_id)
-                .and_modify(|e| e.sessions += remote.sessions)
-                .or_insert_with(|| remote.clone());
+        for (user_id, nodes) in &self.remote_present {
+            for remote in nodes.values() {
+                by_user
+                    .entry(*user_id)
+                    .and_modify(|e| e.sessions += remote.sessions)
+                    .or_insert_with(|| remote.clone());
+            }
         }
         let mut entries: Vec<PresenceEntry> = by_user.into_values().collect();
         entries.sort_by(|a, b| a.user.name.cmp(&b.user.name));
