@@ -383,3 +383,53 @@ impl Backoff {
         self.0 = 0;
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test: a panic is how it fails
+mod tests {
+    use super::*;
+
+    /// A full queue to Redis never holds up the store's writer: the event still reaches this
+    /// node's hubs, and what could not be queued is counted (the other nodes fill the gap).
+    #[tokio::test]
+    async fn a_full_publish_queue_drops_and_counts_without_waiting() {
+        let config = ClusterConfig {
+            redis_url: Some("redis://127.0.0.1:1".into()),
+            publish_queue: 1,
+            ..ClusterConfig::default()
+        };
+        let metrics = Arc::new(Metrics::new());
+        let cluster = Cluster::new(&config, Arc::clone(&metrics))
+            .unwrap()
+            .unwrap();
+        let hubs = Arc::new(Hubs::new(
+            crate::chat::hub::HubConfig {
+                presence_timeout: Duration::from_secs(60),
+                typing_ttl: Duration::from_secs(5),
+                typing_interval: Duration::from_secs(1),
+                catchup_limit: 8,
+                queue: 8,
+                presence_tap: std::sync::OnceLock::new(),
+                gap_filler: std::sync::OnceLock::new(),
+                relay: std::sync::OnceLock::new(),
+            },
+            Arc::clone(&metrics),
+        ));
+        let publish = cluster.publisher(Arc::clone(&hubs));
+        // Not started: nothing drains the queue of one.
+        for seq in 1..=3 {
+            publish(Published {
+                channel_id: 7,
+                seq,
+                frame: format!("event {seq}"),
+                author_id: None,
+            });
+        }
+        assert_eq!(metrics.cluster.unsent.get(), 2);
+        assert_eq!(
+            hubs.head(7),
+            Some(3),
+            "every event reached this node's hubs"
+        );
+    }
+}
