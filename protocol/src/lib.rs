@@ -71,6 +71,10 @@ pub mod close_code {
     /// default role changed, they left the document's channel, or the document was renamed).
     /// Reconnecting applies the new role, or is refused.
     pub const DOC_ACCESS_CHANGED: u16 = 4007;
+    /// `/docs`: another node of the cluster serves the document now (this one lost its hold
+    /// on it). Reconnect at once: nothing committed was lost, and the sync on the new
+    /// connection sends back whatever this one had not confirmed.
+    pub const DOC_MOVED: u16 = 4008;
 }
 
 /// The full-text query (SQLite FTS5) for what a person typed: every word must appear, the last

@@ -218,6 +218,11 @@ impl Server {
                 Arc::clone(&rates),
                 Arc::clone(&connections),
                 Arc::clone(&metrics),
+            )
+            .with_leases(
+                cluster
+                    .clone()
+                    .map(|c| c as Arc<dyn docs::owner::DocLeases>),
             ),
             chat,
             connections,
@@ -274,6 +279,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let Self { state, writer, tls } = self;
+        if let Some(cluster) = &state.cluster {
+            cluster.advertise_default(
+                if tls.is_some() { "https" } else { "http" },
+                listener.local_addr().map_err(Error::internal)?,
+            );
+            cluster.set_docs(state.docs.remote());
+        }
         let token = state.connections.shutdown.clone();
         maintenance::spawn(Arc::clone(&state));
         analytics::spawn(Arc::clone(&state));

@@ -347,3 +347,198 @@ async fn every_node_captures_webhooks_and_one_delivers_each_once() {
     assert_eq!(unique.len(), 30, "{ids:?}");
     assert_eq!(ids.len(), 30, "a delivery went out twice: {ids:?}");
 }
+
+/// A metric's value in a node's `/metrics` (0 when absent).
+async fn metric(node: &TestServer, name: &str) -> f64 {
+    let text = node
+        .http()
+        .get(format!("{}/metrics", node.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Connects to `name` on `node`, retrying while the document moves between nodes (503 until
+/// a dead owner's lease lapses).
+async fn connect_doc(
+    node: &TestServer,
+    name: &str,
+    token: &str,
+) -> parley_testkit::ydoc::DocClient {
+    let mut client = parley_testkit::ydoc::DocClient::new();
+    reconnect_doc(&mut client, node, name, token).await;
+    client
+}
+
+async fn reconnect_doc(
+    client: &mut parley_testkit::ydoc::DocClient,
+    node: &TestServer,
+    name: &str,
+    token: &str,
+) {
+    tokio::time::timeout(TIMEOUT, async {
+        loop {
+            match client.try_connect(&node.addr(), name, token).await {
+                Ok(()) => return,
+                Err(parley_testkit::ydoc::Refused(503)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(refused) => panic!("connect to {name} refused: {refused:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the document opened in time");
+}
+
+#[tokio::test]
+async fn one_node_serves_a_document_and_the_others_relay_to_it_until_it_dies() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let envs = [
+        ("PARLEY_CLUSTER_REDIS_URL", redis.url()),
+        ("PARLEY_CLUSTER_HEARTBEAT_INTERVAL", "200ms".to_owned()),
+        ("PARLEY_CLUSTER_DOCUMENT_LEASE", "1s".to_owned()),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // A is a process, to be killed.
+    let mut a = TestServer::builder()
+        .config(RELAXED)
+        .postgres(&pg.url())
+        .envs(&envs)
+        .start_process()
+        .await;
+    let b = TestServer::builder()
+        .config(RELAXED)
+        .postgres(&pg.url())
+        .envs(&envs)
+        .start()
+        .await;
+    let alice_token = a.register("alice").await;
+    let bob_token = b.register("bob").await;
+
+    // Alice creates the document by opening it on A; B knows it from the store.
+    let mut alice = connect_doc(&a, "plan", &alice_token).await;
+    alice.insert(0, "from A. ").await;
+    let (status, listed) = b.get("/api/docs", Some(&bob_token)).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["docs"][0]["name"], "plan");
+
+    // Bob opens it through B: B relays to A, the one node that merges it.
+    let mut bob = connect_doc(&b, "plan", &bob_token).await;
+    bob.wait_text("from A. ").await;
+    bob.insert(8, "from B.").await;
+    alice.wait_text("from A. from B.").await;
+    alice.insert(0, ">").await;
+    bob.wait_text(">from A. from B.").await;
+    assert_eq!(metric(&a, "parley_open_documents").await, 1.0);
+    assert_eq!(
+        metric(&b, "parley_open_documents").await,
+        0.0,
+        "B merges nothing"
+    );
+    // The content API on B reads what A committed.
+    let (status, content) = b.get("/api/docs/plan/content", Some(&bob_token)).await;
+    assert_eq!(status, 200, "{content}");
+    assert_eq!(content["text"]["content"], ">from A. from B.", "{content}");
+
+    // A renames it: B's directory follows (news over Redis), and Bob's relayed connection
+    // closes with 4007 as on A.
+    let (status, body) = a
+        .patch(
+            "/api/docs/plan",
+            Some(&alice_token),
+            json!({"name": "roadmap"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bob.close_code().await, Some(4007));
+    tokio::time::timeout(TIMEOUT, async {
+        while b.get("/api/docs/roadmap", Some(&bob_token)).await.0 != 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("B learns the new name");
+    assert_eq!(b.get("/api/docs/plan", Some(&bob_token)).await.0, 404);
+
+    // A dies with the document open. Within the lease B takes it over and serves it from
+    // what A committed; Bob edits on, and a new reader on B sees everything.
+    let mut bob = connect_doc(&b, "roadmap", &bob_token).await;
+    bob.wait_text(">from A. from B.").await;
+    a.kill().await;
+    let code = bob.close_code().await;
+    assert!(matches!(code, None | Some(1012)), "{code:?}");
+    let mut bob = connect_doc(&b, "roadmap", &bob_token).await;
+    assert_eq!(bob.text(), ">from A. from B.");
+    bob.insert(0, "after A: ").await;
+    let carol_token = b.register("carol").await;
+    let mut carol = connect_doc(&b, "roadmap", &carol_token).await;
+    carol.wait_text("after A: >from A. from B.").await;
+    assert_eq!(metric(&b, "parley_open_documents").await, 1.0);
+}
+
+#[tokio::test]
+async fn a_node_that_lost_its_lease_writes_nothing_more_and_its_clients_move() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    // A long lease: A does not renew during the test, so the lease can be taken from it.
+    let envs = [
+        ("PARLEY_CLUSTER_REDIS_URL", redis.url()),
+        ("PARLEY_CLUSTER_DOCUMENT_LEASE", "60s".to_owned()),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let node = TestServer::builder()
+            .config(RELAXED)
+            .postgres(&pg.url())
+            .envs(&envs)
+            .start()
+            .await;
+        nodes.push(node);
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let alice_token = a.register("alice").await;
+    let bob_token = b.register("bob").await;
+    let mut alice = connect_doc(a, "plan", &alice_token).await;
+    alice.insert(0, "one ").await;
+    let (_, info) = a.get("/api/docs/plan", Some(&alice_token)).await;
+    let id = info["id"].as_i64().unwrap();
+    alice.wait_text("one ").await;
+
+    // As if A had paused past its lease: the lease is gone, and B takes the document.
+    let deleted = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port().to_string(),
+            "DEL",
+            &format!("parley:doc:{id}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(deleted.status.success(), "{deleted:?}");
+    let mut bob = connect_doc(b, "plan", &bob_token).await;
+    bob.wait_text("one ").await;
+    assert_eq!(metric(b, "parley_open_documents").await, 1.0);
+
+    // A still holds its actor; its next write is refused by the store's claim, and Alice is
+    // sent to the new owner (4008). Her edit is not lost: her reconnect's sync carries it.
+    alice.insert(4, "two").await;
+    assert_eq!(alice.close_code().await, Some(4008));
+    reconnect_doc(&mut alice, a, "plan", &alice_token).await;
+    alice.insert(0, "zero ").await;
+    bob.wait_text("zero one two").await;
+    alice.wait_text("zero one two").await;
+    let stored = b.get("/api/docs/plan/content", Some(&bob_token)).await.1;
+    assert_eq!(stored["text"]["content"], "zero one two", "{stored}");
+    assert_eq!(metric(a, "parley_open_documents").await, 0.0, "A let it go");
+}

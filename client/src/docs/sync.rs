@@ -74,8 +74,9 @@ pub(super) async fn sync_loop(
                 return;
             }
             // Access changed or the document was renamed: reconnect at once; the upgrade's
-            // answer says which (the new role, 403, or 404 for a rename).
-            Attempt::Closed(close_code::DOC_ACCESS_CHANGED) => {
+            // answer says which (the new role, 403, or 404 for a rename). Moved to another
+            // node of a cluster: reconnect at once too.
+            Attempt::Closed(close_code::DOC_ACCESS_CHANGED | close_code::DOC_MOVED) => {
                 attempt = 0;
                 now = true;
             }

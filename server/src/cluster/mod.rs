@@ -12,6 +12,7 @@
 //! heartbeat, takes the link for dead and reconnects; after every (re)subscription it brings
 //! each running hub up to the store's head, since events may have passed while it was away.
 
+mod leases;
 mod wire;
 
 use std::{sync::Arc, time::Duration};
@@ -26,6 +27,7 @@ use crate::{
         Chat,
     },
     config::ClusterConfig,
+    docs::RemoteDocs,
     error::{Error, Result},
     metrics::Metrics,
     store::{EventStore, Published, Publisher},
@@ -46,6 +48,16 @@ pub struct Cluster {
     metrics: Arc<Metrics>,
     /// When each other node was last heard from (its heartbeat or an event).
     peers: std::sync::Mutex<std::collections::HashMap<u64, tokio::time::Instant>>,
+    /// `cluster.prefix`.
+    prefix: String,
+    /// `cluster.document_lease`.
+    lease: Duration,
+    /// Where the other nodes reach this one (`cluster.advertise`, or the listening address).
+    advertise: std::sync::OnceLock<String>,
+    /// The connection document leases are taken and renewed on (`leases`).
+    leases_conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// This node's document directory, for the other nodes' document changes.
+    docs: std::sync::OnceLock<Arc<RemoteDocs>>,
 }
 
 impl Cluster {
@@ -67,6 +79,16 @@ impl Cluster {
             outbox_rx: std::sync::Mutex::new(Some(outbox_rx)),
             metrics,
             peers: std::sync::Mutex::default(),
+            prefix: config.prefix.clone(),
+            lease: config.document_lease,
+            advertise: config
+                .advertise
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .map(std::sync::OnceLock::from)
+                .unwrap_or_default(),
+            leases_conn: tokio::sync::Mutex::default(),
+            docs: std::sync::OnceLock::new(),
         })))
     }
 
@@ -87,6 +109,11 @@ impl Cluster {
             }
             hubs.publish(event);
         })
+    }
+
+    /// Gives the cluster this node's document directory (news of documents changed elsewhere).
+    pub fn set_docs(&self, docs: Arc<RemoteDocs>) {
+        let _ = self.docs.set(docs);
     }
 
     /// Connects to Redis (retrying in the background until it can) and starts relaying:
@@ -233,6 +260,15 @@ impl Cluster {
                     }) if node != self.node => {
                         if let Some(hub) = hubs.existing(channel_id) {
                             let _ = hub.send(HubCmd::Remote { node, frame }).await;
+                        }
+                    }
+                    Some(wire::Message::DocChanged {
+                        node,
+                        doc_id,
+                        user_id,
+                    }) if node != self.node => {
+                        if let Some(docs) = self.docs.get() {
+                            docs.changed(doc_id, user_id).await;
                         }
                     }
                     Some(wire::Message::PresenceRequest { node, channel_id })

@@ -2,8 +2,9 @@
 //! `[1][node u64][channel i64][seq u64][author i64, 0: none][frame bytes]`, integers
 //! little-endian; a node's heartbeat is `[2][node u64]`; an ephemeral event (typing, presence,
 //! a custom event) `[3][node u64][channel i64][frame bytes]`; a node asking who is present in a
-//! channel `[4][node u64][channel i64]`. The frame is the exact JSON the committing node's subscribers got, so every
-//! node delivers identical bytes.
+//! channel `[4][node u64][channel i64]`; a document whose record or roles changed
+//! `[5][node u64][document i64][user i64, 0: everyone]`. The frame is the exact JSON the
+//! committing node's subscribers got, so every node delivers identical bytes.
 
 use crate::store::Published;
 
@@ -11,6 +12,7 @@ const VERSION: u8 = 1;
 const HEARTBEAT: u8 = 2;
 const EPHEMERAL: u8 = 3;
 const PRESENCE_REQUEST: u8 = 4;
+const DOC_CHANGED: u8 = 5;
 
 /// What one pub/sub message carries.
 pub enum Message {
@@ -30,6 +32,19 @@ pub enum Message {
         node: u64,
         channel_id: i64,
     },
+    DocChanged {
+        node: u64,
+        doc_id: i64,
+        user_id: Option<i64>,
+    },
+}
+
+pub fn doc_changed(node: u64, doc_id: i64, user_id: Option<i64>) -> Vec<u8> {
+    let mut out = vec![DOC_CHANGED];
+    out.extend_from_slice(&node.to_le_bytes());
+    out.extend_from_slice(&doc_id.to_le_bytes());
+    out.extend_from_slice(&user_id.unwrap_or(0).to_le_bytes());
+    out
 }
 
 pub fn ephemeral(node: u64, channel_id: i64, frame: &str) -> Vec<u8> {
@@ -81,6 +96,14 @@ pub fn decode(bytes: &[u8]) -> Option<Message> {
                 node: u64::from_le_bytes(word(0)?),
                 channel_id: i64::from_le_bytes(word(1)?),
             })
+        }
+        DOC_CHANGED if bytes.len() == 25 => {
+            let user = i64::from_le_bytes(word(2)?);
+            return Some(Message::DocChanged {
+                node: u64::from_le_bytes(word(0)?),
+                doc_id: i64::from_le_bytes(word(1)?),
+                user_id: (user != 0).then_some(user),
+            });
         }
         EPHEMERAL if bytes.len() >= 17 => {
             return Some(Message::Ephemeral {
@@ -152,6 +175,18 @@ mod tests {
         assert!(matches!(
             decode(&heartbeat(5)),
             Some(Message::Heartbeat { node: 5 })
+        ));
+        assert!(matches!(
+            decode(&doc_changed(5, 12, Some(3))),
+            Some(Message::DocChanged {
+                node: 5,
+                doc_id: 12,
+                user_id: Some(3)
+            })
+        ));
+        assert!(matches!(
+            decode(&doc_changed(5, 12, None)),
+            Some(Message::DocChanged { user_id: None, .. })
         ));
         for bad in [
             &b""[..],

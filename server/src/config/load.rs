@@ -134,7 +134,7 @@ impl Config {
         }
         self.accounts.validate().map_err(ConfigError::Parse)?;
         self.cluster
-            .validate(self.storage.backend)
+            .validate(self.storage.backend, self.server.listen)
             .map_err(ConfigError::Parse)?;
         self.web.validate().map_err(ConfigError::Parse)?;
         if self.realtime.max_history_page == 0 {

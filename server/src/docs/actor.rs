@@ -107,6 +107,8 @@ pub struct ActorEnv {
     pub shutdown: tokio_util::sync::CancellationToken,
     pub tracker: tokio_util::task::TaskTracker,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// On a server of several nodes: this node's lease on each open document.
+    pub leases: Option<Arc<dyn super::owner::DocLeases>>,
 }
 
 impl Actors {
@@ -155,6 +157,14 @@ impl Actors {
                 let _ = tx.send(command).await;
             });
         }
+    }
+
+    /// True while the document's actor runs here.
+    pub fn is_open(&self, doc_id: i64) -> bool {
+        self.open
+            .lock()
+            .map(|open| open.get(&doc_id).is_some_and(|(_, tx)| !tx.is_closed()))
+            .unwrap_or(false)
     }
 
     /// Open documents (for metrics and tests).
@@ -255,6 +265,8 @@ struct Actor {
     dirty: bool,
     /// A write failed: the in-memory state may hold uncommitted updates.
     failed: bool,
+    /// The store's claim this actor writes under (`DocumentStore::claim_document`).
+    claim: i64,
 }
 
 /// How often connections that fell behind are looked at while no command arrives.
@@ -268,9 +280,25 @@ fn log_error(doc_id: i64, what: &str, err: &Error) {
     tracing::error!(doc_id, %err, "{what}");
 }
 
-async fn run(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env: ActorEnv) {
-    let loaded = env.store.load_content(doc_id).await;
-    let mut actor = match loaded.and_then(|stored| Actor::new(doc_id, stored, env.clone())) {
+async fn run(doc_id: i64, generation: u64, rx: mpsc::Receiver<Command>, env: ActorEnv) {
+    serve(doc_id, generation, rx, &env).await;
+    // The lease goes with the actor, unless a new actor for the document started here since.
+    if let Some(leases) = &env.leases {
+        if !env.actors.is_open(doc_id) {
+            leases.release(doc_id).await;
+        }
+    }
+}
+
+/// Claims the document in the store (refusing any older writer from then on), then loads it.
+async fn open(doc_id: i64, env: &ActorEnv) -> Result<Actor> {
+    let claim = env.store.claim_document(doc_id).await?;
+    let stored = env.store.load_content(doc_id).await?;
+    Actor::new(doc_id, stored, claim, env.clone())
+}
+
+async fn serve(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env: &ActorEnv) {
+    let mut actor = match open(doc_id, env).await {
         Ok(actor) => actor,
         Err(err) => {
             log_error(doc_id, "cannot load document", &err);
@@ -280,9 +308,12 @@ async fn run(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env:
         }
     };
     let shutdown = env.shutdown.clone();
+    let renew_every = env.leases.as_ref().map(|l| l.renew_every());
+    let mut next_renew = tokio::time::Instant::now() + renew_every.unwrap_or(Duration::MAX / 4);
+    let mut idle_since = Some(tokio::time::Instant::now());
     let mut batch = Vec::new();
     loop {
-        let idle = actor.conns.is_empty();
+        let unload_at = idle_since.map(|since| since + env.config.idle_timeout);
         tokio::select! {
             biased;
             () = shutdown.cancelled() => {
@@ -302,21 +333,31 @@ async fn run(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env:
                     env.actors.retire(doc_id, generation, &mut rx);
                     return;
                 }
+                idle_since = actor.conns.is_empty().then(tokio::time::Instant::now);
+            }
+            () = tokio::time::sleep_until(next_renew), if renew_every.is_some() => {
+                let every = renew_every.unwrap_or(Duration::from_secs(1));
+                next_renew = tokio::time::Instant::now() + every;
+                if !actor.renew(every).await {
+                    env.actors.retire(doc_id, generation, &mut rx);
+                    return;
+                }
             }
             () = tokio::time::sleep(CATCH_UP_CHECK), if actor.any_behind() => actor.catch_up(),
-            () = tokio::time::sleep(env.config.idle_timeout), if idle => {
+            () = tokio::time::sleep_until(unload_at.unwrap_or(next_renew)), if unload_at.is_some() => {
                 actor.compact().await;
                 if env.actors.retire(doc_id, generation, &mut rx) {
                     tracing::debug!(doc_id, "document unloaded");
                     return;
                 }
+                idle_since = Some(tokio::time::Instant::now());
             }
         }
     }
 }
 
 impl Actor {
-    fn new(doc_id: i64, stored: StoredDoc, env: ActorEnv) -> Result<Self> {
+    fn new(doc_id: i64, stored: StoredDoc, claim: i64, env: ActorEnv) -> Result<Self> {
         let doc = yrs::Doc::new();
         let mut size = 0u64;
         let mut log_bytes = 0u64;
@@ -352,7 +393,48 @@ impl Actor {
             last_update: stored.last_update,
             dirty: !stored.updates.is_empty(),
             failed: false,
+            claim,
         })
+    }
+
+    /// Renews this node's lease on the document; false when another node holds it now: then
+    /// every connection is closed with 4008 (they reconnect, and reach the new owner).
+    async fn renew(&mut self, within: Duration) -> bool {
+        let Some(leases) = &self.env.leases else {
+            return true;
+        };
+        match tokio::time::timeout(within, leases.renew(self.doc_id)).await {
+            Ok(Ok(true)) => true,
+            Ok(Ok(false)) => {
+                tracing::info!(doc_id = self.doc_id, "another node serves the document now");
+                self.moved();
+                false
+            }
+            // Redis cannot say: keep serving. The claim refuses this node's writes should
+            // another node take the document meanwhile.
+            Ok(Err(err)) => {
+                tracing::warn!(doc_id = self.doc_id, %err, "cannot renew a document's lease");
+                true
+            }
+            Err(_) => {
+                tracing::warn!(
+                    doc_id = self.doc_id,
+                    "renewing a document's lease timed out"
+                );
+                true
+            }
+        }
+    }
+
+    /// Another node serves the document now: everyone here reconnects (4008) and reaches it.
+    fn moved(&mut self) {
+        for conn in self.conns.values() {
+            conn.control.close_with(
+                parley_protocol::close_code::DOC_MOVED,
+                "the document moved to another node",
+            );
+        }
+        self.conns.clear();
     }
 
     /// True once a write failed: the in-memory state may hold uncommitted updates, so the actor

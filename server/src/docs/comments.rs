@@ -39,7 +39,7 @@ fn check_anchor(anchor: &CommentAnchor) -> Result<()> {
 
 impl Documents {
     pub async fn list_comments(&self, user: &UserRecord, name: &str) -> Result<Vec<Comment>> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Viewer).await?;
         self.stores
             .comments
             .comments(doc.id, doc.record().name)
@@ -70,7 +70,7 @@ impl Documents {
         name: &str,
         new: NewComment,
     ) -> Result<Comment> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Commenter)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Commenter).await?;
         if let Some(client_id) = &new.client_id {
             crate::chat::validate_client_id(client_id)?;
             let existing = self
@@ -189,7 +189,7 @@ impl Documents {
         id: i64,
         body: String,
     ) -> Result<Comment> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Commenter)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Commenter).await?;
         self.check_comment_body(&body)?;
         self.rates.check_send(user.id)?;
         let row = self.comment_for_change(&doc, user, id, true).await?;
@@ -207,7 +207,7 @@ impl Documents {
         id: i64,
         resolved: bool,
     ) -> Result<Comment> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Commenter)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Commenter).await?;
         let row = self.comment_for_change(&doc, user, id, false).await?;
         if row.parent_id.is_some() {
             return Err(Error::new(
@@ -223,7 +223,7 @@ impl Documents {
     }
 
     pub async fn delete_comment(&self, user: &UserRecord, name: &str, id: i64) -> Result<()> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Viewer).await?;
         let manager = self.check_manage_doc(&doc, user).is_ok();
         let row = self.comment_for_change(&doc, user, id, !manager).await?;
         self.stores

@@ -171,6 +171,10 @@ impl Docs {
         }
     }
 
+    pub fn by_id(&self, id: i64) -> Option<Arc<DocEntry>> {
+        self.inner.read().ok()?.by_id.get(&id).cloned()
+    }
+
     pub fn by_name(&self, name: &str) -> Option<Arc<DocEntry>> {
         self.inner.read().ok()?.by_name.get(name).cloned()
     }

@@ -13,11 +13,15 @@ mod comments;
 pub mod conn;
 pub mod content;
 mod directory;
+pub mod owner;
+pub mod proxy;
+mod remote;
 mod service;
 mod versions;
 
 pub use comments::NewComment;
 pub use directory::{DocEntry, Docs};
+pub use remote::RemoteDocs;
 pub use service::Documents;
 
 use std::{
@@ -127,13 +131,13 @@ impl Documents {
     }
 
     /// The document and the user's role, requiring at least `needed`.
-    pub fn doc_access(
+    pub async fn doc_access(
         &self,
         name: &str,
         user: &UserRecord,
         needed: DocRole,
     ) -> Result<(Arc<DocEntry>, DocRole)> {
-        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.lookup(name).await?.ok_or_else(|| not_found(name))?;
         let role = self.doc_role(&doc, user)?;
         if role < needed {
             return Err(Error::forbidden(format!(
@@ -164,13 +168,15 @@ impl Documents {
     }
 
     /// Documents the user may see.
-    pub fn visible_docs(&self, user: &UserRecord) -> Vec<DocInfo> {
-        self.dir
+    pub async fn visible_docs(&self, user: &UserRecord) -> Result<Vec<DocInfo>> {
+        self.load_new().await?;
+        Ok(self
+            .dir
             .all()
             .into_iter()
             .filter(|d| self.doc_role(d, user).is_ok())
             .map(|d| self.doc_info(&d, Some(user)))
-            .collect()
+            .collect())
     }
 
     /// Creates a document, in `channel` (members only) or in the workspace.
@@ -247,17 +253,17 @@ impl Documents {
                     format!("document {id} is not named {name:?} (it was deleted or renamed)"),
                 )
             };
-            if self.dir.by_name(name).is_none_or(|doc| doc.id != id) {
+            if self.lookup(name).await?.is_none_or(|doc| doc.id != id) {
                 return Err(moved());
             }
-            let (doc, role) = self.doc_access(name, user, DocRole::Viewer)?;
+            let (doc, role) = self.doc_access(name, user, DocRole::Viewer).await?;
             // Renamed or deleted and reused between the two lookups.
             if doc.id != id {
                 return Err(moved());
             }
             return Ok((doc, role));
         }
-        if self.dir.by_name(name).is_none() {
+        if self.lookup(name).await?.is_none() {
             if self.dir.is_retired(name) {
                 return Err(Error::new(
                     ErrorCode::DocNotFound,
@@ -271,7 +277,7 @@ impl Documents {
                 Err(err) => return Err(err),
             }
         }
-        self.doc_access(name, user, DocRole::Viewer)
+        self.doc_access(name, user, DocRole::Viewer).await
     }
 
     pub async fn update_doc(
@@ -280,7 +286,7 @@ impl Documents {
         name: &str,
         changes: DocChanges,
     ) -> Result<Arc<DocEntry>> {
-        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.lookup(name).await?.ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let mut record = doc.record();
         let old = record.name.clone();
@@ -309,15 +315,17 @@ impl Documents {
         if role_changed {
             self.dir.access_changed(doc.id, None);
         }
+        self.announce(doc.id, None);
         Ok(doc)
     }
 
     pub async fn delete_doc(&self, user: &UserRecord, name: &str) -> Result<()> {
-        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.lookup(name).await?.ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let (id, channel_id) = (doc.id, doc.comments.record.id);
         self.stores.documents.delete_document(id).await?;
         self.dir.remove(id);
+        self.announce(id, None);
         self.chat.directory.forget_channel(channel_id);
         self.chat.hubs.remove(channel_id);
         Ok(())
@@ -330,7 +338,7 @@ impl Documents {
         user: &UserRecord,
         name: &str,
     ) -> Result<Vec<parley_protocol::api::DocRoleEntry>> {
-        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.lookup(name).await?.ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let grants: Vec<(i64, DocRole)> = doc
             .grants
@@ -363,7 +371,7 @@ impl Documents {
         target: &str,
         role: Option<DocRole>,
     ) -> Result<()> {
-        let doc = self.dir.by_name(name).ok_or_else(|| not_found(name))?;
+        let doc = self.lookup(name).await?.ok_or_else(|| not_found(name))?;
         self.check_manage_doc(&doc, user)?;
         let target_id = self
             .stores
@@ -380,12 +388,16 @@ impl Documents {
         };
         if changed {
             self.dir.access_changed(doc.id, Some(target_id));
+            self.announce(doc.id, Some(target_id));
         }
         Ok(())
     }
 
     /// The committed state of a document as one Yjs update (opens the document if needed).
     pub(crate) async fn doc_state(&self, doc: &DocEntry) -> Result<Vec<u8>> {
+        if let owner::Owner::There(_) = self.owner(doc.id).await {
+            return self.stored_state(doc.id).await;
+        }
         let (reply, rx) = tokio::sync::oneshot::channel();
         let env = self.actor_env();
         self.dir
@@ -398,7 +410,7 @@ impl Documents {
 
     /// The document's content: its full state and the text of each root type.
     pub async fn doc_content(&self, user: &UserRecord, name: &str) -> Result<content::ContentJson> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Viewer).await?;
         let admission = self.content_gate.enter().await?;
         let state = self.doc_state(&doc).await?;
         self.render_content(admission, doc.record().name, None, state)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::{
     chat::Chat,
     config::Config,
-    docs::{actor, directory::Docs},
+    docs::{actor, directory::Docs, owner::DocLeases},
     gate::WorkGate,
     metrics::Metrics,
     ratelimit::UserRates,
@@ -29,6 +29,9 @@ pub struct Documents {
     connections: Arc<Connections>,
     /// Actors count what they drop.
     metrics: Arc<Metrics>,
+    /// On a server of several nodes: which node serves each document, and news of documents
+    /// changed on the others.
+    pub(super) leases: Option<Arc<dyn DocLeases>>,
 }
 
 impl Documents {
@@ -51,7 +54,14 @@ impl Documents {
             rates,
             connections,
             metrics,
+            leases: None,
         }
+    }
+
+    /// On a server of several nodes: the cluster's leases on documents.
+    pub fn with_leases(mut self, leases: Option<Arc<dyn DocLeases>>) -> Self {
+        self.leases = leases;
+        self
     }
 
     /// What actors need from the server.
@@ -72,6 +82,7 @@ impl Documents {
             shutdown: self.connections.shutdown.clone(),
             tracker: self.connections.tracker.clone(),
             metrics: Arc::clone(&self.metrics),
+            leases: self.leases.clone(),
         }
     }
 }

@@ -17,7 +17,7 @@ impl Documents {
         name: &str,
         version: &str,
     ) -> Result<VersionInfo> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Editor)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Editor).await?;
         let version = version.trim().to_owned();
         if version.is_empty() {
             return Err(Error::new(
@@ -43,7 +43,7 @@ impl Documents {
     }
 
     pub async fn list_versions(&self, user: &UserRecord, name: &str) -> Result<Vec<VersionInfo>> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Viewer).await?;
         self.stores
             .documents
             .versions(doc.id, doc.record().name)
@@ -56,7 +56,7 @@ impl Documents {
         name: &str,
         version: i64,
     ) -> Result<content::ContentJson> {
-        let (doc, _) = self.doc_access(name, user, DocRole::Viewer)?;
+        let (doc, _) = self.doc_access(name, user, DocRole::Viewer).await?;
         let admission = self.content_gate.enter().await?;
         let found = self
             .stores

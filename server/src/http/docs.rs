@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{ws::WebSocketUpgrade, ConnectInfo, Path, Query, State},
+    extract::{ws::WebSocketUpgrade, ConnectInfo, OriginalUri, Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::{prepare_upgrade, ApiJson, Authed, UpgradeQuery};
 use crate::{
-    docs::content::ContentJson,
+    docs::{content::ContentJson, owner::Owner, proxy},
     error::{Error, Result},
     AppState,
 };
@@ -64,14 +64,14 @@ struct DocIdQuery {
 
 /// A scoped token opens only existing documents of its channels, with the `docs` operation:
 /// the one check of a scope on `/docs` (before anything could create a document).
-fn scoped_doc(state: &AppState, auth: &crate::store::TokenRecord, name: &str) -> Result<()> {
+async fn scoped_doc(state: &AppState, auth: &crate::store::TokenRecord, name: &str) -> Result<()> {
     let Some(scope) = auth.scope.as_deref() else {
         return Ok(());
     };
     let doc = state
         .docs
-        .dir
-        .by_name(name)
+        .lookup(name)
+        .await?
         .ok_or_else(|| crate::scope::refused("a scoped token cannot create documents"))?;
     let channel = doc
         .record()
@@ -95,12 +95,14 @@ async fn upgrade(
     State(state): AppRef,
     Path(name): Path<String>,
     ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     Query(query): Query<UpgradeQuery>,
-    Query(expected): Query<DocIdQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let prepared = async {
+        let Query(expected) = Query::<DocIdQuery>::try_from_uri(&uri)
+            .map_err(|e| Error::new(parley_protocol::ErrorCode::InvalidRequest, e.body_text()))?;
         let expected = match expected.doc_id.as_deref().map(str::trim) {
             None => None,
             Some(id) => Some(id.parse::<i64>().map_err(|_| {
@@ -112,7 +114,7 @@ async fn upgrade(
         };
         let (auth, permit) = prepare_upgrade(&state, client, &headers, query).await?;
         let auth = auth.ok_or_else(Error::unauthenticated)?;
-        scoped_doc(&state, &auth, &name)?;
+        scoped_doc(&state, &auth, &name).await?;
         // The role is decided now: access changes after this instant close the connection.
         let decided = std::time::Instant::now();
         let (doc, role) = state
@@ -121,35 +123,71 @@ async fn upgrade(
             .await?;
         Ok::<_, Error>((auth, doc.id, (role, decided), permit))
     };
-    match prepared.await {
-        Ok((auth, doc_id, role, permit)) => {
-            let c = &state.config;
-            let max = c.documents.max_update_size as usize + 64;
-            let mut response = ws
-                .max_frame_size(max)
-                .max_message_size(max)
-                .read_buffer_size(c.websocket.read_buffer_size as usize)
-                .write_buffer_size(c.websocket.write_buffer_size as usize)
-                .on_upgrade(move |socket| {
-                    tokio::spawn(crate::docs::conn::run(
-                        state, socket, auth, doc_id, role, permit,
-                    ));
-                    std::future::ready(())
-                });
-            response.headers_mut().insert(
-                parley_protocol::DOC_ID_HEADER,
-                axum::http::HeaderValue::from(doc_id),
-            );
-            response
+    let (auth, doc_id, role, permit) = match prepared.await {
+        Ok(prepared) => prepared,
+        Err(err) => return err.into_response(),
+    };
+    // On a server of several nodes, the node that serves the document gets the connection.
+    if let Owner::There(node) = state.docs.owner(doc_id).await {
+        if headers.contains_key(proxy::HOP_HEADER) {
+            return Error::new(
+                parley_protocol::ErrorCode::ServerBusy,
+                "the document is moving between nodes; try again shortly",
+            )
+            .into_response();
         }
-        Err(err) => err.into_response(),
+        let c = &state.config;
+        let limits = (
+            c.cluster
+                .document_lease
+                .min(std::time::Duration::from_secs(5)),
+            c.documents.max_document_size as usize + 65_536,
+        );
+        return match proxy::connect(&node, &uri, &headers, client.ip(), limits).await {
+            Ok(upstream) => with_doc_id(
+                sized(ws, c).on_upgrade(move |socket| {
+                    tokio::spawn(proxy::run(state, socket, upstream, auth, doc_id, permit));
+                    std::future::ready(())
+                }),
+                doc_id,
+            ),
+            Err(refused) => refused,
+        };
     }
+    let upgrade = sized(ws, &state.config);
+    with_doc_id(
+        upgrade.on_upgrade(move |socket| {
+            tokio::spawn(crate::docs::conn::run(
+                state, socket, auth, doc_id, role, permit,
+            ));
+            std::future::ready(())
+        }),
+        doc_id,
+    )
 }
 
-async fn list(State(state): AppRef, authed: Authed) -> Json<DocList> {
-    Json(DocList {
-        docs: state.docs.visible_docs(&authed.user),
-    })
+/// The frame limits of a `/docs` connection: one update (the server's answers may be larger).
+fn sized(ws: WebSocketUpgrade, c: &crate::config::Config) -> WebSocketUpgrade {
+    let max = c.documents.max_update_size as usize + 64;
+    ws.max_frame_size(max)
+        .max_message_size(max)
+        .read_buffer_size(c.websocket.read_buffer_size as usize)
+        .write_buffer_size(c.websocket.write_buffer_size as usize)
+}
+
+/// The answer says which document opened (`Parley-Doc-Id`).
+fn with_doc_id(mut response: Response, doc_id: i64) -> Response {
+    response.headers_mut().insert(
+        parley_protocol::DOC_ID_HEADER,
+        axum::http::HeaderValue::from(doc_id),
+    );
+    response
+}
+
+async fn list(State(state): AppRef, authed: Authed) -> Result<Json<DocList>> {
+    Ok(Json(DocList {
+        docs: state.docs.visible_docs(&authed.user).await?,
+    }))
 }
 
 async fn create(
@@ -180,7 +218,8 @@ async fn info(
 ) -> Result<Json<DocInfo>> {
     let (doc, _) = state
         .docs
-        .doc_access(&name, &authed.user, DocRole::Viewer)?;
+        .doc_access(&name, &authed.user, DocRole::Viewer)
+        .await?;
     Ok(Json(state.docs.doc_info(&doc, Some(&authed.user))))
 }
 

@@ -8,6 +8,7 @@
 //! the write's transaction.
 
 mod admin;
+mod claims;
 mod frames;
 pub mod limits;
 pub mod memory;

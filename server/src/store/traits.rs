@@ -289,10 +289,29 @@ pub trait DocumentStore: Send + Sync {
         role: Option<DocRole>,
     ) -> StoreFuture<'_, i64>;
     fn load_content(&self, doc_id: i64) -> StoreFuture<'_, StoredDoc>;
-    /// Appends updates to the log in one write; returns the id of the last.
-    fn append_updates(&self, doc_id: i64, updates: Vec<Vec<u8>>) -> StoreFuture<'_, i64>;
-    /// Replaces the log up to `through` (inclusive) with `state`, in one transaction.
-    fn compact(&self, doc_id: i64, state: Vec<u8>, through: i64) -> StoreFuture<'_, ()>;
+    /// Takes over writing the document's log and returns the claim to write under. A write
+    /// under an older claim is refused from the moment this commits, and this waits for the
+    /// writes already under way: what [`DocumentStore::load_content`] reads after it is all
+    /// that will ever be written under an older claim. (One actor per document writes; with
+    /// several nodes this is what keeps a node that lost the document from writing to it.)
+    fn claim_document(&self, doc_id: i64) -> StoreFuture<'_, i64>;
+    /// Appends updates to the log in one write; returns the id of the last, or None (nothing
+    /// written) when the document was claimed again since `claim`.
+    fn append_updates(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        updates: Vec<Vec<u8>>,
+    ) -> StoreFuture<'_, Option<i64>>;
+    /// Replaces the log up to `through` (inclusive) with `state`, in one transaction; false
+    /// (nothing written) when the document was claimed again since `claim`.
+    fn compact(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        state: Vec<u8>,
+        through: i64,
+    ) -> StoreFuture<'_, bool>;
     fn save_version(&self, version: NewVersion) -> StoreFuture<'_, VersionInfo>;
     fn versions(&self, doc_id: i64, doc_name: String) -> StoreFuture<'_, Vec<VersionInfo>>;
     fn version(

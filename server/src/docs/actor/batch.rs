@@ -245,9 +245,20 @@ impl Actor {
         let doc_id = self.doc_id;
         let updates: Vec<Vec<u8>> = pending.iter().map(|(_, b)| b.clone()).collect();
         let bytes: u64 = updates.iter().map(|u| u.len() as u64).sum();
-        let result = self.env.store.append_updates(doc_id, updates).await;
+        let result = self
+            .env
+            .store
+            .append_updates(doc_id, self.claim, updates)
+            .await;
         match result {
-            Ok(last) => {
+            Ok(None) => {
+                // Another node claimed the document: nothing of this batch was written, and
+                // its clients send it again to the new owner when they reconnect.
+                self.moved();
+                self.failed = true;
+                false
+            }
+            Ok(Some(last)) => {
                 self.last_update = last;
                 self.log_bytes += bytes;
                 self.dirty = true;
@@ -277,9 +288,15 @@ impl Actor {
             .encode_state_as_update_v1(&StateVector::default());
         let (doc_id, through) = (self.doc_id, self.last_update);
         let size = state.len() as u64;
-        let result = self.env.store.compact(doc_id, state, through).await;
+        let result = self
+            .env
+            .store
+            .compact(doc_id, self.claim, state, through)
+            .await;
         match result {
-            Ok(()) => {
+            // Another node writes the document now; it compacts its own log.
+            Ok(false) => self.dirty = false,
+            Ok(true) => {
                 self.size = size;
                 self.log_bytes = 0;
                 self.dirty = false;

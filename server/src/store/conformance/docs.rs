@@ -18,7 +18,7 @@ fn new_doc(name: &str, by: &UserRecord, channel_id: Option<i64>) -> NewDocument 
     }
 }
 
-async fn doc(h: &Harness, name: &str, by: &UserRecord) -> (DocRecord, ChannelRecord) {
+pub(super) async fn doc(h: &Harness, name: &str, by: &UserRecord) -> (DocRecord, ChannelRecord) {
     h.stores
         .documents
         .create_document(new_doc(name, by, None))
@@ -153,61 +153,6 @@ pub async fn roles_are_granted_and_removed(h: &Harness) {
     assert!(grants(documents.load_documents().await.unwrap()).is_empty());
 }
 
-pub async fn the_update_log_appends_and_compacts(h: &Harness) {
-    let alice = h.user("alice").await;
-    let (plan, _) = doc(h, "plan", &alice).await;
-    let (notes, _) = doc(h, "notes", &alice).await;
-    let documents = &h.stores.documents;
-    let empty = documents.load_content(plan.id).await.unwrap();
-    assert!(empty.snapshot.is_none() && empty.updates.is_empty());
-    assert_eq!(empty.last_update, 0);
-    let first = documents
-        .append_updates(plan.id, vec![b"a".to_vec(), b"b".to_vec()])
-        .await
-        .unwrap();
-    documents
-        .append_updates(notes.id, vec![b"elsewhere".to_vec()])
-        .await
-        .unwrap();
-    let last = documents
-        .append_updates(plan.id, vec![b"c".to_vec()])
-        .await
-        .unwrap();
-    assert!(last > first);
-    let stored = documents.load_content(plan.id).await.unwrap();
-    assert_eq!(
-        stored.updates,
-        [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
-    );
-    assert_eq!(stored.last_update, last);
-    documents
-        .compact(plan.id, b"ab".to_vec(), first)
-        .await
-        .unwrap();
-    let stored = documents.load_content(plan.id).await.unwrap();
-    assert_eq!(stored.snapshot.as_deref(), Some(&b"ab"[..]));
-    assert_eq!(
-        stored.updates,
-        [b"c".to_vec()],
-        "only the log up to `through` goes"
-    );
-    documents
-        .compact(plan.id, b"abc".to_vec(), stored.last_update)
-        .await
-        .unwrap();
-    let stored = documents.load_content(plan.id).await.unwrap();
-    assert_eq!(stored.snapshot.as_deref(), Some(&b"abc"[..]));
-    assert!(stored.updates.is_empty());
-    let next = documents
-        .append_updates(plan.id, vec![b"d".to_vec()])
-        .await
-        .unwrap();
-    let stored = documents.load_content(plan.id).await.unwrap();
-    assert_eq!((stored.updates.len(), stored.last_update), (1, next));
-    let other = documents.load_content(notes.id).await.unwrap();
-    assert_eq!(other.updates, [b"elsewhere".to_vec()]);
-}
-
 pub async fn versions_respect_their_limits(h: &Harness) {
     let alice = h.user("alice").await;
     let (plan, _) = doc(h, "plan", &alice).await;
@@ -273,8 +218,9 @@ pub async fn deleting_a_document_takes_its_channel(h: &Harness) {
     let alice = h.user("alice").await;
     let (plan, channel) = doc(h, "plan", &alice).await;
     let documents = &h.stores.documents;
+    let claim = documents.claim_document(plan.id).await.unwrap();
     documents
-        .append_updates(plan.id, vec![b"a".to_vec()])
+        .append_updates(plan.id, claim, vec![b"a".to_vec()])
         .await
         .unwrap();
     h.stores

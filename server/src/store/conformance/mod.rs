@@ -13,6 +13,7 @@
 mod accounts;
 mod attachments;
 mod channels;
+mod doc_log;
 mod docs;
 mod messages;
 mod people;
@@ -114,7 +115,6 @@ macro_rules! store_conformance {
                 a_document_comes_with_its_comments_channel,
                 documents_are_renamed_but_names_stay_unique,
                 roles_are_granted_and_removed,
-                the_update_log_appends_and_compacts,
                 versions_respect_their_limits,
                 deleting_a_document_takes_its_channel,
                 comments_and_replies,
@@ -122,6 +122,10 @@ macro_rules! store_conformance {
                 a_comment_delete_redacts_the_comment_and_its_replies,
                 comments_are_resolved_and_reopened,
                 documents_are_found_on_demand,
+            ],
+            doc_log: [
+                the_update_log_appends_and_compacts,
+                an_older_claim_writes_nothing,
             ],
         );
     };

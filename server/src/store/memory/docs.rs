@@ -347,30 +347,56 @@ impl DocumentStore for MemoryStore {
         Box::pin(async move { found })
     }
 
-    fn append_updates(&self, doc_id: i64, updates: Vec<Vec<u8>>) -> StoreFuture<'_, i64> {
+    fn claim_document(&self, doc_id: i64) -> StoreFuture<'_, i64> {
         Box::pin(self.write(move |state| {
             if !state.docs.contains_key(&doc_id) {
                 return Err(Error::new(ErrorCode::DocNotFound, "the document is gone"));
+            }
+            Ok((state.claims.claim(doc_id), Vec::new()))
+        }))
+    }
+
+    fn append_updates(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        updates: Vec<Vec<u8>>,
+    ) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.write(move |state| {
+            if !state.docs.contains_key(&doc_id) {
+                return Err(Error::new(ErrorCode::DocNotFound, "the document is gone"));
+            }
+            if !state.claims.holds(doc_id, claim) {
+                return Ok((None, Vec::new()));
             }
             let mut last = 0;
             for update in updates {
                 last = state.next_id(Table::Update);
                 state.doc_updates.insert(last, (doc_id, update));
             }
-            Ok((last, Vec::new()))
+            Ok((Some(last), Vec::new()))
         }))
     }
 
-    fn compact(&self, doc_id: i64, snapshot: Vec<u8>, through: i64) -> StoreFuture<'_, ()> {
+    fn compact(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        snapshot: Vec<u8>,
+        through: i64,
+    ) -> StoreFuture<'_, bool> {
         Box::pin(self.write(move |state| {
             if !state.docs.contains_key(&doc_id) {
                 return Err(Error::new(ErrorCode::DocNotFound, "the document is gone"));
+            }
+            if !state.claims.holds(doc_id, claim) {
+                return Ok((false, Vec::new()));
             }
             state.snapshots.insert(doc_id, snapshot);
             state
                 .doc_updates
                 .retain(|id, (doc, _)| *doc != doc_id || *id > through);
-            Ok(((), Vec::new()))
+            Ok((true, Vec::new()))
         }))
     }
 

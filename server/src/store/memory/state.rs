@@ -13,6 +13,8 @@ use crate::{
 
 #[derive(Default)]
 pub struct State {
+    /// The claim each document's log is written under.
+    pub claims: crate::store::claims::Claims,
     ids: Ids,
     pub channels: BTreeMap<i64, ChannelRow>,
     /// (channel, user) → role.

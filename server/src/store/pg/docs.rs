@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use parley_protocol::{DocRole, UserRef, VersionInfo};
+use parley_protocol::{DocRole, ErrorCode, UserRef, VersionInfo};
 use postgres::{GenericClient, Row, Transaction};
 
 use super::{channels, is_unique_violation, snapshot, users::user_ref, PgStore};
@@ -221,6 +221,29 @@ pub fn append_updates(tx: &mut Transaction<'_>, doc_id: i64, updates: &[Vec<u8>]
         last = tx.query_one(&stmt, &[&doc_id, update])?.get(0);
     }
     Ok(last)
+}
+
+/// A new claim on the document's log. The row lock waits for the writes under way (each holds
+/// the row in share mode, [`holds`]) and refuses later ones under an older claim.
+fn claim(tx: &mut Transaction<'_>, doc_id: i64) -> Result<i64> {
+    tx.query_opt(
+        "UPDATE docs SET claim = claim + 1 WHERE id = $1 RETURNING claim",
+        &[&doc_id],
+    )?
+    .map(|row| row.get(0))
+    .ok_or_else(|| Error::new(ErrorCode::DocNotFound, "the document is gone"))
+}
+
+/// True while `claim` is the document's newest; holds the row in share mode until the write
+/// commits, so no claim passes in between.
+fn holds(tx: &mut Transaction<'_>, doc_id: i64, claim: i64) -> Result<bool> {
+    let current: Option<i64> = tx
+        .query_opt("SELECT claim FROM docs WHERE id = $1 FOR SHARE", &[&doc_id])?
+        .map(|row| row.get(0));
+    match current {
+        Some(current) => Ok(current == claim),
+        None => Err(Error::new(ErrorCode::DocNotFound, "the document is gone")),
+    }
 }
 
 /// Replaces the log up to `through` (inclusive) with `state`, a full state update: both in the
@@ -491,12 +514,38 @@ impl DocumentStore for PgStore {
         }))
     }
 
-    fn append_updates(&self, doc_id: i64, updates: Vec<Vec<u8>>) -> StoreFuture<'_, i64> {
-        Box::pin(self.write(move |tx, _| Ok((append_updates(tx, doc_id, &updates)?, Vec::new()))))
+    fn claim_document(&self, doc_id: i64) -> StoreFuture<'_, i64> {
+        Box::pin(self.write(move |tx, _| Ok((claim(tx, doc_id)?, Vec::new()))))
     }
 
-    fn compact(&self, doc_id: i64, state: Vec<u8>, through: i64) -> StoreFuture<'_, ()> {
-        Box::pin(self.write(move |tx, _| Ok((compact(tx, doc_id, &state, through)?, Vec::new()))))
+    fn append_updates(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        updates: Vec<Vec<u8>>,
+    ) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(self.write(move |tx, _| {
+            if !holds(tx, doc_id, claim)? {
+                return Ok((None, Vec::new()));
+            }
+            Ok((Some(append_updates(tx, doc_id, &updates)?), Vec::new()))
+        }))
+    }
+
+    fn compact(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        state: Vec<u8>,
+        through: i64,
+    ) -> StoreFuture<'_, bool> {
+        Box::pin(self.write(move |tx, _| {
+            if !holds(tx, doc_id, claim)? {
+                return Ok((false, Vec::new()));
+            }
+            compact(tx, doc_id, &state, through)?;
+            Ok((true, Vec::new()))
+        }))
     }
 
     fn save_version(&self, version: NewVersion) -> StoreFuture<'_, VersionInfo> {

@@ -105,8 +105,13 @@ pub fn migrate(dir: &Path, url: &str) -> Result<Migrated> {
     Ok(Migrated { tables })
 }
 
+/// Columns PostgreSQL has and SQLite has not, left to their defaults: `docs.claim` (one
+/// process writes a SQLite directory; its claims live in memory).
+const POSTGRES_ONLY: [(&str, &str); 1] = [("docs", "claim")];
+
 /// The PostgreSQL columns of a table, with their types (`bigint`, `boolean`, `bytea`, `text`,
-/// `integer`; `tsvector` columns have no SQLite counterpart and are left out).
+/// `integer`; `tsvector` columns have no SQLite counterpart and are left out, as are
+/// [`POSTGRES_ONLY`] ones).
 fn columns(tx: &mut postgres::Transaction<'_>, table: &str) -> Result<Vec<(String, String)>> {
     Ok(tx
         .query(
@@ -115,7 +120,8 @@ fn columns(tx: &mut postgres::Transaction<'_>, table: &str) -> Result<Vec<(Strin
             &[&table],
         )?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+        .filter(|(name, _)| !POSTGRES_ONLY.contains(&(table, name.as_str())))
         .collect())
 }
 

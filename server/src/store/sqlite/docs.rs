@@ -1,7 +1,9 @@
 //! Documents (SQLite): records, roles, the update log with its snapshot, named versions.
 //! Comments are in `comments.rs`.
 
-use parley_protocol::{DocRole, UserRef, VersionInfo};
+use std::sync::Arc;
+
+use parley_protocol::{DocRole, ErrorCode, UserRef, VersionInfo};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{channels, users, SqliteStore};
@@ -430,12 +432,50 @@ impl DocumentStore for SqliteStore {
         Box::pin(self.read(move |conn| load(conn, doc_id)))
     }
 
-    fn append_updates(&self, doc_id: i64, updates: Vec<Vec<u8>>) -> StoreFuture<'_, i64> {
-        Box::pin(self.write(move |tx, _| Ok((append_updates(tx, doc_id, &updates)?, Vec::new()))))
+    fn claim_document(&self, doc_id: i64) -> StoreFuture<'_, i64> {
+        // Through the writer, after the writes already queued under the older claim.
+        let claims = Arc::clone(&self.claims);
+        Box::pin(self.write(move |tx, _| {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM docs WHERE id = ?1")?
+                .exists(params![doc_id])?;
+            if !exists {
+                return Err(Error::new(ErrorCode::DocNotFound, "the document is gone"));
+            }
+            Ok((claims.claim(doc_id), Vec::new()))
+        }))
     }
 
-    fn compact(&self, doc_id: i64, state: Vec<u8>, through: i64) -> StoreFuture<'_, ()> {
-        Box::pin(self.write(move |tx, _| Ok((compact(tx, doc_id, &state, through)?, Vec::new()))))
+    fn append_updates(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        updates: Vec<Vec<u8>>,
+    ) -> StoreFuture<'_, Option<i64>> {
+        let claims = Arc::clone(&self.claims);
+        Box::pin(self.write(move |tx, _| {
+            if !claims.holds(doc_id, claim) {
+                return Ok((None, Vec::new()));
+            }
+            Ok((Some(append_updates(tx, doc_id, &updates)?), Vec::new()))
+        }))
+    }
+
+    fn compact(
+        &self,
+        doc_id: i64,
+        claim: i64,
+        state: Vec<u8>,
+        through: i64,
+    ) -> StoreFuture<'_, bool> {
+        let claims = Arc::clone(&self.claims);
+        Box::pin(self.write(move |tx, _| {
+            if !claims.holds(doc_id, claim) {
+                return Ok((false, Vec::new()));
+            }
+            compact(tx, doc_id, &state, through)?;
+            Ok((true, Vec::new()))
+        }))
     }
 
     fn save_version(&self, version: NewVersion) -> StoreFuture<'_, VersionInfo> {

@@ -66,6 +66,8 @@ pub struct SqliteStore {
     writer: mpsc::Sender<writer::Job>,
     readers: Arc<ReadPool>,
     auth_readers: Arc<ReadPool>,
+    /// One process writes a SQLite data directory: its document claims live here.
+    pub(in crate::store) claims: Arc<crate::store::claims::Claims>,
 }
 
 struct ReadPool {
@@ -158,6 +160,7 @@ pub fn open(
         writer: tx,
         readers,
         auth_readers,
+        claims: Arc::default(),
     };
     Ok((store, handle))
 }
