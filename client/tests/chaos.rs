@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::{collections::HashSet, time::Duration};
+use std::time::Duration;
 
 use common::*;
-use parley_client::{store, Client, ClientConfig};
+use parley_client::{Client, ClientConfig};
 use rand::{Rng, SeedableRng};
 
 const CLIENTS: usize = 5;
@@ -83,64 +83,8 @@ async fn kills_and_cuts_lose_duplicate_and_reorder_nothing() {
         );
     }
     let history = server.history(&admin, "chaos").await;
-    assert_eq!(
-        history.len(),
-        CLIENTS * MESSAGES,
-        "lost or duplicated on the server"
-    );
-    // Per sender, in the order sent, each exactly once.
-    let mut next = [0usize; CLIENTS];
-    let mut ids = HashSet::new();
-    for m in &history {
-        let text = m["text"].as_str().unwrap();
-        let (i, n) = text.split_once(':').unwrap();
-        let (i, n): (usize, usize) = (i.parse().unwrap(), n.parse().unwrap());
-        assert_eq!(
-            n, next[i],
-            "client {i}: out of order or duplicated at {text}"
-        );
-        next[i] += 1;
-        assert!(ids.insert(m["client_id"].as_str().unwrap().to_owned()));
-    }
-    // Every cache converges to the server's history, seq for seq.
-    let head = history.last().unwrap()["seq"].as_u64().unwrap();
-    let expected: Vec<(u64, String)> = history
-        .iter()
-        .map(|m| {
-            (
-                m["seq"].as_u64().unwrap(),
-                m["text"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    for (i, client) in clients.iter().enumerate() {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let (_, last) = client
-                .store()
-                .run(|c| store::resume_point(c, "chaos"))
-                .await
-                .unwrap();
-            if last >= head {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "client {i} stuck at seq {last} of {head}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let cached = client
-            .store()
-            .run(|c| store::history(c, "chaos", None, u32::MAX))
-            .await
-            .unwrap();
-        let cached: Vec<(u64, String)> = cached.into_iter().map(|m| (m.seq, m.text)).collect();
-        assert_eq!(cached.len(), expected.len(), "client {i}: cache size");
-        assert!(
-            cached == expected,
-            "client {i}: cache differs from the server"
-        );
+    assert_log_and_caches(&history, &clients, "chaos", (CLIENTS, MESSAGES)).await;
+    for client in &clients {
         client.shutdown();
     }
 }

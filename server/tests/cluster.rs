@@ -138,26 +138,12 @@ async fn what_one_node_commits_reaches_the_others_in_order_and_resumes_on_a_thir
     assert_eq!(texts, (50..70).map(|i| format!("a{i}")).collect::<Vec<_>>());
 
     // B's metrics tell what crossed: events received, the two other nodes heard from.
-    let metrics = b
-        .http()
-        .get(format!("{}/metrics", b.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} in {metrics}"))
-    };
-    assert!(value("parley_cluster_messages_total{kind=\"received\"}") >= 100.0);
-    assert_eq!(value("parley_cluster_peers"), 2.0);
-    assert_eq!(value("parley_cluster_messages_total{kind=\"unsent\"}"), 0.0);
+    assert!(metric(b, "parley_cluster_messages_total{kind=\"received\"}").await >= 100.0);
+    assert_eq!(metric(b, "parley_cluster_peers").await, 2.0);
+    assert_eq!(
+        metric(b, "parley_cluster_messages_total{kind=\"unsent\"}").await,
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -275,32 +261,12 @@ async fn presence_and_typing_are_seen_from_every_node_and_a_killed_nodes_users_l
     assert_eq!(names(&list["presence"]), ["alice"]);
 }
 
-/// Receives webhook deliveries on a free loopback port, counting each `webhook-id`.
-async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use axum::{extract::State, http::HeaderMap, routing::post, Router};
-    type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
-    async fn record(State(seen): State<Seen>, headers: HeaderMap) -> &'static str {
-        let id = headers["webhook-id"].to_str().unwrap().to_owned();
-        seen.lock().unwrap().push(id);
-        "ok"
-    }
-    let seen: Seen = std::sync::Arc::default();
-    let app = Router::new()
-        .route("/hook", post(record))
-        .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
-
 #[tokio::test]
 async fn every_node_captures_webhooks_and_one_delivers_each_once() {
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
-    let (url, seen) = webhook_receiver().await;
+    let sink = parley_testkit::webhooks::WebhookSink::start().await;
+    let url = &sink.url;
     let config = format!(
         "{RELAXED}\n[webhook_delivery]\npoll_interval = \"50ms\"\n\
          [[webhooks]]\nurl = \"{url}\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
@@ -334,15 +300,9 @@ async fn every_node_captures_webhooks_and_one_delivers_each_once() {
             send_all(client, "team", [format!("n{i}-{round}")]).await;
         }
     }
-    tokio::time::timeout(TIMEOUT, async {
-        while seen.lock().unwrap().len() < 30 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("30 deliveries in time");
+    sink.wait_for(30, TIMEOUT).await;
     // Had two nodes delivered, the 30 arrivals would hold repeated ids.
-    let ids = seen.lock().unwrap().clone();
+    let ids = sink.ids();
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), 30, "{ids:?}");
     assert_eq!(ids.len(), 30, "a delivery went out twice: {ids:?}");
@@ -513,7 +473,18 @@ async fn a_node_that_lost_its_lease_writes_nothing_more_and_its_clients_move() {
     alice.insert(0, "one ").await;
     let (_, info) = a.get("/api/docs/plan", Some(&alice_token)).await;
     let id = info["id"].as_i64().unwrap();
-    alice.wait_text("one ").await;
+    // Committed on A (the content API answers from committed state).
+    tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let (_, content) = a.get("/api/docs/plan/content", Some(&alice_token)).await;
+            if content["text"]["content"] == "one " {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("A commits the first edit");
 
     // As if A had paused past its lease: the lease is gone, and B takes the document.
     let deleted = std::process::Command::new("redis-cli")

@@ -27,6 +27,7 @@ mod proxy;
 pub mod redis;
 mod server;
 pub mod tls;
+pub mod webhooks;
 mod ws;
 pub mod ydoc;
 

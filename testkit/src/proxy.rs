@@ -1,6 +1,7 @@
 //! A TCP proxy in front of a server, for clients that must see the network fail: it cuts every
-//! open connection on demand, and keeps the head of every request that passes through it. And
-//! [`free_port`], for an address where nothing listens.
+//! open connection on demand, and keeps the head of every request that passes through it; in
+//! front of several servers it is a round-robin load balancer that passes over those not
+//! listening. And [`free_port`], for an address where nothing listens.
 
 use std::sync::{Arc, Mutex};
 
@@ -31,15 +32,31 @@ impl Proxy {
     /// Forwards to `127.0.0.1:<upstream>` (which may come and go: a connection made while
     /// nothing listens there is closed).
     pub async fn start(upstream: u16) -> Self {
+        Self::balance(vec![upstream]).await
+    }
+
+    /// A load balancer: each connection goes to the next of `upstreams` in turn, or, when
+    /// nothing listens there (a node killed), to the one after it; closed when none listens.
+    pub async fn balance(upstreams: Vec<u16>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let conns: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let heads: Arc<Mutex<Vec<String>>> = Arc::default();
         let (list, seen) = (Arc::clone(&conns), Arc::clone(&heads));
+        let upstreams: Arc<[u16]> = upstreams.into();
         let accept = tokio::spawn(async move {
+            let mut turn = 0usize;
             while let Ok((inbound, _)) = listener.accept().await {
-                let task = tokio::spawn(forward(inbound, upstream, Arc::clone(&seen)));
-                list.lock().unwrap().push(task.abort_handle());
+                let task = tokio::spawn(forward(
+                    inbound,
+                    Arc::clone(&upstreams),
+                    turn,
+                    Arc::clone(&seen),
+                ));
+                turn = turn.wrapping_add(1);
+                let mut list = list.lock().unwrap();
+                list.retain(|c| !c.is_finished());
+                list.push(task.abort_handle());
             }
         });
         Self {
@@ -69,8 +86,21 @@ impl Proxy {
 
 /// One connection: its first read holds the request's head (clients send it in one write),
 /// recorded before it is passed on; then bytes both ways until either side ends.
-async fn forward(mut inbound: TcpStream, upstream: u16, heads: Arc<Mutex<Vec<String>>>) {
-    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+async fn forward(
+    mut inbound: TcpStream,
+    upstreams: Arc<[u16]>,
+    turn: usize,
+    heads: Arc<Mutex<Vec<String>>>,
+) {
+    let mut outbound = None;
+    for i in 0..upstreams.len() {
+        let upstream = upstreams[(turn + i) % upstreams.len()];
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", upstream)).await {
+            outbound = Some(stream);
+            break;
+        }
+    }
+    let Some(mut outbound) = outbound else {
         return;
     };
     let mut buf = vec![0u8; 16 * 1024];

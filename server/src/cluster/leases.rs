@@ -10,10 +10,11 @@ use futures_util::future::BoxFuture;
 use redis::aio::MultiplexedConnection;
 
 use super::{wire, Cluster};
-use crate::{
-    docs::owner::{DocLeases, Owner},
-    error::{Error, Result},
-};
+use crate::docs::owner::{DocLeases, Owner};
+
+/// A Redis failure, as a sentence for the log (a warning: the store's claim keeps documents
+/// safe without Redis, so this is no server error).
+type Result<T> = std::result::Result<T, String>;
 
 /// The holder, taking the lease for ARGV[1] when nobody holds it.
 const OWNER: &str = r"
@@ -31,6 +32,15 @@ if holder == ARGV[1] then
   return 1
 end
 if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0";
+
+/// Replaces the holder ARGV[3] (an earlier process of this node, at this node's address) with
+/// ARGV[1]; 1 when it did.
+const TAKE_OVER: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
@@ -69,8 +79,8 @@ impl Cluster {
             self.client.get_multiplexed_async_connection(),
         )
         .await
-        .map_err(|_| Error::internal("connecting to Redis timed out"))?
-        .map_err(|e| Error::internal(format_args!("Redis: {e}")))?;
+        .map_err(|_| "connecting to Redis timed out".to_owned())?
+        .map_err(|e| format!("Redis: {e}"))?;
         *cached = Some(conn.clone());
         Ok(conn)
     }
@@ -86,6 +96,16 @@ impl Cluster {
         doc_id: i64,
         holder: &str,
     ) -> Result<T> {
+        self.lease_script_with(script, doc_id, holder, "").await
+    }
+
+    async fn lease_script_with<T: redis::FromRedisValue>(
+        &self,
+        script: &str,
+        doc_id: i64,
+        holder: &str,
+        extra: &str,
+    ) -> Result<T> {
         let mut conn = self.connection().await?;
         let ms = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
         let mut cmd = redis::cmd("EVAL");
@@ -93,12 +113,13 @@ impl Cluster {
             .arg(1)
             .arg(self.lease_key(doc_id))
             .arg(holder)
-            .arg(ms);
+            .arg(ms)
+            .arg(extra);
         let call = cmd.query_async::<T>(&mut conn);
         let result = match tokio::time::timeout(self.redis_timeout(), call).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(Error::internal(format_args!("Redis: {err}"))),
-            Err(_) => Err(Error::internal("a Redis call timed out")),
+            Ok(Err(err)) => Err(format!("Redis: {err}")),
+            Err(_) => Err("a Redis call timed out".to_owned()),
         };
         if result.is_err() {
             // The next call connects afresh.
@@ -111,24 +132,46 @@ impl Cluster {
 impl DocLeases for Cluster {
     fn owner(&self, doc_id: i64) -> BoxFuture<'_, Owner> {
         Box::pin(async move {
-            let Some(me) = self.holder() else {
+            let (Some(me), Some(my_url)) = (self.holder(), self.advertise.get()) else {
                 return Owner::Here;
             };
-            match self.lease_script::<String>(OWNER, doc_id, &me).await {
-                Ok(holder) if holder == me => Owner::Here,
-                Ok(holder) => match holder.split_once(' ') {
-                    Some((_, url)) if !url.is_empty() => Owner::There(url.to_owned()),
+            for _ in 0..2 {
+                let holder = match self.lease_script::<String>(OWNER, doc_id, &me).await {
+                    Ok(holder) => holder,
+                    Err(err) => {
+                        // Serve it here: the store's claim keeps a second writer out.
+                        tracing::warn!(doc_id, %err, "cannot read a document's lease");
+                        return Owner::Here;
+                    }
+                };
+                if holder == me {
+                    return Owner::Here;
+                }
+                match holder.split_once(' ') {
+                    // This node's address under another node id: a process that ran here
+                    // before (killed, restarted). Relaying would come back here; take it over
+                    // (and look again if someone else took it meanwhile).
+                    Some((_, url)) if url == my_url => {
+                        match self
+                            .lease_script_with::<i64>(TAKE_OVER, doc_id, &me, &holder)
+                            .await
+                        {
+                            Ok(1) => return Owner::Here,
+                            Ok(_) => continue,
+                            Err(err) => {
+                                tracing::warn!(doc_id, %err, "cannot take over a document's lease");
+                                return Owner::Here;
+                            }
+                        }
+                    }
+                    Some((_, url)) if !url.is_empty() => return Owner::There(url.to_owned()),
                     _ => {
                         tracing::warn!(doc_id, holder, "a document lease names no node");
-                        Owner::Here
+                        return Owner::Here;
                     }
-                },
-                Err(err) => {
-                    // Serve it here: the store's claim keeps a second writer out.
-                    tracing::warn!(doc_id, %err, "cannot read a document's lease");
-                    Owner::Here
                 }
             }
+            Owner::Here
         })
     }
 

@@ -349,6 +349,10 @@ fn webhooks_and_their_delivery_settings() {
         ("[cluster]\nredis_url = \"redis://127.0.0.1:6379\"\n", "needs storage.backend"),
         ("[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h/db\"\n[cluster]\nredis_url = \"http://x\"\n", "not a Redis URL"),
         ("[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h/db\"\n[cluster]\nredis_url = \"redis://h\"\npublish_queue = 0\n", "publish_queue"),
+        ("[server]\nlisten = \"0.0.0.0:8080\"\n[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h/db\"\n[cluster]\nredis_url = \"redis://h\"\n", "cluster.advertise must say"),
+        ("[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h/db\"\n[cluster]\nredis_url = \"redis://h\"\nadvertise = \"ftp://h:1\"\n", "must start with http://"),
+        ("[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h/db\"\n[cluster]\nredis_url = \"redis://h\"\nadvertise = \"http://h:1/docs\"\n", "nothing more"),
+        ("[storage]\nbackend = \"postgres\"\npostgres_url = \"postgres://h/db\"\n[cluster]\nredis_url = \"redis://h\"\ndocument_lease = \"100ms\"\n", "document_lease"),
         ("[server]\ncors_origins = [\"app.example.com\"]\n", "http:// or https://"),
         ("[server]\ncors_origins = [\"https://app.example.com/\"]\n", "no path"),
         ("[server]\ncors_origins = [\"https://\"]\n", "no path"),
@@ -360,6 +364,23 @@ fn webhooks_and_their_delivery_settings() {
             .to_string();
         assert!(err.contains(why), "{bad}: {err}");
     }
+}
+
+/// A node listening on every interface says where the others reach it; then it starts.
+#[test]
+fn a_node_on_every_interface_advertises_its_address() {
+    let text = "[server]\nlisten = \"0.0.0.0:8080\"\n[storage]\nbackend = \"postgres\"\n\
+                postgres_url = \"postgres://h/db\"\n[cluster]\nredis_url = \"redis://h\"\n\
+                advertise = \"https://node-a.internal:8443/\"\ndocument_lease = \"3s\"\n";
+    let config = Config::from_toml_and_env(text, []).expect("loads");
+    assert_eq!(
+        config.cluster.advertise.as_deref(),
+        Some("https://node-a.internal:8443/")
+    );
+    assert_eq!(
+        config.cluster.document_lease,
+        std::time::Duration::from_secs(3)
+    );
 }
 
 /// The blocks of the realtime product Parley is modelled on load as written:

@@ -37,14 +37,7 @@ pub fn run(
         out,
         mut stream,
         writer,
-    } = state.connections.open(
-        socket,
-        state.config.documents.outbound_queue.max(4),
-        WriterTiming::from(&state.config),
-        ("/docs/{name}", permit.client()),
-    );
-    control.token_id.store(auth.id, Ordering::Relaxed);
-    control.user_id.store(auth.user.id, Ordering::Relaxed);
+    } = open(&state, socket, &auth, &permit);
     let tracker = state.connections.tracker.clone();
     tracker.track_future(async move {
         let env = state.docs.actor_env();
@@ -81,6 +74,28 @@ pub fn run(
         drop(permit);
         tracing::debug!(conn = control.id, doc_id, "document connection closed");
     })
+}
+
+/// Registers a `/docs` connection (direct, or relayed to another node: `proxy`) and starts
+/// its writer; revoking the token closes it.
+pub(super) fn open(
+    state: &AppState,
+    socket: WebSocket,
+    auth: &TokenRecord,
+    permit: &crate::address::ConnectionPermit,
+) -> Opened {
+    let opened = state.connections.open(
+        socket,
+        state.config.documents.outbound_queue.max(4),
+        WriterTiming::from(&state.config),
+        ("/docs/{name}", permit.client()),
+    );
+    opened.control.token_id.store(auth.id, Ordering::Relaxed);
+    opened
+        .control
+        .user_id
+        .store(auth.user.id, Ordering::Relaxed);
+    opened
 }
 
 /// Reads until the peer goes (true) or we close (false).

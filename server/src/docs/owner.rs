@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use crate::error::Result;
-
 /// Who serves a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
@@ -27,8 +25,8 @@ pub trait DocLeases: Send + Sync {
     /// Who serves the document; takes the lease for this node when nobody holds it.
     fn owner(&self, doc_id: i64) -> BoxFuture<'_, Owner>;
     /// Keeps (or takes again) this node's lease. False when another node holds it: this node
-    /// must stop serving the document. An error when Redis could not say.
-    fn renew(&self, doc_id: i64) -> BoxFuture<'_, Result<bool>>;
+    /// must stop serving the document. An error (what failed) when Redis could not say.
+    fn renew(&self, doc_id: i64) -> BoxFuture<'_, Result<bool, String>>;
     /// Gives up the lease, if this node still holds it.
     fn release(&self, doc_id: i64) -> BoxFuture<'_, ()>;
     /// How often an open document renews its lease.

@@ -38,7 +38,7 @@ use tokio_tungstenite::{
 use crate::{
     error::Error,
     store::TokenRecord,
-    ws::{Frame, Opened, WriterTiming},
+    ws::{Frame, Opened},
     AppState,
 };
 
@@ -147,18 +147,7 @@ pub async fn run(
         out,
         mut stream,
         writer,
-    } = state.connections.open(
-        socket,
-        state.config.documents.outbound_queue.max(4),
-        WriterTiming::from(&state.config),
-        ("/docs/{name}", permit.client()),
-    );
-    control
-        .token_id
-        .store(auth.id, std::sync::atomic::Ordering::Relaxed);
-    control
-        .user_id
-        .store(auth.user.id, std::sync::atomic::Ordering::Relaxed);
+    } = super::conn::open(&state, socket, &auth, &permit);
     let (mut up_sink, mut up_stream) = upstream.0.split();
     let mut peer_gone = false;
     let mut upstream_closed = false;
