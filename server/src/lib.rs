@@ -164,9 +164,13 @@ impl Server {
             config.realtime.max_connections,
             CancellationToken::new(),
         ));
+        let shared_limits = cluster
+            .clone()
+            .map(|c| c as Arc<dyn ratelimit::SharedLimiter>);
         let rates = Arc::new(ratelimit::UserRates::new(
             &config.rate_limit,
             Arc::clone(&metrics),
+            shared_limits.clone(),
         ));
         let draining = CancellationToken::new();
         let dispatcher = webhooks::Dispatcher::start(
@@ -202,7 +206,8 @@ impl Server {
                 Arc::clone(&config),
                 Arc::clone(&connections),
                 Arc::clone(&metrics),
-            ),
+            )
+            .with_shared_limits(shared_limits),
             config: Arc::clone(&config),
             stores: stores.clone(),
             attachments: Arc::new(attachments::Attachments::new(

@@ -1,13 +1,74 @@
 //! Token buckets for the per-connection, per-user, per-login-name and per-address rate limits.
+//! The limits on users, login names and login addresses ([`Limit`]) are shared by every node
+//! of a cluster (`cluster/limits.rs`); a connection's own limits need not be.
 
 use std::{
     collections::HashMap,
+    fmt::Display,
     hash::Hash,
     sync::{Arc, Mutex},
     time::Instant,
 };
 
+use futures_util::future::BoxFuture;
+
 use crate::metrics::Metrics;
+
+/// A rate limit counted for every node of a cluster together (in Redis).
+pub trait SharedLimiter: Send + Sync {
+    /// Takes one unit of `key`'s allowance (`rate` per second, `burst` at once) on behalf of
+    /// every node: Ok, or the milliseconds until one is available. None when the shared count
+    /// cannot be reached: the caller counts on its own node meanwhile.
+    fn take(&self, key: String, rate: f64, burst: f64) -> BoxFuture<'_, Option<Result<(), u64>>>;
+}
+
+/// A keyed limit (per user, per login name, per address): counted for the whole cluster when
+/// the node is part of one, and by this node's [`KeyedBuckets`] otherwise, or while the shared
+/// count cannot be reached.
+pub struct Limit<K> {
+    local: KeyedBuckets<K>,
+    /// Names the limit among the shared counts (`send`, `login`, ...).
+    name: &'static str,
+    shared: Option<Arc<dyn SharedLimiter>>,
+}
+
+impl<K: Eq + Hash + Display> Limit<K> {
+    pub fn new(name: &'static str, rate: f64, burst: f64, cap: usize) -> Self {
+        Self {
+            local: KeyedBuckets::new(rate, burst, cap),
+            name,
+            shared: None,
+        }
+    }
+
+    /// Counts this limit with the other nodes of a cluster.
+    pub fn shared(mut self, shared: Option<Arc<dyn SharedLimiter>>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// Takes a unit of `key`'s allowance, or says how many milliseconds until one is there.
+    /// A rate of 0 (disabled) always succeeds.
+    pub async fn take(&self, key: K) -> Result<(), u64> {
+        if self.local.rate <= 0.0 {
+            return Ok(());
+        }
+        if let Some(shared) = &self.shared {
+            let (rate, burst) = (self.local.rate, self.local.burst);
+            if let Some(answer) = shared
+                .take(format!("{}:{key}", self.name), rate, burst)
+                .await
+            {
+                return answer;
+            }
+        }
+        self.local.take(key)
+    }
+
+    pub fn prune(&self) {
+        self.local.prune();
+    }
+}
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`. A rate of 0 disables it.
 #[derive(Debug, Clone)]
@@ -126,40 +187,48 @@ impl<K: Eq + Hash> KeyedBuckets<K> {
 /// each may append a durable event to the user's `@me`; `user_state_changes_per_second`).
 /// Keys are accounts, so the maps are bounded by the account table; idle buckets are pruned.
 pub struct UserRates {
-    sends: KeyedBuckets<i64>,
-    state_changes: KeyedBuckets<i64>,
+    sends: Limit<i64>,
+    state_changes: Limit<i64>,
     /// Refusals are counted (`parley_rate_limited_total`).
     metrics: Arc<Metrics>,
 }
 
 impl UserRates {
-    pub fn new(limits: &crate::config::RateLimitConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        limits: &crate::config::RateLimitConfig,
+        metrics: Arc<Metrics>,
+        shared: Option<Arc<dyn SharedLimiter>>,
+    ) -> Self {
         Self {
             metrics,
-            sends: KeyedBuckets::new(
+            sends: Limit::new(
+                "send",
                 limits.user_messages_per_second,
                 limits.user_message_burst,
                 usize::MAX,
-            ),
-            state_changes: KeyedBuckets::new(
+            )
+            .shared(shared.clone()),
+            state_changes: Limit::new(
+                "state",
                 limits.user_state_changes_per_second,
                 limits.user_state_change_burst,
                 usize::MAX,
-            ),
+            )
+            .shared(shared),
         }
     }
 
-    /// One send by `user_id`, shared by all of the user's connections.
-    pub fn check_send(&self, user_id: i64) -> crate::Result<()> {
-        self.sends.take(user_id).map_err(|ms| {
+    /// One send by `user_id`, shared by all of the user's connections (on every node).
+    pub async fn check_send(&self, user_id: i64) -> crate::Result<()> {
+        self.sends.take(user_id).await.map_err(|ms| {
             self.metrics.rate_limited.user_sends.inc();
             rate_limited(ms)
         })
     }
 
     /// One read-state change by `user_id`.
-    pub fn check_state_change(&self, user_id: i64) -> crate::Result<()> {
-        self.state_changes.take(user_id).map_err(|ms| {
+    pub async fn check_state_change(&self, user_id: i64) -> crate::Result<()> {
+        self.state_changes.take(user_id).await.map_err(|ms| {
             self.metrics.rate_limited.user_state_changes.inc();
             rate_limited(ms)
         })

@@ -513,3 +513,70 @@ async fn a_node_that_lost_its_lease_writes_nothing_more_and_its_clients_move() {
     assert_eq!(stored["text"]["content"], "zero one two", "{stored}");
     assert_eq!(metric(a, "parley_open_documents").await, 0.0, "A let it go");
 }
+
+#[tokio::test]
+async fn per_user_and_login_limits_are_counted_across_nodes() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    // Bursts only: at these rates nothing refills while the test runs.
+    let envs = [
+        ("PARLEY_CLUSTER_REDIS_URL", redis.url()),
+        (
+            "PARLEY_RATE_LIMIT_USER_MESSAGES_PER_SECOND",
+            "0.01".to_owned(),
+        ),
+        ("PARLEY_RATE_LIMIT_USER_MESSAGE_BURST", "6".to_owned()),
+        ("PARLEY_RATE_LIMIT_LOGINS_PER_SECOND", "0.01".to_owned()),
+        ("PARLEY_RATE_LIMIT_LOGIN_BURST", "4".to_owned()),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let node = TestServer::builder()
+            .config(RELAXED)
+            .postgres(&pg.url())
+            .envs(&envs)
+            .start()
+            .await;
+        nodes.push(node);
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let token = a.register("alice").await;
+    let mut on_a = a.connect(Some(&token)).await;
+    on_a.ok(json!({"type": "channel_create", "channel": "team"}))
+        .await;
+    let mut on_b = b.connect(Some(&token)).await;
+    on_b.ok(json!({"type": "channel_join", "channel": "team"}))
+        .await;
+
+    // Alice's sends alternate between the nodes: together they get one burst, not one each.
+    let mut accepted = 0;
+    for n in 0..12 {
+        let client = if n % 2 == 0 { &mut on_a } else { &mut on_b };
+        let reply = client
+            .request(json!({"type": "send", "channel": "team", "text": format!("m{n}"), "client_id": format!("m{n}")}))
+            .await;
+        if reply["type"] == "reply" {
+            accepted += 1;
+        } else {
+            assert_eq!(reply["code"], "rate_limited", "{reply}");
+            assert!(reply["retry_after_ms"].as_u64().unwrap() > 0, "{reply}");
+        }
+    }
+    assert_eq!(accepted, 6, "the burst is shared by both nodes");
+
+    // Guessing a password through both nodes: one login budget for the name.
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let node = if n % 2 == 0 { a } else { b };
+        let (status, _) = node
+            .post(
+                "/api/login",
+                None,
+                json!({"name": "bob", "password": "wrong password"}),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 429]);
+}

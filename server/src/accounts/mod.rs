@@ -24,7 +24,7 @@ use crate::{
     address,
     error::{Error, Result},
     metrics::Metrics,
-    ratelimit::KeyedBuckets,
+    ratelimit::{Limit, SharedLimiter},
     store::{
         AccountStore, AdminStore, NewToken, NewUser, PeopleStore, TokenRecord, TokenStore,
         UserCreation, UserRecord, UserRules,
@@ -183,9 +183,9 @@ pub struct Accounts {
     /// The bounded password-hashing workers (`[accounts]`).
     hashing: passwords::PasswordHashing,
     /// Login and registration attempts per user name.
-    login_limits: KeyedBuckets<String>,
+    login_limits: Limit<String>,
     /// Login and registration attempts per client address (IPv6: per /64).
-    address_login_limits: KeyedBuckets<IpAddr>,
+    address_login_limits: Limit<IpAddr>,
     /// Logging out closes the connections that use the token.
     connections: Arc<Connections>,
     /// Login outcomes and refusals by the login limits are counted.
@@ -208,12 +208,14 @@ impl Accounts {
                 config.accounts.hash_workers(),
                 config.accounts.hash_queue,
             ),
-            login_limits: KeyedBuckets::new(
+            login_limits: Limit::new(
+                "login",
                 config.rate_limit.logins_per_second,
                 config.rate_limit.login_burst,
                 MAX_LOGIN_KEYS,
             ),
-            address_login_limits: KeyedBuckets::new(
+            address_login_limits: Limit::new(
+                "login_address",
                 config.rate_limit.address_logins_per_second,
                 config.rate_limit.address_login_burst,
                 MAX_LOGIN_KEYS,
@@ -226,18 +228,27 @@ impl Accounts {
         }
     }
 
-    fn check_login_rate(&self, name: &str) -> Result<()> {
+    /// Counts the login limits with the other nodes of a cluster.
+    pub fn with_shared_limits(mut self, shared: Option<Arc<dyn SharedLimiter>>) -> Self {
+        self.login_limits = self.login_limits.shared(shared.clone());
+        self.address_login_limits = self.address_login_limits.shared(shared);
+        self
+    }
+
+    async fn check_login_rate(&self, name: &str) -> Result<()> {
         self.login_limits
             .take(name.to_ascii_lowercase())
+            .await
             .map_err(|ms| {
                 self.metrics.rate_limited.login_name.inc();
                 Error(parley_protocol::ErrorBody::rate_limited(ms))
             })
     }
 
-    fn check_address_login_rate(&self, client: IpAddr) -> Result<()> {
+    async fn check_address_login_rate(&self, client: IpAddr) -> Result<()> {
         self.address_login_limits
             .take(address::address_key(client))
+            .await
             .map_err(|ms| {
                 self.metrics.rate_limited.login_address.inc();
                 Error(parley_protocol::ErrorBody::rate_limited(ms))
@@ -301,8 +312,8 @@ impl Accounts {
                 "wrong user name or password",
             ));
         }
-        self.check_address_login_rate(client)?;
-        self.check_login_rate(name)?;
+        self.check_address_login_rate(client).await?;
+        self.check_login_rate(name).await?;
         // A place in the hashing queue before anything else costs: refused attempts are cheap.
         let ticket = self.hashing.admit()?;
         let found = self.store.user_with_password(name.to_owned()).await?;
@@ -338,8 +349,8 @@ impl Accounts {
     ) -> Result<(UserRecord, String)> {
         let invite = self.registration_invite(invite)?;
         validate_user_name(name)?;
-        self.check_address_login_rate(client)?;
-        self.check_login_rate(name)?;
+        self.check_address_login_rate(client).await?;
+        self.check_login_rate(name).await?;
         validate_password(password)?;
         let display_name = display_name
             .as_deref()
@@ -375,8 +386,8 @@ impl Accounts {
         sign_out_others: bool,
     ) -> Result<usize> {
         let user = &token.user;
-        self.check_address_login_rate(client)?;
-        self.check_login_rate(&user.name)?;
+        self.check_address_login_rate(client).await?;
+        self.check_login_rate(&user.name).await?;
         validate_password(new)?;
         let ticket = self.hashing.admit()?;
         let found = self.store.user_with_password(user.name.clone()).await?;

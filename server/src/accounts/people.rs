@@ -99,8 +99,8 @@ impl Accounts {
         if validate_user_name(name).is_err() || !well_formed(code, RESET_PREFIX) {
             return Err(invalid_reset_code());
         }
-        self.check_address_login_rate(client)?;
-        self.check_login_rate(name)?;
+        self.check_address_login_rate(client).await?;
+        self.check_login_rate(name).await?;
         validate_password(new_password)?;
         let hash = hash_token(code);
         let now = now_ms();

@@ -416,7 +416,7 @@ impl Chat {
             ));
         }
         check_topic(topic)?;
-        self.rates.check_state_change(user.id)?;
+        self.rates.check_state_change(user.id).await?;
         let topic = Some(topic.trim())
             .filter(|t| !t.is_empty())
             .map(str::to_owned);

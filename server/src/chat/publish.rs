@@ -56,7 +56,7 @@ impl Chat {
                 ),
             ));
         }
-        self.rates.check_send(publisher.id)?;
+        self.rates.check_send(publisher.id).await?;
         let bot = scope.is_some_and(|s| s.allows(ScopeOp::Publish, &request.channel));
         let channel = match &request.user {
             Some(user) => {

@@ -109,7 +109,7 @@ impl Chat {
     /// Records a read position (never moving back) and tells the user's other devices. A
     /// position that is not beyond the current one changes nothing and stores no event.
     pub async fn mark_read(&self, user: &UserRecord, channel: &str, seq: u64) -> Result<ReadState> {
-        self.rates.check_state_change(user.id)?;
+        self.rates.check_state_change(user.id).await?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_read(Some(user))?;
         let head = self.channel_info(&channel, Some(user)).head;
@@ -140,7 +140,7 @@ impl Chat {
         until: Option<i64>,
         unmute: bool,
     ) -> Result<ReadState> {
-        self.rates.check_state_change(user.id)?;
+        self.rates.check_state_change(user.id).await?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_read(Some(user))?;
         if until.is_some_and(|t| t <= store::now_ms()) {

@@ -71,7 +71,7 @@ impl Chat {
                 format!("the message is {length} characters; the limit is {max}"),
             ));
         }
-        self.rates.check_send(user.id)?;
+        self.rates.check_send(user.id).await?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         let mentions = self.mention_targets(&channel, user, text).await?;
@@ -166,7 +166,7 @@ impl Chat {
         text: &str,
     ) -> Result<Message> {
         self.check_text(text)?;
-        self.rates.check_send(user.id)?;
+        self.rates.check_send(user.id).await?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         self.stores
@@ -210,7 +210,7 @@ impl Chat {
         add: bool,
     ) -> Result<ReactionChange> {
         validate_emoji(emoji)?;
-        self.rates.check_send(user.id)?;
+        self.rates.check_send(user.id).await?;
         let channel = self.channel(channel, Some(user)).await?;
         channel.check_send(user)?;
         self.stores

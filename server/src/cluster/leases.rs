@@ -68,9 +68,10 @@ impl Cluster {
         format!("{}:doc:{doc_id}", self.prefix)
     }
 
-    /// The shared connection for leases (made on first use, made again after an error).
-    async fn connection(&self) -> Result<MultiplexedConnection> {
-        let mut cached = self.leases_conn.lock().await;
+    /// The shared connection for leases and rate limits (made on first use, made again after
+    /// an error).
+    pub(super) async fn connection(&self) -> Result<MultiplexedConnection> {
+        let mut cached = self.calls.lock().await;
         if let Some(conn) = &*cached {
             return Ok(conn.clone());
         }
@@ -85,7 +86,7 @@ impl Cluster {
         Ok(conn)
     }
 
-    fn redis_timeout(&self) -> Duration {
+    pub(super) fn redis_timeout(&self) -> Duration {
         (self.lease / 3).min(Duration::from_secs(2))
     }
 
@@ -123,7 +124,7 @@ impl Cluster {
         };
         if result.is_err() {
             // The next call connects afresh.
-            *self.leases_conn.lock().await = None;
+            *self.calls.lock().await = None;
         }
         result
     }

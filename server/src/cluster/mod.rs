@@ -13,6 +13,7 @@
 //! each running hub up to the store's head, since events may have passed while it was away.
 
 mod leases;
+mod limits;
 mod wire;
 
 use std::{sync::Arc, time::Duration};
@@ -54,8 +55,11 @@ pub struct Cluster {
     lease: Duration,
     /// Where the other nodes reach this one (`cluster.advertise`, or the listening address).
     advertise: std::sync::OnceLock<String>,
-    /// The connection document leases are taken and renewed on (`leases`).
-    leases_conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// The connection for calls that wait for Redis's answer: document leases, shared rate
+    /// limits (`leases`, `limits`).
+    calls: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// Until when shared rate limits are counted on this node alone (Redis failed to answer).
+    limits_paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
     /// This node's document directory, for the other nodes' document changes.
     docs: std::sync::OnceLock<Arc<RemoteDocs>>,
 }
@@ -87,7 +91,8 @@ impl Cluster {
                 .map(|url| url.trim_end_matches('/').to_owned())
                 .map(std::sync::OnceLock::from)
                 .unwrap_or_default(),
-            leases_conn: tokio::sync::Mutex::default(),
+            calls: tokio::sync::Mutex::default(),
+            limits_paused_until: std::sync::Mutex::default(),
             docs: std::sync::OnceLock::new(),
         })))
     }

@@ -84,7 +84,7 @@ impl Documents {
         }
         self.check_comment_body(&new.body)?;
         // Comments are durable events like messages: the same per-user send limit applies.
-        self.rates.check_send(user.id)?;
+        self.rates.check_send(user.id).await?;
         if let Some(quote) = &new.quote {
             check_label("quote", quote)?;
         }
@@ -191,7 +191,7 @@ impl Documents {
     ) -> Result<Comment> {
         let (doc, _) = self.doc_access(name, user, DocRole::Commenter).await?;
         self.check_comment_body(&body)?;
-        self.rates.check_send(user.id)?;
+        self.rates.check_send(user.id).await?;
         let row = self.comment_for_change(&doc, user, id, true).await?;
         let names = crate::names::mentioned_names(&body);
         self.stores
