@@ -160,7 +160,7 @@ async fn run_fanout(target: Target<'_>, p: FanoutParams) -> Result<Report> {
 
 /// Sends a marker until every subscriber has seen one, so measurement starts with everyone
 /// subscribed and live (the reference server has no subscribe reply to wait for).
-async fn warm_up(publisher: &mut Ws, subs: Vec<Ws>, parley: bool) -> Result<Vec<Ws>> {
+pub(crate) async fn warm_up(publisher: &mut Ws, subs: Vec<Ws>, parley: bool) -> Result<Vec<Ws>> {
     const MARKER: &str = "WARMUP-MARKER";
     let waiters: Vec<_> = subs
         .into_iter()
@@ -213,7 +213,7 @@ async fn warm_up(publisher: &mut Ws, subs: Vec<Ws>, parley: bool) -> Result<Vec<
     results.into_iter().map(|r| r?).collect()
 }
 
-async fn measure_fanout(
+pub(crate) async fn measure_fanout(
     subs: Vec<Ws>,
     pubs: Vec<Ws>,
     parley: bool,

@@ -4,6 +4,7 @@
 mod cache;
 mod chart;
 mod client;
+mod cluster;
 mod docs;
 mod docs_paced;
 mod fanout;
@@ -95,6 +96,30 @@ enum Scenario {
         channel_messages: usize,
         #[arg(long, default_value_t = 2000)]
         outbox: usize,
+    },
+    /// Several nodes on PostgreSQL + Redis against one: fan-out over the nodes, durable acked
+    /// sends, a resume storm (PostgreSQL and Redis are started from Debian's packages).
+    Cluster {
+        /// Comma-separated node counts; one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,3")]
+        nodes: Vec<usize>,
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Fan-out messages (one publisher).
+        #[arg(long, default_value_t = 500)]
+        messages: u32,
+        /// Fan-out messages per second (0 = as fast as acks return).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        #[arg(long, default_value_t = 60)]
+        senders: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Clients of the resume storm, each resuming `backlog` events.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        backlog: u32,
     },
     /// Internal: run the raw reference server (started by `fanout`).
     #[command(hide = true)]
@@ -231,6 +256,28 @@ async fn run(cli: Cli) -> Result<()> {
             };
             reports.extend(cache::cache(&binary, params).await?);
         }
+        Scenario::Cluster {
+            nodes,
+            subscribers,
+            messages,
+            rate,
+            senders,
+            seconds,
+            clients,
+            backlog,
+        } => {
+            let params = cluster::ClusterParams {
+                nodes,
+                subscribers,
+                messages,
+                rate,
+                senders,
+                seconds,
+                clients,
+                backlog,
+            };
+            reports.extend(cluster::cluster(&binary, params).await?);
+        }
         Scenario::ServeReference => {} // handled in main
         Scenario::All { quick } => {
             let (conns, subs, messages, seconds, resumers) = if quick {
@@ -275,6 +322,19 @@ async fn run(cli: Cli) -> Result<()> {
             let report = scenarios::resume(&binary, resumers, 100).await?;
             emit(&report);
             reports.push(report);
+            let params = cluster::ClusterParams {
+                nodes: vec![1, 3],
+                subscribers: if quick { 30 } else { 1000 },
+                messages,
+                rate: 0,
+                senders: if quick { 6 } else { 60 },
+                seconds,
+                clients: resumers,
+                backlog: 100,
+            };
+            let cluster_reports = cluster::cluster(&binary, params).await?;
+            cluster_reports.iter().for_each(emit);
+            reports.extend(cluster_reports);
             let params = docs::DocsParams {
                 limit: quick.then_some(2000),
                 idle_docs: if quick { 20 } else { 1000 },

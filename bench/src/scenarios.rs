@@ -211,41 +211,7 @@ pub async fn durable(
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let tasks: Vec<_> = (0..senders)
-        .map(|i| {
-            let (url, token) = (server.ws_url(), token.clone());
-            tokio::spawn(async move {
-                let mut ws = connect(&url, Some(&token)).await?;
-                let mut latencies = Vec::new();
-                let mut n = 0u64;
-                while Instant::now() < deadline {
-                    n += 1;
-                    // Built and checked as plain text: the load generator shares the machine
-                    // with the server, so it must stay cheap.
-                    let op = format!(
-                        r#"{{"id":{n},"type":"send","channel":"bench:durable","text":"durable {i} {n}","client_id":"d{i}-{n}"}}"#
-                    );
-                    let sent = Instant::now();
-                    ws.send(Message::text(op)).await?;
-                    let expected = format!(r#"{{"type":"reply","id":{n},"op":"send""#);
-                    loop {
-                        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-                            .await
-                            .context("no ack")?
-                            .context("closed")??;
-                        if let Message::Text(t) = msg {
-                            if t.starts_with(&expected) {
-                                break;
-                            }
-                            if t.starts_with(r#"{"type":"error""#) {
-                                bail!("send failed: {t}");
-                            }
-                        }
-                    }
-                    latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                }
-                Ok::<_, anyhow::Error>(latencies)
-            })
-        })
+        .map(|i| tokio::spawn(durable_sender(server.ws_url(), token.clone(), i, deadline)))
         .collect();
     let mut latencies = Vec::new();
     for task in tasks {
@@ -277,6 +243,46 @@ pub async fn durable(
         (cpu * 1e6 / acked.max(1) as f64).round(),
     );
     Ok(report)
+}
+
+/// One sender of the durable scenarios: sends to `bench:durable` and waits for each ack until
+/// `deadline`; the latency of each acknowledged send, in microseconds.
+pub(crate) async fn durable_sender(
+    url: String,
+    token: String,
+    i: usize,
+    deadline: Instant,
+) -> Result<Vec<u32>> {
+    let mut ws = connect(&url, Some(&token)).await?;
+    let mut latencies = Vec::new();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        n += 1;
+        // Built and checked as plain text: the load generator shares the machine with the
+        // server, so it must stay cheap.
+        let op = format!(
+            r#"{{"id":{n},"type":"send","channel":"bench:durable","text":"durable {i} {n}","client_id":"d{i}-{n}"}}"#
+        );
+        let sent = Instant::now();
+        ws.send(Message::text(op)).await?;
+        let expected = format!(r#"{{"type":"reply","id":{n},"op":"send""#);
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+                .await
+                .context("no ack")?
+                .context("closed")??;
+            if let Message::Text(t) = msg {
+                if t.starts_with(&expected) {
+                    break;
+                }
+                if t.starts_with(r#"{"type":"error""#) {
+                    bail!("send failed: {t}");
+                }
+            }
+        }
+        latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+    }
+    Ok(latencies)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,10 +342,27 @@ pub async fn resume(binary: &Path, clients: usize, backlog: u32) -> Result<Repor
     let ready = Instant::now();
     let url = server.ws_url();
     let expected_last = seen_seq + backlog as u64;
-    // All at once.
+    let (slowest, lost) =
+        resume_all(&[url], clients, (seen_seq, &epoch, expected_last), ready).await?;
+    let mut report = Report::new("resume", "parley");
+    report.set("clients", clients);
+    report.set("backlog", backlog);
+    report.set("all_caught_up_ms", (slowest.as_secs_f64() * 1000.0).round());
+    report.set("lost", lost);
+    Ok(report)
+}
+
+/// `clients` connections, spread over `urls`, resume `bench:resume` from `seen_seq` all at
+/// once: how long after `ready` the last one was synced, and how many seqs they missed in all.
+pub(crate) async fn resume_all(
+    urls: &[String],
+    clients: usize,
+    (seen_seq, epoch, expected_last): (u64, &str, u64),
+    ready: Instant,
+) -> Result<(Duration, u64)> {
     let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (url, epoch) = (url.clone(), epoch.clone());
+        .map(|i| {
+            let (url, epoch) = (urls[i % urls.len()].clone(), epoch.to_owned());
             tokio::spawn(async move {
                 let mut ws = connect(&url, None).await?;
                 let op = json!({"id": 1, "type": "subscribe", "channel": "bench:resume", "since": seen_seq, "epoch": epoch});
@@ -375,10 +398,5 @@ pub async fn resume(binary: &Path, clients: usize, backlog: u32) -> Result<Repor
         slowest = slowest.max(took);
         lost += missing;
     }
-    let mut report = Report::new("resume", "parley");
-    report.set("clients", clients);
-    report.set("backlog", backlog);
-    report.set("all_caught_up_ms", (slowest.as_secs_f64() * 1000.0).round());
-    report.set("lost", lost);
-    Ok(report)
+    Ok((slowest, lost))
 }
