@@ -580,3 +580,68 @@ async fn per_user_and_login_limits_are_counted_across_nodes() {
     }
     assert_eq!(statuses, [401, 401, 401, 401, 429, 429]);
 }
+
+#[tokio::test]
+async fn attachments_in_a_shared_directory_are_served_by_every_node() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{RELAXED}\n[attachments]\ndir = \"{}\"\n",
+        shared.path().display()
+    );
+    let start = || {
+        TestServer::builder()
+            .config(&config)
+            .postgres(&pg.url())
+            .envs(&[("PARLEY_CLUSTER_REDIS_URL", &redis.url())])
+            .start()
+    };
+    let (a, b) = (start().await, start().await);
+    let token = a.register("alice").await;
+    let bytes = b"notes written on node A\n".repeat(200);
+    let uploaded: Value = a
+        .http()
+        .post(format!("{}/api/attachments?name=notes.txt", a.url()))
+        .bearer_auth(&token)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = uploaded["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{uploaded}"));
+    let download = |node: &TestServer| {
+        node.http()
+            .get(format!("{}/api/attachments/{id}", node.url()))
+            .bearer_auth(&token)
+            .send()
+    };
+    let got = download(&b).await.unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(
+        got.bytes().await.unwrap().to_vec(),
+        bytes,
+        "B serves A's upload"
+    );
+
+    // A node starting on the shared directory sweeps nothing another node may be writing:
+    // a fresh temporary file and a fresh content file no row names yet both stay.
+    let stray = shared.path().join("incoming").join("upload-elsewhere");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"half an upload").unwrap();
+    let sha = "ab".repeat(32);
+    let placed = shared.path().join("ab").join(&sha);
+    std::fs::create_dir_all(placed.parent().unwrap()).unwrap();
+    std::fs::write(&placed, b"placed, its row not yet committed").unwrap();
+    let c = start().await;
+    assert!(
+        stray.exists() && placed.exists(),
+        "a starting node took another's files"
+    );
+    let got = download(&c).await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().to_vec(), bytes);
+}

@@ -22,7 +22,7 @@ use super::Attachments;
 use crate::error::{Error, Result};
 
 pub(super) fn root(state: &Attachments) -> PathBuf {
-    state.config.data_dir().join("attachments")
+    state.config.attachments_dir()
 }
 
 pub(super) fn path_of(root: &Path, sha: &str) -> PathBuf {
@@ -130,11 +130,17 @@ async fn sweep(state: &Attachments) -> Result<()> {
     if !root.exists() {
         return Ok(());
     }
+    // A directory other nodes write too: only what is surely no upload under way elsewhere.
+    let shared = state.config.attachments.dir.is_some().then(|| Spare {
+        incoming: state.config.attachments.upload_expiry + SHARED_GRACE,
+        content: SHARED_GRACE,
+    });
     let referenced = state.store.attachment_contents().await?;
-    let (removed, missing) = tokio::task::spawn_blocking(move || sweep_files(&root, referenced))
-        .await
-        .map_err(|e| Error::internal(format_args!("attachments sweep: {e}")))?
-        .map_err(|e| Error::internal(format_args!("attachments sweep: {e}")))?;
+    let (removed, missing) =
+        tokio::task::spawn_blocking(move || sweep_files(&root, referenced, shared))
+            .await
+            .map_err(|e| Error::internal(format_args!("attachments sweep: {e}")))?
+            .map_err(|e| Error::internal(format_args!("attachments sweep: {e}")))?;
     if removed > 0 {
         tracing::info!(removed, "removed files no attachment refers to");
     }
@@ -153,17 +159,42 @@ async fn sweep(state: &Attachments) -> Result<()> {
     Ok(())
 }
 
-/// Removes `incoming/` and unreferenced content files; returns how many files went and which
-/// referenced contents have no file.
+/// In a shared directory (`attachments.dir`), how old a file must be before the sweep may take
+/// it: another node may be writing one younger (an upload, or a file placed a moment before
+/// its row commits).
+#[derive(Clone, Copy)]
+struct Spare {
+    incoming: std::time::Duration,
+    content: std::time::Duration,
+}
+
+/// Content files no row names are removed from a shared directory only once this old.
+const SHARED_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// True when `path` was modified less than `age` ago (or its time cannot be read).
+fn younger_than(path: &Path, age: std::time::Duration) -> bool {
+    std::fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .map_or(true, |modified| {
+            modified.elapsed().map_or(true, |elapsed| elapsed < age)
+        })
+}
+
+/// Removes `incoming/` and unreferenced content files (in a shared directory, only those older
+/// than `shared` says); returns how many files went and which referenced contents have no file.
 fn sweep_files(
     root: &Path,
     mut referenced: HashSet<[u8; 32]>,
+    shared: Option<Spare>,
 ) -> std::io::Result<(usize, HashSet<[u8; 32]>)> {
     let mut removed = 0;
     let incoming = incoming(root);
     if incoming.exists() {
         for entry in std::fs::read_dir(&incoming)? {
             let path = entry?.path();
+            if shared.is_some_and(|s| younger_than(&path, s.incoming)) {
+                continue;
+            }
             let gone = if path.is_dir() {
                 std::fs::remove_dir_all(&path)
             } else {
@@ -190,7 +221,7 @@ fn sweep_files(
                 && name.bytes().all(is_lower_hex)
                 && hex::decode_to_slice(&name, &mut sha).is_ok()
                 && referenced.remove(&sha);
-            if known {
+            if known || shared.is_some_and(|s| younger_than(&file.path(), s.content)) {
                 continue;
             }
             match remove(&file.path()) {

@@ -191,6 +191,18 @@ impl Config {
                 "attachments.thumbnail_concurrency must be at least 1, upload_expiry above zero",
             );
         }
+        if let Some(dir) = &files.dir {
+            if self.storage.backend != super::StorageBackend::Postgres {
+                return fail(
+                    "attachments.dir is for nodes that share a directory: it needs \
+                     storage.backend = \"postgres\" (a SQLite workspace keeps its files in its \
+                     data directory, where backup and restore find them)",
+                );
+            }
+            if !dir.is_absolute() {
+                return fail("attachments.dir must be an absolute path");
+            }
+        }
         if self.server.header_read_timeout.is_zero() || self.server.body_read_timeout.is_zero() {
             return fail("server.header_read_timeout and body_read_timeout must be above zero");
         }
@@ -240,6 +252,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where attachment files live: `attachments.dir`, or `<data_dir>/attachments`.
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.attachments
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("attachments"))
     }
 
     /// The data directory: configured, or the platform default.

@@ -377,6 +377,10 @@ pub struct AttachmentsConfig {
     /// How long a resumable upload session lives after it opens, finished or not.
     #[serde(deserialize_with = "duration")]
     pub upload_expiry: Duration,
+    /// Where attachment files live: unset, `<data_dir>/attachments`. Nodes of a cluster share
+    /// one directory (a network file system mounted on each), so every node serves every
+    /// attachment (docs/scaling.md). Needs `storage.backend = "postgres"`.
+    pub dir: Option<PathBuf>,
 }
 
 impl Default for AttachmentsConfig {
@@ -387,6 +391,7 @@ impl Default for AttachmentsConfig {
             thumbnail_max_pixels: 40_000_000,
             thumbnail_concurrency: 2,
             upload_expiry: Duration::from_secs(24 * 3600),
+            dir: None,
         }
     }
 }

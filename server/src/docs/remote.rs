@@ -107,13 +107,19 @@ impl Documents {
     }
 }
 
-/// A directory entry for a record read from the store, with its comments channel.
+/// A directory entry for a record read from the store, with its comments channel. A document
+/// the directory holds under another name was renamed elsewhere (the news may still be on its
+/// way): its entry takes the new record, as the news would do.
 async fn entry(
     chat: &Chat,
     dir: &Docs,
     record: DocRecord,
     grants: Grants,
 ) -> Result<Option<Arc<DocEntry>>> {
+    if let Some(known) = dir.by_id(record.id) {
+        refresh(dir, &known, record, grants);
+        return Ok(Some(known));
+    }
     let comments = chat.channel(&format!("doc#{}", record.id), None).await?;
     let entry = Arc::new(DocEntry {
         id: record.id,
@@ -134,14 +140,7 @@ impl RemoteDocs {
         };
         match self.stores.documents.document_by_id(doc_id).await {
             Ok(Some((record, grants))) => {
-                let old = entry.record().name;
-                if let Ok(mut r) = entry.record.write() {
-                    *r = record;
-                }
-                if let Ok(mut g) = entry.grants.write() {
-                    *g = grants.into_iter().collect();
-                }
-                self.dir.rename(&entry, &old);
+                refresh(&self.dir, &entry, record, grants);
                 self.dir.access_changed(doc_id, user_id);
             }
             Ok(None) => {
@@ -156,4 +155,16 @@ impl RemoteDocs {
             }
         }
     }
+}
+
+/// Gives a known document its record and grants as stored now (under its new name, if any).
+fn refresh(dir: &Docs, entry: &Arc<DocEntry>, record: DocRecord, grants: Grants) {
+    let old = entry.record().name;
+    if let Ok(mut r) = entry.record.write() {
+        *r = record;
+    }
+    if let Ok(mut g) = entry.grants.write() {
+        *g = grants.into_iter().collect();
+    }
+    dir.rename(entry, &old);
 }
