@@ -41,7 +41,7 @@ pub fn append_event(
 #[allow(clippy::too_many_arguments)]
 pub fn store_event(
     tx: &mut Transaction<'_>,
-    state: &WriterState,
+    state: &mut WriterState,
     channel_id: i64,
     channel_name: &str,
     seq: u64,
@@ -51,10 +51,11 @@ pub fn store_event(
 ) -> Result<Published> {
     let webhook = state.webhooks.then(|| event.webhook_type()).flatten();
     let text = frames::event_frame(channel_name, seq, event)?;
-    tx.execute(
+    let insert = state.prepared(
+        tx,
         "INSERT INTO events (channel_id, seq, created_at, frame) VALUES ($1, $2, $3, $4)",
-        &[&channel_id, &(seq as i64), &now, &text],
     )?;
+    tx.execute(&insert, &[&channel_id, &(seq as i64), &now, &text])?;
     if let Some(kind) = webhook {
         // In the event's own transaction: committed together, or not at all.
         super::webhooks::enqueue(tx, channel_name, &kind, &text, now)?;

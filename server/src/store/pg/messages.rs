@@ -59,10 +59,14 @@ pub fn append_message(
     // resend meets the (author, client_id) index, inserts nothing and gives the seq back,
     // which no one else can have taken meanwhile: the row is still ours.
     let seq = state.next_seq(tx, channel_id)?;
-    let inserted = tx.query_opt(
+    let insert = state.prepared(
+        tx,
         "INSERT INTO messages (channel_id, seq, author_id, client_id, text, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (author_id, client_id) DO NOTHING
          RETURNING id",
+    )?;
+    let inserted = tx.query_opt(
+        &insert,
         &[
             &channel_id,
             &(seq as i64),

@@ -5,7 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::{Client, Transaction};
+use std::collections::HashMap;
+
+use postgres::{Client, Statement, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Target, WriteFn};
@@ -20,17 +22,32 @@ use crate::{
 pub struct WriterState {
     /// Events with a webhook type go to the webhook outbox too (`webhooks.rs`).
     pub webhooks: bool,
+    /// The hot path's statements, prepared once on the writer's connection (a statement sent
+    /// as text is prepared and then executed: two round trips, and a parse, every time).
+    /// Forgotten when the writer connects again.
+    statements: HashMap<&'static str, Statement>,
 }
 
 impl WriterState {
+    /// `sql` prepared on the writer's connection (once per connection).
+    pub fn prepared(&mut self, tx: &mut Transaction<'_>, sql: &'static str) -> Result<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(sql)?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
     /// Takes the next seq of `channel_id` inside the write's transaction: the channel's row
     /// stays locked until the batch commits, so writers of one channel on every node take
     /// turns and seqs follow commit order. `channel_not_found` when the channel is gone.
     pub fn next_seq(&mut self, tx: &mut Transaction<'_>, channel_id: i64) -> Result<u64> {
-        let row = tx.query_opt(
+        let next = self.prepared(
+            tx,
             "UPDATE channels SET head_seq = head_seq + 1 WHERE id = $1 RETURNING head_seq",
-            &[&channel_id],
         )?;
+        let row = tx.query_opt(&next, &[&channel_id])?;
         row.map(|r| r.get::<_, i64>(0) as u64)
             .ok_or_else(refusals::channel_gone)
     }
@@ -123,7 +140,10 @@ pub fn run(
         }
         if client.is_closed() {
             match reconnect(&target, &mut rx) {
-                Some(fresh) => client = fresh,
+                Some(fresh) => {
+                    client = fresh;
+                    state.statements.clear();
+                }
                 None => {
                     // Stopping while the database is away: the queued writes fail.
                     drop(batch.drain(..));
