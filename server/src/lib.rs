@@ -111,6 +111,7 @@ async fn open_store(
             Ok((store::Stores::new(Arc::new(store)), writer))
         }
         config::StorageBackend::Postgres => {
+            let shared_files = config.attachments.dir.is_some();
             let config = Arc::clone(config);
             // Connecting blocks (the client is synchronous): off the async workers.
             let (store, writer) = tokio::task::spawn_blocking(move || {
@@ -125,7 +126,13 @@ async fn open_store(
             })
             .await
             .map_err(|e| error::Error::internal(format_args!("opening the store failed: {e}")))??;
-            Ok((store::Stores::new(Arc::new(store)), writer))
+            let store = Arc::new(store);
+            let mut stores = store::Stores::new(Arc::clone(&store));
+            // Attachment contents in PostgreSQL, unless the nodes share a directory for them.
+            if !shared_files {
+                stores = stores.with_contents(store);
+            }
+            Ok((stores, writer))
         }
     }
 }
@@ -210,11 +217,14 @@ impl Server {
             .with_shared_limits(shared_limits),
             config: Arc::clone(&config),
             stores: stores.clone(),
-            attachments: Arc::new(attachments::Attachments::new(
-                Arc::clone(&stores.attachments),
-                Arc::clone(&config),
-                directory,
-            )),
+            attachments: Arc::new(
+                attachments::Attachments::new(
+                    Arc::clone(&stores.attachments),
+                    Arc::clone(&config),
+                    directory,
+                )
+                .with_contents(stores.contents.clone()),
+            ),
             docs: docs::Documents::new(
                 Arc::clone(&config),
                 stores,

@@ -508,10 +508,15 @@ fn migrate_command(config: &Config, to: Option<String>) -> anyhow::Result<()> {
     for (table, rows) in &migrated.tables {
         eprintln!("{table}: {rows} rows");
     }
+    let (copied, missing) = migrated.contents;
     eprintln!(
-        "copied {} into PostgreSQL; attachment files stay in {}",
+        "copied {} into PostgreSQL, with {copied} attachment files{}",
         dir.display(),
-        dir.join("attachments").display()
+        if missing > 0 {
+            format!(" ({missing} named by attachments were missing from the data directory)")
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }

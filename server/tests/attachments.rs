@@ -37,10 +37,14 @@ async fn upload(
 
 #[tokio::test]
 async fn attachments_end_to_end() {
-    let server = TestServer::start(
-        &(RELAXED.to_owned() + "[attachments]\nmax_size = \"700KiB\"\nuser_quota = \"1MiB\"\n"),
-    )
-    .await;
+    // Files in the data directory (SQLite); tests/attachment_contents.rs has PostgreSQL's.
+    let server = TestServer::builder()
+        .config(
+            &(RELAXED.to_owned() + "[attachments]\nmax_size = \"700KiB\"\nuser_quota = \"1MiB\"\n"),
+        )
+        .sqlite()
+        .start()
+        .await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let eve = server.register("eve").await;

@@ -347,15 +347,30 @@ async fn one_request_at_a_time_per_upload_session() {
     assert_eq!(status, 201, "{attachment}");
     let sha = hex::encode(sha2::Sha256::digest(&file));
     assert_eq!(attachment["sha256"], sha);
-    assert_eq!(std::fs::read(stored_path(&server, &sha)).unwrap(), file);
+    let stored = server
+        .http()
+        .get(format!(
+            "{}/api/attachments/{}",
+            server.url(),
+            attachment["id"]
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(stored.to_vec() == file, "the stored content is the file");
 }
 
 #[tokio::test]
 async fn a_chunk_racing_finish_cannot_change_a_stored_file() {
+    // Reads the stored file itself (SQLite's data directory).
     // The race as it went before sessions took one request at a time: chunk A is still
     // arriving when chunk B (the whole file) completes the session and finish stores it; then
     // A's last bytes arrive. Nothing is asserted until the end, so that both outcomes play out.
-    let server = TestServer::start(RELAXED).await;
+    let server = TestServer::builder().config(RELAXED).sqlite().start().await;
     let token = server.register("alice").await;
     let file = content(300_000);
     let (id, session_file) = open_session(&server, &token, file.len()).await;
@@ -399,7 +414,13 @@ async fn a_chunk_racing_finish_cannot_change_a_stored_file() {
 
 #[tokio::test]
 async fn files_left_behind_are_removed_at_start() {
-    let mut server = TestServer::start_process(RELAXED).await;
+    // The files store's sweep (SQLite's data directory); tests/attachment_contents.rs has
+    // PostgreSQL's.
+    let mut server = TestServer::builder()
+        .config(RELAXED)
+        .sqlite()
+        .start_process()
+        .await;
     let token = server.register("alice").await;
     let (status, photo) = upload(&server, &token, "photo.png", small_png(3)).await;
     assert_eq!((status, &photo["thumbnail"]), (201, &json!(true)));

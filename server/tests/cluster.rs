@@ -645,3 +645,42 @@ async fn attachments_in_a_shared_directory_are_served_by_every_node() {
     let got = download(&c).await.unwrap();
     assert_eq!(got.bytes().await.unwrap().to_vec(), bytes);
 }
+
+#[tokio::test]
+async fn attachments_in_postgres_are_served_by_every_node() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let start = || {
+        TestServer::builder()
+            .config(RELAXED)
+            .postgres(&pg.url())
+            .envs(&[("PARLEY_CLUSTER_REDIS_URL", &redis.url())])
+            .start()
+    };
+    let (a, b) = (start().await, start().await);
+    let token = a.register("alice").await;
+    let bytes: Vec<u8> = (0..1_500_000u32).map(|i| (i % 241) as u8).collect();
+    let uploaded: Value = a
+        .http()
+        .post(format!("{}/api/attachments?name=data.bin", a.url()))
+        .bearer_auth(&token)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let got = b
+        .http()
+        .get(format!("{}/api/attachments/{}", b.url(), uploaded["id"]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+    assert!(
+        got.bytes().await.unwrap().to_vec() == bytes,
+        "B serves what A stored, no shared directory needed"
+    );
+}

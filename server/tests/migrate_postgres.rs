@@ -31,6 +31,20 @@ async fn a_sqlite_workspace_moves_into_postgres_and_clients_resume_there() {
     let epoch = sub["epoch"].as_str().unwrap().to_owned();
     let head = sub["head"].as_u64().unwrap();
     drop(alice);
+    // An attachment: its file moves into the database with the rows.
+    let file = b"an attachment made on SQLite\n".repeat(1000);
+    let uploaded: serde_json::Value = old
+        .http()
+        .post(format!("{}/api/attachments?name=old.txt", old.url()))
+        .bearer_auth(&alice_token)
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let attachment = uploaded["id"].as_i64().unwrap();
     assert!(old.stop().await.success());
 
     let out = old.admin(&["migrate-to-postgres", "--to", &pg.url()], None);
@@ -41,6 +55,7 @@ async fn a_sqlite_workspace_moves_into_postgres_and_clients_resume_there() {
     );
     let report = String::from_utf8_lossy(&out.stderr);
     assert!(report.contains("messages: 10 rows"), "{report}");
+    assert!(report.contains("with 1 attachment files"), "{report}");
 
     let new = TestServer::builder()
         .config(RELAXED)
@@ -49,6 +64,18 @@ async fn a_sqlite_workspace_moves_into_postgres_and_clients_resume_there() {
         .await;
     // The password hash came along.
     let token = new.login("alice", PASSWORD).await;
+    let downloaded = new
+        .http()
+        .get(format!("{}/api/attachments/{attachment}", new.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(downloaded.status().as_u16(), 200);
+    assert!(
+        downloaded.bytes().await.unwrap().to_vec() == file,
+        "the file came along"
+    );
     let mut alice = new.connect(Some(&token)).await;
     // A client that had seen seq 5 resumes: same epoch, no reset, the rest in order.
     let resumed = alice

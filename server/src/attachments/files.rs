@@ -127,6 +127,28 @@ pub(crate) async fn sweep_at_start(state: &Attachments) {
 
 async fn sweep(state: &Attachments) -> Result<()> {
     let root = root(state);
+    if let Some(contents) = &state.contents {
+        // Contents live in the database: here only this node's temporary files, and there
+        // content no row names, once it is too old to belong to an upload under way.
+        let incoming = incoming(&root);
+        let cleared = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&incoming))
+            .await
+            .map_err(|e| Error::internal(format_args!("attachments sweep: {e}")))?;
+        if let Err(err) = cleared {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(%err, "cannot clear incoming attachments");
+            }
+        }
+        let before = crate::store::now_ms() - SHARED_GRACE.as_millis() as i64;
+        let removed = contents.sweep_contents(before).await?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed attachment contents no attachment refers to"
+            );
+        }
+        return Ok(());
+    }
     if !root.exists() {
         return Ok(());
     }

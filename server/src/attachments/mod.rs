@@ -30,7 +30,7 @@ use parley_protocol::{Attachment, ErrorCode};
 use crate::{
     chat::channels::Directory,
     error::{Error, Result},
-    store::{AttachmentAccess, AttachmentStore, StoredAttachment, UserRecord},
+    store::{AttachmentAccess, AttachmentStore, ContentStore, StoredAttachment, UserRecord},
     Config,
 };
 
@@ -44,6 +44,8 @@ pub(crate) use upload::upload;
 /// The attachments service: what uploads, downloads and the upkeep share.
 pub struct Attachments {
     store: Arc<dyn AttachmentStore>,
+    /// Contents kept in the database (PostgreSQL without `attachments.dir`); None: files.
+    contents: Option<Arc<dyn ContentStore>>,
     config: Arc<Config>,
     /// Who may read the channels an attachment was posted in.
     directory: Arc<Directory>,
@@ -68,10 +70,17 @@ impl Attachments {
         };
         Self {
             store,
+            contents: None,
             config,
             directory,
             uploads,
         }
+    }
+
+    /// Keeps contents in the database instead of files.
+    pub fn with_contents(mut self, contents: Option<Arc<dyn ContentStore>>) -> Self {
+        self.contents = contents;
+        self
     }
 }
 
@@ -126,18 +135,44 @@ fn closing(response: impl IntoResponse) -> Response {
     response
 }
 
-/// Opens a stored file for reading. A file that is gone (deleted behind the server's back, or
-/// lost with a disk) answers 404 like an unknown attachment, and is logged for the operator.
-async fn open_stored(state: &Attachments, id: i64, sha: &str) -> Result<tokio::fs::File> {
-    match tokio::fs::File::open(files::path_of(&files::root(state), sha)).await {
-        Ok(file) => Ok(file),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            tracing::warn!(attachment = id, sha256 = sha, "attachment file is missing");
-            Err(Error::new(
-                ErrorCode::AttachmentNotFound,
-                format!("the file of attachment {id} is missing on the server"),
-            ))
+/// The stored content as a response body: a file streamed from `attachments/`, or the
+/// database's chunks one after the other. Content that is gone (a file deleted behind the
+/// server's back, or lost with a disk) answers 404 like an unknown attachment, and is logged
+/// for the operator.
+async fn stored_body(state: &Attachments, id: i64, sha: &str) -> Result<Body> {
+    let missing = || {
+        tracing::warn!(
+            attachment = id,
+            sha256 = sha,
+            "attachment content is missing"
+        );
+        Error::new(
+            ErrorCode::AttachmentNotFound,
+            format!("the file of attachment {id} is missing on the server"),
+        )
+    };
+    if let Some(contents) = &state.contents {
+        if contents.content_size(sha.to_owned()).await?.is_none() {
+            return Err(missing());
         }
+        let (contents, sha) = (Arc::clone(contents), sha.to_owned());
+        let chunks = futures_util::stream::unfold(Some(0i32), move |next| {
+            let (contents, sha) = (Arc::clone(&contents), sha.clone());
+            async move {
+                let n = next?;
+                match contents.content_chunk(sha, n).await {
+                    Ok(Some(bytes)) => Some((Ok(axum::body::Bytes::from(bytes)), Some(n + 1))),
+                    Ok(None) => None,
+                    // Ends the body early: the client sees fewer bytes than Content-Length.
+                    Err(err) => Some((Err(std::io::Error::other(err.to_string())), None)),
+                }
+            }
+        });
+        return Ok(Body::from_stream(chunks));
+    }
+    match tokio::fs::File::open(files::path_of(&files::root(state), sha)).await {
+        Ok(file) => Ok(Body::from_stream(tokio_util::io::ReaderStream::new(file))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(missing()),
         Err(err) => Err(Error::internal(format_args!("attachment file: {err}"))),
     }
 }
@@ -146,8 +181,7 @@ async fn open_stored(state: &Attachments, id: i64, sha: &str) -> Result<tokio::f
 /// was posted. Others get 404 (not 403: no hint that it exists).
 pub(crate) async fn download(state: &Attachments, user: &UserRecord, id: i64) -> Result<Response> {
     let attachment = check_access(state, user, id).await?;
-    let file = open_stored(state, id, &attachment.sha256).await?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let body = stored_body(state, id, &attachment.sha256).await?;
     let inline = INLINE.contains(&attachment.mime.as_str());
     let mime = if inline {
         attachment.mime.clone()
@@ -200,8 +234,7 @@ pub(crate) async fn thumbnail(state: &Attachments, user: &UserRecord, id: i64) -
             format!("no thumbnail for {id}"),
         )
     })?;
-    let file = open_stored(state, id, &sha).await?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let body = stored_body(state, id, &sha).await?;
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));

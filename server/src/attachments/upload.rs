@@ -172,6 +172,22 @@ pub(super) async fn finalize(
         quota,
         thumbnail_sha256: thumb.as_ref().map(|t| t.sha().to_owned()),
     };
+    if let Some(contents) = &state.contents {
+        // Contents first, then the row: a row never lacks its content, and content no row
+        // names (the write failed) is swept later.
+        contents.put_content(sha, temp.to_path_buf()).await?;
+        if let Some(Thumbnail::New { sha, file }) = &thumb {
+            contents
+                .put_content(sha.clone(), file.to_path_buf())
+                .await?;
+        }
+        let attachment = state
+            .store
+            .insert_attachment(upload, Box::new(|| Ok(())))
+            .await;
+        drop((temp, thumb));
+        return attachment;
+    }
     // The files go into place after the row is written and before it commits: if the move
     // fails, the write (and the row) is undone.
     let place = Box::new(move || {

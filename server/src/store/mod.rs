@@ -55,6 +55,8 @@ pub struct Stores {
     pub people: Arc<dyn PeopleStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub control: Arc<dyn StoreControl>,
+    /// Attachment contents kept in the database (PostgreSQL; None: files, `attachments/`).
+    pub contents: Option<Arc<dyn ContentStore>>,
 }
 
 impl Stores {
@@ -75,7 +77,14 @@ impl Stores {
             people: backend.clone(),
             webhooks: backend.clone(),
             control: backend,
+            contents: None,
         }
+    }
+
+    /// With attachment contents kept by `contents`.
+    pub fn with_contents(mut self, contents: Arc<dyn ContentStore>) -> Self {
+        self.contents = Some(contents);
+        self
     }
 }
 

@@ -212,6 +212,24 @@ pub trait AttachmentStore: Send + Sync {
     fn forget_missing_content(&self, missing: Vec<String>) -> StoreFuture<'_, (usize, usize)>;
 }
 
+/// Attachment contents kept in the database itself (PostgreSQL), so that every node of a
+/// cluster serves every attachment with no shared file system. Content is addressed by its
+/// SHA-256 and written once; it is stored before the row that names it, so a row never lacks
+/// its content, and content no row names is swept ([`ContentStore::sweep_contents`]).
+pub trait ContentStore: Send + Sync {
+    /// Stores the bytes of the file at `path` as content `sha256`, unless they are stored
+    /// already. The file is read in chunks; it is not written through the store's writer, so
+    /// chat writes never wait behind a large upload.
+    fn put_content(&self, sha256: String, path: std::path::PathBuf) -> StoreFuture<'_, ()>;
+    /// The size of content `sha256`, None when it is not stored.
+    fn content_size(&self, sha256: String) -> StoreFuture<'_, Option<u64>>;
+    /// Chunk `n` of content `sha256` (None past the last).
+    fn content_chunk(&self, sha256: String, n: i32) -> StoreFuture<'_, Option<Vec<u8>>>;
+    /// Removes content no attachment refers to (as its file or thumbnail) that was stored
+    /// before `before_ms`; how much went.
+    fn sweep_contents(&self, before_ms: i64) -> StoreFuture<'_, usize>;
+}
+
 /// Users and bearer tokens.
 pub trait AccountStore: Send + Sync {
     /// The live token with this hash and its user. Never waits behind heavy reads.

@@ -51,9 +51,11 @@ const TABLES: &[&str] = &[
     "webhook_deliveries",
 ];
 
-/// Rows copied per table, in copy order.
+/// Rows copied per table, in copy order, and the attachment files copied into the database.
 pub struct Migrated {
     pub tables: Vec<(&'static str, u64)>,
+    /// Contents copied into `contents` (files and thumbnails), and those whose file was missing.
+    pub contents: (u64, u64),
 }
 
 /// Copies the database of the data directory `dir` into the PostgreSQL database at `url`,
@@ -82,6 +84,7 @@ pub fn migrate(dir: &Path, url: &str) -> Result<Migrated> {
             set_doc_ids(&source, &mut tx)?;
         }
     }
+    let contents = copy_contents(&mut tx, &dir.join("attachments"))?;
     for table in TABLES {
         let has_identity: bool = tx
             .query_one(
@@ -102,7 +105,30 @@ pub fn migrate(dir: &Path, url: &str) -> Result<Migrated> {
     }
     tx.execute("UPDATE search_state SET indexed_through = 0", &[])?;
     tx.commit()?;
-    Ok(Migrated { tables })
+    Ok(Migrated { tables, contents })
+}
+
+/// Copies the attachment files the copied rows name (contents and thumbnails) into
+/// `contents`, where the server reads them unless `attachments.dir` is set. A missing file is
+/// counted, not fatal: the server answers its downloads 404 as it did.
+fn copy_contents(tx: &mut postgres::Transaction<'_>, files: &Path) -> Result<(u64, u64)> {
+    let rows = tx.query(
+        "SELECT sha256 FROM attachments
+         UNION SELECT thumbnail_sha256 FROM attachments WHERE thumbnail_sha256 IS NOT NULL",
+        &[],
+    )?;
+    let (mut copied, mut missing) = (0, 0);
+    for row in rows {
+        let sha: String = row.get(0);
+        let path = files.join(sha.get(..2).unwrap_or("00")).join(&sha);
+        if path.is_file() {
+            super::contents::store_file(tx, &sha, &path)?;
+            copied += 1;
+        } else {
+            missing += 1;
+        }
+    }
+    Ok((copied, missing))
 }
 
 /// Columns PostgreSQL has and SQLite has not, left to their defaults: `docs.claim` (one

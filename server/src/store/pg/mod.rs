@@ -16,6 +16,7 @@ pub mod admin;
 pub mod attachments;
 pub mod channels;
 pub mod comments;
+pub mod contents;
 pub mod custom_events;
 pub mod docs;
 pub mod events;

@@ -322,6 +322,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- The claim a document's update log is written under (one node writes a document).
     ALTER TABLE docs ADD COLUMN claim BIGINT NOT NULL DEFAULT 0;
 "#,
+    r#"
+    -- Attachment contents (files and thumbnails) by SHA-256, in chunks (store/pg/contents.rs).
+    CREATE TABLE contents (
+        sha256     TEXT PRIMARY KEY,
+        size       BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE content_chunks (
+        sha256 TEXT NOT NULL REFERENCES contents(sha256) ON DELETE CASCADE,
+        n      INTEGER NOT NULL,
+        data   BYTEA NOT NULL,
+        PRIMARY KEY (sha256, n)
+    );
+"#,
 ];
 
 /// Brings the database to the current schema. A database created here starts with
