@@ -129,6 +129,7 @@ async fn fanout(nodes: &[ParleyServer], p: &ClusterParams, label: &str) -> Resul
         &format!("parley {label}"),
     )
     .await?;
+    report.scenario = "cluster-fanout".into();
     report.set("nodes", nodes.len());
     let cpu = cpu_secs(nodes)? - cpu_before;
     report.set("server_cpu_secs", (cpu * 100.0).round() / 100.0);
@@ -177,7 +178,7 @@ async fn durable(nodes: &[ParleyServer], p: &ClusterParams, label: &str) -> Resu
     if head != acked + 1 {
         bail!("{acked} sends acknowledged but the channel head is {head}");
     }
-    let mut report = Report::new("durable", &format!("parley {label}"));
+    let mut report = Report::new("cluster-durable", &format!("parley {label}"));
     report.set("nodes", nodes.len());
     report.set("senders", p.senders);
     report.set("acked", acked);
@@ -216,7 +217,7 @@ async fn resume(nodes: &[ParleyServer], p: &ClusterParams, label: &str) -> Resul
     let ready = Instant::now();
     let (slowest, lost) =
         resume_all(&urls, p.clients, (seen_seq, &epoch, expected_last), ready).await?;
-    let mut report = Report::new("resume", &format!("parley {label}"));
+    let mut report = Report::new("cluster-resume", &format!("parley {label}"));
     report.set("nodes", nodes.len());
     report.set("clients", p.clients);
     report.set("backlog", p.backlog);

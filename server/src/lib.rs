@@ -130,8 +130,10 @@ async fn open_store(
             let mut stores = store::Stores::new(Arc::clone(&store));
             // Attachment contents in PostgreSQL, unless the nodes share a directory for them.
             if !shared_files {
-                stores = stores.with_contents(store);
+                stores = stores.with_contents(Arc::clone(&store) as Arc<dyn store::ContentStore>);
             }
+            // Upload sessions any node can continue.
+            stores = stores.with_upload_sessions(store);
             Ok((stores, writer))
         }
     }
@@ -223,7 +225,8 @@ impl Server {
                     Arc::clone(&config),
                     directory,
                 )
-                .with_contents(stores.contents.clone()),
+                .with_contents(stores.contents.clone())
+                .with_upload_sessions(stores.upload_sessions.clone()),
             ),
             docs: docs::Documents::new(
                 Arc::clone(&config),

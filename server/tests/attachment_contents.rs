@@ -122,3 +122,58 @@ async fn contents_live_in_postgres_once_each_and_old_orphans_are_swept() {
         (404, Some("attachment_not_found"))
     );
 }
+
+#[tokio::test]
+async fn expired_upload_sessions_lose_their_bytes() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let server = TestServer::builder()
+        .config(&(RELAXED.to_owned() + "[attachments]\nupload_expiry = \"1s\"\n"))
+        .postgres(&pg.url())
+        .start()
+        .await;
+    let token = server.register("alice").await;
+    let (status, opened) = server
+        .post(
+            "/api/uploads",
+            Some(&token),
+            serde_json::json!({"name": "a.bin", "size": 20}),
+        )
+        .await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["upload_id"].as_str().unwrap();
+    let put = server
+        .http()
+        .put(format!("{}/api/uploads/{id}?offset=0", server.url()))
+        .bearer_auth(&token)
+        .body(vec![7u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    assert_eq!(
+        pg.psql("postgres", "SELECT count(*) FROM upload_parts")
+            .trim(),
+        "1"
+    );
+    // Nobody touches the session again: the server's own sweep removes it and its bytes.
+    tokio::time::timeout(TIMEOUT, async {
+        while pg
+            .psql("postgres", "SELECT count(*) FROM upload_sessions")
+            .trim()
+            != "0"
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the expired session is swept");
+    assert_eq!(
+        pg.psql("postgres", "SELECT count(*) FROM upload_parts")
+            .trim(),
+        "0"
+    );
+    let (status, _) = server
+        .get(&format!("/api/uploads/{id}"), Some(&token))
+        .await;
+    assert_eq!(status, 404);
+}

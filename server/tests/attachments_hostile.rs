@@ -244,6 +244,30 @@ async fn wait_for_len(path: &std::path::Path, len: u64) {
     .unwrap_or_else(|_| panic!("{} never held {len} bytes", path.display()));
 }
 
+/// Waits until the server holds `len` bytes of session `id`: in its file (sessions in the
+/// server's memory) or, for sessions in the database, as its `received` count.
+async fn wait_until_held(
+    server: &TestServer,
+    token: &str,
+    (id, path): (&str, &std::path::Path),
+    len: u64,
+) {
+    tokio::time::timeout(TIMEOUT, async {
+        loop {
+            if std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == len {
+                return;
+            }
+            let (_, state) = server.get(&format!("/api/uploads/{id}"), Some(token)).await;
+            if state["received"].as_u64() == Some(len) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("upload {id} never held {len} bytes"));
+}
+
 async fn put(
     server: &TestServer,
     token: &str,
@@ -301,7 +325,7 @@ async fn one_request_at_a_time_per_upload_session() {
 
     let (first, running) = held_put(&server, &token, &id, 0);
     first.send(file[..100_000].to_vec()).await.unwrap();
-    wait_for_len(&session_file, 100_000).await;
+    wait_until_held(&server, &token, (&id, &session_file), 100_000).await;
     // While that chunk is still arriving, a second one, finish and cancel are refused. The
     // refused chunk's body is not read, so its connection is closed, and the reply says so.
     let refused = server
@@ -485,7 +509,9 @@ async fn files_left_behind_are_removed_at_start() {
 #[tokio::test]
 async fn expired_upload_sessions_lose_their_files() {
     let config = RELAXED.to_owned() + "[attachments]\nupload_expiry = \"1s\"\n";
-    let server = TestServer::start(&config).await;
+    // The session's file (sessions in the server's memory); tests/attachment_contents.rs has
+    // sessions in PostgreSQL.
+    let server = TestServer::builder().config(&config).sqlite().start().await;
     let token = server.register("alice").await;
     let (id, session_file) = open_session(&server, &token, 20).await;
     let (status, _) = put(&server, &token, &id, 0, &[7u8; 10]).await;

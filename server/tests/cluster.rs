@@ -684,3 +684,72 @@ async fn attachments_in_postgres_are_served_by_every_node() {
         "B serves what A stored, no shared directory needed"
     );
 }
+
+#[tokio::test]
+async fn an_upload_session_opened_on_one_node_continues_and_finishes_on_another() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let start = || {
+        TestServer::builder()
+            .config(RELAXED)
+            .postgres(&pg.url())
+            .envs(&[("PARLEY_CLUSTER_REDIS_URL", &redis.url())])
+            .start()
+    };
+    let (a, b) = (start().await, start().await);
+    let token = a.register("alice").await;
+    let file: Vec<u8> = (0..2_300_000u32).map(|i| (i % 239) as u8).collect();
+    let (status, opened) = a
+        .post(
+            "/api/uploads",
+            Some(&token),
+            json!({"name": "big.bin", "size": file.len()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{opened}");
+    let id = opened["upload_id"].as_str().unwrap().to_owned();
+    let put = |node: &TestServer, offset: usize, end: usize| {
+        node.http()
+            .put(format!("{}/api/uploads/{id}?offset={offset}", node.url()))
+            .bearer_auth(&token)
+            .body(file[offset..end].to_vec())
+            .send()
+    };
+    // The first part through A; then the client lands on B, which knows the session.
+    let first = put(&a, 0, 1_000_000).await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let (status, state) = b.get(&format!("/api/uploads/{id}"), Some(&token)).await;
+    assert_eq!((status, state["received"].as_u64()), (200, Some(1_000_000)));
+    // A chunk from the wrong place is refused with where to resume, on any node.
+    let wrong = put(&b, 5, 10).await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 409);
+    let rest = put(&b, 1_000_000, file.len()).await.unwrap();
+    assert_eq!(rest.status().as_u16(), 200);
+    let (status, attachment) = b
+        .post(
+            &format!("/api/uploads/{id}/finish"),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{attachment}");
+    let got = a
+        .http()
+        .get(format!("{}/api/attachments/{}", a.url(), attachment["id"]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        got.bytes().await.unwrap().to_vec() == file,
+        "the whole file, in order"
+    );
+    let (status, _) = a.get(&format!("/api/uploads/{id}"), Some(&token)).await;
+    assert_eq!(status, 404, "a finished session is gone everywhere");
+    assert_eq!(
+        pg.psql("postgres", "SELECT count(*) FROM upload_parts")
+            .trim(),
+        "0",
+        "its bytes too"
+    );
+}

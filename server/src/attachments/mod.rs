@@ -16,6 +16,7 @@ mod avatars;
 mod files;
 mod images;
 mod resumable;
+mod shared_sessions;
 mod upload;
 
 use std::sync::Arc;
@@ -30,7 +31,10 @@ use parley_protocol::{Attachment, ErrorCode};
 use crate::{
     chat::channels::Directory,
     error::{Error, Result},
-    store::{AttachmentAccess, AttachmentStore, ContentStore, StoredAttachment, UserRecord},
+    store::{
+        AttachmentAccess, AttachmentStore, ContentStore, StoredAttachment, UploadSessionStore,
+        UserRecord,
+    },
     Config,
 };
 
@@ -46,6 +50,8 @@ pub struct Attachments {
     store: Arc<dyn AttachmentStore>,
     /// Contents kept in the database (PostgreSQL without `attachments.dir`); None: files.
     contents: Option<Arc<dyn ContentStore>>,
+    /// Upload sessions kept in the database (PostgreSQL); None: in this node's memory.
+    shared_sessions: Option<Arc<dyn UploadSessionStore>>,
     config: Arc<Config>,
     /// Who may read the channels an attachment was posted in.
     directory: Arc<Directory>,
@@ -71,6 +77,7 @@ impl Attachments {
         Self {
             store,
             contents: None,
+            shared_sessions: None,
             config,
             directory,
             uploads,
@@ -80,6 +87,12 @@ impl Attachments {
     /// Keeps contents in the database instead of files.
     pub fn with_contents(mut self, contents: Option<Arc<dyn ContentStore>>) -> Self {
         self.contents = contents;
+        self
+    }
+
+    /// Keeps upload sessions in the database instead of this node's memory.
+    pub fn with_upload_sessions(mut self, sessions: Option<Arc<dyn UploadSessionStore>>) -> Self {
+        self.shared_sessions = sessions;
         self
     }
 }

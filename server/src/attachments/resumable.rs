@@ -38,7 +38,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::Attachments;
-use super::{files, upload};
+use super::{files, shared_sessions, upload};
 use crate::error::{Error, Result};
 
 /// Open upload sessions per user.
@@ -161,6 +161,10 @@ impl Drop for Lease {
 
 /// Removes expired sessions and their files until the server shuts down.
 pub(crate) async fn expire_sessions(state: Arc<Attachments>, shutdown: CancellationToken) {
+    if let Some(shared) = state.shared_sessions.clone() {
+        let expiry = state.config.attachments.upload_expiry;
+        return shared_sessions::expire(shared, expiry, shutdown).await;
+    }
     let every = (state.config.attachments.upload_expiry / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(60));
     let mut tick = tokio::time::interval(every);
@@ -204,6 +208,11 @@ pub(crate) async fn session_start(
             ErrorCode::QuotaExceeded,
             format!("your uploads use {used} of {} bytes", limits.user_quota),
         ));
+    }
+    if let Some(shared) = &state.shared_sessions {
+        let name = super::clean_name(&body.name);
+        return shared_sessions::start(state, &**shared, user_id, name, body.size, MAX_SESSIONS)
+            .await;
     }
     let sessions = &state.uploads.sessions;
     let too_many = || {
@@ -277,6 +286,9 @@ pub(crate) async fn session_status(
     user_id: i64,
     id: String,
 ) -> Result<Json<UploadState>> {
+    if let Some(shared) = &state.shared_sessions {
+        return shared_sessions::status(state, &**shared, user_id, id).await;
+    }
     let (size, received) = state.uploads.sessions.peek(user_id, &id)?;
     Ok(Json(UploadState {
         upload_id: id,
@@ -294,6 +306,10 @@ pub(crate) async fn session_append(
     offset: u64,
     body: Body,
 ) -> Response {
+    if let Some(shared) = &state.shared_sessions {
+        let shared = Arc::clone(shared);
+        return shared_sessions::append(state, shared, user_id, (id, offset), body).await;
+    }
     let lease = match state.uploads.sessions.lease(user_id, &id) {
         Ok(lease) => lease,
         Err(err) => return super::closing(err),
@@ -390,6 +406,9 @@ pub(crate) async fn session_cancel(
     user_id: i64,
     id: String,
 ) -> Result<StatusCode> {
+    if let Some(shared) = &state.shared_sessions {
+        return shared_sessions::cancel(state, &**shared, user_id, id).await;
+    }
     let lease = state.uploads.sessions.lease(user_id, &id)?;
     lease.end();
     let _ = tokio::fs::remove_file(&lease.temp).await;
@@ -401,6 +420,9 @@ pub(crate) async fn session_finish(
     user_id: i64,
     id: String,
 ) -> Result<(StatusCode, Json<Attachment>)> {
+    if let Some(shared) = state.shared_sessions.clone() {
+        return shared_sessions::finish(state, shared, user_id, id).await;
+    }
     let lease = state.uploads.sessions.lease(user_id, &id)?;
     if lease.received != lease.size {
         return Err(Error::new(

@@ -377,10 +377,7 @@ pub struct AttachmentsConfig {
     /// How long a resumable upload session lives after it opens, finished or not.
     #[serde(deserialize_with = "duration")]
     pub upload_expiry: Duration,
-    /// Where attachment files live: unset, `<data_dir>/attachments`. Nodes of a cluster share
-    /// one directory (a network file system mounted on each), so every node serves every
-    /// attachment (docs/scaling.md). Needs `storage.backend = "postgres"`.
-    pub dir: Option<PathBuf>,
+    pub dir: Option<PathBuf>, // a directory nodes share for files instead of PostgreSQL
 }
 
 impl Default for AttachmentsConfig {

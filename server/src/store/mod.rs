@@ -57,6 +57,8 @@ pub struct Stores {
     pub control: Arc<dyn StoreControl>,
     /// Attachment contents kept in the database (PostgreSQL; None: files, `attachments/`).
     pub contents: Option<Arc<dyn ContentStore>>,
+    /// Upload sessions kept in the database (PostgreSQL; None: in this node's memory).
+    pub upload_sessions: Option<Arc<dyn UploadSessionStore>>,
 }
 
 impl Stores {
@@ -78,7 +80,14 @@ impl Stores {
             webhooks: backend.clone(),
             control: backend,
             contents: None,
+            upload_sessions: None,
         }
+    }
+
+    /// With upload sessions kept by `sessions`.
+    pub fn with_upload_sessions(mut self, sessions: Arc<dyn UploadSessionStore>) -> Self {
+        self.upload_sessions = Some(sessions);
+        self
     }
 
     /// With attachment contents kept by `contents`.

@@ -538,3 +538,25 @@ pub struct CommentPost {
     pub mention_names: Vec<String>,
     pub client_id: Option<String>,
 }
+
+/// A resumable upload session to open (`UploadSessionStore`).
+#[derive(Debug, Clone)]
+pub struct NewUploadSession {
+    pub id: String,
+    pub user_id: i64,
+    pub name: String,
+    pub size: u64,
+    /// Sessions started before this (ms) have expired: they do not count against the limit.
+    pub live_after_ms: i64,
+}
+
+/// A resumable upload session as stored.
+#[derive(Debug, Clone)]
+pub struct UploadSessionRow {
+    pub id: String,
+    pub user_id: i64,
+    pub name: String,
+    pub size: u64,
+    pub received: u64,
+    pub started_at: i64,
+}

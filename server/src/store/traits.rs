@@ -230,6 +230,46 @@ pub trait ContentStore: Send + Sync {
     fn sweep_contents(&self, before_ms: i64) -> StoreFuture<'_, usize>;
 }
 
+/// Resumable upload sessions kept in the database (PostgreSQL), so that any node continues a
+/// session another opened. A request holds a session until `hold_ms` passes without it
+/// storing a part (its node may have died) or it lets go. `live_after_ms`: sessions started
+/// before it have expired and are treated as gone.
+pub trait UploadSessionStore: Send + Sync {
+    /// Opens a session; `rate_limited` when the user has `max_open` live ones.
+    fn open_session(&self, new: NewUploadSession, max_open: usize) -> StoreFuture<'_, ()>;
+    fn upload_session(
+        &self,
+        user_id: i64,
+        id: String,
+        live_after_ms: i64,
+    ) -> StoreFuture<'_, Option<UploadSessionRow>>;
+    /// Takes the user's live session for one request: `attachment_not_found` when there is
+    /// none, `upload_conflict` while another request holds it.
+    fn lease_session(
+        &self,
+        user_id: i64,
+        id: String,
+        live_after_ms: i64,
+        hold_ms: i64,
+    ) -> StoreFuture<'_, UploadSessionRow>;
+    /// Stores `data` at `start`, which must be where the upload ends; renews the hold.
+    /// Returns how many bytes the session has now.
+    fn append_part(
+        &self,
+        id: String,
+        start: u64,
+        data: Vec<u8>,
+        hold_ms: i64,
+    ) -> StoreFuture<'_, u64>;
+    fn release_session(&self, id: String) -> StoreFuture<'_, ()>;
+    /// Removes the session and its bytes.
+    fn end_session(&self, id: String) -> StoreFuture<'_, ()>;
+    /// The first part starting at or after `from`: its start and bytes.
+    fn session_part(&self, id: String, from: u64) -> StoreFuture<'_, Option<(u64, Vec<u8>)>>;
+    /// Removes sessions started before `started_before_ms` that no request holds.
+    fn sweep_sessions(&self, started_before_ms: i64) -> StoreFuture<'_, usize>;
+}
+
 /// Users and bearer tokens.
 pub trait AccountStore: Send + Sync {
     /// The live token with this hash and its user. Never waits behind heavy reads.

@@ -34,6 +34,7 @@ pub mod search;
 pub mod search_text;
 pub mod threads;
 pub mod tokens;
+mod uploads;
 pub mod users;
 pub mod webhooks;
 pub mod writer;

@@ -336,6 +336,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sha256, n)
     );
 "#,
+    r#"
+    -- Resumable upload sessions any node continues (store/pg/uploads.rs).
+    CREATE TABLE upload_sessions (
+        id         TEXT PRIMARY KEY,
+        user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        size       BIGINT NOT NULL,
+        received   BIGINT NOT NULL,
+        started_at BIGINT NOT NULL,
+        busy_until BIGINT NOT NULL
+    );
+    CREATE INDEX upload_sessions_by_user ON upload_sessions (user_id, started_at);
+    CREATE TABLE upload_parts (
+        session_id TEXT NOT NULL REFERENCES upload_sessions(id) ON DELETE CASCADE,
+        start      BIGINT NOT NULL,
+        data       BYTEA NOT NULL,
+        PRIMARY KEY (session_id, start)
+    );
+"#,
 ];
 
 /// Brings the database to the current schema. A database created here starts with
