@@ -753,3 +753,46 @@ async fn an_upload_session_opened_on_one_node_continues_and_finishes_on_another(
         "its bytes too"
     );
 }
+
+/// A browser's relayed connection: the owner sees the Host the browser used, so the web app's
+/// same-origin rule holds there as on the node the browser reached.
+#[tokio::test]
+async fn a_browsers_document_connection_is_relayed_with_its_host() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let start = || {
+        TestServer::builder()
+            .config(RELAXED)
+            .postgres(&pg.url())
+            .envs(&[("PARLEY_CLUSTER_REDIS_URL", &redis.url())])
+            .start()
+    };
+    let (a, b) = (start().await, start().await);
+    let token = a.register("alice").await;
+    // A serves the document.
+    let _alice = connect_doc(&a, "plan", &token).await;
+    let mut request = format!("ws://{}/docs/plan?token={token}", b.addr())
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert("host", "chat.example:8443".parse().unwrap());
+    headers.insert("origin", "https://chat.example:8443".parse().unwrap());
+    let connected = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+        .await
+        .unwrap();
+    match connected {
+        Ok((_, response)) => assert_eq!(response.status().as_u16(), 101),
+        Err(tokio_tungstenite::tungstenite::Error::Http(refusal)) => panic!(
+            "refused {}: {}",
+            refusal.status(),
+            String::from_utf8_lossy(refusal.body().as_deref().unwrap_or_default())
+        ),
+        Err(err) => panic!("{err}"),
+    }
+    assert_eq!(
+        metric(&b, "parley_open_documents").await,
+        0.0,
+        "relayed, not opened on B"
+    );
+}

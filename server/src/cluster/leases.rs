@@ -70,9 +70,10 @@ impl Cluster {
 
     /// The shared connection for leases and rate limits (made on first use, made again after
     /// an error).
+    /// Nothing waits on the lock while connecting: callers connect side by side, and the
+    /// first connection made is the one kept.
     pub(super) async fn connection(&self) -> Result<MultiplexedConnection> {
-        let mut cached = self.calls.lock().await;
-        if let Some(conn) = &*cached {
+        if let Some(conn) = &*self.calls.lock().await {
             return Ok(conn.clone());
         }
         let conn = tokio::time::timeout(
@@ -82,8 +83,7 @@ impl Cluster {
         .await
         .map_err(|_| "connecting to Redis timed out".to_owned())?
         .map_err(|e| format!("Redis: {e}"))?;
-        *cached = Some(conn.clone());
-        Ok(conn)
+        Ok(self.calls.lock().await.get_or_insert(conn).clone())
     }
 
     pub(super) fn redis_timeout(&self) -> Duration {

@@ -58,7 +58,7 @@ impl SharedLimiter for Cluster {
             }
             let interval = (1_000_000.0 / rate).ceil().max(1.0) as u64;
             let tolerance = (interval as f64 * burst.max(1.0)) as u64;
-            let Ok(mut conn) = self.connection().await else {
+            let Ok(Ok(mut conn)) = tokio::time::timeout(WAIT, self.connection()).await else {
                 self.pause_limits().await;
                 return None;
             };

@@ -216,6 +216,10 @@ impl Cluster {
             backoff.reset();
             tracing::info!(channel = %self.channel, "subscribed to the other nodes' events");
             sync_hubs(&hubs, &*events).await;
+            // Document changes announced meanwhile may be lost too.
+            if let Some(docs) = self.docs.get() {
+                tokio::spawn(Arc::clone(docs).refresh_all());
+            }
             // Presence may have changed unseen too: ask again for every channel served here.
             for (channel_id, _) in hubs.running() {
                 let _ = self
@@ -272,8 +276,10 @@ impl Cluster {
                         doc_id,
                         user_id,
                     }) if node != self.node => {
+                        // Off this loop: a slow read must not hold up the relay.
                         if let Some(docs) = self.docs.get() {
-                            docs.changed(doc_id, user_id).await;
+                            let docs = Arc::clone(docs);
+                            tokio::spawn(async move { docs.changed(doc_id, user_id).await });
                         }
                     }
                     Some(wire::Message::PresenceRequest { node, channel_id })

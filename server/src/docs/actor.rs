@@ -309,7 +309,11 @@ async fn serve(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, en
     };
     let shutdown = env.shutdown.clone();
     let renew_every = env.leases.as_ref().map(|l| l.renew_every());
-    let mut next_renew = tokio::time::Instant::now() + renew_every.unwrap_or(Duration::MAX / 4);
+    // The first renewal comes at once: claiming and loading may have taken a while.
+    let mut next_renew = match renew_every {
+        Some(_) => tokio::time::Instant::now(),
+        None => tokio::time::Instant::now() + Duration::MAX / 4,
+    };
     let mut idle_since = Some(tokio::time::Instant::now());
     let mut batch = Vec::new();
     loop {

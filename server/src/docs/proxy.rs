@@ -53,7 +53,7 @@ pub struct Upstream(WebSocketStream<MaybeTlsStream<TcpStream>>);
 /// Opens the client's request on the node at `base`; the owner's refusal, or 503 when it
 /// cannot be reached, as the answer to give the client.
 pub async fn connect(
-    base: &str,
+    (base, doc_id): (&str, i64),
     uri: &Uri,
     headers: &HeaderMap,
     client: IpAddr,
@@ -67,7 +67,14 @@ pub async fn connect(
         )
         .into_response()
     };
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    // Pinned to the document this node resolved: a rename in between reaches no other one.
+    let path = match uri.query() {
+        Some(query) if query.split('&').any(|p| p.starts_with("doc_id=")) => {
+            format!("{}?{query}", uri.path())
+        }
+        Some(query) => format!("{}?{query}&doc_id={doc_id}", uri.path()),
+        None => format!("{}?doc_id={doc_id}", uri.path()),
+    };
     let url = format!(
         "{}{path}",
         base.trim_end_matches('/')
@@ -81,6 +88,11 @@ pub async fn connect(
         for value in headers.get_all(name) {
             request.headers_mut().append(name, value.clone());
         }
+    }
+    // The owner checks the Host the client used (`server.allowed_hosts`, the web app's
+    // same-origin rule), not the address nodes reach it on.
+    if let Some(host) = headers.get(header::HOST) {
+        request.headers_mut().insert(header::HOST, host.clone());
     }
     request
         .headers_mut()
@@ -151,6 +163,17 @@ pub async fn run(
     let (mut up_sink, mut up_stream) = upstream.0.split();
     let mut peer_gone = false;
     let mut upstream_closed = false;
+    // The owner is pinged like a client: silence past the pong timeout ends the relay, and so
+    // does a send it does not take within that time.
+    let (ping_every, patience) = (
+        state.config.websocket.ping_interval,
+        state.config.websocket.pong_timeout,
+    );
+    let mut ping = tokio::time::interval(ping_every);
+    let mut heard = tokio::time::Instant::now();
+    let gone = |control: &crate::ws::ConnControl| {
+        control.close_with(1012, "the node serving the document went away");
+    };
     loop {
         tokio::select! {
             biased;
@@ -159,10 +182,22 @@ pub async fn run(
                 control.close_with(1001, "server shutting down");
                 break;
             }
+            _ = ping.tick() => {
+                let sent = tokio::time::timeout(patience, up_sink.send(UpMessage::Ping(Default::default()))).await;
+                if heard.elapsed() > ping_every + patience || !matches!(sent, Ok(Ok(()))) {
+                    gone(&control);
+                    upstream_closed = true;
+                    break;
+                }
+            }
             next = stream.next() => match control.received(next) {
                 Ok(WsMessage::Binary(bytes)) => {
-                    if up_sink.send(UpMessage::Binary(bytes)).await.is_err() {
-                        control.close_with(1012, "the node serving the document went away");
+                    let sent = tokio::select! {
+                        sent = tokio::time::timeout(patience, up_sink.send(UpMessage::Binary(bytes))) => sent,
+                        () = control.closing.cancelled() => break,
+                    };
+                    if !matches!(sent, Ok(Ok(()))) {
+                        gone(&control);
                         upstream_closed = true;
                         break;
                     }
@@ -184,7 +219,9 @@ pub async fn run(
                     break;
                 }
             },
-            next = up_stream.next() => match next {
+            next = up_stream.next() => {
+                heard = tokio::time::Instant::now();
+                match next {
                 Some(Ok(UpMessage::Binary(bytes))) => {
                     tokio::select! {
                         sent = out.send(Frame::binary(bytes.to_vec())) => {
@@ -202,10 +239,11 @@ pub async fn run(
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => {
                     upstream_closed = true;
-                    control.close_with(1012, "the node serving the document went away");
+                    gone(&control);
                     break;
                 }
-            },
+            }
+            }
         }
     }
     if !upstream_closed {

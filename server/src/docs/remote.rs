@@ -132,6 +132,41 @@ async fn entry(
 }
 
 impl RemoteDocs {
+    /// Reloads every cached document whose record or roles differ from the store's: news of
+    /// changes may have been lost while this node was cut off from the others.
+    pub async fn refresh_all(self: Arc<Self>) {
+        for entry in self.dir.all() {
+            let stored = match self.stores.documents.document_by_id(entry.id).await {
+                Ok(stored) => stored,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot check cached documents against the store");
+                    return;
+                }
+            };
+            let changed = match &stored {
+                None => true,
+                Some((record, grants)) => {
+                    let cached = entry.record();
+                    let cached_grants = entry.grants.read().map(|g| g.clone()).unwrap_or_default();
+                    (
+                        &cached.name,
+                        &cached.title,
+                        cached.default_role,
+                        cached.channel_id,
+                    ) != (
+                        &record.name,
+                        &record.title,
+                        record.default_role,
+                        record.channel_id,
+                    ) || cached_grants != grants.iter().copied().collect()
+                }
+            };
+            if changed {
+                self.changed(entry.id, None).await;
+            }
+        }
+    }
+
     /// Another node changed the document (for `user_id`, or for everyone): reloads it.
     pub async fn changed(&self, doc_id: i64, user_id: Option<i64>) {
         let Some(entry) = self.dir.by_id(doc_id) else {

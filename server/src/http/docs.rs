@@ -143,7 +143,7 @@ async fn upgrade(
                 .min(std::time::Duration::from_secs(5)),
             c.documents.max_document_size as usize + 65_536,
         );
-        return match proxy::connect(&node, &uri, &headers, client.ip(), limits).await {
+        return match proxy::connect((&node, doc_id), &uri, &headers, client.ip(), limits).await {
             Ok(upstream) => with_doc_id(
                 sized(ws, c).on_upgrade(move |socket| {
                     tokio::spawn(proxy::run(state, socket, upstream, auth, doc_id, permit));

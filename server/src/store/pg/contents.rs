@@ -32,12 +32,17 @@ pub fn store_file(tx: &mut Transaction<'_>, sha256: &str, path: &Path) -> Result
     let mut file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     // Another upload of the same content storing it now: this waits for it, then finds it.
-    let inserted = tx.execute(
-        "INSERT INTO contents (sha256, size, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT (sha256) DO NOTHING",
-        &[&sha256, &(size as i64), &now_ms()],
-    )?;
-    if inserted == 0 {
+    // Content stored already is made young again, so the sweep leaves it to the row about to
+    // name it.
+    let inserted: bool = tx
+        .query_one(
+            "INSERT INTO contents (sha256, size, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at
+             RETURNING xmax = 0",
+            &[&sha256, &(size as i64), &now_ms()],
+        )?
+        .get(0);
+    if !inserted {
         return Ok(());
     }
     let insert = tx.prepare("INSERT INTO content_chunks (sha256, n, data) VALUES ($1, $2, $3)")?;
@@ -91,8 +96,8 @@ impl ContentStore for PgStore {
         Box::pin(self.read(move |client| {
             let removed = client.execute(
                 "DELETE FROM contents c WHERE c.created_at < $1
-                   AND NOT EXISTS (SELECT 1 FROM attachments a
-                                    WHERE a.sha256 = c.sha256 OR a.thumbnail_sha256 = c.sha256)",
+                   AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = c.sha256)
+                   AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.thumbnail_sha256 = c.sha256)",
                 &[&before_ms],
             )?;
             Ok(removed as usize)

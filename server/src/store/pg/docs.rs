@@ -515,7 +515,16 @@ impl DocumentStore for PgStore {
     }
 
     fn claim_document(&self, doc_id: i64) -> StoreFuture<'_, i64> {
-        Box::pin(self.write(move |tx, _| Ok((claim(tx, doc_id)?, Vec::new()))))
+        // Not through the writer: the claim may wait for another node's write to the
+        // document, and this node's chat writes must not wait with it. Bounded, so a node
+        // stalled mid-write cannot hold the document forever.
+        Box::pin(self.read(move |client| {
+            let mut tx = client.transaction()?;
+            tx.batch_execute("SET LOCAL lock_timeout = '5s'")?;
+            let claimed = claim(&mut tx, doc_id)?;
+            tx.commit()?;
+            Ok(claimed)
+        }))
     }
 
     fn append_updates(

@@ -335,6 +335,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         data   BYTEA NOT NULL,
         PRIMARY KEY (sha256, n)
     );
+    CREATE INDEX attachments_thumbnail ON attachments (thumbnail_sha256)
+        WHERE thumbnail_sha256 IS NOT NULL;
 "#,
     r#"
     -- Resumable upload sessions any node continues (store/pg/uploads.rs).
