@@ -165,6 +165,9 @@ pub fn run(
             }
             Err((err, pending)) => {
                 tracing::error!(%err, writes = pending.len(), "batch failed to commit");
+                // Prepared statements may be what failed (dropped by a pooler, invalidated by
+                // a schema change): the next batch prepares them again.
+                state.statements.clear();
                 for p in pending {
                     (p.deliver)(Err(err.clone()));
                 }
@@ -228,6 +231,9 @@ fn commit_batch(
         let ended = if ok {
             savepoint.commit()
         } else {
+            // Usually a refusal (a name taken, a limit), but it may be a prepared statement
+            // the server no longer has: they are prepared again, a few round trips.
+            state.statements.clear();
             savepoint.rollback()
         };
         pending.push(result);
