@@ -8,9 +8,10 @@
 use std::{
     collections::HashMap,
     net::{IpAddr, Ipv6Addr},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
+use futures_util::future::BoxFuture;
 use parley_protocol::ErrorCode;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -30,10 +31,27 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
 }
 
 /// Live WebSocket connections per address key. An entry exists only while its address holds a
-/// connection, so the map is bounded by `realtime.max_connections`.
+/// connection, so the map is bounded by `realtime.max_connections`. On a server of several
+/// nodes the caps are checked against every node's count too ([`SharedConnections`]).
 #[derive(Default)]
 pub struct AddressConnections {
     counts: Mutex<HashMap<IpAddr, Counts>>,
+    shared: OnceLock<Arc<dyn SharedConnections>>,
+}
+
+/// Connections per address counted for every node of a cluster together (in Redis).
+pub trait SharedConnections: Send + Sync {
+    /// Counts one more connection of `key` on this node unless every node's together are at
+    /// `max` (or `max_anonymous` without a token): then the refusal's message. None when the
+    /// shared count cannot be reached: this node's own count decides meanwhile.
+    fn admit(
+        &self,
+        key: IpAddr,
+        anonymous: bool,
+        caps: (usize, usize),
+    ) -> BoxFuture<'_, Option<std::result::Result<(), String>>>;
+    /// Counts one connection of `key` less (queued; never waits).
+    fn release(&self, key: IpAddr, anonymous: bool);
 }
 
 #[derive(Default, Clone, Copy)]
@@ -67,6 +85,8 @@ pub(crate) struct AddressSlot {
     registry: Arc<AddressConnections>,
     key: IpAddr,
     anonymous: bool,
+    /// Counted in the cluster's shared count too (given back with the slot).
+    shared: bool,
 }
 
 impl AddressConnections {
@@ -108,7 +128,38 @@ impl AddressConnections {
             registry: Arc::clone(self),
             key,
             anonymous,
+            shared: false,
         })
+    }
+
+    /// Checks the caps against every node of the cluster too.
+    pub fn share(&self, shared: Arc<dyn SharedConnections>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// [`Self::admit`], then the cluster's count when there is one: a connection one node
+    /// would take but the cluster holds too many of is refused the same way.
+    pub(crate) async fn admit_everywhere(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        anonymous: bool,
+        max: usize,
+        max_anonymous: usize,
+    ) -> Result<AddressSlot> {
+        let mut slot = self.admit(ip, anonymous, max, max_anonymous)?;
+        if let Some(shared) = self.shared.get() {
+            match shared
+                .admit(slot.key, anonymous, (max, max_anonymous))
+                .await
+            {
+                Some(Ok(())) => slot.shared = true,
+                Some(Err(message)) => {
+                    return Err(Error::new(ErrorCode::TooManyConnections, message))
+                }
+                None => {}
+            }
+        }
+        Ok(slot)
     }
 
     /// Connections `ip`'s address key holds now (all, anonymous).
@@ -122,6 +173,11 @@ impl AddressConnections {
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
+        if self.shared {
+            if let Some(shared) = self.registry.shared.get() {
+                shared.release(self.key, self.anonymous);
+            }
+        }
         let mut counts = self
             .registry
             .counts

@@ -173,6 +173,11 @@ impl Server {
             config.realtime.max_connections,
             CancellationToken::new(),
         ));
+        if let Some(cluster) = &cluster {
+            connections
+                .per_address
+                .share(Arc::clone(cluster) as Arc<dyn address::SharedConnections>);
+        }
         let shared_limits = cluster
             .clone()
             .map(|c| c as Arc<dyn ratelimit::SharedLimiter>);

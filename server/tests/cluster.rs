@@ -796,3 +796,109 @@ async fn a_browsers_document_connection_is_relayed_with_its_host() {
         "relayed, not opened on B"
     );
 }
+
+/// Upgrade status of a `/ws` connection to `node` (101 when it opened); the socket is kept.
+async fn try_ws(
+    node: &TestServer,
+    token: Option<&str>,
+    kept: &mut Vec<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    >,
+) -> u16 {
+    let url = match token {
+        Some(token) => format!("{}?token={token}", node.ws_url()),
+        None => node.ws_url(),
+    };
+    match tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
+        .await
+        .unwrap()
+    {
+        Ok((ws, response)) => {
+            kept.push(ws);
+            response.status().as_u16()
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(refusal)) => refusal.status().as_u16(),
+        Err(err) => panic!("{err}"),
+    }
+}
+
+#[tokio::test]
+async fn connection_caps_per_address_count_every_node() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let redis = tokio::task::spawn_blocking(Redis::start).await.unwrap();
+    let envs = [
+        ("PARLEY_CLUSTER_REDIS_URL", redis.url()),
+        ("PARLEY_CLUSTER_HEARTBEAT_INTERVAL", "200ms".to_owned()),
+        (
+            "PARLEY_REALTIME_MAX_CONNECTIONS_PER_ADDRESS",
+            "3".to_owned(),
+        ),
+        (
+            "PARLEY_REALTIME_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS",
+            "1".to_owned(),
+        ),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let node = TestServer::builder()
+            .config(RELAXED)
+            .postgres(&pg.url())
+            .envs(&envs)
+            .start()
+            .await;
+        nodes.push(node);
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let token = a.register("alice").await;
+    let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+    // A node's first heartbeat marks it alive; until then its counts would not be believed.
+    let port = redis.port().to_string();
+    tokio::time::timeout(TIMEOUT, async {
+        loop {
+            let keys = std::process::Command::new("redis-cli")
+                .args(["-p", &port, "--raw", "KEYS", "parley:alive:*"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&keys.stdout).lines().count() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("both nodes alive in Redis");
+    assert_eq!(try_ws(a, Some(&token), &mut on_a).await, 101);
+    assert_eq!(try_ws(b, Some(&token), &mut on_b).await, 101);
+    assert_eq!(try_ws(a, Some(&token), &mut on_a).await, 101);
+    // Three across the two nodes: a fourth is refused on either.
+    assert_eq!(try_ws(b, Some(&token), &mut on_b).await, 429);
+    assert_eq!(try_ws(a, Some(&token), &mut on_a).await, 429);
+    // One closes on A: B admits one again (once A has given its count back).
+    on_a.pop();
+    let mut admitted = false;
+    for _ in 0..100 {
+        if try_ws(b, Some(&token), &mut on_b).await == 101 {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        admitted,
+        "a closed connection is given back to the shared count"
+    );
+    // Anonymous connections have their own, smaller share, across nodes too.
+    on_a.clear();
+    on_b.clear();
+    tokio::time::timeout(TIMEOUT, async {
+        while try_ws(a, None, &mut on_a).await != 101 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("an anonymous connection once the others closed");
+    assert_eq!(try_ws(b, None, &mut on_b).await, 429);
+}

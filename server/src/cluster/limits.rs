@@ -34,7 +34,7 @@ const PAUSE: Duration = Duration::from_secs(1);
 const WAIT: Duration = Duration::from_millis(250);
 
 impl Cluster {
-    fn limits_paused(&self) -> bool {
+    pub(super) fn limits_paused(&self) -> bool {
         self.limits_paused_until
             .lock()
             .ok()
@@ -42,7 +42,7 @@ impl Cluster {
             .is_some_and(|until| tokio::time::Instant::now() < until)
     }
 
-    async fn pause_limits(&self) {
+    pub(super) async fn pause_limits(&self) {
         if let Ok(mut until) = self.limits_paused_until.lock() {
             *until = Some(tokio::time::Instant::now() + PAUSE);
         }

@@ -12,6 +12,7 @@
 //! heartbeat, takes the link for dead and reconnects; after every (re)subscription it brings
 //! each running hub up to the store's head, since events may have passed while it was away.
 
+mod conns;
 mod leases;
 mod limits;
 mod wire;
@@ -62,6 +63,8 @@ pub struct Cluster {
     limits_paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
     /// This node's document directory, for the other nodes' document changes.
     docs: std::sync::OnceLock<Arc<RemoteDocs>>,
+    /// This cluster itself, for work it queues from a plain call (`conns.rs`).
+    me: std::sync::OnceLock<std::sync::Weak<Cluster>>,
 }
 
 impl Cluster {
@@ -74,7 +77,7 @@ impl Cluster {
         let client = redis::Client::open(url.as_str())
             .map_err(|e| Error::internal(format_args!("cluster.redis_url: {e}")))?;
         let (outbox, outbox_rx) = mpsc::channel(config.publish_queue.max(1));
-        Ok(Some(Arc::new(Self {
+        let cluster = Arc::new(Self {
             node: rand::random(),
             client,
             channel: format!("{}:events", config.prefix),
@@ -94,7 +97,10 @@ impl Cluster {
             calls: tokio::sync::Mutex::default(),
             limits_paused_until: std::sync::Mutex::default(),
             docs: std::sync::OnceLock::new(),
-        })))
+            me: std::sync::OnceLock::new(),
+        });
+        let _ = cluster.me.set(Arc::downgrade(&cluster));
+        Ok(Some(cluster))
     }
 
     /// The store's publisher on a node of a cluster: local hubs first (this node's subscribers
@@ -163,7 +169,22 @@ impl Cluster {
             loop {
                 let message = tokio::select! {
                     () = stop.cancelled() => return,
-                    _ = beat.tick() => wire::heartbeat(self.node),
+                    _ = beat.tick() => {
+                        // Liveness for the shared connection counts (`conns.rs`).
+                        let ms = u64::try_from((self.heartbeat * 3).as_millis()).unwrap_or(u64::MAX);
+                        let alive: redis::RedisResult<()> = redis::cmd("SET")
+                            .arg(self.alive_key())
+                            .arg(1)
+                            .arg("PX")
+                            .arg(ms)
+                            .query_async(&mut conn)
+                            .await;
+                        if let Err(err) = alive {
+                            tracing::warn!(%err, "telling Redis this node is alive failed; reconnecting");
+                            continue 'connect;
+                        }
+                        wire::heartbeat(self.node)
+                    }
                     message = outbox.recv() => match message {
                         Some(message) => message,
                         None => return,

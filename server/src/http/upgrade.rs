@@ -168,11 +168,15 @@ pub(crate) async fn prepare_upgrade(
         None => None,
     };
     // Counted for good only now that we know whether the connection is anonymous.
-    let slot = state.connections.per_address.admit(
-        client.ip(),
-        auth.is_none(),
-        realtime.max_connections_per_address,
-        realtime.max_anonymous_connections_per_address,
-    )?;
+    let slot = state
+        .connections
+        .per_address
+        .admit_everywhere(
+            client.ip(),
+            auth.is_none(),
+            realtime.max_connections_per_address,
+            realtime.max_anonymous_connections_per_address,
+        )
+        .await?;
     Ok((auth, ConnectionPermit::new(permit, slot)))
 }
