@@ -8,5 +8,7 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
 fi
 install_node_packages ui
 (cd ui && npm run --silent build)
-cargo build --release --locked -p parley-server -p parley-app -p parley-tests --bins
-exec "$CARGO_TARGET_DIR/release/app-measure"
+cargo build --release --locked -p parley-server -p parley-tests --bins
+# The app as people get it: the size-optimized profile of scripts/package.sh.
+cargo build --profile app-small --locked -p parley-app --bin parley-app
+PARLEY_APP_BIN="$CARGO_TARGET_DIR/app-small/parley-app" exec "$CARGO_TARGET_DIR/release/app-measure"

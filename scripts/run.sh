@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up and runs Parley: installs what it needs, builds the UI, the bundled server and the
-# desktop app (release), and launches the app. On first run choose "Host a workspace on this
-# computer" (the bundled server, data in ~/.local/share/app.parley.desktop/server) or join one.
+# Sets up and runs Parley: installs what it needs, builds the UI, the bundled server (release)
+# and the desktop app (size-optimized), and launches the app. On first run choose "Host a
+# workspace on this computer" (the bundled server, data in
+# ~/.local/share/app.parley.desktop/server) or join one.
 #   ./scripts/run.sh --server [parley-server args]   runs only the server (headless machines):
 #   builds and starts parley-server on 127.0.0.1:7878 with its data in ~/.local/share/parley.
 # Either way the server carries the web app (ui/dist-web, built here), served at its address.
@@ -15,11 +16,14 @@ if [ "${1:-}" = "--server" ]; then
     exec "$CARGO_TARGET_DIR/release/parley-server" "$@"
 fi
 (cd ui && npm run --silent build)
-# The app starts the server binary installed next to it (target/release/parley-server).
-cargo build --release -p parley-server -p parley-app
+# The app (the size-optimized profile it ships with, Cargo.toml) starts the server installed
+# next to it: the release build, linked into the app's directory.
+cargo build --release -p parley-server
+cargo build --profile app-small -p parley-app --bin parley-app
+ln -sf "$CARGO_TARGET_DIR/release/parley-server" "$CARGO_TARGET_DIR/app-small/parley-server"
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
     echo "No display: the desktop app needs a graphical session." >&2
     echo "Run it from a desktop, or use ./scripts/run.sh --server for the server alone." >&2
     exit 1
 fi
-exec "$CARGO_TARGET_DIR/release/parley-app" "$@"
+exec "$CARGO_TARGET_DIR/app-small/parley-app" "$@"

@@ -46,6 +46,14 @@ pub async fn wait_listening(port: u16, what: &str) {
     }
 }
 
+/// The app the harness launches: `PARLEY_APP_BIN` when set (`make measure-app` measures the
+/// `app-small` build people get), else the one next to the running executable.
+pub fn app_binary() -> PathBuf {
+    std::env::var_os("PARLEY_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_binary("parley-app"))
+}
+
 /// A child process in its own process group, killed (group and all) when dropped.
 pub struct Proc {
     child: Child,
@@ -260,10 +268,7 @@ exec tauri-driver --port {driver_port} --native-port {native_port}
     /// Launches the app (a new WebDriver session) and waits for its first screen.
     pub async fn launch(&self) -> App {
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "tauri:options".into(),
-            json!({"application": workspace_binary("parley-app")}),
-        );
+        caps.insert("tauri:options".into(), json!({"application": app_binary()}));
         caps.insert("browserName".into(), json!("wry"));
         let client = tokio::time::timeout(
             TIMEOUT,

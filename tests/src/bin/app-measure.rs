@@ -382,6 +382,19 @@ async fn webkit_floor(desktop: &Desktop) {
         samples[SAMPLES / 2] as f64 / 1024.0,
         processes.join(", ")
     );
+    if std::env::var_os("PARLEY_MEASURE_BREAKDOWN").is_some() {
+        for pid in tree(child.id()) {
+            println!(
+                "  {:<22} pid {:>7}  PSS {:>7} KiB",
+                comm(pid),
+                pid,
+                pss_kib(pid)
+            );
+            for (name, kib) in pss_by_mapping(pid).into_iter().take(25) {
+                println!("      {kib:>7} KiB  {name}");
+            }
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
