@@ -7,7 +7,8 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
     cargo install tauri-driver --locked
 fi
 install_node_packages ui
-(cd ui && npm run --silent build)
+# The build output goes to stderr: stdout is the record (make measure-app tees it).
+(cd ui && npm run --silent build) >&2
 cargo build --release --locked -p parley-server -p parley-tests --bins
 # The app as people get it: the size-optimized profile of scripts/package.sh.
 cargo build --profile app-small --locked -p parley-app --bin parley-app

@@ -20,7 +20,7 @@ fi
 # next to it: the release build, linked into the app's directory.
 cargo build --release -p parley-server
 cargo build --profile app-small -p parley-app --bin parley-app
-ln -sf "$CARGO_TARGET_DIR/release/parley-server" "$CARGO_TARGET_DIR/app-small/parley-server"
+ln -sfn ../release/parley-server "$CARGO_TARGET_DIR/app-small/parley-server"
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
     echo "No display: the desktop app needs a graphical session." >&2
     echo "Run it from a desktop, or use ./scripts/run.sh --server for the server alone." >&2

@@ -47,7 +47,8 @@ pub async fn wait_listening(port: u16, what: &str) {
 }
 
 /// The app the harness launches: `PARLEY_APP_BIN` when set (`make measure-app` measures the
-/// `app-small` build people get), else the one next to the running executable.
+/// `app-small` build people get; that app joins a server and hosts none, so no
+/// `parley-server` needs to sit next to it), else the one next to the running executable.
 pub fn app_binary() -> PathBuf {
     std::env::var_os("PARLEY_APP_BIN")
         .map(PathBuf::from)
