@@ -6,7 +6,7 @@
 //! that address removes its fields. Without an answer from Redis within 250 ms, each node's
 //! own count decides, and the shared one is not asked again for a second.
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
 use futures_util::future::BoxFuture;
 
@@ -44,8 +44,6 @@ less(ARGV[1] .. ':a')
 if ARGV[2] == '1' then less(ARGV[1] .. ':n') end
 return 0";
 
-/// The longest an admission waits for the shared count.
-const WAIT: Duration = Duration::from_millis(250);
 /// A backstop: an address's hash expires a week after its last admission.
 const KEY_EXPIRY_MS: u64 = 7 * 24 * 3600 * 1000;
 
@@ -68,13 +66,6 @@ impl SharedConnections for Cluster {
         (max, max_anonymous): (usize, usize),
     ) -> BoxFuture<'_, Option<Result<(), String>>> {
         Box::pin(async move {
-            if self.limits_paused() {
-                return None;
-            }
-            let Ok(Ok(mut conn)) = tokio::time::timeout(WAIT, self.connection()).await else {
-                self.pause_limits().await;
-                return None;
-            };
             let mut cmd = redis::cmd("EVAL");
             cmd.arg(ADMIT)
                 .arg(1)
@@ -85,26 +76,16 @@ impl SharedConnections for Cluster {
                 .arg(max_anonymous)
                 .arg(format!("{}:alive:", self.prefix))
                 .arg(KEY_EXPIRY_MS);
-            match tokio::time::timeout(WAIT, cmd.query_async::<u8>(&mut conn)).await {
-                Ok(Ok(0)) => Some(Ok(())),
-                Ok(Ok(1)) => Some(Err(format!(
+            match self.shared_count::<u8>(&cmd, "connection counts").await? {
+                0 => Some(Ok(())),
+                1 => Some(Err(format!(
                     "this address already holds {max} connections across the servers \
                      (realtime.max_connections_per_address)"
                 ))),
-                Ok(Ok(_)) => Some(Err(format!(
+                _ => Some(Err(format!(
                     "this address already holds {max_anonymous} connections without a token \
                      across the servers (realtime.max_anonymous_connections_per_address); sign in"
                 ))),
-                Ok(Err(err)) => {
-                    tracing::warn!(%err, "shared connection counts unavailable; counting here");
-                    self.pause_limits().await;
-                    None
-                }
-                Err(_) => {
-                    tracing::warn!("shared connection counts timed out; counting here");
-                    self.pause_limits().await;
-                    None
-                }
             }
         })
     }
@@ -116,20 +97,15 @@ impl SharedConnections for Cluster {
         let Some(this) = self.me.get().and_then(std::sync::Weak::upgrade) else {
             return;
         };
+        // Queued, and bounded like an admission: a hung Redis holds each for at most 500 ms.
         runtime.spawn(async move {
-            let Ok(Ok(mut conn)) = tokio::time::timeout(WAIT, this.connection()).await else {
-                return;
-            };
             let mut cmd = redis::cmd("EVAL");
             cmd.arg(RELEASE)
                 .arg(1)
                 .arg(this.conns_key(key))
                 .arg(format!("{:016x}", this.node))
                 .arg(u8::from(anonymous));
-            if let Err(err) = cmd.query_async::<u8>(&mut conn).await {
-                // Counted until this node restarts (its fields go with its old id).
-                tracing::debug!(%err, "cannot release a shared connection count");
-            }
+            this.shared_release(&cmd).await;
         });
     }
 }

@@ -48,40 +48,67 @@ impl Cluster {
         }
         *self.calls.lock().await = None;
     }
+
+    /// Runs a shared-count script (rate limits, connection counts) within [`WAIT`] for the
+    /// connection and again for the answer. None while paused, or when Redis does not answer
+    /// in time or fails (then paused: each node counts on its own for [`PAUSE`]).
+    pub(super) async fn shared_count<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        what: &str,
+    ) -> Option<T> {
+        if self.limits_paused() {
+            return None;
+        }
+        let Ok(Ok(mut conn)) = tokio::time::timeout(WAIT, self.connection()).await else {
+            self.pause_limits().await;
+            return None;
+        };
+        match tokio::time::timeout(WAIT.min(self.redis_timeout()), cmd.query_async(&mut conn)).await
+        {
+            Ok(Ok(answer)) => Some(answer),
+            Ok(Err(err)) => {
+                tracing::warn!(%err, "shared {what} unavailable; counting on this node");
+                self.pause_limits().await;
+                None
+            }
+            Err(_) => {
+                tracing::warn!("shared {what} timed out; counting on this node");
+                self.pause_limits().await;
+                None
+            }
+        }
+    }
+
+    /// Runs a script that gives a shared count back, within the same waits; its failure only
+    /// leaves the count high until the entry expires or this node's fields go.
+    pub(super) async fn shared_release(&self, cmd: &redis::Cmd) {
+        let Ok(Ok(mut conn)) = tokio::time::timeout(WAIT, self.connection()).await else {
+            return;
+        };
+        let call = cmd.query_async::<redis::Value>(&mut conn);
+        match tokio::time::timeout(WAIT.min(self.redis_timeout()), call).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::debug!(%err, "cannot give a shared count back"),
+            Err(_) => tracing::debug!("giving a shared count back timed out"),
+        }
+    }
 }
 
 impl SharedLimiter for Cluster {
     fn take(&self, key: String, rate: f64, burst: f64) -> BoxFuture<'_, Option<Result<(), u64>>> {
         Box::pin(async move {
-            if self.limits_paused() {
-                return None;
-            }
             let interval = (1_000_000.0 / rate).ceil().max(1.0) as u64;
             let tolerance = (interval as f64 * burst.max(1.0)) as u64;
-            let Ok(Ok(mut conn)) = tokio::time::timeout(WAIT, self.connection()).await else {
-                self.pause_limits().await;
-                return None;
-            };
             let mut cmd = redis::cmd("EVAL");
             cmd.arg(TAKE)
                 .arg(1)
                 .arg(format!("{}:rl:{key}", self.prefix))
                 .arg(interval)
                 .arg(tolerance);
-            let call = cmd.query_async::<u64>(&mut conn);
-            match tokio::time::timeout(WAIT.min(self.redis_timeout()), call).await {
-                Ok(Ok(0)) => Some(Ok(())),
-                Ok(Ok(wait_ms)) => Some(Err(wait_ms)),
-                Ok(Err(err)) => {
-                    tracing::warn!(%err, "shared rate limits unavailable; counting on this node");
-                    self.pause_limits().await;
-                    None
-                }
-                Err(_) => {
-                    tracing::warn!("shared rate limits timed out; counting on this node");
-                    self.pause_limits().await;
-                    None
-                }
+            match self.shared_count::<u64>(&cmd, "rate limits").await? {
+                0 => Some(Ok(())),
+                wait_ms => Some(Err(wait_ms)),
             }
         })
     }
@@ -113,4 +140,41 @@ mod tests {
         assert!(limit.take(1).await.is_ok());
         assert!(limit.take(1).await.is_err(), "this node's own bucket");
     }
+
+    /// A Redis that takes connections and never answers: an admission and a give-back each
+    /// cost their bounded waits, not a task that waits forever, and admissions stop asking.
+    #[tokio::test]
+    async fn a_hung_redis_costs_bounded_waits() {
+        use crate::address::SharedConnections;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut silent = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                silent.push(socket);
+            }
+        });
+        let config = ClusterConfig {
+            redis_url: Some(format!("redis://127.0.0.1:{port}")),
+            ..ClusterConfig::default()
+        };
+        let cluster = Cluster::new(&config, Arc::new(Metrics::new()))
+            .unwrap()
+            .unwrap();
+        let ip = std::net::IpAddr::from([192, 0, 2, 1]);
+        let bound = Duration::from_secs(3);
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RELEASE_PROBE).arg(0);
+        tokio::time::timeout(bound, cluster.shared_release(&cmd))
+            .await
+            .expect("a give-back waited past its bound");
+        let admitted = tokio::time::timeout(bound, cluster.admit(ip, false, (4, 1)))
+            .await
+            .expect("an admission waited past its bound");
+        assert_eq!(admitted, None, "this node's own count decides");
+        assert!(cluster.limits_paused());
+        held.abort();
+    }
+
+    const RELEASE_PROBE: &str = "return 0";
 }
