@@ -4,8 +4,8 @@
 //!
 //! All SQL of the client lives here: this file holds the schema and the connection; the queries
 //! are in `channels`, `messages`, `outbox` and `docs`, whose functions are used as `store::…`.
-//! The connection sits behind a mutex and is used from the cache's own thread (`Store::run`,
-//! `worker.rs`), never on the async workers.
+//! The connection sits behind a mutex and is used from blocking threads (`Store::run`), never
+//! on the async workers.
 
 use std::{
     path::Path,
@@ -21,7 +21,6 @@ mod channels;
 mod docs;
 mod messages;
 mod outbox;
-mod worker;
 
 pub use channels::*;
 pub use docs::*;
@@ -177,7 +176,6 @@ fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
-    jobs: worker::Jobs,
 }
 
 impl Store {
@@ -207,17 +205,25 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -i64::from(memory_kib.max(64)))?;
         migrate(&mut conn)?;
-        let conn = Arc::new(Mutex::new(conn));
-        let jobs = worker::Jobs::start(&conn)?;
-        Ok(Self { conn, jobs })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
-    /// Runs `f` with the connection on the cache's thread.
+    /// Runs `f` with the connection on a blocking thread.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.jobs.run(f).await
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| Error::Storage("the cache lock is poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("cache task failed: {e}")))?
     }
 
     /// Runs `f` on the calling thread (for synchronous callers and benchmarks).
