@@ -53,7 +53,7 @@ pub enum Command {
         user_id: i64,
         /// When its role was decided (access changes after it close the connection).
         decided: std::time::Instant,
-        out: mpsc::Sender<Frame>,
+        out: crate::ws::Outbound,
         /// Editors may change the content; others' updates are refused.
         can_write: bool,
         joined: oneshot::Sender<()>,
@@ -192,7 +192,7 @@ struct Conn {
     control: Arc<ConnControl>,
     user_id: i64,
     joined: std::time::Instant,
-    out: mpsc::Sender<Frame>,
+    out: crate::ws::Outbound,
     can_write: bool,
     /// Awareness client ids this connection has announced first, and so owns (their states
     /// are removed when it goes).

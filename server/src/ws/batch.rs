@@ -24,7 +24,7 @@ const MAX_FRAMES_PER_BATCH: usize = 4096;
 /// frames of the JSON protocol, each one complete JSON value.
 pub async fn gather(
     first: Frame,
-    rx: &mut mpsc::Receiver<Frame>,
+    rx: &mut super::OutboundRx,
     batching: Batching,
     mut closing: Pin<&mut WaitForCancellationFuture<'_>>,
 ) -> Frame {
@@ -67,7 +67,7 @@ pub async fn gather(
 }
 
 /// Everything still queued, as one batch (at shutdown, when nothing waits for a window).
-pub fn drain(rx: &mut mpsc::Receiver<Frame>) -> Option<Frame> {
+pub fn drain(rx: &mut super::OutboundRx) -> Option<Frame> {
     let first = rx.try_recv().ok()?;
     let mut text = String::with_capacity(first.as_str().len() + 2);
     text.push('[');

@@ -13,10 +13,10 @@ use std::{
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures_util::{stream::SplitStream, StreamExt};
 use parley_protocol::close_code;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{write_loop, ConnControl, Frame, WriterTiming};
+use super::{write_loop, ConnControl, WriterTiming};
 use crate::address::AddressConnections;
 
 /// How long a closing connection waits for the client's close reply.
@@ -39,7 +39,7 @@ pub struct Connections {
 pub struct Opened {
     pub control: Arc<ConnControl>,
     /// The connection's bounded outbound queue.
-    pub out: mpsc::Sender<Frame>,
+    pub out: super::Outbound,
     pub stream: SplitStream<WebSocket>,
     pub writer: tokio::task::JoinHandle<()>,
 }
@@ -73,7 +73,7 @@ impl Connections {
             live.insert(id, Arc::clone(&control));
         }
         let (sink, stream) = socket.split();
-        let (out, out_rx) = mpsc::channel(queue);
+        let (out, out_rx) = super::outbound::queue(queue);
         // Not instrumented: this future is polled once per delivery, and entering a span on
         // every poll was measurable in fan-out profiles. It logs nothing on its hot path.
         let writer = tokio::spawn(write_loop(sink, out_rx, Arc::clone(&control), timing));

@@ -7,10 +7,16 @@ mod batch;
 mod connections;
 mod control;
 mod frame;
+pub mod outbound;
 mod writer;
 
 pub use batch::Batching;
 pub use connections::{Connections, Opened};
 pub use control::ConnControl;
 pub use frame::Frame;
+
+/// A connection's outbound queue, as its producers hold it.
+pub type Outbound = outbound::Sender<Frame>;
+/// A connection's outbound queue, as its writer drains it.
+pub type OutboundRx = outbound::Receiver<Frame>;
 pub use writer::{write_loop, WriterTiming};

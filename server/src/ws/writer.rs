@@ -9,7 +9,7 @@ use std::{
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{stream::SplitSink, SinkExt};
 use parley_protocol::close_code;
-use tokio::{sync::mpsc, time::Instant};
+use tokio::time::Instant;
 
 use super::{batch, Batching, ConnControl};
 use crate::{store, ws::Frame};
@@ -36,7 +36,7 @@ const MAX_FRAMES_PER_FLUSH: usize = 256;
 
 pub async fn write_loop(
     mut sink: SplitSink<WebSocket, WsMessage>,
-    mut rx: mpsc::Receiver<Frame>,
+    mut rx: super::OutboundRx,
     control: Arc<ConnControl>,
     timing: WriterTiming,
 ) {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use parley_protocol::{Event, PresenceEntry, UserRef};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::{
     store::Published,
@@ -85,7 +85,7 @@ pub struct Subscriber {
     pub conn_id: u64,
     /// Shared with the session's other subscriptions (one copy per connection, not per hub).
     pub user: Option<Arc<UserRef>>,
-    pub tx: mpsc::Sender<Frame>,
+    pub tx: crate::ws::Outbound,
     pub control: Arc<ConnControl>,
 }
 

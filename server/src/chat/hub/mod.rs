@@ -207,7 +207,7 @@ impl Hubs {
 /// every idle connection holds one.
 struct Sub {
     user: Option<Arc<UserRef>>,
-    tx: mpsc::Sender<Frame>,
+    tx: crate::ws::Outbound,
     control: Arc<ConnControl>,
     /// Some while the subscriber reads its backlog. Boxed: 8 bytes in every idle subscription
     /// instead of 24; only a subscriber catching up pays for the box.

@@ -3,6 +3,8 @@
 use super::*;
 use tokio::sync::oneshot;
 
+use crate::ws::OutboundRx;
+
 pub(super) fn config() -> HubConfig {
     HubConfig {
         presence_tap: std::sync::OnceLock::new(),
@@ -39,8 +41,8 @@ pub(super) async fn subscribe(
     conn_id: u64,
     who: UserRef,
     queue: usize,
-) -> (mpsc::Receiver<Frame>, Arc<ConnControl>, u64) {
-    let (tx, rx) = mpsc::channel(queue);
+) -> (OutboundRx, Arc<ConnControl>, u64) {
+    let (tx, rx) = crate::ws::outbound::queue(queue);
     let control = Arc::new(ConnControl::new(
         conn_id,
         "/ws",
@@ -76,7 +78,7 @@ pub(super) async fn caught_up(hub: &HubHandle, conn_id: u64) -> Vec<String> {
     }
 }
 
-pub(super) fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<String> {
+pub(super) fn drain(rx: &mut OutboundRx) -> Vec<String> {
     let mut frames = Vec::new();
     while let Ok(frame) = rx.try_recv() {
         frames.push(frame.as_str().to_owned());

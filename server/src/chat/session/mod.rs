@@ -14,10 +14,7 @@ use parley_protocol::{
     close_code, decode_request, ErrorBody, ErrorCode, Hello, Limits, Op, Reply, Request,
     ResetReason, ServerFrame, SubscribeResult, PROTOCOL_VERSION,
 };
-use tokio::{
-    sync::{mpsc, oneshot},
-    time::Instant,
-};
+use tokio::{sync::oneshot, time::Instant};
 use tracing::Instrument;
 
 use crate::{
@@ -28,7 +25,7 @@ use crate::{
     error::{Error, Result},
     ratelimit::TokenBucket,
     store::{self, TokenRecord, UserRecord},
-    ws::{Batching, ConnControl, Frame, Opened, WriterTiming},
+    ws::{Batching, ConnControl, Frame, Opened, Outbound, WriterTiming},
     AppState,
 };
 
@@ -54,7 +51,7 @@ struct Subscription {
 struct Session {
     state: Arc<AppState>,
     control: Arc<ConnControl>,
-    out: mpsc::Sender<Frame>,
+    out: Outbound,
     user: Option<UserRecord>,
     /// `user` as the hubs keep it: one copy shared by every subscription of the connection.
     user_ref: Option<Arc<parley_protocol::UserRef>>,
@@ -475,7 +472,7 @@ impl Session {
     }
 }
 
-async fn push_to(out: &mpsc::Sender<Frame>, control: &ConnControl, frame: Frame) -> bool {
+async fn push_to(out: &Outbound, control: &ConnControl, frame: Frame) -> bool {
     tokio::select! {
         biased;
         () = control.closing.cancelled() => false,
@@ -483,7 +480,7 @@ async fn push_to(out: &mpsc::Sender<Frame>, control: &ConnControl, frame: Frame)
     }
 }
 
-async fn push_serialized(out: &mpsc::Sender<Frame>, control: &ConnControl, frame: &ServerFrame) {
+async fn push_serialized(out: &Outbound, control: &ConnControl, frame: &ServerFrame) {
     match serde_json::to_string(frame) {
         Ok(text) => {
             push_to(out, control, Frame::from(text)).await;

@@ -5,17 +5,14 @@
 use std::{collections::HashSet, sync::Arc};
 
 use parley_protocol::close_code;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use yrs::{
     sync::{Message, SyncMessage},
     ReadTxn, StateVector, Transact,
 };
 
 use super::{awareness, encode, log_error, Actor, Command, Conn, Incoming};
-use crate::{
-    ratelimit::TokenBucket,
-    ws::{ConnControl, Frame},
-};
+use crate::{ratelimit::TokenBucket, ws::ConnControl};
 
 impl Actor {
     /// Handles a batch of commands: applies every update, commits them in one write, and only
@@ -112,7 +109,7 @@ impl Actor {
         &mut self,
         control: Arc<ConnControl>,
         (user_id, decided): (i64, std::time::Instant),
-        out: mpsc::Sender<Frame>,
+        out: crate::ws::Outbound,
         can_write: bool,
         joined: oneshot::Sender<()>,
     ) {
