@@ -29,6 +29,7 @@ pub(crate) mod maintenance;
 pub mod metrics;
 pub mod names;
 pub mod process;
+pub mod queue;
 pub mod ratelimit;
 pub mod scope;
 pub mod store;

@@ -31,6 +31,7 @@ use yrs::{
 
 use crate::{
     error::{Error, Result},
+    queue,
     ratelimit::TokenBucket,
     store::{DocumentStore, StoredDoc},
     ws::{ConnControl, Frame},
@@ -94,7 +95,7 @@ pub struct ActorConfig {
 /// The actors of open documents, by document id.
 #[derive(Default)]
 pub struct Actors {
-    open: Mutex<HashMap<i64, (u64, mpsc::Sender<Command>)>>,
+    open: Mutex<HashMap<i64, (u64, queue::Sender<Command>)>>,
     next_generation: std::sync::atomic::AtomicU64,
 }
 
@@ -113,7 +114,7 @@ pub struct ActorEnv {
 
 impl Actors {
     /// The actor of `doc_id`, started (and loading) if it is not running.
-    fn handle(&self, doc_id: i64, env: &ActorEnv) -> mpsc::Sender<Command> {
+    fn handle(&self, doc_id: i64, env: &ActorEnv) -> queue::Sender<Command> {
         let mut open = match self.open.lock() {
             Ok(open) => open,
             Err(poisoned) => poisoned.into_inner(),
@@ -126,7 +127,7 @@ impl Actors {
         let generation = self
             .next_generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(env.config.queue.max(1));
+        let (tx, rx) = queue::queue(env.config.queue.max(1));
         open.insert(doc_id, (generation, tx.clone()));
         env.tracker.spawn(run(doc_id, generation, rx, env.clone()));
         tx
@@ -173,7 +174,7 @@ impl Actors {
     }
 
     /// Removes the actor's entry if it is still this generation and nothing is queued for it.
-    fn retire(&self, doc_id: i64, generation: u64, rx: &mut mpsc::Receiver<Command>) -> bool {
+    fn retire(&self, doc_id: i64, generation: u64, rx: &mut queue::Receiver<Command>) -> bool {
         let Ok(mut open) = self.open.lock() else {
             return true;
         };
@@ -280,7 +281,7 @@ fn log_error(doc_id: i64, what: &str, err: &Error) {
     tracing::error!(doc_id, %err, "{what}");
 }
 
-async fn run(doc_id: i64, generation: u64, rx: mpsc::Receiver<Command>, env: ActorEnv) {
+async fn run(doc_id: i64, generation: u64, rx: queue::Receiver<Command>, env: ActorEnv) {
     serve(doc_id, generation, rx, &env).await;
     // The lease goes with the actor, unless a new actor for the document started here since.
     if let Some(leases) = &env.leases {
@@ -297,7 +298,7 @@ async fn open(doc_id: i64, env: &ActorEnv) -> Result<Actor> {
     Actor::new(doc_id, stored, claim, env.clone())
 }
 
-async fn serve(doc_id: i64, generation: u64, mut rx: mpsc::Receiver<Command>, env: &ActorEnv) {
+async fn serve(doc_id: i64, generation: u64, mut rx: queue::Receiver<Command>, env: &ActorEnv) {
     let mut actor = match open(doc_id, env).await {
         Ok(actor) => actor,
         Err(err) => {

@@ -73,7 +73,7 @@ impl Connections {
             live.insert(id, Arc::clone(&control));
         }
         let (sink, stream) = socket.split();
-        let (out, out_rx) = super::outbound::queue(queue);
+        let (out, out_rx) = crate::queue::queue(queue);
         // Not instrumented: this future is polled once per delivery, and entering a span on
         // every poll was measurable in fan-out profiles. It logs nothing on its hot path.
         let writer = tokio::spawn(write_loop(sink, out_rx, Arc::clone(&control), timing));

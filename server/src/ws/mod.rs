@@ -7,7 +7,6 @@ mod batch;
 mod connections;
 mod control;
 mod frame;
-pub mod outbound;
 mod writer;
 
 pub use batch::Batching;
@@ -15,8 +14,8 @@ pub use connections::{Connections, Opened};
 pub use control::ConnControl;
 pub use frame::Frame;
 
-/// A connection's outbound queue, as its producers hold it.
-pub type Outbound = outbound::Sender<Frame>;
+/// A connection's outbound queue (`crate::queue`), as its producers hold it.
+pub type Outbound = crate::queue::Sender<Frame>;
 /// A connection's outbound queue, as its writer drains it.
-pub type OutboundRx = outbound::Receiver<Frame>;
+pub type OutboundRx = crate::queue::Receiver<Frame>;
 pub use writer::{write_loop, WriterTiming};

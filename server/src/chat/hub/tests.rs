@@ -42,7 +42,7 @@ pub(super) async fn subscribe(
     who: UserRef,
     queue: usize,
 ) -> (OutboundRx, Arc<ConnControl>, u64) {
-    let (tx, rx) = crate::ws::outbound::queue(queue);
+    let (tx, rx) = crate::queue::queue(queue);
     let control = Arc::new(ConnControl::new(
         conn_id,
         "/ws",

@@ -196,3 +196,57 @@ async fn many_senders_through_a_small_queue_lose_and_reorder_nothing() {
         within("a sender", task).await.expect("task");
     }
 }
+
+#[tokio::test]
+async fn a_closed_queue_refuses_items_and_still_gives_what_it_holds() {
+    let (tx, mut rx) = queue::<u32>(4);
+    tx.try_send(1).expect("room");
+    tx.try_send(2).expect("room");
+    let blocked = tx.clone();
+    for _ in 0..2 {
+        tx.try_send(0).expect("room");
+    }
+    let waiting = tokio::spawn(async move { blocked.send(3).await.map_err(|e| e.0) });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!tx.is_closed());
+    rx.close();
+    assert!(tx.is_closed());
+    assert_eq!(
+        within("the waiting sender", waiting).await.expect("task"),
+        Err(3)
+    );
+    assert!(matches!(tx.try_send(4), Err(TrySendError::Closed(4))));
+    // What was queued before the close still comes out, then the end (a sender lives on).
+    let mut got = Vec::new();
+    while let Some(item) = within("an item", rx.recv()).await {
+        got.push(item);
+    }
+    assert_eq!(got, [1, 2, 0, 0]);
+}
+
+#[tokio::test]
+async fn recv_many_waits_for_one_and_takes_up_to_its_limit() {
+    let (tx, mut rx) = queue::<u32>(16);
+    let mut batch = Vec::new();
+    assert_eq!(rx.recv_many(&mut batch, 0).await, 0);
+    let waiting = tokio::spawn(async move {
+        let mut batch = Vec::new();
+        let n = rx.recv_many(&mut batch, 3).await;
+        (n, batch, rx)
+    });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    for i in 0..5 {
+        tx.try_send(i).expect("room");
+    }
+    let (n, batch, mut rx) = within("the receiver", waiting).await.expect("task");
+    assert_eq!((n, batch), (3, vec![0, 1, 2]));
+    let mut rest = Vec::new();
+    assert_eq!(rx.recv_many(&mut rest, 10).await, 2);
+    assert_eq!(rest, [3, 4]);
+    drop(tx);
+    assert_eq!(rx.recv_many(&mut rest, 10).await, 0, "every sender gone");
+}

@@ -1,15 +1,17 @@
-//! A connection's bounded outbound queue: frames for one WebSocket, queued by its session, the
-//! channel hub and document actors, drained in order by its writer.
+//! A bounded queue between tasks that costs nothing before its first item: each WebSocket
+//! connection's outbound queue (frames from its session, the channel hubs and document actors,
+//! drained in order by its writer) and each open document's command queue.
 //!
 //! Why not tokio's `mpsc`: a bounded tokio channel allocates its first block of 32 slots and
-//! its bookkeeping when it is created, about 790 bytes that every connection pays while idle
-//! (measured with heaptrack, docs/benchmarks.md "Memory per connection"). This queue is a
-//! `VecDeque` behind a mutex with two [`Notify`]s, the pattern tokio's own documentation shows
-//! for a channel built on `Notify`: about 150 bytes before the first frame, and it grows with
-//! what is queued and gives large capacity back once drained. Same semantics as the bounded
-//! `mpsc` it replaces (the error types are tokio's): one receiver, any number of senders,
-//! `send` waits for room, `try_send` refuses when full, `recv` returns `None` once every sender
-//! is gone and the queue is empty, and dropping the receiver closes the queue for senders.
+//! its bookkeeping when it is created: about 790 bytes that every idle connection paid, and
+//! 32 commands' worth for every open document (docs/benchmarks.md, "Memory per connection").
+//! This queue is a `VecDeque` behind a mutex with two [`Notify`]s, the pattern tokio's own
+//! documentation gives for a channel built on `Notify`: about 150 bytes before the first item;
+//! it grows with what is queued and gives a large buffer back once drained. It keeps the
+//! semantics of the bounded `mpsc` it replaces, with tokio's error types: one receiver, any
+//! number of senders, `send` waits for room, `try_send` refuses when full, `recv` returns
+//! `None` once every sender is gone (or the receiver closed the queue) and nothing is left,
+//! and a closed or dropped receiver refuses further items.
 
 use std::{
     collections::VecDeque,
@@ -130,6 +132,11 @@ impl<T> Sender<T> {
     pub fn max_capacity(&self) -> usize {
         self.shared.capacity
     }
+
+    /// Whether the receiver is gone or has closed the queue (items are refused).
+    pub fn is_closed(&self) -> bool {
+        !self.shared.lock().receiver
+    }
 }
 
 /// Counts a sender waiting for room for as long as it waits, cancellation included.
@@ -184,12 +191,33 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Waits for at least one item, then moves up to `limit` into `into`; the number moved,
+    /// 0 once every sender is gone (or the queue was closed) and nothing is left. Cancel-safe.
+    pub async fn recv_many(&mut self, into: &mut Vec<T>, limit: usize) -> usize {
+        if limit == 0 {
+            return 0;
+        }
+        let Some(first) = self.recv().await else {
+            return 0;
+        };
+        into.push(first);
+        let mut moved = 1;
+        while moved < limit {
+            match self.try_recv() {
+                Ok(item) => into.push(item),
+                Err(_) => break,
+            }
+            moved += 1;
+        }
+        moved
+    }
+
     /// The next item if there is one now.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let (item, wake_senders) = {
             let mut state = self.shared.lock();
             let Some(item) = state.items.pop_front() else {
-                return Err(if state.senders == 0 {
+                return Err(if state.senders == 0 || !state.receiver {
                     TryRecvError::Disconnected
                 } else {
                     TryRecvError::Empty
@@ -204,6 +232,12 @@ impl<T> Receiver<T> {
             self.shared.writable.notify_waiters();
         }
         Ok(item)
+    }
+
+    /// Refuses further items (senders see `Closed`); what is queued can still be received.
+    pub fn close(&mut self) {
+        self.shared.lock().receiver = false;
+        self.shared.writable.notify_waiters();
     }
 
     /// Items queued now.
