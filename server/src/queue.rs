@@ -1,4 +1,4 @@
-//! A bounded queue between tasks that costs nothing before its first item: each WebSocket
+//! A bounded queue between tasks whose buffer is allocated on first use: each WebSocket
 //! connection's outbound queue (frames from its session, the channel hubs and document actors,
 //! drained in order by its writer) and each open document's command queue.
 //!
@@ -6,12 +6,15 @@
 //! its bookkeeping when it is created: about 790 bytes that every idle connection paid, and
 //! 32 commands' worth for every open document (docs/benchmarks.md, "Memory per connection").
 //! This queue is a `VecDeque` behind a mutex with two [`Notify`]s, the pattern tokio's own
-//! documentation gives for a channel built on `Notify`: about 150 bytes before the first item;
-//! it grows with what is queued and gives a large buffer back once drained. It keeps the
-//! semantics of the bounded `mpsc` it replaces, with tokio's error types: one receiver, any
-//! number of senders, `send` waits for room, `try_send` refuses when full, `recv` returns
-//! `None` once every sender is gone (or the receiver closed the queue) and nothing is left,
-//! and a closed or dropped receiver refuses further items.
+//! documentation gives for a channel built on `Notify`: its shared state (~150 bytes) is all it
+//! holds before the first item; the buffer grows with what is queued and a large one is given
+//! back once drained. It keeps what Parley relies on from the bounded `mpsc` it replaces, with
+//! tokio's error types: one receiver, any number of senders, `send` waits for room (room freed
+//! while senders wait is theirs, not `try_send`'s or a new sender's), `try_send` refuses when
+//! full, `recv` returns `None` once every sender is gone (or the receiver closed the queue) and
+//! nothing is left, a closed or dropped receiver refuses further items, and waiting uses the
+//! task's cooperative budget. One difference: senders waiting for room are all woken when room
+//! is made and one of them gets it, not the one that waited longest.
 
 use std::{
     collections::VecDeque,
@@ -65,6 +68,15 @@ struct State<T> {
     waiting_senders: usize,
 }
 
+impl<T> State<T> {
+    /// Gives a large buffer back once the queue is empty (after a burst or a backlog).
+    fn shrink_if_drained(&mut self) {
+        if self.items.is_empty() && self.items.capacity() > KEPT_SLOTS {
+            self.items = VecDeque::new();
+        }
+    }
+}
+
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Nothing panics while the lock is held; a poisoned lock still holds a sound queue.
@@ -85,7 +97,8 @@ impl<T> Sender<T> {
         if !state.receiver {
             return Err(TrySendError::Closed(item));
         }
-        if state.items.len() >= self.shared.capacity {
+        // Room freed while senders wait is theirs (as with tokio's permits).
+        if state.items.len() >= self.shared.capacity || state.waiting_senders > 0 {
             return Err(TrySendError::Full(item));
         }
         state.items.push_back(item);
@@ -95,30 +108,52 @@ impl<T> Sender<T> {
     }
 
     /// Queues `item`, waiting for room; an error gives it back when the receiver is gone.
-    /// Cancel-safe: dropped while waiting, it has queued nothing.
+    /// Senders that wait are served before new ones and before `try_send`, though not in the
+    /// order they came (all are woken when room is made, and one of them gets it).
+    /// Cancel-safe: dropped while waiting, it has queued nothing. Uses the task's
+    /// cooperative budget while it waits, as tokio's channels do.
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        loop {
-            let room = self.shared.writable.notified();
-            tokio::pin!(room);
-            // Registered before the queue is looked at, so a take in between is not missed.
-            room.as_mut().enable();
-            {
-                let mut state = self.shared.lock();
-                if !state.receiver {
-                    return Err(SendError(item));
+        // No room reserved for others and room now: no registration at all.
+        let item = match self.try_send(item) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(item)) => return Err(SendError(item)),
+            Err(TrySendError::Full(item)) => item,
+        };
+        tokio::task::coop::cooperative(async move {
+            // Counted in `waiting_senders` from the first wait until this future ends.
+            let mut waiting: Option<WaitingSender<'_, T>> = None;
+            loop {
+                let room = self.shared.writable.notified();
+                tokio::pin!(room);
+                // Registered before the queue is looked at, so a take in between is not missed.
+                room.as_mut().enable();
+                {
+                    let mut state = self.shared.lock();
+                    if !state.receiver {
+                        drop(state);
+                        return Err(SendError(item));
+                    }
+                    let first_wait = waiting.is_none();
+                    // A sender not yet waiting leaves room to those that are.
+                    if state.items.len() < self.shared.capacity
+                        && (!first_wait || state.waiting_senders == 0)
+                    {
+                        state.items.push_back(item);
+                        drop(state);
+                        self.shared.readable.notify_one();
+                        return Ok(());
+                    }
+                    if first_wait {
+                        state.waiting_senders += 1;
+                    }
                 }
-                if state.items.len() < self.shared.capacity {
-                    state.items.push_back(item);
-                    drop(state);
-                    self.shared.readable.notify_one();
-                    return Ok(());
+                if waiting.is_none() {
+                    waiting = Some(WaitingSender(&self.shared));
                 }
-                state.waiting_senders += 1;
+                room.await;
             }
-            let waiting = WaitingSender(&self.shared);
-            room.await;
-            drop(waiting);
-        }
+        })
+        .await
     }
 
     /// Free slots: how many items could be queued now.
@@ -143,9 +178,18 @@ impl<T> Sender<T> {
 struct WaitingSender<'a, T>(&'a Shared<T>);
 
 impl<T> Drop for WaitingSender<'_, T> {
+    /// A sender stops waiting (it queued its item, gave up or found the queue closed). Room
+    /// still free is passed on to the senders still waiting: they may have seen it reserved
+    /// for this one, and no take may come to wake them.
     fn drop(&mut self) {
-        let mut state = self.0.lock();
-        state.waiting_senders = state.waiting_senders.saturating_sub(1);
+        let pass_on = {
+            let mut state = self.0.lock();
+            state.waiting_senders = state.waiting_senders.saturating_sub(1);
+            state.waiting_senders > 0 && state.items.len() < self.0.capacity
+        };
+        if pass_on {
+            self.0.writable.notify_waiters();
+        }
     }
 }
 
@@ -179,16 +223,20 @@ pub struct Receiver<T> {
 impl<T> Receiver<T> {
     /// The next item, waiting for one; `None` once every sender is gone and the queue is empty.
     /// Cancel-safe: dropped while waiting, it has taken nothing.
+    /// Uses the task's cooperative budget, as tokio's channels do.
     pub async fn recv(&mut self) -> Option<T> {
-        loop {
-            match self.try_recv() {
-                Ok(item) => return Some(item),
-                Err(TryRecvError::Disconnected) => return None,
-                // A sender that queues after this look stores a wake-up for the one waiter
-                // (`notify_one`), so it is not missed.
-                Err(TryRecvError::Empty) => self.shared.readable.notified().await,
+        tokio::task::coop::cooperative(async {
+            loop {
+                match self.try_recv() {
+                    Ok(item) => return Some(item),
+                    Err(TryRecvError::Disconnected) => return None,
+                    // A sender that queues after this look stores a wake-up for the one waiter
+                    // (`notify_one`), so it is not missed.
+                    Err(TryRecvError::Empty) => self.shared.readable.notified().await,
+                }
             }
-        }
+        })
+        .await
     }
 
     /// Waits for at least one item, then moves up to `limit` into `into`; the number moved,
@@ -201,13 +249,16 @@ impl<T> Receiver<T> {
             return 0;
         };
         into.push(first);
-        let mut moved = 1;
-        while moved < limit {
-            match self.try_recv() {
-                Ok(item) => into.push(item),
-                Err(_) => break,
-            }
-            moved += 1;
+        // The rest under one lock, and waiting senders woken once.
+        let (moved, wake_senders) = {
+            let mut state = self.shared.lock();
+            let more = state.items.len().min(limit - 1);
+            into.extend(state.items.drain(..more));
+            state.shrink_if_drained();
+            (1 + more, state.waiting_senders > 0)
+        };
+        if wake_senders {
+            self.shared.writable.notify_waiters();
         }
         moved
     }
@@ -223,9 +274,7 @@ impl<T> Receiver<T> {
                     TryRecvError::Empty
                 });
             };
-            if state.items.is_empty() && state.items.capacity() > KEPT_SLOTS {
-                state.items = VecDeque::new();
-            }
+            state.shrink_if_drained();
             (item, state.waiting_senders > 0)
         };
         if wake_senders {

@@ -106,6 +106,7 @@ async fn send_waits_for_room_and_a_cancelled_send_queues_nothing() {
     }
     assert!(within("a sender", first).await.expect("task"));
     assert!(within("a sender", second).await.expect("task"));
+    // Waiting senders are not served in the order they came (see `Sender::send`).
     got[1..].sort_unstable();
     assert_eq!(got, [1, 3, 4]);
 }
@@ -249,4 +250,130 @@ async fn recv_many_waits_for_one_and_takes_up_to_its_limit() {
     assert_eq!(rest, [3, 4]);
     drop(tx);
     assert_eq!(rx.recv_many(&mut rest, 10).await, 0, "every sender gone");
+}
+
+#[tokio::test]
+async fn room_freed_while_a_sender_waits_is_that_senders() {
+    let (tx, mut rx) = queue::<u32>(1);
+    tx.try_send(1).expect("room");
+    let waiter = tx.clone();
+    let waiting = tokio::spawn(async move { waiter.send(2).await.is_ok() });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(rx.try_recv(), Ok(1));
+    // The waiting sender has been woken but has not run yet: neither `try_send` nor a new
+    // sender takes its room.
+    assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))));
+    let newcomer = tokio::time::timeout(Duration::from_millis(20), tx.send(4)).await;
+    assert!(
+        newcomer.is_err(),
+        "a new sender waits behind the one already waiting"
+    );
+    assert!(within("the waiting sender", waiting).await.expect("task"));
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.shared.lock().waiting_senders, 0);
+    tx.try_send(5).expect("no one waits any more");
+}
+
+#[tokio::test]
+async fn an_aborted_waiting_sender_leaves_the_room_to_the_others() {
+    let (tx, mut rx) = queue::<u32>(1);
+    tx.try_send(1).expect("room");
+    let (a, b) = (tx.clone(), tx.clone());
+    let first = tokio::spawn(async move { a.send(2).await.is_ok() });
+    let second = tokio::spawn(async move { b.send(3).await.is_ok() });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(rx.shared.lock().waiting_senders, 2);
+    first.abort();
+    assert!(within("the aborted sender", first).await.is_err());
+    assert_eq!(rx.shared.lock().waiting_senders, 1);
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert!(within("the other sender", second).await.expect("task"));
+    assert_eq!(within("its item", rx.recv()).await, Some(3));
+    assert_eq!(rx.shared.lock().waiting_senders, 0);
+}
+
+#[tokio::test]
+async fn a_receive_given_up_while_waiting_loses_nothing() {
+    let (tx, mut rx) = queue::<u32>(4);
+    for _ in 0..3 {
+        tokio::select! {
+            biased;
+            item = rx.recv() => panic!("nothing was sent, got {item:?}"),
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+        let mut batch = Vec::new();
+        tokio::select! {
+            biased;
+            n = rx.recv_many(&mut batch, 8) => panic!("nothing was sent, got {n}"),
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    }
+    tx.try_send(7).expect("room");
+    tx.try_send(8).expect("room");
+    assert_eq!(within("the first item", rx.recv()).await, Some(7));
+    let mut batch = Vec::new();
+    assert_eq!(within("the rest", rx.recv_many(&mut batch, 8)).await, 1);
+    assert_eq!(batch, [8]);
+}
+
+#[tokio::test]
+async fn each_side_sees_the_end_of_the_queue() {
+    // The receiver gone: senders see a closed queue (how a document's actor is restarted).
+    let (tx, rx) = queue::<u32>(2);
+    assert!(!tx.is_closed());
+    drop(rx);
+    assert!(tx.is_closed());
+    // Every sender gone: an empty queue is disconnected, not merely empty.
+    let (tx, mut rx) = queue::<u32>(2);
+    tx.try_send(1).expect("room");
+    drop(tx);
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    // Closed with items left: they still come out, in batches, then the end.
+    let (tx, mut rx) = queue::<u32>(8);
+    for i in 0..5 {
+        tx.try_send(i).expect("room");
+    }
+    rx.close();
+    let mut batch = Vec::new();
+    assert_eq!(within("a batch", rx.recv_many(&mut batch, 3)).await, 3);
+    assert_eq!(within("a batch", rx.recv_many(&mut batch, 3)).await, 2);
+    assert_eq!(within("the end", rx.recv_many(&mut batch, 3)).await, 0);
+    assert_eq!(batch, [0, 1, 2, 3, 4]);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+#[tokio::test]
+async fn room_left_after_a_waiting_sender_is_passed_to_those_behind_it() {
+    let (tx, mut rx) = queue::<u32>(3);
+    for i in 0..3 {
+        tx.try_send(i).expect("room");
+    }
+    let a = tx.clone();
+    let first = tokio::spawn(async move { a.send(10).await.is_ok() });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // Two takes wake the waiting sender; before it runs, a new sender finds the room reserved
+    // and waits too. No take follows: only the first sender, once done, can wake it.
+    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(0), Ok(1)));
+    let newcomer = tx.send(20);
+    tokio::pin!(newcomer);
+    tokio::select! {
+        biased;
+        sent = &mut newcomer => panic!("the room was reserved, yet: {sent:?}"),
+        () = std::future::ready(()) => {}
+    }
+    assert_eq!(rx.shared.lock().waiting_senders, 2);
+    assert!(within("the first sender", first).await.expect("task"));
+    within("the newcomer", newcomer).await.expect("open");
+    let mut got = Vec::new();
+    while let Ok(item) = rx.try_recv() {
+        got.push(item);
+    }
+    assert_eq!(got, [2, 10, 20]);
 }
