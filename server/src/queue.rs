@@ -9,8 +9,8 @@
 //! documentation gives for a channel built on `Notify`: its shared state (~150 bytes) is all it
 //! holds before the first item; the buffer grows with what is queued and a large one is given
 //! back once drained. It keeps what Parley relies on from the bounded `mpsc` it replaces, with
-//! tokio's error types: one receiver, any number of senders, `send` waits for room (room freed
-//! while senders wait is theirs, not `try_send`'s or a new sender's), `try_send` refuses when
+//! tokio's error types: one receiver, any number of senders, `send` waits for room (a slot is kept
+//! for each waiting sender; `try_send` and new senders take only the rest), `try_send` refuses when
 //! full, `recv` returns `None` once every sender is gone (or the receiver closed the queue) and
 //! nothing is left, a closed or dropped receiver refuses further items, and waiting uses the
 //! task's cooperative budget. One difference: senders waiting for room are all woken when room
@@ -97,8 +97,8 @@ impl<T> Sender<T> {
         if !state.receiver {
             return Err(TrySendError::Closed(item));
         }
-        // Room freed while senders wait is theirs (as with tokio's permits).
-        if state.items.len() >= self.shared.capacity || state.waiting_senders > 0 {
+        // One slot is kept for each sender waiting (as tokio's permits go to waiters first).
+        if state.items.len() + state.waiting_senders >= self.shared.capacity {
             return Err(TrySendError::Full(item));
         }
         state.items.push_back(item);
@@ -108,8 +108,9 @@ impl<T> Sender<T> {
     }
 
     /// Queues `item`, waiting for room; an error gives it back when the receiver is gone.
-    /// Senders that wait are served before new ones and before `try_send`, though not in the
-    /// order they came (all are woken when room is made, and one of them gets it).
+    /// Each sender that waits has a slot kept for it as room is made (new senders and
+    /// `try_send` take only the rest), though waiting senders are not served in the order they
+    /// came (all are woken when room is made, and they race for it).
     /// Cancel-safe: dropped while waiting, it has queued nothing. Uses the task's
     /// cooperative budget while it waits, as tokio's channels do.
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
@@ -134,10 +135,9 @@ impl<T> Sender<T> {
                         return Err(SendError(item));
                     }
                     let first_wait = waiting.is_none();
-                    // A sender not yet waiting leaves room to those that are.
-                    if state.items.len() < self.shared.capacity
-                        && (!first_wait || state.waiting_senders == 0)
-                    {
+                    // A sender not yet waiting leaves a slot to each of those that are.
+                    let kept = if first_wait { state.waiting_senders } else { 0 };
+                    if state.items.len() + kept < self.shared.capacity {
                         state.items.push_back(item);
                         drop(state);
                         self.shared.readable.notify_one();
@@ -156,11 +156,12 @@ impl<T> Sender<T> {
         .await
     }
 
-    /// Free slots: how many items could be queued now.
+    /// Free slots: how many items could be queued now (those kept for waiting senders aside).
     pub fn capacity(&self) -> usize {
+        let state = self.shared.lock();
         self.shared
             .capacity
-            .saturating_sub(self.shared.lock().items.len())
+            .saturating_sub(state.items.len() + state.waiting_senders)
     }
 
     /// The bound the queue was made with.

@@ -349,8 +349,8 @@ async fn each_side_sees_the_end_of_the_queue() {
 
 #[tokio::test]
 async fn room_left_after_a_waiting_sender_is_passed_to_those_behind_it() {
-    let (tx, mut rx) = queue::<u32>(3);
-    for i in 0..3 {
+    let (tx, mut rx) = queue::<u32>(2);
+    for i in 0..2 {
         tx.try_send(i).expect("room");
     }
     let a = tx.clone();
@@ -358,9 +358,10 @@ async fn room_left_after_a_waiting_sender_is_passed_to_those_behind_it() {
     for _ in 0..10 {
         tokio::task::yield_now().await;
     }
-    // Two takes wake the waiting sender; before it runs, a new sender finds the room reserved
-    // and waits too. No take follows: only the first sender, once done, can wake it.
-    assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(0), Ok(1)));
+    // A take wakes the waiting sender; before it runs, a new sender finds the one free slot
+    // kept for it and waits too. Then the first gives up: no take follows, so only its
+    // leaving can wake the newcomer.
+    assert_eq!(rx.try_recv(), Ok(0));
     let newcomer = tx.send(20);
     tokio::pin!(newcomer);
     tokio::select! {
@@ -369,11 +370,41 @@ async fn room_left_after_a_waiting_sender_is_passed_to_those_behind_it() {
         () = std::future::ready(()) => {}
     }
     assert_eq!(rx.shared.lock().waiting_senders, 2);
-    assert!(within("the first sender", first).await.expect("task"));
+    first.abort();
+    assert!(within("the aborted sender", first).await.is_err());
     within("the newcomer", newcomer).await.expect("open");
     let mut got = Vec::new();
     while let Ok(item) = rx.try_recv() {
         got.push(item);
     }
-    assert_eq!(got, [2, 10, 20]);
+    assert_eq!(got, [1, 20]);
+}
+
+#[tokio::test]
+async fn only_one_slot_is_kept_for_each_waiting_sender() {
+    let (tx, mut rx) = queue::<u32>(4);
+    for i in 0..4 {
+        tx.try_send(i).expect("room");
+    }
+    let waiter = tx.clone();
+    let waiting = tokio::spawn(async move { waiter.send(10).await.is_ok() });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    // Three taken before the waiting sender runs: one slot is its, two are anyone's (a hub
+    // must not see a queue with free room as full and close a connection for it).
+    for i in 0..3 {
+        assert_eq!(rx.try_recv(), Ok(i));
+    }
+    assert_eq!(tx.capacity(), 2);
+    tx.try_send(20).expect("a free slot");
+    tx.try_send(21).expect("a free slot");
+    assert!(matches!(tx.try_send(22), Err(TrySendError::Full(22))));
+    assert!(within("the waiting sender", waiting).await.expect("task"));
+    let mut got = Vec::new();
+    while let Ok(item) = rx.try_recv() {
+        got.push(item);
+    }
+    got.sort_unstable();
+    assert_eq!(got, [3, 10, 20, 21]);
 }
