@@ -41,6 +41,10 @@ enum Scenario {
         connections: usize,
         #[arg(long, default_value_t = 3)]
         channels: usize,
+        /// How long the connections sit idle before each reading of the server's memory: an
+        /// idle connection's writer parks after a second without frames (server/src/ws/writer.rs).
+        #[arg(long, default_value_t = 3000)]
+        settle_ms: u64,
     },
     /// S subscribers, P publishers: deliveries/s, latency, loss; beside the raw reference.
     Fanout(FanoutArgs),
@@ -190,8 +194,10 @@ async fn run(cli: Cli) -> Result<()> {
         Scenario::Connections {
             connections,
             channels,
+            settle_ms,
         } => {
-            reports.extend(scenarios::connections(&binary, connections, channels).await?);
+            let settle = std::time::Duration::from_millis(settle_ms);
+            reports.extend(scenarios::connections(&binary, connections, channels, settle).await?);
         }
         Scenario::Fanout(args) => {
             for subscribers in &args.subscribers {
@@ -285,8 +291,9 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 (10_000, vec![100, 1000, 10_000], 500, 10, 1000)
             };
+            let settle = std::time::Duration::from_millis(if quick { 200 } else { 3000 });
             for channels in [3, 0] {
-                for report in scenarios::connections(&binary, conns, channels).await? {
+                for report in scenarios::connections(&binary, conns, channels, settle).await? {
                     emit(&report);
                     reports.push(report);
                 }

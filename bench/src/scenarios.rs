@@ -26,7 +26,12 @@ pub(crate) const CONNECT_CONCURRENCY: usize = 128;
 /// N connections subscribed to K channels each, on Parley and then on Node's `ws` holding the
 /// same connections and subscriptions (tests/interop/ws-channels.mjs): resident memory grown
 /// per connection on each, and Parley's as a ratio to Node's from the same run.
-pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Vec<Report>> {
+pub async fn connections(
+    binary: &Path,
+    n: usize,
+    k: usize,
+    settle: Duration,
+) -> Result<Vec<Report>> {
     let server = ParleyServer::start(binary, &bench_config("")).await?;
     let owner = server.token("owner").await?;
     let channels: Vec<String> = (0..k).map(|i| format!("bench:c{i}")).collect();
@@ -36,17 +41,17 @@ pub async fn connections(binary: &Path, n: usize, k: usize) -> Result<Vec<Report
     for i in 0..users {
         tokens.push(server.token(&format!("user{i}")).await?);
     }
-    let parley = measure_connections(&server.ws_url(), || server.rss(), &channels, tokens, n)
+    let parley = measure_connections(&server.ws_url(), || server.rss(), &channels, tokens, n, settle)
         .await?
-        .into_report("parley", n, k);
+        .into_report("parley", n, k, settle);
     drop(server);
     let node = NodeChannels::start().await?;
     let url = format!("ws://127.0.0.1:{}/", node.port);
     let pid = node.child.id().context("node has no pid")?;
     let tokens = vec!["unused".to_owned()];
-    let mut reference = measure_connections(&url, || rss_of(pid), &channels, tokens, n)
+    let mut reference = measure_connections(&url, || rss_of(pid), &channels, tokens, n, settle)
         .await?
-        .into_report("node ws", n, k);
+        .into_report("node ws", n, k, settle);
     let ratio = |field: &str| {
         let theirs = reference.number(field);
         (theirs > 0.0).then(|| (parley.number(field) / theirs * 100.0).round() / 100.0)
@@ -74,10 +79,11 @@ struct ConnectionFigures {
 }
 
 impl ConnectionFigures {
-    fn into_report(self, target: &str, n: usize, k: usize) -> Report {
+    fn into_report(self, target: &str, n: usize, k: usize, settle: Duration) -> Report {
         let mut report = Report::new("connections", target);
         report.set("connections", n);
         report.set("channels_per_connection", k);
+        report.set("settle_ms", settle.as_millis() as u64);
         report.set("connect_per_sec", self.connect_per_sec.round());
         report.set("rss_before_mib", mib(self.rss_before));
         report.set("rss_after_mib", mib(self.rss_after));
@@ -94,13 +100,14 @@ impl ConnectionFigures {
 }
 
 /// Opens `n` connections to `url` in two halves, each subscribing to every channel, and reads
-/// the server's resident memory before, between and after.
+/// the server's resident memory before, and after each half has sat idle for `settle`.
 async fn measure_connections(
     url: &str,
     rss: impl Fn() -> Result<u64>,
     channels: &[String],
     tokens: Vec<String>,
     n: usize,
+    settle: Duration,
 ) -> Result<ConnectionFigures> {
     // Let the server settle (allocator, first connections) before the baseline.
     let warm = connect(url, Some(&tokens[0])).await?;
@@ -114,11 +121,13 @@ async fn measure_connections(
     // of start-up effects (memory the allocator kept from account setup gets reused first).
     let half = n / 2;
     let first = open_connections(url, 0..half, &channels, &tokens).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let opened_first = started.elapsed();
+    tokio::time::sleep(settle).await;
     let rss_mid = rss()?;
+    let resumed = Instant::now();
     let second = open_connections(url, half..n, &channels, &tokens).await?;
-    let elapsed = started.elapsed() - Duration::from_millis(500);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let elapsed = opened_first + resumed.elapsed();
+    tokio::time::sleep(settle).await;
     let rss_after = rss()?;
     drop((first, second));
     Ok(ConnectionFigures {

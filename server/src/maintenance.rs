@@ -1,5 +1,5 @@
-//! Background upkeep: retention, revoked-token checks, pruning idle rate-limit state, and
-//! expiring upload sessions.
+//! Background upkeep: retention, revoked-token checks, pruning idle rate-limit state,
+//! expiring upload sessions, and the WebSocket liveness sweep (pings and pong timeouts).
 //! Each loop ends when the server shuts down.
 
 use std::{sync::Arc, time::Duration};
@@ -11,6 +11,12 @@ pub fn spawn(state: Arc<AppState>) {
     tokio::spawn(index_loop(Arc::clone(&state)));
     tokio::spawn(crate::attachments::expire_sessions(
         Arc::clone(&state.attachments),
+        state.connections.shutdown.clone(),
+    ));
+    let websocket = &state.config.websocket;
+    tokio::spawn(crate::ws::liveness_loop(
+        Arc::clone(&state.connections),
+        (websocket.ping_interval, websocket.pong_timeout),
         state.connections.shutdown.clone(),
     ));
     tokio::spawn(token_check_loop(state));

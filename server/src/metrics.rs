@@ -191,6 +191,8 @@ pub struct Metrics {
     write_queue: Gauge,
     /// Set from the document actors at each scrape.
     open_documents: Gauge,
+    /// Set from the live connections at each scrape.
+    websocket_writers_running: Gauge,
     http_requests: Family<HttpLabels, Counter>,
     pub logins: Logins,
 }
@@ -282,6 +284,12 @@ impl Metrics {
             "Documents loaded in memory (one actor each)",
             open_documents.clone(),
         );
+        let websocket_writers_running = Gauge::default();
+        registry.register(
+            "websocket_writers_running",
+            "WebSocket connections whose writer runs as a task now (the others' writers are parked: nothing written for a second)",
+            websocket_writers_running.clone(),
+        );
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
             "http_requests",
@@ -354,6 +362,7 @@ impl Metrics {
             store_commit,
             write_queue,
             open_documents,
+            websocket_writers_running,
             http_requests,
             logins: Logins {
                 success: outcome("success"),
@@ -398,6 +407,8 @@ impl Metrics {
         }
         self.write_queue.set(gauge_value(now.write_queue));
         self.open_documents.set(gauge_value(now.open_documents));
+        self.websocket_writers_running
+            .set(gauge_value(now.writers_running));
         self.cluster_peers.set(gauge_value(now.cluster_peers));
         let mut text = String::new();
         if let Err(e) =
@@ -422,6 +433,8 @@ pub struct Snapshot {
     pub document_connections: usize,
     pub write_queue: usize,
     pub open_documents: usize,
+    /// Live connections whose writer is not parked.
+    pub writers_running: usize,
     /// Other nodes heard from (0 for a node alone).
     pub cluster_peers: usize,
 }

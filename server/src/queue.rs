@@ -38,6 +38,8 @@ pub fn queue<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             senders: 1,
             receiver: true,
             waiting_senders: 0,
+            parked: None,
+            woken: false,
         }),
         readable: Notify::new(),
         writable: Notify::new(),
@@ -66,6 +68,25 @@ struct State<T> {
     receiver: bool,
     /// Senders in `send` waiting for room; the receiver wakes them only when there are some.
     waiting_senders: usize,
+    /// The receiver's owner, parked while there is nothing for it (see [`Parker`]): run when
+    /// an item is queued, the last sender goes or [`Parker::wake`] is called.
+    parked: Option<Resume>,
+    /// A wake-up asked for while the receiver was not parked: its next [`Receiver::next`]
+    /// returns [`Next::Woken`], and it cannot park until then.
+    woken: bool,
+}
+
+/// What a parked receiver's owner left to be run when the queue needs it again.
+type Resume = Box<dyn FnOnce() + Send>;
+
+/// What [`Receiver::next`] gives.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<T> {
+    Item(T),
+    /// [`Parker::wake`] was called (before any item queued after it is taken).
+    Woken,
+    /// Every sender is gone (or the queue was closed) and nothing is left.
+    Ended,
 }
 
 impl<T> State<T> {
@@ -81,6 +102,18 @@ impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Nothing panics while the lock is held; a poisoned lock still holds a sound queue.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets the receiver know there is something for it (an item, or no sender left): resumes
+    /// its parked owner, or wakes it if it waits. Takes the lock so that a parked owner is
+    /// taken out under it, and run (which may spawn a task) after it is released.
+    fn wake_receiver(&self, mut state: MutexGuard<'_, State<T>>) {
+        let resume = state.parked.take();
+        drop(state);
+        match resume {
+            Some(resume) => resume(),
+            None => self.readable.notify_one(),
+        }
     }
 }
 
@@ -102,8 +135,7 @@ impl<T> Sender<T> {
             return Err(TrySendError::Full(item));
         }
         state.items.push_back(item);
-        drop(state);
-        self.shared.readable.notify_one();
+        self.shared.wake_receiver(state);
         Ok(())
     }
 
@@ -139,8 +171,7 @@ impl<T> Sender<T> {
                     let kept = if first_wait { state.waiting_senders } else { 0 };
                     if state.items.len() + kept < self.shared.capacity {
                         state.items.push_back(item);
-                        drop(state);
-                        self.shared.readable.notify_one();
+                        self.shared.wake_receiver(state);
                         return Ok(());
                     }
                     if first_wait {
@@ -205,13 +236,10 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let last = {
-            let mut state = self.shared.lock();
-            state.senders -= 1;
-            state.senders == 0
-        };
-        if last {
-            self.shared.readable.notify_one();
+        let mut state = self.shared.lock();
+        state.senders -= 1;
+        if state.senders == 0 {
+            self.shared.wake_receiver(state);
         }
     }
 }
@@ -235,6 +263,21 @@ impl<T> Receiver<T> {
                     // (`notify_one`), so it is not missed.
                     Err(TryRecvError::Empty) => self.shared.readable.notified().await,
                 }
+            }
+        })
+        .await
+    }
+
+    /// The next item, or a wake-up asked for with [`Parker::wake`] (it comes first), waiting
+    /// for either; `Ended` once every sender is gone and nothing is left. Cancel-safe.
+    pub async fn next(&mut self) -> Next<T> {
+        tokio::task::coop::cooperative(async {
+            loop {
+                if let Some(next) = self.take(true) {
+                    return next;
+                }
+                // As in `recv`: whoever queues or wakes after this look stores a wake-up.
+                self.shared.readable.notified().await;
             }
         })
         .await
@@ -266,14 +309,25 @@ impl<T> Receiver<T> {
 
     /// The next item if there is one now.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        match self.take(false) {
+            Some(Next::Item(item)) => Ok(item),
+            Some(Next::Ended) => Err(TryRecvError::Disconnected),
+            Some(Next::Woken) | None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// What there is now, under one lock: a wake-up (only when `woken` is asked for, which
+    /// takes it), an item, the end, or nothing (`None`).
+    fn take(&mut self, woken: bool) -> Option<Next<T>> {
         let (item, wake_senders) = {
             let mut state = self.shared.lock();
+            if woken && state.woken {
+                state.woken = false;
+                return Some(Next::Woken);
+            }
             let Some(item) = state.items.pop_front() else {
-                return Err(if state.senders == 0 || !state.receiver {
-                    TryRecvError::Disconnected
-                } else {
-                    TryRecvError::Empty
-                });
+                let ended = state.senders == 0 || !state.receiver;
+                return ended.then_some(Next::Ended);
             };
             state.shrink_if_drained();
             (item, state.waiting_senders > 0)
@@ -281,7 +335,14 @@ impl<T> Receiver<T> {
         if wake_senders {
             self.shared.writable.notify_waiters();
         }
-        Ok(item)
+        Some(Next::Item(item))
+    }
+
+    /// A handle to park this receiver's owner with, wake it, and see it go.
+    pub fn parker(&self) -> Parker<T> {
+        Parker {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Refuses further items (senders see `Closed`); what is queued can still be received.
@@ -314,5 +375,71 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
+/// Lets the owner of a queue's receiver stop running while there is nothing for it, and be
+/// started again when there is: an idle WebSocket connection keeps no writer task, only what
+/// its writer needs to resume (docs/benchmarks.md, "Memory per connection"). Not a sender: it
+/// does not keep the queue open.
+pub struct Parker<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Parker<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T> Parker<T> {
+    /// Parks `owner`, which holds this queue's receiver: `resume(owner)` runs (once, on the
+    /// thread that caused it, with no lock held) when an item is queued, the last sender goes
+    /// or [`Parker::wake`] is called. Refused, giving `owner` back, when there is something
+    /// for it already: an item, a wake-up not yet taken, or no sender left.
+    ///
+    /// While parked, the queue holds `owner` and `owner` holds the queue: something must
+    /// resume it in the end (a connection's close does, by waking it).
+    pub fn park<S: Send + 'static>(&self, owner: S, resume: fn(S)) -> Result<(), S> {
+        let mut state = self.shared.lock();
+        if !state.items.is_empty() || state.woken || state.senders == 0 || state.parked.is_some()
+        {
+            return Err(owner);
+        }
+        state.parked = Some(Box::new(move || resume(owner)));
+        Ok(())
+    }
+
+    /// Resumes the parked owner; when it is not parked, its next [`Receiver::next`] returns
+    /// [`Next::Woken`] (and it cannot park before taking that).
+    pub fn wake(&self) {
+        let mut state = self.shared.lock();
+        if state.parked.is_none() {
+            state.woken = true;
+        }
+        self.shared.wake_receiver(state);
+    }
+
+    /// Whether an owner is parked now.
+    pub fn is_parked(&self) -> bool {
+        self.shared.lock().parked.is_some()
+    }
+
+    /// Waits until the receiver is gone (dropped or closed).
+    pub async fn receiver_gone(&self) {
+        loop {
+            let gone = self.shared.writable.notified();
+            tokio::pin!(gone);
+            // Registered before the look, so a drop in between is not missed.
+            gone.as_mut().enable();
+            if !self.shared.lock().receiver {
+                return;
+            }
+            gone.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod park_tests;
 #[cfg(test)]
 mod tests;

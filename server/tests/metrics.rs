@@ -216,6 +216,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("parley_store_commit_duration_seconds", "histogram"),
     ("parley_store_write_queue", "gauge"),
     ("parley_open_documents", "gauge"),
+    ("parley_websocket_writers_running", "gauge"),
     ("parley_http_requests_total", "counter"),
     ("parley_login_attempts_total", "counter"),
 ];
@@ -459,4 +460,37 @@ async fn a_token_from_the_environment_leaves_loopback_open() {
         "loopback is served whatever it sends"
     );
     assert!(server.stop().await.success());
+}
+
+/// An idle connection keeps no writer task: after a second without frames its writer parks
+/// (`parley_websocket_writers_running` counts the others), and the next frame queued for it,
+/// an event from a hub or a reply, starts it again and is delivered.
+#[tokio::test]
+async fn idle_connections_park_their_writers_and_the_next_frame_resumes_them() {
+    const RUNNING: &str = "parley_websocket_writers_running";
+    let server = TestServer::start(RELAXED).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let mut a = server.connect(Some(&alice)).await;
+    let mut b = server.connect(Some(&bob)).await;
+    a.ok(json!({"type": "channel_create", "channel": "quiet"}))
+        .await;
+    b.ok(json!({"type": "subscribe", "channel": "quiet"})).await;
+    let busy = scrape(&server).await;
+    assert_eq!(busy.value(CONNECTIONS, &[("kind", "chat")]), 2.0);
+    scrape_until(&server, "both writers parked", |s| s.value(RUNNING, &[]) == 0.0).await;
+
+    // A hub's event resumes the subscriber's writer; a reply resumes the sender's.
+    let sent = a
+        .ok(json!({"type": "send", "channel": "quiet", "text": "wake up", "client_id": "w1"}))
+        .await;
+    let event = b.event("quiet", "message").await;
+    assert_eq!(event["message"]["text"], "wake up");
+    assert_eq!(event["message"]["seq"], sent["message"]["seq"]);
+    scrape_until(&server, "parked again", |s| s.value(RUNNING, &[]) == 0.0).await;
+    // And again, from parked: a request's reply.
+    let pong = b.ok(json!({"type": "ping"})).await;
+    assert!(pong["server_time"].as_i64().unwrap() > 0);
+    close(a).await;
+    close(b).await;
 }

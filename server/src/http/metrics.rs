@@ -41,6 +41,7 @@ pub(super) async fn metrics(
         document_connections: state.connections.count_route("/docs/{name}"),
         write_queue: state.stores.control.queued_writes(),
         open_documents: state.docs.dir.actors.open_count(),
+        writers_running: state.connections.writers_running(),
         cluster_peers: state.cluster.as_ref().map_or(0, |c| c.peers()),
     };
     let text = state.metrics.render(now);

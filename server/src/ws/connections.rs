@@ -16,14 +16,23 @@ use parley_protocol::close_code;
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{write_loop, ConnControl, WriterTiming};
+use super::{control::Liveness, ConnControl, Frame, Writer, WriterHandle, WriterTiming};
 use crate::address::AddressConnections;
 
 /// How long a closing connection waits for the client's close reply.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a closing connection waits for its writer to end (which bounds its own close).
+const WRITER_END: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A live connection as the registry holds it.
+struct Live {
+    control: Arc<ConnControl>,
+    /// To wake its writer when a ping is due.
+    writer: crate::queue::Parker<Frame>,
+}
 
 pub struct Connections {
-    live: Mutex<HashMap<u64, Arc<ConnControl>>>,
+    live: Mutex<HashMap<u64, Live>>,
     next_id: AtomicU64,
     /// One permit per WebSocket connection (`realtime.max_connections`).
     pub permits: Arc<Semaphore>,
@@ -35,13 +44,14 @@ pub struct Connections {
     pub tracker: TaskTracker,
 }
 
-/// A connection that has just been set up: registered, its socket split, its writer running.
+/// A connection that has just been set up: registered, its socket split, its writer ready
+/// (parked until the first frame is queued).
 pub struct Opened {
     pub control: Arc<ConnControl>,
     /// The connection's bounded outbound queue.
     pub out: super::Outbound,
     pub stream: SplitStream<WebSocket>,
-    pub writer: tokio::task::JoinHandle<()>,
+    pub writer: WriterHandle,
 }
 
 impl Connections {
@@ -56,7 +66,7 @@ impl Connections {
         }
     }
 
-    /// Registers a new connection, splits its socket and starts its writer, which drains a
+    /// Registers a new connection, splits its socket and sets up its writer, which drains a
     /// queue of `queue` frames. Call it outside the connection's long-lived future: what is
     /// only needed to set up should not take space in it.
     /// `route` and `client` are for the access line written when it ends (`close`).
@@ -69,14 +79,16 @@ impl Connections {
     ) -> Opened {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let control = Arc::new(ConnControl::new(id, route, client));
-        if let Ok(mut live) = self.live.lock() {
-            live.insert(id, Arc::clone(&control));
-        }
         let (sink, stream) = socket.split();
         let (out, out_rx) = crate::queue::queue(queue);
-        // Not instrumented: this future is polled once per delivery, and entering a span on
-        // every poll was measurable in fan-out profiles. It logs nothing on its hot path.
-        let writer = tokio::spawn(write_loop(sink, out_rx, Arc::clone(&control), timing));
+        if let Ok(mut live) = self.live.lock() {
+            let entry = Live {
+                control: Arc::clone(&control),
+                writer: out_rx.parker(),
+            };
+            live.insert(id, entry);
+        }
+        let writer = Writer::new(sink, out_rx, Arc::clone(&control), timing).start();
         Opened {
             control,
             out,
@@ -85,17 +97,19 @@ impl Connections {
         }
     }
 
-    /// The end of a connection, once its reader is done: when we closed it (`peer_gone` false),
+    /// The end of a connection, once its reader is done: has the writer write the close frame
+    /// (with the code asked for, 1000 when none was); when we closed it (`peer_gone` false),
     /// waits (bounded) for the client's close reply, reading and dropping whatever it still
-    /// sends, so it sees our close frame before the socket goes; then lets the writer finish
-    /// and forgets the connection.
+    /// sends, so it sees our close frame before the socket goes; then waits for the writer to
+    /// end and forgets the connection.
     pub async fn close(
         &self,
         control: &ConnControl,
         mut stream: SplitStream<WebSocket>,
-        writer: tokio::task::JoinHandle<()>,
+        writer: WriterHandle,
         peer_gone: bool,
     ) {
+        writer.close();
         if !peer_gone {
             let drain = async {
                 while let Some(Ok(message)) = stream.next().await {
@@ -106,7 +120,9 @@ impl Connections {
             };
             let _ = tokio::time::timeout(CLOSE_GRACE, drain).await;
         }
-        let _ = writer.await;
+        // Bounded by the writer itself (its close is), and here too.
+        let _ = tokio::time::timeout(WRITER_END, writer.finished()).await;
+        drop(writer);
         if let Ok(mut live) = self.live.lock() {
             live.remove(&control.id);
         }
@@ -133,7 +149,7 @@ impl Connections {
         };
         let mut ids: Vec<i64> = live
             .values()
-            .map(|c| c.token_id.load(Ordering::Relaxed))
+            .map(|c| c.control.token_id.load(Ordering::Relaxed))
             .filter(|id| *id > 0)
             .collect();
         ids.sort_unstable();
@@ -146,7 +162,7 @@ impl Connections {
         let Ok(live) = self.live.lock() else {
             return;
         };
-        for control in live.values() {
+        for Live { control, .. } in live.values() {
             if token_ids.contains(&control.token_id.load(Ordering::Relaxed)) {
                 control.close_with(close_code::TOKEN_REVOKED, "token revoked");
             }
@@ -159,7 +175,7 @@ impl Connections {
         let Ok(live) = self.live.lock() else {
             return;
         };
-        for control in live.values() {
+        for Live { control, .. } in live.values() {
             if control.user_id.load(Ordering::Relaxed) == user.id {
                 control.note_profile(user.clone());
             }
@@ -173,10 +189,40 @@ impl Connections {
         };
         let users: std::collections::HashSet<i64> = live
             .values()
-            .map(|c| c.user_id.load(Ordering::Relaxed))
+            .map(|c| c.control.user_id.load(Ordering::Relaxed))
             .filter(|id| *id > 0)
             .collect();
         users.len()
+    }
+
+    /// One look of the liveness sweep (`liveness`) at every live connection: closes those
+    /// whose pong is overdue and wakes the writers of those due a ping. Writers are woken
+    /// after the registry's lock is released (waking a parked one starts a task).
+    pub fn check_liveness(&self, now: i64, ping_interval_ms: i64, pong_timeout_ms: i64) {
+        let due: Vec<crate::queue::Parker<Frame>> = {
+            let Ok(live) = self.live.lock() else {
+                return;
+            };
+            live.values()
+                .filter(|l| {
+                    l.control
+                        .check_liveness(now, ping_interval_ms, pong_timeout_ms)
+                        == Liveness::PingDue
+                })
+                .map(|l| l.writer.clone())
+                .collect()
+        };
+        for writer in due {
+            writer.wake();
+        }
+    }
+
+    /// Live connections whose writer runs as a task now (not parked).
+    pub fn writers_running(&self) -> usize {
+        let Ok(live) = self.live.lock() else {
+            return 0;
+        };
+        live.values().filter(|l| !l.writer.is_parked()).count()
     }
 
     /// Live connections.
@@ -192,7 +238,7 @@ impl Connections {
     pub fn count_route(&self, route: &str) -> usize {
         self.live
             .lock()
-            .map(|s| s.values().filter(|c| c.route == route).count())
+            .map(|s| s.values().filter(|c| c.control.route == route).count())
             .unwrap_or(0)
     }
 }

@@ -8,6 +8,16 @@ use std::sync::{
 
 use crate::store;
 
+/// What the liveness sweep found (see [`ConnControl::check_liveness`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    Fine,
+    /// A ping is due: the writer must be woken to send it.
+    PingDue,
+    /// Its pong is overdue: the connection was asked to close.
+    Closed,
+}
+
 /// Shared between a connection, its writer and the hubs it is subscribed to: how to ask it to
 /// close, and when it was last heard from.
 pub struct ConnControl {
@@ -17,6 +27,14 @@ pub struct ConnControl {
     pub(crate) reason: OnceLock<&'static str>,
     pub(crate) last_active: AtomicI64,
     pub(crate) last_pong: AtomicI64,
+    /// When the ping awaiting its pong was sent (0 = none awaited); set by the writer.
+    pub(crate) ping_sent: AtomicI64,
+    /// When the liveness sweep last asked for a ping.
+    last_ping: AtomicI64,
+    /// A ping asked for by the liveness sweep and not yet sent by the writer.
+    pub(crate) ping_due: std::sync::atomic::AtomicBool,
+    /// The reader has ended (however it did): the writer writes the close frame and ends.
+    pub(crate) reader_done: std::sync::atomic::AtomicBool,
     /// The token this session authenticated with (0 = anonymous).
     pub(crate) token_id: AtomicI64,
     /// Set while the reader handles a request: it is not reading the socket then, so pongs and
@@ -48,6 +66,10 @@ impl ConnControl {
             reason: OnceLock::new(),
             last_active: AtomicI64::new(now),
             last_pong: AtomicI64::new(now),
+            ping_sent: AtomicI64::new(0),
+            last_ping: AtomicI64::new(now),
+            ping_due: std::sync::atomic::AtomicBool::new(false),
+            reader_done: std::sync::atomic::AtomicBool::new(false),
             token_id: AtomicI64::new(0),
             busy: std::sync::atomic::AtomicBool::new(false),
             dropped: Mutex::new(Vec::new()),
@@ -100,6 +122,48 @@ impl ConnControl {
             let _ = self.reason.set(reason);
         }
         self.closing.cancel();
+    }
+
+    /// The liveness sweep's look at this connection at `now` (ms): whether its pong is overdue
+    /// (it is closed then) or a ping is due (then asked for: the caller wakes the writer).
+    ///
+    /// A ping's pong is awaited for `pong_timeout`; any frame read since the ping proves the
+    /// peer alive too (its pong may be queued behind requests it sent), and a reader busy with
+    /// a long request (a big backlog) cannot have read the pong yet: only silence closes.
+    pub(crate) fn check_liveness(
+        &self,
+        now: i64,
+        ping_interval_ms: i64,
+        pong_timeout_ms: i64,
+    ) -> Liveness {
+        let sent = self.ping_sent.load(Ordering::Relaxed);
+        if sent > 0 {
+            if now < sent.saturating_add(pong_timeout_ms) {
+                return Liveness::Fine;
+            }
+            let heard = self
+                .last_pong
+                .load(Ordering::Relaxed)
+                .max(self.last_active.load(Ordering::Relaxed));
+            self.ping_sent.store(0, Ordering::Relaxed);
+            if heard < sent && !self.busy.load(Ordering::Relaxed) {
+                self.close_with(
+                    parley_protocol::close_code::PONG_TIMEOUT,
+                    "no pong within pong_timeout",
+                );
+                return Liveness::Closed;
+            }
+        }
+        let due = self
+            .last_ping
+            .load(Ordering::Relaxed)
+            .saturating_add(ping_interval_ms);
+        if now < due || self.ping_due.load(Ordering::Acquire) {
+            return Liveness::Fine;
+        }
+        self.last_ping.store(now, Ordering::Relaxed);
+        self.ping_due.store(true, Ordering::Release);
+        Liveness::PingDue
     }
 
     /// The close code asked for so far (0 = none).

@@ -7,15 +7,17 @@ mod batch;
 mod connections;
 mod control;
 mod frame;
+mod liveness;
 mod writer;
 
 pub use batch::Batching;
 pub use connections::{Connections, Opened};
 pub use control::ConnControl;
 pub use frame::Frame;
+pub use liveness::liveness_loop;
 
 /// A connection's outbound queue (`crate::queue`), as its producers hold it.
 pub type Outbound = crate::queue::Sender<Frame>;
 /// A connection's outbound queue, as its writer drains it.
 pub type OutboundRx = crate::queue::Receiver<Frame>;
-pub use writer::{write_loop, WriterTiming};
+pub use writer::{Writer, WriterHandle, WriterTiming};
