@@ -41,9 +41,16 @@ pub async fn connections(
     for i in 0..users {
         tokens.push(server.token(&format!("user{i}")).await?);
     }
-    let parley = measure_connections(&server.ws_url(), || server.rss(), &channels, tokens, n, settle)
-        .await?
-        .into_report("parley", n, k, settle);
+    let parley = measure_connections(
+        &server.ws_url(),
+        || server.rss(),
+        &channels,
+        tokens,
+        n,
+        settle,
+    )
+    .await?
+    .into_report("parley", n, k, settle);
     drop(server);
     let node = NodeChannels::start().await?;
     let url = format!("ws://127.0.0.1:{}/", node.port);

@@ -401,8 +401,7 @@ impl<T> Parker<T> {
     /// resume it in the end (a connection's close does, by waking it).
     pub fn park<S: Send + 'static>(&self, owner: S, resume: fn(S)) -> Result<(), S> {
         let mut state = self.shared.lock();
-        if !state.items.is_empty() || state.woken || state.senders == 0 || state.parked.is_some()
-        {
+        if !state.items.is_empty() || state.woken || state.senders == 0 || state.parked.is_some() {
             return Err(owner);
         }
         state.parked = Some(Box::new(move || resume(owner)));

@@ -478,7 +478,10 @@ async fn idle_connections_park_their_writers_and_the_next_frame_resumes_them() {
     b.ok(json!({"type": "subscribe", "channel": "quiet"})).await;
     let busy = scrape(&server).await;
     assert_eq!(busy.value(CONNECTIONS, &[("kind", "chat")]), 2.0);
-    scrape_until(&server, "both writers parked", |s| s.value(RUNNING, &[]) == 0.0).await;
+    scrape_until(&server, "both writers parked", |s| {
+        s.value(RUNNING, &[]) == 0.0
+    })
+    .await;
 
     // A hub's event resumes the subscriber's writer; a reply resumes the sender's.
     let sent = a

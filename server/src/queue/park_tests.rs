@@ -53,7 +53,13 @@ async fn parking_is_refused_while_there_is_something_for_the_owner() {
     parker.wake();
     tx.try_send(2).expect("room");
     let owner = parker
-        .park(Owner { rx, resumed: owner.resumed }, hand_back)
+        .park(
+            Owner {
+                rx,
+                resumed: owner.resumed,
+            },
+            hand_back,
+        )
         .expect_err("a wake-up is waiting");
     rx = owner.rx;
     assert_eq!(rx.next().await, Next::Woken);
@@ -61,7 +67,13 @@ async fn parking_is_refused_while_there_is_something_for_the_owner() {
     // No sender left: refused (the owner must see the end).
     drop(tx);
     let owner = parker
-        .park(Owner { rx, resumed: owner.resumed }, hand_back)
+        .park(
+            Owner {
+                rx,
+                resumed: owner.resumed,
+            },
+            hand_back,
+        )
         .expect_err("no sender left");
     rx = owner.rx;
     assert_eq!(rx.next().await, Next::Ended);
@@ -74,7 +86,15 @@ async fn the_last_sender_going_or_a_wake_resumes_a_parked_owner() {
     let other = tx.clone();
     let parker = rx.parker();
     let (resumed, mut back) = unbounded_channel();
-    assert!(parker.park(Owner { rx, resumed: resumed.clone() }, hand_back).is_ok());
+    assert!(parker
+        .park(
+            Owner {
+                rx,
+                resumed: resumed.clone()
+            },
+            hand_back
+        )
+        .is_ok());
     parker.wake();
     let rx = back.try_recv().expect("woken");
     // Resumed by the wake itself: no wake-up is left over for `next`.
@@ -161,7 +181,13 @@ async fn an_owner_parking_between_items_misses_none() {
                 }
             }
             let parker = rx.parker();
-            rx = match parker.park(Owner { rx, resumed: resumed.clone() }, hand_back) {
+            rx = match parker.park(
+                Owner {
+                    rx,
+                    resumed: resumed.clone(),
+                },
+                hand_back,
+            ) {
                 Ok(()) => back.recv().await.expect("resumed"),
                 Err(owner) => owner.rx,
             };

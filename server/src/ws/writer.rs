@@ -185,7 +185,13 @@ impl Writer {
     ) -> Option<Done> {
         if let Some(batching) = self.timing.batching {
             // Boxed, as every path an idle connection is not on.
-            frame = Box::pin(batch::gather(frame, &mut self.rx, batching, closing.as_mut())).await;
+            frame = Box::pin(batch::gather(
+                frame,
+                &mut self.rx,
+                batching,
+                closing.as_mut(),
+            ))
+            .await;
         }
         // Under constant traffic the queue never empties: look at the close signal once per
         // batch too (cheap enough here, unlike per frame).
@@ -318,7 +324,9 @@ fn resume(writer: Writer) {
 }
 
 /// A writer's task: writes until quiet, then parks (ending the task) or, if something came
-/// meanwhile, goes on; ends for good once the connection is closed.
+/// meanwhile, goes on; ends for good once the connection is closed. A plain fn returning an
+/// `async move` block: an `async fn` would keep its argument twice in the task's state.
+#[allow(clippy::manual_async_fn)] // on purpose, see above
 fn run(mut writer: Writer) -> impl std::future::Future<Output = ()> + Send {
     async move {
         loop {

@@ -110,7 +110,12 @@ pub fn run(
         status: None,
     };
     let task = session
-        .drive(stream, (auth.map(Box::new), batch_ms), writer, Box::new(permit))
+        .drive(
+            stream,
+            (auth.map(Box::new), batch_ms),
+            writer,
+            Box::new(permit),
+        )
         .instrument(span);
     // Idle memory per connection is mostly this future and the writer's; keep an eye on it.
     tracing::trace!(
