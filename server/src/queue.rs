@@ -15,6 +15,10 @@
 //! nothing is left, a closed or dropped receiver refuses further items, and waiting uses the
 //! task's cooperative budget. One difference: senders waiting for room are all woken when room
 //! is made and one of them gets it, not the one that waited longest.
+//!
+//! One addition: the receiver's owner may park in the queue ([`Parker`]) instead of waiting in
+//! a task, and is run again by the next item, the last sender going or a wake-up. A
+//! connection's writer does, once idle: an idle connection then keeps no writer task.
 
 use std::{
     collections::VecDeque,
