@@ -403,11 +403,20 @@ impl<T> Parker<T> {
     ///
     /// While parked, the queue holds `owner` and `owner` holds the queue: something must
     /// resume it in the end (a connection's close does, by waking it).
-    pub fn park<S: Send + 'static>(&self, owner: S, resume: fn(S)) -> Result<(), S> {
+    ///
+    /// Parking also gives back the queue's buffer (the next item allocates a small one): a
+    /// parked owner is an idle one. Pass `resume` as a function item, not a pointer, and the
+    /// box holds `owner` alone.
+    pub fn park<S, F>(&self, owner: S, resume: F) -> Result<(), S>
+    where
+        S: Send + 'static,
+        F: FnOnce(S) + Send + 'static,
+    {
         let mut state = self.shared.lock();
         if !state.items.is_empty() || state.woken || state.senders == 0 || state.parked.is_some() {
             return Err(owner);
         }
+        state.items = VecDeque::new();
         state.parked = Some(Box::new(move || resume(owner)));
         Ok(())
     }

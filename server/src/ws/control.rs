@@ -52,7 +52,8 @@ pub struct ConnControl {
     /// The signed-in user's account as it is now, when it changed (display name, avatar)
     /// since the session signed in; the session takes it before its next request, so what it
     /// stamps on messages is current.
-    profile: Mutex<Option<store::UserRecord>>,
+    /// Boxed: rarely set, and every connection would carry its size otherwise.
+    profile: Mutex<Option<Box<store::UserRecord>>>,
     profile_changed: std::sync::atomic::AtomicBool,
 }
 
@@ -99,7 +100,7 @@ impl ConnControl {
     /// The signed-in user's account changed: the session uses `user` from its next request on.
     pub(crate) fn note_profile(&self, user: store::UserRecord) {
         if let Ok(mut profile) = self.profile.lock() {
-            *profile = Some(user);
+            *profile = Some(Box::new(user));
             self.profile_changed.store(true, Ordering::Release);
         }
     }
@@ -109,7 +110,11 @@ impl ConnControl {
         if !self.profile_changed.swap(false, Ordering::AcqRel) {
             return None;
         }
-        self.profile.lock().ok().and_then(|mut p| p.take())
+        self.profile
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .map(|user| *user)
     }
 
     /// Asks the connection to close with `code`. The first request wins.
@@ -221,5 +226,89 @@ impl ConnControl {
                 self.close_with(1011, "read failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::{ConnControl, Liveness};
+
+    const INTERVAL: i64 = 1_000;
+    const TIMEOUT: i64 = 500;
+
+    fn control() -> ConnControl {
+        ConnControl::new(1, "/ws", std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// Pretends the connection opened and was last heard from at `at` (ms).
+    fn opened_at(control: &ConnControl, at: i64) {
+        for field in [&control.last_ping, &control.last_pong, &control.last_active] {
+            field.store(at, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_ping_is_asked_for_once_per_interval_and_not_again_while_due() {
+        let c = control();
+        opened_at(&c, 10_000);
+        assert_eq!(c.check_liveness(10_999, INTERVAL, TIMEOUT), Liveness::Fine);
+        assert_eq!(
+            c.check_liveness(11_000, INTERVAL, TIMEOUT),
+            Liveness::PingDue
+        );
+        assert!(c.ping_due.load(Ordering::Relaxed));
+        // Not yet sent by the writer: not asked for twice.
+        assert_eq!(c.check_liveness(12_500, INTERVAL, TIMEOUT), Liveness::Fine);
+        // Sent at 12,600 and answered: awaited until the timeout, then settled; no other ping
+        // while one is awaited, and the next is due an interval after the last was asked for.
+        c.ping_due.store(false, Ordering::Relaxed);
+        c.ping_sent.store(12_600, Ordering::Relaxed);
+        c.last_pong.store(12_650, Ordering::Relaxed);
+        assert_eq!(c.check_liveness(13_000, INTERVAL, TIMEOUT), Liveness::Fine);
+        assert_eq!(
+            c.check_liveness(13_100, INTERVAL, TIMEOUT),
+            Liveness::PingDue
+        );
+        assert_eq!(c.ping_sent.load(Ordering::Relaxed), 0);
+        c.ping_due.store(false, Ordering::Relaxed);
+        assert_eq!(c.check_liveness(14_099, INTERVAL, TIMEOUT), Liveness::Fine);
+        assert_eq!(
+            c.check_liveness(14_100, INTERVAL, TIMEOUT),
+            Liveness::PingDue
+        );
+        assert_eq!(c.close_code(), 0);
+    }
+
+    #[test]
+    fn silence_past_the_timeout_closes_unless_heard_from_or_busy() {
+        let c = control();
+        opened_at(&c, 10_000);
+        c.ping_sent.store(11_000, Ordering::Relaxed);
+        assert_eq!(c.check_liveness(11_499, INTERVAL, TIMEOUT), Liveness::Fine);
+        // Any frame read since the ping counts as an answer.
+        c.last_active.store(11_200, Ordering::Relaxed);
+        assert_ne!(
+            c.check_liveness(11_500, INTERVAL, TIMEOUT),
+            Liveness::Closed
+        );
+        // A reader busy with a request cannot read the pong: not dead either.
+        c.ping_sent.store(20_000, Ordering::Relaxed);
+        c.busy.store(true, Ordering::Relaxed);
+        assert_ne!(
+            c.check_liveness(20_600, INTERVAL, TIMEOUT),
+            Liveness::Closed
+        );
+        assert_eq!(c.close_code(), 0);
+        // Silent and idle: closed with 4001.
+        c.busy.store(false, Ordering::Relaxed);
+        c.ping_sent.store(30_000, Ordering::Relaxed);
+        assert_eq!(
+            c.check_liveness(30_500, INTERVAL, TIMEOUT),
+            Liveness::Closed
+        );
+        assert_eq!(c.close_code(), parley_protocol::close_code::PONG_TIMEOUT);
+        assert!(c.closing.is_cancelled());
     }
 }

@@ -62,7 +62,8 @@ struct Session {
     request_limit: TokenBucket,
     /// Sends queued for storage whose replies have not gone out yet.
     inflight_sends: Arc<tokio::sync::Semaphore>,
-    status: Option<(String, Option<String>)>,
+    /// Boxed: set by few sessions, and every connection's future would carry its size.
+    status: Option<Box<(String, Option<String>)>>,
 }
 
 /// Runs one connection to the end. `auth` is the token given at the upgrade, if any.
@@ -92,7 +93,10 @@ pub fn run(
         timing,
         ("/ws", permit.client()),
     );
-    let span = tracing::info_span!("conn", id = control.id, user = tracing::field::Empty);
+    // At debug level only: an enabled span costs every connection ~0.5 KiB for as long as it
+    // lives (the subscriber's record of it and its formatted fields; docs/benchmarks.md). The
+    // few warnings a session logs name the connection themselves.
+    let span = tracing::debug_span!("conn", id = control.id, user = tracing::field::Empty);
     let rl = &state.config.rate_limit;
     let session = Session {
         send_limit: TokenBucket::new(rl.messages_per_second, rl.message_burst),
@@ -230,7 +234,12 @@ impl Session {
                     let result = subscribe_result(&channel, &ack, 0, None);
                     subscribed.push((result, hub));
                 }
-                Err(err) => tracing::warn!(%err, channel = name, "auto-subscribe failed"),
+                Err(err) => tracing::warn!(
+                    %err,
+                    conn = self.control.id,
+                    channel = name,
+                    "auto-subscribe failed"
+                ),
             }
         }
         subscribed
@@ -493,7 +502,7 @@ async fn push_serialized(out: &Outbound, control: &ConnControl, frame: &ServerFr
         Ok(text) => {
             push_to(out, control, Frame::from(text)).await;
         }
-        Err(err) => tracing::error!(%err, "cannot serialize a frame"),
+        Err(err) => tracing::error!(%err, conn = control.id, "cannot serialize a frame"),
     }
 }
 

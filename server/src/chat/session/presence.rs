@@ -65,7 +65,7 @@ impl Session {
                     };
                     let _ = sub.hub.send(cmd).await;
                 }
-                self.status = Some((status.clone(), text));
+                self.status = Some(Box::new((status.clone(), text)));
                 Reply::SetStatus { status }
             }
             op => return Err(misrouted(&op)),

@@ -63,7 +63,7 @@ impl Session {
                 presence: channel.presence_enabled(),
             },
         );
-        if let (Some((status, text)), true) = (&self.status, channel.presence_enabled()) {
+        if let (Some((status, text)), true) = (self.status.as_deref(), channel.presence_enabled()) {
             if let Some(user) = &self.user {
                 let cmd = HubCmd::SetStatus {
                     user_id: user.id,
@@ -160,7 +160,7 @@ impl Session {
                 Err(err) => {
                     // The reply is out and part of the backlog may be too: the honest answer
                     // is a resync, after which the client resumes from what it has.
-                    tracing::warn!(%err, "backlog read failed");
+                    tracing::warn!(%err, conn = self.control.id, "backlog read failed");
                     self.control
                         .close_with(close_code::RESYNC, "backlog read failed");
                     return Ok(());
