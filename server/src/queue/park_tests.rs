@@ -111,7 +111,9 @@ async fn a_wake_reaches_a_receiver_waiting_in_next() {
     let (_tx, mut rx) = queue::<u32>(4);
     let parker = rx.parker();
     let waiting = tokio::spawn(async move { rx.next().await });
+    // One thread: the task runs until it waits in `next`, and the wake must reach it there.
     tokio::task::yield_now().await;
+    assert!(!waiting.is_finished(), "waiting before the wake");
     parker.wake();
     let got = tokio::time::timeout(LIMIT, waiting).await.expect("woken");
     assert_eq!(got.expect("task"), Next::Woken);

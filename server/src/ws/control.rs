@@ -8,6 +8,16 @@ use std::sync::{
 
 use crate::store;
 
+/// Milliseconds on a monotonic clock, counted from the first call (never 0): the liveness
+/// sweep's schedule and deadlines.
+pub(crate) fn monotonic_ms() -> i64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_add(1)
+}
+
 /// What the liveness sweep found (see [`ConnControl::check_liveness`]).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Liveness {
@@ -27,9 +37,13 @@ pub struct ConnControl {
     pub(crate) reason: OnceLock<&'static str>,
     pub(crate) last_active: AtomicI64,
     pub(crate) last_pong: AtomicI64,
-    /// When the ping awaiting its pong was sent (0 = none awaited); set by the writer.
-    pub(crate) ping_sent: AtomicI64,
-    /// When the liveness sweep last asked for a ping.
+    /// When the ping awaiting its pong was started (wall clock, as `last_pong` and
+    /// `last_active`, which it is compared with); set by the writer.
+    ping_sent: AtomicI64,
+    /// When that ping was written ([`monotonic_ms`]; 0 = none awaited): its pong is awaited
+    /// for `pong_timeout` from there, however long the write itself took.
+    ping_written: AtomicI64,
+    /// When the liveness sweep last asked for a ping ([`monotonic_ms`]).
     last_ping: AtomicI64,
     /// A ping asked for by the liveness sweep and not yet sent by the writer.
     pub(crate) ping_due: std::sync::atomic::AtomicBool,
@@ -68,7 +82,8 @@ impl ConnControl {
             last_active: AtomicI64::new(now),
             last_pong: AtomicI64::new(now),
             ping_sent: AtomicI64::new(0),
-            last_ping: AtomicI64::new(now),
+            ping_written: AtomicI64::new(0),
+            last_ping: AtomicI64::new(monotonic_ms()),
             ping_due: std::sync::atomic::AtomicBool::new(false),
             reader_done: std::sync::atomic::AtomicBool::new(false),
             token_id: AtomicI64::new(0),
@@ -135,22 +150,25 @@ impl ConnControl {
     /// A ping's pong is awaited for `pong_timeout`; any frame read since the ping proves the
     /// peer alive too (its pong may be queued behind requests it sent), and a reader busy with
     /// a long request (a big backlog) cannot have read the pong yet: only silence closes.
+    ///
+    /// `now` is [`monotonic_ms`]: the schedule and the deadline do not move with the wall clock.
     pub(crate) fn check_liveness(
         &self,
         now: i64,
         ping_interval_ms: i64,
         pong_timeout_ms: i64,
     ) -> Liveness {
-        let sent = self.ping_sent.load(Ordering::Relaxed);
-        if sent > 0 {
-            if now < sent.saturating_add(pong_timeout_ms) {
+        let written = self.ping_written.load(Ordering::Acquire);
+        if written > 0 {
+            if now < written.saturating_add(pong_timeout_ms) {
                 return Liveness::Fine;
             }
+            let sent = self.ping_sent.load(Ordering::Relaxed);
             let heard = self
                 .last_pong
                 .load(Ordering::Relaxed)
                 .max(self.last_active.load(Ordering::Relaxed));
-            self.ping_sent.store(0, Ordering::Relaxed);
+            self.ping_written.store(0, Ordering::Relaxed);
             if heard < sent && !self.busy.load(Ordering::Relaxed) {
                 self.close_with(
                     parley_protocol::close_code::PONG_TIMEOUT,
@@ -169,6 +187,12 @@ impl ConnControl {
         self.last_ping.store(now, Ordering::Relaxed);
         self.ping_due.store(true, Ordering::Release);
         Liveness::PingDue
+    }
+
+    /// The writer wrote the ping it started at `sent_at` (wall clock, ms): its pong is awaited.
+    pub(crate) fn note_ping_written(&self, sent_at: i64) {
+        self.ping_sent.store(sent_at, Ordering::Relaxed);
+        self.ping_written.store(monotonic_ms(), Ordering::Release);
     }
 
     /// The close code asked for so far (0 = none).
@@ -242,15 +266,23 @@ mod tests {
         ConnControl::new(1, "/ws", std::net::Ipv4Addr::LOCALHOST.into())
     }
 
-    /// Pretends the connection opened and was last heard from at `at` (ms).
+    /// Pretends the connection opened and was last heard from at `at` (ms; the tests use the
+    /// same numbers for the wall and the monotonic clock).
     fn opened_at(control: &ConnControl, at: i64) {
         for field in [&control.last_ping, &control.last_pong, &control.last_active] {
             field.store(at, Ordering::Relaxed);
         }
     }
 
+    /// The writer started a ping at `sent` and finished writing it at `written`.
+    fn ping(control: &ConnControl, sent: i64, written: i64) {
+        control.ping_due.store(false, Ordering::Relaxed);
+        control.ping_sent.store(sent, Ordering::Relaxed);
+        control.ping_written.store(written, Ordering::Relaxed);
+    }
+
     #[test]
-    fn a_ping_is_asked_for_once_per_interval_and_not_again_while_due() {
+    fn a_ping_is_asked_for_once_per_interval_and_not_again_while_due_or_awaited() {
         let c = control();
         opened_at(&c, 10_000);
         assert_eq!(c.check_liveness(10_999, INTERVAL, TIMEOUT), Liveness::Fine);
@@ -261,17 +293,16 @@ mod tests {
         assert!(c.ping_due.load(Ordering::Relaxed));
         // Not yet sent by the writer: not asked for twice.
         assert_eq!(c.check_liveness(12_500, INTERVAL, TIMEOUT), Liveness::Fine);
-        // Sent at 12,600 and answered: awaited until the timeout, then settled; no other ping
-        // while one is awaited, and the next is due an interval after the last was asked for.
-        c.ping_due.store(false, Ordering::Relaxed);
-        c.ping_sent.store(12_600, Ordering::Relaxed);
+        // Written at 12,600 and answered: awaited until the timeout, then settled; the next
+        // is due an interval after the last was asked for.
+        ping(&c, 12_600, 12_600);
         c.last_pong.store(12_650, Ordering::Relaxed);
         assert_eq!(c.check_liveness(13_000, INTERVAL, TIMEOUT), Liveness::Fine);
         assert_eq!(
             c.check_liveness(13_100, INTERVAL, TIMEOUT),
             Liveness::PingDue
         );
-        assert_eq!(c.ping_sent.load(Ordering::Relaxed), 0);
+        assert_eq!(c.ping_written.load(Ordering::Relaxed), 0);
         c.ping_due.store(false, Ordering::Relaxed);
         assert_eq!(c.check_liveness(14_099, INTERVAL, TIMEOUT), Liveness::Fine);
         assert_eq!(
@@ -285,7 +316,7 @@ mod tests {
     fn silence_past_the_timeout_closes_unless_heard_from_or_busy() {
         let c = control();
         opened_at(&c, 10_000);
-        c.ping_sent.store(11_000, Ordering::Relaxed);
+        ping(&c, 11_000, 11_000);
         assert_eq!(c.check_liveness(11_499, INTERVAL, TIMEOUT), Liveness::Fine);
         // Any frame read since the ping counts as an answer.
         c.last_active.store(11_200, Ordering::Relaxed);
@@ -294,7 +325,7 @@ mod tests {
             Liveness::Closed
         );
         // A reader busy with a request cannot read the pong: not dead either.
-        c.ping_sent.store(20_000, Ordering::Relaxed);
+        ping(&c, 20_000, 20_000);
         c.busy.store(true, Ordering::Relaxed);
         assert_ne!(
             c.check_liveness(20_600, INTERVAL, TIMEOUT),
@@ -303,12 +334,29 @@ mod tests {
         assert_eq!(c.close_code(), 0);
         // Silent and idle: closed with 4001.
         c.busy.store(false, Ordering::Relaxed);
-        c.ping_sent.store(30_000, Ordering::Relaxed);
+        ping(&c, 30_000, 30_000);
         assert_eq!(
             c.check_liveness(30_500, INTERVAL, TIMEOUT),
             Liveness::Closed
         );
         assert_eq!(c.close_code(), parley_protocol::close_code::PONG_TIMEOUT);
         assert!(c.closing.is_cancelled());
+    }
+
+    /// A ping that took long to write (behind a backlog, on a slow link) still gets the whole
+    /// `pong_timeout` for its pong, counted from when it was written.
+    #[test]
+    fn the_pong_is_awaited_from_when_the_ping_was_written() {
+        let c = control();
+        opened_at(&c, 10_000);
+        ping(&c, 11_000, 11_400);
+        assert_eq!(c.check_liveness(11_899, INTERVAL, TIMEOUT), Liveness::Fine);
+        assert_eq!(c.close_code(), 0);
+        c.last_pong.store(11_850, Ordering::Relaxed);
+        assert_ne!(
+            c.check_liveness(11_900, INTERVAL, TIMEOUT),
+            Liveness::Closed
+        );
+        assert_eq!(c.close_code(), 0);
     }
 }

@@ -30,7 +30,7 @@ pub async fn liveness_loop(
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let now = crate::store::now_ms();
+        let now = super::control::monotonic_ms();
         connections.check_liveness(now, ms(ping_interval), ms(pong_timeout));
     }
 }

@@ -86,6 +86,12 @@ impl WriterHandle {
         self.parker.wake();
     }
 
+    /// Runs a parked writer now, so that it sees the connection closing at once (rather than
+    /// when the reader has finished cleaning up).
+    pub fn wake(&self) {
+        self.parker.wake();
+    }
+
     /// Waits until the writer has ended (its queue's receiver is gone).
     pub async fn finished(&self) {
         self.parker.receiver_gone().await;
@@ -243,7 +249,7 @@ impl Writer {
         let ping = self.sink.send(WsMessage::Ping(Default::default()));
         match tokio::time::timeout(self.timing.pong_timeout, ping).await {
             Ok(Ok(())) => {
-                self.control.ping_sent.store(sent_at, Ordering::Relaxed);
+                self.control.note_ping_written(sent_at);
                 Ok(())
             }
             Ok(Err(_)) => Err(self.failed()),
@@ -255,14 +261,11 @@ impl Writer {
     /// (tokio-tungstenite's write-waker slot), and a waker keeps its task's memory (~900
     /// bytes) allocated after the task has ended. A flush with a no-op waker puts that waker
     /// in its place (`poll_ready` would not: it registers nothing when the sink is ready).
-    /// Nothing is left to flush here, so it completes at once; false if it did not (the
-    /// socket is busy), and the writer goes on instead of parking.
-    fn release_waker(&mut self) -> bool {
+    /// Nothing is left to flush here, so it completes at once; `Pending` if it did not (the
+    /// reader holds the socket this instant), and the writer goes on instead of parking.
+    fn release_waker(&mut self) -> std::task::Poll<Result<(), axum::Error>> {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        matches!(
-            futures_util::Sink::poll_flush(std::pin::Pin::new(&mut self.sink), &mut cx),
-            std::task::Poll::Ready(Ok(()))
-        )
+        futures_util::Sink::poll_flush(std::pin::Pin::new(&mut self.sink), &mut cx)
     }
 
     fn stalled(&self) -> Done {
@@ -332,8 +335,15 @@ fn run(mut writer: Writer) -> impl std::future::Future<Output = ()> + Send {
         loop {
             match writer.active().await {
                 Done::Quiet => {
-                    if !writer.release_waker() {
-                        continue;
+                    match writer.release_waker() {
+                        std::task::Poll::Ready(Ok(())) => {}
+                        // The socket failed: nothing more can be written.
+                        std::task::Poll::Ready(Err(_)) => {
+                            writer.control.close_with(1011, "write failed");
+                            return;
+                        }
+                        // Busy (the reader holds the socket this instant): not parked now.
+                        std::task::Poll::Pending => continue,
                     }
                     let parker = writer.rx.parker();
                     match parker.park(writer, resume) {

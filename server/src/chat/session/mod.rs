@@ -148,6 +148,10 @@ impl Session {
         async move {
             Box::pin(self.start(auth, batch_ms)).await;
             let peer_gone = self.read_loop(&mut stream).await;
+            if !peer_gone {
+                // Closed by us: its writer sends the close frame while the session cleans up.
+                writer.wake();
+            }
             Box::pin(self.finish()).await;
             let connections = &self.state.connections;
             Box::pin(connections.close(&self.control, stream, writer, peer_gone)).await;
