@@ -453,12 +453,17 @@ impl DocumentStore for SqliteStore {
         updates: Vec<Vec<u8>>,
     ) -> StoreFuture<'_, Option<i64>> {
         let claims = Arc::clone(&self.claims);
-        Box::pin(self.write(move |tx, _| {
-            if !claims.holds(doc_id, claim) {
-                return Ok((None, Vec::new()));
-            }
-            Ok((Some(append_updates(tx, doc_id, &updates)?), Vec::new()))
-        }))
+        // Repeatable: the claim is only read, the updates only written to the database.
+        Box::pin(async move {
+            self.submit_repeatable(move |tx, _| {
+                if !claims.holds(doc_id, claim) {
+                    return Ok((None, Vec::new()));
+                }
+                Ok((Some(append_updates(tx, doc_id, &updates)?), Vec::new()))
+            })
+            .await?
+            .await
+        })
     }
 
     fn compact(

@@ -2,7 +2,8 @@
 //! Each area's file holds its queries and its part of the store traits.
 //!
 //! Writes go to one writer thread that group-commits: it takes every write waiting in its queue
-//! (up to `max_batch`), runs each inside its own savepoint of one transaction, commits once, and
+//! (up to `max_batch`), runs each inside its own savepoint of one transaction (or, for a batch of
+//! writes that may run twice, without savepoints: `writer::commit_batch`), commits once, and
 //! only then answers the callers and publishes the durable events they produced, in commit
 //! order. Reads go through a small pool of read-only connections on blocking threads, so no SQL
 //! ever runs on the async workers. Token checks have a pool of their own (`read_auth`): every
@@ -292,12 +293,34 @@ impl SqliteStore {
             + 'static,
     ) -> Result<Committed<T>> {
         let (reply_tx, reply_rx) = oneshot::channel();
-        let job = writer::Job::new(Box::new(f), reply_tx);
+        self.queue(writer::Job::new(Box::new(f), reply_tx), reply_rx)
+            .await
+    }
+
+    /// Like [`SqliteStore::submit`], for a write that may run more than once with the same
+    /// effect ([`writer::Job::repeatable`]: it changes nothing outside the database and the
+    /// [`WriterState`]): batches of these commit without a savepoint per write.
+    pub(in crate::store) async fn submit_repeatable<T: Send + 'static>(
+        &self,
+        f: impl FnMut(&rusqlite::Connection, &mut WriterState) -> Result<(T, Vec<Published>)>
+            + Send
+            + 'static,
+    ) -> Result<Committed<T>> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.queue(writer::Job::repeatable(Box::new(f), reply_tx), reply_rx)
+            .await
+    }
+
+    async fn queue<T>(
+        &self,
+        job: writer::Job,
+        reply: oneshot::Receiver<Result<T>>,
+    ) -> Result<Committed<T>> {
         self.writer
             .send(job)
             .await
             .map_err(|_| Error::internal("the store writer has stopped"))?;
-        Ok(Committed::new(reply_rx))
+        Ok(Committed::new(reply))
     }
 
     /// Asks the writer to commit what is queued and stop. Later writes fail.

@@ -65,6 +65,14 @@ impl WriterState {
         self.job.clear();
     }
 
+    /// Forgets the heads, which are read again from the database: after a rollback they may
+    /// be ahead of it.
+    fn reset(&mut self) {
+        self.heads.clear();
+        self.job.clear();
+        self.dirty.clear();
+    }
+
     fn write_heads(&mut self, tx: &rusqlite::Connection) -> Result<()> {
         for channel in self.dirty.drain() {
             if let Some(seq) = self.heads.get(&channel) {
@@ -78,40 +86,106 @@ impl WriterState {
 /// One queued write with the way back to its caller.
 pub struct Job {
     /// None: stop after committing everything queued before this job.
-    run: Option<RunFn>,
+    write: Option<Box<dyn Write>>,
 }
 
-/// What a write left behind until the batch commits.
-struct Pending {
-    ok: bool,
-    published: Vec<Published>,
-    deliver: Box<dyn FnOnce(Result<()>) + Send>,
+/// A queued write as the writer thread sees it (the result's type erased).
+trait Write: Send {
+    /// Runs the write in the batch's transaction; true if it succeeded. A repeatable write may
+    /// run again after its batch was rolled back: the last run's outcome is the one delivered.
+    fn run(&mut self, tx: &Connection, state: &mut WriterState) -> bool;
+    fn repeatable(&self) -> bool;
+    /// The durable events of its last run, to publish once the batch committed.
+    fn take_published(&mut self) -> Vec<Published>;
+    /// Forgets the outcome of an earlier run (the write is not in the batch after all).
+    fn forget(&mut self);
+    /// Answers the caller: its own error, or the batch's outcome. A write that never ran
+    /// drops its reply, which its caller sees as a failed write.
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+/// A write that may run more than once (see [`Job::repeatable`]).
+pub type RepeatFn<T> =
+    Box<dyn FnMut(&Connection, &mut WriterState) -> Result<(T, Vec<Published>)> + Send>;
+
+enum Body<T> {
+    Once(Option<WriteFn<T>>),
+    Repeat(RepeatFn<T>),
+}
+
+struct Queued<T> {
+    body: Body<T>,
+    outcome: Option<Result<(T, Vec<Published>)>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T: Send + 'static> Write for Queued<T> {
+    fn run(&mut self, tx: &Connection, state: &mut WriterState) -> bool {
+        let outcome = match &mut self.body {
+            Body::Once(f) => match f.take() {
+                Some(f) => f(tx, state),
+                None => Err(Error::internal("a write ran twice")),
+            },
+            Body::Repeat(f) => f(tx, state),
+        };
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn repeatable(&self) -> bool {
+        matches!(self.body, Body::Repeat(_))
+    }
+
+    fn take_published(&mut self) -> Vec<Published> {
+        match &mut self.outcome {
+            Some(Ok((_, published))) => std::mem::take(published),
+            _ => Vec::new(),
+        }
+    }
+
+    fn forget(&mut self) {
+        self.outcome = None;
+    }
+
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let answer = match self.outcome {
+            Some(Ok((value, _))) => commit.map(|()| value),
+            Some(Err(err)) => Err(err),
+            None => return,
+        };
+        let _ = self.reply.send(answer);
+    }
 }
 
 impl Job {
+    /// A write that runs once, in a savepoint of its own.
     pub fn new<T: Send + 'static>(f: WriteFn<T>, reply: oneshot::Sender<Result<T>>) -> Self {
+        Self::queued(Body::Once(Some(f)), reply)
+    }
+
+    /// A write that may run again from the start, with the same effect, after its batch's
+    /// transaction was rolled back: it changes nothing but the database and the
+    /// [`WriterState`] (both rolled back with it). A batch of such writes needs no savepoints.
+    pub fn repeatable<T: Send + 'static>(
+        f: RepeatFn<T>,
+        reply: oneshot::Sender<Result<T>>,
+    ) -> Self {
+        Self::queued(Body::Repeat(f), reply)
+    }
+
+    fn queued<T: Send + 'static>(body: Body<T>, reply: oneshot::Sender<Result<T>>) -> Self {
         Self {
-            run: Some(Box::new(move |tx, state| match f(tx, state) {
-                Ok((value, published)) => Pending {
-                    ok: true,
-                    published,
-                    deliver: Box::new(move |commit| {
-                        let _ = reply.send(commit.map(|()| value));
-                    }),
-                },
-                Err(err) => Pending {
-                    ok: false,
-                    published: Vec::new(),
-                    deliver: Box::new(move |_| {
-                        let _ = reply.send(Err(err));
-                    }),
-                },
+            write: Some(Box::new(Queued {
+                body,
+                outcome: None,
+                reply,
             })),
         }
     }
 
     pub fn stop() -> Self {
-        Self { run: None }
+        Self { write: None }
     }
 }
 
@@ -128,8 +202,8 @@ pub fn run(
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(job) = next.take() {
-            match job.run {
-                Some(run) => batch.push(run),
+            match job.write {
+                Some(write) => batch.push(write),
                 None => {
                     stopping = true;
                     break;
@@ -143,34 +217,28 @@ pub fn run(
             break;
         }
         let started = Instant::now();
-        let committed = commit_batch(&mut conn, &mut state, batch.drain(..));
+        let committed = commit_batch(&mut conn, &mut state, &mut batch);
         // Failed batches too: a disk that fails slowly shows here.
         metrics.store_committed(started.elapsed());
-        let pending = match committed {
-            Ok(pending) => pending,
-            Err((err, pending)) => {
-                tracing::error!(%err, writes = pending.len(), "batch failed to commit");
-                state = WriterState {
-                    webhooks: state.webhooks,
-                    ..WriterState::default()
-                };
-                for p in pending {
-                    (p.deliver)(Err(err.clone()));
+        match committed {
+            // Both happen only after the commit. The event is handed to its channel hub before
+            // the ack is released, but the hub delivers asynchronously: a sender may see its
+            // reply before the event of its own message.
+            Ok(()) => {
+                for mut write in batch.drain(..) {
+                    for event in write.take_published() {
+                        publish(event);
+                    }
+                    write.finish(Ok(()));
                 }
-                if stopping {
-                    break;
+            }
+            Err(err) => {
+                tracing::error!(%err, writes = batch.len(), "batch failed to commit");
+                state.reset();
+                for write in batch.drain(..) {
+                    write.finish(Err(err.clone()));
                 }
-                continue;
             }
-        };
-        // Both happen only after the commit. The event is handed to its channel hub before the
-        // ack is released, but the hub delivers asynchronously: a sender may see its reply
-        // before the event of its own message.
-        for p in pending {
-            for event in p.published {
-                publish(event);
-            }
-            (p.deliver)(Ok(()));
         }
         if stopping {
             break;
@@ -183,65 +251,81 @@ fn run_cached(tx: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
     tx.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-type RunFn = Box<dyn FnOnce(&rusqlite::Connection, &mut WriterState) -> Pending + Send>;
-
-type BatchOutcome = std::result::Result<Vec<Pending>, (Error, Vec<Pending>)>;
-
+/// Runs a batch in one transaction and commits it. A batch of repeatable writes runs first
+/// without savepoints (a savepoint copies every page a write changes into its sub-journal,
+/// and opening and releasing one per write were a sixth of the writer's time); if one of them
+/// fails, the transaction is rolled back and the batch runs again with a savepoint per write,
+/// so that the failed write rolls back alone.
 fn commit_batch(
     conn: &mut Connection,
     state: &mut WriterState,
-    jobs: impl Iterator<Item = RunFn>,
-) -> BatchOutcome {
-    let mut pending = Vec::new();
-    let tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => {
-            let err = Error::from(e);
-            // The jobs never ran; dropping them drops their reply senders, which their callers
-            // see as a failed write.
-            drop(jobs.collect::<Vec<_>>());
-            return Err((err, pending));
+    batch: &mut [Box<dyn Write>],
+) -> Result<()> {
+    if batch.iter().all(|w| w.repeatable()) {
+        match run_batch(conn, state, batch, false)? {
+            Ran::AllSucceeded => return Ok(()),
+            Ran::SomeFailed => state.reset(),
         }
-    };
-    let mut jobs = jobs;
-    for job in jobs.by_ref() {
-        // A savepoint per write: one failing write (say, a duplicate name) rolls back alone.
+    }
+    run_batch(conn, state, batch, true).map(|_| ())
+}
+
+enum Ran {
+    AllSucceeded,
+    /// Without savepoints: rolled back at the first failed write.
+    SomeFailed,
+}
+
+/// One attempt at the batch: with a savepoint per write (a failed write rolls back alone) or
+/// without any (rolled back at the first failure, nothing committed).
+fn run_batch(
+    conn: &mut Connection,
+    state: &mut WriterState,
+    batch: &mut [Box<dyn Write>],
+    savepoints: bool,
+) -> Result<Ran> {
+    let tx = conn.transaction()?;
+    for write in batch.iter_mut() {
         // The savepoint statements are cached: parsing them per write showed up in profiles.
-        if let Err(e) = run_cached(&tx, "SAVEPOINT job") {
-            tracing::error!(%e, "cannot open a savepoint; write dropped");
-            continue;
+        if savepoints {
+            if let Err(e) = run_cached(&tx, "SAVEPOINT job") {
+                tracing::error!(%e, "cannot open a savepoint; write dropped");
+                write.forget();
+                continue;
+            }
         }
-        let result = job(&tx, state);
-        if result.ok {
+        let ok = write.run(&tx, state);
+        if ok {
             state.job_succeeded();
-            if let Err(e) = run_cached(&tx, "RELEASE job") {
-                tracing::error!(%e, "savepoint release failed");
+            if savepoints {
+                if let Err(e) = run_cached(&tx, "RELEASE job") {
+                    tracing::error!(%e, "savepoint release failed");
+                }
             }
         } else {
             state.job_failed();
+            if !savepoints {
+                // Dropping the transaction rolls it back.
+                return Ok(Ran::SomeFailed);
+            }
             if let Err(e) =
                 run_cached(&tx, "ROLLBACK TO job").and_then(|()| run_cached(&tx, "RELEASE job"))
             {
                 tracing::error!(%e, "savepoint rollback failed");
             }
         }
-        pending.push(result);
         // On some errors (disk full, I/O, out of memory) SQLite rolls back the whole
         // transaction by itself. Running the next write then would start and commit a
         // transaction of its own behind our back: stop and fail the whole batch instead.
         if tx.is_autocommit() {
-            drop(jobs.collect::<Vec<_>>());
-            return Err((
-                Error::internal("the batch transaction was rolled back"),
-                pending,
-            ));
+            return Err(Error::internal("the batch transaction was rolled back"));
         }
     }
-    if let Err(err) = state.write_heads(&tx) {
-        return Err((err, pending));
-    }
-    match tx.commit() {
-        Ok(()) => Ok(pending),
-        Err(e) => Err((Error::from(e), pending)),
-    }
+    state.write_heads(&tx)?;
+    tx.commit()?;
+    Ok(Ran::AllSucceeded)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is how they fail
+mod tests;

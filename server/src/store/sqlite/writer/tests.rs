@@ -1,0 +1,299 @@
+//! The writer's batches: repeatable writes commit without savepoints, and a failed one still
+//! rolls back alone.
+
+use std::{
+    future::Future,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use parley_protocol::ErrorCode;
+
+use crate::{
+    config::StorageConfig,
+    error::{Error, Result},
+    store::{
+        conformance::{event_of, new_channel, new_user, post},
+        AccountStore, ChannelStore, Committed, CreateChannel, MessageStore, Published, Publisher,
+        SqliteStore, UserCreation,
+    },
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+struct Fixture {
+    store: SqliteStore,
+    published: Arc<std::sync::Mutex<Vec<Published>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn open() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&published);
+    let publisher: Publisher = Arc::new(move |event| sink.lock().unwrap().push(event));
+    let config = StorageConfig {
+        read_connections: 1,
+        auth_connections: 1,
+        ..StorageConfig::default()
+    };
+    let (store, _writer) =
+        crate::store::open(dir.path(), &config, None, publisher, Arc::default()).unwrap();
+    Fixture {
+        store,
+        published,
+        _dir: dir,
+    }
+}
+
+/// Keeps the writer inside a write of its own until `release` is called, so that the writes
+/// queued meanwhile are taken as one batch.
+struct Hold {
+    release: std::sync::mpsc::Sender<()>,
+    held: Committed<()>,
+}
+
+async fn hold_writer(store: &SqliteStore) -> Hold {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (entered, inside) = tokio::sync::oneshot::channel();
+    let held = store
+        .submit(move |_, _| {
+            let _ = entered.send(());
+            // Bounded: a test that never releases fails on its own timeouts, not by hanging.
+            let _ = wait.recv_timeout(WAIT);
+            Ok(((), Vec::new()))
+        })
+        .await
+        .unwrap();
+    within("the writer to take the holding write", inside)
+        .await
+        .unwrap();
+    Hold { release, held }
+}
+
+impl Hold {
+    async fn release(self) {
+        self.release.send(()).unwrap();
+        within("the holding write", self.held).await.unwrap();
+    }
+}
+
+/// A repeatable write that inserts `x` into `t`, counts its runs, and fails after the insert
+/// when `fail` is set (so that its row must be rolled back).
+fn insert(
+    x: i64,
+    fail: bool,
+    runs: &Arc<AtomicUsize>,
+) -> impl FnMut(&rusqlite::Connection, &mut super::WriterState) -> Result<(i64, Vec<Published>)>
+       + Send
+       + 'static {
+    let runs = Arc::clone(runs);
+    move |tx, _| {
+        runs.fetch_add(1, Ordering::SeqCst);
+        tx.execute("INSERT INTO t (x) VALUES (?1)", [x])?;
+        if fail {
+            return Err(Error::new(
+                ErrorCode::MessageTooLong,
+                format!("write {x} refused"),
+            ));
+        }
+        Ok((x, Vec::new()))
+    }
+}
+
+async fn create_table(store: &SqliteStore) {
+    store
+        .write(|tx, _| {
+            Ok((
+                tx.execute_batch("CREATE TABLE t (x INTEGER NOT NULL)")?,
+                Vec::new(),
+            ))
+        })
+        .await
+        .unwrap();
+}
+
+async fn rows(store: &SqliteStore) -> Vec<i64> {
+    store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT x FROM t ORDER BY x")?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            Ok(rows)
+        })
+        .await
+        .unwrap()
+}
+
+fn counters(n: usize) -> Vec<Arc<AtomicUsize>> {
+    (0..n).map(|_| Arc::new(AtomicUsize::new(0))).collect()
+}
+
+fn runs(counters: &[Arc<AtomicUsize>]) -> Vec<usize> {
+    counters.iter().map(|c| c.load(Ordering::SeqCst)).collect()
+}
+
+/// Repeatable inserts of 1, 2, 3... queued so that they commit as one batch; `fail[i]` makes
+/// the write of `i + 1` fail after its insert.
+async fn one_batch(
+    store: &SqliteStore,
+    fail: &[bool],
+) -> (Vec<Arc<AtomicUsize>>, Vec<Committed<i64>>) {
+    let counts = counters(fail.len());
+    let hold = hold_writer(store).await;
+    let mut queued = Vec::new();
+    for (i, count) in counts.iter().enumerate() {
+        let write = insert(i as i64 + 1, fail[i], count);
+        queued.push(store.submit_repeatable(write).await.unwrap());
+    }
+    hold.release().await;
+    (counts, queued)
+}
+
+#[tokio::test]
+async fn a_batch_of_repeatable_writes_runs_each_once() {
+    let f = open();
+    create_table(&f.store).await;
+    let (counts, queued) = one_batch(&f.store, &[false, false, false]).await;
+    for (i, done) in queued.into_iter().enumerate() {
+        assert_eq!(within("a write", done).await.unwrap(), i as i64 + 1);
+    }
+    assert_eq!(runs(&counts), [1, 1, 1]);
+    assert_eq!(rows(&f.store).await, [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_failed_repeatable_write_rolls_back_alone() {
+    let f = open();
+    create_table(&f.store).await;
+    let (counts, queued) = one_batch(&f.store, &[false, true, false]).await;
+    let mut outcomes = Vec::new();
+    for done in queued {
+        outcomes.push(within("a write", done).await.map_err(|e| e.to_string()));
+    }
+    assert_eq!(outcomes[0], Ok(1));
+    assert!(
+        outcomes[1]
+            .as_ref()
+            .unwrap_err()
+            .contains("write 2 refused"),
+        "the failed write gets its own error: {:?}",
+        outcomes[1]
+    );
+    assert_eq!(outcomes[2], Ok(3));
+    assert_eq!(
+        rows(&f.store).await,
+        [1, 3],
+        "the failed write's row is gone"
+    );
+    // The batch ran without savepoints up to the failure, was rolled back, and ran again with
+    // a savepoint per write: the first write twice, the failed one twice, the last once.
+    assert_eq!(runs(&counts), [2, 2, 1]);
+}
+
+#[tokio::test]
+async fn a_batch_with_a_write_that_runs_once_keeps_a_savepoint_per_write() {
+    let f = open();
+    create_table(&f.store).await;
+    let counts = counters(2);
+    let hold = hold_writer(&f.store).await;
+    let failing = f
+        .store
+        .submit_repeatable(insert(1, true, &counts[0]))
+        .await
+        .unwrap();
+    let once_runs = Arc::clone(&counts[1]);
+    // A plain write may run only once: had the batch run twice, it would fail ("ran twice").
+    let once = f
+        .store
+        .submit(move |tx, _| {
+            once_runs.fetch_add(1, Ordering::SeqCst);
+            tx.execute("INSERT INTO t (x) VALUES (2)", [])?;
+            Ok(((), Vec::new()))
+        })
+        .await
+        .unwrap();
+    hold.release().await;
+    assert!(within("the failing write", failing).await.is_err());
+    within("the plain write", once).await.unwrap();
+    assert_eq!(runs(&counts), [1, 1]);
+    assert_eq!(rows(&f.store).await, [2]);
+}
+
+/// The case the optimization is for: sends. A send that fails after writing its message row
+/// (an attachment that does not exist breaks a foreign key) fails alone; the sends around it
+/// in the same batch commit with consecutive seqs, and only their events are published.
+#[tokio::test]
+async fn a_failed_send_among_queued_sends_keeps_the_channel_s_seqs_gapless() {
+    let f = open();
+    let alice = match f
+        .store
+        .create_user(new_user("alice", None), None)
+        .await
+        .unwrap()
+    {
+        UserCreation::Created(user) => user,
+        UserCreation::LooksLike(other) => panic!("looks like {other}"),
+    };
+    let team = f
+        .store
+        .create_channel(CreateChannel {
+            channel: new_channel("team"),
+            creator: alice.to_ref(),
+            read_receipts: false,
+            limit: None,
+        })
+        .await
+        .unwrap();
+    f.published.lock().unwrap().clear();
+    let hold = hold_writer(&f.store).await;
+    let mut queued = Vec::new();
+    for i in 0..6 {
+        let mut send = post(&team, &alice, &format!("m{i}"), &format!("c{i}"));
+        if i == 2 || i == 3 {
+            send.attachments = vec![424_242];
+        }
+        queued.push(f.store.submit_message(send).await.unwrap());
+    }
+    hold.release().await;
+    let mut seqs = Vec::new();
+    for (i, done) in queued.into_iter().enumerate() {
+        match within("a send", done).await {
+            Ok(outcome) => seqs.push((i, outcome.message.seq)),
+            Err(_) => assert!(i == 2 || i == 3, "send {i} failed"),
+        }
+    }
+    assert_eq!(seqs, [(0, 2), (1, 3), (4, 4), (5, 5)]);
+    let published: Vec<u64> = f
+        .published
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| event_of(&p.frame).0)
+        .collect();
+    assert_eq!(published, [2, 3, 4, 5]);
+    let history = f.store.history(team.id, None, 10).await.unwrap();
+    let texts: Vec<&str> = history.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["m5", "m4", "m1", "m0"]);
+    // The writer's next seq agrees with the database.
+    let next = within(
+        "a later send",
+        f.store
+            .submit_message(post(&team, &alice, "later", "c-later"))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next.message.seq, 6);
+}
