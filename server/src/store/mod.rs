@@ -14,6 +14,7 @@ pub mod limits;
 pub mod memory;
 mod people;
 pub mod pg;
+mod queued;
 mod records;
 mod refusals;
 mod sqlite;

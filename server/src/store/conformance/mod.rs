@@ -12,6 +12,7 @@
 
 mod accounts;
 mod attachments;
+pub mod batches;
 mod channels;
 mod doc_log;
 mod docs;
@@ -174,6 +175,11 @@ impl Harness {
     }
 
     pub async fn sqlite() -> Self {
+        Self::sqlite_and_store().await.0
+    }
+
+    /// A SQLite harness and its store itself (for what only the store's own tests reach).
+    pub async fn sqlite_and_store() -> (Self, super::SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let (published, publisher) = Self::collector();
         let config = StorageConfig {
@@ -183,12 +189,13 @@ impl Harness {
         };
         let (store, _writer) =
             super::open(dir.path(), &config, None, publisher, Arc::default()).unwrap();
-        Self {
-            stores: Stores::new(Arc::new(store)),
+        let harness = Self {
+            stores: Stores::new(Arc::new(store.clone())),
             published,
             _dir: Some(dir),
             _postgres: None,
-        }
+        };
+        (harness, store)
     }
 
     pub async fn memory() -> Self {
@@ -204,6 +211,11 @@ impl Harness {
 
     /// A PostgreSQL store on a cluster of its own (Debian's package, started by the test kit).
     pub async fn postgres() -> Self {
+        Self::postgres_and_store().await.0
+    }
+
+    /// A PostgreSQL harness and its store itself.
+    pub async fn postgres_and_store() -> (Self, super::pg::PgStore) {
         let (published, publisher) = Self::collector();
         let config = StorageConfig {
             read_connections: 2,
@@ -218,12 +230,13 @@ impl Harness {
         })
         .await
         .unwrap();
-        Self {
-            stores: Stores::new(Arc::new(store)),
+        let harness = Self {
+            stores: Stores::new(Arc::new(store.clone())),
             published,
             _dir: None,
             _postgres: Some(pg),
-        }
+        };
+        (harness, store)
     }
 
     /// The events published since the last call, in publication order.

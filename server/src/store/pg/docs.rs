@@ -533,12 +533,17 @@ impl DocumentStore for PgStore {
         claim: i64,
         updates: Vec<Vec<u8>>,
     ) -> StoreFuture<'_, Option<i64>> {
-        Box::pin(self.write(move |tx, _| {
-            if !holds(tx, doc_id, claim)? {
-                return Ok((None, Vec::new()));
-            }
-            Ok((Some(append_updates(tx, doc_id, &updates)?), Vec::new()))
-        }))
+        // Repeatable: the claim is read in the transaction, the updates only written to it.
+        Box::pin(async move {
+            self.submit_repeatable(move |tx, _| {
+                if !holds(tx, doc_id, claim)? {
+                    return Ok((None, Vec::new()));
+                }
+                Ok((Some(append_updates(tx, doc_id, &updates)?), Vec::new()))
+            })
+            .await?
+            .await
+        })
     }
 
     fn compact(

@@ -402,7 +402,8 @@ fn delete_checked(
 
 impl MessageStore for PgStore {
     fn submit_message(&self, post: PostMessage) -> StoreFuture<'_, Committed<AppendOutcome>> {
-        Box::pin(self.submit(move |tx, state| post_message(tx, state, &post)))
+        // Repeatable: it only reads `post` and writes the database.
+        Box::pin(self.submit_repeatable(move |tx, state| post_message(tx, state, &post)))
     }
 
     fn edit_message(&self, edit: MessageEdit) -> StoreFuture<'_, Message> {

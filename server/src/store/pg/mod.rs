@@ -244,12 +244,34 @@ impl PgStore {
             + 'static,
     ) -> Result<Committed<T>> {
         let (reply_tx, reply_rx) = oneshot::channel();
-        let job = writer::Job::new(Box::new(f), reply_tx);
+        self.queue(writer::Job::new(Box::new(f), reply_tx), reply_rx)
+            .await
+    }
+
+    /// Like [`PgStore::submit`], for a write that may run more than once with the same effect
+    /// ([`writer::Job::repeatable`]: it changes nothing outside the database): batches of these
+    /// commit without a savepoint per write.
+    pub(in crate::store) async fn submit_repeatable<T: Send + 'static>(
+        &self,
+        f: impl FnMut(&mut Transaction<'_>, &mut WriterState) -> Result<(T, Vec<Published>)>
+            + Send
+            + 'static,
+    ) -> Result<Committed<T>> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.queue(writer::Job::repeatable(Box::new(f), reply_tx), reply_rx)
+            .await
+    }
+
+    async fn queue<T>(
+        &self,
+        job: writer::Job,
+        reply: oneshot::Receiver<Result<T>>,
+    ) -> Result<Committed<T>> {
         self.writer
             .send(job)
             .await
             .map_err(|_| Error::internal("the store writer has stopped"))?;
-        Ok(Committed::new(reply_rx))
+        Ok(Committed::new(reply))
     }
 
     /// Asks the writer to commit what is queued and stop. Later writes fail.

@@ -12,7 +12,10 @@ use super::WriteFn;
 use crate::{
     error::{Error, Result},
     metrics::Metrics,
-    store::{Published, Publisher},
+    store::{
+        queued::{self, Write},
+        Published, Publisher,
+    },
 };
 
 /// State the writer keeps between batches: the newest seq per channel, so assigning the next
@@ -86,82 +89,23 @@ impl WriterState {
 /// One queued write with the way back to its caller.
 pub struct Job {
     /// None: stop after committing everything queued before this job.
-    write: Option<Box<dyn Write>>,
+    write: Option<Box<Queued>>,
 }
 
-/// A queued write as the writer thread sees it (the result's type erased).
-trait Write: Send {
-    /// Runs the write in the batch's transaction; true if it succeeded. A repeatable write may
-    /// run again after its batch was rolled back: the last run's outcome is the one delivered.
-    fn run(&mut self, tx: &Connection, state: &mut WriterState) -> bool;
-    fn repeatable(&self) -> bool;
-    /// The durable events of its last run, to publish once the batch committed.
-    fn take_published(&mut self) -> Vec<Published>;
-    /// Forgets the outcome of an earlier run (the write is not in the batch after all).
-    fn forget(&mut self);
-    /// Answers the caller: its own error, or the batch's outcome. A write that never ran
-    /// drops its reply, which its caller sees as a failed write.
-    fn finish(self: Box<Self>, commit: Result<()>);
-}
+/// A queued write as the writer thread sees it (its result's type erased).
+type Queued = dyn for<'a> Write<&'a Connection, WriterState>;
 
 /// A write that may run more than once (see [`Job::repeatable`]).
 pub type RepeatFn<T> =
     Box<dyn FnMut(&Connection, &mut WriterState) -> Result<(T, Vec<Published>)> + Send>;
 
-enum Body<T> {
-    Once(Option<WriteFn<T>>),
-    Repeat(RepeatFn<T>),
-}
-
-struct Queued<T> {
-    body: Body<T>,
-    outcome: Option<Result<(T, Vec<Published>)>>,
-    reply: oneshot::Sender<Result<T>>,
-}
-
-impl<T: Send + 'static> Write for Queued<T> {
-    fn run(&mut self, tx: &Connection, state: &mut WriterState) -> bool {
-        let outcome = match &mut self.body {
-            Body::Once(f) => match f.take() {
-                Some(f) => f(tx, state),
-                None => Err(Error::internal("a write ran twice")),
-            },
-            Body::Repeat(f) => f(tx, state),
-        };
-        let ok = outcome.is_ok();
-        self.outcome = Some(outcome);
-        ok
-    }
-
-    fn repeatable(&self) -> bool {
-        matches!(self.body, Body::Repeat(_))
-    }
-
-    fn take_published(&mut self) -> Vec<Published> {
-        match &mut self.outcome {
-            Some(Ok((_, published))) => std::mem::take(published),
-            _ => Vec::new(),
-        }
-    }
-
-    fn forget(&mut self) {
-        self.outcome = None;
-    }
-
-    fn finish(self: Box<Self>, commit: Result<()>) {
-        let answer = match self.outcome {
-            Some(Ok((value, _))) => commit.map(|()| value),
-            Some(Err(err)) => Err(err),
-            None => return,
-        };
-        let _ = self.reply.send(answer);
-    }
-}
-
 impl Job {
     /// A write that runs once, in a savepoint of its own.
     pub fn new<T: Send + 'static>(f: WriteFn<T>, reply: oneshot::Sender<Result<T>>) -> Self {
-        Self::queued(Body::Once(Some(f)), reply)
+        let write: queued::Queued<T, WriteFn<T>, RepeatFn<T>> = queued::Queued::once(f, reply);
+        Self {
+            write: Some(Box::new(write)),
+        }
     }
 
     /// A write that may run again from the start, with the same effect, after its batch's
@@ -171,16 +115,10 @@ impl Job {
         f: RepeatFn<T>,
         reply: oneshot::Sender<Result<T>>,
     ) -> Self {
-        Self::queued(Body::Repeat(f), reply)
-    }
-
-    fn queued<T: Send + 'static>(body: Body<T>, reply: oneshot::Sender<Result<T>>) -> Self {
+        let write: queued::Queued<T, WriteFn<T>, RepeatFn<T>> =
+            queued::Queued::repeatable(f, reply);
         Self {
-            write: Some(Box::new(Queued {
-                body,
-                outcome: None,
-                reply,
-            })),
+            write: Some(Box::new(write)),
         }
     }
 
@@ -259,7 +197,7 @@ fn run_cached(tx: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
 fn commit_batch(
     conn: &mut Connection,
     state: &mut WriterState,
-    batch: &mut [Box<dyn Write>],
+    batch: &mut [Box<Queued>],
 ) -> Result<()> {
     if batch.iter().all(|w| w.repeatable()) {
         match run_batch(conn, state, batch, false)? {
@@ -281,7 +219,7 @@ enum Ran {
 fn run_batch(
     conn: &mut Connection,
     state: &mut WriterState,
-    batch: &mut [Box<dyn Write>],
+    batch: &mut [Box<Queued>],
     savepoints: bool,
 ) -> Result<Ran> {
     let tx = conn.transaction()?;
