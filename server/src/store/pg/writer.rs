@@ -91,9 +91,12 @@ impl Job {
         }
     }
 
-    /// A write that may run again from the start, with the same effect, after its batch's
-    /// transaction was rolled back: it changes nothing but the database (rolled back with it).
-    /// A batch of such writes needs no savepoints, two round trips fewer per write.
+    /// A write that may run again from the start after its batch's transaction was rolled
+    /// back: it changes nothing but the database (rolled back with it), so a second run differs
+    /// only in what it reads again (the clock, identity values). A batch of such writes needs
+    /// no savepoints, two round trips fewer per write. It must return every database error it
+    /// meets: PostgreSQL answers COMMIT on an aborted transaction by rolling back without an
+    /// error, so a swallowed error would acknowledge writes that were never stored.
     pub fn repeatable<T: Send + 'static>(
         f: RepeatFn<T>,
         reply: oneshot::Sender<Result<T>>,

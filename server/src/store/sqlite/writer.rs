@@ -1,4 +1,5 @@
-//! The writer thread: group commit with one savepoint per write.
+//! The writer thread: group commit with one savepoint per write, or none for a batch of
+//! repeatable writes while none of them fails (`commit_batch`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -20,7 +21,8 @@ use crate::{
 
 /// State the writer keeps between batches: the newest seq per channel, so assigning the next
 /// one costs no query, and which heads must be written back before the batch commits (once
-/// per channel per batch rather than once per event). Reset whenever a batch fails to commit.
+/// per channel per batch rather than once per event). Reset whenever a batch fails to commit,
+/// and when a batch run without savepoints is rolled back to run again with them.
 #[derive(Default)]
 pub struct WriterState {
     /// Events with a webhook type go to the webhook outbox too (`webhooks.rs`); kept when a
@@ -108,9 +110,11 @@ impl Job {
         }
     }
 
-    /// A write that may run again from the start, with the same effect, after its batch's
-    /// transaction was rolled back: it changes nothing but the database and the
-    /// [`WriterState`] (both rolled back with it). A batch of such writes needs no savepoints.
+    /// A write that may run again from the start after its batch's transaction was rolled
+    /// back: it changes nothing but the database and the [`WriterState`] (both rolled back
+    /// with it), so a second run differs only in what it reads again (the clock). It must
+    /// return every database error it meets: a batch of such writes has no savepoints, and a
+    /// swallowed error would go unnoticed until the commit.
     pub fn repeatable<T: Send + 'static>(
         f: RepeatFn<T>,
         reply: oneshot::Sender<Result<T>>,
@@ -246,11 +250,9 @@ fn run_batch(
                 // Dropping the transaction rolls it back.
                 return Ok(Ran::SomeFailed);
             }
-            if let Err(e) =
-                run_cached(&tx, "ROLLBACK TO job").and_then(|()| run_cached(&tx, "RELEASE job"))
-            {
-                tracing::error!(%e, "savepoint rollback failed");
-            }
+            // If the failed write cannot be rolled back, its rows would commit under seqs the
+            // writer no longer counts: the whole batch fails instead.
+            run_cached(&tx, "ROLLBACK TO job").and_then(|()| run_cached(&tx, "RELEASE job"))?;
         }
         // On some errors (disk full, I/O, out of memory) SQLite rolls back the whole
         // transaction by itself. Running the next write then would start and commit a

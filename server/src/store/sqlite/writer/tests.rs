@@ -193,27 +193,28 @@ async fn a_batch_with_a_write_that_runs_once_keeps_a_savepoint_per_write() {
     create_table(&f.store).await;
     let counts = counters(2);
     let hold = hold_writer(&f.store).await;
-    let failing = f
-        .store
-        .submit_repeatable(insert(1, true, &counts[0]))
-        .await
-        .unwrap();
-    let once_runs = Arc::clone(&counts[1]);
-    // A plain write may run only once: had the batch run twice, it would fail ("ran twice").
+    let once_runs = Arc::clone(&counts[0]);
+    // A plain write runs only once: had the batch run without savepoints and then again, it
+    // would have failed ("a write ran twice").
     let once = f
         .store
         .submit(move |tx, _| {
             once_runs.fetch_add(1, Ordering::SeqCst);
-            tx.execute("INSERT INTO t (x) VALUES (2)", [])?;
+            tx.execute("INSERT INTO t (x) VALUES (1)", [])?;
             Ok(((), Vec::new()))
         })
         .await
         .unwrap();
+    let failing = f
+        .store
+        .submit_repeatable(insert(2, true, &counts[1]))
+        .await
+        .unwrap();
     hold.release().await;
-    assert!(within("the failing write", failing).await.is_err());
     within("the plain write", once).await.unwrap();
+    assert!(within("the failing write", failing).await.is_err());
     assert_eq!(runs(&counts), [1, 1]);
-    assert_eq!(rows(&f.store).await, [2]);
+    assert_eq!(rows(&f.store).await, [1]);
 }
 
 /// The case the optimization is for: sends, one of which fails after writing its row.
