@@ -2,9 +2,19 @@
 //! from each writer's own tests (`sqlite/writer/tests.rs`, `pg/writer/tests.rs`), which can hold
 //! their writer so that the sends queued meanwhile commit as one batch.
 
-use std::future::Future;
+use std::{future::Future, time::Duration};
 
 use super::{post, Harness};
+
+/// How long the writers' tests wait for anything.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// `future`'s output, or a panic naming `what` after [`WAIT`].
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
 
 /// A send that fails after writing its message row (an attachment that does not exist breaks a
 /// foreign key) fails alone: the sends around it in the same batch commit with consecutive
@@ -33,10 +43,7 @@ pub async fn a_failed_send_among_queued_sends_keeps_the_seqs_gapless<Held, Hold,
     release(held).await;
     let mut seqs = Vec::new();
     for (i, done) in queued.into_iter().enumerate() {
-        let outcome = tokio::time::timeout(std::time::Duration::from_secs(30), done)
-            .await
-            .expect("a send is answered");
-        match outcome {
+        match within("a send", done).await {
             Ok(outcome) => seqs.push((i, outcome.message.seq)),
             Err(_) => assert!(i == 2 || i == 3, "send {i} failed"),
         }

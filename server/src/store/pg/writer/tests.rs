@@ -2,13 +2,9 @@
 //! failed one still rolls back alone (the SQLite writer's tests, `sqlite/writer/tests.rs`, on a
 //! cluster of its own).
 
-use std::{
-    future::Future,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    time::Duration,
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc,
 };
 
 use parley_protocol::ErrorCode;
@@ -16,19 +12,14 @@ use parley_protocol::ErrorCode;
 use crate::{
     error::Error,
     store::{
-        conformance::{batches, Harness},
+        conformance::{
+            batches::{self, within, WAIT},
+            Harness,
+        },
         pg::PgStore,
         Committed,
     },
 };
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(WAIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 struct Fixture {
     store: PgStore,

@@ -1,13 +1,9 @@
 //! The writer's batches: repeatable writes commit without savepoints, and a failed one still
 //! rolls back alone.
 
-use std::{
-    future::Future,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    time::Duration,
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc,
 };
 
 use parley_protocol::ErrorCode;
@@ -15,18 +11,13 @@ use parley_protocol::ErrorCode;
 use crate::{
     error::{Error, Result},
     store::{
-        conformance::{batches, Harness},
+        conformance::{
+            batches::{self, within, WAIT},
+            Harness,
+        },
         Committed, Published, SqliteStore,
     },
 };
-
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(WAIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
 
 struct Fixture {
     store: SqliteStore,
